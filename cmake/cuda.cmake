@@ -1,0 +1,1 @@
+# CUDA backend (kernels/cuda): filled in below; empty until then.

@@ -1,0 +1,24 @@
+/* Error reporting: every failing call records one line (file, where, what) and returns a
+ * status. Callers propagate the status; the command-line tool prints "error: <line>". */
+#ifndef MOT_COMMON_ERROR_H
+#define MOT_COMMON_ERROR_H
+
+#include "mot.h"
+
+/* Records the message (printf-style) for this thread and returns st, so that
+ * `return mot_fail(MOT_ERR_IO, "%s: cannot open: %s", path, strerror(errno));` reads well. */
+mot_status mot_fail(mot_status st, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* Prefixes the recorded message with "prefix: " (adds context while propagating). */
+mot_status mot_fail_prefix(mot_status st, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* Propagate a failing status. */
+#define MOT_TRY(expr)                         \
+    do {                                      \
+        mot_status mot_try_st_ = (expr);      \
+        if (mot_try_st_ != MOT_OK) {          \
+            return mot_try_st_;               \
+        }                                     \
+    } while (0)
+
+#endif

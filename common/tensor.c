@@ -1,0 +1,44 @@
+#include "common/tensor.h"
+
+#include <stdio.h>
+#include <string.h>
+
+static const struct {
+    const char *name;
+    size_t size;
+} dtype_info[MOT_DTYPE_COUNT] = {
+    [MOT_DTYPE_F32] = {"F32", 4},     [MOT_DTYPE_F16] = {"F16", 2},
+    [MOT_DTYPE_BF16] = {"BF16", 2},   [MOT_DTYPE_F64] = {"F64", 8},
+    [MOT_DTYPE_I8] = {"I8", 1},       [MOT_DTYPE_I16] = {"I16", 2},
+    [MOT_DTYPE_I32] = {"I32", 4},     [MOT_DTYPE_I64] = {"I64", 8},
+    [MOT_DTYPE_U8] = {"U8", 1},       [MOT_DTYPE_U16] = {"U16", 2},
+    [MOT_DTYPE_U32] = {"U32", 4},     [MOT_DTYPE_U64] = {"U64", 8},
+    [MOT_DTYPE_BOOL] = {"BOOL", 1},   [MOT_DTYPE_F8_E4M3] = {"F8_E4M3", 1},
+    [MOT_DTYPE_F8_E5M2] = {"F8_E5M2", 1},
+};
+
+size_t mot_dtype_size(mot_dtype dt) { return (unsigned)dt < MOT_DTYPE_COUNT ? dtype_info[dt].size : 0; }
+
+const char *mot_dtype_name(mot_dtype dt) {
+    return (unsigned)dt < MOT_DTYPE_COUNT ? dtype_info[dt].name : "?";
+}
+
+int mot_dtype_from_name(const char *name) {
+    for (int i = 0; i < MOT_DTYPE_COUNT; i++) {
+        if (strcmp(dtype_info[i].name, name) == 0) {
+            return i;
+        }
+    }
+    return -1;
+}
+
+const char *mot_shape_str(const int64_t *shape, int ndim, char *buf, size_t cap) {
+    size_t k = 0;
+    k += (size_t)snprintf(buf + k, cap > k ? cap - k : 0, "[");
+    for (int i = 0; i < ndim; i++) {
+        k += (size_t)snprintf(buf + k, cap > k ? cap - k : 0, "%s%lld", i ? ", " : "",
+                              (long long)shape[i]);
+    }
+    snprintf(buf + k, cap > k ? cap - k : 0, "]");
+    return buf;
+}

@@ -1,0 +1,47 @@
+/* CPU kernels (OpenMP, AVX2/FMA/F16C). Each has a plain reference in ops/ that the tests
+ * hold it to. All activations are f32; weights may be f32, f16 or bf16.
+ * Threading: each call opens its own OpenMP parallel region with omp_get_max_threads()
+ * threads; call them from outside a parallel region. */
+#ifndef MOT_KERNELS_CPU_KERNELS_H
+#define MOT_KERNELS_CPU_KERNELS_H
+
+#include <stdint.h>
+
+#include "common/tensor.h"
+
+/* A weight matrix [rows = out, cols = in], row-major, in its stored dtype (F32/F16/BF16).
+ * data may be unaligned (it points into a mapped safetensors file). */
+typedef struct {
+    mot_dtype dtype;
+    const void *data;
+    int64_t rows, cols;
+} mot_weight;
+
+/* y[n, rows] = x[n, cols] . W^T, f32 accumulation. n == 1 is the decode GEMV (memory bound),
+ * n > 1 the prefill GEMM. y and x do not alias. */
+void mot_cpu_matmul(float *y, const float *x, const mot_weight *w, int n);
+
+/* out[d] = row `row` of table [rows, d] converted to f32. */
+void mot_cpu_embed_row(float *out, const mot_weight *table, int64_t row);
+
+/* out[n, d] = x * rsqrt(mean(x^2) + eps) * w  (HF LlamaRMSNorm: f32 math). out may equal x. */
+void mot_cpu_rmsnorm(float *out, const float *x, const float *w, int n, int d, float eps);
+
+/* Rotary embedding in place, HF rotate-half layout: for each head h and i < hd/2,
+ *   (x[i], x[i + hd/2]) <- (x[i] c - x[i + hd/2] s, x[i + hd/2] c + x[i] s),
+ * c = cos(pos_t * inv_freq[i]), s = sin(...), pos_t = pos0 + t.  x: [n, n_heads, hd]. */
+void mot_cpu_rope(float *x, int n, int n_heads, int hd, int pos0, const float *inv_freq);
+
+/* out[n, f] = silu(gate[n, f]) * up[n, f]   (silu(g) = g / (1 + exp(-g))). out may equal gate. */
+void mot_cpu_swiglu(float *out, const float *gate, const float *up, int n, int f);
+
+/* Causal grouped-query attention of n new queries at positions pos0..pos0+n-1 over a
+ * KV cache already holding positions 0..pos0+n-1.
+ *   q:   [n, n_heads, hd]          k, v: [>= pos0+n, kv_stride] rows (kv head g at g*hd)
+ *   out: [n, n_heads, hd]          query head h reads kv head h / (n_heads / n_kv)
+ * Key j is visible to the query at p iff j <= p and (window == 0 or p - j < window).
+ * scale multiplies q.k (1/sqrt(hd)). */
+void mot_cpu_attention(float *out, const float *q, const float *k, const float *v, int kv_stride,
+                       int n, int pos0, int n_heads, int n_kv, int hd, int window, float scale);
+
+#endif

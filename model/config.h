@@ -1,0 +1,42 @@
+/* The settings of one expert, read from a Hugging Face model folder:
+ * config.json (+ generation_config.json for BOS/EOS when present). */
+#ifndef MOT_MODEL_CONFIG_H
+#define MOT_MODEL_CONFIG_H
+
+#include "mot.h"
+
+typedef enum { MOT_ROPE_NONE = 0, MOT_ROPE_LINEAR, MOT_ROPE_LLAMA3 } mot_rope_scaling_type;
+
+#define MOT_MAX_EOS 8
+
+typedef struct {
+    char arch[16];          /* model_type: "llama" or "mistral" */
+    int hidden;             /* hidden_size  d */
+    int n_layers;           /* num_hidden_layers */
+    int n_heads;            /* num_attention_heads */
+    int n_kv_heads;         /* num_key_value_heads (defaults to n_heads) */
+    int head_dim;           /* head_dim (defaults to hidden / n_heads) */
+    int ffn;                /* intermediate_size */
+    int vocab;              /* vocab_size */
+    int max_pos;            /* max_position_embeddings: the default context */
+    float rms_eps;          /* rms_norm_eps */
+    float rope_theta;       /* rope_theta (default 10000) */
+    mot_rope_scaling_type rope_type;
+    float rope_factor;               /* linear and llama3 */
+    float rope_low_freq_factor;      /* llama3 */
+    float rope_high_freq_factor;     /* llama3 */
+    int rope_orig_max_pos;           /* llama3: original_max_position_embeddings */
+    int tie_embeddings;     /* tie_word_embeddings (default false) */
+    int sliding_window;     /* 0 = none; else a query at p sees keys at p-w+1..p */
+    int bos_id;             /* -1 = none */
+    int n_eos;
+    int eos_ids[MOT_MAX_EOS]; /* an EOS may be a list */
+} mot_config;
+
+/* Reads dir/config.json and dir/generation_config.json (optional; its bos/eos win).
+ * Errors name the file and key: "DIR/config.json: key 'hidden_size': missing". */
+mot_status mot_config_load(const char *dir, mot_config *cfg);
+
+int mot_config_is_eos(const mot_config *cfg, int token);
+
+#endif

@@ -1,0 +1,35 @@
+/* Hugging Face tokenizer.json (BPE models of the Llama and Mistral families), with
+ * tokenizer_config.json for add_bos_token / add_eos_token and special-token names. */
+#ifndef MOT_TOKENIZER_TOKENIZER_H
+#define MOT_TOKENIZER_TOKENIZER_H
+
+#include <stddef.h>
+
+#include "mot.h"
+
+typedef struct mot_tokenizer mot_tokenizer;
+
+/* Loads DIR/tokenizer.json (+ DIR/tokenizer_config.json when present). An unsupported
+ * component is an error naming it: "DIR/tokenizer.json: pre_tokenizer type 'Whitespace'
+ * is not supported". */
+mot_status mot_tokenizer_load(const char *dir, mot_tokenizer **out);
+void mot_tokenizer_free(mot_tokenizer *tok);
+
+/* Encodes UTF-8 text. add_special: add BOS (and EOS) as the post-processor /
+ * tokenizer_config ask (what HF's encode(add_special_tokens=True) does).
+ * *ids is malloc'd, caller frees. */
+mot_status mot_tokenizer_encode(const mot_tokenizer *tok, const char *text, int add_special,
+                                int **ids, int *n_ids);
+
+/* Decodes ids to UTF-8 (skip_special: drop special/added tokens flagged special, as HF's
+ * skip_special_tokens=True). *text is malloc'd and NUL-terminated. Invalid UTF-8 from
+ * partial byte tokens becomes U+FFFD as in HF. */
+mot_status mot_tokenizer_decode(const mot_tokenizer *tok, const int *ids, int n_ids, int skip_special,
+                                char **text);
+
+int mot_tokenizer_vocab_size(const mot_tokenizer *tok);  /* highest id + 1 */
+int mot_tokenizer_bos_id(const mot_tokenizer *tok);      /* -1 when none */
+int mot_tokenizer_eos_id(const mot_tokenizer *tok);      /* -1 when none */
+const char *mot_tokenizer_token(const mot_tokenizer *tok, int id); /* raw piece or NULL */
+
+#endif
