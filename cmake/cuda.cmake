@@ -1,1 +1,21 @@
-# CUDA backend (kernels/cuda): filled in below; empty until then.
+# CUDA backend (kernels/cuda): built when nvcc and cuBLAS are found; the CPU build never
+# needs it. Architectures default to Ampere and Hopper (A100, H100/H200).
+if(MOT_CUDA)
+  include(CheckLanguage)
+  check_language(CUDA)
+  find_package(CUDAToolkit QUIET)
+  if(CMAKE_CUDA_COMPILER AND CUDAToolkit_FOUND AND TARGET CUDA::cublas)
+    if(NOT DEFINED CMAKE_CUDA_ARCHITECTURES)
+      set(CMAKE_CUDA_ARCHITECTURES 80 90)
+    endif()
+    enable_language(CUDA)
+    file(GLOB MOT_CUDA_SOURCES CONFIGURE_DEPENDS kernels/cuda/*.cu)
+    add_library(motcuda STATIC ${MOT_CUDA_SOURCES})
+    target_include_directories(motcuda PUBLIC include ${CMAKE_CURRENT_SOURCE_DIR})
+    target_link_libraries(motcuda PUBLIC CUDA::cudart CUDA::cublas motlib)
+    target_compile_options(motcuda PRIVATE $<$<COMPILE_LANGUAGE:CUDA>:-O3>)
+    message(STATUS "mot: CUDA backend enabled (nvcc ${CMAKE_CUDA_COMPILER_VERSION}, archs ${CMAKE_CUDA_ARCHITECTURES})")
+  else()
+    message(STATUS "mot: CUDA backend disabled (nvcc or cuBLAS not found)")
+  endif()
+endif()

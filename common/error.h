@@ -5,6 +5,10 @@
 
 #include "mot.h"
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 /* Records the message (printf-style) for this thread and returns st, so that
  * `return mot_fail(MOT_ERR_IO, "%s: cannot open: %s", path, strerror(errno));` reads well. */
 mot_status mot_fail(mot_status st, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
@@ -20,5 +24,9 @@ mot_status mot_fail_prefix(mot_status st, const char *fmt, ...) __attribute__((f
             return mot_try_st_;               \
         }                                     \
     } while (0)
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif

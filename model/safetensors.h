@@ -27,8 +27,8 @@ const mot_tensor *mot_st_find(const mot_st_set *set, const char *name); /* NULL 
 const char *mot_st_file_of(const mot_st_set *set, const mot_tensor *t);
 
 /* A required floating tensor (F32, F16 or BF16) of an exact shape. Errors:
- * "<file>: tensor X: missing", "<file>: tensor X: expected [a, b], found [c, d]",
- * "<file>: tensor X: dtype I32 is not supported (expected F32, F16 or BF16)". */
+ * "<file>: tensor 'X': missing", "<file>: tensor 'X': expected [a, b], found [c, d]",
+ * "<file>: tensor 'X': dtype I32 is not supported (expected F32, F16 or BF16)". */
 mot_status mot_st_expect(const mot_st_set *set, const char *name, int ndim, const int64_t *shape,
                          const mot_tensor **out);
 

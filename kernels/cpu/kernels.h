@@ -5,6 +5,7 @@
 #ifndef MOT_KERNELS_CPU_KERNELS_H
 #define MOT_KERNELS_CPU_KERNELS_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 #include "common/tensor.h"
@@ -43,5 +44,10 @@ void mot_cpu_swiglu(float *out, const float *gate, const float *up, int n, int f
  * scale multiplies q.k (1/sqrt(hd)). */
 void mot_cpu_attention(float *out, const float *q, const float *k, const float *v, int kv_stride,
                        int n, int pos0, int n_heads, int n_kv, int hd, int window, float scale);
+
+/* Measured read bandwidth of main memory in GB/s (1e9 bytes/s): the best of a few
+ * multi-threaded AVX2 passes over a fresh buffer of `bytes` (use >> L3, e.g. 1 GiB).
+ * The ceiling for the decode GEMV; 0 when the buffer cannot be allocated. */
+double mot_cpu_measure_read_bandwidth(size_t bytes);
 
 #endif

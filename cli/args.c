@@ -1,0 +1,66 @@
+#include "cli/args.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "common/error.h"
+
+mot_status mot_arg_str(mot_args *a, const char **out) {
+    const char *flag = a->argv[a->i];
+    if (a->i + 1 >= a->argc) {
+        return mot_fail(MOT_ERR_ARG, "%s: expected a value after it", flag);
+    }
+    *out = a->argv[++a->i];
+    return MOT_OK;
+}
+
+mot_status mot_arg_int(mot_args *a, long lo, long hi, int *out) {
+    const char *flag = a->argv[a->i], *s = NULL;
+    MOT_TRY(mot_arg_str(a, &s));
+    char *end;
+    errno = 0;
+    long v = strtol(s, &end, 10);
+    if (errno || end == s || *end) {
+        return mot_fail(MOT_ERR_ARG, "%s: expected an integer, got '%s'", flag, s);
+    }
+    if (v < lo || v > hi) {
+        return mot_fail(MOT_ERR_ARG, "%s: %ld is out of range [%ld, %ld]", flag, v, lo, hi);
+    }
+    *out = (int)v;
+    return MOT_OK;
+}
+
+mot_status mot_arg_float(mot_args *a, double lo, double hi, float *out) {
+    const char *flag = a->argv[a->i], *s = NULL;
+    MOT_TRY(mot_arg_str(a, &s));
+    char *end;
+    errno = 0;
+    double v = strtod(s, &end);
+    if (errno || end == s || *end || v != v) {
+        return mot_fail(MOT_ERR_ARG, "%s: expected a number, got '%s'", flag, s);
+    }
+    if (v < lo || v > hi) {
+        return mot_fail(MOT_ERR_ARG, "%s: %g is out of range [%g, %g]", flag, v, lo, hi);
+    }
+    *out = (float)v;
+    return MOT_OK;
+}
+
+mot_status mot_arg_u64(mot_args *a, unsigned long long *out) {
+    const char *flag = a->argv[a->i], *s = NULL;
+    MOT_TRY(mot_arg_str(a, &s));
+    char *end;
+    errno = 0;
+    unsigned long long v = strtoull(s, &end, 10);
+    if (errno || end == s || *end || s[0] == '-') {
+        return mot_fail(MOT_ERR_ARG, "%s: expected a non-negative integer, got '%s'", flag, s);
+    }
+    *out = v;
+    return MOT_OK;
+}
+
+int mot_cli_fail(mot_status st) {
+    fprintf(stderr, "error: %s\n", mot_last_error());
+    return st == MOT_ERR_ARG ? 2 : 1;
+}

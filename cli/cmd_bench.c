@@ -1,0 +1,165 @@
+/* mot bench -m MODEL_DIR: prompt processing (ppN: one batch of N tokens from an empty cache)
+ * and text generation (tgN: N single-token steps from an empty cache), as llama-bench
+ * measures them: random token ids, logits of the last token only, no sampling; one warm-up
+ * run, then -r timed repetitions. */
+#include <omp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli/args.h"
+#include "cli/commands.h"
+#include "common/error.h"
+#include "kernels/cpu/kernels.h"
+#include "profiling/bench_record.h"
+#include "runtime/expert.h"
+#include "runtime/generate.h"
+
+#ifndef MOT_GIT_COMMIT
+#define MOT_GIT_COMMIT "unknown"
+#endif
+
+typedef struct {
+    const char *model_dir, *output;
+    int n_prompt, n_gen, reps, threads;
+} bench_options;
+
+static mot_status parse_bench(int argc, char **argv, bench_options *o) {
+    *o = (bench_options){.n_prompt = 128, .n_gen = 64, .reps = 3, .output = "md"};
+    mot_args a = {argc, argv, 0};
+    for (a.i = 0; a.i < argc; a.i++) {
+        const char *f = argv[a.i];
+        if (!strcmp(f, "-m") || !strcmp(f, "--model")) {
+            MOT_TRY(mot_arg_str(&a, &o->model_dir));
+        } else if (!strcmp(f, "-p") || !strcmp(f, "--n-prompt")) {
+            MOT_TRY(mot_arg_int(&a, 0, 1 << 20, &o->n_prompt));
+        } else if (!strcmp(f, "-n") || !strcmp(f, "--n-gen")) {
+            MOT_TRY(mot_arg_int(&a, 0, 1 << 20, &o->n_gen));
+        } else if (!strcmp(f, "-r") || !strcmp(f, "--repetitions")) {
+            MOT_TRY(mot_arg_int(&a, 1, MOT_BENCH_MAX_REPS, &o->reps));
+        } else if (!strcmp(f, "-t") || !strcmp(f, "--threads")) {
+            MOT_TRY(mot_arg_int(&a, 1, 4096, &o->threads));
+        } else if (!strcmp(f, "-o") || !strcmp(f, "--output")) {
+            MOT_TRY(mot_arg_str(&a, &o->output));
+            if (strcmp(o->output, "md") && strcmp(o->output, "json")) {
+                return mot_fail(MOT_ERR_ARG, "-o: expected md or json, got '%s'", o->output);
+            }
+        } else if (f[0] == '-') {
+            return mot_fail(MOT_ERR_ARG, "bench: unknown option '%s' (see mot bench --help)", f);
+        } else {
+            return mot_fail(MOT_ERR_ARG,
+                            "%s: MoT pipeline files are not supported by this build yet; bench one expert with -m MODEL_DIR", f);
+        }
+    }
+    if (!o->model_dir) {
+        return mot_fail(MOT_ERR_ARG, "bench: -m MODEL_DIR is required");
+    }
+    if (o->n_prompt == 0 && o->n_gen == 0) {
+        return mot_fail(MOT_ERR_ARG, "bench: nothing to measure (-p 0 and -n 0)");
+    }
+    return MOT_OK;
+}
+
+/* Seconds for one run of the test; the cache starts empty. */
+static mot_status time_test(const mot_expert *ex, mot_expert_state *st, const int *tokens, int n_prompt,
+                            int n_gen, double *seconds) {
+    st->pos = 0;
+    double t0 = mot_now();
+    if (n_prompt > 0) {
+        MOT_TRY(mot_expert_forward(ex, st, tokens, n_prompt));
+    }
+    for (int i = 0; i < n_gen; i++) {
+        MOT_TRY(mot_expert_forward(ex, st, &tokens[i], 1));
+    }
+    *seconds = mot_now() - t0;
+    return MOT_OK;
+}
+
+static mot_status run_test(const mot_expert *ex, mot_expert_state *st, const int *tokens, const bench_options *o,
+                           int n_prompt, int n_gen, mot_bench_result *r) {
+    memset(r, 0, sizeof *r);
+    snprintf(r->test, sizeof r->test, n_prompt ? "pp%d" : "tg%d", n_prompt ? n_prompt : n_gen);
+    r->n_prompt = n_prompt;
+    r->n_gen = n_gen;
+    r->n_threads = omp_get_max_threads();
+    double s;
+    MOT_TRY(time_test(ex, st, tokens, n_prompt, n_gen, &s)); /* warm-up */
+    for (int i = 0; i < o->reps; i++) {
+        MOT_TRY(time_test(ex, st, tokens, n_prompt, n_gen, &s));
+        r->samples_ts[r->n_reps++] = (n_prompt + n_gen) / s;
+    }
+    mot_bench_finish(r);
+    return MOT_OK;
+}
+
+static mot_status bench(const bench_options *o) {
+    mot_expert *ex = NULL;
+    mot_expert_state st = {0};
+    int *tokens = NULL;
+    mot_bench_result results[2];
+    int n_results = 0;
+    MOT_TRY(mot_expert_load(o->model_dir, &ex));
+    const mot_config *c = &ex->cfg;
+    int n_ctx = (o->n_prompt > o->n_gen ? o->n_prompt : o->n_gen) + 1;
+    int max_tokens = n_ctx;
+    mot_status status = mot_state_init(ex, n_ctx, o->n_prompt > 0 ? o->n_prompt : 1, &st);
+    if (status == MOT_OK) {
+        tokens = malloc((size_t)max_tokens * sizeof *tokens);
+        if (!tokens) status = mot_fail(MOT_ERR_NOMEM, "bench: out of memory");
+    }
+    if (status == MOT_OK) {
+        uint64_t x = 0x2545f4914f6cdd1dull; /* fixed random token ids, like llama-bench */
+        for (int i = 0; i < max_tokens; i++) {
+            x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+            tokens[i] = (int)(x % (uint64_t)c->vocab);
+        }
+    }
+    if (status == MOT_OK && o->n_prompt > 0) {
+        status = run_test(ex, &st, tokens, o, o->n_prompt, 0, &results[n_results++]);
+    }
+    if (status == MOT_OK && o->n_gen > 0) {
+        status = run_test(ex, &st, tokens, o, 0, o->n_gen, &results[n_results]);
+        n_results++;
+    }
+    if (status == MOT_OK) {
+        mot_bench_context ctx = {.model = o->model_dir, .model_size = ex->weight_bytes,
+                                 .model_n_params = (uint64_t)ex->n_params, .backend = "CPU",
+                                 .build_commit = MOT_GIT_COMMIT, .peak_rss = mot_bench_peak_rss(),
+                                 .kv_bytes = mot_state_kv_bytes(ex, n_ctx)};
+        char type[96];
+        snprintf(type, sizeof type, "%s %dx%d %s", c->arch, c->hidden, c->n_layers,
+                 mot_dtype_name(ex->layers[0].wq.dtype));
+        ctx.model_type = type;
+        mot_bench_cpu_info(ctx.cpu_info, sizeof ctx.cpu_info);
+        /* Measured after the runs so that its buffer does not count in the peak RSS. */
+        ctx.read_bw_gbs = mot_cpu_measure_read_bandwidth((size_t)1 << 30);
+        for (int i = 0; i < n_results; i++) {
+            if (results[i].n_gen > 0 && ctx.read_bw_gbs > 0) {
+                /* Every decode step streams all weights once (the lm head included). */
+                results[i].bw_fraction = results[i].avg_ts * (double)ex->weight_bytes / (ctx.read_bw_gbs * 1e9);
+            }
+        }
+        if (!strcmp(o->output, "json")) {
+            mot_bench_print_json(stdout, &ctx, results, n_results);
+        } else {
+            mot_bench_print_md(stdout, &ctx, results, n_results);
+        }
+    }
+    free(tokens);
+    mot_state_free(&st);
+    mot_expert_free(ex);
+    return status;
+}
+
+int mot_cmd_bench(int argc, char **argv) {
+    bench_options o;
+    mot_status st = parse_bench(argc, argv, &o);
+    if (st != MOT_OK) {
+        return mot_cli_fail(st);
+    }
+    if (o.threads > 0) {
+        omp_set_num_threads(o.threads);
+    }
+    st = bench(&o);
+    return st == MOT_OK ? 0 : mot_cli_fail(st);
+}

@@ -1,0 +1,158 @@
+/* mot run -m MODEL_DIR -p TEXT: plain generation with one expert, text streamed to stdout,
+ * one line of figures on stderr. */
+#include <omp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "cli/args.h"
+#include "cli/commands.h"
+#include "cli/text_stream.h"
+#include "common/error.h"
+#include "common/mapped_file.h"
+#include "runtime/dump.h"
+#include "runtime/generate.h"
+#include "tokenizer/tokenizer.h"
+
+typedef struct {
+    const char *model_dir, *prompt, *prompt_file, *dump_path;
+    int n_predict, threads, n_ctx, n_batch;
+    mot_sampler_params sampler;
+    int seed_given;
+} run_options;
+
+static mot_status parse_run(int argc, char **argv, run_options *o) {
+    memset(o, 0, sizeof *o);
+    o->n_predict = -1;
+    o->n_batch = 512;
+    o->sampler = (mot_sampler_params){.temperature = 0.8f, .top_k = 40, .top_p = 0.95f};
+    mot_args a = {argc, argv, 0};
+    for (a.i = 0; a.i < argc; a.i++) {
+        const char *f = argv[a.i];
+        if (!strcmp(f, "-m") || !strcmp(f, "--model")) {
+            MOT_TRY(mot_arg_str(&a, &o->model_dir));
+        } else if (!strcmp(f, "-p") || !strcmp(f, "--prompt")) {
+            MOT_TRY(mot_arg_str(&a, &o->prompt));
+        } else if (!strcmp(f, "-f") || !strcmp(f, "--file")) {
+            MOT_TRY(mot_arg_str(&a, &o->prompt_file));
+        } else if (!strcmp(f, "-n") || !strcmp(f, "--n-predict")) {
+            MOT_TRY(mot_arg_int(&a, -1, 1 << 24, &o->n_predict));
+        } else if (!strcmp(f, "--temp")) {
+            MOT_TRY(mot_arg_float(&a, 0.0, 1e6, &o->sampler.temperature));
+        } else if (!strcmp(f, "--top-k")) {
+            MOT_TRY(mot_arg_int(&a, 0, 1 << 30, &o->sampler.top_k));
+        } else if (!strcmp(f, "--top-p")) {
+            MOT_TRY(mot_arg_float(&a, 0.0, 1.0, &o->sampler.top_p));
+        } else if (!strcmp(f, "--seed") || !strcmp(f, "-s")) {
+            unsigned long long seed;
+            MOT_TRY(mot_arg_u64(&a, &seed));
+            o->sampler.seed = seed;
+            o->seed_given = 1;
+        } else if (!strcmp(f, "-t") || !strcmp(f, "--threads")) {
+            MOT_TRY(mot_arg_int(&a, 1, 4096, &o->threads));
+        } else if (!strcmp(f, "-c") || !strcmp(f, "--ctx-size")) {
+            MOT_TRY(mot_arg_int(&a, 1, 1 << 24, &o->n_ctx));
+        } else if (!strcmp(f, "-b") || !strcmp(f, "--batch-size")) {
+            MOT_TRY(mot_arg_int(&a, 1, 1 << 16, &o->n_batch));
+        } else if (!strcmp(f, "--dump")) {
+            MOT_TRY(mot_arg_str(&a, &o->dump_path));
+        } else if (f[0] == '-') {
+            return mot_fail(MOT_ERR_ARG, "run: unknown option '%s' (see mot run --help)", f);
+        } else {
+            return mot_fail(MOT_ERR_ARG,
+                            "%s: MoT pipeline files are not supported by this build yet; run one expert with -m MODEL_DIR", f);
+        }
+    }
+    if (!o->model_dir) {
+        return mot_fail(MOT_ERR_ARG, "run: -m MODEL_DIR is required");
+    }
+    if (!o->prompt && !o->prompt_file) {
+        return mot_fail(MOT_ERR_ARG, "run: a prompt is required (-p TEXT or -f FILE)");
+    }
+    if (o->prompt && o->prompt_file) {
+        return mot_fail(MOT_ERR_ARG, "run: give -p or -f, not both");
+    }
+    if (!o->seed_given) {
+        o->sampler.seed = (uint64_t)time(NULL) ^ ((uint64_t)clock() << 20);
+    }
+    return MOT_OK;
+}
+
+static int on_token(void *user, int token) {
+    mot_text_stream *s = user;
+    return mot_text_stream_push(s, token) != MOT_OK;
+}
+
+static mot_status run(const run_options *o) {
+    mot_tokenizer *tok = NULL;
+    mot_expert *ex = NULL;
+    mot_expert_state state = {0};
+    mot_generate_result res = {0};
+    mot_text_stream stream;
+    char *prompt_buf = NULL;
+    int *prompt_ids = NULL, n_prompt = 0;
+    mot_status st = MOT_OK;
+
+    const char *prompt = o->prompt;
+    if (o->prompt_file) {
+        st = mot_read_file(o->prompt_file, &prompt_buf, NULL);
+        prompt = prompt_buf;
+    }
+    if (st == MOT_OK) st = mot_expert_load(o->model_dir, &ex);
+    if (st == MOT_OK) st = mot_tokenizer_load(o->model_dir, &tok);
+    if (st == MOT_OK) st = mot_tokenizer_encode(tok, prompt, 1, &prompt_ids, &n_prompt);
+    if (st == MOT_OK && n_prompt == 0) {
+        st = mot_fail(MOT_ERR_ARG, "run: the prompt is empty after tokenization (and the tokenizer adds no BOS)");
+    }
+    int n_ctx = o->n_ctx ? o->n_ctx : (ex ? ex->cfg.max_pos : 0);
+    if (st == MOT_OK && n_prompt >= n_ctx) {
+        st = mot_fail(MOT_ERR_ARG, "run: the prompt is %d tokens, the context only %d (raise -c)", n_prompt, n_ctx);
+    }
+    if (st == MOT_OK) st = mot_state_init(ex, n_ctx, o->n_batch, &state);
+    if (st == MOT_OK) {
+        if (!o->seed_given) {
+            fprintf(stderr, "mot: seed %llu\n", (unsigned long long)o->sampler.seed);
+        }
+        mot_text_stream_init(&stream, tok, stdout);
+        mot_generate_params gp = {.n_predict = o->n_predict, .sampler = o->sampler,
+                                  .keep_logits = o->dump_path != NULL, .on_token = on_token,
+                                  .user = &stream};
+        st = mot_generate(ex, &state, prompt_ids, n_prompt, &gp, &res);
+        if (st == MOT_OK) st = mot_text_stream_finish(&stream);
+        fputc('\n', stdout);
+        fflush(stdout);
+        mot_text_stream_free(&stream);
+    }
+    if (st == MOT_OK) {
+        int n_decoded = res.n_tokens > 0 ? res.n_tokens - 1 : 0; /* the first token came from prefill */
+        fprintf(stderr,
+                "mot: prompt %d tokens, %.2f tok/s | generation %d tokens, %.2f tok/s | threads %d\n",
+                n_prompt, res.prompt_s > 0 ? n_prompt / res.prompt_s : 0.0, res.n_tokens,
+                res.gen_s > 0 ? n_decoded / res.gen_s : 0.0, omp_get_max_threads());
+    }
+    if (st == MOT_OK && o->dump_path) {
+        st = mot_dump_single(o->dump_path, ex->name, prompt_ids, n_prompt, res.tokens, res.n_tokens,
+                             res.logits, ex->cfg.vocab);
+    }
+    mot_generate_result_free(&res);
+    mot_state_free(&state);
+    free(prompt_ids);
+    free(prompt_buf);
+    mot_tokenizer_free(tok);
+    mot_expert_free(ex);
+    return st;
+}
+
+int mot_cmd_run(int argc, char **argv) {
+    run_options o;
+    mot_status st = parse_run(argc, argv, &o);
+    if (st != MOT_OK) {
+        return mot_cli_fail(st);
+    }
+    if (o.threads > 0) {
+        omp_set_num_threads(o.threads);
+    }
+    st = run(&o);
+    return st == MOT_OK ? 0 : mot_cli_fail(st);
+}

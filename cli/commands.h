@@ -1,0 +1,8 @@
+/* The subcommands of the mot tool; each takes the arguments after its name. */
+#ifndef MOT_CLI_COMMANDS_H
+#define MOT_CLI_COMMANDS_H
+
+int mot_cmd_run(int argc, char **argv);
+int mot_cmd_bench(int argc, char **argv);
+
+#endif

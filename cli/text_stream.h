@@ -1,0 +1,25 @@
+/* Streams generated text: decodes the tokens so far and prints only what is new, holding
+ * back a trailing incomplete UTF-8 sequence until the next token completes it. */
+#ifndef MOT_CLI_TEXT_STREAM_H
+#define MOT_CLI_TEXT_STREAM_H
+
+#include <stdio.h>
+
+#include "tokenizer/tokenizer.h"
+
+typedef struct {
+    const mot_tokenizer *tok;
+    FILE *out;
+    int *ids;
+    int n, cap;
+    size_t printed; /* bytes of the decoded text already written */
+} mot_text_stream;
+
+void mot_text_stream_init(mot_text_stream *s, const mot_tokenizer *tok, FILE *out);
+/* Adds a token and prints the new text. */
+mot_status mot_text_stream_push(mot_text_stream *s, int token);
+/* Prints whatever was held back. */
+mot_status mot_text_stream_finish(mot_text_stream *s);
+void mot_text_stream_free(mot_text_stream *s);
+
+#endif

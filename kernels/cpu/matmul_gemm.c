@@ -1,0 +1,201 @@
+/* Prefill GEMM: y[n, rows] = x[n, cols] . W^T, compute bound.
+ *
+ * BLIS-style: the output is tiled into 6 tokens x 16 weight rows, each tile computed by a
+ * microkernel of 12 FMA accumulators over a block of KC columns of k. Both operands are
+ * packed so the microkernel reads them contiguously:
+ *   x -> A panels [k][6]  (all tokens, once per call, shared by the threads)
+ *   W -> B panels [k][16] (16 weight rows transposed, converted to f32 while packing, so
+ *                          f32/f16/bf16 weights share one microkernel)
+ * Threads split the weight rows in contiguous chunks of whole panels and pack their own
+ * B panels; a B panel (16 KiB) stays in L1 while it meets every A panel of its k block
+ * (n x KC x 4 bytes: 128 KiB for n = 128, in L2). */
+#include <omp.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "kernels/cpu/matmul_variants.h"
+#include "kernels/cpu/simd_load.h"
+
+enum { MR = 6, NR = 16, KC = 256 };
+
+/* ---- packing ---------------------------------------------------------------------------- */
+
+/* In-register transpose of an 8x8 block: r[i] holds row i on entry, column i on exit. */
+MOT_INLINE void transpose8(__m256 r[8]) {
+    __m256 t0 = _mm256_unpacklo_ps(r[0], r[1]), t1 = _mm256_unpackhi_ps(r[0], r[1]);
+    __m256 t2 = _mm256_unpacklo_ps(r[2], r[3]), t3 = _mm256_unpackhi_ps(r[2], r[3]);
+    __m256 t4 = _mm256_unpacklo_ps(r[4], r[5]), t5 = _mm256_unpackhi_ps(r[4], r[5]);
+    __m256 t6 = _mm256_unpacklo_ps(r[6], r[7]), t7 = _mm256_unpackhi_ps(r[6], r[7]);
+    __m256 s0 = _mm256_shuffle_ps(t0, t2, 0x44), s1 = _mm256_shuffle_ps(t0, t2, 0xEE);
+    __m256 s2 = _mm256_shuffle_ps(t1, t3, 0x44), s3 = _mm256_shuffle_ps(t1, t3, 0xEE);
+    __m256 s4 = _mm256_shuffle_ps(t4, t6, 0x44), s5 = _mm256_shuffle_ps(t4, t6, 0xEE);
+    __m256 s6 = _mm256_shuffle_ps(t5, t7, 0x44), s7 = _mm256_shuffle_ps(t5, t7, 0xEE);
+    r[0] = _mm256_permute2f128_ps(s0, s4, 0x20);
+    r[1] = _mm256_permute2f128_ps(s1, s5, 0x20);
+    r[2] = _mm256_permute2f128_ps(s2, s6, 0x20);
+    r[3] = _mm256_permute2f128_ps(s3, s7, 0x20);
+    r[4] = _mm256_permute2f128_ps(s0, s4, 0x31);
+    r[5] = _mm256_permute2f128_ps(s1, s5, 0x31);
+    r[6] = _mm256_permute2f128_ps(s2, s6, 0x31);
+    r[7] = _mm256_permute2f128_ps(s3, s7, 0x31);
+}
+
+/* bp[k][16] = W[j0 + r, k0 + k] for r < 16, k < kc; rows past the end are zero. */
+MOT_INLINE void pack_b_panel(float *bp, const mot_weight *w, int64_t j0, int64_t k0, int kc,
+                             mot_dtype dt) {
+    int64_t stride = w->cols * mot_weight_elem_size(dt);
+    const char *base = (const char *)w->data;
+    int full_rows = j0 + NR <= w->rows;
+    int k = 0;
+    if (full_rows) {
+        for (; k + 8 <= kc; k += 8) {
+            for (int g = 0; g < NR; g += 8) {
+                __m256 r[8];
+                for (int i = 0; i < 8; i++) {
+                    r[i] = mot_load8(base + (j0 + g + i) * stride, k0 + k, dt);
+                }
+                transpose8(r);
+                for (int i = 0; i < 8; i++) {
+                    _mm256_store_ps(bp + (k + i) * NR + g, r[i]);
+                }
+            }
+        }
+    }
+    for (; k < kc; k++) { /* k tail, or the last, partial panel of rows */
+        for (int r = 0; r < NR; r++) {
+            bp[k * NR + r] = j0 + r < w->rows ? mot_load1(base + (j0 + r) * stride, k0 + k, dt) : 0.0f;
+        }
+    }
+}
+
+static void pack_b_f32(float *bp, const mot_weight *w, int64_t j0, int64_t k0, int kc) {
+    pack_b_panel(bp, w, j0, k0, kc, MOT_DTYPE_F32);
+}
+static void pack_b_f16(float *bp, const mot_weight *w, int64_t j0, int64_t k0, int kc) {
+    pack_b_panel(bp, w, j0, k0, kc, MOT_DTYPE_F16);
+}
+static void pack_b_bf16(float *bp, const mot_weight *w, int64_t j0, int64_t k0, int kc) {
+    pack_b_panel(bp, w, j0, k0, kc, MOT_DTYPE_BF16);
+}
+
+/* ap[k][6] = x[t0 + i, k0 + k] for i < 6, k < kc; tokens past n are zero. x is [n, cols]. */
+static void pack_a_panel(float *ap, const float *x, int n, int64_t cols, int t0, int64_t k0,
+                         int kc) {
+    for (int i = 0; i < MR; i++) {
+        const float *xr = x + (int64_t)(t0 + i) * cols + k0;
+        for (int k = 0; k < kc; k++) {
+            ap[k * MR + i] = t0 + i < n ? xr[k] : 0.0f;
+        }
+    }
+}
+
+/* ---- microkernel ------------------------------------------------------------------------ */
+
+/* c[6, 16] (row stride ldc) = (accumulate ? c : 0) + ap[kc][6]^T . bp[kc][16];
+ * only the first mr x nr entries of c are written (edge tiles). */
+static void kernel_6x16(float *c, int64_t ldc, const float *ap, const float *bp, int kc,
+                        int accumulate, int mr, int nr) {
+    __m256 acc[MR][2];
+    for (int i = 0; i < MR; i++) {
+        acc[i][0] = _mm256_setzero_ps();
+        acc[i][1] = _mm256_setzero_ps();
+    }
+    for (int k = 0; k < kc; k++) {
+        __m256 b0 = _mm256_load_ps(bp + k * NR), b1 = _mm256_load_ps(bp + k * NR + 8);
+        for (int i = 0; i < MR; i++) {
+            __m256 a = _mm256_broadcast_ss(ap + k * MR + i);
+            acc[i][0] = _mm256_fmadd_ps(a, b0, acc[i][0]);
+            acc[i][1] = _mm256_fmadd_ps(a, b1, acc[i][1]);
+        }
+    }
+    if (mr == MR && nr == NR) {
+        for (int i = 0; i < MR; i++) {
+            float *ci = c + i * ldc;
+            if (accumulate) {
+                acc[i][0] = _mm256_add_ps(acc[i][0], _mm256_loadu_ps(ci));
+                acc[i][1] = _mm256_add_ps(acc[i][1], _mm256_loadu_ps(ci + 8));
+            }
+            _mm256_storeu_ps(ci, acc[i][0]);
+            _mm256_storeu_ps(ci + 8, acc[i][1]);
+        }
+        return;
+    }
+    float tile[MR][NR] __attribute__((aligned(32)));
+    for (int i = 0; i < MR; i++) {
+        _mm256_store_ps(tile[i], acc[i][0]);
+        _mm256_store_ps(tile[i] + 8, acc[i][1]);
+    }
+    for (int i = 0; i < mr; i++) {
+        for (int j = 0; j < nr; j++) {
+            c[i * ldc + j] = accumulate ? c[i * ldc + j] + tile[i][j] : tile[i][j];
+        }
+    }
+}
+
+/* ---- driver ----------------------------------------------------------------------------- */
+
+/* Scratch for the packed x, kept per calling thread and grown on demand, so repeated calls
+ * do not page-fault a fresh multi-MiB buffer each time. */
+static _Thread_local float *a_scratch;
+static _Thread_local size_t a_scratch_floats;
+
+static float *packed_a_buffer(size_t floats) {
+    if (floats > a_scratch_floats) {
+        free(a_scratch);
+        a_scratch = aligned_alloc(64, (floats * sizeof(float) + 63) / 64 * 64);
+        a_scratch_floats = a_scratch ? floats : 0;
+    }
+    return a_scratch;
+}
+
+void mot_cpu_matmul_gemm(float *y, const float *x, const mot_weight *w, int n) {
+    const int64_t rows = w->rows, cols = w->cols;
+    if (n <= 0 || rows <= 0) {
+        return;
+    }
+    if (cols <= 0) {
+        memset(y, 0, sizeof(float) * (size_t)n * (size_t)rows);
+        return;
+    }
+    const int n_blocks = (n + MR - 1) / MR;
+    const int64_t k_blocks = (cols + KC - 1) / KC;
+    /* A for k block kb starts at kb * KC * n_pad; token block ib at ib * MR * kc inside it */
+    float *apack = packed_a_buffer((size_t)n_blocks * MR * (size_t)cols);
+    if (!apack) { /* out of memory: fall back to the unpacked loop rather than fail */
+        mot_cpu_matmul_naive(y, x, w, n);
+        return;
+    }
+    void (*pack_b)(float *, const mot_weight *, int64_t, int64_t, int) =
+        w->dtype == MOT_DTYPE_F32 ? pack_b_f32 : w->dtype == MOT_DTYPE_F16 ? pack_b_f16 : pack_b_bf16;
+
+#pragma omp parallel
+    {
+#pragma omp for collapse(2) schedule(static)
+        for (int64_t kb = 0; kb < k_blocks; kb++) {
+            for (int ib = 0; ib < n_blocks; ib++) {
+                int64_t k0 = kb * KC;
+                int kc = (int)(cols - k0 < KC ? cols - k0 : KC);
+                float *ap = apack + k0 * n_blocks * MR + (int64_t)ib * MR * kc;
+                pack_a_panel(ap, x, n, cols, ib * MR, k0, kc);
+            }
+        }
+        /* (implicit barrier: every thread reads every A panel) */
+        float bpack[KC * NR] __attribute__((aligned(64)));
+        int64_t j_begin, j_end;
+        mot_cpu_split_rows(rows, NR, omp_get_thread_num(), omp_get_num_threads(), &j_begin, &j_end);
+        for (int64_t kb = 0; kb < k_blocks; kb++) {
+            int64_t k0 = kb * KC;
+            int kc = (int)(cols - k0 < KC ? cols - k0 : KC);
+            const float *ablock = apack + k0 * n_blocks * MR;
+            for (int64_t j0 = j_begin; j0 < j_end; j0 += NR) {
+                pack_b(bpack, w, j0, k0, kc);
+                int nr = (int)(j_end - j0 < NR ? j_end - j0 : NR);
+                for (int ib = 0; ib < n_blocks; ib++) {
+                    int mr = n - ib * MR < MR ? n - ib * MR : MR;
+                    kernel_6x16(y + (int64_t)ib * MR * rows + j0, rows, ablock + (int64_t)ib * MR * kc,
+                                bpack, kc, kb > 0, mr, nr);
+                }
+            }
+        }
+    }
+}

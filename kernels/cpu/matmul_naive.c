@@ -1,0 +1,21 @@
+/* The plain parallel loop: one dot product per (token, weight row), for comparison. */
+#include "kernels/cpu/matmul_variants.h"
+#include "kernels/cpu/simd_load.h"
+
+void mot_cpu_matmul_naive(float *y, const float *x, const mot_weight *w, int n) {
+    const int64_t rows = w->rows, cols = w->cols;
+    const int64_t stride = cols * mot_weight_elem_size(w->dtype);
+    const mot_dtype dt = w->dtype;
+#pragma omp parallel for collapse(2) schedule(static)
+    for (int64_t r = 0; r < rows; r++) {
+        for (int t = 0; t < n; t++) {
+            const char *wr = (const char *)w->data + r * stride;
+            const float *xt = x + (int64_t)t * cols;
+            float s = 0.0f;
+            for (int64_t c = 0; c < cols; c++) {
+                s += mot_load1(wr, c, dt) * xt[c];
+            }
+            y[(int64_t)t * rows + r] = s;
+        }
+    }
+}

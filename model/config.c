@@ -1,0 +1,196 @@
+/* config.json (+ generation_config.json) of a Llama/Mistral model folder, with Hugging Face's
+ * defaults for the optional keys and sanity checks that name the file and the key. */
+#include "model/config.h"
+
+#include <limits.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/error.h"
+#include "common/json.h"
+#include "common/mapped_file.h"
+#include "model/config_internal.h"
+
+/* A required or optional integer key that must fit in an int and be >= min. */
+static mot_status int_key(const json_t *obj, const char *key, const char *file, int required,
+                          long long min, int *out) {
+    const json_t *present = json_object_get(obj, key);
+    if (!required && (!present || json_is_null(present))) {
+        return MOT_OK; /* keep the default */
+    }
+    long long v = 0;
+    MOT_TRY(mot_json_int(obj, key, file, &v));
+    if (v < min || v > INT_MAX) {
+        return mot_fail(MOT_ERR_FORMAT, "%s: key '%s': %lld is out of range (expected %lld..%d)",
+                        file, key, v, min, INT_MAX);
+    }
+    *out = (int)v;
+    return MOT_OK;
+}
+
+static mot_status positive_float_key(const json_t *obj, const char *key, const char *file,
+                                     float *out) {
+    double v = *out;
+    MOT_TRY(mot_json_opt_num(obj, key, file, &v));
+    if (!(v > 0)) {
+        return mot_fail(MOT_ERR_FORMAT, "%s: key '%s': %g must be positive", file, key, v);
+    }
+    *out = (float)v;
+    return MOT_OK;
+}
+
+/* A key that, when present, must be the given string (features the runtime does not have). */
+static mot_status expect_string(const json_t *obj, const char *key, const char *file,
+                                const char *want) {
+    const json_t *v = json_object_get(obj, key);
+    if (!v || json_is_null(v)) {
+        return MOT_OK;
+    }
+    if (!json_is_string(v)) {
+        return mot_fail(MOT_ERR_FORMAT, "%s: key '%s': expected a string", file, key);
+    }
+    if (strcmp(json_string_value(v), want) != 0) {
+        return mot_fail(MOT_ERR_UNSUPPORTED, "%s: %s '%s' is not supported (expected %s)", file,
+                        key, json_string_value(v), want);
+    }
+    return MOT_OK;
+}
+
+static mot_status expect_false(const json_t *obj, const char *key, const char *file) {
+    int v = 0;
+    MOT_TRY(mot_json_opt_bool(obj, key, file, &v));
+    if (v) {
+        return mot_fail(MOT_ERR_UNSUPPORTED, "%s: %s true is not supported", file, key);
+    }
+    return MOT_OK;
+}
+
+static mot_status read_arch(const json_t *root, const char *file, mot_config *cfg) {
+    const json_t *mt = json_object_get(root, "model_type");
+    if (!mt || json_is_null(mt)) {
+        return mot_fail(MOT_ERR_FORMAT, "%s: key 'model_type': missing", file);
+    }
+    if (!json_is_string(mt)) {
+        return mot_fail(MOT_ERR_FORMAT, "%s: key 'model_type': expected a string", file);
+    }
+    const char *name = json_string_value(mt);
+    if (strcmp(name, "llama") != 0 && strcmp(name, "mistral") != 0) {
+        return mot_fail(MOT_ERR_UNSUPPORTED,
+                        "%s: model_type '%s' is not supported (expected llama or mistral)", file,
+                        name);
+    }
+    snprintf(cfg->arch, sizeof cfg->arch, "%s", name);
+    return MOT_OK;
+}
+
+static mot_status read_sizes(const json_t *root, const char *file, mot_config *cfg) {
+    MOT_TRY(int_key(root, "hidden_size", file, 1, 1, &cfg->hidden));
+    MOT_TRY(int_key(root, "num_hidden_layers", file, 1, 1, &cfg->n_layers));
+    MOT_TRY(int_key(root, "num_attention_heads", file, 1, 1, &cfg->n_heads));
+    MOT_TRY(int_key(root, "intermediate_size", file, 1, 1, &cfg->ffn));
+    MOT_TRY(int_key(root, "vocab_size", file, 1, 1, &cfg->vocab));
+    cfg->n_kv_heads = cfg->n_heads;
+    MOT_TRY(int_key(root, "num_key_value_heads", file, 0, 1, &cfg->n_kv_heads));
+    cfg->head_dim = 0;
+    MOT_TRY(int_key(root, "head_dim", file, 0, 1, &cfg->head_dim));
+    if (cfg->head_dim == 0) {
+        if (cfg->hidden % cfg->n_heads != 0) {
+            return mot_fail(MOT_ERR_FORMAT,
+                            "%s: hidden_size %d is not a multiple of num_attention_heads %d "
+                            "(and head_dim is not given)",
+                            file, cfg->hidden, cfg->n_heads);
+        }
+        cfg->head_dim = cfg->hidden / cfg->n_heads;
+    }
+    if (cfg->n_heads % cfg->n_kv_heads != 0) {
+        return mot_fail(MOT_ERR_FORMAT,
+                        "%s: num_attention_heads %d is not a multiple of num_key_value_heads %d",
+                        file, cfg->n_heads, cfg->n_kv_heads);
+    }
+    if (cfg->head_dim % 2 != 0) {
+        return mot_fail(MOT_ERR_FORMAT, "%s: head_dim %d is odd (rotary embeddings need pairs)",
+                        file, cfg->head_dim);
+    }
+    cfg->max_pos = 2048;
+    MOT_TRY(int_key(root, "max_position_embeddings", file, 0, 1, &cfg->max_pos));
+    cfg->rms_eps = 1e-6f;
+    MOT_TRY(positive_float_key(root, "rms_norm_eps", file, &cfg->rms_eps));
+    cfg->rope_theta = 10000.0f;
+    MOT_TRY(positive_float_key(root, "rope_theta", file, &cfg->rope_theta));
+    cfg->tie_embeddings = 0;
+    MOT_TRY(mot_json_opt_bool(root, "tie_word_embeddings", file, &cfg->tie_embeddings));
+    cfg->sliding_window = 0;
+    if (strcmp(cfg->arch, "mistral") == 0) {
+        MOT_TRY(int_key(root, "sliding_window", file, 0, 0, &cfg->sliding_window));
+    }
+    /* The runtime computes SwiGLU without biases; refuse what it would silently get wrong. */
+    MOT_TRY(expect_string(root, "hidden_act", file, "silu"));
+    MOT_TRY(expect_false(root, "attention_bias", file));
+    MOT_TRY(expect_false(root, "mlp_bias", file));
+    return MOT_OK;
+}
+
+static mot_status load_config_json(const char *dir, mot_config *cfg) {
+    char *file = mot_path_join(dir, "config.json");
+    if (!file) {
+        return mot_fail(MOT_ERR_NOMEM, "%s: out of memory", dir);
+    }
+    json_t *root = NULL;
+    mot_status st = mot_json_load(file, &root);
+    if (st == MOT_OK && !json_is_object(root)) {
+        st = mot_fail(MOT_ERR_FORMAT, "%s: expected a JSON object", file);
+    }
+    if (st == MOT_OK) {
+        st = read_arch(root, file, cfg);
+    }
+    if (st == MOT_OK) {
+        st = read_sizes(root, file, cfg);
+    }
+    if (st == MOT_OK) {
+        st = mot_config_read_rope_scaling(root, file, cfg);
+    }
+    if (st == MOT_OK) {
+        st = mot_config_read_special_tokens(root, file, cfg);
+    }
+    json_decref(root);
+    free(file);
+    return st;
+}
+
+/* generation_config.json, when present, says which tokens begin and end a generation. */
+static mot_status load_generation_config(const char *dir, mot_config *cfg) {
+    char *file = mot_path_join(dir, "generation_config.json");
+    if (!file) {
+        return mot_fail(MOT_ERR_NOMEM, "%s: out of memory", dir);
+    }
+    mot_status st = MOT_OK;
+    if (mot_file_exists(file)) {
+        json_t *root = NULL;
+        st = mot_json_load(file, &root);
+        if (st == MOT_OK && !json_is_object(root)) {
+            st = mot_fail(MOT_ERR_FORMAT, "%s: expected a JSON object", file);
+        }
+        if (st == MOT_OK) {
+            st = mot_config_read_special_tokens(root, file, cfg);
+        }
+        json_decref(root);
+    }
+    free(file);
+    return st;
+}
+
+mot_status mot_config_load(const char *dir, mot_config *cfg) {
+    memset(cfg, 0, sizeof *cfg);
+    cfg->bos_id = -1;
+    MOT_TRY(load_config_json(dir, cfg));
+    return load_generation_config(dir, cfg);
+}
+
+int mot_config_is_eos(const mot_config *cfg, int token) {
+    for (int i = 0; i < cfg->n_eos; i++) {
+        if (cfg->eos_ids[i] == token) {
+            return 1;
+        }
+    }
+    return 0;
+}

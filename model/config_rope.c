@@ -1,0 +1,75 @@
+/* rope_scaling in config.json: which frequency rescaling the rotary embeddings use. */
+#include <stdio.h>
+#include <string.h>
+
+#include "common/error.h"
+#include "common/json.h"
+#include "model/config_internal.h"
+
+static mot_status positive(const json_t *rs, const char *key, const char *where, double *out) {
+    MOT_TRY(mot_json_num(rs, key, where, out));
+    if (!(*out > 0)) {
+        return mot_fail(MOT_ERR_FORMAT, "%s: key '%s': %g must be positive", where, key, *out);
+    }
+    return MOT_OK;
+}
+
+static mot_status read_llama3(const json_t *rs, const char *where, mot_config *cfg) {
+    double factor, low, high, orig;
+    MOT_TRY(positive(rs, "factor", where, &factor));
+    MOT_TRY(positive(rs, "low_freq_factor", where, &low));
+    MOT_TRY(positive(rs, "high_freq_factor", where, &high));
+    MOT_TRY(positive(rs, "original_max_position_embeddings", where, &orig));
+    if (!(high > low)) {
+        /* the smoothing between the two bands divides by high - low */
+        return mot_fail(MOT_ERR_FORMAT,
+                        "%s: high_freq_factor %g must be greater than low_freq_factor %g", where,
+                        high, low);
+    }
+    cfg->rope_type = MOT_ROPE_LLAMA3;
+    cfg->rope_factor = (float)factor;
+    cfg->rope_low_freq_factor = (float)low;
+    cfg->rope_high_freq_factor = (float)high;
+    cfg->rope_orig_max_pos = (int)orig;
+    return MOT_OK;
+}
+
+mot_status mot_config_read_rope_scaling(const json_t *root, const char *file, mot_config *cfg) {
+    cfg->rope_type = MOT_ROPE_NONE;
+    cfg->rope_factor = 1.0f;
+    const json_t *rs = json_object_get(root, "rope_scaling");
+    if (!rs || json_is_null(rs)) {
+        return MOT_OK;
+    }
+    if (!json_is_object(rs)) {
+        return mot_fail(MOT_ERR_FORMAT, "%s: key 'rope_scaling': expected an object or null",
+                        file);
+    }
+    char where[1024];
+    snprintf(where, sizeof where, "%s: rope_scaling", file);
+    const json_t *type = json_object_get(rs, "rope_type");
+    if (!type) {
+        type = json_object_get(rs, "type"); /* older configs */
+    }
+    if (!json_is_string(type)) {
+        return mot_fail(MOT_ERR_FORMAT, "%s: key 'rope_type': missing or not a string", where);
+    }
+    const char *name = json_string_value(type);
+    if (strcmp(name, "default") == 0) {
+        return MOT_OK;
+    }
+    if (strcmp(name, "linear") == 0) {
+        double factor;
+        MOT_TRY(positive(rs, "factor", where, &factor));
+        cfg->rope_type = MOT_ROPE_LINEAR;
+        cfg->rope_factor = (float)factor;
+        return MOT_OK;
+    }
+    if (strcmp(name, "llama3") == 0) {
+        return read_llama3(rs, where, cfg);
+    }
+    return mot_fail(MOT_ERR_UNSUPPORTED,
+                    "%s: rope_scaling type '%s' is not supported (expected linear, llama3 or "
+                    "default)",
+                    file, name);
+}

@@ -1,0 +1,45 @@
+/* Benchmark records, printed like llama-bench: one row per test (ppN / tgN) with the mean and
+ * standard deviation of tokens/s over the repetitions, plus the context (machine, commit,
+ * threads) so that a result can be compared later. */
+#ifndef MOT_PROFILING_BENCH_RECORD_H
+#define MOT_PROFILING_BENCH_RECORD_H
+
+#include <stdint.h>
+#include <stdio.h>
+
+#define MOT_BENCH_MAX_REPS 64
+
+typedef struct {
+    char test[32];          /* "pp128", "tg64" */
+    int n_prompt, n_gen;
+    int n_threads;
+    int n_reps;
+    double samples_ts[MOT_BENCH_MAX_REPS];
+    double avg_ts, stddev_ts;
+    double bw_fraction;     /* tg only: achieved weight bytes/s over measured read bandwidth; 0 = n/a */
+} mot_bench_result;
+
+typedef struct {
+    const char *model;        /* the model folder */
+    const char *model_type;   /* e.g. "llama 576x30 BF16" */
+    uint64_t model_size;      /* weight bytes */
+    uint64_t model_n_params;
+    const char *backend;      /* "CPU" */
+    const char *build_commit;
+    char cpu_info[128];
+    double read_bw_gbs;       /* measured main-memory read bandwidth, GB/s */
+    uint64_t peak_rss;        /* bytes */
+    uint64_t kv_bytes;        /* KV cache bytes at the benchmark context */
+} mot_bench_context;
+
+/* Fills avg_ts and stddev_ts (sample standard deviation) from samples_ts. */
+void mot_bench_finish(mot_bench_result *r);
+/* CPU model name from /proc/cpuinfo. */
+void mot_bench_cpu_info(char *buf, size_t cap);
+/* Peak resident set size of this process in bytes. */
+uint64_t mot_bench_peak_rss(void);
+
+void mot_bench_print_md(FILE *f, const mot_bench_context *ctx, const mot_bench_result *r, int n);
+void mot_bench_print_json(FILE *f, const mot_bench_context *ctx, const mot_bench_result *r, int n);
+
+#endif

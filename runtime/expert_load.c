@@ -1,0 +1,156 @@
+/* Binds an expert's tensors (HF names) to mot_weight views, checking every shape. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/error.h"
+#include "common/half.h"
+#include "runtime/expert.h"
+#include "runtime/rope_freq.h"
+
+static mot_status bind_matrix(const mot_expert *ex, const char *name, int64_t rows, int64_t cols,
+                              mot_weight *w) {
+    const int64_t shape[2] = {rows, cols};
+    const mot_tensor *t;
+    MOT_TRY(mot_st_expect(ex->st, name, 2, shape, &t));
+    w->dtype = t->dtype;
+    w->data = t->data;
+    w->rows = rows;
+    w->cols = cols;
+    return MOT_OK;
+}
+
+/* Norm weights are tiny: keep an f32 copy so the kernels see one dtype. */
+static mot_status copy_vector(const mot_expert *ex, const char *name, int64_t n, float **out) {
+    const int64_t shape[1] = {n};
+    const mot_tensor *t;
+    MOT_TRY(mot_st_expect(ex->st, name, 1, shape, &t));
+    float *v = malloc((size_t)n * sizeof *v);
+    if (!v) {
+        return mot_fail(MOT_ERR_NOMEM, "%s: out of memory", name);
+    }
+    for (int64_t i = 0; i < n; i++) {
+        if (t->dtype == MOT_DTYPE_F32) {
+            memcpy(&v[i], (const char *)t->data + 4 * i, 4);
+        } else {
+            uint16_t h;
+            memcpy(&h, (const char *)t->data + 2 * i, 2);
+            v[i] = t->dtype == MOT_DTYPE_BF16 ? mot_bf16_to_f32(h) : mot_f16_to_f32(h);
+        }
+    }
+    *out = v;
+    return MOT_OK;
+}
+
+static size_t weight_bytes(const mot_weight *w) {
+    return (size_t)(w->rows * w->cols) * mot_dtype_size(w->dtype);
+}
+
+static mot_status bind_layer(mot_expert *ex, int i) {
+    const mot_config *c = &ex->cfg;
+    mot_layer_weights *L = &ex->layers[i];
+    const int64_t d = c->hidden, q_dim = (int64_t)c->n_heads * c->head_dim,
+                  kv_dim = (int64_t)c->n_kv_heads * c->head_dim, f = c->ffn;
+    char name[160];
+#define LAYER_NAME(suffix) (snprintf(name, sizeof name, "model.layers.%d.%s", i, suffix), name)
+    MOT_TRY(copy_vector(ex, LAYER_NAME("input_layernorm.weight"), d, &L->attn_norm));
+    MOT_TRY(copy_vector(ex, LAYER_NAME("post_attention_layernorm.weight"), d, &L->ffn_norm));
+    MOT_TRY(bind_matrix(ex, LAYER_NAME("self_attn.q_proj.weight"), q_dim, d, &L->wq));
+    MOT_TRY(bind_matrix(ex, LAYER_NAME("self_attn.k_proj.weight"), kv_dim, d, &L->wk));
+    MOT_TRY(bind_matrix(ex, LAYER_NAME("self_attn.v_proj.weight"), kv_dim, d, &L->wv));
+    MOT_TRY(bind_matrix(ex, LAYER_NAME("self_attn.o_proj.weight"), d, q_dim, &L->wo));
+    MOT_TRY(bind_matrix(ex, LAYER_NAME("mlp.gate_proj.weight"), f, d, &L->w_gate));
+    MOT_TRY(bind_matrix(ex, LAYER_NAME("mlp.up_proj.weight"), f, d, &L->w_up));
+    MOT_TRY(bind_matrix(ex, LAYER_NAME("mlp.down_proj.weight"), d, f, &L->w_down));
+#undef LAYER_NAME
+    /* Attention biases (Qwen-style) are not part of Llama/Mistral: refuse rather than ignore. */
+    snprintf(name, sizeof name, "model.layers.%d.self_attn.q_proj.bias", i);
+    if (mot_st_find(ex->st, name)) {
+        return mot_fail(MOT_ERR_UNSUPPORTED, "%s: tensor '%s': attention biases are not supported",
+                        ex->dir, name);
+    }
+    ex->weight_bytes += weight_bytes(&L->wq) + weight_bytes(&L->wk) + weight_bytes(&L->wv) +
+                        weight_bytes(&L->wo) + weight_bytes(&L->w_gate) + weight_bytes(&L->w_up) +
+                        weight_bytes(&L->w_down) + 2 * (size_t)d * 4;
+    ex->n_params += 2 * d + 2 * q_dim * d + 2 * kv_dim * d + 3 * f * d;
+    return MOT_OK;
+}
+
+static mot_status bind_all(mot_expert *ex) {
+    const mot_config *c = &ex->cfg;
+    MOT_TRY(bind_matrix(ex, "model.embed_tokens.weight", c->vocab, c->hidden, &ex->embed));
+    MOT_TRY(copy_vector(ex, "model.norm.weight", c->hidden, &ex->final_norm));
+    ex->weight_bytes = weight_bytes(&ex->embed) + (size_t)c->hidden * 4;
+    ex->n_params = (int64_t)c->vocab * c->hidden + c->hidden;
+    if (c->tie_embeddings) {
+        ex->lm_head = ex->embed;
+    } else {
+        MOT_TRY(bind_matrix(ex, "lm_head.weight", c->vocab, c->hidden, &ex->lm_head));
+        ex->weight_bytes += weight_bytes(&ex->lm_head);
+        ex->n_params += (int64_t)c->vocab * c->hidden;
+    }
+    ex->layers = calloc((size_t)c->n_layers, sizeof *ex->layers);
+    ex->inv_freq = malloc((size_t)(c->head_dim / 2) * sizeof *ex->inv_freq);
+    if (!ex->layers || !ex->inv_freq) {
+        return mot_fail(MOT_ERR_NOMEM, "%s: out of memory", ex->dir);
+    }
+    for (int i = 0; i < c->n_layers; i++) {
+        MOT_TRY(bind_layer(ex, i));
+    }
+    mot_rope_inv_freq(c, ex->inv_freq);
+    return MOT_OK;
+}
+
+static char *last_component(const char *dir) {
+    size_t n = strlen(dir);
+    while (n > 1 && dir[n - 1] == '/') {
+        n--;
+    }
+    size_t b = n;
+    while (b > 0 && dir[b - 1] != '/') {
+        b--;
+    }
+    return strndup(dir + b, n - b);
+}
+
+mot_status mot_expert_load(const char *dir, mot_expert **out) {
+    *out = NULL;
+    mot_expert *ex = calloc(1, sizeof *ex);
+    if (!ex) {
+        return mot_fail(MOT_ERR_NOMEM, "%s: out of memory", dir);
+    }
+    ex->dir = strdup(dir);
+    ex->name = last_component(dir);
+    mot_status st = mot_config_load(dir, &ex->cfg);
+    if (st == MOT_OK) {
+        st = mot_st_open_dir(dir, &ex->st);
+    }
+    if (st == MOT_OK) {
+        st = bind_all(ex);
+    }
+    if (st != MOT_OK) {
+        mot_expert_free(ex);
+        return st;
+    }
+    *out = ex;
+    return MOT_OK;
+}
+
+void mot_expert_free(mot_expert *ex) {
+    if (!ex) {
+        return;
+    }
+    if (ex->layers) {
+        for (int i = 0; i < ex->cfg.n_layers; i++) {
+            free(ex->layers[i].attn_norm);
+            free(ex->layers[i].ffn_norm);
+        }
+    }
+    free(ex->layers);
+    free(ex->final_norm);
+    free(ex->inv_freq);
+    mot_st_close(ex->st);
+    free(ex->dir);
+    free(ex->name);
+    free(ex);
+}

@@ -1,0 +1,36 @@
+/* Plain generation with one expert: prefill the prompt, then sample and feed one token at a
+ * time until EOS, the token limit or the context end. */
+#ifndef MOT_RUNTIME_GENERATE_H
+#define MOT_RUNTIME_GENERATE_H
+
+#include "runtime/expert.h"
+#include "runtime/sampler.h"
+
+typedef struct {
+    int n_predict;        /* < 0: until EOS or the context is full */
+    mot_sampler_params sampler;
+    int keep_logits;      /* keep every logits row (for --dump) */
+    /* Called with each sampled token as soon as it is known (EOS included). Returning
+     * non-zero stops generation. */
+    int (*on_token)(void *user, int token);
+    void *user;
+} mot_generate_params;
+
+typedef struct {
+    int *tokens;          /* [n_tokens] sampled tokens */
+    int n_tokens;
+    float *logits;        /* [n_tokens, vocab] when keep_logits */
+    double prompt_s;      /* prefill seconds (incl. the first sample) */
+    double gen_s;         /* seconds of the decode steps */
+    int n_prompt;
+    int stopped_by_eos;
+} mot_generate_result;
+
+mot_status mot_generate(const mot_expert *ex, mot_expert_state *st, const int *prompt, int n_prompt,
+                        const mot_generate_params *p, mot_generate_result *res);
+void mot_generate_result_free(mot_generate_result *res);
+
+/* Monotonic seconds. */
+double mot_now(void);
+
+#endif

@@ -1,0 +1,149 @@
+#include "runtime/sampler.h"
+
+#include <math.h>
+#include <stdlib.h>
+
+#include "common/error.h"
+
+static uint64_t splitmix64(uint64_t *x) {
+    uint64_t z = (*x += 0x9e3779b97f4a7c15ull);
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+    return z ^ (z >> 31);
+}
+
+static uint64_t rotl(uint64_t x, int k) { return (x << k) | (x >> (64 - k)); }
+
+static uint64_t xoshiro_next(uint64_t *s) {
+    uint64_t result = rotl(s[1] * 5, 7) * 9, t = s[1] << 17;
+    s[2] ^= s[0];
+    s[3] ^= s[1];
+    s[1] ^= s[2];
+    s[0] ^= s[3];
+    s[2] ^= t;
+    s[3] = rotl(s[3], 45);
+    return result;
+}
+
+mot_status mot_sampler_init(mot_sampler *s, const mot_sampler_params *p, uint64_t stream, int vocab) {
+    s->params = *p;
+    s->vocab = vocab;
+    /* Seed and stream index go through splitmix64 so that nearby seeds give unrelated streams. */
+    uint64_t x = p->seed ^ (stream * 0xd1b54a32d192ed03ull);
+    for (int i = 0; i < 4; i++) {
+        s->rng[i] = splitmix64(&x);
+    }
+    s->idx = malloc((size_t)vocab * sizeof *s->idx);
+    s->prob = malloc((size_t)vocab * sizeof *s->prob);
+    if (!s->idx || !s->prob) {
+        mot_sampler_free(s);
+        return mot_fail(MOT_ERR_NOMEM, "sampler: out of memory");
+    }
+    return MOT_OK;
+}
+
+void mot_sampler_free(mot_sampler *s) {
+    free(s->idx);
+    free(s->prob);
+    s->idx = NULL;
+    s->prob = NULL;
+}
+
+double mot_sampler_uniform(mot_sampler *s) { return (double)(xoshiro_next(s->rng) >> 11) * 0x1.0p-53; }
+
+int mot_argmax(const float *x, int n) {
+    int best = 0;
+    for (int i = 1; i < n; i++) {
+        if (x[i] > x[best]) {
+            best = i;
+        }
+    }
+    return best;
+}
+
+/* Sorting key: descending probability, then ascending id (a stable, deterministic order).
+ * The probabilities come in as qsort_r's context so samplers can run on several threads. */
+static int by_prob_desc(const void *a, const void *b, void *ctx) {
+    const float *prob = ctx;
+    int ia = *(const int *)a, ib = *(const int *)b;
+    float pa = prob[ia], pb = prob[ib];
+    if (pa != pb) {
+        return pa > pb ? -1 : 1;
+    }
+    return (ia > ib) - (ia < ib);
+}
+
+/* Moves the k largest (by prob, ties lower id) to idx[0..k) (unordered), quickselect style. */
+static void select_top(int *idx, int n, int k, const float *prob) {
+    int lo = 0, hi = n - 1;
+    void *ctx = (void *)prob;
+    while (lo < hi) {
+        int pivot = idx[(lo + hi) / 2], i = lo, j = hi;
+        while (i <= j) {
+            while (by_prob_desc(&idx[i], &pivot, ctx) < 0) i++;
+            while (by_prob_desc(&idx[j], &pivot, ctx) > 0) j--;
+            if (i <= j) {
+                int t = idx[i];
+                idx[i++] = idx[j];
+                idx[j--] = t;
+            }
+        }
+        if (k - 1 <= j) {
+            hi = j;
+        } else if (k - 1 >= i) {
+            lo = i;
+        } else {
+            break;
+        }
+    }
+}
+
+int mot_sample(mot_sampler *s, const float *logits) {
+    const mot_sampler_params *p = &s->params;
+    const int v = s->vocab;
+    if (p->temperature <= 0.0f) {
+        return mot_argmax(logits, v);
+    }
+    /* Softmax of logits / T over the whole vocabulary (in double for the normaliser). */
+    float max = logits[mot_argmax(logits, v)];
+    double sum = 0.0;
+    for (int i = 0; i < v; i++) {
+        s->prob[i] = expf((logits[i] - max) / p->temperature);
+        sum += s->prob[i];
+        s->idx[i] = i;
+    }
+    int n = v;
+    if (p->top_k > 0 && p->top_k < n) {
+        select_top(s->idx, n, p->top_k, s->prob);
+        n = p->top_k;
+    }
+    if (p->top_p < 1.0f) {
+        /* Keep the smallest prefix (by descending prob) whose mass reaches top_p, always >= 1. */
+        qsort_r(s->idx, (size_t)n, sizeof *s->idx, by_prob_desc, s->prob);
+        double mass = 0.0, kept_total = 0.0;
+        for (int i = 0; i < n; i++) {
+            mass += s->prob[s->idx[i]];
+        }
+        int keep = 0;
+        for (; keep < n; keep++) {
+            kept_total += s->prob[s->idx[keep]];
+            if (kept_total >= p->top_p * mass) {
+                keep++;
+                break;
+            }
+        }
+        n = keep < 1 ? 1 : keep;
+    }
+    sum = 0.0;
+    for (int i = 0; i < n; i++) {
+        sum += s->prob[s->idx[i]];
+    }
+    double r = mot_sampler_uniform(s) * sum, acc = 0.0;
+    for (int i = 0; i < n; i++) {
+        acc += s->prob[s->idx[i]];
+        if (r < acc) {
+            return s->idx[i];
+        }
+    }
+    return s->idx[n - 1];
+}

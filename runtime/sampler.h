@@ -1,0 +1,36 @@
+/* Token sampling: greedy (temperature <= 0: arg-max, ties to the lower id), or
+ * temperature -> top-k -> top-p -> draw, in the order Hugging Face's generate applies them.
+ * Each sampler owns its random stream, so several experts sample independently. */
+#ifndef MOT_RUNTIME_SAMPLER_H
+#define MOT_RUNTIME_SAMPLER_H
+
+#include <stdint.h>
+
+#include "mot.h"
+
+typedef struct {
+    float temperature; /* <= 0: greedy */
+    int top_k;         /* <= 0: off */
+    float top_p;       /* >= 1: off */
+    uint64_t seed;
+} mot_sampler_params;
+
+typedef struct {
+    mot_sampler_params params;
+    uint64_t rng[4];   /* xoshiro256** state */
+    int vocab;
+    int *idx;          /* [vocab] candidate ids */
+    float *prob;       /* [vocab] candidate probabilities */
+} mot_sampler;
+
+/* stream: which random stream of the seed (expert a_k uses stream k, SPEC 1.5). */
+mot_status mot_sampler_init(mot_sampler *s, const mot_sampler_params *p, uint64_t stream, int vocab);
+void mot_sampler_free(mot_sampler *s);
+int mot_sample(mot_sampler *s, const float *logits);
+
+/* Arg-max, ties to the lower id. */
+int mot_argmax(const float *x, int n);
+/* A uniform double in [0, 1) from the sampler's stream. */
+double mot_sampler_uniform(mot_sampler *s);
+
+#endif

@@ -1,0 +1,31 @@
+#!/usr/bin/env bash
+# Installs what mot needs to build and test on Debian (run as root, or with sudo available).
+#   scripts/install-deps.sh          build + demo dependencies
+#   scripts/install-deps.sh --test   also the test oracles (PyTorch, HF tokenizers)
+set -euo pipefail
+
+packages=(build-essential cmake pkg-config libyaml-dev libjansson-dev libpcre2-dev libopenblas-dev
+          python3 python3-numpy)
+if [[ "${1:-}" == "--test" ]]; then
+  packages+=(python3-torch python3-pip)
+fi
+
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if ((${#missing[@]})); then
+  sudo=""
+  [[ $(id -u) -ne 0 ]] && sudo="sudo"
+  echo "install-deps: installing ${missing[*]}"
+  $sudo apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+if [[ "${1:-}" == "--test" ]]; then
+  # HF tokenizers is the oracle for our tokenizer tests (PyPI; Debian has no package for it).
+  if ! /usr/bin/python3 -c "import tokenizers" 2>/dev/null; then
+    echo "install-deps: installing the tokenizers wheel for /usr/bin/python3"
+    /usr/bin/python3 -m pip install -q --break-system-packages --root-user-action=ignore tokenizers
+  fi
+fi

@@ -1,0 +1,161 @@
+/* Kernel micro-benchmark: decode GEMV against the measured read bandwidth, prefill GEMM
+ * against OpenBLAS and a naive loop. Best of R repetitions (the machine is shared and
+ * noisy). Usage: bench_kernels [-r REPS] [-t MAX_THREADS] [--naive] */
+#include <omp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/half.h"
+#include "kernels/cpu/kernels.h"
+#include "kernels/cpu/matmul_variants.h"
+
+typedef struct {
+    int64_t rows, cols;
+} shape;
+
+static const shape shapes[] = {{576, 576},   {1536, 576},  {576, 1536},  {49152, 576},
+                               {2048, 2048}, {5632, 2048}, {2048, 5632}, {32000, 2048}};
+enum { N_SHAPES = sizeof shapes / sizeof shapes[0] };
+
+static void *make_weight_bytes(size_t bytes) {
+    uint16_t *p = aligned_alloc(64, (bytes + 63) / 64 * 64);
+    if (!p) {
+        fprintf(stderr, "bench_kernels: out of memory (%zu bytes)\n", bytes);
+        exit(2);
+    }
+    /* small values in every dtype: bf16/f16 0x3c00-ish patterns are finite either way */
+    for (size_t i = 0; i < bytes / 2; i++) {
+        p[i] = (uint16_t)(0x3c00 + (i * 7919u) % 512);
+    }
+    return p;
+}
+
+static float *make_floats(size_t n) {
+    float *x = malloc(sizeof(float) * n);
+    for (size_t i = 0; i < n; i++) {
+        x[i] = (float)((i * 2654435761u) % 1000) / 1000.0f - 0.5f;
+    }
+    return x;
+}
+
+typedef void (*matmul_fn)(float *, const float *, const mot_weight *, int);
+
+static void blas_fn(float *y, const float *x, const mot_weight *w, int n) {
+    mot_cpu_matmul_blas(y, x, w, n);
+}
+
+/* Best seconds of `reps` runs of fn over `copies` weights (round robin). */
+static double best_time(matmul_fn fn, float *y, const float *x, const mot_weight *ws, int copies,
+                        int n, int reps) {
+    double best = 1e30;
+    fn(y, x, &ws[0], n); /* warm-up */
+    for (int r = 0; r < reps; r++) {
+        double t0 = omp_get_wtime();
+        fn(y, x, &ws[r % copies], n);
+        double dt = omp_get_wtime() - t0;
+        best = dt < best ? dt : best;
+    }
+    return best;
+}
+
+static void bench_gemv(double bw, int reps, int threads) {
+    printf("\n## GEMV (n = 1), %d thread(s); weights rotate over copies > 256 MiB (DRAM)\n\n",
+           threads);
+    printf("| shape (rows x cols) | dtype | ms | GB/s | %% of %.1f GB/s |\n|---|---|---|---|---|\n",
+           bw);
+    static const mot_dtype dts[] = {MOT_DTYPE_BF16, MOT_DTYPE_F32};
+    omp_set_num_threads(threads);
+    for (int s = 0; s < N_SHAPES; s++) {
+        for (int d = 0; d < 2; d++) {
+            size_t bytes = (size_t)(shapes[s].rows * shapes[s].cols) * (dts[d] == MOT_DTYPE_F32 ? 4 : 2);
+            int copies = (int)((256u << 20) / bytes) + 1;
+            char *mem = make_weight_bytes(bytes * (size_t)copies + 2);
+            mot_weight ws[copies > 0 ? copies : 1];
+            for (int c = 0; c < copies; c++) {
+                /* +2 bytes: mapped tensors start at any even offset */
+                ws[c] = (mot_weight){dts[d], mem + 2 + (size_t)c * bytes, shapes[s].rows,
+                                     shapes[s].cols};
+            }
+            float *x = make_floats((size_t)shapes[s].cols), *y = malloc(sizeof(float) * (size_t)shapes[s].rows);
+            double best = 1e30;
+            for (int r = 0; r < reps * copies; r++) {
+                double t0 = omp_get_wtime();
+                mot_cpu_matmul(y, x, &ws[r % copies], 1);
+                double dt = omp_get_wtime() - t0;
+                best = dt < best ? dt : best;
+            }
+            double gbs = (double)bytes / best / 1e9;
+            printf("| %lld x %lld | %s | %.3f | %.1f | %.0f%% |\n", (long long)shapes[s].rows,
+                   (long long)shapes[s].cols, mot_dtype_name(dts[d]), best * 1e3, gbs, 100.0 * gbs / bw);
+            free(mem), free(x), free(y);
+        }
+    }
+}
+
+static void bench_gemm(int n, int reps, int max_threads, int with_naive) {
+    printf("\n## GEMM (n = %d tokens), GFLOP/s (best of %d)\n\n", n, reps);
+    printf("| shape (rows x cols) | dtype | threads | mot gemm | OpenBLAS | naive |\n");
+    printf("|---|---|---|---|---|---|\n");
+    static const mot_dtype dts[] = {MOT_DTYPE_F32, MOT_DTYPE_BF16};
+    for (int s = 0; s < N_SHAPES; s++) {
+        for (int d = 0; d < 2; d++) {
+            size_t bytes = (size_t)(shapes[s].rows * shapes[s].cols) * (dts[d] == MOT_DTYPE_F32 ? 4 : 2);
+            char *mem = make_weight_bytes(bytes + 2);
+            mot_weight w = {dts[d], mem + (dts[d] == MOT_DTYPE_F32 ? 0 : 2), shapes[s].rows, shapes[s].cols};
+            float *x = make_floats((size_t)n * shapes[s].cols);
+            float *y = malloc(sizeof(float) * (size_t)n * shapes[s].rows);
+            double flops = 2.0 * n * (double)shapes[s].rows * (double)shapes[s].cols;
+            for (int t = 1; t <= max_threads; t++) {
+                omp_set_num_threads(t);
+                double g = flops / best_time(mot_cpu_matmul_gemm, y, x, &w, 1, n, reps) / 1e9;
+                double b = flops / best_time(blas_fn, y, x, &w, 1, n, reps) / 1e9;
+                printf("| %lld x %lld | %s | %d | %.1f | %.1f |", (long long)shapes[s].rows,
+                       (long long)shapes[s].cols, mot_dtype_name(dts[d]), t, g, b);
+                if (with_naive) {
+                    printf(" %.1f |\n", flops / best_time(mot_cpu_matmul_naive, y, x, &w, 1, n, 1) / 1e9);
+                } else {
+                    printf(" - |\n");
+                }
+                fflush(stdout);
+            }
+            free(mem), free(x), free(y);
+        }
+    }
+}
+
+int main(int argc, char **argv) {
+    int reps = 5, max_threads = 2, with_naive = 0, n = 128;
+    const char *only = "all";
+    for (int i = 1; i < argc; i++) {
+        if (strcmp(argv[i], "-r") == 0 && i + 1 < argc) {
+            reps = atoi(argv[++i]);
+        } else if (strcmp(argv[i], "-t") == 0 && i + 1 < argc) {
+            max_threads = atoi(argv[++i]);
+        } else if (strcmp(argv[i], "-n") == 0 && i + 1 < argc) {
+            n = atoi(argv[++i]);
+        } else if (strcmp(argv[i], "--naive") == 0) {
+            with_naive = 1;
+        } else if (strcmp(argv[i], "--only") == 0 && i + 1 < argc) {
+            only = argv[++i]; /* gemv | gemm */
+        } else {
+            fprintf(stderr, "usage: %s [-r REPS] [-t MAX_THREADS] [-n TOKENS] [--naive] [--only gemv|gemm]\n",
+                    argv[0]);
+            return 2;
+        }
+    }
+    if (reps < 1 || max_threads < 1 || n < 1) {
+        fprintf(stderr, "bench_kernels: -r, -t and -n must be positive\n");
+        return 2;
+    }
+    if (strcmp(only, "gemm") != 0) {
+        omp_set_num_threads(max_threads);
+        double bw = mot_cpu_measure_read_bandwidth((size_t)1 << 30);
+        printf("# measured read bandwidth: %.1f GB/s (%d threads, 1 GiB buffer)\n", bw, max_threads);
+        bench_gemv(bw, reps, max_threads);
+    }
+    if (strcmp(only, "gemv") != 0) {
+        bench_gemm(n, reps, max_threads, with_naive);
+    }
+    return 0;
+}

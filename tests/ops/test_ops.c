@@ -1,0 +1,303 @@
+/* Every CPU kernel against its plain reference in ops/, on small cases described by one
+ * struct each (ggml test-backend-ops style): odd sizes, all weight dtypes, unaligned data,
+ * GQA ratios and windows; each run with 1 and 2 OpenMP threads.
+ *
+ * Bounds (normalized error, see op_check.h):
+ *   matmul 1e-5: f32 sums of up to ~1000 terms of size <= 1; the rounding error grows like
+ *     sqrt(cols) * 6e-8 (worst case cols * 6e-8 = 6e-5 is never approached with random data).
+ *   attention 1e-5: f32 scores (hd <= 128 terms) feed exp, so ~1e-6 relative per weight.
+ *   rmsnorm, rope, swiglu 1e-6: a handful of f32 roundings per element.
+ *   embed 0: a dtype conversion is exact. */
+#include <math.h>
+#include <omp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "kernels/cpu/kernels.h"
+#include "kernels/cpu/matmul_variants.h"
+#include "ops/ops.h"
+#include "tests/ops/op_check.h"
+
+static int n_failed, n_run;
+static uint64_t rng = 0x9e3779b97f4a7c15ULL;
+
+static float *random_floats(size_t n, float scale) {
+    float *x = malloc(sizeof(float) * (n ? n : 1));
+    op_fill_random(x, n, &rng);
+    for (size_t i = 0; i < n; i++) {
+        x[i] *= scale;
+    }
+    return x;
+}
+
+static void check(int ok) {
+    n_run++;
+    n_failed += !ok;
+}
+
+/* ---- matmul ----------------------------------------------------------------------------- */
+
+typedef struct {
+    int64_t rows, cols;
+    int n;
+    mot_dtype dt;
+    int offset; /* bytes past a 64-byte boundary: 0 or 2 */
+} matmul_case;
+
+typedef void (*matmul_fn)(float *, const float *, const mot_weight *, int);
+
+static int blas_as_fn_ok; /* set when the BLAS variant computed anything */
+static void blas_variant(float *y, const float *x, const mot_weight *w, int n) {
+    if (mot_cpu_matmul_blas(y, x, w, n)) {
+        blas_as_fn_ok = 1;
+    } else {
+        mot_ref_matmul(y, x, w, n); /* no BLAS in this build: nothing to test */
+    }
+}
+
+static const struct {
+    const char *name;
+    matmul_fn fn;
+} matmul_variants[] = {
+    {"matmul", mot_cpu_matmul},
+    {"gemv", mot_cpu_matmul_gemv},
+    {"gemm", mot_cpu_matmul_gemm},
+    {"naive", mot_cpu_matmul_naive},
+    {"blas", blas_variant},
+};
+
+static void test_matmul(const matmul_case *c, int threads) {
+    float *wv = random_floats((size_t)(c->rows * c->cols), 1.0f);
+    void *base;
+    mot_weight w = {c->dt, op_make_buffer(c->dt, wv, (size_t)(c->rows * c->cols), c->offset, &base),
+                    c->rows, c->cols};
+    /* x one float past an aligned start: unaligned for the vector loads */
+    float *xbuf = random_floats((size_t)c->n * c->cols + 1, 1.0f);
+    float *x = xbuf + 1;
+    size_t ny = (size_t)c->n * c->rows;
+    float *ref = malloc(sizeof(float) * ny), *out = malloc(sizeof(float) * (ny + 1));
+    mot_ref_matmul(ref, x, &w, c->n);
+    for (size_t v = 0; v < sizeof matmul_variants / sizeof matmul_variants[0]; v++) {
+        for (size_t i = 0; i < ny + 1; i++) {
+            out[i] = NAN; /* a kernel that skips an output is caught */
+        }
+        matmul_variants[v].fn(out + 1, x, &w, c->n);
+        char what[160];
+        snprintf(what, sizeof what, "%s rows=%lld cols=%lld n=%d %s offset=%d threads=%d",
+                 matmul_variants[v].name, (long long)c->rows, (long long)c->cols, c->n,
+                 mot_dtype_name(c->dt), c->offset, threads);
+        check(op_compare(what, out + 1, ref, ny, 1.0, 1e-5));
+    }
+    free(ref), free(out), free(xbuf), free(wv);
+    op_free_buffer(base);
+}
+
+static void run_matmul_cases(int threads) {
+    /* the sweep: every size that has a tail in the 4-row GEMV block, the 16-row GEMM panel,
+     * the 6-token GEMM tile and the 8/16-wide column loops */
+    static const int64_t rows[] = {1, 5, 17, 35};
+    static const int64_t cols[] = {1, 7, 9, 33, 100, 257};
+    static const int ns[] = {1, 2, 3, 7, 64, 130};
+    static const mot_dtype dts[] = {MOT_DTYPE_F32, MOT_DTYPE_F16, MOT_DTYPE_BF16};
+    int k = 0;
+    for (size_t r = 0; r < 4; r++) {
+        for (size_t c = 0; c < 6; c++) {
+            for (size_t n = 0; n < 6; n++) {
+                matmul_case mc = {rows[r], cols[c], ns[n], dts[k % 3], (k / 3) % 2 ? 2 : 0};
+                test_matmul(&mc, threads);
+                k++;
+            }
+        }
+    }
+    /* larger ones: several k blocks (KC = 256), several panels per thread */
+    static const matmul_case big[] = {
+        {96, 600, 13, MOT_DTYPE_BF16, 2},  {200, 520, 130, MOT_DTYPE_F16, 2},
+        {64, 1024, 1, MOT_DTYPE_F32, 0},   {517, 300, 6, MOT_DTYPE_F32, 2},
+        {130, 777, 64, MOT_DTYPE_BF16, 0}, {1000, 64, 1, MOT_DTYPE_BF16, 2},
+    };
+    for (size_t i = 0; i < sizeof big / sizeof big[0]; i++) {
+        test_matmul(&big[i], threads);
+    }
+}
+
+/* ---- embed ------------------------------------------------------------------------------ */
+
+static void run_embed_cases(int threads) {
+    static const struct {
+        int64_t rows, d;
+        mot_dtype dt;
+        int offset;
+    } cases[] = {{3, 1, MOT_DTYPE_F32, 0}, {5, 7, MOT_DTYPE_BF16, 2}, {4, 33, MOT_DTYPE_F16, 2},
+                 {9, 257, MOT_DTYPE_BF16, 0}, {2, 64, MOT_DTYPE_F32, 2}};
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        size_t count = (size_t)(cases[i].rows * cases[i].d);
+        float *tv = random_floats(count, 3.0f);
+        void *base;
+        mot_weight t = {cases[i].dt, op_make_buffer(cases[i].dt, tv, count, cases[i].offset, &base),
+                        cases[i].rows, cases[i].d};
+        float *out = malloc(sizeof(float) * (size_t)cases[i].d);
+        float *ref = malloc(sizeof(float) * (size_t)cases[i].d);
+        for (int64_t row = 0; row < cases[i].rows; row++) {
+            mot_cpu_embed_row(out, &t, row);
+            mot_ref_embed_row(ref, &t, row);
+            char what[120];
+            snprintf(what, sizeof what, "embed rows=%lld d=%lld %s row=%lld threads=%d",
+                     (long long)cases[i].rows, (long long)cases[i].d, mot_dtype_name(cases[i].dt),
+                     (long long)row, threads);
+            check(op_compare(what, out, ref, (size_t)cases[i].d, 1.0, 0.0));
+        }
+        free(out), free(ref), free(tv);
+        op_free_buffer(base);
+    }
+}
+
+/* ---- rmsnorm, swiglu, rope -------------------------------------------------------------- */
+
+static void run_rmsnorm_cases(int threads) {
+    static const struct {
+        int n, d;
+        float eps;
+        int in_place;
+    } cases[] = {{1, 1, 1e-5f, 0},  {2, 7, 1e-6f, 1},   {3, 9, 1e-5f, 0},
+                 {7, 33, 1e-5f, 1}, {64, 100, 1e-6f, 0}, {130, 257, 1e-5f, 0}, {1, 2048, 1e-5f, 1}};
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        size_t count = (size_t)cases[i].n * cases[i].d;
+        float *x = random_floats(count + 1, 2.0f), *w = random_floats((size_t)cases[i].d + 1, 1.5f);
+        float *ref = malloc(sizeof(float) * count), *out = malloc(sizeof(float) * (count + 1));
+        mot_ref_rmsnorm(ref, x + 1, w + 1, cases[i].n, cases[i].d, cases[i].eps);
+        float *dst = out + 1;
+        if (cases[i].in_place) {
+            memcpy(dst, x + 1, sizeof(float) * count);
+            mot_cpu_rmsnorm(dst, dst, w + 1, cases[i].n, cases[i].d, cases[i].eps);
+        } else {
+            mot_cpu_rmsnorm(dst, x + 1, w + 1, cases[i].n, cases[i].d, cases[i].eps);
+        }
+        char what[100];
+        snprintf(what, sizeof what, "rmsnorm n=%d d=%d in_place=%d threads=%d", cases[i].n,
+                 cases[i].d, cases[i].in_place, threads);
+        check(op_compare(what, dst, ref, count, 1.0, 1e-6));
+        free(x), free(w), free(ref), free(out);
+    }
+}
+
+static void run_swiglu_cases(int threads) {
+    static const struct {
+        int n, f, in_place;
+    } cases[] = {{1, 1, 0}, {2, 7, 1}, {3, 33, 0}, {7, 100, 1}, {64, 257, 0}, {130, 5632 / 4, 1}};
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        size_t count = (size_t)cases[i].n * cases[i].f;
+        /* gates up to +-20 reach both saturated ends of silu */
+        float *g = random_floats(count + 1, 20.0f), *u = random_floats(count + 1, 2.0f);
+        float *ref = malloc(sizeof(float) * count), *out = malloc(sizeof(float) * (count + 1));
+        mot_ref_swiglu(ref, g + 1, u + 1, cases[i].n, cases[i].f);
+        float *dst = out + 1;
+        if (cases[i].in_place) {
+            memcpy(dst, g + 1, sizeof(float) * count);
+            mot_cpu_swiglu(dst, dst, u + 1, cases[i].n, cases[i].f);
+        } else {
+            mot_cpu_swiglu(dst, g + 1, u + 1, cases[i].n, cases[i].f);
+        }
+        char what[100];
+        snprintf(what, sizeof what, "swiglu n=%d f=%d in_place=%d threads=%d", cases[i].n,
+                 cases[i].f, cases[i].in_place, threads);
+        check(op_compare(what, dst, ref, count, 1.0, 1e-6));
+        free(g), free(u), free(ref), free(out);
+    }
+}
+
+static void run_rope_cases(int threads) {
+    static const struct {
+        int n, n_heads, hd, pos0;
+        float theta;
+    } cases[] = {{1, 1, 2, 0, 10000.0f},    {2, 3, 8, 5, 10000.0f},      {3, 4, 18, 100, 500000.0f},
+                 {7, 2, 64, 4000, 10000.0f}, {64, 5, 128, 17, 1000000.0f}, {1, 32, 64, 8191, 10000.0f},
+                 {130, 2, 160, 0, 10000.0f}};
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        int n = cases[i].n, nh = cases[i].n_heads, hd = cases[i].hd;
+        size_t count = (size_t)n * nh * hd;
+        float *inv = malloc(sizeof(float) * (size_t)(hd / 2));
+        for (int j = 0; j < hd / 2; j++) {
+            inv[j] = (float)pow(cases[i].theta, -2.0 * j / hd);
+        }
+        float *x = random_floats(count + 1, 1.0f);
+        float *ref = malloc(sizeof(float) * count);
+        memcpy(ref, x + 1, sizeof(float) * count);
+        mot_ref_rope(ref, n, nh, hd, cases[i].pos0, inv);
+        mot_cpu_rope(x + 1, n, nh, hd, cases[i].pos0, inv);
+        char what[100];
+        snprintf(what, sizeof what, "rope n=%d heads=%d hd=%d pos0=%d threads=%d", n, nh, hd,
+                 cases[i].pos0, threads);
+        check(op_compare(what, x + 1, ref, count, 1.0, 1e-6));
+        free(inv), free(x), free(ref);
+    }
+}
+
+/* ---- attention -------------------------------------------------------------------------- */
+
+typedef struct {
+    int n, pos0, n_heads, n_kv, hd, window, stride_pad; /* kv_stride = n_kv*hd + stride_pad */
+    float q_scale;                                       /* larger: peakier softmax */
+} attention_case;
+
+static void test_attention(const attention_case *c, int threads) {
+    int kv_stride = c->n_kv * c->hd + c->stride_pad;
+    int n_keys = c->pos0 + c->n;
+    size_t nq = (size_t)c->n * c->n_heads * c->hd, nkv = (size_t)n_keys * kv_stride;
+    float *q = random_floats(nq + 1, c->q_scale), *k = random_floats(nkv + 1, 1.0f);
+    float *v = random_floats(nkv + 1, 1.0f);
+    float *ref = malloc(sizeof(float) * nq), *out = malloc(sizeof(float) * (nq + 1));
+    float scale = 1.0f / sqrtf((float)c->hd);
+    mot_ref_attention(ref, q + 1, k + 1, v + 1, kv_stride, c->n, c->pos0, c->n_heads, c->n_kv, c->hd,
+                      c->window, scale);
+    for (size_t i = 0; i < nq + 1; i++) {
+        out[i] = NAN;
+    }
+    mot_cpu_attention(out + 1, q + 1, k + 1, v + 1, kv_stride, c->n, c->pos0, c->n_heads, c->n_kv,
+                      c->hd, c->window, scale);
+    char what[160];
+    snprintf(what, sizeof what,
+             "attention n=%d pos0=%d heads=%d kv=%d hd=%d window=%d stride=%d threads=%d", c->n,
+             c->pos0, c->n_heads, c->n_kv, c->hd, c->window, kv_stride, threads);
+    check(op_compare(what, out + 1, ref, nq, 1.0, 1e-5));
+    free(q), free(k), free(v), free(ref), free(out);
+}
+
+static void run_attention_cases(int threads) {
+    static const attention_case cases[] = {
+        /* decode: one query over a cache (a single key; one beyond a key chunk of 512) */
+        {1, 0, 4, 4, 64, 0, 0, 1.0f},
+        {1, 1000, 8, 2, 64, 0, 0, 4.0f},
+        {1, 1500, 6, 2, 128, 700, 0, 4.0f},
+        {1, 37, 3, 1, 36, 5, 8, 1.0f},
+        /* prefill, GQA ratios 1, 3, 4, windows 0 and small, odd head sizes, padded rows */
+        {2, 0, 2, 2, 8, 0, 0, 1.0f},
+        {3, 4, 3, 1, 7, 2, 3, 2.0f},
+        {7, 0, 4, 4, 12, 1, 0, 1.0f},
+        {64, 0, 6, 2, 64, 0, 0, 3.0f},
+        {64, 10, 8, 2, 40, 16, 5, 3.0f},
+        {130, 600, 4, 1, 64, 0, 0, 2.0f},
+        {130, 0, 12, 3, 33, 50, 0, 1.0f},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        test_attention(&cases[i], threads);
+    }
+}
+
+int main(void) {
+    static const int thread_counts[] = {1, 2};
+    for (int i = 0; i < 2; i++) {
+        omp_set_num_threads(thread_counts[i]);
+        run_matmul_cases(thread_counts[i]);
+        run_embed_cases(thread_counts[i]);
+        run_rmsnorm_cases(thread_counts[i]);
+        run_swiglu_cases(thread_counts[i]);
+        run_rope_cases(thread_counts[i]);
+        run_attention_cases(thread_counts[i]);
+    }
+    if (!blas_as_fn_ok) {
+        printf("note: no BLAS in this build; the blas variant was not tested\n");
+    }
+    printf("%d of %d op checks passed\n", n_run - n_failed, n_run);
+    return n_failed == 0 ? 0 : 1;
+}

@@ -1,0 +1,202 @@
+/* Loading DIR/tokenizer.json and DIR/tokenizer_config.json into a mot_tokenizer, and the
+ * small accessors. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/error.h"
+#include "common/json.h"
+#include "common/mapped_file.h"
+#include "tokenizer/tok_internal.h"
+
+int tok_token_to_id(const mot_tokenizer *tok, const char *s) {
+    for (size_t i = 0; i < tok->n_added; i++) {
+        if (strcmp(tok->added[i].content, s) == 0) {
+            return tok->added[i].id;
+        }
+    }
+    return tok_str_map_get(&tok->bpe.vocab, s, strlen(s));
+}
+
+/* id -> text (added tokens take precedence, as in HF) and which ids are special. */
+static mot_status build_id_table(mot_tokenizer *tok) {
+    int size = tok->bpe.n_tokens;
+    for (size_t i = 0; i < tok->n_added; i++) {
+        if (tok->added[i].id + 1 > size) {
+            size = tok->added[i].id + 1;
+        }
+    }
+    tok->vocab_size = size;
+    tok->id_to_token = calloc(size ? size : 1, sizeof(char *));
+    tok->is_special = calloc(size ? size : 1, 1);
+    if (!tok->id_to_token || !tok->is_special) {
+        return tok_nomem();
+    }
+    for (int id = 0; id < tok->bpe.n_tokens; id++) {
+        tok->id_to_token[id] = tok->bpe.tokens[id];
+    }
+    for (size_t i = 0; i < tok->n_added; i++) {
+        tok->id_to_token[tok->added[i].id] = tok->added[i].content;
+        tok->is_special[tok->added[i].id] |= (unsigned char)tok->added[i].special;
+    }
+    return MOT_OK;
+}
+
+/* Added tokens flagged `normalized` are matched in normalized text, so their own text is
+ * normalized too (HF's AddedVocabulary::refresh_added_tokens). */
+static mot_status build_matchers(mot_tokenizer *tok) {
+    for (size_t i = 0; i < tok->n_added; i++) {
+        tok_added *t = &tok->added[i];
+        if (!t->normalized) {
+            continue;
+        }
+        tok->has_norm_added = 1;
+        tok_buf norm = {0};
+        MOT_TRY(tok_normalize(tok->norm, tok->n_norm, t->content, t->len, &norm));
+        free(t->match);
+        t->match = norm.data;
+        t->match_len = norm.len;
+    }
+    MOT_TRY(tok_added_matcher_build(&tok->raw_matcher, tok->added, tok->n_added, 0));
+    return tok_added_matcher_build(&tok->norm_matcher, tok->added, tok->n_added, 1);
+}
+
+/* bos_token / eos_token in tokenizer_config.json: a string or an AddedToken object. */
+static mot_status config_token(const json_t *cfg, const char *key, const char *cfg_path, const mot_tokenizer *tok,
+                               int *id) {
+    const json_t *v = json_object_get(cfg, key);
+    if (json_is_object(v)) {
+        v = json_object_get(v, "content");
+    }
+    if (!v || json_is_null(v)) {
+        return MOT_OK;
+    }
+    if (!json_is_string(v)) {
+        return mot_fail(MOT_ERR_FORMAT, "%s: '%s' must be a string or an object with 'content'", cfg_path, key);
+    }
+    *id = tok_token_to_id(tok, json_string_value(v));
+    if (*id < 0) {
+        return mot_fail(MOT_ERR_FORMAT, "%s: %s '%s' is not in the vocabulary", cfg_path, key, json_string_value(v));
+    }
+    return MOT_OK;
+}
+
+static int first_known(const mot_tokenizer *tok, const char *const *names) {
+    for (; *names; names++) {
+        int id = tok_token_to_id(tok, *names);
+        if (id >= 0) {
+            return id;
+        }
+    }
+    return -1;
+}
+
+/* BOS/EOS ids and whether encode adds them when the post-processor adds nothing.
+ * The rule (it matches transformers on real Llama-2/3 and Mistral checkpoints):
+ *   - a post_processor that adds special tokens (Llama-3's TemplateProcessing) decides;
+ *   - otherwise tokenizer_config.json's add_bos_token / add_eos_token decide, add_bos_token
+ *     defaulting to true for Llama tokenizer classes (LlamaTokenizerFast's default) and to
+ *     false otherwise, add_eos_token to false. */
+static mot_status load_config(mot_tokenizer *tok, const char *dir) {
+    static const char *const bos_names[] = {"<s>", "<|begin_of_text|>", NULL};
+    static const char *const eos_names[] = {"</s>", "<|end_of_text|>", "<|endoftext|>", NULL};
+    tok->bos_id = tok->post.prefix.len ? tok->post.prefix.data[0] : first_known(tok, bos_names);
+    tok->eos_id = first_known(tok, eos_names);
+    char *path = mot_path_join(dir, "tokenizer_config.json");
+    if (!path) {
+        return tok_nomem();
+    }
+    mot_status st = MOT_OK;
+    json_t *cfg = NULL;
+    if (mot_file_exists(path)) {
+        st = mot_json_load(path, &cfg);
+        if (st == MOT_OK && !json_is_object(cfg)) {
+            st = mot_fail(MOT_ERR_FORMAT, "%s: expected a JSON object", path);
+        }
+        const char *cls = json_string_value(json_object_get(cfg, "tokenizer_class"));
+        tok->add_bos = cls && strstr(cls, "Llama") != NULL;
+        if (st == MOT_OK) {
+            st = mot_json_opt_bool(cfg, "add_bos_token", path, &tok->add_bos);
+        }
+        if (st == MOT_OK) {
+            st = mot_json_opt_bool(cfg, "add_eos_token", path, &tok->add_eos);
+        }
+        if (st == MOT_OK) {
+            st = config_token(cfg, "bos_token", path, tok, &tok->bos_id);
+        }
+        if (st == MOT_OK) {
+            st = config_token(cfg, "eos_token", path, tok, &tok->eos_id);
+        }
+    }
+    json_decref(cfg);
+    free(path);
+    return st;
+}
+
+static mot_status load_parts(mot_tokenizer *tok, const json_t *root, const char *dir) {
+    const char *f = tok->file;
+    MOT_TRY(tok_bpe_load(&tok->bpe, json_object_get(root, "model"), f));
+    MOT_TRY(tok_added_load(json_object_get(root, "added_tokens"), f, &tok->added, &tok->n_added));
+    MOT_TRY(tok_normalizer_load(json_object_get(root, "normalizer"), f, &tok->norm, &tok->n_norm));
+    MOT_TRY(tok_pretokenizer_load(json_object_get(root, "pre_tokenizer"), f, &tok->pre, &tok->n_pre));
+    MOT_TRY(tok_post_load(json_object_get(root, "post_processor"), f, &tok->post));
+    const json_t *dec = json_object_get(root, "decoder");
+    tok->has_decoder = dec && !json_is_null(dec);
+    MOT_TRY(tok_decoder_load(dec, f, &tok->dec, &tok->n_dec));
+    MOT_TRY(build_id_table(tok));
+    MOT_TRY(build_matchers(tok));
+    return load_config(tok, dir);
+}
+
+mot_status mot_tokenizer_load(const char *dir, mot_tokenizer **out) {
+    *out = NULL;
+    mot_tokenizer *tok = calloc(1, sizeof *tok);
+    if (!tok) {
+        return tok_nomem();
+    }
+    tok->file = mot_path_join(dir, "tokenizer.json");
+    if (!tok->file) {
+        free(tok);
+        return tok_nomem();
+    }
+    mot_status st;
+    json_t *root = NULL;
+    if (!mot_file_exists(tok->file)) {
+        st = mot_fail(MOT_ERR_IO, "%s: no such file (a model folder needs its tokenizer.json)", tok->file);
+    } else if ((st = mot_json_load(tok->file, &root)) == MOT_OK) {
+        st = json_is_object(root) ? load_parts(tok, root, dir)
+                                  : mot_fail(MOT_ERR_FORMAT, "%s: expected a JSON object", tok->file);
+    }
+    json_decref(root);
+    if (st != MOT_OK) {
+        mot_tokenizer_free(tok);
+        return st;
+    }
+    *out = tok;
+    return MOT_OK;
+}
+
+void mot_tokenizer_free(mot_tokenizer *tok) {
+    if (!tok) {
+        return;
+    }
+    tok_bpe_free(&tok->bpe);
+    tok_added_free(tok->added, tok->n_added);
+    tok_added_matcher_free(&tok->raw_matcher);
+    tok_added_matcher_free(&tok->norm_matcher);
+    tok_normalizer_free(tok->norm, tok->n_norm);
+    tok_pretokenizer_free(tok->pre, tok->n_pre);
+    tok_decoder_free(tok->dec, tok->n_dec);
+    tok_post_free(&tok->post);
+    free(tok->id_to_token);
+    free(tok->is_special);
+    free(tok->file);
+    free(tok);
+}
+
+int mot_tokenizer_vocab_size(const mot_tokenizer *tok) { return tok->vocab_size; }
+int mot_tokenizer_bos_id(const mot_tokenizer *tok) { return tok->bos_id; }
+int mot_tokenizer_eos_id(const mot_tokenizer *tok) { return tok->eos_id; }
+
+const char *mot_tokenizer_token(const mot_tokenizer *tok, int id) {
+    return (id >= 0 && id < tok->vocab_size) ? tok->id_to_token[id] : NULL;
+}
