@@ -111,7 +111,7 @@ static mot_status run(const run_options *o) {
     }
     if (st == MOT_OK) st = mot_state_init(ex, n_ctx, o->n_batch, &state);
     if (st == MOT_OK) {
-        if (!o->seed_given) {
+        if (!o->seed_given && o->sampler.temperature > 0) {
             fprintf(stderr, "mot: seed %llu\n", (unsigned long long)o->sampler.seed);
         }
         mot_text_stream_init(&stream, tok, stdout);

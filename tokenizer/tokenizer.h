@@ -27,6 +27,11 @@ mot_status mot_tokenizer_encode(const mot_tokenizer *tok, const char *text, int 
 mot_status mot_tokenizer_decode(const mot_tokenizer *tok, const int *ids, int n_ids, int skip_special,
                                 char **text);
 
+/* As mot_tokenizer_decode, also giving the byte length: decoded text may hold NUL bytes
+ * (a <0x00> or byte-level NUL token), which a C string would cut short. */
+mot_status mot_tokenizer_decode_len(const mot_tokenizer *tok, const int *ids, int n_ids, int skip_special,
+                                    char **text, size_t *len);
+
 int mot_tokenizer_vocab_size(const mot_tokenizer *tok);  /* highest id + 1 */
 int mot_tokenizer_bos_id(const mot_tokenizer *tok);      /* -1 when none */
 int mot_tokenizer_eos_id(const mot_tokenizer *tok);      /* -1 when none */

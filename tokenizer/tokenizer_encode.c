@@ -104,7 +104,14 @@ mot_status mot_tokenizer_encode(const mot_tokenizer *tok, const char *text, int 
 
 mot_status mot_tokenizer_decode(const mot_tokenizer *tok, const int *ids, int n_ids, int skip_special,
                                 char **text) {
+    size_t len;
+    return mot_tokenizer_decode_len(tok, ids, n_ids, skip_special, text, &len);
+}
+
+mot_status mot_tokenizer_decode_len(const mot_tokenizer *tok, const int *ids, int n_ids, int skip_special,
+                                    char **text, size_t *len) {
     *text = NULL;
+    *len = 0;
     tok_pieces tokens = {0};
     mot_status st = MOT_OK;
     /* Unknown ids are skipped, as HF does. */
@@ -128,5 +135,6 @@ mot_status mot_tokenizer_decode(const mot_tokenizer *tok, const int *ids, int n_
         return st;
     }
     *text = out.data;
+    *len = out.len;
     return MOT_OK;
 }

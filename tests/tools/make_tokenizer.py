@@ -157,10 +157,10 @@ def train_bpe(words, n_merges):
 def _fill_merges(vocab, tokens, merges, need, rng, allow_right):
     """Adds `need` merges (a, b) whose result a+b is new, from random pairs of tokens."""
     pool = list(tokens)
-    tries = 0
+    misses = 0  # consecutive failed draws
     while need > 0:
-        tries += 1
-        if tries > 200 * (need + 100):
+        misses += 1
+        if misses > 100000:
             raise RuntimeError("make_tokenizer: cannot find enough new merges")
         a = rng.choice(pool)
         b = rng.choice(pool)
@@ -169,6 +169,7 @@ def _fill_merges(vocab, tokens, merges, need, rng, allow_right):
         ab = a + b
         if ab in vocab:
             continue
+        misses = 0
         vocab[ab] = len(vocab)
         pool.append(ab)
         merges.append((a, b))

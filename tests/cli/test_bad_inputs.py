@@ -1,0 +1,175 @@
+"""Every bad input to `mot run` / `mot bench` ends with exactly one line on stderr,
+"error: ..." naming the file and the problem, and a non-zero exit status: never a crash, a
+hang or a silent wrong answer.
+
+usage: test_bad_inputs.py MOT WORK_DIR
+"""
+import json
+import os
+import shutil
+import subprocess
+import sys
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, os.path.join(HERE, "..", "reference"))
+sys.path.insert(0, os.path.join(HERE, "..", "tools"))
+from safetensors_io import read_safetensors, write_safetensors  # noqa: E402
+
+MOT, WORK = sys.argv[1], sys.argv[2]
+GOOD = os.path.join(WORK, "good")
+failures = []
+
+
+def make_good():
+    subprocess.run([sys.executable, os.path.join(HERE, "..", "tools", "make_model.py"), GOOD,
+                    "--preset", "tiny", "--layers", "2", "--seed", "3"], check=True,
+                   stdout=subprocess.DEVNULL)
+
+
+def variant(name, mutate):
+    """A copy of the good model, changed by mutate(dir)."""
+    d = os.path.join(WORK, name)
+    shutil.rmtree(d, ignore_errors=True)
+    shutil.copytree(GOOD, d)
+    mutate(d)
+    return d
+
+
+def edit_json(d, fname, change):
+    path = os.path.join(d, fname)
+    with open(path) as fh:
+        obj = json.load(fh)
+    change(obj)
+    with open(path, "w") as fh:
+        json.dump(obj, fh)
+
+
+def edit_weights(d, change):
+    path = os.path.join(d, "model.safetensors")
+    tensors = {k: v.astype("<f4") for k, v in read_safetensors(path).items()}
+    change(tensors)
+    write_safetensors(path, tensors)
+
+
+def expect_error(label, args, *needles):
+    """Runs mot; it must fail with one 'error:' line containing every needle."""
+    try:
+        p = subprocess.run([MOT] + args, capture_output=True, text=True, timeout=60)
+    except subprocess.TimeoutExpired:
+        failures.append(f"{label}: hung")
+        return
+    lines = [l for l in p.stderr.splitlines() if l.strip()]
+    problems = []
+    if p.returncode == 0:
+        problems.append("exit status 0")
+    if p.returncode < 0:
+        problems.append(f"killed by signal {-p.returncode}")
+    if len(lines) != 1 or not lines[0].startswith("error: "):
+        problems.append(f"stderr is not one 'error:' line: {p.stderr!r}")
+    for n in needles:
+        if n not in p.stderr:
+            problems.append(f"message lacks {n!r}: {p.stderr.strip()!r}")
+    status = "ok  " if not problems else "FAIL"
+    print(f"{status} {label}: {lines[0] if lines else '(no output)'}")
+    if problems:
+        failures.append(f"{label}: " + "; ".join(problems))
+
+
+def run_args(d, *extra):
+    return ["run", "-m", d, "-p", "hello", "-n", "2", "--temp", "0", "-t", "1", *extra]
+
+
+def main():
+    os.makedirs(WORK, exist_ok=True)
+    make_good()
+    st = "model.safetensors"
+
+    # The good model runs (so that every failure below is caused by its one change).
+    ok = subprocess.run([MOT] + run_args(GOOD), capture_output=True, text=True, timeout=60)
+    if ok.returncode != 0:
+        failures.append(f"good model failed: {ok.stderr}")
+
+    expect_error("missing folder", run_args(os.path.join(WORK, "nope")), "nope", "config.json")
+    d = variant("no_config", lambda d: os.remove(os.path.join(d, "config.json")))
+    expect_error("missing config.json", run_args(d), "config.json")
+    d = variant("config_syntax", lambda d: open(os.path.join(d, "config.json"), "w").write('{"hidden_size": 64,\n  oops}'))
+    expect_error("config.json syntax", run_args(d), "config.json:2:", "invalid JSON")
+    d = variant("config_missing_key", lambda d: edit_json(d, "config.json", lambda c: c.pop("hidden_size")))
+    expect_error("config.json missing key", run_args(d), "config.json", "hidden_size", "missing")
+    d = variant("config_type", lambda d: edit_json(d, "config.json", lambda c: c.update(num_hidden_layers="two")))
+    expect_error("config.json wrong type", run_args(d), "config.json", "num_hidden_layers")
+    d = variant("config_arch", lambda d: edit_json(d, "config.json", lambda c: c.update(model_type="gpt2")))
+    expect_error("unsupported model_type", run_args(d), "config.json", "gpt2")
+    d = variant("config_rope", lambda d: edit_json(d, "config.json", lambda c: c.update(rope_scaling={"rope_type": "yarn", "factor": 2.0})))
+    expect_error("unsupported rope scaling", run_args(d), "config.json", "yarn")
+    d = variant("config_heads", lambda d: edit_json(d, "config.json", lambda c: c.update(num_key_value_heads=3)))
+    expect_error("heads not divisible by kv heads", run_args(d), "config.json", "num_key_value_heads")
+
+    d = variant("no_weights", lambda d: os.remove(os.path.join(d, st)))
+    expect_error("missing weights", run_args(d), "model.safetensors")
+    def truncate(d):
+        p = os.path.join(d, st)
+        os.truncate(p, os.path.getsize(p) // 2)
+    d = variant("truncated", truncate)
+    expect_error("truncated safetensors", run_args(d), st, "truncated")
+    def huge_header(d):
+        p = os.path.join(d, st)
+        with open(p, "r+b") as fh:
+            fh.write((10**12).to_bytes(8, "little"))
+    d = variant("header_len", huge_header)
+    expect_error("header length beyond the file", run_args(d), st, "header")
+    def lying(d):
+        p = os.path.join(d, st)
+        with open(p, "r+b") as fh:
+            n = int.from_bytes(fh.read(8), "little")
+            header = json.loads(fh.read(n))
+            name = next(k for k in header if k != "__metadata__")
+            header[name]["shape"][0] += 1   # claims more values than its byte range holds
+            text = json.dumps(header, separators=(",", ":")).encode()
+            text += b" " * (n - len(text)) if len(text) <= n else b""
+            if len(text) != n:
+                raise SystemExit("test setup: header grew")
+            fh.seek(8)
+            fh.write(text)
+    d = variant("lying", lying)
+    expect_error("header lies about a size", run_args(d), st)
+    d = variant("missing_tensor", lambda d: edit_weights(d, lambda t: t.pop("model.layers.1.mlp.up_proj.weight")))
+    expect_error("missing tensor", run_args(d), "model.layers.1.mlp.up_proj.weight", "missing")
+    d = variant("bad_shape", lambda d: edit_weights(d, lambda t: t.update({"model.norm.weight": t["model.norm.weight"][:-1]})))
+    expect_error("mis-shaped tensor", run_args(d), "model.norm.weight", "expected [", "found [")
+    d = variant("bad_dtype", lambda d: edit_weights(d, lambda t: t.update({"model.norm.weight": t["model.norm.weight"].astype("<i4")})))
+    expect_error("integer tensor", run_args(d), "model.norm.weight", "I32")
+
+    def shard_missing(d):
+        tensors = read_safetensors(os.path.join(d, st))
+        os.remove(os.path.join(d, st))
+        with open(os.path.join(d, "model.safetensors.index.json"), "w") as fh:
+            json.dump({"metadata": {}, "weight_map": {k: "model-00001-of-00002.safetensors" for k in tensors}}, fh)
+    d = variant("shard_missing", shard_missing)
+    expect_error("index names a missing shard", run_args(d), "model-00001-of-00002.safetensors")
+
+    d = variant("no_tokenizer", lambda d: os.remove(os.path.join(d, "tokenizer.json")))
+    expect_error("missing tokenizer.json", run_args(d), "tokenizer.json")
+    d = variant("tok_unsupported", lambda d: edit_json(d, "tokenizer.json", lambda t: t.update(pre_tokenizer={"type": "Whitespace"})))
+    expect_error("unsupported tokenizer component", run_args(d), "tokenizer.json", "Whitespace")
+    d = variant("tok_model", lambda d: edit_json(d, "tokenizer.json", lambda t: t["model"].update(type="WordPiece")))
+    expect_error("unsupported tokenizer model", run_args(d), "tokenizer.json", "WordPiece")
+
+    expect_error("unknown flag", run_args(GOOD, "--frobnicate"), "--frobnicate")
+    expect_error("bad number", run_args(GOOD, "--temp", "hot"), "--temp", "hot")
+    expect_error("out of range", run_args(GOOD, "--top-p", "1.5"), "--top-p")
+    expect_error("missing value", ["run", "-m", GOOD, "-p"], "-p")
+    expect_error("no prompt", ["run", "-m", GOOD], "prompt")
+    expect_error("context too small", run_args(GOOD, "-c", "2"), "context")
+    expect_error("prompt file missing", ["run", "-m", GOOD, "-f", os.path.join(WORK, "none.txt")], "none.txt")
+    expect_error("bench bad output", ["bench", "-m", GOOD, "-o", "xml"], "-o", "xml")
+    expect_error("bench missing model", ["bench", "-m", os.path.join(WORK, "nope")], "nope")
+    expect_error("unknown command", ["frob"], "frob")
+
+    if failures:
+        print(f"{len(failures)} failed:\n  " + "\n  ".join(failures))
+        sys.exit(1)
+    print("all bad inputs rejected with one clear line")
+
+
+main()

@@ -1,0 +1,5 @@
+# The command line: every bad input gives one "error:" line and a non-zero exit.
+add_test(NAME cli_bad_inputs
+  COMMAND ${MOT_PYTHON} ${CMAKE_CURRENT_LIST_DIR}/test_bad_inputs.py $<TARGET_FILE:mot>
+          ${CMAKE_BINARY_DIR}/cli-bad-inputs)
+set_tests_properties(cli_bad_inputs PROPERTIES LABELS "cli;python" TIMEOUT 300)
