@@ -15,9 +15,7 @@
 #include "runtime/expert.h"
 #include "runtime/generate.h"
 
-#ifndef MOT_GIT_COMMIT
-#define MOT_GIT_COMMIT "unknown"
-#endif
+#include "git_commit.h" /* generated at build time: MOT_GIT_COMMIT */
 
 typedef struct {
     const char *model_dir, *output;

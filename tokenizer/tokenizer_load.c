@@ -17,7 +17,8 @@ int tok_token_to_id(const mot_tokenizer *tok, const char *s) {
     return tok_str_map_get(&tok->bpe.vocab, s, strlen(s));
 }
 
-/* id -> text (added tokens take precedence, as in HF) and which ids are special. */
+/* id -> text (added tokens take precedence, as in HF, in their normalized form when they are
+ * matched after normalization) and which ids are special. */
 static mot_status build_id_table(mot_tokenizer *tok) {
     int size = tok->bpe.n_tokens;
     for (size_t i = 0; i < tok->n_added; i++) {
@@ -35,7 +36,7 @@ static mot_status build_id_table(mot_tokenizer *tok) {
         tok->id_to_token[id] = tok->bpe.tokens[id];
     }
     for (size_t i = 0; i < tok->n_added; i++) {
-        tok->id_to_token[tok->added[i].id] = tok->added[i].content;
+        tok->id_to_token[tok->added[i].id] = tok->added[i].match;
         tok->is_special[tok->added[i].id] |= (unsigned char)tok->added[i].special;
     }
     return MOT_OK;
@@ -142,8 +143,8 @@ static mot_status load_parts(mot_tokenizer *tok, const json_t *root, const char 
     const json_t *dec = json_object_get(root, "decoder");
     tok->has_decoder = dec && !json_is_null(dec);
     MOT_TRY(tok_decoder_load(dec, f, &tok->dec, &tok->n_dec));
-    MOT_TRY(build_id_table(tok));
     MOT_TRY(build_matchers(tok));
+    MOT_TRY(build_id_table(tok));
     return load_config(tok, dir);
 }
 

@@ -119,6 +119,64 @@ def check(name, tool, d, strings, rng):
     return failures
 
 
+def _gpt2(tj):
+    tj["pre_tokenizer"] = {"type": "ByteLevel", "add_prefix_space": True, "trim_offsets": True, "use_regex": True}
+    tj["model"]["ignore_merges"] = False
+
+
+def _split_behaviors(tj):
+    tj["pre_tokenizer"]["pretokenizers"] = [
+        {"type": "Split", "pattern": {"String": " "}, "behavior": "MergedWithNext", "invert": False},
+        {"type": "Split", "pattern": {"Regex": "\\p{N}"}, "behavior": "Contiguous", "invert": False},
+        {"type": "Split", "pattern": {"Regex": "[.,!?]"}, "behavior": "MergedWithPrevious", "invert": False},
+        {"type": "Split", "pattern": {"Regex": "\\s+"}, "behavior": "Isolated", "invert": True},
+        {"type": "Digits", "individual_digits": True},
+        {"type": "ByteLevel", "add_prefix_space": False, "trim_offsets": True, "use_regex": False}]
+
+
+def _removed(tj):
+    tj["pre_tokenizer"]["pretokenizers"][0]["behavior"] = "Removed"
+
+
+def _added_flags(tj):
+    """Non-special, normalized and lstrip/rstrip/single_word added tokens."""
+    n = 1 + max(list(tj["model"]["vocab"].values()) + [t["id"] for t in tj["added_tokens"]])
+    extra = [("<tag>", dict(lstrip=True, rstrip=False, single_word=False, normalized=False, special=False)),
+             ("</tag>", dict(lstrip=False, rstrip=True, single_word=False, normalized=False, special=True)),
+             ("word", dict(lstrip=False, rstrip=False, single_word=True, normalized=False, special=False)),
+             ("hello", dict(lstrip=False, rstrip=False, single_word=False, normalized=True, special=False))]
+    for i, (content, flags) in enumerate(extra):
+        tj["added_tokens"].append(dict(id=n + i, content=content, **flags))
+
+
+def _metaspace_legacy(tj):
+    tj["pre_tokenizer"] = {"type": "Metaspace", "replacement": "\u2581", "add_prefix_space": True}
+    tj["decoder"] = {"type": "Metaspace", "replacement": "\u2581", "add_prefix_space": True}
+
+
+def _metaspace_always_nosplit(tj):
+    tj["pre_tokenizer"] = {"type": "Metaspace", "replacement": "\u2581", "prepend_scheme": "always", "split": False}
+
+
+VARIANTS = [("gpt2-bytelevel", "byte-level", _gpt2), ("split-behaviors", "byte-level", _split_behaviors),
+            ("split-removed", "byte-level", _removed), ("added-flags-bl", "byte-level", _added_flags),
+            ("added-flags-sp", "sentencepiece", _added_flags), ("metaspace-legacy", "metaspace", _metaspace_legacy),
+            ("metaspace-always", "metaspace", _metaspace_always_nosplit)]
+
+
+def make_variant(work, name, base, edit):
+    d = os.path.join(work, name)
+    os.makedirs(d, exist_ok=True)
+    for f in ("tokenizer.json", "tokenizer_config.json"):
+        with open(os.path.join(work, base, f), encoding="utf-8") as fh:
+            j = json.load(fh)
+        if f == "tokenizer.json":
+            edit(j)
+        with open(os.path.join(d, f), "w", encoding="utf-8") as fh:
+            json.dump(j, fh, ensure_ascii=False)
+    return d
+
+
 def main():
     tool, work = sys.argv[1], sys.argv[2]
     os.makedirs(work, exist_ok=True)
@@ -132,6 +190,10 @@ def main():
         d = os.path.join(work, name)
         make_tokenizer.write_tokenizer(d, **kw)
         total += check(name, tool, d, strings, rng)
+    extra = strings[:60] + ["<tag> x <tag>y </tag>  z", "a word, words wordy word", "hello world, hellohello",
+                            " <tag>  </tag>   word"] + random_strings(rng, 60)
+    for name, base, edit in VARIANTS:
+        total += check(name, tool, make_variant(work, name, base, edit), extra, rng)
     if total:
         print(f"FAIL: {total} mismatches against HF tokenizers")
         return 1
