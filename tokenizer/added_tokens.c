@@ -70,14 +70,17 @@ void tok_added_free(tok_added *a, size_t n) {
     free(a);
 }
 
-static const tok_added *sort_base;
-
-static int longer_first(const void *x, const void *y) {
-    const tok_added *a = &sort_base[*(const int *)x], *b = &sort_base[*(const int *)y];
-    if (a->match_len != b->match_len) {
-        return a->match_len > b->match_len ? -1 : 1;
+/* Orders candidate indices longest match first (ties: file order); lists are short. */
+static void sort_longest_first(int *list, size_t k, const tok_added *a) {
+    for (size_t i = 1; i < k; i++) {
+        int v = list[i];
+        size_t j = i;
+        while (j > 0 && a[list[j - 1]].match_len < a[v].match_len) {
+            list[j] = list[j - 1];
+            j--;
+        }
+        list[j] = v;
     }
-    return *(const int *)x - *(const int *)y;
 }
 
 mot_status tok_added_matcher_build(tok_added_matcher *m, const tok_added *a, size_t n, int normalized) {
@@ -102,8 +105,7 @@ mot_status tok_added_matcher_build(tok_added_matcher *m, const tok_added *a, siz
                 list[k++] = (int)i;
             }
         }
-        sort_base = a; /* load happens on one thread; qsort has no context argument */
-        qsort(list, k, sizeof *list, longer_first);
+        sort_longest_first(list, k, a);
         list[k] = -1;
         m->by_byte[b] = list;
     }

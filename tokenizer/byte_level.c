@@ -1,5 +1,6 @@
-#include "common/error.h"
 #include "tokenizer/byte_level.h"
+
+#include "common/error.h"
 
 #include <pthread.h>
 

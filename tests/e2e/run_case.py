@@ -43,6 +43,8 @@ CASES = {
                       prompt="日本語のテキストと中文 😀🎉 café — naïve"),
     "cjk_emoji_sp": dict(model=["--preset", "tiny", "--tokenizer", "sentencepiece"],
                          prompt="日本語のテキストと中文 😀🎉 café — naïve"),
+    "metaspace_tok": dict(model=["--preset", "tiny", "--tokenizer", "sentencepiece-metaspace"],
+                          prompt="  Leading spaces,\ttabs\nand newlines: " + PROMPT),
     # sampled: logits checked, tokens within top-k, and two runs with one seed agree
     "sampling": dict(model=["--preset", "tiny-gqa"], prompt=PROMPT,
                      run=["--temp", "0.8", "--top-k", "20", "--top-p", "0.9", "--seed", "7"],

@@ -9,7 +9,7 @@ add_test(NAME e2e_generator
 set_tests_properties(e2e_generator PROPERTIES LABELS "e2e;python" TIMEOUT 120)
 
 foreach(case gqa_f32 sp_f16_tied bf16_sharded rope_llama3 rope_linear mistral_window
-             mha_head_dim cjk_emoji cjk_emoji_sp sampling)
+             mha_head_dim cjk_emoji cjk_emoji_sp metaspace_tok sampling)
   add_test(NAME e2e_${case}
     COMMAND ${MOT_PYTHON} ${MOT_E2E_DIR}/run_case.py --mot $<TARGET_FILE:mot>
             --models ${MOT_E2E_MODELS} --work ${MOT_E2E_WORK} ${case})

@@ -29,7 +29,7 @@ FIXED = [
     "<0x41> literal byte token text", "\u2581already\u2581spaced", "▁ ▁▁", "ſ's K's",
     "def f(x):\n    return x ** 2  # square\n", "int main(void) { return 0; }",
     "URL https://example.com/a?b=c&d=e", "ǅ ǈ ǋ ﬁ ﬀ", "e\u0301 n\u0303 combining", "\u0085 next line",
-    "zero\u200bwidth", "rtl עברית العربية", "thai ภาษาไทย", "math ∑∫√∞ ≤ ≥", "x" * 3000,
+    "zero\u200bwidth", "mongolian\u180e sep \u180e", "\x1c\x1d\x1e\x1f unit separators", "rtl עברית العربية", "thai ภาษาไทย", "math ∑∫√∞ ≤ ≥", "x" * 3000,
     "ab " * 700, "😀" * 300, "\n" * 50 + "end", " " * 100 + "x",
 ]
 

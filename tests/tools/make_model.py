@@ -13,6 +13,7 @@ Every tensor has its own random stream (seed, tensor index), so the values do no
 on sharding or block size.
 """
 import argparse
+import hashlib
 import json
 import os
 import sys
@@ -21,7 +22,6 @@ import numpy as np
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 STAMP_NAME = ".make_model_stamp.json"
-GENERATOR_VERSION = 1            # bump when the output for the same settings changes
 BLOCK_ELEMENTS = 1 << 22         # 4M values (16 MB in f32) per generated block
 
 PRESETS = {
@@ -58,7 +58,8 @@ def parse_args(argv):
     p.add_argument("--preset", choices=sorted(PRESETS), default="tiny")
     p.add_argument("--dtype", choices=sorted(DTYPES), default="f32")
     p.add_argument("--shards", type=int, default=1)
-    p.add_argument("--tokenizer", choices=["byte-level", "sentencepiece", "none"])
+    p.add_argument("--tokenizer", choices=["byte-level", "sentencepiece",
+                                           "sentencepiece-metaspace", "none"])
     tie = p.add_mutually_exclusive_group()
     tie.add_argument("--tied", dest="tied", action="store_true", default=None)
     tie.add_argument("--untied", dest="tied", action="store_false")
@@ -100,9 +101,20 @@ def resolve_settings(args):
     s.update(preset=args.preset, dtype=args.dtype, shards=args.shards, seed=args.seed,
              rms_eps=args.rms_eps, rope_scaling=args.rope_scaling,
              rope_factor=args.rope_factor or (4.0 if args.rope_scaling == "linear" else 8.0),
-             version=GENERATOR_VERSION)
+             generator=source_digest())
     check_settings(s)
     return s
+
+
+def source_digest():
+    """Hash of this generator and the tokenizer generator: a change to either regenerates."""
+    h = hashlib.sha1()
+    for name in ("make_model.py", "make_tokenizer.py"):
+        path = os.path.join(HERE, name)
+        if os.path.exists(path):
+            with open(path, "rb") as fh:
+                h.update(fh.read())
+    return h.hexdigest()[:16]
 
 
 def check_settings(s):
@@ -296,7 +308,9 @@ def write_tokenizer(out_dir, s):
         return 1, 2
     sys.path.insert(0, HERE)
     from make_tokenizer import write_tokenizer as make_tok
-    info = make_tok(out_dir, s["tokenizer"], s["vocab"], s["seed"])
+    style = s["tokenizer"].replace("-metaspace", "")
+    info = make_tok(out_dir, style, s["vocab"], s["seed"],
+                    metaspace=s["tokenizer"].endswith("-metaspace"))
     s["vocab"] = max(s["vocab"], int(info["vocab_size"]))
     return info["bos_id"], info["eos_id"]
 
@@ -338,7 +352,8 @@ def make_model(out_dir, s, force=False):
         files.append("model.safetensors.index.json")
     files += ["config.json", "generation_config.json"]
     if written["tokenizer"] != "none":
-        files.append("tokenizer.json")
+        files += [f for f in ("tokenizer.json", "tokenizer_config.json")
+                  if os.path.exists(os.path.join(out_dir, f))]
     write_json(os.path.join(out_dir, STAMP_NAME), {"settings": requested, "files": files})
     return True
 
