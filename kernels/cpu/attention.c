@@ -6,6 +6,7 @@
 
 #include "kernels/cpu/kernels.h"
 #include "kernels/cpu/simd_load.h"
+#include "kernels/cpu/simd_math.h"
 
 enum { KEY_CHUNK = 512 };
 
@@ -68,6 +69,24 @@ static void weighted_sum(float *o, float keep, const float *p, const float *v, i
     }
 }
 
+/* p[j] = exp(p[j] - mx) for j < len; returns their sum. */
+static float exp_minus_max(float *p, int len, float mx) {
+    const __m256 vm = _mm256_set1_ps(mx);
+    __m256 acc = _mm256_setzero_ps();
+    int j = 0;
+    for (; j + 8 <= len; j += 8) {
+        __m256 e = mot_exp8(_mm256_sub_ps(_mm256_loadu_ps(p + j), vm));
+        _mm256_storeu_ps(p + j, e);
+        acc = _mm256_add_ps(acc, e);
+    }
+    float sum = mot_hsum8(acc);
+    for (; j < len; j++) {
+        p[j] = expf(p[j] - mx);
+        sum += p[j];
+    }
+    return sum;
+}
+
 /* One query row of one head over keys [first, last], o is [hd]. Keys go in chunks of
  * KEY_CHUNK with the online-softmax rescaling, so no buffer grows with the context;
  * with one chunk this is exactly the two-pass softmax. */
@@ -87,11 +106,7 @@ static void attend_one(float *o, const float *qv, const float *k, const float *v
             mc = p[j] > mc ? p[j] : mc;
         }
         float keep = expf(m - mc); /* 0 on the first chunk (m = -inf) */
-        float chunk_sum = 0.0f;
-        for (int j = 0; j < len; j++) {
-            p[j] = expf(p[j] - mc);
-            chunk_sum += p[j];
-        }
+        float chunk_sum = exp_minus_max(p, len, mc);
         sum = sum * keep + chunk_sum;
         weighted_sum(o, keep, p, v + (int64_t)j0 * stride, stride, len, hd);
         m = mc;

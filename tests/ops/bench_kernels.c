@@ -98,8 +98,8 @@ static void bench_gemv(double bw, int reps, int threads, int hot) {
 
 static void bench_gemm(int n, int reps, int max_threads, int with_naive) {
     printf("\n## GEMM (n = %d tokens), GFLOP/s (best of %d)\n\n", n, reps);
-    printf("| shape (rows x cols) | dtype | threads | mot gemm | OpenBLAS | naive |\n");
-    printf("|---|---|---|---|---|---|\n");
+    printf("| shape (rows x cols) | dtype | threads | mot gemm | OpenBLAS | gemv per token | naive |\n");
+    printf("|---|---|---|---|---|---|---|\n");
     static const mot_dtype dts[] = {MOT_DTYPE_F32, MOT_DTYPE_BF16};
     for (int s = 0; s < N_SHAPES; s++) {
         for (int d = 0; d < 2; d++) {
@@ -113,8 +113,9 @@ static void bench_gemm(int n, int reps, int max_threads, int with_naive) {
                 omp_set_num_threads(t);
                 double g = flops / best_time(mot_cpu_matmul_gemm, y, x, &w, 1, n, reps) / 1e9;
                 double b = flops / best_time(blas_fn, y, x, &w, 1, n, reps) / 1e9;
-                printf("| %lld x %lld | %s | %d | %.1f | %.1f |", (long long)shapes[s].rows,
-                       (long long)shapes[s].cols, mot_dtype_name(dts[d]), t, g, b);
+                double v = flops / best_time(mot_cpu_matmul_gemv, y, x, &w, 1, n, n > 16 ? 1 : reps) / 1e9;
+                printf("| %lld x %lld | %s | %d | %.1f | %.1f | %.1f |", (long long)shapes[s].rows,
+                       (long long)shapes[s].cols, mot_dtype_name(dts[d]), t, g, b, v);
                 if (with_naive) {
                     printf(" %.1f |\n", flops / best_time(mot_cpu_matmul_naive, y, x, &w, 1, n, 1) / 1e9);
                 } else {

@@ -16,6 +16,7 @@
 
 #include "kernels/cpu/kernels.h"
 #include "kernels/cpu/matmul_variants.h"
+#include "kernels/cpu/simd_math.h"
 #include "ops/ops.h"
 #include "tests/ops/op_check.h"
 
@@ -278,13 +279,53 @@ static void run_attention_cases(int threads) {
         {64, 10, 8, 2, 40, 16, 5, 3.0f},
         {130, 600, 4, 1, 64, 0, 0, 2.0f},
         {130, 0, 12, 3, 33, 50, 0, 1.0f},
+        {40, 700, 4, 2, 64, 0, 0, 30.0f}, /* near one-hot softmax: exp of very negative */
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         test_attention(&cases[i], threads);
     }
 }
 
+/* ---- the vector exp behind softmax and SiLU --------------------------------------------- */
+
+static void run_exp_cases(void) {
+    /* relative error over the whole range where the result is a normal float */
+    double worst = 0.0, worst_x = 0.0;
+    for (double x = -86.8; x <= 88.7; x += 0.0137) {
+        float in[8], out[8];
+        for (int i = 0; i < 8; i++) {
+            in[i] = (float)(x + i * 0.0017);
+        }
+        _mm256_storeu_ps(out, mot_exp8(_mm256_loadu_ps(in)));
+        for (int i = 0; i < 8; i++) {
+            double ref = exp((double)in[i]);
+            double rel = fabs(out[i] - ref) / ref;
+            if (rel > worst) {
+                worst = rel, worst_x = in[i];
+            }
+        }
+    }
+    n_run++;
+    if (!(worst <= 3e-7)) { /* ~2.5 ulp; also catches NaN */
+        printf("FAIL exp8: relative error %.3g at x = %.9g\n", worst, worst_x);
+        n_failed++;
+    }
+    /* the ends: flush to 0 below, +inf above, exactly 1 at 0 */
+    float in[8] = {-1000.0f, -100.0f, -87.5f, 0.0f, 89.0f, 1000.0f, -0.0f, 1.0f};
+    float want[8] = {0.0f, 0.0f, 0.0f, 1.0f, INFINITY, INFINITY, 1.0f, 2.71828183f};
+    float out[8];
+    _mm256_storeu_ps(out, mot_exp8(_mm256_loadu_ps(in)));
+    for (int i = 0; i < 8; i++) {
+        n_run++;
+        if (!(out[i] == want[i] || fabsf(out[i] - want[i]) <= 3e-7f * want[i])) {
+            printf("FAIL exp8(%g) = %.9g, want %.9g\n", in[i], out[i], want[i]);
+            n_failed++;
+        }
+    }
+}
+
 int main(void) {
+    run_exp_cases();
     static const int thread_counts[] = {1, 2};
     for (int i = 0; i < 2; i++) {
         omp_set_num_threads(thread_counts[i]);
