@@ -15,16 +15,12 @@
 #include "runtime/generate.h"
 #include "tokenizer/tokenizer.h"
 
-typedef struct {
-    const char *model_dir, *prompt, *prompt_file, *dump_path;
-    int n_predict, threads, n_ctx, n_batch;
-    mot_sampler_params sampler;
-    int seed_given;
-} run_options;
+#include "cli/run_options.h"
 
 static mot_status parse_run(int argc, char **argv, run_options *o) {
     memset(o, 0, sizeof *o);
     o->n_predict = -1;
+    o->n_predict_given = 0;
     o->n_batch = 512;
     o->sampler = (mot_sampler_params){.temperature = 0.8f, .top_k = 40, .top_p = 0.95f};
     mot_args a = {argc, argv, 0};
@@ -38,12 +34,16 @@ static mot_status parse_run(int argc, char **argv, run_options *o) {
             MOT_TRY(mot_arg_str(&a, &o->prompt_file));
         } else if (!strcmp(f, "-n") || !strcmp(f, "--n-predict")) {
             MOT_TRY(mot_arg_int(&a, -1, 1 << 24, &o->n_predict));
+            o->n_predict_given = 1;
         } else if (!strcmp(f, "--temp")) {
             MOT_TRY(mot_arg_float(&a, 0.0, 1e6, &o->sampler.temperature));
+            o->temp_given = 1;
         } else if (!strcmp(f, "--top-k")) {
             MOT_TRY(mot_arg_int(&a, 0, 1 << 30, &o->sampler.top_k));
+            o->top_k_given = 1;
         } else if (!strcmp(f, "--top-p")) {
             MOT_TRY(mot_arg_float(&a, 0.0, 1.0, &o->sampler.top_p));
+            o->top_p_given = 1;
         } else if (!strcmp(f, "--seed") || !strcmp(f, "-s")) {
             unsigned long long seed;
             MOT_TRY(mot_arg_u64(&a, &seed));
@@ -57,15 +57,29 @@ static mot_status parse_run(int argc, char **argv, run_options *o) {
             MOT_TRY(mot_arg_int(&a, 1, 1 << 16, &o->n_batch));
         } else if (!strcmp(f, "--dump")) {
             MOT_TRY(mot_arg_str(&a, &o->dump_path));
+        } else if (!strcmp(f, "--experts")) {
+            MOT_TRY(mot_arg_str(&a, &o->experts));
+        } else if (!strcmp(f, "--drop")) {
+            if (o->n_drop == MOT_MAX_DROP) {
+                return mot_fail(MOT_ERR_ARG, "--drop: at most %d experts", MOT_MAX_DROP);
+            }
+            MOT_TRY(mot_arg_str(&a, &o->drop[o->n_drop]));
+            o->n_drop++;
+        } else if (!strcmp(f, "--schedule") || !strcmp(f, "--profile")) {
+            return mot_fail(MOT_ERR_UNSUPPORTED, "%s: not available in this build yet (schedules and profiling come with the scheduler)", f);
         } else if (f[0] == '-') {
             return mot_fail(MOT_ERR_ARG, "run: unknown option '%s' (see mot run --help)", f);
+        } else if (o->pipeline) {
+            return mot_fail(MOT_ERR_ARG, "run: unexpected argument '%s' (one pipeline file at most)", f);
         } else {
-            return mot_fail(MOT_ERR_ARG,
-                            "%s: MoT pipeline files are not supported by this build yet; run one expert with -m MODEL_DIR", f);
+            o->pipeline = f;
         }
     }
-    if (!o->model_dir) {
-        return mot_fail(MOT_ERR_ARG, "run: -m MODEL_DIR is required");
+    if (!o->model_dir == !o->pipeline) {
+        return mot_fail(MOT_ERR_ARG, "run: give a pipeline file or -m MODEL_DIR (exactly one)");
+    }
+    if (o->model_dir && (o->experts || o->n_drop)) {
+        return mot_fail(MOT_ERR_ARG, "run: --experts and --drop need a pipeline file, not -m");
     }
     if (!o->prompt && !o->prompt_file) {
         return mot_fail(MOT_ERR_ARG, "run: a prompt is required (-p TEXT or -f FILE)");
@@ -84,6 +98,7 @@ static int on_token(void *user, int token) {
     return mot_text_stream_push(s, token) != MOT_OK;
 }
 
+/* One expert alone: plain generation. */
 static mot_status run(const run_options *o) {
     mot_tokenizer *tok = NULL;
     mot_expert *ex = NULL;
@@ -153,6 +168,6 @@ int mot_cmd_run(int argc, char **argv) {
     if (o.threads > 0) {
         omp_set_num_threads(o.threads);
     }
-    st = run(&o);
+    st = o.pipeline ? mot_run_pipeline(&o) : run(&o);
     return st == MOT_OK ? 0 : mot_cli_fail(st);
 }

@@ -9,13 +9,23 @@ static const char usage[] =
     "usage: mot COMMAND [options]\n"
     "\n"
     "commands:\n"
+    "  run   PIPELINE.yaml -p TEXT [-n N] [--temp T] [--top-k K] [--top-p P] [--seed S] [-t THREADS]\n"
+    "        [--experts a,b,c] [--drop NAME] [--dump FILE]\n"
+    "        MoT: route the prompt, run the active experts with interaction layers, stream the primary\n"
     "  run   -m MODEL_DIR -p TEXT [-f FILE] [-n N] [--temp T] [--top-k K] [--top-p P] [--seed S]\n"
     "        [-t THREADS] [-c CTX] [-b BATCH] [--dump FILE]\n"
     "        generate text with one Hugging Face Llama/Mistral checkpoint (streamed to stdout)\n"
     "  bench -m MODEL_DIR [-p 128] [-n 64] [-r 3] [-t THREADS] [-o md|json]\n"
     "        prompt processing (ppN) and generation (tgN) speed, like llama-bench\n"
+    "  graph PIPELINE.yaml [--format yaml|dot]\n"
+    "        the expanded dataflow graph of a MoT pipeline file (see docs/pipeline.md)\n"
+    "  route PIPELINE.yaml -p TEXT [--experts a,b] [--drop NAME]\n"
+    "        router scores, the active set and the primary\n"
+    "  init  PIPELINE.yaml [--seed N] [--dtype f32|f16|bf16] [--biases] [-o FILE]\n"
+    "        write random MoT weights (router + interaction layers) for the pipeline's pool\n"
     "\n"
-    "run defaults: -n -1 (until EOS or the context is full), --temp 0.8, --top-k 40, --top-p 0.95,\n"
+    "pipeline runs take their sampler defaults from the file's sampler section (greedy by default).\n"
+    "run -m defaults: -n -1 (until EOS or the context is full), --temp 0.8, --top-k 40, --top-p 0.95,\n"
     "a random seed (printed), -t = all cores, -c = max_position_embeddings, -b 512.\n"
     "--temp 0 is greedy decoding (arg-max, ties to the lower token id).\n"
     "See docs/cli.md for everything each command prints.\n";
@@ -41,6 +51,15 @@ int main(int argc, char **argv) {
     if (!strcmp(argv[1], "bench")) {
         return mot_cmd_bench(argc - 2, argv + 2);
     }
-    fprintf(stderr, "error: unknown command '%s' (expected run or bench; see mot --help)\n", argv[1]);
+    if (!strcmp(argv[1], "graph")) {
+        return mot_cmd_graph(argc - 2, argv + 2);
+    }
+    if (!strcmp(argv[1], "route")) {
+        return mot_cmd_route(argc - 2, argv + 2);
+    }
+    if (!strcmp(argv[1], "init")) {
+        return mot_cmd_init(argc - 2, argv + 2);
+    }
+    fprintf(stderr, "error: unknown command '%s' (expected run, bench, route, init or graph; see mot --help)\n", argv[1]);
     return 2;
 }

@@ -49,4 +49,30 @@ static inline float mot_f16_to_f32(uint16_t h) {
     return f;
 }
 
+/* IEEE half, round to nearest even; overflow to inf, NaN stays NaN. */
+static inline uint16_t mot_f32_to_f16(float f) {
+    uint32_t u;
+    memcpy(&u, &f, 4);
+    uint32_t sign = (u >> 16) & 0x8000u, absu = u & 0x7fffffffu;
+    if (absu > 0x7f800000u) {
+        return (uint16_t)(sign | 0x7e00u);
+    }
+    if (absu >= 0x477ff000u) { /* rounds to >= 65520: inf */
+        return (uint16_t)(sign | 0x7c00u);
+    }
+    if (absu < 0x38800000u) { /* below the smallest normal half: subnormal or zero */
+        if (absu < 0x33000000u) {
+            return (uint16_t)sign;
+        }
+        uint32_t man = (absu & 0x7fffffu) | 0x800000u;
+        int shift = 126 - (int)(absu >> 23); /* 14..24 */
+        uint32_t half = man >> shift, rem = man & ((1u << shift) - 1), mid = 1u << (shift - 1);
+        half += rem > mid || (rem == mid && (half & 1u));
+        return (uint16_t)(sign | half);
+    }
+    uint32_t h = ((absu >> 13) - ((127 - 15) << 10)), rem = absu & 0x1fffu;
+    h += rem > 0x1000u || (rem == 0x1000u && (h & 1u));
+    return (uint16_t)(sign | h);
+}
+
 #endif

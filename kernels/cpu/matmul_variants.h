@@ -6,10 +6,11 @@
 
 #include "kernels/cpu/kernels.h"
 
-/* Memory-bound GEMV (4 weight rows at a time), run once per token. */
+/* Memory-bound GEMV: each block of 4 weight rows is read once and meets all n tokens while
+ * it is in L1/L2 (so small n costs about one pass over the weights). */
 void mot_cpu_matmul_gemv(float *y, const float *x, const mot_weight *w, int n);
 
-/* Packed, cache-blocked AVX2 GEMM (6x16 FMA microkernel); weights are converted to f32
+/* Packed, cache-blocked AVX2 GEMM (4x24 FMA microkernel); weights are converted to f32
  * while packing so every dtype shares one microkernel. */
 void mot_cpu_matmul_gemm(float *y, const float *x, const mot_weight *w, int n);
 

@@ -30,7 +30,8 @@ MOT_INLINE __m256 mot_exp8(__m256 x) {
     p = _mm256_fmadd_ps(p, _mm256_mul_ps(r, r), _mm256_add_ps(r, _mm256_set1_ps(1.0f)));
     /* 2^n: n + 127 in the exponent field. At xc = hi, n = 128 would overflow the field, so
      * scale by 2^(n-1) and double. */
-    __m256i e = _mm256_slli_epi32(_mm256_add_epi32(_mm256_cvtps_epi32(n), _mm256_set1_epi32(126)), 23);
+    __m256i e =
+        _mm256_slli_epi32(_mm256_add_epi32(_mm256_cvtps_epi32(n), _mm256_set1_epi32(126)), 23);
     __m256 result = _mm256_mul_ps(_mm256_mul_ps(p, _mm256_castsi256_ps(e)), _mm256_set1_ps(2.0f));
     result = _mm256_blendv_ps(result, _mm256_set1_ps(__builtin_inff()), too_big);
     return _mm256_andnot_ps(too_small, result);

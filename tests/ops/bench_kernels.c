@@ -1,7 +1,7 @@
 /* Kernel micro-benchmark: decode GEMV against the measured read bandwidth, prefill GEMM
  * against OpenBLAS and a naive loop. Best of R repetitions (the machine is shared and
  * noisy). Usage: bench_kernels [-r REPS] [-t MAX_THREADS] [-n TOKENS] [--naive] [--hot]
- * [--only gemv|gemm]. --hot runs the GEMV on one weight copy (from cache when it fits) to
+ * [--only gemv|gemm|attn]. --hot runs the GEMV on one weight copy (from cache when it fits) to
  * show whether the loop, not memory, is the limit. */
 #include <omp.h>
 #include <stdio.h>
@@ -71,7 +71,8 @@ static void bench_gemv(double bw, int reps, int threads, int hot) {
     omp_set_num_threads(threads);
     for (int s = 0; s < N_SHAPES; s++) {
         for (int d = 0; d < 2; d++) {
-            size_t bytes = (size_t)(shapes[s].rows * shapes[s].cols) * (dts[d] == MOT_DTYPE_F32 ? 4 : 2);
+            size_t bytes =
+                (size_t)(shapes[s].rows * shapes[s].cols) * (dts[d] == MOT_DTYPE_F32 ? 4 : 2);
             int copies = hot ? 1 : (int)((256u << 20) / bytes) + 1;
             char *mem = make_weight_bytes(bytes * (size_t)copies + 2);
             mot_weight ws[copies > 0 ? copies : 1];
@@ -80,7 +81,8 @@ static void bench_gemv(double bw, int reps, int threads, int hot) {
                 ws[c] = (mot_weight){dts[d], mem + 2 + (size_t)c * bytes, shapes[s].rows,
                                      shapes[s].cols};
             }
-            float *x = make_floats((size_t)shapes[s].cols), *y = malloc(sizeof(float) * (size_t)shapes[s].rows);
+            float *x = make_floats((size_t)shapes[s].cols),
+                  *y = malloc(sizeof(float) * (size_t)shapes[s].rows);
             double best = 1e30;
             for (int r = 0; r < reps * copies; r++) {
                 double t0 = omp_get_wtime();
@@ -90,7 +92,8 @@ static void bench_gemv(double bw, int reps, int threads, int hot) {
             }
             double gbs = (double)bytes / best / 1e9;
             printf("| %lld x %lld | %s | %.3f | %.1f | %.0f%% |\n", (long long)shapes[s].rows,
-                   (long long)shapes[s].cols, mot_dtype_name(dts[d]), best * 1e3, gbs, 100.0 * gbs / bw);
+                   (long long)shapes[s].cols, mot_dtype_name(dts[d]), best * 1e3, gbs,
+                   100.0 * gbs / bw);
             free(mem), free(x), free(y);
         }
     }
@@ -98,14 +101,17 @@ static void bench_gemv(double bw, int reps, int threads, int hot) {
 
 static void bench_gemm(int n, int reps, int max_threads, int with_naive) {
     printf("\n## GEMM (n = %d tokens), GFLOP/s (best of %d)\n\n", n, reps);
-    printf("| shape (rows x cols) | dtype | threads | mot gemm | OpenBLAS | gemv per token | naive |\n");
+    printf("| shape (rows x cols) | dtype | threads | mot gemm | OpenBLAS | gemv per token | naive "
+           "|\n");
     printf("|---|---|---|---|---|---|---|\n");
     static const mot_dtype dts[] = {MOT_DTYPE_F32, MOT_DTYPE_BF16};
     for (int s = 0; s < N_SHAPES; s++) {
         for (int d = 0; d < 2; d++) {
-            size_t bytes = (size_t)(shapes[s].rows * shapes[s].cols) * (dts[d] == MOT_DTYPE_F32 ? 4 : 2);
+            size_t bytes =
+                (size_t)(shapes[s].rows * shapes[s].cols) * (dts[d] == MOT_DTYPE_F32 ? 4 : 2);
             char *mem = make_weight_bytes(bytes + 2);
-            mot_weight w = {dts[d], mem + (dts[d] == MOT_DTYPE_F32 ? 0 : 2), shapes[s].rows, shapes[s].cols};
+            mot_weight w = {dts[d], mem + (dts[d] == MOT_DTYPE_F32 ? 0 : 2), shapes[s].rows,
+                            shapes[s].cols};
             float *x = make_floats((size_t)n * shapes[s].cols);
             float *y = malloc(sizeof(float) * (size_t)n * shapes[s].rows);
             double flops = 2.0 * n * (double)shapes[s].rows * (double)shapes[s].cols;
@@ -113,11 +119,13 @@ static void bench_gemm(int n, int reps, int max_threads, int with_naive) {
                 omp_set_num_threads(t);
                 double g = flops / best_time(mot_cpu_matmul_gemm, y, x, &w, 1, n, reps) / 1e9;
                 double b = flops / best_time(blas_fn, y, x, &w, 1, n, reps) / 1e9;
-                double v = flops / best_time(mot_cpu_matmul_gemv, y, x, &w, 1, n, n > 16 ? 1 : reps) / 1e9;
+                double v =
+                    flops / best_time(mot_cpu_matmul_gemv, y, x, &w, 1, n, n > 16 ? 1 : reps) / 1e9;
                 printf("| %lld x %lld | %s | %d | %.1f | %.1f | %.1f |", (long long)shapes[s].rows,
                        (long long)shapes[s].cols, mot_dtype_name(dts[d]), t, g, b, v);
                 if (with_naive) {
-                    printf(" %.1f |\n", flops / best_time(mot_cpu_matmul_naive, y, x, &w, 1, n, 1) / 1e9);
+                    printf(" %.1f |\n",
+                           flops / best_time(mot_cpu_matmul_naive, y, x, &w, 1, n, 1) / 1e9);
                 } else {
                     printf(" - |\n");
                 }
@@ -125,6 +133,40 @@ static void bench_gemm(int n, int reps, int max_threads, int with_naive) {
             }
             free(mem), free(x), free(y);
         }
+    }
+}
+
+/* Attention: decode (one query over a long cache) and prefill, TinyLlama-like heads. */
+static void bench_attention(int reps, int threads) {
+    omp_set_num_threads(threads);
+    printf("\n## Attention, %d thread(s): 32 heads, 4 kv heads, hd 64 (best of %d)\n\n", threads,
+           reps);
+    printf("| case | ms | GFLOP/s |\n|---|---|---|\n");
+    static const struct {
+        int n, pos0;
+    } cases[] = {{1, 511}, {1, 2047}, {1, 4095}, {128, 0}, {512, 0}, {2048, 0}};
+    const int heads = 32, kv = 4, hd = 64, stride = kv * hd;
+    for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++) {
+        int n = cases[c].n, keys = cases[c].pos0 + n;
+        float *q = make_floats((size_t)n * heads * hd), *o = malloc(sizeof(float) * n * heads * hd);
+        float *k = make_floats((size_t)keys * stride), *v = make_floats((size_t)keys * stride);
+        double best = 1e30;
+        mot_cpu_attention(o, q, k, v, stride, n, cases[c].pos0, heads, kv, hd, 0, 0.125f);
+        for (int r = 0; r < reps; r++) {
+            double t0 = omp_get_wtime();
+            mot_cpu_attention(o, q, k, v, stride, n, cases[c].pos0, heads, kv, hd, 0, 0.125f);
+            double dt = omp_get_wtime() - t0;
+            best = dt < best ? dt : best;
+        }
+        /* q.k and p.v: 4 * hd flops per visible (query, key, head) */
+        double pairs = 0;
+        for (int t = 0; t < n; t++) {
+            pairs += cases[c].pos0 + t + 1;
+        }
+        double flops = 4.0 * hd * heads * pairs;
+        printf("| n=%d pos0=%d | %.3f | %.1f |\n", n, cases[c].pos0, best * 1e3,
+               flops / best / 1e9);
+        free(q), free(o), free(k), free(v);
     }
 }
 
@@ -143,9 +185,11 @@ int main(int argc, char **argv) {
         } else if (strcmp(argv[i], "--naive") == 0) {
             with_naive = 1;
         } else if (strcmp(argv[i], "--only") == 0 && i + 1 < argc) {
-            only = argv[++i]; /* gemv | gemm */
+            only = argv[++i]; /* gemv | gemm | attn */
         } else {
-            fprintf(stderr, "usage: %s [-r REPS] [-t MAX_THREADS] [-n TOKENS] [--naive] [--hot] [--only gemv|gemm]\n",
+            fprintf(stderr,
+                    "usage: %s [-r REPS] [-t MAX_THREADS] [-n TOKENS] [--naive] [--hot] [--only "
+                    "gemv|gemm]\n",
                     argv[0]);
             return 2;
         }
@@ -154,14 +198,18 @@ int main(int argc, char **argv) {
         fprintf(stderr, "bench_kernels: -r, -t and -n must be positive\n");
         return 2;
     }
-    if (strcmp(only, "gemm") != 0) {
+    if (strcmp(only, "all") == 0 || strcmp(only, "gemv") == 0) {
         omp_set_num_threads(max_threads);
         double bw = mot_cpu_measure_read_bandwidth((size_t)1 << 30);
-        printf("# measured read bandwidth: %.1f GB/s (%d threads, 1 GiB buffer)\n", bw, max_threads);
+        printf("# measured read bandwidth: %.1f GB/s (%d threads, 1 GiB buffer)\n", bw,
+               max_threads);
         bench_gemv(bw, reps, max_threads, hot);
     }
-    if (strcmp(only, "gemv") != 0) {
+    if (strcmp(only, "gemv") != 0 && strcmp(only, "attn") != 0) {
         bench_gemm(n, reps, max_threads, with_naive);
+    }
+    if (strcmp(only, "all") == 0 || strcmp(only, "attn") == 0) {
+        bench_attention(reps, max_threads);
     }
     return 0;
 }

@@ -43,9 +43,7 @@ int op_compare(const char *what, const float *out, const float *ref, size_t n, d
 
 /* f16 from f32, round to nearest even, via the F16C instruction (the test machine has it;
  * only test data goes through here). */
-static uint16_t f32_to_f16(float f) {
-    return (uint16_t)_cvtss_sh(f, 0);
-}
+static uint16_t f32_to_f16(float f) { return (uint16_t)_cvtss_sh(f, 0); }
 
 void *op_make_buffer(mot_dtype dt, const float *values, size_t count, size_t offset, void **base) {
     size_t es = dt == MOT_DTYPE_F32 ? 4 : 2;

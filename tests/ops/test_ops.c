@@ -61,11 +61,8 @@ static const struct {
     const char *name;
     matmul_fn fn;
 } matmul_variants[] = {
-    {"matmul", mot_cpu_matmul},
-    {"gemv", mot_cpu_matmul_gemv},
-    {"gemm", mot_cpu_matmul_gemm},
-    {"naive", mot_cpu_matmul_naive},
-    {"blas", blas_variant},
+    {"matmul", mot_cpu_matmul},      {"gemv", mot_cpu_matmul_gemv}, {"gemm", mot_cpu_matmul_gemm},
+    {"naive", mot_cpu_matmul_naive}, {"blas", blas_variant},
 };
 
 static void test_matmul(const matmul_case *c, int threads) {
@@ -113,9 +110,17 @@ static void run_matmul_cases(int threads) {
     }
     /* larger ones: several k blocks (KC = 256), several panels per thread */
     static const matmul_case big[] = {
-        {96, 600, 13, MOT_DTYPE_BF16, 2},  {200, 520, 130, MOT_DTYPE_F16, 2},
-        {64, 1024, 1, MOT_DTYPE_F32, 0},   {517, 300, 6, MOT_DTYPE_F32, 2},
-        {130, 777, 64, MOT_DTYPE_BF16, 0}, {1000, 64, 1, MOT_DTYPE_BF16, 2},
+        {96, 600, 13, MOT_DTYPE_BF16, 2},
+        {200, 520, 130, MOT_DTYPE_F16, 2},
+        {64, 1024, 1, MOT_DTYPE_F32, 0},
+        {517, 300, 6, MOT_DTYPE_F32, 2},
+        {130, 777, 64, MOT_DTYPE_BF16, 0},
+        {1000, 64, 1, MOT_DTYPE_BF16, 2},
+        {50, 300, 600, MOT_DTYPE_F16, 2}, /* more tokens than one GEMM chunk (512) */
+        /* decode shapes big enough for the GEMV to split rows between threads */
+        {301, 260, 1, MOT_DTYPE_BF16, 2},
+        {257, 513, 1, MOT_DTYPE_F16, 2},
+        {262, 300, 1, MOT_DTYPE_F32, 0},
     };
     for (size_t i = 0; i < sizeof big / sizeof big[0]; i++) {
         test_matmul(&big[i], threads);
@@ -129,8 +134,11 @@ static void run_embed_cases(int threads) {
         int64_t rows, d;
         mot_dtype dt;
         int offset;
-    } cases[] = {{3, 1, MOT_DTYPE_F32, 0}, {5, 7, MOT_DTYPE_BF16, 2}, {4, 33, MOT_DTYPE_F16, 2},
-                 {9, 257, MOT_DTYPE_BF16, 0}, {2, 64, MOT_DTYPE_F32, 2}};
+    } cases[] = {{3, 1, MOT_DTYPE_F32, 0},
+                 {5, 7, MOT_DTYPE_BF16, 2},
+                 {4, 33, MOT_DTYPE_F16, 2},
+                 {9, 257, MOT_DTYPE_BF16, 0},
+                 {2, 64, MOT_DTYPE_F32, 2}};
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         size_t count = (size_t)(cases[i].rows * cases[i].d);
         float *tv = random_floats(count, 3.0f);
@@ -160,8 +168,8 @@ static void run_rmsnorm_cases(int threads) {
         int n, d;
         float eps;
         int in_place;
-    } cases[] = {{1, 1, 1e-5f, 0},  {2, 7, 1e-6f, 1},   {3, 9, 1e-5f, 0},
-                 {7, 33, 1e-5f, 1}, {64, 100, 1e-6f, 0}, {130, 257, 1e-5f, 0}, {1, 2048, 1e-5f, 1}};
+    } cases[] = {{1, 1, 1e-5f, 0},    {2, 7, 1e-6f, 1},     {3, 9, 1e-5f, 0},   {7, 33, 1e-5f, 1},
+                 {64, 100, 1e-6f, 0}, {130, 257, 1e-5f, 0}, {1, 2048, 1e-5f, 1}};
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         size_t count = (size_t)cases[i].n * cases[i].d;
         float *x = random_floats(count + 1, 2.0f), *w = random_floats((size_t)cases[i].d + 1, 1.5f);
@@ -211,8 +219,9 @@ static void run_rope_cases(int threads) {
     static const struct {
         int n, n_heads, hd, pos0;
         float theta;
-    } cases[] = {{1, 1, 2, 0, 10000.0f},    {2, 3, 8, 5, 10000.0f},      {3, 4, 18, 100, 500000.0f},
-                 {7, 2, 64, 4000, 10000.0f}, {64, 5, 128, 17, 1000000.0f}, {1, 32, 64, 8191, 10000.0f},
+    } cases[] = {{1, 1, 2, 0, 10000.0f},       {2, 3, 8, 5, 10000.0f},
+                 {3, 4, 18, 100, 500000.0f},   {7, 2, 64, 4000, 10000.0f},
+                 {64, 5, 128, 17, 1000000.0f}, {1, 32, 64, 8191, 10000.0f},
                  {130, 2, 160, 0, 10000.0f}};
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         int n = cases[i].n, nh = cases[i].n_heads, hd = cases[i].hd;
@@ -238,7 +247,7 @@ static void run_rope_cases(int threads) {
 
 typedef struct {
     int n, pos0, n_heads, n_kv, hd, window, stride_pad; /* kv_stride = n_kv*hd + stride_pad */
-    float q_scale;                                       /* larger: peakier softmax */
+    float q_scale;                                      /* larger: peakier softmax */
 } attention_case;
 
 static void test_attention(const attention_case *c, int threads) {
@@ -249,8 +258,8 @@ static void test_attention(const attention_case *c, int threads) {
     float *v = random_floats(nkv + 1, 1.0f);
     float *ref = malloc(sizeof(float) * nq), *out = malloc(sizeof(float) * (nq + 1));
     float scale = 1.0f / sqrtf((float)c->hd);
-    mot_ref_attention(ref, q + 1, k + 1, v + 1, kv_stride, c->n, c->pos0, c->n_heads, c->n_kv, c->hd,
-                      c->window, scale);
+    mot_ref_attention(ref, q + 1, k + 1, v + 1, kv_stride, c->n, c->pos0, c->n_heads, c->n_kv,
+                      c->hd, c->window, scale);
     for (size_t i = 0; i < nq + 1; i++) {
         out[i] = NAN;
     }
@@ -280,6 +289,9 @@ static void run_attention_cases(int threads) {
         {130, 600, 4, 1, 64, 0, 0, 2.0f},
         {130, 0, 12, 3, 33, 50, 0, 1.0f},
         {40, 700, 4, 2, 64, 0, 0, 30.0f}, /* near one-hot softmax: exp of very negative */
+        {5, 3, 4, 2, 260, 0, 0, 1.0f},    /* hd too wide to pack a key chunk */
+        {1, 50, 66, 1, 8, 0, 0, 1.0f},    /* a group wider than one work item (64 heads) */
+        {3, 90, 66, 3, 16, 40, 0, 1.0f},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         test_attention(&cases[i], threads);

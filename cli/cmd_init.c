@@ -1,0 +1,124 @@
+/* mot init PIPELINE.yaml [--seed N] [--dtype f32|f16|bf16] [--biases] [-o FILE]: writes random
+ * MoT weights (router + interaction layers) with the SPEC 2.2 names and shapes for the
+ * pipeline's pool, to its `weights:` path unless -o is given. Linear weights are drawn from
+ * N(0, 1/in) (reverse projectors scaled by 0.05 so they nudge, not drown, the residual
+ * stream); biases N(0, 0.02^2); layernorm weight 1 + N(0, 0.1^2), bias N(0, 0.1^2). */
+#include <math.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli/args.h"
+#include "cli/commands.h"
+#include "common/error.h"
+#include "common/half.h"
+#include "runtime/mot_model.h"
+
+typedef struct {
+    mot_dtype dtype;
+    int biases;
+    uint64_t seed;
+    int n, cap;
+    mot_st_entry *entries;
+    mot_status status;
+} init_state;
+
+static uint64_t splitmix64(uint64_t *x) {
+    uint64_t z = (*x += 0x9e3779b97f4a7c15ull);
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+    return z ^ (z >> 31);
+}
+
+static double normal(uint64_t *x) {
+    double u1 = ((splitmix64(x) >> 11) + 1.0) * 0x1.0p-53, u2 = (splitmix64(x) >> 11) * 0x1.0p-53;
+    return sqrt(-2.0 * log(u1)) * cos(2.0 * M_PI * u2);
+}
+
+static uint64_t name_hash(const char *s) {
+    uint64_t h = 1469598103934665603ull;
+    for (; *s; s++) h = (h ^ (unsigned char)*s) * 1099511628211ull;
+    return h;
+}
+
+static void add_tensor(const char *name, int ndim, const int64_t *shape, int optional, void *user) {
+    init_state *s = user;
+    if (s->status != MOT_OK || (optional && !s->biases)) {
+        return;
+    }
+    if (s->n == s->cap) {
+        s->cap = s->cap ? 2 * s->cap : 64;
+        s->entries = realloc(s->entries, (size_t)s->cap * sizeof *s->entries);
+    }
+    size_t count = (size_t)shape[0] * (ndim == 2 ? (size_t)shape[1] : 1);
+    void *data = malloc(count * mot_dtype_size(s->dtype));
+    if (!s->entries || !data) {
+        s->status = mot_fail(MOT_ERR_NOMEM, "init: out of memory");
+        free(data);
+        return;
+    }
+    /* Each tensor its own stream: values do not depend on which other tensors exist. */
+    uint64_t x = s->seed ^ name_hash(name);
+    int is_norm = strstr(name, ".norm.") != NULL, is_bias = strstr(name, ".bias") != NULL;
+    double std = ndim == 2 ? 1.0 / sqrt((double)shape[1]) : (is_norm ? 0.1 : 0.02);
+    if (strstr(name, ".reverse.") && ndim == 2) {
+        std *= 0.05;
+    }
+    double mean = is_norm && !is_bias ? 1.0 : 0.0;
+    for (size_t i = 0; i < count; i++) {
+        float v = (float)(mean + std * normal(&x));
+        if (s->dtype == MOT_DTYPE_F32) ((float *)data)[i] = v;
+        else if (s->dtype == MOT_DTYPE_BF16) ((uint16_t *)data)[i] = mot_f32_to_bf16(v);
+        else ((uint16_t *)data)[i] = mot_f32_to_f16(v);
+    }
+    mot_st_entry *e = &s->entries[s->n++];
+    *e = (mot_st_entry){.name = strdup(name), .dtype = s->dtype, .ndim = ndim, .data = data};
+    memcpy(e->shape, shape, (size_t)ndim * sizeof *shape);
+}
+
+int mot_cmd_init(int argc, char **argv) {
+    const char *pipeline = NULL, *out = NULL, *dtype = "f32";
+    unsigned long long seed = 0;
+    init_state s = {.status = MOT_OK};
+    mot_args a = {argc, argv, 0};
+    mot_status st = MOT_OK;
+    for (a.i = 0; a.i < argc && st == MOT_OK; a.i++) {
+        const char *f = argv[a.i];
+        if (!strcmp(f, "--seed")) st = mot_arg_u64(&a, &seed);
+        else if (!strcmp(f, "-o") || !strcmp(f, "--output")) st = mot_arg_str(&a, &out);
+        else if (!strcmp(f, "--dtype")) st = mot_arg_str(&a, &dtype);
+        else if (!strcmp(f, "--biases")) s.biases = 1;
+        else if (f[0] == '-') st = mot_fail(MOT_ERR_ARG, "init: unknown option '%s'", f);
+        else if (pipeline) st = mot_fail(MOT_ERR_ARG, "init: unexpected argument '%s'", f);
+        else pipeline = f;
+    }
+    if (st == MOT_OK && !pipeline) st = mot_fail(MOT_ERR_ARG, "init: usage: mot init PIPELINE.yaml [--seed N] [--dtype f32|f16|bf16] [--biases] [-o FILE]");
+    if (st == MOT_OK) {
+        if (!strcmp(dtype, "f32")) s.dtype = MOT_DTYPE_F32;
+        else if (!strcmp(dtype, "f16")) s.dtype = MOT_DTYPE_F16;
+        else if (!strcmp(dtype, "bf16")) s.dtype = MOT_DTYPE_BF16;
+        else st = mot_fail(MOT_ERR_ARG, "--dtype: expected f32, f16 or bf16, got '%s'", dtype);
+    }
+    if (st != MOT_OK) return mot_cli_fail(st);
+    s.seed = seed;
+    mot_model *m = NULL;
+    st = mot_model_load(pipeline, 0, &m);
+    if (st == MOT_OK && !out && !m->pipe->weights) {
+        st = mot_fail(MOT_ERR_ARG, "%s: error: the pipeline names no weights file; give -o FILE", pipeline);
+    }
+    if (st == MOT_OK) {
+        mot_model_visit_tensors(m, add_tensor, &s);
+        st = s.status;
+    }
+    const char *path = out ? out : (m ? m->pipe->weights : NULL);
+    if (st == MOT_OK) st = mot_st_write(path, s.entries, s.n);
+    if (st == MOT_OK) printf("mot: wrote %d tensors to %s\n", s.n, path);
+    for (int i = 0; i < s.n; i++) {
+        free((void *)s.entries[i].name);
+        free((void *)s.entries[i].data);
+    }
+    free(s.entries);
+    mot_model_free(m);
+    return st == MOT_OK ? 0 : mot_cli_fail(st);
+}

@@ -1,0 +1,23 @@
+/* The options of `mot run`, shared by the single-expert and the pipeline paths. */
+#ifndef MOT_CLI_RUN_OPTIONS_H
+#define MOT_CLI_RUN_OPTIONS_H
+
+#include "runtime/sampler.h"
+
+#define MOT_MAX_DROP 64
+
+typedef struct {
+    const char *pipeline;   /* PIPELINE.yaml, or NULL with -m */
+    const char *model_dir, *prompt, *prompt_file, *dump_path;
+    int n_predict, threads, n_ctx, n_batch;
+    mot_sampler_params sampler;
+    int seed_given, n_predict_given, temp_given, top_k_given, top_p_given;
+    const char *experts;    /* --experts a,b,c */
+    const char *drop[MOT_MAX_DROP];
+    int n_drop;
+} run_options;
+
+/* mot run PIPELINE.yaml: route, generate with the interaction layers, stream the primary. */
+mot_status mot_run_pipeline(const run_options *o);
+
+#endif

@@ -1,0 +1,73 @@
+/* mot run PIPELINE.yaml -p TEXT: route the prompt, run the active experts with the
+ * interaction layers, stream the primary's text; the route and the figures go to stderr. */
+#include <omp.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "cli/run_options.h"
+#include "cli/route_print.h"
+#include "cli/text_stream.h"
+#include "common/error.h"
+#include "common/mapped_file.h"
+#include "runtime/mot_generate.h"
+
+static int on_primary_token(void *user, int token) { return mot_text_stream_push(user, token) != MOT_OK; }
+
+/* The pipeline's sampler section, overridden by the flags that were given. */
+static mot_generate_opts generate_opts(const mot_pipeline *p, const run_options *o) {
+    mot_generate_opts g = {0};
+    g.sampler.temperature = o->temp_given ? o->sampler.temperature : p->sampler.temperature;
+    g.sampler.top_k = o->top_k_given ? o->sampler.top_k : p->sampler.top_k;
+    g.sampler.top_p = o->top_p_given ? o->sampler.top_p : p->sampler.top_p;
+    g.sampler.seed = o->seed_given ? o->sampler.seed : p->sampler.seed;
+    g.n_predict = o->n_predict_given && o->n_predict > 0 ? o->n_predict : p->sampler.max_tokens;
+    g.keep_logits = o->dump_path != NULL;
+    return g;
+}
+
+mot_status mot_run_pipeline(const run_options *o) {
+    mot_model *m = NULL;
+    mot_route route = {0};
+    mot_session session = {0};
+    char *prompt_buf = NULL;
+    const char *prompt = o->prompt;
+    mot_status st = MOT_OK;
+    if (o->prompt_file) {
+        st = mot_read_file(o->prompt_file, &prompt_buf, NULL);
+        prompt = prompt_buf;
+    }
+    if (st == MOT_OK && o->n_predict_given && o->n_predict == 0) {
+        st = mot_fail(MOT_ERR_ARG, "-n: a pipeline run generates at least one token");
+    }
+    if (st == MOT_OK) st = mot_model_load(o->pipeline, 1, &m);
+    if (st == MOT_OK) st = mot_route_prompt(m, prompt, o->experts, o->drop, o->n_drop, &route);
+    if (st == MOT_OK) {
+        mot_route_print(stderr, m, &route, "mot: ");
+        mot_text_stream stream;
+        mot_generate_opts g = generate_opts(m->pipe, o);
+        mot_text_stream_init(&stream, m->tokenizers[route.active[0]], stdout);
+        g.on_token = on_primary_token;
+        g.user = &stream;
+        st = mot_session_generate(m, &route, prompt, &g, &session);
+        if (st == MOT_OK) st = mot_text_stream_finish(&stream);
+        fputc('\n', stdout);
+        fflush(stdout);
+        mot_text_stream_free(&stream);
+    }
+    if (st == MOT_OK) {
+        int n_prompt = session.lanes[0].n_prompt, n_gen = session.lanes[0].n_tokens;
+        fprintf(stderr,
+                "mot: prompt %d tokens (primary), %.2f tok/s | generation %d tokens, %.2f tok/s | %d experts | threads %d\n",
+                n_prompt, session.prefill_s > 0 ? n_prompt / session.prefill_s : 0.0, n_gen,
+                session.decode_s > 0 ? session.n_decode_steps / session.decode_s : 0.0, session.n_lanes,
+                omp_get_max_threads());
+    }
+    if (st == MOT_OK && o->dump_path) {
+        st = mot_session_dump(&session, o->dump_path);
+    }
+    mot_session_free(&session);
+    mot_route_free(&route);
+    mot_model_free(m);
+    free(prompt_buf);
+    return st;
+}

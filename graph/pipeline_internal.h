@@ -1,0 +1,26 @@
+/* What the parts of graph/ share: path resolution, the checks that span several keys, and the
+ * check of an expanded file's `graph:` section. Not part of the API. */
+#ifndef MOT_GRAPH_PIPELINE_INTERNAL_H
+#define MOT_GRAPH_PIPELINE_INTERNAL_H
+
+#include "graph/pipeline.h"
+#include "graph/yaml_tree.h"
+
+/* `rel` as seen from the folder of `pipeline_file`: absolute paths stay; relative ones are
+ * joined to that folder's real path (so the expanded form works from anywhere), with leading
+ * "./" and "../" folded in. Heap string, NULL when out of memory. */
+char *mot_pipeline_resolve_path(const char *pipeline_file, const char *rel);
+
+/* Checks that span keys: unique expert names, router.top_k <= experts, heads | shared_dim,
+ * explicit placement lists (present exactly with explicit, one index per stack, strictly
+ * increasing), and, for experts with a declared depth, the placement itself. */
+mot_status mot_pipeline_validate(const mot_pipeline *p);
+
+/* The expanded file's `graph:` sequence must be exactly the nodes the rest of the file
+ * expands to (every expert needs a declared depth for that). */
+mot_status mot_pipeline_check_graph(yaml_tree *t, yaml_node_t *graph, const mot_pipeline *p);
+
+/* A name usable inside tensor names: [A-Za-z0-9_-]+. */
+int mot_pipeline_valid_name(const char *s);
+
+#endif

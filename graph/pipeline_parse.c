@@ -1,0 +1,375 @@
+/* The pipeline file (SPEC section 3): YAML document -> mot_pipeline, with the position of
+ * every value kept for the checks that come after (pipeline_validate.c, placement.c). */
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/error.h"
+#include "graph/pipeline_internal.h"
+
+static const char *const top_keys[] = {"name", "experts", "router", "interaction", "weights",
+                                       "sampler", "schedule", "graph", NULL};
+static const char *const expert_keys[] = {"name", "path", "template", "layers", "depth", NULL};
+static const char *const router_keys[] = {"encoder", "expert", "hidden", "top_k", NULL};
+static const char *const interaction_keys[] = {"stacks", "placement", "shared_dim", "heads",
+                                               "norm", NULL};
+static const char *const sampler_keys[] = {"temperature", "top_k", "top_p", "seed",
+                                           "max_tokens", NULL};
+static const char *const encoder_kinds[] = {"mean-embed", NULL};
+static const char *const placement_names[] = {"uniform", "shallow", "intermediate", "deep",
+                                              "explicit", NULL};
+static const char *const norm_names[] = {"none", "layernorm", NULL};
+
+/* Sizes beyond any model this runtime loads; they keep later allocations bounded. */
+enum { MAX_EXPERTS = 256, MAX_STACKS = 1024, MAX_DIM = 1 << 20 };
+
+const char *mot_placement_name(mot_placement pl) {
+    return pl >= MOT_PLACEMENT_UNIFORM && pl <= MOT_PLACEMENT_EXPLICIT ? placement_names[pl] : "?";
+}
+
+const char *mot_latent_norm_name(mot_latent_norm n) {
+    return n == MOT_LATENT_NORM_LAYERNORM ? "layernorm" : "none";
+}
+
+int mot_pipeline_valid_name(const char *s) {
+    if (!*s) {
+        return 0;
+    }
+    for (; *s; s++) {
+        char c = *s;
+        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+              c == '_' || c == '-')) {
+            return 0;
+        }
+    }
+    return 1;
+}
+
+int mot_pipeline_find_expert(const mot_pipeline *p, const char *name) {
+    for (int i = 0; i < p->n_experts; i++) {
+        if (!strcmp(p->experts[i].name, name)) {
+            return i;
+        }
+    }
+    return -1;
+}
+
+/* A path value, resolved against the pipeline file's folder. */
+static mot_status read_path(yaml_tree *t, yaml_node_t *n, const char *what, char **out) {
+    char *rel = NULL;
+    MOT_TRY(yaml_tree_string(t, n, what, &rel));
+    if (!*rel) {
+        free(rel);
+        return yaml_tree_fail(t, yaml_tree_pos(n), "%s: expected a path, found an empty string", what);
+    }
+    *out = mot_pipeline_resolve_path(t->file, rel);
+    free(rel);
+    return *out ? MOT_OK : mot_fail(MOT_ERR_NOMEM, "%s: out of memory", t->file);
+}
+
+static mot_status read_layers(yaml_tree *t, yaml_node_t *n, const char *what,
+                              mot_pipeline_expert *e, int *count) {
+    MOT_TRY(yaml_tree_expect_sequence(t, n, what));
+    int len = (int)(n->data.sequence.items.top - n->data.sequence.items.start);
+    if (len > MAX_STACKS) {
+        return yaml_tree_fail(t, yaml_tree_pos(n), "%s: %d entries (expected at most %d)", what,
+                              len, MAX_STACKS);
+    }
+    e->layers = calloc((size_t)len + 1, sizeof *e->layers);
+    e->layer_item_pos = calloc((size_t)len + 1, sizeof *e->layer_item_pos);
+    if (!e->layers || !e->layer_item_pos) {
+        return mot_fail(MOT_ERR_NOMEM, "%s: out of memory", t->file);
+    }
+    for (int i = 0; i < len; i++) {
+        yaml_node_t *item = yaml_tree_node(t, n->data.sequence.items.start[i]);
+        char item_what[128];
+        snprintf(item_what, sizeof item_what, "%s[%d]", what, i);
+        MOT_TRY(yaml_tree_int(t, item, item_what, 0, INT_MAX, &e->layers[i]));
+        e->layer_item_pos[i] = yaml_tree_pos(item);
+    }
+    *count = len;
+    return MOT_OK;
+}
+
+static mot_status read_expert(yaml_tree *t, yaml_node_t *n, int index, mot_pipeline_expert *e,
+                              int *n_layers) {
+    char what[64], key[96];
+    snprintf(what, sizeof what, "experts[%d]", index);
+    MOT_TRY(yaml_tree_expect_mapping(t, n, what));
+    MOT_TRY(yaml_tree_check_keys(t, n, what, expert_keys));
+    e->pos = yaml_tree_pos(n);
+    *n_layers = -1;
+
+    yaml_node_t *v;
+    MOT_TRY(yaml_tree_require(t, n, what, "name", &v));
+    snprintf(key, sizeof key, "%s.name", what);
+    MOT_TRY(yaml_tree_string(t, v, key, &e->name));
+    e->name_pos = yaml_tree_pos(v);
+    if (!mot_pipeline_valid_name(e->name)) {
+        return yaml_tree_fail(t, e->name_pos,
+                              "%s: '%s' is not a valid expert name (expected letters, digits, '_' "
+                              "and '-' only: it appears in tensor names)", key, e->name);
+    }
+    MOT_TRY(yaml_tree_require(t, n, what, "path", &v));
+    snprintf(key, sizeof key, "%s.path", what);
+    MOT_TRY(read_path(t, v, key, &e->path));
+    if ((v = yaml_tree_get(t, n, "template", NULL))) {
+        snprintf(key, sizeof key, "%s.template", what);
+        MOT_TRY(yaml_tree_string(t, v, key, &e->template_text));
+        if (!strstr(e->template_text, "{prompt}")) {
+            return yaml_tree_fail(t, yaml_tree_pos(v), "%s: expected a string containing {prompt}",
+                                  key);
+        }
+    }
+    if ((v = yaml_tree_get(t, n, "depth", NULL))) {
+        snprintf(key, sizeof key, "%s.depth", what);
+        MOT_TRY(yaml_tree_int(t, v, key, 1, INT_MAX, &e->depth));
+        e->depth_pos = yaml_tree_pos(v);
+    }
+    if ((v = yaml_tree_get(t, n, "layers", NULL))) {
+        snprintf(key, sizeof key, "%s.layers", what);
+        e->layers_pos = yaml_tree_pos(v);
+        MOT_TRY(read_layers(t, v, key, e, n_layers));
+    }
+    return MOT_OK;
+}
+
+/* experts: fills p->experts; layer_counts gets each explicit list's length (-1: none). */
+static mot_status read_experts(yaml_tree *t, yaml_node_t *n, mot_pipeline *p, int **layer_counts) {
+    MOT_TRY(yaml_tree_expect_sequence(t, n, "experts"));
+    int count = (int)(n->data.sequence.items.top - n->data.sequence.items.start);
+    if (count < 1) {
+        return yaml_tree_fail(t, yaml_tree_pos(n), "experts: expected at least one expert, found none");
+    }
+    if (count > MAX_EXPERTS) {
+        return yaml_tree_fail(t, yaml_tree_pos(n), "experts: %d experts (expected at most %d)",
+                              count, MAX_EXPERTS);
+    }
+    p->experts = calloc((size_t)count, sizeof *p->experts);
+    *layer_counts = calloc((size_t)count, sizeof **layer_counts);
+    if (!p->experts || !*layer_counts) {
+        return mot_fail(MOT_ERR_NOMEM, "%s: out of memory", t->file);
+    }
+    p->n_experts = count;
+    for (int i = 0; i < count; i++) {
+        yaml_node_t *item = yaml_tree_node(t, n->data.sequence.items.start[i]);
+        MOT_TRY(read_expert(t, item, i, &p->experts[i], &(*layer_counts)[i]));
+    }
+    return MOT_OK;
+}
+
+static mot_status read_router(yaml_tree *t, yaml_node_t *n, mot_pipeline *p) {
+    MOT_TRY(yaml_tree_expect_mapping(t, n, "router"));
+    MOT_TRY(yaml_tree_check_keys(t, n, "router", router_keys));
+    p->router.pos = yaml_tree_pos(n);
+    yaml_node_t *v;
+    int kind = 0;
+    if ((v = yaml_tree_get(t, n, "encoder", NULL))) {
+        MOT_TRY(yaml_tree_choice(t, v, "router.encoder", encoder_kinds, &kind));
+    }
+    p->router.encoder = strdup(encoder_kinds[kind]);
+    /* mean-embed reads one expert's tokenizer and embeddings: that expert must be named. */
+    MOT_TRY(yaml_tree_require(t, n, "router", "expert", &v));
+    char *name = NULL;
+    MOT_TRY(yaml_tree_string(t, v, "router.expert", &name));
+    p->router.expert_pos = yaml_tree_pos(v);
+    p->router.expert = mot_pipeline_find_expert(p, name);
+    if (p->router.expert < 0) {
+        char list[512];
+        size_t k = 0;
+        list[0] = '\0';
+        for (int i = 0; i < p->n_experts && k < sizeof list; i++) {
+            k += snprintf(list + k, sizeof list - k, "%s%s", i ? ", " : "", p->experts[i].name);
+        }
+        mot_status st = yaml_tree_fail(t, p->router.expert_pos,
+                                       "router.expert '%s' is not an expert (expected one of %s)",
+                                       name, list);
+        free(name);
+        return st;
+    }
+    free(name);
+    MOT_TRY(yaml_tree_require(t, n, "router", "hidden", &v));
+    MOT_TRY(yaml_tree_int(t, v, "router.hidden", 1, MAX_DIM, &p->router.hidden));
+    MOT_TRY(yaml_tree_require(t, n, "router", "top_k", &v));
+    MOT_TRY(yaml_tree_int(t, v, "router.top_k", 1, INT_MAX, &p->router.top_k));
+    p->router.top_k_pos = yaml_tree_pos(v);
+    return MOT_OK;
+}
+
+static mot_status read_interaction(yaml_tree *t, yaml_node_t *n, mot_pipeline *p) {
+    MOT_TRY(yaml_tree_expect_mapping(t, n, "interaction"));
+    MOT_TRY(yaml_tree_check_keys(t, n, "interaction", interaction_keys));
+    p->interaction.pos = yaml_tree_pos(n);
+    yaml_node_t *v;
+    MOT_TRY(yaml_tree_require(t, n, "interaction", "stacks", &v));
+    MOT_TRY(yaml_tree_int(t, v, "interaction.stacks", 1, MAX_STACKS, &p->interaction.stacks));
+    int choice = 0;
+    if ((v = yaml_tree_get(t, n, "placement", NULL))) {
+        MOT_TRY(yaml_tree_choice(t, v, "interaction.placement", placement_names, &choice));
+    }
+    p->interaction.placement = (mot_placement)choice;
+    MOT_TRY(yaml_tree_require(t, n, "interaction", "shared_dim", &v));
+    MOT_TRY(yaml_tree_int(t, v, "interaction.shared_dim", 1, MAX_DIM, &p->interaction.shared_dim));
+    MOT_TRY(yaml_tree_require(t, n, "interaction", "heads", &v));
+    MOT_TRY(yaml_tree_int(t, v, "interaction.heads", 1, MAX_DIM, &p->interaction.heads));
+    p->interaction.heads_pos = yaml_tree_pos(v);
+    choice = 0;
+    if ((v = yaml_tree_get(t, n, "norm", NULL))) {
+        MOT_TRY(yaml_tree_choice(t, v, "interaction.norm", norm_names, &choice));
+    }
+    p->interaction.norm = (mot_latent_norm)choice;
+    return MOT_OK;
+}
+
+static mot_status read_sampler(yaml_tree *t, yaml_node_t *n, mot_pipeline *p) {
+    MOT_TRY(yaml_tree_expect_mapping(t, n, "sampler"));
+    MOT_TRY(yaml_tree_check_keys(t, n, "sampler", sampler_keys));
+    yaml_node_t *v;
+    double x;
+    if ((v = yaml_tree_get(t, n, "temperature", NULL))) {
+        MOT_TRY(yaml_tree_float(t, v, "sampler.temperature", &x));
+        if (x < 0 || x > 1e6) {
+            return yaml_tree_fail(t, yaml_tree_pos(v),
+                                  "sampler.temperature: %g is out of range (expected >= 0; 0 is greedy)", x);
+        }
+        p->sampler.temperature = (float)x;
+    }
+    if ((v = yaml_tree_get(t, n, "top_k", NULL))) {
+        MOT_TRY(yaml_tree_int(t, v, "sampler.top_k", 0, INT_MAX, &p->sampler.top_k));
+    }
+    if ((v = yaml_tree_get(t, n, "top_p", NULL))) {
+        MOT_TRY(yaml_tree_float(t, v, "sampler.top_p", &x));
+        if (!(x > 0 && x <= 1)) {
+            return yaml_tree_fail(t, yaml_tree_pos(v),
+                                  "sampler.top_p: %g is out of range (expected 0 < top_p <= 1)", x);
+        }
+        p->sampler.top_p = (float)x;
+    }
+    if ((v = yaml_tree_get(t, n, "seed", NULL))) {
+        MOT_TRY(yaml_tree_u64(t, v, "sampler.seed", &p->sampler.seed));
+    }
+    if ((v = yaml_tree_get(t, n, "max_tokens", NULL))) {
+        MOT_TRY(yaml_tree_int(t, v, "sampler.max_tokens", 1, INT_MAX, &p->sampler.max_tokens));
+    }
+    return MOT_OK;
+}
+
+/* Explicit lists only with explicit placement, and then one per expert, one index per stack. */
+static mot_status check_explicit_lists(yaml_tree *t, const mot_pipeline *p, const int *counts) {
+    int explicit_pl = p->interaction.placement == MOT_PLACEMENT_EXPLICIT;
+    for (int i = 0; i < p->n_experts; i++) {
+        const mot_pipeline_expert *e = &p->experts[i];
+        if (!explicit_pl && e->layers) {
+            return yaml_tree_fail(t, e->layers_pos,
+                                  "experts[%d].layers: only allowed with interaction.placement "
+                                  "explicit (placement is %s)",
+                                  i, mot_placement_name(p->interaction.placement));
+        }
+        if (explicit_pl && !e->layers) {
+            return yaml_tree_fail(t, e->pos,
+                                  "experts[%d] (%s): interaction.placement explicit needs a "
+                                  "'layers' list of %d layer indices",
+                                  i, e->name, p->interaction.stacks);
+        }
+        if (explicit_pl && counts[i] != p->interaction.stacks) {
+            return yaml_tree_fail(t, e->layers_pos,
+                                  "experts[%d].layers: %d entries, expected %d (one per stack, "
+                                  "interaction.stacks)",
+                                  i, counts[i], p->interaction.stacks);
+        }
+    }
+    return MOT_OK;
+}
+
+static mot_status read_document(yaml_tree *t, mot_pipeline *p) {
+    yaml_node_t *root = yaml_tree_root(t);
+    if (!root) {
+        return yaml_tree_fail(t, (mot_src_pos){1, 1},
+                              "empty document (expected a mapping with name, experts, router, "
+                              "interaction)");
+    }
+    MOT_TRY(yaml_tree_expect_mapping(t, root, "the pipeline"));
+    MOT_TRY(yaml_tree_check_keys(t, root, "the pipeline", top_keys));
+    yaml_node_t *v;
+    MOT_TRY(yaml_tree_require(t, root, "the pipeline", "name", &v));
+    MOT_TRY(yaml_tree_string(t, v, "name", &p->name));
+    MOT_TRY(yaml_tree_require(t, root, "the pipeline", "experts", &v));
+    int *counts = NULL;
+    mot_status st = read_experts(t, v, p, &counts);
+    if (st == MOT_OK) {
+        st = yaml_tree_require(t, root, "the pipeline", "router", &v);
+    }
+    if (st == MOT_OK) {
+        st = read_router(t, v, p);
+    }
+    if (st == MOT_OK) {
+        st = yaml_tree_require(t, root, "the pipeline", "interaction", &v);
+    }
+    if (st == MOT_OK) {
+        st = read_interaction(t, v, p);
+    }
+    if (st == MOT_OK) {
+        st = check_explicit_lists(t, p, counts);
+    }
+    free(counts);
+    MOT_TRY(st);
+    if ((v = yaml_tree_get(t, root, "weights", NULL))) {
+        p->weights_pos = yaml_tree_pos(v);
+        MOT_TRY(read_path(t, v, "weights", &p->weights));
+    }
+    if ((v = yaml_tree_get(t, root, "schedule", NULL))) {
+        MOT_TRY(read_path(t, v, "schedule", &p->schedule));
+    }
+    if ((v = yaml_tree_get(t, root, "sampler", NULL))) {
+        MOT_TRY(read_sampler(t, v, p));
+    }
+    MOT_TRY(mot_pipeline_validate(p));
+    if ((v = yaml_tree_get(t, root, "graph", NULL))) {
+        MOT_TRY(mot_pipeline_check_graph(t, v, p));
+    }
+    return MOT_OK;
+}
+
+mot_status mot_pipeline_load(const char *path, mot_pipeline **out) {
+    *out = NULL;
+    yaml_tree t;
+    MOT_TRY(yaml_tree_load(&t, path));
+    mot_pipeline *p = calloc(1, sizeof *p);
+    if (!p || !(p->file = strdup(path))) {
+        free(p);
+        yaml_tree_free(&t);
+        return mot_fail(MOT_ERR_NOMEM, "%s: out of memory", path);
+    }
+    p->sampler.top_p = 1.0f;
+    p->sampler.max_tokens = 64;
+    mot_status st = read_document(&t, p);
+    yaml_tree_free(&t);
+    if (st != MOT_OK) {
+        mot_pipeline_free(p);
+        return st;
+    }
+    *out = p;
+    return MOT_OK;
+}
+
+void mot_pipeline_free(mot_pipeline *p) {
+    if (!p) {
+        return;
+    }
+    for (int i = 0; i < p->n_experts; i++) {
+        mot_pipeline_expert *e = &p->experts[i];
+        free(e->name);
+        free(e->path);
+        free(e->template_text);
+        free(e->layers);
+        free(e->layer_item_pos);
+    }
+    free(p->experts);
+    free(p->file);
+    free(p->name);
+    free(p->router.encoder);
+    free(p->weights);
+    free(p->schedule);
+    free(p);
+}

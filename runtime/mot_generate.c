@@ -1,0 +1,331 @@
+#include "runtime/mot_generate.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/error.h"
+#include "runtime/generate.h"
+#include "runtime/interaction.h"
+
+/* ---- set-up ---- */
+
+/* The expert's prompt: its template with {prompt} replaced (every occurrence). */
+static char *apply_template(const char *tmpl, const char *prompt) {
+    if (!tmpl) {
+        return strdup(prompt);
+    }
+    size_t pl = strlen(prompt), n = 0, cap = strlen(tmpl) + 1;
+    for (const char *p = strstr(tmpl, "{prompt}"); p; p = strstr(p + 8, "{prompt}")) {
+        cap += pl;
+    }
+    char *out = malloc(cap);
+    if (!out) {
+        return NULL;
+    }
+    for (const char *p = tmpl; *p;) {
+        if (!strncmp(p, "{prompt}", 8)) {
+            memcpy(out + n, prompt, pl);
+            n += pl;
+            p += 8;
+        } else {
+            out[n++] = *p++;
+        }
+    }
+    out[n] = 0;
+    return out;
+}
+
+static float *alloc_f(size_t n) { return calloc(n ? n : 1, sizeof(float)); }
+
+static mot_status lane_init(mot_session *s, int lane_index, const char *prompt, const mot_generate_opts *o) {
+    const mot_model *m = s->m;
+    mot_lane *L = &s->lanes[lane_index];
+    L->expert = s->route->active[lane_index];
+    const mot_pipeline_expert *pe = &m->pipe->experts[L->expert];
+    const mot_expert *ex = m->experts[L->expert];
+    char *text = apply_template(pe->template_text, prompt);
+    if (!text) {
+        return mot_fail(MOT_ERR_NOMEM, "out of memory");
+    }
+    mot_status st = mot_tokenizer_encode(m->tokenizers[L->expert], text, 1, &L->prompt, &L->n_prompt);
+    free(text);
+    MOT_TRY(st);
+    if (L->n_prompt == 0) {
+        return mot_fail(MOT_ERR_ARG, "expert '%s': the prompt is empty after tokenization", pe->name);
+    }
+    L->ctx = L->n_prompt + o->n_predict + 1;
+    if (L->ctx > ex->cfg.max_pos && ex->cfg.max_pos > 0) {
+        return mot_fail(MOT_ERR_ARG, "expert '%s': prompt (%d tokens) + %d new tokens exceed its context of %d",
+                        pe->name, L->n_prompt, o->n_predict, ex->cfg.max_pos);
+    }
+    MOT_TRY(mot_state_init(ex, L->ctx, L->n_prompt, &L->st));
+    const size_t cache = (size_t)m->pipe->interaction.stacks * L->ctx * m->pipe->interaction.shared_dim;
+    L->ik = alloc_f(cache);
+    L->iv = alloc_f(cache);
+    if (!L->ik || !L->iv) {
+        return mot_fail(MOT_ERR_NOMEM, "expert '%s': out of memory for the interaction cache", pe->name);
+    }
+    L->alive = 1;
+    /* Expert a_k draws from stream k of the seed (SPEC 1.5). */
+    return mot_sampler_init(&L->sampler, &o->sampler, (uint64_t)lane_index, ex->cfg.vocab);
+}
+
+static mot_status session_init(mot_session *s, const mot_model *m, const mot_route *route, const char *prompt,
+                               const mot_generate_opts *o) {
+    memset(s, 0, sizeof *s);
+    s->m = m;
+    s->route = route;
+    s->n_lanes = route->k;
+    s->lanes = calloc((size_t)s->n_lanes, sizeof *s->lanes);
+    if (!s->lanes) {
+        return mot_fail(MOT_ERR_NOMEM, "out of memory");
+    }
+    int max_d = 0;
+    for (int i = 0; i < s->n_lanes; i++) {
+        MOT_TRY(lane_init(s, i, prompt, o));
+        if (s->lanes[i].n_prompt > s->max_rows) s->max_rows = s->lanes[i].n_prompt;
+        int d = m->experts[s->lanes[i].expert]->cfg.hidden;
+        if (d > max_d) max_d = d;
+    }
+    const size_t ds = (size_t)m->pipe->interaction.shared_dim, rows = (size_t)s->max_rows;
+    s->z = alloc_f(rows * ds);
+    s->nz = alloc_f(rows * ds);
+    s->q = alloc_f(rows * ds);
+    s->att = alloc_f(rows * ds);
+    s->o = alloc_f(rows * ds);
+    s->delta = alloc_f(rows * max_d);
+    if (!s->z || !s->nz || !s->q || !s->att || !s->o || !s->delta) {
+        return mot_fail(MOT_ERR_NOMEM, "out of memory");
+    }
+    return MOT_OK;
+}
+
+/* ---- one pass: prefill (every lane, its whole prompt) or one decode step (alive lanes) ---- */
+
+static float *lane_cache(const mot_session *s, const mot_lane *L, float *base, int q) {
+    const mot_pipeline *p = s->m->pipe;
+    return base + ((size_t)q * L->ctx) * p->interaction.shared_dim;
+}
+
+/* z = F x (+b); n = norm(z); K, V of the new rows into the lane's interaction cache. */
+static void project_forward(mot_session *s, mot_lane *L, int q, int n) {
+    const mot_interaction_weights *iw = &s->m->inter[q];
+    const int ds = s->m->pipe->interaction.shared_dim;
+    mot_linear_apply(&iw->forward[L->expert], L->st.x, s->z, n);
+    const float *nz = s->z;
+    if (iw->norm_weight) {
+        mot_layernorm(s->nz, s->z, iw->norm_weight, iw->norm_bias, n, ds, 1e-5f);
+        nz = s->nz;
+    }
+    float *k = lane_cache(s, L, L->ik, q) + (size_t)L->rows * ds;
+    float *v = lane_cache(s, L, L->iv, q) + (size_t)L->rows * ds;
+    mot_linear_apply(&iw->k, nz, k, n);
+    mot_linear_apply(&iw->v, nz, v, n);
+}
+
+/* x += y R^T (+b), y [n, d_s]. */
+static void project_reverse(mot_session *s, mot_lane *L, int q, const float *y, int n) {
+    const mot_linear *r = &s->m->inter[q].reverse[L->expert];
+    const int d = (int)r->w.rows;
+    mot_linear_apply(r, y, s->delta, n);
+    for (size_t i = 0; i < (size_t)n * d; i++) {
+        L->st.x[i] += s->delta[i];
+    }
+}
+
+static void interaction(mot_session *s, int q, const int *fed, const int *n_new, int prefill) {
+    const mot_interaction_weights *iw = &s->m->inter[q];
+    const mot_pipeline *p = s->m->pipe;
+    const int ds = p->interaction.shared_dim;
+    /* Non-primaries first: their keys must be in the cache before the primary attends. */
+    for (int i = s->n_lanes - 1; i >= 0; i--) {
+        mot_lane *L = &s->lanes[i];
+        if (!fed[i]) {
+            continue;
+        }
+        project_forward(s, L, q, n_new[i]);
+        if (i > 0) {
+            project_reverse(s, L, q, s->z, n_new[i]);
+        }
+    }
+    /* The primary: queries from its normed latent, keys/values of every active expert. */
+    mot_lane *P = &s->lanes[0];
+    const float *nz = iw->norm_weight ? s->nz : s->z;
+    mot_linear_apply(&iw->q, nz, s->q, n_new[0]);
+    mot_kv_segment seg[s->n_lanes];
+    for (int i = 0; i < s->n_lanes; i++) {
+        const mot_lane *L = &s->lanes[i];
+        seg[i] = (mot_kv_segment){lane_cache(s, L, L->ik, q), lane_cache(s, L, L->iv, q),
+                                  L->rows + (fed[i] ? n_new[i] : 0), L->n_prompt};
+    }
+    mot_cross_attention(s->att, s->q, n_new[0], p->interaction.heads, ds, seg, s->n_lanes, prefill);
+    mot_linear_apply(&iw->o, s->att, s->o, n_new[0]);
+    project_reverse(s, P, q, s->o, n_new[0]);
+}
+
+static void pass(mot_session *s, const int *fed, const int *n_new, int prefill) {
+    const mot_model *m = s->m;
+    const int Q = m->pipe->interaction.stacks;
+    int next_layer[s->n_lanes];
+    for (int i = 0; i < s->n_lanes; i++) {
+        next_layer[i] = 0;
+        mot_lane *L = &s->lanes[i];
+        if (fed[i]) {
+            const int *tokens = prefill ? L->prompt : &L->tokens[L->n_tokens - 1];
+            mot_expert_embed(m->experts[L->expert], tokens, n_new[i], L->st.x);
+        }
+    }
+    for (int q = 0; q < Q; q++) {
+        for (int i = 0; i < s->n_lanes; i++) {
+            mot_lane *L = &s->lanes[i];
+            if (fed[i]) {
+                const int end = m->ends[L->expert][q];
+                mot_expert_layers(m->experts[L->expert], &L->st, L->st.x, n_new[i], next_layer[i], end + 1);
+                next_layer[i] = end + 1;
+            }
+        }
+        interaction(s, q, fed, n_new, prefill);
+    }
+    for (int i = 0; i < s->n_lanes; i++) {
+        mot_lane *L = &s->lanes[i];
+        if (!fed[i]) {
+            continue;
+        }
+        const mot_expert *ex = m->experts[L->expert];
+        mot_expert_layers(ex, &L->st, L->st.x, n_new[i], next_layer[i], ex->cfg.n_layers);
+        mot_expert_logits(ex, &L->st, L->st.x + (size_t)(n_new[i] - 1) * ex->cfg.hidden, L->st.logits);
+        L->st.pos += n_new[i];
+        L->rows += n_new[i];
+    }
+}
+
+static mot_status record(mot_lane *L, int token, int vocab, int keep_logits) {
+    if (L->n_tokens == L->cap) {
+        int ncap = L->cap ? 2 * L->cap : 64;
+        int *t = realloc(L->tokens, (size_t)ncap * sizeof *t);
+        if (!t) return mot_fail(MOT_ERR_NOMEM, "out of memory");
+        L->tokens = t;
+        if (keep_logits) {
+            float *l = realloc(L->logits, (size_t)ncap * vocab * sizeof *l);
+            if (!l) return mot_fail(MOT_ERR_NOMEM, "out of memory keeping logits");
+            L->logits = l;
+        }
+        L->cap = ncap;
+    }
+    if (keep_logits) {
+        memcpy(L->logits + (size_t)L->n_tokens * vocab, L->st.logits, (size_t)vocab * sizeof(float));
+    }
+    L->tokens[L->n_tokens++] = token;
+    return MOT_OK;
+}
+
+/* Every fed lane samples; a non-primary that samples EOS dies. Returns 1 when the primary
+ * is done (EOS, the token limit, or the callback asked to stop). */
+static mot_status sample_all(mot_session *s, const int *fed, const mot_generate_opts *o, int *done) {
+    *done = 0;
+    for (int i = 0; i < s->n_lanes; i++) {
+        mot_lane *L = &s->lanes[i];
+        if (!fed[i]) {
+            continue;
+        }
+        const mot_expert *ex = s->m->experts[L->expert];
+        int token = mot_sample(&L->sampler, L->st.logits);
+        MOT_TRY(record(L, token, ex->cfg.vocab, o->keep_logits));
+        int eos = mot_config_is_eos(&ex->cfg, token);
+        if (i == 0) {
+            if ((o->on_token && o->on_token(o->user, token)) || eos || L->n_tokens >= o->n_predict) {
+                *done = 1;
+            }
+        } else if (eos) {
+            L->alive = 0;
+        }
+    }
+    return MOT_OK;
+}
+
+mot_status mot_session_generate(const mot_model *m, const mot_route *route, const char *prompt,
+                                const mot_generate_opts *o, mot_session *s) {
+    MOT_TRY(session_init(s, m, route, prompt, o));
+    int fed[s->n_lanes], n_new[s->n_lanes], done = 0;
+    for (int i = 0; i < s->n_lanes; i++) {
+        fed[i] = 1;
+        n_new[i] = s->lanes[i].n_prompt;
+    }
+    double t0 = mot_now();
+    pass(s, fed, n_new, 1);
+    MOT_TRY(sample_all(s, fed, o, &done));
+    double t1 = mot_now();
+    s->prefill_s = t1 - t0;
+    while (!done) {
+        for (int i = 0; i < s->n_lanes; i++) {
+            fed[i] = s->lanes[i].alive;
+            n_new[i] = 1;
+        }
+        pass(s, fed, n_new, 0);
+        MOT_TRY(sample_all(s, fed, o, &done));
+        s->n_decode_steps++;
+    }
+    s->decode_s = mot_now() - t1;
+    return MOT_OK;
+}
+
+void mot_session_free(mot_session *s) {
+    for (int i = 0; s->lanes && i < s->n_lanes; i++) {
+        mot_lane *L = &s->lanes[i];
+        mot_state_free(&L->st);
+        free(L->ik), free(L->iv), free(L->prompt), free(L->tokens), free(L->logits);
+        mot_sampler_free(&L->sampler);
+    }
+    free(s->lanes);
+    free(s->z), free(s->nz), free(s->q), free(s->att), free(s->o), free(s->delta);
+    memset(s, 0, sizeof *s);
+}
+
+/* ---- the dump (SPEC 2.3) ---- */
+
+mot_status mot_session_dump(const mot_session *s, const char *path) {
+    const mot_model *m = s->m;
+    const int n_entries = 2 + 2 * s->n_lanes;
+    mot_st_entry *e = calloc((size_t)n_entries, sizeof *e);
+    char (*names)[300] = calloc((size_t)n_entries, sizeof *names);
+    int32_t **tokens = calloc((size_t)s->n_lanes, sizeof *tokens);
+    int32_t *active = calloc((size_t)s->n_lanes, sizeof *active);
+    mot_status st = MOT_OK;
+    if (!e || !names || !tokens || !active) {
+        st = mot_fail(MOT_ERR_NOMEM, "%s: out of memory", path);
+    }
+    int n = 0;
+    if (st == MOT_OK && s->route->scores) {
+        e[n++] = (mot_st_entry){"route.scores", MOT_DTYPE_F32, 1, {m->n_experts}, s->route->scores};
+    }
+    for (int i = 0; st == MOT_OK && i < s->n_lanes; i++) {
+        active[i] = s->lanes[i].expert;
+    }
+    if (st == MOT_OK) {
+        e[n++] = (mot_st_entry){"route.active", MOT_DTYPE_I32, 1, {s->n_lanes}, active};
+    }
+    for (int i = 0; st == MOT_OK && i < s->n_lanes; i++) {
+        const mot_lane *L = &s->lanes[i];
+        const char *name = m->pipe->experts[L->expert].name;
+        tokens[i] = malloc((size_t)(L->n_prompt + L->n_tokens + 1) * sizeof **tokens);
+        if (!tokens[i]) {
+            st = mot_fail(MOT_ERR_NOMEM, "%s: out of memory", path);
+            break;
+        }
+        for (int t = 0; t < L->n_prompt; t++) tokens[i][t] = L->prompt[t];
+        for (int t = 0; t < L->n_tokens; t++) tokens[i][L->n_prompt + t] = L->tokens[t];
+        snprintf(names[n], sizeof names[n], "tokens.%s", name);
+        e[n] = (mot_st_entry){names[n], MOT_DTYPE_I32, 1, {L->n_prompt + L->n_tokens}, tokens[i]};
+        n++;
+        snprintf(names[n], sizeof names[n], "logits.%s", name);
+        e[n] = (mot_st_entry){names[n], MOT_DTYPE_F32, 2, {L->n_tokens, m->experts[L->expert]->cfg.vocab}, L->logits};
+        n++;
+    }
+    if (st == MOT_OK) {
+        st = mot_st_write(path, e, n);
+    }
+    for (int i = 0; tokens && i < s->n_lanes; i++) free(tokens[i]);
+    free(tokens), free(active), free(names), free(e);
+    return st;
+}

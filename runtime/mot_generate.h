@@ -1,0 +1,55 @@
+/* MoT generation over a routed set (SPEC 1.5): prefill every active expert with the
+ * interaction layers, then decode with every alive expert advancing its own token. */
+#ifndef MOT_RUNTIME_MOT_GENERATE_H
+#define MOT_RUNTIME_MOT_GENERATE_H
+
+#include "runtime/mot_model.h"
+#include "runtime/router.h"
+#include "runtime/sampler.h"
+
+/* One active expert's run: lane 0 is the primary. */
+typedef struct {
+    int expert;            /* pipeline index */
+    mot_expert_state st;
+    float *ik, *iv;        /* [Q, ctx, d_s] interaction keys/values */
+    int ctx;               /* rows the interaction cache holds */
+    int rows;              /* interaction rows written (prompt + decode steps fed) */
+    int *prompt;           /* [n_prompt] its templated prompt in its own tokens */
+    int n_prompt;
+    int alive;
+    mot_sampler sampler;
+    int *tokens;           /* [n_tokens] sampled */
+    int n_tokens, cap;
+    float *logits;         /* [n_tokens, vocab] when kept */
+} mot_lane;
+
+typedef struct {
+    int n_predict;         /* max tokens of the primary (>= 1) */
+    mot_sampler_params sampler;
+    int keep_logits;
+    /* Called with each token the primary samples; non-zero stops. */
+    int (*on_token)(void *user, int token);
+    void *user;
+} mot_generate_opts;
+
+typedef struct {
+    const mot_model *m;
+    const mot_route *route;
+    int n_lanes;
+    mot_lane *lanes;
+    /* scratch, sized for the longest prompt: */
+    int max_rows;
+    float *z, *nz, *q, *att, *o; /* [max_rows, d_s] */
+    float *delta;                /* [max_rows, max d_m] */
+    double prefill_s, decode_s;
+    int n_decode_steps;
+} mot_session;
+
+mot_status mot_session_generate(const mot_model *m, const mot_route *route, const char *prompt,
+                                const mot_generate_opts *opts, mot_session *s);
+void mot_session_free(mot_session *s);
+
+/* SPEC 2.3 dump of a finished session. */
+mot_status mot_session_dump(const mot_session *s, const char *path);
+
+#endif

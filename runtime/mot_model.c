@@ -1,0 +1,233 @@
+/* Loading a MoT pipeline: experts, tokenizers, placements and the MoT weights. */
+#include "runtime/mot_model.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/error.h"
+#include "common/half.h"
+#include "common/mapped_file.h"
+
+/* ---- the tensor list (SPEC 2.2) ---- */
+
+void mot_model_visit_tensors(const mot_model *m, mot_tensor_visitor fn, void *user) {
+    const mot_pipeline *p = m->pipe;
+    const int64_t ds = p->interaction.shared_dim, hr = p->router.hidden, M = m->n_experts;
+    const int64_t dz = m->experts[p->router.expert]->cfg.hidden;
+    char name[256];
+    int64_t s[2];
+#define VISIT(opt, nd, a, b, ...)                           \
+    do {                                                    \
+        snprintf(name, sizeof name, __VA_ARGS__);           \
+        s[0] = (a), s[1] = (b);                             \
+        fn(name, nd, s, opt, user);                         \
+    } while (0)
+    VISIT(0, 2, hr, dz, "router.fc1.weight");
+    VISIT(0, 1, hr, 0, "router.fc1.bias");
+    VISIT(0, 2, M, hr, "router.fc2.weight");
+    VISIT(0, 1, M, 0, "router.fc2.bias");
+    for (int q = 0; q < p->interaction.stacks; q++) {
+        for (int e = 0; e < M; e++) {
+            const char *en = p->experts[e].name;
+            const int64_t dm = m->experts[e]->cfg.hidden;
+            VISIT(0, 2, ds, dm, "interaction.%d.forward.%s.weight", q, en);
+            VISIT(1, 1, ds, 0, "interaction.%d.forward.%s.bias", q, en);
+            VISIT(0, 2, dm, ds, "interaction.%d.reverse.%s.weight", q, en);
+            VISIT(1, 1, dm, 0, "interaction.%d.reverse.%s.bias", q, en);
+        }
+        static const char proj[4] = {'q', 'k', 'v', 'o'};
+        for (int i = 0; i < 4; i++) {
+            VISIT(0, 2, ds, ds, "interaction.%d.attn.%c_proj.weight", q, proj[i]);
+            VISIT(1, 1, ds, 0, "interaction.%d.attn.%c_proj.bias", q, proj[i]);
+        }
+        if (p->interaction.norm == MOT_LATENT_NORM_LAYERNORM) {
+            VISIT(0, 1, ds, 0, "interaction.%d.norm.weight", q);
+            VISIT(0, 1, ds, 0, "interaction.%d.norm.bias", q);
+        }
+    }
+#undef VISIT
+}
+
+/* ---- binding ---- */
+
+static float *to_f32(const mot_tensor *t, int64_t n) {
+    float *v = malloc((size_t)n * sizeof *v);
+    if (!v) {
+        return NULL;
+    }
+    for (int64_t i = 0; i < n; i++) {
+        if (t->dtype == MOT_DTYPE_F32) {
+            memcpy(&v[i], (const char *)t->data + 4 * i, 4);
+        } else {
+            uint16_t h;
+            memcpy(&h, (const char *)t->data + 2 * i, 2);
+            v[i] = t->dtype == MOT_DTYPE_BF16 ? mot_bf16_to_f32(h) : mot_f16_to_f32(h);
+        }
+    }
+    return v;
+}
+
+static mot_status bind_vector(const mot_model *m, const char *name, int64_t n, int optional, float **out) {
+    *out = NULL;
+    if (optional && !mot_st_find(m->st, name)) {
+        return MOT_OK;
+    }
+    const mot_tensor *t;
+    MOT_TRY(mot_st_expect(m->st, name, 1, (int64_t[]){n}, &t));
+    *out = to_f32(t, n);
+    return *out ? MOT_OK : mot_fail(MOT_ERR_NOMEM, "%s: out of memory", name);
+}
+
+/* prefix.weight [rows, cols] and the optional (or required) prefix.bias [rows]. */
+static mot_status bind_linear(const mot_model *m, const char *prefix, int64_t rows, int64_t cols,
+                              int bias_optional, mot_linear *l) {
+    char name[256];
+    const mot_tensor *t;
+    snprintf(name, sizeof name, "%s.weight", prefix);
+    MOT_TRY(mot_st_expect(m->st, name, 2, (int64_t[]){rows, cols}, &t));
+    l->w = (mot_weight){t->dtype, t->data, rows, cols};
+    snprintf(name, sizeof name, "%s.bias", prefix);
+    return bind_vector(m, name, rows, bias_optional, &l->bias);
+}
+
+static mot_status bind_weights(mot_model *m) {
+    const mot_pipeline *p = m->pipe;
+    const int64_t ds = p->interaction.shared_dim, hr = p->router.hidden;
+    const int64_t dz = m->experts[p->router.expert]->cfg.hidden;
+    char prefix[200];
+    MOT_TRY(bind_linear(m, "router.fc1", hr, dz, 0, &m->router_fc1));
+    MOT_TRY(bind_linear(m, "router.fc2", m->n_experts, hr, 0, &m->router_fc2));
+    m->inter = calloc((size_t)p->interaction.stacks, sizeof *m->inter);
+    if (!m->inter) {
+        return mot_fail(MOT_ERR_NOMEM, "%s: out of memory", p->weights);
+    }
+    for (int q = 0; q < p->interaction.stacks; q++) {
+        mot_interaction_weights *iw = &m->inter[q];
+        iw->forward = calloc((size_t)m->n_experts, sizeof *iw->forward);
+        iw->reverse = calloc((size_t)m->n_experts, sizeof *iw->reverse);
+        if (!iw->forward || !iw->reverse) {
+            return mot_fail(MOT_ERR_NOMEM, "%s: out of memory", p->weights);
+        }
+        for (int e = 0; e < m->n_experts; e++) {
+            const int64_t dm = m->experts[e]->cfg.hidden;
+            snprintf(prefix, sizeof prefix, "interaction.%d.forward.%s", q, p->experts[e].name);
+            MOT_TRY(bind_linear(m, prefix, ds, dm, 1, &iw->forward[e]));
+            snprintf(prefix, sizeof prefix, "interaction.%d.reverse.%s", q, p->experts[e].name);
+            MOT_TRY(bind_linear(m, prefix, dm, ds, 1, &iw->reverse[e]));
+        }
+        mot_linear *proj[4] = {&iw->q, &iw->k, &iw->v, &iw->o};
+        for (int i = 0; i < 4; i++) {
+            snprintf(prefix, sizeof prefix, "interaction.%d.attn.%c_proj", q, "qkvo"[i]);
+            MOT_TRY(bind_linear(m, prefix, ds, ds, 1, proj[i]));
+        }
+        if (p->interaction.norm == MOT_LATENT_NORM_LAYERNORM) {
+            snprintf(prefix, sizeof prefix, "interaction.%d.norm.weight", q);
+            MOT_TRY(bind_vector(m, prefix, ds, 0, &iw->norm_weight));
+            snprintf(prefix, sizeof prefix, "interaction.%d.norm.bias", q);
+            MOT_TRY(bind_vector(m, prefix, ds, 0, &iw->norm_bias));
+        }
+    }
+    return MOT_OK;
+}
+
+mot_status mot_model_load(const char *pipeline_path, int load_weights, mot_model **out) {
+    *out = NULL;
+    mot_model *m = calloc(1, sizeof *m);
+    if (!m) {
+        return mot_fail(MOT_ERR_NOMEM, "%s: out of memory", pipeline_path);
+    }
+    mot_status st = mot_pipeline_load(pipeline_path, &m->pipe);
+    if (st != MOT_OK) {
+        free(m);
+        return st;
+    }
+    const mot_pipeline *p = m->pipe;
+    m->n_experts = p->n_experts;
+    m->experts = calloc((size_t)m->n_experts, sizeof *m->experts);
+    m->tokenizers = calloc((size_t)m->n_experts, sizeof *m->tokenizers);
+    m->ends = calloc((size_t)m->n_experts, sizeof *m->ends);
+    if (!m->experts || !m->tokenizers || !m->ends) {
+        st = mot_fail(MOT_ERR_NOMEM, "%s: out of memory", pipeline_path);
+    }
+    for (int e = 0; st == MOT_OK && e < m->n_experts; e++) {
+        const mot_pipeline_expert *pe = &p->experts[e];
+        st = mot_expert_load(pe->path, &m->experts[e]);
+        if (st == MOT_OK) {
+            st = mot_tokenizer_load(pe->path, &m->tokenizers[e]);
+        }
+        if (st == MOT_OK) {
+            m->ends[e] = malloc((size_t)p->interaction.stacks * sizeof **m->ends);
+            st = m->ends[e] ? mot_pipeline_placement(p, e, m->experts[e]->cfg.n_layers, m->ends[e])
+                            : mot_fail(MOT_ERR_NOMEM, "out of memory");
+        } else {
+            /* Say which expert of which pipeline the bad folder belongs to. */
+            st = mot_fail_prefix(st, "%s:%d:%d: error: expert '%s'", p->file, pe->pos.line, pe->pos.col,
+                                 pe->name);
+        }
+    }
+    if (st == MOT_OK && load_weights) {
+        if (!p->weights) {
+            st = mot_fail(MOT_ERR_ARG, "%s: error: the pipeline names no weights file (add `weights:`)", p->file);
+        } else if (!mot_file_exists(p->weights)) {
+            st = mot_fail(MOT_ERR_IO, "%s:%d:%d: error: weights file '%s' does not exist (`mot init %s` writes random ones)",
+                          p->file, p->weights_pos.line, p->weights_pos.col, p->weights, p->file);
+        } else {
+            st = mot_st_open_file(p->weights, &m->st);
+            if (st == MOT_OK) {
+                st = bind_weights(m);
+            }
+        }
+    }
+    if (st != MOT_OK) {
+        mot_model_free(m);
+        return st;
+    }
+    *out = m;
+    return MOT_OK;
+}
+
+void mot_model_free(mot_model *m) {
+    if (!m) {
+        return;
+    }
+    for (int e = 0; e < m->n_experts; e++) {
+        if (m->experts) mot_expert_free(m->experts[e]);
+        if (m->tokenizers) mot_tokenizer_free(m->tokenizers[e]);
+        if (m->ends) free(m->ends[e]);
+    }
+    free(m->experts);
+    free(m->tokenizers);
+    free(m->ends);
+    free(m->router_fc1.bias);
+    free(m->router_fc2.bias);
+    if (m->inter) {
+        for (int q = 0; q < m->pipe->interaction.stacks; q++) {
+            mot_interaction_weights *iw = &m->inter[q];
+            for (int e = 0; e < m->n_experts; e++) {
+                if (iw->forward) free(iw->forward[e].bias);
+                if (iw->reverse) free(iw->reverse[e].bias);
+            }
+            free(iw->forward);
+            free(iw->reverse);
+            free(iw->q.bias), free(iw->k.bias), free(iw->v.bias), free(iw->o.bias);
+            free(iw->norm_weight), free(iw->norm_bias);
+        }
+    }
+    free(m->inter);
+    mot_st_close(m->st);
+    mot_pipeline_free(m->pipe);
+    free(m);
+}
+
+void mot_linear_apply(const mot_linear *l, const float *x, float *y, int n) {
+    mot_cpu_matmul(y, x, &l->w, n);
+    if (l->bias) {
+        const int64_t out = l->w.rows;
+        for (int t = 0; t < n; t++) {
+            for (int64_t i = 0; i < out; i++) {
+                y[t * out + i] += l->bias[i];
+            }
+        }
+    }
+}

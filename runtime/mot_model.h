@@ -1,0 +1,51 @@
+/* A loaded MoT pipeline: the expert pool (weights mapped, tokenizers), each expert's
+ * interaction points, and the trained MoT weights (router + interaction layers, SPEC 2.2). */
+#ifndef MOT_RUNTIME_MOT_MODEL_H
+#define MOT_RUNTIME_MOT_MODEL_H
+
+#include "graph/pipeline.h"
+#include "runtime/expert.h"
+#include "tokenizer/tokenizer.h"
+
+/* y = x W^T (+ b): an nn.Linear as stored. */
+typedef struct {
+    mot_weight w;    /* [out, in] */
+    float *bias;     /* [out] f32 copy, NULL when the file has none */
+} mot_linear;
+
+typedef struct {
+    mot_linear *forward;   /* [M] F_m: [d_s, d_m] */
+    mot_linear *reverse;   /* [M] R_m: [d_m, d_s] */
+    mot_linear q, k, v, o; /* [d_s, d_s] */
+    float *norm_weight;    /* [d_s] when layernorm, else NULL */
+    float *norm_bias;      /* [d_s] when layernorm, else NULL */
+} mot_interaction_weights;
+
+typedef struct {
+    mot_pipeline *pipe;
+    int n_experts;             /* M */
+    mot_expert **experts;      /* [M] */
+    mot_tokenizer **tokenizers;/* [M] */
+    int **ends;                /* [M][Q] layer after which interaction q runs */
+    mot_st_set *st;            /* the MoT weights file (NULL before mot init) */
+    mot_linear router_fc1;     /* [h_r, d_z] */
+    mot_linear router_fc2;     /* [M, h_r] */
+    mot_interaction_weights *inter; /* [Q] */
+} mot_model;
+
+/* Loads the pipeline, every expert and tokenizer, checks placements against depths, and
+ * (when load_weights) the MoT weights with every shape checked:
+ * "W.safetensors: tensor 'interaction.0.forward.math.weight': expected [128, 64], found [128, 32]". */
+mot_status mot_model_load(const char *pipeline_path, int load_weights, mot_model **out);
+void mot_model_free(mot_model *m);
+
+/* y[n, out] = x[n, in] W^T + b. */
+void mot_linear_apply(const mot_linear *l, const float *x, float *y, int n);
+
+/* The expected MoT tensors: calls fn(name, ndim, shape, optional, user) for each, in file
+ * order (router, then interaction q = 0..Q-1). `mot init` writes them; the loader checks them. */
+typedef void (*mot_tensor_visitor)(const char *name, int ndim, const int64_t *shape, int optional,
+                                   void *user);
+void mot_model_visit_tensors(const mot_model *m, mot_tensor_visitor fn, void *user);
+
+#endif

@@ -1,0 +1,197 @@
+#!/usr/bin/python3
+"""One MoT end-to-end case: build the test pool (cached), write the MoT weights (`mot init`
+or Python), `mot run PIPELINE --dump`, and check the dump against the float64 reference
+(tests/reference/compare_mot_dump.py).
+
+    run_mot_case.py --mot BIN --pool DIR --work DIR CASE
+    run_mot_case.py --list
+
+Each case gets its own copy of the pipeline file in WORK/CASE/ (absolute expert paths, its
+own weights file), so cases may run in parallel. Exits 77 (ctest: skipped) when the mot
+binary has no MoT commands yet (no `init` in `mot --help`).
+"""
+import argparse
+import os
+import subprocess
+import sys
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+TESTS = os.path.dirname(HERE)
+sys.path.insert(0, os.path.join(TESTS, "reference"))
+sys.path.insert(0, os.path.join(TESTS, "tools"))
+import compare_mot_dump  # noqa: E402
+import make_mot_pool  # noqa: E402
+from safetensors_io import read_safetensors  # noqa: E402
+
+SKIP = 77
+GREEDY = ["--temp", "0"]
+
+# name -> scenario (make_mot_pool.py), `mot init` flags when the scenario's weights come
+# from mot init, extra `mot run` flags. Greedy unless `sampled`.
+CASES = {
+    "hetero_k2": dict(scenario="hetero3", init=["--seed", "1"]),
+    "hetero_k3_f16": dict(scenario="hetero3_k3", init=["--seed", "2", "--dtype", "f16"]),
+    "init_norm_biases_bf16": dict(scenario="init_norm",
+                                  init=["--seed", "3", "--biases", "--dtype", "bf16"]),
+    "k1": dict(scenario="k1"),
+    "uniform_q3": dict(scenario="uniform_q3"),
+    "shallow": dict(scenario="shallow"),
+    "intermediate": dict(scenario="intermediate"),
+    "deep": dict(scenario="deep"),
+    "explicit": dict(scenario="explicit"),
+    "norm_bias_f16": dict(scenario="norm_bias"),
+    "norm_only_bf16": dict(scenario="norm_only"),
+    "forced": dict(scenario="hetero3", init=["--seed", "1"], experts="c,a"),
+    "drop_primary": dict(scenario="hetero3", init=["--seed", "1"], drop="primary"),
+    "eos_death": dict(scenario="eos_death"),
+    "template_lengths": dict(scenario="template"),
+    "sampled": dict(scenario="sampled", sampled=True, top_k=20,
+                    run=["--temp", "0.8", "--top-k", "20", "--top-p", "0.9", "--seed", "5"]),
+    "demo": dict(scenario="demo"),
+}
+
+
+def parse_args():
+    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    p.add_argument("--mot", help="the mot executable")
+    p.add_argument("--pool", help="where the test pool is built (reused between runs)")
+    p.add_argument("--work", help="where pipeline copies, weights and dumps go")
+    p.add_argument("--threads", default="2")
+    p.add_argument("--list", action="store_true")
+    p.add_argument("case", nargs="?", choices=sorted(CASES))
+    args = p.parse_args()
+    if not args.list and not (args.mot and args.pool and args.work and args.case):
+        p.error("--mot, --pool, --work and CASE are required")
+    return args
+
+
+def has_mot_commands(mot):
+    r = subprocess.run([mot, "--help"], capture_output=True, text=True, errors="replace")
+    return "init" in r.stdout + r.stderr
+
+
+def show(cmd):
+    print("+ " + " ".join(repr(c) if (" " in c or "\n" in c) else c for c in cmd), flush=True)
+
+
+def run(cmd, what, timeout=150):
+    show(cmd)
+    r = subprocess.run(cmd, capture_output=True, text=True, errors="replace", timeout=timeout)
+    print(f"{what} stdout: {r.stdout[-2000:]!r}\n{what} stderr: {r.stderr.strip()[-2000:]}")
+    if r.returncode != 0:
+        raise SystemExit(f"FAIL: {what} exited with {r.returncode}")
+    return r
+
+
+def case_pipeline(pool_pipeline, case_dir, weights):
+    """A copy of the pool's pipeline file with absolute expert paths and its own weights."""
+    import yaml
+    with open(pool_pipeline) as fh:
+        doc = yaml.safe_load(fh)
+    base = os.path.dirname(pool_pipeline)
+    for e in doc["experts"]:
+        e["path"] = os.path.normpath(os.path.join(base, e["path"]))
+    doc["weights"] = weights
+    path = os.path.join(case_dir, "pipeline.yaml")
+    make_mot_pool.write_yaml(path, doc)
+    return path
+
+
+def main():
+    args = parse_args()
+    if args.list:
+        print("\n".join(sorted(CASES)))
+        return 0
+    if not has_mot_commands(args.mot):
+        print(f"SKIP: {args.mot} has no MoT commands yet (no 'init' in mot --help)")
+        return SKIP
+    case = CASES[args.case]
+    pool_pipeline = make_mot_pool.build(args.pool, case["scenario"])
+    scenario = make_mot_pool.SCENARIOS[case["scenario"]]
+    prompt, n_max = scenario["prompt"], str(scenario["sampler"]["max_tokens"])
+    case_dir = os.path.join(os.path.abspath(args.work), args.case)
+    os.makedirs(case_dir, exist_ok=True)
+    if "init" in case:
+        weights = os.path.join(case_dir, "mot.safetensors")
+        if os.path.exists(weights):
+            os.remove(weights)
+        pipeline = case_pipeline(pool_pipeline, case_dir, weights)
+        run([args.mot, "init", pipeline, *case["init"]], "mot init")
+        if not os.path.exists(weights):
+            raise SystemExit(f"FAIL: mot init wrote no weights at {weights}")
+    else:
+        weights = os.path.splitext(pool_pipeline)[0] + ".mot.safetensors"
+        pipeline = case_pipeline(pool_pipeline, case_dir, weights)
+
+    route_flags = []
+    if case.get("experts"):
+        route_flags = ["--experts", case["experts"]]
+    if case.get("drop") == "primary":   # drop whichever expert the router would make primary
+        from mot_ref import MotRef
+        ref = MotRef.load(pipeline)
+        primary = ref.pipe.names[ref.select_active(ref.router_scores(prompt))[0]]
+        route_flags = ["--drop", primary]
+
+    def mot_run(dump):
+        if os.path.exists(dump):
+            os.remove(dump)
+        cmd = [args.mot, "run", pipeline, "-p", prompt, "-n", n_max, "-t", args.threads,
+               "--dump", dump, *route_flags]
+        cmd += case.get("run", []) if case.get("sampled") else GREEDY + case.get("run", [])
+        run(cmd, "mot run")
+        if not os.path.exists(dump):
+            raise SystemExit(f"FAIL: mot run wrote no dump at {dump}")
+
+    dump = os.path.join(case_dir, "dump.safetensors")
+    mot_run(dump)
+    flags = ["--pipeline", pipeline, "--dump", dump, "--prompt", prompt, "-n", n_max,
+             *route_flags]
+    flags += ["--top-k", str(case["top_k"])] if case.get("sampled") else ["--greedy"]
+    status = compare_mot_dump.main(flags)
+    if status != 0:
+        return status
+    return extra_checks(args, case, scenario, dump, mot_run)
+
+
+def extra_checks(args, case, scenario, dump, mot_run):
+    """What a case is about beyond the comparison: that it really exercised it."""
+    d = read_safetensors(dump)
+    names = [e["name"] for e in scenario["experts"]]
+    active = [names[i] for i in d["route.active"].tolist()]
+    rows = {e: d[f"logits.{e}"].shape[0] for e in active}
+    prompt_len = {e: d[f"tokens.{e}"].size - rows[e] for e in active}
+    print(f"active {active}, prompt tokens {prompt_len}, sampled {rows}")
+    if case.get("experts") and active != case["experts"].split(","):
+        print(f"FAIL: forced {case['experts']}, dump has {active}")
+        return 1
+    if case.get("drop") and len(active) != scenario["router"]["top_k"]:
+        print(f"FAIL: {len(active)} experts active after --drop, want top_k")
+        return 1
+    if "eos_death" in scenario:
+        dier = scenario["eos_death"]
+        if dier not in active or active[0] == dier:
+            print(f"FAIL: {dier} should be a non-primary, active {active}")
+            return 1
+        primary = active[0]
+        if not rows[dier] < rows[primary]:
+            print(f"FAIL: {dier} did not die: {rows[dier]} tokens, primary {rows[primary]}")
+            return 1
+        print(f"{dier} died after {rows[dier]} tokens; the primary went on to {rows[primary]}")
+    if args.case == "template_lengths" and len(set(prompt_len.values())) < len(active):
+        print(f"FAIL: prompt token counts should all differ: {prompt_len}")
+        return 1
+    if case.get("sampled"):
+        again = os.path.join(os.path.dirname(dump), "again.safetensors")
+        mot_run(again)
+        d2 = read_safetensors(again)
+        for e in active:
+            a, b = d[f"tokens.{e}"].tolist(), d2.get(f"tokens.{e}", [])
+            if a != list(b):
+                print(f"FAIL: {e}: same seed, different tokens:\n  {a}\n  {list(b)}")
+                return 1
+        print("same seed, same tokens for every expert")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,560 @@
+/* Pipeline files (graph/): every error class with its full "FILE:LINE:COL: error: ..." line,
+ * good files in flow and block style, defaults, path resolution, placement numbers checked
+ * against hand-computed values, the expanded form's round trip and the dot output. */
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE
+#endif
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/mapped_file.h"
+#include "graph/pipeline.h"
+#include "tests/loading/test_support.h"
+
+static const char *dir;     /* the temporary folder every file is written into */
+static char real_dir[PATH_MAX];
+
+static const char *write_file(const char *name, const char *text) {
+    static char path[1024];
+    test_path(path, dir, name);
+    test_write_text(path, text);
+    return path;
+}
+
+/* The file must fail to load with exactly "DIR/NAME" + tail as the message. */
+static void expect_error_at(int line, const char *name, const char *text, mot_status want,
+                            const char *tail) {
+    const char *path = write_file(name, text);
+    char expected[2048];
+    snprintf(expected, sizeof expected, "%s%s", path, tail);
+    mot_pipeline *p = NULL;
+    mot_status st = mot_pipeline_load(path, &p);
+    if (st == MOT_OK) {
+        fprintf(stderr, "%s:%d: %s loaded; expected the error\n  %s\n", __FILE__, line, name, expected);
+        test_failures++;
+        mot_pipeline_free(p);
+        return;
+    }
+    if (st != want || strcmp(mot_last_error(), expected) != 0) {
+        fprintf(stderr, "%s:%d: %s: got %s\n  %s\nexpected %s\n  %s\n", __FILE__, line, name,
+                mot_status_name(st), mot_last_error(), mot_status_name(want), expected);
+        test_failures++;
+    }
+    if (p) {
+        fprintf(stderr, "%s:%d: %s: failed load left a pipeline\n", __FILE__, line, name);
+        test_failures++;
+    }
+}
+#define EXPECT_ERROR(name, text, tail) expect_error_at(__LINE__, name, text, MOT_ERR_FORMAT, tail)
+
+static mot_pipeline *load_ok(const char *name, const char *text) {
+    mot_pipeline *p = NULL;
+    CHECK_OK(mot_pipeline_load(write_file(name, text), &p));
+    return p;
+}
+
+/* The SPEC section 3 example, in flow style. */
+static const char spec_example[] =
+    "name: tiny-mot\n"
+    "experts:                      # order = router output order\n"
+    "  - {name: math, path: ../models/math}            # paths relative to this file\n"
+    "  - {name: code, path: ../models/code, template: \"### Task\\n{prompt}\\n### Answer\\n\"}\n"
+    "  - {name: chat, path: ../models/chat}\n"
+    "router: {encoder: mean-embed, expert: chat, hidden: 64, top_k: 2}\n"
+    "interaction: {stacks: 4, placement: uniform, shared_dim: 128, heads: 4, norm: none}\n"
+    "weights: ../models/tiny-mot.safetensors\n"
+    "sampler: {temperature: 0, top_k: 0, top_p: 1.0, seed: 0, max_tokens: 64}\n"
+    "schedule: ../schedules/default.yaml   # optional\n";
+
+/* Block style, only the required keys (every default applies). */
+static const char block_minimal[] =
+    "name: block\n"
+    "experts:\n"
+    "  - name: math\n"
+    "    path: ./m/math\n"
+    "  - name: code\n"
+    "    path: /abs/code\n"
+    "router:\n"
+    "  expert: code\n"
+    "  hidden: 16\n"
+    "  top_k: 1\n"
+    "interaction:\n"
+    "  stacks: 2\n"
+    "  shared_dim: 32\n"
+    "  heads: 2\n";
+
+static void test_good_files(void) {
+    char want[PATH_MAX + 64];
+    mot_pipeline *p = load_ok("spec.yaml", spec_example);
+    if (p) {
+        CHECK(!strcmp(p->name, "tiny-mot"));
+        CHECK(p->n_experts == 3);
+        CHECK(!strcmp(p->experts[0].name, "math") && !strcmp(p->experts[2].name, "chat"));
+        /* "../models/math" from DIR/spec.yaml: DIR's parent, folded. */
+        char parent[PATH_MAX];
+        snprintf(parent, sizeof parent, "%s", real_dir);
+        *strrchr(parent, '/') = '\0';
+        snprintf(want, sizeof want, "%s/models/math", parent);
+        CHECK(!strcmp(p->experts[0].path, want));
+        snprintf(want, sizeof want, "%s/models/tiny-mot.safetensors", parent);
+        CHECK(p->weights && !strcmp(p->weights, want));
+        snprintf(want, sizeof want, "%s/schedules/default.yaml", parent);
+        CHECK(p->schedule && !strcmp(p->schedule, want));
+        CHECK(p->experts[0].template_text == NULL);
+        CHECK(p->experts[1].template_text &&
+              !strcmp(p->experts[1].template_text, "### Task\n{prompt}\n### Answer\n"));
+        CHECK(!strcmp(p->router.encoder, "mean-embed"));
+        CHECK(p->router.expert == 2 && p->router.hidden == 64 && p->router.top_k == 2);
+        CHECK(p->interaction.stacks == 4 && p->interaction.placement == MOT_PLACEMENT_UNIFORM);
+        CHECK(p->interaction.shared_dim == 128 && p->interaction.heads == 4);
+        CHECK(p->interaction.norm == MOT_LATENT_NORM_NONE);
+        CHECK(p->sampler.temperature == 0 && p->sampler.top_k == 0 && p->sampler.top_p == 1.0f);
+        CHECK(p->sampler.seed == 0 && p->sampler.max_tokens == 64);
+        CHECK(mot_pipeline_find_expert(p, "code") == 1 && mot_pipeline_find_expert(p, "x") == -1);
+        CHECK(p->experts[1].pos.line == 4 && p->experts[1].pos.col == 5);
+        mot_pipeline_free(p);
+    }
+    p = load_ok("block.yaml", block_minimal);
+    if (p) {
+        snprintf(want, sizeof want, "%s/m/math", real_dir);
+        CHECK(!strcmp(p->experts[0].path, want));
+        CHECK(!strcmp(p->experts[1].path, "/abs/code")); /* absolute paths stay */
+        CHECK(!strcmp(p->router.encoder, "mean-embed") && p->router.expert == 1);
+        CHECK(p->interaction.placement == MOT_PLACEMENT_UNIFORM);
+        CHECK(p->interaction.norm == MOT_LATENT_NORM_NONE);
+        CHECK(p->weights == NULL && p->schedule == NULL);
+        CHECK(p->sampler.temperature == 0 && p->sampler.top_k == 0 && p->sampler.top_p == 1.0f);
+        CHECK(p->sampler.seed == 0 && p->sampler.max_tokens == 64);
+        CHECK(p->experts[0].pos.line == 3 && p->experts[0].pos.col == 5);
+        mot_pipeline_free(p);
+    }
+    p = load_ok("settings.yaml",
+                "name: s\n"
+                "experts: [{name: a_1, path: a}, {name: B-2, path: b}]\n"
+                "router: {expert: B-2, hidden: 8, top_k: 2}\n"
+                "interaction: {stacks: 1, placement: deep, shared_dim: 12, heads: 3, norm: layernorm}\n"
+                "sampler: {temperature: 0.7, top_k: 40, top_p: 0.95, seed: 18446744073709551615, max_tokens: 5}\n");
+    if (p) {
+        CHECK(p->interaction.placement == MOT_PLACEMENT_DEEP);
+        CHECK(p->interaction.norm == MOT_LATENT_NORM_LAYERNORM);
+        CHECK(p->sampler.temperature == 0.7f && p->sampler.top_k == 40 && p->sampler.top_p == 0.95f);
+        CHECK(p->sampler.seed == 18446744073709551615ULL && p->sampler.max_tokens == 5);
+        mot_pipeline_free(p);
+    }
+}
+
+/* A one-expert pipeline with the given interaction settings, loaded. */
+static mot_pipeline *with_interaction(const char *interaction, const char *layers) {
+    char text[1024];
+    snprintf(text, sizeof text,
+             "name: pl\nexperts: [{name: e, path: e%s%s}]\nrouter: {expert: e, hidden: 4, top_k: 1}\n"
+             "interaction: {%s, shared_dim: 8, heads: 2}\n",
+             layers ? ", layers: " : "", layers ? layers : "", interaction);
+    return load_ok("placement.yaml", text);
+}
+
+static void check_placement(int line, const char *interaction, const char *layers, int L,
+                            const char *want) {
+    mot_pipeline *p = with_interaction(interaction, layers);
+    if (!p) {
+        return;
+    }
+    int ends[64];
+    char got[256] = "";
+    mot_status st = mot_pipeline_placement(p, 0, L, ends);
+    if (st != MOT_OK) {
+        snprintf(got, sizeof got, "error: %s", mot_last_error());
+    } else {
+        for (int q = 0, k = 0; q < p->interaction.stacks; q++) {
+            k += snprintf(got + k, sizeof got - k, "%s%d", q ? "," : "", ends[q]);
+        }
+    }
+    if (strcmp(got, want) != 0) {
+        fprintf(stderr, "%s:%d: placement {%s} L=%d: got %s, expected %s\n", __FILE__, line,
+                interaction, L, got, want);
+        test_failures++;
+    }
+    mot_pipeline_free(p);
+}
+#define PLACEMENT(inter, layers, L, want) check_placement(__LINE__, inter, layers, L, want)
+
+static void test_placement(void) {
+    /* Hand-computed: end(q) = floor(a*L + (q+1)*(b-a)*L/Q) - 1. */
+    PLACEMENT("stacks: 4", NULL, 30, "6,14,21,29");                       /* 7.5, 15, 22.5, 30 */
+    PLACEMENT("stacks: 4, placement: uniform", NULL, 22, "4,10,15,21");   /* 5.5, 11, 16.5, 22 */
+    PLACEMENT("stacks: 2, placement: deep", NULL, 22, "15,21");           /* 16.5, 22 */
+    PLACEMENT("stacks: 3, placement: deep", NULL, 7, "3,4,6");            /* 4.67, 5.83, 7 */
+    PLACEMENT("stacks: 4, placement: shallow", NULL, 32, "3,7,11,15");    /* 4, 8, 12, 16 */
+    PLACEMENT("stacks: 3, placement: shallow", NULL, 6, "0,1,2");         /* 1, 2, 3 */
+    PLACEMENT("stacks: 4, placement: intermediate", NULL, 32, "11,15,19,23"); /* 12..24 */
+    PLACEMENT("stacks: 3, placement: intermediate", NULL, 22, "8,11,15"); /* 9.17, 12.83, 16.5 */
+    PLACEMENT("stacks: 4", NULL, 4, "0,1,2,3");
+    PLACEMENT("stacks: 1", NULL, 1, "0");
+    PLACEMENT("stacks: 3, placement: explicit", "[2, 5, 9]", 10, "2,5,9");
+    char want[512];
+    /* Q > L (uniform): two interaction points coincide. */
+    snprintf(want, sizeof want,
+             "error: %s/placement.yaml:2:11: error: experts[0] (e): interaction.stacks 4 do not "
+             "fit the uniform placement of its 3 layers: interaction 0 would follow layer -1, "
+             "before the first layer (expected fewer stacks, another placement or an explicit one)", dir);
+    PLACEMENT("stacks: 4", NULL, 3, want);
+    snprintf(want, sizeof want,
+             "error: %s/placement.yaml:2:11: error: experts[0] (e): interaction.stacks 1 do not "
+             "fit the shallow placement of its 1 layers: interaction 0 would follow layer -1, "
+             "before the first layer (expected fewer stacks, another placement or an explicit one)", dir);
+    PLACEMENT("stacks: 1, placement: shallow", NULL, 1, want);
+    snprintf(want, sizeof want,
+             "error: %s/placement.yaml:2:45: error: experts[0].layers[2]: layer 9 is out of range "
+             "for 'e', which has 9 layers (expected 0..8)", dir);
+    PLACEMENT("stacks: 3, placement: explicit", "[2, 5, 9]", 9, want);
+}
+
+static void test_errors(void) {
+    char tail[1024];
+    snprintf(tail, sizeof tail, ": error: cannot read the pipeline file (%s/missing.yaml: cannot open: No such file or directory)", dir);
+    {
+        char path[1024], expected[2048];
+        test_path(path, dir, "missing.yaml");
+        snprintf(expected, sizeof expected, "%s%s", path, tail);
+        mot_pipeline *p = NULL;
+        mot_status st = mot_pipeline_load(path, &p);
+        CHECK(st == MOT_ERR_IO && !strcmp(mot_last_error(), expected) && !p);
+    }
+    EXPECT_ERROR("empty.yaml", "", ":1:1: error: empty document (expected a mapping with name, experts, router, interaction)");
+    EXPECT_ERROR("comment.yaml", "# nothing here\n", ":1:1: error: empty document (expected a mapping with name, experts, router, interaction)");
+    EXPECT_ERROR("syntax.yaml", "name: x\nexperts: [a, b\n",
+                 ":3:1: error: invalid YAML: did not find expected ',' or ']' (while parsing a flow sequence at 2:10)");
+    EXPECT_ERROR("indent.yaml", "name: x\n  bad: 1\n",
+                 ":2:6: error: invalid YAML: mapping values are not allowed in this context");
+    EXPECT_ERROR("two_docs.yaml", "name: x\n---\nname: y\n",
+                 ":3:1: error: a second YAML document (a pipeline file holds one)");
+    EXPECT_ERROR("scalar_top.yaml", "hello\n", ":1:1: error: the pipeline: expected a mapping, found 'hello'");
+    EXPECT_ERROR("unknown_top.yaml", "name: x\nexpert: []\n",
+                 ":2:1: error: unknown key 'expert' in the pipeline (expected name, experts, router, "
+                 "interaction, weights, sampler, schedule, graph)");
+    EXPECT_ERROR("dup_top.yaml", "name: x\nname: y\n",
+                 ":2:1: error: duplicate key 'name' in the pipeline (first at 1:1)");
+    EXPECT_ERROR("missing_top.yaml", "name: x\nexperts: [{name: a, path: a}]\ninteraction: {stacks: 1, shared_dim: 4, heads: 1}\n",
+                 ":1:1: error: the pipeline: missing required key 'router'");
+    /* The brief's examples, in block style. */
+    const char *head = "name: p\n"
+                       "experts:\n"
+                       "  - {name: math, path: m}\n"
+                       "  - {name: code, path: c}\n"
+                       "  - {name: chat, path: h}\n"
+                       "router: {expert: chat, hidden: 8, top_k: 2}\n";
+    char text[2048];
+    snprintf(text, sizeof text, "%sinteraction:\n    stack: 4\n    shared_dim: 8\n    heads: 2\n", head);
+    EXPECT_ERROR("unknown_key.yaml", text,
+                 ":8:5: error: unknown key 'stack' in interaction (expected stacks, placement, "
+                 "shared_dim, heads, norm)");
+    snprintf(text, sizeof text, "%sinteraction:\n    stacks: four\n    shared_dim: 8\n    heads: 2\n", head);
+    EXPECT_ERROR("not_int.yaml", text, ":8:13: error: interaction.stacks: expected an integer, found 'four'");
+    snprintf(text, sizeof text, "%sinteraction:\n    stacks: 0\n    shared_dim: 8\n    heads: 2\n", head);
+    EXPECT_ERROR("zero_stacks.yaml", text, ":8:13: error: interaction.stacks: 0 is out of range (expected 1..1024)");
+    snprintf(text, sizeof text, "%sinteraction: {stacks: 4, placement: uniform, shared_dim: 128, heads: 3}\n", head);
+    EXPECT_ERROR("heads.yaml", text, ":7:70: error: interaction.heads 3 does not divide shared_dim 128");
+    snprintf(text, sizeof text, "%sinteraction: {stacks: 4, shared_dim: 8, heads: 2, placement: middle}\n", head);
+    EXPECT_ERROR("placement_name.yaml", text,
+                 ":7:62: error: interaction.placement: unknown value 'middle' (expected one of "
+                 "uniform, shallow, intermediate, deep, explicit)");
+    snprintf(text, sizeof text, "%sinteraction: {stacks: 4, shared_dim: 8, heads: 2, norm: rms}\n", head);
+    EXPECT_ERROR("norm_name.yaml", text,
+                 ":7:57: error: interaction.norm: unknown value 'rms' (expected one of none, layernorm)");
+    snprintf(text, sizeof text, "%sinteraction: {stacks: 4, shared_dim: 8}\n", head);
+    EXPECT_ERROR("missing_heads.yaml", text, ":7:14: error: interaction: missing required key 'heads'");
+
+    const char *tail_i = "interaction: {stacks: 2, shared_dim: 8, heads: 2}\n";
+    snprintf(text, sizeof text,
+             "name: p\nexperts:\n  - {name: math, path: m}\n  - {name: math, path: c}\n"
+             "router: {expert: math, hidden: 8, top_k: 1}\n%s", tail_i);
+    EXPECT_ERROR("dup_name.yaml", text,
+                 ":4:12: error: experts[1].name: duplicate expert name 'math' (first at 3:12)");
+    snprintf(text, sizeof text,
+             "name: p\nexperts:\n  - {name: math, path: m}\n  - {name: code, path: c}\n  - {name: chat, path: h}\n"
+             "router:\n  expert: chat\n  hidden: 8\n  top_k: 4\n%s", tail_i);
+    EXPECT_ERROR("top_k.yaml", text, ":9:10: error: router.top_k 4 exceeds the number of experts (3)");
+    snprintf(text, sizeof text,
+             "name: p\nexperts:\n  - {name: math, path: m}\n  - {name: code, path: c}\n  - {name: chat, path: h}\n"
+             "router: {expert: chaat, hidden: 8, top_k: 1}\n%s", tail_i);
+    EXPECT_ERROR("router_expert.yaml", text,
+                 ":6:18: error: router.expert 'chaat' is not an expert (expected one of math, code, chat)");
+    snprintf(text, sizeof text,
+             "name: p\nexperts: [{name: a, path: a}]\nrouter: {encoder: bert, expert: a, hidden: 8, top_k: 1}\n%s", tail_i);
+    EXPECT_ERROR("encoder.yaml", text,
+                 ":3:19: error: router.encoder: unknown value 'bert' (expected one of mean-embed)");
+    snprintf(text, sizeof text, "name: p\nexperts: [{name: a, path: a}]\nrouter: a\n%s", tail_i);
+    EXPECT_ERROR("router_scalar.yaml", text, ":3:9: error: router: expected a mapping, found 'a'");
+    snprintf(text, sizeof text, "name: p\nexperts: {name: a}\nrouter: {expert: a, hidden: 8, top_k: 1}\n%s", tail_i);
+    EXPECT_ERROR("experts_map.yaml", text, ":2:10: error: experts: expected a sequence, found a mapping");
+    snprintf(text, sizeof text, "name: p\nexperts: []\nrouter: {expert: a, hidden: 8, top_k: 1}\n%s", tail_i);
+    EXPECT_ERROR("no_experts.yaml", text, ":2:10: error: experts: expected at least one expert, found none");
+    snprintf(text, sizeof text, "name: p\nexperts: [{name: a b, path: a}]\nrouter: {expert: a, hidden: 8, top_k: 1}\n%s", tail_i);
+    EXPECT_ERROR("bad_name.yaml", text,
+                 ":2:18: error: experts[0].name: 'a b' is not a valid expert name (expected letters, "
+                 "digits, '_' and '-' only: it appears in tensor names)");
+    snprintf(text, sizeof text, "name: p\nexperts: [{name: a}]\nrouter: {expert: a, hidden: 8, top_k: 1}\n%s", tail_i);
+    EXPECT_ERROR("no_path.yaml", text, ":2:11: error: experts[0]: missing required key 'path'");
+    snprintf(text, sizeof text, "name: p\nexperts: [{name: a, path: a, templat: x}]\nrouter: {expert: a, hidden: 8, top_k: 1}\n%s", tail_i);
+    EXPECT_ERROR("expert_key.yaml", text,
+                 ":2:30: error: unknown key 'templat' in experts[0] (expected name, path, template, layers, depth)");
+    snprintf(text, sizeof text, "name: p\nexperts: [{name: a, path: a, template: \"Q: {question}\"}]\nrouter: {expert: a, hidden: 8, top_k: 1}\n%s", tail_i);
+    EXPECT_ERROR("template.yaml", text, ":2:40: error: experts[0].template: expected a string containing {prompt}");
+    snprintf(text, sizeof text, "name: p\nexperts: [{name: a, path: \"\"}]\nrouter: {expert: a, hidden: 8, top_k: 1}\n%s", tail_i);
+    EXPECT_ERROR("empty_path.yaml", text, ":2:27: error: experts[0].path: expected a path, found an empty string");
+    snprintf(text, sizeof text, "name: p\nexperts: [{name: a, path: [x]}]\nrouter: {expert: a, hidden: 8, top_k: 1}\n%s", tail_i);
+    EXPECT_ERROR("path_seq.yaml", text, ":2:27: error: experts[0].path: expected a string, found a sequence");
+    snprintf(text, sizeof text, "name: p\nexperts: [{name: a, path: a}]\nrouter: {expert: a, hidden: 8, top_k: 1}\n%s"
+             "sampler: {top_p: 0}\n", tail_i);
+    EXPECT_ERROR("top_p.yaml", text, ":5:18: error: sampler.top_p: 0 is out of range (expected 0 < top_p <= 1)");
+    snprintf(text, sizeof text, "name: p\nexperts: [{name: a, path: a}]\nrouter: {expert: a, hidden: 8, top_k: 1}\n%s"
+             "sampler: {temperature: -1}\n", tail_i);
+    EXPECT_ERROR("temp.yaml", text,
+                 ":5:24: error: sampler.temperature: -1 is out of range (expected >= 0; 0 is greedy)");
+    snprintf(text, sizeof text, "name: p\nexperts: [{name: a, path: a}]\nrouter: {expert: a, hidden: 8, top_k: 1}\n%s"
+             "sampler: {seed: -3}\n", tail_i);
+    EXPECT_ERROR("seed.yaml", text, ":5:17: error: sampler.seed: expected a non-negative integer, found '-3'");
+    snprintf(text, sizeof text, "name: p\nexperts: [{name: a, path: a}]\nrouter: {expert: a, hidden: 8, top_k: 1}\n%s"
+             "sampler: {max_tokens: }\n", tail_i);
+    EXPECT_ERROR("max_tokens.yaml", text, ":5:23: error: sampler.max_tokens: expected an integer, found an empty value");
+
+    /* Explicit placement lists. */
+    const char *r = "router: {expert: a, hidden: 8, top_k: 1}\n";
+    snprintf(text, sizeof text, "name: p\nexperts: [{name: a, path: a, layers: [1, 2]}]\n%s%s", r, tail_i);
+    EXPECT_ERROR("layers_uniform.yaml", text,
+                 ":2:38: error: experts[0].layers: only allowed with interaction.placement explicit (placement is uniform)");
+    snprintf(text, sizeof text, "name: p\nexperts: [{name: a, path: a}]\n%sinteraction: {stacks: 2, placement: explicit, shared_dim: 8, heads: 2}\n", r);
+    EXPECT_ERROR("explicit_missing.yaml", text,
+                 ":2:11: error: experts[0] (a): interaction.placement explicit needs a 'layers' list of 2 layer indices");
+    snprintf(text, sizeof text, "name: p\nexperts: [{name: a, path: a, layers: [1, 2, 3]}]\n%sinteraction: {stacks: 2, placement: explicit, shared_dim: 8, heads: 2}\n", r);
+    EXPECT_ERROR("explicit_length.yaml", text,
+                 ":2:38: error: experts[0].layers: 3 entries, expected 2 (one per stack, interaction.stacks)");
+    snprintf(text, sizeof text, "name: p\nexperts: [{name: a, path: a, layers: [3, 3]}]\n%sinteraction: {stacks: 2, placement: explicit, shared_dim: 8, heads: 2}\n", r);
+    EXPECT_ERROR("explicit_order.yaml", text,
+                 ":2:42: error: experts[0].layers[1]: layer 3 does not come after layer 3 (expected "
+                 "strictly increasing layer indices: two interaction points cannot coincide)");
+    snprintf(text, sizeof text, "name: p\nexperts: [{name: a, path: a, layers: [3, x]}]\n%sinteraction: {stacks: 2, placement: explicit, shared_dim: 8, heads: 2}\n", r);
+    EXPECT_ERROR("explicit_item.yaml", text, ":2:42: error: experts[0].layers[1]: expected an integer, found 'x'");
+    /* A declared depth is checked at load time. */
+    snprintf(text, sizeof text, "name: p\nexperts: [{name: a, path: a, depth: 4, layers: [3, 4]}]\n%sinteraction: {stacks: 2, placement: explicit, shared_dim: 8, heads: 2}\n", r);
+    EXPECT_ERROR("explicit_depth.yaml", text,
+                 ":2:52: error: experts[0].layers[1]: layer 4 is out of range for 'a', which has 4 layers (expected 0..3)");
+}
+
+/* Writes p expanded to DIR/name; returns the text (heap). */
+static char *expand_to(const mot_pipeline *p, const int *depths, const char *name, int dot) {
+    char path[1024];
+    test_path(path, dir, name);
+    FILE *f = fopen(path, "w");
+    if (!f) {
+        perror(path);
+        exit(2);
+    }
+    mot_status st = dot ? mot_pipeline_write_dot(p, depths, f) : mot_pipeline_write_yaml(p, depths, f);
+    fclose(f);
+    CHECK_OK(st);
+    char *text = NULL;
+    CHECK_OK(mot_read_file(path, &text, NULL));
+    return text;
+}
+
+/* compact -> expanded -> load -> expanded again: identical text. */
+static void round_trip(const char *label, const char *compact, const int *depths) {
+    char name[128];
+    snprintf(name, sizeof name, "%s.yaml", label);
+    mot_pipeline *p = load_ok(name, compact);
+    if (!p) {
+        return;
+    }
+    snprintf(name, sizeof name, "%s.expanded.yaml", label);
+    char *first = expand_to(p, depths, name, 0);
+    mot_pipeline *q = NULL;
+    char path[1024];
+    CHECK_OK(mot_pipeline_load(test_path(path, dir, name), &q));
+    if (q && first) {
+        CHECK(q->interaction.placement == MOT_PLACEMENT_EXPLICIT);
+        snprintf(name, sizeof name, "%s.again.yaml", label);
+        char *second = expand_to(q, depths, name, 0);
+        if (second && strcmp(first, second) != 0) {
+            fprintf(stderr, "%s: the expanded form changed on a second round trip:\n%s\n---\n%s\n",
+                    label, first, second);
+            test_failures++;
+        }
+        free(second);
+    }
+    free(first);
+    mot_pipeline_free(q);
+    mot_pipeline_free(p);
+}
+
+static void test_expanded(void) {
+    int depths3[] = {30, 8, 22};
+    round_trip("rt_spec", spec_example, depths3);
+    int depths2[] = {7, 5};
+    round_trip("rt_shallow",
+               "name: \"needs: quoting\"\nexperts:\n  - {name: 'null', path: \"dir with space/a\", template: \"\\t\\\"{prompt}\\\"\\\\ é\\x01\"}\n"
+               "  - {name: b, path: b}\n"
+               "router: {expert: b, hidden: 3, top_k: 2}\n"
+               "interaction: {stacks: 2, placement: shallow, shared_dim: 6, heads: 3, norm: layernorm}\n"
+               "sampler: {temperature: 0.7, top_p: 0.9, seed: 12345678901234, top_k: 5, max_tokens: 9}\n",
+               depths2);
+
+    /* The expanded text of the SPEC example: node order, ids and fields. */
+    mot_pipeline *p = load_ok("spec.yaml", spec_example);
+    if (!p) {
+        return;
+    }
+    char *text = expand_to(p, depths3, "spec.expanded.yaml", 0);
+    if (text) {
+        static const char *const lines[] = {
+            "interaction: {stacks: 4, placement: explicit, shared_dim: 128, heads: 4, norm: none}\n",
+            "  - {name: math, path: ",
+            ", depth: 30, layers: [6, 14, 21, 29]}\n",
+            "template: \"### Task\\n{prompt}\\n### Answer\\n\", depth: 8, layers: [1, 3, 5, 7]}\n",
+            "sampler: {temperature: 0, top_k: 0, top_p: 1, seed: 0, max_tokens: 64}\n",
+            "graph:\n  - {id: router, kind: router, encoder: mean-embed, expert: chat}\n",
+            "  - {id: math/stack0, kind: stack, expert: math, layers: [0, 6], inputs: [router]}\n",
+            "  - {id: math/forward0, kind: projector, direction: forward, expert: math, stack: 0, inputs: [math/stack0]}\n",
+            "  - {id: attention0, kind: attention, stack: 0, inputs: [math/forward0, code/forward0, chat/forward0]}\n",
+            "  - {id: math/reverse0, kind: projector, direction: reverse, expert: math, stack: 0, inputs: [attention0, math/forward0]}\n",
+            "  - {id: math/stack1, kind: stack, expert: math, layers: [7, 14], inputs: [math/reverse0]}\n",
+            "  - {id: chat/stack3, kind: stack, expert: chat, layers: [16, 21], inputs: [chat/reverse2]}\n",
+            "  - {id: math/sampler, kind: sampler, expert: math, inputs: [math/reverse3]}\n",
+        };
+        for (size_t i = 0; i < sizeof lines / sizeof *lines; i++) {
+            if (!strstr(text, lines[i])) {
+                fprintf(stderr, "expanded form lacks: %s", lines[i]);
+                test_failures++;
+            }
+        }
+        /* 1 router + 4 stacks x (3 stack + 3 forward + 1 attention + 3 reverse) + 3 samplers */
+        int nodes = 0;
+        for (const char *s = text; (s = strstr(s, "  - {id: ")); s++) {
+            nodes++;
+        }
+        CHECK(nodes == 1 + 4 * 10 + 3);
+        free(text);
+    }
+    /* A shallow placement leaves layers after the last interaction: a tail stack node. */
+    mot_pipeline *sh = with_interaction("stacks: 2, placement: shallow", NULL);
+    if (sh) {
+        int d[] = {8};
+        text = expand_to(sh, d, "shallow.expanded.yaml", 0);
+        CHECK(text && strstr(text, "  - {id: e/stack2, kind: stack, expert: e, layers: [4, 7], inputs: [e/reverse1]}\n"));
+        CHECK(text && strstr(text, "  - {id: e/sampler, kind: sampler, expert: e, inputs: [e/stack2]}\n"));
+        free(text);
+        mot_pipeline_free(sh);
+    }
+    /* Depths the placement cannot take are reported by the writers too. */
+    int too_shallow[] = {30, 3, 22};
+    FILE *devnull = fopen("/dev/null", "w");
+    CHECK(mot_pipeline_write_yaml(p, too_shallow, devnull) == MOT_ERR_FORMAT);
+    CHECK(mot_pipeline_write_dot(p, too_shallow, devnull) == MOT_ERR_FORMAT);
+    fclose(devnull);
+
+    text = expand_to(p, depths3, "spec.dot", 1);
+    if (text) {
+        static const char *const parts[] = {
+            "digraph mot {", "subgraph \"cluster_math\" {", "label=\"code (8 layers)\";",
+            "\"math/stack0\" [shape=box, label=\"stack 0\\nlayers 0-6\"];",
+            "\"chat/stack3\" [shape=box, label=\"stack 3\\nlayers 16-21\"];",
+            "\"attention3\" [shape=hexagon", "\"router\" [shape=diamond",
+            "\"router\" -> \"math/stack0\";", "\"math/forward0\" -> \"attention0\";",
+            "\"attention0\" -> \"code/reverse0\";",
+            "\"code/forward0\" -> \"code/reverse0\" [style=dashed];",
+            "\"math/reverse3\" -> \"math/sampler\";",
+        };
+        for (size_t i = 0; i < sizeof parts / sizeof *parts; i++) {
+            if (!strstr(text, parts[i])) {
+                fprintf(stderr, "dot output lacks: %s\n", parts[i]);
+                test_failures++;
+            }
+        }
+        CHECK(text[strlen(text) - 2] == '}');
+        free(text);
+    }
+    mot_pipeline_free(p);
+}
+
+/* An expanded file whose graph disagrees with its settings: edited copies of a good one. */
+static void graph_error(int line, const char *expanded, const char *from, const char *to,
+                        const char *tail) {
+    const char *at = strstr(expanded, from);
+    if (!at) {
+        fprintf(stderr, "%s:%d: '%s' is not in the expanded text\n", __FILE__, line, from);
+        test_failures++;
+        return;
+    }
+    size_t n = strlen(expanded) + strlen(to) + 1;
+    char *edited = malloc(n);
+    snprintf(edited, n, "%.*s%s%s", (int)(at - expanded), expanded, to, at + strlen(from));
+    expect_error_at(line, "edited.yaml", edited, MOT_ERR_FORMAT, tail);
+    free(edited);
+}
+#define GRAPH_ERROR(from, to, tail) graph_error(__LINE__, text, from, to, tail)
+
+static void test_graph_section(void) {
+    static const char compact[] =
+        "name: g\nexperts: [{name: math, path: m}, {name: code, path: c}]\n"
+        "router: {expert: code, hidden: 4, top_k: 2}\n"
+        "interaction: {stacks: 2, shared_dim: 8, heads: 2}\n";
+    mot_pipeline *p = load_ok("g.yaml", compact);
+    if (!p) {
+        return;
+    }
+    int depths[] = {4, 6};
+    char *text = expand_to(p, depths, "g.expanded.yaml", 0);
+    mot_pipeline_free(p);
+    if (!text) {
+        return;
+    }
+    /* Lines: 1-3 comment, 4 name, 5-7 experts, 8 router, 9 interaction, 10 sampler, 11 graph,
+     * 12 the router node, 13 a comment, 14 math/stack0, 15 code/stack0, 16 math/forward0, ... */
+    GRAPH_ERROR("{id: math/forward0,", "{id: math/fwd0,",
+                ":16:5: error: graph[3]: expected node 'math/forward0' (projector), found 'math/fwd0' (projector)");
+    GRAPH_ERROR("{id: math/stack0, kind: stack, expert: math, layers: [0, 1]",
+                "{id: math/stack0, kind: stack, expert: math, layers: [0, 2]",
+                ":14:58: error: graph[1] (math/stack0): layers: expected [0, 1], found [0, 2]");
+    GRAPH_ERROR("{id: attention0, kind: attention, stack: 0, inputs: [math/forward0, code/forward0]}",
+                "{id: attention0, kind: attention, stack: 0, inputs: [math/forward0]}",
+                ":18:57: error: graph[5] (attention0): inputs: expected [math/forward0, code/forward0], found [math/forward0]");
+    GRAPH_ERROR("{id: router, kind: router, encoder: mean-embed, expert: code}",
+                "{id: router, kind: router, encoder: mean-embed, expert: code, colour: red}",
+                ":12:67: error: unknown key 'colour' in graph[0] (router) (expected id, kind, encoder, expert)");
+    GRAPH_ERROR("{id: router, kind: router, encoder: mean-embed, expert: code}",
+                "{id: router, kind: router, encoder: mean-embed}",
+                ":12:5: error: graph[0] (router): missing key 'expert' (expected code)");
+    GRAPH_ERROR("  - {id: code/sampler, kind: sampler, expert: code, inputs: [code/reverse1]}\n",
+                "", ":12:3: error: graph: node 'code/sampler' (sampler) is missing at graph[16] (the pipeline expands to 17 nodes, found 16)");
+    GRAPH_ERROR("  - {id: code/sampler, kind: sampler, expert: code, inputs: [code/reverse1]}\n",
+                "  - {id: code/sampler, kind: sampler, expert: code, inputs: [code/reverse1]}\n  - {id: extra, kind: stack}\n",
+                ":32:5: error: graph[17]: unexpected node 'extra' (the pipeline expands to 17 nodes)");
+    GRAPH_ERROR(", depth: 4,", ",", ":6:5: error: experts[0] (math): 'depth' is required when the file has a graph section (the stack nodes' layers depend on it)");
+    GRAPH_ERROR("depth: 4, layers: [1, 3]", "depth: 4, layers: [1, 2]",
+                ":22:58: error: graph[8] (math/stack1): layers: expected [2, 2], found [2, 3]");
+    /* The graph section itself must be a sequence. */
+    const char *graph_at = strstr(text, "graph:\n");
+    if (graph_at) {
+        char head[4096];
+        snprintf(head, sizeof head, "%.*sgraph: {a: 1}\n", (int)(graph_at - text), text);
+        EXPECT_ERROR("graph_map.yaml", head, ":11:8: error: graph: expected a sequence, found a mapping");
+    }
+    free(text);
+}
+
+int main(void) {
+    dir = test_mkdtemp();
+    if (!realpath(dir, real_dir)) {
+        perror(dir);
+        return 2;
+    }
+    test_good_files();
+    test_placement();
+    test_errors();
+    test_expanded();
+    test_graph_section();
+    test_remove_tree(dir);
+    return test_finish("test_pipeline");
+}

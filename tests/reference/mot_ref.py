@@ -1,0 +1,388 @@
+#!/usr/bin/python3
+"""An independent float64 reference of a Mixture-of-Thoughts pipeline (SPEC.md section 1).
+
+Written from the SPEC, not from the C code. The experts are tests/reference/llama_ref.py's
+LlamaRef, run a range of layers at a time; between ranges the active experts meet in the
+interaction layers (1.3) with the proportional-alignment mask (1.4).
+
+    pipe = MotRef.load("pipeline.yaml")
+    scores = pipe.router_scores(prompt)                     # [M] float64
+    active = pipe.select_active(scores)                     # [K] indices, primary first
+    logits = pipe.recompute(active, fed)                    # {m: [R_m - N_m + 1, V_m]}
+    run = pipe.generate_greedy(prompt, active, max_tokens)  # SPEC 1.5, greedy
+
+`recompute` is teacher-forced: given each active expert's fed tokens (its prompt, then the
+tokens it sampled and fed back), it runs every expert over its whole sequence at once.
+That equals prefill followed by KV-cached decode steps because every expert's backbone is
+causal and the interaction mask lets a query see exactly the keys that existed at its step.
+Shapes: R_m rows (fed tokens) of expert m, N_m its prompt tokens, d_m its hidden size,
+d_s the shared size, H interaction heads, d_h = d_s / H.
+"""
+import json
+import math
+import os
+import sys
+from fractions import Fraction
+
+import numpy as np
+import torch
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from llama_ref import LlamaRef, attention_mask, rms_norm, rope_cos_sin  # noqa: E402
+from safetensors_io import read_safetensors  # noqa: E402
+
+WINDOWS = {"uniform": (Fraction(0), Fraction(1)), "shallow": (Fraction(0), Fraction(1, 2)),
+           "intermediate": (Fraction(1, 4), Fraction(3, 4)), "deep": (Fraction(1, 2), Fraction(1))}
+LAYERNORM_EPS = 1e-5
+
+
+# ---- the pipeline file (SPEC 3), read as far as the math needs ----
+
+class Pipeline:
+    def __init__(self, path):
+        import yaml
+        with open(path) as fh:
+            doc = yaml.safe_load(fh)
+        if not isinstance(doc, dict):
+            raise ValueError(f"{path}: expected a mapping at the top level")
+        base = os.path.dirname(os.path.abspath(path))
+        self.path = path
+        self.experts = []
+        for i, e in enumerate(doc.get("experts") or []):
+            if "name" not in e or "path" not in e:
+                raise ValueError(f"{path}: experts[{i}] needs name and path")
+            self.experts.append(dict(name=str(e["name"]), dir=os.path.join(base, e["path"]),
+                                     template=e.get("template"), layers=e.get("layers")))
+        if not self.experts:
+            raise ValueError(f"{path}: no experts")
+        self.names = [e["name"] for e in self.experts]
+        r = doc.get("router") or {}
+        self.router_encoder = r.get("encoder", "mean-embed")
+        self.router_expert = self.index(r.get("expert", self.names[0]))
+        self.top_k = int(r.get("top_k", 1))
+        it = doc.get("interaction") or {}
+        self.stacks = int(it.get("stacks", 1))
+        self.placement = it.get("placement", "uniform")
+        self.shared_dim = int(it["shared_dim"])
+        self.heads = int(it.get("heads", 1))
+        self.norm = it.get("norm", "none")
+        if self.norm not in ("none", "layernorm"):
+            raise ValueError(f"{path}: interaction.norm must be none or layernorm, got {self.norm}")
+        if self.shared_dim % self.heads:
+            raise ValueError(f"{path}: heads {self.heads} must divide shared_dim {self.shared_dim}")
+        self.weights = os.path.join(base, doc["weights"]) if doc.get("weights") else None
+        self.sampler = doc.get("sampler") or {}
+
+    def index(self, name):
+        if name not in self.names:
+            raise ValueError(f"{self.path}: no expert named {name!r} (have {self.names})")
+        return self.names.index(name)
+
+
+def placement_ends(placement, n_layers, stacks, explicit=None):
+    """SPEC 1.2: the 0-based layer after which each interaction q runs.
+    end(q) = floor(a*L + (q+1)*(b-a)*L/Q) - 1, in exact rational arithmetic."""
+    if placement == "explicit":
+        if explicit is None or len(explicit) != stacks:
+            raise ValueError(f"explicit placement needs {stacks} layer indices, got {explicit}")
+        ends = [int(x) for x in explicit]
+    elif placement in WINDOWS:
+        a, b = WINDOWS[placement]
+        L = n_layers
+        ends = [math.floor(a * L + (q + 1) * (b - a) * L / stacks) - 1 for q in range(stacks)]
+    else:
+        raise ValueError(f"unknown placement {placement!r}")
+    for q, e in enumerate(ends):
+        if not 0 <= e < n_layers:
+            raise ValueError(f"interaction {q} after layer {e}: outside [0, {n_layers})")
+        if q and e <= ends[q - 1]:
+            raise ValueError(f"interaction points {ends} of a {n_layers}-layer expert coincide "
+                             "or decrease")
+    return ends
+
+
+# ---- tokens ----
+
+def prompt_tokens(model_dir, text):
+    """HF tokenizers' encoding, BOS as the expert's configuration asks (compare_dump's rule)."""
+    from compare_dump import hf_prompt_tokens
+    return hf_prompt_tokens(model_dir, text)
+
+
+def apply_template(template, prompt):
+    return template.replace("{prompt}", prompt) if template else prompt
+
+
+def eos_ids(model_dir):
+    """EOS ids: generation_config.json's eos_token_id, else config.json's (an int or a list)."""
+    for name in ("generation_config.json", "config.json"):
+        path = os.path.join(model_dir, name)
+        if os.path.exists(path):
+            with open(path) as fh:
+                value = json.load(fh).get("eos_token_id")
+            if value is not None:
+                return set(value) if isinstance(value, list) else {int(value)}
+    return set()
+
+
+# ---- math pieces, one function each ----
+
+def linear(x, w, b=None):
+    """x [R, in], w [out, in], b [out] or None -> [R, out]."""
+    y = x @ w.T
+    return y + b if b is not None else y
+
+
+def gelu_erf(x):
+    return 0.5 * x * (1.0 + torch.erf(x / math.sqrt(2.0)))
+
+
+def layer_norm(x, w, b, eps=LAYERNORM_EPS):
+    """x [R, d] -> (x - mean) / sqrt(var + eps) * w + b (biased variance, as PyTorch)."""
+    mu = x.mean(dim=-1, keepdim=True)
+    var = (x - mu).pow(2).mean(dim=-1, keepdim=True)
+    return (x - mu) / torch.sqrt(var + eps) * w + b
+
+
+def top_k_indices(scores, k, allowed=None):
+    """The k indices with the largest scores, descending; ties to the lower index."""
+    idx = [i for i in range(len(scores)) if allowed is None or i in allowed]
+    return sorted(idx, key=lambda i: (-float(scores[i]), i))[:k]
+
+
+def cross_mask(n_p, rows_p, n_m, rows_m):
+    """SPEC 1.4, bool [rows_p, rows_m]: may primary row i see expert m's key row j?
+    Rows below N are prefill tokens; row N + t is decode step t."""
+    i = torch.arange(rows_p)[:, None]
+    j = torch.arange(rows_m)[None, :]
+    key_prefill = j < n_m
+    # ceil((j+1) * N_p / N_m) - 1 <= i, in integers
+    aligned = ((j + 1) * n_p + n_m - 1) // n_m - 1 <= i
+    step_q, step_k = i - n_p, j - n_m
+    return torch.where(i < n_p, key_prefill & aligned, key_prefill | (step_k <= step_q))
+
+
+def cross_attention(q, keys, values, visible, heads):
+    """q [R_p, d_s]; keys, values [S, d_s] (all active experts, concatenated in the order of
+    A); visible bool [R_p, S] -> [R_p, d_s]. Scale 1/sqrt(d_h), no positional encoding."""
+    d_h = q.shape[1] // heads
+    qh = q.view(-1, heads, d_h).transpose(0, 1)              # [H, R_p, d_h]
+    kh = keys.view(-1, heads, d_h).transpose(0, 1)           # [H, S, d_h]
+    vh = values.view(-1, heads, d_h).transpose(0, 1)
+    scores = qh @ kh.transpose(1, 2) / math.sqrt(d_h)        # [H, R_p, S]
+    scores = scores.masked_fill(~visible[None], float("-inf"))
+    out = torch.softmax(scores, dim=-1) @ vh                 # [H, R_p, d_h]
+    return out.transpose(0, 1).reshape(q.shape[0], -1)
+
+
+# ---- one expert, a range of layers at a time ----
+
+class ExpertRun:
+    """An expert's hidden states over its fed rows, advanced layer range by layer range."""
+
+    def __init__(self, model, fed):
+        c = model.cfg
+        ids = torch.as_tensor(list(fed), dtype=torch.long)
+        if ids.numel() == 0 or int(ids.min()) < 0 or int(ids.max()) >= c.vocab:
+            raise ValueError(f"fed tokens must be non-empty ids in [0, {c.vocab})")
+        self.model = model
+        self.x = model.w["model.embed_tokens.weight"][ids]          # [R, d]
+        self.cos, self.sin = rope_cos_sin(c, torch.arange(len(ids)))
+        self.mask = attention_mask(len(ids), c.sliding_window)
+        self.next_layer = 0
+
+    def run_through(self, last_layer):
+        """Runs layers next_layer..last_layer inclusive."""
+        for i in range(self.next_layer, last_layer + 1):
+            self.x = self.model.layer(i, self.x, self.cos, self.sin, self.mask)
+        self.next_layer = max(self.next_layer, last_layer + 1)
+
+    def final_hidden(self):
+        """[R, d]: after the final RMSNorm, what the LM head multiplies."""
+        c, w = self.model.cfg, self.model.w
+        return rms_norm(self.x, w["model.norm.weight"], c.rms_eps)
+
+    def logits(self):
+        c, w = self.model.cfg, self.model.w
+        head = w["model.embed_tokens.weight"] if c.tied else w["lm_head.weight"]
+        return self.final_hidden() @ head.T                            # [R, V]
+
+
+# ---- the MoT weights (SPEC 2.2) ----
+
+class MotWeights:
+    def __init__(self, path, pipe, hidden_sizes):
+        raw = read_safetensors(path)
+        self.path = path
+        self.t = {k: torch.from_numpy(v.astype(np.float64)) for k, v in raw.items()}
+        self.pipe = pipe
+        self._check(hidden_sizes)
+
+    def get(self, name):
+        return self.t[name]
+
+    def opt(self, name):
+        """An optional tensor: used exactly when present."""
+        return self.t.get(name)
+
+    def _check(self, hidden_sizes):
+        p, ds = self.pipe, self.pipe.shared_dim
+        want = {}
+        for q in range(p.stacks):
+            pre = f"interaction.{q}."
+            for e, d in zip(p.names, hidden_sizes):
+                want[pre + f"forward.{e}.weight"] = (ds, d)
+                want[pre + f"reverse.{e}.weight"] = (d, ds)
+                want[pre + f"forward.{e}.bias"] = (ds,)
+                want[pre + f"reverse.{e}.bias"] = (d,)
+            for proj in "qkvo":
+                want[pre + f"attn.{proj}_proj.weight"] = (ds, ds)
+                want[pre + f"attn.{proj}_proj.bias"] = (ds,)
+            if p.norm == "layernorm":
+                want[pre + "norm.weight"] = (ds,)
+                want[pre + "norm.bias"] = (ds,)
+        for name, shape in want.items():
+            required = name.endswith(".weight") or ".norm." in name
+            if name not in self.t:
+                if required:
+                    raise ValueError(f"{self.path}: tensor {name}: missing")
+                continue
+            if tuple(self.t[name].shape) != shape:
+                raise ValueError(f"{self.path}: tensor {name}: expected {list(shape)}, "
+                                 f"found {list(self.t[name].shape)}")
+
+
+# ---- the whole pipeline ----
+
+class MotRef:
+    def __init__(self, pipe, experts, weights):
+        self.pipe = pipe
+        self.experts = experts                 # [M] LlamaRef
+        self.w = weights
+        self.ends = [placement_ends(pipe.placement, ex.cfg.n_layers, pipe.stacks, e["layers"])
+                     for ex, e in zip(experts, pipe.experts)]
+        self.eos = [eos_ids(e["dir"]) for e in pipe.experts]
+
+    @staticmethod
+    def load(pipeline_path, weights_path=None):
+        pipe = Pipeline(pipeline_path)
+        experts = [LlamaRef.load(e["dir"]) for e in pipe.experts]
+        path = weights_path or pipe.weights
+        if not path:
+            raise ValueError(f"{pipeline_path}: no weights file")
+        return MotRef(pipe, experts, MotWeights(path, pipe, [m.cfg.hidden for m in experts]))
+
+    # -- 1.1 router --
+    def router_tokens(self, prompt):
+        return prompt_tokens(self.pipe.experts[self.pipe.router_expert]["dir"], prompt)
+
+    def router_scores(self, prompt):
+        """s = W2 gelu(W1 z + b1) + b2 with z the mean embedding of the raw prompt -> [M]."""
+        if self.pipe.router_encoder != "mean-embed":
+            raise ValueError(f"router encoder {self.pipe.router_encoder!r} is not supported")
+        model = self.experts[self.pipe.router_expert]
+        ids = torch.as_tensor(self.router_tokens(prompt), dtype=torch.long)
+        z = model.w["model.embed_tokens.weight"][ids].mean(dim=0, keepdim=True)   # [1, d_z]
+        w = self.w
+        h = gelu_erf(linear(z, w.get("router.fc1.weight"), w.get("router.fc1.bias")))
+        return linear(h, w.get("router.fc2.weight"), w.get("router.fc2.bias"))[0]
+
+    def select_active(self, scores, forced=None, drop=()):
+        """Top-K by score (ties: lower index), or the forced names (primary first)."""
+        if forced:
+            return [self.pipe.index(n) for n in forced]
+        dropped = {self.pipe.index(n) for n in drop}
+        allowed = {i for i in range(len(self.pipe.names)) if i not in dropped}
+        if len(allowed) < self.pipe.top_k:
+            raise ValueError(f"dropping {sorted(drop)} leaves fewer than top_k experts")
+        return top_k_indices(scores, self.pipe.top_k, allowed)
+
+    def expert_prompt_tokens(self, m, prompt):
+        e = self.pipe.experts[m]
+        return prompt_tokens(e["dir"], apply_template(e["template"], prompt))
+
+    # -- 1.3 one interaction layer --
+    def interact(self, q, active, runs, n_prompt):
+        """Updates runs[m].x for every active m after its layer ends[m][q]."""
+        w, pre = self.w, f"interaction.{q}."
+        zs, ks, vs = {}, [], []
+        for m in active:
+            name = self.pipe.names[m]
+            z = linear(runs[m].x, w.get(pre + f"forward.{name}.weight"),
+                       w.opt(pre + f"forward.{name}.bias"))            # [R_m, d_s]
+            n = z
+            if self.pipe.norm == "layernorm":
+                n = layer_norm(z, w.get(pre + "norm.weight"), w.get(pre + "norm.bias"))
+            zs[m] = (z, n)
+            ks.append(linear(n, w.get(pre + "attn.k_proj.weight"), w.opt(pre + "attn.k_proj.bias")))
+            vs.append(linear(n, w.get(pre + "attn.v_proj.weight"), w.opt(pre + "attn.v_proj.bias")))
+        p = active[0]
+        rows_p = runs[p].x.shape[0]
+        visible = torch.cat([cross_mask(n_prompt[p], rows_p, n_prompt[m], runs[m].x.shape[0])
+                             for m in active], dim=1)                   # [R_p, S]
+        qp = linear(zs[p][1], w.get(pre + "attn.q_proj.weight"), w.opt(pre + "attn.q_proj.bias"))
+        o = cross_attention(qp, torch.cat(ks), torch.cat(vs), visible, self.pipe.heads)
+        o = linear(o, w.get(pre + "attn.o_proj.weight"), w.opt(pre + "attn.o_proj.bias"))
+        for m in active:
+            name = self.pipe.names[m]
+            src = o if m == p else zs[m][0]
+            runs[m].x = runs[m].x + linear(src, w.get(pre + f"reverse.{name}.weight"),
+                                           w.opt(pre + f"reverse.{name}.bias"))
+
+    # -- the forward over whole sequences --
+    def recompute(self, active, fed, n_prompt, final_hidden=False):
+        """fed {m: token ids fed to m: its prompt, then its sampled tokens that were fed back};
+        n_prompt {m: N_m}. -> {m: logits [R_m - N_m + 1, V_m]}: row 0 after the last prompt
+        token (prefill), row t after feeding sampled token t-1. final_hidden: the rows the LM
+        head multiplies ([R_m - N_m + 1, d_m]) instead of the logits."""
+        if len(set(active)) != len(active) or not active:
+            raise ValueError(f"active set {active} is empty or repeats an expert")
+        runs = {m: ExpertRun(self.experts[m], fed[m]) for m in active}
+        for m in active:
+            if not 1 <= n_prompt[m] <= len(fed[m]):
+                raise ValueError(f"expert {self.pipe.names[m]}: {n_prompt[m]} prompt tokens, "
+                                 f"{len(fed[m])} fed")
+        for q in range(self.pipe.stacks):
+            for m in active:
+                runs[m].run_through(self.ends[m][q])
+            self.interact(q, active, runs, n_prompt)
+        out = {}
+        for m in active:
+            runs[m].run_through(self.experts[m].cfg.n_layers - 1)
+            rows = runs[m].final_hidden() if final_hidden else runs[m].logits()
+            out[m] = rows[n_prompt[m] - 1:]
+        return out
+
+    # -- 1.5 greedy generation (for building test pools and self-tests) --
+    def generate_greedy(self, prompt, active, max_tokens):
+        """-> {m: (prompt tokens, sampled tokens, logits [T_m, V_m])}, as SPEC 1.5 with
+        temperature 0 (arg-max, ties to the lower id)."""
+        prompts = {m: self.expert_prompt_tokens(m, prompt) for m in active}
+        sampled = {m: [] for m in active}
+        alive = set(active)
+        p = active[0]
+        while True:
+            fed = {m: prompts[m] + (sampled[m] if m in alive else sampled[m][:-1]) for m in active}
+            logits = self.recompute(active, fed, {m: len(prompts[m]) for m in active})
+            for m in active:
+                if m in alive:
+                    sampled[m].append(int(torch.argmax(logits[m][-1])))   # first maximum
+            for m in active[1:]:
+                if m in alive and sampled[m][-1] in self.eos[m]:
+                    alive.discard(m)
+            if sampled[p][-1] in self.eos[p] or len(sampled[p]) >= max_tokens:
+                break
+        return {m: (prompts[m], sampled[m], logits[m]) for m in active}
+
+
+if __name__ == "__main__":
+    if len(sys.argv) < 3:
+        sys.exit("usage: mot_ref.py PIPELINE.yaml PROMPT [MAX_TOKENS]  (greedy run, prints tokens)")
+    ref = MotRef.load(sys.argv[1])
+    scores = ref.router_scores(sys.argv[2])
+    act = ref.select_active(scores)
+    print("scores", [round(float(s), 6) for s in scores], "active",
+          [ref.pipe.names[m] for m in act])
+    result = ref.generate_greedy(sys.argv[2], act, int(sys.argv[3]) if len(sys.argv) > 3 else 8)
+    for m in act:
+        print(ref.pipe.names[m], "prompt", result[m][0], "sampled", result[m][1])
