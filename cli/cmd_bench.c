@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "cli/args.h"
+#include "cli/bench_pipeline.h"
 #include "cli/commands.h"
 #include "common/error.h"
 #include "kernels/cpu/kernels.h"
@@ -18,7 +19,7 @@
 #include "git_commit.h" /* generated at build time: MOT_GIT_COMMIT */
 
 typedef struct {
-    const char *model_dir, *output;
+    const char *model_dir, *output, *pipeline, *experts;
     int n_prompt, n_gen, reps, threads;
 } bench_options;
 
@@ -42,15 +43,18 @@ static mot_status parse_bench(int argc, char **argv, bench_options *o) {
             if (strcmp(o->output, "md") && strcmp(o->output, "json")) {
                 return mot_fail(MOT_ERR_ARG, "-o: expected md or json, got '%s'", o->output);
             }
+        } else if (!strcmp(f, "--experts")) {
+            MOT_TRY(mot_arg_str(&a, &o->experts));
         } else if (f[0] == '-') {
             return mot_fail(MOT_ERR_ARG, "bench: unknown option '%s' (see mot bench --help)", f);
+        } else if (o->pipeline) {
+            return mot_fail(MOT_ERR_ARG, "bench: unexpected argument '%s' (one pipeline file at most)", f);
         } else {
-            return mot_fail(MOT_ERR_ARG,
-                            "%s: MoT pipeline files are not supported by this build yet; bench one expert with -m MODEL_DIR", f);
+            o->pipeline = f;
         }
     }
-    if (!o->model_dir) {
-        return mot_fail(MOT_ERR_ARG, "bench: -m MODEL_DIR is required");
+    if (!o->model_dir == !o->pipeline) {
+        return mot_fail(MOT_ERR_ARG, "bench: give a pipeline file or -m MODEL_DIR (exactly one)");
     }
     if (o->n_prompt == 0 && o->n_gen == 0) {
         return mot_fail(MOT_ERR_ARG, "bench: nothing to measure (-p 0 and -n 0)");
@@ -158,6 +162,11 @@ int mot_cmd_bench(int argc, char **argv) {
     if (o.threads > 0) {
         omp_set_num_threads(o.threads);
     }
-    st = bench(&o);
+    if (o.pipeline) {
+        mot_bench_pipeline_opts po = {o.pipeline, o.experts, o.n_prompt, o.n_gen, o.reps, !strcmp(o.output, "json")};
+        st = mot_bench_pipeline(&po);
+    } else {
+        st = bench(&o);
+    }
     return st == MOT_OK ? 0 : mot_cli_fail(st);
 }

@@ -45,7 +45,7 @@ static mot_status read_depths(const mot_pipeline *p, int *depths) {
         mot_config cfg;
         if (mot_config_load(p->experts[m].path, &cfg) != MOT_OK) {
             const mot_src_pos at = p->experts[m].pos;
-            return mot_fail_prefix(MOT_ERR_FORMAT, "%s:%d:%d: experts[%d] (%s)", p->file, at.line,
+            return mot_fail_prefix(MOT_ERR_FORMAT, "%s:%d:%d: error: experts[%d] (%s)", p->file, at.line,
                                    at.col, m, p->experts[m].name);
         }
         depths[m] = cfg.n_layers;

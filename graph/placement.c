@@ -93,6 +93,7 @@ mot_status mot_pipeline_placement(const mot_pipeline *p, int expert, int n_layer
     int bad = window_ends(an, bn, n_layers, Q, ends);
     if (bad >= 0) {
         /* Q points in a window of fewer layers: two of them land on the same layer. */
+        int bad_layer = ends[bad];
         int fits = 0; /* the most stacks this window takes at this depth */
         for (int k = Q - 1; k >= 1 && !fits; k--) {
             fits = window_ends(an, bn, n_layers, k, ends) < 0 ? k : 0;
@@ -107,7 +108,7 @@ mot_status mot_pipeline_placement(const mot_pipeline *p, int expert, int n_layer
                  "experts[%d] (%s): %d stacks do not fit its %d layers with the %s placement: "
                  "interaction %d would follow layer %d%s (%s, or another placement)",
                  expert, e->name, Q, n_layers, mot_placement_name(p->interaction.placement), bad,
-                 ends[bad], bad == 0 ? ", before the first layer" : ", as the one before it does",
+                 bad_layer, bad == 0 ? ", before the first layer" : ", as the one before it does",
                  hint);
         return fail_at(p, e->pos, what);
     }

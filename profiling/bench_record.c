@@ -71,9 +71,15 @@ void mot_bench_print_md(FILE *f, const mot_bench_context *c, const mot_bench_res
                 c->model_size / 1048576.0, c->model_n_params / 1e6, c->backend, r[i].n_threads, r[i].test,
                 r[i].avg_ts, r[i].stddev_ts, bw);
     }
-    fprintf(f, "\nmodel: %s | cpu: %s | read bandwidth: %.1f GB/s | peak RSS: %.1f MiB (weights %.1f MiB + KV %.1f MiB) | build: %s\n",
-            c->model, c->cpu_info, c->read_bw_gbs, c->peak_rss / 1048576.0, c->model_size / 1048576.0,
-            c->kv_bytes / 1048576.0, c->build_commit);
+    fprintf(f, "\nmodel: %s | cpu: %s", c->model, c->cpu_info);
+    if (c->read_bw_gbs > 0) {
+        fprintf(f, " | read bandwidth: %.1f GB/s", c->read_bw_gbs);
+    }
+    fprintf(f, " | peak RSS: %.1f MiB (weights %.1f MiB", c->peak_rss / 1048576.0, c->model_size / 1048576.0);
+    if (c->kv_bytes > 0) {
+        fprintf(f, " + KV %.1f MiB", c->kv_bytes / 1048576.0);
+    }
+    fprintf(f, ") | build: %s\n", c->build_commit);
 }
 
 void mot_bench_print_json(FILE *f, const mot_bench_context *c, const mot_bench_result *r, int n) {

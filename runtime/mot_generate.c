@@ -38,19 +38,40 @@ static char *apply_template(const char *tmpl, const char *prompt) {
 
 static float *alloc_f(size_t n) { return calloc(n ? n : 1, sizeof(float)); }
 
-static mot_status lane_init(mot_session *s, int lane_index, const char *prompt, const mot_generate_opts *o) {
+/* The lane's prompt ids: given, or its templated prompt text tokenized by its tokenizer. */
+static mot_status lane_prompt(mot_session *s, mot_lane *L, const char *prompt, const int *ids, int n_ids) {
+    if (!prompt) {
+        L->prompt = malloc((size_t)(n_ids > 0 ? n_ids : 1) * sizeof *L->prompt);
+        if (!L->prompt) {
+            return mot_fail(MOT_ERR_NOMEM, "out of memory");
+        }
+        memcpy(L->prompt, ids, (size_t)n_ids * sizeof *ids);
+        L->n_prompt = n_ids;
+        return MOT_OK;
+    }
+    char *text = apply_template(s->m->pipe->experts[L->expert].template_text, prompt);
+    if (!text) {
+        return mot_fail(MOT_ERR_NOMEM, "out of memory");
+    }
+    mot_status st = mot_tokenizer_encode(s->m->tokenizers[L->expert], text, 1, &L->prompt, &L->n_prompt);
+    free(text);
+    return st;
+}
+
+static mot_status lane_init(mot_session *s, int lane_index, const char *prompt, const int *ids, int n_ids,
+                            const mot_generate_opts *o) {
     const mot_model *m = s->m;
     mot_lane *L = &s->lanes[lane_index];
     L->expert = s->route->active[lane_index];
     const mot_pipeline_expert *pe = &m->pipe->experts[L->expert];
     const mot_expert *ex = m->experts[L->expert];
-    char *text = apply_template(pe->template_text, prompt);
-    if (!text) {
-        return mot_fail(MOT_ERR_NOMEM, "out of memory");
+    MOT_TRY(lane_prompt(s, L, prompt, ids, n_ids));
+    for (int t = 0; t < L->n_prompt; t++) {
+        if (L->prompt[t] < 0 || L->prompt[t] >= ex->cfg.vocab) {
+            return mot_fail(MOT_ERR_ARG, "expert '%s': token id %d is outside its vocabulary [0, %d)", pe->name,
+                            L->prompt[t], ex->cfg.vocab);
+        }
     }
-    mot_status st = mot_tokenizer_encode(m->tokenizers[L->expert], text, 1, &L->prompt, &L->n_prompt);
-    free(text);
-    MOT_TRY(st);
     if (L->n_prompt == 0) {
         return mot_fail(MOT_ERR_ARG, "expert '%s': the prompt is empty after tokenization", pe->name);
     }
@@ -72,7 +93,7 @@ static mot_status lane_init(mot_session *s, int lane_index, const char *prompt, 
 }
 
 static mot_status session_init(mot_session *s, const mot_model *m, const mot_route *route, const char *prompt,
-                               const mot_generate_opts *o) {
+                               int *const *ids, const int *n_ids, const mot_generate_opts *o) {
     memset(s, 0, sizeof *s);
     s->m = m;
     s->route = route;
@@ -83,7 +104,7 @@ static mot_status session_init(mot_session *s, const mot_model *m, const mot_rou
     }
     int max_d = 0;
     for (int i = 0; i < s->n_lanes; i++) {
-        MOT_TRY(lane_init(s, i, prompt, o));
+        MOT_TRY(lane_init(s, i, prompt, ids ? ids[i] : NULL, n_ids ? n_ids[i] : 0, o));
         if (s->lanes[i].n_prompt > s->max_rows) s->max_rows = s->lanes[i].n_prompt;
         int d = m->experts[s->lanes[i].expert]->cfg.hidden;
         if (d > max_d) max_d = d;
@@ -185,7 +206,9 @@ static void pass(mot_session *s, const int *fed, const int *n_new, int prefill) 
                 next_layer[i] = end + 1;
             }
         }
+        double t0 = mot_now();
         interaction(s, q, fed, n_new, prefill);
+        s->interaction_s += mot_now() - t0;
     }
     for (int i = 0; i < s->n_lanes; i++) {
         mot_lane *L = &s->lanes[i];
@@ -232,7 +255,7 @@ static mot_status sample_all(mot_session *s, const int *fed, const mot_generate_
         const mot_expert *ex = s->m->experts[L->expert];
         int token = mot_sample(&L->sampler, L->st.logits);
         MOT_TRY(record(L, token, ex->cfg.vocab, o->keep_logits));
-        int eos = mot_config_is_eos(&ex->cfg, token);
+        int eos = !o->ignore_eos && mot_config_is_eos(&ex->cfg, token);
         if (i == 0) {
             if ((o->on_token && o->on_token(o->user, token)) || eos || L->n_tokens >= o->n_predict) {
                 *done = 1;
@@ -244,9 +267,9 @@ static mot_status sample_all(mot_session *s, const int *fed, const mot_generate_
     return MOT_OK;
 }
 
-mot_status mot_session_generate(const mot_model *m, const mot_route *route, const char *prompt,
-                                const mot_generate_opts *o, mot_session *s) {
-    MOT_TRY(session_init(s, m, route, prompt, o));
+static mot_status generate(const mot_model *m, const mot_route *route, const char *prompt, int *const *ids,
+                           const int *n_ids, const mot_generate_opts *o, mot_session *s) {
+    MOT_TRY(session_init(s, m, route, prompt, ids, n_ids, o));
     int fed[s->n_lanes], n_new[s->n_lanes], done = 0;
     for (int i = 0; i < s->n_lanes; i++) {
         fed[i] = 1;
@@ -268,6 +291,16 @@ mot_status mot_session_generate(const mot_model *m, const mot_route *route, cons
     }
     s->decode_s = mot_now() - t1;
     return MOT_OK;
+}
+
+mot_status mot_session_generate(const mot_model *m, const mot_route *route, const char *prompt,
+                                const mot_generate_opts *o, mot_session *s) {
+    return generate(m, route, prompt, NULL, NULL, o, s);
+}
+
+mot_status mot_session_generate_ids(const mot_model *m, const mot_route *route, int *const *prompts,
+                                    const int *n_prompts, const mot_generate_opts *o, mot_session *s) {
+    return generate(m, route, NULL, prompts, n_prompts, o, s);
 }
 
 void mot_session_free(mot_session *s) {

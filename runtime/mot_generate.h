@@ -27,6 +27,7 @@ typedef struct {
     int n_predict;         /* max tokens of the primary (>= 1) */
     mot_sampler_params sampler;
     int keep_logits;
+    int ignore_eos;        /* benchmarks: nobody dies, the primary runs to n_predict */
     /* Called with each token the primary samples; non-zero stops. */
     int (*on_token)(void *user, int token);
     void *user;
@@ -42,11 +43,17 @@ typedef struct {
     float *z, *nz, *q, *att, *o; /* [max_rows, d_s] */
     float *delta;                /* [max_rows, max d_m] */
     double prefill_s, decode_s;
+    double interaction_s;        /* of which: interaction layers (projectors + cross-attention) */
     int n_decode_steps;
 } mot_session;
 
+/* prompt: the raw text; each expert tokenizes it after applying its template. */
 mot_status mot_session_generate(const mot_model *m, const mot_route *route, const char *prompt,
                                 const mot_generate_opts *opts, mot_session *s);
+/* The same with every lane's prompt already in its own token ids (benchmarks):
+ * prompts[i] / n_prompts[i] for lane i (route->active[i]). */
+mot_status mot_session_generate_ids(const mot_model *m, const mot_route *route, int *const *prompts,
+                                    const int *n_prompts, const mot_generate_opts *opts, mot_session *s);
 void mot_session_free(mot_session *s);
 
 /* SPEC 2.3 dump of a finished session. */

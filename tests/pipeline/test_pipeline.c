@@ -162,7 +162,7 @@ static void check_placement(int line, const char *interaction, const char *layer
         return;
     }
     int ends[64];
-    char got[256] = "";
+    char got[1024] = "";
     mot_status st = mot_pipeline_placement(p, 0, L, ends);
     if (st != MOT_OK) {
         snprintf(got, sizeof got, "error: %s", mot_last_error());
@@ -196,15 +196,25 @@ static void test_placement(void) {
     char want[512];
     /* Q > L (uniform): two interaction points coincide. */
     snprintf(want, sizeof want,
-             "error: %s/placement.yaml:2:11: error: experts[0] (e): interaction.stacks 4 do not "
-             "fit the uniform placement of its 3 layers: interaction 0 would follow layer -1, "
-             "before the first layer (expected fewer stacks, another placement or an explicit one)", dir);
+             "error: %s/placement.yaml:2:11: error: experts[0] (e): 4 stacks do not fit its 3 "
+             "layers with the uniform placement: interaction 0 would follow layer -1, before the "
+             "first layer (expected interaction.stacks <= 3, or another placement)", dir);
     PLACEMENT("stacks: 4", NULL, 3, want);
     snprintf(want, sizeof want,
-             "error: %s/placement.yaml:2:11: error: experts[0] (e): interaction.stacks 1 do not "
-             "fit the shallow placement of its 1 layers: interaction 0 would follow layer -1, "
-             "before the first layer (expected fewer stacks, another placement or an explicit one)", dir);
+             "error: %s/placement.yaml:2:11: error: experts[0] (e): 1 stacks do not fit its 1 "
+             "layers with the shallow placement: interaction 0 would follow layer -1, before the "
+             "first layer (no number of stacks fits, or another placement)", dir);
     PLACEMENT("stacks: 1, placement: shallow", NULL, 1, want);
+    /* deep, L = 6, Q = 4: 3.75, 4.5, 5.25, 6 -> 2, 3, 4, 5 (the formula's first point may
+     * precede the window); L = 7, Q = 5: 4.2, 4.9 -> 3, 3 coincide, while Q = 4 fits:
+     * 4.375, 5.25, 6.125, 7 -> 3, 4, 5, 6. */
+    PLACEMENT("stacks: 4, placement: deep", NULL, 6, "2,3,4,5");
+    snprintf(want, sizeof want,
+             "error: %s/placement.yaml:2:11: error: experts[0] (e): 5 stacks do not fit its 7 "
+             "layers with the deep placement: interaction 1 would follow layer 3, as the one before "
+             "it does (expected interaction.stacks <= 4, or another placement)", dir);
+    PLACEMENT("stacks: 5, placement: deep", NULL, 7, want);
+    PLACEMENT("stacks: 4, placement: deep", NULL, 7, "3,4,5,6");
     snprintf(want, sizeof want,
              "error: %s/placement.yaml:2:45: error: experts[0].layers[2]: layer 9 is out of range "
              "for 'e', which has 9 layers (expected 0..8)", dir);
@@ -555,6 +565,8 @@ int main(void) {
     test_errors();
     test_expanded();
     test_graph_section();
-    test_remove_tree(dir);
+    if (!getenv("KEEP")) {
+        test_remove_tree(dir);
+    }
     return test_finish("test_pipeline");
 }

@@ -1,0 +1,158 @@
+/* mot bench PIPELINE.yaml: MoT prefill (ppN) and decode (tgN) over a routed set, beside the
+ * same experts run alone one after another (tgN-alone), and the share of a decode step spent
+ * in the interaction layers and the router. Random token ids, greedy, nobody dies at EOS. */
+#include <omp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli/bench_pipeline.h"
+#include "common/error.h"
+#include "git_commit.h"
+#include "profiling/bench_record.h"
+#include "runtime/generate.h"
+#include "runtime/mot_generate.h"
+
+static void random_ids(int *ids, int n, int vocab, uint64_t *x) {
+    for (int i = 0; i < n; i++) {
+        *x ^= *x << 13, *x ^= *x >> 7, *x ^= *x << 17;
+        ids[i] = (int)(*x % (uint64_t)vocab);
+    }
+}
+
+typedef struct {
+    double prefill_s, decode_s, interaction_s;
+    int steps;
+} mot_timing;
+
+/* One MoT request: n_prompt random tokens per lane, then n_gen decode steps. */
+static mot_status time_mot(const mot_model *m, const mot_route *r, int n_prompt, int n_gen, mot_timing *t) {
+    int *ids[r->k], n_ids[r->k];
+    uint64_t x = 0x2545f4914f6cdd1dull;
+    for (int i = 0; i < r->k; i++) {
+        n_ids[i] = n_prompt;
+        ids[i] = malloc((size_t)n_prompt * sizeof(int));
+        if (!ids[i]) return mot_fail(MOT_ERR_NOMEM, "bench: out of memory");
+        random_ids(ids[i], n_prompt, m->experts[r->active[i]]->cfg.vocab, &x);
+    }
+    mot_generate_opts o = {.n_predict = n_gen + 1, .ignore_eos = 1};
+    mot_session s;
+    mot_status st = mot_session_generate_ids(m, r, ids, n_ids, &o, &s);
+    if (st == MOT_OK) {
+        *t = (mot_timing){s.prefill_s, s.decode_s, s.interaction_s, s.n_decode_steps};
+    }
+    mot_session_free(&s);
+    for (int i = 0; i < r->k; i++) free(ids[i]);
+    return st;
+}
+
+/* The same experts alone, one after another: n_gen single-token steps each. */
+static mot_status time_alone(const mot_model *m, const mot_route *r, int n_gen, double *seconds) {
+    *seconds = 0.0;
+    uint64_t x = 0x9e3779b97f4a7c15ull;
+    for (int i = 0; i < r->k; i++) {
+        const mot_expert *ex = m->experts[r->active[i]];
+        mot_expert_state st;
+        MOT_TRY(mot_state_init(ex, n_gen + 2, 1, &st));
+        int tok;
+        random_ids(&tok, 1, ex->cfg.vocab, &x);
+        mot_status status = mot_expert_forward(ex, &st, &tok, 1); /* the 1-token prompt, untimed */
+        double t0 = mot_now();
+        for (int k = 0; k < n_gen && status == MOT_OK; k++) {
+            tok = mot_argmax(st.logits, ex->cfg.vocab);
+            status = mot_expert_forward(ex, &st, &tok, 1);
+        }
+        *seconds += mot_now() - t0;
+        mot_state_free(&st);
+        MOT_TRY(status);
+    }
+    return MOT_OK;
+}
+
+mot_status mot_bench_pipeline(const mot_bench_pipeline_opts *o) {
+    mot_model *m = NULL;
+    mot_route r = {0};
+    MOT_TRY(mot_model_load(o->pipeline, 1, &m));
+    mot_status st = MOT_OK;
+    double route_s = 0.0;
+    if (o->experts) {
+        st = mot_route_prompt(m, NULL, o->experts, NULL, 0, &r);
+    } else {
+        /* The set the router picks for a fixed prompt; its time is the router's cost. */
+        double t0 = mot_now();
+        st = mot_route_prompt(m, "Write a function that adds two numbers.", NULL, NULL, 0, &r);
+        route_s = mot_now() - t0;
+    }
+    mot_bench_result res[3];
+    int n_res = 0;
+    mot_timing t;
+    double inter_share = 0.0, step_s = 0.0, inter_step_s = 0.0;
+    const int threads = omp_get_max_threads();
+    if (st == MOT_OK && o->n_prompt > 0) {
+        mot_bench_result *b = &res[n_res++];
+        memset(b, 0, sizeof *b);
+        snprintf(b->test, sizeof b->test, "pp%d", o->n_prompt);
+        b->n_prompt = o->n_prompt, b->n_threads = threads;
+        st = time_mot(m, &r, o->n_prompt, 0, &t); /* warm-up */
+        for (int i = 0; i < o->reps && st == MOT_OK; i++) {
+            st = time_mot(m, &r, o->n_prompt, 0, &t);
+            b->samples_ts[b->n_reps++] = o->n_prompt / t.prefill_s;
+        }
+        mot_bench_finish(b);
+    }
+    if (st == MOT_OK && o->n_gen > 0) {
+        mot_bench_result *b = &res[n_res++], *a = &res[n_res++];
+        memset(b, 0, sizeof *b), memset(a, 0, sizeof *a);
+        snprintf(b->test, sizeof b->test, "tg%d", o->n_gen);
+        snprintf(a->test, sizeof a->test, "tg%d-alone", o->n_gen);
+        b->n_gen = a->n_gen = o->n_gen, b->n_threads = a->n_threads = threads;
+        st = time_mot(m, &r, 1, o->n_gen, &t); /* warm-up */
+        double decode = 0.0, inter = 0.0;
+        for (int i = 0; i < o->reps && st == MOT_OK; i++) {
+            st = time_mot(m, &r, 1, o->n_gen, &t);
+            b->samples_ts[b->n_reps++] = t.steps / t.decode_s;
+            decode += t.decode_s, inter += t.interaction_s;
+        }
+        for (int i = 0; i < o->reps && st == MOT_OK; i++) {
+            double s;
+            st = time_alone(m, &r, o->n_gen, &s);
+            a->samples_ts[a->n_reps++] = o->n_gen / s;
+        }
+        mot_bench_finish(b);
+        mot_bench_finish(a);
+        if (decode > 0) {
+            step_s = decode / (o->reps * (double)o->n_gen);
+            inter_step_s = inter / (o->reps * (double)o->n_gen);
+            inter_share = inter / decode;
+        }
+    }
+    if (st == MOT_OK) {
+        char type[256] = "", cpu[128];
+        for (int i = 0; i < r.k; i++) {
+            size_t n = strlen(type);
+            snprintf(type + n, sizeof type - n, "%s%s", i ? "+" : "MoT ", m->pipe->experts[r.active[i]].name);
+        }
+        uint64_t bytes = 0, params = 0;
+        for (int i = 0; i < r.k; i++) {
+            bytes += m->experts[r.active[i]]->weight_bytes;
+            params += (uint64_t)m->experts[r.active[i]]->n_params;
+        }
+        mot_bench_cpu_info(cpu, sizeof cpu);
+        mot_bench_context ctx = {.model = o->pipeline, .model_type = type, .model_size = bytes,
+                                 .model_n_params = params, .backend = "CPU", .build_commit = MOT_GIT_COMMIT,
+                                 .peak_rss = mot_bench_peak_rss()};
+        snprintf(ctx.cpu_info, sizeof ctx.cpu_info, "%s", cpu);
+        if (o->json) {
+            mot_bench_print_json(stdout, &ctx, res, n_res);
+        } else {
+            mot_bench_print_md(stdout, &ctx, res, n_res);
+            if (step_s > 0) {
+                printf("\ndecode step: %.3f ms, of which interaction layers %.3f ms (%.2f%%); router %.3f ms once per request\n",
+                       1e3 * step_s, 1e3 * inter_step_s, 100.0 * inter_share, 1e3 * route_s);
+            }
+        }
+    }
+    mot_route_free(&r);
+    mot_model_free(m);
+    return st;
+}
