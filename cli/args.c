@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "common/error.h"
 
@@ -61,6 +62,8 @@ mot_status mot_arg_u64(mot_args *a, unsigned long long *out) {
 }
 
 int mot_cli_fail(mot_status st) {
-    fprintf(stderr, "error: %s\n", mot_last_error());
+    const char *msg = mot_last_error();
+    /* Messages that carry a position ("p.yaml:7:5: error: ...") already say "error:". */
+    fprintf(stderr, strstr(msg, ": error: ") ? "%s\n" : "error: %s\n", msg);
     return st == MOT_ERR_ARG ? 2 : 1;
 }

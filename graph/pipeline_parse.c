@@ -294,6 +294,9 @@ static mot_status read_document(yaml_tree *t, mot_pipeline *p) {
     yaml_node_t *v;
     MOT_TRY(yaml_tree_require(t, root, "the pipeline", "name", &v));
     MOT_TRY(yaml_tree_string(t, v, "name", &p->name));
+    if (!*p->name) {
+        return yaml_tree_fail(t, yaml_tree_pos(v), "name: expected the pipeline's name, found an empty string");
+    }
     MOT_TRY(yaml_tree_require(t, root, "the pipeline", "experts", &v));
     int *counts = NULL;
     mot_status st = read_experts(t, v, p, &counts);

@@ -240,6 +240,7 @@ static void test_errors(void) {
                  ":2:6: error: invalid YAML: mapping values are not allowed in this context");
     EXPECT_ERROR("two_docs.yaml", "name: x\n---\nname: y\n",
                  ":3:1: error: a second YAML document (a pipeline file holds one)");
+    EXPECT_ERROR("empty_name.yaml", "name: ''\n", ":1:7: error: name: expected the pipeline's name, found an empty string");
     EXPECT_ERROR("scalar_top.yaml", "hello\n", ":1:1: error: the pipeline: expected a mapping, found 'hello'");
     EXPECT_ERROR("unknown_top.yaml", "name: x\nexpert: []\n",
                  ":2:1: error: unknown key 'expert' in the pipeline (expected name, experts, router, "

@@ -152,7 +152,9 @@ def top_k_indices(scores, k, allowed=None):
 
 def cross_mask(n_p, rows_p, n_m, rows_m):
     """SPEC 1.4, bool [rows_p, rows_m]: may primary row i see expert m's key row j?
-    Rows below N are prefill tokens; row N + t is decode step t."""
+    Rows below N are prefill tokens; row N + t is decode step t. Expert m has a key row for
+    decode step s exactly when it was fed a token at step s (a dead expert's rows stop), and
+    a decode query at step t sees all prefill keys and those decode keys with s <= t."""
     i = torch.arange(rows_p)[:, None]
     j = torch.arange(rows_m)[None, :]
     key_prefill = j < n_m
