@@ -47,7 +47,8 @@ def expect_error(label, args, status, *needles):
     lines = p.stderr.splitlines()
     if p.returncode != status:
         failures.append(f"{label}: exit {p.returncode}, expected {status} ({p.stderr!r})")
-    if len(lines) != 1 or not lines[0].startswith("error: "):
+    # One line: "error: ..." or, for a position in a file, "FILE[:LINE:COL]: error: ...".
+    if len(lines) != 1 or not (lines[0].startswith("error: ") or ": error: " in lines[0]):
         failures.append(f"{label}: expected one 'error:' line, got {p.stderr!r}")
     elif any(n not in lines[0] for n in needles):
         failures.append(f"{label}: {lines[0]!r} lacks one of {needles}")
