@@ -41,7 +41,7 @@ CASES = {
     "explicit": dict(scenario="explicit"),
     "norm_bias_f16": dict(scenario="norm_bias"),
     "norm_only_bf16": dict(scenario="norm_only"),
-    "forced": dict(scenario="hetero3", init=["--seed", "1"], experts="c,a"),
+    "forced": dict(scenario="hetero3", init=["--seed", "1"], experts="b,c"),
     "drop_primary": dict(scenario="hetero3", init=["--seed", "1"], drop="primary"),
     "eos_death": dict(scenario="eos_death"),
     "template_lengths": dict(scenario="template"),
