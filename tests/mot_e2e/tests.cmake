@@ -1,7 +1,6 @@
 # MoT end-to-end (SPEC section 1): a pool of tiny heterogeneous experts (tests/tools/
 # make_mot_pool.py, cached in mot-pool/), MoT weights from `mot init` or Python,
 # `mot run PIPELINE --dump`, checked against the float64 reference (tests/reference/mot_ref.py).
-# The run_mot_case.py cases exit 77 (skipped) while `mot` has no MoT commands.
 set(MOT_MOT_E2E_DIR ${CMAKE_CURRENT_LIST_DIR})
 set(MOT_MOT_POOL ${CMAKE_BINARY_DIR}/mot-pool)
 
@@ -17,6 +16,5 @@ foreach(case hetero_k2 hetero_k3_f16 init_norm_biases_bf16 k1 uniform_q3 shallow
   add_test(NAME mot_e2e_${case}
     COMMAND ${MOT_PYTHON} ${MOT_MOT_E2E_DIR}/run_mot_case.py --mot $<TARGET_FILE:mot>
             --pool ${MOT_MOT_POOL} --work ${CMAKE_BINARY_DIR}/mot-e2e ${case})
-  set_tests_properties(mot_e2e_${case} PROPERTIES LABELS "mot_e2e;python" TIMEOUT 180
-                       SKIP_RETURN_CODE 77)
+  set_tests_properties(mot_e2e_${case} PROPERTIES LABELS "mot_e2e;python" TIMEOUT 180)
 endforeach()
