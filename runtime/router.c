@@ -94,15 +94,18 @@ static mot_status parse_forced(const mot_model *m, const char *forced, mot_route
     r->k = 0;
     for (char *name = strtok_r(list, ",", &save); name; name = strtok_r(NULL, ",", &save)) {
         int e = mot_pipeline_find_expert(m->pipe, name);
+        mot_status st = MOT_OK;
         if (e < 0) {
-            free(list);
-            return mot_fail(MOT_ERR_ARG, "--experts: '%s' is not an expert of %s", name, m->pipe->file);
+            st = mot_fail(MOT_ERR_ARG, "--experts: '%s' is not an expert of %s", name, m->pipe->file);
         }
-        for (int i = 0; i < r->k; i++) {
+        for (int i = 0; i < r->k && st == MOT_OK; i++) {
             if (r->active[i] == e) {
-                free(list);
-                return mot_fail(MOT_ERR_ARG, "--experts: '%s' is named twice", name);
+                st = mot_fail(MOT_ERR_ARG, "--experts: '%s' is named twice", name);
             }
+        }
+        if (st != MOT_OK) {
+            free(list); /* name points into list: free it only after the message is written */
+            return st;
         }
         r->active[r->k++] = e;
     }

@@ -10,9 +10,9 @@
  * The GEMV reads each weight once for all tokens but has no register blocking across
  * tokens; the GEMM's packing (a transpose of every weight) and its 4-token tiles pay off
  * from ~8 (f32) or ~12-16 (bf16/f16, whose GEMV loop is cheaper per byte) tokens on.
- * At n = 128 the GEMM beats OpenBLAS's cblas_sgemm on every model shape measured, at 1 and
- * 2 threads, f32 by 5-20% and bf16 by 2-3x (BLAS needs a conversion pass first); the table
- * is in docs of the kernels (bench_kernels output), so BLAS is not used at dispatch.
+ * At n = 128 the GEMM beats OpenBLAS's cblas_sgemm on the model shapes measured
+ * (tests/ops/bench_results.md): f32 from -2% (noise) to +20%, bf16 by 2-3x (BLAS needs a
+ * conversion pass first), so BLAS is not used at dispatch.
  */
 #include "kernels/cpu/matmul_variants.h"
 

@@ -54,7 +54,7 @@ def edit_weights(d, change):
 def expect_error(label, args, *needles):
     """Runs mot; it must fail with one 'error:' line containing every needle."""
     try:
-        p = subprocess.run([MOT] + args, capture_output=True, text=True, timeout=60)
+        p = subprocess.run([MOT] + args, capture_output=True, text=True, errors="replace", timeout=60)
     except subprocess.TimeoutExpired:
         failures.append(f"{label}: hung")
         return
@@ -85,7 +85,7 @@ def main():
     st = "model.safetensors"
 
     # The good model runs (so that every failure below is caused by its one change).
-    ok = subprocess.run([MOT] + run_args(GOOD), capture_output=True, text=True, timeout=60)
+    ok = subprocess.run([MOT] + run_args(GOOD), capture_output=True, text=True, errors="replace", timeout=60)
     if ok.returncode != 0:
         failures.append(f"good model failed: {ok.stderr}")
 

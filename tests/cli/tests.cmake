@@ -3,3 +3,7 @@ add_test(NAME cli_bad_inputs
   COMMAND ${MOT_PYTHON} ${CMAKE_CURRENT_LIST_DIR}/test_bad_inputs.py $<TARGET_FILE:mot>
           ${CMAKE_BINARY_DIR}/cli-bad-inputs)
 set_tests_properties(cli_bad_inputs PROPERTIES LABELS "cli;python" TIMEOUT 300)
+add_test(NAME cli_pipeline_inputs
+  COMMAND ${MOT_PYTHON} ${CMAKE_CURRENT_LIST_DIR}/test_pipeline_inputs.py $<TARGET_FILE:mot>
+          ${CMAKE_BINARY_DIR}/cli-pipeline-inputs)
+set_tests_properties(cli_pipeline_inputs PROPERTIES LABELS "cli;python" TIMEOUT 300)
