@@ -24,9 +24,12 @@ static void attention_block(const mot_expert *ex, mot_expert_state *st, int laye
     float *v_new = v_cache + (size_t)st->pos * kv_dim;
 
     mot_cpu_rmsnorm(st->xn, x, L->attn_norm, n, d, c->rms_eps);
-    mot_cpu_matmul(st->q, st->xn, &L->wq, n);  /* q: [n, n_heads*hd] */
-    mot_cpu_matmul(k_new, st->xn, &L->wk, n);  /* k: [n, kv_dim] */
-    mot_cpu_matmul(v_new, st->xn, &L->wv, n);  /* v: [n, kv_dim] */
+    const mot_matmul_job qkv[3] = {
+        {st->q, &L->wq}, /* q: [n, n_heads*hd] */
+        {k_new, &L->wk}, /* k: [n, kv_dim] */
+        {v_new, &L->wv}, /* v: [n, kv_dim] */
+    };
+    mot_cpu_matmul_multi(qkv, 3, st->xn, n);
     mot_cpu_rope(st->q, n, c->n_heads, hd, st->pos, ex->inv_freq);
     mot_cpu_rope(k_new, n, c->n_kv_heads, hd, st->pos, ex->inv_freq);
     mot_cpu_attention(st->att, st->q, k_cache, v_cache, kv_dim, n, st->pos, c->n_heads,
@@ -42,8 +45,8 @@ static void mlp_block(const mot_expert *ex, mot_expert_state *st, int layer, flo
     const mot_layer_weights *L = &ex->layers[layer];
     const int d = c->hidden;
     mot_cpu_rmsnorm(st->xn, x, L->ffn_norm, n, d, c->rms_eps);
-    mot_cpu_matmul(st->gate, st->xn, &L->w_gate, n); /* [n, ffn] */
-    mot_cpu_matmul(st->up, st->xn, &L->w_up, n);     /* [n, ffn] */
+    const mot_matmul_job gate_up[2] = {{st->gate, &L->w_gate}, {st->up, &L->w_up}}; /* [n, ffn] each */
+    mot_cpu_matmul_multi(gate_up, 2, st->xn, n);
     mot_cpu_swiglu(st->gate, st->gate, st->up, n, c->ffn);
     mot_cpu_matmul(st->xn, st->gate, &L->w_down, n); /* [n, d] */
     for (size_t i = 0; i < (size_t)n * d; i++) {

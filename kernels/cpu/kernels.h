@@ -22,6 +22,14 @@ typedef struct {
  * n > 1 the prefill GEMM. y and x do not alias. */
 void mot_cpu_matmul(float *y, const float *x, const mot_weight *w, int n);
 
+/* Several matmuls that read the same x: y_j[n, rows_j] = x[n, cols] . W_j^T (q/k/v, gate/up).
+ * Same result as separate mot_cpu_matmul calls; decode runs them in one parallel region. */
+typedef struct {
+    float *y;
+    const mot_weight *w;
+} mot_matmul_job;
+void mot_cpu_matmul_multi(const mot_matmul_job *jobs, int n_jobs, const float *x, int n);
+
 /* out[d] = row `row` of table [rows, d] converted to f32. */
 void mot_cpu_embed_row(float *out, const mot_weight *table, int64_t row);
 

@@ -27,3 +27,18 @@ void mot_cpu_matmul(float *y, const float *x, const mot_weight *w, int n) {
         mot_cpu_matmul_gemm(y, x, w, n);
     }
 }
+
+void mot_cpu_matmul_multi(const mot_matmul_job *jobs, int n_jobs, const float *x, int n) {
+    int same = n_jobs > 0;
+    for (int j = 1; j < n_jobs; j++) {
+        same &= jobs[j].w->dtype == jobs[0].w->dtype && jobs[j].w->cols == jobs[0].w->cols;
+    }
+    const int gemm_from = n_jobs > 0 && jobs[0].w->dtype == MOT_DTYPE_F32 ? 8 : 16;
+    if (same && n > 0 && n < gemm_from) {
+        mot_cpu_matmul_gemv_multi(jobs, n_jobs, x, n);
+        return;
+    }
+    for (int j = 0; j < n_jobs; j++) {
+        mot_cpu_matmul(jobs[j].y, x, jobs[j].w, n);
+    }
+}

@@ -186,26 +186,51 @@ static float *xeo_buffer(size_t floats) {
     return xeo_scratch;
 }
 
-void mot_cpu_matmul_gemv(float *y, const float *x, const mot_weight *w, int n) {
-    const int64_t cols = w->cols, half = cols / 2;
+/* Rows of several weights that read the same x, as one row space split across the threads
+ * in one parallel region (q/k/v, gate/up): one fork/join instead of several, and the split
+ * balances over the total. All weights share dtype and cols. */
+void mot_cpu_matmul_gemv_multi(const mot_matmul_job *jobs, int n_jobs, const float *x, int n) {
+    const mot_weight *w0 = jobs[0].w;
+    const int64_t cols = w0->cols, half = cols / 2;
+    int64_t total = 0;
+    for (int j = 0; j < n_jobs; j++) {
+        total += jobs[j].w->rows;
+    }
     const float *xeo = NULL;
-    if (w->dtype == MOT_DTYPE_BF16) {
-        /* without memory for the split the widening loads need none */
+    if (w0->dtype == MOT_DTYPE_BF16) {
         float *buf = xeo_buffer((size_t)n * (size_t)half * 2 + 1);
         for (int t = 0; buf && t < n; t++) {
             split_even_odd(buf + (int64_t)t * 2 * half, x + (int64_t)t * cols, cols);
         }
         xeo = buf;
     }
-    gemv_rows_fn *rows_fn = w->dtype == MOT_DTYPE_F32   ? gemv_rows_f32
-                            : w->dtype == MOT_DTYPE_F16 ? gemv_rows_f16
-                                                        : gemv_rows_bf16;
-    /* tiny products (interaction layers, d = 128) cost less than waking the threads */
-    const int parallel = (double)n * (double)w->rows * (double)cols > 65536.0;
-#pragma omp parallel if (parallel)
-    {
-        int64_t r0, r1;
-        mot_cpu_split_rows(w->rows, 4, omp_get_thread_num(), omp_get_num_threads(), &r0, &r1);
-        rows_fn(y, x, xeo, w, n, r0, r1);
+    gemv_rows_fn *rows_fn = w0->dtype == MOT_DTYPE_F32   ? gemv_rows_f32
+                            : w0->dtype == MOT_DTYPE_F16 ? gemv_rows_f16
+                                                         : gemv_rows_bf16;
+    const int parallel = (double)n * (double)total * (double)cols > 65536.0;
+    /* Chunks handed out dynamically: a thread slowed by anything else on its core does not
+     * hold the others at the closing barrier (perf: the barrier wait in a SmolLM-135M decode
+     * step fell from ~10% to ~5%). Chunks per thread, SmolLM-135M tg64 t/s at 2 threads
+     * (f32 / bf16): 1: 39.4 / 69.0, 4: 42.3 / 74.3, 8: 43.3 / 66.8, 16: 33.7 / 62.6. */
+    const int64_t n_chunks = 4 * (int64_t)omp_get_max_threads();
+#pragma omp parallel for schedule(dynamic, 1) if (parallel)
+    for (int64_t c = 0; c < n_chunks; c++) {
+        int64_t g0, g1, base = 0;
+        mot_cpu_split_rows(total, 4, (int)c, (int)n_chunks, &g0, &g1);
+        for (int j = 0; j < n_jobs; j++) {
+            const int64_t rows = jobs[j].w->rows;
+            int64_t r0 = g0 - base, r1 = g1 - base;
+            r0 = r0 < 0 ? 0 : r0;
+            r1 = r1 > rows ? rows : r1;
+            if (r0 < r1) {
+                rows_fn(jobs[j].y, x, xeo, jobs[j].w, n, r0, r1);
+            }
+            base += rows;
+        }
     }
+}
+
+void mot_cpu_matmul_gemv(float *y, const float *x, const mot_weight *w, int n) {
+    const mot_matmul_job job = {y, w};
+    mot_cpu_matmul_gemv_multi(&job, 1, x, n);
 }

@@ -9,6 +9,8 @@
 /* Memory-bound GEMV: each block of 4 weight rows is read once and meets all n tokens while
  * it is in L1/L2 (so small n costs about one pass over the weights). */
 void mot_cpu_matmul_gemv(float *y, const float *x, const mot_weight *w, int n);
+/* The same for several weights sharing x (same dtype and cols), in one parallel region. */
+void mot_cpu_matmul_gemv_multi(const mot_matmul_job *jobs, int n_jobs, const float *x, int n);
 
 /* Packed, cache-blocked AVX2 GEMM (4x24 FMA microkernel); weights are converted to f32
  * while packing so every dtype shares one microkernel. */
