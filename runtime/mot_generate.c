@@ -129,8 +129,9 @@ static float *lane_cache(const mot_session *s, const mot_lane *L, float *base, i
     return base + ((size_t)q * L->ctx) * p->interaction.shared_dim;
 }
 
-/* z = F x (+b); n = norm(z); K, V of the new rows into the lane's interaction cache. */
-static void project_forward(mot_session *s, mot_lane *L, int q, int n) {
+/* z = F x (+b); n = norm(z); K, V of the new rows into the lane's interaction cache, and
+ * for the primary (want_q) its queries Q = n Wq^T (+bq) into s->q: all from n in one go. */
+static void project_forward(mot_session *s, mot_lane *L, int q, int n, int want_q) {
     const mot_interaction_weights *iw = &s->m->inter[q];
     const int ds = s->m->pipe->interaction.shared_dim;
     mot_linear_apply(&iw->forward[L->expert], L->st.x, s->z, n);
@@ -139,10 +140,10 @@ static void project_forward(mot_session *s, mot_lane *L, int q, int n) {
         mot_layernorm(s->nz, s->z, iw->norm_weight, iw->norm_bias, n, ds, 1e-5f);
         nz = s->nz;
     }
-    float *k = lane_cache(s, L, L->ik, q) + (size_t)L->rows * ds;
-    float *v = lane_cache(s, L, L->iv, q) + (size_t)L->rows * ds;
-    mot_linear_apply(&iw->k, nz, k, n);
-    mot_linear_apply(&iw->v, nz, v, n);
+    const mot_linear *proj[3] = {&iw->k, &iw->v, &iw->q};
+    float *out[3] = {lane_cache(s, L, L->ik, q) + (size_t)L->rows * ds,
+                     lane_cache(s, L, L->iv, q) + (size_t)L->rows * ds, s->q};
+    mot_linear_apply_multi(proj, out, want_q ? 3 : 2, nz, n);
 }
 
 /* x += y R^T (+b), y [n, d_s]. */
@@ -165,15 +166,13 @@ static void interaction(mot_session *s, int q, const int *fed, const int *n_new,
         if (!fed[i]) {
             continue;
         }
-        project_forward(s, L, q, n_new[i]);
+        project_forward(s, L, q, n_new[i], i == 0);
         if (i > 0) {
             project_reverse(s, L, q, s->z, n_new[i]);
         }
     }
-    /* The primary: queries from its normed latent, keys/values of every active expert. */
+    /* The primary (its queries are in s->q): keys/values of every active expert. */
     mot_lane *P = &s->lanes[0];
-    const float *nz = iw->norm_weight ? s->nz : s->z;
-    mot_linear_apply(&iw->q, nz, s->q, n_new[0]);
     mot_kv_segment seg[s->n_lanes];
     for (int i = 0; i < s->n_lanes; i++) {
         const mot_lane *L = &s->lanes[i];

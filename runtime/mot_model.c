@@ -220,8 +220,7 @@ void mot_model_free(mot_model *m) {
     free(m);
 }
 
-void mot_linear_apply(const mot_linear *l, const float *x, float *y, int n) {
-    mot_cpu_matmul(y, x, &l->w, n);
+static void add_bias(const mot_linear *l, float *y, int n) {
     if (l->bias) {
         const int64_t out = l->w.rows;
         for (int t = 0; t < n; t++) {
@@ -229,5 +228,22 @@ void mot_linear_apply(const mot_linear *l, const float *x, float *y, int n) {
                 y[t * out + i] += l->bias[i];
             }
         }
+    }
+}
+
+void mot_linear_apply(const mot_linear *l, const float *x, float *y, int n) {
+    mot_cpu_matmul(y, x, &l->w, n);
+    add_bias(l, y, n);
+}
+
+void mot_linear_apply_multi(const mot_linear *const *l, float *const *y, int count, const float *x, int n) {
+    mot_matmul_job jobs[8];
+    count = count < 8 ? count : 8;
+    for (int i = 0; i < count; i++) {
+        jobs[i] = (mot_matmul_job){y[i], &l[i]->w};
+    }
+    mot_cpu_matmul_multi(jobs, count, x, n);
+    for (int i = 0; i < count; i++) {
+        add_bias(l[i], y[i], n);
     }
 }
