@@ -237,7 +237,7 @@ void mot_linear_apply(const mot_linear *l, const float *x, float *y, int n) {
 }
 
 void mot_linear_apply_multi(const mot_linear *const *l, float *const *y, int count, const float *x, int n) {
-    mot_matmul_job jobs[8];
+    mot_matmul_job jobs[8] = {{0}};
     count = count < 8 ? count : 8;
     for (int i = 0; i < count; i++) {
         jobs[i] = (mot_matmul_job){y[i], &l[i]->w};
