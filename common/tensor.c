@@ -1,6 +1,9 @@
 #include "common/tensor.h"
 
+#include "common/half.h"
+
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 static const struct {
@@ -41,4 +44,21 @@ const char *mot_shape_str(const int64_t *shape, int ndim, char *buf, size_t cap)
     }
     snprintf(buf + k, cap > k ? cap - k : 0, "]");
     return buf;
+}
+
+float *mot_tensor_to_f32(const mot_tensor *t, int64_t n) {
+    float *v = malloc((size_t)(n > 0 ? n : 1) * sizeof *v);
+    if (!v) {
+        return NULL;
+    }
+    for (int64_t i = 0; i < n; i++) {
+        if (t->dtype == MOT_DTYPE_F32) {
+            memcpy(&v[i], (const char *)t->data + 4 * i, 4);
+        } else {
+            uint16_t h;
+            memcpy(&h, (const char *)t->data + 2 * i, 2);
+            v[i] = t->dtype == MOT_DTYPE_BF16 ? mot_bf16_to_f32(h) : mot_f16_to_f32(h);
+        }
+    }
+    return v;
 }

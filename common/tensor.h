@@ -41,6 +41,10 @@ const char *mot_dtype_name(mot_dtype dt);
 /* Returns -1 when the name is not a safetensors dtype. */
 int mot_dtype_from_name(const char *name);
 
+/* A malloc'd f32 copy of the first n elements of an F32, F16 or BF16 tensor (NULL when out
+ * of memory). For the small vectors (norms, biases) the kernels want in one dtype. */
+float *mot_tensor_to_f32(const mot_tensor *t, int64_t n);
+
 /* "[a, b, c]" into buf (for error messages). */
 const char *mot_shape_str(const int64_t *shape, int ndim, char *buf, size_t cap);
 

@@ -4,7 +4,6 @@
 #include <string.h>
 
 #include "common/error.h"
-#include "common/half.h"
 #include "runtime/expert.h"
 #include "runtime/rope_freq.h"
 
@@ -25,21 +24,8 @@ static mot_status copy_vector(const mot_expert *ex, const char *name, int64_t n,
     const int64_t shape[1] = {n};
     const mot_tensor *t;
     MOT_TRY(mot_st_expect(ex->st, name, 1, shape, &t));
-    float *v = malloc((size_t)n * sizeof *v);
-    if (!v) {
-        return mot_fail(MOT_ERR_NOMEM, "%s: out of memory", name);
-    }
-    for (int64_t i = 0; i < n; i++) {
-        if (t->dtype == MOT_DTYPE_F32) {
-            memcpy(&v[i], (const char *)t->data + 4 * i, 4);
-        } else {
-            uint16_t h;
-            memcpy(&h, (const char *)t->data + 2 * i, 2);
-            v[i] = t->dtype == MOT_DTYPE_BF16 ? mot_bf16_to_f32(h) : mot_f16_to_f32(h);
-        }
-    }
-    *out = v;
-    return MOT_OK;
+    *out = mot_tensor_to_f32(t, n);
+    return *out ? MOT_OK : mot_fail(MOT_ERR_NOMEM, "%s: out of memory", name);
 }
 
 static size_t weight_bytes(const mot_weight *w) {

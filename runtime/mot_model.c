@@ -6,7 +6,6 @@
 #include <string.h>
 
 #include "common/error.h"
-#include "common/half.h"
 #include "common/mapped_file.h"
 
 /* ---- the tensor list (SPEC 2.2) ---- */
@@ -51,23 +50,6 @@ void mot_model_visit_tensors(const mot_model *m, mot_tensor_visitor fn, void *us
 
 /* ---- binding ---- */
 
-static float *to_f32(const mot_tensor *t, int64_t n) {
-    float *v = malloc((size_t)n * sizeof *v);
-    if (!v) {
-        return NULL;
-    }
-    for (int64_t i = 0; i < n; i++) {
-        if (t->dtype == MOT_DTYPE_F32) {
-            memcpy(&v[i], (const char *)t->data + 4 * i, 4);
-        } else {
-            uint16_t h;
-            memcpy(&h, (const char *)t->data + 2 * i, 2);
-            v[i] = t->dtype == MOT_DTYPE_BF16 ? mot_bf16_to_f32(h) : mot_f16_to_f32(h);
-        }
-    }
-    return v;
-}
-
 static mot_status bind_vector(const mot_model *m, const char *name, int64_t n, int optional, float **out) {
     *out = NULL;
     if (optional && !mot_st_find(m->st, name)) {
@@ -75,7 +57,7 @@ static mot_status bind_vector(const mot_model *m, const char *name, int64_t n, i
     }
     const mot_tensor *t;
     MOT_TRY(mot_st_expect(m->st, name, 1, (int64_t[]){n}, &t));
-    *out = to_f32(t, n);
+    *out = mot_tensor_to_f32(t, n);
     return *out ? MOT_OK : mot_fail(MOT_ERR_NOMEM, "%s: out of memory", name);
 }
 
