@@ -11,6 +11,7 @@
 #include "cli/bench_pipeline.h"
 #include "cli/commands.h"
 #include "common/error.h"
+#include "common/mapped_file.h"
 #include "kernels/cpu/kernels.h"
 #include "profiling/bench_record.h"
 #include "runtime/expert.h"
@@ -36,6 +37,10 @@ static mot_status parse_bench(int argc, char **argv, bench_options *o) {
             MOT_TRY(mot_arg_int(&a, 0, 1 << 20, &o->n_gen));
         } else if (!strcmp(f, "-r") || !strcmp(f, "--repetitions")) {
             MOT_TRY(mot_arg_int(&a, 1, MOT_BENCH_MAX_REPS, &o->reps));
+        } else if (!strcmp(f, "--mmap")) {
+            mot_set_load_mode(MOT_LOAD_MAP);
+        } else if (!strcmp(f, "--no-mmap")) {
+            mot_set_load_mode(MOT_LOAD_COPY);
         } else if (!strcmp(f, "-t") || !strcmp(f, "--threads")) {
             MOT_TRY(mot_arg_int(&a, 1, 4096, &o->threads));
         } else if (!strcmp(f, "-o") || !strcmp(f, "--output")) {

@@ -49,6 +49,10 @@ static mot_status parse_run(int argc, char **argv, run_options *o) {
             MOT_TRY(mot_arg_u64(&a, &seed));
             o->sampler.seed = seed;
             o->seed_given = 1;
+        } else if (!strcmp(f, "--mmap")) {
+            mot_set_load_mode(MOT_LOAD_MAP);
+        } else if (!strcmp(f, "--no-mmap")) {
+            mot_set_load_mode(MOT_LOAD_COPY);
         } else if (!strcmp(f, "-t") || !strcmp(f, "--threads")) {
             MOT_TRY(mot_arg_int(&a, 1, 4096, &o->threads));
         } else if (!strcmp(f, "-c") || !strcmp(f, "--ctx-size")) {

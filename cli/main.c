@@ -13,7 +13,7 @@ static const char usage[] =
     "        [--experts a,b,c] [--drop NAME] [--dump FILE]\n"
     "        MoT: route the prompt, run the active experts with interaction layers, stream the primary\n"
     "  run   -m MODEL_DIR -p TEXT [-f FILE] [-n N] [--temp T] [--top-k K] [--top-p P] [--seed S]\n"
-    "        [-t THREADS] [-c CTX] [-b BATCH] [--dump FILE]\n"
+    "        [-t THREADS] [-c CTX] [-b BATCH] [--dump FILE] [--mmap|--no-mmap]\n"
     "        generate text with one Hugging Face Llama/Mistral checkpoint (streamed to stdout)\n"
     "  bench -m MODEL_DIR [-p 128] [-n 64] [-r 3] [-t THREADS] [-o md|json]\n"
     "        prompt processing (ppN) and generation (tgN) speed, like llama-bench\n"

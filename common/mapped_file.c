@@ -11,9 +11,44 @@
 
 #include "common/error.h"
 
+static mot_load_mode load_mode = MOT_LOAD_AUTO;
+
+void mot_set_load_mode(mot_load_mode mode) { load_mode = mode; }
+
+/* The whole file into huge-page-backed anonymous memory. */
+static mot_status copy_file(int fd, const char *path, size_t size, mot_mapped_file *out) {
+    const size_t huge = (size_t)2 << 20, reserved = (size + huge - 1) & ~(huge - 1);
+    void *p = mmap(NULL, reserved, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (p == MAP_FAILED) {
+        return mot_fail(MOT_ERR_NOMEM, "%s: cannot allocate %zu MiB for the weights (try --mmap): %s", path,
+                        size >> 20, strerror(errno));
+    }
+    madvise(p, reserved, MADV_HUGEPAGE); /* a hint: without THP this is plain memory */
+    size_t got = 0;
+    while (got < size) {
+        ssize_t r = pread(fd, (char *)p + got, size - got, (off_t)got);
+        if (r < 0 && errno == EINTR) {
+            continue;
+        }
+        if (r <= 0) {
+            int e = r < 0 ? errno : 0;
+            munmap(p, reserved);
+            return mot_fail(MOT_ERR_IO, "%s: read error after %zu of %zu bytes%s%s", path, got, size,
+                            e ? ": " : " (the file shrank while loading)", e ? strerror(e) : "");
+        }
+        got += (size_t)r;
+    }
+    mprotect(p, reserved, PROT_READ); /* the weights are never written */
+    out->data = p;
+    out->size = size;
+    out->reserved = reserved;
+    return MOT_OK;
+}
+
 mot_status mot_map_file(const char *path, mot_mapped_file *out) {
     out->data = NULL;
     out->size = 0;
+    out->reserved = 0;
     int fd = open(path, O_RDONLY);
     if (fd < 0) {
         return mot_fail(MOT_ERR_IO, "%s: cannot open: %s", path, strerror(errno));
@@ -28,6 +63,11 @@ mot_status mot_map_file(const char *path, mot_mapped_file *out) {
         close(fd);
         return mot_fail(MOT_ERR_IO, "%s: not a regular file", path);
     }
+    if (st.st_size > 0 && (load_mode == MOT_LOAD_COPY || (load_mode == MOT_LOAD_AUTO && st.st_size >= ((off_t)16 << 20)))) {
+        mot_status status = copy_file(fd, path, (size_t)st.st_size, out);
+        close(fd);
+        return status;
+    }
     if (st.st_size > 0) {
         void *p = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_PRIVATE, fd, 0);
         if (p == MAP_FAILED) {
@@ -37,6 +77,7 @@ mot_status mot_map_file(const char *path, mot_mapped_file *out) {
         }
         out->data = p;
         out->size = (size_t)st.st_size;
+        out->reserved = out->size;
     }
     close(fd);
     return MOT_OK;
@@ -44,10 +85,11 @@ mot_status mot_map_file(const char *path, mot_mapped_file *out) {
 
 void mot_unmap_file(mot_mapped_file *mf) {
     if (mf->data) {
-        munmap((void *)mf->data, mf->size);
+        munmap((void *)mf->data, mf->reserved);
     }
     mf->data = NULL;
     mf->size = 0;
+    mf->reserved = 0;
 }
 
 mot_status mot_read_file(const char *path, char **out, size_t *size) {

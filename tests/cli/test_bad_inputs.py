@@ -88,6 +88,17 @@ def main():
     ok = subprocess.run([MOT] + run_args(GOOD), capture_output=True, text=True, errors="replace", timeout=60)
     if ok.returncode != 0:
         failures.append(f"good model failed: {ok.stderr}")
+    # Weights copied into memory (--no-mmap) or mapped (--mmap) give the same bits.
+    dumps = []
+    for mode in ("--mmap", "--no-mmap"):
+        dump = os.path.join(WORK, f"dump{mode}.safetensors")
+        p = subprocess.run([MOT] + run_args(GOOD, mode, "--dump", dump), capture_output=True, text=True,
+                           errors="replace", timeout=60)
+        if p.returncode != 0:
+            failures.append(f"good model with {mode} failed: {p.stderr}")
+        dumps.append(open(dump, "rb").read() if os.path.exists(dump) else b"")
+    if not dumps[0] or dumps[0] != dumps[1]:
+        failures.append("--mmap and --no-mmap dumps differ")
 
     expect_error("missing folder", run_args(os.path.join(WORK, "nope")), "nope", "config.json")
     d = variant("no_config", lambda d: os.remove(os.path.join(d, "config.json")))
