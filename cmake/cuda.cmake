@@ -1,6 +1,10 @@
 # CUDA backend (kernels/cuda): built when nvcc and cuBLAS are found; the CPU build never
 # needs it. Architectures default to Ampere and Hopper (A100, H100/H200).
 if(MOT_CUDA)
+  # The toolkit's usual home, for shells whose PATH lacks it (CI runs with a plain environment).
+  if(NOT CMAKE_CUDA_COMPILER AND NOT DEFINED ENV{CUDACXX} AND EXISTS /usr/local/cuda/bin/nvcc)
+    set(CMAKE_CUDA_COMPILER /usr/local/cuda/bin/nvcc)
+  endif()
   include(CheckLanguage)
   check_language(CUDA)
   find_package(CUDAToolkit QUIET)
