@@ -12,13 +12,7 @@
 #include "profiling/bench_record.h"
 #include "runtime/generate.h"
 #include "runtime/mot_generate.h"
-
-static void random_ids(int *ids, int n, int vocab, uint64_t *x) {
-    for (int i = 0; i < n; i++) {
-        *x ^= *x << 13, *x ^= *x >> 7, *x ^= *x << 17;
-        ids[i] = (int)(*x % (uint64_t)vocab);
-    }
-}
+#include "runtime/rng.h"
 
 typedef struct {
     double prefill_s, decode_s, interaction_s;
@@ -32,8 +26,11 @@ static mot_status time_mot(const mot_model *m, const mot_route *r, int n_prompt,
     for (int i = 0; i < r->k; i++) {
         n_ids[i] = n_prompt;
         ids[i] = malloc((size_t)n_prompt * sizeof(int));
-        if (!ids[i]) return mot_fail(MOT_ERR_NOMEM, "bench: out of memory");
-        random_ids(ids[i], n_prompt, m->experts[r->active[i]]->cfg.vocab, &x);
+        if (!ids[i]) {
+            while (i-- > 0) free(ids[i]);
+            return mot_fail(MOT_ERR_NOMEM, "bench: out of memory");
+        }
+        mot_random_tokens(ids[i], n_prompt, m->experts[r->active[i]]->cfg.vocab, &x);
     }
     mot_generate_opts o = {.n_predict = n_gen + 1, .ignore_eos = 1};
     mot_session s;
@@ -55,7 +52,7 @@ static mot_status time_alone(const mot_model *m, const mot_route *r, int n_gen, 
         mot_expert_state st;
         MOT_TRY(mot_state_init(ex, n_gen + 2, 1, &st));
         int tok;
-        random_ids(&tok, 1, ex->cfg.vocab, &x);
+        mot_random_tokens(&tok, 1, ex->cfg.vocab, &x);
         mot_status status = mot_expert_forward(ex, &st, &tok, 1); /* the 1-token prompt, untimed */
         double t0 = mot_now();
         for (int k = 0; k < n_gen && status == MOT_OK; k++) {

@@ -16,6 +16,7 @@
 #include "profiling/bench_record.h"
 #include "runtime/expert.h"
 #include "runtime/generate.h"
+#include "runtime/rng.h"
 
 #include "git_commit.h" /* generated at build time: MOT_GIT_COMMIT */
 
@@ -116,10 +117,7 @@ static mot_status bench(const bench_options *o) {
     }
     if (status == MOT_OK) {
         uint64_t x = 0x2545f4914f6cdd1dull; /* fixed random token ids, like llama-bench */
-        for (int i = 0; i < max_tokens; i++) {
-            x ^= x << 13, x ^= x >> 7, x ^= x << 17;
-            tokens[i] = (int)(x % (uint64_t)c->vocab);
-        }
+        mot_random_tokens(tokens, max_tokens, c->vocab, &x);
     }
     if (status == MOT_OK && o->n_prompt > 0) {
         status = run_test(ex, &st, tokens, o, o->n_prompt, 0, &results[n_results++]);

@@ -14,6 +14,7 @@
 #include "common/error.h"
 #include "common/half.h"
 #include "runtime/mot_model.h"
+#include "runtime/rng.h"
 
 typedef struct {
     mot_dtype dtype;
@@ -24,15 +25,8 @@ typedef struct {
     mot_status status;
 } init_state;
 
-static uint64_t splitmix64(uint64_t *x) {
-    uint64_t z = (*x += 0x9e3779b97f4a7c15ull);
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-    return z ^ (z >> 31);
-}
-
 static double normal(uint64_t *x) {
-    double u1 = ((splitmix64(x) >> 11) + 1.0) * 0x1.0p-53, u2 = (splitmix64(x) >> 11) * 0x1.0p-53;
+    double u1 = ((mot_splitmix64(x) >> 11) + 1.0) * 0x1.0p-53, u2 = (mot_splitmix64(x) >> 11) * 0x1.0p-53;
     return sqrt(-2.0 * log(u1)) * cos(2.0 * M_PI * u2);
 }
 
@@ -48,12 +42,18 @@ static void add_tensor(const char *name, int ndim, const int64_t *shape, int opt
         return;
     }
     if (s->n == s->cap) {
-        s->cap = s->cap ? 2 * s->cap : 64;
-        s->entries = realloc(s->entries, (size_t)s->cap * sizeof *s->entries);
+        int cap = s->cap ? 2 * s->cap : 64;
+        mot_st_entry *grown = realloc(s->entries, (size_t)cap * sizeof *grown);
+        if (!grown) {
+            s->status = mot_fail(MOT_ERR_NOMEM, "init: out of memory");
+            return;
+        }
+        s->entries = grown;
+        s->cap = cap;
     }
     size_t count = (size_t)shape[0] * (ndim == 2 ? (size_t)shape[1] : 1);
     void *data = malloc(count * mot_dtype_size(s->dtype));
-    if (!s->entries || !data) {
+    if (!data) {
         s->status = mot_fail(MOT_ERR_NOMEM, "init: out of memory");
         free(data);
         return;

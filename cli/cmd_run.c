@@ -59,6 +59,7 @@ static mot_status parse_run(int argc, char **argv, run_options *o) {
             MOT_TRY(mot_arg_int(&a, 1, 1 << 24, &o->n_ctx));
         } else if (!strcmp(f, "-b") || !strcmp(f, "--batch-size")) {
             MOT_TRY(mot_arg_int(&a, 1, 1 << 16, &o->n_batch));
+            o->n_batch_given = 1;
         } else if (!strcmp(f, "--dump")) {
             MOT_TRY(mot_arg_str(&a, &o->dump_path));
         } else if (!strcmp(f, "--experts")) {
@@ -85,6 +86,10 @@ static mot_status parse_run(int argc, char **argv, run_options *o) {
     if (o->model_dir && (o->experts || o->n_drop)) {
         return mot_fail(MOT_ERR_ARG, "run: --experts and --drop need a pipeline file, not -m");
     }
+    if (o->pipeline && (o->n_ctx || o->n_batch_given)) {
+        return mot_fail(MOT_ERR_ARG, "run: -c and -b apply to -m runs; a pipeline sizes each expert's context from its prompt and -n");
+    }
+
     if (!o->prompt && !o->prompt_file) {
         return mot_fail(MOT_ERR_ARG, "run: a prompt is required (-p TEXT or -f FILE)");
     }
@@ -115,7 +120,7 @@ static mot_status run(const run_options *o) {
 
     const char *prompt = o->prompt;
     if (o->prompt_file) {
-        st = mot_read_file(o->prompt_file, &prompt_buf, NULL);
+        st = mot_read_prompt_file(o->prompt_file, &prompt_buf);
         prompt = prompt_buf;
     }
     if (st == MOT_OK) st = mot_expert_load(o->model_dir, &ex);
@@ -174,4 +179,17 @@ int mot_cmd_run(int argc, char **argv) {
     }
     st = o.pipeline ? mot_run_pipeline(&o) : run(&o);
     return st == MOT_OK ? 0 : mot_cli_fail(st);
+}
+
+mot_status mot_read_prompt_file(const char *path, char **text) {
+    size_t size;
+    MOT_TRY(mot_read_file(path, text, &size));
+    size_t nul = strlen(*text);
+    if (nul != size) {
+        free(*text);
+        *text = NULL;
+        return mot_fail(MOT_ERR_ARG, "%s: the prompt file holds a NUL byte (at offset %zu); prompts are text", path,
+                        nul);
+    }
+    return MOT_OK;
 }

@@ -11,11 +11,14 @@ typedef struct {
     const char *model_dir, *prompt, *prompt_file, *dump_path;
     int n_predict, threads, n_ctx, n_batch;
     mot_sampler_params sampler;
-    int seed_given, n_predict_given, temp_given, top_k_given, top_p_given;
+    int seed_given, n_predict_given, temp_given, top_k_given, top_p_given, n_batch_given;
     const char *experts;    /* --experts a,b,c */
     const char *drop[MOT_MAX_DROP];
     int n_drop;
 } run_options;
+
+/* Reads a prompt file; a NUL byte inside is an error (it would silently cut the prompt). */
+mot_status mot_read_prompt_file(const char *path, char **text);
 
 /* mot run PIPELINE.yaml: route, generate with the interaction layers, stream the primary. */
 mot_status mot_run_pipeline(const run_options *o);

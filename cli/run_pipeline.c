@@ -33,7 +33,7 @@ mot_status mot_run_pipeline(const run_options *o) {
     const char *prompt = o->prompt;
     mot_status st = MOT_OK;
     if (o->prompt_file) {
-        st = mot_read_file(o->prompt_file, &prompt_buf, NULL);
+        st = mot_read_prompt_file(o->prompt_file, &prompt_buf);
         prompt = prompt_buf;
     }
     if (st == MOT_OK && o->n_predict_given && o->n_predict == 0) {

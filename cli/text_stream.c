@@ -13,8 +13,8 @@ void mot_text_stream_init(mot_text_stream *s, const mot_tokenizer *tok, FILE *ou
 
 static mot_status emit(mot_text_stream *s, int final) {
     char *text;
-    MOT_TRY(mot_tokenizer_decode(s->tok, s->ids, s->n, 1, &text));
-    size_t len = strlen(text);
+    size_t len; /* in bytes: a <0x00> token decodes to a NUL that strlen would stop at */
+    MOT_TRY(mot_tokenizer_decode_len(s->tok, s->ids, s->n, 1, &text, &len));
     /* Trailing U+FFFDs may be a multi-byte character whose last bytes have not arrived. */
     static const char repl[] = "\xEF\xBF\xBD";
     while (!final && len >= s->printed + 3 && memcmp(text + len - 3, repl, 3) == 0) {

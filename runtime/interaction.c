@@ -1,7 +1,8 @@
 #include "runtime/interaction.h"
 
 #include <math.h>
-#include <stdlib.h>
+#include <omp.h>
+#include <stddef.h>
 
 /* Keys of segment m visible to query i (see the header). */
 static int visible_keys(const mot_kv_segment *s, int i, int n_q, int prefill) {
@@ -13,7 +14,7 @@ static int visible_keys(const mot_kv_segment *s, int i, int n_q, int prefill) {
 }
 
 void mot_cross_attention(float *out, const float *q, int n_q, int heads, int d_s,
-                         const mot_kv_segment *seg, int n_seg, int prefill) {
+                         const mot_kv_segment *seg, int n_seg, int prefill, float *scratch) {
     const int dh = d_s / heads;
     const float scale = 1.0f / sqrtf((float)dh);
     int total = 0;
@@ -22,7 +23,7 @@ void mot_cross_attention(float *out, const float *q, int n_q, int heads, int d_s
     }
 #pragma omp parallel
     {
-        float *score = malloc((size_t)(total > 0 ? total : 1) * sizeof *score);
+        float *score = scratch + (size_t)omp_get_thread_num() * (size_t)total;
 #pragma omp for collapse(2) schedule(static)
         for (int i = 0; i < n_q; i++) {
             for (int h = 0; h < heads; h++) {
@@ -65,7 +66,6 @@ void mot_cross_attention(float *out, const float *q, int n_q, int heads, int d_s
                 }
             }
         }
-        free(score);
     }
 }
 

@@ -1,5 +1,6 @@
 #include "runtime/mot_generate.h"
 
+#include <omp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -75,11 +76,14 @@ static mot_status lane_init(mot_session *s, int lane_index, const char *prompt, 
     if (L->n_prompt == 0) {
         return mot_fail(MOT_ERR_ARG, "expert '%s': the prompt is empty after tokenization", pe->name);
     }
-    L->ctx = L->n_prompt + o->n_predict + 1;
-    if (L->ctx > ex->cfg.max_pos && ex->cfg.max_pos > 0) {
+    /* Positions written: the prompt, then one per decode step (the first token comes from
+     * the prefill). In 64 bits: max_tokens may be anything up to INT_MAX. */
+    const int64_t positions = (int64_t)L->n_prompt + o->n_predict - 1;
+    if (positions > ex->cfg.max_pos) {
         return mot_fail(MOT_ERR_ARG, "expert '%s': prompt (%d tokens) + %d new tokens exceed its context of %d",
                         pe->name, L->n_prompt, o->n_predict, ex->cfg.max_pos);
     }
+    L->ctx = (int)positions + 1;
     MOT_TRY(mot_state_init(ex, L->ctx, L->n_prompt, &L->st));
     const size_t cache = (size_t)m->pipe->interaction.stacks * L->ctx * m->pipe->interaction.shared_dim;
     L->ik = alloc_f(cache);
@@ -103,8 +107,10 @@ static mot_status session_init(mot_session *s, const mot_model *m, const mot_rou
         return mot_fail(MOT_ERR_NOMEM, "out of memory");
     }
     int max_d = 0;
+    size_t all_rows = 0;
     for (int i = 0; i < s->n_lanes; i++) {
         MOT_TRY(lane_init(s, i, prompt, ids ? ids[i] : NULL, n_ids ? n_ids[i] : 0, o));
+        all_rows += (size_t)s->lanes[i].ctx;
         if (s->lanes[i].n_prompt > s->max_rows) s->max_rows = s->lanes[i].n_prompt;
         int d = m->experts[s->lanes[i].expert]->cfg.hidden;
         if (d > max_d) max_d = d;
@@ -116,7 +122,8 @@ static mot_status session_init(mot_session *s, const mot_model *m, const mot_rou
     s->att = alloc_f(rows * ds);
     s->o = alloc_f(rows * ds);
     s->delta = alloc_f(rows * max_d);
-    if (!s->z || !s->nz || !s->q || !s->att || !s->o || !s->delta) {
+    s->scores = alloc_f((size_t)omp_get_max_threads() * all_rows);
+    if (!s->z || !s->nz || !s->q || !s->att || !s->o || !s->delta || !s->scores) {
         return mot_fail(MOT_ERR_NOMEM, "out of memory");
     }
     return MOT_OK;
@@ -179,7 +186,7 @@ static void interaction(mot_session *s, int q, const int *fed, const int *n_new,
         seg[i] = (mot_kv_segment){lane_cache(s, L, L->ik, q), lane_cache(s, L, L->iv, q),
                                   L->rows + (fed[i] ? n_new[i] : 0), L->n_prompt};
     }
-    mot_cross_attention(s->att, s->q, n_new[0], p->interaction.heads, ds, seg, s->n_lanes, prefill);
+    mot_cross_attention(s->att, s->q, n_new[0], p->interaction.heads, ds, seg, s->n_lanes, prefill, s->scores);
     mot_linear_apply(&iw->o, s->att, s->o, n_new[0]);
     project_reverse(s, P, q, s->o, n_new[0]);
 }
@@ -310,7 +317,7 @@ void mot_session_free(mot_session *s) {
         mot_sampler_free(&L->sampler);
     }
     free(s->lanes);
-    free(s->z), free(s->nz), free(s->q), free(s->att), free(s->o), free(s->delta);
+    free(s->z), free(s->nz), free(s->q), free(s->att), free(s->o), free(s->delta), free(s->scores);
     memset(s, 0, sizeof *s);
 }
 

@@ -42,6 +42,7 @@ typedef struct {
     int max_rows;
     float *z, *nz, *q, *att, *o; /* [max_rows, d_s] */
     float *delta;                /* [max_rows, max d_m] */
+    float *scores;               /* [threads, all lanes' interaction rows] attention scratch */
     double prefill_s, decode_s;
     double interaction_s;        /* of which: interaction layers (projectors + cross-attention) */
     int n_decode_steps;

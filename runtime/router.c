@@ -122,6 +122,9 @@ mot_status mot_route_prompt(const mot_model *m, const char *prompt, const char *
     if (!r->active) {
         return mot_fail(MOT_ERR_NOMEM, "router: out of memory");
     }
+    if (forced && n_drop > 0) {
+        return mot_fail(MOT_ERR_ARG, "--drop removes experts from routing; with --experts there is no routing (give one or the other)");
+    }
     if (forced) {
         return parse_forced(m, forced, r);
     }

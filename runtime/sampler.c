@@ -4,13 +4,7 @@
 #include <stdlib.h>
 
 #include "common/error.h"
-
-static uint64_t splitmix64(uint64_t *x) {
-    uint64_t z = (*x += 0x9e3779b97f4a7c15ull);
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-    return z ^ (z >> 31);
-}
+#include "runtime/rng.h"
 
 static uint64_t rotl(uint64_t x, int k) { return (x << k) | (x >> (64 - k)); }
 
@@ -31,7 +25,7 @@ mot_status mot_sampler_init(mot_sampler *s, const mot_sampler_params *p, uint64_
     /* Seed and stream index go through splitmix64 so that nearby seeds give unrelated streams. */
     uint64_t x = p->seed ^ (stream * 0xd1b54a32d192ed03ull);
     for (int i = 0; i < 4; i++) {
-        s->rng[i] = splitmix64(&x);
+        s->rng[i] = mot_splitmix64(&x);
     }
     s->idx = malloc((size_t)vocab * sizeof *s->idx);
     s->prob = malloc((size_t)vocab * sizeof *s->prob);
@@ -80,8 +74,8 @@ static void select_top(int *idx, int n, int k, const float *prob) {
     while (lo < hi) {
         int pivot = idx[(lo + hi) / 2], i = lo, j = hi;
         while (i <= j) {
-            while (by_prob_desc(&idx[i], &pivot, ctx) < 0) i++;
-            while (by_prob_desc(&idx[j], &pivot, ctx) > 0) j--;
+            while (i < hi && by_prob_desc(&idx[i], &pivot, ctx) < 0) i++;
+            while (j > lo && by_prob_desc(&idx[j], &pivot, ctx) > 0) j--;
             if (i <= j) {
                 int t = idx[i];
                 idx[i++] = idx[j];
@@ -108,9 +102,15 @@ int mot_sample(mot_sampler *s, const float *logits) {
     float max = logits[mot_argmax(logits, v)];
     double sum = 0.0;
     for (int i = 0; i < v; i++) {
-        s->prob[i] = expf((logits[i] - max) / p->temperature);
+        float q = expf((logits[i] - max) / p->temperature);
+        /* NaN or inf logits (a broken checkpoint, an f16 overflow) must not reach the sort:
+         * such a token gets probability 0. */
+        s->prob[i] = q >= 0.0f && q <= 1.0f ? q : 0.0f;
         sum += s->prob[i];
         s->idx[i] = i;
+    }
+    if (!(sum > 0.0)) {
+        return mot_argmax(logits, v); /* nothing sampleable: the arg-max, as greedy would */
     }
     int n = v;
     if (p->top_k > 0 && p->top_k < n) {

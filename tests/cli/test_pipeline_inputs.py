@@ -90,6 +90,11 @@ def main():
     expect_error("unknown dropped expert", ["route", good, "-p", "x", "--drop", "zz"], "--drop", "zz")
     expect_error("--experts with -m", ["run", "-m", WORK, "-p", "x", "--experts", "a"], "--experts")
     expect_error("pipeline file missing", run_args(os.path.join(WORK, "nope.yaml")), "nope.yaml")
+    expect_error("--experts with --drop", run_args(good, "--experts", "a,b", "--drop", "a"), "--drop", "--experts")
+    expect_error("-c with a pipeline", run_args(good, "-c", "4"), "-c")
+    nul = os.path.join(WORK, "nul.txt")
+    open(nul, "wb").write(b"abc\0def")
+    expect_error("NUL in a prompt file", ["run", good, "-f", nul], "nul.txt", "NUL")
     expect_error("init bad dtype", ["init", good, "--dtype", "f8"], "--dtype", "f8")
 
     if failures:
