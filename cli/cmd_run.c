@@ -102,11 +102,6 @@ static mot_status parse_run(int argc, char **argv, run_options *o) {
     return MOT_OK;
 }
 
-static int on_token(void *user, int token) {
-    mot_text_stream *s = user;
-    return mot_text_stream_push(s, token) != MOT_OK;
-}
-
 /* One expert alone: plain generation. */
 static mot_status run(const run_options *o) {
     mot_tokenizer *tok = NULL;
@@ -115,14 +110,10 @@ static mot_status run(const run_options *o) {
     mot_generate_result res = {0};
     mot_text_stream stream;
     char *prompt_buf = NULL;
+    const char *prompt;
     int *prompt_ids = NULL, n_prompt = 0;
-    mot_status st = MOT_OK;
 
-    const char *prompt = o->prompt;
-    if (o->prompt_file) {
-        st = mot_read_prompt_file(o->prompt_file, &prompt_buf);
-        prompt = prompt_buf;
-    }
+    mot_status st = mot_run_prompt(o, &prompt, &prompt_buf);
     if (st == MOT_OK) st = mot_expert_load(o->model_dir, &ex);
     if (st == MOT_OK) st = mot_tokenizer_load(o->model_dir, &tok);
     if (st == MOT_OK) st = mot_tokenizer_encode(tok, prompt, 1, &prompt_ids, &n_prompt);
@@ -140,24 +131,20 @@ static mot_status run(const run_options *o) {
         }
         mot_text_stream_init(&stream, tok, stdout);
         mot_generate_params gp = {.n_predict = o->n_predict, .sampler = o->sampler,
-                                  .keep_logits = o->dump_path != NULL, .on_token = on_token,
-                                  .user = &stream};
+                                  .keep_logits = o->dump_path != NULL,
+                                  .on_token = mot_text_stream_on_token, .user = &stream};
         st = mot_generate(ex, &state, prompt_ids, n_prompt, &gp, &res);
-        if (st == MOT_OK) st = mot_text_stream_finish(&stream);
-        fputc('\n', stdout);
-        fflush(stdout);
-        mot_text_stream_free(&stream);
+        st = mot_text_stream_end(&stream, st);
     }
     if (st == MOT_OK) {
-        int n_decoded = res.n_tokens > 0 ? res.n_tokens - 1 : 0; /* the first token came from prefill */
+        int n_decoded = res.sampled.n > 0 ? res.sampled.n - 1 : 0; /* the first token came from prefill */
         fprintf(stderr,
                 "mot: prompt %d tokens, %.2f tok/s | generation %d tokens, %.2f tok/s | threads %d\n",
-                n_prompt, res.prompt_s > 0 ? n_prompt / res.prompt_s : 0.0, res.n_tokens,
+                n_prompt, res.prompt_s > 0 ? n_prompt / res.prompt_s : 0.0, res.sampled.n,
                 res.gen_s > 0 ? n_decoded / res.gen_s : 0.0, omp_get_max_threads());
     }
     if (st == MOT_OK && o->dump_path) {
-        st = mot_dump_single(o->dump_path, ex->name, prompt_ids, n_prompt, res.tokens, res.n_tokens,
-                             res.logits, ex->cfg.vocab);
+        st = mot_dump_single(o->dump_path, ex->name, prompt_ids, n_prompt, &res.sampled, ex->cfg.vocab);
     }
     mot_generate_result_free(&res);
     mot_state_free(&state);
@@ -179,17 +166,4 @@ int mot_cmd_run(int argc, char **argv) {
     }
     st = o.pipeline ? mot_run_pipeline(&o) : run(&o);
     return st == MOT_OK ? 0 : mot_cli_fail(st);
-}
-
-mot_status mot_read_prompt_file(const char *path, char **text) {
-    size_t size;
-    MOT_TRY(mot_read_file(path, text, &size));
-    size_t nul = strlen(*text);
-    if (nul != size) {
-        free(*text);
-        *text = NULL;
-        return mot_fail(MOT_ERR_ARG, "%s: the prompt file holds a NUL byte (at offset %zu); prompts are text", path,
-                        nul);
-    }
-    return MOT_OK;
 }

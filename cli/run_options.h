@@ -17,8 +17,9 @@ typedef struct {
     int n_drop;
 } run_options;
 
-/* Reads a prompt file; a NUL byte inside is an error (it would silently cut the prompt). */
-mot_status mot_read_prompt_file(const char *path, char **text);
+/* The prompt text: -p as given, or the -f file read into *buf (the caller frees *buf). A NUL
+ * byte in the file is an error (it would silently cut the prompt). */
+mot_status mot_run_prompt(const run_options *o, const char **prompt, char **buf);
 
 /* mot run PIPELINE.yaml: route, generate with the interaction layers, stream the primary. */
 mot_status mot_run_pipeline(const run_options *o);

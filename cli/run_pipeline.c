@@ -9,9 +9,8 @@
 #include "cli/text_stream.h"
 #include "common/error.h"
 #include "common/mapped_file.h"
+#include "runtime/dump.h"
 #include "runtime/mot_generate.h"
-
-static int on_primary_token(void *user, int token) { return mot_text_stream_push(user, token) != MOT_OK; }
 
 /* The pipeline's sampler section, overridden by the flags that were given. */
 static mot_generate_opts generate_opts(const mot_pipeline *p, const run_options *o) {
@@ -30,12 +29,8 @@ mot_status mot_run_pipeline(const run_options *o) {
     mot_route route = {0};
     mot_session session = {0};
     char *prompt_buf = NULL;
-    const char *prompt = o->prompt;
-    mot_status st = MOT_OK;
-    if (o->prompt_file) {
-        st = mot_read_prompt_file(o->prompt_file, &prompt_buf);
-        prompt = prompt_buf;
-    }
+    const char *prompt;
+    mot_status st = mot_run_prompt(o, &prompt, &prompt_buf);
     if (st == MOT_OK && o->n_predict_given && o->n_predict == 0) {
         st = mot_fail(MOT_ERR_ARG, "-n: a pipeline run generates at least one token");
     }
@@ -46,16 +41,13 @@ mot_status mot_run_pipeline(const run_options *o) {
         mot_text_stream stream;
         mot_generate_opts g = generate_opts(m->pipe, o);
         mot_text_stream_init(&stream, m->tokenizers[route.active[0]], stdout);
-        g.on_token = on_primary_token;
+        g.on_token = mot_text_stream_on_token;
         g.user = &stream;
         st = mot_session_generate(m, &route, prompt, &g, &session);
-        if (st == MOT_OK) st = mot_text_stream_finish(&stream);
-        fputc('\n', stdout);
-        fflush(stdout);
-        mot_text_stream_free(&stream);
+        st = mot_text_stream_end(&stream, st);
     }
     if (st == MOT_OK) {
-        int n_prompt = session.lanes[0].n_prompt, n_gen = session.lanes[0].n_tokens;
+        int n_prompt = session.lanes[0].n_prompt, n_gen = session.lanes[0].sampled.n;
         fprintf(stderr,
                 "mot: prompt %d tokens (primary), %.2f tok/s | generation %d tokens, %.2f tok/s | %d experts | threads %d\n",
                 n_prompt, session.prefill_s > 0 ? n_prompt / session.prefill_s : 0.0, n_gen,

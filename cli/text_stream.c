@@ -49,3 +49,15 @@ void mot_text_stream_free(mot_text_stream *s) {
     free(s->ids);
     memset(s, 0, sizeof *s);
 }
+
+int mot_text_stream_on_token(void *stream, int token) { return mot_text_stream_push(stream, token) != MOT_OK; }
+
+mot_status mot_text_stream_end(mot_text_stream *s, mot_status st) {
+    if (st == MOT_OK) {
+        st = mot_text_stream_finish(s);
+    }
+    fputc('\n', s->out);
+    fflush(s->out);
+    mot_text_stream_free(s);
+    return st;
+}

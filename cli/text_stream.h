@@ -22,4 +22,10 @@ mot_status mot_text_stream_push(mot_text_stream *s, int token);
 mot_status mot_text_stream_finish(mot_text_stream *s);
 void mot_text_stream_free(mot_text_stream *s);
 
+/* A generation on_token callback (user: the stream); non-zero (stop) when printing failed. */
+int mot_text_stream_on_token(void *stream, int token);
+/* Ends a generation's text: prints what was held back when st (the generation's status) is
+ * MOT_OK, then a newline; frees the stream. Returns st, or the error of that last print. */
+mot_status mot_text_stream_end(mot_text_stream *s, mot_status st);
+
 #endif

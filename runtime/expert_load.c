@@ -6,27 +6,7 @@
 #include "common/error.h"
 #include "runtime/expert.h"
 #include "runtime/rope_freq.h"
-
-static mot_status bind_matrix(const mot_expert *ex, const char *name, int64_t rows, int64_t cols,
-                              mot_weight *w) {
-    const int64_t shape[2] = {rows, cols};
-    const mot_tensor *t;
-    MOT_TRY(mot_st_expect(ex->st, name, 2, shape, &t));
-    w->dtype = t->dtype;
-    w->data = t->data;
-    w->rows = rows;
-    w->cols = cols;
-    return MOT_OK;
-}
-
-/* Norm weights are tiny: keep an f32 copy so the kernels see one dtype. */
-static mot_status copy_vector(const mot_expert *ex, const char *name, int64_t n, float **out) {
-    const int64_t shape[1] = {n};
-    const mot_tensor *t;
-    MOT_TRY(mot_st_expect(ex->st, name, 1, shape, &t));
-    *out = mot_tensor_to_f32(t, n);
-    return *out ? MOT_OK : mot_fail(MOT_ERR_NOMEM, "%s: out of memory", name);
-}
+#include "runtime/weight_bind.h"
 
 static size_t weight_bytes(const mot_weight *w) {
     return (size_t)(w->rows * w->cols) * mot_dtype_size(w->dtype);
@@ -39,15 +19,15 @@ static mot_status bind_layer(mot_expert *ex, int i) {
                   kv_dim = (int64_t)c->n_kv_heads * c->head_dim, f = c->ffn;
     char name[160];
 #define LAYER_NAME(suffix) (snprintf(name, sizeof name, "model.layers.%d.%s", i, suffix), name)
-    MOT_TRY(copy_vector(ex, LAYER_NAME("input_layernorm.weight"), d, &L->attn_norm));
-    MOT_TRY(copy_vector(ex, LAYER_NAME("post_attention_layernorm.weight"), d, &L->ffn_norm));
-    MOT_TRY(bind_matrix(ex, LAYER_NAME("self_attn.q_proj.weight"), q_dim, d, &L->wq));
-    MOT_TRY(bind_matrix(ex, LAYER_NAME("self_attn.k_proj.weight"), kv_dim, d, &L->wk));
-    MOT_TRY(bind_matrix(ex, LAYER_NAME("self_attn.v_proj.weight"), kv_dim, d, &L->wv));
-    MOT_TRY(bind_matrix(ex, LAYER_NAME("self_attn.o_proj.weight"), d, q_dim, &L->wo));
-    MOT_TRY(bind_matrix(ex, LAYER_NAME("mlp.gate_proj.weight"), f, d, &L->w_gate));
-    MOT_TRY(bind_matrix(ex, LAYER_NAME("mlp.up_proj.weight"), f, d, &L->w_up));
-    MOT_TRY(bind_matrix(ex, LAYER_NAME("mlp.down_proj.weight"), d, f, &L->w_down));
+    MOT_TRY(mot_st_expect_f32_vector(ex->st, LAYER_NAME("input_layernorm.weight"), d, &L->attn_norm));
+    MOT_TRY(mot_st_expect_f32_vector(ex->st, LAYER_NAME("post_attention_layernorm.weight"), d, &L->ffn_norm));
+    MOT_TRY(mot_st_expect_weight(ex->st, LAYER_NAME("self_attn.q_proj.weight"), q_dim, d, &L->wq));
+    MOT_TRY(mot_st_expect_weight(ex->st, LAYER_NAME("self_attn.k_proj.weight"), kv_dim, d, &L->wk));
+    MOT_TRY(mot_st_expect_weight(ex->st, LAYER_NAME("self_attn.v_proj.weight"), kv_dim, d, &L->wv));
+    MOT_TRY(mot_st_expect_weight(ex->st, LAYER_NAME("self_attn.o_proj.weight"), d, q_dim, &L->wo));
+    MOT_TRY(mot_st_expect_weight(ex->st, LAYER_NAME("mlp.gate_proj.weight"), f, d, &L->w_gate));
+    MOT_TRY(mot_st_expect_weight(ex->st, LAYER_NAME("mlp.up_proj.weight"), f, d, &L->w_up));
+    MOT_TRY(mot_st_expect_weight(ex->st, LAYER_NAME("mlp.down_proj.weight"), d, f, &L->w_down));
 #undef LAYER_NAME
     /* Attention biases (Qwen-style) are not part of Llama/Mistral: refuse rather than ignore. */
     snprintf(name, sizeof name, "model.layers.%d.self_attn.q_proj.bias", i);
@@ -64,14 +44,14 @@ static mot_status bind_layer(mot_expert *ex, int i) {
 
 static mot_status bind_all(mot_expert *ex) {
     const mot_config *c = &ex->cfg;
-    MOT_TRY(bind_matrix(ex, "model.embed_tokens.weight", c->vocab, c->hidden, &ex->embed));
-    MOT_TRY(copy_vector(ex, "model.norm.weight", c->hidden, &ex->final_norm));
+    MOT_TRY(mot_st_expect_weight(ex->st, "model.embed_tokens.weight", c->vocab, c->hidden, &ex->embed));
+    MOT_TRY(mot_st_expect_f32_vector(ex->st, "model.norm.weight", c->hidden, &ex->final_norm));
     ex->weight_bytes = weight_bytes(&ex->embed) + (size_t)c->hidden * 4;
     ex->n_params = (int64_t)c->vocab * c->hidden + c->hidden;
     if (c->tie_embeddings) {
         ex->lm_head = ex->embed;
     } else {
-        MOT_TRY(bind_matrix(ex, "lm_head.weight", c->vocab, c->hidden, &ex->lm_head));
+        MOT_TRY(mot_st_expect_weight(ex->st, "lm_head.weight", c->vocab, c->hidden, &ex->lm_head));
         ex->weight_bytes += weight_bytes(&ex->lm_head);
         ex->n_params += (int64_t)c->vocab * c->hidden;
     }

@@ -5,6 +5,7 @@
 
 #include "runtime/expert.h"
 #include "runtime/sampler.h"
+#include "runtime/token_log.h"
 
 typedef struct {
     int n_predict;        /* < 0: until EOS or the context is full */
@@ -17,11 +18,9 @@ typedef struct {
 } mot_generate_params;
 
 typedef struct {
-    int *tokens;          /* [n_tokens] sampled tokens */
-    int n_tokens;
-    float *logits;        /* [n_tokens, vocab] when keep_logits */
-    double prompt_s;      /* prefill seconds (incl. the first sample) */
-    double gen_s;         /* seconds of the decode steps */
+    mot_token_log sampled; /* tokens [T], logits [T, vocab] when keep_logits */
+    double prompt_s;       /* prefill seconds (incl. the first sample) */
+    double gen_s;          /* seconds of the decode steps */
     int n_prompt;
     int stopped_by_eos;
 } mot_generate_result;

@@ -1,7 +1,6 @@
 #include "runtime/mot_generate.h"
 
 #include <omp.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -199,7 +198,7 @@ static void pass(mot_session *s, const int *fed, const int *n_new, int prefill) 
         next_layer[i] = 0;
         mot_lane *L = &s->lanes[i];
         if (fed[i]) {
-            const int *tokens = prefill ? L->prompt : &L->tokens[L->n_tokens - 1];
+            const int *tokens = prefill ? L->prompt : &L->sampled.tokens[L->sampled.n - 1];
             mot_expert_embed(m->experts[L->expert], tokens, n_new[i], L->st.x);
         }
     }
@@ -229,26 +228,6 @@ static void pass(mot_session *s, const int *fed, const int *n_new, int prefill) 
     }
 }
 
-static mot_status record(mot_lane *L, int token, int vocab, int keep_logits) {
-    if (L->n_tokens == L->cap) {
-        int ncap = L->cap ? 2 * L->cap : 64;
-        int *t = realloc(L->tokens, (size_t)ncap * sizeof *t);
-        if (!t) return mot_fail(MOT_ERR_NOMEM, "out of memory");
-        L->tokens = t;
-        if (keep_logits) {
-            float *l = realloc(L->logits, (size_t)ncap * vocab * sizeof *l);
-            if (!l) return mot_fail(MOT_ERR_NOMEM, "out of memory keeping logits");
-            L->logits = l;
-        }
-        L->cap = ncap;
-    }
-    if (keep_logits) {
-        memcpy(L->logits + (size_t)L->n_tokens * vocab, L->st.logits, (size_t)vocab * sizeof(float));
-    }
-    L->tokens[L->n_tokens++] = token;
-    return MOT_OK;
-}
-
 /* Every fed lane samples; a non-primary that samples EOS dies. Returns 1 when the primary
  * is done (EOS, the token limit, or the callback asked to stop). */
 static mot_status sample_all(mot_session *s, const int *fed, const mot_generate_opts *o, int *done) {
@@ -260,10 +239,11 @@ static mot_status sample_all(mot_session *s, const int *fed, const mot_generate_
         }
         const mot_expert *ex = s->m->experts[L->expert];
         int token = mot_sample(&L->sampler, L->st.logits);
-        MOT_TRY(record(L, token, ex->cfg.vocab, o->keep_logits));
+        MOT_TRY(mot_token_log_push(&L->sampled, token, o->keep_logits ? L->st.logits : NULL, ex->cfg.vocab,
+                                   ""));
         int eos = !o->ignore_eos && mot_config_is_eos(&ex->cfg, token);
         if (i == 0) {
-            if ((o->on_token && o->on_token(o->user, token)) || eos || L->n_tokens >= o->n_predict) {
+            if ((o->on_token && o->on_token(o->user, token)) || eos || L->sampled.n >= o->n_predict) {
                 *done = 1;
             }
         } else if (eos) {
@@ -313,7 +293,8 @@ void mot_session_free(mot_session *s) {
     for (int i = 0; s->lanes && i < s->n_lanes; i++) {
         mot_lane *L = &s->lanes[i];
         mot_state_free(&L->st);
-        free(L->ik), free(L->iv), free(L->prompt), free(L->tokens), free(L->logits);
+        free(L->ik), free(L->iv), free(L->prompt);
+        mot_token_log_free(&L->sampled);
         mot_sampler_free(&L->sampler);
     }
     free(s->lanes);
@@ -321,50 +302,3 @@ void mot_session_free(mot_session *s) {
     memset(s, 0, sizeof *s);
 }
 
-/* ---- the dump (SPEC 2.3) ---- */
-
-mot_status mot_session_dump(const mot_session *s, const char *path) {
-    const mot_model *m = s->m;
-    const int n_entries = 2 + 2 * s->n_lanes;
-    mot_st_entry *e = calloc((size_t)n_entries, sizeof *e);
-    char (*names)[300] = calloc((size_t)n_entries, sizeof *names);
-    int32_t **tokens = calloc((size_t)s->n_lanes, sizeof *tokens);
-    int32_t *active = calloc((size_t)s->n_lanes, sizeof *active);
-    mot_status st = MOT_OK;
-    if (!e || !names || !tokens || !active) {
-        st = mot_fail(MOT_ERR_NOMEM, "%s: out of memory", path);
-    }
-    int n = 0;
-    if (st == MOT_OK && s->route->scores) {
-        e[n++] = (mot_st_entry){"route.scores", MOT_DTYPE_F32, 1, {m->n_experts}, s->route->scores};
-    }
-    for (int i = 0; st == MOT_OK && i < s->n_lanes; i++) {
-        active[i] = s->lanes[i].expert;
-    }
-    if (st == MOT_OK) {
-        e[n++] = (mot_st_entry){"route.active", MOT_DTYPE_I32, 1, {s->n_lanes}, active};
-    }
-    for (int i = 0; st == MOT_OK && i < s->n_lanes; i++) {
-        const mot_lane *L = &s->lanes[i];
-        const char *name = m->pipe->experts[L->expert].name;
-        tokens[i] = malloc((size_t)(L->n_prompt + L->n_tokens + 1) * sizeof **tokens);
-        if (!tokens[i]) {
-            st = mot_fail(MOT_ERR_NOMEM, "%s: out of memory", path);
-            break;
-        }
-        for (int t = 0; t < L->n_prompt; t++) tokens[i][t] = L->prompt[t];
-        for (int t = 0; t < L->n_tokens; t++) tokens[i][L->n_prompt + t] = L->tokens[t];
-        snprintf(names[n], sizeof names[n], "tokens.%s", name);
-        e[n] = (mot_st_entry){names[n], MOT_DTYPE_I32, 1, {L->n_prompt + L->n_tokens}, tokens[i]};
-        n++;
-        snprintf(names[n], sizeof names[n], "logits.%s", name);
-        e[n] = (mot_st_entry){names[n], MOT_DTYPE_F32, 2, {L->n_tokens, m->experts[L->expert]->cfg.vocab}, L->logits};
-        n++;
-    }
-    if (st == MOT_OK) {
-        st = mot_st_write(path, e, n);
-    }
-    for (int i = 0; tokens && i < s->n_lanes; i++) free(tokens[i]);
-    free(tokens), free(active), free(names), free(e);
-    return st;
-}

@@ -6,6 +6,7 @@
 #include "runtime/mot_model.h"
 #include "runtime/router.h"
 #include "runtime/sampler.h"
+#include "runtime/token_log.h"
 
 /* One active expert's run: lane 0 is the primary. */
 typedef struct {
@@ -18,9 +19,7 @@ typedef struct {
     int n_prompt;
     int alive;
     mot_sampler sampler;
-    int *tokens;           /* [n_tokens] sampled */
-    int n_tokens, cap;
-    float *logits;         /* [n_tokens, vocab] when kept */
+    mot_token_log sampled; /* tokens [T], logits [T, vocab] when kept */
 } mot_lane;
 
 typedef struct {
@@ -56,8 +55,5 @@ mot_status mot_session_generate(const mot_model *m, const mot_route *route, cons
 mot_status mot_session_generate_ids(const mot_model *m, const mot_route *route, int *const *prompts,
                                     const int *n_prompts, const mot_generate_opts *opts, mot_session *s);
 void mot_session_free(mot_session *s);
-
-/* SPEC 2.3 dump of a finished session. */
-mot_status mot_session_dump(const mot_session *s, const char *path);
 
 #endif

@@ -7,79 +7,94 @@
 
 #include "common/error.h"
 #include "common/mapped_file.h"
+#include "runtime/weight_bind.h"
 
 /* ---- the tensor list (SPEC 2.2) ---- */
 
-void mot_model_visit_tensors(const mot_model *m, mot_tensor_visitor fn, void *user) {
+/* fn(name, ndim, shape, optional, slot, user) for one expected tensor; slot is where the loader
+ * puts it: a mot_weight * (2-D) or a float ** for its f32 copy (1-D), NULL when only listing. */
+typedef mot_status (*tensor_fn)(const char *name, int ndim, const int64_t *shape, int optional, void *slot,
+                                void *user);
+
+/* q, k, v, o by index. */
+static mot_linear *attn_proj(mot_interaction_weights *iw, int i) {
+    mot_linear *proj[4] = {&iw->q, &iw->k, &iw->v, &iw->o};
+    return proj[i];
+}
+
+/* The one list of the MoT tensors, in file order; with `into` (its inter[] allocated), each
+ * comes with its slot there. Stops at the first error fn returns. */
+static mot_status each_tensor(const mot_model *m, mot_model *into, tensor_fn fn, void *user) {
     const mot_pipeline *p = m->pipe;
     const int64_t ds = p->interaction.shared_dim, hr = p->router.hidden, M = m->n_experts;
     const int64_t dz = m->experts[p->router.expert]->cfg.hidden;
     char name[256];
     int64_t s[2];
-#define VISIT(opt, nd, a, b, ...)                           \
-    do {                                                    \
-        snprintf(name, sizeof name, __VA_ARGS__);           \
-        s[0] = (a), s[1] = (b);                             \
-        fn(name, nd, s, opt, user);                         \
+#define VISIT(opt, nd, a, b, slot, ...)                                      \
+    do {                                                                     \
+        snprintf(name, sizeof name, __VA_ARGS__);                            \
+        s[0] = (a), s[1] = (b);                                              \
+        MOT_TRY(fn(name, nd, s, opt, into ? (void *)(slot) : NULL, user));   \
     } while (0)
-    VISIT(0, 2, hr, dz, "router.fc1.weight");
-    VISIT(0, 1, hr, 0, "router.fc1.bias");
-    VISIT(0, 2, M, hr, "router.fc2.weight");
-    VISIT(0, 1, M, 0, "router.fc2.bias");
+    VISIT(0, 2, hr, dz, &into->router_fc1.w, "router.fc1.weight");
+    VISIT(0, 1, hr, 0, &into->router_fc1.bias, "router.fc1.bias");
+    VISIT(0, 2, M, hr, &into->router_fc2.w, "router.fc2.weight");
+    VISIT(0, 1, M, 0, &into->router_fc2.bias, "router.fc2.bias");
     for (int q = 0; q < p->interaction.stacks; q++) {
+        mot_interaction_weights *iw = into ? &into->inter[q] : NULL;
         for (int e = 0; e < M; e++) {
             const char *en = p->experts[e].name;
             const int64_t dm = m->experts[e]->cfg.hidden;
-            VISIT(0, 2, ds, dm, "interaction.%d.forward.%s.weight", q, en);
-            VISIT(1, 1, ds, 0, "interaction.%d.forward.%s.bias", q, en);
-            VISIT(0, 2, dm, ds, "interaction.%d.reverse.%s.weight", q, en);
-            VISIT(1, 1, dm, 0, "interaction.%d.reverse.%s.bias", q, en);
+            VISIT(0, 2, ds, dm, &iw->forward[e].w, "interaction.%d.forward.%s.weight", q, en);
+            VISIT(1, 1, ds, 0, &iw->forward[e].bias, "interaction.%d.forward.%s.bias", q, en);
+            VISIT(0, 2, dm, ds, &iw->reverse[e].w, "interaction.%d.reverse.%s.weight", q, en);
+            VISIT(1, 1, dm, 0, &iw->reverse[e].bias, "interaction.%d.reverse.%s.bias", q, en);
         }
         static const char proj[4] = {'q', 'k', 'v', 'o'};
         for (int i = 0; i < 4; i++) {
-            VISIT(0, 2, ds, ds, "interaction.%d.attn.%c_proj.weight", q, proj[i]);
-            VISIT(1, 1, ds, 0, "interaction.%d.attn.%c_proj.bias", q, proj[i]);
+            VISIT(0, 2, ds, ds, &attn_proj(iw, i)->w, "interaction.%d.attn.%c_proj.weight", q, proj[i]);
+            VISIT(1, 1, ds, 0, &attn_proj(iw, i)->bias, "interaction.%d.attn.%c_proj.bias", q, proj[i]);
         }
         if (p->interaction.norm == MOT_LATENT_NORM_LAYERNORM) {
-            VISIT(0, 1, ds, 0, "interaction.%d.norm.weight", q);
-            VISIT(0, 1, ds, 0, "interaction.%d.norm.bias", q);
+            VISIT(0, 1, ds, 0, &iw->norm_weight, "interaction.%d.norm.weight", q);
+            VISIT(0, 1, ds, 0, &iw->norm_bias, "interaction.%d.norm.bias", q);
         }
     }
 #undef VISIT
+    return MOT_OK;
+}
+
+typedef struct {
+    mot_tensor_visitor fn;
+    void *user;
+} list_visitor;
+
+static mot_status list_one(const char *name, int ndim, const int64_t *shape, int optional, void *slot,
+                           void *user) {
+    const list_visitor *v = user;
+    v->fn(name, ndim, shape, optional, v->user);
+    return MOT_OK;
+}
+
+void mot_model_visit_tensors(const mot_model *m, mot_tensor_visitor fn, void *user) {
+    each_tensor(m, NULL, list_one, &(list_visitor){fn, user});
 }
 
 /* ---- binding ---- */
 
-static mot_status bind_vector(const mot_model *m, const char *name, int64_t n, int optional, float **out) {
-    *out = NULL;
-    if (optional && !mot_st_find(m->st, name)) {
+/* An absent optional tensor (a bias) leaves its slot NULL. */
+static mot_status bind_one(const char *name, int ndim, const int64_t *shape, int optional, void *slot,
+                           void *user) {
+    const mot_st_set *set = user;
+    if (optional && !mot_st_find(set, name)) {
         return MOT_OK;
     }
-    const mot_tensor *t;
-    MOT_TRY(mot_st_expect(m->st, name, 1, (int64_t[]){n}, &t));
-    *out = mot_tensor_to_f32(t, n);
-    return *out ? MOT_OK : mot_fail(MOT_ERR_NOMEM, "%s: out of memory", name);
-}
-
-/* prefix.weight [rows, cols] and the optional (or required) prefix.bias [rows]. */
-static mot_status bind_linear(const mot_model *m, const char *prefix, int64_t rows, int64_t cols,
-                              int bias_optional, mot_linear *l) {
-    char name[256];
-    const mot_tensor *t;
-    snprintf(name, sizeof name, "%s.weight", prefix);
-    MOT_TRY(mot_st_expect(m->st, name, 2, (int64_t[]){rows, cols}, &t));
-    l->w = (mot_weight){t->dtype, t->data, rows, cols};
-    snprintf(name, sizeof name, "%s.bias", prefix);
-    return bind_vector(m, name, rows, bias_optional, &l->bias);
+    return ndim == 2 ? mot_st_expect_weight(set, name, shape[0], shape[1], slot)
+                     : mot_st_expect_f32_vector(set, name, shape[0], slot);
 }
 
 static mot_status bind_weights(mot_model *m) {
     const mot_pipeline *p = m->pipe;
-    const int64_t ds = p->interaction.shared_dim, hr = p->router.hidden;
-    const int64_t dz = m->experts[p->router.expert]->cfg.hidden;
-    char prefix[200];
-    MOT_TRY(bind_linear(m, "router.fc1", hr, dz, 0, &m->router_fc1));
-    MOT_TRY(bind_linear(m, "router.fc2", m->n_experts, hr, 0, &m->router_fc2));
     m->inter = calloc((size_t)p->interaction.stacks, sizeof *m->inter);
     if (!m->inter) {
         return mot_fail(MOT_ERR_NOMEM, "%s: out of memory", p->weights);
@@ -91,26 +106,8 @@ static mot_status bind_weights(mot_model *m) {
         if (!iw->forward || !iw->reverse) {
             return mot_fail(MOT_ERR_NOMEM, "%s: out of memory", p->weights);
         }
-        for (int e = 0; e < m->n_experts; e++) {
-            const int64_t dm = m->experts[e]->cfg.hidden;
-            snprintf(prefix, sizeof prefix, "interaction.%d.forward.%s", q, p->experts[e].name);
-            MOT_TRY(bind_linear(m, prefix, ds, dm, 1, &iw->forward[e]));
-            snprintf(prefix, sizeof prefix, "interaction.%d.reverse.%s", q, p->experts[e].name);
-            MOT_TRY(bind_linear(m, prefix, dm, ds, 1, &iw->reverse[e]));
-        }
-        mot_linear *proj[4] = {&iw->q, &iw->k, &iw->v, &iw->o};
-        for (int i = 0; i < 4; i++) {
-            snprintf(prefix, sizeof prefix, "interaction.%d.attn.%c_proj", q, "qkvo"[i]);
-            MOT_TRY(bind_linear(m, prefix, ds, ds, 1, proj[i]));
-        }
-        if (p->interaction.norm == MOT_LATENT_NORM_LAYERNORM) {
-            snprintf(prefix, sizeof prefix, "interaction.%d.norm.weight", q);
-            MOT_TRY(bind_vector(m, prefix, ds, 0, &iw->norm_weight));
-            snprintf(prefix, sizeof prefix, "interaction.%d.norm.bias", q);
-            MOT_TRY(bind_vector(m, prefix, ds, 0, &iw->norm_bias));
-        }
     }
-    return MOT_OK;
+    return each_tensor(m, m, bind_one, m->st);
 }
 
 mot_status mot_model_load(const char *pipeline_path, int load_weights, mot_model **out) {
