@@ -120,15 +120,7 @@ void tok_added_matcher_free(tok_added_matcher *m) {
 }
 
 static mot_status push_segment(tok_segments *v, size_t start, size_t end, int id) {
-    if (v->len == v->cap) {
-        size_t ncap = v->cap ? v->cap * 2 : 16;
-        tok_segment *p = realloc(v->data, ncap * sizeof *p);
-        if (!p) {
-            return tok_nomem();
-        }
-        v->data = p;
-        v->cap = ncap;
-    }
+    MOT_TRY(tok_grow((void **)&v->data, &v->cap, v->len + 1, sizeof *v->data));
     v->data[v->len++] = (tok_segment){start, end, id};
     return MOT_OK;
 }

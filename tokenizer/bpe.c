@@ -65,19 +65,6 @@ static struct tok_merge_cand heap_pop(heap *h) {
     return top;
 }
 
-static mot_status reserve(void **p, size_t *cap, size_t need, size_t elem) {
-    if (need <= *cap) {
-        return MOT_OK;
-    }
-    void *q = realloc(*p, need * elem);
-    if (!q) {
-        return tok_nomem();
-    }
-    *p = q;
-    *cap = need;
-    return MOT_OK;
-}
-
 /* Appends symbol id to the list (n symbols so far). */
 static void add_symbol(struct tok_symbol *syms, int *n, int id) {
     syms[*n] = (struct tok_symbol){id, *n - 1, -1};
@@ -151,12 +138,12 @@ mot_status tok_bpe_encode_word(const tok_bpe *m, const char *word, size_t len, t
         }
     }
     /* At most 4 symbols per character (byte fallback), i.e. one per byte. */
-    MOT_TRY(reserve((void **)&scratch->syms, &scratch->syms_cap, len, sizeof(struct tok_symbol)));
+    MOT_TRY(tok_grow((void **)&scratch->syms, &scratch->syms_cap, len, sizeof(struct tok_symbol)));
     struct tok_symbol *syms = scratch->syms;
     int n = initial_symbols(m, word, len, syms);
 
     /* Every merge adds at most two candidates and removes one symbol: n + 2n bounds the heap. */
-    MOT_TRY(reserve((void **)&scratch->heap, &scratch->heap_cap, 3 * (size_t)n + 1, sizeof(struct tok_merge_cand)));
+    MOT_TRY(tok_grow((void **)&scratch->heap, &scratch->heap_cap, 3 * (size_t)n + 1, sizeof(struct tok_merge_cand)));
     heap h = {scratch->heap, 0, scratch->heap_cap};
     for (int i = 0; i + 1 < n; i++) {
         push_pair(m, &h, syms, i);

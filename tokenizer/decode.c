@@ -15,16 +15,10 @@ typedef struct {
 } step_list;
 
 static mot_status add_step(step_list *v, tok_dec_step s) {
-    if (v->len == v->cap) {
-        size_t ncap = v->cap ? v->cap * 2 : 4;
-        tok_dec_step *p = realloc(v->data, ncap * sizeof *p);
-        if (!p) {
-            free(s.content);
-            tok_pattern_free(&s.pattern);
-            return tok_nomem();
-        }
-        v->data = p;
-        v->cap = ncap;
+    if (tok_grow((void **)&v->data, &v->cap, v->len + 1, sizeof *v->data) != MOT_OK) {
+        free(s.content);
+        tok_pattern_free(&s.pattern);
+        return MOT_ERR_NOMEM;
     }
     v->data[v->len++] = s;
     return MOT_OK;

@@ -13,15 +13,7 @@ typedef struct {
 } step_list;
 
 static mot_status add_step(step_list *v, tok_norm_step s) {
-    if (v->len == v->cap) {
-        size_t ncap = v->cap ? v->cap * 2 : 4;
-        tok_norm_step *p = realloc(v->data, ncap * sizeof *p);
-        if (!p) {
-            return tok_nomem();
-        }
-        v->data = p;
-        v->cap = ncap;
-    }
+    MOT_TRY(tok_grow((void **)&v->data, &v->cap, v->len + 1, sizeof *v->data));
     v->data[v->len++] = s;
     return MOT_OK;
 }

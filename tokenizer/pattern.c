@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "common/error.h"
+#include "tokenizer/tok_buf.h"
 #include "tokenizer/utf8.h"
 
 /* HF matches with Oniguruma, whose \\s is Unicode White_Space; PCRE2's (UCP) also takes U+180E.
@@ -140,15 +141,7 @@ typedef struct {
 } spans;
 
 static mot_status spans_push(spans *v, size_t start, size_t end, int is_match) {
-    if (v->len == v->cap) {
-        size_t ncap = v->cap ? v->cap * 2 : 32;
-        span *p = realloc(v->data, ncap * sizeof *p);
-        if (!p) {
-            return tok_nomem();
-        }
-        v->data = p;
-        v->cap = ncap;
-    }
+    MOT_TRY(tok_grow((void **)&v->data, &v->cap, v->len + 1, sizeof *v->data));
     v->data[v->len++] = (span){start, end, is_match};
     return MOT_OK;
 }

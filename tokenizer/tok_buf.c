@@ -7,8 +7,7 @@
 
 mot_status tok_nomem(void) { return mot_fail(MOT_ERR_NOMEM, "tokenizer: out of memory"); }
 
-/* Grows *data (element size elem) so that it holds at least need elements. */
-static mot_status grow(void **data, size_t *cap, size_t need, size_t elem) {
+mot_status tok_grow(void **data, size_t *cap, size_t need, size_t elem) {
     if (need <= *cap) {
         return MOT_OK;
     }
@@ -26,7 +25,7 @@ static mot_status grow(void **data, size_t *cap, size_t need, size_t elem) {
 }
 
 mot_status tok_buf_append(tok_buf *b, const void *p, size_t n) {
-    MOT_TRY(grow((void **)&b->data, &b->cap, b->len + n + 1, 1));
+    MOT_TRY(tok_grow((void **)&b->data, &b->cap, b->len + n + 1, 1));
     if (n) {
         memcpy(b->data + b->len, p, n);
     }
@@ -44,13 +43,13 @@ void tok_buf_free(tok_buf *b) {
 }
 
 mot_status tok_ids_push(tok_ids *v, int id) {
-    MOT_TRY(grow((void **)&v->data, &v->cap, v->len + 1, sizeof(int)));
+    MOT_TRY(tok_grow((void **)&v->data, &v->cap, v->len + 1, sizeof(int)));
     v->data[v->len++] = id;
     return MOT_OK;
 }
 
 mot_status tok_ids_append(tok_ids *v, const int *ids, size_t n) {
-    MOT_TRY(grow((void **)&v->data, &v->cap, v->len + n, sizeof(int)));
+    MOT_TRY(tok_grow((void **)&v->data, &v->cap, v->len + n, sizeof(int)));
     if (n) {
         memcpy(v->data + v->len, ids, n * sizeof(int));
     }
@@ -73,7 +72,7 @@ mot_status tok_pieces_push(tok_pieces *v, const char *s, size_t len, int at_star
 }
 
 mot_status tok_pieces_push_buf(tok_pieces *v, tok_buf *b, int at_start) {
-    MOT_TRY(grow((void **)&v->data, &v->cap, v->len + 1, sizeof(tok_piece)));
+    MOT_TRY(tok_grow((void **)&v->data, &v->cap, v->len + 1, sizeof(tok_piece)));
     if (!b->data) {
         MOT_TRY(tok_buf_append(b, "", 0));
     }

@@ -46,5 +46,8 @@ mot_status tok_pieces_push_buf(tok_pieces *v, tok_buf *b, int at_start);
 void tok_pieces_free(tok_pieces *v);
 
 mot_status tok_nomem(void);
+/* Grows *data (elements of elem bytes, capacity *cap) to hold at least need elements,
+ * doubling; "tokenizer: out of memory" on failure, *data then unchanged. */
+mot_status tok_grow(void **data, size_t *cap, size_t need, size_t elem);
 
 #endif
