@@ -67,3 +67,39 @@ int mot_cli_fail(mot_status st) {
     fprintf(stderr, strstr(msg, ": error: ") ? "%s\n" : "error: %s\n", msg);
     return st == MOT_ERR_ARG ? 2 : 1;
 }
+
+static mot_status arg_choice(mot_args *a, const char *const *choices, int n, int *out) {
+    const char *flag = a->argv[a->i], *s = NULL;
+    MOT_TRY(mot_arg_str(a, &s));
+    for (int i = 0; i < n; i++) {
+        if (!strcmp(s, choices[i])) {
+            *out = i;
+            return MOT_OK;
+        }
+    }
+    char list[128] = "";
+    for (int i = 0; i < n; i++) {
+        strncat(list, i ? " or " : "", sizeof list - strlen(list) - 1);
+        strncat(list, choices[i], sizeof list - strlen(list) - 1);
+    }
+    return mot_fail(MOT_ERR_ARG, "%s: expected %s, got '%s'", flag, list, s);
+}
+
+int mot_arg_backend(mot_args *a, mot_backend_options *o, mot_status *st) {
+    const char *f = a->argv[a->i];
+    *st = MOT_OK;
+    if (!strcmp(f, "--backend")) {
+        static const char *const kinds[] = {"auto", "cpu", "cuda"};
+        int k = 0;
+        *st = arg_choice(a, kinds, 3, &k);
+        o->kind = (mot_backend_kind)k; /* same order as the enum */
+    } else if (!strcmp(f, "--lanes")) {
+        static const char *const modes[] = {"serial", "concurrent"};
+        *st = arg_choice(a, modes, 2, &o->concurrent_lanes);
+    } else if (!strcmp(f, "--no-graphs")) {
+        o->graphs = 0;
+    } else {
+        return 0;
+    }
+    return 1;
+}

@@ -10,6 +10,7 @@
 #include "common/error.h"
 #include "git_commit.h"
 #include "profiling/bench_record.h"
+#include "runtime/engine.h"
 #include "runtime/generate.h"
 #include "runtime/mot_generate.h"
 #include "runtime/rng.h"
@@ -20,7 +21,8 @@ typedef struct {
 } mot_timing;
 
 /* One MoT request: n_prompt random tokens per lane, then n_gen decode steps. */
-static mot_status time_mot(const mot_model *m, const mot_route *r, int n_prompt, int n_gen, mot_timing *t) {
+static mot_status time_mot(const mot_model *m, const mot_route *r, const mot_backend_options *b, int n_prompt,
+                           int n_gen, mot_timing *t) {
     int *ids[r->k], n_ids[r->k];
     uint64_t x = 0x2545f4914f6cdd1dull;
     for (int i = 0; i < r->k; i++) {
@@ -32,7 +34,8 @@ static mot_status time_mot(const mot_model *m, const mot_route *r, int n_prompt,
         }
         mot_random_tokens(ids[i], n_prompt, m->experts[r->active[i]]->cfg.vocab, &x);
     }
-    mot_generate_opts o = {.n_predict = n_gen + 1, .ignore_eos = 1};
+    mot_generate_opts o = {.n_predict = n_gen + 1, .ignore_eos = 1, .backend = *b};
+    o.backend.timing = 1; /* the interaction share */
     mot_session s;
     mot_status st = mot_session_generate_ids(m, r, ids, n_ids, &o, &s);
     if (st == MOT_OK) {
@@ -44,23 +47,26 @@ static mot_status time_mot(const mot_model *m, const mot_route *r, int n_prompt,
 }
 
 /* The same experts alone, one after another: n_gen single-token steps each. */
-static mot_status time_alone(const mot_model *m, const mot_route *r, int n_gen, double *seconds) {
+static mot_status time_alone(const mot_model *m, const mot_route *r, const mot_backend_options *b, int n_gen,
+                             double *seconds) {
     *seconds = 0.0;
     uint64_t x = 0x9e3779b97f4a7c15ull;
     for (int i = 0; i < r->k; i++) {
         const mot_expert *ex = m->experts[r->active[i]];
-        mot_expert_state st;
-        MOT_TRY(mot_state_init(ex, n_gen + 2, 1, &st));
-        int tok;
+        mot_plan_source src;
+        mot_plan_source_single(ex, n_gen + 2, 1, &src);
+        mot_engine_options eo = {.backend = *b};
+        mot_engine e;
+        int tok, one = 1, *toks = &tok;
         mot_random_tokens(&tok, 1, ex->cfg.vocab, &x);
-        mot_status status = mot_expert_forward(ex, &st, &tok, 1); /* the 1-token prompt, untimed */
+        mot_status status = mot_engine_open(&e, &src, &eo);
+        if (status == MOT_OK) status = mot_engine_prefill(&e, &toks, &one); /* the 1-token prompt, untimed */
         double t0 = mot_now();
         for (int k = 0; k < n_gen && status == MOT_OK; k++) {
-            tok = mot_argmax(st.logits, ex->cfg.vocab);
-            status = mot_expert_forward(ex, &st, &tok, 1);
+            status = mot_engine_decode(&e);
         }
         *seconds += mot_now() - t0;
-        mot_state_free(&st);
+        mot_engine_close(&e);
         MOT_TRY(status);
     }
     return MOT_OK;
@@ -90,9 +96,9 @@ mot_status mot_bench_pipeline(const mot_bench_pipeline_opts *o) {
         memset(b, 0, sizeof *b);
         snprintf(b->test, sizeof b->test, "pp%d", o->n_prompt);
         b->n_prompt = o->n_prompt, b->n_threads = threads;
-        st = time_mot(m, &r, o->n_prompt, 0, &t); /* warm-up */
+        st = time_mot(m, &r, &o->backend, o->n_prompt, 0, &t); /* warm-up */
         for (int i = 0; i < o->reps && st == MOT_OK; i++) {
-            st = time_mot(m, &r, o->n_prompt, 0, &t);
+            st = time_mot(m, &r, &o->backend, o->n_prompt, 0, &t);
             b->samples_ts[b->n_reps++] = o->n_prompt / t.prefill_s;
         }
         mot_bench_finish(b);
@@ -103,16 +109,16 @@ mot_status mot_bench_pipeline(const mot_bench_pipeline_opts *o) {
         snprintf(b->test, sizeof b->test, "tg%d", o->n_gen);
         snprintf(a->test, sizeof a->test, "tg%d-alone", o->n_gen);
         b->n_gen = a->n_gen = o->n_gen, b->n_threads = a->n_threads = threads;
-        st = time_mot(m, &r, 1, o->n_gen, &t); /* warm-up */
+        st = time_mot(m, &r, &o->backend, 1, o->n_gen, &t); /* warm-up */
         double decode = 0.0, inter = 0.0;
         for (int i = 0; i < o->reps && st == MOT_OK; i++) {
-            st = time_mot(m, &r, 1, o->n_gen, &t);
+            st = time_mot(m, &r, &o->backend, 1, o->n_gen, &t);
             b->samples_ts[b->n_reps++] = t.steps / t.decode_s;
             decode += t.decode_s, inter += t.interaction_s;
         }
         for (int i = 0; i < o->reps && st == MOT_OK; i++) {
             double s;
-            st = time_alone(m, &r, o->n_gen, &s);
+            st = time_alone(m, &r, &o->backend, o->n_gen, &s);
             a->samples_ts[a->n_reps++] = o->n_gen / s;
         }
         mot_bench_finish(b);
@@ -136,7 +142,8 @@ mot_status mot_bench_pipeline(const mot_bench_pipeline_opts *o) {
         }
         mot_bench_cpu_info(cpu, sizeof cpu);
         mot_bench_context ctx = {.model = o->pipeline, .model_type = type, .model_size = bytes,
-                                 .model_n_params = params, .backend = "CPU", .build_commit = MOT_GIT_COMMIT,
+                                 .model_n_params = params,
+                                 .backend = o->backend.kind == MOT_BACKEND_CUDA ? "CUDA" : "CPU", .build_commit = MOT_GIT_COMMIT,
                                  .peak_rss = mot_bench_peak_rss()};
         snprintf(ctx.cpu_info, sizeof ctx.cpu_info, "%s", cpu);
         if (o->json) {

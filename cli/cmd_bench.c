@@ -15,6 +15,7 @@
 #include "kernels/cpu/kernels.h"
 #include "profiling/bench_record.h"
 #include "runtime/expert.h"
+#include "runtime/engine.h"
 #include "runtime/generate.h"
 #include "runtime/rng.h"
 
@@ -23,14 +24,18 @@
 typedef struct {
     const char *model_dir, *output, *pipeline, *experts;
     int n_prompt, n_gen, reps, threads;
+    mot_backend_options backend;
 } bench_options;
 
 static mot_status parse_bench(int argc, char **argv, bench_options *o) {
-    *o = (bench_options){.n_prompt = 128, .n_gen = 64, .reps = 3, .output = "md"};
+    *o = (bench_options){.n_prompt = 128, .n_gen = 64, .reps = 3, .output = "md", .backend.graphs = 1};
     mot_args a = {argc, argv, 0};
     for (a.i = 0; a.i < argc; a.i++) {
         const char *f = argv[a.i];
-        if (!strcmp(f, "-m") || !strcmp(f, "--model")) {
+        mot_status bst;
+        if (mot_arg_backend(&a, &o->backend, &bst)) {
+            MOT_TRY(bst);
+        } else if (!strcmp(f, "-m") || !strcmp(f, "--model")) {
             MOT_TRY(mot_arg_str(&a, &o->model_dir));
         } else if (!strcmp(f, "-p") || !strcmp(f, "--n-prompt")) {
             MOT_TRY(mot_arg_int(&a, 0, 1 << 20, &o->n_prompt));
@@ -68,32 +73,30 @@ static mot_status parse_bench(int argc, char **argv, bench_options *o) {
     return MOT_OK;
 }
 
-/* Seconds for one run of the test; the cache starts empty. */
-static mot_status time_test(const mot_expert *ex, mot_expert_state *st, const int *tokens, int n_prompt,
-                            int n_gen, double *seconds) {
-    st->pos = 0;
+/* Seconds for one run of the test; the cache starts empty. ppN: one prefill pass of N tokens;
+ * tgN: N one-token passes (a one-token prefill, then N - 1 decode steps). */
+static mot_status time_test(mot_engine *e, int *tokens, int n_prompt, int n_gen, double *seconds) {
     double t0 = mot_now();
-    if (n_prompt > 0) {
-        MOT_TRY(mot_expert_forward(ex, st, tokens, n_prompt));
-    }
-    for (int i = 0; i < n_gen; i++) {
-        MOT_TRY(mot_expert_forward(ex, st, &tokens[i], 1));
+    int n = n_prompt > 0 ? n_prompt : 1;
+    MOT_TRY(mot_engine_prefill(e, &tokens, &n));
+    for (int i = 1; i < n_gen; i++) {
+        MOT_TRY(mot_engine_decode(e));
     }
     *seconds = mot_now() - t0;
     return MOT_OK;
 }
 
-static mot_status run_test(const mot_expert *ex, mot_expert_state *st, const int *tokens, const bench_options *o,
-                           int n_prompt, int n_gen, mot_bench_result *r) {
+static mot_status run_test(mot_engine *e, int *tokens, const bench_options *o, int n_prompt, int n_gen,
+                           mot_bench_result *r) {
     memset(r, 0, sizeof *r);
     snprintf(r->test, sizeof r->test, n_prompt ? "pp%d" : "tg%d", n_prompt ? n_prompt : n_gen);
     r->n_prompt = n_prompt;
     r->n_gen = n_gen;
     r->n_threads = omp_get_max_threads();
     double s;
-    MOT_TRY(time_test(ex, st, tokens, n_prompt, n_gen, &s)); /* warm-up */
+    MOT_TRY(time_test(e, tokens, n_prompt, n_gen, &s)); /* warm-up */
     for (int i = 0; i < o->reps; i++) {
-        MOT_TRY(time_test(ex, st, tokens, n_prompt, n_gen, &s));
+        MOT_TRY(time_test(e, tokens, n_prompt, n_gen, &s));
         r->samples_ts[r->n_reps++] = (n_prompt + n_gen) / s;
     }
     mot_bench_finish(r);
@@ -102,7 +105,7 @@ static mot_status run_test(const mot_expert *ex, mot_expert_state *st, const int
 
 static mot_status bench(const bench_options *o) {
     mot_expert *ex = NULL;
-    mot_expert_state st = {0};
+    mot_engine e = {0};
     int *tokens = NULL;
     mot_bench_result results[2];
     int n_results = 0;
@@ -110,7 +113,10 @@ static mot_status bench(const bench_options *o) {
     const mot_config *c = &ex->cfg;
     int n_ctx = (o->n_prompt > o->n_gen ? o->n_prompt : o->n_gen) + 1;
     int max_tokens = n_ctx;
-    mot_status status = mot_state_init(ex, n_ctx, o->n_prompt > 0 ? o->n_prompt : 1, &st);
+    mot_plan_source src;
+    mot_plan_source_single(ex, n_ctx, o->n_prompt > 0 ? o->n_prompt : 1, &src);
+    mot_engine_options eo = {.backend = o->backend}; /* greedy */
+    mot_status status = mot_engine_open(&e, &src, &eo);
     if (status == MOT_OK) {
         tokens = malloc((size_t)max_tokens * sizeof *tokens);
         if (!tokens) status = mot_fail(MOT_ERR_NOMEM, "bench: out of memory");
@@ -120,15 +126,16 @@ static mot_status bench(const bench_options *o) {
         mot_random_tokens(tokens, max_tokens, c->vocab, &x);
     }
     if (status == MOT_OK && o->n_prompt > 0) {
-        status = run_test(ex, &st, tokens, o, o->n_prompt, 0, &results[n_results++]);
+        status = run_test(&e, tokens, o, o->n_prompt, 0, &results[n_results++]);
     }
     if (status == MOT_OK && o->n_gen > 0) {
-        status = run_test(ex, &st, tokens, o, 0, o->n_gen, &results[n_results]);
+        status = run_test(&e, tokens, o, 0, o->n_gen, &results[n_results]);
         n_results++;
     }
     if (status == MOT_OK) {
         mot_bench_context ctx = {.model = o->model_dir, .model_size = ex->weight_bytes,
-                                 .model_n_params = (uint64_t)ex->n_params, .backend = "CPU",
+                                 .model_n_params = (uint64_t)ex->n_params,
+                                 .backend = !strcmp(e.backend->name, "cuda") ? "CUDA" : "CPU",
                                  .build_commit = MOT_GIT_COMMIT, .peak_rss = mot_bench_peak_rss(),
                                  .kv_bytes = mot_state_kv_bytes(ex, n_ctx)};
         char type[96];
@@ -151,7 +158,7 @@ static mot_status bench(const bench_options *o) {
         }
     }
     free(tokens);
-    mot_state_free(&st);
+    mot_engine_close(&e);
     mot_expert_free(ex);
     return status;
 }
@@ -166,7 +173,8 @@ int mot_cmd_bench(int argc, char **argv) {
         omp_set_num_threads(o.threads);
     }
     if (o.pipeline) {
-        mot_bench_pipeline_opts po = {o.pipeline, o.experts, o.n_prompt, o.n_gen, o.reps, !strcmp(o.output, "json")};
+        mot_bench_pipeline_opts po = {o.pipeline, o.experts, o.n_prompt, o.n_gen, o.reps, !strcmp(o.output, "json"),
+                                      o.backend};
         st = mot_bench_pipeline(&po);
     } else {
         st = bench(&o);

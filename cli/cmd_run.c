@@ -23,10 +23,14 @@ static mot_status parse_run(int argc, char **argv, run_options *o) {
     o->n_predict_given = 0;
     o->n_batch = 512;
     o->sampler = (mot_sampler_params){.temperature = 0.8f, .top_k = 40, .top_p = 0.95f};
+    o->backend.graphs = 1;
     mot_args a = {argc, argv, 0};
     for (a.i = 0; a.i < argc; a.i++) {
         const char *f = argv[a.i];
-        if (!strcmp(f, "-m") || !strcmp(f, "--model")) {
+        mot_status bst;
+        if (mot_arg_backend(&a, &o->backend, &bst)) {
+            MOT_TRY(bst);
+        } else if (!strcmp(f, "-m") || !strcmp(f, "--model")) {
             MOT_TRY(mot_arg_str(&a, &o->model_dir));
         } else if (!strcmp(f, "-p") || !strcmp(f, "--prompt")) {
             MOT_TRY(mot_arg_str(&a, &o->prompt));
@@ -106,7 +110,6 @@ static mot_status parse_run(int argc, char **argv, run_options *o) {
 static mot_status run(const run_options *o) {
     mot_tokenizer *tok = NULL;
     mot_expert *ex = NULL;
-    mot_expert_state state = {0};
     mot_generate_result res = {0};
     mot_text_stream stream;
     char *prompt_buf = NULL;
@@ -124,7 +127,6 @@ static mot_status run(const run_options *o) {
     if (st == MOT_OK && n_prompt >= n_ctx) {
         st = mot_fail(MOT_ERR_ARG, "run: the prompt is %d tokens, the context only %d (raise -c)", n_prompt, n_ctx);
     }
-    if (st == MOT_OK) st = mot_state_init(ex, n_ctx, o->n_batch, &state);
     if (st == MOT_OK) {
         if (!o->seed_given && o->sampler.temperature > 0) {
             fprintf(stderr, "mot: seed %llu\n", (unsigned long long)o->sampler.seed);
@@ -132,8 +134,9 @@ static mot_status run(const run_options *o) {
         mot_text_stream_init(&stream, tok, stdout);
         mot_generate_params gp = {.n_predict = o->n_predict, .sampler = o->sampler,
                                   .keep_logits = o->dump_path != NULL,
-                                  .on_token = mot_text_stream_on_token, .user = &stream};
-        st = mot_generate(ex, &state, prompt_ids, n_prompt, &gp, &res);
+                                  .on_token = mot_text_stream_on_token, .user = &stream,
+                                  .backend = o->backend};
+        st = mot_generate(ex, n_ctx, o->n_batch, prompt_ids, n_prompt, &gp, &res);
         st = mot_text_stream_end(&stream, st);
     }
     if (st == MOT_OK) {
@@ -147,7 +150,6 @@ static mot_status run(const run_options *o) {
         st = mot_dump_single(o->dump_path, ex->name, prompt_ids, n_prompt, &res.sampled, ex->cfg.vocab);
     }
     mot_generate_result_free(&res);
-    mot_state_free(&state);
     free(prompt_ids);
     free(prompt_buf);
     mot_tokenizer_free(tok);

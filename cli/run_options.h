@@ -2,6 +2,7 @@
 #ifndef MOT_CLI_RUN_OPTIONS_H
 #define MOT_CLI_RUN_OPTIONS_H
 
+#include "executor/backend.h"
 #include "runtime/sampler.h"
 
 #define MOT_MAX_DROP 64
@@ -15,6 +16,7 @@ typedef struct {
     const char *experts;    /* --experts a,b,c */
     const char *drop[MOT_MAX_DROP];
     int n_drop;
+    mot_backend_options backend;
 } run_options;
 
 /* The prompt text: -p as given, or the -f file read into *buf (the caller frees *buf). A NUL

@@ -12,44 +12,48 @@ double mot_now(void) {
     return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
 }
 
-mot_status mot_generate(const mot_expert *ex, mot_expert_state *st, const int *prompt, int n_prompt,
+mot_status mot_generate(const mot_expert *ex, int n_ctx, int max_batch, const int *prompt, int n_prompt,
                         const mot_generate_params *p, mot_generate_result *res) {
     memset(res, 0, sizeof *res);
     res->n_prompt = n_prompt;
-    const int vocab = ex->cfg.vocab;
-    mot_sampler sampler;
-    MOT_TRY(mot_sampler_init(&sampler, &p->sampler, 0, vocab));
-    mot_status status = MOT_OK;
-
-    double t0 = mot_now();
-    status = mot_expert_forward(ex, st, prompt, n_prompt);
-    double t_decode = t0;
-    for (int step = 0; status == MOT_OK && p->n_predict != 0; step++) {
-        int token = mot_sample(&sampler, st->logits);
+    if (n_prompt >= n_ctx) {
+        return mot_fail(MOT_ERR_ARG, "the prompt is %d tokens, the context only %d (raise -c)", n_prompt, n_ctx);
+    }
+    if (max_batch <= 0 || max_batch > n_prompt) {
+        max_batch = n_prompt;
+    }
+    mot_plan_source src;
+    mot_plan_source_single(ex, n_ctx, max_batch, &src);
+    mot_engine e;
+    mot_engine_options eo = {.backend = p->backend, .sampler = p->sampler};
+    mot_status st = mot_engine_open(&e, &src, &eo);
+    double t0 = mot_now(), t_decode = t0;
+    int *lanes[1] = {(int *)prompt};
+    if (st == MOT_OK && p->n_predict != 0) {
+        st = mot_engine_prefill(&e, lanes, &n_prompt);
+    }
+    for (int step = 0; st == MOT_OK && p->n_predict != 0; step++) {
         if (step == 0) {
             t_decode = mot_now();
             res->prompt_s = t_decode - t0;
         }
-        status = mot_token_log_push(&res->sampled, token, p->keep_logits ? st->logits : NULL, vocab,
-                                    "generate: ");
-        if (status != MOT_OK) {
-            break;
-        }
-        if (p->on_token && p->on_token(p->user, token)) {
+        st = mot_engine_log_token(&e, 0, p->keep_logits, &res->sampled);
+        const int token = e.step.lane[0].token;
+        if (st != MOT_OK || (p->on_token && p->on_token(p->user, token))) {
             break;
         }
         if (mot_config_is_eos(&ex->cfg, token)) {
             res->stopped_by_eos = 1;
             break;
         }
-        if ((p->n_predict >= 0 && res->sampled.n >= p->n_predict) || st->pos >= st->n_ctx) {
+        if ((p->n_predict >= 0 && res->sampled.n >= p->n_predict) || e.step.lane[0].pos >= n_ctx) {
             break;
         }
-        status = mot_expert_forward(ex, st, &token, 1);
+        st = mot_engine_decode(&e);
     }
     res->gen_s = mot_now() - t_decode;
-    mot_sampler_free(&sampler);
-    return status;
+    mot_engine_close(&e);
+    return st;
 }
 
 void mot_generate_result_free(mot_generate_result *res) {

@@ -3,6 +3,7 @@
 #ifndef MOT_RUNTIME_GENERATE_H
 #define MOT_RUNTIME_GENERATE_H
 
+#include "runtime/engine.h"
 #include "runtime/expert.h"
 #include "runtime/sampler.h"
 #include "runtime/token_log.h"
@@ -11,6 +12,7 @@ typedef struct {
     int n_predict;        /* < 0: until EOS or the context is full */
     mot_sampler_params sampler;
     int keep_logits;      /* keep every logits row (for --dump) */
+    mot_backend_options backend;
     /* Called with each sampled token as soon as it is known (EOS included). Returning
      * non-zero stops generation. */
     int (*on_token)(void *user, int token);
@@ -25,7 +27,8 @@ typedef struct {
     int stopped_by_eos;
 } mot_generate_result;
 
-mot_status mot_generate(const mot_expert *ex, mot_expert_state *st, const int *prompt, int n_prompt,
+/* n_ctx: positions the cache holds; max_batch: prompt tokens per prefill pass. */
+mot_status mot_generate(const mot_expert *ex, int n_ctx, int max_batch, const int *prompt, int n_prompt,
                         const mot_generate_params *p, mot_generate_result *res);
 void mot_generate_result_free(mot_generate_result *res);
 

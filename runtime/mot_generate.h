@@ -3,22 +3,18 @@
 #ifndef MOT_RUNTIME_MOT_GENERATE_H
 #define MOT_RUNTIME_MOT_GENERATE_H
 
+#include "runtime/engine.h"
 #include "runtime/mot_model.h"
 #include "runtime/router.h"
-#include "runtime/sampler.h"
 #include "runtime/token_log.h"
 
 /* One active expert's run: lane 0 is the primary. */
 typedef struct {
     int expert;            /* pipeline index */
-    mot_expert_state st;
-    float *ik, *iv;        /* [Q, ctx, d_s] interaction keys/values */
-    int ctx;               /* rows the interaction cache holds */
-    int rows;              /* interaction rows written (prompt + decode steps fed) */
+    int ctx;               /* positions its caches hold */
     int *prompt;           /* [n_prompt] its templated prompt in its own tokens */
     int n_prompt;
     int alive;
-    mot_sampler sampler;
     mot_token_log sampled; /* tokens [T], logits [T, vocab] when kept */
 } mot_lane;
 
@@ -27,6 +23,7 @@ typedef struct {
     mot_sampler_params sampler;
     int keep_logits;
     int ignore_eos;        /* benchmarks: nobody dies, the primary runs to n_predict */
+    mot_backend_options backend;
     /* Called with each token the primary samples; non-zero stops. */
     int (*on_token)(void *user, int token);
     void *user;
@@ -37,13 +34,10 @@ typedef struct {
     const mot_route *route;
     int n_lanes;
     mot_lane *lanes;
-    /* scratch, sized for the longest prompt: */
-    int max_rows;
-    float *z, *nz, *q, *att, *o; /* [max_rows, d_s] */
-    float *delta;                /* [max_rows, max d_m] */
-    float *scores;               /* [threads, all lanes' interaction rows] attention scratch */
+    mot_engine engine;
     double prefill_s, decode_s;
-    double interaction_s;        /* of which: interaction layers (projectors + cross-attention) */
+    double interaction_s;        /* of which: interaction layers (projectors + cross-attention),
+                                    when opts.backend.timing */
     int n_decode_steps;
 } mot_session;
 

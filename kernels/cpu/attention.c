@@ -10,6 +10,7 @@
 #include "kernels/cpu/kernels.h"
 #include "kernels/cpu/simd_load.h"
 #include "kernels/cpu/simd_math.h"
+#include "kernels/cpu/team.h"
 
 /* KEY_CHUNK keys per softmax step (their K and V for one kv head fit L1); a work item
  * covers at most MAX_GROUP query heads; chunks are packed when hd <= PACK_MAX_HD. */
@@ -192,18 +193,11 @@ static void attend_group(float *o, const float *q, const float *k, const float *
  * Work items are (query row, kv head, slice of that kv head's query heads). Slices are
  * whole groups unless that leaves too few items for the threads (decode: n = 1 with few kv
  * heads), and never wider than MAX_GROUP heads. */
-void mot_cpu_attention(float *out, const float *q, const float *k, const float *v, int kv_stride,
-                       int n, int pos0, int n_heads, int n_kv, int hd, int window, float scale) {
+static void attention_items(float *out, const float *q, const float *k, const float *v, int kv_stride,
+                            int n, int pos0, int n_heads, int n_kv, int hd, int window, float scale,
+                            int slices, int64_t items) {
     const int group = n_heads / n_kv;
-    const int64_t rows_x_kv = (int64_t)n * n_kv;
-    const int64_t want = 2 * (int64_t)omp_get_max_threads();
-    int slices = rows_x_kv >= want ? 1 : (int)((want + rows_x_kv - 1) / rows_x_kv);
-    slices = slices > group ? group : slices;
-    if ((group + slices - 1) / slices > MAX_GROUP) {
-        slices = (group + MAX_GROUP - 1) / MAX_GROUP;
-    }
-    const int64_t items = rows_x_kv * slices;
-#pragma omp parallel for schedule(dynamic, 1) if (items > 1)
+#pragma omp for schedule(dynamic, 1)
     for (int64_t item = 0; item < items; item++) {
         int t = (int)(item / ((int64_t)n_kv * slices));
         int g = (int)(item / slices % n_kv), s = (int)(item % slices);
@@ -214,4 +208,19 @@ void mot_cpu_attention(float *out, const float *q, const float *k, const float *
         attend_group(out + (row + h0) * hd, q + (row + h0) * hd, k + (int64_t)g * hd,
                      v + (int64_t)g * hd, kv_stride, first, pos, h0, h1, hd, scale);
     }
+}
+
+void mot_cpu_attention(float *out, const float *q, const float *k, const float *v, int kv_stride,
+                       int n, int pos0, int n_heads, int n_kv, int hd, int window, float scale) {
+    const int group = n_heads / n_kv;
+    const int64_t rows_x_kv = (int64_t)n * n_kv;
+    const int64_t want = 2 * (int64_t)mot_team_size();
+    int slices = rows_x_kv >= want ? 1 : (int)((want + rows_x_kv - 1) / rows_x_kv);
+    slices = slices > group ? group : slices;
+    if ((group + slices - 1) / slices > MAX_GROUP) {
+        slices = (group + MAX_GROUP - 1) / MAX_GROUP;
+    }
+    const int64_t items = rows_x_kv * slices;
+    MOT_TEAM_RUN(items > 1, attention_items(out, q, k, v, kv_stride, n, pos0, n_heads, n_kv, hd, window,
+                                             scale, slices, items));
 }

@@ -1,7 +1,8 @@
 /* CPU kernels (OpenMP, AVX2/FMA/F16C). Each has a plain reference in ops/ that the tests
  * hold it to. All activations are f32; weights may be f32, f16 or bf16.
- * Threading: each call opens its own OpenMP parallel region with omp_get_max_threads()
- * threads; call them from outside a parallel region. */
+ * Threading (kernels/cpu/team.h): called from outside a parallel region, a kernel opens its
+ * own with omp_get_max_threads() threads; called by every thread of a running team (the plan
+ * executor's region), it splits its work over that team and returns after a barrier. */
 #ifndef MOT_KERNELS_CPU_KERNELS_H
 #define MOT_KERNELS_CPU_KERNELS_H
 
@@ -52,6 +53,24 @@ void mot_cpu_swiglu(float *out, const float *gate, const float *up, int n, int f
  * scale multiplies q.k (1/sqrt(hd)). */
 void mot_cpu_attention(float *out, const float *q, const float *k, const float *v, int kv_stride,
                        int n, int pos0, int n_heads, int n_kv, int hd, int window, float scale);
+
+/* One active expert's latent keys/values at one stack. */
+typedef struct {
+    const float *k;   /* [rows, d_s] */
+    const float *v;   /* [rows, d_s] */
+    int rows;         /* keys present now (prompt + decode steps fed, this one included) */
+    int n_prompt;     /* N_m: its prompt length in its own tokens */
+} mot_kv_segment;
+
+/* out[n_q, d_s] = concat_h softmax(q_h k_h^T / sqrt(d_h) + mask) v_h over every segment's keys.
+ * prefill: query i sees key j of segment m iff ceil((j+1) N_p / N_m) - 1 <= i, i.e. the first
+ * floor((i+1) N_m / N_p) keys (N_p = n_q, the primary's prompt length). decode (prefill = 0):
+ * every present key. */
+void mot_cpu_cross_attention(float *out, const float *q, int n_q, int heads, int d_s,
+                             const mot_kv_segment *seg, int n_seg, int prefill);
+
+/* out[n, d] = (x - mean) / sqrt(var + eps) * w + b  (PyTorch LayerNorm, biased variance). */
+void mot_cpu_layernorm(float *out, const float *x, const float *w, const float *b, int n, int d, float eps);
 
 /* Measured read bandwidth of main memory in GB/s (1e9 bytes/s): the best of a few
  * multi-threaded AVX2 passes over a fresh buffer of `bytes` (use >> L3, e.g. 1 GiB).

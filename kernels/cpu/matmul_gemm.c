@@ -20,6 +20,7 @@
 
 #include "kernels/cpu/matmul_variants.h"
 #include "kernels/cpu/simd_load.h"
+#include "kernels/cpu/team.h"
 
 /* MC_BLOCKS: tokens are taken MC_BLOCKS * MR = 512 at a time. Every weight panel streams
  * the packed x of the chunk (512 x cols x 4 bytes) from L3 or DRAM; without a bound a long
@@ -173,78 +174,102 @@ static float *scratch_get(scratch *s, size_t floats) {
 static _Thread_local scratch a_scratch; /* packed x: the calling thread's */
 static _Thread_local scratch b_scratch; /* one B panel over all k: each worker's own */
 
-void mot_cpu_matmul_gemm(float *y, const float *x, const mot_weight *w, int n) {
+/* Rows [j_begin, j_end) of y computed without packing (when a B panel cannot be allocated). */
+static void rows_unpacked(float *y, const float *x, const mot_weight *w, int n, int64_t j_begin, int64_t j_end) {
+    const int64_t rows = w->rows, cols = w->cols, stride = cols * mot_weight_elem_size(w->dtype);
+    for (int64_t r = j_begin; r < j_end; r++) {
+        const char *wr = (const char *)w->data + r * stride;
+        for (int t = 0; t < n; t++) {
+            const float *xt = x + (int64_t)t * cols;
+            float acc = 0.0f;
+            for (int64_t c = 0; c < cols; c++) {
+                acc += mot_load1(wr, c, w->dtype) * xt[c];
+            }
+            y[(int64_t)t * rows + r] = acc;
+        }
+    }
+}
+
+/* The body, run by every thread of the team. */
+static void gemm_team(float *y, const float *x, const mot_weight *w, int n) {
     const int64_t rows = w->rows, cols = w->cols;
-    if (n <= 0 || rows <= 0) {
-        return;
-    }
-    if (cols <= 0) {
-        memset(y, 0, sizeof(float) * (size_t)n * (size_t)rows);
-        return;
-    }
     const int n_blocks = (n + MR - 1) / MR;
     const int64_t k_blocks = (cols + KC - 1) / KC;
-    /* A for k block kb starts at kb * KC * n_pad; token block ib at ib * MR * kc inside it */
-    float *apack = scratch_get(&a_scratch, (size_t)n_blocks * MR * (size_t)cols);
-    if (!apack) { /* out of memory: fall back to the unpacked loop rather than fail */
-        mot_cpu_matmul_naive(y, x, w, n);
+    /* A for k block kb starts at kb * KC * n_pad; token block ib at ib * MR * kc inside it.
+     * One thread's buffer, shared with the team. */
+    float *apack = NULL;
+#pragma omp single copyprivate(apack)
+    apack = scratch_get(&a_scratch, (size_t)n_blocks * MR * (size_t)cols);
+    int64_t j_begin, j_end;
+    mot_cpu_split_rows(rows, NR, omp_get_thread_num(), omp_get_num_threads(), &j_begin, &j_end);
+    if (!apack) { /* out of memory: the unpacked loop rather than fail */
+        rows_unpacked(y, x, w, n, j_begin, j_end);
+#pragma omp barrier
         return;
     }
     void (*pack_b)(float *, const mot_weight *, int64_t, int64_t, int) =
         w->dtype == MOT_DTYPE_F32   ? pack_b_f32
         : w->dtype == MOT_DTYPE_F16 ? pack_b_f16
                                     : pack_b_bf16;
-    int out_of_memory = 0;
-
-#pragma omp parallel reduction(| : out_of_memory)
-    {
 #pragma omp for collapse(2) schedule(static)
-        for (int64_t kb = 0; kb < k_blocks; kb++) {
-            for (int ib = 0; ib < n_blocks; ib++) {
+    for (int64_t kb = 0; kb < k_blocks; kb++) {
+        for (int ib = 0; ib < n_blocks; ib++) {
+            int64_t k0 = kb * KC;
+            int kc = (int)(cols - k0 < KC ? cols - k0 : KC);
+            float *ap = apack + k0 * n_blocks * MR + (int64_t)ib * MR * kc;
+            pack_a_panel(ap, x, n, cols, ib * MR, k0, kc);
+        }
+    }
+    /* (implicit barrier: every thread reads every A panel) */
+
+    /* Loop order: panel of NR weight rows outermost. Its B panel over all k (NR x cols
+     * x 4 bytes, in L2) is packed from NR long row streams, which the hardware
+     * prefetcher follows; its C tiles (n x NR floats) stay in L1/L2 while every k
+     * block adds into them; A streams from L2/L3. (k block outermost instead packed
+     * NR short pieces per panel, latency bound from DRAM, and re-read all of y from L3
+     * once per k block: 60-74 vs 70-88 GFLOP/s on one thread for the larger shapes.) */
+    float *bpanel = scratch_get(&b_scratch, (size_t)k_blocks * KC * NR);
+    if (!bpanel) {
+        rows_unpacked(y, x, w, n, j_begin, j_end);
+        j_end = j_begin;
+    }
+    for (int ib0 = 0; ib0 < n_blocks; ib0 += MC_BLOCKS) {
+        int ib1 = ib0 + MC_BLOCKS < n_blocks ? ib0 + MC_BLOCKS : n_blocks;
+        for (int64_t j0 = j_begin; j0 < j_end; j0 += NR) {
+            for (int64_t kb = 0; kb < k_blocks; kb++) {
+                int64_t k0 = kb * KC;
+                pack_b(bpanel + k0 * NR, w, j0, k0, (int)(cols - k0 < KC ? cols - k0 : KC));
+            }
+            int nr = (int)(j_end - j0 < NR ? j_end - j0 : NR);
+            for (int64_t kb = 0; kb < k_blocks; kb++) {
                 int64_t k0 = kb * KC;
                 int kc = (int)(cols - k0 < KC ? cols - k0 : KC);
-                float *ap = apack + k0 * n_blocks * MR + (int64_t)ib * MR * kc;
-                pack_a_panel(ap, x, n, cols, ib * MR, k0, kc);
+                const float *ablock = apack + k0 * n_blocks * MR;
+                for (int ib = ib0; ib < ib1; ib++) {
+                    int mr = n - ib * MR < MR ? n - ib * MR : MR;
+                    kernel_tile(y + (int64_t)ib * MR * rows + j0, rows,
+                                ablock + (int64_t)ib * MR * kc, bpanel + k0 * NR, kc, kb > 0,
+                                mr, nr);
+                }
             }
         }
-        /* (implicit barrier: every thread reads every A panel) */
+    }
+    /* The team's barrier: y is complete when any thread returns. */
+#pragma omp barrier
+}
 
-        /* Loop order: panel of NR weight rows outermost. Its B panel over all k (NR x cols
-         * x 4 bytes, in L2) is packed from NR long row streams, which the hardware
-         * prefetcher follows; its C tiles (n x NR floats) stay in L1/L2 while every k
-         * block adds into them; A streams from L2/L3. (k block outermost instead packed
-         * NR short pieces per panel, latency bound from DRAM, and re-read all of y from L3
-         * once per k block: 60-74 vs 70-88 GFLOP/s on one thread for the larger shapes.) */
-        float *bpanel = scratch_get(&b_scratch, (size_t)k_blocks * KC * NR);
-        int64_t j_begin, j_end;
-        mot_cpu_split_rows(rows, NR, omp_get_thread_num(), omp_get_num_threads(), &j_begin, &j_end);
-        if (!bpanel) {
-            out_of_memory = 1;
-            j_end = j_begin;
-        }
-        for (int ib0 = 0; ib0 < n_blocks; ib0 += MC_BLOCKS) {
-            int ib1 = ib0 + MC_BLOCKS < n_blocks ? ib0 + MC_BLOCKS : n_blocks;
-            for (int64_t j0 = j_begin; j0 < j_end; j0 += NR) {
-                for (int64_t kb = 0; kb < k_blocks; kb++) {
-                    int64_t k0 = kb * KC;
-                    pack_b(bpanel + k0 * NR, w, j0, k0, (int)(cols - k0 < KC ? cols - k0 : KC));
-                }
-                int nr = (int)(j_end - j0 < NR ? j_end - j0 : NR);
-                for (int64_t kb = 0; kb < k_blocks; kb++) {
-                    int64_t k0 = kb * KC;
-                    int kc = (int)(cols - k0 < KC ? cols - k0 : KC);
-                    const float *ablock = apack + k0 * n_blocks * MR;
-                    for (int ib = ib0; ib < ib1; ib++) {
-                        int mr = n - ib * MR < MR ? n - ib * MR : MR;
-                        kernel_tile(y + (int64_t)ib * MR * rows + j0, rows,
-                                    ablock + (int64_t)ib * MR * kc, bpanel + k0 * NR, kc, kb > 0,
-                                    mr, nr);
-                    }
-                }
-            }
-        }
+void mot_cpu_matmul_gemm(float *y, const float *x, const mot_weight *w, int n) {
+    if (n <= 0 || w->rows <= 0) {
+        return;
     }
-    if (out_of_memory) {
-        mot_cpu_matmul_naive(y, x, w, n);
+    if (w->cols <= 0) {
+        if (!omp_in_parallel() || omp_get_thread_num() == 0) {
+            memset(y, 0, sizeof(float) * (size_t)n * (size_t)w->rows);
+        }
+        if (omp_in_parallel()) {
+#pragma omp barrier
+        }
+        return;
     }
+    MOT_TEAM_RUN(1, gemm_team(y, x, w, n));
 }

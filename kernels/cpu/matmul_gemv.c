@@ -12,6 +12,7 @@
 
 #include "kernels/cpu/matmul_variants.h"
 #include "kernels/cpu/simd_load.h"
+#include "kernels/cpu/team.h"
 
 /* Prefetches are non-temporal: every weight is read once per token, so it should not push
  * x, the KV cache and the activations out of the caches. Interleaved tg32 runs at 2 threads
@@ -194,31 +195,31 @@ static float *xeo_buffer(size_t floats) {
 /* Rows of several weights that read the same x, as one row space split across the threads
  * in one parallel region (q/k/v, gate/up): one fork/join instead of several, and the split
  * balances over the total. All weights share dtype and cols. */
-void mot_cpu_matmul_gemv_multi(const mot_matmul_job *jobs, int n_jobs, const float *x, int n) {
+/* The body, run by every thread of the team. */
+static void gemv_multi_team(const mot_matmul_job *jobs, int n_jobs, const float *x, int n, int64_t total) {
     const mot_weight *w0 = jobs[0].w;
     const int64_t cols = w0->cols, half = cols / 2;
-    int64_t total = 0;
-    for (int j = 0; j < n_jobs; j++) {
-        total += jobs[j].w->rows;
-    }
     const float *xeo = NULL;
     if (w0->dtype == MOT_DTYPE_BF16) {
-        float *buf = xeo_buffer((size_t)n * (size_t)half * 2 + 1);
-        for (int t = 0; buf && t < n; t++) {
-            split_even_odd(buf + (int64_t)t * 2 * half, x + (int64_t)t * cols, cols);
+        /* One thread splits x, the others wait (single's barrier) and share its buffer. */
+#pragma omp single copyprivate(xeo)
+        {
+            float *buf = xeo_buffer((size_t)n * (size_t)half * 2 + 1);
+            for (int t = 0; buf && t < n; t++) {
+                split_even_odd(buf + (int64_t)t * 2 * half, x + (int64_t)t * cols, cols);
+            }
+            xeo = buf;
         }
-        xeo = buf;
     }
     gemv_rows_fn *rows_fn = w0->dtype == MOT_DTYPE_F32   ? gemv_rows_f32
                             : w0->dtype == MOT_DTYPE_F16 ? gemv_rows_f16
                                                          : gemv_rows_bf16;
-    const int parallel = (double)n * (double)total * (double)cols > 65536.0;
     /* Chunks handed out dynamically: a thread slowed by anything else on its core does not
      * hold the others at the closing barrier (perf: the barrier wait in a SmolLM-135M decode
      * step fell from ~10% to ~5%). Chunks per thread, SmolLM-135M tg64 t/s at 2 threads
      * (f32 / bf16): 1: 39.4 / 69.0, 4: 42.3 / 74.3, 8: 43.3 / 66.8, 16: 33.7 / 62.6. */
-    const int64_t n_chunks = 4 * (int64_t)omp_get_max_threads();
-#pragma omp parallel for schedule(dynamic, 1) if (parallel)
+    const int64_t n_chunks = 4 * (int64_t)omp_get_num_threads();
+#pragma omp for schedule(dynamic, 1)
     for (int64_t c = 0; c < n_chunks; c++) {
         int64_t g0, g1, base = 0;
         mot_cpu_split_rows(total, 4, (int)c, (int)n_chunks, &g0, &g1);
@@ -233,6 +234,18 @@ void mot_cpu_matmul_gemv_multi(const mot_matmul_job *jobs, int n_jobs, const flo
             base += rows;
         }
     }
+}
+
+/* Rows of several weights that read the same x, as one row space split across the threads
+ * (q/k/v, gate/up): one closing barrier instead of several, and the split balances over the
+ * total. All weights share dtype and cols. */
+void mot_cpu_matmul_gemv_multi(const mot_matmul_job *jobs, int n_jobs, const float *x, int n) {
+    int64_t total = 0;
+    for (int j = 0; j < n_jobs; j++) {
+        total += jobs[j].w->rows;
+    }
+    const int parallel = (double)n * (double)total * (double)jobs[0].w->cols > 65536.0;
+    MOT_TEAM_RUN(parallel, gemv_multi_team(jobs, n_jobs, x, n, total));
 }
 
 void mot_cpu_matmul_gemv(float *y, const float *x, const mot_weight *w, int n) {

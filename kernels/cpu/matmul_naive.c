@@ -1,12 +1,13 @@
 /* The plain parallel loop: one dot product per (token, weight row), for comparison. */
 #include "kernels/cpu/matmul_variants.h"
 #include "kernels/cpu/simd_load.h"
+#include "kernels/cpu/team.h"
 
-void mot_cpu_matmul_naive(float *y, const float *x, const mot_weight *w, int n) {
+static void naive_team(float *y, const float *x, const mot_weight *w, int n) {
     const int64_t rows = w->rows, cols = w->cols;
     const int64_t stride = cols * mot_weight_elem_size(w->dtype);
     const mot_dtype dt = w->dtype;
-#pragma omp parallel for collapse(2) schedule(static)
+#pragma omp for collapse(2) schedule(static)
     for (int64_t r = 0; r < rows; r++) {
         for (int t = 0; t < n; t++) {
             const char *wr = (const char *)w->data + r * stride;
@@ -18,4 +19,8 @@ void mot_cpu_matmul_naive(float *y, const float *x, const mot_weight *w, int n) 
             y[(int64_t)t * rows + r] = s;
         }
     }
+}
+
+void mot_cpu_matmul_naive(float *y, const float *x, const mot_weight *w, int n) {
+    MOT_TEAM_RUN(1, naive_team(y, x, w, n));
 }

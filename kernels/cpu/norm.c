@@ -3,10 +3,11 @@
 
 #include "kernels/cpu/kernels.h"
 #include "kernels/cpu/simd_load.h"
+#include "kernels/cpu/team.h"
 
 /* x, out are [n, d] (out may equal x); w is [d] */
-void mot_cpu_rmsnorm(float *out, const float *x, const float *w, int n, int d, float eps) {
-#pragma omp parallel for schedule(static) if (n > 1)
+static void rmsnorm_rows(float *out, const float *x, const float *w, int n, int d, float eps) {
+#pragma omp for schedule(static)
     for (int t = 0; t < n; t++) {
         const float *xr = x + (int64_t)t * d;
         float *yr = out + (int64_t)t * d;
@@ -32,4 +33,8 @@ void mot_cpu_rmsnorm(float *out, const float *x, const float *w, int n, int d, f
             yr[i] = xr[i] * inv * w[i];
         }
     }
+}
+
+void mot_cpu_rmsnorm(float *out, const float *x, const float *w, int n, int d, float eps) {
+    MOT_TEAM_RUN(n > 1, rmsnorm_rows(out, x, w, n, d, eps));
 }

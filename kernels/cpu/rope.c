@@ -4,6 +4,7 @@
 #include <math.h>
 
 #include "kernels/cpu/kernels.h"
+#include "kernels/cpu/team.h"
 #include "kernels/cpu/simd_load.h"
 
 enum { FREQ_CHUNK = 64 };
@@ -24,10 +25,9 @@ static void rotate_pairs(float *v, int half, const float *c, const float *s, int
     }
 }
 
-/* x is [n, n_heads, hd]; inv_freq is [hd/2] */
-void mot_cpu_rope(float *x, int n, int n_heads, int hd, int pos0, const float *inv_freq) {
+static void rope_rows(float *x, int n, int n_heads, int hd, int pos0, const float *inv_freq) {
     const int half = hd / 2;
-#pragma omp parallel for schedule(static) if (n > 1)
+#pragma omp for schedule(static)
     for (int t = 0; t < n; t++) {
         float c[FREQ_CHUNK], s[FREQ_CHUNK];
         for (int i0 = 0; i0 < half; i0 += FREQ_CHUNK) {
@@ -42,4 +42,9 @@ void mot_cpu_rope(float *x, int n, int n_heads, int hd, int pos0, const float *i
             }
         }
     }
+}
+
+/* x is [n, n_heads, hd]; inv_freq is [hd/2] */
+void mot_cpu_rope(float *x, int n, int n_heads, int hd, int pos0, const float *inv_freq) {
+    MOT_TEAM_RUN(n > 1, rope_rows(x, n, n_heads, hd, pos0, inv_freq));
 }

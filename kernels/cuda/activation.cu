@@ -1,6 +1,5 @@
-// SwiGLU: out[n, f] = silu(gate) * up.
-#include "kernels/cuda/cuda_check.h"
-#include "kernels/cuda/cuda_kernels.h"
+// SwiGLU: out[n, f] = silu(gate) * up   (silu(g) = g / (1 + exp(-g))).
+#include "kernels/cuda/op_common.cuh"
 
 __global__ void swiglu_kernel(float *out, const float *gate, const float *up, size_t count) {
     const size_t i = blockIdx.x * (size_t)blockDim.x + threadIdx.x;
@@ -14,6 +13,26 @@ extern "C" mot_status mot_cuda_swiglu(float *out, const float *gate, const float
                                       mot_cuda_stream stream) {
     const size_t count = (size_t)n * f;
     swiglu_kernel<<<(unsigned)((count + 255) / 256), 256, 0, (cudaStream_t)stream>>>(out, gate, up, count);
+    MOT_CUDA_LAUNCHED();
+    return MOT_OK;
+}
+
+// SWIGLU op, in place on the gate: out[t, i] = silu(out[t, i]) * up[t, i] for t < n_new.
+__global__ void swiglu_step_kernel(float *gate_out, const float *up, int f, const mot_step_state *step, int lane) {
+    const size_t count = (size_t)step->lane[lane].n_new * f;
+    for (size_t i = blockIdx.x * (size_t)blockDim.x + threadIdx.x; i < count; i += (size_t)gridDim.x * blockDim.x) {
+        const float g = gate_out[i];
+        gate_out[i] = g / (1.0f + expf(-g)) * up[i];
+    }
+}
+
+extern "C" mot_status mot_cuda_op_swiglu(const mot_gpu_launch *l, mot_cuda_stream stream) {
+    const mot_plan_op *op = l->op;
+    float *gate = op_buf<float>(l, op->out[0]);
+    const float *up = op_buf<const float>(l, op->in);
+    MOT_OP_REQUIRE(gate && up && op->d > 0, "cuda swiglu: missing buffer");
+    swiglu_step_kernel<<<op_elem_grid(l, op->d, 256), 256, 0, (cudaStream_t)stream>>>(gate, up, op->d, l->step,
+                                                                                      op->lane);
     MOT_CUDA_LAUNCHED();
     return MOT_OK;
 }

@@ -1,20 +1,11 @@
 // Embedding rows to f32: out[t, :] = table[tokens[t], :]  (table F32, F16 or BF16 on the device).
-#include <cuda_bf16.h>
-#include <cuda_fp16.h>
-
-#include "kernels/cuda/cuda_check.h"
-#include "kernels/cuda/cuda_kernels.h"
-
-template <typename T> __device__ float to_float(T v);
-template <> __device__ float to_float<float>(float v) { return v; }
-template <> __device__ float to_float<__half>(__half v) { return __half2float(v); }
-template <> __device__ float to_float<__nv_bfloat16>(__nv_bfloat16 v) { return __bfloat162float(v); }
+#include "kernels/cuda/op_common.cuh"
 
 template <typename T>
 __global__ void embed_kernel(float *out, const T *table, const int *tokens, int d) {
     const T *row = table + (size_t)tokens[blockIdx.x] * d;
     for (int i = threadIdx.x; i < d; i += blockDim.x) {
-        out[(size_t)blockIdx.x * d + i] = to_float<T>(row[i]);
+        out[(size_t)blockIdx.x * d + i] = mot_to_float<T>(row[i]);
     }
 }
 
@@ -34,6 +25,53 @@ extern "C" mot_status mot_cuda_embed_rows(float *out, const mot_weight *table, c
         break;
     default:
         return mot_fail(MOT_ERR_UNSUPPORTED, "cuda embed: table dtype %s", mot_dtype_name(table->dtype));
+    }
+    MOT_CUDA_LAUNCHED();
+    return MOT_OK;
+}
+
+// EMBED op: rows t < n_new of out[n, d]; tokens int32 [n]; table [n_rows, stride]. A token
+// outside the table (a corrupt id) gives a zero row rather than a wild read.
+template <typename T>
+__global__ void embed_step_kernel(float *out, const T *table, const int *tokens, int d, int stride, int n_rows,
+                                  const mot_step_state *step, int lane) {
+    const int n = step->lane[lane].n_new;
+    for (int t = blockIdx.x; t < n; t += gridDim.x) {
+        const int tok = tokens[t];
+        const bool ok = tok >= 0 && tok < n_rows;
+        const T *row = table + (size_t)(ok ? tok : 0) * stride;
+        for (int i = threadIdx.x; i < d; i += blockDim.x) {
+            out[(size_t)t * d + i] = ok ? mot_to_float<T>(row[i]) : 0.0f;
+        }
+    }
+}
+
+extern "C" mot_status mot_cuda_op_embed(const mot_gpu_launch *l, mot_cuda_stream stream) {
+    const mot_plan_op *op = l->op;
+    const mot_weight *w = &l->w[0];
+    const int d = op->d > 0 ? op->d : (int)w->cols;
+    const int n_rows = w->rows > 0 ? (int)w->rows : l->vocab;
+    float *out = op_buf<float>(l, op->out[0]);
+    const int *tokens = op_buf<const int>(l, op->in);
+    MOT_OP_REQUIRE(out && tokens && w->data && d <= w->cols, "cuda embed: missing buffer or table (d %d, cols %lld)",
+                   d, (long long)w->cols);
+    const unsigned grid = op_row_grid(l);
+    cudaStream_t s = (cudaStream_t)stream;
+    switch (w->dtype) {
+    case MOT_DTYPE_F32:
+        embed_step_kernel<float><<<grid, 256, 0, s>>>(out, (const float *)w->data, tokens, d, (int)w->cols, n_rows,
+                                                      l->step, op->lane);
+        break;
+    case MOT_DTYPE_F16:
+        embed_step_kernel<__half><<<grid, 256, 0, s>>>(out, (const __half *)w->data, tokens, d, (int)w->cols,
+                                                       n_rows, l->step, op->lane);
+        break;
+    case MOT_DTYPE_BF16:
+        embed_step_kernel<__nv_bfloat16><<<grid, 256, 0, s>>>(out, (const __nv_bfloat16 *)w->data, tokens, d,
+                                                              (int)w->cols, n_rows, l->step, op->lane);
+        break;
+    default:
+        return mot_fail(MOT_ERR_UNSUPPORTED, "cuda embed: table dtype %s", mot_dtype_name(w->dtype));
     }
     MOT_CUDA_LAUNCHED();
     return MOT_OK;

@@ -2,7 +2,8 @@
 // the row-major W [rows, cols] is a column-major [cols, rows] matrix, so
 // y^T [rows, n] = W (as op T of that) . x^T, i.e. gemm(T, N, m = rows, n, k = cols).
 // f16/bf16 weights: x is converted to the weight type on the fly by a small kernel so that
-// cublasGemmEx sees matching A/B types (f32 output, f32 compute).
+// cublasGemmEx sees matching A/B types (f32 output, f32 compute), into scratch reserved
+// beforehand (mot_cuda_blas_reserve): a GEMM never allocates, so it can be graph-captured.
 #include <cublas_v2.h>
 #include <cuda_bf16.h>
 #include <cuda_fp16.h>
@@ -11,6 +12,7 @@
 
 #include "kernels/cuda/cuda_check.h"
 #include "kernels/cuda/cuda_kernels.h"
+#include "kernels/cuda/op_launch.h"
 
 struct mot_cuda_blas {
     cublasHandle_t handle;
@@ -61,39 +63,113 @@ template <typename T> __global__ void convert_kernel(T *out, const float *in, si
     }
 }
 
-extern "C" mot_status mot_cuda_matmul(mot_cuda_blas *b, float *y, const float *x, const mot_weight *w, int n) {
-    const float one = 1.0f, zero = 0.0f;
+extern "C" mot_status mot_cuda_blas_reserve(mot_cuda_blas *b, size_t bytes) {
+    if (bytes <= b->x_lowp_bytes) {
+        return MOT_OK;
+    }
+    // Only before any capture: the caller synchronizes the stream before reusing the scratch.
+    MOT_CUDA_CHECK(cudaStreamSynchronize(b->stream));
+    cudaFree(b->x_lowp);
+    b->x_lowp = NULL;
+    b->x_lowp_bytes = 0;
+    MOT_CUDA_CHECK(cudaMalloc(&b->x_lowp, bytes));
+    b->x_lowp_bytes = bytes;
+    return MOT_OK;
+}
+
+extern "C" mot_status mot_cuda_matmul_ex(mot_cuda_blas *b, float *y, const float *x, const mot_weight *w, int n,
+                                         float beta, int reuse_x) {
+    const float one = 1.0f;
     const int m = (int)w->rows, k = (int)w->cols;
+    if (n <= 0) {
+        return MOT_OK;
+    }
     if (w->dtype == MOT_DTYPE_F32) {
         MOT_CUBLAS_CHECK(cublasGemmEx(b->handle, CUBLAS_OP_T, CUBLAS_OP_N, m, n, k, &one, w->data, CUDA_R_32F, k,
-                                      x, CUDA_R_32F, k, &zero, y, CUDA_R_32F, m, CUBLAS_COMPUTE_32F,
+                                      x, CUDA_R_32F, k, &beta, y, CUDA_R_32F, m, CUBLAS_COMPUTE_32F,
                                       CUBLAS_GEMM_DEFAULT));
         return MOT_OK;
     }
     if (w->dtype != MOT_DTYPE_F16 && w->dtype != MOT_DTYPE_BF16) {
         return mot_fail(MOT_ERR_UNSUPPORTED, "cuda matmul: weight dtype %s", mot_dtype_name(w->dtype));
     }
-    // The low-precision copy of x must exist before any graph capture: grow it here only.
-    size_t need = (size_t)n * k * 2;
-    if (need > b->x_lowp_bytes) {
-        cudaFree(b->x_lowp);
-        b->x_lowp = NULL;
-        MOT_CUDA_CHECK(cudaMalloc(&b->x_lowp, need));
-        b->x_lowp_bytes = need;
-    }
+    // Never allocate here: this may run inside a graph capture (mot_cuda_blas_reserve grows it).
     const size_t count = (size_t)n * k;
+    if (count * 2 > b->x_lowp_bytes) {
+        return mot_fail(MOT_ERR_INTERNAL,
+                        "cuda matmul: %d x %d activations need %zu bytes of low-precision scratch, %zu reserved "
+                        "(mot_cuda_blas_reserve / lane_create max_gemm_elems too small)",
+                        n, k, count * 2, b->x_lowp_bytes);
+    }
     const unsigned blocks = (unsigned)((count + 255) / 256);
     cudaDataType_t type;
     if (w->dtype == MOT_DTYPE_F16) {
-        convert_kernel<__half><<<blocks, 256, 0, b->stream>>>((__half *)b->x_lowp, x, count);
+        if (!reuse_x) {
+            convert_kernel<__half><<<blocks, 256, 0, b->stream>>>((__half *)b->x_lowp, x, count);
+        }
         type = CUDA_R_16F;
     } else {
-        convert_kernel<__nv_bfloat16><<<blocks, 256, 0, b->stream>>>((__nv_bfloat16 *)b->x_lowp, x, count);
+        if (!reuse_x) {
+            convert_kernel<__nv_bfloat16><<<blocks, 256, 0, b->stream>>>((__nv_bfloat16 *)b->x_lowp, x, count);
+        }
         type = CUDA_R_16BF;
     }
     MOT_CUDA_LAUNCHED();
     MOT_CUBLAS_CHECK(cublasGemmEx(b->handle, CUBLAS_OP_T, CUBLAS_OP_N, m, n, k, &one, w->data, type, k,
-                                  b->x_lowp, type, k, &zero, y, CUDA_R_32F, m, CUBLAS_COMPUTE_32F,
+                                  b->x_lowp, type, k, &beta, y, CUDA_R_32F, m, CUBLAS_COMPUTE_32F,
                                   CUBLAS_GEMM_DEFAULT));
+    return MOT_OK;
+}
+
+extern "C" mot_status mot_cuda_matmul(mot_cuda_blas *b, float *y, const float *x, const mot_weight *w, int n) {
+    return mot_cuda_matmul_ex(b, y, x, w, n, 0.0f, 0);
+}
+
+// y[n, m] += bias[m]
+__global__ void bias_add_kernel(float *y, const float *bias, size_t count, int m) {
+    const size_t i = blockIdx.x * (size_t)blockDim.x + threadIdx.x;
+    if (i < count) {
+        y[i] += bias[i % m];
+    }
+}
+
+extern "C" mot_status mot_cuda_bias_add(mot_cuda_blas *b, float *y, const float *bias, int n, int m) {
+    const size_t count = (size_t)n * m;
+    if (count == 0) {
+        return MOT_OK;
+    }
+    bias_add_kernel<<<(unsigned)((count + 255) / 256), 256, 0, b->stream>>>(y, bias, count, m);
+    MOT_CUDA_LAUNCHED();
+    return MOT_OK;
+}
+
+// MATMUL op: y_j[rows, w_j.rows] = in[rows, cols] W_j^T (+ bias_j) for j < n_w, or with
+// accumulate out[0] += in W_0^T (+ bias_0). rows is the host's row count (1 in decode, n_new in
+// prefill): cuBLAS shapes are fixed at capture, so a dead lane still runs its GEMV on stale rows
+// of its own scratch, which nothing reads. x is converted to f16/bf16 once when consecutive
+// weights share the dtype and width.
+extern "C" mot_status mot_cuda_op_matmul(const mot_gpu_launch *l, mot_cuda_lane *lane, mot_cuda_stream stream) {
+    const mot_plan_op *op = l->op;
+    const float *x = l->op->in.bytes ? (const float *)(l->arena + op->in.off) : NULL;
+    mot_cuda_blas *b = lane->blas;
+    if (!b || !x || op->n_w < 1 || op->n_w > MOT_OP_MAX_W || (op->accumulate && op->n_w != 1) || l->rows < 1) {
+        return mot_fail(MOT_ERR_ARG, "cuda matmul: bad op (lane blas %s, in %s, n_w %d, accumulate %d, rows %d)",
+                        b ? "set" : "missing", x ? "set" : "missing", op->n_w, op->accumulate, l->rows);
+    }
+    if ((cudaStream_t)stream != b->stream) {
+        return mot_fail(MOT_ERR_ARG, "cuda matmul: lane %d launched on a stream other than its cuBLAS handle's", op->lane);
+    }
+    for (int j = 0; j < op->n_w; j++) {
+        const mot_weight *w = &l->w[j];
+        float *y = op->out[j].bytes ? (float *)(l->arena + op->out[j].off) : NULL;
+        if (!y || !w->data) {
+            return mot_fail(MOT_ERR_ARG, "cuda matmul: weight %d or its output is missing", j);
+        }
+        const int reuse = j > 0 && w->dtype == l->w[j - 1].dtype && w->cols == l->w[j - 1].cols;
+        MOT_TRY(mot_cuda_matmul_ex(b, y, x, w, l->rows, op->accumulate ? 1.0f : 0.0f, reuse));
+        if (l->bias[j]) {
+            MOT_TRY(mot_cuda_bias_add(b, y, l->bias[j], l->rows, (int)w->rows));
+        }
+    }
     return MOT_OK;
 }

@@ -1,7 +1,6 @@
 // Rotary embedding in place, HF rotate-half layout (see kernels/cpu/kernels.h).
 // x: [n, n_heads, hd]; one thread per (token, head, i < hd/2).
-#include "kernels/cuda/cuda_check.h"
-#include "kernels/cuda/cuda_kernels.h"
+#include "kernels/cuda/op_common.cuh"
 
 __global__ void rope_kernel(float *x, int n, int n_heads, int hd, int pos0, const float *inv_freq) {
     const int half = hd / 2;
@@ -25,6 +24,57 @@ extern "C" mot_status mot_cuda_rope(float *x, int n, int n_heads, int hd, int po
     const size_t total = (size_t)n * n_heads * (hd / 2);
     rope_kernel<<<(unsigned)((total + 255) / 256), 256, 0, (cudaStream_t)stream>>>(x, n, n_heads, hd, pos0,
                                                                                    inv_freq);
+    MOT_CUDA_LAUNCHED();
+    return MOT_OK;
+}
+
+// ROPE_APPEND: q [n, n_heads, hd] and k [n, n_kv, hd] rotated in place at positions pos + t,
+// then k and v [n, n_kv * hd] rows stored into the layer caches at row pos + t (row stride
+// kv_stride floats). One thread per (t, head of q then k, i < hd/2); a k thread also stores its
+// two rotated values and copies the matching two v values, so no second pass is needed.
+__global__ void rope_append_kernel(float *q, float *k, const float *v, float *k_cache, float *v_cache,
+                                   int n_heads, int n_kv, int hd, int kv_stride, const float *inv_freq,
+                                   const mot_step_state *step, int lane) {
+    const int n = step->lane[lane].n_new, pos = step->lane[lane].pos;
+    const int half = hd / 2, heads = n_heads + n_kv;
+    const size_t count = (size_t)n * heads * half;
+    for (size_t idx = blockIdx.x * (size_t)blockDim.x + threadIdx.x; idx < count;
+         idx += (size_t)gridDim.x * blockDim.x) {
+        const int i = (int)(idx % half);
+        const int hh = (int)((idx / half) % heads);
+        const int t = (int)(idx / ((size_t)half * heads));
+        float s, c;
+        sincosf((float)(pos + t) * inv_freq[i], &s, &c);
+        float *x = hh < n_heads ? q + ((size_t)t * n_heads + hh) * hd : k + ((size_t)t * n_kv + (hh - n_heads)) * hd;
+        const float x0 = x[i], x1 = x[i + half];
+        const float y0 = x0 * c - x1 * s, y1 = x1 * c + x0 * s;
+        x[i] = y0;
+        x[i + half] = y1;
+        if (hh >= n_heads) {
+            const int g = hh - n_heads;
+            const size_t row = (size_t)(pos + t) * kv_stride + (size_t)g * hd;
+            const float *vr = v + ((size_t)t * n_kv + g) * hd;
+            k_cache[row + i] = y0;
+            k_cache[row + i + half] = y1;
+            v_cache[row + i] = vr[i];
+            v_cache[row + i + half] = vr[i + half];
+        }
+    }
+}
+
+extern "C" mot_status mot_cuda_op_rope_append(const mot_gpu_launch *l, mot_cuda_stream stream) {
+    const mot_plan_op *op = l->op;
+    float *q = op_buf<float>(l, op->out[0]), *k = op_buf<float>(l, op->out[1]);
+    const float *v = op_buf<const float>(l, op->in2);
+    float *kc = op_buf<float>(l, op->kv[0]), *vc = op_buf<float>(l, op->kv[1]);
+    MOT_OP_REQUIRE(q && k && v && kc && vc && l->vec, "cuda rope_append: missing buffer or inv_freq");
+    MOT_OP_REQUIRE(op->hd > 0 && op->hd % 2 == 0 && op->n_heads > 0 && op->n_kv > 0 &&
+                       op->kv_stride >= op->n_kv * op->hd,
+                   "cuda rope_append: bad dims (heads %d, kv %d, hd %d, kv_stride %d)", op->n_heads, op->n_kv, op->hd,
+                   op->kv_stride);
+    const size_t width = (size_t)(op->n_heads + op->n_kv) * (op->hd / 2);
+    rope_append_kernel<<<op_elem_grid(l, width, 256), 256, 0, (cudaStream_t)stream>>>(
+        q, k, v, kc, vc, op->n_heads, op->n_kv, op->hd, op->kv_stride, l->vec, l->step, op->lane);
     MOT_CUDA_LAUNCHED();
     return MOT_OK;
 }

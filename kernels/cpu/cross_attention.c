@@ -1,8 +1,10 @@
-#include "runtime/interaction.h"
-
+/* The primary's multi-head cross-attention over every active expert's latent keys/values
+ * with the proportional prefill mask (SPEC 1.4). */
 #include <math.h>
-#include <omp.h>
-#include <stddef.h>
+#include <stdlib.h>
+
+#include "kernels/cpu/kernels.h"
+#include "kernels/cpu/team.h"
 
 /* Keys of segment m visible to query i (see the header). */
 static int visible_keys(const mot_kv_segment *s, int i, int n_q, int prefill) {
@@ -13,17 +15,29 @@ static int visible_keys(const mot_kv_segment *s, int i, int n_q, int prefill) {
     return v < s->rows ? (int)v : s->rows;
 }
 
-void mot_cross_attention(float *out, const float *q, int n_q, int heads, int d_s,
-                         const mot_kv_segment *seg, int n_seg, int prefill, float *scratch) {
+/* Per-thread scores of one (query, head): grown on demand, kept between calls. */
+static _Thread_local float *score_buf;
+static _Thread_local int64_t score_cap;
+
+static float *score_scratch(int64_t n) {
+    if (n > score_cap) {
+        free(score_buf);
+        score_buf = malloc(sizeof(float) * (size_t)(n > 0 ? n : 1));
+        score_cap = score_buf ? n : 0;
+    }
+    return score_buf;
+}
+
+static void cross_attention_team(float *out, const float *q, int n_q, int heads, int d_s,
+                                 const mot_kv_segment *seg, int n_seg, int prefill) {
     const int dh = d_s / heads;
     const float scale = 1.0f / sqrtf((float)dh);
     int total = 0;
     for (int m = 0; m < n_seg; m++) {
         total += seg[m].rows;
     }
-#pragma omp parallel
+    float *score = score_scratch(total);
     {
-        float *score = scratch + (size_t)omp_get_thread_num() * (size_t)total;
 #pragma omp for collapse(2) schedule(static)
         for (int i = 0; i < n_q; i++) {
             for (int h = 0; h < heads; h++) {
@@ -69,22 +83,7 @@ void mot_cross_attention(float *out, const float *q, int n_q, int heads, int d_s
     }
 }
 
-void mot_layernorm(float *out, const float *x, const float *w, const float *b, int n, int d, float eps) {
-    for (int t = 0; t < n; t++) {
-        const float *xr = x + (size_t)t * d;
-        float *o = out + (size_t)t * d;
-        double mean = 0.0, var = 0.0;
-        for (int i = 0; i < d; i++) {
-            mean += xr[i];
-        }
-        mean /= d;
-        for (int i = 0; i < d; i++) {
-            var += (xr[i] - mean) * (xr[i] - mean);
-        }
-        var /= d;
-        const float inv = (float)(1.0 / sqrt(var + eps));
-        for (int i = 0; i < d; i++) {
-            o[i] = (float)(xr[i] - mean) * inv * w[i] + b[i];
-        }
-    }
+void mot_cpu_cross_attention(float *out, const float *q, int n_q, int heads, int d_s,
+                             const mot_kv_segment *seg, int n_seg, int prefill) {
+    MOT_TEAM_RUN(1, cross_attention_team(out, q, n_q, heads, d_s, seg, n_seg, prefill));
 }

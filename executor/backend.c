@@ -1,0 +1,17 @@
+#include "executor/backend.h"
+
+#include "common/error.h"
+
+const char *mot_backend_kind_name(mot_backend_kind k) {
+    return k == MOT_BACKEND_CPU ? "cpu" : k == MOT_BACKEND_CUDA ? "cuda" : "auto";
+}
+
+mot_status mot_backend_create(const mot_backend_options *o, mot_backend **out) {
+    if (o->kind == MOT_BACKEND_CUDA) {
+        return mot_backend_cuda_create(o, out);
+    }
+    if (o->kind == MOT_BACKEND_AUTO && mot_backend_cuda_create(o, out) == MOT_OK) {
+        return MOT_OK;
+    }
+    return mot_backend_cpu_create(o, out);
+}

@@ -1,0 +1,42 @@
+/* A backend runs plans on its own memory: the arena lives there, the host reads and writes
+ * it only through this table (tokens in, the step state and logits out). Two exist: the CPU
+ * (OpenMP, executor/cpu_backend.c) and CUDA (streams + CUDA Graphs, executor/cuda_backend.c). */
+#ifndef MOT_EXECUTOR_BACKEND_H
+#define MOT_EXECUTOR_BACKEND_H
+
+#include "runtime/sampler.h"
+#include "scheduler/arena.h"
+
+typedef enum { MOT_BACKEND_AUTO = 0, MOT_BACKEND_CPU, MOT_BACKEND_CUDA } mot_backend_kind;
+
+typedef struct {
+    mot_backend_kind kind;
+    int concurrent_lanes; /* CPU: lanes run side by side on their own threads (else one after another) */
+    int graphs;           /* CUDA: capture decode plans into CUDA Graphs (default on) */
+    int graph_cache;      /* CUDA: graphs kept (LRU), default 8 */
+    int timing;           /* time per node kind (CPU: per op on the team's master thread) */
+} mot_backend_options;
+
+typedef struct mot_backend mot_backend;
+struct mot_backend {
+    const char *name;
+    /* Allocates the (zeroed) arena for the layout; CUDA also uploads the weights src uses.
+     * samplers[lane]: the CPU samples with them; CUDA copies their parameters. */
+    mot_status (*open)(mot_backend *b, const mot_plan_source *src, const mot_arena_layout *layout,
+                       mot_sampler *samplers);
+    mot_status (*write)(mot_backend *b, mot_buf dst, const void *src); /* host -> arena */
+    mot_status (*read)(mot_backend *b, mot_buf src, void *dst);        /* arena -> host */
+    /* One pass; complete on return. */
+    mot_status (*execute)(mot_backend *b, const mot_plan *p);
+    void (*destroy)(mot_backend *b);
+    double node_s[MOT_NODE_KIND_COUNT]; /* seconds per node kind (when timing) */
+};
+
+mot_status mot_backend_cpu_create(const mot_backend_options *o, mot_backend **out);
+/* The CUDA backend over the real CUDA runtime (an error when the build has none or no GPU). */
+mot_status mot_backend_cuda_create(const mot_backend_options *o, mot_backend **out);
+/* kind AUTO: CUDA when a device is present, else the CPU. */
+mot_status mot_backend_create(const mot_backend_options *o, mot_backend **out);
+const char *mot_backend_kind_name(mot_backend_kind k);
+
+#endif

@@ -1,0 +1,166 @@
+/* The CPU executor: a plan's program run inside one OpenMP parallel region per pass.
+ *
+ * Lanes one after another (default): every thread walks the whole program; RUN ops split
+ * their work over the team and end on a barrier; RECORD/WAIT need nothing (program order is
+ * a valid order).
+ * Lanes side by side (concurrent_lanes): the threads form G = min(lanes, threads) groups, one
+ * nested team each (one inner region per group per pass); lane i belongs to group i % G, and
+ * each group walks the program doing only its lanes' instructions. RECORD sets a flag after
+ * the group's barrier; WAIT spins on it, then the group meets at a barrier. Since program
+ * order is valid from one thread, groups walking their sub-sequences in that order cannot
+ * deadlock. Results are bitwise those of the serial mode with the same team per kernel. */
+#include <immintrin.h>
+#include <omp.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/error.h"
+#include "executor/backend.h"
+#include "executor/cpu_ops.h"
+
+typedef struct {
+    mot_backend base;
+    mot_backend_options opt;
+    char *arena;
+    void *arena_alloc;
+    size_t bytes;
+    mot_sampler *samplers;
+    int *events; /* [n_events]: the pass number that recorded it */
+    int n_events_cap;
+    int pass;
+} cpu_backend;
+
+static mot_status cpu_open(mot_backend *b, const mot_plan_source *src, const mot_arena_layout *layout,
+                           mot_sampler *samplers) {
+    cpu_backend *c = (cpu_backend *)b;
+    free(c->arena_alloc);
+    /* calloc: a large block comes from fresh zero pages, so KV cache rows never written cost
+     * no memory; aligned by hand to 64 bytes. */
+    c->arena_alloc = calloc(1, layout->bytes + 64);
+    if (!c->arena_alloc) {
+        return mot_fail(MOT_ERR_NOMEM, "out of memory for the arena (%zu MiB)", layout->bytes >> 20);
+    }
+    c->arena = (char *)(((uintptr_t)c->arena_alloc + 63) & ~(uintptr_t)63);
+    c->bytes = layout->bytes;
+    c->samplers = samplers;
+    return MOT_OK;
+}
+
+static mot_status cpu_write(mot_backend *b, mot_buf dst, const void *src) {
+    cpu_backend *c = (cpu_backend *)b;
+    memcpy(c->arena + dst.off, src, dst.bytes);
+    return MOT_OK;
+}
+
+static mot_status cpu_read(mot_backend *b, mot_buf src, void *dst) {
+    cpu_backend *c = (cpu_backend *)b;
+    memcpy(dst, c->arena + src.off, src.bytes);
+    return MOT_OK;
+}
+
+static int lane_fed(const cpu_backend *c, int lane) {
+    return ((const mot_step_state *)c->arena)->lane[lane].n_new > 0;
+}
+
+/* One RUN: every thread of the team calls it. Timing: the master measures the op (it ends on
+ * the team's barrier, so that is the team's time). */
+static void run(cpu_backend *c, const mot_plan *p, const mot_instr *in) {
+    const mot_plan_op *op = &p->ops[in->arg];
+    if (!lane_fed(c, op->lane)) {
+        return; /* a dead lane: nothing to compute (every thread agrees: n_new is fixed in a pass) */
+    }
+    if (c->opt.timing && omp_get_thread_num() == 0) {
+        double t0 = omp_get_wtime();
+        mot_cpu_run_op(op, c->arena, c->samplers);
+        double dt = omp_get_wtime() - t0;
+#pragma omp atomic
+        c->base.node_s[op->node] += dt;
+    } else {
+        mot_cpu_run_op(op, c->arena, c->samplers);
+    }
+}
+
+static void execute_serial(cpu_backend *c, const mot_plan *p) {
+#pragma omp parallel
+    for (int i = 0; i < p->n_instrs; i++) {
+        if (p->prog[i].kind == MOT_INSTR_RUN) {
+            run(c, p, &p->prog[i]);
+        }
+    }
+}
+
+static void group_walk(cpu_backend *c, const mot_plan *p, int group, int n_groups) {
+    for (int i = 0; i < p->n_instrs; i++) {
+        const mot_instr *in = &p->prog[i];
+        if (in->lane % n_groups != group) {
+            continue;
+        }
+        if (in->kind == MOT_INSTR_RUN) {
+            run(c, p, in);
+        } else if (in->kind == MOT_INSTR_RECORD) {
+#pragma omp barrier
+            if (omp_get_thread_num() == 0) {
+                __atomic_store_n(&c->events[in->arg], c->pass, __ATOMIC_RELEASE);
+            }
+        } else {
+            if (omp_get_thread_num() == 0) {
+                while (__atomic_load_n(&c->events[in->arg], __ATOMIC_ACQUIRE) != c->pass) {
+                    _mm_pause();
+                }
+            }
+#pragma omp barrier
+        }
+    }
+}
+
+static void execute_concurrent(cpu_backend *c, const mot_plan *p, int n_groups, int threads) {
+#pragma omp parallel num_threads(n_groups)
+    {
+        const int g = omp_get_thread_num();
+        const int team = threads * (g + 1) / n_groups - threads * g / n_groups;
+#pragma omp parallel num_threads(team)
+        group_walk(c, p, g, n_groups);
+    }
+}
+
+static mot_status cpu_execute(mot_backend *b, const mot_plan *p) {
+    cpu_backend *c = (cpu_backend *)b;
+    const int threads = omp_get_max_threads();
+    const int n_groups = p->key.n_lanes < threads ? p->key.n_lanes : threads;
+    if (!c->opt.concurrent_lanes || n_groups < 2) {
+        execute_serial(c, p);
+        return MOT_OK;
+    }
+    if (p->n_events > c->n_events_cap) {
+        int *ev = calloc((size_t)p->n_events, sizeof *ev);
+        if (!ev) {
+            return mot_fail(MOT_ERR_NOMEM, "out of memory");
+        }
+        free(c->events);
+        c->events = ev;
+        c->n_events_cap = p->n_events;
+    }
+    c->pass++; /* events of earlier passes hold older pass numbers: no reset needed */
+    omp_set_max_active_levels(2);
+    execute_concurrent(c, p, n_groups, threads);
+    return MOT_OK;
+}
+
+static void cpu_destroy(mot_backend *b) {
+    cpu_backend *c = (cpu_backend *)b;
+    free(c->arena_alloc);
+    free(c->events);
+    free(c);
+}
+
+mot_status mot_backend_cpu_create(const mot_backend_options *o, mot_backend **out) {
+    cpu_backend *c = calloc(1, sizeof *c);
+    if (!c) {
+        return mot_fail(MOT_ERR_NOMEM, "out of memory");
+    }
+    c->opt = *o;
+    c->base = (mot_backend){.name = "cpu", .open = cpu_open, .write = cpu_write, .read = cpu_read,
+                            .execute = cpu_execute, .destroy = cpu_destroy};
+    *out = &c->base;
+    return MOT_OK;
+}

@@ -1,0 +1,441 @@
+/* The CUDA executor, written against the mot_gpu_api table (executor/gpu_api.h) so that the
+ * tests can run it on a recording fake.
+ *
+ * A pass issues the plan's program between a fork and a join on an origin stream: RUN is a
+ * launch on the lane's stream, RECORD/WAIT are cudaEventRecord/cudaStreamWaitEvent. Decode
+ * plans are captured into a CUDA Graph on their key's second use (the first use is eager and
+ * warms every GEMM shape up), then each step is one graph launch. A failed capture marks the
+ * key eager-only. Prefill runs eagerly: its GEMM sizes change with the prompt.
+ * Graphs are kept per plan key (routed set, phase, arena generation), LRU-bounded. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/error.h"
+#include "executor/backend.h"
+#include "executor/cuda_backend.h"
+#include "scheduler/plan_cache.h"
+
+typedef struct {
+    const void *host;
+    void *dev;
+} dev_copy;
+
+typedef struct {
+    mot_plan_key key;
+    mot_gpu_launch *launches; /* [n_ops] bound to the arena and the device weights */
+    char (*names)[64];        /* [n_ops] profiler range names */
+    int n_ops;
+    int uses;
+    int eager_only;
+    void *graph, *exec;
+    uint64_t last_use;
+} graph_entry;
+
+typedef struct {
+    mot_backend base;
+    mot_backend_options opt;
+    mot_gpu_api api;
+    void *origin;
+    void *streams[MOT_MAX_LANES];
+    void *fork_event, *join_events[MOT_MAX_LANES];
+    void **events;
+    int n_events;
+    int n_lanes;
+    char *arena;
+    size_t arena_bytes;
+    dev_copy *copies;
+    int n_copies, cap_copies;
+    mot_sampler *samplers;
+    const mot_plan_source *src;
+    const mot_arena_layout *layout;
+    mot_step_state host_step; /* mirror of the step state (prefill GEMM sizes) */
+    graph_entry *graphs;
+    int n_graphs;
+    uint64_t clock;
+    mot_cuda_backend_stats stats;
+} cuda_backend;
+
+static mot_status api_fail(const char *what) {
+    /* The api set the reason; keep it and say which step failed when it did not. */
+    const char *reason = mot_last_error();
+    return mot_fail(MOT_ERR_INTERNAL, "cuda backend: %s%s%s", what, reason && *reason ? ": " : "",
+                    reason ? reason : "");
+}
+
+#define API(call, what)                                                                        \
+    do {                                                                                       \
+        if ((call) != 0) {                                                                     \
+            return api_fail(what);                                                             \
+        }                                                                                      \
+    } while (0)
+
+/* ---- weights: uploaded once, found by their host address ---- */
+
+static void *find_copy(const cuda_backend *c, const void *host) {
+    for (int i = 0; i < c->n_copies; i++) {
+        if (c->copies[i].host == host) {
+            return c->copies[i].dev;
+        }
+    }
+    return NULL;
+}
+
+static mot_status upload(cuda_backend *c, const void *host, size_t bytes) {
+    if (!host || find_copy(c, host)) {
+        return MOT_OK;
+    }
+    if (c->n_copies == c->cap_copies) {
+        int cap = c->cap_copies ? 2 * c->cap_copies : 256;
+        dev_copy *p = realloc(c->copies, (size_t)cap * sizeof *p);
+        if (!p) {
+            return mot_fail(MOT_ERR_NOMEM, "out of memory");
+        }
+        c->copies = p, c->cap_copies = cap;
+    }
+    void *dev;
+    API(c->api.alloc(c->api.ctx, bytes, &dev), "allocating weights");
+    c->copies[c->n_copies++] = (dev_copy){host, dev};
+    API(c->api.copy_h2d(c->api.ctx, dev, host, bytes, c->origin), "uploading weights");
+    c->stats.weight_bytes += bytes;
+    return MOT_OK;
+}
+
+static size_t weight_bytes(const mot_weight *w) {
+    return (size_t)w->rows * (size_t)w->cols * mot_dtype_size(w->dtype);
+}
+
+static mot_status upload_weight(cuda_backend *c, const mot_weight *w) { return upload(c, w->data, weight_bytes(w)); }
+static mot_status upload_floats(cuda_backend *c, const float *v, size_t n) { return upload(c, v, n * sizeof(float)); }
+static mot_status upload_linear(cuda_backend *c, const mot_linear *l) {
+    MOT_TRY(upload_weight(c, &l->w));
+    return upload_floats(c, l->bias, (size_t)l->w.rows);
+}
+
+static mot_status upload_expert(cuda_backend *c, const mot_expert *ex) {
+    const mot_config *cfg = &ex->cfg;
+    MOT_TRY(upload_weight(c, &ex->embed));
+    MOT_TRY(upload_weight(c, &ex->lm_head));
+    MOT_TRY(upload_floats(c, ex->final_norm, (size_t)cfg->hidden));
+    MOT_TRY(upload_floats(c, ex->inv_freq, (size_t)cfg->head_dim / 2));
+    for (int l = 0; l < cfg->n_layers; l++) {
+        const mot_layer_weights *L = &ex->layers[l];
+        MOT_TRY(upload_floats(c, L->attn_norm, (size_t)cfg->hidden));
+        MOT_TRY(upload_floats(c, L->ffn_norm, (size_t)cfg->hidden));
+        const mot_weight *w[7] = {&L->wq, &L->wk, &L->wv, &L->wo, &L->w_gate, &L->w_up, &L->w_down};
+        for (int j = 0; j < 7; j++) {
+            MOT_TRY(upload_weight(c, w[j]));
+        }
+    }
+    return MOT_OK;
+}
+
+static mot_status upload_interaction(cuda_backend *c, const mot_plan_source *src) {
+    for (int q = 0; q < src->stacks; q++) {
+        const mot_interaction_weights *iw = &src->inter[q];
+        for (int i = 0; i < src->n_lanes; i++) {
+            MOT_TRY(upload_linear(c, &iw->forward[src->expert[i]]));
+            MOT_TRY(upload_linear(c, &iw->reverse[src->expert[i]]));
+        }
+        const mot_linear *qkvo[4] = {&iw->q, &iw->k, &iw->v, &iw->o};
+        for (int j = 0; j < 4; j++) {
+            MOT_TRY(upload_linear(c, qkvo[j]));
+        }
+        MOT_TRY(upload_floats(c, iw->norm_weight, (size_t)src->shared_dim));
+        MOT_TRY(upload_floats(c, iw->norm_bias, (size_t)src->shared_dim));
+    }
+    return MOT_OK;
+}
+
+/* The largest x a lane's GEMMs convert to f16/bf16: rows x widest input. */
+static size_t max_gemm_elems(const mot_plan_source *src, int lane) {
+    const mot_config *cfg = &src->ex[lane]->cfg;
+    size_t widest = (size_t)cfg->hidden;
+    if ((size_t)cfg->ffn > widest) widest = (size_t)cfg->ffn;
+    if ((size_t)cfg->n_heads * cfg->head_dim > widest) widest = (size_t)cfg->n_heads * cfg->head_dim;
+    if ((size_t)src->shared_dim > widest) widest = (size_t)src->shared_dim;
+    return widest * (size_t)src->max_rows[lane];
+}
+
+static mot_status cuda_open(mot_backend *b, const mot_plan_source *src, const mot_arena_layout *layout,
+                            mot_sampler *samplers) {
+    cuda_backend *c = (cuda_backend *)b;
+    c->src = src, c->layout = layout, c->samplers = samplers;
+    c->n_lanes = src->n_lanes;
+    API(c->api.stream_create(c->api.ctx, &c->origin), "creating the origin stream");
+    API(c->api.event_create(c->api.ctx, &c->fork_event), "creating an event");
+    for (int i = 0; i < src->n_lanes; i++) {
+        API(c->api.stream_create(c->api.ctx, &c->streams[i]), "creating a lane stream");
+        API(c->api.event_create(c->api.ctx, &c->join_events[i]), "creating an event");
+        API(c->api.lane_create(c->api.ctx, i, c->streams[i], max_gemm_elems(src, i)), "creating a lane's cuBLAS handle");
+    }
+    API(c->api.alloc(c->api.ctx, layout->bytes, (void **)&c->arena), "allocating the arena");
+    c->arena_bytes = layout->bytes;
+    for (int i = 0; i < src->n_lanes; i++) {
+        MOT_TRY(upload_expert(c, src->ex[i]));
+    }
+    MOT_TRY(upload_interaction(c, src));
+    API(c->api.stream_synchronize(c->api.ctx, c->origin), "uploading weights");
+    return MOT_OK;
+}
+
+static mot_status cuda_write(mot_backend *b, mot_buf dst, const void *src) {
+    cuda_backend *c = (cuda_backend *)b;
+    if (dst.off == c->layout->step.off && dst.bytes == sizeof(mot_step_state)) {
+        memcpy(&c->host_step, src, sizeof c->host_step);
+    }
+    API(c->api.copy_h2d(c->api.ctx, c->arena + dst.off, src, dst.bytes, c->origin), "copying to the device");
+    API(c->api.stream_synchronize(c->api.ctx, c->origin), "copying to the device");
+    return MOT_OK;
+}
+
+static mot_status cuda_read(mot_backend *b, mot_buf src, void *dst) {
+    cuda_backend *c = (cuda_backend *)b;
+    API(c->api.copy_d2h(c->api.ctx, dst, c->arena + src.off, src.bytes, c->origin), "copying from the device");
+    API(c->api.stream_synchronize(c->api.ctx, c->origin), "copying from the device");
+    if (src.off == c->layout->step.off && src.bytes == sizeof(mot_step_state)) {
+        memcpy(&c->host_step, dst, sizeof c->host_step);
+    }
+    return MOT_OK;
+}
+
+/* ---- binding a plan to device memory ---- */
+
+static mot_status bind(cuda_backend *c, const mot_plan *p, graph_entry *g) {
+    g->launches = calloc((size_t)p->n_ops, sizeof *g->launches);
+    g->names = calloc((size_t)p->n_ops, sizeof *g->names);
+    if (!g->launches || !g->names) {
+        return mot_fail(MOT_ERR_NOMEM, "out of memory");
+    }
+    g->n_ops = p->n_ops;
+    for (int i = 0; i < p->n_ops; i++) {
+        const mot_plan_op *op = &p->ops[i];
+        mot_gpu_launch *l = &g->launches[i];
+        l->op = op;
+        l->arena = c->arena;
+        l->step = (mot_step_state *)(c->arena + c->layout->step.off);
+        for (int j = 0; j < op->n_w; j++) {
+            l->w[j] = *op->w[j];
+            l->w[j].data = find_copy(c, op->w[j]->data);
+            l->bias[j] = find_copy(c, op->bias[j]);
+            if (!l->w[j].data || (op->bias[j] && !l->bias[j])) {
+                return mot_fail(MOT_ERR_INTERNAL, "cuda backend: op %d (%s) uses a weight that was not uploaded", i,
+                                mot_op_kind_name(op->kind));
+            }
+        }
+        l->vec = find_copy(c, op->vec);
+        l->vec2 = find_copy(c, op->vec2);
+        l->max_rows = c->src->max_rows[op->lane];
+        l->rows = 1;
+        l->vocab = c->src->ex[op->lane]->cfg.vocab;
+        const mot_sampler_params *sp = &c->samplers[op->lane].params;
+        l->temperature = sp->temperature, l->top_k = sp->top_k, l->top_p = sp->top_p;
+        snprintf(g->names[i], sizeof g->names[i], "%s %s e%d q%d l%d", mot_node_kind_name(op->node),
+                 mot_op_kind_name(op->kind), op->expert, op->stack, op->layer);
+    }
+    return MOT_OK;
+}
+
+static void entry_free(cuda_backend *c, graph_entry *g) {
+    if (g->graph || g->exec) {
+        c->api.graph_destroy(c->api.ctx, g->graph, g->exec);
+    }
+    free(g->launches);
+    free(g->names);
+    memset(g, 0, sizeof *g);
+}
+
+/* The entry for p's key: found, or made (evicting the least recently used when full). */
+static mot_status entry_for(cuda_backend *c, const mot_plan *p, graph_entry **out) {
+    const int cap = c->opt.graph_cache > 0 ? c->opt.graph_cache : 8;
+    for (int i = 0; i < c->n_graphs; i++) {
+        if (c->graphs[i].launches && mot_plan_key_equal(&c->graphs[i].key, &p->key) &&
+            c->graphs[i].launches[0].op == &p->ops[0]) {
+            *out = &c->graphs[i];
+            (*out)->last_use = ++c->clock;
+            return MOT_OK;
+        }
+    }
+    int slot = c->n_graphs;
+    if (c->n_graphs == cap) {
+        slot = 0;
+        for (int i = 1; i < c->n_graphs; i++) {
+            if (c->graphs[i].last_use < c->graphs[slot].last_use) slot = i;
+        }
+        entry_free(c, &c->graphs[slot]);
+        c->stats.graph_evictions++;
+    } else {
+        c->n_graphs++;
+    }
+    graph_entry *g = &c->graphs[slot];
+    memset(g, 0, sizeof *g);
+    g->key = p->key;
+    g->last_use = ++c->clock;
+    *out = g;
+    return bind(c, p, g);
+}
+
+/* ---- issuing a program ---- */
+
+static mot_status ensure_events(cuda_backend *c, int n) {
+    if (n <= c->n_events) {
+        return MOT_OK;
+    }
+    void **ev = realloc(c->events, (size_t)n * sizeof *ev);
+    if (!ev) {
+        return mot_fail(MOT_ERR_NOMEM, "out of memory");
+    }
+    c->events = ev;
+    for (; c->n_events < n; c->n_events++) {
+        API(c->api.event_create(c->api.ctx, &c->events[c->n_events]), "creating an event");
+    }
+    return MOT_OK;
+}
+
+/* fork from origin, the program on the lane streams, join back into origin */
+static mot_status issue(cuda_backend *c, const mot_plan *p, graph_entry *g) {
+    void *ctx = c->api.ctx;
+    API(c->api.event_record(ctx, c->fork_event, c->origin), "recording the fork");
+    for (int i = 0; i < p->key.n_lanes; i++) {
+        API(c->api.stream_wait_event(ctx, c->streams[i], c->fork_event), "forking a lane");
+    }
+    for (int i = 0; i < p->n_instrs; i++) {
+        const mot_instr *in = &p->prog[i];
+        void *stream = c->streams[in->lane];
+        if (in->kind == MOT_INSTR_RUN) {
+            c->api.range(ctx, g->names[in->arg]);
+            int rc = c->api.launch(ctx, &g->launches[in->arg], in->lane, stream);
+            c->api.range(ctx, NULL);
+            if (rc != 0) {
+                return api_fail(g->names[in->arg]);
+            }
+        } else if (in->kind == MOT_INSTR_RECORD) {
+            API(c->api.event_record(ctx, c->events[in->arg], stream), "recording an event");
+        } else {
+            API(c->api.stream_wait_event(ctx, stream, c->events[in->arg]), "waiting on an event");
+        }
+    }
+    for (int i = 0; i < p->key.n_lanes; i++) {
+        API(c->api.event_record(ctx, c->join_events[i], c->streams[i]), "recording a join");
+        API(c->api.stream_wait_event(ctx, c->origin, c->join_events[i]), "joining a lane");
+    }
+    return MOT_OK;
+}
+
+/* Host-known GEMM sizes: one row in decode (and for the LM head), the lane's n_new in prefill. */
+static void set_rows(cuda_backend *c, const mot_plan *p, graph_entry *g) {
+    for (int i = 0; i < g->n_ops; i++) {
+        const mot_plan_op *op = &p->ops[i];
+        int rows = p->key.phase == MOT_PHASE_DECODE || op->single_row ? 1 : c->host_step.lane[op->lane].n_new;
+        g->launches[i].rows = rows > 0 ? rows : 1;
+    }
+}
+
+static mot_status capture(cuda_backend *c, const mot_plan *p, graph_entry *g) {
+    void *ctx = c->api.ctx;
+    if (c->api.begin_capture(ctx, c->origin) != 0) {
+        return api_fail("beginning a capture");
+    }
+    mot_status st = issue(c, p, g);
+    void *graph = NULL;
+    int end_rc = c->api.end_capture(ctx, c->origin, &graph); /* always end what was begun */
+    if (st != MOT_OK) {
+        if (graph) c->api.graph_destroy(ctx, graph, NULL);
+        return st;
+    }
+    if (end_rc != 0) {
+        return api_fail("ending a capture");
+    }
+    void *exec = NULL;
+    if (c->api.graph_instantiate(ctx, graph, &exec) != 0) {
+        c->api.graph_destroy(ctx, graph, NULL);
+        return api_fail("instantiating a graph");
+    }
+    g->graph = graph, g->exec = exec;
+    c->stats.captures++;
+    return MOT_OK;
+}
+
+static mot_status cuda_execute(mot_backend *b, const mot_plan *p) {
+    cuda_backend *c = (cuda_backend *)b;
+    graph_entry *g;
+    MOT_TRY(entry_for(c, p, &g));
+    MOT_TRY(ensure_events(c, p->n_events));
+    set_rows(c, p, g);
+    g->uses++;
+    const int graphable = p->key.phase == MOT_PHASE_DECODE && c->opt.graphs && !g->eager_only;
+    if (graphable && !g->exec && g->uses >= 2) {
+        if (capture(c, p, g) != MOT_OK) {
+            g->eager_only = 1; /* run eagerly from now on; say why once */
+            c->stats.capture_failures++;
+            fprintf(stderr, "mot: CUDA Graph capture failed, decoding eagerly: %s\n", mot_last_error());
+        }
+    }
+    if (graphable && g->exec) {
+        API(c->api.graph_launch(c->api.ctx, g->exec, c->origin), "launching a graph");
+        c->stats.graph_launches++;
+    } else {
+        MOT_TRY(issue(c, p, g));
+        c->stats.eager_passes++;
+    }
+    API(c->api.stream_synchronize(c->api.ctx, c->origin), "running a pass");
+    return MOT_OK;
+}
+
+static void cuda_destroy(mot_backend *b) {
+    cuda_backend *c = (cuda_backend *)b;
+    void *ctx = c->api.ctx;
+    for (int i = 0; i < c->n_graphs; i++) {
+        entry_free(c, &c->graphs[i]);
+    }
+    free(c->graphs);
+    for (int i = 0; i < c->n_events; i++) c->api.event_destroy(ctx, c->events[i]);
+    free(c->events);
+    for (int i = 0; i < c->n_copies; i++) c->api.free(ctx, c->copies[i].dev);
+    free(c->copies);
+    if (c->arena) c->api.free(ctx, c->arena);
+    for (int i = 0; i < c->n_lanes; i++) {
+        if (c->join_events[i]) c->api.event_destroy(ctx, c->join_events[i]);
+        if (c->streams[i]) c->api.stream_destroy(ctx, c->streams[i]);
+    }
+    if (c->fork_event) c->api.event_destroy(ctx, c->fork_event);
+    if (c->origin) c->api.stream_destroy(ctx, c->origin);
+    if (c->api.destroy) c->api.destroy(ctx);
+    free(c);
+}
+
+mot_status mot_backend_cuda_with_api(const mot_backend_options *o, const mot_gpu_api *api, mot_backend **out) {
+    cuda_backend *c = calloc(1, sizeof *c);
+    const int cap = o->graph_cache > 0 ? o->graph_cache : 8;
+    if (!c || !(c->graphs = calloc((size_t)cap, sizeof *c->graphs))) {
+        free(c);
+        return mot_fail(MOT_ERR_NOMEM, "out of memory");
+    }
+    c->opt = *o;
+    c->api = *api;
+    c->base = (mot_backend){.name = "cuda", .open = cuda_open, .write = cuda_write, .read = cuda_read,
+                            .execute = cuda_execute, .destroy = cuda_destroy};
+    *out = &c->base;
+    return MOT_OK;
+}
+
+const mot_cuda_backend_stats *mot_cuda_backend_stats_of(const mot_backend *b) {
+    return &((const cuda_backend *)b)->stats;
+}
+
+static mot_gpu_api_factory registered_factory;
+
+void mot_backend_register_cuda(mot_gpu_api_factory factory) { registered_factory = factory; }
+
+mot_status mot_backend_cuda_create(const mot_backend_options *o, mot_backend **out) {
+    if (!registered_factory) {
+        return mot_fail(MOT_ERR_UNSUPPORTED, "--backend cuda: this build has no CUDA backend (nvcc/cuBLAS were not found)");
+    }
+    mot_gpu_api api;
+    MOT_TRY(registered_factory(0, &api));
+    mot_status st = mot_backend_cuda_with_api(o, &api, out);
+    if (st != MOT_OK && api.destroy) {
+        api.destroy(api.ctx);
+    }
+    return st;
+}

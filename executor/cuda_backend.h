@@ -1,0 +1,21 @@
+/* The CUDA backend over any mot_gpu_api (the real one, or the tests' recording fake). */
+#ifndef MOT_EXECUTOR_CUDA_BACKEND_H
+#define MOT_EXECUTOR_CUDA_BACKEND_H
+
+#include "executor/backend.h"
+#include "executor/gpu_api.h"
+
+typedef struct {
+    uint64_t captures, capture_failures, graph_launches, eager_passes, graph_evictions;
+    size_t weight_bytes;
+} mot_cuda_backend_stats;
+
+mot_status mot_backend_cuda_with_api(const mot_backend_options *o, const mot_gpu_api *api, mot_backend **out);
+const mot_cuda_backend_stats *mot_cuda_backend_stats_of(const mot_backend *b);
+
+/* The real table's constructor lives in the CUDA library (kernels/cuda); a program built with
+ * it registers it at start-up so that mot_backend_cuda_create can use it. */
+typedef mot_status (*mot_gpu_api_factory)(int device, mot_gpu_api *out);
+void mot_backend_register_cuda(mot_gpu_api_factory factory);
+
+#endif

@@ -1,0 +1,61 @@
+/* The few CUDA runtime calls the CUDA executor makes (streams, events, graphs, memory) and
+ * the op launch itself, behind a table of function pointers (DESIGN.md). The real table
+ * (kernels/cuda/gpu_api_cuda.cu) calls the CUDA runtime, cuBLAS and our kernels; the tests'
+ * recording fake (tests/scheduler/fake_gpu.c) builds the dependency graph instead and rejects
+ * what a real stream capture rejects. Every call returns 0 on success; on failure it returns
+ * non-zero after setting mot_last_error() to one line saying what failed. Handles are opaque. */
+#ifndef MOT_EXECUTOR_GPU_API_H
+#define MOT_EXECUTOR_GPU_API_H
+
+#include <stddef.h>
+
+#include "scheduler/plan.h"
+
+/* One op bound to device memory: what a launch needs. Everything in it is fixed for a given
+ * plan and arena (so a captured decode graph replays unchanged); step-varying values are read
+ * by the kernels from *step. */
+typedef struct {
+    const mot_plan_op *op;
+    char *arena;                    /* device base of the arena (op buffers are offsets in it) */
+    mot_step_state *step;           /* device step state (= arena + 0) */
+    mot_weight w[MOT_OP_MAX_W];     /* the op's weights with device data pointers */
+    const float *bias[MOT_OP_MAX_W];/* device f32 or NULL */
+    const float *vec, *vec2;        /* device f32 or NULL */
+    int rows;                       /* token rows the host launches for: 1 in decode, the
+                                       lane's n_new in prefill (GEMM sizes live on the host) */
+    int max_rows;                   /* rows the lane's buffers hold (grid size for row loops) */
+    int vocab;                      /* SAMPLE: vocabulary; EMBED: table rows */
+    float temperature, top_p;       /* SAMPLE: the sampler parameters */
+    int top_k;
+} mot_gpu_launch;
+
+typedef struct mot_gpu_api {
+    void *ctx;
+    const char *name;
+    int (*stream_create)(void *ctx, void **stream);           /* non-blocking */
+    void (*stream_destroy)(void *ctx, void *stream);
+    int (*event_create)(void *ctx, void **event);             /* timing disabled */
+    void (*event_destroy)(void *ctx, void *event);
+    int (*event_record)(void *ctx, void *event, void *stream);
+    int (*stream_wait_event)(void *ctx, void *stream, void *event);
+    int (*stream_synchronize)(void *ctx, void *stream);
+    int (*begin_capture)(void *ctx, void *stream);            /* global capture mode */
+    int (*end_capture)(void *ctx, void *stream, void **graph);
+    int (*graph_instantiate)(void *ctx, void *graph, void **exec);
+    int (*graph_launch)(void *ctx, void *exec, void *stream);
+    void (*graph_destroy)(void *ctx, void *graph, void *exec);
+    int (*alloc)(void *ctx, size_t bytes, void **dev);        /* zeroed */
+    void (*free)(void *ctx, void *dev);
+    int (*copy_h2d)(void *ctx, void *dst, const void *src, size_t bytes, void *stream);
+    int (*copy_d2h)(void *ctx, void *dst, const void *src, size_t bytes, void *stream);
+    /* Per-lane GEMM state (a cuBLAS handle bound to the lane's stream with its own workspace,
+     * and scratch for low-precision copies of activations), created before any capture. */
+    int (*lane_create)(void *ctx, int lane, void *stream, size_t max_gemm_elems);
+    /* Issues the op's kernels / GEMMs on the lane's stream. Never synchronizes or allocates. */
+    int (*launch)(void *ctx, const mot_gpu_launch *l, int lane, void *stream);
+    /* Profiler range around the following launches (NVTX); name NULL ends the range. */
+    void (*range)(void *ctx, const char *name);
+    void (*destroy)(void *ctx);
+} mot_gpu_api;
+
+#endif

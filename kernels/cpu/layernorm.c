@@ -1,0 +1,30 @@
+/* LayerNorm of the latent rows (PyTorch nn.LayerNorm: biased variance, f64 statistics here). */
+#include <math.h>
+
+#include "kernels/cpu/kernels.h"
+#include "kernels/cpu/team.h"
+
+static void layernorm_rows(float *out, const float *x, const float *w, const float *b, int n, int d, float eps) {
+#pragma omp for schedule(static)
+    for (int t = 0; t < n; t++) {
+        const float *xr = x + (size_t)t * d;
+        float *o = out + (size_t)t * d;
+        double mean = 0.0, var = 0.0;
+        for (int i = 0; i < d; i++) {
+            mean += xr[i];
+        }
+        mean /= d;
+        for (int i = 0; i < d; i++) {
+            var += (xr[i] - mean) * (xr[i] - mean);
+        }
+        var /= d;
+        const float inv = (float)(1.0 / sqrt(var + eps));
+        for (int i = 0; i < d; i++) {
+            o[i] = (float)(xr[i] - mean) * inv * w[i] + b[i];
+        }
+    }
+}
+
+void mot_cpu_layernorm(float *out, const float *x, const float *w, const float *b, int n, int d, float eps) {
+    MOT_TEAM_RUN(n > 1, layernorm_rows(out, x, w, b, n, d, eps));
+}

@@ -1,0 +1,117 @@
+// ATTENTION: causal grouped-query attention of the lane's n_new queries over its KV cache.
+//   q, out: [n, n_heads, hd]     k, v cache: [ctx, kv_stride], kv head g at column g * hd
+// Query t sits at position p = pos + t and sees key j iff j <= p and (window == 0 or
+// p - j < window); query head h reads kv head h / (n_heads / n_kv).
+// Prefill (host rows > 1): one block per (head, row) over all its keys.
+// Decode (host rows == 1): split-key ("flash-decoding"): blocks (head, split) each cover a fixed
+// slice of the cache's capacity and write a partial; a combine kernel merges the splits. The
+// split count depends only on the cache capacity, so the graph is the same at every step;
+// splits past the current length write an empty partial (m = -inf).
+#include "kernels/cuda/attention_core.cuh"
+
+struct att_args {
+    float *out;
+    const float *q, *k, *v;
+    int kv_stride, n_heads, group, hd, window;
+    float scale;
+    const mot_step_state *step;
+    int lane;
+};
+
+__device__ __forceinline__ int att_first_key(int p, int window) {
+    return window > 0 && p - window + 1 > 0 ? p - window + 1 : 0;
+}
+
+template <int DPL> __global__ void __launch_bounds__(ATT_THREADS) attention_kernel(att_args a) {
+    __shared__ att_shared sh;
+    const int n = a.step->lane[a.lane].n_new, pos = a.step->lane[a.lane].pos;
+    const int h = blockIdx.x;
+    const size_t g_off = (size_t)(h / a.group) * a.hd;
+    for (int t = blockIdx.y; t < n; t += gridDim.y) {
+        const int p = pos + t;
+        float q[DPL];
+        att_load_q<DPL>(q, a.q + ((size_t)t * a.n_heads + h) * a.hd, a.hd);
+        att_state<DPL> st;
+        att_init<DPL>(st);
+        att_keys<DPL>(st, q, a.k + g_off, a.v + g_off, a.kv_stride, a.hd, att_first_key(p, a.window), p + 1,
+                      a.scale);
+        att_finish<DPL>(st, a.hd, a.out + ((size_t)t * a.n_heads + h) * a.hd, 0, sh);
+    }
+}
+
+// Decode: query row 0 only. partial: [n_heads, splits, hd + 2].
+template <int DPL>
+__global__ void __launch_bounds__(ATT_THREADS) attention_split_kernel(att_args a, float *partial, int chunk) {
+    __shared__ att_shared sh;
+    if (a.step->lane[a.lane].n_new <= 0) {
+        return;
+    }
+    const int p = a.step->lane[a.lane].pos;
+    const int h = blockIdx.x, s = blockIdx.y;
+    const size_t g_off = (size_t)(h / a.group) * a.hd;
+    const long long lo_ll = (long long)s * chunk, hi_ll = lo_ll + chunk;
+    const int first = att_first_key(p, a.window);
+    const int lo = lo_ll > first ? (int)lo_ll : first;
+    const int hi = hi_ll < (long long)p + 1 ? (int)hi_ll : p + 1;
+    float q[DPL];
+    att_load_q<DPL>(q, a.q + (size_t)h * a.hd, a.hd);
+    att_state<DPL> st;
+    att_init<DPL>(st);
+    if (lo < hi) {
+        att_keys<DPL>(st, q, a.k + g_off, a.v + g_off, a.kv_stride, a.hd, lo, hi, a.scale);
+    }
+    att_finish<DPL>(st, a.hd, partial + ((size_t)h * gridDim.y + s) * (a.hd + 2), 1, sh);
+}
+
+template <int DPL>
+static mot_status launch_attention(const att_args &a, const mot_gpu_launch *l, mot_cuda_lane *lane, cudaStream_t s) {
+    const mot_plan_op *op = l->op;
+    int chunk = 0, splits = 0;
+    if (l->rows == 1 && lane && lane->partial) {
+        const long long cap = (long long)(op->kv[0].bytes / ((size_t)op->kv_stride * sizeof(float)));
+        splits = att_plan_splits(cap, op->n_heads, op->hd, 1, lane->partial_floats, &chunk);
+    }
+    if (splits > 0) {
+        attention_split_kernel<DPL><<<dim3(op->n_heads, splits), ATT_THREADS, 0, s>>>(a, lane->partial, chunk);
+        MOT_CUDA_LAUNCHED();
+        attention_combine_kernel<<<op->n_heads, ATT_THREADS, 0, s>>>(a.out, lane->partial, splits, op->hd, a.step,
+                                                                     a.lane);
+    } else {
+        attention_kernel<DPL><<<dim3(op->n_heads, op_row_grid(l)), ATT_THREADS, 0, s>>>(a);
+    }
+    MOT_CUDA_LAUNCHED();
+    return MOT_OK;
+}
+
+extern "C" mot_status mot_cuda_op_attention(const mot_gpu_launch *l, mot_cuda_lane *lane, mot_cuda_stream stream) {
+    const mot_plan_op *op = l->op;
+    att_args a;
+    a.out = op_buf<float>(l, op->out[0]);
+    a.q = op_buf<const float>(l, op->in);
+    a.k = op_buf<const float>(l, op->kv[0]);
+    a.v = op_buf<const float>(l, op->kv[1]);
+    MOT_OP_REQUIRE(a.out && a.q && a.k && a.v, "cuda attention: missing buffer");
+    MOT_OP_REQUIRE(op->hd > 0 && op->hd <= ATT_MAX_HD && op->n_kv > 0 && op->n_heads % op->n_kv == 0 &&
+                       op->kv_stride >= op->n_kv * op->hd && op->n_heads <= 65535,
+                   "cuda attention: unsupported dims (heads %d, kv %d, hd %d <= %d, kv_stride %d)", op->n_heads,
+                   op->n_kv, op->hd, ATT_MAX_HD, op->kv_stride);
+    a.kv_stride = op->kv_stride;
+    a.n_heads = op->n_heads;
+    a.group = op->n_heads / op->n_kv;
+    a.hd = op->hd;
+    a.window = op->window;
+    a.scale = op->scale;
+    a.step = l->step;
+    a.lane = op->lane;
+    cudaStream_t s = (cudaStream_t)stream;
+    if (op->hd <= 32) {
+        return launch_attention<1>(a, l, lane, s);
+    }
+    if (op->hd <= 64) {
+        return launch_attention<2>(a, l, lane, s);
+    }
+    if (op->hd <= 128) {
+        return launch_attention<4>(a, l, lane, s);
+    }
+    return launch_attention<8>(a, l, lane, s);
+}

@@ -1,0 +1,128 @@
+// CROSS_ATTENTION (SPEC 1.3, 1.4): the primary's n_q = lane[0].n_new queries q [n_q, d_s], heads
+// of dh = d_s / heads, over every lane's latent keys/values seg_k[m], seg_v[m] [ctx, d_s]; one
+// softmax over the visible keys of all segments together; out [n_q, d_s].
+// Segment m holds P_m = lane[m].rows + lane[m].n_new keys (this pass's rows already appended).
+// Prefill: query i sees the first min(floor((i + 1) N_m / N_p), P_m) keys of segment m
+// (N_m = lane[m].n_prompt, N_p = lane[0].n_prompt); decode: all P_m. No visible key: row 0.
+// Prefill (host rows > 1): one block per (head, query row). Decode: split-key blocks
+// (head, segment x split) write partials merged by attention_combine_kernel, as ATTENTION.
+#include "kernels/cuda/attention_core.cuh"
+
+struct xatt_args {
+    float *out;
+    const float *q;
+    const float *k[MOT_MAX_LANES], *v[MOT_MAX_LANES];
+    int n_seg, d_s, dh;
+    float scale;
+    const mot_step_state *step;
+};
+
+// Keys of segment m visible to query i (see the file comment); 64-bit product.
+__device__ __forceinline__ int xatt_visible(const mot_step_state *st, int m, int i) {
+    const int present = st->lane[m].rows + st->lane[m].n_new;
+    const int n_p = st->lane[0].n_prompt;
+    if (!st->prefill || n_p <= 0) {
+        return present;
+    }
+    const long long v = (long long)(i + 1) * st->lane[m].n_prompt / n_p;
+    return v < present ? (int)v : present;
+}
+
+template <int DPL> __global__ void __launch_bounds__(ATT_THREADS) cross_attention_kernel(xatt_args a) {
+    __shared__ att_shared sh;
+    const int n_q = a.step->lane[0].n_new;
+    const int h = blockIdx.x;
+    for (int i = blockIdx.y; i < n_q; i += gridDim.y) {
+        float q[DPL];
+        att_load_q<DPL>(q, a.q + (size_t)i * a.d_s + (size_t)h * a.dh, a.dh);
+        att_state<DPL> st;
+        att_init<DPL>(st);
+        for (int m = 0; m < a.n_seg; m++) {
+            att_keys<DPL>(st, q, a.k[m] + (size_t)h * a.dh, a.v[m] + (size_t)h * a.dh, a.d_s, a.dh, 0,
+                          xatt_visible(a.step, m, i), a.scale);
+        }
+        att_finish<DPL>(st, a.dh, a.out + (size_t)i * a.d_s + (size_t)h * a.dh, 0, sh);
+    }
+}
+
+// Query row 0 only; block y = segment * splits_per_seg + split. partial: [heads, gridDim.y, dh + 2].
+template <int DPL>
+__global__ void __launch_bounds__(ATT_THREADS) cross_attention_split_kernel(xatt_args a, float *partial,
+                                                                            int splits_per_seg, int chunk) {
+    __shared__ att_shared sh;
+    if (a.step->lane[0].n_new <= 0) {
+        return;
+    }
+    const int h = blockIdx.x, m = blockIdx.y / splits_per_seg, s = blockIdx.y % splits_per_seg;
+    const long long lo_ll = (long long)s * chunk;
+    const int vis = xatt_visible(a.step, m, 0);
+    const int hi = lo_ll + chunk < (long long)vis ? (int)(lo_ll + chunk) : vis;
+    float q[DPL];
+    att_load_q<DPL>(q, a.q + (size_t)h * a.dh, a.dh);
+    att_state<DPL> st;
+    att_init<DPL>(st);
+    if (lo_ll < hi) {
+        att_keys<DPL>(st, q, a.k[m] + (size_t)h * a.dh, a.v[m] + (size_t)h * a.dh, a.d_s, a.dh, (int)lo_ll, hi,
+                      a.scale);
+    }
+    att_finish<DPL>(st, a.dh, partial + ((size_t)h * gridDim.y + blockIdx.y) * (a.dh + 2), 1, sh);
+}
+
+template <int DPL>
+static mot_status launch_cross(const xatt_args &a, const mot_gpu_launch *l, mot_cuda_lane *lane, cudaStream_t s) {
+    const mot_plan_op *op = l->op;
+    const int heads = op->n_heads;
+    int chunk = 0, splits = 0;
+    if (l->rows == 1 && lane && lane->partial) {
+        long long cap = 0;
+        for (int m = 0; m < a.n_seg; m++) {
+            const long long c = (long long)(op->seg_k[m].bytes / ((size_t)a.d_s * sizeof(float)));
+            cap = c > cap ? c : cap;
+        }
+        splits = att_plan_splits(cap, heads, a.dh, a.n_seg, lane->partial_floats, &chunk);
+    }
+    if (splits > 0) {
+        cross_attention_split_kernel<DPL>
+            <<<dim3(heads, a.n_seg * splits), ATT_THREADS, 0, s>>>(a, lane->partial, splits, chunk);
+        MOT_CUDA_LAUNCHED();
+        attention_combine_kernel<<<heads, ATT_THREADS, 0, s>>>(a.out, lane->partial, a.n_seg * splits, a.dh, a.step,
+                                                               0);
+    } else {
+        cross_attention_kernel<DPL><<<dim3(heads, op_row_grid(l)), ATT_THREADS, 0, s>>>(a);
+    }
+    MOT_CUDA_LAUNCHED();
+    return MOT_OK;
+}
+
+extern "C" mot_status mot_cuda_op_cross_attention(const mot_gpu_launch *l, mot_cuda_lane *lane,
+                                                  mot_cuda_stream stream) {
+    const mot_plan_op *op = l->op;
+    xatt_args a;
+    a.out = op_buf<float>(l, op->out[0]);
+    a.q = op_buf<const float>(l, op->in);
+    a.n_seg = op->n_seg;
+    a.d_s = op->d;
+    MOT_OP_REQUIRE(a.out && a.q && op->n_heads > 0 && a.d_s % op->n_heads == 0 && a.n_seg >= 1 &&
+                       a.n_seg <= MOT_MAX_LANES && op->n_heads <= 65535,
+                   "cuda cross_attention: bad op (heads %d, d_s %d, segments %d)", op->n_heads, a.d_s, a.n_seg);
+    a.dh = a.d_s / op->n_heads;
+    MOT_OP_REQUIRE(a.dh <= ATT_MAX_HD, "cuda cross_attention: head dim %d > %d", a.dh, ATT_MAX_HD);
+    for (int m = 0; m < MOT_MAX_LANES; m++) {
+        a.k[m] = m < a.n_seg ? op_buf<const float>(l, op->seg_k[m]) : NULL;
+        a.v[m] = m < a.n_seg ? op_buf<const float>(l, op->seg_v[m]) : NULL;
+        MOT_OP_REQUIRE(m >= a.n_seg || (a.k[m] && a.v[m]), "cuda cross_attention: segment %d has no keys/values", m);
+    }
+    a.scale = op->scale;
+    a.step = l->step;
+    cudaStream_t s = (cudaStream_t)stream;
+    if (a.dh <= 32) {
+        return launch_cross<1>(a, l, lane, s);
+    }
+    if (a.dh <= 64) {
+        return launch_cross<2>(a, l, lane, s);
+    }
+    if (a.dh <= 128) {
+        return launch_cross<4>(a, l, lane, s);
+    }
+    return launch_cross<8>(a, l, lane, s);
+}

@@ -1,0 +1,228 @@
+// The real mot_gpu_api table (executor/gpu_api.h): streams, events, graphs and memory through the
+// CUDA runtime, GEMMs through one cuBLAS handle per lane, ops through kernels/cuda/op_launch.h,
+// profiler ranges through NVTX. Every entry returns 0 or non-zero after mot_fail().
+#include <nvtx3/nvToolsExt.h>
+
+#include <new>
+
+#include "kernels/cuda/op_common.cuh"
+
+#define GPU_API_WORKSPACE_BYTES ((size_t)32 << 20)  // cuBLAS workspace per lane
+
+struct api_lane {
+    cudaStream_t stream;
+    mot_cuda_lane k;  // cuBLAS handle and attention partials
+};
+
+struct api_ctx {
+    int device;
+    api_lane lanes[MOT_MAX_LANES];
+};
+
+static void lane_free(api_lane *ln) {
+    mot_cuda_blas_destroy(ln->k.blas);
+    cudaFree(ln->k.partial);
+    *ln = api_lane();
+}
+
+static int api_stream_create(void *ctx, void **stream) {
+    cudaStream_t s;
+    MOT_CUDA_CHECK(cudaSetDevice(((api_ctx *)ctx)->device));
+    MOT_CUDA_CHECK(cudaStreamCreateWithFlags(&s, cudaStreamNonBlocking));
+    *stream = s;
+    return 0;
+}
+
+static void api_stream_destroy(void *, void *stream) {
+    if (stream) {
+        cudaStreamDestroy((cudaStream_t)stream);
+    }
+}
+
+static int api_event_create(void *, void **event) {
+    cudaEvent_t e;
+    MOT_CUDA_CHECK(cudaEventCreateWithFlags(&e, cudaEventDisableTiming));
+    *event = e;
+    return 0;
+}
+
+static void api_event_destroy(void *, void *event) {
+    if (event) {
+        cudaEventDestroy((cudaEvent_t)event);
+    }
+}
+
+static int api_event_record(void *, void *event, void *stream) {
+    MOT_CUDA_CHECK(cudaEventRecord((cudaEvent_t)event, (cudaStream_t)stream));
+    return 0;
+}
+
+static int api_stream_wait_event(void *, void *stream, void *event) {
+    MOT_CUDA_CHECK(cudaStreamWaitEvent((cudaStream_t)stream, (cudaEvent_t)event, 0));
+    return 0;
+}
+
+static int api_stream_synchronize(void *, void *stream) {
+    MOT_CUDA_CHECK(cudaStreamSynchronize((cudaStream_t)stream));
+    return 0;
+}
+
+static int api_begin_capture(void *, void *stream) {
+    MOT_CUDA_CHECK(cudaStreamBeginCapture((cudaStream_t)stream, cudaStreamCaptureModeGlobal));
+    return 0;
+}
+
+static int api_end_capture(void *, void *stream, void **graph) {
+    cudaGraph_t g = NULL;
+    MOT_CUDA_CHECK(cudaStreamEndCapture((cudaStream_t)stream, &g));
+    *graph = g;
+    return 0;
+}
+
+static int api_graph_instantiate(void *, void *graph, void **exec) {
+    cudaGraphExec_t e = NULL;
+    MOT_CUDA_CHECK(cudaGraphInstantiate(&e, (cudaGraph_t)graph, 0));
+    *exec = e;
+    return 0;
+}
+
+static int api_graph_launch(void *, void *exec, void *stream) {
+    MOT_CUDA_CHECK(cudaGraphLaunch((cudaGraphExec_t)exec, (cudaStream_t)stream));
+    return 0;
+}
+
+static void api_graph_destroy(void *, void *graph, void *exec) {
+    if (exec) {
+        cudaGraphExecDestroy((cudaGraphExec_t)exec);
+    }
+    if (graph) {
+        cudaGraphDestroy((cudaGraph_t)graph);
+    }
+}
+
+static int api_alloc(void *ctx, size_t bytes, void **dev) {
+    void *p = NULL;
+    MOT_CUDA_CHECK(cudaSetDevice(((api_ctx *)ctx)->device));
+    MOT_CUDA_CHECK(cudaMalloc(&p, bytes ? bytes : 1));
+    const cudaError_t err = cudaMemset(p, 0, bytes);
+    if (err != cudaSuccess) {
+        cudaFree(p);
+        return mot_fail(MOT_ERR_INTERNAL, "cudaMemset of %zu bytes: %s", bytes, cudaGetErrorString(err));
+    }
+    *dev = p;
+    return 0;
+}
+
+static void api_free(void *, void *dev) { cudaFree(dev); }
+
+static int api_copy_h2d(void *, void *dst, const void *src, size_t bytes, void *stream) {
+    MOT_CUDA_CHECK(cudaMemcpyAsync(dst, src, bytes, cudaMemcpyHostToDevice, (cudaStream_t)stream));
+    return 0;
+}
+
+static int api_copy_d2h(void *, void *dst, const void *src, size_t bytes, void *stream) {
+    MOT_CUDA_CHECK(cudaMemcpyAsync(dst, src, bytes, cudaMemcpyDeviceToHost, (cudaStream_t)stream));
+    return 0;
+}
+
+// (Re)creates the lane's cuBLAS handle on `stream` with its own workspace, the low-precision
+// activation scratch (max_gemm_elems * 2 bytes) and the split attention partials. Must run
+// before any capture: this allocates.
+static int api_lane_create(void *ctx, int lane, void *stream, size_t max_gemm_elems) {
+    api_ctx *c = (api_ctx *)ctx;
+    if (lane < 0 || lane >= MOT_MAX_LANES) {
+        return mot_fail(MOT_ERR_ARG, "cuda lane_create: lane %d out of range (max %d)", lane, MOT_MAX_LANES);
+    }
+    MOT_CUDA_CHECK(cudaSetDevice(c->device));
+    api_lane *ln = &c->lanes[lane];
+    if (ln->k.blas) {
+        MOT_CUDA_CHECK(cudaDeviceSynchronize());  // the old handle's work, before freeing it
+    }
+    lane_free(ln);
+    ln->stream = (cudaStream_t)stream;
+    mot_status st = mot_cuda_blas_create((mot_cuda_stream)stream, GPU_API_WORKSPACE_BYTES, &ln->k.blas);
+    if (st == MOT_OK) {
+        st = mot_cuda_blas_reserve(ln->k.blas, max_gemm_elems * 2);
+    }
+    if (st != MOT_OK) {
+        lane_free(ln);
+        return mot_fail_prefix(st, "cuda lane_create %d", lane);
+    }
+    const cudaError_t err = cudaMalloc(&ln->k.partial, MOT_CUDA_PARTIAL_BYTES);
+    if (err != cudaSuccess) {
+        lane_free(ln);
+        return mot_fail(MOT_ERR_INTERNAL, "cuda lane_create %d: attention partials: %s", lane, cudaGetErrorString(err));
+    }
+    ln->k.partial_floats = MOT_CUDA_PARTIAL_BYTES / sizeof(float);
+    return 0;
+}
+
+static int api_launch(void *ctx, const mot_gpu_launch *l, int lane, void *stream) {
+    api_ctx *c = (api_ctx *)ctx;
+    if (lane < 0 || lane >= MOT_MAX_LANES || !c->lanes[lane].k.blas) {
+        return mot_fail(MOT_ERR_ARG, "cuda launch: lane %d has no lane_create", lane);
+    }
+    if (c->lanes[lane].stream != (cudaStream_t)stream) {
+        return mot_fail(MOT_ERR_ARG, "cuda launch: lane %d launched on a stream other than the one of its lane_create",
+                        lane);
+    }
+    return mot_cuda_op_launch(l, &c->lanes[lane].k, (mot_cuda_stream)stream) != MOT_OK;
+}
+
+static void api_range(void *, const char *name) {
+    if (name) {
+        nvtxRangePushA(name);
+    } else {
+        nvtxRangePop();
+    }
+}
+
+static void api_destroy(void *ctx) {
+    api_ctx *c = (api_ctx *)ctx;
+    if (!c) {
+        return;
+    }
+    for (int i = 0; i < MOT_MAX_LANES; i++) {
+        lane_free(&c->lanes[i]);
+    }
+    delete c;
+}
+
+extern "C" mot_status mot_gpu_api_cuda_create(int device, mot_gpu_api *out) {
+    int n = 0;
+    if (cudaGetDeviceCount(&n) != cudaSuccess || device < 0 || device >= n) {
+        cudaGetLastError();
+        return mot_fail(MOT_ERR_UNSUPPORTED, "cuda: device %d not available (%d devices)", device, n);
+    }
+    MOT_CUDA_CHECK(cudaSetDevice(device));
+    api_ctx *c = new (std::nothrow) api_ctx();
+    if (!c) {
+        return mot_fail(MOT_ERR_NOMEM, "cuda: out of host memory");
+    }
+    c->device = device;
+    mot_gpu_api api = {};
+    api.ctx = c;
+    api.name = "cuda";
+    api.stream_create = api_stream_create;
+    api.stream_destroy = api_stream_destroy;
+    api.event_create = api_event_create;
+    api.event_destroy = api_event_destroy;
+    api.event_record = api_event_record;
+    api.stream_wait_event = api_stream_wait_event;
+    api.stream_synchronize = api_stream_synchronize;
+    api.begin_capture = api_begin_capture;
+    api.end_capture = api_end_capture;
+    api.graph_instantiate = api_graph_instantiate;
+    api.graph_launch = api_graph_launch;
+    api.graph_destroy = api_graph_destroy;
+    api.alloc = api_alloc;
+    api.free = api_free;
+    api.copy_h2d = api_copy_h2d;
+    api.copy_d2h = api_copy_d2h;
+    api.lane_create = api_lane_create;
+    api.launch = api_launch;
+    api.range = api_range;
+    api.destroy = api_destroy;
+    *out = api;
+    return MOT_OK;
+}

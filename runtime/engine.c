@@ -1,0 +1,121 @@
+#include "runtime/engine.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/error.h"
+
+_Static_assert(sizeof(int) == sizeof(int32_t), "token buffers are int32");
+
+mot_status mot_engine_open(mot_engine *e, const mot_plan_source *src, const mot_engine_options *o) {
+    memset(e, 0, sizeof *e);
+    e->src = *src;
+    MOT_TRY(mot_arena_plan(&e->src, &e->layout));
+    MOT_TRY(mot_plan_cache_init(&e->plans, o->plan_cache > 0 ? o->plan_cache : 8));
+    for (int i = 0; i < src->n_lanes; i++) {
+        MOT_TRY(mot_sampler_init(&e->samplers[i], &o->sampler, (uint64_t)i, src->ex[i]->cfg.vocab));
+    }
+    MOT_TRY(mot_backend_create(&o->backend, &e->backend));
+    return e->backend->open(e->backend, &e->src, &e->layout, e->samplers);
+}
+
+void mot_engine_close(mot_engine *e) {
+    if (e->backend) {
+        e->backend->destroy(e->backend);
+    }
+    mot_plan_cache_free(&e->plans);
+    for (int i = 0; i < MOT_MAX_LANES; i++) {
+        mot_sampler_free(&e->samplers[i]);
+    }
+    memset(e, 0, sizeof *e);
+}
+
+/* Runs one pass of `phase` from the host step state `e->step` (written first when `upload`). */
+static mot_status pass(mot_engine *e, mot_phase phase, int upload) {
+    const mot_plan *plan;
+    MOT_TRY(mot_plan_cache_get(&e->plans, &e->src, &e->layout, phase, &plan));
+    if (upload) {
+        MOT_TRY(e->backend->write(e->backend, e->layout.step, &e->step));
+    }
+    for (int i = 0; i < e->src.n_lanes; i++) {
+        e->fed[i] = e->step.lane[i].n_new > 0;
+    }
+    MOT_TRY(e->backend->execute(e->backend, plan));
+    e->passes++;
+    return e->backend->read(e->backend, e->layout.step, &e->step);
+}
+
+mot_status mot_engine_prefill(mot_engine *e, int *const *tokens, const int *n) {
+    const int K = e->src.n_lanes;
+    memset(&e->step, 0, sizeof e->step);
+    e->step.n_lanes = K;
+    e->step.prefill = 1;
+    for (int i = 0; i < K; i++) {
+        mot_lane_step *ls = &e->step.lane[i];
+        if (n[i] <= 0 || n[i] > e->src.ctx[i]) {
+            return mot_fail(MOT_ERR_ARG, "%s: prompt of %d tokens for a context of %d", e->src.ex[i]->name, n[i],
+                            e->src.ctx[i]);
+        }
+        if (K > 1 && n[i] > e->src.max_rows[i]) {
+            return mot_fail(MOT_ERR_INTERNAL, "%s: a MoT prompt of %d tokens must fit one pass (%d rows)",
+                            e->src.ex[i]->name, n[i], e->src.max_rows[i]);
+        }
+        for (int t = 0; t < n[i]; t++) {
+            if (tokens[i][t] < 0 || tokens[i][t] >= e->src.ex[i]->cfg.vocab) {
+                return mot_fail(MOT_ERR_ARG, "%s: token id %d is outside the vocabulary [0, %d)", e->src.ex[i]->name,
+                                tokens[i][t], e->src.ex[i]->cfg.vocab);
+            }
+        }
+        ls->n_prompt = n[i];
+        ls->alive = 1;
+        memcpy(ls->rng, e->samplers[i].rng, sizeof ls->rng);
+    }
+    /* A long single-lane prompt: chunks of max_rows without logits, the rest with them. */
+    int done = 0;
+    for (;;) {
+        for (int i = 0; i < K; i++) {
+            const int chunk = n[i] - done < e->src.max_rows[i] ? n[i] - done : e->src.max_rows[i];
+            e->step.lane[i].n_new = chunk;
+            mot_buf dst = {e->layout.lane[i].tokens.off, (size_t)chunk * sizeof(int32_t)};
+            MOT_TRY(e->backend->write(e->backend, dst, tokens[i] + done)); /* int is int32_t here */
+        }
+        const int last = K > 1 || done + e->step.lane[0].n_new == n[0];
+        e->step.prefill = 1;
+        MOT_TRY(pass(e, last ? MOT_PHASE_PREFILL : MOT_PHASE_PREFILL_CHUNK, 1));
+        if (last) {
+            return MOT_OK;
+        }
+        done = e->step.lane[0].pos;
+    }
+}
+
+mot_status mot_engine_decode(mot_engine *e) {
+    for (int i = 0; i < e->src.n_lanes; i++) {
+        const mot_lane_step *ls = &e->step.lane[i];
+        if (ls->n_new > 0 && ls->pos + 1 > e->src.ctx[i]) {
+            return mot_fail(MOT_ERR_ARG, "%s: context full (%d tokens)", e->src.ex[i]->name, e->src.ctx[i]);
+        }
+    }
+    return pass(e, MOT_PHASE_DECODE, 0);
+}
+
+mot_status mot_engine_logits(mot_engine *e, int lane, float *out) {
+    return e->backend->read(e->backend, e->layout.lane[lane].logits, out);
+}
+
+mot_status mot_engine_log_token(mot_engine *e, int lane, int keep_logits, mot_token_log *log) {
+    const int token = e->step.lane[lane].token, vocab = e->src.ex[lane]->cfg.vocab;
+    if (!keep_logits) {
+        return mot_token_log_push(log, token, NULL, 0, "");
+    }
+    float *row = malloc((size_t)vocab * sizeof *row);
+    if (!row) {
+        return mot_fail(MOT_ERR_NOMEM, "out of memory keeping logits");
+    }
+    mot_status st = mot_engine_logits(e, lane, row);
+    if (st == MOT_OK) {
+        st = mot_token_log_push(log, token, row, vocab, "");
+    }
+    free(row);
+    return st;
+}

@@ -1,0 +1,44 @@
+/* The engine: a routed set (or one expert) bound to a backend — the arena, the plan cache and
+ * the samplers — driven one pass at a time. All generation goes through it:
+ *   open -> prefill(prompts) -> decode ... -> close
+ * After each pass `step` holds the state the pass left (tokens sampled, lanes alive). */
+#ifndef MOT_RUNTIME_ENGINE_H
+#define MOT_RUNTIME_ENGINE_H
+
+#include "executor/backend.h"
+#include "runtime/token_log.h"
+#include "scheduler/plan_cache.h"
+
+typedef struct {
+    mot_backend_options backend;
+    mot_sampler_params sampler;
+    int plan_cache;         /* plans kept (default 8) */
+} mot_engine_options;
+
+typedef struct {
+    mot_plan_source src;
+    mot_arena_layout layout;
+    mot_plan_cache plans;
+    mot_backend *backend;
+    mot_sampler samplers[MOT_MAX_LANES];
+    mot_step_state step;    /* host copy, as the last pass left it */
+    int fed[MOT_MAX_LANES]; /* lanes the last pass fed (and sampled) */
+    int passes;
+} mot_engine;
+
+/* src carries the sizes (ctx, max_rows per lane). Lane i samples from stream i of the seed. */
+mot_status mot_engine_open(mot_engine *e, const mot_plan_source *src, const mot_engine_options *o);
+void mot_engine_close(mot_engine *e);
+
+/* Starts a request: lane i's prompt tokens[i][0..n[i]) from an empty cache. A single lane
+ * longer than its max_rows runs in chunks; a MoT prompt must fit in one pass. Every lane
+ * samples its first token. */
+mot_status mot_engine_prefill(mot_engine *e, int *const *tokens, const int *n);
+/* One decode step: every alive lane feeds the token it sampled last and samples the next. */
+mot_status mot_engine_decode(mot_engine *e);
+/* lane's logits of the last pass [vocab]. */
+mot_status mot_engine_logits(mot_engine *e, int lane, float *out);
+/* Appends the token lane sampled in the last pass (and its logits row when keep_logits). */
+mot_status mot_engine_log_token(mot_engine *e, int lane, int keep_logits, mot_token_log *log);
+
+#endif

@@ -1,0 +1,109 @@
+/* Plan bookkeeping: names, the memory each op touches, a text listing. */
+#include "scheduler/plan.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+
+void mot_plan_free(mot_plan *p) {
+    if (p) {
+        free(p->ops);
+        free(p->prog);
+        free(p);
+    }
+}
+
+const char *mot_op_kind_name(mot_op_kind k) {
+    static const char *const names[MOT_OP_KIND_COUNT] = {
+        "embed",           "rmsnorm",  "rmsnorm_last", "matmul",        "rope_append",
+        "attention",       "swiglu",   "layernorm",    "latent_append", "cross_attention",
+        "sample",          "step_advance",
+    };
+    return (unsigned)k < MOT_OP_KIND_COUNT ? names[k] : "?";
+}
+
+const char *mot_node_kind_name(mot_node_kind k) {
+    static const char *const names[MOT_NODE_KIND_COUNT] = {"stack", "projector", "attention", "sampler"};
+    return (unsigned)k < MOT_NODE_KIND_COUNT ? names[k] : "?";
+}
+
+const char *mot_phase_name(mot_phase p) {
+    static const char *const names[MOT_PHASE_COUNT] = {"prefill", "decode", "prefill_chunk"};
+    return (unsigned)p < MOT_PHASE_COUNT ? names[p] : "?";
+}
+
+static mot_buf lane_step(int lane) {
+    return (mot_buf){offsetof(mot_step_state, lane) + (size_t)lane * sizeof(mot_lane_step), sizeof(mot_lane_step)};
+}
+
+static int push(mot_buf *out, int n, int cap, mot_buf b) {
+    if (b.bytes && n < cap) {
+        out[n++] = b;
+    }
+    return n;
+}
+
+int mot_plan_op_writes(const mot_plan_op *op, mot_buf *out, int cap) {
+    int n = 0;
+    switch (op->kind) {
+    case MOT_OP_ROPE_APPEND:
+    case MOT_OP_LATENT_APPEND:
+        n = push(out, n, cap, op->out[0]);
+        n = push(out, n, cap, op->out[1]);
+        n = push(out, n, cap, op->kv[0]);
+        n = push(out, n, cap, op->kv[1]);
+        return n;
+    case MOT_OP_SAMPLE:
+        n = push(out, n, cap, op->out[0]);
+        return push(out, n, cap, lane_step(op->lane));
+    case MOT_OP_STEP_ADVANCE:
+        return push(out, n, cap, (mot_buf){0, sizeof(mot_step_state)});
+    default:
+        for (int j = 0; j < MOT_OP_MAX_W; j++) {
+            n = push(out, n, cap, op->out[j]);
+        }
+        return push(out, n, cap, op->scratch);
+    }
+}
+
+int mot_plan_op_reads(const mot_plan_op *op, mot_buf *out, int cap) {
+    int n = 0;
+    n = push(out, n, cap, op->in);
+    n = push(out, n, cap, op->in2);
+    if (op->kind == MOT_OP_ATTENTION) {
+        n = push(out, n, cap, op->kv[0]);
+        n = push(out, n, cap, op->kv[1]);
+    }
+    if (op->accumulate || op->kind == MOT_OP_SWIGLU || op->kind == MOT_OP_ROPE_APPEND) {
+        n = push(out, n, cap, op->out[0]); /* read-modify-write */
+    }
+    if (op->kind == MOT_OP_CROSS_ATTENTION || op->kind == MOT_OP_STEP_ADVANCE) {
+        for (int m = 0; m < op->n_seg; m++) {
+            n = push(out, n, cap, op->seg_k[m]);
+            n = push(out, n, cap, op->seg_v[m]);
+            n = push(out, n, cap, lane_step(m));
+        }
+    } else if (op->reads) {
+        n = push(out, n, cap, lane_step(op->lane));
+    }
+    return n;
+}
+
+void mot_plan_print(const mot_plan *p, void *file) {
+    FILE *f = file;
+    fprintf(f, "plan: %s, %d lanes (experts", mot_phase_name(p->key.phase), p->key.n_lanes);
+    for (int i = 0; i < p->key.n_lanes; i++) {
+        fprintf(f, " %d", p->key.experts[i]);
+    }
+    fprintf(f, "), %d ops, %d instructions, %d events\n", p->n_ops, p->n_instrs, p->n_events);
+    for (int i = 0; i < p->n_instrs; i++) {
+        const mot_instr *in = &p->prog[i];
+        if (in->kind == MOT_INSTR_RUN) {
+            const mot_plan_op *op = &p->ops[in->arg];
+            fprintf(f, "  lane %d  run    %-15s %-9s stack %2d layer %3d\n", in->lane, mot_op_kind_name(op->kind),
+                    mot_node_kind_name(op->node), op->stack, op->layer);
+        } else {
+            fprintf(f, "  lane %d  %-6s event %d\n", in->lane, in->kind == MOT_INSTR_RECORD ? "record" : "wait",
+                    in->arg);
+        }
+    }
+}
