@@ -57,10 +57,10 @@ typedef struct {
 } cuda_backend;
 
 static mot_status api_fail(const char *what) {
-    /* The api set the reason; keep it and say which step failed when it did not. */
-    const char *reason = mot_last_error();
-    return mot_fail(MOT_ERR_INTERNAL, "cuda backend: %s%s%s", what, reason && *reason ? ": " : "",
-                    reason ? reason : "");
+    /* The api set the reason; say which step it failed in (copied: mot_fail rewrites it). */
+    char reason[512];
+    snprintf(reason, sizeof reason, "%s", mot_last_error() ? mot_last_error() : "");
+    return mot_fail(MOT_ERR_INTERNAL, "cuda backend: %s%s%s", what, *reason ? ": " : "", reason);
 }
 
 #define API(call, what)                                                                        \
@@ -421,6 +421,14 @@ mot_status mot_backend_cuda_with_api(const mot_backend_options *o, const mot_gpu
 
 const mot_cuda_backend_stats *mot_cuda_backend_stats_of(const mot_backend *b) {
     return &((const cuda_backend *)b)->stats;
+}
+
+void mot_cuda_backend_drop_graphs(mot_backend *b) {
+    cuda_backend *c = (cuda_backend *)b;
+    for (int i = 0; i < c->n_graphs; i++) {
+        entry_free(c, &c->graphs[i]);
+    }
+    c->n_graphs = 0;
 }
 
 static mot_gpu_api_factory registered_factory;

@@ -12,6 +12,8 @@ typedef struct {
 
 mot_status mot_backend_cuda_with_api(const mot_backend_options *o, const mot_gpu_api *api, mot_backend **out);
 const mot_cuda_backend_stats *mot_cuda_backend_stats_of(const mot_backend *b);
+/* Forgets every captured graph (the next uses capture again): tests compare captures. */
+void mot_cuda_backend_drop_graphs(mot_backend *b);
 
 /* The real table's constructor lives in the CUDA library (kernels/cuda); a program built with
  * it registers it at start-up so that mot_backend_cuda_create can use it. */

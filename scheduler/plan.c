@@ -31,9 +31,21 @@ const char *mot_phase_name(mot_phase p) {
     return (unsigned)p < MOT_PHASE_COUNT ? names[p] : "?";
 }
 
-static mot_buf lane_step(int lane) {
-    return (mot_buf){offsetof(mot_step_state, lane) + (size_t)lane * sizeof(mot_lane_step), sizeof(mot_lane_step)};
+/* The step state in the pieces ops touch: a lane's geometry (pos, n_new, rows, n_prompt,
+ * alive: read by the pass, moved by the step advance), its sampling fields (token, n_sampled,
+ * rng: written by its SAMPLE), and the header (prefill, step). */
+static mot_buf lane_geometry(int lane) {
+    return (mot_buf){offsetof(mot_step_state, lane) + (size_t)lane * sizeof(mot_lane_step),
+                     offsetof(mot_lane_step, token)};
 }
+
+static mot_buf lane_sampling(int lane) {
+    return (mot_buf){offsetof(mot_step_state, lane) + (size_t)lane * sizeof(mot_lane_step) +
+                         offsetof(mot_lane_step, token),
+                     sizeof(mot_lane_step) - offsetof(mot_lane_step, token)};
+}
+
+static const mot_buf step_header = {0, offsetof(mot_step_state, lane)};
 
 static int push(mot_buf *out, int n, int cap, mot_buf b) {
     if (b.bytes && n < cap) {
@@ -54,7 +66,7 @@ int mot_plan_op_writes(const mot_plan_op *op, mot_buf *out, int cap) {
         return n;
     case MOT_OP_SAMPLE:
         n = push(out, n, cap, op->out[0]);
-        return push(out, n, cap, lane_step(op->lane));
+        return push(out, n, cap, lane_sampling(op->lane));
     case MOT_OP_STEP_ADVANCE:
         return push(out, n, cap, (mot_buf){0, sizeof(mot_step_state)});
     default:
@@ -77,13 +89,20 @@ int mot_plan_op_reads(const mot_plan_op *op, mot_buf *out, int cap) {
         n = push(out, n, cap, op->out[0]); /* read-modify-write */
     }
     if (op->kind == MOT_OP_CROSS_ATTENTION || op->kind == MOT_OP_STEP_ADVANCE) {
+        n = push(out, n, cap, step_header);
         for (int m = 0; m < op->n_seg; m++) {
             n = push(out, n, cap, op->seg_k[m]);
             n = push(out, n, cap, op->seg_v[m]);
-            n = push(out, n, cap, lane_step(m));
+            n = push(out, n, cap, lane_geometry(m));
+            if (op->kind == MOT_OP_STEP_ADVANCE) {
+                n = push(out, n, cap, lane_sampling(m));
+            }
         }
     } else if (op->reads) {
-        n = push(out, n, cap, lane_step(op->lane));
+        n = push(out, n, cap, lane_geometry(op->lane));
+        if (op->reads & MOT_READS_RNG) {
+            n = push(out, n, cap, lane_sampling(op->lane));
+        }
     }
     return n;
 }

@@ -1,0 +1,275 @@
+#include "tests/scheduler/fake_gpu.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/error.h"
+
+enum { MAX_STREAMS = 64, MAX_EVENTS = 1024, MAX_TAIL = 64 };
+
+typedef struct {
+    int tail[MAX_TAIL]; /* nodes of the current graph the stream's next work depends on */
+    int n_tail;
+    int in_capture;
+    int live;
+} fake_stream;
+
+typedef struct {
+    int deps[MAX_TAIL];
+    int n_deps;
+    int epoch; /* capture epoch it was recorded in; 0 = outside any capture */
+    int live;
+} fake_event;
+
+struct fake_gpu {
+    fake_stream streams[MAX_STREAMS];
+    fake_event events[MAX_EVENTS];
+    int n_streams, n_events;
+    fake_graph current; /* eager work since the last capture, or the capture in progress */
+    int capturing, origin, epoch;
+    int fail_next_capture;
+    fake_graph *graphs;
+    int n_graphs;
+    int errors;
+    char last_error[256];
+    long launches, graph_launches;
+};
+
+static int reject(fake_gpu *f, const char *what) {
+    f->errors++;
+    snprintf(f->last_error, sizeof f->last_error, "%s", what);
+    mot_fail(MOT_ERR_INTERNAL, "fake gpu: %s", what);
+    return 1;
+}
+
+static void tail_add(int *tail, int *n, int node) {
+    for (int i = 0; i < *n; i++) {
+        if (tail[i] == node) return;
+    }
+    if (*n < MAX_TAIL) tail[(*n)++] = node;
+}
+
+static void graph_reset(fake_graph *g) {
+    for (int i = 0; i < g->n_nodes; i++) free(g->nodes[i].deps);
+    free(g->nodes);
+    memset(g, 0, sizeof *g);
+}
+
+static void start_graph(fake_gpu *f) {
+    graph_reset(&f->current);
+    for (int s = 0; s < f->n_streams; s++) {
+        f->streams[s].n_tail = 0;
+        f->streams[s].in_capture = 0;
+    }
+}
+
+/* ---- the table ---- */
+
+static int stream_create(void *ctx, void **stream) {
+    fake_gpu *f = ctx;
+    if (f->n_streams == MAX_STREAMS) return reject(f, "too many streams");
+    f->streams[f->n_streams].live = 1;
+    *stream = (void *)(intptr_t)(f->n_streams++ + 1);
+    return 0;
+}
+
+static fake_stream *stream_of(fake_gpu *f, void *s) { return &f->streams[(intptr_t)s - 1]; }
+static int stream_id(void *s) { return (int)(intptr_t)s - 1; }
+
+static void stream_destroy(void *ctx, void *stream) { stream_of(ctx, stream)->live = 0; }
+
+static int event_create(void *ctx, void **event) {
+    fake_gpu *f = ctx;
+    if (f->capturing) return reject(f, "event created inside a capture");
+    if (f->n_events == MAX_EVENTS) return reject(f, "too many events");
+    f->events[f->n_events].live = 1;
+    *event = (void *)(intptr_t)(f->n_events++ + 1);
+    return 0;
+}
+
+static fake_event *event_of(fake_gpu *f, void *e) { return &f->events[(intptr_t)e - 1]; }
+static void event_destroy(void *ctx, void *event) { event_of(ctx, event)->live = 0; }
+
+static int event_record(void *ctx, void *event, void *stream) {
+    fake_gpu *f = ctx;
+    fake_stream *s = stream_of(f, stream);
+    if (f->capturing && !s->in_capture) return reject(f, "event recorded on a stream outside the capture");
+    fake_event *e = event_of(f, event);
+    memcpy(e->deps, s->tail, sizeof(int) * (size_t)s->n_tail);
+    e->n_deps = s->n_tail;
+    e->epoch = f->capturing ? f->epoch : 0;
+    return 0;
+}
+
+static int stream_wait_event(void *ctx, void *stream, void *event) {
+    fake_gpu *f = ctx;
+    fake_event *e = event_of(f, event);
+    fake_stream *s = stream_of(f, stream);
+    if (f->capturing) {
+        if (e->epoch != f->epoch) return reject(f, "wait on an event not recorded in this capture");
+        s->in_capture = 1; /* the stream joins the capture */
+    }
+    for (int i = 0; i < e->n_deps; i++) tail_add(s->tail, &s->n_tail, e->deps[i]);
+    return 0;
+}
+
+static int stream_synchronize(void *ctx, void *stream) {
+    fake_gpu *f = ctx;
+    if (f->capturing) return reject(f, "stream synchronize inside a capture");
+    start_graph(f); /* everything before is done */
+    return 0;
+}
+
+static int begin_capture(void *ctx, void *stream) {
+    fake_gpu *f = ctx;
+    if (f->capturing) return reject(f, "capture begun inside a capture");
+    start_graph(f);
+    f->capturing = 1;
+    f->epoch++;
+    f->origin = stream_id(stream);
+    stream_of(f, stream)->in_capture = 1;
+    return 0;
+}
+
+int fake_graph_reaches(const fake_graph *g, int a, int b) {
+    if (a == b) return 1;
+    if (b < a) return 0; /* nodes only depend on earlier ones */
+    char *seen = calloc((size_t)g->n_nodes, 1);
+    int *stack = malloc(sizeof(int) * (size_t)(g->n_nodes + 1)), top = 0, found = 0;
+    stack[top++] = b;
+    while (top && !found) {
+        int n = stack[--top];
+        for (int i = 0; i < g->nodes[n].n_deps; i++) {
+            int d = g->nodes[n].deps[i];
+            if (d == a) { found = 1; break; }
+            if (d > a && !seen[d]) { seen[d] = 1; stack[top++] = d; }
+        }
+    }
+    free(seen);
+    free(stack);
+    return found;
+}
+
+static int end_capture(void *ctx, void *stream, void **graph) {
+    fake_gpu *f = ctx;
+    *graph = NULL;
+    if (!f->capturing || stream_id(stream) != f->origin) return reject(f, "end of a capture on a stream that did not begin it");
+    f->capturing = 0;
+    const fake_stream *o = &f->streams[f->origin];
+    /* Every stream that joined must have been joined back: its last work precedes the origin's. */
+    for (int s = 0; s < f->n_streams; s++) {
+        const fake_stream *st = &f->streams[s];
+        if (s == f->origin || !st->in_capture) continue;
+        for (int i = 0; i < st->n_tail; i++) {
+            int joined = 0;
+            for (int j = 0; j < o->n_tail && !joined; j++) joined = fake_graph_reaches(&f->current, st->tail[i], o->tail[j]);
+            if (!joined) {
+                start_graph(f);
+                return reject(f, "capture ended with a stream not joined into the origin stream");
+            }
+        }
+    }
+    if (f->fail_next_capture) {
+        f->fail_next_capture = 0;
+        start_graph(f);
+        return reject(f, "capture invalidated (injected)");
+    }
+    fake_graph *g = realloc(f->graphs, sizeof *g * (size_t)(f->n_graphs + 1));
+    if (!g) return reject(f, "out of memory");
+    f->graphs = g;
+    f->graphs[f->n_graphs] = f->current; /* moved */
+    memset(&f->current, 0, sizeof f->current);
+    *graph = (void *)(intptr_t)(++f->n_graphs);
+    start_graph(f);
+    return 0;
+}
+
+static int graph_instantiate(void *ctx, void *graph, void **exec) {
+    *exec = graph;
+    return 0;
+}
+
+static int graph_launch(void *ctx, void *exec, void *stream) {
+    fake_gpu *f = ctx;
+    if (f->capturing) return reject(f, "graph launched inside a capture");
+    f->graph_launches++;
+    return 0;
+}
+
+static void graph_destroy(void *ctx, void *graph, void *exec) {}
+
+static int alloc(void *ctx, size_t bytes, void **dev) {
+    fake_gpu *f = ctx;
+    if (f->capturing) return reject(f, "allocation inside a capture");
+    *dev = calloc(1, bytes ? bytes : 1);
+    return *dev ? 0 : reject(f, "out of memory");
+}
+
+static void fake_free(void *ctx, void *dev) { free(dev); }
+
+static int copy(void *ctx, void *dst, const void *src, size_t bytes, void *stream) {
+    fake_gpu *f = ctx;
+    if (f->capturing) return reject(f, "memory copy inside a capture");
+    memcpy(dst, src, bytes);
+    return 0;
+}
+
+static int lane_create(void *ctx, int lane, void *stream, size_t max_gemm_elems) {
+    fake_gpu *f = ctx;
+    return f->capturing ? reject(f, "cuBLAS handle created inside a capture") : 0;
+}
+
+static int launch(void *ctx, const mot_gpu_launch *l, int lane, void *stream) {
+    fake_gpu *f = ctx;
+    fake_stream *s = stream_of(f, stream);
+    if (f->capturing && !s->in_capture) return reject(f, "launch on a stream outside the capture");
+    fake_graph *g = &f->current;
+    fake_node *nodes = realloc(g->nodes, sizeof *nodes * (size_t)(g->n_nodes + 1));
+    if (!nodes) return reject(f, "out of memory");
+    g->nodes = nodes;
+    fake_node *n = &g->nodes[g->n_nodes];
+    n->stream = stream_id(stream);
+    n->lane = lane;
+    n->launch = *l;
+    n->n_deps = s->n_tail;
+    n->deps = malloc(sizeof(int) * (size_t)(s->n_tail + 1));
+    memcpy(n->deps, s->tail, sizeof(int) * (size_t)s->n_tail);
+    s->tail[0] = g->n_nodes++;
+    s->n_tail = 1;
+    f->launches++;
+    return 0;
+}
+
+static void range(void *ctx, const char *name) {}
+static void destroy(void *ctx) {}
+
+/* ---- the test's side ---- */
+
+fake_gpu *fake_gpu_create(void) { return calloc(1, sizeof(fake_gpu)); }
+
+void fake_gpu_destroy(fake_gpu *f) {
+    graph_reset(&f->current);
+    for (int i = 0; i < f->n_graphs; i++) graph_reset(&f->graphs[i]);
+    free(f->graphs);
+    free(f);
+}
+
+mot_gpu_api fake_gpu_api(fake_gpu *f) {
+    return (mot_gpu_api){.ctx = f, .name = "fake", .stream_create = stream_create, .stream_destroy = stream_destroy,
+                         .event_create = event_create, .event_destroy = event_destroy, .event_record = event_record,
+                         .stream_wait_event = stream_wait_event, .stream_synchronize = stream_synchronize,
+                         .begin_capture = begin_capture, .end_capture = end_capture,
+                         .graph_instantiate = graph_instantiate, .graph_launch = graph_launch,
+                         .graph_destroy = graph_destroy, .alloc = alloc, .free = fake_free, .copy_h2d = copy,
+                         .copy_d2h = copy, .lane_create = lane_create, .launch = launch, .range = range,
+                         .destroy = destroy};
+}
+
+void fake_gpu_fail_next_capture(fake_gpu *f) { f->fail_next_capture = 1; }
+int fake_gpu_errors(const fake_gpu *f) { return f->errors; }
+const char *fake_gpu_last_error(const fake_gpu *f) { return f->last_error; }
+int fake_gpu_graph_count(const fake_gpu *f) { return f->n_graphs; }
+const fake_graph *fake_gpu_graph(const fake_gpu *f, int i) { return &f->graphs[i]; }
+long fake_gpu_launches(const fake_gpu *f) { return f->launches; }
+long fake_gpu_graph_launches(const fake_gpu *f) { return f->graph_launches; }

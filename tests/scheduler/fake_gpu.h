@@ -1,0 +1,45 @@
+/* A recording stand-in for the CUDA runtime behind mot_gpu_api: memory is host memory, a
+ * launch runs nothing and becomes a node of a dependency graph built from stream order and
+ * event waits, and a stream capture is checked the way the driver checks it — the fake
+ * rejects a stream left unjoined at the end of a capture, a wait on an event not recorded in
+ * the capture, a synchronize, allocation or copy inside a capture, and a launch on a stream
+ * outside the capture. Captured graphs are kept so tests can inspect and compare them. */
+#ifndef MOT_TESTS_FAKE_GPU_H
+#define MOT_TESTS_FAKE_GPU_H
+
+#include "executor/gpu_api.h"
+
+typedef struct {
+    int stream;            /* fake stream id */
+    int lane;
+    mot_gpu_launch launch; /* a copy of what the executor passed */
+    int *deps;             /* nodes it directly depends on (indices in its graph) */
+    int n_deps;
+} fake_node;
+
+typedef struct {
+    fake_node *nodes;
+    int n_nodes;
+} fake_graph;
+
+typedef struct fake_gpu fake_gpu;
+
+fake_gpu *fake_gpu_create(void);
+void fake_gpu_destroy(fake_gpu *f);
+/* A table whose ctx is f (destroy in the table does nothing: the test owns f). */
+mot_gpu_api fake_gpu_api(fake_gpu *f);
+
+/* Make the next end_capture fail (like a capture invalidated by an illegal call). */
+void fake_gpu_fail_next_capture(fake_gpu *f);
+
+int fake_gpu_errors(const fake_gpu *f);              /* rejected calls so far */
+const char *fake_gpu_last_error(const fake_gpu *f);
+int fake_gpu_graph_count(const fake_gpu *f);         /* graphs captured */
+const fake_graph *fake_gpu_graph(const fake_gpu *f, int i);
+long fake_gpu_launches(const fake_gpu *f);           /* op launches issued (eager and captured) */
+long fake_gpu_graph_launches(const fake_gpu *f);
+
+/* 1 when node b depends on node a through a chain of edges in g. */
+int fake_graph_reaches(const fake_graph *g, int a, int b);
+
+#endif

@@ -1,0 +1,323 @@
+/* The scheduler and both executors, without a GPU:
+ *   - plans: every op run once, every WAIT after its RECORD, lanes as routed; the LRU cache;
+ *   - CPU executor: lanes side by side give bitwise the output of lanes one after another;
+ *   - CUDA executor on the recording fake (tests/scheduler/fake_gpu.c): a decode plan is
+ *     captured on its second use and replayed; in the captured graph every pair of ops that
+ *     touch the same memory (one writing) is ordered by a path, and the lanes of one stack
+ *     are unordered; captures at step t and t+37 are identical; a failed capture falls back
+ *     to eager decoding; the fake itself rejects what a real capture rejects.
+ * Usage: test_scheduler POOL/PIPELINE.yaml (a K=3 pool, tests/tools/make_mot_pool.py). */
+#include <omp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/error.h"
+#include "executor/cuda_backend.h"
+#include "runtime/engine.h"
+#include "runtime/mot_generate.h"
+#include "tests/scheduler/fake_gpu.h"
+
+static int failures;
+
+#define CHECK(cond, ...)                                                                       \
+    do {                                                                                       \
+        if (!(cond)) {                                                                         \
+            failures++;                                                                        \
+            printf("FAIL %s:%d: ", __FILE__, __LINE__);                                        \
+            printf(__VA_ARGS__);                                                               \
+            printf("\n");                                                                      \
+        }                                                                                      \
+    } while (0)
+
+#define MUST(call)                                                                             \
+    do {                                                                                       \
+        if ((call) != MOT_OK) {                                                                \
+            printf("FAIL %s:%d: %s: %s\n", __FILE__, __LINE__, #call, mot_last_error());       \
+            exit(1);                                                                           \
+        }                                                                                      \
+    } while (0)
+
+/* ---- plans ---- */
+
+static void check_program(const mot_plan *p) {
+    int *runs = calloc((size_t)p->n_ops, sizeof *runs), *recorded = calloc((size_t)p->n_events + 1, sizeof *recorded);
+    for (int i = 0; i < p->n_instrs; i++) {
+        const mot_instr *in = &p->prog[i];
+        if (in->kind == MOT_INSTR_RUN) {
+            CHECK(in->arg >= 0 && in->arg < p->n_ops, "instr %d runs op %d of %d", i, in->arg, p->n_ops);
+            runs[in->arg]++;
+            CHECK(p->ops[in->arg].lane == in->lane, "op %d of lane %d issued on lane %d", in->arg, p->ops[in->arg].lane,
+                  in->lane);
+        } else if (in->kind == MOT_INSTR_RECORD) {
+            recorded[in->arg] = 1;
+        } else {
+            CHECK(recorded[in->arg], "%s plan: instr %d waits on event %d before it is recorded",
+                  mot_phase_name(p->key.phase), i, in->arg);
+        }
+    }
+    for (int i = 0; i < p->n_ops; i++) {
+        CHECK(runs[i] == 1, "op %d (%s) runs %d times", i, mot_op_kind_name(p->ops[i].kind), runs[i]);
+    }
+    CHECK(p->ops[p->prog[p->n_instrs - 1].arg].kind == MOT_OP_STEP_ADVANCE, "the program ends with the step advance");
+    free(runs);
+    free(recorded);
+}
+
+static void test_plans(const mot_model *m, const mot_route *r) {
+    mot_plan_source src;
+    MUST(mot_plan_source_from_route(m, r, 0, &src));
+    for (int i = 0; i < src.n_lanes; i++) {
+        src.ctx[i] = 32, src.max_rows[i] = 8;
+    }
+    mot_arena_layout layout;
+    MUST(mot_arena_plan(&src, &layout));
+    mot_plan_cache cache;
+    MUST(mot_plan_cache_init(&cache, 2));
+    const mot_plan *prefill, *decode, *again;
+    MUST(mot_plan_cache_get(&cache, &src, &layout, MOT_PHASE_PREFILL, &prefill));
+    MUST(mot_plan_cache_get(&cache, &src, &layout, MOT_PHASE_DECODE, &decode));
+    check_program(prefill);
+    check_program(decode);
+    CHECK(prefill->key.n_lanes == 3 && prefill->key.experts[0] == r->active[0], "lanes follow the route");
+    MUST(mot_plan_cache_get(&cache, &src, &layout, MOT_PHASE_DECODE, &again));
+    CHECK(again == decode && cache.hits == 1 && cache.misses == 2, "a second get hits (hits %llu, misses %llu)",
+          (unsigned long long)cache.hits, (unsigned long long)cache.misses);
+    /* A third key (another primary) evicts the least recently used (the prefill plan). */
+    mot_plan_source other = src;
+    other.ex[0] = src.ex[1], other.ex[1] = src.ex[0];
+    other.expert[0] = src.expert[1], other.expert[1] = src.expert[0];
+    other.ends[0] = src.ends[1], other.ends[1] = src.ends[0];
+    other.ctx[0] = src.ctx[1], other.ctx[1] = src.ctx[0];
+    mot_arena_layout other_layout;
+    MUST(mot_arena_plan(&other, &other_layout));
+    const mot_plan *p3;
+    MUST(mot_plan_cache_get(&cache, &other, &other_layout, MOT_PHASE_DECODE, &p3));
+    CHECK(cache.evictions == 1 && cache.n == 2, "LRU eviction (evictions %llu)", (unsigned long long)cache.evictions);
+    MUST(mot_plan_cache_get(&cache, &src, &layout, MOT_PHASE_DECODE, &again));
+    CHECK(again == decode, "the recently used decode plan survived the eviction");
+    mot_plan *chunk;
+    CHECK(mot_plan_compile(&src, &layout, MOT_PHASE_PREFILL_CHUNK, &chunk) != MOT_OK,
+          "a MoT prefill cannot be chunked");
+    mot_plan_cache_free(&cache);
+    printf("plans: prefill %d ops / %d instructions, decode %d ops, %d events\n", prefill->n_ops, prefill->n_instrs,
+           decode->n_ops, decode->n_events);
+}
+
+/* ---- CPU: concurrent lanes == serial lanes, bitwise ---- */
+
+static void generate(const mot_model *m, const mot_route *r, int concurrent, mot_session *s) {
+    mot_generate_opts o = {.n_predict = 6, .keep_logits = 1};
+    o.backend.kind = MOT_BACKEND_CPU;
+    o.backend.concurrent_lanes = concurrent;
+    MUST(mot_session_generate(m, r, "The quick brown fox jumps over", &o, s));
+}
+
+static void test_cpu_lanes(const mot_model *m, const mot_route *r) {
+    omp_set_num_threads(2);
+    mot_session serial, concurrent;
+    generate(m, r, 0, &serial);
+    generate(m, r, 1, &concurrent);
+    for (int i = 0; i < serial.n_lanes; i++) {
+        const mot_token_log *a = &serial.lanes[i].sampled, *b = &concurrent.lanes[i].sampled;
+        const int vocab = m->experts[serial.lanes[i].expert]->cfg.vocab;
+        CHECK(a->n == b->n && a->n > 0, "lane %d: %d vs %d tokens", i, a->n, b->n);
+        if (a->n == b->n) {
+            CHECK(!memcmp(a->tokens, b->tokens, sizeof(int) * (size_t)a->n), "lane %d: tokens differ", i);
+            CHECK(!memcmp(a->logits, b->logits, sizeof(float) * (size_t)a->n * vocab),
+                  "lane %d: logits differ between serial and concurrent lanes", i);
+        }
+    }
+    printf("cpu: serial and concurrent lanes agree bitwise over %d steps\n", serial.lanes[0].sampled.n);
+    mot_session_free(&serial);
+    mot_session_free(&concurrent);
+}
+
+/* ---- CUDA executor on the fake ---- */
+
+static int overlap(mot_buf a, mot_buf b) { return a.off < b.off + b.bytes && b.off < a.off + a.bytes; }
+
+static int conflict(const mot_plan_op *a, const mot_plan_op *b) {
+    mot_buf wa[16], ra[32], wb[16], rb[32];
+    int nwa = mot_plan_op_writes(a, wa, 16), nra = mot_plan_op_reads(a, ra, 32);
+    int nwb = mot_plan_op_writes(b, wb, 16), nrb = mot_plan_op_reads(b, rb, 32);
+    for (int i = 0; i < nwa; i++) {
+        for (int j = 0; j < nwb; j++) if (overlap(wa[i], wb[j])) return 1;
+        for (int j = 0; j < nrb; j++) if (overlap(wa[i], rb[j])) return 1;
+    }
+    for (int i = 0; i < nra; i++) {
+        for (int j = 0; j < nwb; j++) if (overlap(ra[i], wb[j])) return 1;
+    }
+    return 0;
+}
+
+static int is_layer_op(const mot_plan_op *op) { return op->node == MOT_NODE_STACK && op->layer >= 0; }
+
+static void check_graph(const fake_graph *g, const mot_plan *p) {
+    CHECK(g->n_nodes == p->n_ops, "the graph holds %d launches for %d ops", g->n_nodes, p->n_ops);
+    long hazards = 0, unordered_pairs = 0;
+    for (int a = 0; a < g->n_nodes; a++) {
+        const mot_plan_op *oa = g->nodes[a].launch.op;
+        CHECK(oa == &p->ops[a], "node %d is op %d in program order", a, a);
+        for (int b = a + 1; b < g->n_nodes; b++) {
+            const mot_plan_op *ob = g->nodes[b].launch.op;
+            if (conflict(oa, ob)) {
+                hazards++;
+                CHECK(fake_graph_reaches(g, a, b), "ops %d (%s, lane %d) and %d (%s, lane %d) touch the same memory "
+                      "without a path", a, mot_op_kind_name(oa->kind), oa->lane, b, mot_op_kind_name(ob->kind), ob->lane);
+            }
+            if (is_layer_op(oa) && is_layer_op(ob) && oa->lane != ob->lane && oa->stack == ob->stack) {
+                unordered_pairs++;
+                CHECK(!fake_graph_reaches(g, a, b) && !fake_graph_reaches(g, b, a),
+                      "stack %d: lanes %d and %d are ordered (ops %d, %d): they cannot overlap", oa->stack, oa->lane,
+                      ob->lane, a, b);
+            }
+        }
+        CHECK(g->nodes[a].lane == oa->lane, "op %d runs on lane %d's stream", a, oa->lane);
+    }
+    CHECK(hazards > 0 && unordered_pairs > 0, "the checks saw %ld hazards, %ld unordered pairs", hazards, unordered_pairs);
+    printf("graph: %d launches, %ld conflicting pairs all ordered, %ld cross-lane layer pairs unordered\n", g->n_nodes,
+           hazards, unordered_pairs);
+}
+
+static int same_launch(const mot_gpu_launch *a, const mot_gpu_launch *b) {
+    int same = a->op == b->op && a->arena == b->arena && a->step == b->step && a->vec == b->vec &&
+               a->vec2 == b->vec2 && a->rows == b->rows && a->max_rows == b->max_rows && a->vocab == b->vocab &&
+               a->temperature == b->temperature && a->top_k == b->top_k && a->top_p == b->top_p;
+    for (int j = 0; j < MOT_OP_MAX_W; j++) {
+        same &= a->w[j].data == b->w[j].data && a->bias[j] == b->bias[j];
+    }
+    return same;
+}
+
+static void compare_graphs(const fake_graph *a, const fake_graph *b) {
+    int same = a->n_nodes == b->n_nodes;
+    for (int i = 0; same && i < a->n_nodes; i++) {
+        const fake_node *x = &a->nodes[i], *y = &b->nodes[i];
+        same = x->stream == y->stream && x->lane == y->lane && x->n_deps == y->n_deps &&
+               !memcmp(x->deps, y->deps, sizeof(int) * (size_t)x->n_deps) && same_launch(&x->launch, &y->launch);
+        CHECK(same, "captures at t and t+37 differ at node %d", i);
+    }
+    CHECK(a->n_nodes == b->n_nodes, "captures at t and t+37 differ in size (%d vs %d)", a->n_nodes, b->n_nodes);
+}
+
+static void test_cuda_executor(const mot_model *m, const mot_route *r) {
+    fake_gpu *f = fake_gpu_create();
+    mot_gpu_api api = fake_gpu_api(f);
+    mot_plan_source src;
+    MUST(mot_plan_source_from_route(m, r, 0, &src));
+    int n_prompt = 5, *prompts[MOT_MAX_LANES], ns[MOT_MAX_LANES];
+    int toks[5] = {1, 2, 3, 4, 5};
+    for (int i = 0; i < src.n_lanes; i++) {
+        src.ctx[i] = 128, src.max_rows[i] = n_prompt;
+        prompts[i] = toks, ns[i] = n_prompt;
+    }
+    mot_engine e;
+    memset(&e, 0, sizeof e);
+    e.src = src;
+    MUST(mot_arena_plan(&e.src, &e.layout));
+    MUST(mot_plan_cache_init(&e.plans, 8));
+    mot_sampler_params sp = {0};
+    for (int i = 0; i < src.n_lanes; i++) MUST(mot_sampler_init(&e.samplers[i], &sp, (uint64_t)i, src.ex[i]->cfg.vocab));
+    mot_backend_options bo = {.kind = MOT_BACKEND_CUDA, .graphs = 1, .graph_cache = 4};
+    MUST(mot_backend_cuda_with_api(&bo, &api, &e.backend));
+    MUST(e.backend->open(e.backend, &e.src, &e.layout, e.samplers));
+    const mot_cuda_backend_stats *stats = mot_cuda_backend_stats_of(e.backend);
+
+    MUST(mot_engine_prefill(&e, prompts, ns));
+    MUST(mot_engine_decode(&e)); /* first use: eager */
+    CHECK(fake_gpu_graph_count(f) == 0, "no capture on a key's first use");
+    MUST(mot_engine_decode(&e)); /* second use: captured, then launched */
+    CHECK(fake_gpu_graph_count(f) == 1 && stats->graph_launches == 1, "captured on the second use (%d graphs)",
+          fake_gpu_graph_count(f));
+    long launches = fake_gpu_launches(f);
+    for (int i = 0; i < 3; i++) MUST(mot_engine_decode(&e));
+    CHECK(fake_gpu_graph_launches(f) == 4 && fake_gpu_launches(f) == launches,
+          "replays launch the graph only (%ld graph launches, %ld new op launches)", fake_gpu_graph_launches(f),
+          fake_gpu_launches(f) - launches);
+    const mot_plan *decode;
+    MUST(mot_plan_cache_get(&e.plans, &e.src, &e.layout, MOT_PHASE_DECODE, &decode));
+    if (fake_gpu_graph_count(f) == 1) check_graph(fake_gpu_graph(f, 0), decode);
+
+    /* Step t + 37: other positions and lengths in the step state, same capture. */
+    mot_step_state later = e.step;
+    for (int i = 0; i < later.n_lanes; i++) later.lane[i].pos += 37, later.lane[i].rows += 37;
+    later.step += 37;
+    MUST(e.backend->write(e.backend, e.layout.step, &later));
+    e.step = later;
+    mot_cuda_backend_drop_graphs(e.backend);
+    MUST(mot_engine_decode(&e));
+    MUST(mot_engine_decode(&e));
+    CHECK(fake_gpu_graph_count(f) == 2, "recaptured after dropping the graphs");
+    if (fake_gpu_graph_count(f) == 2) compare_graphs(fake_gpu_graph(f, 0), fake_gpu_graph(f, 1));
+
+    /* A capture that fails: the key decodes eagerly from then on. */
+    mot_cuda_backend_drop_graphs(e.backend);
+    fake_gpu_fail_next_capture(f);
+    long graph_launches = fake_gpu_graph_launches(f);
+    MUST(mot_engine_decode(&e));
+    MUST(mot_engine_decode(&e)); /* capture fails here, the step still runs */
+    MUST(mot_engine_decode(&e));
+    CHECK(stats->capture_failures == 1 && fake_gpu_graph_launches(f) == graph_launches && stats->eager_passes >= 4,
+          "eager fallback (failures %llu, eager passes %llu)", (unsigned long long)stats->capture_failures,
+          (unsigned long long)stats->eager_passes);
+    CHECK(fake_gpu_errors(f) == 1, "only the injected capture failure was rejected (%d: %s)", fake_gpu_errors(f),
+          fake_gpu_last_error(f));
+    mot_engine_close(&e);
+    fake_gpu_destroy(f);
+}
+
+/* The fake rejects what the driver rejects. */
+static void test_fake_rejects(void) {
+    fake_gpu *f = fake_gpu_create();
+    mot_gpu_api a = fake_gpu_api(f);
+    void *s0, *s1, *ev, *other, *graph;
+    mot_gpu_launch l = {0};
+    a.stream_create(f, &s0), a.stream_create(f, &s1), a.event_create(f, &ev), a.event_create(f, &other);
+
+    a.begin_capture(f, s0);
+    a.event_record(f, ev, s0);
+    a.stream_wait_event(f, s1, ev);
+    a.launch(f, &l, 1, s1);
+    CHECK(a.end_capture(f, s0, &graph) != 0 && strstr(fake_gpu_last_error(f), "not joined"),
+          "unjoined stream: %s", fake_gpu_last_error(f));
+
+    a.event_record(f, other, s1); /* outside any capture */
+    a.begin_capture(f, s0);
+    CHECK(a.stream_wait_event(f, s0, other) != 0 && strstr(fake_gpu_last_error(f), "not recorded"),
+          "wait on an event from outside the capture: %s", fake_gpu_last_error(f));
+    CHECK(a.stream_synchronize(f, s0) != 0 && strstr(fake_gpu_last_error(f), "synchronize"), "sync in capture");
+    void *mem;
+    CHECK(a.alloc(f, 64, &mem) != 0, "allocation in capture");
+    CHECK(a.launch(f, &l, 1, s1) != 0, "launch on a stream outside the capture");
+    CHECK(a.end_capture(f, s0, &graph) == 0, "an empty capture is fine");
+
+    /* A proper fork/join is accepted. */
+    a.begin_capture(f, s0);
+    a.event_record(f, ev, s0);
+    a.stream_wait_event(f, s1, ev);
+    a.launch(f, &l, 1, s1);
+    a.event_record(f, other, s1);
+    a.stream_wait_event(f, s0, other);
+    CHECK(a.end_capture(f, s0, &graph) == 0, "joined fork accepted: %s", fake_gpu_last_error(f));
+    fake_gpu_destroy(f);
+}
+
+int main(int argc, char **argv) {
+    if (argc != 2) {
+        fprintf(stderr, "usage: test_scheduler PIPELINE.yaml\n");
+        return 2;
+    }
+    mot_model *m;
+    mot_route r;
+    MUST(mot_model_load(argv[1], 1, &m));
+    MUST(mot_route_prompt(m, NULL, "a,b,c", NULL, 0, &r));
+    test_plans(m, &r);
+    test_cpu_lanes(m, &r);
+    test_cuda_executor(m, &r);
+    test_fake_rejects();
+    mot_route_free(&r);
+    mot_model_free(m);
+    printf("%s (%d failures)\n", failures ? "FAILED" : "all passed", failures);
+    return failures ? 1 : 0;
+}
