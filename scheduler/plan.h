@@ -42,7 +42,8 @@ typedef enum {
      * (through scratch on the CPU). rows = 1 when last_row_only is not used: n rows. */
     MOT_OP_MATMUL,
     /* RoPE on q [n, n_heads, hd] (out[0]) and k [n, n_kv, hd] (out[1]) in place at positions
-     * pos..pos+n-1, then rows k, v (in, in2) copied into the layer's cache (kv[0], kv[1]) at pos. */
+     * pos..pos+n-1, then rows of k (out[1]) and v (in2) copied into the layer's cache (kv[0],
+     * kv[1], kv_stride floats per row) at pos. */
     MOT_OP_ROPE_APPEND,
     /* out[0][n, n_heads*hd] = causal GQA attention of q (in) over kv[0], kv[1] rows [0, pos+n) */
     MOT_OP_ATTENTION,
@@ -50,7 +51,8 @@ typedef enum {
     MOT_OP_SWIGLU,
     /* out[n, d_s] = layernorm(in) * vec + vec2 (PyTorch LayerNorm, eps 1e-5) */
     MOT_OP_LAYERNORM,
-    /* rows of in, in2 [n, d_s] copied into kv[0], kv[1] (this stack's latent caches) at rows */
+    /* rows of in, in2 [n, d_s] copied into kv[0], kv[1] (this stack's latent caches, d_s
+     * floats per row) at rows */
     MOT_OP_LATENT_APPEND,
     /* out[0][n_q, d_s]: the primary's queries (in) over every lane's latent keys/values
      * seg_k[m], seg_v[m] with the proportional mask in prefill (SPEC 1.4) */

@@ -6,7 +6,7 @@
 // Decode (host rows == 1): split-key ("flash-decoding"): blocks (head, split) each cover a fixed
 // slice of the cache's capacity and write a partial; a combine kernel merges the splits. The
 // split count depends only on the cache capacity, so the graph is the same at every step;
-// splits past the current length write an empty partial (m = -inf).
+// splits past the current length only write an empty partial's m = -inf.
 #include "kernels/cuda/attention_core.cuh"
 
 struct att_args {
@@ -53,14 +53,20 @@ __global__ void __launch_bounds__(ATT_THREADS) attention_split_kernel(att_args a
     const int first = att_first_key(p, a.window);
     const int lo = lo_ll > first ? (int)lo_ll : first;
     const int hi = hi_ll < (long long)p + 1 ? (int)hi_ll : p + 1;
+    float *dst = partial + ((size_t)h * gridDim.y + s) * (a.hd + 2);
+    if (lo >= hi) {  // past the current length (most splits early on): an empty partial
+        if (threadIdx.x == 0) {
+            dst[0] = -INFINITY;
+            dst[1] = 0.0f;
+        }
+        return;
+    }
     float q[DPL];
     att_load_q<DPL>(q, a.q + (size_t)h * a.hd, a.hd);
     att_state<DPL> st;
     att_init<DPL>(st);
-    if (lo < hi) {
-        att_keys<DPL>(st, q, a.k + g_off, a.v + g_off, a.kv_stride, a.hd, lo, hi, a.scale);
-    }
-    att_finish<DPL>(st, a.hd, partial + ((size_t)h * gridDim.y + s) * (a.hd + 2), 1, sh);
+    att_keys<DPL>(st, q, a.k + g_off, a.v + g_off, a.kv_stride, a.hd, lo, hi, a.scale);
+    att_finish<DPL>(st, a.hd, dst, 1, sh);
 }
 
 template <int DPL>

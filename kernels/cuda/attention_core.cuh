@@ -168,16 +168,21 @@ static __global__ void attention_combine_kernel(float *out, const float *partial
     for (int s = 0; s < splits; s++) {
         M = fmaxf(M, p[(size_t)s * (hd + 2)]);
     }
+    // An empty split wrote only its m (-inf): its l and acc are stale and never read.
     float L = 0.0f;
     for (int s = 0; s < splits; s++) {
         const float m = p[(size_t)s * (hd + 2)];
-        L += m == -INFINITY ? 0.0f : p[(size_t)s * (hd + 2) + 1] * expf(m - M);
+        if (m != -INFINITY) {
+            L += p[(size_t)s * (hd + 2) + 1] * expf(m - M);
+        }
     }
     for (int c = threadIdx.x; c < hd; c += blockDim.x) {
         float a = 0.0f;
         for (int s = 0; s < splits; s++) {
             const float m = p[(size_t)s * (hd + 2)];
-            a += m == -INFINITY ? 0.0f : p[(size_t)s * (hd + 2) + 2 + c] * expf(m - M);
+            if (m != -INFINITY) {
+                a += p[(size_t)s * (hd + 2) + 2 + c] * expf(m - M);
+            }
         }
         out[(size_t)h * hd + c] = L > 0.0f ? a / L : 0.0f;
     }

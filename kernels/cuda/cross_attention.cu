@@ -57,15 +57,20 @@ __global__ void __launch_bounds__(ATT_THREADS) cross_attention_split_kernel(xatt
     const long long lo_ll = (long long)s * chunk;
     const int vis = xatt_visible(a.step, m, 0);
     const int hi = lo_ll + chunk < (long long)vis ? (int)(lo_ll + chunk) : vis;
+    float *dst = partial + ((size_t)h * gridDim.y + blockIdx.y) * (a.dh + 2);
+    if (lo_ll >= hi) {  // past the segment's visible keys: an empty partial
+        if (threadIdx.x == 0) {
+            dst[0] = -INFINITY;
+            dst[1] = 0.0f;
+        }
+        return;
+    }
     float q[DPL];
     att_load_q<DPL>(q, a.q + (size_t)h * a.dh, a.dh);
     att_state<DPL> st;
     att_init<DPL>(st);
-    if (lo_ll < hi) {
-        att_keys<DPL>(st, q, a.k[m] + (size_t)h * a.dh, a.v[m] + (size_t)h * a.dh, a.d_s, a.dh, (int)lo_ll, hi,
-                      a.scale);
-    }
-    att_finish<DPL>(st, a.dh, partial + ((size_t)h * gridDim.y + blockIdx.y) * (a.dh + 2), 1, sh);
+    att_keys<DPL>(st, q, a.k[m] + (size_t)h * a.dh, a.v[m] + (size_t)h * a.dh, a.d_s, a.dh, (int)lo_ll, hi, a.scale);
+    att_finish<DPL>(st, a.dh, dst, 1, sh);
 }
 
 template <int DPL>

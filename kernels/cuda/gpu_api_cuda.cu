@@ -192,7 +192,7 @@ extern "C" mot_status mot_gpu_api_cuda_create(int device, mot_gpu_api *out) {
     int n = 0;
     if (cudaGetDeviceCount(&n) != cudaSuccess || device < 0 || device >= n) {
         cudaGetLastError();
-        return mot_fail(MOT_ERR_UNSUPPORTED, "cuda: device %d not available (%d devices)", device, n);
+        return mot_fail(MOT_ERR_UNSUPPORTED, "--backend cuda: no CUDA device %d on this machine (%d found)", device, n);
     }
     MOT_CUDA_CHECK(cudaSetDevice(device));
     api_ctx *c = new (std::nothrow) api_ctx();

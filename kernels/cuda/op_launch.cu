@@ -1,14 +1,6 @@
 // Dispatch of a plan op to its kernels (kernels/cuda/op_launch.h).
 #include "kernels/cuda/op_common.cuh"
 
-static const char *op_name(mot_op_kind k) {
-    static const char *const names[MOT_OP_KIND_COUNT] = {
-        "embed",     "rmsnorm",       "rmsnorm_last",    "matmul", "rope_append", "attention",
-        "swiglu",    "layernorm",     "latent_append",   "cross_attention", "sample", "step_advance",
-    };
-    return k >= 0 && k < MOT_OP_KIND_COUNT ? names[k] : "?";
-}
-
 static mot_status dispatch(const mot_gpu_launch *l, mot_cuda_lane *lane, mot_cuda_stream s) {
     switch (l->op->kind) {
     case MOT_OP_EMBED:
@@ -46,12 +38,12 @@ extern "C" mot_status mot_cuda_op_launch(const mot_gpu_launch *l, mot_cuda_lane 
     }
     const mot_plan_op *op = l->op;
     if (op->lane < 0 || op->lane >= MOT_MAX_LANES) {
-        return mot_fail(MOT_ERR_ARG, "cuda launch: %s op on lane %d (max %d)", op_name(op->kind), op->lane,
+        return mot_fail(MOT_ERR_ARG, "cuda launch: %s op on lane %d (max %d)", mot_op_kind_name(op->kind), op->lane,
                         MOT_MAX_LANES);
     }
     const mot_status st = dispatch(l, lane, stream);
     if (st != MOT_OK) {
-        return mot_fail_prefix(st, "%s op (lane %d, layer %d)", op_name(op->kind), op->lane, op->layer);
+        return mot_fail_prefix(st, "%s op (lane %d, layer %d)", mot_op_kind_name(op->kind), op->lane, op->layer);
     }
     return MOT_OK;
 }

@@ -6,3 +6,20 @@ if(TARGET motcuda)
   add_test(NAME cuda_ops COMMAND test_cuda_ops)
   set_tests_properties(cuda_ops PROPERTIES SKIP_RETURN_CODE 77)
 endif()
+
+# Plan ops through the real mot_gpu_api table (kernels/cuda/gpu_api_cuda.cu) vs the CPU.
+if(TARGET motcuda)
+  foreach(t test_cuda_plan_ops test_cuda_sample)
+    add_executable(${t} tests/cuda/${t}.c tests/cuda/gpu_fixture.c)
+    target_link_libraries(${t} PRIVATE motcuda motlib)
+    string(REPLACE "test_" "" name ${t})
+    add_test(NAME ${name} COMMAND ${t})
+    set_tests_properties(${name} PROPERTIES SKIP_RETURN_CODE 77)
+  endforeach()
+endif()
+
+# Whole runs, CUDA vs CPU: every logits row of the e2e-style models and MoT pools (f32 rel
+# <= 1e-4; bf16/f16 <= 2e-2 and the same greedy tokens for 32 steps). Skipped without a GPU.
+add_test(NAME cuda_vs_cpu
+  COMMAND ${MOT_PYTHON} ${CMAKE_CURRENT_LIST_DIR}/compare_backends.py $<TARGET_FILE:mot> ${CMAKE_BINARY_DIR}/cuda-vs-cpu)
+set_tests_properties(cuda_vs_cpu PROPERTIES SKIP_RETURN_CODE 77 LABELS "cuda;python" TIMEOUT 900)
