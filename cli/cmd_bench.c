@@ -137,7 +137,7 @@ static mot_status bench(const bench_options *o) {
                                  .model_n_params = (uint64_t)ex->n_params,
                                  .backend = !strcmp(e.backend->name, "cuda") ? "CUDA" : "CPU",
                                  .build_commit = MOT_GIT_COMMIT, .peak_rss = mot_bench_peak_rss(),
-                                 .kv_bytes = mot_state_kv_bytes(ex, n_ctx)};
+                                 .kv_bytes = mot_expert_kv_bytes(ex, n_ctx)};
         char type[96];
         snprintf(type, sizeof type, "%s %dx%d %s", c->arch, c->hidden, c->n_layers,
                  mot_dtype_name(ex->layers[0].wq.dtype));

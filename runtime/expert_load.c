@@ -120,3 +120,8 @@ void mot_expert_free(mot_expert *ex) {
     free(ex->name);
     free(ex);
 }
+
+size_t mot_expert_kv_bytes(const mot_expert *ex, int n_ctx) {
+    const mot_config *c = &ex->cfg;
+    return 2 * (size_t)c->n_layers * (size_t)n_ctx * (size_t)(c->n_kv_heads * c->head_dim) * sizeof(float);
+}

@@ -214,15 +214,3 @@ void mot_linear_apply(const mot_linear *l, const float *x, float *y, int n) {
     mot_cpu_matmul(y, x, &l->w, n);
     add_bias(l, y, n);
 }
-
-void mot_linear_apply_multi(const mot_linear *const *l, float *const *y, int count, const float *x, int n) {
-    mot_matmul_job jobs[8] = {{0}};
-    count = count < 8 ? count : 8;
-    for (int i = 0; i < count; i++) {
-        jobs[i] = (mot_matmul_job){y[i], &l[i]->w};
-    }
-    mot_cpu_matmul_multi(jobs, count, x, n);
-    for (int i = 0; i < count; i++) {
-        add_bias(l[i], y[i], n);
-    }
-}

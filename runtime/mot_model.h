@@ -41,8 +41,6 @@ void mot_model_free(mot_model *m);
 
 /* y[n, out] = x[n, in] W^T + b. */
 void mot_linear_apply(const mot_linear *l, const float *x, float *y, int n);
-/* Up to 8 linears reading the same x (y_i = x l_i^T + b_i), the matmuls in one parallel region. */
-void mot_linear_apply_multi(const mot_linear *const *l, float *const *y, int count, const float *x, int n);
 
 /* The expected MoT tensors: calls fn(name, ndim, shape, optional, user) for each, in file
  * order (router, then interaction q = 0..Q-1). `mot init` writes them; the loader checks them. */
