@@ -28,6 +28,8 @@ typedef struct {
     int *events; /* [n_events]: the pass number that recorded it */
     int n_events_cap;
     int pass;
+    int fed[MOT_MAX_LANES]; /* lanes fed by this pass: read once before the region (the step
+                               advance rewrites n_new while the pass runs) */
 } cpu_backend;
 
 static mot_status cpu_open(mot_backend *b, const mot_plan_source *src, const mot_arena_layout *layout,
@@ -58,16 +60,12 @@ static mot_status cpu_read(mot_backend *b, mot_buf src, void *dst) {
     return MOT_OK;
 }
 
-static int lane_fed(const cpu_backend *c, int lane) {
-    return ((const mot_step_state *)c->arena)->lane[lane].n_new > 0;
-}
-
 /* One RUN: every thread of the team calls it. Timing: the master measures the op (it ends on
  * the team's barrier, so that is the team's time). */
 static void run(cpu_backend *c, const mot_plan *p, const mot_instr *in) {
     const mot_plan_op *op = &p->ops[in->arg];
-    if (!lane_fed(c, op->lane)) {
-        return; /* a dead lane: nothing to compute (every thread agrees: n_new is fixed in a pass) */
+    if (!c->fed[op->lane]) {
+        return; /* a dead lane: nothing to compute */
     }
     if (c->opt.timing && omp_get_thread_num() == 0) {
         double t0 = omp_get_wtime();
@@ -116,15 +114,21 @@ static void group_walk(cpu_backend *c, const mot_plan *p, int group, int n_group
 static void execute_concurrent(cpu_backend *c, const mot_plan *p, int n_groups, int threads) {
 #pragma omp parallel num_threads(n_groups)
     {
-        const int g = omp_get_thread_num();
-        const int team = threads * (g + 1) / n_groups - threads * g / n_groups;
+        /* The runtime may give fewer threads than asked (OMP_DYNAMIC, a thread limit): the
+         * groups are the threads there are, so every lane has one. */
+        const int groups = omp_get_num_threads(), g = omp_get_thread_num();
+        const int team = threads * (g + 1) / groups - threads * g / groups;
 #pragma omp parallel num_threads(team)
-        group_walk(c, p, g, n_groups);
+        group_walk(c, p, g, groups);
     }
 }
 
 static mot_status cpu_execute(mot_backend *b, const mot_plan *p) {
     cpu_backend *c = (cpu_backend *)b;
+    const mot_step_state *step = (const mot_step_state *)c->arena;
+    for (int i = 0; i < p->key.n_lanes; i++) {
+        c->fed[i] = step->lane[i].n_new > 0;
+    }
     const int threads = omp_get_max_threads();
     const int n_groups = p->key.n_lanes < threads ? p->key.n_lanes : threads;
     if (!c->opt.concurrent_lanes || n_groups < 2) {
@@ -134,7 +138,7 @@ static mot_status cpu_execute(mot_backend *b, const mot_plan *p) {
     if (p->n_events > c->n_events_cap) {
         int *ev = calloc((size_t)p->n_events, sizeof *ev);
         if (!ev) {
-            return mot_fail(MOT_ERR_NOMEM, "out of memory");
+            return mot_fail(MOT_ERR_NOMEM, "cpu executor: out of memory for %d events", p->n_events);
         }
         free(c->events);
         c->events = ev;
@@ -156,7 +160,7 @@ static void cpu_destroy(mot_backend *b) {
 mot_status mot_backend_cpu_create(const mot_backend_options *o, mot_backend **out) {
     cpu_backend *c = calloc(1, sizeof *c);
     if (!c) {
-        return mot_fail(MOT_ERR_NOMEM, "out of memory");
+        return mot_fail(MOT_ERR_NOMEM, "cpu executor: out of memory");
     }
     c->opt = *o;
     c->base = (mot_backend){.name = "cpu", .open = cpu_open, .write = cpu_write, .read = cpu_read,

@@ -23,6 +23,7 @@ typedef struct {
 
 typedef struct {
     mot_plan_key key;
+    uint64_t plan_id;         /* the plan it was bound from (a recompiled plan is a new id) */
     mot_gpu_launch *launches; /* [n_ops] bound to the arena and the device weights */
     char (*names)[64];        /* [n_ops] profiler range names */
     int n_ops;
@@ -89,7 +90,7 @@ static mot_status upload(cuda_backend *c, const void *host, size_t bytes) {
         int cap = c->cap_copies ? 2 * c->cap_copies : 256;
         dev_copy *p = realloc(c->copies, (size_t)cap * sizeof *p);
         if (!p) {
-            return mot_fail(MOT_ERR_NOMEM, "out of memory");
+            return mot_fail(MOT_ERR_NOMEM, "cuda backend: out of host memory");
         }
         c->copies = p, c->cap_copies = cap;
     }
@@ -205,7 +206,7 @@ static mot_status bind(cuda_backend *c, const mot_plan *p, graph_entry *g) {
     g->launches = calloc((size_t)p->n_ops, sizeof *g->launches);
     g->names = calloc((size_t)p->n_ops, sizeof *g->names);
     if (!g->launches || !g->names) {
-        return mot_fail(MOT_ERR_NOMEM, "out of memory");
+        return mot_fail(MOT_ERR_NOMEM, "cuda backend: out of host memory");
     }
     g->n_ops = p->n_ops;
     for (int i = 0; i < p->n_ops; i++) {
@@ -249,30 +250,39 @@ static void entry_free(cuda_backend *c, graph_entry *g) {
 static mot_status entry_for(cuda_backend *c, const mot_plan *p, graph_entry **out) {
     const int cap = c->opt.graph_cache > 0 ? c->opt.graph_cache : 8;
     for (int i = 0; i < c->n_graphs; i++) {
-        if (c->graphs[i].launches && mot_plan_key_equal(&c->graphs[i].key, &p->key) &&
-            c->graphs[i].launches[0].op == &p->ops[0]) {
+        if (c->graphs[i].launches && c->graphs[i].plan_id == p->id) {
             *out = &c->graphs[i];
             (*out)->last_use = ++c->clock;
             return MOT_OK;
         }
     }
     int slot = c->n_graphs;
-    if (c->n_graphs == cap) {
+    for (int i = 0; i < c->n_graphs; i++) {
+        if (!c->graphs[i].launches) {
+            slot = i; /* an entry whose binding failed: free */
+        }
+    }
+    if (slot == c->n_graphs && c->n_graphs == cap) {
         slot = 0;
         for (int i = 1; i < c->n_graphs; i++) {
             if (c->graphs[i].last_use < c->graphs[slot].last_use) slot = i;
         }
         entry_free(c, &c->graphs[slot]);
         c->stats.graph_evictions++;
-    } else {
+    } else if (slot == c->n_graphs) {
         c->n_graphs++;
     }
     graph_entry *g = &c->graphs[slot];
     memset(g, 0, sizeof *g);
     g->key = p->key;
+    g->plan_id = p->id;
     g->last_use = ++c->clock;
     *out = g;
-    return bind(c, p, g);
+    mot_status st = bind(c, p, g);
+    if (st != MOT_OK) {
+        entry_free(c, g); /* never left half bound */
+    }
+    return st;
 }
 
 /* ---- issuing a program ---- */
@@ -283,7 +293,7 @@ static mot_status ensure_events(cuda_backend *c, int n) {
     }
     void **ev = realloc(c->events, (size_t)n * sizeof *ev);
     if (!ev) {
-        return mot_fail(MOT_ERR_NOMEM, "out of memory");
+        return mot_fail(MOT_ERR_NOMEM, "cuda backend: out of host memory");
     }
     c->events = ev;
     for (; c->n_events < n; c->n_events++) {
@@ -337,11 +347,13 @@ static mot_status capture(cuda_backend *c, const mot_plan *p, graph_entry *g) {
         return api_fail("beginning a capture");
     }
     mot_status st = issue(c, p, g);
+    char cause[512];
+    snprintf(cause, sizeof cause, "%s", st != MOT_OK ? mot_last_error() : "");
     void *graph = NULL;
     int end_rc = c->api.end_capture(ctx, c->origin, &graph); /* always end what was begun */
     if (st != MOT_OK) {
         if (graph) c->api.graph_destroy(ctx, graph, NULL);
-        return st;
+        return mot_fail(st, "%s", cause); /* the cause, not the capture it invalidated */
     }
     if (end_rc != 0) {
         return api_fail("ending a capture");
@@ -409,7 +421,7 @@ mot_status mot_backend_cuda_with_api(const mot_backend_options *o, const mot_gpu
     const int cap = o->graph_cache > 0 ? o->graph_cache : 8;
     if (!c || !(c->graphs = calloc((size_t)cap, sizeof *c->graphs))) {
         free(c);
-        return mot_fail(MOT_ERR_NOMEM, "out of memory");
+        return mot_fail(MOT_ERR_NOMEM, "cuda backend: out of host memory");
     }
     c->opt = *o;
     c->api = *api;

@@ -42,7 +42,13 @@ static mot_status pass(mot_engine *e, mot_phase phase, int upload) {
     }
     MOT_TRY(e->backend->execute(e->backend, plan));
     e->passes++;
-    return e->backend->read(e->backend, e->layout.step, &e->step);
+    MOT_TRY(e->backend->read(e->backend, e->layout.step, &e->step));
+    for (int i = 0; i < e->src.n_lanes; i++) {
+        /* The random stream went on where the sampling ran (the device, for CUDA): a next
+         * request on this engine continues it there. */
+        memcpy(e->samplers[i].rng, e->step.lane[i].rng, sizeof e->samplers[i].rng);
+    }
+    return MOT_OK;
 }
 
 mot_status mot_engine_prefill(mot_engine *e, int *const *tokens, const int *n) {

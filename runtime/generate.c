@@ -16,6 +16,9 @@ mot_status mot_generate(const mot_expert *ex, int n_ctx, int max_batch, const in
                         const mot_generate_params *p, mot_generate_result *res) {
     memset(res, 0, sizeof *res);
     res->n_prompt = n_prompt;
+    if (n_prompt <= 0) {
+        return mot_fail(MOT_ERR_ARG, "%s: nothing to evaluate (the prompt has 0 tokens)", ex->name);
+    }
     if (n_prompt >= n_ctx) {
         return mot_fail(MOT_ERR_ARG, "the prompt is %d tokens, the context only %d (raise -c)", n_prompt, n_ctx);
     }

@@ -21,7 +21,12 @@ static mot_buf take(cursor *c, size_t count, size_t elem) {
         return (mot_buf){0, 0};
     }
     mot_buf b = {c->bytes, count * elem};
-    c->bytes += (b.bytes + 63) & ~(size_t)63;
+    const size_t padded = (b.bytes + 63) & ~(size_t)63;
+    if (c->bytes > SIZE_MAX / 2 - padded) {
+        c->overflow = 1;
+        return (mot_buf){0, 0};
+    }
+    c->bytes += padded;
     return b;
 }
 

@@ -126,6 +126,7 @@ typedef struct {
 
 typedef struct mot_plan {
     mot_plan_key key;
+    uint64_t id;       /* unique per compilation: backends tie what they derive from a plan to it */
     int n_ops, n_instrs, n_events;
     mot_plan_op *ops;
     mot_instr *prog;

@@ -2,8 +2,8 @@
  *
  * Program of one pass (K lanes, Q stacks), in an order valid from one thread:
  *   every lane:      embed
- *   stack q < Q:     lanes 1..K-1: layers of stack q, forward projection, latent K/V append,
- *                                  reverse projection of its own latent; RECORD e(q, lane)
+ *   stack q < Q:     lanes 1..K-1: layers of stack q, forward projection, latent K/V append;
+ *                                  RECORD e(q, lane); reverse projection of its own latent
  *                    lane 0:       layers of stack q, forward projection (+ queries), append;
  *                                  WAIT e(q, 1..K-1); cross-attention, output and reverse
  *                                  projections
@@ -17,6 +17,8 @@
 
 #include "common/error.h"
 #include "scheduler/arena.h"
+
+static uint64_t next_plan_id;
 
 typedef struct {
     mot_plan *p;
@@ -248,9 +250,11 @@ static mot_status compile(builder *b) {
             next[i] = end;
             MOT_TRY(project_forward(b, i, q));
             if (i > 0) {
+                /* The primary needs only the latent K/V: record before the reverse projection
+                 * (it touches this lane's own x), so the primary does not wait for it. */
                 const mot_lane_bufs *B = &b->A->lane[i];
-                MOT_TRY(linear(b, MOT_NODE_PROJECTOR, i, q, &s->inter[q].reverse[s->expert[i]], B->z, B->x, B->xn));
                 MOT_TRY(instr(b, MOT_INSTR_RECORD, i, stack_event(b, q, i)));
+                MOT_TRY(linear(b, MOT_NODE_PROJECTOR, i, q, &s->inter[q].reverse[s->expert[i]], B->z, B->x, B->xn));
             }
         }
         MOT_TRY(interaction_primary(b, q));
@@ -288,6 +292,7 @@ mot_status mot_plan_compile(const mot_plan_source *src, const mot_arena_layout *
     }
     b.p->key.phase = phase;
     b.p->key.arena_generation = arena->generation;
+    b.p->id = __atomic_add_fetch(&next_plan_id, 1, __ATOMIC_RELAXED);
     mot_status st = compile(&b);
     if (st != MOT_OK) {
         mot_plan_free(b.p);

@@ -5,6 +5,7 @@
 
 #include "kernels/cpu/kernels.h"
 #include "kernels/cpu/team.h"
+#include "kernels/cpu/thread_scratch.h"
 
 /* Keys of segment m visible to query i (see the header). */
 static int visible_keys(const mot_kv_segment *s, int i, int n_q, int prefill) {
@@ -15,18 +16,16 @@ static int visible_keys(const mot_kv_segment *s, int i, int n_q, int prefill) {
     return v < s->rows ? (int)v : s->rows;
 }
 
-/* Per-thread scores of one (query, head): grown on demand, kept between calls. */
-static _Thread_local float *score_buf;
-static _Thread_local int64_t score_cap;
-
-static float *score_scratch(int64_t n) {
-    if (n > score_cap) {
-        free(score_buf);
-        score_buf = malloc(sizeof(float) * (size_t)(n > 0 ? n : 1));
-        score_cap = score_buf ? n : 0;
+static float scaled_dot(const float *q, const float *k, int dh, float scale) {
+    float dot = 0.0f;
+    for (int c = 0; c < dh; c++) {
+        dot += q[c] * k[c];
     }
-    return score_buf;
+    return dot * scale;
 }
+
+/* Per-thread scores of one (query, head), grown on demand. */
+static mot_thread_scratch score_scratch;
 
 static void cross_attention_team(float *out, const float *q, int n_q, int heads, int d_s,
                                  const mot_kv_segment *seg, int n_seg, int prefill) {
@@ -36,7 +35,7 @@ static void cross_attention_team(float *out, const float *q, int n_q, int heads,
     for (int m = 0; m < n_seg; m++) {
         total += seg[m].rows;
     }
-    float *score = score_scratch(total);
+    float *score = mot_thread_scratch_get(&score_scratch, (size_t)(total > 0 ? total : 1));
     {
 #pragma omp for collapse(2) schedule(static)
         for (int i = 0; i < n_q; i++) {
@@ -47,15 +46,12 @@ static void cross_attention_team(float *out, const float *q, int n_q, int heads,
                 int n = 0;
                 for (int m = 0; m < n_seg; m++) {
                     const int vis = visible_keys(&seg[m], i, n_q, prefill);
-                    for (int j = 0; j < vis; j++) {
-                        const float *kj = seg[m].k + (size_t)j * d_s + h * dh;
-                        float dot = 0.0f;
-                        for (int c = 0; c < dh; c++) {
-                            dot += qh[c] * kj[c];
+                    for (int j = 0; j < vis; j++, n++) {
+                        const float sc = scaled_dot(qh, seg[m].k + (size_t)j * d_s + h * dh, dh, scale);
+                        if (score) {
+                            score[n] = sc;
                         }
-                        score[n] = dot * scale;
-                        max = score[n] > max ? score[n] : max;
-                        n++;
+                        max = sc > max ? sc : max;
                     }
                 }
                 for (int c = 0; c < dh; c++) {
@@ -66,7 +62,9 @@ static void cross_attention_team(float *out, const float *q, int n_q, int heads,
                 for (int m = 0; m < n_seg; m++) {
                     const int vis = visible_keys(&seg[m], i, n_q, prefill);
                     for (int j = 0; j < vis; j++, n++) {
-                        const float p = expf(score[n] - max);
+                        /* Without a buffer (out of memory) the score is recomputed: same value. */
+                        const float sc = score ? score[n] : scaled_dot(qh, seg[m].k + (size_t)j * d_s + h * dh, dh, scale);
+                        const float p = expf(sc - max);
                         const float *vj = seg[m].v + (size_t)j * d_s + h * dh;
                         sum += p;
                         for (int c = 0; c < dh; c++) {

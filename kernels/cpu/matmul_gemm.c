@@ -21,6 +21,7 @@
 #include "kernels/cpu/matmul_variants.h"
 #include "kernels/cpu/simd_load.h"
 #include "kernels/cpu/team.h"
+#include "kernels/cpu/thread_scratch.h"
 
 /* MC_BLOCKS: tokens are taken MC_BLOCKS * MR = 512 at a time. Every weight panel streams
  * the packed x of the chunk (512 x cols x 4 bytes) from L3 or DRAM; without a bound a long
@@ -155,24 +156,10 @@ MOT_INLINE void kernel_tile(float *c, int64_t ldc, const float *ap, const float 
 
 /* ---- driver ----------------------------------------------------------------------------- */
 
-/* Grow-on-demand scratch kept per thread (OpenMP reuses its threads), so repeated calls do
- * not page-fault fresh multi-MiB buffers. */
-typedef struct {
-    float *data;
-    size_t floats;
-} scratch;
-
-static float *scratch_get(scratch *s, size_t floats) {
-    if (floats > s->floats) {
-        free(s->data);
-        s->data = aligned_alloc(64, (floats * sizeof(float) + 63) / 64 * 64);
-        s->floats = s->data ? floats : 0;
-    }
-    return s->data;
-}
-
-static _Thread_local scratch a_scratch; /* packed x: the calling thread's */
-static _Thread_local scratch b_scratch; /* one B panel over all k: each worker's own */
+/* Grow-on-demand scratch per thread (OpenMP reuses its threads), so repeated calls do not
+ * page-fault fresh multi-MiB buffers. */
+static mot_thread_scratch a_scratch; /* packed x: one thread's, shared with the team */
+static mot_thread_scratch b_scratch; /* one B panel over all k: each worker's own */
 
 /* Rows [j_begin, j_end) of y computed without packing (when a B panel cannot be allocated). */
 static void rows_unpacked(float *y, const float *x, const mot_weight *w, int n, int64_t j_begin, int64_t j_end) {
@@ -199,7 +186,7 @@ static void gemm_team(float *y, const float *x, const mot_weight *w, int n) {
      * One thread's buffer, shared with the team. */
     float *apack = NULL;
 #pragma omp single copyprivate(apack)
-    apack = scratch_get(&a_scratch, (size_t)n_blocks * MR * (size_t)cols);
+    apack = mot_thread_scratch_get(&a_scratch, (size_t)n_blocks * MR * (size_t)cols);
     int64_t j_begin, j_end;
     mot_cpu_split_rows(rows, NR, omp_get_thread_num(), omp_get_num_threads(), &j_begin, &j_end);
     if (!apack) { /* out of memory: the unpacked loop rather than fail */
@@ -228,7 +215,7 @@ static void gemm_team(float *y, const float *x, const mot_weight *w, int n) {
      * block adds into them; A streams from L2/L3. (k block outermost instead packed
      * NR short pieces per panel, latency bound from DRAM, and re-read all of y from L3
      * once per k block: 60-74 vs 70-88 GFLOP/s on one thread for the larger shapes.) */
-    float *bpanel = scratch_get(&b_scratch, (size_t)k_blocks * KC * NR);
+    float *bpanel = mot_thread_scratch_get(&b_scratch, (size_t)k_blocks * KC * NR);
     if (!bpanel) {
         rows_unpacked(y, x, w, n, j_begin, j_end);
         j_end = j_begin;

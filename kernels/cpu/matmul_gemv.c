@@ -13,6 +13,7 @@
 #include "kernels/cpu/matmul_variants.h"
 #include "kernels/cpu/simd_load.h"
 #include "kernels/cpu/team.h"
+#include "kernels/cpu/thread_scratch.h"
 
 /* Prefetches are non-temporal: every weight is read once per token, so it should not push
  * x, the KV cache and the activations out of the caches. Interleaved tg32 runs at 2 threads
@@ -179,22 +180,9 @@ static void gemv_rows_bf16(float *y, const float *x, const float *xeo, const mot
     gemv_rows(y, x, xeo, w, n, r0, r1, MOT_DTYPE_BF16);
 }
 
-/* Even/odd split copies of x for the bf16 path, per calling thread, grown on demand. */
-static _Thread_local float *xeo_scratch;
-static _Thread_local size_t xeo_scratch_floats;
+/* Even/odd split copies of x for the bf16 path, per thread, grown on demand. */
+static mot_thread_scratch xeo_scratch;
 
-static float *xeo_buffer(size_t floats) {
-    if (floats > xeo_scratch_floats) {
-        free(xeo_scratch);
-        xeo_scratch = malloc(sizeof(float) * floats);
-        xeo_scratch_floats = xeo_scratch ? floats : 0;
-    }
-    return xeo_scratch;
-}
-
-/* Rows of several weights that read the same x, as one row space split across the threads
- * in one parallel region (q/k/v, gate/up): one fork/join instead of several, and the split
- * balances over the total. All weights share dtype and cols. */
 /* The body, run by every thread of the team. */
 static void gemv_multi_team(const mot_matmul_job *jobs, int n_jobs, const float *x, int n, int64_t total) {
     const mot_weight *w0 = jobs[0].w;
@@ -204,7 +192,7 @@ static void gemv_multi_team(const mot_matmul_job *jobs, int n_jobs, const float 
         /* One thread splits x, the others wait (single's barrier) and share its buffer. */
 #pragma omp single copyprivate(xeo)
         {
-            float *buf = xeo_buffer((size_t)n * (size_t)half * 2 + 1);
+            float *buf = mot_thread_scratch_get(&xeo_scratch, (size_t)n * (size_t)half * 2 + 1);
             for (int t = 0; buf && t < n; t++) {
                 split_even_odd(buf + (int64_t)t * 2 * half, x + (int64_t)t * cols, cols);
             }

@@ -104,7 +104,13 @@ static int api_alloc(void *ctx, size_t bytes, void **dev) {
     void *p = NULL;
     MOT_CUDA_CHECK(cudaSetDevice(((api_ctx *)ctx)->device));
     MOT_CUDA_CHECK(cudaMalloc(&p, bytes ? bytes : 1));
-    const cudaError_t err = cudaMemset(p, 0, bytes);
+    // cudaMemset runs on the legacy default stream, which does not order against the
+    // non-blocking lane/origin streams: wait for it, so later copies are not zeroed after the
+    // fact. (alloc is only called while opening, never inside a capture.)
+    cudaError_t err = cudaMemset(p, 0, bytes);
+    if (err == cudaSuccess) {
+        err = cudaDeviceSynchronize();
+    }
     if (err != cudaSuccess) {
         cudaFree(p);
         return mot_fail(MOT_ERR_INTERNAL, "cudaMemset of %zu bytes: %s", bytes, cudaGetErrorString(err));
