@@ -6,19 +6,6 @@
 #include "common/error.h"
 #include "runtime/rng.h"
 
-static uint64_t rotl(uint64_t x, int k) { return (x << k) | (x >> (64 - k)); }
-
-static uint64_t xoshiro_next(uint64_t *s) {
-    uint64_t result = rotl(s[1] * 5, 7) * 9, t = s[1] << 17;
-    s[2] ^= s[0];
-    s[3] ^= s[1];
-    s[1] ^= s[2];
-    s[0] ^= s[3];
-    s[2] ^= t;
-    s[3] = rotl(s[3], 45);
-    return result;
-}
-
 mot_status mot_sampler_init(mot_sampler *s, const mot_sampler_params *p, uint64_t stream, int vocab) {
     s->params = *p;
     s->vocab = vocab;
@@ -43,7 +30,7 @@ void mot_sampler_free(mot_sampler *s) {
     s->prob = NULL;
 }
 
-double mot_sampler_uniform(mot_sampler *s) { return (double)(xoshiro_next(s->rng) >> 11) * 0x1.0p-53; }
+double mot_sampler_uniform(mot_sampler *s) { return (double)(mot_xoshiro_next(s->rng) >> 11) * 0x1.0p-53; }
 
 int mot_argmax(const float *x, int n) {
     int best = 0;

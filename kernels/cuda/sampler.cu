@@ -22,6 +22,7 @@
 // p >= 0): 4 histogram passes of 8 bits, then one pass in id order among exactly equal
 // probabilities. Probabilities are recomputed from the logits in every pass (same code, same
 // result each time).
+#include "runtime/rng.h"
 #include <stdint.h>
 
 #include "kernels/cuda/op_common.cuh"
@@ -287,20 +288,6 @@ __device__ bool select_first(const sample_args &a, bool count, cut_t within, u64
     return found;
 }
 
-__device__ __forceinline__ uint64_t rotl64(uint64_t x, int k) { return (x << k) | (x >> (64 - k)); }
-
-// xoshiro256** step, as runtime/sampler.c.
-__device__ uint64_t xoshiro_next(uint64_t *s) {
-    const uint64_t result = rotl64(s[1] * 5, 7) * 9, t = s[1] << 17;
-    s[2] ^= s[0];
-    s[3] ^= s[1];
-    s[1] ^= s[2];
-    s[0] ^= s[3];
-    s[2] ^= t;
-    s[3] = rotl64(s[3], 45);
-    return result;
-}
-
 // Temperature > 0: the token, or -1 for "no sampleable mass: arg-max".
 __device__ int sample_draw(const sample_args &a, int top_k, float top_p, mot_lane_step *ls, sample_smem &sm) {
     const cut_t all = {0u, a.vocab - 1};
@@ -329,7 +316,7 @@ __device__ int sample_draw(const sample_args &a, int top_k, float top_p, mot_lan
     if (threadIdx.x == 0) {
         // r = floor(u * mass) with u = (next >> 11) 2^-53: the high word of (next with its low
         // 11 bits cleared) * mass. The winner is the first whose running mass exceeds r.
-        sm.draw = __umul64hi(xoshiro_next(ls->rng) & ~0x7ffull, mass);
+        sm.draw = __umul64hi(mot_xoshiro_next(ls->rng) & ~0x7ffull, mass);
     }
     __syncthreads();
     const u64 r = sm.draw;

@@ -3,6 +3,7 @@
  * NaN); temperature sampling is held to a host model of the device rules (descending-order walk,
  * fixed-point masses) and, where the CPU walks in the same order (top-p), to mot_sample.
  * Needs a GPU: without one it exits 77 (skipped). */
+#include "runtime/rng.h"
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -15,18 +16,6 @@
 
 static gpu_fx F;
 
-static uint64_t rotl(uint64_t x, int k) { return (x << k) | (x >> (64 - k)); }
-
-static uint64_t xoshiro_next(uint64_t *s) {
-    uint64_t result = rotl(s[1] * 5, 7) * 9, t = s[1] << 17;
-    s[2] ^= s[0];
-    s[3] ^= s[1];
-    s[1] ^= s[2];
-    s[0] ^= s[3];
-    s[2] ^= t;
-    s[3] = rotl(s[3], 45);
-    return result;
-}
 
 static const float *g_prob;
 static int by_prob_desc(const void *a, const void *b) {
@@ -81,7 +70,7 @@ static int model_sample(const float *x, int vocab, float temp, int top_k, float 
                 }
             }
         }
-        uint64_t r = (uint64_t)(((unsigned __int128)(xoshiro_next(rng) & ~0x7ffull) * mass) >> 64), cum = 0;
+        uint64_t r = (uint64_t)(((unsigned __int128)(mot_xoshiro_next(rng) & ~0x7ffull) * mass) >> 64), cum = 0;
         tok = idx[n - 1];
         for (int i = 0; i < n; i++) {
             cum += w[idx[i]];
