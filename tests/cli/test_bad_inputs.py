@@ -189,6 +189,12 @@ def main():
     expect_error("bench bad output", ["bench", "-m", GOOD, "-o", "xml"], "-o", "xml")
     expect_error("bench missing model", ["bench", "-m", os.path.join(WORK, "nope")], "nope")
     expect_error("unknown command", ["frob"], "frob")
+    expect_error("bad backend", run_args(GOOD, "--backend", "tpu"), "--backend", "tpu", "cpu or cuda")
+    expect_error("bad lane mode", run_args(GOOD, "--lanes", "parallel"), "--lanes", "serial or concurrent")
+    expect_error("bench bad backend", ["bench", "-m", GOOD, "--backend", "gpu"], "--backend", "gpu")
+    if not shutil.which("nvidia-smi"):
+        # No GPU here: --backend cuda says so in one line (CUDA build) or that the build has none.
+        expect_error("cuda without a device", run_args(GOOD, "--backend", "cuda"), "--backend cuda")
 
     if failures:
         print(f"{len(failures)} failed:\n  " + "\n  ".join(failures))
