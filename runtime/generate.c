@@ -32,8 +32,8 @@ mot_status mot_generate(const mot_expert *ex, int n_ctx, int max_batch, const in
     mot_status st = mot_engine_open(&e, &src, &eo);
     double t0 = mot_now(), t_decode = t0;
     int *lanes[1] = {(int *)prompt};
-    if (st == MOT_OK && p->n_predict != 0) {
-        st = mot_engine_prefill(&e, lanes, &n_prompt);
+    if (st == MOT_OK) {
+        st = mot_engine_prefill(&e, lanes, &n_prompt); /* -n 0: the prefill only */
     }
     for (int step = 0; st == MOT_OK && p->n_predict != 0; step++) {
         if (step == 0) {
