@@ -34,12 +34,10 @@ mot_status mot_generate(const mot_expert *ex, int n_ctx, int max_batch, const in
     int *lanes[1] = {(int *)prompt};
     if (st == MOT_OK) {
         st = mot_engine_prefill(&e, lanes, &n_prompt); /* -n 0: the prefill only */
+        t_decode = mot_now();
+        res->prompt_s = t_decode - t0; /* the first token is sampled inside the prefill pass */
     }
-    for (int step = 0; st == MOT_OK && p->n_predict != 0; step++) {
-        if (step == 0) {
-            t_decode = mot_now();
-            res->prompt_s = t_decode - t0;
-        }
+    while (st == MOT_OK && p->n_predict != 0) {
         st = mot_engine_log_token(&e, 0, p->keep_logits, &res->sampled);
         const int token = e.step.lane[0].token;
         if (st != MOT_OK || (p->on_token && p->on_token(p->user, token))) {
