@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "cli/bench_pipeline.h"
+#include "cli/profile_session.h"
 #include "common/error.h"
 #include "git_commit.h"
 #include "profiling/bench_record.h"
@@ -56,6 +57,7 @@ static mot_status time_alone(const mot_model *m, const mot_route *r, const mot_b
         mot_plan_source src;
         mot_plan_source_single(ex, n_gen + 2, 1, &src);
         mot_engine_options eo = {.backend = *b};
+        eo.backend.trace = NULL; /* the profile is of the MoT requests */
         mot_engine e;
         int tok, one = 1, *toks = &tok;
         mot_random_tokens(&tok, 1, ex->cfg.vocab, &x);
@@ -72,19 +74,25 @@ static mot_status time_alone(const mot_model *m, const mot_route *r, const mot_b
     return MOT_OK;
 }
 
-mot_status mot_bench_pipeline(const mot_bench_pipeline_opts *o) {
+mot_status mot_bench_pipeline(const mot_bench_pipeline_opts *in) {
+    mot_bench_pipeline_opts opts = *in, *o = &opts;
+    mot_profile_session prof;
     mot_model *m = NULL;
     mot_route r = {0};
-    MOT_TRY(mot_model_load(o->pipeline, 1, &m));
-    mot_status st = MOT_OK;
+    MOT_TRY(mot_profile_begin(&prof, o->profile_path, &o->backend));
+    mot_status st = mot_model_load(o->pipeline, 1, &m);
     double route_s = 0.0;
-    if (o->experts) {
+    if (st == MOT_OK && o->experts) {
         st = mot_route_prompt(m, NULL, o->experts, NULL, 0, &r);
-    } else {
+    } else if (st == MOT_OK) {
         /* The set the router picks for a fixed prompt; its time is the router's cost. */
         double t0 = mot_now();
         st = mot_route_prompt(m, "Write a function that adds two numbers.", NULL, NULL, 0, &r);
         route_s = mot_now() - t0;
+        mot_profile_router(&prof, t0, t0 + route_s);
+    }
+    for (int i = 0; st == MOT_OK && i < r.k; i++) {
+        mot_profile_lane(&prof, i, r.active[i], m->pipe->experts[r.active[i]].name);
     }
     mot_bench_result res[3];
     int n_res = 0;
@@ -156,6 +164,7 @@ mot_status mot_bench_pipeline(const mot_bench_pipeline_opts *o) {
             }
         }
     }
+    st = mot_profile_end(&prof, st);
     mot_route_free(&r);
     mot_model_free(m);
     return st;

@@ -10,6 +10,7 @@ typedef struct {
     const char *experts; /* --experts a,b,c or NULL: route a fixed prompt */
     int n_prompt, n_gen, reps, json;
     mot_backend_options backend;
+    const char *profile_path; /* --profile FILE: every MoT request of the benchmark is traced */
 } mot_bench_pipeline_opts;
 
 mot_status mot_bench_pipeline(const mot_bench_pipeline_opts *o);

@@ -10,6 +10,7 @@
 #include "cli/args.h"
 #include "cli/bench_pipeline.h"
 #include "cli/commands.h"
+#include "cli/profile_session.h"
 #include "common/error.h"
 #include "common/mapped_file.h"
 #include "kernels/cpu/kernels.h"
@@ -25,6 +26,7 @@ typedef struct {
     const char *model_dir, *output, *pipeline, *experts;
     int n_prompt, n_gen, reps, threads;
     mot_backend_options backend;
+    const char *profile_path;
 } bench_options;
 
 static mot_status parse_bench(int argc, char **argv, bench_options *o) {
@@ -54,6 +56,8 @@ static mot_status parse_bench(int argc, char **argv, bench_options *o) {
             if (strcmp(o->output, "md") && strcmp(o->output, "json")) {
                 return mot_fail(MOT_ERR_ARG, "-o: expected md or json, got '%s'", o->output);
             }
+        } else if (!strcmp(f, "--profile")) {
+            MOT_TRY(mot_arg_str(&a, &o->profile_path));
         } else if (!strcmp(f, "--experts")) {
             MOT_TRY(mot_arg_str(&a, &o->experts));
         } else if (f[0] == '-') {
@@ -116,7 +120,10 @@ static mot_status bench(const bench_options *o) {
     mot_plan_source src;
     mot_plan_source_single(ex, n_ctx, o->n_prompt > 0 ? o->n_prompt : 1, &src);
     mot_engine_options eo = {.backend = o->backend}; /* greedy */
-    mot_status status = mot_engine_open(&e, &src, &eo);
+    mot_profile_session prof;
+    mot_status status = mot_profile_begin(&prof, o->profile_path, &eo.backend);
+    mot_profile_lane(&prof, 0, 0, ex->name);
+    if (status == MOT_OK) status = mot_engine_open(&e, &src, &eo);
     if (status == MOT_OK) {
         tokens = malloc((size_t)max_tokens * sizeof *tokens);
         if (!tokens) status = mot_fail(MOT_ERR_NOMEM, "bench: out of memory");
@@ -159,6 +166,7 @@ static mot_status bench(const bench_options *o) {
     }
     free(tokens);
     mot_engine_close(&e);
+    status = mot_profile_end(&prof, status);
     mot_expert_free(ex);
     return status;
 }
@@ -174,7 +182,7 @@ int mot_cmd_bench(int argc, char **argv) {
     }
     if (o.pipeline) {
         mot_bench_pipeline_opts po = {o.pipeline, o.experts, o.n_prompt, o.n_gen, o.reps, !strcmp(o.output, "json"),
-                                      o.backend};
+                                      o.backend, o.profile_path};
         st = mot_bench_pipeline(&po);
     } else {
         st = bench(&o);

@@ -8,6 +8,7 @@
 
 #include "cli/args.h"
 #include "cli/commands.h"
+#include "cli/profile_session.h"
 #include "cli/text_stream.h"
 #include "common/error.h"
 #include "common/mapped_file.h"
@@ -74,7 +75,9 @@ static mot_status parse_run(int argc, char **argv, run_options *o) {
             }
             MOT_TRY(mot_arg_str(&a, &o->drop[o->n_drop]));
             o->n_drop++;
-        } else if (!strcmp(f, "--schedule") || !strcmp(f, "--profile")) {
+        } else if (!strcmp(f, "--profile")) {
+            MOT_TRY(mot_arg_str(&a, &o->profile_path));
+        } else if (!strcmp(f, "--schedule")) {
             return mot_fail(MOT_ERR_UNSUPPORTED, "%s: not available in this build yet (schedules and profiling come with the scheduler)", f);
         } else if (f[0] == '-') {
             return mot_fail(MOT_ERR_ARG, "run: unknown option '%s' (see mot run --help)", f);
@@ -111,12 +114,16 @@ static mot_status run(const run_options *o) {
     mot_tokenizer *tok = NULL;
     mot_expert *ex = NULL;
     mot_generate_result res = {0};
+    mot_profile_session prof;
+    mot_generate_params gp = {.n_predict = o->n_predict, .sampler = o->sampler, .keep_logits = o->dump_path != NULL,
+                              .backend = o->backend};
     mot_text_stream stream;
     char *prompt_buf = NULL;
     const char *prompt;
     int *prompt_ids = NULL, n_prompt = 0;
 
-    mot_status st = mot_run_prompt(o, &prompt, &prompt_buf);
+    mot_status st = mot_profile_begin(&prof, o->profile_path, &gp.backend);
+    if (st == MOT_OK) st = mot_run_prompt(o, &prompt, &prompt_buf);
     if (st == MOT_OK) st = mot_expert_load(o->model_dir, &ex);
     if (st == MOT_OK) st = mot_tokenizer_load(o->model_dir, &tok);
     if (st == MOT_OK) st = mot_tokenizer_encode(tok, prompt, 1, &prompt_ids, &n_prompt);
@@ -132,10 +139,9 @@ static mot_status run(const run_options *o) {
             fprintf(stderr, "mot: seed %llu\n", (unsigned long long)o->sampler.seed);
         }
         mot_text_stream_init(&stream, tok, stdout);
-        mot_generate_params gp = {.n_predict = o->n_predict, .sampler = o->sampler,
-                                  .keep_logits = o->dump_path != NULL,
-                                  .on_token = mot_text_stream_on_token, .user = &stream,
-                                  .backend = o->backend};
+        gp.on_token = mot_text_stream_on_token;
+        gp.user = &stream;
+        mot_profile_lane(&prof, 0, 0, ex->name);
         st = mot_generate(ex, n_ctx, o->n_batch, prompt_ids, n_prompt, &gp, &res);
         st = mot_text_stream_end(&stream, st);
     }
@@ -149,6 +155,7 @@ static mot_status run(const run_options *o) {
     if (st == MOT_OK && o->dump_path) {
         st = mot_dump_single(o->dump_path, ex->name, prompt_ids, n_prompt, &res.sampled, ex->cfg.vocab);
     }
+    st = mot_profile_end(&prof, st);
     mot_generate_result_free(&res);
     free(prompt_ids);
     free(prompt_buf);

@@ -17,6 +17,7 @@ typedef struct {
     const char *drop[MOT_MAX_DROP];
     int n_drop;
     mot_backend_options backend;
+    const char *profile_path; /* --profile FILE */
 } run_options;
 
 /* The prompt text: -p as given, or the -f file read into *buf (the caller frees *buf). A NUL

@@ -4,12 +4,14 @@
 #include <stdio.h>
 #include <stdlib.h>
 
+#include "cli/profile_session.h"
 #include "cli/run_options.h"
 #include "cli/route_print.h"
 #include "cli/text_stream.h"
 #include "common/error.h"
 #include "common/mapped_file.h"
 #include "runtime/dump.h"
+#include "runtime/generate.h"
 #include "runtime/mot_generate.h"
 
 /* The pipeline's sampler section, overridden by the flags that were given. */
@@ -35,12 +37,22 @@ mot_status mot_run_pipeline(const run_options *o) {
     if (st == MOT_OK && o->n_predict_given && o->n_predict == 0) {
         st = mot_fail(MOT_ERR_ARG, "-n: a pipeline run generates at least one token");
     }
+    mot_profile_session prof;
+    mot_backend_options backend = o->backend;
+    if (st == MOT_OK) st = mot_profile_begin(&prof, o->profile_path, &backend);
+    else mot_profile_begin(&prof, NULL, &backend);
     if (st == MOT_OK) st = mot_model_load(o->pipeline, 1, &m);
+    const double route_t0 = mot_now();
     if (st == MOT_OK) st = mot_route_prompt(m, prompt, o->experts, o->drop, o->n_drop, &route);
     if (st == MOT_OK) {
+        mot_profile_router(&prof, route_t0, mot_now());
+        for (int i = 0; i < route.k; i++) {
+            mot_profile_lane(&prof, i, route.active[i], m->pipe->experts[route.active[i]].name);
+        }
         mot_route_print(stderr, m, &route, "mot: ");
         mot_text_stream stream;
         mot_generate_opts g = generate_opts(m->pipe, o);
+        g.backend = backend;
         mot_text_stream_init(&stream, m->tokenizers[route.active[0]], stdout);
         g.on_token = mot_text_stream_on_token;
         g.user = &stream;
@@ -58,6 +70,7 @@ mot_status mot_run_pipeline(const run_options *o) {
     if (st == MOT_OK && o->dump_path) {
         st = mot_session_dump(&session, o->dump_path);
     }
+    st = mot_profile_end(&prof, st);
     mot_session_free(&session);
     mot_route_free(&route);
     mot_model_free(m);

@@ -15,6 +15,7 @@ typedef struct {
     int graphs;           /* CUDA: capture decode plans into CUDA Graphs (default on) */
     int graph_cache;      /* CUDA: graphs kept (LRU), default 8 */
     int timing;           /* time per node kind (CPU: per op on the team's master thread) */
+    struct mot_trace *trace; /* profiling: one slice per plan node per pass (NULL: off) */
 } mot_backend_options;
 
 typedef struct mot_backend mot_backend;

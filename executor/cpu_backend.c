@@ -17,6 +17,7 @@
 #include "common/error.h"
 #include "executor/backend.h"
 #include "executor/cpu_ops.h"
+#include "profiling/trace.h"
 
 typedef struct {
     mot_backend base;
@@ -30,7 +31,37 @@ typedef struct {
     int pass;
     int fed[MOT_MAX_LANES]; /* lanes fed by this pass: read once before the region (the step
                                advance rewrites n_new while the pass runs) */
+    int tokens[MOT_MAX_LANES];
+    /* profiling: the node slice each lane is in (ops of one node are contiguous in a lane) */
+    mot_trace_slice open[MOT_MAX_LANES];
+    int is_open[MOT_MAX_LANES];
 } cpu_backend;
+
+/* Profiling: op just ran on its lane from t0 to t1; extends the lane's slice or starts one. */
+static void trace_op(cpu_backend *c, const mot_plan_op *op, double t0, double t1) {
+    mot_trace *t = c->opt.trace;
+    mot_trace_slice *s = &c->open[op->lane];
+    if (c->is_open[op->lane] && s->node_id == op->node_id) {
+        s->dur = t1 - s->ts;
+        return;
+    }
+    if (c->is_open[op->lane]) {
+        mot_trace_add(t, s);
+    }
+    *s = (mot_trace_slice){.name = mot_node_kind_name(op->node), .track = op->lane, .ts = t0, .dur = t1 - t0,
+                           .expert = op->expert, .stack = op->stack, .node_id = op->node_id, .reverse = op->reverse,
+                           .phase = t->phase, .pass = t->pass, .tokens = c->tokens[op->lane]};
+    c->is_open[op->lane] = 1;
+}
+
+static void trace_flush(cpu_backend *c) {
+    for (int i = 0; i < MOT_MAX_LANES; i++) {
+        if (c->is_open[i]) {
+            mot_trace_add(c->opt.trace, &c->open[i]);
+            c->is_open[i] = 0;
+        }
+    }
+}
 
 static mot_status cpu_open(mot_backend *b, const mot_plan_source *src, const mot_arena_layout *layout,
                            mot_sampler *samplers) {
@@ -67,12 +98,15 @@ static void run(cpu_backend *c, const mot_plan *p, const mot_instr *in) {
     if (!c->fed[op->lane]) {
         return; /* a dead lane: nothing to compute */
     }
-    if (c->opt.timing && omp_get_thread_num() == 0) {
-        double t0 = omp_get_wtime();
+    if ((c->opt.timing || c->opt.trace) && omp_get_thread_num() == 0) {
+        const double t0 = c->opt.trace ? mot_trace_now(c->opt.trace) : omp_get_wtime();
         mot_cpu_run_op(op, c->arena, c->samplers);
-        double dt = omp_get_wtime() - t0;
+        const double t1 = c->opt.trace ? mot_trace_now(c->opt.trace) : omp_get_wtime();
 #pragma omp atomic
-        c->base.node_s[op->node] += dt;
+        c->base.node_s[op->node] += t1 - t0;
+        if (c->opt.trace) {
+            trace_op(c, op, t0, t1);
+        }
     } else {
         mot_cpu_run_op(op, c->arena, c->samplers);
     }
@@ -128,11 +162,13 @@ static mot_status cpu_execute(mot_backend *b, const mot_plan *p) {
     const mot_step_state *step = (const mot_step_state *)c->arena;
     for (int i = 0; i < p->key.n_lanes; i++) {
         c->fed[i] = step->lane[i].n_new > 0;
+        c->tokens[i] = step->lane[i].n_new;
     }
     const int threads = omp_get_max_threads();
     const int n_groups = p->key.n_lanes < threads ? p->key.n_lanes : threads;
     if (!c->opt.concurrent_lanes || n_groups < 2) {
         execute_serial(c, p);
+        if (c->opt.trace) trace_flush(c);
         return MOT_OK;
     }
     if (p->n_events > c->n_events_cap) {
@@ -147,6 +183,7 @@ static mot_status cpu_execute(mot_backend *b, const mot_plan *p) {
     c->pass++; /* events of earlier passes hold older pass numbers: no reset needed */
     omp_set_max_active_levels(2);
     execute_concurrent(c, p, n_groups, threads);
+    if (c->opt.trace) trace_flush(c);
     return MOT_OK;
 }
 

@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "common/error.h"
+#include "profiling/trace.h"
 
 _Static_assert(sizeof(int) == sizeof(int32_t), "token buffers are int32");
 
@@ -16,6 +17,7 @@ mot_status mot_engine_open(mot_engine *e, const mot_plan_source *src, const mot_
         MOT_TRY(mot_sampler_init(&e->samplers[i], &o->sampler, (uint64_t)i, src->ex[i]->cfg.vocab));
     }
     MOT_TRY(mot_backend_create(&o->backend, &e->backend));
+    e->trace = o->backend.trace;
     return e->backend->open(e->backend, &e->src, &e->layout, e->samplers);
 }
 
@@ -37,11 +39,32 @@ static mot_status pass(mot_engine *e, mot_phase phase, int upload) {
     if (upload) {
         MOT_TRY(e->backend->write(e->backend, e->layout.step, &e->step));
     }
+    int tokens = 0;
+    const int primary_tokens = e->step.lane[0].n_new;
     for (int i = 0; i < e->src.n_lanes; i++) {
         e->fed[i] = e->step.lane[i].n_new > 0;
+        tokens += e->step.lane[i].n_new;
+    }
+    mot_trace *t = e->trace;
+    const double t0 = t ? mot_trace_now(t) : 0.0;
+    if (t) {
+        t->pass = e->passes, t->phase = (int)phase;
     }
     MOT_TRY(e->backend->execute(e->backend, plan));
     e->passes++;
+    if (t) { /* the pass on the host track; its tokens and time for the summary */
+        const double dur = mot_trace_now(t) - t0;
+        const mot_trace_slice s = {.name = mot_phase_name(phase), .track = MOT_TRACE_HOST, .ts = t0, .dur = dur,
+                                   .expert = -1, .stack = -1, .node_id = -1, .phase = (int)phase,
+                                   .pass = e->passes - 1, .tokens = tokens};
+        mot_trace_add(t, &s);
+        if (phase == MOT_PHASE_DECODE) {
+            t->decode_s += dur, t->gen_tokens++;
+        } else {
+            t->prefill_s += dur, t->prompt_tokens += primary_tokens;
+        }
+        t->pass = e->passes;
+    }
     MOT_TRY(e->backend->read(e->backend, e->layout.step, &e->step));
     for (int i = 0; i < e->src.n_lanes; i++) {
         /* The random stream went on where the sampling ran (the device, for CUDA): a next

@@ -24,6 +24,7 @@ typedef struct {
     mot_step_state step;    /* host copy, as the last pass left it */
     int fed[MOT_MAX_LANES]; /* lanes the last pass fed (and sampled) */
     int passes;
+    struct mot_trace *trace;  /* profiling (NULL: off) */
 } mot_engine;
 
 /* src carries the sizes (ctx, max_rows per lane). Lane i samples from stream i of the seed. */

@@ -83,6 +83,9 @@ typedef struct {
     int expert;        /* pipeline index of the lane's expert */
     int stack;         /* interaction stack q (stack nodes: the stack the layers belong to); -1 */
     int layer;         /* decoder layer, -1 when none */
+    int node_id;       /* the pipeline-graph node it belongs to, 0 .. plan n_nodes-1: one per
+                          (lane, node kind, stack, forward/reverse); profiling groups ops by it */
+    int reverse;       /* PROJECTOR ops: 1 for the reverse projection */
     unsigned reads;    /* MOT_READS_* */
 
     mot_buf in, in2;
@@ -128,6 +131,7 @@ typedef struct mot_plan {
     mot_plan_key key;
     uint64_t id;       /* unique per compilation: backends tie what they derive from a plan to it */
     int n_ops, n_instrs, n_events;
+    int n_nodes;       /* distinct node_id values */
     mot_plan_op *ops;
     mot_instr *prog;
 } mot_plan;

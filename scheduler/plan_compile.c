@@ -1,8 +1,7 @@
 /* The scheduler: (routed set, arena layout, phase) -> plan.
  *
  * Program of one pass (K lanes, Q stacks), in an order valid from one thread:
- *   every lane:      embed
- *   stack q < Q:     lanes 1..K-1: layers of stack q, forward projection, latent K/V append;
+ *   stack q < Q:     lanes 1..K-1: (q = 0: embed) layers of stack q, forward projection, latent K/V append;
  *                                  RECORD e(q, lane); reverse projection of its own latent
  *                    lane 0:       layers of stack q, forward projection (+ queries), append;
  *                                  WAIT e(q, 1..K-1); cross-attention, output and reverse
@@ -49,10 +48,28 @@ static mot_status instr(builder *b, mot_instr_kind kind, int lane, int arg) {
     return MOT_OK;
 }
 
+/* The node id of (lane, kind, stack, reverse): the id of an earlier op of the same node, or a
+ * new one. The step advance belongs to the primary's sampler node. */
+static int node_id(const mot_plan *p, const mot_plan_op *op) {
+    for (int i = p->n_ops - 1; i >= 0; i--) {
+        const mot_plan_op *o = &p->ops[i];
+        const int same_stack = o->stack == op->stack || op->node == MOT_NODE_SAMPLER;
+        if (o->lane == op->lane && o->node == op->node && same_stack && o->reverse == op->reverse) {
+            return o->node_id;
+        }
+    }
+    return p->n_nodes;
+}
+
 /* Appends op and a RUN of it. */
 static mot_status run(builder *b, const mot_plan_op *op) {
     MOT_TRY(grow((void **)&b->p->ops, &b->cap_ops, b->p->n_ops + 1, sizeof(mot_plan_op)));
     b->p->ops[b->p->n_ops] = *op;
+    mot_plan_op *added = &b->p->ops[b->p->n_ops];
+    added->node_id = node_id(b->p, op);
+    if (added->node_id == b->p->n_nodes) {
+        b->p->n_nodes++;
+    }
     return instr(b, MOT_INSTR_RUN, op->lane, b->p->n_ops++);
 }
 
@@ -93,6 +110,16 @@ static mot_status linear(builder *b, mot_node_kind node, int lane, int stack, co
     const mot_weight *w = &l->w;
     const float *bias = l->bias;
     return matmul(b, node, lane, stack, -1, in, 1, &w, &bias, &out, acc_scratch);
+}
+
+/* x += R z (+b): the reverse projector node of the lane at stack q. */
+static mot_status reverse_projection(builder *b, int lane, int q, mot_buf in) {
+    const mot_lane_bufs *B = &b->A->lane[lane];
+    mot_plan_op op = op_of(MOT_OP_MATMUL, MOT_NODE_PROJECTOR, b, lane, q, -1, MOT_READS_N_NEW);
+    const mot_linear *l = &b->src->inter[q].reverse[b->src->expert[lane]];
+    op.in = in, op.n_w = 1, op.w[0] = &l->w, op.bias[0] = l->bias, op.out[0] = B->x;
+    op.d = (int)l->w.cols, op.scratch = B->xn, op.accumulate = 1, op.reverse = 1;
+    return run(b, &op);
 }
 
 static mot_status layer_ops(builder *b, int lane, int stack, int l) {
@@ -198,7 +225,7 @@ static mot_status interaction_primary(builder *b, int q) {
     MOT_TRY(run(b, &op));
     mot_buf none = {0, 0};
     MOT_TRY(linear(b, MOT_NODE_ATTENTION, 0, q, &iw->o, P->lat_att, P->lat_o, none));
-    return linear(b, MOT_NODE_PROJECTOR, 0, q, &iw->reverse[s->expert[0]], P->lat_o, P->x, P->xn);
+    return reverse_projection(b, 0, q, P->lat_o);
 }
 
 /* Final norm on the last row, LM head, sampling. */
@@ -232,34 +259,42 @@ static mot_status step_advance(builder *b) {
     return run(b, &op);
 }
 
+/* The lane's tokens into x: part of its first stack node. */
+static mot_status embed(builder *b, int lane) {
+    const mot_plan_source *s = b->src;
+    const mot_lane_bufs *B = &b->A->lane[lane];
+    mot_plan_op op = op_of(MOT_OP_EMBED, MOT_NODE_STACK, b, lane, 0, -1, MOT_READS_N_NEW);
+    op.in = B->tokens, op.out[0] = B->x, op.n_w = 1, op.w[0] = &s->ex[lane]->embed, op.d = s->ex[lane]->cfg.hidden;
+    return run(b, &op);
+}
+
 static mot_status compile(builder *b) {
     const mot_plan_source *s = b->src;
     const int K = s->n_lanes, Q = s->stacks;
     const int logits = b->phase != MOT_PHASE_PREFILL_CHUNK;
-    for (int i = 0; i < K; i++) {
-        const mot_lane_bufs *B = &b->A->lane[i];
-        mot_plan_op op = op_of(MOT_OP_EMBED, MOT_NODE_STACK, b, i, 0, -1, MOT_READS_N_NEW);
-        op.in = B->tokens, op.out[0] = B->x, op.n_w = 1, op.w[0] = &s->ex[i]->embed, op.d = s->ex[i]->cfg.hidden;
-        MOT_TRY(run(b, &op));
-    }
     int next[MOT_MAX_LANES] = {0};
     for (int q = 0; q < Q; q++) {
         for (int i = K - 1; i >= 0; i--) { /* non-primaries first, primary last (one-thread order) */
             const int end = s->ends[i][q] + 1;
+            if (q == 0) {
+                MOT_TRY(embed(b, i));
+            }
             MOT_TRY(layers(b, i, q, next[i], end));
             next[i] = end;
             MOT_TRY(project_forward(b, i, q));
             if (i > 0) {
                 /* The primary needs only the latent K/V: record before the reverse projection
                  * (it touches this lane's own x), so the primary does not wait for it. */
-                const mot_lane_bufs *B = &b->A->lane[i];
                 MOT_TRY(instr(b, MOT_INSTR_RECORD, i, stack_event(b, q, i)));
-                MOT_TRY(linear(b, MOT_NODE_PROJECTOR, i, q, &s->inter[q].reverse[s->expert[i]], B->z, B->x, B->xn));
+                MOT_TRY(reverse_projection(b, i, q, b->A->lane[i].z));
             }
         }
         MOT_TRY(interaction_primary(b, q));
     }
     for (int i = K - 1; i >= 0; i--) {
+        if (Q == 0) {
+            MOT_TRY(embed(b, i));
+        }
         MOT_TRY(layers(b, i, Q, next[i], s->ex[i]->cfg.n_layers));
         if (logits) {
             MOT_TRY(head_and_sample(b, i, Q));

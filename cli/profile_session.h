@@ -1,0 +1,25 @@
+/* --profile FILE for `mot run` and `mot bench`: a trace handed to the backend, the router's
+ * slice, then the Chrome trace written and the summary printed on stderr. */
+#ifndef MOT_CLI_PROFILE_SESSION_H
+#define MOT_CLI_PROFILE_SESSION_H
+
+#include "executor/backend.h"
+#include "profiling/trace.h"
+
+typedef struct {
+    const char *path; /* NULL: profiling off */
+    mot_trace trace;
+} mot_profile_session;
+
+/* Starts recording when path is set: b->trace points at the session's trace. Fails (before
+ * anything runs) when the trace file cannot be created. */
+mot_status mot_profile_begin(mot_profile_session *p, const char *path, mot_backend_options *b);
+/* Names lane i's track "lane i: NAME" and expert index -> name for the slices' arguments. */
+void mot_profile_lane(mot_profile_session *p, int lane, int expert, const char *name);
+/* The router's time as a host slice. */
+void mot_profile_router(mot_profile_session *p, double t0, double t1);
+/* Writes the trace and prints the summary (when st is MOT_OK); frees. Returns st or the
+ * write error. */
+mot_status mot_profile_end(mot_profile_session *p, mot_status st);
+
+#endif

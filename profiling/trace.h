@@ -1,0 +1,58 @@
+/* A profiling session: slices of time per plan node on one track per lane (plus a host track
+ * for the router and the passes), written as Chrome Trace Event JSON (Perfetto,
+ * chrome://tracing) and summed up for the terminal. Recording is off unless a backend is
+ * given a trace (mot_backend_options.trace), so an unprofiled run pays nothing. */
+#ifndef MOT_PROFILING_TRACE_H
+#define MOT_PROFILING_TRACE_H
+
+#include <stdint.h>
+#include <stdio.h>
+
+#include "mot.h"
+
+#define MOT_TRACE_HOST (-1) /* the host track: router, passes */
+
+typedef struct {
+    const char *name;  /* "stack", "projector", "attention", "sampler", "router", "prefill", "decode" */
+    int track;         /* lane, or MOT_TRACE_HOST */
+    double ts, dur;    /* seconds since the trace started */
+    int expert;        /* pipeline index, -1 when none */
+    int stack;         /* interaction stack (the tail = Q), -1 when none */
+    int node_id;       /* plan node, -1 for host slices */
+    int reverse;       /* projector: 1 for the reverse projection */
+    int phase;         /* mot_phase of the pass */
+    int pass;          /* pass number (0 = prefill) */
+    int tokens;        /* tokens the lane fed in this pass */
+} mot_trace_slice;
+
+typedef struct mot_trace {
+    double t0;
+    mot_trace_slice *slices;
+    int n, cap;
+    int failed;                  /* out of memory while recording: the trace is incomplete */
+    int n_tracks;
+    char track_names[16][64];    /* lane i: "lane i: EXPERT" */
+    const char *expert_names[64];/* pipeline index -> name (for args) */
+    int n_experts;
+    int pass;                    /* the pass being recorded */
+    int phase;
+    int prompt_tokens, gen_tokens;
+    double prefill_s, decode_s;
+} mot_trace;
+
+void mot_trace_init(mot_trace *t);
+void mot_trace_free(mot_trace *t);
+double mot_trace_now(const mot_trace *t); /* seconds since init */
+
+/* Appends a slice (thread-safe). */
+void mot_trace_add(mot_trace *t, const mot_trace_slice *s);
+
+/* Chrome Trace Event JSON: one "X" event per slice (ts/dur in microseconds), thread-name
+ * metadata per track. */
+mot_status mot_trace_write(const mot_trace *t, const char *path);
+
+/* The summary: time per node kind and per expert, interaction share per decode step, lane
+ * overlap (busy time summed over lanes / wall time of the passes), tokens/s, peak memory. */
+void mot_trace_print_summary(const mot_trace *t, FILE *f);
+
+#endif
