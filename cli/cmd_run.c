@@ -78,7 +78,7 @@ static mot_status parse_run(int argc, char **argv, run_options *o) {
         } else if (!strcmp(f, "--profile")) {
             MOT_TRY(mot_arg_str(&a, &o->profile_path));
         } else if (!strcmp(f, "--schedule")) {
-            return mot_fail(MOT_ERR_UNSUPPORTED, "%s: not available in this build yet (schedules and profiling come with the scheduler)", f);
+            return mot_fail(MOT_ERR_UNSUPPORTED, "--schedule: schedule files are not supported yet (issue 5); use --threads, --lanes, --no-graphs");
         } else if (f[0] == '-') {
             return mot_fail(MOT_ERR_ARG, "run: unknown option '%s' (see mot run --help)", f);
         } else if (o->pipeline) {
