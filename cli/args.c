@@ -85,7 +85,7 @@ static mot_status arg_choice(mot_args *a, const char *const *choices, int n, int
     return mot_fail(MOT_ERR_ARG, "%s: expected %s, got '%s'", flag, list, s);
 }
 
-int mot_arg_backend(mot_args *a, mot_backend_options *o, mot_status *st) {
+int mot_arg_backend(mot_args *a, mot_backend_options *o, unsigned *given, mot_status *st) {
     const char *f = a->argv[a->i];
     *st = MOT_OK;
     if (!strcmp(f, "--backend")) {
@@ -96,8 +96,10 @@ int mot_arg_backend(mot_args *a, mot_backend_options *o, mot_status *st) {
     } else if (!strcmp(f, "--lanes")) {
         static const char *const modes[] = {"serial", "concurrent"};
         *st = arg_choice(a, modes, 2, &o->concurrent_lanes);
+        *given |= MOT_GIVEN_LANES;
     } else if (!strcmp(f, "--no-graphs")) {
         o->graphs = 0;
+        *given |= MOT_GIVEN_GRAPHS;
     } else {
         return 0;
     }

@@ -20,8 +20,11 @@ mot_status mot_arg_u64(mot_args *a, unsigned long long *out);
 
 /* The backend flags shared by run and bench: --backend auto|cpu|cuda, --lanes
  * serial|concurrent, --no-graphs. Returns 1 when argv[a->i] is one of them (*st says whether
- * its value was good), 0 when it is not. */
-int mot_arg_backend(mot_args *a, mot_backend_options *o, mot_status *st);
+ * its value was good, *given records it), 0 when it is not. */
+int mot_arg_backend(mot_args *a, mot_backend_options *o, unsigned *given, mot_status *st);
+
+/* Bits of `given`: which backend flags the command line set (they win over a schedule). */
+enum { MOT_GIVEN_LANES = 1, MOT_GIVEN_GRAPHS = 2 };
 
 /* Prints "error: <last error>" to stderr and returns the exit status for st. */
 int mot_cli_fail(mot_status st);

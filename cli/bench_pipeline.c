@@ -16,13 +16,8 @@
 #include "runtime/mot_generate.h"
 #include "runtime/rng.h"
 
-typedef struct {
-    double prefill_s, decode_s, interaction_s;
-    int steps;
-} mot_timing;
-
 /* One MoT request: n_prompt random tokens per lane, then n_gen decode steps. */
-static mot_status time_mot(const mot_model *m, const mot_route *r, const mot_backend_options *b, int n_prompt,
+mot_status mot_bench_request(const mot_model *m, const mot_route *r, const mot_backend_options *b, int n_prompt,
                            int n_gen, mot_timing *t) {
     int *ids[r->k], n_ids[r->k];
     uint64_t x = 0x2545f4914f6cdd1dull;
@@ -81,6 +76,12 @@ mot_status mot_bench_pipeline(const mot_bench_pipeline_opts *in) {
     mot_route r = {0};
     MOT_TRY(mot_profile_begin(&prof, o->profile_path, &o->backend));
     mot_status st = mot_model_load(o->pipeline, 1, &m);
+    mot_schedule sched;
+    if (st == MOT_OK) {
+        struct mot_trace *trace = o->backend.trace;
+        st = mot_schedule_resolve(&o->schedule, m->pipe->schedule, &sched, &o->backend);
+        o->backend.trace = trace;
+    }
     double route_s = 0.0;
     if (st == MOT_OK && o->experts) {
         st = mot_route_prompt(m, NULL, o->experts, NULL, 0, &r);
@@ -104,9 +105,9 @@ mot_status mot_bench_pipeline(const mot_bench_pipeline_opts *in) {
         memset(b, 0, sizeof *b);
         snprintf(b->test, sizeof b->test, "pp%d", o->n_prompt);
         b->n_prompt = o->n_prompt, b->n_threads = threads;
-        st = time_mot(m, &r, &o->backend, o->n_prompt, 0, &t); /* warm-up */
+        st = mot_bench_request(m, &r, &o->backend, o->n_prompt, 0, &t); /* warm-up */
         for (int i = 0; i < o->reps && st == MOT_OK; i++) {
-            st = time_mot(m, &r, &o->backend, o->n_prompt, 0, &t);
+            st = mot_bench_request(m, &r, &o->backend, o->n_prompt, 0, &t);
             b->samples_ts[b->n_reps++] = o->n_prompt / t.prefill_s;
         }
         mot_bench_finish(b);
@@ -117,10 +118,10 @@ mot_status mot_bench_pipeline(const mot_bench_pipeline_opts *in) {
         snprintf(b->test, sizeof b->test, "tg%d", o->n_gen);
         snprintf(a->test, sizeof a->test, "tg%d-alone", o->n_gen);
         b->n_gen = a->n_gen = o->n_gen, b->n_threads = a->n_threads = threads;
-        st = time_mot(m, &r, &o->backend, 1, o->n_gen, &t); /* warm-up */
+        st = mot_bench_request(m, &r, &o->backend, 1, o->n_gen, &t); /* warm-up */
         double decode = 0.0, inter = 0.0;
         for (int i = 0; i < o->reps && st == MOT_OK; i++) {
-            st = time_mot(m, &r, &o->backend, 1, o->n_gen, &t);
+            st = mot_bench_request(m, &r, &o->backend, 1, o->n_gen, &t);
             b->samples_ts[b->n_reps++] = t.steps / t.decode_s;
             decode += t.decode_s, inter += t.interaction_s;
         }
@@ -154,6 +155,8 @@ mot_status mot_bench_pipeline(const mot_bench_pipeline_opts *in) {
                                  .backend = o->backend.kind == MOT_BACKEND_CUDA ? "CUDA" : "CPU", .build_commit = MOT_GIT_COMMIT,
                                  .peak_rss = mot_bench_peak_rss()};
         snprintf(ctx.cpu_info, sizeof ctx.cpu_info, "%s", cpu);
+        ctx.schedule = o->schedule.path ? o->schedule.path : m->pipe->schedule;
+        mot_schedule_describe(&sched, ctx.schedule_desc, sizeof ctx.schedule_desc);
         if (o->json) {
             mot_bench_print_json(stdout, &ctx, res, n_res);
         } else {

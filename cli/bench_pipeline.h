@@ -2,6 +2,8 @@
 #ifndef MOT_CLI_BENCH_PIPELINE_H
 #define MOT_CLI_BENCH_PIPELINE_H
 
+#include "cli/schedule_options.h"
+#include "runtime/router.h"
 #include "executor/backend.h"
 #include "mot.h"
 
@@ -11,7 +13,18 @@ typedef struct {
     int n_prompt, n_gen, reps, json;
     mot_backend_options backend;
     const char *profile_path; /* --profile FILE: every MoT request of the benchmark is traced */
+    mot_schedule_flags schedule; /* --schedule and the flags; the pipeline's schedule otherwise */
 } mot_bench_pipeline_opts;
+
+typedef struct {
+    double prefill_s, decode_s, interaction_s;
+    int steps;
+} mot_timing;
+
+/* One MoT request of the routed set: n_prompt random tokens per lane, then n_gen greedy decode
+ * steps, nobody dying at EOS; its times in *t (mot bench, mot tune). */
+mot_status mot_bench_request(const mot_model *m, const mot_route *r, const mot_backend_options *b, int n_prompt,
+                             int n_gen, mot_timing *t);
 
 mot_status mot_bench_pipeline(const mot_bench_pipeline_opts *o);
 

@@ -11,6 +11,7 @@
 #include "cli/bench_pipeline.h"
 #include "cli/commands.h"
 #include "cli/profile_session.h"
+#include "cli/schedule_options.h"
 #include "common/error.h"
 #include "common/mapped_file.h"
 #include "kernels/cpu/kernels.h"
@@ -26,7 +27,8 @@ typedef struct {
     const char *model_dir, *output, *pipeline, *experts;
     int n_prompt, n_gen, reps, threads;
     mot_backend_options backend;
-    const char *profile_path;
+    unsigned backend_given;
+    const char *profile_path, *schedule_path;
 } bench_options;
 
 static mot_status parse_bench(int argc, char **argv, bench_options *o) {
@@ -35,7 +37,7 @@ static mot_status parse_bench(int argc, char **argv, bench_options *o) {
     for (a.i = 0; a.i < argc; a.i++) {
         const char *f = argv[a.i];
         mot_status bst;
-        if (mot_arg_backend(&a, &o->backend, &bst)) {
+        if (mot_arg_backend(&a, &o->backend, &o->backend_given, &bst)) {
             MOT_TRY(bst);
         } else if (!strcmp(f, "-m") || !strcmp(f, "--model")) {
             MOT_TRY(mot_arg_str(&a, &o->model_dir));
@@ -58,6 +60,8 @@ static mot_status parse_bench(int argc, char **argv, bench_options *o) {
             }
         } else if (!strcmp(f, "--profile")) {
             MOT_TRY(mot_arg_str(&a, &o->profile_path));
+        } else if (!strcmp(f, "--schedule")) {
+            MOT_TRY(mot_arg_str(&a, &o->schedule_path));
         } else if (!strcmp(f, "--experts")) {
             MOT_TRY(mot_arg_str(&a, &o->experts));
         } else if (f[0] == '-') {
@@ -119,9 +123,13 @@ static mot_status bench(const bench_options *o) {
     int max_tokens = n_ctx;
     mot_plan_source src;
     mot_plan_source_single(ex, n_ctx, o->n_prompt > 0 ? o->n_prompt : 1, &src);
-    mot_engine_options eo = {.backend = o->backend}; /* greedy */
+    mot_engine_options eo = {0}; /* greedy */
     mot_profile_session prof;
-    mot_status status = mot_profile_begin(&prof, o->profile_path, &eo.backend);
+    const mot_schedule_flags sf = {o->schedule_path, o->threads, o->backend_given, o->backend};
+    mot_schedule sched;
+    mot_status status = mot_schedule_resolve(&sf, NULL, &sched, &eo.backend);
+    if (status == MOT_OK) status = mot_profile_begin(&prof, o->profile_path, &eo.backend);
+    else mot_profile_begin(&prof, NULL, &eo.backend);
     mot_profile_lane(&prof, 0, 0, ex->name);
     if (status == MOT_OK) status = mot_engine_open(&e, &src, &eo);
     if (status == MOT_OK) {
@@ -149,6 +157,8 @@ static mot_status bench(const bench_options *o) {
         snprintf(type, sizeof type, "%s %dx%d %s", c->arch, c->hidden, c->n_layers,
                  mot_dtype_name(ex->layers[0].wq.dtype));
         ctx.model_type = type;
+        ctx.schedule = o->schedule_path;
+        mot_schedule_describe(&sched, ctx.schedule_desc, sizeof ctx.schedule_desc);
         mot_bench_cpu_info(ctx.cpu_info, sizeof ctx.cpu_info);
         /* Measured after the runs so that its buffer does not count in the peak RSS. */
         ctx.read_bw_gbs = mot_cpu_measure_read_bandwidth((size_t)1 << 30);
@@ -182,7 +192,8 @@ int mot_cmd_bench(int argc, char **argv) {
     }
     if (o.pipeline) {
         mot_bench_pipeline_opts po = {o.pipeline, o.experts, o.n_prompt, o.n_gen, o.reps, !strcmp(o.output, "json"),
-                                      o.backend, o.profile_path};
+                                      o.backend, o.profile_path,
+                                      {o.schedule_path, o.threads, o.backend_given, o.backend}};
         st = mot_bench_pipeline(&po);
     } else {
         st = bench(&o);

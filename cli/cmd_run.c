@@ -9,6 +9,7 @@
 #include "cli/args.h"
 #include "cli/commands.h"
 #include "cli/profile_session.h"
+#include "cli/schedule_options.h"
 #include "cli/text_stream.h"
 #include "common/error.h"
 #include "common/mapped_file.h"
@@ -29,7 +30,7 @@ static mot_status parse_run(int argc, char **argv, run_options *o) {
     for (a.i = 0; a.i < argc; a.i++) {
         const char *f = argv[a.i];
         mot_status bst;
-        if (mot_arg_backend(&a, &o->backend, &bst)) {
+        if (mot_arg_backend(&a, &o->backend, &o->backend_given, &bst)) {
             MOT_TRY(bst);
         } else if (!strcmp(f, "-m") || !strcmp(f, "--model")) {
             MOT_TRY(mot_arg_str(&a, &o->model_dir));
@@ -78,7 +79,7 @@ static mot_status parse_run(int argc, char **argv, run_options *o) {
         } else if (!strcmp(f, "--profile")) {
             MOT_TRY(mot_arg_str(&a, &o->profile_path));
         } else if (!strcmp(f, "--schedule")) {
-            return mot_fail(MOT_ERR_UNSUPPORTED, "--schedule: schedule files are not supported yet (issue 5); use --threads, --lanes, --no-graphs");
+            MOT_TRY(mot_arg_str(&a, &o->schedule_path));
         } else if (f[0] == '-') {
             return mot_fail(MOT_ERR_ARG, "run: unknown option '%s' (see mot run --help)", f);
         } else if (o->pipeline) {
@@ -122,7 +123,11 @@ static mot_status run(const run_options *o) {
     const char *prompt;
     int *prompt_ids = NULL, n_prompt = 0;
 
-    mot_status st = mot_profile_begin(&prof, o->profile_path, &gp.backend);
+    const mot_schedule_flags sf = {o->schedule_path, o->threads, o->backend_given, o->backend};
+    mot_schedule sched;
+    mot_status st = mot_schedule_resolve(&sf, NULL, &sched, &gp.backend);
+    if (st == MOT_OK) st = mot_profile_begin(&prof, o->profile_path, &gp.backend);
+    else mot_profile_begin(&prof, NULL, &gp.backend);
     if (st == MOT_OK) st = mot_run_prompt(o, &prompt, &prompt_buf);
     if (st == MOT_OK) st = mot_expert_load(o->model_dir, &ex);
     if (st == MOT_OK) st = mot_tokenizer_load(o->model_dir, &tok);

@@ -7,5 +7,6 @@ int mot_cmd_bench(int argc, char **argv);
 int mot_cmd_graph(int argc, char **argv); /* mot graph PIPELINE.yaml [--format yaml|dot] */
 int mot_cmd_route(int argc, char **argv);
 int mot_cmd_init(int argc, char **argv);
+int mot_cmd_tune(int argc, char **argv); /* mot tune PIPELINE.yaml -o SCHEDULE.yaml [--budget S] */
 
 #endif

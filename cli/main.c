@@ -28,7 +28,11 @@ static const char usage[] =
     "        router scores, the active set and the primary\n"
     "  init  PIPELINE.yaml [--seed N] [--dtype f32|f16|bf16] [--biases] [-o FILE]\n"
     "        write random MoT weights (router + interaction layers) for the pipeline's pool\n"
+    "  tune  PIPELINE.yaml -o SCHEDULE.yaml [--budget SECONDS] [--experts a,b] [-p 32] [-n 16] [-r 3]\n"
+    "        search threads, lane mode and the GEMV/GEMM crossover on this machine; write the best\n"
     "\n"
+    "run and bench also take --backend auto|cpu|cuda, --lanes serial|concurrent, --no-graphs,\n"
+    "--schedule FILE (docs/schedules.md) and --profile TRACE.json (docs/profiling.md).\n"
     "pipeline runs take their sampler defaults from the file's sampler section (greedy by default).\n"
     "run -m defaults: -n -1 (until EOS or the context is full), --temp 0.8, --top-k 40, --top-p 0.95,\n"
     "a random seed (printed), -t = all cores, -c = max_position_embeddings, -b 512.\n"
@@ -68,6 +72,9 @@ int main(int argc, char **argv) {
     if (!strcmp(argv[1], "init")) {
         return mot_cmd_init(argc - 2, argv + 2);
     }
-    fprintf(stderr, "error: unknown command '%s' (expected run, bench, route, init or graph; see mot --help)\n", argv[1]);
+    if (!strcmp(argv[1], "tune")) {
+        return mot_cmd_tune(argc - 2, argv + 2);
+    }
+    fprintf(stderr, "error: unknown command '%s' (expected run, bench, route, init, graph or tune; see mot --help)\n", argv[1]);
     return 2;
 }

@@ -16,8 +16,10 @@ typedef struct {
     const char *experts;    /* --experts a,b,c */
     const char *drop[MOT_MAX_DROP];
     int n_drop;
-    mot_backend_options backend;
-    const char *profile_path; /* --profile FILE */
+    mot_backend_options backend; /* the backend flags as given */
+    unsigned backend_given;      /* MOT_GIVEN_* */
+    const char *profile_path;    /* --profile FILE */
+    const char *schedule_path;   /* --schedule FILE */
 } run_options;
 
 /* The prompt text: -p as given, or the -f file read into *buf (the caller frees *buf). A NUL

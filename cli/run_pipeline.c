@@ -5,6 +5,7 @@
 #include <stdlib.h>
 
 #include "cli/profile_session.h"
+#include "cli/schedule_options.h"
 #include "cli/run_options.h"
 #include "cli/route_print.h"
 #include "cli/text_stream.h"
@@ -42,6 +43,14 @@ mot_status mot_run_pipeline(const run_options *o) {
     if (st == MOT_OK) st = mot_profile_begin(&prof, o->profile_path, &backend);
     else mot_profile_begin(&prof, NULL, &backend);
     if (st == MOT_OK) st = mot_model_load(o->pipeline, 1, &m);
+    if (st == MOT_OK) {
+        /* The pipeline may name its schedule; --schedule and the flags win. */
+        const mot_schedule_flags sf = {o->schedule_path, o->threads, o->backend_given, o->backend};
+        mot_schedule sched;
+        struct mot_trace *trace = backend.trace;
+        st = mot_schedule_resolve(&sf, m->pipe->schedule, &sched, &backend);
+        backend.trace = trace;
+    }
     const double route_t0 = mot_now();
     if (st == MOT_OK) st = mot_route_prompt(m, prompt, o->experts, o->drop, o->n_drop, &route);
     if (st == MOT_OK) {

@@ -14,6 +14,9 @@ typedef struct {
     int concurrent_lanes; /* CPU: lanes run side by side on their own threads (else one after another) */
     int graphs;           /* CUDA: capture decode plans into CUDA Graphs (default on) */
     int graph_cache;      /* CUDA: graphs kept (LRU), default 8 */
+    int plan_cache;       /* plans kept (LRU), default 8 */
+    int n_threads_per_lane;                  /* concurrent lanes: group sizes (0: even split) */
+    int threads_per_lane[MOT_MAX_LANES];
     int timing;           /* time per node kind (CPU: per op on the team's master thread) */
     struct mot_trace *trace; /* profiling: one slice per plan node per pass (NULL: off) */
 } mot_backend_options;

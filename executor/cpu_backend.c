@@ -151,7 +151,8 @@ static void execute_concurrent(cpu_backend *c, const mot_plan *p, int n_groups, 
         /* The runtime may give fewer threads than asked (OMP_DYNAMIC, a thread limit): the
          * groups are the threads there are, so every lane has one. */
         const int groups = omp_get_num_threads(), g = omp_get_thread_num();
-        const int team = threads * (g + 1) / groups - threads * g / groups;
+        const int team = g < c->opt.n_threads_per_lane ? c->opt.threads_per_lane[g]
+                                                       : threads * (g + 1) / groups - threads * g / groups;
 #pragma omp parallel num_threads(team)
         group_walk(c, p, g, groups);
     }

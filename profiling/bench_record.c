@@ -80,6 +80,7 @@ void mot_bench_print_md(FILE *f, const mot_bench_context *c, const mot_bench_res
         fprintf(f, " + KV %.1f MiB", c->kv_bytes / 1048576.0);
     }
     fprintf(f, ") | build: %s\n", c->build_commit);
+    fprintf(f, "schedule: %s (%s)\n", c->schedule ? c->schedule : "default", c->schedule_desc);
 }
 
 void mot_bench_print_json(FILE *f, const mot_bench_context *c, const mot_bench_result *r, int n) {
@@ -98,6 +99,10 @@ void mot_bench_print_json(FILE *f, const mot_bench_context *c, const mot_bench_r
         json_str(f, c->model);
         fprintf(f, ",\n    \"model_type\": ");
         json_str(f, c->model_type);
+        fprintf(f, ",\n    \"schedule\": ");
+        json_str(f, c->schedule ? c->schedule : "default");
+        fprintf(f, ",\n    \"schedule_desc\": ");
+        json_str(f, c->schedule_desc);
         fprintf(f, ",\n    \"model_size\": %llu,\n    \"model_n_params\": %llu,\n",
                 (unsigned long long)c->model_size, (unsigned long long)c->model_n_params);
         fprintf(f, "    \"n_threads\": %d,\n    \"n_prompt\": %d,\n    \"n_gen\": %d,\n", r[i].n_threads,

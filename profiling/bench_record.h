@@ -30,6 +30,8 @@ typedef struct {
     double read_bw_gbs;       /* measured main-memory read bandwidth, GB/s */
     uint64_t peak_rss;        /* bytes */
     uint64_t kv_bytes;        /* KV cache bytes at the benchmark context */
+    const char *schedule;     /* the schedule file, or NULL for the defaults */
+    char schedule_desc[160];  /* its choices in one line (mot_schedule_describe) */
 } mot_bench_context;
 
 /* Fills avg_ts and stddev_ts (sample standard deviation) from samples_ts. */

@@ -12,7 +12,8 @@ mot_status mot_engine_open(mot_engine *e, const mot_plan_source *src, const mot_
     memset(e, 0, sizeof *e);
     e->src = *src;
     MOT_TRY(mot_arena_plan(&e->src, &e->layout));
-    MOT_TRY(mot_plan_cache_init(&e->plans, o->plan_cache > 0 ? o->plan_cache : 8));
+    const int plans = o->plan_cache > 0 ? o->plan_cache : o->backend.plan_cache;
+    MOT_TRY(mot_plan_cache_init(&e->plans, plans > 0 ? plans : 8));
     for (int i = 0; i < src->n_lanes; i++) {
         MOT_TRY(mot_sampler_init(&e->samplers[i], &o->sampler, (uint64_t)i, src->ex[i]->cfg.vocab));
     }

@@ -23,6 +23,10 @@ typedef struct {
  * n > 1 the prefill GEMM. y and x do not alias. */
 void mot_cpu_matmul(float *y, const float *x, const mot_weight *w, int n);
 
+/* Token rows from which mot_cpu_matmul uses the packed GEMM instead of the GEMV, for f32 and
+ * for f16/bf16 weights (defaults 8 and 16, measured in matmul.c; schedules may change them). */
+void mot_cpu_set_gemm_from(int f32, int lowp);
+
 /* Several matmuls that read the same x: y_j[n, rows_j] = x[n, cols] . W_j^T (q/k/v, gate/up).
  * Same result as separate mot_cpu_matmul calls; decode runs them in one parallel region. */
 typedef struct {

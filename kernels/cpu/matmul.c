@@ -16,11 +16,19 @@
  */
 #include "kernels/cpu/matmul_variants.h"
 
+/* Rows from which the packed GEMM replaces the GEMV (schedules may move them). */
+static int gemm_from_f32 = 8, gemm_from_lowp = 16;
+
+void mot_cpu_set_gemm_from(int f32, int lowp) {
+    gemm_from_f32 = f32 > 1 ? f32 : 2;
+    gemm_from_lowp = lowp > 1 ? lowp : 2;
+}
+
 void mot_cpu_matmul(float *y, const float *x, const mot_weight *w, int n) {
     if (n <= 0) {
         return;
     }
-    const int gemm_from = w->dtype == MOT_DTYPE_F32 ? 8 : 16;
+    const int gemm_from = w->dtype == MOT_DTYPE_F32 ? gemm_from_f32 : gemm_from_lowp;
     if (n < gemm_from) {
         mot_cpu_matmul_gemv(y, x, w, n);
     } else {
@@ -33,7 +41,7 @@ void mot_cpu_matmul_multi(const mot_matmul_job *jobs, int n_jobs, const float *x
     for (int j = 1; j < n_jobs; j++) {
         same &= jobs[j].w->dtype == jobs[0].w->dtype && jobs[j].w->cols == jobs[0].w->cols;
     }
-    const int gemm_from = n_jobs > 0 && jobs[0].w->dtype == MOT_DTYPE_F32 ? 8 : 16;
+    const int gemm_from = n_jobs > 0 && jobs[0].w->dtype == MOT_DTYPE_F32 ? gemm_from_f32 : gemm_from_lowp;
     if (same && n > 0 && n < gemm_from) {
         mot_cpu_matmul_gemv_multi(jobs, n_jobs, x, n);
         return;

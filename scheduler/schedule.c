@@ -1,0 +1,106 @@
+#include "scheduler/schedule.h"
+
+#include <errno.h>
+#include <omp.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "common/error.h"
+#include "graph/yaml_tree.h"
+#include "kernels/cpu/kernels.h"
+
+static const char *const keys[] = {"threads", "lanes", "threads_per_lane", "gemm_from_f32", "gemm_from_lowp",
+                                   "graphs", "graph_cache", "plan_cache", "kv_layout", NULL};
+static const char *const lane_modes[] = {"serial", "concurrent", NULL};
+static const char *const booleans[] = {"false", "true", NULL};
+static const char *const kv_layouts[] = {"f32", NULL};
+
+void mot_schedule_defaults(mot_schedule *s) {
+    memset(s, 0, sizeof *s);
+    s->gemm_from_f32 = 8;   /* kernels/cpu/matmul.c: the GEMV/GEMM crossover measured here */
+    s->gemm_from_lowp = 16;
+    s->graphs = 1;
+    s->graph_cache = 8;
+    s->plan_cache = 8;
+}
+
+static mot_status parse(yaml_tree *t, mot_schedule *s) {
+    yaml_node_t *root = yaml_tree_root(t);
+    if (!root) {
+        return MOT_OK; /* an empty file: the defaults */
+    }
+    MOT_TRY(yaml_tree_expect_mapping(t, root, "schedule"));
+    MOT_TRY(yaml_tree_check_keys(t, root, "schedule", keys));
+    yaml_node_t *v;
+    if ((v = yaml_tree_get(t, root, "threads", NULL))) MOT_TRY(yaml_tree_int(t, v, "threads", 0, 4096, &s->threads));
+    if ((v = yaml_tree_get(t, root, "lanes", NULL))) MOT_TRY(yaml_tree_choice(t, v, "lanes", lane_modes, &s->concurrent_lanes));
+    if ((v = yaml_tree_get(t, root, "threads_per_lane", NULL))) {
+        MOT_TRY(yaml_tree_expect_sequence(t, v, "threads_per_lane"));
+        const int n = (int)(v->data.sequence.items.top - v->data.sequence.items.start);
+        if (n > MOT_MAX_LANES) {
+            return yaml_tree_fail(t, yaml_tree_pos(v), "threads_per_lane: %d entries, at most %d (one per active expert)",
+                                  n, MOT_MAX_LANES);
+        }
+        for (int i = 0; i < n; i++) {
+            char what[40];
+            snprintf(what, sizeof what, "threads_per_lane[%d]", i);
+            MOT_TRY(yaml_tree_int(t, yaml_tree_node(t, v->data.sequence.items.start[i]), what, 1, 4096,
+                                  &s->threads_per_lane[i]));
+        }
+        s->n_threads_per_lane = n;
+    }
+    if ((v = yaml_tree_get(t, root, "gemm_from_f32", NULL))) MOT_TRY(yaml_tree_int(t, v, "gemm_from_f32", 2, 1 << 20, &s->gemm_from_f32));
+    if ((v = yaml_tree_get(t, root, "gemm_from_lowp", NULL))) MOT_TRY(yaml_tree_int(t, v, "gemm_from_lowp", 2, 1 << 20, &s->gemm_from_lowp));
+    if ((v = yaml_tree_get(t, root, "graphs", NULL))) MOT_TRY(yaml_tree_choice(t, v, "graphs", booleans, &s->graphs));
+    if ((v = yaml_tree_get(t, root, "graph_cache", NULL))) MOT_TRY(yaml_tree_int(t, v, "graph_cache", 1, 1024, &s->graph_cache));
+    if ((v = yaml_tree_get(t, root, "plan_cache", NULL))) MOT_TRY(yaml_tree_int(t, v, "plan_cache", 2, 1024, &s->plan_cache));
+    if ((v = yaml_tree_get(t, root, "kv_layout", NULL))) MOT_TRY(yaml_tree_choice(t, v, "kv_layout", kv_layouts, &s->kv_layout));
+    return MOT_OK;
+}
+
+mot_status mot_schedule_load(const char *path, mot_schedule *s) {
+    FILE *f = fopen(path, "r");
+    if (!f) {
+        return mot_fail(MOT_ERR_IO, "%s: cannot read the schedule file (%s)", path, strerror(errno));
+    }
+    fclose(f);
+    yaml_tree t;
+    MOT_TRY(yaml_tree_load(&t, path));
+    mot_status st = parse(&t, s);
+    yaml_tree_free(&t);
+    return st;
+}
+
+void mot_schedule_write(const mot_schedule *s, const char *header, FILE *f) {
+    if (header) {
+        for (const char *p = header; *p;) {
+            const char *nl = strchr(p, '\n');
+            int len = nl ? (int)(nl - p) : (int)strlen(p);
+            fprintf(f, "# %.*s\n", len, p);
+            p += len + (nl ? 1 : 0);
+        }
+    }
+    fprintf(f, "threads: %d            # 0 = all cores\n", s->threads);
+    fprintf(f, "lanes: %s\n", lane_modes[s->concurrent_lanes]);
+    fprintf(f, "threads_per_lane: [");
+    for (int i = 0; i < s->n_threads_per_lane; i++) fprintf(f, "%s%d", i ? ", " : "", s->threads_per_lane[i]);
+    fprintf(f, "]\n");
+    fprintf(f, "gemm_from_f32: %d\ngemm_from_lowp: %d\n", s->gemm_from_f32, s->gemm_from_lowp);
+    fprintf(f, "graphs: %s\ngraph_cache: %d\nplan_cache: %d\nkv_layout: %s\n", booleans[s->graphs], s->graph_cache,
+            s->plan_cache, kv_layouts[s->kv_layout]);
+}
+
+void mot_schedule_describe(const mot_schedule *s, char *buf, size_t cap) {
+    char threads[16];
+    snprintf(threads, sizeof threads, "%d", s->threads);
+    snprintf(buf, cap, "threads %s, lanes %s, gemm_from %d/%d, graphs %s (%d), plan cache %d",
+             s->threads ? threads : "all", lane_modes[s->concurrent_lanes], s->gemm_from_f32, s->gemm_from_lowp,
+             s->graphs ? "on" : "off", s->graph_cache, s->plan_cache);
+}
+
+void mot_schedule_apply_cpu(const mot_schedule *s) {
+    mot_cpu_set_gemm_from(s->gemm_from_f32, s->gemm_from_lowp);
+    if (s->threads > 0) {
+        omp_set_num_threads(s->threads);
+    }
+}

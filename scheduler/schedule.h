@@ -1,0 +1,41 @@
+/* A schedule: every tunable choice of a run, separate from what is computed (the pipeline).
+ * Loaded from YAML (the schedules folder, docs/schedules.md), validated like pipeline files
+ * ("FILE:LINE:COL: error: ..."), written back by `mot tune` with its measurements. */
+#ifndef MOT_SCHEDULER_SCHEDULE_H
+#define MOT_SCHEDULER_SCHEDULE_H
+
+#include <stdio.h>
+
+#include "mot.h"
+#include "scheduler/step_state.h"
+
+typedef struct {
+    int threads;                        /* OpenMP threads; 0 = all cores */
+    int concurrent_lanes;               /* CPU: lanes side by side (1) or one after another (0) */
+    int n_threads_per_lane;             /* concurrent: group sizes given (0 = even split) */
+    int threads_per_lane[MOT_MAX_LANES];
+    int gemm_from_f32;                  /* CPU: rows from which the packed GEMM replaces the GEMV */
+    int gemm_from_lowp;                 /*      (f16/bf16 weights) */
+    int graphs;                         /* CUDA: capture decode plans into CUDA Graphs */
+    int graph_cache;                    /* CUDA: graphs kept (LRU) */
+    int plan_cache;                     /* plans kept (LRU) */
+    int kv_layout;                      /* 0 = "f32": f32 rows [layer][position][kv_dim] (the only one) */
+} mot_schedule;
+
+void mot_schedule_defaults(mot_schedule *s);
+
+/* Reads FILE over the defaults. Errors name FILE:LINE:COL: unknown keys, wrong types, values
+ * out of range, an unknown choice. */
+mot_status mot_schedule_load(const char *path, mot_schedule *s);
+
+/* The schedule as YAML that mot_schedule_load reads back; `header` lines (may be NULL) are
+ * written first as comments. */
+void mot_schedule_write(const mot_schedule *s, const char *header, FILE *f);
+
+/* One line: "threads 2, lanes serial, gemm_from 8/16, graphs on (8), plan cache 8". */
+void mot_schedule_describe(const mot_schedule *s, char *buf, size_t cap);
+
+/* Applies the CPU-global choices (GEMM thresholds, threads). */
+void mot_schedule_apply_cpu(const mot_schedule *s);
+
+#endif
