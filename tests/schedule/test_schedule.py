@@ -1,0 +1,105 @@
+#!/usr/bin/env python3
+"""Schedule files: every bad one gives one FILE:LINE:COL error line; good ones run; a pipeline
+can name its schedule; `mot tune` with a tiny budget writes a schedule that loads and runs.
+
+usage: test_schedule.py MOT PIPELINE.yaml WORK_DIR"""
+import os
+import shutil
+import subprocess
+import sys
+
+failures = []
+
+
+def check(cond, what):
+    if not cond:
+        failures.append(what)
+        print("FAIL " + what)
+
+
+def mot(*args):
+    return subprocess.run([MOT] + list(args), capture_output=True, text=True)
+
+
+def write(path, text):
+    with open(path, "w") as f:
+        f.write(text)
+    return path
+
+
+def expect_error(label, text, *needles):
+    path = write(os.path.join(WORK, label.replace(" ", "_") + ".yaml"), text)
+    r = mot("run", PIPE, "-p", "hi", "-n", "2", "--schedule", path)
+    lines = [l for l in r.stderr.splitlines() if "error" in l]
+    ok = r.returncode != 0 and len(lines) == 1 and all(n in lines[0] for n in (path,) + needles)
+    check(ok, f"{label}: expected one error line with {needles}, got rc {r.returncode}: {r.stderr.strip()}")
+
+
+def main():
+    global MOT, PIPE, WORK
+    MOT, PIPE, WORK = sys.argv[1:4]
+    os.makedirs(WORK, exist_ok=True)
+
+    expect_error("unknown key", "threads: 2\nfrobs: 1\n", ":2:1:", "unknown key 'frobs'")
+    expect_error("bad choice", "lanes: sideways\n", ":1:8:", "lanes", "serial, concurrent")
+    expect_error("out of range", "threads: -1\n", ":1:10:", "threads", "out of range")
+    expect_error("not a number", "graph_cache: many\n", ":1:14:", "graph_cache")
+    expect_error("not a mapping", "- threads\n", ":1:1:", "schedule")
+    expect_error("yaml syntax", "threads: [\n", "invalid YAML")
+    expect_error("too many lanes", "threads_per_lane: [1, 1, 1, 1, 1, 1, 1, 1, 1]\n", ":1:19:", "at most 8")
+    expect_error("bad lane threads", "threads_per_lane: [2, 0]\n", ":1:23:", "threads_per_lane[1]")
+    expect_error("duplicate key", "threads: 1\nthreads: 2\n", ":2:1:", "duplicate key 'threads'")
+    r = mot("run", PIPE, "-p", "hi", "--schedule", os.path.join(WORK, "missing.yaml"))
+    check(r.returncode != 0 and "missing.yaml: cannot read the schedule file" in r.stderr, "missing schedule file")
+
+    # the shipped default, and a concurrent schedule with threads per lane
+    default = os.path.join(os.path.dirname(__file__), "..", "..", "schedules", "default.yaml")
+    r = mot("run", PIPE, "-p", "hi there", "-n", "3", "--schedule", default, "--dump", os.path.join(WORK, "a.st"))
+    check(r.returncode == 0, f"schedules/default.yaml runs: {r.stderr}")
+    conc = write(os.path.join(WORK, "concurrent.yaml"), "lanes: concurrent\nthreads_per_lane: [1, 1]\n")
+    r = mot("run", PIPE, "-p", "hi there", "-n", "3", "--schedule", conc, "--dump", os.path.join(WORK, "b.st"))
+    check(r.returncode == 0, f"a concurrent schedule runs: {r.stderr}")
+    if r.returncode == 0:
+        with open(os.path.join(WORK, "a.st"), "rb") as a, open(os.path.join(WORK, "b.st"), "rb") as b:
+            check(a.read() == b.read(), "serial and concurrent schedules give the same dump")
+
+    # a pipeline naming its schedule (relative to the pipeline file); bench reports it
+    pool = os.path.dirname(os.path.abspath(PIPE))
+    named = os.path.join(pool, "with_schedule.yaml")
+    write(os.path.join(pool, "tuned-by-test.yaml"), "lanes: concurrent\ngemm_from_f32: 4\n")
+    with open(PIPE) as f:
+        text = f.read()
+    write(named, text + "schedule: tuned-by-test.yaml\n")
+    r = mot("bench", named, "-p", "4", "-n", "2", "-r", "1")
+    check(r.returncode == 0 and "schedule:" in r.stdout and "tuned-by-test.yaml" in r.stdout
+          and "lanes concurrent" in r.stdout and "gemm_from 4/16" in r.stdout,
+          f"bench prints the pipeline's schedule: {r.stdout[-400:]} {r.stderr}")
+    r = mot("bench", named, "-p", "4", "-n", "2", "-r", "1", "--lanes", "serial", "-o", "json")
+    check(r.returncode == 0 and '"schedule_desc": "threads all, lanes serial' in r.stdout,
+          f"a flag wins over the schedule: {r.stdout[:600]}")
+
+    # mot tune with a tiny budget: a schedule that loads and runs
+    out = os.path.join(WORK, "tuned.yaml")
+    r = mot("tune", PIPE, "-o", out, "--budget", "0.5", "-p", "4", "-n", "2", "-r", "2")
+    check(r.returncode == 0 and "with the default schedule" in r.stdout and os.path.exists(out),
+          f"mot tune: {r.stdout} {r.stderr}")
+    if os.path.exists(out):
+        with open(out) as f:
+            tuned = f.read()
+        check("# written by mot tune" in tuned and tuned.count(" ± ") >= 1, "tune writes its measurements as comments")
+        r = mot("run", PIPE, "-p", "hi there", "-n", "3", "--schedule", out)
+        check(r.returncode == 0, f"the tuned schedule loads and runs: {r.stderr}")
+    r = mot("tune", PIPE)
+    check(r.returncode != 0 and "-o" in r.stderr, "tune without -o is an error")
+
+    for p in (named, os.path.join(pool, "tuned-by-test.yaml")):
+        os.remove(p)
+    if failures:
+        print(f"{len(failures)} failures")
+        return 1
+    print("schedule files validated, applied and tuned")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
