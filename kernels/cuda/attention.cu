@@ -54,19 +54,9 @@ __global__ void __launch_bounds__(ATT_THREADS) attention_split_kernel(att_args a
     const int lo = lo_ll > first ? (int)lo_ll : first;
     const int hi = hi_ll < (long long)p + 1 ? (int)hi_ll : p + 1;
     float *dst = partial + ((size_t)h * gridDim.y + s) * (a.hd + 2);
-    if (lo >= hi) {  // past the current length (most splits early on): an empty partial
-        if (threadIdx.x == 0) {
-            dst[0] = -INFINITY;
-            dst[1] = 0.0f;
-        }
-        return;
-    }
-    float q[DPL];
-    att_load_q<DPL>(q, a.q + (size_t)h * a.hd, a.hd);
-    att_state<DPL> st;
-    att_init<DPL>(st);
-    att_keys<DPL>(st, q, a.k + g_off, a.v + g_off, a.kv_stride, a.hd, lo, hi, a.scale);
-    att_finish<DPL>(st, a.hd, dst, 1, sh);
+    // splits past the current length (most of them early on) write an empty partial
+    att_split_partial<DPL>(dst, a.q + (size_t)h * a.hd, a.k + g_off, a.v + g_off, a.kv_stride, a.hd, lo, hi, a.scale,
+                           sh);
 }
 
 template <int DPL>

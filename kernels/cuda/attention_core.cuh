@@ -208,4 +208,25 @@ static inline int att_plan_splits(long long cap, int heads, int hd, int segs, si
     return (int)s;
 }
 
+// One split of a split-key pass (decode): the unnormalized partial [m, l, acc[hd]] of query
+// row q_row over keys [lo, hi) of k, v (row stride `stride` floats) into dst, or an empty
+// partial (m = -inf, l = 0) when the split lies past the visible keys.
+template <int DPL>
+__device__ __forceinline__ void att_split_partial(float *dst, const float *q_row, const float *k, const float *v,
+                                                  int stride, int hd, int lo, int hi, float scale, att_shared &sh) {
+    if (lo >= hi) {
+        if (threadIdx.x == 0) {
+            dst[0] = -INFINITY;
+            dst[1] = 0.0f;
+        }
+        return;
+    }
+    float q[DPL];
+    att_load_q<DPL>(q, q_row, hd);
+    att_state<DPL> st;
+    att_init<DPL>(st);
+    att_keys<DPL>(st, q, k, v, stride, hd, lo, hi, scale);
+    att_finish<DPL>(st, hd, dst, 1, sh);
+}
+
 #endif

@@ -58,19 +58,10 @@ __global__ void __launch_bounds__(ATT_THREADS) cross_attention_split_kernel(xatt
     const int vis = xatt_visible(a.step, m, 0);
     const int hi = lo_ll + chunk < (long long)vis ? (int)(lo_ll + chunk) : vis;
     float *dst = partial + ((size_t)h * gridDim.y + blockIdx.y) * (a.dh + 2);
-    if (lo_ll >= hi) {  // past the segment's visible keys: an empty partial
-        if (threadIdx.x == 0) {
-            dst[0] = -INFINITY;
-            dst[1] = 0.0f;
-        }
-        return;
-    }
-    float q[DPL];
-    att_load_q<DPL>(q, a.q + (size_t)h * a.dh, a.dh);
-    att_state<DPL> st;
-    att_init<DPL>(st);
-    att_keys<DPL>(st, q, a.k[m] + (size_t)h * a.dh, a.v[m] + (size_t)h * a.dh, a.d_s, a.dh, (int)lo_ll, hi, a.scale);
-    att_finish<DPL>(st, a.dh, dst, 1, sh);
+    // splits past the segment's visible keys write an empty partial
+    const int lo = lo_ll < hi ? (int)lo_ll : hi;
+    att_split_partial<DPL>(dst, a.q + (size_t)h * a.dh, a.k[m] + (size_t)h * a.dh, a.v[m] + (size_t)h * a.dh, a.d_s,
+                           a.dh, lo, hi, a.scale, sh);
 }
 
 template <int DPL>
