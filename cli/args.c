@@ -1,4 +1,5 @@
 #include "cli/args.h"
+#include "common/mapped_file.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -85,10 +86,27 @@ static mot_status arg_choice(mot_args *a, const char *const *choices, int n, int
     return mot_fail(MOT_ERR_ARG, "%s: expected %s, got '%s'", flag, list, s);
 }
 
-int mot_arg_backend(mot_args *a, mot_backend_options *o, unsigned *given, mot_status *st) {
+void mot_exec_flags_init(mot_exec_flags *x) {
+    memset(x, 0, sizeof *x);
+    x->sched.flags.graphs = 1;
+}
+
+int mot_arg_exec(mot_args *a, mot_exec_flags *x, mot_status *st) {
     const char *f = a->argv[a->i];
+    mot_backend_options *o = &x->sched.flags;
+    unsigned *given = &x->sched.given;
     *st = MOT_OK;
-    if (!strcmp(f, "--backend")) {
+    if (!strcmp(f, "-t") || !strcmp(f, "--threads")) {
+        *st = mot_arg_int(a, 1, 4096, &x->sched.threads);
+    } else if (!strcmp(f, "--schedule")) {
+        *st = mot_arg_str(a, &x->sched.path);
+    } else if (!strcmp(f, "--profile")) {
+        *st = mot_arg_str(a, &x->profile_path);
+    } else if (!strcmp(f, "--mmap")) {
+        mot_set_load_mode(MOT_LOAD_MAP);
+    } else if (!strcmp(f, "--no-mmap")) {
+        mot_set_load_mode(MOT_LOAD_COPY);
+    } else if (!strcmp(f, "--backend")) {
         static const char *const kinds[] = {"auto", "cpu", "cuda"};
         int k = 0;
         *st = arg_choice(a, kinds, 3, &k);

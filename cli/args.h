@@ -2,6 +2,7 @@
 #ifndef MOT_CLI_ARGS_H
 #define MOT_CLI_ARGS_H
 
+#include "cli/schedule_options.h"
 #include "executor/backend.h"
 #include "mot.h"
 
@@ -18,13 +19,18 @@ mot_status mot_arg_int(mot_args *a, long lo, long hi, int *out);
 mot_status mot_arg_float(mot_args *a, double lo, double hi, float *out);
 mot_status mot_arg_u64(mot_args *a, unsigned long long *out);
 
-/* The backend flags shared by run and bench: --backend auto|cpu|cuda, --lanes
- * serial|concurrent, --no-graphs. Returns 1 when argv[a->i] is one of them (*st says whether
- * its value was good, *given records it), 0 when it is not. */
-int mot_arg_backend(mot_args *a, mot_backend_options *o, unsigned *given, mot_status *st);
+/* How run and bench execute: the flags both take. */
+typedef struct {
+    mot_schedule_flags sched;  /* --schedule FILE, -t, --backend, --lanes, --no-graphs */
+    const char *profile_path;  /* --profile FILE */
+} mot_exec_flags;
 
-/* Bits of `given`: which backend flags the command line set (they win over a schedule). */
-enum { MOT_GIVEN_LANES = 1, MOT_GIVEN_GRAPHS = 2 };
+void mot_exec_flags_init(mot_exec_flags *x);
+
+/* The flags run and bench share: --backend auto|cpu|cuda, --lanes serial|concurrent,
+ * --no-graphs, -t/--threads, --schedule, --profile, --mmap/--no-mmap. Returns 1 when
+ * argv[a->i] is one of them (*st says whether its value was good), 0 when it is not. */
+int mot_arg_exec(mot_args *a, mot_exec_flags *x, mot_status *st);
 
 /* Prints "error: <last error>" to stderr and returns the exit status for st. */
 int mot_cli_fail(mot_status st);

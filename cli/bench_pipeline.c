@@ -69,18 +69,17 @@ static mot_status time_alone(const mot_model *m, const mot_route *r, const mot_b
     return MOT_OK;
 }
 
-mot_status mot_bench_pipeline(const mot_bench_pipeline_opts *in) {
-    mot_bench_pipeline_opts opts = *in, *o = &opts;
+mot_status mot_bench_pipeline(const mot_bench_pipeline_opts *o) {
     mot_profile_session prof;
     mot_model *m = NULL;
     mot_route r = {0};
-    MOT_TRY(mot_profile_begin(&prof, o->profile_path, &o->backend));
+    MOT_TRY(mot_profile_begin(&prof, o->exec.profile_path));
     mot_status st = mot_model_load(o->pipeline, 1, &m);
     mot_schedule sched;
+    mot_backend_options backend; /* resolved: the schedule, the flags, the trace */
     if (st == MOT_OK) {
-        struct mot_trace *trace = o->backend.trace;
-        st = mot_schedule_resolve(&o->schedule, m->pipe->schedule, &sched, &o->backend);
-        o->backend.trace = trace;
+        st = mot_schedule_resolve(&o->exec.sched, m->pipe->schedule, &sched, &backend);
+        backend.trace = mot_profile_trace(&prof);
     }
     double route_s = 0.0;
     if (st == MOT_OK && o->experts) {
@@ -105,9 +104,9 @@ mot_status mot_bench_pipeline(const mot_bench_pipeline_opts *in) {
         memset(b, 0, sizeof *b);
         snprintf(b->test, sizeof b->test, "pp%d", o->n_prompt);
         b->n_prompt = o->n_prompt, b->n_threads = threads;
-        st = mot_bench_request(m, &r, &o->backend, o->n_prompt, 0, &t); /* warm-up */
+        st = mot_bench_request(m, &r, &backend, o->n_prompt, 0, &t); /* warm-up */
         for (int i = 0; i < o->reps && st == MOT_OK; i++) {
-            st = mot_bench_request(m, &r, &o->backend, o->n_prompt, 0, &t);
+            st = mot_bench_request(m, &r, &backend, o->n_prompt, 0, &t);
             b->samples_ts[b->n_reps++] = o->n_prompt / t.prefill_s;
         }
         mot_bench_finish(b);
@@ -118,16 +117,16 @@ mot_status mot_bench_pipeline(const mot_bench_pipeline_opts *in) {
         snprintf(b->test, sizeof b->test, "tg%d", o->n_gen);
         snprintf(a->test, sizeof a->test, "tg%d-alone", o->n_gen);
         b->n_gen = a->n_gen = o->n_gen, b->n_threads = a->n_threads = threads;
-        st = mot_bench_request(m, &r, &o->backend, 1, o->n_gen, &t); /* warm-up */
+        st = mot_bench_request(m, &r, &backend, 1, o->n_gen, &t); /* warm-up */
         double decode = 0.0, inter = 0.0;
         for (int i = 0; i < o->reps && st == MOT_OK; i++) {
-            st = mot_bench_request(m, &r, &o->backend, 1, o->n_gen, &t);
+            st = mot_bench_request(m, &r, &backend, 1, o->n_gen, &t);
             b->samples_ts[b->n_reps++] = t.steps / t.decode_s;
             decode += t.decode_s, inter += t.interaction_s;
         }
         for (int i = 0; i < o->reps && st == MOT_OK; i++) {
             double s;
-            st = time_alone(m, &r, &o->backend, o->n_gen, &s);
+            st = time_alone(m, &r, &backend, o->n_gen, &s);
             a->samples_ts[a->n_reps++] = o->n_gen / s;
         }
         mot_bench_finish(b);
@@ -152,10 +151,10 @@ mot_status mot_bench_pipeline(const mot_bench_pipeline_opts *in) {
         mot_bench_cpu_info(cpu, sizeof cpu);
         mot_bench_context ctx = {.model = o->pipeline, .model_type = type, .model_size = bytes,
                                  .model_n_params = params,
-                                 .backend = o->backend.kind == MOT_BACKEND_CUDA ? "CUDA" : "CPU", .build_commit = MOT_GIT_COMMIT,
+                                 .backend = backend.kind == MOT_BACKEND_CUDA ? "CUDA" : "CPU", .build_commit = MOT_GIT_COMMIT,
                                  .peak_rss = mot_bench_peak_rss()};
         snprintf(ctx.cpu_info, sizeof ctx.cpu_info, "%s", cpu);
-        ctx.schedule = o->schedule.path ? o->schedule.path : m->pipe->schedule;
+        ctx.schedule = o->exec.sched.path ? o->exec.sched.path : m->pipe->schedule;
         mot_schedule_describe(&sched, ctx.schedule_desc, sizeof ctx.schedule_desc);
         if (o->json) {
             mot_bench_print_json(stdout, &ctx, res, n_res);

@@ -2,7 +2,7 @@
 #ifndef MOT_CLI_BENCH_PIPELINE_H
 #define MOT_CLI_BENCH_PIPELINE_H
 
-#include "cli/schedule_options.h"
+#include "cli/args.h"
 #include "runtime/router.h"
 #include "executor/backend.h"
 #include "mot.h"
@@ -11,9 +11,8 @@ typedef struct {
     const char *pipeline;
     const char *experts; /* --experts a,b,c or NULL: route a fixed prompt */
     int n_prompt, n_gen, reps, json;
-    mot_backend_options backend;
-    const char *profile_path; /* --profile FILE: every MoT request of the benchmark is traced */
-    mot_schedule_flags schedule; /* --schedule and the flags; the pipeline's schedule otherwise */
+    mot_exec_flags exec; /* --schedule (else the pipeline's) and the backend flags; --profile
+                            traces every MoT request of the benchmark */
 } mot_bench_pipeline_opts;
 
 typedef struct {

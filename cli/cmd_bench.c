@@ -25,20 +25,19 @@
 
 typedef struct {
     const char *model_dir, *output, *pipeline, *experts;
-    int n_prompt, n_gen, reps, threads;
-    mot_backend_options backend;
-    unsigned backend_given;
-    const char *profile_path, *schedule_path;
+    int n_prompt, n_gen, reps;
+    mot_exec_flags exec; /* backend, threads, schedule, profile, mmap */
 } bench_options;
 
 static mot_status parse_bench(int argc, char **argv, bench_options *o) {
-    *o = (bench_options){.n_prompt = 128, .n_gen = 64, .reps = 3, .output = "md", .backend.graphs = 1};
+    *o = (bench_options){.n_prompt = 128, .n_gen = 64, .reps = 3, .output = "md"};
+    mot_exec_flags_init(&o->exec);
     mot_args a = {argc, argv, 0};
     for (a.i = 0; a.i < argc; a.i++) {
         const char *f = argv[a.i];
-        mot_status bst;
-        if (mot_arg_backend(&a, &o->backend, &o->backend_given, &bst)) {
-            MOT_TRY(bst);
+        mot_status xst;
+        if (mot_arg_exec(&a, &o->exec, &xst)) {
+            MOT_TRY(xst);
         } else if (!strcmp(f, "-m") || !strcmp(f, "--model")) {
             MOT_TRY(mot_arg_str(&a, &o->model_dir));
         } else if (!strcmp(f, "-p") || !strcmp(f, "--n-prompt")) {
@@ -47,21 +46,11 @@ static mot_status parse_bench(int argc, char **argv, bench_options *o) {
             MOT_TRY(mot_arg_int(&a, 0, 1 << 20, &o->n_gen));
         } else if (!strcmp(f, "-r") || !strcmp(f, "--repetitions")) {
             MOT_TRY(mot_arg_int(&a, 1, MOT_BENCH_MAX_REPS, &o->reps));
-        } else if (!strcmp(f, "--mmap")) {
-            mot_set_load_mode(MOT_LOAD_MAP);
-        } else if (!strcmp(f, "--no-mmap")) {
-            mot_set_load_mode(MOT_LOAD_COPY);
-        } else if (!strcmp(f, "-t") || !strcmp(f, "--threads")) {
-            MOT_TRY(mot_arg_int(&a, 1, 4096, &o->threads));
         } else if (!strcmp(f, "-o") || !strcmp(f, "--output")) {
             MOT_TRY(mot_arg_str(&a, &o->output));
             if (strcmp(o->output, "md") && strcmp(o->output, "json")) {
                 return mot_fail(MOT_ERR_ARG, "-o: expected md or json, got '%s'", o->output);
             }
-        } else if (!strcmp(f, "--profile")) {
-            MOT_TRY(mot_arg_str(&a, &o->profile_path));
-        } else if (!strcmp(f, "--schedule")) {
-            MOT_TRY(mot_arg_str(&a, &o->schedule_path));
         } else if (!strcmp(f, "--experts")) {
             MOT_TRY(mot_arg_str(&a, &o->experts));
         } else if (f[0] == '-') {
@@ -124,12 +113,11 @@ static mot_status bench(const bench_options *o) {
     mot_plan_source src;
     mot_plan_source_single(ex, n_ctx, o->n_prompt > 0 ? o->n_prompt : 1, &src);
     mot_engine_options eo = {0}; /* greedy */
-    mot_profile_session prof;
-    const mot_schedule_flags sf = {o->schedule_path, o->threads, o->backend_given, o->backend};
+    mot_profile_session prof = {0};
     mot_schedule sched;
-    mot_status status = mot_schedule_resolve(&sf, NULL, &sched, &eo.backend);
-    if (status == MOT_OK) status = mot_profile_begin(&prof, o->profile_path, &eo.backend);
-    else mot_profile_begin(&prof, NULL, &eo.backend);
+    mot_status status = mot_schedule_resolve(&o->exec.sched, NULL, &sched, &eo.backend);
+    if (status == MOT_OK) status = mot_profile_begin(&prof, o->exec.profile_path);
+    eo.backend.trace = mot_profile_trace(&prof);
     mot_profile_lane(&prof, 0, 0, ex->name);
     if (status == MOT_OK) status = mot_engine_open(&e, &src, &eo);
     if (status == MOT_OK) {
@@ -157,7 +145,7 @@ static mot_status bench(const bench_options *o) {
         snprintf(type, sizeof type, "%s %dx%d %s", c->arch, c->hidden, c->n_layers,
                  mot_dtype_name(ex->layers[0].wq.dtype));
         ctx.model_type = type;
-        ctx.schedule = o->schedule_path;
+        ctx.schedule = o->exec.sched.path;
         mot_schedule_describe(&sched, ctx.schedule_desc, sizeof ctx.schedule_desc);
         mot_bench_cpu_info(ctx.cpu_info, sizeof ctx.cpu_info);
         /* Measured after the runs so that its buffer does not count in the peak RSS. */
@@ -187,13 +175,9 @@ int mot_cmd_bench(int argc, char **argv) {
     if (st != MOT_OK) {
         return mot_cli_fail(st);
     }
-    if (o.threads > 0) {
-        omp_set_num_threads(o.threads);
-    }
     if (o.pipeline) {
         mot_bench_pipeline_opts po = {o.pipeline, o.experts, o.n_prompt, o.n_gen, o.reps, !strcmp(o.output, "json"),
-                                      o.backend, o.profile_path,
-                                      {o.schedule_path, o.threads, o.backend_given, o.backend}};
+                                      o.exec};
         st = mot_bench_pipeline(&po);
     } else {
         st = bench(&o);

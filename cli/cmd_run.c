@@ -25,13 +25,13 @@ static mot_status parse_run(int argc, char **argv, run_options *o) {
     o->n_predict_given = 0;
     o->n_batch = 512;
     o->sampler = (mot_sampler_params){.temperature = 0.8f, .top_k = 40, .top_p = 0.95f};
-    o->backend.graphs = 1;
+    mot_exec_flags_init(&o->exec);
     mot_args a = {argc, argv, 0};
     for (a.i = 0; a.i < argc; a.i++) {
         const char *f = argv[a.i];
-        mot_status bst;
-        if (mot_arg_backend(&a, &o->backend, &o->backend_given, &bst)) {
-            MOT_TRY(bst);
+        mot_status xst;
+        if (mot_arg_exec(&a, &o->exec, &xst)) {
+            MOT_TRY(xst);
         } else if (!strcmp(f, "-m") || !strcmp(f, "--model")) {
             MOT_TRY(mot_arg_str(&a, &o->model_dir));
         } else if (!strcmp(f, "-p") || !strcmp(f, "--prompt")) {
@@ -55,12 +55,6 @@ static mot_status parse_run(int argc, char **argv, run_options *o) {
             MOT_TRY(mot_arg_u64(&a, &seed));
             o->sampler.seed = seed;
             o->seed_given = 1;
-        } else if (!strcmp(f, "--mmap")) {
-            mot_set_load_mode(MOT_LOAD_MAP);
-        } else if (!strcmp(f, "--no-mmap")) {
-            mot_set_load_mode(MOT_LOAD_COPY);
-        } else if (!strcmp(f, "-t") || !strcmp(f, "--threads")) {
-            MOT_TRY(mot_arg_int(&a, 1, 4096, &o->threads));
         } else if (!strcmp(f, "-c") || !strcmp(f, "--ctx-size")) {
             MOT_TRY(mot_arg_int(&a, 1, 1 << 24, &o->n_ctx));
         } else if (!strcmp(f, "-b") || !strcmp(f, "--batch-size")) {
@@ -76,10 +70,6 @@ static mot_status parse_run(int argc, char **argv, run_options *o) {
             }
             MOT_TRY(mot_arg_str(&a, &o->drop[o->n_drop]));
             o->n_drop++;
-        } else if (!strcmp(f, "--profile")) {
-            MOT_TRY(mot_arg_str(&a, &o->profile_path));
-        } else if (!strcmp(f, "--schedule")) {
-            MOT_TRY(mot_arg_str(&a, &o->schedule_path));
         } else if (f[0] == '-') {
             return mot_fail(MOT_ERR_ARG, "run: unknown option '%s' (see mot run --help)", f);
         } else if (o->pipeline) {
@@ -115,19 +105,17 @@ static mot_status run(const run_options *o) {
     mot_tokenizer *tok = NULL;
     mot_expert *ex = NULL;
     mot_generate_result res = {0};
-    mot_profile_session prof;
-    mot_generate_params gp = {.n_predict = o->n_predict, .sampler = o->sampler, .keep_logits = o->dump_path != NULL,
-                              .backend = o->backend};
+    mot_profile_session prof = {0};
+    mot_generate_params gp = {.n_predict = o->n_predict, .sampler = o->sampler, .keep_logits = o->dump_path != NULL};
     mot_text_stream stream;
     char *prompt_buf = NULL;
     const char *prompt;
     int *prompt_ids = NULL, n_prompt = 0;
 
-    const mot_schedule_flags sf = {o->schedule_path, o->threads, o->backend_given, o->backend};
     mot_schedule sched;
-    mot_status st = mot_schedule_resolve(&sf, NULL, &sched, &gp.backend);
-    if (st == MOT_OK) st = mot_profile_begin(&prof, o->profile_path, &gp.backend);
-    else mot_profile_begin(&prof, NULL, &gp.backend);
+    mot_status st = mot_schedule_resolve(&o->exec.sched, NULL, &sched, &gp.backend);
+    if (st == MOT_OK) st = mot_profile_begin(&prof, o->exec.profile_path);
+    gp.backend.trace = mot_profile_trace(&prof);
     if (st == MOT_OK) st = mot_run_prompt(o, &prompt, &prompt_buf);
     if (st == MOT_OK) st = mot_expert_load(o->model_dir, &ex);
     if (st == MOT_OK) st = mot_tokenizer_load(o->model_dir, &tok);
@@ -174,9 +162,6 @@ int mot_cmd_run(int argc, char **argv) {
     mot_status st = parse_run(argc, argv, &o);
     if (st != MOT_OK) {
         return mot_cli_fail(st);
-    }
-    if (o.threads > 0) {
-        omp_set_num_threads(o.threads);
     }
     st = o.pipeline ? mot_run_pipeline(&o) : run(&o);
     return st == MOT_OK ? 0 : mot_cli_fail(st);

@@ -6,7 +6,7 @@
 
 #include "common/error.h"
 
-mot_status mot_profile_begin(mot_profile_session *p, const char *path, mot_backend_options *b) {
+mot_status mot_profile_begin(mot_profile_session *p, const char *path) {
     p->path = NULL;
     mot_trace_init(&p->trace);
     if (!path) {
@@ -18,9 +18,10 @@ mot_status mot_profile_begin(mot_profile_session *p, const char *path, mot_backe
     }
     fclose(f);
     p->path = path;
-    b->trace = &p->trace;
     return MOT_OK;
 }
+
+struct mot_trace *mot_profile_trace(mot_profile_session *p) { return p->path ? &p->trace : NULL; }
 
 void mot_profile_lane(mot_profile_session *p, int lane, int expert, const char *name) {
     mot_trace *t = &p->trace;

@@ -3,7 +3,7 @@
 #ifndef MOT_CLI_PROFILE_SESSION_H
 #define MOT_CLI_PROFILE_SESSION_H
 
-#include "executor/backend.h"
+#include "mot.h"
 #include "profiling/trace.h"
 
 typedef struct {
@@ -11,9 +11,11 @@ typedef struct {
     mot_trace trace;
 } mot_profile_session;
 
-/* Starts recording when path is set: b->trace points at the session's trace. Fails (before
- * anything runs) when the trace file cannot be created. */
-mot_status mot_profile_begin(mot_profile_session *p, const char *path, mot_backend_options *b);
+/* Starts a session when path is set (a zero-initialized session is an unprofiled one); fails (before anything runs) when the trace file cannot
+ * be created. */
+mot_status mot_profile_begin(mot_profile_session *p, const char *path);
+/* The trace to hand to the backend (mot_backend_options.trace): NULL when not profiling. */
+struct mot_trace *mot_profile_trace(mot_profile_session *p);
 /* Names lane i's track "lane i: NAME" and expert index -> name for the slices' arguments. */
 void mot_profile_lane(mot_profile_session *p, int lane, int expert, const char *name);
 /* The router's time as a host slice. */

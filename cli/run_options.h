@@ -2,7 +2,7 @@
 #ifndef MOT_CLI_RUN_OPTIONS_H
 #define MOT_CLI_RUN_OPTIONS_H
 
-#include "executor/backend.h"
+#include "cli/args.h"
 #include "runtime/sampler.h"
 
 #define MOT_MAX_DROP 64
@@ -10,16 +10,13 @@
 typedef struct {
     const char *pipeline;   /* PIPELINE.yaml, or NULL with -m */
     const char *model_dir, *prompt, *prompt_file, *dump_path;
-    int n_predict, threads, n_ctx, n_batch;
+    int n_predict, n_ctx, n_batch;
     mot_sampler_params sampler;
     int seed_given, n_predict_given, temp_given, top_k_given, top_p_given, n_batch_given;
     const char *experts;    /* --experts a,b,c */
     const char *drop[MOT_MAX_DROP];
     int n_drop;
-    mot_backend_options backend; /* the backend flags as given */
-    unsigned backend_given;      /* MOT_GIVEN_* */
-    const char *profile_path;    /* --profile FILE */
-    const char *schedule_path;   /* --schedule FILE */
+    mot_exec_flags exec;    /* backend, threads, schedule, profile, mmap */
 } run_options;
 
 /* The prompt text: -p as given, or the -f file read into *buf (the caller frees *buf). A NUL

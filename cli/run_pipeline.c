@@ -24,7 +24,6 @@ static mot_generate_opts generate_opts(const mot_pipeline *p, const run_options 
     g.sampler.seed = o->seed_given ? o->sampler.seed : p->sampler.seed;
     g.n_predict = o->n_predict_given && o->n_predict > 0 ? o->n_predict : p->sampler.max_tokens;
     g.keep_logits = o->dump_path != NULL;
-    g.backend = o->backend;
     return g;
 }
 
@@ -38,18 +37,15 @@ mot_status mot_run_pipeline(const run_options *o) {
     if (st == MOT_OK && o->n_predict_given && o->n_predict == 0) {
         st = mot_fail(MOT_ERR_ARG, "-n: a pipeline run generates at least one token");
     }
-    mot_profile_session prof;
-    mot_backend_options backend = o->backend;
-    if (st == MOT_OK) st = mot_profile_begin(&prof, o->profile_path, &backend);
-    else mot_profile_begin(&prof, NULL, &backend);
+    mot_profile_session prof = {0};
+    mot_backend_options backend;
+    if (st == MOT_OK) st = mot_profile_begin(&prof, o->exec.profile_path);
     if (st == MOT_OK) st = mot_model_load(o->pipeline, 1, &m);
     if (st == MOT_OK) {
         /* The pipeline may name its schedule; --schedule and the flags win. */
-        const mot_schedule_flags sf = {o->schedule_path, o->threads, o->backend_given, o->backend};
         mot_schedule sched;
-        struct mot_trace *trace = backend.trace;
-        st = mot_schedule_resolve(&sf, m->pipe->schedule, &sched, &backend);
-        backend.trace = trace;
+        st = mot_schedule_resolve(&o->exec.sched, m->pipe->schedule, &sched, &backend);
+        backend.trace = mot_profile_trace(&prof);
     }
     const double route_t0 = mot_now();
     if (st == MOT_OK) st = mot_route_prompt(m, prompt, o->experts, o->drop, o->n_drop, &route);

@@ -2,7 +2,6 @@
 
 #include <omp.h>
 
-#include "cli/args.h"
 #include "common/error.h"
 
 mot_status mot_schedule_resolve(const mot_schedule_flags *f, const char *pipeline_schedule, mot_schedule *s,

@@ -6,6 +6,9 @@
 #include "executor/backend.h"
 #include "scheduler/schedule.h"
 
+/* Bits of `given`: which backend flags the command line set (they win over a schedule). */
+enum { MOT_GIVEN_LANES = 1, MOT_GIVEN_GRAPHS = 2 };
+
 typedef struct {
     const char *path;          /* --schedule FILE, or NULL */
     int threads;               /* -t, 0 when not given */
