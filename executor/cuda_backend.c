@@ -6,7 +6,10 @@
  * plans are captured into a CUDA Graph on their key's second use (the first use is eager and
  * warms every GEMM shape up), then each step is one graph launch. A failed capture marks the
  * key eager-only. Prefill runs eagerly: its GEMM sizes change with the prompt.
- * Graphs are kept per plan key (routed set, phase, arena generation), LRU-bounded. */
+ * Graphs are kept per plan key (routed set, phase, arena generation), LRU-bounded.
+ * Profiling (a trace or node timing): each plan node's first op is preceded and its last op
+ * followed by a timed event on its lane's stream, and one on the origin stream marks the pass
+ * start; these are graph nodes too, so eager passes and graph replays are both timed. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -14,6 +17,7 @@
 #include "common/error.h"
 #include "executor/backend.h"
 #include "executor/cuda_backend.h"
+#include "profiling/trace.h"
 #include "scheduler/plan_cache.h"
 
 typedef struct {
@@ -26,6 +30,11 @@ typedef struct {
     uint64_t plan_id;         /* the plan it was bound from (a recompiled plan is a new id) */
     mot_gpu_launch *launches; /* [n_ops] bound to the arena and the device weights */
     char (*names)[64];        /* [n_ops] profiler range names */
+    /* profiling: marks[0] the pass start, marks[1 + 2n] / [2 + 2n] node n's begin / end */
+    void **marks;
+    int n_marks;
+    int *node_first, *node_last; /* [n_nodes] op index of the node's first / last RUN */
+    int n_nodes;
     int n_ops;
     int uses;
     int eager_only;
@@ -161,6 +170,12 @@ static size_t max_gemm_elems(const mot_plan_source *src, int lane) {
 static mot_status cuda_open(mot_backend *b, const mot_plan_source *src, const mot_arena_layout *layout,
                             mot_sampler *samplers) {
     cuda_backend *c = (cuda_backend *)b;
+    if ((c->opt.trace || c->opt.timing) && !(c->api.timer_create && c->api.timer_record && c->api.timer_elapsed)) {
+        return mot_fail(MOT_ERR_UNSUPPORTED, "cuda backend: %s has no timed events to profile with", c->api.name);
+    }
+    if (c->opt.trace) {
+        c->opt.trace->cuda_streams = 1; /* lane tracks are the lanes' CUDA streams */
+    }
     c->src = src, c->layout = layout, c->samplers = samplers;
     c->n_lanes = src->n_lanes;
     API(c->api.stream_create(c->api.ctx, &c->origin), "creating the origin stream");
@@ -202,6 +217,33 @@ static mot_status cuda_read(mot_backend *b, mot_buf src, void *dst) {
 
 /* ---- binding a plan to device memory ---- */
 
+/* Profiling: where each node starts and ends in the program, and its timed events (made
+ * here, before any capture; a captured graph records exactly these). */
+static mot_status bind_marks(cuda_backend *c, const mot_plan *p, graph_entry *g) {
+    g->n_nodes = p->n_nodes;
+    g->n_marks = 1 + 2 * p->n_nodes;
+    g->node_first = malloc((size_t)p->n_nodes * sizeof *g->node_first);
+    g->node_last = malloc((size_t)p->n_nodes * sizeof *g->node_last);
+    g->marks = calloc((size_t)g->n_marks, sizeof *g->marks);
+    if (!g->node_first || !g->node_last || !g->marks) {
+        return mot_fail(MOT_ERR_NOMEM, "cuda backend: out of host memory");
+    }
+    for (int n = 0; n < p->n_nodes; n++) {
+        g->node_first[n] = g->node_last[n] = -1;
+    }
+    for (int i = 0; i < p->n_instrs; i++) {
+        if (p->prog[i].kind == MOT_INSTR_RUN) {
+            const int op = p->prog[i].arg, n = p->ops[op].node_id;
+            if (g->node_first[n] < 0) g->node_first[n] = op;
+            g->node_last[n] = op;
+        }
+    }
+    for (int m = 0; m < g->n_marks; m++) {
+        API(c->api.timer_create(c->api.ctx, &g->marks[m]), "creating a timed event");
+    }
+    return MOT_OK;
+}
+
 static mot_status bind(cuda_backend *c, const mot_plan *p, graph_entry *g) {
     g->launches = calloc((size_t)p->n_ops, sizeof *g->launches);
     g->names = calloc((size_t)p->n_ops, sizeof *g->names);
@@ -234,13 +276,19 @@ static mot_status bind(cuda_backend *c, const mot_plan *p, graph_entry *g) {
         snprintf(g->names[i], sizeof g->names[i], "%s %s e%d q%d l%d", mot_node_kind_name(op->node),
                  mot_op_kind_name(op->kind), op->expert, op->stack, op->layer);
     }
-    return MOT_OK;
+    return c->opt.trace || c->opt.timing ? bind_marks(c, p, g) : MOT_OK;
 }
 
 static void entry_free(cuda_backend *c, graph_entry *g) {
     if (g->graph || g->exec) {
         c->api.graph_destroy(c->api.ctx, g->graph, g->exec);
     }
+    for (int m = 0; m < g->n_marks; m++) {
+        if (g->marks[m]) c->api.event_destroy(c->api.ctx, g->marks[m]);
+    }
+    free(g->marks);
+    free(g->node_first);
+    free(g->node_last);
     free(g->launches);
     free(g->names);
     memset(g, 0, sizeof *g);
@@ -305,6 +353,9 @@ static mot_status ensure_events(cuda_backend *c, int n) {
 /* fork from origin, the program on the lane streams, join back into origin */
 static mot_status issue(cuda_backend *c, const mot_plan *p, graph_entry *g) {
     void *ctx = c->api.ctx;
+    if (g->marks) {
+        API(c->api.timer_record(ctx, g->marks[0], c->origin), "recording the pass start");
+    }
     API(c->api.event_record(ctx, c->fork_event, c->origin), "recording the fork");
     for (int i = 0; i < p->key.n_lanes; i++) {
         API(c->api.stream_wait_event(ctx, c->streams[i], c->fork_event), "forking a lane");
@@ -313,11 +364,18 @@ static mot_status issue(cuda_backend *c, const mot_plan *p, graph_entry *g) {
         const mot_instr *in = &p->prog[i];
         void *stream = c->streams[in->lane];
         if (in->kind == MOT_INSTR_RUN) {
+            const int n = p->ops[in->arg].node_id;
+            if (g->marks && g->node_first[n] == in->arg) {
+                API(c->api.timer_record(ctx, g->marks[1 + 2 * n], stream), "recording a node start");
+            }
             c->api.range(ctx, g->names[in->arg]);
             int rc = c->api.launch(ctx, &g->launches[in->arg], in->lane, stream);
             c->api.range(ctx, NULL);
             if (rc != 0) {
                 return api_fail(g->names[in->arg]);
+            }
+            if (g->marks && g->node_last[n] == in->arg) {
+                API(c->api.timer_record(ctx, g->marks[2 + 2 * n], stream), "recording a node end");
             }
         } else if (in->kind == MOT_INSTR_RECORD) {
             API(c->api.event_record(ctx, c->events[in->arg], stream), "recording an event");
@@ -368,6 +426,34 @@ static mot_status capture(cuda_backend *c, const mot_plan *p, graph_entry *g) {
     return MOT_OK;
 }
 
+/* After a pass: one slice per node of each fed lane, at host time t_issue + its offset from
+ * the pass start on the device; node timing sums the same durations. */
+static mot_status read_marks(cuda_backend *c, const mot_plan *p, const graph_entry *g, double t_issue) {
+    mot_trace *t = c->opt.trace;
+    for (int n = 0; n < g->n_nodes; n++) {
+        if (g->node_first[n] < 0) {
+            continue;
+        }
+        const mot_plan_op *op = &p->ops[g->node_first[n]];
+        const int tokens = c->host_step.lane[op->lane].n_new;
+        if (tokens <= 0) {
+            continue; /* a dead lane: its kernels return at once; the CPU shows nothing either */
+        }
+        float start_ms, dur_ms;
+        API(c->api.timer_elapsed(c->api.ctx, g->marks[0], g->marks[1 + 2 * n], &start_ms), "timing a node");
+        API(c->api.timer_elapsed(c->api.ctx, g->marks[1 + 2 * n], g->marks[2 + 2 * n], &dur_ms), "timing a node");
+        c->base.node_s[op->node] += dur_ms * 1e-3;
+        if (t) {
+            const mot_trace_slice s = {.name = mot_node_kind_name(op->node), .track = op->lane,
+                                       .ts = t_issue + start_ms * 1e-3, .dur = dur_ms * 1e-3, .expert = op->expert,
+                                       .stack = op->stack, .node_id = n, .reverse = op->reverse, .phase = t->phase,
+                                       .pass = t->pass, .tokens = tokens};
+            mot_trace_add(t, &s);
+        }
+    }
+    return MOT_OK;
+}
+
 static mot_status cuda_execute(mot_backend *b, const mot_plan *p) {
     cuda_backend *c = (cuda_backend *)b;
     graph_entry *g;
@@ -383,6 +469,7 @@ static mot_status cuda_execute(mot_backend *b, const mot_plan *p) {
             fprintf(stderr, "mot: CUDA Graph capture failed, decoding eagerly: %s\n", mot_last_error());
         }
     }
+    const double t_issue = c->opt.trace ? mot_trace_now(c->opt.trace) : 0.0;
     if (graphable && g->exec) {
         API(c->api.graph_launch(c->api.ctx, g->exec, c->origin), "launching a graph");
         c->stats.graph_launches++;
@@ -391,7 +478,7 @@ static mot_status cuda_execute(mot_backend *b, const mot_plan *p) {
         c->stats.eager_passes++;
     }
     API(c->api.stream_synchronize(c->api.ctx, c->origin), "running a pass");
-    return MOT_OK;
+    return g->marks ? read_marks(c, p, g, t_issue) : MOT_OK;
 }
 
 static void cuda_destroy(mot_backend *b) {

@@ -53,6 +53,12 @@ typedef struct mot_gpu_api {
     int (*lane_create)(void *ctx, int lane, void *stream, size_t max_gemm_elems);
     /* Issues the op's kernels / GEMMs on the lane's stream. Never synchronizes or allocates. */
     int (*launch)(void *ctx, const mot_gpu_launch *l, int lane, void *stream);
+    /* Profiling: a timing-enabled event (destroyed with event_destroy), recorded on a stream
+     * as a node of the graph when captured (cudaEventRecordExternal), and the milliseconds
+     * between two recorded events once both have completed. */
+    int (*timer_create)(void *ctx, void **event);
+    int (*timer_record)(void *ctx, void *event, void *stream);
+    int (*timer_elapsed)(void *ctx, void *start, void *end, float *ms);
     /* Profiler range around the following launches (NVTX); name NULL ends the range. */
     void (*range)(void *ctx, const char *name);
     void (*destroy)(void *ctx);

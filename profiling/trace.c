@@ -90,7 +90,9 @@ mot_status mot_trace_write(const mot_trace *t, const char *path) {
     json_t *events = json_array();
     json_array_append_new(events, thread_name(0, "host: router, passes"));
     for (int i = 0; i < t->n_tracks; i++) {
-        json_array_append_new(events, thread_name(i + 1, t->track_names[i]));
+        char name[96];
+        snprintf(name, sizeof name, "%s%s", t->track_names[i], t->cuda_streams ? " (CUDA stream)" : "");
+        json_array_append_new(events, thread_name(i + 1, name));
     }
     for (int i = 0; i < t->n; i++) {
         json_array_append_new(events, slice_json(t, &t->slices[i]));

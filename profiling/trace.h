@@ -31,6 +31,7 @@ typedef struct mot_trace {
     int n, cap;
     int failed;                  /* out of memory while recording: the trace is incomplete */
     int n_tracks;
+    int cuda_streams;            /* set by the CUDA backend: lane i runs on its own CUDA stream */
     char track_names[16][64];    /* lane i: "lane i: EXPERT" */
     const char *expert_names[64];/* pipeline index -> name (for args) */
     int n_experts;

@@ -57,6 +57,25 @@ static int api_event_record(void *, void *event, void *stream) {
     return 0;
 }
 
+static int api_timer_create(void *, void **event) {
+    cudaEvent_t e;
+    MOT_CUDA_CHECK(cudaEventCreateWithFlags(&e, cudaEventDefault));  // timing enabled
+    *event = e;
+    return 0;
+}
+
+// External: inside a stream capture this becomes an event-record node of the graph, so a
+// replayed graph still stamps the event (a plain record would only order streams).
+static int api_timer_record(void *, void *event, void *stream) {
+    MOT_CUDA_CHECK(cudaEventRecordWithFlags((cudaEvent_t)event, (cudaStream_t)stream, cudaEventRecordExternal));
+    return 0;
+}
+
+static int api_timer_elapsed(void *, void *start, void *end, float *ms) {
+    MOT_CUDA_CHECK(cudaEventElapsedTime(ms, (cudaEvent_t)start, (cudaEvent_t)end));
+    return 0;
+}
+
 static int api_stream_wait_event(void *, void *stream, void *event) {
     MOT_CUDA_CHECK(cudaStreamWaitEvent((cudaStream_t)stream, (cudaEvent_t)event, 0));
     return 0;
@@ -227,6 +246,9 @@ extern "C" mot_status mot_gpu_api_cuda_create(int device, mot_gpu_api *out) {
     api.copy_d2h = api_copy_d2h;
     api.lane_create = api_lane_create;
     api.launch = api_launch;
+    api.timer_create = api_timer_create;
+    api.timer_record = api_timer_record;
+    api.timer_elapsed = api_timer_elapsed;
     api.range = api_range;
     api.destroy = api_destroy;
     *out = api;

@@ -20,6 +20,9 @@ typedef struct {
     int n_deps;
     int epoch; /* capture epoch it was recorded in; 0 = outside any capture */
     int live;
+    int timed;     /* made by timer_create */
+    int stamped;   /* a timed record of it has run */
+    double time;   /* simulated device time of that record, microseconds */
 } fake_event;
 
 struct fake_gpu {
@@ -34,7 +37,10 @@ struct fake_gpu {
     int errors;
     char last_error[256];
     long launches, graph_launches;
+    double clock; /* simulated device time (us): every launch takes FAKE_LAUNCH_US */
 };
+
+#define FAKE_LAUNCH_US 10.0
 
 static int reject(fake_gpu *f, const char *what) {
     f->errors++;
@@ -54,6 +60,27 @@ static void graph_reset(fake_graph *g) {
     for (int i = 0; i < g->n_nodes; i++) free(g->nodes[i].deps);
     free(g->nodes);
     memset(g, 0, sizeof *g);
+}
+
+/* Runs a graph on the simulated device: a node starts when its dependencies have finished
+ * (streams never wait for each other otherwise), a launch lasts FAKE_LAUNCH_US and a timer
+ * mark stamps its event with the time it is reached. */
+static void simulate(fake_gpu *f, const fake_graph *g) {
+    double *end = malloc(sizeof(double) * (size_t)(g->n_nodes + 1)), last = f->clock;
+    for (int i = 0; i < g->n_nodes; i++) {
+        double start = f->clock;
+        for (int d = 0; d < g->nodes[i].n_deps; d++) {
+            if (end[g->nodes[i].deps[d]] > start) start = end[g->nodes[i].deps[d]];
+        }
+        end[i] = start + (g->nodes[i].mark ? 0.0 : FAKE_LAUNCH_US);
+        if (g->nodes[i].mark) {
+            fake_event *e = &f->events[g->nodes[i].mark - 1];
+            e->time = start, e->stamped = 1;
+        }
+        if (end[i] > last) last = end[i];
+    }
+    f->clock = last;
+    free(end);
 }
 
 static void start_graph(fake_gpu *f) {
@@ -117,7 +144,8 @@ static int stream_wait_event(void *ctx, void *stream, void *event) {
 static int stream_synchronize(void *ctx, void *stream) {
     fake_gpu *f = ctx;
     if (f->capturing) return reject(f, "stream synchronize inside a capture");
-    start_graph(f); /* everything before is done */
+    simulate(f, &f->current); /* the eager work since the last synchronize runs */
+    start_graph(f);
     return 0;
 }
 
@@ -194,6 +222,7 @@ static int graph_launch(void *ctx, void *exec, void *stream) {
     fake_gpu *f = ctx;
     if (f->capturing) return reject(f, "graph launched inside a capture");
     f->graph_launches++;
+    simulate(f, &f->graphs[(intptr_t)exec - 1]);
     return 0;
 }
 
@@ -220,24 +249,56 @@ static int lane_create(void *ctx, int lane, void *stream, size_t max_gemm_elems)
     return f->capturing ? reject(f, "cuBLAS handle created inside a capture") : 0;
 }
 
-static int launch(void *ctx, const mot_gpu_launch *l, int lane, void *stream) {
-    fake_gpu *f = ctx;
+/* A node on the stream after its current work: a launch, or a timer mark (mark = event + 1). */
+static int add_node(fake_gpu *f, void *stream, int lane, const mot_gpu_launch *l, int mark) {
     fake_stream *s = stream_of(f, stream);
-    if (f->capturing && !s->in_capture) return reject(f, "launch on a stream outside the capture");
+    if (f->capturing && !s->in_capture) return reject(f, mark ? "timed event recorded on a stream outside the capture"
+                                                              : "launch on a stream outside the capture");
     fake_graph *g = &f->current;
     fake_node *nodes = realloc(g->nodes, sizeof *nodes * (size_t)(g->n_nodes + 1));
     if (!nodes) return reject(f, "out of memory");
     g->nodes = nodes;
     fake_node *n = &g->nodes[g->n_nodes];
+    memset(n, 0, sizeof *n);
     n->stream = stream_id(stream);
     n->lane = lane;
-    n->launch = *l;
+    n->mark = mark;
+    if (l) n->launch = *l;
     n->n_deps = s->n_tail;
     n->deps = malloc(sizeof(int) * (size_t)(s->n_tail + 1));
     memcpy(n->deps, s->tail, sizeof(int) * (size_t)s->n_tail);
     s->tail[0] = g->n_nodes++;
     s->n_tail = 1;
+    return 0;
+}
+
+static int launch(void *ctx, const mot_gpu_launch *l, int lane, void *stream) {
+    fake_gpu *f = ctx;
+    if (add_node(f, stream, lane, l, 0) != 0) return 1;
     f->launches++;
+    return 0;
+}
+
+static int timer_create(void *ctx, void **event) {
+    fake_gpu *f = ctx;
+    if (event_create(ctx, event) != 0) return 1;
+    event_of(f, *event)->timed = 1;
+    return 0;
+}
+
+/* Recorded as a graph node (cudaEventRecordExternal), eagerly or in a capture. */
+static int timer_record(void *ctx, void *event, void *stream) {
+    fake_gpu *f = ctx;
+    if (!event_of(f, event)->timed) return reject(f, "timer record on an event without timing");
+    return add_node(f, stream, -1, NULL, (int)(intptr_t)event);
+}
+
+static int timer_elapsed(void *ctx, void *start, void *end, float *ms) {
+    fake_gpu *f = ctx;
+    const fake_event *a = event_of(f, start), *b = event_of(f, end);
+    if (!a->timed || !b->timed) return reject(f, "elapsed time of an event without timing");
+    if (!a->stamped || !b->stamped) return reject(f, "elapsed time of an event that has not completed");
+    *ms = (float)((b->time - a->time) * 1e-3);
     return 0;
 }
 
@@ -262,7 +323,9 @@ mot_gpu_api fake_gpu_api(fake_gpu *f) {
                          .begin_capture = begin_capture, .end_capture = end_capture,
                          .graph_instantiate = graph_instantiate, .graph_launch = graph_launch,
                          .graph_destroy = graph_destroy, .alloc = alloc, .free = fake_free, .copy_h2d = copy,
-                         .copy_d2h = copy, .lane_create = lane_create, .launch = launch, .range = range,
+                         .copy_d2h = copy, .lane_create = lane_create, .launch = launch,
+                         .timer_create = timer_create, .timer_record = timer_record,
+                         .timer_elapsed = timer_elapsed, .range = range,
                          .destroy = destroy};
 }
 

@@ -3,7 +3,10 @@
  * event waits, and a stream capture is checked the way the driver checks it — the fake
  * rejects a stream left unjoined at the end of a capture, a wait on an event not recorded in
  * the capture, a synchronize, allocation or copy inside a capture, and a launch on a stream
- * outside the capture. Captured graphs are kept so tests can inspect and compare them. */
+ * outside the capture. Captured graphs are kept so tests can inspect and compare them.
+ * Timed events are graph nodes; eager work (at a synchronize) and launched graphs run on a
+ * simulated device where each launch takes 10 us once its dependencies are done, so elapsed
+ * times show which lanes overlap. */
 #ifndef MOT_TESTS_FAKE_GPU_H
 #define MOT_TESTS_FAKE_GPU_H
 
@@ -11,7 +14,8 @@
 
 typedef struct {
     int stream;            /* fake stream id */
-    int lane;
+    int lane;              /* -1 for a timer mark */
+    int mark;              /* a timer mark: its event handle; 0 for a launch */
     mot_gpu_launch launch; /* a copy of what the executor passed */
     int *deps;             /* nodes it directly depends on (indices in its graph) */
     int n_deps;

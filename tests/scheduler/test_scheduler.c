@@ -5,7 +5,10 @@
  *     captured on its second use and replayed; in the captured graph every pair of ops that
  *     touch the same memory (one writing) is ordered by a path, and the lanes of one stack
  *     are unordered; captures at step t and t+37 are identical; a failed capture falls back
- *     to eager decoding; the fake itself rejects what a real capture rejects.
+ *     to eager decoding; the fake itself rejects what a real capture rejects;
+ *   - CUDA profiling on the fake's simulated device: timed events give one slice per plan
+ *     node per pass on its lane's stream track, in eager passes and graph replays alike, and
+ *     the lanes of one stack overlap in time.
  * Usage: test_scheduler POOL/PIPELINE.yaml (a K=3 pool, tests/tools/make_mot_pool.py). */
 #include <omp.h>
 #include <stdio.h>
@@ -14,6 +17,7 @@
 
 #include "common/error.h"
 #include "executor/cuda_backend.h"
+#include "profiling/trace.h"
 #include "runtime/engine.h"
 #include "runtime/mot_generate.h"
 #include "tests/scheduler/fake_gpu.h"
@@ -201,30 +205,38 @@ static void compare_graphs(const fake_graph *a, const fake_graph *b) {
     CHECK(a->n_nodes == b->n_nodes, "captures at t and t+37 differ in size (%d vs %d)", a->n_nodes, b->n_nodes);
 }
 
+/* An engine on the fake with a CUDA backend made from bo (prompts of 5 tokens). */
+static void fake_engine(const mot_model *m, const mot_route *r, mot_gpu_api *api, const mot_backend_options *bo,
+                        mot_engine *e) {
+    mot_plan_source src;
+    MUST(mot_plan_source_from_route(m, r, 0, &src));
+    for (int i = 0; i < src.n_lanes; i++) src.ctx[i] = 128, src.max_rows[i] = 5;
+    memset(e, 0, sizeof *e);
+    e->src = src;
+    e->trace = bo->trace;
+    MUST(mot_arena_plan(&e->src, &e->layout));
+    MUST(mot_plan_cache_init(&e->plans, 8));
+    mot_sampler_params sp = {0};
+    for (int i = 0; i < src.n_lanes; i++) MUST(mot_sampler_init(&e->samplers[i], &sp, (uint64_t)i, src.ex[i]->cfg.vocab));
+    MUST(mot_backend_cuda_with_api(bo, api, &e->backend));
+    MUST(e->backend->open(e->backend, &e->src, &e->layout, e->samplers));
+}
+
+static void run_prompts(mot_engine *e) {
+    int toks[5] = {1, 2, 3, 4, 5}, *prompts[MOT_MAX_LANES], ns[MOT_MAX_LANES];
+    for (int i = 0; i < e->src.n_lanes; i++) prompts[i] = toks, ns[i] = 5;
+    MUST(mot_engine_prefill(e, prompts, ns));
+}
+
 static void test_cuda_executor(const mot_model *m, const mot_route *r) {
     fake_gpu *f = fake_gpu_create();
     mot_gpu_api api = fake_gpu_api(f);
-    mot_plan_source src;
-    MUST(mot_plan_source_from_route(m, r, 0, &src));
-    int n_prompt = 5, *prompts[MOT_MAX_LANES], ns[MOT_MAX_LANES];
-    int toks[5] = {1, 2, 3, 4, 5};
-    for (int i = 0; i < src.n_lanes; i++) {
-        src.ctx[i] = 128, src.max_rows[i] = n_prompt;
-        prompts[i] = toks, ns[i] = n_prompt;
-    }
-    mot_engine e;
-    memset(&e, 0, sizeof e);
-    e.src = src;
-    MUST(mot_arena_plan(&e.src, &e.layout));
-    MUST(mot_plan_cache_init(&e.plans, 8));
-    mot_sampler_params sp = {0};
-    for (int i = 0; i < src.n_lanes; i++) MUST(mot_sampler_init(&e.samplers[i], &sp, (uint64_t)i, src.ex[i]->cfg.vocab));
     mot_backend_options bo = {.kind = MOT_BACKEND_CUDA, .graphs = 1, .graph_cache = 4};
-    MUST(mot_backend_cuda_with_api(&bo, &api, &e.backend));
-    MUST(e.backend->open(e.backend, &e.src, &e.layout, e.samplers));
+    mot_engine e;
+    fake_engine(m, r, &api, &bo, &e);
     const mot_cuda_backend_stats *stats = mot_cuda_backend_stats_of(e.backend);
 
-    MUST(mot_engine_prefill(&e, prompts, ns));
+    run_prompts(&e);
     MUST(mot_engine_decode(&e)); /* first use: eager */
     CHECK(fake_gpu_graph_count(f) == 0, "no capture on a key's first use");
     MUST(mot_engine_decode(&e)); /* second use: captured, then launched */
@@ -264,6 +276,72 @@ static void test_cuda_executor(const mot_model *m, const mot_route *r) {
     CHECK(fake_gpu_errors(f) == 1, "only the injected capture failure was rejected (%d: %s)", fake_gpu_errors(f),
           fake_gpu_last_error(f));
     mot_engine_close(&e);
+    fake_gpu_destroy(f);
+}
+
+/* Profiling on the CUDA backend: prefill, an eager decode, a captured one and 3 replays. */
+static void test_cuda_trace(const mot_model *m, const mot_route *r) {
+    fake_gpu *f = fake_gpu_create();
+    mot_gpu_api api = fake_gpu_api(f);
+    mot_trace t;
+    mot_trace_init(&t);
+    mot_backend_options bo = {.kind = MOT_BACKEND_CUDA, .graphs = 1, .graph_cache = 4, .trace = &t};
+    mot_engine e;
+    fake_engine(m, r, &api, &bo, &e);
+    run_prompts(&e);
+    for (int i = 0; i < 5; i++) MUST(mot_engine_decode(&e));
+    const mot_cuda_backend_stats *stats = mot_cuda_backend_stats_of(e.backend);
+    CHECK(stats->graph_launches == 4 && fake_gpu_errors(f) == 0, "4 replays, no rejected call (%llu, %d: %s)",
+          (unsigned long long)stats->graph_launches, fake_gpu_errors(f), fake_gpu_last_error(f));
+    CHECK(t.cuda_streams == 1, "the trace knows its lanes are CUDA streams");
+    int marks = 0;
+    for (int i = 0; fake_gpu_graph_count(f) == 1 && i < fake_gpu_graph(f, 0)->n_nodes; i++) {
+        marks += fake_gpu_graph(f, 0)->nodes[i].mark != 0;
+    }
+
+    const mot_plan *plans[2];
+    MUST(mot_plan_cache_get(&e.plans, &e.src, &e.layout, MOT_PHASE_PREFILL, &plans[0]));
+    MUST(mot_plan_cache_get(&e.plans, &e.src, &e.layout, MOT_PHASE_DECODE, &plans[1]));
+    CHECK(marks == 1 + 2 * plans[1]->n_nodes, "the captured graph records the timed events (%d marks, %d nodes)", marks,
+          plans[1]->n_nodes);
+    long overlapping = 0;
+    for (int pass = 0; pass < 6; pass++) {
+        const mot_plan *p = plans[pass > 0];
+        int *seen = calloc((size_t)p->n_nodes, sizeof *seen), *ops = calloc((size_t)p->n_nodes, sizeof *ops);
+        for (int i = 0; i < p->n_ops; i++) ops[p->ops[i].node_id]++;
+        const mot_trace_slice *prev[MOT_MAX_LANES] = {0};
+        for (int i = 0; i < t.n; i++) {
+            const mot_trace_slice *s = &t.slices[i];
+            if (s->track == MOT_TRACE_HOST || s->pass != pass) continue;
+            CHECK(s->node_id >= 0 && s->node_id < p->n_nodes, "pass %d: node %d of %d", pass, s->node_id, p->n_nodes);
+            if (s->node_id < 0 || s->node_id >= p->n_nodes) continue;
+            seen[s->node_id]++;
+            CHECK(s->dur >= ops[s->node_id] * 10e-6 - 1e-9, "pass %d node %d: %.1f us for %d launches of 10 us", pass,
+                  s->node_id, s->dur * 1e6, ops[s->node_id]);
+            const mot_trace_slice *q = prev[s->track];
+            CHECK(!q || q->ts + q->dur <= s->ts + 1e-9, "pass %d lane %d: node slices overlap on one stream", pass,
+                  s->track);
+            prev[s->track] = s;
+            for (int j = 0; j < i; j++) { /* lanes of one stack side by side */
+                const mot_trace_slice *o = &t.slices[j];
+                if (o->pass == pass && o->track != MOT_TRACE_HOST && o->track != s->track && o->stack == s->stack &&
+                    !strcmp(o->name, "stack") && !strcmp(s->name, "stack") && o->ts < s->ts + s->dur &&
+                    s->ts < o->ts + o->dur) {
+                    overlapping++;
+                }
+            }
+        }
+        for (int n = 0; n < p->n_nodes; n++) {
+            CHECK(seen[n] == 1, "pass %d (%s): node %d has %d slices", pass, pass > 2 ? "replay" : "eager", n, seen[n]);
+        }
+        free(seen);
+        free(ops);
+    }
+    CHECK(overlapping > 0 && e.backend->node_s[MOT_NODE_STACK] > 0.0, "stack slices of different lanes overlap (%ld)",
+          overlapping);
+    printf("cuda trace: %d slices over 6 passes, %ld overlapping cross-lane stack pairs\n", t.n, overlapping);
+    mot_engine_close(&e);
+    mot_trace_free(&t);
     fake_gpu_destroy(f);
 }
 
@@ -315,6 +393,7 @@ int main(int argc, char **argv) {
     test_plans(m, &r);
     test_cpu_lanes(m, &r);
     test_cuda_executor(m, &r);
+    test_cuda_trace(m, &r);
     test_fake_rejects();
     mot_route_free(&r);
     mot_model_free(m);
