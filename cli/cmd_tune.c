@@ -1,11 +1,12 @@
 /* mot tune PIPELINE.yaml -o FILE [--budget SECONDS] [--experts a,b] [-p N] [-n N] [-r N]
  *
- * Searches the schedule space on this machine for the routed set: threads, lane mode, the
- * GEMV/GEMM crossover. Each candidate runs the same MoT request (-p random prompt tokens per
+ * Searches the schedule space on this machine for the routed set, one dimension at a time from
+ * the best schedule so far: threads x lane mode, threads per lane, the GEMV/GEMM crossover, the
+ * GEMM blocking. Each candidate runs the same MoT request (-p random prompt tokens per
  * expert, then -n greedy decode steps) -r times; when the spread is above 5% of the mean it
  * runs up to -r more (the noise check). The score is the request's tokens/s (prompt + generated
- * over the wall time). The default schedule runs first; a candidate replaces the best only
- * when it wins by more than their combined spread. The best one is written with every
+ * over the wall time). The default schedule runs first (and again last); a candidate replaces
+ * the best only when it wins by more than their combined spread. The best one is written with every
  * measurement as a comment, and the gain over the default is printed. The search stops at the
  * budget (the default is always measured). */
 #include <math.h>
@@ -98,13 +99,122 @@ static mot_status measure(const mot_model *m, const mot_route *r, const tune_opt
     return MOT_OK;
 }
 
-static int add(candidate *list, int n, const mot_schedule *s) {
-    for (int i = 0; i < n; i++) {
-        if (!memcmp(&list[i].s, s, sizeof *s)) return n; /* already there */
+/* The search: coordinate descent from the default schedule, one dimension per stage, each
+ * stage starting from the best schedule found so far. */
+typedef struct {
+    const mot_model *m;
+    const mot_route *r;
+    const tune_options *o;
+    candidate list[64];
+    int n;       /* measured */
+    int best;    /* index in list */
+    double t0;
+} search;
+
+static int same_schedule(const mot_schedule *a, const mot_schedule *b) { return !memcmp(a, b, sizeof *a); }
+
+static int over_budget(const search *z) { return z->n > 0 && mot_now() - z->t0 > z->o->budget_s; }
+
+/* Measures s unless it was measured already or the budget is spent; it becomes the best
+ * only when it beats the best by more than their combined spread (noise keeps the best). */
+static mot_status try_schedule(search *z, const mot_schedule *s) {
+    for (int i = 0; i < z->n; i++) {
+        if (same_schedule(&z->list[i].s, s)) return MOT_OK;
     }
-    list[n].s = *s;
-    list[n].runs = 0;
-    return n + 1;
+    if (z->n == (int)(sizeof z->list / sizeof z->list[0]) || over_budget(z)) {
+        return MOT_OK;
+    }
+    candidate *c = &z->list[z->n];
+    *c = (candidate){.s = *s};
+    MOT_TRY(measure(z->m, z->r, z->o, c));
+    char d[200];
+    mot_schedule_describe(&c->s, d, sizeof d);
+    fprintf(stderr, "mot tune: %-96s %8.2f ± %.2f tok/s (%d runs)\n", d, c->mean, c->sd, c->runs);
+    const candidate *b = &z->list[z->best];
+    if (z->n > 0 && c->mean - b->mean > sqrt(c->sd * c->sd + b->sd * b->sd)) {
+        z->best = z->n;
+    }
+    z->n++;
+    return MOT_OK;
+}
+
+/* Concurrent lanes: thread groups sized by the weight bytes each group streams per token
+ * (lane i runs on group i mod groups), so a bigger expert gets more threads. 0 when that is
+ * the even split the runtime makes anyway. */
+static int weighted_groups(const search *z, int threads, mot_schedule *s) {
+    const int k = z->r->k, groups = k < threads ? k : threads;
+    double bytes[MOT_MAX_LANES] = {0}, total = 0;
+    for (int i = 0; i < k; i++) {
+        bytes[i % groups] += (double)z->m->experts[z->r->active[i]]->weight_bytes;
+        total += (double)z->m->experts[z->r->active[i]]->weight_bytes;
+    }
+    int given = 0, differs = 0;
+    for (int g = 0; g < groups; g++) {
+        int t = (int)(threads * bytes[g] / total + 0.5);
+        s->threads_per_lane[g] = t < 1 ? 1 : t;
+        given += s->threads_per_lane[g];
+    }
+    while (given > threads) { /* take back from the largest group that can spare one */
+        int g = 0;
+        for (int i = 1; i < groups; i++) if (s->threads_per_lane[i] > s->threads_per_lane[g]) g = i;
+        if (s->threads_per_lane[g] == 1) break;
+        s->threads_per_lane[g]--, given--;
+    }
+    for (int g = 0; g < groups; g++) {
+        const int even = threads * (g + 1) / groups - threads * g / groups;
+        differs |= s->threads_per_lane[g] != even;
+    }
+    s->n_threads_per_lane = differs ? groups : 0;
+    return differs;
+}
+
+static mot_status run_search(search *z) {
+    mot_schedule base, s;
+    mot_schedule_defaults(&base);
+    MOT_TRY(try_schedule(z, &base)); /* the default first: the gain is measured against it */
+    const int cores = omp_get_num_procs();
+
+    /* 1. threads x lane mode */
+    const int thread_choices[3] = {0, cores > 1 ? cores / 2 : 0, cores > 2 ? cores - 1 : 0};
+    for (int ti = 0; ti < 3; ti++) {
+        for (int lanes = 0; lanes < 2; lanes++) {
+            s = base;
+            s.threads = thread_choices[ti] == cores ? 0 : thread_choices[ti];
+            const int threads = s.threads ? s.threads : cores;
+            s.concurrent_lanes = lanes && z->r->k > 1 && threads > 1;
+            MOT_TRY(try_schedule(z, &s));
+        }
+    }
+    /* 2. threads per lane, when lanes run side by side */
+    s = z->list[z->best].s;
+    if (s.concurrent_lanes && weighted_groups(z, s.threads ? s.threads : cores, &s)) {
+        MOT_TRY(try_schedule(z, &s));
+    }
+    /* 3. the GEMV/GEMM crossover */
+    const mot_schedule after_threads = z->list[z->best].s;
+    const int crossover[4] = {4, 8, 16, 32};
+    for (int i = 0; i < 4; i++) {
+        s = after_threads;
+        s.gemm_from_f32 = crossover[i];
+        s.gemm_from_lowp = 2 * crossover[i];
+        MOT_TRY(try_schedule(z, &s));
+    }
+    /* 4. the GEMM blocking: k block, then the token chunk (it only matters for prompts longer
+     *    than a chunk, so only those are tried) */
+    const mot_schedule after_crossover = z->list[z->best].s;
+    const int kcs[2] = {128, 512};
+    for (int i = 0; i < 2; i++) {
+        s = after_crossover;
+        s.gemm_kc = kcs[i];
+        MOT_TRY(try_schedule(z, &s));
+    }
+    const mot_schedule after_kc = z->list[z->best].s;
+    for (int mc = 64; mc < z->o->n_prompt && mc < after_kc.gemm_mc; mc *= 2) {
+        s = after_kc;
+        s.gemm_mc = mc;
+        MOT_TRY(try_schedule(z, &s));
+    }
+    return MOT_OK;
 }
 
 static mot_status tune(const tune_options *o) {
@@ -113,78 +223,55 @@ static mot_status tune(const tune_options *o) {
     MOT_TRY(mot_model_load(o->pipeline, 1, &m));
     mot_status st = mot_route_prompt(m, o->experts ? NULL : "Write a function that adds two numbers.", o->experts,
                                      NULL, 0, &r);
-    candidate list[64];
-    int n = 0;
-    mot_schedule base;
-    mot_schedule_defaults(&base);
-    n = add(list, n, &base); /* the default first: the gain is measured against it */
+    search *z = calloc(1, sizeof *z);
+    if (st == MOT_OK && !z) {
+        st = mot_fail(MOT_ERR_NOMEM, "tune: out of memory");
+    }
+    if (st == MOT_OK) {
+        *z = (search){.m = m, .r = &r, .o = o, .t0 = mot_now()};
+        st = run_search(z);
+    }
     const int cores = omp_get_num_procs();
-    const int thread_choices[3] = {0, cores > 1 ? cores / 2 : 0, cores > 2 ? cores - 1 : 0};
-    for (int ti = 0; ti < 3; ti++) {
-        for (int lanes = 0; lanes < 2; lanes++) {
-            mot_schedule s = base;
-            s.threads = thread_choices[ti] == cores ? 0 : thread_choices[ti];
-            const int threads = s.threads ? s.threads : cores;
-            s.concurrent_lanes = lanes && r.k > 1 && threads > 1;
-            n = add(list, n, &s);
-        }
-    }
-    const int crossover[4] = {4, 8, 16, 32};
-    for (int i = 0; i < 4; i++) {
-        mot_schedule s = base;
-        s.gemm_from_f32 = crossover[i];
-        s.gemm_from_lowp = 2 * crossover[i];
-        n = add(list, n, &s);
-    }
-    const double t0 = mot_now();
-    int measured = 0, best = 0; /* best: chosen after the default's second measurement */
-    for (int i = 0; st == MOT_OK && i < n; i++) {
-        if (i > 0 && mot_now() - t0 > o->budget_s) {
-            break;
-        }
-        st = measure(m, &r, o, &list[i]);
-        measured++;
-        char d[160];
-        mot_schedule_describe(&list[i].s, d, sizeof d);
-        fprintf(stderr, "mot tune: %-70s %8.2f ± %.2f tok/s (%d runs)\n", d, list[i].mean, list[i].sd, list[i].runs);
-    }
-    if (st == MOT_OK && measured > 1) {
+    if (st == MOT_OK && z->n > 1) {
         /* The default once more, last: the first candidate also paid for warming the machine up
-         * (page faults, thread start). Its better figure is the baseline. */
-        candidate again = list[0];
+         * (page faults, thread start). Its better figure is the baseline, and the best is
+         * chosen again against it. */
+        candidate again = z->list[0];
         st = measure(m, &r, o, &again);
-        if (st == MOT_OK && again.mean > list[0].mean) list[0] = again;
-        best = 0;
-        for (int i = 1; i < measured; i++) {
-            const double spread = sqrt(list[i].sd * list[i].sd + list[best].sd * list[best].sd);
-            if (list[i].mean - list[best].mean > spread) best = i;
+        if (st == MOT_OK && again.mean > z->list[0].mean) z->list[0] = again;
+        z->best = 0;
+        for (int i = 1; i < z->n; i++) {
+            const candidate *b = &z->list[z->best];
+            if (z->list[i].mean - b->mean > sqrt(z->list[i].sd * z->list[i].sd + b->sd * b->sd)) z->best = i;
         }
     }
     if (st == MOT_OK) {
         /* the header: machine, request, every measurement */
-        char header[8192], line[256];
+        char header[16384], line[256];
         int len = snprintf(header, sizeof header,
-                           "written by mot tune %s: %d of %d candidates in %.1f s (budget %.0f s)\n"
+                           "written by mot tune %s: %d candidates in %.1f s (budget %.0f s)\n"
                            "request: %d prompt tokens per expert + %d decode steps, active %d experts, %d cores\n"
                            "score: tokens/s of the request (mean ± sd over its runs)",
-                           o->pipeline, measured, n, mot_now() - t0, o->budget_s, o->n_prompt, o->n_gen, r.k, cores);
-        for (int i = 0; i < measured && len < (int)sizeof header - 256; i++) {
-            mot_schedule_describe(&list[i].s, line, sizeof line);
-            len += snprintf(header + len, sizeof header - (size_t)len, "\n  %s%s: %.2f ± %.2f", i == best ? "* " : "  ",
-                            line, list[i].mean, list[i].sd);
+                           o->pipeline, z->n, mot_now() - z->t0, o->budget_s, o->n_prompt, o->n_gen, r.k, cores);
+        for (int i = 0; i < z->n && len < (int)sizeof header - 300; i++) {
+            mot_schedule_describe(&z->list[i].s, line, sizeof line);
+            len += snprintf(header + len, sizeof header - (size_t)len, "\n  %s%s: %.2f ± %.2f",
+                            i == z->best ? "* " : "  ", line, z->list[i].mean, z->list[i].sd);
         }
         FILE *f = fopen(o->output, "w");
         if (!f) {
             st = mot_fail(MOT_ERR_IO, "%s: cannot write the schedule", o->output);
         } else {
-            mot_schedule_write(&list[best].s, header, f);
+            const candidate *b = &z->list[z->best];
+            mot_schedule_write(&b->s, header, f);
             fclose(f);
-            const double gain = list[0].mean > 0 ? list[best].mean / list[0].mean : 1.0;
-            mot_schedule_describe(&list[best].s, line, sizeof line);
+            const double gain = z->list[0].mean > 0 ? b->mean / z->list[0].mean : 1.0;
+            mot_schedule_describe(&b->s, line, sizeof line);
             printf("best: %s\n%.2f tok/s vs %.2f with the default schedule: %.2fx (%+.1f%%)\nwrote %s\n", line,
-                   list[best].mean, list[0].mean, gain, 100.0 * (gain - 1.0), o->output);
+                   b->mean, z->list[0].mean, gain, 100.0 * (gain - 1.0), o->output);
         }
     }
+    free(z);
     mot_route_free(&r);
     mot_model_free(m);
     return st;

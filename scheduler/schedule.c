@@ -10,7 +10,7 @@
 #include "kernels/cpu/kernels.h"
 
 static const char *const keys[] = {"threads", "lanes", "threads_per_lane", "gemm_from_f32", "gemm_from_lowp",
-                                   "graphs", "graph_cache", "plan_cache", "kv_layout", NULL};
+                                   "gemm_kc", "gemm_mc", "graphs", "graph_cache", "plan_cache", "kv_layout", NULL};
 static const char *const lane_modes[] = {"serial", "concurrent", NULL};
 static const char *const booleans[] = {"false", "true", NULL};
 static const char *const kv_layouts[] = {"f32", NULL};
@@ -19,6 +19,8 @@ void mot_schedule_defaults(mot_schedule *s) {
     memset(s, 0, sizeof *s);
     s->gemm_from_f32 = 8;   /* kernels/cpu/matmul.c: the GEMV/GEMM crossover measured here */
     s->gemm_from_lowp = 16;
+    s->gemm_kc = MOT_GEMM_KC_DEFAULT; /* kernels/cpu/matmul_gemm.c: the blocking measured here */
+    s->gemm_mc = MOT_GEMM_MC_DEFAULT;
     s->graphs = 1;
     s->graph_cache = 8;
     s->plan_cache = 8;
@@ -51,6 +53,14 @@ static mot_status parse(yaml_tree *t, mot_schedule *s) {
     }
     if ((v = yaml_tree_get(t, root, "gemm_from_f32", NULL))) MOT_TRY(yaml_tree_int(t, v, "gemm_from_f32", 2, 1 << 20, &s->gemm_from_f32));
     if ((v = yaml_tree_get(t, root, "gemm_from_lowp", NULL))) MOT_TRY(yaml_tree_int(t, v, "gemm_from_lowp", 2, 1 << 20, &s->gemm_from_lowp));
+    if ((v = yaml_tree_get(t, root, "gemm_kc", NULL))) MOT_TRY(yaml_tree_int(t, v, "gemm_kc", 8, 1 << 16, &s->gemm_kc));
+    if ((v = yaml_tree_get(t, root, "gemm_mc", NULL))) {
+        MOT_TRY(yaml_tree_int(t, v, "gemm_mc", 4, 1 << 20, &s->gemm_mc));
+        if (s->gemm_mc % 4 != 0) {
+            return yaml_tree_fail(t, yaml_tree_pos(v), "gemm_mc: %d is not a multiple of 4 (the GEMM's token tile)",
+                                  s->gemm_mc);
+        }
+    }
     if ((v = yaml_tree_get(t, root, "graphs", NULL))) MOT_TRY(yaml_tree_choice(t, v, "graphs", booleans, &s->graphs));
     if ((v = yaml_tree_get(t, root, "graph_cache", NULL))) MOT_TRY(yaml_tree_int(t, v, "graph_cache", 1, 1024, &s->graph_cache));
     if ((v = yaml_tree_get(t, root, "plan_cache", NULL))) MOT_TRY(yaml_tree_int(t, v, "plan_cache", 2, 1024, &s->plan_cache));
@@ -86,6 +96,7 @@ void mot_schedule_write(const mot_schedule *s, const char *header, FILE *f) {
     for (int i = 0; i < s->n_threads_per_lane; i++) fprintf(f, "%s%d", i ? ", " : "", s->threads_per_lane[i]);
     fprintf(f, "]\n");
     fprintf(f, "gemm_from_f32: %d\ngemm_from_lowp: %d\n", s->gemm_from_f32, s->gemm_from_lowp);
+    fprintf(f, "gemm_kc: %d\ngemm_mc: %d\n", s->gemm_kc, s->gemm_mc);
     fprintf(f, "graphs: %s\ngraph_cache: %d\nplan_cache: %d\nkv_layout: %s\n", booleans[s->graphs], s->graph_cache,
             s->plan_cache, kv_layouts[s->kv_layout]);
 }
@@ -93,13 +104,18 @@ void mot_schedule_write(const mot_schedule *s, const char *header, FILE *f) {
 void mot_schedule_describe(const mot_schedule *s, char *buf, size_t cap) {
     char threads[16];
     snprintf(threads, sizeof threads, "%d", s->threads);
-    snprintf(buf, cap, "threads %s, lanes %s, gemm_from %d/%d, graphs %s (%d), plan cache %d",
-             s->threads ? threads : "all", lane_modes[s->concurrent_lanes], s->gemm_from_f32, s->gemm_from_lowp,
-             s->graphs ? "on" : "off", s->graph_cache, s->plan_cache);
+    char per_lane[64] = "";
+    for (int i = 0, at = 0; i < s->n_threads_per_lane && at < (int)sizeof per_lane; i++) {
+        at += snprintf(per_lane + at, sizeof per_lane - (size_t)at, "%s%d", i ? "+" : " ", s->threads_per_lane[i]);
+    }
+    snprintf(buf, cap, "threads %s, lanes %s%s, gemm_from %d/%d, gemm blocking kc %d mc %d, graphs %s (%d), plan cache %d",
+             s->threads ? threads : "all", lane_modes[s->concurrent_lanes], per_lane, s->gemm_from_f32,
+             s->gemm_from_lowp, s->gemm_kc, s->gemm_mc, s->graphs ? "on" : "off", s->graph_cache, s->plan_cache);
 }
 
 void mot_schedule_apply_cpu(const mot_schedule *s) {
     mot_cpu_set_gemm_from(s->gemm_from_f32, s->gemm_from_lowp);
+    mot_cpu_set_gemm_blocking(s->gemm_kc, s->gemm_mc);
     if (s->threads > 0) {
         omp_set_num_threads(s->threads);
     }

@@ -16,6 +16,7 @@ typedef struct {
     int threads_per_lane[MOT_MAX_LANES];
     int gemm_from_f32;                  /* CPU: rows from which the packed GEMM replaces the GEMV */
     int gemm_from_lowp;                 /*      (f16/bf16 weights) */
+    int gemm_kc, gemm_mc;               /* CPU: the GEMM's blocking: k columns per block, tokens per chunk */
     int graphs;                         /* CUDA: capture decode plans into CUDA Graphs */
     int graph_cache;                    /* CUDA: graphs kept (LRU) */
     int plan_cache;                     /* plans kept (LRU) */
@@ -32,7 +33,8 @@ mot_status mot_schedule_load(const char *path, mot_schedule *s);
  * written first as comments. */
 void mot_schedule_write(const mot_schedule *s, const char *header, FILE *f);
 
-/* One line: "threads 2, lanes serial, gemm_from 8/16, graphs on (8), plan cache 8". */
+/* One line: "threads 2, lanes serial, gemm_from 8/16, gemm blocking kc 256 mc 512, graphs on (8),
+ * plan cache 8" (threads per lane after the lane mode when given: "lanes concurrent 1+1"). */
 void mot_schedule_describe(const mot_schedule *s, char *buf, size_t cap);
 
 /* Applies the CPU-global choices (GEMM thresholds, threads). */

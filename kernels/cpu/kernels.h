@@ -27,6 +27,12 @@ void mot_cpu_matmul(float *y, const float *x, const mot_weight *w, int n);
  * for f16/bf16 weights (defaults 8 and 16, measured in matmul.c; schedules may change them). */
 void mot_cpu_set_gemm_from(int f32, int lowp);
 
+/* The packed GEMM's blocking: kc columns of k per block, mc tokens per chunk (rounded down to
+ * a multiple of 4). Defaults measured in kernels/cpu/matmul_gemm.c; schedules may change them. */
+#define MOT_GEMM_KC_DEFAULT 256
+#define MOT_GEMM_MC_DEFAULT 512
+void mot_cpu_set_gemm_blocking(int kc, int mc);
+
 /* Several matmuls that read the same x: y_j[n, rows_j] = x[n, cols] . W_j^T (q/k/v, gate/up).
  * Same result as separate mot_cpu_matmul calls; decode runs them in one parallel region. */
 typedef struct {

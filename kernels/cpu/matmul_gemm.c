@@ -23,12 +23,22 @@
 #include "kernels/cpu/team.h"
 #include "kernels/cpu/thread_scratch.h"
 
-/* MC_BLOCKS: tokens are taken MC_BLOCKS * MR = 512 at a time. Every weight panel streams
- * the packed x of the chunk (512 x cols x 4 bytes) from L3 or DRAM; without a bound a long
- * prompt on a wide layer (4096 tokens x 14336 cols: 235 MB per panel) would need ~24 GB/s.
- * Each chunk packs the weight panels again: measured -10% at 256 tokens per chunk
- * (2048x2048, n = 1024), so chunks are kept large and prompts up to 512 are one chunk. */
-enum { MR = 4, NR = 24, NV = NR / 8, KC = 256, MC_BLOCKS = 128 };
+enum { MR = 4, NR = 24, NV = NR / 8 };
+
+/* The blocking, a schedule choice (gemm_kc, gemm_mc; mot_cpu_set_gemm_blocking):
+ * kc: columns of k per block: a B slice (NR x kc floats, 24 KiB at 256) stays in L1 while it
+ *     meets every A panel of its k block.
+ * mc: tokens per chunk (a multiple of MR). Every weight panel streams the packed x of the
+ *     chunk (mc x cols x 4 bytes) from L3 or DRAM; without a bound a long prompt on a wide
+ *     layer (4096 tokens x 14336 cols: 235 MB per panel) would need ~24 GB/s. Each chunk
+ *     packs the weight panels again: measured -10% at 256 tokens per chunk (2048x2048,
+ *     n = 1024), so chunks are kept large and prompts up to 512 are one chunk. */
+static int blocking_kc = MOT_GEMM_KC_DEFAULT, blocking_mc = MOT_GEMM_MC_DEFAULT;
+
+void mot_cpu_set_gemm_blocking(int kc, int mc) {
+    blocking_kc = kc >= 8 ? kc : 8;
+    blocking_mc = mc >= MR ? mc / MR * MR : MR;
+}
 
 /* ---- packing ---------------------------------------------------------------------------- */
 
@@ -181,6 +191,7 @@ static void rows_unpacked(float *y, const float *x, const mot_weight *w, int n, 
 static void gemm_team(float *y, const float *x, const mot_weight *w, int n) {
     const int64_t rows = w->rows, cols = w->cols;
     const int n_blocks = (n + MR - 1) / MR;
+    const int KC = blocking_kc, MC_BLOCKS = blocking_mc / MR; /* read once: one blocking per call */
     const int64_t k_blocks = (cols + KC - 1) / KC;
     /* A for k block kb starts at kb * KC * n_pad; token block ib at ib * MR * kc inside it.
      * One thread's buffer, shared with the team. */

@@ -125,6 +125,18 @@ static void run_matmul_cases(int threads) {
     for (size_t i = 0; i < sizeof big / sizeof big[0]; i++) {
         test_matmul(&big[i], threads);
     }
+    /* the GEMM under other blockings (schedule keys gemm_kc, gemm_mc): k blocks with tails,
+     * one 4-token chunk, chunks that split a prompt unevenly */
+    static const int blockings[][2] = {{8, 4}, {100, 12}, {48, 64}, {1024, 2048}};
+    static const matmul_case blocked[] = {
+        {35, 257, 130, MOT_DTYPE_F32, 2}, {96, 600, 13, MOT_DTYPE_BF16, 0}, {50, 300, 70, MOT_DTYPE_F16, 2}};
+    for (size_t b = 0; b < sizeof blockings / sizeof blockings[0]; b++) {
+        mot_cpu_set_gemm_blocking(blockings[b][0], blockings[b][1]);
+        for (size_t i = 0; i < sizeof blocked / sizeof blocked[0]; i++) {
+            test_matmul(&blocked[i], threads);
+        }
+    }
+    mot_cpu_set_gemm_blocking(MOT_GEMM_KC_DEFAULT, MOT_GEMM_MC_DEFAULT);
 }
 
 /* ---- embed ------------------------------------------------------------------------------ */

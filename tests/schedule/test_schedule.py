@@ -8,6 +8,11 @@ import shutil
 import subprocess
 import sys
 
+import numpy as np
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "reference"))
+from safetensors_io import read_safetensors  # noqa: E402
+
 failures = []
 
 
@@ -49,6 +54,8 @@ def main():
     expect_error("too many lanes", "threads_per_lane: [1, 1, 1, 1, 1, 1, 1, 1, 1]\n", ":1:19:", "at most 8")
     expect_error("bad lane threads", "threads_per_lane: [2, 0]\n", ":1:23:", "threads_per_lane[1]")
     expect_error("duplicate key", "threads: 1\nthreads: 2\n", ":2:1:", "duplicate key 'threads'")
+    expect_error("gemm_mc not a multiple of 4", "gemm_mc: 30\n", ":1:10:", "gemm_mc", "multiple of 4")
+    expect_error("gemm_kc out of range", "gemm_kc: 4\n", ":1:10:", "gemm_kc", "out of range")
     r = mot("run", PIPE, "-p", "hi", "--schedule", os.path.join(WORK, "missing.yaml"))
     check(r.returncode != 0 and "missing.yaml: cannot read the schedule file" in r.stderr, "missing schedule file")
 
@@ -62,6 +69,25 @@ def main():
     if r.returncode == 0:
         with open(os.path.join(WORK, "a.st"), "rb") as a, open(os.path.join(WORK, "b.st"), "rb") as b:
             check(a.read() == b.read(), "serial and concurrent schedules give the same dump")
+
+    # another GEMM blocking (k blocks of 8 columns, 4-token chunks, the GEMM from 2 tokens on):
+    # other summation order, same logits to f32 rounding, same tokens
+    prompt = "the quick brown fox jumps over the lazy dog, again and again"
+    blocked = write(os.path.join(WORK, "blocked.yaml"),
+                    "gemm_kc: 8\ngemm_mc: 4\ngemm_from_f32: 2\ngemm_from_lowp: 2\n")
+    r0 = mot("run", PIPE, "-p", prompt, "-n", "4", "--dump", os.path.join(WORK, "c.st"))
+    r1 = mot("run", PIPE, "-p", prompt, "-n", "4", "--schedule", blocked, "--dump", os.path.join(WORK, "d.st"))
+    check(r0.returncode == 0 and r1.returncode == 0, f"a blocking schedule runs: {r1.stderr}")
+    if r0.returncode == 0 and r1.returncode == 0:
+        a, b = read_safetensors(os.path.join(WORK, "c.st")), read_safetensors(os.path.join(WORK, "d.st"))
+        worst = 0.0
+        for name in a:
+            x, y = np.asarray(a[name], dtype=np.float64), np.asarray(b.get(name), dtype=np.float64)
+            if x.dtype.kind == "f" and x.size and "logits" in name:
+                worst = max(worst, float(np.max(np.abs(x - y)) / (np.max(np.abs(x)) + 1e-30)))
+            else:
+                check(np.array_equal(x, y), f"blocking schedule: {name} differs")
+        check(0.0 < worst <= 1e-4, f"blocking schedule: logits within 1e-4 and computed differently ({worst:.2e})")
 
     # a pipeline naming its schedule (relative to the pipeline file); bench reports it
     pool = os.path.dirname(os.path.abspath(PIPE))
