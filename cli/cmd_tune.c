@@ -68,7 +68,25 @@ static mot_status parse_tune(int argc, char **argv, tune_options *o) {
     return MOT_OK;
 }
 
-/* Runs the request under c's schedule until the spread is small or 2 x reps runs are done. */
+#define TUNE_SAMPLE_S 0.05
+
+/* One sample: the request back to back until TUNE_SAMPLE_S have passed (a small model's
+ * request takes a few milliseconds, too short to time alone); tokens/s over all of them. */
+static mot_status sample(const mot_model *m, const mot_route *r, const tune_options *o, const mot_backend_options *b,
+                         double *tok_s) {
+    double busy = 0.0;
+    long tokens = 0;
+    mot_timing t;
+    do {
+        MOT_TRY(mot_bench_request(m, r, b, o->n_prompt, o->n_gen, &t));
+        busy += t.prefill_s + t.decode_s;
+        tokens += o->n_prompt + o->n_gen;
+    } while (busy < TUNE_SAMPLE_S);
+    *tok_s = (double)tokens / busy;
+    return MOT_OK;
+}
+
+/* Samples the request under c's schedule until the spread is small or 2 x reps are taken. */
 static mot_status measure(const mot_model *m, const mot_route *r, const tune_options *o, candidate *c) {
     mot_backend_options b, cpu = {.kind = MOT_BACKEND_CPU};
     mot_schedule_backend(&c->s, &cpu, &b);
@@ -81,8 +99,7 @@ static mot_status measure(const mot_model *m, const mot_route *r, const tune_opt
     mot_timing t;
     MOT_TRY(mot_bench_request(m, r, &b, o->n_prompt, o->n_gen, &t)); /* warm-up */
     for (; n < 2 * o->reps && n < 64; n++) {
-        MOT_TRY(mot_bench_request(m, r, &b, o->n_prompt, o->n_gen, &t));
-        x[n] = (o->n_prompt + o->n_gen) / (t.prefill_s + t.decode_s);
+        MOT_TRY(sample(m, r, o, &b, &x[n]));
         if (n + 1 >= o->reps) {
             double mean = 0, var = 0;
             for (int i = 0; i <= n; i++) mean += x[i];
@@ -217,6 +234,39 @@ static mot_status run_search(search *z) {
     return MOT_OK;
 }
 
+/* The machine drifts between candidates measured a minute apart more than within one, so the
+ * winner must beat the default again, side by side: CONFIRM_ROUNDS rounds of default then
+ * winner. It is kept only when it wins every round; the gain is the mean of the rounds'
+ * ratios, and the two keep their figures from these rounds. */
+#define CONFIRM_ROUNDS 3
+
+static mot_status confirm(search *z, double *gain, char *note, size_t cap) {
+    candidate base = z->list[0], best = z->list[z->best];
+    double ratio_sum = 0.0, base_sum = 0.0, best_sum = 0.0;
+    int wins = 0, at = 0;
+    char rounds[128] = "";
+    for (int round = 0; round < CONFIRM_ROUNDS; round++) {
+        MOT_TRY(measure(z->m, z->r, z->o, &base));
+        MOT_TRY(measure(z->m, z->r, z->o, &best));
+        wins += best.mean > base.mean;
+        ratio_sum += best.mean / base.mean;
+        base_sum += base.mean, best_sum += best.mean;
+        at += snprintf(rounds + at, sizeof rounds - (size_t)at, "%s%.2fx", round ? ", " : "", best.mean / base.mean);
+    }
+    if (wins < CONFIRM_ROUNDS) {
+        snprintf(note, cap, "the fastest candidate won %d of %d interleaved rounds against the default (%s): "
+                 "the default is kept", wins, CONFIRM_ROUNDS, rounds);
+        z->best = 0;
+        *gain = 1.0;
+        return MOT_OK;
+    }
+    snprintf(note, cap, "confirmed in %d interleaved rounds against the default (%s)", CONFIRM_ROUNDS, rounds);
+    z->list[0].mean = base_sum / CONFIRM_ROUNDS;
+    z->list[z->best].mean = best_sum / CONFIRM_ROUNDS;
+    *gain = ratio_sum / CONFIRM_ROUNDS;
+    return MOT_OK;
+}
+
 static mot_status tune(const tune_options *o) {
     mot_model *m = NULL;
     mot_route r = {0};
@@ -232,18 +282,10 @@ static mot_status tune(const tune_options *o) {
         st = run_search(z);
     }
     const int cores = omp_get_num_procs();
-    if (st == MOT_OK && z->n > 1) {
-        /* The default once more, last: the first candidate also paid for warming the machine up
-         * (page faults, thread start). Its better figure is the baseline, and the best is
-         * chosen again against it. */
-        candidate again = z->list[0];
-        st = measure(m, &r, o, &again);
-        if (st == MOT_OK && again.mean > z->list[0].mean) z->list[0] = again;
-        z->best = 0;
-        for (int i = 1; i < z->n; i++) {
-            const candidate *b = &z->list[z->best];
-            if (z->list[i].mean - b->mean > sqrt(z->list[i].sd * z->list[i].sd + b->sd * b->sd)) z->best = i;
-        }
+    double gain = 1.0;
+    char confirm_note[512] = "";
+    if (st == MOT_OK && z->best != 0) {
+        st = confirm(z, &gain, confirm_note, sizeof confirm_note);
     }
     if (st == MOT_OK) {
         /* the header: machine, request, every measurement */
@@ -251,8 +293,9 @@ static mot_status tune(const tune_options *o) {
         int len = snprintf(header, sizeof header,
                            "written by mot tune %s: %d candidates in %.1f s (budget %.0f s)\n"
                            "request: %d prompt tokens per expert + %d decode steps, active %d experts, %d cores\n"
-                           "score: tokens/s of the request (mean ± sd over its runs)",
-                           o->pipeline, z->n, mot_now() - z->t0, o->budget_s, o->n_prompt, o->n_gen, r.k, cores);
+                           "score: tokens/s of the request (mean ± sd over its samples of >= %.0f ms)%s%s",
+                           o->pipeline, z->n, mot_now() - z->t0, o->budget_s, o->n_prompt, o->n_gen, r.k, cores,
+                           TUNE_SAMPLE_S * 1e3, *confirm_note ? "\n" : "", confirm_note);
         for (int i = 0; i < z->n && len < (int)sizeof header - 300; i++) {
             mot_schedule_describe(&z->list[i].s, line, sizeof line);
             len += snprintf(header + len, sizeof header - (size_t)len, "\n  %s%s: %.2f ± %.2f",
@@ -265,10 +308,10 @@ static mot_status tune(const tune_options *o) {
             const candidate *b = &z->list[z->best];
             mot_schedule_write(&b->s, header, f);
             fclose(f);
-            const double gain = z->list[0].mean > 0 ? b->mean / z->list[0].mean : 1.0;
             mot_schedule_describe(&b->s, line, sizeof line);
-            printf("best: %s\n%.2f tok/s vs %.2f with the default schedule: %.2fx (%+.1f%%)\nwrote %s\n", line,
-                   b->mean, z->list[0].mean, gain, 100.0 * (gain - 1.0), o->output);
+            printf("best: %s\n%.2f tok/s vs %.2f with the default schedule: %.2fx (%+.1f%%)%s%s\nwrote %s\n", line,
+                   b->mean, z->list[0].mean, gain, 100.0 * (gain - 1.0), *confirm_note ? "\n" : "", confirm_note,
+                   o->output);
         }
     }
     free(z);
