@@ -30,11 +30,14 @@ typedef struct {
     uint64_t plan_id;         /* the plan it was bound from (a recompiled plan is a new id) */
     mot_gpu_launch *launches; /* [n_ops] bound to the arena and the device weights */
     char (*names)[64];        /* [n_ops] profiler range names */
+    /* plan nodes: where each starts and ends in the program, its NVTX range */
+    int *node_first, *node_last;  /* [n_nodes] op index of the node's first / last RUN */
+    char (*node_names)[64];       /* [n_nodes] "stack e1 q2": the trace slice's name first */
+    uint64_t *node_ranges;        /* [n_nodes] open NVTX range ids while issuing */
+    int n_nodes;
     /* profiling: marks[0] the pass start, marks[1 + 2n] / [2 + 2n] node n's begin / end */
     void **marks;
     int n_marks;
-    int *node_first, *node_last; /* [n_nodes] op index of the node's first / last RUN */
-    int n_nodes;
     int n_ops;
     int uses;
     int eager_only;
@@ -217,26 +220,44 @@ static mot_status cuda_read(mot_backend *b, mot_buf src, void *dst) {
 
 /* ---- binding a plan to device memory ---- */
 
-/* Profiling: where each node starts and ends in the program, and its timed events (made
- * here, before any capture; a captured graph records exactly these). */
-static mot_status bind_marks(cuda_backend *c, const mot_plan *p, graph_entry *g) {
+/* Where each plan node starts and ends in the program, and its NVTX range name. */
+static mot_status bind_nodes(const mot_plan *p, graph_entry *g) {
+    const size_t n = (size_t)p->n_nodes;
     g->n_nodes = p->n_nodes;
-    g->n_marks = 1 + 2 * p->n_nodes;
-    g->node_first = malloc((size_t)p->n_nodes * sizeof *g->node_first);
-    g->node_last = malloc((size_t)p->n_nodes * sizeof *g->node_last);
-    g->marks = calloc((size_t)g->n_marks, sizeof *g->marks);
-    if (!g->node_first || !g->node_last || !g->marks) {
+    g->node_first = malloc(n * sizeof *g->node_first);
+    g->node_last = malloc(n * sizeof *g->node_last);
+    g->node_names = calloc(n, sizeof *g->node_names);
+    g->node_ranges = calloc(n, sizeof *g->node_ranges);
+    if (!g->node_first || !g->node_last || !g->node_names || !g->node_ranges) {
         return mot_fail(MOT_ERR_NOMEM, "cuda backend: out of host memory");
     }
-    for (int n = 0; n < p->n_nodes; n++) {
-        g->node_first[n] = g->node_last[n] = -1;
+    for (int k = 0; k < p->n_nodes; k++) {
+        g->node_first[k] = g->node_last[k] = -1;
     }
     for (int i = 0; i < p->n_instrs; i++) {
         if (p->prog[i].kind == MOT_INSTR_RUN) {
-            const int op = p->prog[i].arg, n = p->ops[op].node_id;
-            if (g->node_first[n] < 0) g->node_first[n] = op;
-            g->node_last[n] = op;
+            const int op = p->prog[i].arg, k = p->ops[op].node_id;
+            if (g->node_first[k] < 0) g->node_first[k] = op;
+            g->node_last[k] = op;
         }
+    }
+    for (int k = 0; k < p->n_nodes; k++) {
+        const mot_plan_op *op = g->node_first[k] >= 0 ? &p->ops[g->node_first[k]] : NULL;
+        if (op) {
+            snprintf(g->node_names[k], sizeof g->node_names[k], "%s e%d q%d%s", mot_node_kind_name(op->node),
+                     op->expert, op->stack, op->node == MOT_NODE_PROJECTOR && op->reverse ? " reverse" : "");
+        }
+    }
+    return MOT_OK;
+}
+
+/* Profiling: the timed events (made here, before any capture; a captured graph records
+ * exactly these). */
+static mot_status bind_marks(cuda_backend *c, const mot_plan *p, graph_entry *g) {
+    g->n_marks = 1 + 2 * p->n_nodes;
+    g->marks = calloc((size_t)g->n_marks, sizeof *g->marks);
+    if (!g->marks) {
+        return mot_fail(MOT_ERR_NOMEM, "cuda backend: out of host memory");
     }
     for (int m = 0; m < g->n_marks; m++) {
         API(c->api.timer_create(c->api.ctx, &g->marks[m]), "creating a timed event");
@@ -276,6 +297,7 @@ static mot_status bind(cuda_backend *c, const mot_plan *p, graph_entry *g) {
         snprintf(g->names[i], sizeof g->names[i], "%s %s e%d q%d l%d", mot_node_kind_name(op->node),
                  mot_op_kind_name(op->kind), op->expert, op->stack, op->layer);
     }
+    MOT_TRY(bind_nodes(p, g));
     return c->opt.trace || c->opt.timing ? bind_marks(c, p, g) : MOT_OK;
 }
 
@@ -289,6 +311,8 @@ static void entry_free(cuda_backend *c, graph_entry *g) {
     free(g->marks);
     free(g->node_first);
     free(g->node_last);
+    free(g->node_names);
+    free(g->node_ranges);
     free(g->launches);
     free(g->names);
     memset(g, 0, sizeof *g);
@@ -365,8 +389,11 @@ static mot_status issue(cuda_backend *c, const mot_plan *p, graph_entry *g) {
         void *stream = c->streams[in->lane];
         if (in->kind == MOT_INSTR_RUN) {
             const int n = p->ops[in->arg].node_id;
-            if (g->marks && g->node_first[n] == in->arg) {
-                API(c->api.timer_record(ctx, g->marks[1 + 2 * n], stream), "recording a node start");
+            if (g->node_first[n] == in->arg) {
+                g->node_ranges[n] = c->api.range_start(ctx, g->node_names[n]);
+                if (g->marks) {
+                    API(c->api.timer_record(ctx, g->marks[1 + 2 * n], stream), "recording a node start");
+                }
             }
             c->api.range(ctx, g->names[in->arg]);
             int rc = c->api.launch(ctx, &g->launches[in->arg], in->lane, stream);
@@ -374,8 +401,11 @@ static mot_status issue(cuda_backend *c, const mot_plan *p, graph_entry *g) {
             if (rc != 0) {
                 return api_fail(g->names[in->arg]);
             }
-            if (g->marks && g->node_last[n] == in->arg) {
-                API(c->api.timer_record(ctx, g->marks[2 + 2 * n], stream), "recording a node end");
+            if (g->node_last[n] == in->arg) {
+                if (g->marks) {
+                    API(c->api.timer_record(ctx, g->marks[2 + 2 * n], stream), "recording a node end");
+                }
+                c->api.range_end(ctx, g->node_ranges[n]);
             }
         } else if (in->kind == MOT_INSTR_RECORD) {
             API(c->api.event_record(ctx, c->events[in->arg], stream), "recording an event");

@@ -8,6 +8,7 @@
 #define MOT_EXECUTOR_GPU_API_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #include "scheduler/plan.h"
 
@@ -59,8 +60,13 @@ typedef struct mot_gpu_api {
     int (*timer_create)(void *ctx, void **event);
     int (*timer_record)(void *ctx, void *event, void *stream);
     int (*timer_elapsed)(void *ctx, void *start, void *end, float *ms);
-    /* Profiler range around the following launches (NVTX); name NULL ends the range. */
+    /* Profiler range around the following launches (NVTX push/pop, one per op); name NULL
+     * ends the range. */
     void (*range)(void *ctx, const char *name);
+    /* Profiler range of one plan node (NVTX start/end: the nodes of different lanes are issued
+     * interleaved, so they overlap instead of nesting); range_end takes what range_start gave. */
+    uint64_t (*range_start)(void *ctx, const char *name);
+    void (*range_end)(void *ctx, uint64_t id);
     void (*destroy)(void *ctx);
 } mot_gpu_api;
 

@@ -202,6 +202,10 @@ static void api_range(void *, const char *name) {
     }
 }
 
+static uint64_t api_range_start(void *, const char *name) { return nvtxRangeStartA(name); }
+
+static void api_range_end(void *, uint64_t id) { nvtxRangeEnd((nvtxRangeId_t)id); }
+
 static void api_destroy(void *ctx) {
     api_ctx *c = (api_ctx *)ctx;
     if (!c) {
@@ -250,6 +254,8 @@ extern "C" mot_status mot_gpu_api_cuda_create(int device, mot_gpu_api *out) {
     api.timer_record = api_timer_record;
     api.timer_elapsed = api_timer_elapsed;
     api.range = api_range;
+    api.range_start = api_range_start;
+    api.range_end = api_range_end;
     api.destroy = api_destroy;
     *out = api;
     return MOT_OK;

@@ -38,6 +38,9 @@ struct fake_gpu {
     char last_error[256];
     long launches, graph_launches;
     double clock; /* simulated device time (us): every launch takes FAKE_LAUNCH_US */
+    uint64_t open_ranges[256], range_ids;
+    int n_open_ranges;
+    long ranges_started;
 };
 
 #define FAKE_LAUNCH_US 10.0
@@ -303,6 +306,27 @@ static int timer_elapsed(void *ctx, void *start, void *end, float *ms) {
 }
 
 static void range(void *ctx, const char *name) {}
+
+/* Node ranges: ids handed out in order; ending one that is not open is an error. */
+static uint64_t range_start(void *ctx, const char *name) {
+    fake_gpu *f = ctx;
+    if (f->n_open_ranges < (int)(sizeof f->open_ranges / sizeof f->open_ranges[0])) {
+        f->open_ranges[f->n_open_ranges++] = ++f->range_ids;
+    }
+    f->ranges_started++;
+    return f->range_ids;
+}
+
+static void range_end(void *ctx, uint64_t id) {
+    fake_gpu *f = ctx;
+    for (int i = 0; i < f->n_open_ranges; i++) {
+        if (f->open_ranges[i] == id) {
+            f->open_ranges[i] = f->open_ranges[--f->n_open_ranges];
+            return;
+        }
+    }
+    reject(f, "a profiler range ended that is not open");
+}
 static void destroy(void *ctx) {}
 
 /* ---- the test's side ---- */
@@ -325,7 +349,8 @@ mot_gpu_api fake_gpu_api(fake_gpu *f) {
                          .graph_destroy = graph_destroy, .alloc = alloc, .free = fake_free, .copy_h2d = copy,
                          .copy_d2h = copy, .lane_create = lane_create, .launch = launch,
                          .timer_create = timer_create, .timer_record = timer_record,
-                         .timer_elapsed = timer_elapsed, .range = range,
+                         .timer_elapsed = timer_elapsed, .range = range, .range_start = range_start,
+                         .range_end = range_end,
                          .destroy = destroy};
 }
 
@@ -336,3 +361,5 @@ int fake_gpu_graph_count(const fake_gpu *f) { return f->n_graphs; }
 const fake_graph *fake_gpu_graph(const fake_gpu *f, int i) { return &f->graphs[i]; }
 long fake_gpu_launches(const fake_gpu *f) { return f->launches; }
 long fake_gpu_graph_launches(const fake_gpu *f) { return f->graph_launches; }
+long fake_gpu_ranges_started(const fake_gpu *f) { return f->ranges_started; }
+int fake_gpu_open_ranges(const fake_gpu *f) { return f->n_open_ranges; }

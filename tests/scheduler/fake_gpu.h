@@ -42,6 +42,8 @@ int fake_gpu_graph_count(const fake_gpu *f);         /* graphs captured */
 const fake_graph *fake_gpu_graph(const fake_gpu *f, int i);
 long fake_gpu_launches(const fake_gpu *f);           /* op launches issued (eager and captured) */
 long fake_gpu_graph_launches(const fake_gpu *f);
+long fake_gpu_ranges_started(const fake_gpu *f);     /* node profiler ranges started */
+int fake_gpu_open_ranges(const fake_gpu *f);         /* node profiler ranges not ended */
 
 /* 1 when node b depends on node a through a chain of edges in g. */
 int fake_graph_reaches(const fake_graph *g, int a, int b);

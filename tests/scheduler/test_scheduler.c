@@ -294,6 +294,8 @@ static void test_cuda_trace(const mot_model *m, const mot_route *r) {
     CHECK(stats->graph_launches == 4 && fake_gpu_errors(f) == 0, "4 replays, no rejected call (%llu, %d: %s)",
           (unsigned long long)stats->graph_launches, fake_gpu_errors(f), fake_gpu_last_error(f));
     CHECK(t.cuda_streams == 1, "the trace knows its lanes are CUDA streams");
+    /* node ranges: one per node per issued pass (prefill, eager decode, the capture) */
+    CHECK(fake_gpu_open_ranges(f) == 0, "every node range was ended (%d open)", fake_gpu_open_ranges(f));
     int marks = 0;
     for (int i = 0; fake_gpu_graph_count(f) == 1 && i < fake_gpu_graph(f, 0)->n_nodes; i++) {
         marks += fake_gpu_graph(f, 0)->nodes[i].mark != 0;
@@ -304,6 +306,8 @@ static void test_cuda_trace(const mot_model *m, const mot_route *r) {
     MUST(mot_plan_cache_get(&e.plans, &e.src, &e.layout, MOT_PHASE_DECODE, &plans[1]));
     CHECK(marks == 1 + 2 * plans[1]->n_nodes, "the captured graph records the timed events (%d marks, %d nodes)", marks,
           plans[1]->n_nodes);
+    CHECK(fake_gpu_ranges_started(f) == plans[0]->n_nodes + 2L * plans[1]->n_nodes, "%ld node ranges for 3 issued passes",
+          fake_gpu_ranges_started(f));
     long overlapping = 0;
     for (int pass = 0; pass < 6; pass++) {
         const mot_plan *p = plans[pass > 0];
