@@ -33,7 +33,8 @@ typedef struct {
     /* plan nodes: where each starts and ends in the program, its NVTX range */
     int *node_first, *node_last;  /* [n_nodes] op index of the node's first / last RUN */
     char (*node_names)[64];       /* [n_nodes] "stack e1 q2": the trace slice's name first */
-    uint64_t *node_ranges;        /* [n_nodes] open NVTX range ids while issuing */
+    uint64_t *node_ranges;        /* [n_nodes] NVTX range ids while issuing */
+    unsigned char *node_open;     /* [n_nodes] range started and not yet ended */
     int n_nodes;
     /* profiling: marks[0] the pass start, marks[1 + 2n] / [2 + 2n] node n's begin / end */
     void **marks;
@@ -228,7 +229,8 @@ static mot_status bind_nodes(const mot_plan *p, graph_entry *g) {
     g->node_last = malloc(n * sizeof *g->node_last);
     g->node_names = calloc(n, sizeof *g->node_names);
     g->node_ranges = calloc(n, sizeof *g->node_ranges);
-    if (!g->node_first || !g->node_last || !g->node_names || !g->node_ranges) {
+    g->node_open = calloc(n, sizeof *g->node_open);
+    if (!g->node_first || !g->node_last || !g->node_names || !g->node_ranges || !g->node_open) {
         return mot_fail(MOT_ERR_NOMEM, "cuda backend: out of host memory");
     }
     for (int k = 0; k < p->n_nodes; k++) {
@@ -254,11 +256,11 @@ static mot_status bind_nodes(const mot_plan *p, graph_entry *g) {
 /* Profiling: the timed events (made here, before any capture; a captured graph records
  * exactly these). */
 static mot_status bind_marks(cuda_backend *c, const mot_plan *p, graph_entry *g) {
-    g->n_marks = 1 + 2 * p->n_nodes;
-    g->marks = calloc((size_t)g->n_marks, sizeof *g->marks);
+    g->marks = calloc((size_t)(1 + 2 * p->n_nodes), sizeof *g->marks);
     if (!g->marks) {
         return mot_fail(MOT_ERR_NOMEM, "cuda backend: out of host memory");
     }
+    g->n_marks = 1 + 2 * p->n_nodes;
     for (int m = 0; m < g->n_marks; m++) {
         API(c->api.timer_create(c->api.ctx, &g->marks[m]), "creating a timed event");
     }
@@ -313,6 +315,7 @@ static void entry_free(cuda_backend *c, graph_entry *g) {
     free(g->node_last);
     free(g->node_names);
     free(g->node_ranges);
+    free(g->node_open);
     free(g->launches);
     free(g->names);
     memset(g, 0, sizeof *g);
@@ -374,11 +377,12 @@ static mot_status ensure_events(cuda_backend *c, int n) {
     return MOT_OK;
 }
 
-/* fork from origin, the program on the lane streams, join back into origin */
-static mot_status issue(cuda_backend *c, const mot_plan *p, graph_entry *g) {
+/* fork from origin, the program on the lane streams, join back into origin; `capturing`:
+ * inside a stream capture (timed events become graph nodes then) */
+static mot_status issue_program(cuda_backend *c, const mot_plan *p, graph_entry *g, int capturing) {
     void *ctx = c->api.ctx;
     if (g->marks) {
-        API(c->api.timer_record(ctx, g->marks[0], c->origin), "recording the pass start");
+        API(c->api.timer_record(ctx, g->marks[0], c->origin, capturing), "recording the pass start");
     }
     API(c->api.event_record(ctx, c->fork_event, c->origin), "recording the fork");
     for (int i = 0; i < p->key.n_lanes; i++) {
@@ -391,8 +395,9 @@ static mot_status issue(cuda_backend *c, const mot_plan *p, graph_entry *g) {
             const int n = p->ops[in->arg].node_id;
             if (g->node_first[n] == in->arg) {
                 g->node_ranges[n] = c->api.range_start(ctx, g->node_names[n]);
+                g->node_open[n] = 1;
                 if (g->marks) {
-                    API(c->api.timer_record(ctx, g->marks[1 + 2 * n], stream), "recording a node start");
+                    API(c->api.timer_record(ctx, g->marks[1 + 2 * n], stream, capturing), "recording a node start");
                 }
             }
             c->api.range(ctx, g->names[in->arg]);
@@ -403,9 +408,10 @@ static mot_status issue(cuda_backend *c, const mot_plan *p, graph_entry *g) {
             }
             if (g->node_last[n] == in->arg) {
                 if (g->marks) {
-                    API(c->api.timer_record(ctx, g->marks[2 + 2 * n], stream), "recording a node end");
+                    API(c->api.timer_record(ctx, g->marks[2 + 2 * n], stream, capturing), "recording a node end");
                 }
                 c->api.range_end(ctx, g->node_ranges[n]);
+                g->node_open[n] = 0;
             }
         } else if (in->kind == MOT_INSTR_RECORD) {
             API(c->api.event_record(ctx, c->events[in->arg], stream), "recording an event");
@@ -418,6 +424,17 @@ static mot_status issue(cuda_backend *c, const mot_plan *p, graph_entry *g) {
         API(c->api.stream_wait_event(ctx, c->origin, c->join_events[i]), "joining a lane");
     }
     return MOT_OK;
+}
+
+static mot_status issue(cuda_backend *c, const mot_plan *p, graph_entry *g, int capturing) {
+    const mot_status st = issue_program(c, p, g, capturing);
+    for (int n = 0; n < g->n_nodes; n++) { /* a failure mid-program leaves nodes open */
+        if (g->node_open[n]) {
+            c->api.range_end(c->api.ctx, g->node_ranges[n]);
+            g->node_open[n] = 0;
+        }
+    }
+    return st;
 }
 
 /* Host-known GEMM sizes: one row in decode (and for the LM head), the lane's n_new in prefill. */
@@ -434,7 +451,7 @@ static mot_status capture(cuda_backend *c, const mot_plan *p, graph_entry *g) {
     if (c->api.begin_capture(ctx, c->origin) != 0) {
         return api_fail("beginning a capture");
     }
-    mot_status st = issue(c, p, g);
+    mot_status st = issue(c, p, g, 1);
     char cause[512];
     snprintf(cause, sizeof cause, "%s", st != MOT_OK ? mot_last_error() : "");
     void *graph = NULL;
@@ -457,7 +474,10 @@ static mot_status capture(cuda_backend *c, const mot_plan *p, graph_entry *g) {
 }
 
 /* After a pass: one slice per node of each fed lane, at host time t_issue + its offset from
- * the pass start on the device; node timing sums the same durations. */
+ * the pass start on the device; node timing sums the same durations. A slice runs from the
+ * node's first kernel to its last on the lane's stream, so it includes any wait on another
+ * lane inside the node (the primary's sampler waits for every lane's step); the CPU's
+ * slices run over the same ops and include the same waits. */
 static mot_status read_marks(cuda_backend *c, const mot_plan *p, const graph_entry *g, double t_issue) {
     mot_trace *t = c->opt.trace;
     for (int n = 0; n < g->n_nodes; n++) {
@@ -504,7 +524,7 @@ static mot_status cuda_execute(mot_backend *b, const mot_plan *p) {
         API(c->api.graph_launch(c->api.ctx, g->exec, c->origin), "launching a graph");
         c->stats.graph_launches++;
     } else {
-        MOT_TRY(issue(c, p, g));
+        MOT_TRY(issue(c, p, g, 0));
         c->stats.eager_passes++;
     }
     API(c->api.stream_synchronize(c->api.ctx, c->origin), "running a pass");

@@ -55,10 +55,11 @@ typedef struct mot_gpu_api {
     /* Issues the op's kernels / GEMMs on the lane's stream. Never synchronizes or allocates. */
     int (*launch)(void *ctx, const mot_gpu_launch *l, int lane, void *stream);
     /* Profiling: a timing-enabled event (destroyed with event_destroy), recorded on a stream
-     * as a node of the graph when captured (cudaEventRecordExternal), and the milliseconds
-     * between two recorded events once both have completed. */
+     * (capturing: inside a stream capture, where it must become an event-record node of the
+     * graph, cudaEventRecordExternal, a flag CUDA refuses outside a capture), and the
+     * milliseconds between two recorded events once both have completed. */
     int (*timer_create)(void *ctx, void **event);
-    int (*timer_record)(void *ctx, void *event, void *stream);
+    int (*timer_record)(void *ctx, void *event, void *stream, int capturing);
     int (*timer_elapsed)(void *ctx, void *start, void *end, float *ms);
     /* Profiler range around the following launches (NVTX push/pop, one per op); name NULL
      * ends the range. */

@@ -64,10 +64,12 @@ static int api_timer_create(void *, void **event) {
     return 0;
 }
 
-// External: inside a stream capture this becomes an event-record node of the graph, so a
-// replayed graph still stamps the event (a plain record would only order streams).
-static int api_timer_record(void *, void *event, void *stream) {
-    MOT_CUDA_CHECK(cudaEventRecordWithFlags((cudaEvent_t)event, (cudaStream_t)stream, cudaEventRecordExternal));
+// In a capture: External, so the event becomes an event-record node of the graph and every
+// replay stamps it (a plain record there only orders streams). Outside one the flag is
+// invalid, so an eager pass records plainly.
+static int api_timer_record(void *, void *event, void *stream, int capturing) {
+    MOT_CUDA_CHECK(cudaEventRecordWithFlags((cudaEvent_t)event, (cudaStream_t)stream,
+                                            capturing ? cudaEventRecordExternal : cudaEventRecordDefault));
     return 0;
 }
 

@@ -21,7 +21,8 @@ typedef struct {
     int epoch; /* capture epoch it was recorded in; 0 = outside any capture */
     int live;
     int timed;     /* made by timer_create */
-    int stamped;   /* a timed record of it has run */
+    int stamped;   /* its last timed record has run */
+    long run;      /* ... in this run of work (fake_gpu.runs) */
     double time;   /* simulated device time of that record, microseconds */
 } fake_event;
 
@@ -38,6 +39,7 @@ struct fake_gpu {
     char last_error[256];
     long launches, graph_launches;
     double clock; /* simulated device time (us): every launch takes FAKE_LAUNCH_US */
+    long runs;    /* non-empty runs of work: eager work at a synchronize, a launched graph */
     uint64_t open_ranges[256], range_ids;
     int n_open_ranges;
     long ranges_started;
@@ -69,6 +71,8 @@ static void graph_reset(fake_graph *g) {
  * (streams never wait for each other otherwise), a launch lasts FAKE_LAUNCH_US and a timer
  * mark stamps its event with the time it is reached. */
 static void simulate(fake_gpu *f, const fake_graph *g) {
+    if (g->n_nodes == 0) return;
+    f->runs++;
     double *end = malloc(sizeof(double) * (size_t)(g->n_nodes + 1)), last = f->clock;
     for (int i = 0; i < g->n_nodes; i++) {
         double start = f->clock;
@@ -78,7 +82,7 @@ static void simulate(fake_gpu *f, const fake_graph *g) {
         end[i] = start + (g->nodes[i].mark ? 0.0 : FAKE_LAUNCH_US);
         if (g->nodes[i].mark) {
             fake_event *e = &f->events[g->nodes[i].mark - 1];
-            e->time = start, e->stamped = 1;
+            e->time = start, e->stamped = 1, e->run = f->runs;
         }
         if (end[i] > last) last = end[i];
     }
@@ -289,10 +293,16 @@ static int timer_create(void *ctx, void **event) {
     return 0;
 }
 
-/* Recorded as a graph node (cudaEventRecordExternal), eagerly or in a capture. */
-static int timer_record(void *ctx, void *event, void *stream) {
+/* A node of the work (a graph node when captured: cudaEventRecordExternal, which CUDA
+ * refuses outside a capture, and without which a captured record would stamp nothing on
+ * replay). It is pending until the work it is in runs. */
+static int timer_record(void *ctx, void *event, void *stream, int capturing) {
     fake_gpu *f = ctx;
-    if (!event_of(f, event)->timed) return reject(f, "timer record on an event without timing");
+    fake_event *e = event_of(f, event);
+    if (!e->timed) return reject(f, "timer record on an event without timing");
+    if (capturing && !f->capturing) return reject(f, "cudaEventRecordExternal outside a stream capture");
+    if (!capturing && f->capturing) return reject(f, "timed event recorded in a capture without the external flag");
+    e->stamped = 0;
     return add_node(f, stream, -1, NULL, (int)(intptr_t)event);
 }
 
@@ -300,7 +310,8 @@ static int timer_elapsed(void *ctx, void *start, void *end, float *ms) {
     fake_gpu *f = ctx;
     const fake_event *a = event_of(f, start), *b = event_of(f, end);
     if (!a->timed || !b->timed) return reject(f, "elapsed time of an event without timing");
-    if (!a->stamped || !b->stamped) return reject(f, "elapsed time of an event that has not completed");
+    if (!a->stamped || !b->stamped) return reject(f, "elapsed time of an event whose last record has not run");
+    if (a->run != f->runs || b->run != f->runs) return reject(f, "elapsed time of an event not stamped by the last pass");
     *ms = (float)((b->time - a->time) * 1e-3);
     return 0;
 }
