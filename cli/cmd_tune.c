@@ -5,8 +5,9 @@
  * GEMM blocking. Each candidate runs the same MoT request (-p random prompt tokens per
  * expert, then -n greedy decode steps) -r times; when the spread is above 5% of the mean it
  * runs up to -r more (the noise check). The score is the request's tokens/s (prompt + generated
- * over the wall time). The default schedule runs first (and again last); a candidate replaces
- * the best only when it wins by more than their combined spread. The best one is written with every
+ * over the wall time). The default schedule runs first; a candidate replaces the best only
+ * when it wins by more than their combined spread, and the winner must then beat the default
+ * again in interleaved rounds (after the budget). The best one is written with every
  * measurement as a comment, and the gain over the default is printed. The search stops at the
  * budget (the default is always measured). */
 #include <math.h>
@@ -165,13 +166,22 @@ static int weighted_groups(const search *z, int threads, mot_schedule *s) {
         bytes[i % groups] += (double)z->m->experts[z->r->active[i]]->weight_bytes;
         total += (double)z->m->experts[z->r->active[i]]->weight_bytes;
     }
+    /* largest remainder: every group at least one thread, all threads handed out */
     int given = 0, differs = 0;
+    double share[MOT_MAX_LANES];
     for (int g = 0; g < groups; g++) {
-        int t = (int)(threads * bytes[g] / total + 0.5);
-        s->threads_per_lane[g] = t < 1 ? 1 : t;
+        share[g] = threads * bytes[g] / total;
+        s->threads_per_lane[g] = share[g] < 1.0 ? 1 : (int)share[g];
         given += s->threads_per_lane[g];
     }
-    while (given > threads) { /* take back from the largest group that can spare one */
+    while (given < threads) {
+        int g = 0;
+        for (int i = 1; i < groups; i++) {
+            if (share[i] - s->threads_per_lane[i] > share[g] - s->threads_per_lane[g]) g = i;
+        }
+        s->threads_per_lane[g]++, given++;
+    }
+    while (given > threads) { /* the minimum of one pushed it over: take from the largest */
         int g = 0;
         for (int i = 1; i < groups; i++) if (s->threads_per_lane[i] > s->threads_per_lane[g]) g = i;
         if (s->threads_per_lane[g] == 1) break;

@@ -226,7 +226,7 @@ static void gemm_team(float *y, const float *x, const mot_weight *w, int n) {
      * block adds into them; A streams from L2/L3. (k block outermost instead packed
      * NR short pieces per panel, latency bound from DRAM, and re-read all of y from L3
      * once per k block: 60-74 vs 70-88 GFLOP/s on one thread for the larger shapes.) */
-    float *bpanel = mot_thread_scratch_get(&b_scratch, (size_t)k_blocks * KC * NR);
+    float *bpanel = mot_thread_scratch_get(&b_scratch, (size_t)cols * NR); /* k blocks end to end */
     if (!bpanel) {
         rows_unpacked(y, x, w, n, j_begin, j_end);
         j_end = j_begin;
