@@ -160,7 +160,7 @@ static mot_status try_schedule(search *z, const mot_schedule *s) {
  * (lane i runs on group i mod groups), so a bigger expert gets more threads. 0 when that is
  * the even split the runtime makes anyway. */
 static int weighted_groups(const search *z, int threads, mot_schedule *s) {
-    const int k = z->r->k, groups = k < threads ? k : threads;
+    const int k = z->r->k, groups = mot_lane_groups(k, threads);
     double bytes[MOT_MAX_LANES] = {0}, total = 0;
     for (int i = 0; i < k; i++) {
         bytes[i % groups] += (double)z->m->experts[z->r->active[i]]->weight_bytes;
@@ -188,8 +188,7 @@ static int weighted_groups(const search *z, int threads, mot_schedule *s) {
         s->threads_per_lane[g]--, given--;
     }
     for (int g = 0; g < groups; g++) {
-        const int even = threads * (g + 1) / groups - threads * g / groups;
-        differs |= s->threads_per_lane[g] != even;
+        differs |= s->threads_per_lane[g] != mot_lane_group_even_threads(threads, groups, g);
     }
     s->n_threads_per_lane = differs ? groups : 0;
     return differs;

@@ -36,6 +36,13 @@ struct mot_backend {
     double node_s[MOT_NODE_KIND_COUNT]; /* seconds per node kind (when timing) */
 };
 
+/* Concurrent CPU lanes: min(lanes, threads) thread groups, lane i on group i mod groups;
+ * without threads_per_lane, group g gets its share of an even split. */
+static inline int mot_lane_groups(int n_lanes, int threads) { return n_lanes < threads ? n_lanes : threads; }
+static inline int mot_lane_group_even_threads(int threads, int groups, int g) {
+    return threads * (g + 1) / groups - threads * g / groups;
+}
+
 mot_status mot_backend_cpu_create(const mot_backend_options *o, mot_backend **out);
 /* The CUDA backend over the real CUDA runtime (an error when the build has none or no GPU). */
 mot_status mot_backend_cuda_create(const mot_backend_options *o, mot_backend **out);

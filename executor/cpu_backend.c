@@ -152,7 +152,7 @@ static void execute_concurrent(cpu_backend *c, const mot_plan *p, int n_groups, 
          * groups are the threads there are, so every lane has one. */
         const int groups = omp_get_num_threads(), g = omp_get_thread_num();
         const int team = g < c->opt.n_threads_per_lane ? c->opt.threads_per_lane[g]
-                                                       : threads * (g + 1) / groups - threads * g / groups;
+                                                       : mot_lane_group_even_threads(threads, groups, g);
 #pragma omp parallel num_threads(team)
         group_walk(c, p, g, groups);
     }
@@ -166,7 +166,7 @@ static mot_status cpu_execute(mot_backend *b, const mot_plan *p) {
         c->tokens[i] = step->lane[i].n_new;
     }
     const int threads = omp_get_max_threads();
-    const int n_groups = p->key.n_lanes < threads ? p->key.n_lanes : threads;
+    const int n_groups = mot_lane_groups(p->key.n_lanes, threads);
     if (!c->opt.concurrent_lanes || n_groups < 2) {
         execute_serial(c, p);
         if (c->opt.trace) trace_flush(c);
