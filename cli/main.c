@@ -1,8 +1,4 @@
 /* mot: the command-line tool. */
-#include "executor/cuda_backend.h"
-#ifdef MOT_HAVE_CUDA
-#include "kernels/cuda/cuda_kernels.h"
-#endif
 #include <stdio.h>
 #include <string.h>
 
@@ -40,9 +36,6 @@ static const char usage[] =
     "See docs/cli.md for everything each command prints.\n";
 
 int main(int argc, char **argv) {
-#ifdef MOT_HAVE_CUDA
-    mot_backend_register_cuda(mot_gpu_api_cuda_create); /* --backend cuda (and auto) can find the GPU */
-#endif
     if (argc < 2 || !strcmp(argv[1], "-h") || !strcmp(argv[1], "--help") || !strcmp(argv[1], "help")) {
         fputs(usage, argc < 2 ? stderr : stdout);
         return argc < 2 ? 2 : 0;

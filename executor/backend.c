@@ -1,6 +1,7 @@
 #include "executor/backend.h"
 
 #include "common/error.h"
+#include "executor/cuda_module.h"
 
 const char *mot_backend_kind_name(mot_backend_kind k) {
     return k == MOT_BACKEND_CPU ? "cpu" : k == MOT_BACKEND_CUDA ? "cuda" : "auto";
@@ -10,7 +11,9 @@ mot_status mot_backend_create(const mot_backend_options *o, mot_backend **out) {
     if (o->kind == MOT_BACKEND_CUDA) {
         return mot_backend_cuda_create(o, out);
     }
-    if (o->kind == MOT_BACKEND_AUTO && mot_backend_cuda_create(o, out) == MOT_OK) {
+    /* auto: CUDA only where the NVIDIA driver is installed, else the CUDA library is not even
+     * loaded (see executor/cuda_module.h) */
+    if (o->kind == MOT_BACKEND_AUTO && mot_cuda_driver_present() && mot_backend_cuda_create(o, out) == MOT_OK) {
         return MOT_OK;
     }
     return mot_backend_cpu_create(o, out);

@@ -17,6 +17,7 @@
 #include "common/error.h"
 #include "executor/backend.h"
 #include "executor/cuda_backend.h"
+#include "executor/cuda_module.h"
 #include "profiling/trace.h"
 #include "scheduler/plan_cache.h"
 
@@ -580,19 +581,17 @@ void mot_cuda_backend_drop_graphs(mot_backend *b) {
     c->n_graphs = 0;
 }
 
-static mot_gpu_api_factory registered_factory;
-
-void mot_backend_register_cuda(mot_gpu_api_factory factory) { registered_factory = factory; }
-
 mot_status mot_backend_cuda_create(const mot_backend_options *o, mot_backend **out) {
-    if (!registered_factory) {
-        return mot_fail(MOT_ERR_UNSUPPORTED, "--backend cuda: this build has no CUDA backend (nvcc/cuBLAS were not found)");
-    }
+#ifndef MOT_HAVE_CUDA_MODULE
+    (void)o, (void)out;
+    return mot_fail(MOT_ERR_UNSUPPORTED, "--backend cuda: this build has no CUDA backend (nvcc/cuBLAS were not found)");
+#else
     mot_gpu_api api;
-    MOT_TRY(registered_factory(0, &api));
+    MOT_TRY(mot_cuda_module_create(0, &api));
     mot_status st = mot_backend_cuda_with_api(o, &api, out);
     if (st != MOT_OK && api.destroy) {
         api.destroy(api.ctx);
     }
     return st;
+#endif
 }

@@ -15,9 +15,7 @@ const mot_cuda_backend_stats *mot_cuda_backend_stats_of(const mot_backend *b);
 /* Forgets every captured graph (the next uses capture again): tests compare captures. */
 void mot_cuda_backend_drop_graphs(mot_backend *b);
 
-/* The real table's constructor lives in the CUDA library (kernels/cuda); a program built with
- * it registers it at start-up so that mot_backend_cuda_create can use it. */
-typedef mot_status (*mot_gpu_api_factory)(int device, mot_gpu_api *out);
-void mot_backend_register_cuda(mot_gpu_api_factory factory);
+/* mot_backend_cuda_create (executor/backend.h) takes the real table from the CUDA backend
+ * library, loaded on first use (executor/cuda_module.h). */
 
 #endif

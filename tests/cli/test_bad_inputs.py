@@ -51,10 +51,12 @@ def edit_weights(d, change):
     write_safetensors(path, tensors)
 
 
-def expect_error(label, args, *needles):
-    """Runs mot; it must fail with one 'error:' line containing every needle."""
+def expect_error(label, args, *needles, env=None):
+    """Runs mot (with env added to the environment); it must fail with one 'error:' line
+    containing every needle."""
     try:
-        p = subprocess.run([MOT] + args, capture_output=True, text=True, errors="replace", timeout=60)
+        p = subprocess.run([MOT] + args, capture_output=True, text=True, errors="replace", timeout=60,
+                           env=dict(os.environ, **(env or {})))
     except subprocess.TimeoutExpired:
         failures.append(f"{label}: hung")
         return
@@ -192,9 +194,18 @@ def main():
     expect_error("bad backend", run_args(GOOD, "--backend", "tpu"), "--backend", "tpu", "cpu or cuda")
     expect_error("bad lane mode", run_args(GOOD, "--lanes", "parallel"), "--lanes", "serial or concurrent")
     expect_error("bench bad backend", ["bench", "-m", GOOD, "--backend", "gpu"], "--backend", "gpu")
+    module = os.path.join(os.path.dirname(os.path.abspath(MOT)), "libmot-cuda.so")
     if not shutil.which("nvidia-smi"):
-        # No GPU here: --backend cuda says so in one line (CUDA build) or that the build has none.
-        expect_error("cuda without a device", run_args(GOOD, "--backend", "cuda"), "--backend cuda")
+        # No GPU here: in a CUDA build the library loads and says there is no device (so its
+        # symbols resolved against mot's); without CUDA, that the build has none.
+        expect_error("cuda without a device", run_args(GOOD, "--backend", "cuda"), "--backend cuda",
+                     "no CUDA device" if os.path.exists(module) else "has no CUDA backend")
+    if os.path.exists(module):
+        missing = os.path.join(WORK, "no-such-lib.so")
+        expect_error("cuda library missing", run_args(GOOD, "--backend", "cuda"), "cannot load", missing,
+                     env={"MOT_CUDA_MODULE": missing})
+        expect_error("cuda library not mot's", run_args(GOOD, "--backend", "cuda"), "libm.so.6",
+                     "mot_gpu_api_cuda_create", env={"MOT_CUDA_MODULE": "libm.so.6"})
 
     if failures:
         print(f"{len(failures)} failed:\n  " + "\n  ".join(failures))

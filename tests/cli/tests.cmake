@@ -7,3 +7,7 @@ add_test(NAME cli_pipeline_inputs
   COMMAND ${MOT_PYTHON} ${CMAKE_CURRENT_LIST_DIR}/test_pipeline_inputs.py $<TARGET_FILE:mot>
           ${CMAKE_BINARY_DIR}/cli-pipeline-inputs)
 set_tests_properties(cli_pipeline_inputs PROPERTIES LABELS "cli;python" TIMEOUT 300)
+add_test(NAME cli_peak_rss
+  COMMAND ${MOT_PYTHON} ${CMAKE_CURRENT_LIST_DIR}/test_peak_rss.py $<TARGET_FILE:mot>
+          ${CMAKE_SOURCE_DIR}/tests/tools/make_model.py ${CMAKE_BINARY_DIR}/test-models)
+set_tests_properties(cli_peak_rss PROPERTIES LABELS "cli;python" TIMEOUT 300)
