@@ -83,8 +83,26 @@ static mot_status time_test(mot_engine *e, int *tokens, int n_prompt, int n_gen,
     return MOT_OK;
 }
 
+/* The bandwidth probe beside the tg runs: plain read passes over the decode step's weights
+ * (CPU only; spans NULL otherwise), one per generated token after each timed repetition, so
+ * that both see the same memory, the same threads and the same moment of a shared machine. */
+typedef struct {
+    mot_read_span *spans;
+    int n_spans;
+    size_t bytes;    /* read per decode step */
+    double seconds;  /* of all passes so far */
+    long passes;
+} read_probe;
+
+static void probe_read(read_probe *pr, int passes) {
+    for (int i = 0; pr->spans && i < passes; i++) {
+        pr->seconds += mot_cpu_read_pass(pr->spans, pr->n_spans);
+        pr->passes++;
+    }
+}
+
 static mot_status run_test(mot_engine *e, int *tokens, const bench_options *o, int n_prompt, int n_gen,
-                           mot_bench_result *r) {
+                           read_probe *pr, mot_bench_result *r) {
     memset(r, 0, sizeof *r);
     snprintf(r->test, sizeof r->test, n_prompt ? "pp%d" : "tg%d", n_prompt ? n_prompt : n_gen);
     r->n_prompt = n_prompt;
@@ -95,6 +113,7 @@ static mot_status run_test(mot_engine *e, int *tokens, const bench_options *o, i
     for (int i = 0; i < o->reps; i++) {
         MOT_TRY(time_test(e, tokens, n_prompt, n_gen, &s));
         r->samples_ts[r->n_reps++] = (n_prompt + n_gen) / s;
+        probe_read(pr, n_gen);
     }
     mot_bench_finish(r);
     return MOT_OK;
@@ -128,11 +147,19 @@ static mot_status bench(const bench_options *o) {
         uint64_t x = 0x2545f4914f6cdd1dull; /* fixed random token ids, like llama-bench */
         mot_random_tokens(tokens, max_tokens, c->vocab, &x);
     }
+    const int on_cpu = status == MOT_OK && !strcmp(e.backend->name, "cpu");
+    read_probe probe = {0};
+    if (on_cpu) {
+        probe.n_spans = MOT_EXPERT_DECODE_SPANS(ex);
+        probe.spans = malloc((size_t)probe.n_spans * sizeof *probe.spans);
+        if (!probe.spans) status = mot_fail(MOT_ERR_NOMEM, "bench: out of memory");
+        else probe.bytes = mot_expert_decode_spans(ex, probe.spans);
+    }
     if (status == MOT_OK && o->n_prompt > 0) {
-        status = run_test(&e, tokens, o, o->n_prompt, 0, &results[n_results++]);
+        status = run_test(&e, tokens, o, o->n_prompt, 0, &probe, &results[n_results++]);
     }
     if (status == MOT_OK && o->n_gen > 0) {
-        status = run_test(&e, tokens, o, 0, o->n_gen, &results[n_results]);
+        status = run_test(&e, tokens, o, 0, o->n_gen, &probe, &results[n_results]);
         n_results++;
     }
     if (status == MOT_OK) {
@@ -148,12 +175,17 @@ static mot_status bench(const bench_options *o) {
         ctx.schedule = o->exec.sched.path;
         mot_schedule_describe(&sched, ctx.schedule_desc, sizeof ctx.schedule_desc);
         mot_bench_cpu_info(ctx.cpu_info, sizeof ctx.cpu_info);
-        /* Measured after the runs so that its buffer does not count in the peak RSS. */
-        ctx.read_bw_gbs = mot_cpu_measure_read_bandwidth((size_t)1 << 30);
+        if (on_cpu && probe.passes == 0) {
+            probe_read(&probe, 8); /* pp only: the figure is printed, no fraction */
+        }
+        if (probe.seconds > 0) {
+            ctx.read_bw_gbs = (double)probe.bytes * (double)probe.passes / probe.seconds / 1e9;
+            ctx.read_bytes = probe.bytes;
+        }
         for (int i = 0; i < n_results; i++) {
             if (results[i].n_gen > 0 && ctx.read_bw_gbs > 0) {
-                /* Every decode step streams all weights once (the lm head included). */
-                results[i].bw_fraction = results[i].avg_ts * (double)ex->weight_bytes / (ctx.read_bw_gbs * 1e9);
+                /* Every decode step reads the probe's bytes once (the lm head included). */
+                results[i].bw_fraction = results[i].avg_ts * (double)probe.bytes / (ctx.read_bw_gbs * 1e9);
             }
         }
         if (!strcmp(o->output, "json")) {
@@ -162,6 +194,7 @@ static mot_status bench(const bench_options *o) {
             mot_bench_print_md(stdout, &ctx, results, n_results);
         }
     }
+    free(probe.spans);
     free(tokens);
     mot_engine_close(&e);
     status = mot_profile_end(&prof, status);

@@ -31,6 +31,15 @@ static void add_into(float *x, const float *y, int64_t count) {
 
 static void run_matmul(const mot_plan_op *op, char *arena, int n) {
     const int rows = op->single_row ? 1 : n;
+    mot_matmul_job jobs[MOT_OP_MAX_W];
+    for (int j = 0; j < op->n_w; j++) {
+        jobs[j] = (mot_matmul_job){F(op->out[j]), op->w[j], op->bias[j], op->accumulate};
+    }
+    if (mot_cpu_matmul_is_gemv(jobs, op->n_w, rows)) {
+        /* decode: biases and the residual add in the GEMV, no passes (barriers) after it */
+        mot_cpu_matmul_multi(jobs, op->n_w, F(op->in), rows);
+        return;
+    }
     if (op->accumulate) {
         float *y = F(op->scratch);
         mot_cpu_matmul(y, F(op->in), op->w[0], rows);
@@ -38,9 +47,8 @@ static void run_matmul(const mot_plan_op *op, char *arena, int n) {
         add_into(F(op->out[0]), y, (int64_t)rows * op->w[0]->rows);
         return;
     }
-    mot_matmul_job jobs[MOT_OP_MAX_W];
     for (int j = 0; j < op->n_w; j++) {
-        jobs[j] = (mot_matmul_job){F(op->out[j]), op->w[j]};
+        jobs[j].bias = NULL, jobs[j].accumulate = 0;
     }
     mot_cpu_matmul_multi(jobs, op->n_w, F(op->in), rows);
     for (int j = 0; j < op->n_w; j++) {
@@ -50,16 +58,8 @@ static void run_matmul(const mot_plan_op *op, char *arena, int n) {
 
 /* RoPE on the new q and k rows, then k and v rows into the cache at pos. */
 static void run_rope_append(const mot_plan_op *op, char *arena, const mot_lane_step *ls) {
-    const int n = ls->n_new, pos = ls->pos, row = op->n_kv * op->hd;
-    float *k = F(op->out[1]), *v = F(op->in2);
-    mot_cpu_rope(F(op->out[0]), n, op->n_heads, op->hd, pos, op->vec);
-    mot_cpu_rope(k, n, op->n_kv, op->hd, pos, op->vec);
-    float *kc = F(op->kv[0]), *vc = F(op->kv[1]);
-#pragma omp for schedule(static)
-    for (int t = 0; t < n; t++) {
-        memcpy(kc + (int64_t)(pos + t) * op->kv_stride, k + (int64_t)t * row, sizeof(float) * row);
-        memcpy(vc + (int64_t)(pos + t) * op->kv_stride, v + (int64_t)t * row, sizeof(float) * row);
-    }
+    mot_cpu_rope_append(F(op->out[0]), F(op->out[1]), F(op->in2), F(op->kv[0]), F(op->kv[1]), op->kv_stride,
+                        ls->n_new, op->n_heads, op->n_kv, op->hd, ls->pos, op->vec);
 }
 
 static void run_latent_append(const mot_plan_op *op, char *arena, const mot_lane_step *ls) {

@@ -73,7 +73,8 @@ void mot_bench_print_md(FILE *f, const mot_bench_context *c, const mot_bench_res
     }
     fprintf(f, "\nmodel: %s | cpu: %s", c->model, c->cpu_info);
     if (c->read_bw_gbs > 0) {
-        fprintf(f, " | read bandwidth: %.1f GB/s", c->read_bw_gbs);
+        fprintf(f, " | read bandwidth: %.1f GB/s (plain reads of the %.1f MiB a decode step reads)", c->read_bw_gbs,
+                c->read_bytes / 1048576.0);
     }
     fprintf(f, " | peak RSS: %.1f MiB (weights %.1f MiB", c->peak_rss / 1048576.0, c->model_size / 1048576.0);
     if (c->kv_bytes > 0) {
@@ -113,8 +114,8 @@ void mot_bench_print_json(FILE *f, const mot_bench_context *c, const mot_bench_r
         for (int k = 0; k < r[i].n_reps; k++) {
             fprintf(f, "%s%.6f", k ? ", " : "", r[i].samples_ts[k]);
         }
-        fprintf(f, "],\n    \"read_bw_gbs\": %.3f,\n    \"bw_fraction\": %.4f,\n", c->read_bw_gbs,
-                r[i].bw_fraction);
+        fprintf(f, "],\n    \"read_bw_gbs\": %.3f,\n    \"read_bytes\": %llu,\n    \"bw_fraction\": %.4f,\n",
+                c->read_bw_gbs, (unsigned long long)c->read_bytes, r[i].bw_fraction);
         fprintf(f, "    \"peak_rss\": %llu,\n    \"kv_bytes\": %llu\n  }%s\n", (unsigned long long)c->peak_rss,
                 (unsigned long long)c->kv_bytes, i + 1 < n ? "," : "");
     }

@@ -16,7 +16,7 @@ typedef struct {
     int n_reps;
     double samples_ts[MOT_BENCH_MAX_REPS];
     double avg_ts, stddev_ts;
-    double bw_fraction;     /* tg only: achieved weight bytes/s over measured read bandwidth; 0 = n/a */
+    double bw_fraction;     /* tg only: decode bytes/s over the measured read bandwidth; 0 = n/a */
 } mot_bench_result;
 
 typedef struct {
@@ -27,7 +27,9 @@ typedef struct {
     const char *backend;      /* "CPU" */
     const char *build_commit;
     char cpu_info[128];
-    double read_bw_gbs;       /* measured main-memory read bandwidth, GB/s */
+    double read_bw_gbs;       /* plain read of the decode step's weights (interleaved with the
+                                 tg runs), GB/s; 0 = not measured (CUDA) */
+    uint64_t read_bytes;      /* bytes a decode step reads (the probe's pass) */
     uint64_t peak_rss;        /* bytes */
     uint64_t kv_bytes;        /* KV cache bytes at the benchmark context */
     const char *schedule;     /* the schedule file, or NULL for the defaults */

@@ -39,6 +39,13 @@ typedef struct {
 mot_status mot_expert_load(const char *dir, mot_expert **out);
 void mot_expert_free(mot_expert *ex);
 
+/* The weights one decode step reads, in the order it reads them: every layer's seven
+ * projections, then the LM head (norms and the one embedding row are left out: < 0.1%).
+ * Writes MOT_EXPERT_DECODE_SPANS(ex) spans to out and returns their total bytes, which is
+ * less than weight_bytes when the embedding is untied (decode reads one row of it). */
+#define MOT_EXPERT_DECODE_SPANS(ex) (7 * (ex)->cfg.n_layers + 1)
+size_t mot_expert_decode_spans(const mot_expert *ex, mot_read_span *out);
+
 /* Bytes of a KV cache of n_ctx positions (f32 keys and values, every layer). */
 size_t mot_expert_kv_bytes(const mot_expert *ex, int n_ctx);
 

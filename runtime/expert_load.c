@@ -12,6 +12,23 @@ static size_t weight_bytes(const mot_weight *w) {
     return (size_t)(w->rows * w->cols) * mot_dtype_size(w->dtype);
 }
 
+size_t mot_expert_decode_spans(const mot_expert *ex, mot_read_span *out) {
+    size_t total = 0;
+    int n = 0;
+    for (int i = 0; i < ex->cfg.n_layers; i++) {
+        const mot_layer_weights *L = &ex->layers[i];
+        const mot_weight *w[7] = {&L->wq, &L->wk, &L->wv, &L->wo, &L->w_gate, &L->w_up, &L->w_down};
+        for (int j = 0; j < 7; j++) {
+            out[n++] = (mot_read_span){w[j]->data, weight_bytes(w[j])};
+        }
+    }
+    out[n++] = (mot_read_span){ex->lm_head.data, weight_bytes(&ex->lm_head)};
+    for (int i = 0; i < n; i++) {
+        total += out[i].bytes;
+    }
+    return total;
+}
+
 static mot_status bind_layer(mot_expert *ex, int i) {
     const mot_config *c = &ex->cfg;
     mot_layer_weights *L = &ex->layers[i];

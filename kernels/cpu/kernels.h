@@ -34,15 +34,30 @@ void mot_cpu_set_gemm_from(int f32, int lowp);
 void mot_cpu_set_gemm_blocking(int kc, int mc);
 
 /* Several matmuls that read the same x: y_j[n, rows_j] = x[n, cols] . W_j^T (q/k/v, gate/up).
- * Same result as separate mot_cpu_matmul calls; decode runs them in one parallel region. */
+ * Same result as separate mot_cpu_matmul calls; decode runs them in one parallel region.
+ * bias and accumulate are for the GEMV only (see mot_cpu_matmul_is_gemv). */
 typedef struct {
     float *y;
     const mot_weight *w;
+    const float *bias; /* [rows_j] added to each product, or NULL */
+    int accumulate;    /* y_j += product (+ bias) instead of y_j = ... */
 } mot_matmul_job;
 void mot_cpu_matmul_multi(const mot_matmul_job *jobs, int n_jobs, const float *x, int n);
 
+/* Whether mot_cpu_matmul_multi takes the GEMV for these jobs and n tokens: then it also adds
+ * the jobs' biases and accumulates, each output element once, in the same order as a
+ * separate y = x W^T; y += bias; out += y would (so decode needs no extra passes, and no
+ * barriers between them). */
+int mot_cpu_matmul_is_gemv(const mot_matmul_job *jobs, int n_jobs, int n);
+
 /* out[d] = row `row` of table [rows, d] converted to f32. */
 void mot_cpu_embed_row(float *out, const mot_weight *table, int64_t row);
+
+/* RoPE on q [n, n_heads, hd] and k [n, n_kv, hd] in place (as mot_cpu_rope), then k and
+ * v [n, n_kv * hd] into row pos0 + t of the caches kc, vc (row stride kv_stride floats):
+ * one pass over the tokens, so one barrier. */
+void mot_cpu_rope_append(float *q, float *k, const float *v, float *kc, float *vc, int64_t kv_stride, int n,
+                         int n_heads, int n_kv, int hd, int pos0, const float *inv_freq);
 
 /* out[n, d] = x * rsqrt(mean(x^2) + eps) * w  (HF LlamaRMSNorm: f32 math). out may equal x. */
 void mot_cpu_rmsnorm(float *out, const float *x, const float *w, int n, int d, float eps);
@@ -82,9 +97,19 @@ void mot_cpu_cross_attention(float *out, const float *q, int n_q, int heads, int
 /* out[n, d] = (x - mean) / sqrt(var + eps) * w + b  (PyTorch LayerNorm, biased variance). */
 void mot_cpu_layernorm(float *out, const float *x, const float *w, const float *b, int n, int d, float eps);
 
-/* Measured read bandwidth of main memory in GB/s (1e9 bytes/s): the best of a few
- * multi-threaded AVX2 passes over a fresh buffer of `bytes` (use >> L3, e.g. 1 GiB).
- * The ceiling for the decode GEMV; 0 when the buffer cannot be allocated. */
-double mot_cpu_measure_read_bandwidth(size_t bytes);
+/* Memory to read: a decode step's weights, or a probe buffer. */
+typedef struct {
+    const void *data;
+    size_t bytes;
+} mot_read_span;
+
+/* Seconds for one plain read of every byte of the spans by a new parallel region: the
+ * fastest way to read them, so bytes / seconds is the read bandwidth the decode GEMV can at
+ * best reach on the same memory (kernels/cpu/bandwidth.c). */
+double mot_cpu_read_pass(const mot_read_span *spans, int n_spans);
+
+/* Read bandwidth of main memory in GB/s (1e9 bytes/s): the mean of `passes` whole read
+ * passes over a fresh buffer of `bytes` (use >> L3); 0 when it cannot be allocated. */
+double mot_cpu_measure_read_bandwidth(size_t bytes, int passes);
 
 #endif

@@ -36,13 +36,17 @@ void mot_cpu_matmul(float *y, const float *x, const mot_weight *w, int n) {
     }
 }
 
-void mot_cpu_matmul_multi(const mot_matmul_job *jobs, int n_jobs, const float *x, int n) {
+int mot_cpu_matmul_is_gemv(const mot_matmul_job *jobs, int n_jobs, int n) {
     int same = n_jobs > 0;
     for (int j = 1; j < n_jobs; j++) {
         same &= jobs[j].w->dtype == jobs[0].w->dtype && jobs[j].w->cols == jobs[0].w->cols;
     }
     const int gemm_from = n_jobs > 0 && jobs[0].w->dtype == MOT_DTYPE_F32 ? gemm_from_f32 : gemm_from_lowp;
-    if (same && n > 0 && n < gemm_from) {
+    return same && n > 0 && n < gemm_from;
+}
+
+void mot_cpu_matmul_multi(const mot_matmul_job *jobs, int n_jobs, const float *x, int n) {
+    if (mot_cpu_matmul_is_gemv(jobs, n_jobs, n)) {
         mot_cpu_matmul_gemv_multi(jobs, n_jobs, x, n);
         return;
     }

@@ -2,6 +2,7 @@
  * pos * inv_freq (as HF computes it); cos/sin are computed once per token and chunk of
  * frequencies and shared by all heads. */
 #include <math.h>
+#include <string.h>
 
 #include "kernels/cpu/kernels.h"
 #include "kernels/cpu/team.h"
@@ -25,23 +26,48 @@ static void rotate_pairs(float *v, int half, const float *c, const float *s, int
     }
 }
 
-static void rope_rows(float *x, int n, int n_heads, int hd, int pos0, const float *inv_freq) {
+/* Token t of x [n, n_heads, hd] and (when k) of k [n, n_kv, hd], rotated for position pos. */
+static void rope_token(float *x, int n_heads, float *k, int n_kv, int hd, int pos, const float *inv_freq) {
     const int half = hd / 2;
-#pragma omp for schedule(static)
-    for (int t = 0; t < n; t++) {
-        float c[FREQ_CHUNK], s[FREQ_CHUNK];
-        for (int i0 = 0; i0 < half; i0 += FREQ_CHUNK) {
-            int len = half - i0 < FREQ_CHUNK ? half - i0 : FREQ_CHUNK;
-            for (int i = 0; i < len; i++) {
-                float angle = (float)(pos0 + t) * inv_freq[i0 + i];
-                c[i] = cosf(angle);
-                s[i] = sinf(angle);
-            }
-            for (int h = 0; h < n_heads; h++) {
-                rotate_pairs(x + ((int64_t)t * n_heads + h) * hd + i0, half, c, s, len);
-            }
+    float c[FREQ_CHUNK], s[FREQ_CHUNK];
+    for (int i0 = 0; i0 < half; i0 += FREQ_CHUNK) {
+        int len = half - i0 < FREQ_CHUNK ? half - i0 : FREQ_CHUNK;
+        for (int i = 0; i < len; i++) {
+            float angle = (float)pos * inv_freq[i0 + i];
+            c[i] = cosf(angle);
+            s[i] = sinf(angle);
+        }
+        for (int h = 0; h < n_heads; h++) {
+            rotate_pairs(x + (int64_t)h * hd + i0, half, c, s, len);
+        }
+        for (int h = 0; k && h < n_kv; h++) {
+            rotate_pairs(k + (int64_t)h * hd + i0, half, c, s, len);
         }
     }
+}
+
+static void rope_rows(float *x, int n, int n_heads, int hd, int pos0, const float *inv_freq) {
+#pragma omp for schedule(static)
+    for (int t = 0; t < n; t++) {
+        rope_token(x + (int64_t)t * n_heads * hd, n_heads, NULL, 0, hd, pos0 + t, inv_freq);
+    }
+}
+
+static void rope_append_rows(float *q, float *k, const float *v, float *kc, float *vc, int64_t kv_stride, int n,
+                             int n_heads, int n_kv, int hd, int pos0, const float *inv_freq) {
+    const int64_t row = (int64_t)n_kv * hd;
+#pragma omp for schedule(static)
+    for (int t = 0; t < n; t++) {
+        float *kt = k + t * row;
+        rope_token(q + (int64_t)t * n_heads * hd, n_heads, kt, n_kv, hd, pos0 + t, inv_freq);
+        memcpy(kc + (int64_t)(pos0 + t) * kv_stride, kt, sizeof(float) * row);
+        memcpy(vc + (int64_t)(pos0 + t) * kv_stride, v + t * row, sizeof(float) * row);
+    }
+}
+
+void mot_cpu_rope_append(float *q, float *k, const float *v, float *kc, float *vc, int64_t kv_stride, int n,
+                         int n_heads, int n_kv, int hd, int pos0, const float *inv_freq) {
+    MOT_TEAM_RUN(n > 1, rope_append_rows(q, k, v, kc, vc, kv_stride, n, n_heads, n_kv, hd, pos0, inv_freq));
 }
 
 /* x is [n, n_heads, hd]; inv_freq is [hd/2] */
