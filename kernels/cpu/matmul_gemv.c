@@ -18,7 +18,12 @@
  * a plain read of the same buffer: 28-30): 4 rows 23.2-25.0; one row with the prefetch 256
  * / 512 / 1024 / 2048 bytes ahead: 25.0-26.8 / 25.1-27.5 / 26.1-28.3 / 25.4-26.3; no
  * prefetch 24.6. A row's x loads are not shared with other rows any more, but x sits in L1
- * and the loop stays far below the core's load and FMA rates. */
+ * and the loop stays far below the core's load and FMA rates. Decode steps of SmolLM-135M
+ * bf16, alternating variants step by step in one process: two rows at once (two streams
+ * 1152 bytes apart, sharing the x loads) 0.75x; the prefetch 512 / 768 / 1280 / 2048 bytes
+ * ahead instead of 1024: 0.94-0.96x / 0.98x / 1.00-1.01x / 0.94-0.96x; prefetching the first 1 KiB of a chunk
+ * when it starts 1.00x; prefetching the next GEMV's first 16-64 KiB before the small ops
+ * between GEMVs (attention, norms) 0.97-0.99x. */
 enum { PREFETCH_BYTES = 1024 };
 
 /* Dot product of one row (w, stored as dt) with x. */
@@ -152,12 +157,16 @@ static void gemv_multi_team(const mot_matmul_job *jobs, int n_jobs, const float 
     gemv_rows_fn *rows_fn = w0->dtype == MOT_DTYPE_F32   ? gemv_rows_f32
                             : w0->dtype == MOT_DTYPE_F16 ? gemv_rows_f16
                                                          : gemv_rows_bf16;
-    /* Chunks handed out dynamically: a thread slowed by anything else on its core does not
-     * hold the others at the closing barrier (perf: the barrier wait in a SmolLM-135M decode
-     * step fell from ~10% to ~5%). Chunks per thread, SmolLM-135M tg64 t/s at 2 threads
-     * (f32 / bf16): 1: 39.4 / 69.0, 4: 42.3 / 74.3, 8: 43.3 / 66.8, 16: 33.7 / 62.6. */
-    const int64_t n_chunks = 4 * (int64_t)omp_get_num_threads();
-#pragma omp for schedule(dynamic, 1)
+    /* Chunks handed out as threads come for them, so that a thread slowed by anything else
+     * on its core does not hold the others at the closing barrier; guided: the first grabs
+     * take many chunks at once (one long stream per thread), the last ones few (a short wait
+     * at the barrier). Decode steps of SmolLM-135M at 2 threads, alternating the two ways
+     * step by step in one process (3 runs each): against dynamic with 4 chunks per thread,
+     * guided with 8 / 16 / 32 / 64 per thread is 1.02x / 1.02-1.05x / 1.02-1.03x /
+     * 1.01-1.05x faster in bf16 and 1.02x with 16 in f32 (an A/A run reads 0.99-1.01x);
+     * dynamic with 8 per thread 0.99-1.00x. */
+    const int64_t n_chunks = 16 * (int64_t)omp_get_num_threads();
+#pragma omp for schedule(guided, 1)
     for (int64_t c = 0; c < n_chunks; c++) {
         int64_t g0, g1, base = 0;
         mot_cpu_split_rows(total, 4, (int)c, (int)n_chunks, &g0, &g1);
