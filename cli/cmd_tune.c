@@ -218,11 +218,11 @@ static mot_status run_search(search *z) {
     }
     /* 3. the GEMV/GEMM crossover */
     const mot_schedule after_threads = z->list[z->best].s;
-    const int crossover[4] = {4, 8, 16, 32};
+    const int crossover[4][2] = {{4, 4}, {16, 16}, {16, 32}, {32, 32}}; /* f32, f16/bf16; default 8/8 */
     for (int i = 0; i < 4; i++) {
         s = after_threads;
-        s.gemm_from_f32 = crossover[i];
-        s.gemm_from_lowp = 2 * crossover[i];
+        s.gemm_from_f32 = crossover[i][0];
+        s.gemm_from_lowp = crossover[i][1];
         MOT_TRY(try_schedule(z, &s));
     }
     /* 4. the GEMM blocking: k block, then the token chunk (it only matters for prompts longer

@@ -18,7 +18,7 @@ static const char *const kv_layouts[] = {"f32", NULL};
 void mot_schedule_defaults(mot_schedule *s) {
     memset(s, 0, sizeof *s);
     s->gemm_from_f32 = 8;   /* kernels/cpu/matmul.c: the GEMV/GEMM crossover measured here */
-    s->gemm_from_lowp = 16;
+    s->gemm_from_lowp = 8;
     s->gemm_kc = MOT_GEMM_KC_DEFAULT; /* kernels/cpu/matmul_gemm.c: the blocking measured here */
     s->gemm_mc = MOT_GEMM_MC_DEFAULT;
     s->graphs = 1;

@@ -33,7 +33,7 @@ mot_status mot_schedule_load(const char *path, mot_schedule *s);
  * written first as comments. */
 void mot_schedule_write(const mot_schedule *s, const char *header, FILE *f);
 
-/* One line: "threads 2, lanes serial, gemm_from 8/16, gemm blocking kc 256 mc 512, graphs on (8),
+/* One line: "threads 2, lanes serial, gemm_from 8/8, gemm blocking kc 256 mc 512, graphs on (8),
  * plan cache 8" (threads per lane after the lane mode when given: "lanes concurrent 1+1"). */
 void mot_schedule_describe(const mot_schedule *s, char *buf, size_t cap);
 

@@ -10,6 +10,11 @@
  * The GEMV reads each weight once for all tokens but has no register blocking across
  * tokens; the GEMM's packing (a transpose of every weight) and its 4-token tiles pay off
  * from ~8 (f32) or ~12-16 (bf16/f16, whose GEMV loop is cheaper per byte) tokens on.
+ * That was the 4-rows-at-once GEMV, which shared each x load between 4 rows. The row-at-a-
+ * time GEMV (matmul_gemv.c) does not, and bf16 moved to 8 as well: bench_kernels at 2
+ * threads, n = 12, bf16 GEMM 46-95 GFLOP/s against GEMV 44-51 (GEMM ahead on 7 of 8 shapes;
+ * n = 8 about level, n = 4 GEMV ahead); `mot bench -p 12` with the crossover at 8 instead of
+ * 16: SmolLM-135M bf16 1.13x and 1.54x, TinyLlama-1.1B bf16 1.28x.
  * At n = 128 the GEMM beats OpenBLAS's cblas_sgemm on the model shapes measured
  * (tests/ops/bench_results.md): f32 from -2% (noise) to +20%, bf16 by 2-3x (BLAS needs a
  * conversion pass first), so BLAS is not used at dispatch.
@@ -17,7 +22,7 @@
 #include "kernels/cpu/matmul_variants.h"
 
 /* Rows from which the packed GEMM replaces the GEMV (schedules may move them). */
-static int gemm_from_f32 = 8, gemm_from_lowp = 16;
+static int gemm_from_f32 = 8, gemm_from_lowp = 8;
 
 void mot_cpu_set_gemm_from(int f32, int lowp) {
     gemm_from_f32 = f32 > 1 ? f32 : 2;

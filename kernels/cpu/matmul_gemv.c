@@ -21,9 +21,9 @@
  * and the loop stays far below the core's load and FMA rates. Decode steps of SmolLM-135M
  * bf16, alternating variants step by step in one process: two rows at once (two streams
  * 1152 bytes apart, sharing the x loads) 0.75x; the prefetch 512 / 768 / 1280 / 2048 bytes
- * ahead instead of 1024: 0.94-0.96x / 0.98x / 1.00-1.01x / 0.94-0.96x; prefetching the first 1 KiB of a chunk
- * when it starts 1.00x; prefetching the next GEMV's first 16-64 KiB before the small ops
- * between GEMVs (attention, norms) 0.97-0.99x. */
+ * ahead instead of 1024: 0.94-0.96x / 0.98x / 1.00-1.01x / 0.94-0.96x; T0 instead of NTA
+ * 0.98x; prefetching the first 1 KiB of a chunk when it starts 1.00x; prefetching the next
+ * GEMV's first 16-64 KiB before the small ops between GEMVs (attention, norms) 0.97-0.99x. */
 enum { PREFETCH_BYTES = 1024 };
 
 /* Dot product of one row (w, stored as dt) with x. */

@@ -98,7 +98,7 @@ def main():
     write(named, text + "schedule: tuned-by-test.yaml\n")
     r = mot("bench", named, "-p", "4", "-n", "2", "-r", "1")
     check(r.returncode == 0 and "schedule:" in r.stdout and "tuned-by-test.yaml" in r.stdout
-          and "lanes concurrent" in r.stdout and "gemm_from 4/16" in r.stdout,
+          and "lanes concurrent" in r.stdout and "gemm_from 4/8" in r.stdout,
           f"bench prints the pipeline's schedule: {r.stdout[-400:]} {r.stderr}")
     r = mot("bench", named, "-p", "4", "-n", "2", "-r", "1", "--lanes", "serial", "-o", "json")
     check(r.returncode == 0 and '"schedule_desc": "threads all, lanes serial' in r.stdout,
