@@ -4,6 +4,7 @@
 #include <stdlib.h>
 
 #include "common/error.h"
+#include "kernels/cpu/kernels.h"
 #include "runtime/rng.h"
 
 mot_status mot_sampler_init(mot_sampler *s, const mot_sampler_params *p, uint64_t stream, int vocab) {
@@ -32,15 +33,7 @@ void mot_sampler_free(mot_sampler *s) {
 
 double mot_sampler_uniform(mot_sampler *s) { return (double)(mot_xoshiro_next(s->rng) >> 11) * 0x1.0p-53; }
 
-int mot_argmax(const float *x, int n) {
-    int best = 0;
-    for (int i = 1; i < n; i++) {
-        if (x[i] > x[best]) {
-            best = i;
-        }
-    }
-    return best;
-}
+int mot_argmax(const float *x, int n) { return mot_cpu_argmax(x, n); }
 
 /* Sorting key: descending probability, then ascending id (a stable, deterministic order).
  * The probabilities come in as qsort_r's context so samplers can run on several threads. */

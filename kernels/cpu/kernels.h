@@ -97,6 +97,10 @@ void mot_cpu_cross_attention(float *out, const float *q, int n_q, int heads, int
 /* out[n, d] = (x - mean) / sqrt(var + eps) * w + b  (PyTorch LayerNorm, biased variance). */
 void mot_cpu_layernorm(float *out, const float *x, const float *w, const float *b, int n, int d, float eps);
 
+/* The first index of the largest of x[0..n) (NaNs never win; a NaN at x[0] gives 0): greedy
+ * sampling. */
+int mot_cpu_argmax(const float *x, int n);
+
 /* Memory to read: a decode step's weights, or a probe buffer. */
 typedef struct {
     const void *data;

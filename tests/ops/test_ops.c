@@ -7,7 +7,7 @@
  *     sqrt(cols) * 6e-8 (worst case cols * 6e-8 = 6e-5 is never approached with random data).
  *   attention 1e-5: f32 scores (hd <= 128 terms) feed exp, so ~1e-6 relative per weight.
  *   rmsnorm, rope, swiglu 1e-6: a handful of f32 roundings per element.
- *   embed 0: a dtype conversion is exact. */
+ *   embed 0: a dtype conversion is exact; the KV append and the arg-max are exact too. */
 #include <math.h>
 #include <omp.h>
 #include <stdio.h>
@@ -255,6 +255,123 @@ static void run_rope_cases(int threads) {
     }
 }
 
+/* RoPE on q and k plus the KV append in one pass (decode's ROPE_APPEND) against the
+ * reference RoPE and plain copies into rows pos0.. of the caches. */
+static void run_rope_append_cases(int threads) {
+    static const struct {
+        int n, n_heads, n_kv, hd, pos0, stride_pad;
+    } cases[] = {{1, 9, 3, 64, 0, 0}, {1, 32, 4, 64, 77, 8}, {5, 4, 2, 18, 3, 0}, {130, 6, 1, 32, 10, 4}};
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        const int n = cases[i].n, nh = cases[i].n_heads, nkv = cases[i].n_kv, hd = cases[i].hd, pos0 = cases[i].pos0;
+        const int64_t row = (int64_t)nkv * hd, stride = row + cases[i].stride_pad, rows = pos0 + n;
+        float *inv = malloc(sizeof(float) * (size_t)(hd / 2));
+        for (int j = 0; j < hd / 2; j++) {
+            inv[j] = (float)pow(10000.0, -2.0 * j / hd);
+        }
+        float *q = random_floats((size_t)n * nh * hd, 1.0f), *k = random_floats((size_t)(n * row), 1.0f);
+        float *v = random_floats((size_t)(n * row), 1.0f);
+        float *q_ref = malloc(sizeof(float) * (size_t)n * nh * hd), *k_ref = malloc(sizeof(float) * (size_t)(n * row));
+        memcpy(q_ref, q, sizeof(float) * (size_t)n * nh * hd);
+        memcpy(k_ref, k, sizeof(float) * (size_t)(n * row));
+        mot_ref_rope(q_ref, n, nh, hd, pos0, inv);
+        mot_ref_rope(k_ref, n, nkv, hd, pos0, inv);
+        float *kc = calloc((size_t)(rows * stride), sizeof(float)), *vc = calloc((size_t)(rows * stride), sizeof(float));
+        float *kc_ref = calloc((size_t)(rows * stride), sizeof(float)), *vc_ref = calloc((size_t)(rows * stride), sizeof(float));
+        for (int t = 0; t < n; t++) {
+            memcpy(kc_ref + (pos0 + t) * stride, k_ref + t * row, sizeof(float) * (size_t)row);
+            memcpy(vc_ref + (pos0 + t) * stride, v + t * row, sizeof(float) * (size_t)row);
+        }
+        mot_cpu_rope_append(q, k, v, kc, vc, stride, n, nh, nkv, hd, pos0, inv);
+        char what[120];
+        snprintf(what, sizeof what, "rope_append n=%d heads=%d/%d hd=%d pos0=%d threads=%d (%%s)", n, nh, nkv, hd, pos0,
+                 threads);
+        char w2[140];
+        snprintf(w2, sizeof w2, what, "q"), check(op_compare(w2, q, q_ref, (size_t)n * nh * hd, 1.0, 1e-6));
+        snprintf(w2, sizeof w2, what, "k"), check(op_compare(w2, k, k_ref, (size_t)(n * row), 1.0, 1e-6));
+        snprintf(w2, sizeof w2, what, "k cache"), check(op_compare(w2, kc, kc_ref, (size_t)(rows * stride), 1.0, 1e-6));
+        snprintf(w2, sizeof w2, what, "v cache"), check(op_compare(w2, vc, vc_ref, (size_t)(rows * stride), 1.0, 0.0));
+        free(inv), free(q), free(k), free(v), free(q_ref), free(k_ref), free(kc), free(vc), free(kc_ref), free(vc_ref);
+    }
+}
+
+/* The GEMV's epilogue (decode): biases, and accumulating into the output, on several jobs
+ * sharing x (q/k/v-style), against the reference matmul plus the same additions. */
+static void run_gemv_epilogue_cases(int threads) {
+    static const mot_dtype dts[] = {MOT_DTYPE_F32, MOT_DTYPE_BF16, MOT_DTYPE_F16};
+    static const int64_t rows[3] = {64, 17, 33};
+    const int64_t cols = 72;
+    for (size_t d = 0; d < 3; d++) {
+        for (int n = 1; n <= 3; n += 2) {
+            mot_matmul_job jobs[3];
+            mot_weight w[3];
+            void *base[3];
+            float *ref[3], *wv[3], *bias[3];
+            float *x = random_floats((size_t)(n * cols), 1.0f);
+            for (int j = 0; j < 3; j++) {
+                wv[j] = random_floats((size_t)(rows[j] * cols), 1.0f);
+                w[j] = (mot_weight){dts[d], op_make_buffer(dts[d], wv[j], (size_t)(rows[j] * cols), 2, &base[j]), rows[j],
+                                    cols};
+                bias[j] = j == 1 ? NULL : random_floats((size_t)rows[j], 1.0f);
+                jobs[j] = (mot_matmul_job){random_floats((size_t)(n * rows[j]), 1.0f), &w[j], bias[j], j != 0};
+                ref[j] = malloc(sizeof(float) * (size_t)(n * rows[j]));
+                mot_ref_matmul(ref[j], x, &w[j], n);
+                for (int64_t e = 0; e < n * rows[j]; e++) {
+                    float y = ref[j][e] + (bias[j] ? bias[j][e % rows[j]] : 0.0f);
+                    ref[j][e] = jobs[j].accumulate ? jobs[j].y[e] + y : y;
+                }
+            }
+            if (!mot_cpu_matmul_is_gemv(jobs, 3, n)) {
+                printf("FAIL gemv epilogue: n=%d should take the GEMV\n", n);
+                check(0);
+            }
+            mot_cpu_matmul_multi(jobs, 3, x, n);
+            for (int j = 0; j < 3; j++) {
+                char what[120];
+                snprintf(what, sizeof what, "gemv epilogue %s n=%d job %d (bias %d, accumulate %d) threads=%d",
+                         mot_dtype_name(dts[d]), n, j, bias[j] != NULL, jobs[j].accumulate, threads);
+                check(op_compare(what, jobs[j].y, ref[j], (size_t)(n * rows[j]), 1.0, 1e-5));
+                free(jobs[j].y), free(ref[j]), free(wv[j]), free(bias[j]), op_free_buffer(base[j]);
+            }
+            free(x);
+        }
+    }
+}
+
+/* The vectorised arg-max against the scalar rule: first index of the largest value, NaNs
+ * never win, a NaN at 0 gives 0; ties, signed zeros, infinities and tails. */
+static int argmax_rule(const float *x, int n) {
+    int best = 0;
+    for (int i = 1; i < n; i++) {
+        if (x[i] > x[best]) {
+            best = i;
+        }
+    }
+    return best;
+}
+
+static void run_argmax_cases(void) {
+    const int sizes[] = {1, 7, 16, 17, 100, 49152, 32001};
+    for (size_t si = 0; si < sizeof sizes / sizeof sizes[0]; si++) {
+        const int n = sizes[si];
+        for (int variant = 0; variant < 7; variant++) {
+            float *x = random_floats((size_t)n, 1.0f);
+            if (variant == 1 && n > 3) x[n / 3] = x[n - 1] = 2.0f;             /* a tie: the first wins */
+            if (variant == 2) x[0] = NAN;                                     /* NaN at 0: 0 */
+            if (variant == 3 && n > 5) x[n / 2] = NAN, x[n - 1] = 5.0f;         /* NaN elsewhere never wins */
+            if (variant == 4) for (int i = 0; i < n; i++) x[i] = i % 2 ? 0.0f : -0.0f; /* signed zeros */
+            if (variant == 5 && n > 2) x[n - 2] = INFINITY, x[1] = INFINITY;   /* infinities tie */
+            if (variant == 6) for (int i = 0; i < n; i++) x[i] = -1.0f - (float)i; /* the first */
+            const int got = mot_cpu_argmax(x, n), want = argmax_rule(x, n);
+            n_run++;
+            if (got != want) {
+                printf("FAIL argmax n=%d variant %d: %d, want %d\n", n, variant, got, want);
+                n_failed++;
+            }
+            free(x);
+        }
+    }
+}
+
 /* ---- attention -------------------------------------------------------------------------- */
 
 typedef struct {
@@ -350,6 +467,7 @@ static void run_exp_cases(void) {
 
 int main(void) {
     run_exp_cases();
+    run_argmax_cases();
     static const int thread_counts[] = {1, 2};
     for (int i = 0; i < 2; i++) {
         omp_set_num_threads(thread_counts[i]);
@@ -358,6 +476,8 @@ int main(void) {
         run_rmsnorm_cases(thread_counts[i]);
         run_swiglu_cases(thread_counts[i]);
         run_rope_cases(thread_counts[i]);
+        run_rope_append_cases(thread_counts[i]);
+        run_gemv_epilogue_cases(thread_counts[i]);
         run_attention_cases(thread_counts[i]);
     }
     if (!blas_as_fn_ok) {
