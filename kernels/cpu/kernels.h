@@ -53,19 +53,17 @@ int mot_cpu_matmul_is_gemv(const mot_matmul_job *jobs, int n_jobs, int n);
 /* out[d] = row `row` of table [rows, d] converted to f32. */
 void mot_cpu_embed_row(float *out, const mot_weight *table, int64_t row);
 
-/* RoPE on q [n, n_heads, hd] and k [n, n_kv, hd] in place (as mot_cpu_rope), then k and
- * v [n, n_kv * hd] into row pos0 + t of the caches kc, vc (row stride kv_stride floats):
- * one pass over the tokens, so one barrier. */
+/* Rotary embedding in place, HF rotate-half layout, on q [n, n_heads, hd] and k [n, n_kv, hd]:
+ * for each head h and i < hd/2,
+ *   (x[i], x[i + hd/2]) <- (x[i] c - x[i + hd/2] s, x[i + hd/2] c + x[i] s),
+ * c = cos(pos_t * inv_freq[i]), s = sin(...), pos_t = pos0 + t; then k and v [n, n_kv * hd]
+ * into row pos0 + t of the caches kc, vc (row stride kv_stride floats): one pass over the
+ * tokens, so one barrier. */
 void mot_cpu_rope_append(float *q, float *k, const float *v, float *kc, float *vc, int64_t kv_stride, int n,
                          int n_heads, int n_kv, int hd, int pos0, const float *inv_freq);
 
 /* out[n, d] = x * rsqrt(mean(x^2) + eps) * w  (HF LlamaRMSNorm: f32 math). out may equal x. */
 void mot_cpu_rmsnorm(float *out, const float *x, const float *w, int n, int d, float eps);
-
-/* Rotary embedding in place, HF rotate-half layout: for each head h and i < hd/2,
- *   (x[i], x[i + hd/2]) <- (x[i] c - x[i + hd/2] s, x[i + hd/2] c + x[i] s),
- * c = cos(pos_t * inv_freq[i]), s = sin(...), pos_t = pos0 + t.  x: [n, n_heads, hd]. */
-void mot_cpu_rope(float *x, int n, int n_heads, int hd, int pos0, const float *inv_freq);
 
 /* out[n, f] = silu(gate[n, f]) * up[n, f]   (silu(g) = g / (1 + exp(-g))). out may equal gate. */
 void mot_cpu_swiglu(float *out, const float *gate, const float *up, int n, int f);

@@ -26,7 +26,7 @@ static void rotate_pairs(float *v, int half, const float *c, const float *s, int
     }
 }
 
-/* Token t of x [n, n_heads, hd] and (when k) of k [n, n_kv, hd], rotated for position pos. */
+/* One token's heads of x [n_heads, hd] and of k [n_kv, hd], rotated for position pos. */
 static void rope_token(float *x, int n_heads, float *k, int n_kv, int hd, int pos, const float *inv_freq) {
     const int half = hd / 2;
     float c[FREQ_CHUNK], s[FREQ_CHUNK];
@@ -40,16 +40,9 @@ static void rope_token(float *x, int n_heads, float *k, int n_kv, int hd, int po
         for (int h = 0; h < n_heads; h++) {
             rotate_pairs(x + (int64_t)h * hd + i0, half, c, s, len);
         }
-        for (int h = 0; k && h < n_kv; h++) {
+        for (int h = 0; h < n_kv; h++) {
             rotate_pairs(k + (int64_t)h * hd + i0, half, c, s, len);
         }
-    }
-}
-
-static void rope_rows(float *x, int n, int n_heads, int hd, int pos0, const float *inv_freq) {
-#pragma omp for schedule(static)
-    for (int t = 0; t < n; t++) {
-        rope_token(x + (int64_t)t * n_heads * hd, n_heads, NULL, 0, hd, pos0 + t, inv_freq);
     }
 }
 
@@ -68,9 +61,4 @@ static void rope_append_rows(float *q, float *k, const float *v, float *kc, floa
 void mot_cpu_rope_append(float *q, float *k, const float *v, float *kc, float *vc, int64_t kv_stride, int n,
                          int n_heads, int n_kv, int hd, int pos0, const float *inv_freq) {
     MOT_TEAM_RUN(n > 1, rope_append_rows(q, k, v, kc, vc, kv_stride, n, n_heads, n_kv, hd, pos0, inv_freq));
-}
-
-/* x is [n, n_heads, hd]; inv_freq is [hd/2] */
-void mot_cpu_rope(float *x, int n, int n_heads, int hd, int pos0, const float *inv_freq) {
-    MOT_TEAM_RUN(n > 1, rope_rows(x, n, n_heads, hd, pos0, inv_freq));
 }

@@ -246,7 +246,12 @@ static void run_rope_cases(int threads) {
         float *ref = malloc(sizeof(float) * count);
         memcpy(ref, x + 1, sizeof(float) * count);
         mot_ref_rope(ref, n, nh, hd, cases[i].pos0, inv);
-        mot_cpu_rope(x + 1, n, nh, hd, cases[i].pos0, inv);
+        /* x as the queries (unaligned); one kv head beside it, checked in run_rope_append_cases */
+        const size_t kv = (size_t)n * hd, cache = (size_t)(cases[i].pos0 + n) * hd;
+        float *k = random_floats(kv, 1.0f), *v = random_floats(kv, 1.0f);
+        float *kc = malloc(sizeof(float) * cache), *vc = malloc(sizeof(float) * cache);
+        mot_cpu_rope_append(x + 1, k, v, kc, vc, hd, n, nh, 1, hd, cases[i].pos0, inv);
+        free(k), free(v), free(kc), free(vc);
         char what[100];
         snprintf(what, sizeof what, "rope n=%d heads=%d hd=%d pos0=%d threads=%d", n, nh, hd,
                  cases[i].pos0, threads);
