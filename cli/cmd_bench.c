@@ -96,7 +96,7 @@ typedef struct {
 
 static void probe_read(read_probe *pr, int passes) {
     for (int i = 0; pr->spans && i < passes; i++) {
-        pr->seconds += mot_cpu_read_pass(pr->spans, pr->n_spans);
+        pr->seconds += mot_cpu_read_pass(pr->spans, pr->n_spans, NULL);
         pr->passes++;
     }
 }

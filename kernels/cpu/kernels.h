@@ -107,8 +107,10 @@ typedef struct {
 
 /* Seconds for one plain read of every byte of the spans by a new parallel region: the
  * fastest way to read them, so bytes / seconds is the read bandwidth the decode GEMV can at
- * best reach on the same memory (kernels/cpu/bandwidth.c). */
-double mot_cpu_read_pass(const mot_read_span *spans, int n_spans);
+ * best reach on the same memory (kernels/cpu/bandwidth.c). sum (may be NULL): what the reads
+ * added up, as 32-bit words (bytes where a span's length is not a multiple of 64), so a test
+ * can tell that every byte was read once. */
+double mot_cpu_read_pass(const mot_read_span *spans, int n_spans, uint32_t *sum);
 
 /* Read bandwidth of main memory in GB/s (1e9 bytes/s): the mean of `passes` whole read
  * passes over a fresh buffer of `bytes` (use >> L3); 0 when it cannot be allocated. */

@@ -8,89 +8,97 @@
 #include "kernels/cpu/team.h"
 #include "kernels/cpu/thread_scratch.h"
 
-/* Each row is read as one sequential stream (the rows of a chunk are contiguous, so a
- * thread walks one run of memory) with a non-temporal software prefetch PREFETCH_BYTES
- * ahead. Non-temporal: every weight is read once per token, so it should not push x, the KV
- * cache and the activations out of the caches (SmolLM bf16 tg32: 60.0 -> 71.5 t/s against
- * T0, measured with the earlier 4-row kernel).
- * Against that earlier kernel (4 rows at once, each a short stream, prefetching the block 4
- * ahead), bf16 576-wide rows, 2 threads, 256 MiB in 2 MiB pages, mean of 15 passes (GB/s;
- * a plain read of the same buffer: 28-30): 4 rows 23.2-25.0; one row with the prefetch 256
- * / 512 / 1024 / 2048 bytes ahead: 25.0-26.8 / 25.1-27.5 / 26.1-28.3 / 25.4-26.3; no
- * prefetch 24.6. A row's x loads are not shared with other rows any more, but x sits in L1
- * and the loop stays far below the core's load and FMA rates. Decode steps of SmolLM-135M
- * bf16, alternating variants step by step in one process: two rows at once (two streams
- * 1152 bytes apart, sharing the x loads) 0.75x; the prefetch 512 / 768 / 1280 / 2048 bytes
- * ahead instead of 1024: 0.94-0.96x / 0.98x / 1.00-1.01x / 0.94-0.96x; T0 instead of NTA
- * 0.98x; prefetching the first 1 KiB of a chunk when it starts 1.00x; prefetching the next
- * GEMV's first 16-64 KiB before the small ops between GEMVs (attention, norms) 0.97-0.99x. */
-enum { PREFETCH_BYTES = 1024 };
+/* Each thread reads its chunk of rows as STREAMS sequential streams at once: the chunk is
+ * cut into STREAMS runs of whole rows, and step i takes row i of every run, so the x loads
+ * are shared and the memory system sees several long runs in flight instead of one. On the
+ * benchmark VM one stream per thread (the plain read pass of bandwidth.c) leaves bandwidth
+ * unused: decode steps alternating the two kernels step by step in one process (an A/A run
+ * reads 0.99-1.01x), against one row at a time with the prefetch below:
+ *   4 runs, f32 without software prefetch: SmolLM-135M 1.18-1.20x, TinyLlama-1.1B 1.23x
+ *     (with it: 1.05x, 1.14x; 8 runs: 1.15x, 1.21x; 2 runs: 0.99x on SmolLM);
+ *   4 runs, bf16 with it: SmolLM 1.10-1.13x, TinyLlama 1.29x (without: 1.00-1.05x, 1.16-1.20x;
+ *     8 runs 1.00x, 2 runs 0.97x on SmolLM);
+ *   4 neighbouring rows at once (4 streams a row apart, each restarting every row): f32
+ *     TinyLlama 1.15x but SmolLM 0.90-0.92x, bf16 0.75-0.92x.
+ * The software prefetch is non-temporal, PREFETCH_BYTES ahead in every run: every weight is
+ * read once per token, so it should not push x, the KV cache and the activations out of the
+ * caches. Earlier measurements of the one-row kernel (SmolLM-135M bf16 decode steps): the
+ * prefetch 512 / 768 / 1280 / 2048 bytes ahead instead of 1024: 0.94-0.96x / 0.98x /
+ * 1.00-1.01x / 0.94-0.96x; T0 instead of NTA 0.98x; prefetching the next GEMV's first
+ * 16-64 KiB before the small ops between GEMVs 0.97-0.99x. */
+enum { STREAMS = 4, PREFETCH_BYTES = 1024 };
 
-/* Dot product of one row (w, stored as dt) with x. */
-MOT_INLINE float dot_row(const float *x, const char *w, int64_t cols, mot_dtype dt) {
+/* Dot products with x of the rows w, w + gap, ..., (r of them, r = 1 or STREAMS), stored as
+ * dt; prefetch: the non-temporal prefetch in each. Each row's arithmetic (one accumulator,
+ * 16 columns a step) does not depend on r, so a row gives the same bits whichever way it is
+ * read. */
+MOT_INLINE void dot_rows(float *out, const float *x, const char *w, int64_t gap, int r, int64_t cols,
+                         mot_dtype dt, int prefetch) {
     const int64_t es = mot_weight_elem_size(dt);
-    const char *ahead = w + PREFETCH_BYTES;
-    __m256 a = _mm256_setzero_ps(), b = a;
+    __m256 acc[STREAMS];
+    for (int k = 0; k < r; k++) {
+        acc[k] = _mm256_setzero_ps();
+    }
     int64_t c = 0;
     for (; c + 16 <= cols; c += 16) {
-        _mm_prefetch(ahead + c * es, _MM_HINT_NTA); /* 16 columns: one line (f32) or half (f16/bf16) */
-        a = _mm256_fmadd_ps(mot_load8(w, c, dt), _mm256_loadu_ps(x + c), a);
-        b = _mm256_fmadd_ps(mot_load8(w, c + 8, dt), _mm256_loadu_ps(x + c + 8), b);
+        const __m256 x0 = _mm256_loadu_ps(x + c), x1 = _mm256_loadu_ps(x + c + 8);
+        for (int k = 0; k < r; k++) {
+            const char *wk = w + k * gap;
+            if (prefetch) {
+                _mm_prefetch(wk + c * es + PREFETCH_BYTES, _MM_HINT_NTA);
+            }
+            acc[k] = _mm256_fmadd_ps(mot_load8(wk, c, dt), x0, acc[k]);
+            acc[k] = _mm256_fmadd_ps(mot_load8(wk, c + 8, dt), x1, acc[k]);
+        }
     }
-    if (c + 8 <= cols) {
-        a = _mm256_fmadd_ps(mot_load8(w, c, dt), _mm256_loadu_ps(x + c), a);
-        c += 8;
+    const int tail8 = c + 8 <= cols;
+    for (int k = 0; k < r; k++) {
+        const char *wk = w + k * gap;
+        __m256 a = acc[k];
+        if (tail8) {
+            a = _mm256_fmadd_ps(mot_load8(wk, c, dt), _mm256_loadu_ps(x + c), a);
+        }
+        float s = mot_hsum8(a);
+        for (int64_t j = c + 8 * tail8; j < cols; j++) {
+            s += mot_load1(wk, j, dt) * x[j];
+        }
+        out[k] = s;
     }
-    float s = mot_hsum8(_mm256_add_ps(a, b));
-    for (; c < cols; c++) {
-        s += mot_load1(w, c, dt) * x[c];
-    }
-    return s;
 }
 
 /* bf16 without widening: a 32-bit lane of bf16 data holds element 2i in its low half and
  * element 2i+1 in its high half, so (lane & 0xffff0000) is element 2i+1 as an f32 and
  * (lane << 16) is element 2i. Against x split into even and odd elements (xe, xo, built once
  * per token) that is 2 ALU ops per 16 weights instead of 4, which keeps the loop ahead of
- * memory. Columns past the last multiple of 16 go through the scalar tail on x. */
-MOT_INLINE __m256 fma_bf16_pairs(__m256i p, __m256 ve, __m256 vo, __m256 acc) {
+ * memory. Two accumulators per row (even, odd), so each FMA chain advances once per 32 bytes
+ * of its row: with one chain per row holding both, the 4-cycle FMA latency came close to a
+ * core's share of the bandwidth (SmolLM-135M bf16 decode 1.02-1.08x faster with two, in the
+ * one-row kernel). Columns past the last multiple of 16 go through the scalar tail on x. */
+MOT_INLINE void dot_rows_bf16_pairs(float *out, const float *x, const float *xe, const float *xo, const char *w,
+                                    int64_t gap, int r, int64_t cols) {
     const __m256i hi_mask = _mm256_set1_epi32((int)0xffff0000u);
-    acc = _mm256_fmadd_ps(_mm256_castsi256_ps(_mm256_slli_epi32(p, 16)), ve, acc);
-    return _mm256_fmadd_ps(_mm256_castsi256_ps(_mm256_and_si256(p, hi_mask)), vo, acc);
-}
-
-/* Four accumulators, one per (half line, even/odd): each FMA chain then advances once per
- * 64-byte line, so the 4-cycle FMA latency allows 16 bytes per cycle per core, well above
- * what memory delivers. With two (each half line's even and odd FMAs chained) it allowed 8,
- * close to a core's share of the bandwidth: decode steps of SmolLM-135M bf16 (576-wide rows),
- * alternating the two step by step in one process, 1.02-1.08x faster with four (TinyLlama's
- * 2048-wide rows: 0.99-1.00x). */
-MOT_INLINE float dot_row_bf16_pairs(const float *x, const float *xe, const float *xo, const char *w,
-                                    int64_t cols) {
-    const char *ahead = w + PREFETCH_BYTES;
-    const __m256i hi_mask = _mm256_set1_epi32((int)0xffff0000u);
-    __m256 ae = _mm256_setzero_ps(), ao = ae, be = ae, bo = ae;
+    __m256 ae[STREAMS], ao[STREAMS];
+    for (int k = 0; k < r; k++) {
+        ae[k] = ao[k] = _mm256_setzero_ps();
+    }
     int64_t c = 0;
-    for (; c + 32 <= cols; c += 32) { /* 64 bytes of weights: one line */
-        _mm_prefetch(ahead + c * 2, _MM_HINT_NTA);
-        const __m256i p = _mm256_loadu_si256((const __m256i *)(w + c * 2));
-        const __m256i q = _mm256_loadu_si256((const __m256i *)(w + c * 2 + 32));
-        ae = _mm256_fmadd_ps(_mm256_castsi256_ps(_mm256_slli_epi32(p, 16)), _mm256_loadu_ps(xe + c / 2), ae);
-        ao = _mm256_fmadd_ps(_mm256_castsi256_ps(_mm256_and_si256(p, hi_mask)), _mm256_loadu_ps(xo + c / 2), ao);
-        be = _mm256_fmadd_ps(_mm256_castsi256_ps(_mm256_slli_epi32(q, 16)), _mm256_loadu_ps(xe + c / 2 + 8), be);
-        bo = _mm256_fmadd_ps(_mm256_castsi256_ps(_mm256_and_si256(q, hi_mask)), _mm256_loadu_ps(xo + c / 2 + 8),
-                             bo);
+    for (; c + 16 <= cols; c += 16) { /* 32 bytes of each row */
+        const __m256 ve = _mm256_loadu_ps(xe + c / 2), vo = _mm256_loadu_ps(xo + c / 2);
+        for (int k = 0; k < r; k++) {
+            const char *wk = w + k * gap + c * 2;
+            _mm_prefetch(wk + PREFETCH_BYTES, _MM_HINT_NTA);
+            const __m256i p = _mm256_loadu_si256((const __m256i *)wk);
+            ae[k] = _mm256_fmadd_ps(_mm256_castsi256_ps(_mm256_slli_epi32(p, 16)), ve, ae[k]);
+            ao[k] = _mm256_fmadd_ps(_mm256_castsi256_ps(_mm256_and_si256(p, hi_mask)), vo, ao[k]);
+        }
     }
-    if (c + 16 <= cols) {
-        ae = fma_bf16_pairs(_mm256_loadu_si256((const __m256i *)(w + c * 2)), _mm256_loadu_ps(xe + c / 2),
-                            _mm256_loadu_ps(xo + c / 2), ae);
-        c += 16;
+    for (int k = 0; k < r; k++) {
+        float s = mot_hsum8(_mm256_add_ps(ae[k], ao[k]));
+        for (int64_t j = c; j < cols; j++) {
+            s += mot_load1(w + k * gap, j, MOT_DTYPE_BF16) * x[j];
+        }
+        out[k] = s;
     }
-    float s = mot_hsum8(_mm256_add_ps(_mm256_add_ps(ae, ao), _mm256_add_ps(be, bo)));
-    for (; c < cols; c++) {
-        s += mot_load1(w, c, MOT_DTYPE_BF16) * x[c];
-    }
-    return s;
 }
 
 /* xe[i] = x[2i], xo[i] = x[2i+1] for 2i+1 < cols (xeo is [2][cols/2]) */
@@ -102,33 +110,50 @@ static void split_even_odd(float *xeo, const float *x, int64_t cols) {
     }
 }
 
-/* Rows [r0, r1) of job j's y[n, rows] for all n tokens: each row is read from memory once
- * and stays in L1 while it meets every token (x is [n, cols]; for bf16, xeo holds each
- * token's even/odd split, [n][2][cols/2], or is NULL to use the widening loads). The bias
- * and the accumulation are applied as y = x W^T; y += b; out += y would. */
+/* y[t, r + k * gap_rows] = v[k] (+ bias), or added to it, for k < count */
+MOT_INLINE void store_rows(const mot_matmul_job *job, int t, int64_t r, int64_t gap_rows, const float *v,
+                           int count) {
+    float *y = job->y + (int64_t)t * job->w->rows;
+    for (int k = 0; k < count; k++) {
+        const int64_t i = r + k * gap_rows;
+        const float b = v[k] + (job->bias ? job->bias[i] : 0.0f);
+        y[i] = job->accumulate ? y[i] + b : b;
+    }
+}
+
+/* Dot products with every token's x of the r rows from row0, gap_rows apart. */
+MOT_INLINE void rows_x_tokens(const mot_matmul_job *job, const float *x, const float *xeo, int n, int64_t row0,
+                              int64_t gap_rows, int r, mot_dtype dt) {
+    const mot_weight *w = job->w;
+    const int64_t cols = w->cols, half = cols / 2;
+    const int64_t stride = cols * mot_weight_elem_size(dt);
+    const char *row = (const char *)w->data + row0 * stride;
+    for (int t = 0; t < n; t++) {
+        const float *xt = x + (int64_t)t * cols;
+        float v[STREAMS];
+        if (dt == MOT_DTYPE_BF16 && xeo) {
+            const float *xe = xeo + (int64_t)t * 2 * half;
+            dot_rows_bf16_pairs(v, xt, xe, xe + half, row, gap_rows * stride, r, cols);
+        } else {
+            dot_rows(v, xt, row, gap_rows * stride, r, cols, dt, dt != MOT_DTYPE_F32);
+        }
+        store_rows(job, t, row0, gap_rows, v, r);
+    }
+}
+
+/* Rows [r0, r1) of job j's y[n, rows] for all n tokens, as STREAMS runs read side by side
+ * (the rest, under STREAMS rows, one by one): rows stay in L1 while they meet every token
+ * (x is [n, cols]; for bf16, xeo holds each token's even/odd split, [n][2][cols/2], or is
+ * NULL to use the widening loads). The bias and the accumulation are applied as
+ * y = x W^T; y += b; out += y would. */
 MOT_INLINE void gemv_rows(const mot_matmul_job *job, const float *x, const float *xeo, int n, int64_t r0,
                           int64_t r1, mot_dtype dt) {
-    const mot_weight *w = job->w;
-    const int64_t cols = w->cols, rows = w->rows, half = cols / 2;
-    const int64_t stride = cols * mot_weight_elem_size(dt);
-    const char *base = (const char *)w->data;
-    for (int64_t r = r0; r < r1; r++) {
-        const char *row = base + r * stride;
-        for (int t = 0; t < n; t++) {
-            const float *xt = x + (int64_t)t * cols;
-            float v;
-            if (dt == MOT_DTYPE_BF16 && xeo) {
-                const float *xe = xeo + (int64_t)t * 2 * half;
-                v = dot_row_bf16_pairs(xt, xe, xe + half, row, cols);
-            } else {
-                v = dot_row(xt, row, cols, dt);
-            }
-            if (job->bias) {
-                v += job->bias[r];
-            }
-            float *y = job->y + (int64_t)t * rows + r;
-            *y = job->accumulate ? *y + v : v;
-        }
+    const int64_t run = (r1 - r0) / STREAMS;
+    for (int64_t i = 0; i < run; i++) {
+        rows_x_tokens(job, x, xeo, n, r0 + i, run, STREAMS, dt);
+    }
+    for (int64_t r = r0 + run * STREAMS; r < r1; r++) {
+        rows_x_tokens(job, x, xeo, n, r, 0, 1, dt);
     }
 }
 

@@ -407,6 +407,44 @@ static void test_attention(const attention_case *c, int threads) {
     free(q), free(k), free(v), free(ref), free(out);
 }
 
+/* The bandwidth probe reads every byte once: each 32-bit word's low byte is 1 and the rest 0,
+ * so every word (in the SIMD sums) or byte (in the tails) read once adds 1, and the sum is
+ * the number of words. Spans of lengths that are not multiples of 64, many of them, fewer
+ * bytes than the runs need, and one of 0 bytes. */
+static void run_read_pass_cases(int threads) {
+    static const struct {
+        int n;
+        size_t len[6];
+    } cases[] = {{1, {4}},
+                 {1, {64}},
+                 {1, {1 << 20}},
+                 {6, {1000004, 4, 0, 68, 200000, 131076}},
+                 {6, {12, 8, 4, 16, 4, 260}},
+                 {3, {4096 * 3 + 4, 1 << 16, 60}}};
+    for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++) {
+        const int n = cases[c].n;
+        size_t total = 0;
+        for (int i = 0; i < n; i++) total += cases[c].len[i];
+        unsigned char *buf = calloc(total + 64, 1);
+        mot_read_span spans[6];
+        size_t off = 0;
+        for (int i = 0; i < n; i++) {
+            spans[i] = (mot_read_span){buf + off, cases[c].len[i]};
+            off += cases[c].len[i];
+        }
+        for (size_t i = 0; i < total; i += 4) buf[i] = 1;
+        uint32_t sum = 0;
+        mot_cpu_read_pass(spans, n, &sum);
+        n_run++;
+        if (sum != total / 4) {
+            printf("FAIL read pass case %zu (%d spans, %zu bytes) threads=%d: sum %u, want %zu\n", c, n, total,
+                   threads, sum, total / 4);
+            n_failed++;
+        }
+        free(buf);
+    }
+}
+
 static void run_attention_cases(int threads) {
     static const attention_case cases[] = {
         /* decode: one query over a cache (a single key; one beyond a key chunk of 512) */
@@ -484,6 +522,7 @@ int main(void) {
         run_rope_append_cases(thread_counts[i]);
         run_gemv_epilogue_cases(thread_counts[i]);
         run_attention_cases(thread_counts[i]);
+        run_read_pass_cases(thread_counts[i]);
     }
     if (!blas_as_fn_ok) {
         printf("note: no BLAS in this build; the blas variant was not tested\n");
