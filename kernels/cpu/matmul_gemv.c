@@ -1,5 +1,5 @@
 /* Decode GEMV: y[rows] = W[rows, cols] . x[cols]. Memory bound: every weight byte is read
- * once, so each thread takes contiguous chunks of rows and streams them row after row. */
+ * once, so each thread takes contiguous chunks of rows and streams them, 4 runs at once. */
 #include <omp.h>
 #include <stdlib.h>
 
