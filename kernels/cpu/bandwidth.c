@@ -116,8 +116,8 @@ double mot_cpu_read_pass(const mot_read_span *spans, int n_spans, uint32_t *sum)
             cur[k] = cursor_at(spans, n_spans, start, k + 1 == READ_STREAMS ? b1 - start : run);
         }
         for (int busy = 1; busy;) {
-            /* side by side over the bytes every run has contiguous; a run's span ends and
-             * the short last run go through cursor_read */
+            /* side by side over the bytes every run has contiguous; span ends and the last
+             * run's extra bytes go through cursor_read */
             size_t n = SIZE_MAX;
             for (int k = 0; k < READ_STREAMS; k++) {
                 const size_t ck = cursor_contiguous(&cur[k]);

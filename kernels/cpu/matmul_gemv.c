@@ -116,7 +116,7 @@ MOT_INLINE void store_rows(const mot_matmul_job *job, int t, int64_t r, int64_t 
     float *y = job->y + (int64_t)t * job->w->rows;
     for (int k = 0; k < count; k++) {
         const int64_t i = r + k * gap_rows;
-        const float b = v[k] + (job->bias ? job->bias[i] : 0.0f);
+        const float b = job->bias ? v[k] + job->bias[i] : v[k];
         y[i] = job->accumulate ? y[i] + b : b;
     }
 }
