@@ -37,27 +37,40 @@ typedef struct {
     size_t off, left;
 } read_cursor;
 
+/* Moves c to the next span while it stands at the end of one (empty spans included). */
+static void cursor_settle(read_cursor *c) {
+    while (c->i < c->n_spans && c->off >= c->spans[c->i].bytes) {
+        c->off -= c->spans[c->i].bytes;
+        c->i++;
+    }
+}
+
 static read_cursor cursor_at(const mot_read_span *spans, int n_spans, size_t start, size_t len) {
     read_cursor c = {spans, n_spans, 0, start, len};
-    while (c.i < n_spans && c.off >= spans[c.i].bytes) {
-        c.off -= spans[c.i].bytes;
-        c.i++;
-    }
+    cursor_settle(&c);
     return c;
+}
+
+/* Bytes cursor c can read before its span or its run ends. */
+static size_t cursor_contiguous(const read_cursor *c) {
+    if (c->i >= c->n_spans) return 0;
+    const size_t avail = c->spans[c->i].bytes - c->off;
+    return avail < c->left ? avail : c->left;
+}
+
+/* Moves c past n bytes it has contiguous (n <= cursor_contiguous(c)). */
+static void cursor_skip(read_cursor *c, size_t n) {
+    c->off += n, c->left -= n;
+    cursor_settle(c);
 }
 
 /* Sums the next n bytes (fewer at the end) and moves past them. */
 static uint32_t cursor_read(read_cursor *c, size_t n) {
     uint32_t s = 0;
-    n = n < c->left ? n : c->left;
-    c->left -= n;
-    while (n > 0 && c->i < c->n_spans) {
-        const size_t avail = c->spans[c->i].bytes - c->off, take = n < avail ? n : avail;
+    for (size_t take; n > 0 && (take = cursor_contiguous(c)) > 0; n -= take) {
+        take = take < n ? take : n;
         s += sum_span((const char *)c->spans[c->i].data + c->off, take);
-        c->off += take, n -= take;
-        if (c->off == c->spans[c->i].bytes) {
-            c->i++, c->off = 0;
-        }
+        cursor_skip(c, take);
     }
     return s;
 }
@@ -82,21 +95,6 @@ static uint32_t sum_side_by_side(const char *const *p, size_t n) {
     _mm256_storeu_si256((__m256i *)lanes, a[0]);
     for (int k = 0; k < 8; k++) s += lanes[k];
     return s;
-}
-
-/* Moves c past n bytes it has contiguous (n <= cursor_contiguous(c)). */
-static void cursor_skip(read_cursor *c, size_t n) {
-    c->off += n, c->left -= n;
-    if (c->off == c->spans[c->i].bytes) {
-        c->i++, c->off = 0;
-    }
-}
-
-/* Bytes cursor c can read before its span or its run ends. */
-static size_t cursor_contiguous(const read_cursor *c) {
-    if (c->i >= c->n_spans) return 0;
-    const size_t avail = c->spans[c->i].bytes - c->off;
-    return avail < c->left ? avail : c->left;
 }
 
 double mot_cpu_read_pass(const mot_read_span *spans, int n_spans, uint32_t *sum) {
@@ -133,7 +131,7 @@ double mot_cpu_read_pass(const mot_read_span *spans, int n_spans, uint32_t *sum)
             }
             busy = 0;
             for (int k = 0; k < READ_STREAMS; k++) {
-                if (cur[k].left > 0 && cur[k].i < cur[k].n_spans) {
+                if (cursor_contiguous(&cur[k]) > 0) {
                     s += cursor_read(&cur[k], 64);
                     busy = 1;
                 }

@@ -24,7 +24,7 @@ typedef struct {
 void mot_cpu_matmul(float *y, const float *x, const mot_weight *w, int n);
 
 /* Token rows from which mot_cpu_matmul uses the packed GEMM instead of the GEMV, for f32 and
- * for f16/bf16 weights (defaults 8 and 16, measured in matmul.c; schedules may change them). */
+ * for f16/bf16 weights (defaults 8 and 8, measured in matmul.c; schedules may change them). */
 void mot_cpu_set_gemm_from(int f32, int lowp);
 
 /* The packed GEMM's blocking: kc columns of k per block, mc tokens per chunk (rounded down to
@@ -108,8 +108,8 @@ typedef struct {
 /* Seconds for one plain read of every byte of the spans by a new parallel region: the
  * fastest way to read them, so bytes / seconds is the read bandwidth the decode GEMV can at
  * best reach on the same memory (kernels/cpu/bandwidth.c). sum (may be NULL): what the reads
- * added up, as 32-bit words (bytes where a span's length is not a multiple of 64), so a test
- * can tell that every byte was read once. */
+ * added up, as 32-bit words (single bytes in the short tails), so a test can tell that every
+ * byte was read once. */
 double mot_cpu_read_pass(const mot_read_span *spans, int n_spans, uint32_t *sum);
 
 /* Read bandwidth of main memory in GB/s (1e9 bytes/s): the mean of `passes` whole read
