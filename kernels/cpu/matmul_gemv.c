@@ -172,6 +172,38 @@ static void gemv_rows_bf16(const mot_matmul_job *job, const float *x, const floa
     gemv_rows(job, x, xeo, n, r0, r1, MOT_DTYPE_BF16);
 }
 
+/* How the rows are handed out: chunks taken as threads come for them, so that a thread
+ * slowed by anything else on its core does not hold the others at the closing barrier. Each
+ * chunk is read as STREAMS runs, and every chunk restarts them, so chunks are few and large:
+ * as OpenMP's guided schedule sizes its grabs, chunk c is 1/threads of the rows left (the
+ * first ones long streams, the last ones a short wait at the barrier), but at least
+ * MIN_CHUNK_BYTES of weights. Decode steps alternating with the former split (32 equal
+ * chunks at 2 threads handed out guided, so each grab's 16 or 8 chunks restarted the runs
+ * every 18 rows on SmolLM-135M's 576-row weights), one process, an A/A run reading
+ * 0.99-1.01x: SmolLM-135M bf16 1.05-1.14x, f32 1.01-1.03x; TinyLlama-1.1B bf16 0.99-1.01x,
+ * f32 1.02x. Grabs of 1/(2 threads) of the rest: 1.03-1.11x on SmolLM bf16 (with the 32 KiB
+ * floor), 1/(4 threads) 0.99-1.01x; a floor of 8 KiB 1.04-1.05x, 16 KiB 1.03-1.05x; two
+ * equal halves (a static split) 1.05-1.09x. */
+enum { MAX_CHUNKS = 1024, MIN_CHUNK_BYTES = 48 * 1024 };
+
+/* starts[0..n] of the n chunks over total rows (starts multiples of 4); returns n. */
+static int chunk_starts(int64_t *starts, int64_t total, int64_t min_rows, int threads) {
+    int n = 0;
+    int64_t s = 0;
+    min_rows = min_rows < 4 ? 4 : min_rows;
+    while (s < total && n < MAX_CHUNKS - 1) {
+        starts[n++] = s;
+        int64_t size = (total - s + threads - 1) / threads;
+        size = size < min_rows ? min_rows : size;
+        s += (size + 3) & ~(int64_t)3;
+    }
+    if (s < total) { /* MAX_CHUNKS reached: the last chunk takes the rest */
+        starts[n++] = s;
+    }
+    starts[n] = total;
+    return n;
+}
+
 /* Even/odd split copies of x for the bf16 path, per thread, grown on demand. */
 static mot_thread_scratch xeo_scratch;
 
@@ -192,19 +224,13 @@ static void gemv_multi_team(const mot_matmul_job *jobs, int n_jobs, const float 
     gemv_rows_fn *rows_fn = w0->dtype == MOT_DTYPE_F32   ? gemv_rows_f32
                             : w0->dtype == MOT_DTYPE_F16 ? gemv_rows_f16
                                                          : gemv_rows_bf16;
-    /* Chunks handed out as threads come for them, so that a thread slowed by anything else
-     * on its core does not hold the others at the closing barrier; guided: the first grabs
-     * take many chunks at once (one long stream per thread), the last ones few (a short wait
-     * at the barrier). Decode steps of SmolLM-135M at 2 threads, alternating the two ways
-     * step by step in one process (3 runs each): against dynamic with 4 chunks per thread,
-     * guided with 8 / 16 / 32 / 64 per thread is 1.02x / 1.02-1.05x / 1.02-1.03x /
-     * 1.01-1.05x faster in bf16 and 1.02x with 16 in f32 (an A/A run reads 0.99-1.01x);
-     * dynamic with 8 per thread 0.99-1.00x. */
-    const int64_t n_chunks = 16 * (int64_t)omp_get_num_threads();
-#pragma omp for schedule(guided, 1)
-    for (int64_t c = 0; c < n_chunks; c++) {
-        int64_t g0, g1, base = 0;
-        mot_cpu_split_rows(total, 4, (int)c, (int)n_chunks, &g0, &g1);
+    int64_t starts[MAX_CHUNKS + 1];
+    const int64_t min_rows = MIN_CHUNK_BYTES / (cols * mot_weight_elem_size(w0->dtype));
+    const int n_chunks = chunk_starts(starts, total, min_rows, omp_get_num_threads());
+#pragma omp for schedule(dynamic, 1)
+    for (int c = 0; c < n_chunks; c++) {
+        const int64_t g0 = starts[c], g1 = starts[c + 1];
+        int64_t base = 0;
         for (int j = 0; j < n_jobs; j++) {
             const int64_t rows = jobs[j].w->rows;
             int64_t r0 = g0 - base, r1 = g1 - base;

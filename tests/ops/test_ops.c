@@ -121,6 +121,10 @@ static void run_matmul_cases(int threads) {
         {301, 260, 1, MOT_DTYPE_BF16, 2},
         {257, 513, 1, MOT_DTYPE_F16, 2},
         {262, 300, 1, MOT_DTYPE_F32, 0},
+        /* many GEMV chunks (48 KiB of rows at least): a run of shrinking ones and a last
+         * partial one */
+        {3001, 33, 1, MOT_DTYPE_F32, 2},
+        {5000, 40, 3, MOT_DTYPE_BF16, 0},
     };
     for (size_t i = 0; i < sizeof big / sizeof big[0]; i++) {
         test_matmul(&big[i], threads);
