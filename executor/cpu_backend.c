@@ -91,16 +91,18 @@ static mot_status cpu_read(mot_backend *b, mot_buf src, void *dst) {
     return MOT_OK;
 }
 
-/* One RUN: every thread of the team calls it. Timing: the master measures the op (it ends on
- * the team's barrier, so that is the team's time). */
-static void run(cpu_backend *c, const mot_plan *p, const mot_instr *in) {
-    const mot_plan_op *op = &p->ops[in->arg];
+/* One RUN (with the ones fused into it, see mot_cpu_fusion_span): every thread of the team
+ * calls it; returns how many instructions it ran. Timing: the master measures the op (it
+ * ends on the team's barrier, so that is the team's time); fused ops count as the first. */
+static int run(cpu_backend *c, const mot_plan *p, int i) {
+    const mot_plan_op *op = &p->ops[p->prog[i].arg];
     if (!c->fed[op->lane]) {
-        return; /* a dead lane: nothing to compute */
+        return 1; /* a dead lane: nothing to compute */
     }
+    const int span = mot_cpu_fusion_span(p, i, c->arena);
     if ((c->opt.timing || c->opt.trace) && omp_get_thread_num() == 0) {
         const double t0 = c->opt.trace ? mot_trace_now(c->opt.trace) : omp_get_wtime();
-        mot_cpu_run_op(op, c->arena, c->samplers);
+        mot_cpu_run_span(p, i, span, c->arena, c->samplers);
         const double t1 = c->opt.trace ? mot_trace_now(c->opt.trace) : omp_get_wtime();
 #pragma omp atomic
         c->base.node_s[op->node] += t1 - t0;
@@ -108,28 +110,31 @@ static void run(cpu_backend *c, const mot_plan *p, const mot_instr *in) {
             trace_op(c, op, t0, t1);
         }
     } else {
-        mot_cpu_run_op(op, c->arena, c->samplers);
+        mot_cpu_run_span(p, i, span, c->arena, c->samplers);
     }
+    return span;
 }
 
 static void execute_serial(cpu_backend *c, const mot_plan *p) {
 #pragma omp parallel
-    for (int i = 0; i < p->n_instrs; i++) {
-        if (p->prog[i].kind == MOT_INSTR_RUN) {
-            run(c, p, &p->prog[i]);
-        }
+    for (int i = 0; i < p->n_instrs;) {
+        i += p->prog[i].kind == MOT_INSTR_RUN ? run(c, p, i) : 1;
     }
 }
 
 static void group_walk(cpu_backend *c, const mot_plan *p, int group, int n_groups) {
-    for (int i = 0; i < p->n_instrs; i++) {
+    for (int i = 0; i < p->n_instrs;) {
         const mot_instr *in = &p->prog[i];
         if (in->lane % n_groups != group) {
+            i++;
             continue;
         }
         if (in->kind == MOT_INSTR_RUN) {
-            run(c, p, in);
-        } else if (in->kind == MOT_INSTR_RECORD) {
+            i += run(c, p, i);
+            continue;
+        }
+        i++;
+        if (in->kind == MOT_INSTR_RECORD) {
 #pragma omp barrier
             if (omp_get_thread_num() == 0) {
                 __atomic_store_n(&c->events[in->arg], c->pass, __ATOMIC_RELEASE);

@@ -169,3 +169,88 @@ void mot_cpu_run_op(const mot_plan_op *op, char *arena, mot_sampler *samplers) {
         break;
     }
 }
+
+/* ---- fusion ------------------------------------------------------------------------------ */
+
+static int same_buf(mot_buf a, mot_buf b) { return a.off == b.off && a.bytes > 0 && b.bytes > 0; }
+
+/* prog[i + k]'s op when it is a RUN of lane's, else NULL */
+static const mot_plan_op *run_of_lane(const mot_plan *p, int i, int lane) {
+    if (i >= p->n_instrs || p->prog[i].kind != MOT_INSTR_RUN || p->prog[i].lane != lane) {
+        return NULL;
+    }
+    return &p->ops[p->prog[i].arg];
+}
+
+/* a: an RMSNORM (all rows, or the last) whose output b, a plain MATMUL over the same rows, reads */
+static int norm_feeds(const mot_plan_op *a, const mot_plan_op *b) {
+    const int rows_match = (a->kind == MOT_OP_RMSNORM && !b->single_row) ||
+                           (a->kind == MOT_OP_RMSNORM_LAST && b->single_row);
+    return rows_match && b->kind == MOT_OP_MATMUL && !b->accumulate && same_buf(a->out[0], b->in) &&
+           a->d == b->w[0]->cols && a->out[0].off != a->in.off;
+}
+
+/* c: the SWIGLU on b's two outputs (gate = out[0], up = out[1]) */
+static int swiglu_after(const mot_plan_op *b, const mot_plan_op *c) {
+    return c && c->kind == MOT_OP_SWIGLU && b->kind == MOT_OP_MATMUL && b->n_w == 2 && !b->accumulate &&
+           same_buf(c->out[0], b->out[0]) && same_buf(c->in, b->out[1]) && c->d == b->w[0]->rows;
+}
+
+/* The fused GEMV of span ops from prog[i]: its jobs, rows, fusion and x; 0 if it cannot run. */
+static int fused_gemv(const mot_plan *p, int i, int span, char *arena, mot_matmul_job *jobs, int *rows,
+                      mot_gemv_fusion *f, const float **x) {
+    const mot_plan_op *a = &p->ops[p->prog[i].arg];
+    const int n = step_of(arena)->lane[a->lane].n_new;
+    const int has_norm = a->kind != MOT_OP_MATMUL;
+    const mot_plan_op *mm = has_norm ? &p->ops[p->prog[i + 1].arg] : a;
+    *rows = mm->single_row ? 1 : n;
+    for (int j = 0; j < mm->n_w; j++) {
+        jobs[j] = (mot_matmul_job){F(mm->out[j]), mm->w[j], mm->bias[j], mm->accumulate};
+    }
+    *f = (mot_gemv_fusion){0};
+    *x = F(mm->in);
+    if (has_norm) {
+        f->norm_w = a->vec, f->norm_eps = a->eps, f->norm_out = F(a->out[0]);
+        *x = a->kind == MOT_OP_RMSNORM_LAST ? F(a->in) + (int64_t)(n - 1) * a->d : F(a->in);
+    }
+    f->swiglu = span == (has_norm ? 3 : 2);
+    return n > 0 && mot_cpu_gemv_can_fuse(jobs, mm->n_w, *rows, f);
+}
+
+static int can_run_fused(const mot_plan *p, int i, int span, const char *arena) {
+    mot_matmul_job jobs[MOT_OP_MAX_W];
+    mot_gemv_fusion f;
+    const float *x;
+    int rows;
+    return fused_gemv(p, i, span, (char *)arena, jobs, &rows, &f, &x);
+}
+
+int mot_cpu_fusion_span(const mot_plan *p, int i, const char *arena) {
+    const mot_plan_op *a = &p->ops[p->prog[i].arg];
+    const mot_plan_op *b = run_of_lane(p, i + 1, a->lane);
+    if (!b) {
+        return 1;
+    }
+    if ((a->kind == MOT_OP_RMSNORM || a->kind == MOT_OP_RMSNORM_LAST) && norm_feeds(a, b)) {
+        if (swiglu_after(b, run_of_lane(p, i + 2, a->lane)) && can_run_fused(p, i, 3, arena)) {
+            return 3;
+        }
+        return can_run_fused(p, i, 2, arena) ? 2 : 1;
+    }
+    return swiglu_after(a, b) && can_run_fused(p, i, 2, arena) ? 2 : 1;
+}
+
+void mot_cpu_run_span(const mot_plan *p, int i, int span, char *arena, mot_sampler *samplers) {
+    if (span == 1) {
+        mot_cpu_run_op(&p->ops[p->prog[i].arg], arena, samplers);
+        return;
+    }
+    mot_matmul_job jobs[MOT_OP_MAX_W];
+    mot_gemv_fusion f;
+    const float *x;
+    int rows;
+    fused_gemv(p, i, span, arena, jobs, &rows, &f, &x);
+    const mot_plan_op *mm = p->ops[p->prog[i].arg].kind == MOT_OP_MATMUL ? &p->ops[p->prog[i].arg]
+                                                                          : &p->ops[p->prog[i + 1].arg];
+    mot_cpu_matmul_gemv_fused(jobs, mm->n_w, x, rows, &f);
+}

@@ -50,6 +50,27 @@ void mot_cpu_matmul_multi(const mot_matmul_job *jobs, int n_jobs, const float *x
  * barriers between them). */
 int mot_cpu_matmul_is_gemv(const mot_matmul_job *jobs, int n_jobs, int n);
 
+/* What the decode GEMV may do around its products, so that no pass (and no barrier) is
+ * needed between it and the ops before and after it:
+ *   norm_w: x goes through RMSNorm first (mot_cpu_rmsnorm with norm_w, norm_eps, the same
+ *     bits); norm_out [n, cols] also receives the normed rows, or is NULL;
+ *   swiglu: the two jobs are gate and up (equal rows, no bias, no accumulate), and afterwards
+ *     gate = silu(gate) * up as mot_cpu_swiglu computes it (the same bits). */
+typedef struct {
+    const float *norm_w;
+    float norm_eps;
+    float *norm_out;
+    int swiglu;
+} mot_gemv_fusion;
+
+/* The fused RMSNorm keeps n * cols floats on each thread's stack. */
+#define MOT_GEMV_FUSE_MAX_FLOATS 8192
+
+/* Whether mot_cpu_matmul_gemv_fused can run these jobs at n tokens with f. */
+int mot_cpu_gemv_can_fuse(const mot_matmul_job *jobs, int n_jobs, int n, const mot_gemv_fusion *f);
+void mot_cpu_matmul_gemv_fused(const mot_matmul_job *jobs, int n_jobs, const float *x, int n,
+                               const mot_gemv_fusion *f);
+
 /* out[d] = row `row` of table [rows, d] converted to f32. */
 void mot_cpu_embed_row(float *out, const mot_weight *table, int64_t row);
 

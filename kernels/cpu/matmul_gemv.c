@@ -2,8 +2,10 @@
  * once, so each thread takes contiguous chunks of rows and streams them, 4 runs at once. */
 #include <omp.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "kernels/cpu/matmul_variants.h"
+#include "kernels/cpu/row_ops.h"
 #include "kernels/cpu/simd_load.h"
 #include "kernels/cpu/team.h"
 #include "kernels/cpu/thread_scratch.h"
@@ -207,14 +209,27 @@ static int chunk_starts(int64_t *starts, int64_t total, int64_t min_rows, int th
 /* Even/odd split copies of x for the bf16 path, per thread, grown on demand. */
 static mot_thread_scratch xeo_scratch;
 
-/* The body, run by every thread of the team. */
-static void gemv_multi_team(const mot_matmul_job *jobs, int n_jobs, const float *x, int n, int64_t total) {
+/* The body, run by every thread of the team; f: the fusions, or NULL. */
+static void gemv_multi_team(const mot_matmul_job *jobs, int n_jobs, const float *x, int n, int64_t total,
+                            const mot_gemv_fusion *f) {
     const mot_weight *w0 = jobs[0].w;
     const int64_t cols = w0->cols, half = cols / 2;
+    /* The fused RMSNorm: every thread norms x into its own copy (a few thousand floats on
+     * the stack: cheaper than the barrier that a shared one would need), and thread 0 also
+     * keeps it in norm_out. */
+    float xn[MOT_GEMV_FUSE_MAX_FLOATS];
+    if (f && f->norm_w) {
+        for (int t = 0; t < n; t++) {
+            mot_cpu_rmsnorm_row(xn + (int64_t)t * cols, x + (int64_t)t * cols, f->norm_w, (int)cols, f->norm_eps);
+        }
+        if (f->norm_out && omp_get_thread_num() == 0) {
+            memcpy(f->norm_out, xn, sizeof(float) * (size_t)(n * cols));
+        }
+        x = xn;
+    }
     const float *xeo = NULL;
     if (w0->dtype == MOT_DTYPE_BF16) {
-        /* Every thread splits x into its own buffer: a few thousand floats, cheaper than the
-         * barrier that sharing one thread's split would need. */
+        /* Every thread splits x into its own buffer, for the same reason. */
         float *buf = mot_thread_scratch_get(&xeo_scratch, (size_t)n * (size_t)half * 2 + 1);
         for (int t = 0; buf && t < n; t++) {
             split_even_odd(buf + (int64_t)t * 2 * half, x + (int64_t)t * cols, cols);
@@ -224,12 +239,25 @@ static void gemv_multi_team(const mot_matmul_job *jobs, int n_jobs, const float 
     gemv_rows_fn *rows_fn = w0->dtype == MOT_DTYPE_F32   ? gemv_rows_f32
                             : w0->dtype == MOT_DTYPE_F16 ? gemv_rows_f16
                                                          : gemv_rows_bf16;
+    /* The fused SwiGLU pairs the rows of gate (job 0) and up (job 1): a chunk is the same
+     * rows of both, so its thread can apply silu(gate) * up to them when both are done. */
+    const int paired = f && f->swiglu;
+    const int64_t space = paired ? w0->rows : total;
     int64_t starts[MAX_CHUNKS + 1];
-    const int64_t min_rows = MIN_CHUNK_BYTES / (cols * mot_weight_elem_size(w0->dtype));
-    const int n_chunks = chunk_starts(starts, total, min_rows, omp_get_num_threads());
+    const int64_t min_rows = MIN_CHUNK_BYTES / ((paired ? 2 : 1) * cols * mot_weight_elem_size(w0->dtype));
+    const int n_chunks = chunk_starts(starts, space, min_rows, omp_get_num_threads());
 #pragma omp for schedule(dynamic, 1)
     for (int c = 0; c < n_chunks; c++) {
         const int64_t g0 = starts[c], g1 = starts[c + 1];
+        if (paired) {
+            rows_fn(&jobs[0], x, xeo, n, g0, g1);
+            rows_fn(&jobs[1], x, xeo, n, g0, g1);
+            for (int t = 0; t < n; t++) {
+                float *gate = jobs[0].y + (int64_t)t * w0->rows + g0;
+                mot_cpu_swiglu_span(gate, gate, jobs[1].y + (int64_t)t * w0->rows + g0, g1 - g0);
+            }
+            continue;
+        }
         int64_t base = 0;
         for (int j = 0; j < n_jobs; j++) {
             const int64_t rows = jobs[j].w->rows;
@@ -244,16 +272,43 @@ static void gemv_multi_team(const mot_matmul_job *jobs, int n_jobs, const float 
     }
 }
 
-/* Rows of several weights that read the same x, as one row space split across the threads
- * (q/k/v, gate/up): one closing barrier instead of several, and the split balances over the
- * total. All weights share dtype and cols. */
-void mot_cpu_matmul_gemv_multi(const mot_matmul_job *jobs, int n_jobs, const float *x, int n) {
+static int64_t total_rows(const mot_matmul_job *jobs, int n_jobs) {
     int64_t total = 0;
     for (int j = 0; j < n_jobs; j++) {
         total += jobs[j].w->rows;
     }
-    const int parallel = (double)n * (double)total * (double)jobs[0].w->cols > 65536.0;
-    MOT_TEAM_RUN(parallel, gemv_multi_team(jobs, n_jobs, x, n, total));
+    return total;
+}
+
+/* Whether a parallel region pays for itself. */
+static int worth_a_team(const mot_matmul_job *jobs, int n_jobs, int n) {
+    return (double)n * (double)total_rows(jobs, n_jobs) * (double)jobs[0].w->cols > 65536.0;
+}
+
+/* Rows of several weights that read the same x, as one row space split across the threads
+ * (q/k/v, gate/up): one closing barrier instead of several, and the split balances over the
+ * total. All weights share dtype and cols. */
+void mot_cpu_matmul_gemv_multi(const mot_matmul_job *jobs, int n_jobs, const float *x, int n) {
+    MOT_TEAM_RUN(worth_a_team(jobs, n_jobs, n), gemv_multi_team(jobs, n_jobs, x, n, total_rows(jobs, n_jobs), NULL));
+}
+
+int mot_cpu_gemv_can_fuse(const mot_matmul_job *jobs, int n_jobs, int n, const mot_gemv_fusion *f) {
+    if (!mot_cpu_matmul_is_gemv(jobs, n_jobs, n)) {
+        return 0;
+    }
+    if (f->norm_w && (int64_t)n * jobs[0].w->cols > MOT_GEMV_FUSE_MAX_FLOATS) {
+        return 0;
+    }
+    if (f->swiglu) {
+        return n_jobs == 2 && jobs[0].w->rows == jobs[1].w->rows && !jobs[0].bias && !jobs[1].bias &&
+               !jobs[0].accumulate && !jobs[1].accumulate;
+    }
+    return 1;
+}
+
+void mot_cpu_matmul_gemv_fused(const mot_matmul_job *jobs, int n_jobs, const float *x, int n,
+                               const mot_gemv_fusion *f) {
+    MOT_TEAM_RUN(worth_a_team(jobs, n_jobs, n), gemv_multi_team(jobs, n_jobs, x, n, total_rows(jobs, n_jobs), f));
 }
 
 void mot_cpu_matmul_gemv(float *y, const float *x, const mot_weight *w, int n) {

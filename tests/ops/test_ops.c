@@ -346,6 +346,99 @@ static void run_gemv_epilogue_cases(int threads) {
     }
 }
 
+/* The fused decode GEMV (mot_gemv_fusion) against the separate kernels, bit for bit: RMSNorm
+ * then the GEMV (q/k/v-like, a bias on one job), the GEMV then SwiGLU (gate/up), and all
+ * three; rows enough for several chunks, an odd count (SwiGLU tails inside chunks), columns
+ * with tails; and the cases it must refuse. */
+static void run_gemv_fusion_cases(int threads) {
+    static const mot_dtype dts[] = {MOT_DTYPE_F32, MOT_DTYPE_BF16, MOT_DTYPE_F16};
+    static const struct {
+        int norm, swiglu, n_jobs, keep_norm;
+        int64_t cols;
+    } cases[] = {{1, 0, 3, 1, 100}, {0, 1, 2, 0, 72}, {1, 1, 2, 1, 33}, {1, 1, 2, 0, 100}};
+    static const int64_t rows3[3] = {301, 37, 45};
+    const float eps = 1e-5f;
+    for (size_t d = 0; d < 3; d++) {
+        for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++) {
+            for (int n = 1; n <= 3; n += 2) {
+                const int64_t cols = cases[c].cols;
+                const int nj = cases[c].n_jobs;
+                float *x = random_floats((size_t)(n * cols), 1.0f), *nw = random_floats((size_t)cols, 1.0f);
+                float *xn_sep = malloc(sizeof(float) * (size_t)(n * cols));
+                float *xn_fused = malloc(sizeof(float) * (size_t)(n * cols));
+                mot_weight w[3];
+                void *base[3];
+                float *wv[3], *bias[3] = {NULL, NULL, NULL}, *y_sep[3], *y_fused[3];
+                mot_matmul_job sep[3], fused[3];
+                for (int j = 0; j < nj; j++) {
+                    const int64_t rows = cases[c].swiglu ? 701 : rows3[j];
+                    wv[j] = random_floats((size_t)(rows * cols), 1.0f);
+                    w[j] = (mot_weight){dts[d], op_make_buffer(dts[d], wv[j], (size_t)(rows * cols), 2, &base[j]),
+                                        rows, cols};
+                    bias[j] = !cases[c].swiglu && j == 1 ? random_floats((size_t)rows, 1.0f) : NULL;
+                    y_sep[j] = malloc(sizeof(float) * (size_t)(n * rows));
+                    y_fused[j] = malloc(sizeof(float) * (size_t)(n * rows));
+                    sep[j] = (mot_matmul_job){y_sep[j], &w[j], bias[j], 0};
+                    fused[j] = (mot_matmul_job){y_fused[j], &w[j], bias[j], 0};
+                }
+                /* separately */
+                const float *in = x;
+                if (cases[c].norm) {
+                    mot_cpu_rmsnorm(xn_sep, x, nw, n, (int)cols, eps);
+                    in = xn_sep;
+                }
+                mot_cpu_matmul_multi(sep, nj, in, n);
+                if (cases[c].swiglu) {
+                    mot_cpu_swiglu(y_sep[0], y_sep[0], y_sep[1], n, (int)w[0].rows);
+                }
+                /* fused */
+                const mot_gemv_fusion f = {cases[c].norm ? nw : NULL, eps, cases[c].keep_norm ? xn_fused : NULL,
+                                           cases[c].swiglu};
+                char what[160];
+                snprintf(what, sizeof what, "gemv fusion %s norm %d swiglu %d jobs %d cols %lld n=%d threads=%d",
+                         mot_dtype_name(dts[d]), cases[c].norm, cases[c].swiglu, nj, (long long)cols, n, threads);
+                const int can = mot_cpu_gemv_can_fuse(fused, nj, n, &f);
+                if (!can) {
+                    printf("FAIL %s: refused\n", what);
+                }
+                check(can);
+                mot_cpu_matmul_gemv_fused(fused, nj, x, n, &f);
+                for (int j = 0; j < nj; j++) {
+                    const int same = !memcmp(y_sep[j], y_fused[j], sizeof(float) * (size_t)(n * w[j].rows));
+                    if (!same) {
+                        printf("FAIL %s: job %d differs from the separate kernels\n", what, j);
+                    }
+                    check(same);
+                }
+                if (cases[c].keep_norm) {
+                    const int same = !memcmp(xn_sep, xn_fused, sizeof(float) * (size_t)(n * cols));
+                    if (!same) {
+                        printf("FAIL %s: the kept norm differs from mot_cpu_rmsnorm\n", what);
+                    }
+                    check(same);
+                }
+                for (int j = 0; j < nj; j++) {
+                    free(wv[j]), free(bias[j]), free(y_sep[j]), free(y_fused[j]), op_free_buffer(base[j]);
+                }
+                free(x), free(nw), free(xn_sep), free(xn_fused);
+            }
+        }
+    }
+    /* refused: SwiGLU over jobs with a bias, or of unequal rows; a norm wider than the stack copy */
+    float yb[64];
+    float bias[8] = {0};
+    mot_weight a = {MOT_DTYPE_F32, yb, 8, 8}, b = {MOT_DTYPE_F32, yb, 4, 8};
+    mot_weight wide = {MOT_DTYPE_F32, yb, 1, MOT_GEMV_FUSE_MAX_FLOATS + 1};
+    const mot_gemv_fusion sw = {NULL, 0.0f, NULL, 1}, nm = {bias, 1e-5f, NULL, 0};
+    mot_matmul_job with_bias[2] = {{yb, &a, bias, 0}, {yb, &a, NULL, 0}};
+    mot_matmul_job unequal[2] = {{yb, &a, NULL, 0}, {yb, &b, NULL, 0}};
+    mot_matmul_job too_wide = {yb, &wide, NULL, 0};
+    check(!mot_cpu_gemv_can_fuse(with_bias, 2, 1, &sw));
+    check(!mot_cpu_gemv_can_fuse(unequal, 2, 1, &sw));
+    check(!mot_cpu_gemv_can_fuse(&too_wide, 1, 1, &nm));
+    check(!mot_cpu_gemv_can_fuse(with_bias + 1, 1, 64, &nm)); /* 64 tokens: the GEMM */
+}
+
 /* The vectorised arg-max against the scalar rule: first index of the largest value, NaNs
  * never win, a NaN at 0 gives 0; ties, signed zeros, infinities and tails. */
 static int argmax_rule(const float *x, int n) {
@@ -525,6 +618,7 @@ int main(void) {
         run_rope_cases(thread_counts[i]);
         run_rope_append_cases(thread_counts[i]);
         run_gemv_epilogue_cases(thread_counts[i]);
+        run_gemv_fusion_cases(thread_counts[i]);
         run_attention_cases(thread_counts[i]);
         run_read_pass_cases(thread_counts[i]);
     }

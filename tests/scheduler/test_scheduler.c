@@ -1,6 +1,7 @@
 /* The scheduler and both executors, without a GPU:
  *   - plans: every op run once, every WAIT after its RECORD, lanes as routed; the LRU cache;
- *   - CPU executor: lanes side by side give bitwise the output of lanes one after another;
+ *   - CPU executor: which ops it fuses into the decode GEMV; lanes side by side give bitwise
+ *     the output of lanes one after another;
  *   - CUDA executor on the recording fake (tests/scheduler/fake_gpu.c): a decode plan is
  *     captured on its second use and replayed; in the captured graph every pair of ops that
  *     touch the same memory (one writing) is ordered by a path, and the lanes of one stack
@@ -16,6 +17,7 @@
 #include <string.h>
 
 #include "common/error.h"
+#include "executor/cpu_ops.h"
 #include "executor/cuda_backend.h"
 #include "profiling/trace.h"
 #include "runtime/engine.h"
@@ -106,6 +108,52 @@ static void test_plans(const mot_model *m, const mot_route *r) {
     printf("plans: prefill %d ops / %d instructions, decode %d ops, %d events\n", prefill->n_ops, prefill->n_instrs,
            decode->n_ops, decode->n_events);
     mot_plan_cache_free(&cache);
+}
+
+/* ---- CPU: which ops the executor fuses into the decode GEMV ---- */
+
+/* Spans of the walk over p with every lane at n tokens: how many of 2 and of 3 ops. */
+static void fusion_spans(const mot_plan *p, const mot_arena_layout *layout, int n, int *two, int *three) {
+    char *arena = calloc(1, layout->bytes);
+    mot_step_state *s = (mot_step_state *)arena;
+    for (int i = 0; i < p->key.n_lanes; i++) {
+        s->lane[i].n_new = n;
+    }
+    *two = *three = 0;
+    for (int i = 0; i < p->n_instrs;) {
+        const int span = p->prog[i].kind == MOT_INSTR_RUN ? mot_cpu_fusion_span(p, i, arena) : 1;
+        *two += span == 2, *three += span == 3;
+        i += span;
+    }
+    free(arena);
+}
+
+/* Decode: every layer's FFN norm, gate/up and SwiGLU run as one GEMV, its attention norm with
+ * q/k/v, and the final norm with the LM head; with 8 tokens (the GEMM) only the last two (the
+ * head reads one row). */
+static void test_fusion(const mot_model *m, const mot_route *r) {
+    mot_plan_source src;
+    MUST(mot_plan_source_from_route(m, r, 0, &src));
+    for (int i = 0; i < src.n_lanes; i++) {
+        src.ctx[i] = 32, src.max_rows[i] = 8;
+    }
+    mot_arena_layout layout;
+    MUST(mot_arena_plan(&src, &layout));
+    mot_plan *decode;
+    MUST(mot_plan_compile(&src, &layout, MOT_PHASE_DECODE, &decode));
+    int layers = 0, heads = 0, two, three;
+    for (int i = 0; i < decode->n_ops; i++) {
+        layers += decode->ops[i].kind == MOT_OP_SWIGLU;
+        heads += decode->ops[i].kind == MOT_OP_RMSNORM_LAST;
+    }
+    fusion_spans(decode, &layout, 1, &two, &three);
+    CHECK(layers > 0 && three == layers, "decode: %d norm+gate/up+swiglu fusions for %d layers", three, layers);
+    CHECK(two == layers + heads, "decode: %d norm+matmul fusions, expected %d (layers) + %d (heads)", two, layers,
+          heads);
+    printf("fusion: decode runs %d three-op and %d two-op GEMVs\n", three, two);
+    fusion_spans(decode, &layout, 8, &two, &three);
+    CHECK(two == heads && three == 0, "8 tokens: %d and %d fusions, expected %d (heads) and none", two, three, heads);
+    mot_plan_free(decode);
 }
 
 /* ---- CPU: concurrent lanes == serial lanes, bitwise ---- */
@@ -400,6 +448,7 @@ int main(int argc, char **argv) {
     MUST(mot_model_load(argv[1], 1, &m));
     MUST(mot_route_prompt(m, NULL, "a,b,c", NULL, 0, &r));
     test_plans(m, &r);
+    test_fusion(m, &r);
     test_cpu_lanes(m, &r);
     test_cuda_executor(m, &r);
     test_cuda_trace(m, &r, 1);
