@@ -1,5 +1,4 @@
 /* SwiGLU: out = silu(gate) * up, silu(g) = g / (1 + exp(-g)). */
-#include <math.h>
 
 #include "kernels/cpu/kernels.h"
 #include "kernels/cpu/row_ops.h"
