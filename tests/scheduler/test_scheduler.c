@@ -70,14 +70,20 @@ static void check_program(const mot_plan *p) {
     free(recorded);
 }
 
+/* The route's plan source with a context of 32 and 8 rows per lane, and its arena. */
+static void small_plan_source(const mot_model *m, const mot_route *r, mot_plan_source *src,
+                              mot_arena_layout *layout) {
+    MUST(mot_plan_source_from_route(m, r, 0, src));
+    for (int i = 0; i < src->n_lanes; i++) {
+        src->ctx[i] = 32, src->max_rows[i] = 8;
+    }
+    MUST(mot_arena_plan(src, layout));
+}
+
 static void test_plans(const mot_model *m, const mot_route *r) {
     mot_plan_source src;
-    MUST(mot_plan_source_from_route(m, r, 0, &src));
-    for (int i = 0; i < src.n_lanes; i++) {
-        src.ctx[i] = 32, src.max_rows[i] = 8;
-    }
     mot_arena_layout layout;
-    MUST(mot_arena_plan(&src, &layout));
+    small_plan_source(m, r, &src, &layout);
     mot_plan_cache cache;
     MUST(mot_plan_cache_init(&cache, 2));
     const mot_plan *prefill, *decode, *again;
@@ -133,12 +139,8 @@ static void fusion_spans(const mot_plan *p, const mot_arena_layout *layout, int 
  * head reads one row). */
 static void test_fusion(const mot_model *m, const mot_route *r) {
     mot_plan_source src;
-    MUST(mot_plan_source_from_route(m, r, 0, &src));
-    for (int i = 0; i < src.n_lanes; i++) {
-        src.ctx[i] = 32, src.max_rows[i] = 8;
-    }
     mot_arena_layout layout;
-    MUST(mot_arena_plan(&src, &layout));
+    small_plan_source(m, r, &src, &layout);
     mot_plan *decode;
     MUST(mot_plan_compile(&src, &layout, MOT_PHASE_DECODE, &decode));
     int layers = 0, heads = 0, two, three;
