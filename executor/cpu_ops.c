@@ -59,7 +59,7 @@ static void run_matmul(const mot_plan_op *op, char *arena, int n) {
 /* RoPE on the new q and k rows, then k and v rows into the cache at pos. */
 static void run_rope_append(const mot_plan_op *op, char *arena, const mot_lane_step *ls) {
     mot_cpu_rope_append(F(op->out[0]), F(op->out[1]), F(op->in2), F(op->kv[0]), F(op->kv[1]), op->kv_stride,
-                        ls->n_new, op->n_heads, op->n_kv, op->hd, ls->pos, op->vec);
+                        op->kv_head_stride, ls->n_new, op->n_heads, op->n_kv, op->hd, ls->pos, op->vec);
 }
 
 static void run_latent_append(const mot_plan_op *op, char *arena, const mot_lane_step *ls) {
@@ -136,7 +136,8 @@ void mot_cpu_run_op(const mot_plan_op *op, char *arena, mot_sampler *samplers) {
         run_rope_append(op, arena, ls);
         break;
     case MOT_OP_ATTENTION:
-        mot_cpu_attention(F(op->out[0]), F(op->in), F(op->kv[0]), F(op->kv[1]), op->kv_stride, n, ls->pos,
+        mot_cpu_attention(F(op->out[0]), F(op->in), F(op->kv[0]), F(op->kv[1]), op->kv_stride, op->kv_head_stride,
+                          n, ls->pos,
                           op->n_heads, op->n_kv, op->hd, op->window, op->scale);
         break;
     case MOT_OP_SWIGLU:

@@ -11,8 +11,9 @@ void mot_ref_embed_row(float *out, const mot_weight *table, int64_t row);
 void mot_ref_rmsnorm(float *out, const float *x, const float *w, int n, int d, float eps);
 void mot_ref_rope(float *x, int n, int n_heads, int hd, int pos0, const float *inv_freq);
 void mot_ref_swiglu(float *out, const float *gate, const float *up, int n, int f);
-void mot_ref_attention(float *out, const float *q, const float *k, const float *v, int kv_stride,
-                       int n, int pos0, int n_heads, int n_kv, int hd, int window, float scale);
+void mot_ref_attention(float *out, const float *q, const float *k, const float *v, int64_t kv_stride,
+                       int64_t head_stride, int n, int pos0, int n_heads, int n_kv, int hd, int window,
+                       float scale);
 
 /* Element i of a weight as f32 (any of F32/F16/BF16). */
 float mot_weight_at(const mot_weight *w, int64_t r, int64_t c);

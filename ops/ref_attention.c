@@ -4,9 +4,10 @@
 
 #include "ops/ops.h"
 
-/* q, out are [n, n_heads, hd]; k, v are [pos0 + n, kv_stride], kv head g at column g*hd. */
-void mot_ref_attention(float *out, const float *q, const float *k, const float *v, int kv_stride,
-                       int n, int pos0, int n_heads, int n_kv, int hd, int window, float scale) {
+/* q, out are [n, n_heads, hd]; key j of kv head g at k + j * kv_stride + g * head_stride. */
+void mot_ref_attention(float *out, const float *q, const float *k, const float *v, int64_t kv_stride,
+                       int64_t head_stride, int n, int pos0, int n_heads, int n_kv, int hd, int window,
+                       float scale) {
     int group = n_heads / n_kv;
     int n_keys = pos0 + n;
     double *score = malloc(sizeof(double) * (size_t)(n_keys > 0 ? n_keys : 1));
@@ -21,7 +22,7 @@ void mot_ref_attention(float *out, const float *q, const float *k, const float *
             int g = h / group;
             double mx = -INFINITY;
             for (int j = first; j <= p; j++) {
-                const float *kv = k + (int64_t)j * kv_stride + (int64_t)g * hd;
+                const float *kv = k + (int64_t)j * kv_stride + (int64_t)g * head_stride;
                 double dot = 0.0;
                 for (int i = 0; i < hd; i++) {
                     dot += (double)qv[i] * kv[i];
@@ -38,7 +39,7 @@ void mot_ref_attention(float *out, const float *q, const float *k, const float *
             for (int i = 0; i < hd; i++) {
                 double acc = 0.0;
                 for (int j = first; j <= p; j++) {
-                    acc += score[j] * v[(int64_t)j * kv_stride + (int64_t)g * hd + i];
+                    acc += score[j] * v[(int64_t)j * kv_stride + (int64_t)g * head_stride + i];
                 }
                 o[i] = (float)(acc / sum);
             }

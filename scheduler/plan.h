@@ -42,8 +42,8 @@ typedef enum {
      * (through scratch on the CPU). rows = 1 when last_row_only is not used: n rows. */
     MOT_OP_MATMUL,
     /* RoPE on q [n, n_heads, hd] (out[0]) and k [n, n_kv, hd] (out[1]) in place at positions
-     * pos..pos+n-1, then rows of k (out[1]) and v (in2) copied into the layer's cache (kv[0],
-     * kv[1], kv_stride floats per row) at pos. */
+     * pos..pos+n-1, then k (out[1]) and v (in2) copied into the layer's cache (kv[0], kv[1];
+     * kv head g of position j at j * kv_stride + g * kv_head_stride floats) at pos. */
     MOT_OP_ROPE_APPEND,
     /* out[0][n, n_heads*hd] = causal GQA attention of q (in) over kv[0], kv[1] rows [0, pos+n) */
     MOT_OP_ATTENTION,
@@ -105,7 +105,8 @@ typedef struct {
     /* static dims */
     int d;             /* row width of in (hidden, d_s, vocab for SAMPLE) */
     int n_heads, n_kv, hd, window;
-    int kv_stride;     /* floats per cache row */
+    int kv_stride;     /* cache: floats from one position to the next */
+    int64_t kv_head_stride; /* cache: floats from one kv head to the next */
     float eps, scale;
     int eos[MOT_MAX_LANES][MOT_MAX_EOS]; /* STEP_ADVANCE: EOS ids per lane (-1 padded) */
     int ignore_eos;

@@ -127,7 +127,9 @@ static mot_status layer_ops(builder *b, int lane, int stack, int l) {
     const mot_config *c = &ex->cfg;
     const mot_layer_weights *W = &ex->layers[l];
     const mot_lane_bufs *B = &b->A->lane[lane];
-    const int kv_dim = c->n_kv_heads * c->head_dim;
+    /* the layer's caches head-major, [n_kv, ctx, hd]: one kv head's keys are contiguous, so
+     * decode attention reads each as one run (docs/benchmarks.md) */
+    const int64_t kv_head_stride = (int64_t)b->src->ctx[lane] * c->head_dim;
     const mot_buf kc = mot_arena_slice(B->k_cache, l, c->n_layers), vc = mot_arena_slice(B->v_cache, l, c->n_layers);
     mot_buf none = {0, 0};
 
@@ -141,12 +143,14 @@ static mot_status layer_ops(builder *b, int lane, int stack, int l) {
 
     op = op_of(MOT_OP_ROPE_APPEND, MOT_NODE_STACK, b, lane, stack, l, MOT_READS_POS | MOT_READS_N_NEW);
     op.out[0] = B->q, op.out[1] = B->k, op.in2 = B->v, op.kv[0] = kc, op.kv[1] = vc, op.vec = ex->inv_freq;
-    op.n_heads = c->n_heads, op.n_kv = c->n_kv_heads, op.hd = c->head_dim, op.kv_stride = kv_dim;
+    op.n_heads = c->n_heads, op.n_kv = c->n_kv_heads, op.hd = c->head_dim;
+    op.kv_stride = c->head_dim, op.kv_head_stride = kv_head_stride;
     MOT_TRY(run(b, &op));
 
     op = op_of(MOT_OP_ATTENTION, MOT_NODE_STACK, b, lane, stack, l, MOT_READS_POS | MOT_READS_N_NEW);
     op.in = B->q, op.kv[0] = kc, op.kv[1] = vc, op.out[0] = B->att;
-    op.n_heads = c->n_heads, op.n_kv = c->n_kv_heads, op.hd = c->head_dim, op.kv_stride = kv_dim;
+    op.n_heads = c->n_heads, op.n_kv = c->n_kv_heads, op.hd = c->head_dim;
+    op.kv_stride = c->head_dim, op.kv_head_stride = kv_head_stride;
     op.window = c->sliding_window, op.scale = 1.0f / sqrtf((float)c->head_dim);
     MOT_TRY(run(b, &op));
 

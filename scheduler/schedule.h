@@ -20,7 +20,7 @@ typedef struct {
     int graphs;                         /* CUDA: capture decode plans into CUDA Graphs */
     int graph_cache;                    /* CUDA: graphs kept (LRU) */
     int plan_cache;                     /* plans kept (LRU) */
-    int kv_layout;                      /* 0 = "f32": f32 rows [layer][position][kv_dim] (the only one) */
+    int kv_layout;                      /* 0 = "f32": f32 [layer][kv head][position][hd] (the only one) */
 } mot_schedule;
 
 void mot_schedule_defaults(mot_schedule *s);

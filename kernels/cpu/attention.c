@@ -155,12 +155,13 @@ static void attend_group(float *o, const float *q, const float *k, const float *
             o[h * hd + i] = 0.0f;
         }
     }
-    /* Cache rows interleave the kv heads (stride 1 KiB for 4 x 64), which maps a chunk of
-     * one head's K and V onto a quarter of the L1 sets; packed contiguously they stay in L1
-     * while every head of the slice reads them (decode at 2k keys, 32 heads, 4 kv heads,
-     * one thread: 0.65 -> 0.45-0.6 ms). */
+    /* Keys that are not contiguous (rows that interleave the kv heads: stride 1 KiB for
+     * 4 x 64) map a chunk of one head's K and V onto a quarter of the L1 sets; packed
+     * contiguously they stay in L1 while every head of the slice reads them (decode at 2k
+     * keys, 32 heads, 4 kv heads, one thread: 0.65 -> 0.45-0.6 ms). The runtime's
+     * head-major caches need no packing. */
     float kbuf[KEY_CHUNK * PACK_MAX_HD], vbuf[KEY_CHUNK * PACK_MAX_HD];
-    const int pack = heads > 1 && hd <= PACK_MAX_HD;
+    const int pack = heads > 1 && hd <= PACK_MAX_HD && stride != hd;
     for (int j0 = first; j0 <= last; j0 += KEY_CHUNK) {
         int len = last - j0 + 1 < KEY_CHUNK ? last - j0 + 1 : KEY_CHUNK;
         const float *kc = k + (int64_t)j0 * stride, *vc = v + (int64_t)j0 * stride;
@@ -189,12 +190,12 @@ static void attend_group(float *o, const float *q, const float *k, const float *
     }
 }
 
-/* q, out are [n, n_heads, hd]; k, v are [pos0 + n, kv_stride]
+/* q, out are [n, n_heads, hd]; key j of kv head g at k + j * kv_stride + g * head_stride.
  * Work items are (query row, kv head, slice of that kv head's query heads). Slices are
  * whole groups unless that leaves too few items for the threads (decode: n = 1 with few kv
  * heads), and never wider than MAX_GROUP heads. */
-static void attention_items(float *out, const float *q, const float *k, const float *v, int kv_stride,
-                            int n, int pos0, int n_heads, int n_kv, int hd, int window, float scale,
+static void attention_items(float *out, const float *q, const float *k, const float *v, int64_t kv_stride,
+                            int64_t head_stride, int n, int pos0, int n_heads, int n_kv, int hd, int window, float scale,
                             int slices, int64_t items) {
     const int group = n_heads / n_kv;
 #pragma omp for schedule(dynamic, 1)
@@ -205,13 +206,14 @@ static void attention_items(float *out, const float *q, const float *k, const fl
         int pos = pos0 + t;
         int first = (window > 0 && pos - window + 1 > 0) ? pos - window + 1 : 0;
         int64_t row = (int64_t)t * n_heads;
-        attend_group(out + (row + h0) * hd, q + (row + h0) * hd, k + (int64_t)g * hd,
-                     v + (int64_t)g * hd, kv_stride, first, pos, h0, h1, hd, scale);
+        attend_group(out + (row + h0) * hd, q + (row + h0) * hd, k + g * head_stride, v + g * head_stride,
+                     kv_stride, first, pos, h0, h1, hd, scale);
     }
 }
 
-void mot_cpu_attention(float *out, const float *q, const float *k, const float *v, int kv_stride,
-                       int n, int pos0, int n_heads, int n_kv, int hd, int window, float scale) {
+void mot_cpu_attention(float *out, const float *q, const float *k, const float *v, int64_t kv_stride,
+                       int64_t head_stride, int n, int pos0, int n_heads, int n_kv, int hd, int window,
+                       float scale) {
     const int group = n_heads / n_kv;
     const int64_t rows_x_kv = (int64_t)n * n_kv;
     const int64_t want = 2 * (int64_t)mot_team_size();
@@ -221,6 +223,6 @@ void mot_cpu_attention(float *out, const float *q, const float *k, const float *
         slices = (group + MAX_GROUP - 1) / MAX_GROUP;
     }
     const int64_t items = rows_x_kv * slices;
-    MOT_TEAM_RUN(items > 1, attention_items(out, q, k, v, kv_stride, n, pos0, n_heads, n_kv, hd, window,
+    MOT_TEAM_RUN(items > 1, attention_items(out, q, k, v, kv_stride, head_stride, n, pos0, n_heads, n_kv, hd, window,
                                              scale, slices, items));
 }

@@ -77,11 +77,11 @@ void mot_cpu_embed_row(float *out, const mot_weight *table, int64_t row);
 /* Rotary embedding in place, HF rotate-half layout, on q [n, n_heads, hd] and k [n, n_kv, hd]:
  * for each head h and i < hd/2,
  *   (x[i], x[i + hd/2]) <- (x[i] c - x[i + hd/2] s, x[i + hd/2] c + x[i] s),
- * c = cos(pos_t * inv_freq[i]), s = sin(...), pos_t = pos0 + t; then k and v [n, n_kv * hd]
- * into row pos0 + t of the caches kc, vc (row stride kv_stride floats): one pass over the
- * tokens, so one barrier. */
-void mot_cpu_rope_append(float *q, float *k, const float *v, float *kc, float *vc, int64_t kv_stride, int n,
-                         int n_heads, int n_kv, int hd, int pos0, const float *inv_freq);
+ * c = cos(pos_t * inv_freq[i]), s = sin(...), pos_t = pos0 + t; then k and v [n, n_kv, hd]
+ * into position pos0 + t of the caches kc, vc (kv head g of position j at j * kv_stride +
+ * g * head_stride floats): one pass over the tokens, so one barrier. */
+void mot_cpu_rope_append(float *q, float *k, const float *v, float *kc, float *vc, int64_t kv_stride,
+                         int64_t head_stride, int n, int n_heads, int n_kv, int hd, int pos0, const float *inv_freq);
 
 /* out[n, d] = x * rsqrt(mean(x^2) + eps) * w  (HF LlamaRMSNorm: f32 math). out may equal x. */
 void mot_cpu_rmsnorm(float *out, const float *x, const float *w, int n, int d, float eps);
@@ -91,12 +91,15 @@ void mot_cpu_swiglu(float *out, const float *gate, const float *up, int n, int f
 
 /* Causal grouped-query attention of n new queries at positions pos0..pos0+n-1 over a
  * KV cache already holding positions 0..pos0+n-1.
- *   q:   [n, n_heads, hd]          k, v: [>= pos0+n, kv_stride] rows (kv head g at g*hd)
+ *   q:   [n, n_heads, hd]          k, v: key j of kv head g at j * kv_stride + g * head_stride
  *   out: [n, n_heads, hd]          query head h reads kv head h / (n_heads / n_kv)
+ * (the runtime's caches are head-major, [n_kv, ctx, hd]: kv_stride = hd, head_stride =
+ * ctx * hd; rows of all heads, [ctx, n_kv * hd], are kv_stride = n_kv * hd, head_stride = hd)
  * Key j is visible to the query at p iff j <= p and (window == 0 or p - j < window).
  * scale multiplies q.k (1/sqrt(hd)). */
-void mot_cpu_attention(float *out, const float *q, const float *k, const float *v, int kv_stride,
-                       int n, int pos0, int n_heads, int n_kv, int hd, int window, float scale);
+void mot_cpu_attention(float *out, const float *q, const float *k, const float *v, int64_t kv_stride,
+                       int64_t head_stride, int n, int pos0, int n_heads, int n_kv, int hd, int window,
+                       float scale);
 
 /* One active expert's latent keys/values at one stack. */
 typedef struct {

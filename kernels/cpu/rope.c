@@ -46,19 +46,24 @@ static void rope_token(float *x, int n_heads, float *k, int n_kv, int hd, int po
     }
 }
 
-static void rope_append_rows(float *q, float *k, const float *v, float *kc, float *vc, int64_t kv_stride, int n,
-                             int n_heads, int n_kv, int hd, int pos0, const float *inv_freq) {
+static void rope_append_rows(float *q, float *k, const float *v, float *kc, float *vc, int64_t kv_stride,
+                             int64_t head_stride, int n, int n_heads, int n_kv, int hd, int pos0,
+                             const float *inv_freq) {
     const int64_t row = (int64_t)n_kv * hd;
 #pragma omp for schedule(static)
     for (int t = 0; t < n; t++) {
         float *kt = k + t * row;
         rope_token(q + (int64_t)t * n_heads * hd, n_heads, kt, n_kv, hd, pos0 + t, inv_freq);
-        memcpy(kc + (int64_t)(pos0 + t) * kv_stride, kt, sizeof(float) * row);
-        memcpy(vc + (int64_t)(pos0 + t) * kv_stride, v + t * row, sizeof(float) * row);
+        const int64_t at = (int64_t)(pos0 + t) * kv_stride;
+        for (int g = 0; g < n_kv; g++) {
+            memcpy(kc + at + g * head_stride, kt + (int64_t)g * hd, sizeof(float) * hd);
+            memcpy(vc + at + g * head_stride, v + t * row + (int64_t)g * hd, sizeof(float) * hd);
+        }
     }
 }
 
-void mot_cpu_rope_append(float *q, float *k, const float *v, float *kc, float *vc, int64_t kv_stride, int n,
-                         int n_heads, int n_kv, int hd, int pos0, const float *inv_freq) {
-    MOT_TEAM_RUN(n > 1, rope_append_rows(q, k, v, kc, vc, kv_stride, n, n_heads, n_kv, hd, pos0, inv_freq));
+void mot_cpu_rope_append(float *q, float *k, const float *v, float *kc, float *vc, int64_t kv_stride,
+                         int64_t head_stride, int n, int n_heads, int n_kv, int hd, int pos0, const float *inv_freq) {
+    MOT_TEAM_RUN(n > 1, rope_append_rows(q, k, v, kc, vc, kv_stride, head_stride, n, n_heads, n_kv, hd, pos0,
+                                         inv_freq));
 }

@@ -1,5 +1,5 @@
 // ATTENTION: causal grouped-query attention of the lane's n_new queries over its KV cache.
-//   q, out: [n, n_heads, hd]     k, v cache: [ctx, kv_stride], kv head g at column g * hd
+//   q, out: [n, n_heads, hd]     k, v cache: key j of kv head g at j * kv_stride + g * head_stride
 // Query t sits at position p = pos + t and sees key j iff j <= p and (window == 0 or
 // p - j < window); query head h reads kv head h / (n_heads / n_kv).
 // Prefill (host rows > 1): one block per (head, row) over all its keys.
@@ -13,6 +13,7 @@ struct att_args {
     float *out;
     const float *q, *k, *v;
     int kv_stride, n_heads, group, hd, window;
+    long long head_stride;
     float scale;
     const mot_step_state *step;
     int lane;
@@ -26,7 +27,7 @@ template <int DPL> __global__ void __launch_bounds__(ATT_THREADS) attention_kern
     __shared__ att_shared sh;
     const int n = a.step->lane[a.lane].n_new, pos = a.step->lane[a.lane].pos;
     const int h = blockIdx.x;
-    const size_t g_off = (size_t)(h / a.group) * a.hd;
+    const size_t g_off = (size_t)(h / a.group) * (size_t)a.head_stride;
     for (int t = blockIdx.y; t < n; t += gridDim.y) {
         const int p = pos + t;
         float q[DPL];
@@ -48,7 +49,7 @@ __global__ void __launch_bounds__(ATT_THREADS) attention_split_kernel(att_args a
     }
     const int p = a.step->lane[a.lane].pos;
     const int h = blockIdx.x, s = blockIdx.y;
-    const size_t g_off = (size_t)(h / a.group) * a.hd;
+    const size_t g_off = (size_t)(h / a.group) * (size_t)a.head_stride;
     const long long lo_ll = (long long)s * chunk, hi_ll = lo_ll + chunk;
     const int first = att_first_key(p, a.window);
     const int lo = lo_ll > first ? (int)lo_ll : first;
@@ -59,12 +60,19 @@ __global__ void __launch_bounds__(ATT_THREADS) attention_split_kernel(att_args a
                            sh);
 }
 
+// Positions the layer's cache holds: the last kv head's last key must fit in kv[0].
+static long long att_cache_positions(const mot_plan_op *op) {
+    const long long floats = (long long)(op->kv[0].bytes / sizeof(float));
+    const long long last_head = (long long)(op->n_kv - 1) * op->kv_head_stride;
+    return floats < last_head + op->hd ? 0 : (floats - last_head - op->hd) / op->kv_stride + 1;
+}
+
 template <int DPL>
 static mot_status launch_attention(const att_args &a, const mot_gpu_launch *l, mot_cuda_lane *lane, cudaStream_t s) {
     const mot_plan_op *op = l->op;
     int chunk = 0, splits = 0;
     if (l->rows == 1 && lane && lane->partial) {
-        const long long cap = (long long)(op->kv[0].bytes / ((size_t)op->kv_stride * sizeof(float)));
+        const long long cap = att_cache_positions(op);
         splits = att_plan_splits(cap, op->n_heads, op->hd, 1, lane->partial_floats, &chunk);
     }
     if (splits > 0) {
@@ -88,10 +96,11 @@ extern "C" mot_status mot_cuda_op_attention(const mot_gpu_launch *l, mot_cuda_la
     a.v = op_buf<const float>(l, op->kv[1]);
     MOT_OP_REQUIRE(a.out && a.q && a.k && a.v, "cuda attention: missing buffer");
     MOT_OP_REQUIRE(op->hd > 0 && op->hd <= ATT_MAX_HD && op->n_kv > 0 && op->n_heads % op->n_kv == 0 &&
-                       op->kv_stride >= op->n_kv * op->hd && op->n_heads <= 65535,
-                   "cuda attention: unsupported dims (heads %d, kv %d, hd %d <= %d, kv_stride %d)", op->n_heads,
-                   op->n_kv, op->hd, ATT_MAX_HD, op->kv_stride);
+                       op->kv_stride >= op->hd && op->kv_head_stride >= op->hd && op->n_heads <= 65535,
+                   "cuda attention: unsupported dims (heads %d, kv %d, hd %d <= %d, kv_stride %d, kv_head_stride %lld)",
+                   op->n_heads, op->n_kv, op->hd, ATT_MAX_HD, op->kv_stride, (long long)op->kv_head_stride);
     a.kv_stride = op->kv_stride;
+    a.head_stride = (long long)op->kv_head_stride;
     a.n_heads = op->n_heads;
     a.group = op->n_heads / op->n_kv;
     a.hd = op->hd;

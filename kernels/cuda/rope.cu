@@ -29,11 +29,12 @@ extern "C" mot_status mot_cuda_rope(float *x, int n, int n_heads, int hd, int po
 }
 
 // ROPE_APPEND: q [n, n_heads, hd] and k [n, n_kv, hd] rotated in place at positions pos + t,
-// then k and v [n, n_kv * hd] rows stored into the layer caches at row pos + t (row stride
-// kv_stride floats). One thread per (t, head of q then k, i < hd/2); a k thread also stores its
+// then k and v stored into the layer caches at position pos + t (kv head g of position j at
+// j * kv_stride + g * head_stride floats). One thread per (t, head of q then k, i < hd/2); a k thread also stores its
 // two rotated values and copies the matching two v values, so no second pass is needed.
 __global__ void rope_append_kernel(float *q, float *k, const float *v, float *k_cache, float *v_cache,
-                                   int n_heads, int n_kv, int hd, int kv_stride, const float *inv_freq,
+                                   int n_heads, int n_kv, int hd, int kv_stride, long long head_stride,
+                                   const float *inv_freq,
                                    const mot_step_state *step, int lane) {
     const int n = step->lane[lane].n_new, pos = step->lane[lane].pos;
     const int half = hd / 2, heads = n_heads + n_kv;
@@ -52,7 +53,7 @@ __global__ void rope_append_kernel(float *q, float *k, const float *v, float *k_
         x[i + half] = y1;
         if (hh >= n_heads) {
             const int g = hh - n_heads;
-            const size_t row = (size_t)(pos + t) * kv_stride + (size_t)g * hd;
+            const size_t row = (size_t)(pos + t) * kv_stride + (size_t)g * head_stride;
             const float *vr = v + ((size_t)t * n_kv + g) * hd;
             k_cache[row + i] = y0;
             k_cache[row + i + half] = y1;
@@ -68,13 +69,14 @@ extern "C" mot_status mot_cuda_op_rope_append(const mot_gpu_launch *l, mot_cuda_
     const float *v = op_buf<const float>(l, op->in2);
     float *kc = op_buf<float>(l, op->kv[0]), *vc = op_buf<float>(l, op->kv[1]);
     MOT_OP_REQUIRE(q && k && v && kc && vc && l->vec, "cuda rope_append: missing buffer or inv_freq");
-    MOT_OP_REQUIRE(op->hd > 0 && op->hd % 2 == 0 && op->n_heads > 0 && op->n_kv > 0 &&
-                       op->kv_stride >= op->n_kv * op->hd,
-                   "cuda rope_append: bad dims (heads %d, kv %d, hd %d, kv_stride %d)", op->n_heads, op->n_kv, op->hd,
-                   op->kv_stride);
+    MOT_OP_REQUIRE(op->hd > 0 && op->hd % 2 == 0 && op->n_heads > 0 && op->n_kv > 0 && op->kv_stride >= op->hd &&
+                       op->kv_head_stride >= op->hd,
+                   "cuda rope_append: bad dims (heads %d, kv %d, hd %d, kv_stride %d, kv_head_stride %lld)",
+                   op->n_heads, op->n_kv, op->hd, op->kv_stride, (long long)op->kv_head_stride);
     const size_t width = (size_t)(op->n_heads + op->n_kv) * (op->hd / 2);
     rope_append_kernel<<<op_elem_grid(l, width, 256), 256, 0, (cudaStream_t)stream>>>(
-        q, k, v, kc, vc, op->n_heads, op->n_kv, op->hd, op->kv_stride, l->vec, l->step, op->lane);
+        q, k, v, kc, vc, op->n_heads, op->n_kv, op->hd, op->kv_stride, (long long)op->kv_head_stride, l->vec, l->step,
+        op->lane);
     MOT_CUDA_LAUNCHED();
     return MOT_OK;
 }

@@ -224,7 +224,7 @@ static void test_rope_append(void) {
     op.n_heads = HEADS;
     op.n_kv = KV;
     op.hd = HD;
-    op.kv_stride = STRIDE;
+    op.kv_stride = STRIDE, op.kv_head_stride = HD; /* rows of all kv heads */
     mot_gpu_launch l = gpu_fx_launch_of(&F, &op, N, N);
     l.vec = gpu_fx_upload(&F, inv_freq, sizeof inv_freq);
 
@@ -277,7 +277,7 @@ static void check_attention(const char *what, int heads, int kv, int hd, int win
     op.n_kv = kv;
     op.hd = hd;
     op.window = window;
-    op.kv_stride = stride;
+    op.kv_stride = stride, op.kv_head_stride = hd; /* rows of all kv heads */
     op.scale = 1.0f / sqrtf((float)hd);
     mot_gpu_launch l = gpu_fx_launch_of(&F, &op, rows, n);
 
@@ -292,7 +292,7 @@ static void check_attention(const char *what, int heads, int kv, int hd, int win
     set_lane(4, pos, n, 0);
     gpu_fx_run(&F, &l, what);
     gpu_fx_get(&F, got, bo);
-    mot_ref_attention(ref, q, kc, vc, stride, n, pos, heads, kv, hd, window, op.scale);
+    mot_ref_attention(ref, q, kc, vc, stride, hd, n, pos, heads, kv, hd, window, op.scale);
     /* f32 scores and sums (as the CPU kernel's 1e-5); thousands of keys get a little more room */
     fx_expect_close(what, got, ref, (size_t)n * heads * hd, pos + n > 1000 ? 3e-5 : 1e-5);
     free(q), free(kc), free(vc), free(got), free(ref);

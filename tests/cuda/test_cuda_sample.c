@@ -319,7 +319,7 @@ static void test_graph_replay(void) {
     memset(ops, 0, sizeof ops);
     ops[0].kind = MOT_OP_ATTENTION;
     ops[0].in = bq, ops[0].out[0] = bo, ops[0].kv[0] = bk, ops[0].kv[1] = bv;
-    ops[0].n_heads = HEADS, ops[0].n_kv = KV, ops[0].hd = HD, ops[0].kv_stride = stride;
+    ops[0].n_heads = HEADS, ops[0].n_kv = KV, ops[0].hd = HD, ops[0].kv_stride = stride, ops[0].kv_head_stride = HD;
     ops[0].scale = 0.125f;
     ops[1].kind = MOT_OP_MATMUL;
     ops[1].in = bx, ops[1].out[0] = bl, ops[1].n_w = 1;
@@ -358,7 +358,7 @@ static void test_graph_replay(void) {
         gpu_fx_get_step(&F, &s);
         gpu_fx_get(&F, out, bo);
         gpu_fx_get(&F, logits, bl);
-        mot_ref_attention(ref, q, kc, vc, stride, 1, POS + r, HEADS, KV, HD, 0, 0.125f);
+        mot_ref_attention(ref, q, kc, vc, stride, HD, 1, POS + r, HEADS, KV, HD, 0, 0.125f);
         snprintf(what, sizeof what, "graph replay %d: attention over %d keys", r, POS + r + 1);
         fx_expect_close(what, out, ref, HEADS * HD, 1e-5);
         snprintf(what, sizeof what, "graph replay %d: pos", r);

@@ -139,22 +139,23 @@ static void bench_gemm(int n, int reps, int max_threads, int with_naive) {
 /* Attention: decode (one query over a long cache) and prefill, TinyLlama-like heads. */
 static void bench_attention(int reps, int threads) {
     omp_set_num_threads(threads);
-    printf("\n## Attention, %d thread(s): 32 heads, 4 kv heads, hd 64 (best of %d)\n\n", threads,
-           reps);
+    printf("\n## Attention, %d thread(s): 32 heads, 4 kv heads, hd 64, head-major cache (best of %d)\n\n",
+           threads, reps);
     printf("| case | ms | GFLOP/s |\n|---|---|---|\n");
     static const struct {
         int n, pos0;
     } cases[] = {{1, 511}, {1, 2047}, {1, 4095}, {128, 0}, {512, 0}, {2048, 0}};
-    const int heads = 32, kv = 4, hd = 64, stride = kv * hd;
+    const int heads = 32, kv = 4, hd = 64, stride = kv * hd; /* floats per key, all kv heads */
     for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++) {
         int n = cases[c].n, keys = cases[c].pos0 + n;
         float *q = make_floats((size_t)n * heads * hd), *o = malloc(sizeof(float) * n * heads * hd);
         float *k = make_floats((size_t)keys * stride), *v = make_floats((size_t)keys * stride);
         double best = 1e30;
-        mot_cpu_attention(o, q, k, v, stride, n, cases[c].pos0, heads, kv, hd, 0, 0.125f);
+        /* the runtime's layout: [kv, keys, hd] */
+        mot_cpu_attention(o, q, k, v, hd, (int64_t)keys * hd, n, cases[c].pos0, heads, kv, hd, 0, 0.125f);
         for (int r = 0; r < reps; r++) {
             double t0 = omp_get_wtime();
-            mot_cpu_attention(o, q, k, v, stride, n, cases[c].pos0, heads, kv, hd, 0, 0.125f);
+            mot_cpu_attention(o, q, k, v, hd, (int64_t)keys * hd, n, cases[c].pos0, heads, kv, hd, 0, 0.125f);
             double dt = omp_get_wtime() - t0;
             best = dt < best ? dt : best;
         }

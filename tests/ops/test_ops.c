@@ -254,7 +254,7 @@ static void run_rope_cases(int threads) {
         const size_t kv = (size_t)n * hd, cache = (size_t)(cases[i].pos0 + n) * hd;
         float *k = random_floats(kv, 1.0f), *v = random_floats(kv, 1.0f);
         float *kc = malloc(sizeof(float) * cache), *vc = malloc(sizeof(float) * cache);
-        mot_cpu_rope_append(x + 1, k, v, kc, vc, hd, n, nh, 1, hd, cases[i].pos0, inv);
+        mot_cpu_rope_append(x + 1, k, v, kc, vc, hd, hd, n, nh, 1, hd, cases[i].pos0, inv);
         free(k), free(v), free(kc), free(vc);
         char what[100];
         snprintf(what, sizeof what, "rope n=%d heads=%d hd=%d pos0=%d threads=%d", n, nh, hd,
@@ -265,14 +265,20 @@ static void run_rope_cases(int threads) {
 }
 
 /* RoPE on q and k plus the KV append in one pass (decode's ROPE_APPEND) against the
- * reference RoPE and plain copies into rows pos0.. of the caches. */
+ * reference RoPE and plain copies into positions pos0.. of the caches, whose rows hold all
+ * kv heads (padded or not) or which are head-major (the runtime's layout). */
 static void run_rope_append_cases(int threads) {
     static const struct {
-        int n, n_heads, n_kv, hd, pos0, stride_pad;
-    } cases[] = {{1, 9, 3, 64, 0, 0}, {1, 32, 4, 64, 77, 8}, {5, 4, 2, 18, 3, 0}, {130, 6, 1, 32, 10, 4}};
+        int n, n_heads, n_kv, hd, pos0, stride_pad, head_major;
+    } cases[] = {{1, 9, 3, 64, 0, 0, 0},    {1, 32, 4, 64, 77, 8, 0}, {5, 4, 2, 18, 3, 0, 0}, {130, 6, 1, 32, 10, 4, 0},
+                 {1, 9, 3, 64, 40, 0, 1},   {5, 4, 2, 18, 3, 2, 1},   {130, 8, 4, 32, 10, 0, 1}};
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         const int n = cases[i].n, nh = cases[i].n_heads, nkv = cases[i].n_kv, hd = cases[i].hd, pos0 = cases[i].pos0;
-        const int64_t row = (int64_t)nkv * hd, stride = row + cases[i].stride_pad, rows = pos0 + n;
+        const int64_t row = (int64_t)nkv * hd, rows = pos0 + n;
+        /* kv head g of position j at j * kv_stride + g * head_stride; cache: nkv * rows * (hd + pad) either way */
+        const int64_t kv_stride = cases[i].head_major ? hd + cases[i].stride_pad : row + cases[i].stride_pad;
+        const int64_t head_stride = cases[i].head_major ? rows * kv_stride : hd;
+        const int64_t stride = cases[i].head_major ? nkv * kv_stride : kv_stride; /* floats per position */
         float *inv = malloc(sizeof(float) * (size_t)(hd / 2));
         for (int j = 0; j < hd / 2; j++) {
             inv[j] = (float)pow(10000.0, -2.0 * j / hd);
@@ -287,14 +293,17 @@ static void run_rope_append_cases(int threads) {
         float *kc = calloc((size_t)(rows * stride), sizeof(float)), *vc = calloc((size_t)(rows * stride), sizeof(float));
         float *kc_ref = calloc((size_t)(rows * stride), sizeof(float)), *vc_ref = calloc((size_t)(rows * stride), sizeof(float));
         for (int t = 0; t < n; t++) {
-            memcpy(kc_ref + (pos0 + t) * stride, k_ref + t * row, sizeof(float) * (size_t)row);
-            memcpy(vc_ref + (pos0 + t) * stride, v + t * row, sizeof(float) * (size_t)row);
+            for (int g = 0; g < nkv; g++) {
+                const int64_t at = (pos0 + t) * kv_stride + g * head_stride;
+                memcpy(kc_ref + at, k_ref + t * row + g * hd, sizeof(float) * (size_t)hd);
+                memcpy(vc_ref + at, v + t * row + g * hd, sizeof(float) * (size_t)hd);
+            }
         }
-        mot_cpu_rope_append(q, k, v, kc, vc, stride, n, nh, nkv, hd, pos0, inv);
-        char what[120];
-        snprintf(what, sizeof what, "rope_append n=%d heads=%d/%d hd=%d pos0=%d threads=%d (%%s)", n, nh, nkv, hd, pos0,
-                 threads);
-        char w2[140];
+        mot_cpu_rope_append(q, k, v, kc, vc, kv_stride, head_stride, n, nh, nkv, hd, pos0, inv);
+        char what[140];
+        snprintf(what, sizeof what, "rope_append n=%d heads=%d/%d hd=%d pos0=%d head-major %d threads=%d (%%s)", n, nh,
+                 nkv, hd, pos0, cases[i].head_major, threads);
+        char w2[160];
         snprintf(w2, sizeof w2, what, "q"), check(op_compare(w2, q, q_ref, (size_t)n * nh * hd, 1.0, 1e-6));
         snprintf(w2, sizeof w2, what, "k"), check(op_compare(w2, k, k_ref, (size_t)(n * row), 1.0, 1e-6));
         snprintf(w2, sizeof w2, what, "k cache"), check(op_compare(w2, kc, kc_ref, (size_t)(rows * stride), 1.0, 1e-6));
@@ -477,29 +486,33 @@ static void run_argmax_cases(void) {
 /* ---- attention -------------------------------------------------------------------------- */
 
 typedef struct {
-    int n, pos0, n_heads, n_kv, hd, window, stride_pad; /* kv_stride = n_kv*hd + stride_pad */
+    int n, pos0, n_heads, n_kv, hd, window, stride_pad; /* floats of padding after each key */
     float q_scale;                                      /* larger: peakier softmax */
 } attention_case;
 
-static void test_attention(const attention_case *c, int threads) {
-    int kv_stride = c->n_kv * c->hd + c->stride_pad;
+/* The cache as rows of all kv heads ([keys, n_kv * hd + pad]) or head-major ([n_kv, keys,
+ * hd + pad], the runtime's layout). */
+static void test_attention(const attention_case *c, int threads, int head_major) {
     int n_keys = c->pos0 + c->n;
-    size_t nq = (size_t)c->n * c->n_heads * c->hd, nkv = (size_t)n_keys * kv_stride;
+    const int64_t kv_stride = head_major ? c->hd + c->stride_pad : c->n_kv * c->hd + c->stride_pad;
+    const int64_t head_stride = head_major ? n_keys * kv_stride : c->hd;
+    size_t nq = (size_t)c->n * c->n_heads * c->hd;
+    size_t nkv = head_major ? (size_t)(c->n_kv * head_stride) : (size_t)(n_keys * kv_stride);
     float *q = random_floats(nq + 1, c->q_scale), *k = random_floats(nkv + 1, 1.0f);
     float *v = random_floats(nkv + 1, 1.0f);
     float *ref = malloc(sizeof(float) * nq), *out = malloc(sizeof(float) * (nq + 1));
     float scale = 1.0f / sqrtf((float)c->hd);
-    mot_ref_attention(ref, q + 1, k + 1, v + 1, kv_stride, c->n, c->pos0, c->n_heads, c->n_kv,
+    mot_ref_attention(ref, q + 1, k + 1, v + 1, kv_stride, head_stride, c->n, c->pos0, c->n_heads, c->n_kv,
                       c->hd, c->window, scale);
     for (size_t i = 0; i < nq + 1; i++) {
         out[i] = NAN;
     }
-    mot_cpu_attention(out + 1, q + 1, k + 1, v + 1, kv_stride, c->n, c->pos0, c->n_heads, c->n_kv,
+    mot_cpu_attention(out + 1, q + 1, k + 1, v + 1, kv_stride, head_stride, c->n, c->pos0, c->n_heads, c->n_kv,
                       c->hd, c->window, scale);
-    char what[160];
+    char what[180];
     snprintf(what, sizeof what,
-             "attention n=%d pos0=%d heads=%d kv=%d hd=%d window=%d stride=%d threads=%d", c->n,
-             c->pos0, c->n_heads, c->n_kv, c->hd, c->window, kv_stride, threads);
+             "attention n=%d pos0=%d heads=%d kv=%d hd=%d window=%d stride=%lld head-major %d threads=%d", c->n,
+             c->pos0, c->n_heads, c->n_kv, c->hd, c->window, (long long)kv_stride, head_major, threads);
     check(op_compare(what, out + 1, ref, nq, 1.0, 1e-5));
     free(q), free(k), free(v), free(ref), free(out);
 }
@@ -563,7 +576,8 @@ static void run_attention_cases(int threads) {
         {3, 90, 66, 3, 16, 40, 0, 1.0f},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
-        test_attention(&cases[i], threads);
+        test_attention(&cases[i], threads, 0);
+        test_attention(&cases[i], threads, 1);
     }
 }
 
