@@ -137,8 +137,7 @@ void mot_cpu_run_op(const mot_plan_op *op, char *arena, mot_sampler *samplers) {
         break;
     case MOT_OP_ATTENTION:
         mot_cpu_attention(F(op->out[0]), F(op->in), F(op->kv[0]), F(op->kv[1]), op->kv_stride, op->kv_head_stride,
-                          n, ls->pos,
-                          op->n_heads, op->n_kv, op->hd, op->window, op->scale);
+                          n, ls->pos, op->n_heads, op->n_kv, op->hd, op->window, op->scale);
         break;
     case MOT_OP_SWIGLU:
         mot_cpu_swiglu(F(op->out[0]), F(op->out[0]), F(op->in), n, op->d);

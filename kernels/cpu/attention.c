@@ -195,8 +195,8 @@ static void attend_group(float *o, const float *q, const float *k, const float *
  * whole groups unless that leaves too few items for the threads (decode: n = 1 with few kv
  * heads), and never wider than MAX_GROUP heads. */
 static void attention_items(float *out, const float *q, const float *k, const float *v, int64_t kv_stride,
-                            int64_t head_stride, int n, int pos0, int n_heads, int n_kv, int hd, int window, float scale,
-                            int slices, int64_t items) {
+                            int64_t head_stride, int n, int pos0, int n_heads, int n_kv, int hd, int window,
+                            float scale, int slices, int64_t items) {
     const int group = n_heads / n_kv;
 #pragma omp for schedule(dynamic, 1)
     for (int64_t item = 0; item < items; item++) {
@@ -223,6 +223,6 @@ void mot_cpu_attention(float *out, const float *q, const float *k, const float *
         slices = (group + MAX_GROUP - 1) / MAX_GROUP;
     }
     const int64_t items = rows_x_kv * slices;
-    MOT_TEAM_RUN(items > 1, attention_items(out, q, k, v, kv_stride, head_stride, n, pos0, n_heads, n_kv, hd, window,
-                                             scale, slices, items));
+    MOT_TEAM_RUN(items > 1, attention_items(out, q, k, v, kv_stride, head_stride, n, pos0, n_heads, n_kv, hd,
+                                             window, scale, slices, items));
 }

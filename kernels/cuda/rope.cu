@@ -30,12 +30,12 @@ extern "C" mot_status mot_cuda_rope(float *x, int n, int n_heads, int hd, int po
 
 // ROPE_APPEND: q [n, n_heads, hd] and k [n, n_kv, hd] rotated in place at positions pos + t,
 // then k and v stored into the layer caches at position pos + t (kv head g of position j at
-// j * kv_stride + g * head_stride floats). One thread per (t, head of q then k, i < hd/2); a k thread also stores its
-// two rotated values and copies the matching two v values, so no second pass is needed.
+// j * kv_stride + g * head_stride floats). One thread per (t, head of q then k, i < hd/2); a
+// k thread also stores its two rotated values and copies the matching two v values, so no
+// second pass is needed.
 __global__ void rope_append_kernel(float *q, float *k, const float *v, float *k_cache, float *v_cache,
                                    int n_heads, int n_kv, int hd, int kv_stride, long long head_stride,
-                                   const float *inv_freq,
-                                   const mot_step_state *step, int lane) {
+                                   const float *inv_freq, const mot_step_state *step, int lane) {
     const int n = step->lane[lane].n_new, pos = step->lane[lane].pos;
     const int half = hd / 2, heads = n_heads + n_kv;
     const size_t count = (size_t)n * heads * half;
