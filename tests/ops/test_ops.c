@@ -275,7 +275,7 @@ static void run_rope_append_cases(int threads) {
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         const int n = cases[i].n, nh = cases[i].n_heads, nkv = cases[i].n_kv, hd = cases[i].hd, pos0 = cases[i].pos0;
         const int64_t row = (int64_t)nkv * hd, rows = pos0 + n;
-        /* kv head g of position j at j * kv_stride + g * head_stride; cache: nkv * rows * (hd + pad) either way */
+        /* kv head g of position j at j * kv_stride + g * head_stride; the caches hold rows * stride floats */
         const int64_t kv_stride = cases[i].head_major ? hd + cases[i].stride_pad : row + cases[i].stride_pad;
         const int64_t head_stride = cases[i].head_major ? rows * kv_stride : hd;
         const int64_t stride = cases[i].head_major ? nkv * kv_stride : kv_stride; /* floats per position */
