@@ -196,7 +196,8 @@ static int swiglu_after(const mot_plan_op *b, const mot_plan_op *c) {
            same_buf(c->out[0], b->out[0]) && same_buf(c->in, b->out[1]) && c->d == b->w[0]->rows;
 }
 
-/* The fused GEMV of span ops from prog[i]: its jobs, rows, fusion and x; 0 if it cannot run. */
+/* The fused GEMV of span ops from prog[i]: its jobs, rows, fusion and x; returns the number
+ * of jobs, or 0 if it cannot run. */
 static int fused_gemv(const mot_plan *p, int i, int span, char *arena, mot_matmul_job *jobs, int *rows,
                       mot_gemv_fusion *f, const float **x) {
     const mot_plan_op *a = &p->ops[p->prog[i].arg];
@@ -214,7 +215,7 @@ static int fused_gemv(const mot_plan *p, int i, int span, char *arena, mot_matmu
         *x = a->kind == MOT_OP_RMSNORM_LAST ? F(a->in) + (int64_t)(n - 1) * a->d : F(a->in);
     }
     f->swiglu = span == (has_norm ? 3 : 2);
-    return n > 0 && mot_cpu_gemv_can_fuse(jobs, mm->n_w, *rows, f);
+    return n > 0 && mot_cpu_gemv_can_fuse(jobs, mm->n_w, *rows, f) ? mm->n_w : 0;
 }
 
 static int can_run_fused(const mot_plan *p, int i, int span, const char *arena) {
@@ -249,8 +250,6 @@ void mot_cpu_run_span(const mot_plan *p, int i, int span, char *arena, mot_sampl
     mot_gemv_fusion f;
     const float *x;
     int rows;
-    fused_gemv(p, i, span, arena, jobs, &rows, &f, &x);
-    const mot_plan_op *mm = p->ops[p->prog[i].arg].kind == MOT_OP_MATMUL ? &p->ops[p->prog[i].arg]
-                                                                          : &p->ops[p->prog[i + 1].arg];
-    mot_cpu_matmul_gemv_fused(jobs, mm->n_w, x, rows, &f);
+    const int n_jobs = fused_gemv(p, i, span, arena, jobs, &rows, &f, &x);
+    mot_cpu_matmul_gemv_fused(jobs, n_jobs, x, rows, &f);
 }

@@ -68,6 +68,7 @@ typedef struct {
 
 /* Whether mot_cpu_matmul_gemv_fused can run these jobs at n tokens with f. */
 int mot_cpu_gemv_can_fuse(const mot_matmul_job *jobs, int n_jobs, int n, const mot_gemv_fusion *f);
+/* The decode GEMV of mot_cpu_matmul_multi with the fusions f (NULL: none). */
 void mot_cpu_matmul_gemv_fused(const mot_matmul_job *jobs, int n_jobs, const float *x, int n,
                                const mot_gemv_fusion *f);
 

@@ -272,24 +272,11 @@ static void gemv_multi_team(const mot_matmul_job *jobs, int n_jobs, const float 
     }
 }
 
-static int64_t total_rows(const mot_matmul_job *jobs, int n_jobs) {
-    int64_t total = 0;
-    for (int j = 0; j < n_jobs; j++) {
-        total += jobs[j].w->rows;
-    }
-    return total;
-}
-
-/* Whether a parallel region pays for itself. */
-static int worth_a_team(const mot_matmul_job *jobs, int n_jobs, int n) {
-    return (double)n * (double)total_rows(jobs, n_jobs) * (double)jobs[0].w->cols > 65536.0;
-}
-
 /* Rows of several weights that read the same x, as one row space split across the threads
  * (q/k/v, gate/up): one closing barrier instead of several, and the split balances over the
  * total. All weights share dtype and cols. */
 void mot_cpu_matmul_gemv_multi(const mot_matmul_job *jobs, int n_jobs, const float *x, int n) {
-    MOT_TEAM_RUN(worth_a_team(jobs, n_jobs, n), gemv_multi_team(jobs, n_jobs, x, n, total_rows(jobs, n_jobs), NULL));
+    mot_cpu_matmul_gemv_fused(jobs, n_jobs, x, n, NULL);
 }
 
 int mot_cpu_gemv_can_fuse(const mot_matmul_job *jobs, int n_jobs, int n, const mot_gemv_fusion *f) {
@@ -308,7 +295,12 @@ int mot_cpu_gemv_can_fuse(const mot_matmul_job *jobs, int n_jobs, int n, const m
 
 void mot_cpu_matmul_gemv_fused(const mot_matmul_job *jobs, int n_jobs, const float *x, int n,
                                const mot_gemv_fusion *f) {
-    MOT_TEAM_RUN(worth_a_team(jobs, n_jobs, n), gemv_multi_team(jobs, n_jobs, x, n, total_rows(jobs, n_jobs), f));
+    int64_t total = 0;
+    for (int j = 0; j < n_jobs; j++) {
+        total += jobs[j].w->rows;
+    }
+    const int parallel = (double)n * (double)total * (double)jobs[0].w->cols > 65536.0;
+    MOT_TEAM_RUN(parallel, gemv_multi_team(jobs, n_jobs, x, n, total, f));
 }
 
 void mot_cpu_matmul_gemv(float *y, const float *x, const mot_weight *w, int n) {
