@@ -312,6 +312,29 @@ static void run_rope_append_cases(int threads) {
     }
 }
 
+/* The cos/sin of a position are kept per thread from call to call (every layer of a decode
+ * step rotates the same position), keyed by the frequencies' values: the same buffer
+ * rewritten with other frequencies (another model) at the same position must not reuse them. */
+static void run_rope_memo_case(int threads) {
+    enum { HD = 64, HEADS = 3, POS = 321 };
+    float inv[HD / 2], k[HD], v[HD], kc[(POS + 1) * HD], vc[(POS + 1) * HD];
+    float *q = random_floats(HEADS * HD, 1.0f), *ref = malloc(sizeof(float) * HEADS * HD);
+    for (int pass = 0; pass < 3; pass++) {
+        const double theta = pass == 1 ? 500000.0 : 10000.0;
+        for (int j = 0; j < HD / 2; j++) {
+            inv[j] = (float)pow(theta, -2.0 * j / HD);
+        }
+        memcpy(ref, q, sizeof(float) * HEADS * HD);
+        mot_ref_rope(ref, 1, HEADS, HD, POS, inv);
+        memset(k, 0, sizeof k), memset(v, 0, sizeof v);
+        mot_cpu_rope_append(q, k, v, kc, vc, HD, HD, 1, HEADS, 1, HD, POS, inv);
+        char what[80];
+        snprintf(what, sizeof what, "rope at one position, pass %d theta=%g threads=%d", pass, theta, threads);
+        check(op_compare(what, q, ref, HEADS * HD, 1.0, 1e-6));
+    }
+    free(q), free(ref);
+}
+
 /* The GEMV's epilogue (decode): biases, and accumulating into the output, on several jobs
  * sharing x (q/k/v-style), against the reference matmul plus the same additions. */
 static void run_gemv_epilogue_cases(int threads) {
@@ -631,6 +654,7 @@ int main(void) {
         run_swiglu_cases(thread_counts[i]);
         run_rope_cases(thread_counts[i]);
         run_rope_append_cases(thread_counts[i]);
+        run_rope_memo_case(thread_counts[i]);
         run_gemv_epilogue_cases(thread_counts[i]);
         run_gemv_fusion_cases(thread_counts[i]);
         run_attention_cases(thread_counts[i]);
