@@ -14,8 +14,14 @@
 
 typedef mot_status (*create_fn)(int device, mot_gpu_api *out);
 
-/* dirname(/proc/self/exe) + "/" MODULE_FILE, or "" when the executable cannot be read. */
-static void beside_executable(char *path, size_t size) {
+/* Where the library may be, relative to the directory of /proc/self/exe: beside mot (the
+ * build tree), then ../lib/mot (an installed tree: CMake's install rules put it there). */
+static const char *const module_places[] = {"/" MODULE_FILE, "/../lib/mot/" MODULE_FILE};
+enum { N_PLACES = sizeof module_places / sizeof module_places[0] };
+
+/* The first of module_places that exists, or "" (the executable's path cannot be read, or
+ * none is there). */
+static void find_beside_executable(char *path, size_t size) {
     char exe[PATH_MAX];
     ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
     path[0] = '\0';
@@ -24,10 +30,17 @@ static void beside_executable(char *path, size_t size) {
     }
     exe[n] = '\0';
     char *slash = strrchr(exe, '/');
-    if (slash) {
-        *slash = '\0';
-        snprintf(path, size, "%s/%s", exe, MODULE_FILE);
+    if (!slash) {
+        return;
     }
+    *slash = '\0';
+    for (int i = 0; i < N_PLACES; i++) {
+        snprintf(path, size, "%s%s", exe, module_places[i]);
+        if (access(path, F_OK) == 0) {
+            return;
+        }
+    }
+    path[0] = '\0';
 }
 
 /* Loads the library once per process (RTLD_NOW: a missing symbol is an error here, not a
@@ -43,8 +56,8 @@ static mot_status load(create_fn *out) {
     if (env && *env) {
         snprintf(path, sizeof path, "%s", env);
     } else {
-        beside_executable(path, sizeof path);
-        if (!path[0] || access(path, F_OK) != 0) {
+        find_beside_executable(path, sizeof path);
+        if (!path[0]) {
             snprintf(path, sizeof path, "%s", MODULE_FILE); /* the linker's search path */
         }
     }

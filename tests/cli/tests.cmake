@@ -11,3 +11,8 @@ add_test(NAME cli_peak_rss
   COMMAND ${MOT_PYTHON} ${CMAKE_CURRENT_LIST_DIR}/test_peak_rss.py $<TARGET_FILE:mot>
           ${CMAKE_SOURCE_DIR}/tests/tools/make_model.py ${CMAKE_BINARY_DIR}/test-models)
 set_tests_properties(cli_peak_rss PROPERTIES LABELS "cli;python" TIMEOUT 300)
+# `cmake --install` gives a working mot (and the CUDA backend where mot looks for it).
+add_test(NAME cli_install
+  COMMAND ${MOT_PYTHON} ${CMAKE_CURRENT_LIST_DIR}/test_install.py ${CMAKE_COMMAND} ${CMAKE_BINARY_DIR}
+          $<TARGET_FILE:mot> ${CMAKE_SOURCE_DIR}/tests/tools/make_model.py ${CMAKE_BINARY_DIR}/cli-install)
+set_tests_properties(cli_install PROPERTIES LABELS "cli;python" TIMEOUT 300)
