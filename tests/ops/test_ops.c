@@ -264,6 +264,15 @@ static void run_rope_cases(int threads) {
     }
 }
 
+/* A KV cache's strides (kv head g of position j at j * kv_stride + g * head_stride), pad
+ * floats after each key: rows of all kv heads ([keys, n_kv * hd + pad]) or head-major
+ * ([n_kv, keys, hd + pad], the runtime's layout). */
+static void cache_strides(int head_major, int n_kv, int hd, int pad, int64_t keys, int64_t *kv_stride,
+                          int64_t *head_stride) {
+    *kv_stride = head_major ? hd + pad : (int64_t)n_kv * hd + pad;
+    *head_stride = head_major ? keys * *kv_stride : hd;
+}
+
 /* RoPE on q and k plus the KV append in one pass (decode's ROPE_APPEND) against the
  * reference RoPE and plain copies into positions pos0.. of the caches, whose rows hold all
  * kv heads (padded or not) or which are head-major (the runtime's layout). */
@@ -275,9 +284,9 @@ static void run_rope_append_cases(int threads) {
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         const int n = cases[i].n, nh = cases[i].n_heads, nkv = cases[i].n_kv, hd = cases[i].hd, pos0 = cases[i].pos0;
         const int64_t row = (int64_t)nkv * hd, rows = pos0 + n;
-        /* kv head g of position j at j * kv_stride + g * head_stride; the caches hold rows * stride floats */
-        const int64_t kv_stride = cases[i].head_major ? hd + cases[i].stride_pad : row + cases[i].stride_pad;
-        const int64_t head_stride = cases[i].head_major ? rows * kv_stride : hd;
+        /* the caches hold rows * stride floats */
+        int64_t kv_stride, head_stride;
+        cache_strides(cases[i].head_major, nkv, hd, cases[i].stride_pad, rows, &kv_stride, &head_stride);
         const int64_t stride = cases[i].head_major ? nkv * kv_stride : kv_stride; /* floats per position */
         float *inv = malloc(sizeof(float) * (size_t)(hd / 2));
         for (int j = 0; j < hd / 2; j++) {
@@ -517,8 +526,8 @@ typedef struct {
  * hd + pad], the runtime's layout). */
 static void test_attention(const attention_case *c, int threads, int head_major) {
     int n_keys = c->pos0 + c->n;
-    const int64_t kv_stride = head_major ? c->hd + c->stride_pad : c->n_kv * c->hd + c->stride_pad;
-    const int64_t head_stride = head_major ? n_keys * kv_stride : c->hd;
+    int64_t kv_stride, head_stride;
+    cache_strides(head_major, c->n_kv, c->hd, c->stride_pad, n_keys, &kv_stride, &head_stride);
     size_t nq = (size_t)c->n * c->n_heads * c->hd;
     size_t nkv = head_major ? (size_t)(c->n_kv * head_stride) : (size_t)(n_keys * kv_stride);
     float *q = random_floats(nq + 1, c->q_scale), *k = random_floats(nkv + 1, 1.0f);
