@@ -11,10 +11,13 @@
 #include "kernels/cpu/simd_load.h"
 #include "kernels/cpu/simd_math.h"
 #include "kernels/cpu/team.h"
+#include "kernels/cpu/thread_scratch.h"
 
 /* KEY_CHUNK keys per softmax step (their K and V for one kv head fit L1); a work item
- * covers at most MAX_GROUP query heads; chunks are packed when hd <= PACK_MAX_HD. */
-enum { KEY_CHUNK = 32, MAX_GROUP = 64, PACK_MAX_HD = 256 };
+ * covers at most MAX_GROUP query heads; chunks are packed when hd <= PACK_MAX_HD. A decode
+ * row over more than KEY_PART keys is split into parts of KEY_PART keys (see
+ * mot_cpu_attention). */
+enum { KEY_CHUNK = 32, MAX_GROUP = 64, PACK_MAX_HD = 256, KEY_PART = 256 };
 
 /* q . k over hd elements */
 static float dot(const float *q, const float *k, int hd) {
@@ -138,16 +141,17 @@ static float exp_minus_max(float *p, int len, float mx) {
 }
 
 /* Query heads [h0, h1) of one query row, all reading the same kv head, over keys
- * [first, last]. q and o point at the row's head h0 ([h1 - h0, hd]); k, v are already
- * offset to the kv head. Keys go in chunks of KEY_CHUNK with the online-softmax rescaling,
- * so no buffer grows with the context (with one chunk this is the two-pass softmax), and
- * each chunk of K and V rows (2 x 128 x hd floats, in L1/L2) serves every head of the
- * group before the next is read: heads one at a time re-read the whole cache from L3 once
- * per query head, which made decode at 2k context L3-bound (1.6 ms per call, 1 thread). */
-static void attend_group(float *o, const float *q, const float *k, const float *v, int64_t stride,
-                         int first, int last, int h0, int h1, int hd, float scale) {
+ * [first, last], unnormalised: o[h] = sum_j exp(s_j - m[h]) v_j with m[h] the largest
+ * score and sum[h] = sum_j exp(s_j - m[h]). q and o point at the row's head h0
+ * ([h1 - h0, hd]); k, v are already offset to the kv head. Keys go in chunks of KEY_CHUNK
+ * with the online-softmax rescaling, so no buffer grows with the context (with one chunk
+ * this is the two-pass softmax), and each chunk of K and V rows (2 x 128 x hd floats, in
+ * L1/L2) serves every head of the group before the next is read: heads one at a time
+ * re-read the whole cache from L3 once per query head, which made decode at 2k context
+ * L3-bound (1.6 ms per call, 1 thread). */
+static void attend_part(float *o, float *m, float *sum, const float *q, const float *k, const float *v,
+                        int64_t stride, int first, int last, int h0, int h1, int hd, float scale) {
     float p[KEY_CHUNK];
-    float m[MAX_GROUP], sum[MAX_GROUP];
     const int heads = h1 - h0;
     for (int h = 0; h < heads; h++) {
         m[h] = -INFINITY, sum[h] = 0.0f;
@@ -182,7 +186,14 @@ static void attend_group(float *o, const float *q, const float *k, const float *
             m[h] = mc;
         }
     }
-    for (int h = 0; h < heads; h++) {
+}
+
+/* attend_part, normalised: o = softmax(q k^T) v for heads [h0, h1). */
+static void attend_group(float *o, const float *q, const float *k, const float *v, int64_t stride,
+                         int first, int last, int h0, int h1, int hd, float scale) {
+    float m[MAX_GROUP], sum[MAX_GROUP];
+    attend_part(o, m, sum, q, k, v, stride, first, last, h0, h1, hd, scale);
+    for (int h = 0; h < h1 - h0; h++) {
         float inv = 1.0f / sum[h];
         for (int i = 0; i < hd; i++) {
             o[h * hd + i] *= inv;
@@ -211,10 +222,85 @@ static void attention_items(float *out, const float *q, const float *k, const fl
     }
 }
 
+/* One query row (decode) at pos over keys [first, pos], more than KEY_PART of them. Items
+ * are (kv head, part of KEY_PART keys) instead of kv heads, so the threads share the cache
+ * evenly: with whole kv heads as items, SmolLM-135M's 3 kv heads went 2 : 1 over 2 threads
+ * and the busier thread read 2/3 of the cache alone. Each part leaves its unnormalised o,
+ * its max and its sum in parts (shared by the team; per item [group][hd] o, then [group]
+ * max, then [group] sum); after the loop's barrier each query head merges its parts in
+ * order. The parts depend on the keys only, never on the team, so the bits do not change
+ * with the thread count. */
+static void attention_decode_parts(float *out, const float *q, const float *k, const float *v, int64_t kv_stride,
+                                   int64_t head_stride, int pos, int first, int n_heads, int n_kv, int hd,
+                                   float scale, int n_parts, float *parts) {
+    const int group = n_heads / n_kv;
+    const int64_t item_floats = (int64_t)group * (hd + 2);
+#pragma omp for schedule(dynamic, 1)
+    for (int item = 0; item < n_kv * n_parts; item++) {
+        const int g = item / n_parts, j0 = first + item % n_parts * KEY_PART;
+        const int j1 = j0 + KEY_PART - 1 < pos ? j0 + KEY_PART - 1 : pos;
+        float *o = parts + item * item_floats, *m = o + (int64_t)group * hd, *sum = m + group;
+        attend_part(o, m, sum, q + (int64_t)g * group * hd, k + g * head_stride, v + g * head_stride, kv_stride, j0,
+                    j1, g * group, (g + 1) * group, hd, scale);
+    }
+#pragma omp for schedule(static)
+    for (int h = 0; h < n_heads; h++) {
+        const int g = h / group, hl = h % group;
+        const float *first_item = parts + (int64_t)g * n_parts * item_floats;
+        float mx = -INFINITY;
+        for (int p = 0; p < n_parts; p++) {
+            const float mp = first_item[p * item_floats + (int64_t)group * hd + hl];
+            mx = mp > mx ? mp : mx;
+        }
+        float *o = out + (int64_t)h * hd, total = 0.0f;
+        for (int i = 0; i < hd; i++) {
+            o[i] = 0.0f;
+        }
+        for (int p = 0; p < n_parts; p++) {
+            const float *rec = first_item + p * item_floats;
+            const float w = expf(rec[(int64_t)group * hd + hl] - mx);
+            total += rec[(int64_t)group * hd + group + hl] * w;
+            for (int i = 0; i < hd; i++) {
+                o[i] += w * rec[(int64_t)hl * hd + i];
+            }
+        }
+        const float inv = 1.0f / total;
+        for (int i = 0; i < hd; i++) {
+            o[i] *= inv;
+        }
+    }
+}
+
+/* The parts' records, per thread; the team uses its single thread's (copyprivate). */
+static mot_thread_scratch parts_scratch;
+
+static void attention_decode_team(float *out, const float *q, const float *k, const float *v, int64_t kv_stride,
+                                  int64_t head_stride, int pos, int first, int n_heads, int n_kv, int hd,
+                                  int window, float scale, int n_parts) {
+    float *parts;
+#pragma omp single copyprivate(parts)
+    parts = mot_thread_scratch_get(&parts_scratch, (size_t)n_heads * (size_t)(hd + 2) * (size_t)n_parts);
+    if (!parts) { /* out of memory: whole kv heads as items, no scratch */
+        attention_items(out, q, k, v, kv_stride, head_stride, 1, pos, n_heads, n_kv, hd, window, scale, 1, n_kv);
+        return;
+    }
+    attention_decode_parts(out, q, k, v, kv_stride, head_stride, pos, first, n_heads, n_kv, hd, scale, n_parts,
+                           parts);
+}
+
 void mot_cpu_attention(float *out, const float *q, const float *k, const float *v, int64_t kv_stride,
                        int64_t head_stride, int n, int pos0, int n_heads, int n_kv, int hd, int window,
                        float scale) {
     const int group = n_heads / n_kv;
+    if (n == 1) {
+        const int first = window > 0 && pos0 - window + 1 > 0 ? pos0 - window + 1 : 0;
+        const int n_parts = (pos0 - first) / KEY_PART + 1;
+        if (n_parts > 1) {
+            MOT_TEAM_RUN(1, attention_decode_team(out, q, k, v, kv_stride, head_stride, pos0, first, n_heads, n_kv,
+                                                  hd, window, scale, n_parts));
+            return;
+        }
+    }
     const int64_t rows_x_kv = (int64_t)n * n_kv;
     /* at least one item per thread, not two: each slice reads its kv head's keys again.
      * SmolLM-135M bf16 decode (3 kv heads, 2 threads: 3 items instead of 6), head-major

@@ -594,6 +594,13 @@ static void run_attention_cases(int threads) {
         {1, 1000, 8, 2, 64, 0, 0, 4.0f},
         {1, 1500, 6, 2, 128, 700, 0, 4.0f},
         {1, 37, 3, 1, 36, 5, 8, 1.0f},
+        /* decode in parts of 256 keys: exactly one part, one key over it, SmolLM's 9 / 3
+         * heads at 2k keys, a group wider than 64 heads, a window with a peaky softmax */
+        {1, 255, 9, 3, 64, 0, 0, 2.0f},
+        {1, 256, 9, 3, 64, 0, 0, 2.0f},
+        {1, 2047, 9, 3, 64, 0, 0, 4.0f},
+        {1, 600, 66, 1, 8, 0, 0, 1.0f},
+        {1, 900, 4, 2, 64, 300, 3, 30.0f},
         /* prefill, GQA ratios 1, 3, 4, windows 0 and small, odd head sizes, padded rows */
         {2, 0, 2, 2, 8, 0, 0, 1.0f},
         {3, 4, 3, 1, 7, 2, 3, 2.0f},
@@ -611,6 +618,29 @@ static void run_attention_cases(int threads) {
         test_attention(&cases[i], threads, 0);
         test_attention(&cases[i], threads, 1);
     }
+}
+
+/* Decode split into parts of keys: the parts depend on the keys only, so the output has the
+ * same bits with 1, 2 or 3 threads (a split by thread would not). */
+static void run_attention_team_bits_case(void) {
+    const int pos0 = 1000, n_heads = 9, n_kv = 3, hd = 64, keys = pos0 + 1;
+    const size_t nq = (size_t)n_heads * hd, nkv = (size_t)n_kv * keys * hd;
+    float *q = random_floats(nq, 2.0f), *k = random_floats(nkv, 1.0f), *v = random_floats(nkv, 1.0f);
+    float *out[3];
+    for (int t = 0; t < 3; t++) {
+        out[t] = malloc(sizeof(float) * nq);
+        omp_set_num_threads(t + 1);
+        mot_cpu_attention(out[t], q, k, v, hd, (int64_t)keys * hd, 1, pos0, n_heads, n_kv, hd, 0, 0.125f);
+    }
+    for (int t = 1; t < 3; t++) {
+        n_run++;
+        if (memcmp(out[0], out[t], sizeof(float) * nq) != 0) {
+            printf("FAIL attention decode in parts: %d threads give other bits than 1\n", t + 1);
+            n_failed++;
+        }
+    }
+    for (int t = 0; t < 3; t++) free(out[t]);
+    free(q), free(k), free(v);
 }
 
 /* ---- the vector exp behind softmax and SiLU --------------------------------------------- */
@@ -654,6 +684,7 @@ static void run_exp_cases(void) {
 int main(void) {
     run_exp_cases();
     run_argmax_cases();
+    run_attention_team_bits_case();
     static const int thread_counts[] = {1, 2};
     for (int i = 0; i < 2; i++) {
         omp_set_num_threads(thread_counts[i]);
