@@ -1,7 +1,9 @@
 /* mot bench -m MODEL_DIR: prompt processing (ppN: one batch of N tokens from an empty cache)
  * and text generation (tgN: N single-token steps from an empty cache), as llama-bench
  * measures them: random token ids, logits of the last token only, no sampling; one warm-up
- * run, then -r timed repetitions. */
+ * run, then -r timed repetitions. With -d D (llama-bench's depth) each run first fills the
+ * cache with D tokens, untimed: "pp128 @ d2048" is one batch of 128 after 2048, "tg64 @
+ * d2048" 64 decode steps after them. */
 #include <omp.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -25,7 +27,7 @@
 
 typedef struct {
     const char *model_dir, *output, *pipeline, *experts;
-    int n_prompt, n_gen, reps;
+    int n_prompt, n_gen, n_depth, reps;
     mot_exec_flags exec; /* backend, threads, schedule, profile, mmap */
 } bench_options;
 
@@ -44,6 +46,8 @@ static mot_status parse_bench(int argc, char **argv, bench_options *o) {
             MOT_TRY(mot_arg_int(&a, 0, 1 << 20, &o->n_prompt));
         } else if (!strcmp(f, "-n") || !strcmp(f, "--n-gen")) {
             MOT_TRY(mot_arg_int(&a, 0, 1 << 20, &o->n_gen));
+        } else if (!strcmp(f, "-d") || !strcmp(f, "--n-depth")) {
+            MOT_TRY(mot_arg_int(&a, 0, 1 << 20, &o->n_depth));
         } else if (!strcmp(f, "-r") || !strcmp(f, "--repetitions")) {
             MOT_TRY(mot_arg_int(&a, 1, MOT_BENCH_MAX_REPS, &o->reps));
         } else if (!strcmp(f, "-o") || !strcmp(f, "--output")) {
@@ -64,19 +68,31 @@ static mot_status parse_bench(int argc, char **argv, bench_options *o) {
     if (!o->model_dir == !o->pipeline) {
         return mot_fail(MOT_ERR_ARG, "bench: give a pipeline file or -m MODEL_DIR (exactly one)");
     }
+    if (o->pipeline && o->n_depth > 0) {
+        return mot_fail(MOT_ERR_ARG, "bench: -d (depth) is for -m MODEL_DIR; a pipeline is measured from an empty cache");
+    }
     if (o->n_prompt == 0 && o->n_gen == 0) {
         return mot_fail(MOT_ERR_ARG, "bench: nothing to measure (-p 0 and -n 0)");
     }
     return MOT_OK;
 }
 
-/* Seconds for one run of the test; the cache starts empty. ppN: one prefill pass of N tokens;
- * tgN: N one-token passes (a one-token prefill, then N - 1 decode steps). */
-static mot_status time_test(mot_engine *e, int *tokens, int n_prompt, int n_gen, double *seconds) {
+/* Seconds for one run of the test. Depth 0: the cache starts empty; ppN: one prefill pass of
+ * N tokens; tgN: N one-token passes (a one-token prefill, then N - 1 decode steps). Depth D:
+ * a prefill of D tokens first, untimed; then ppN: N more tokens in one pass; tgN: N decode
+ * steps. */
+static mot_status time_test(mot_engine *e, int *tokens, int n_depth, int n_prompt, int n_gen, double *seconds) {
+    if (n_depth > 0) {
+        MOT_TRY(mot_engine_prefill(e, &tokens, &n_depth));
+    }
     double t0 = mot_now();
-    int n = n_prompt > 0 ? n_prompt : 1;
-    MOT_TRY(mot_engine_prefill(e, &tokens, &n));
-    for (int i = 1; i < n_gen; i++) {
+    if (n_depth > 0 && n_prompt > 0) {
+        MOT_TRY(mot_engine_extend(e, tokens + n_depth, n_prompt));
+    } else if (n_depth == 0) {
+        int n = n_prompt > 0 ? n_prompt : 1;
+        MOT_TRY(mot_engine_prefill(e, &tokens, &n));
+    }
+    for (int i = n_depth > 0 ? 0 : 1; i < n_gen; i++) {
         MOT_TRY(mot_engine_decode(e));
     }
     *seconds = mot_now() - t0;
@@ -105,13 +121,18 @@ static mot_status run_test(mot_engine *e, int *tokens, const bench_options *o, i
                            read_probe *pr, mot_bench_result *r) {
     memset(r, 0, sizeof *r);
     snprintf(r->test, sizeof r->test, n_prompt ? "pp%d" : "tg%d", n_prompt ? n_prompt : n_gen);
+    if (o->n_depth > 0) {
+        const size_t len = strlen(r->test);
+        snprintf(r->test + len, sizeof r->test - len, " @ d%d", o->n_depth);
+    }
     r->n_prompt = n_prompt;
     r->n_gen = n_gen;
+    r->n_depth = o->n_depth;
     r->n_threads = omp_get_max_threads();
     double s;
-    MOT_TRY(time_test(e, tokens, n_prompt, n_gen, &s)); /* warm-up */
+    MOT_TRY(time_test(e, tokens, o->n_depth, n_prompt, n_gen, &s)); /* warm-up */
     for (int i = 0; i < o->reps; i++) {
-        MOT_TRY(time_test(e, tokens, n_prompt, n_gen, &s));
+        MOT_TRY(time_test(e, tokens, o->n_depth, n_prompt, n_gen, &s));
         r->samples_ts[r->n_reps++] = (n_prompt + n_gen) / s;
         probe_read(pr, n_gen);
     }
@@ -127,10 +148,20 @@ static mot_status bench(const bench_options *o) {
     int n_results = 0;
     MOT_TRY(mot_expert_load(o->model_dir, &ex));
     const mot_config *c = &ex->cfg;
-    int n_ctx = (o->n_prompt > o->n_gen ? o->n_prompt : o->n_gen) + 1;
+    int n_ctx = o->n_depth + (o->n_prompt > o->n_gen ? o->n_prompt : o->n_gen) + 1;
+    if (o->n_depth > 0 && n_ctx - 1 > c->max_pos) {
+        mot_expert_free(ex);
+        return mot_fail(MOT_ERR_ARG, "bench: a depth of %d and %d more tokens exceed %s's context of %d",
+                        o->n_depth, n_ctx - 1 - o->n_depth, o->model_dir, c->max_pos);
+    }
     int max_tokens = n_ctx;
+    /* Passes of up to the pp size; the depth fill goes in batches of up to 512 (llama-bench's
+     * default micro-batch). */
+    int max_batch = o->n_prompt > 0 ? o->n_prompt : 1;
+    const int depth_batch = o->n_depth < 512 ? o->n_depth : 512;
+    max_batch = depth_batch > max_batch ? depth_batch : max_batch;
     mot_plan_source src;
-    mot_plan_source_single(ex, n_ctx, o->n_prompt > 0 ? o->n_prompt : 1, &src);
+    mot_plan_source_single(ex, n_ctx, max_batch, &src);
     mot_engine_options eo = {0}; /* greedy */
     mot_profile_session prof = {0};
     mot_schedule sched;
@@ -184,8 +215,11 @@ static mot_status bench(const bench_options *o) {
         }
         for (int i = 0; i < n_results; i++) {
             if (results[i].n_gen > 0 && ctx.read_bw_gbs > 0) {
-                /* Every decode step reads the probe's bytes once (the lm head included). */
-                results[i].bw_fraction = results[i].avg_ts * (double)probe.bytes / (ctx.read_bw_gbs * 1e9);
+                /* Every decode step reads the probe's bytes once (the lm head included) and,
+                 * after a depth, the keys and values cached so far: those of the mean step. */
+                const int mean_keys = o->n_depth > 0 ? o->n_depth + (o->n_gen + 1) / 2 : 0;
+                const double bytes = (double)probe.bytes + (double)mot_expert_kv_bytes(ex, mean_keys);
+                results[i].bw_fraction = results[i].avg_ts * bytes / (ctx.read_bw_gbs * 1e9);
             }
         }
         if (!strcmp(o->output, "json")) {

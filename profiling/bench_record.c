@@ -106,8 +106,8 @@ void mot_bench_print_json(FILE *f, const mot_bench_context *c, const mot_bench_r
         json_str(f, c->schedule_desc);
         fprintf(f, ",\n    \"model_size\": %llu,\n    \"model_n_params\": %llu,\n",
                 (unsigned long long)c->model_size, (unsigned long long)c->model_n_params);
-        fprintf(f, "    \"n_threads\": %d,\n    \"n_prompt\": %d,\n    \"n_gen\": %d,\n", r[i].n_threads,
-                r[i].n_prompt, r[i].n_gen);
+        fprintf(f, "    \"n_threads\": %d,\n    \"n_prompt\": %d,\n    \"n_gen\": %d,\n    \"n_depth\": %d,\n",
+                r[i].n_threads, r[i].n_prompt, r[i].n_gen, r[i].n_depth);
         fprintf(f, "    \"test\": \"%s\",\n    \"test_time\": \"%s\",\n", r[i].test, date);
         fprintf(f, "    \"avg_ts\": %.6f,\n    \"stddev_ts\": %.6f,\n    \"samples_ts\": [", r[i].avg_ts,
                 r[i].stddev_ts);

@@ -10,8 +10,8 @@
 #define MOT_BENCH_MAX_REPS 64
 
 typedef struct {
-    char test[32];          /* "pp128", "tg64" */
-    int n_prompt, n_gen;
+    char test[32];          /* "pp128", "tg64", "tg64 @ d2048" */
+    int n_prompt, n_gen, n_depth;
     int n_threads;
     int n_reps;
     double samples_ts[MOT_BENCH_MAX_REPS];

@@ -75,6 +75,16 @@ static mot_status pass(mot_engine *e, mot_phase phase, int upload) {
     return MOT_OK;
 }
 
+static mot_status check_tokens(const mot_engine *e, int lane, const int *tokens, int n) {
+    for (int t = 0; t < n; t++) {
+        if (tokens[t] < 0 || tokens[t] >= e->src.ex[lane]->cfg.vocab) {
+            return mot_fail(MOT_ERR_ARG, "%s: token id %d is outside the vocabulary [0, %d)", e->src.ex[lane]->name,
+                            tokens[t], e->src.ex[lane]->cfg.vocab);
+        }
+    }
+    return MOT_OK;
+}
+
 mot_status mot_engine_prefill(mot_engine *e, int *const *tokens, const int *n) {
     const int K = e->src.n_lanes;
     memset(&e->step, 0, sizeof e->step);
@@ -90,12 +100,7 @@ mot_status mot_engine_prefill(mot_engine *e, int *const *tokens, const int *n) {
             return mot_fail(MOT_ERR_INTERNAL, "%s: a MoT prompt of %d tokens must fit one pass (%d rows)",
                             e->src.ex[i]->name, n[i], e->src.max_rows[i]);
         }
-        for (int t = 0; t < n[i]; t++) {
-            if (tokens[i][t] < 0 || tokens[i][t] >= e->src.ex[i]->cfg.vocab) {
-                return mot_fail(MOT_ERR_ARG, "%s: token id %d is outside the vocabulary [0, %d)", e->src.ex[i]->name,
-                                tokens[i][t], e->src.ex[i]->cfg.vocab);
-            }
-        }
+        MOT_TRY(check_tokens(e, i, tokens[i], n[i]));
         ls->n_prompt = n[i];
         ls->alive = 1;
         memcpy(ls->rng, e->samplers[i].rng, sizeof ls->rng);
@@ -117,6 +122,30 @@ mot_status mot_engine_prefill(mot_engine *e, int *const *tokens, const int *n) {
         }
         done = e->step.lane[0].pos;
     }
+}
+
+mot_status mot_engine_extend(mot_engine *e, const int *tokens, int n) {
+    mot_lane_step *ls = &e->step.lane[0];
+    if (e->src.n_lanes != 1 || e->passes == 0) {
+        return mot_fail(MOT_ERR_INTERNAL, "extend: one lane, after a prefill");
+    }
+    if (n <= 0 || ls->pos + n > e->src.ctx[0]) {
+        return mot_fail(MOT_ERR_ARG, "%s: %d more tokens after %d for a context of %d", e->src.ex[0]->name, n, ls->pos,
+                        e->src.ctx[0]);
+    }
+    MOT_TRY(check_tokens(e, 0, tokens, n));
+    ls->n_prompt += n;
+    ls->alive = 1;
+    for (int done = 0; done < n;) {
+        const int chunk = n - done < e->src.max_rows[0] ? n - done : e->src.max_rows[0];
+        ls->n_new = chunk;
+        mot_buf dst = {e->layout.lane[0].tokens.off, (size_t)chunk * sizeof(int32_t)};
+        MOT_TRY(e->backend->write(e->backend, dst, tokens + done));
+        done += chunk;
+        e->step.prefill = 1;
+        MOT_TRY(pass(e, done == n ? MOT_PHASE_PREFILL : MOT_PHASE_PREFILL_CHUNK, 1));
+    }
+    return MOT_OK;
 }
 
 mot_status mot_engine_decode(mot_engine *e) {

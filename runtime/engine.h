@@ -35,6 +35,9 @@ void mot_engine_close(mot_engine *e);
  * longer than its max_rows runs in chunks; a MoT prompt must fit in one pass. Every lane
  * samples its first token. */
 mot_status mot_engine_prefill(mot_engine *e, int *const *tokens, const int *n);
+/* One lane only: feeds tokens[0..n) after what its cache holds (the prompt goes on; passes
+ * of at most max_rows, the last with logits) and samples from the last. */
+mot_status mot_engine_extend(mot_engine *e, const int *tokens, int n);
 /* One decode step: every alive lane feeds the token it sampled last and samples the next. */
 mot_status mot_engine_decode(mot_engine *e);
 /* lane's logits of the last pass [vocab]. */

@@ -16,3 +16,8 @@ add_test(NAME cli_install
   COMMAND ${MOT_PYTHON} ${CMAKE_CURRENT_LIST_DIR}/test_install.py ${CMAKE_COMMAND} ${CMAKE_BINARY_DIR}
           $<TARGET_FILE:mot> ${CMAKE_SOURCE_DIR}/tests/tools/make_model.py ${CMAKE_BINARY_DIR}/cli-install)
 set_tests_properties(cli_install PROPERTIES LABELS "cli;python" TIMEOUT 300)
+# `mot bench -d`: runs after a filled cache, named and sized like llama-bench's depth.
+add_test(NAME cli_bench_depth
+  COMMAND ${MOT_PYTHON} ${CMAKE_CURRENT_LIST_DIR}/test_bench_depth.py $<TARGET_FILE:mot>
+          ${CMAKE_SOURCE_DIR}/tests/tools/make_model.py ${CMAKE_BINARY_DIR}/cli-bench-depth)
+set_tests_properties(cli_bench_depth PROPERTIES LABELS "cli;python" TIMEOUT 300)
