@@ -229,7 +229,10 @@ static void attention_items(float *out, const float *q, const float *k, const fl
  * its max and its sum in parts (shared by the team; per item [group][hd] o, then [group]
  * max, then [group] sum); after the loop's barrier each query head merges its parts in
  * order. The parts depend on the keys only, never on the team, so the bits do not change
- * with the thread count. */
+ * with the thread count. Measured (2 threads, 9 query / 3 kv heads of 64): attention alone
+ * over 30 layers' caches at 2048 keys 196 us against 283 us a call; SmolLM-135M bf16 decode
+ * after 1984 tokens, steps alternating the two in one process, 1.006-1.05x. Prefetching the
+ * next key chunk in software did not help (0.97-1.02x, noise). */
 static void attention_decode_parts(float *out, const float *q, const float *k, const float *v, int64_t kv_stride,
                                    int64_t head_stride, int pos, int first, int n_heads, int n_kv, int hd,
                                    float scale, int n_parts, float *parts) {
