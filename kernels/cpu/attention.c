@@ -201,6 +201,9 @@ static void attend_group(float *o, const float *q, const float *k, const float *
     }
 }
 
+/* The first key the query at pos sees (window 0: no window). */
+static int first_key(int pos, int window) { return window > 0 && pos - window + 1 > 0 ? pos - window + 1 : 0; }
+
 /* q, out are [n, n_heads, hd]; key j of kv head g at k + j * kv_stride + g * head_stride.
  * Work items are (query row, kv head, slice of that kv head's query heads). Slices are
  * whole groups unless that leaves too few items for the threads (decode: n = 1 with few kv
@@ -215,7 +218,7 @@ static void attention_items(float *out, const float *q, const float *k, const fl
         int g = (int)(item / slices % n_kv), s = (int)(item % slices);
         int h0 = g * group + group * s / slices, h1 = g * group + group * (s + 1) / slices;
         int pos = pos0 + t;
-        int first = (window > 0 && pos - window + 1 > 0) ? pos - window + 1 : 0;
+        int first = first_key(pos, window);
         int64_t row = (int64_t)t * n_heads;
         attend_group(out + (row + h0) * hd, q + (row + h0) * hd, k + g * head_stride, v + g * head_stride,
                      kv_stride, first, pos, h0, h1, hd, scale);
@@ -296,7 +299,7 @@ void mot_cpu_attention(float *out, const float *q, const float *k, const float *
                        float scale) {
     const int group = n_heads / n_kv;
     if (n == 1) {
-        const int first = window > 0 && pos0 - window + 1 > 0 ? pos0 - window + 1 : 0;
+        const int first = first_key(pos0, window);
         const int n_parts = (pos0 - first) / KEY_PART + 1;
         if (n_parts > 1) {
             MOT_TEAM_RUN(1, attention_decode_team(out, q, k, v, kv_stride, head_stride, pos0, first, n_heads, n_kv,
