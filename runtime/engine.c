@@ -85,6 +85,28 @@ static mot_status check_tokens(const mot_engine *e, int lane, const int *tokens,
     return MOT_OK;
 }
 
+/* Passes feeding lane i's tokens[i][0..n[i]) after what its cache holds: one pass for
+ * several lanes (a MoT prompt fits one); a single lane's long prompt in chunks of max_rows
+ * without logits, the rest with them. */
+static mot_status feed_prompt(mot_engine *e, const int *const *tokens, const int *n) {
+    const int K = e->src.n_lanes;
+    for (int done = 0;;) {
+        for (int i = 0; i < K; i++) {
+            const int chunk = n[i] - done < e->src.max_rows[i] ? n[i] - done : e->src.max_rows[i];
+            e->step.lane[i].n_new = chunk;
+            mot_buf dst = {e->layout.lane[i].tokens.off, (size_t)chunk * sizeof(int32_t)};
+            MOT_TRY(e->backend->write(e->backend, dst, tokens[i] + done)); /* int is int32_t here */
+        }
+        done += e->step.lane[0].n_new;
+        const int last = K > 1 || done == n[0];
+        e->step.prefill = 1;
+        MOT_TRY(pass(e, last ? MOT_PHASE_PREFILL : MOT_PHASE_PREFILL_CHUNK, 1));
+        if (last) {
+            return MOT_OK;
+        }
+    }
+}
+
 mot_status mot_engine_prefill(mot_engine *e, int *const *tokens, const int *n) {
     const int K = e->src.n_lanes;
     memset(&e->step, 0, sizeof e->step);
@@ -105,23 +127,7 @@ mot_status mot_engine_prefill(mot_engine *e, int *const *tokens, const int *n) {
         ls->alive = 1;
         memcpy(ls->rng, e->samplers[i].rng, sizeof ls->rng);
     }
-    /* A long single-lane prompt: chunks of max_rows without logits, the rest with them. */
-    int done = 0;
-    for (;;) {
-        for (int i = 0; i < K; i++) {
-            const int chunk = n[i] - done < e->src.max_rows[i] ? n[i] - done : e->src.max_rows[i];
-            e->step.lane[i].n_new = chunk;
-            mot_buf dst = {e->layout.lane[i].tokens.off, (size_t)chunk * sizeof(int32_t)};
-            MOT_TRY(e->backend->write(e->backend, dst, tokens[i] + done)); /* int is int32_t here */
-        }
-        const int last = K > 1 || done + e->step.lane[0].n_new == n[0];
-        e->step.prefill = 1;
-        MOT_TRY(pass(e, last ? MOT_PHASE_PREFILL : MOT_PHASE_PREFILL_CHUNK, 1));
-        if (last) {
-            return MOT_OK;
-        }
-        done = e->step.lane[0].pos;
-    }
+    return feed_prompt(e, (const int *const *)tokens, n);
 }
 
 mot_status mot_engine_extend(mot_engine *e, const int *tokens, int n) {
@@ -136,16 +142,7 @@ mot_status mot_engine_extend(mot_engine *e, const int *tokens, int n) {
     MOT_TRY(check_tokens(e, 0, tokens, n));
     ls->n_prompt += n;
     ls->alive = 1;
-    for (int done = 0; done < n;) {
-        const int chunk = n - done < e->src.max_rows[0] ? n - done : e->src.max_rows[0];
-        ls->n_new = chunk;
-        mot_buf dst = {e->layout.lane[0].tokens.off, (size_t)chunk * sizeof(int32_t)};
-        MOT_TRY(e->backend->write(e->backend, dst, tokens + done));
-        done += chunk;
-        e->step.prefill = 1;
-        MOT_TRY(pass(e, done == n ? MOT_PHASE_PREFILL : MOT_PHASE_PREFILL_CHUNK, 1));
-    }
-    return MOT_OK;
+    return feed_prompt(e, &tokens, &n);
 }
 
 mot_status mot_engine_decode(mot_engine *e) {
