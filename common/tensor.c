@@ -8,7 +8,8 @@
 
 static const struct {
     const char *name;
-    size_t size;
+    size_t size;  /* bytes per block */
+    int block;    /* elements per block: 0 means 1 (a plain type) */
 } dtype_info[MOT_DTYPE_COUNT] = {
     [MOT_DTYPE_F32] = {"F32", 4},     [MOT_DTYPE_F16] = {"F16", 2},
     [MOT_DTYPE_BF16] = {"BF16", 2},   [MOT_DTYPE_F64] = {"F64", 8},
@@ -18,9 +19,26 @@ static const struct {
     [MOT_DTYPE_U32] = {"U32", 4},     [MOT_DTYPE_U64] = {"U64", 8},
     [MOT_DTYPE_BOOL] = {"BOOL", 1},   [MOT_DTYPE_F8_E4M3] = {"F8_E4M3", 1},
     [MOT_DTYPE_F8_E5M2] = {"F8_E5M2", 1},
+    [MOT_DTYPE_Q8_0] = {"Q8_0", 34, 32},  [MOT_DTYPE_Q4_0] = {"Q4_0", 18, 32},
+    [MOT_DTYPE_Q4_1] = {"Q4_1", 20, 32},  [MOT_DTYPE_Q4_K] = {"Q4_K", 144, 256},
+    [MOT_DTYPE_Q5_K] = {"Q5_K", 176, 256}, [MOT_DTYPE_Q6_K] = {"Q6_K", 210, 256},
 };
 
-size_t mot_dtype_size(mot_dtype dt) { return (unsigned)dt < MOT_DTYPE_COUNT ? dtype_info[dt].size : 0; }
+int mot_dtype_is_quantized(mot_dtype dt) { return (unsigned)dt < MOT_DTYPE_COUNT && dtype_info[dt].block > 1; }
+
+size_t mot_dtype_size(mot_dtype dt) {
+    return (unsigned)dt < MOT_DTYPE_COUNT && !mot_dtype_is_quantized(dt) ? dtype_info[dt].size : 0;
+}
+
+int mot_dtype_block_elems(mot_dtype dt) {
+    return (unsigned)dt < MOT_DTYPE_COUNT && dtype_info[dt].block > 1 ? dtype_info[dt].block : 1;
+}
+
+size_t mot_dtype_block_bytes(mot_dtype dt) { return (unsigned)dt < MOT_DTYPE_COUNT ? dtype_info[dt].size : 0; }
+
+size_t mot_dtype_row_bytes(mot_dtype dt, int64_t n) {
+    return (size_t)(n / mot_dtype_block_elems(dt)) * mot_dtype_block_bytes(dt);
+}
 
 const char *mot_dtype_name(mot_dtype dt) {
     return (unsigned)dt < MOT_DTYPE_COUNT ? dtype_info[dt].name : "?";
@@ -28,7 +46,7 @@ const char *mot_dtype_name(mot_dtype dt) {
 
 int mot_dtype_from_name(const char *name) {
     for (int i = 0; i < MOT_DTYPE_COUNT; i++) {
-        if (strcmp(dtype_info[i].name, name) == 0) {
+        if (!mot_dtype_is_quantized((mot_dtype)i) && strcmp(dtype_info[i].name, name) == 0) {
             return i;
         }
     }

@@ -167,6 +167,7 @@ struct mot_tokenizer {
     int vocab_size;
     const char **id_to_token; /* [vocab_size] added token content first, then the model's */
     unsigned char *is_special; /* [vocab_size] */
+    char *chat_template;    /* NULL when the model has none */
 };
 
 /* The id of a token string (added tokens first, then the model vocab), -1 when unknown. */

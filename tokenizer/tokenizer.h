@@ -4,6 +4,7 @@
 #define MOT_TOKENIZER_TOKENIZER_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #include "mot.h"
 
@@ -14,6 +15,34 @@ typedef struct mot_tokenizer mot_tokenizer;
  * is not supported". */
 mot_status mot_tokenizer_load(const char *dir, mot_tokenizer **out);
 void mot_tokenizer_free(mot_tokenizer *tok);
+
+/* A vocabulary given as arrays, as a GGUF file's tokenizer.ggml.* keys give it, instead of
+ * a tokenizer.json. Built into the same engine: model "gpt2" is byte-level BPE with the
+ * pre-tokenizer that `pre` names (llama.cpp's names: "default", "llama-bpe", "smollm", ...);
+ * model "llama" is SentencePiece-style BPE (merges ranked by the merged piece's score,
+ * byte fallback, "▁" for spaces). Nothing here is borrowed: the tokenizer copies. */
+typedef struct {
+    const char *model;          /* tokenizer.ggml.model: "gpt2" or "llama" */
+    const char *pre;            /* tokenizer.ggml.pre, or NULL ("default") */
+    int n_tokens;
+    char *const *tokens;        /* [n_tokens] tokenizer.ggml.tokens */
+    const float *scores;        /* [n_tokens] or NULL */
+    const int32_t *token_types; /* [n_tokens] or NULL: 1 normal, 2 unknown, 3 control,
+                                 * 4 user-defined, 5 unused, 6 byte */
+    int n_merges;
+    char *const *merges;        /* [n_merges] "left right", or NULL */
+    int bos_id, eos_id, unk_id, pad_id; /* -1 when the file has none */
+    int add_bos, add_eos;       /* -1 when the file does not say (then: the model's default) */
+    int add_space_prefix;       /* -1 when the file does not say */
+    const char *chat_template;  /* tokenizer.chat_template, or NULL */
+} mot_vocab_spec;
+
+/* source names the file in messages ("FILE.gguf: tokenizer.ggml.merges[7]: ..."). */
+mot_status mot_tokenizer_from_vocab(const mot_vocab_spec *spec, const char *source, mot_tokenizer **out);
+
+/* The model's chat template (tokenizer_config.json's chat_template, or a GGUF file's
+ * tokenizer.chat_template), or NULL when it has none. */
+const char *mot_tokenizer_chat_template(const mot_tokenizer *tok);
 
 /* Encodes UTF-8 text. add_special: add BOS (and EOS) as the post-processor /
  * tokenizer_config ask (what HF's encode(add_special_tokens=True) does).

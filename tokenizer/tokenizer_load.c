@@ -190,11 +190,13 @@ void mot_tokenizer_free(mot_tokenizer *tok) {
     tok_post_free(&tok->post);
     free(tok->id_to_token);
     free(tok->is_special);
+    free(tok->chat_template);
     free(tok->file);
     free(tok);
 }
 
 int mot_tokenizer_vocab_size(const mot_tokenizer *tok) { return tok->vocab_size; }
+const char *mot_tokenizer_chat_template(const mot_tokenizer *tok) { return tok->chat_template; }
 int mot_tokenizer_bos_id(const mot_tokenizer *tok) { return tok->bos_id; }
 int mot_tokenizer_eos_id(const mot_tokenizer *tok) { return tok->eos_id; }
 
