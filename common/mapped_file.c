@@ -16,7 +16,7 @@ static mot_load_mode load_mode = MOT_LOAD_AUTO;
 void mot_set_load_mode(mot_load_mode mode) { load_mode = mode; }
 
 /* The whole file into huge-page-backed anonymous memory. */
-static mot_status copy_file(int fd, const char *path, size_t size, mot_mapped_file *out) {
+static mot_status copy_file(int fd, const char *path, size_t size, int writable, mot_mapped_file *out) {
     const size_t huge = (size_t)2 << 20, reserved = (size + huge - 1) & ~(huge - 1);
     void *p = mmap(NULL, reserved, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
     if (p == MAP_FAILED) {
@@ -38,14 +38,16 @@ static mot_status copy_file(int fd, const char *path, size_t size, mot_mapped_fi
         }
         got += (size_t)r;
     }
-    mprotect(p, reserved, PROT_READ); /* the weights are never written */
+    if (!writable) {
+        mprotect(p, reserved, PROT_READ); /* the weights are never written */
+    }
     out->data = p;
     out->size = size;
     out->reserved = reserved;
     return MOT_OK;
 }
 
-mot_status mot_map_file(const char *path, mot_mapped_file *out) {
+static mot_status map_file(const char *path, int writable, int lazy, mot_mapped_file *out) {
     out->data = NULL;
     out->size = 0;
     out->reserved = 0;
@@ -63,13 +65,14 @@ mot_status mot_map_file(const char *path, mot_mapped_file *out) {
         close(fd);
         return mot_fail(MOT_ERR_IO, "%s: not a regular file", path);
     }
-    if (st.st_size > 0 && (load_mode == MOT_LOAD_COPY || (load_mode == MOT_LOAD_AUTO && st.st_size >= ((off_t)16 << 20)))) {
-        mot_status status = copy_file(fd, path, (size_t)st.st_size, out);
+    if (st.st_size > 0 && !lazy &&
+        (load_mode == MOT_LOAD_COPY || (load_mode == MOT_LOAD_AUTO && st.st_size >= ((off_t)16 << 20)))) {
+        mot_status status = copy_file(fd, path, (size_t)st.st_size, writable, out);
         close(fd);
         return status;
     }
     if (st.st_size > 0) {
-        void *p = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_PRIVATE, fd, 0);
+        void *p = mmap(NULL, (size_t)st.st_size, writable ? PROT_READ | PROT_WRITE : PROT_READ, MAP_PRIVATE, fd, 0);
         if (p == MAP_FAILED) {
             int e = errno;
             close(fd);
@@ -81,6 +84,12 @@ mot_status mot_map_file(const char *path, mot_mapped_file *out) {
     }
     close(fd);
     return MOT_OK;
+}
+
+mot_status mot_map_file(const char *path, mot_mapped_file *out) { return map_file(path, 0, 0, out); }
+
+mot_status mot_map_file_writable(const char *path, int lazy, mot_mapped_file *out) {
+    return map_file(path, 1, lazy, out);
 }
 
 void mot_unmap_file(mot_mapped_file *mf) {

@@ -25,6 +25,11 @@ void mot_set_load_mode(mot_load_mode mode);
 /* Errors: "<path>: cannot open: <strerror>" and the like. */
 mot_status mot_map_file(const char *path, mot_mapped_file *out);
 void mot_unmap_file(mot_mapped_file *mf);
+/* As mot_map_file, but the memory may be written by this process (a copy, or a private
+ * copy-on-write mapping: only the pages written stop being shared with the page cache):
+ * for the few rows a loader rearranges in place (GGUF's Q/K rows). lazy: always a mapping,
+ * whatever the load mode (for reading metadata without reading the weights). */
+mot_status mot_map_file_writable(const char *path, int lazy, mot_mapped_file *out);
 
 /* Reads a whole (small) file into a NUL-terminated heap buffer. */
 mot_status mot_read_file(const char *path, char **out, size_t *size);

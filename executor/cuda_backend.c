@@ -116,11 +116,14 @@ static mot_status upload(cuda_backend *c, const void *host, size_t bytes) {
     return MOT_OK;
 }
 
-static size_t weight_bytes(const mot_weight *w) {
-    return (size_t)w->rows * (size_t)w->cols * mot_dtype_size(w->dtype);
+static mot_status upload_weight(cuda_backend *c, const mot_weight *w) {
+    if (mot_dtype_is_quantized(w->dtype)) {
+        return mot_fail(MOT_ERR_UNSUPPORTED,
+                        "cuda backend: %s weights are not supported on the GPU yet (run with --backend cpu)",
+                        mot_dtype_name(w->dtype));
+    }
+    return upload(c, w->data, (size_t)w->rows * (size_t)w->cols * mot_dtype_size(w->dtype));
 }
-
-static mot_status upload_weight(cuda_backend *c, const mot_weight *w) { return upload(c, w->data, weight_bytes(w)); }
 static mot_status upload_floats(cuda_backend *c, const float *v, size_t n) { return upload(c, v, n * sizeof(float)); }
 static mot_status upload_linear(cuda_backend *c, const mot_linear *l) {
     MOT_TRY(upload_weight(c, &l->w));

@@ -10,6 +10,7 @@
 #include "common/json.h"
 #include "common/mapped_file.h"
 #include "model/config_internal.h"
+#include "model/gguf.h"
 
 /* A required or optional integer key that must fit in an int and be >= min. */
 static mot_status int_key(const json_t *obj, const char *key, const char *file, int required,
@@ -180,6 +181,13 @@ static mot_status load_generation_config(const char *dir, mot_config *cfg) {
 }
 
 mot_status mot_config_load(const char *dir, mot_config *cfg) {
+    if (mot_gguf_is_gguf_path(dir)) {
+        mot_gguf *g;
+        MOT_TRY(mot_gguf_open_meta(dir, &g));
+        mot_status st = mot_config_from_gguf(g, cfg);
+        mot_gguf_close(g);
+        return st;
+    }
     memset(cfg, 0, sizeof *cfg);
     cfg->bos_id = -1;
     MOT_TRY(load_config_json(dir, cfg));

@@ -33,9 +33,15 @@ typedef struct {
     int eos_ids[MOT_MAX_EOS]; /* an EOS may be a list */
 } mot_config;
 
-/* Reads dir/config.json and dir/generation_config.json (optional; its bos/eos win).
+/* Reads dir/config.json and dir/generation_config.json (optional; its bos/eos win), or,
+ * when dir is a GGUF file, its llama.* and tokenizer.ggml.* keys (mot_config_from_gguf).
  * Errors name the file and key: "DIR/config.json: key 'hidden_size': missing". */
 mot_status mot_config_load(const char *dir, mot_config *cfg);
+
+/* The settings from an opened GGUF file (architecture llama): "FILE: key 'llama.block_count':
+ * missing", "FILE: key 'general.architecture': 'qwen2' is not supported ...". */
+struct mot_gguf;
+mot_status mot_config_from_gguf(const struct mot_gguf *g, mot_config *cfg);
 
 int mot_config_is_eos(const mot_config *cfg, int token);
 

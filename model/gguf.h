@@ -39,8 +39,15 @@ typedef enum {
     MOT_GGUF_F64 = 12,
 } mot_gguf_type;
 
+/* The whole file: metadata and tensors (mapped or copied as mot_map_file does). */
 mot_status mot_gguf_open(const char *path, mot_gguf **out);
+/* Metadata and tensor infos only, validated the same way; tensor data is not read (the
+ * file is mapped lazily): for the tokenizer and config.json-like settings. */
+mot_status mot_gguf_open_meta(const char *path, mot_gguf **out);
 void mot_gguf_close(mot_gguf *g);
+/* Whether path names a GGUF file: ends in ".gguf", or is a regular file starting with the
+ * magic "GGUF". */
+int mot_gguf_is_gguf_path(const char *path);
 const char *mot_gguf_path(const mot_gguf *g);
 
 /* ---- metadata ----
@@ -65,6 +72,10 @@ mot_status mot_gguf_get_i32_array(const mot_gguf *g, const char *key, const int3
 int mot_gguf_tensor_count(const mot_gguf *g);
 const mot_tensor *mot_gguf_tensor_at(const mot_gguf *g, int i);
 const mot_tensor *mot_gguf_find(const mot_gguf *g, const char *name); /* NULL if absent */
+/* A tensor's data (p: its data pointer) as writable memory of a file opened whole (a private
+ * copy: the file is never written), for the loader's in-place row rearrangement; NULL for a
+ * metadata-only open or a pointer outside the file. */
+void *mot_gguf_data_mut(mot_gguf *g, const void *p);
 
 /* The ggml type number of a dtype, and back (-1 when ggml has none / mot does not read it). */
 int mot_gguf_type_of_dtype(mot_dtype dt);

@@ -17,7 +17,15 @@ mot_status mot_engine_open(mot_engine *e, const mot_plan_source *src, const mot_
     for (int i = 0; i < src->n_lanes; i++) {
         MOT_TRY(mot_sampler_init(&e->samplers[i], &o->sampler, (uint64_t)i, src->ex[i]->cfg.vocab));
     }
-    MOT_TRY(mot_backend_create(&o->backend, &e->backend));
+    /* The CUDA kernels do not read quantized blocks yet: `auto` keeps such runs on the CPU
+     * (an explicit --backend cuda gets the CUDA backend's error naming the weight). */
+    mot_backend_options bo = o->backend;
+    for (int i = 0; i < src->n_lanes && bo.kind == MOT_BACKEND_AUTO; i++) {
+        if (mot_expert_has_quantized(src->ex[i])) {
+            bo.kind = MOT_BACKEND_CPU;
+        }
+    }
+    MOT_TRY(mot_backend_create(&bo, &e->backend));
     e->trace = o->backend.trace;
     return e->backend->open(e->backend, &e->src, &e->layout, e->samplers);
 }

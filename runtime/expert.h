@@ -24,7 +24,8 @@ typedef struct {
     char *dir;
     char *name;              /* the folder's last path component (names the dump tensors) */
     mot_config cfg;
-    mot_st_set *st;          /* owns the mappings the weights point into */
+    mot_st_set *st;          /* owns the mappings the weights point into (a model folder) */
+    struct mot_gguf *gguf;   /* or the GGUF file that does */
     mot_weight embed;        /* [vocab, d] */
     mot_weight lm_head;      /* [vocab, d]; the embedding when tied */
     float *final_norm;       /* [d] */
@@ -34,7 +35,8 @@ typedef struct {
     int64_t n_params;
 } mot_expert;
 
-/* Loads DIR (config.json, weights, no tokenizer). Every tensor is checked by name and shape:
+/* Loads DIR (config.json, weights, no tokenizer), or a GGUF file (its weights stay in their
+ * stored, possibly quantized, types). Every tensor is checked by name and shape:
  * "DIR/model.safetensors: tensor 'model.norm.weight': expected [64], found [32]". */
 mot_status mot_expert_load(const char *dir, mot_expert **out);
 void mot_expert_free(mot_expert *ex);
@@ -45,6 +47,9 @@ void mot_expert_free(mot_expert *ex);
  * less than weight_bytes when the embedding is untied (decode reads one row of it). */
 #define MOT_EXPERT_DECODE_SPANS(ex) (7 * (ex)->cfg.n_layers + 1)
 size_t mot_expert_decode_spans(const mot_expert *ex, mot_read_span *out);
+
+/* Whether any of its weights is block-quantized (a GGUF file's Q4_K, ...). */
+int mot_expert_has_quantized(const mot_expert *ex);
 
 /* Bytes of a KV cache of n_ctx positions (f32 keys and values, every layer). */
 size_t mot_expert_kv_bytes(const mot_expert *ex, int n_ctx);

@@ -4,13 +4,13 @@
 #include <string.h>
 
 #include "common/error.h"
+#include "model/gguf.h"
 #include "runtime/expert.h"
+#include "runtime/expert_load_internal.h"
 #include "runtime/rope_freq.h"
 #include "runtime/weight_bind.h"
 
-static size_t weight_bytes(const mot_weight *w) {
-    return (size_t)(w->rows * w->cols) * mot_dtype_size(w->dtype);
-}
+size_t mot_weight_bytes(const mot_weight *w) { return (size_t)w->rows * mot_dtype_row_bytes(w->dtype, w->cols); }
 
 size_t mot_expert_decode_spans(const mot_expert *ex, mot_read_span *out) {
     size_t total = 0;
@@ -19,10 +19,10 @@ size_t mot_expert_decode_spans(const mot_expert *ex, mot_read_span *out) {
         const mot_layer_weights *L = &ex->layers[i];
         const mot_weight *w[7] = {&L->wq, &L->wk, &L->wv, &L->wo, &L->w_gate, &L->w_up, &L->w_down};
         for (int j = 0; j < 7; j++) {
-            out[n++] = (mot_read_span){w[j]->data, weight_bytes(w[j])};
+            out[n++] = (mot_read_span){w[j]->data, mot_weight_bytes(w[j])};
         }
     }
-    out[n++] = (mot_read_span){ex->lm_head.data, weight_bytes(&ex->lm_head)};
+    out[n++] = (mot_read_span){ex->lm_head.data, mot_weight_bytes(&ex->lm_head)};
     for (int i = 0; i < n; i++) {
         total += out[i].bytes;
     }
@@ -52,9 +52,9 @@ static mot_status bind_layer(mot_expert *ex, int i) {
         return mot_fail(MOT_ERR_UNSUPPORTED, "%s: tensor '%s': attention biases are not supported",
                         ex->dir, name);
     }
-    ex->weight_bytes += weight_bytes(&L->wq) + weight_bytes(&L->wk) + weight_bytes(&L->wv) +
-                        weight_bytes(&L->wo) + weight_bytes(&L->w_gate) + weight_bytes(&L->w_up) +
-                        weight_bytes(&L->w_down) + 2 * (size_t)d * 4;
+    ex->weight_bytes += mot_weight_bytes(&L->wq) + mot_weight_bytes(&L->wk) + mot_weight_bytes(&L->wv) +
+                        mot_weight_bytes(&L->wo) + mot_weight_bytes(&L->w_gate) + mot_weight_bytes(&L->w_up) +
+                        mot_weight_bytes(&L->w_down) + 2 * (size_t)d * 4;
     ex->n_params += 2 * d + 2 * q_dim * d + 2 * kv_dim * d + 3 * f * d;
     return MOT_OK;
 }
@@ -63,13 +63,13 @@ static mot_status bind_all(mot_expert *ex) {
     const mot_config *c = &ex->cfg;
     MOT_TRY(mot_st_expect_weight(ex->st, "model.embed_tokens.weight", c->vocab, c->hidden, &ex->embed));
     MOT_TRY(mot_st_expect_f32_vector(ex->st, "model.norm.weight", c->hidden, &ex->final_norm));
-    ex->weight_bytes = weight_bytes(&ex->embed) + (size_t)c->hidden * 4;
+    ex->weight_bytes = mot_weight_bytes(&ex->embed) + (size_t)c->hidden * 4;
     ex->n_params = (int64_t)c->vocab * c->hidden + c->hidden;
     if (c->tie_embeddings) {
         ex->lm_head = ex->embed;
     } else {
         MOT_TRY(mot_st_expect_weight(ex->st, "lm_head.weight", c->vocab, c->hidden, &ex->lm_head));
-        ex->weight_bytes += weight_bytes(&ex->lm_head);
+        ex->weight_bytes += mot_weight_bytes(&ex->lm_head);
         ex->n_params += (int64_t)c->vocab * c->hidden;
     }
     ex->layers = calloc((size_t)c->n_layers, sizeof *ex->layers);
@@ -84,10 +84,14 @@ static mot_status bind_all(mot_expert *ex) {
     return MOT_OK;
 }
 
+/* The folder's (or file's) last path component, without a ".gguf" extension. */
 static char *last_component(const char *dir) {
     size_t n = strlen(dir);
     while (n > 1 && dir[n - 1] == '/') {
         n--;
+    }
+    if (n > 5 && strncmp(dir + n - 5, ".gguf", 5) == 0) {
+        n -= 5;
     }
     size_t b = n;
     while (b > 0 && dir[b - 1] != '/') {
@@ -105,11 +109,13 @@ mot_status mot_expert_load(const char *dir, mot_expert **out) {
     ex->dir = strdup(dir);
     ex->name = last_component(dir);
     mot_status st = mot_config_load(dir, &ex->cfg);
-    if (st == MOT_OK) {
+    if (st == MOT_OK && mot_gguf_is_gguf_path(dir)) {
+        st = mot_expert_bind_gguf(ex);
+    } else if (st == MOT_OK) {
         st = mot_st_open_dir(dir, &ex->st);
-    }
-    if (st == MOT_OK) {
-        st = bind_all(ex);
+        if (st == MOT_OK) {
+            st = bind_all(ex);
+        }
     }
     if (st != MOT_OK) {
         mot_expert_free(ex);
@@ -133,9 +139,22 @@ void mot_expert_free(mot_expert *ex) {
     free(ex->final_norm);
     free(ex->inv_freq);
     mot_st_close(ex->st);
+    mot_gguf_close(ex->gguf);
     free(ex->dir);
     free(ex->name);
     free(ex);
+}
+
+int mot_expert_has_quantized(const mot_expert *ex) {
+    int q = mot_dtype_is_quantized(ex->embed.dtype) || mot_dtype_is_quantized(ex->lm_head.dtype);
+    for (int i = 0; i < ex->cfg.n_layers && !q; i++) {
+        const mot_layer_weights *L = &ex->layers[i];
+        const mot_weight *w[7] = {&L->wq, &L->wk, &L->wv, &L->wo, &L->w_gate, &L->w_up, &L->w_down};
+        for (int j = 0; j < 7; j++) {
+            q |= mot_dtype_is_quantized(w[j]->dtype);
+        }
+    }
+    return q;
 }
 
 size_t mot_expert_kv_bytes(const mot_expert *ex, int n_ctx) {
