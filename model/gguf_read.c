@@ -253,10 +253,10 @@ static mot_status read_header(mot_gguf *g, cursor *c, uint64_t *n_tensors, uint6
     MOT_TRY(read_u64(c, n_tensors, "the header"));
     MOT_TRY(read_u64(c, n_kv, "the header"));
     if (*n_kv > left(c) / MIN_KV_BYTES) {
-        return mot_fail(MOT_ERR_FORMAT, "%s: %" PRIu64 " metadata entries cannot fit in the file", g->path, *n_kv);
+        return mot_fail(MOT_ERR_FORMAT, "%s: truncated or corrupt: %" PRIu64 " metadata entries cannot fit in the file", g->path, *n_kv);
     }
     if (*n_tensors > left(c) / MIN_TENSOR_BYTES || *n_tensors > INT32_MAX) {
-        return mot_fail(MOT_ERR_FORMAT, "%s: %" PRIu64 " tensors cannot fit in the file", g->path, *n_tensors);
+        return mot_fail(MOT_ERR_FORMAT, "%s: truncated or corrupt: %" PRIu64 " tensors cannot fit in the file", g->path, *n_tensors);
     }
     return MOT_OK;
 }
