@@ -150,9 +150,11 @@ static mot_status bench(const bench_options *o) {
     const mot_config *c = &ex->cfg;
     int n_ctx = o->n_depth + (o->n_prompt > o->n_gen ? o->n_prompt : o->n_gen) + 1;
     if (o->n_depth > 0 && n_ctx - 1 > c->max_pos) {
+        /* the message first: c points into ex */
+        mot_status st = mot_fail(MOT_ERR_ARG, "bench: a depth of %d and %d more tokens exceed %s's context of %d",
+                                 o->n_depth, n_ctx - 1 - o->n_depth, o->model_dir, c->max_pos);
         mot_expert_free(ex);
-        return mot_fail(MOT_ERR_ARG, "bench: a depth of %d and %d more tokens exceed %s's context of %d",
-                        o->n_depth, n_ctx - 1 - o->n_depth, o->model_dir, c->max_pos);
+        return st;
     }
     int max_tokens = n_ctx;
     /* Passes of up to the pp size; the depth fill goes in batches of up to 512 (llama-bench's
