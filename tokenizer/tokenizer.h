@@ -35,6 +35,8 @@ typedef struct {
     int add_bos, add_eos;       /* -1 when the file does not say (then: the model's default) */
     int add_space_prefix;       /* -1 when the file does not say */
     const char *chat_template;  /* tokenizer.chat_template, or NULL */
+    int n_scores, n_token_types; /* the lengths of scores / token_types as the file gives them,
+                                  * checked against n_tokens; 0: n_tokens (not checked) */
 } mot_vocab_spec;
 
 /* source names the file in messages ("FILE.gguf: tokenizer.ggml.merges[7]: ..."). */
