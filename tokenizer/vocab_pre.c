@@ -44,12 +44,15 @@ typedef struct {
     int add_bos;            /* llama.cpp's add_bos default for the name */
 } pre_kind;
 
+/* llama.cpp's fallback, which no HF tokenizer has: its regexes as they are. */
 static const pre_kind DEFAULT = {{"[\\p{P}\\$\\+<=>\\^~\\|]+", GPT2_RE, "\\p{N}+", "[0-9][0-9][0-9]"}, 0, 0};
 static const pre_kind GPT2 = {{GPT2_RE}, 0, 0};
 static const pre_kind LLAMA3 = {{LLAMA3_RE}, 1, 1};
 static const pre_kind DBRX = {{LLAMA3_RE}, 0, 0};
 static const pre_kind QWEN2 = {{QWEN2_RE}, 0, 0};
-static const pre_kind STARCODER = {{"\\p{N}", GPT2_RE}, 0, 0}; /* digits one by one, then GPT-2's */
+/* HF: Digits(individual_digits) then ByteLevel(use_regex). */
+static const pre_kind STARCODER = {{"\\p{N}", GPT2_RE}, 0, 0};
+/* llama.cpp's list; HF's falcon-7b may split digit runs after the byte map instead (unverified). */
 static const pre_kind FALCON = {{"[\\p{P}\\$\\+<=>\\^~\\|`]+", GPT2_RE, "[0-9][0-9][0-9]"}, 0, 0};
 static const pre_kind TEKKEN = {{TEKKEN_RE}, 1, 1};
 static const pre_kind GPT4O = {{GPT4O_RE}, 0, 0};
@@ -69,6 +72,13 @@ static const struct {
     {"tekken", &TEKKEN},       {"gpt-4o", &GPT4O},        {"llama4", &GPT4O},
 };
 
+static mot_status add_split(tok_pre_step *s, const char *regex, const char *where) {
+    s->kind = TOK_PRE_SPLIT;
+    s->has_pattern = 1;
+    s->behavior = TOK_SPLIT_ISOLATED;
+    return tok_pattern_regex(&s->pattern, regex, where);
+}
+
 mot_status tok_vocab_pretokenizer(const char *name, const char *source, tok_pre_step **steps, size_t *n,
                                   int *ignore_merges, int *add_bos) {
     *steps = NULL;
@@ -83,30 +93,18 @@ mot_status tok_vocab_pretokenizer(const char *name, const char *source, tok_pre_
         return mot_fail(MOT_ERR_UNSUPPORTED, "%s: tokenizer.ggml.pre '%s' is not a pre-tokenizer mot knows", source,
                         name);
     }
-    int count = 0;
-    while (kind->regexes[count]) {
-        count++;
-    }
-    tok_pre_step *s = calloc((size_t)count + 1, sizeof *s);
+    tok_pre_step *s = calloc(sizeof kind->regexes / sizeof kind->regexes[0] + 1, sizeof *s);
     if (!s) {
         return tok_nomem();
     }
+    *steps = s;
     char where[600];
     snprintf(where, sizeof where, "%s: tokenizer.ggml.pre '%s'", source, name);
-    mot_status st = MOT_OK;
-    for (int i = 0; st == MOT_OK && i < count; i++) {
-        s[i].kind = TOK_PRE_SPLIT;
-        s[i].has_pattern = 1;
-        s[i].behavior = TOK_SPLIT_ISOLATED;
-        st = tok_pattern_regex(&s[i].pattern, kind->regexes[i], where);
-        *n = (size_t)i + 1;
+    for (const char *const *re = kind->regexes; *re; re++) {
+        MOT_TRY(add_split(&s[(*n)++], *re, where));
     }
-    s[count].kind = TOK_PRE_BYTE_LEVEL; /* no prefix space, no regex of its own */
-    *steps = s;
-    if (st == MOT_OK) {
-        *n = (size_t)count + 1;
-    }
+    s[(*n)++].kind = TOK_PRE_BYTE_LEVEL; /* no prefix space, no regex of its own */
     *ignore_merges = kind->ignore_merges;
     *add_bos = kind->add_bos;
-    return st;
+    return MOT_OK;
 }
