@@ -18,9 +18,13 @@ void mot_tokenizer_free(mot_tokenizer *tok);
 
 /* A vocabulary given as arrays, as a GGUF file's tokenizer.ggml.* keys give it, instead of
  * a tokenizer.json. Built into the same engine: model "gpt2" is byte-level BPE with the
- * pre-tokenizer that `pre` names (llama.cpp's names: "default", "llama-bpe", "smollm", ...);
- * model "llama" is SentencePiece-style BPE (merges ranked by the merged piece's score,
- * byte fallback, "▁" for spaces). Nothing here is borrowed: the tokenizer copies. */
+ * pre-tokenizer that `pre` names (llama.cpp's names: "default", "llama-bpe", "smollm", ...;
+ * see tokenizer/vocab_pre.c); model "llama" is SentencePiece-style BPE (merges ranked by the
+ * merged piece's score, byte fallback, "▁" for spaces). Unknown and control tokens become
+ * special added tokens, user-defined ones non-special added tokens, matched in the raw text.
+ * Defaults when the file does not say: add_bos true for llama (and for the llama3 and tekken
+ * pre-tokenizers), false otherwise; add_eos false; add_space_prefix true; for llama, BOS 1,
+ * EOS 2 and unk 0 (llama.cpp's). Nothing here is borrowed: the tokenizer copies. */
 typedef struct {
     const char *model;          /* tokenizer.ggml.model: "gpt2" or "llama" */
     const char *pre;            /* tokenizer.ggml.pre, or NULL ("default") */
