@@ -7,7 +7,6 @@
 #include "common/error.h"
 #include "tokenizer/tok_internal.h"
 
-enum { TYPE_UNKNOWN = 2, TYPE_CONTROL = 3, TYPE_BYTE = 6 };
 
 static mot_status load_tokens(tok_bpe *m, const mot_vocab_spec *spec, const char *source) {
     m->n_tokens = spec->n_tokens;
@@ -97,7 +96,7 @@ static int mergeable(const mot_vocab_spec *spec, const tok_bpe *m, int id) {
         return 0;
     }
     int type = spec->token_types ? spec->token_types[id] : 1;
-    return type != TYPE_UNKNOWN && type != TYPE_CONTROL && type != TYPE_BYTE;
+    return type != TOK_TYPE_UNKNOWN && type != TOK_TYPE_CONTROL && type != TOK_TYPE_BYTE;
 }
 
 /* SentencePiece BPE merges the adjacent pair whose concatenation has the highest score.

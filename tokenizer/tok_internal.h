@@ -38,6 +38,8 @@ void tok_bpe_find_byte_tokens(tok_bpe *m);
  * which one is missing (0 left, 1 right, 2 merged), or -2 when out of memory. */
 int tok_bpe_merge_ids(const tok_bpe *m, const char *l, size_t ll, const char *r, size_t rl, tok_buf *joined,
                       int ids[3]);
+/* GGUF token types (tokenizer.ggml.token_type) that change how a token is treated. */
+enum { TOK_TYPE_UNKNOWN = 2, TOK_TYPE_CONTROL = 3, TOK_TYPE_USER_DEFINED = 4, TOK_TYPE_BYTE = 6 };
 /* A vocabulary given as arrays (mot_tokenizer_from_vocab): the tokens, then the merges from
  * their strings (model gpt2) or from the pieces' scores (model llama). */
 mot_status tok_bpe_from_vocab(tok_bpe *m, const mot_vocab_spec *spec, const char *source);

@@ -17,7 +17,6 @@
 
 #define SPIECE "\xE2\x96\x81" /* ▁ */
 
-enum { TYPE_UNKNOWN = 2, TYPE_CONTROL = 3, TYPE_USER_DEFINED = 4 };
 
 static mot_status check_id(int id, const char *key, const mot_vocab_spec *spec, const char *source) {
     if (id < -1 || id >= spec->n_tokens) {
@@ -60,7 +59,7 @@ static mot_status check_spec(const mot_vocab_spec *spec, const char *source) {
 }
 
 static int is_added_type(int type) {
-    return type == TYPE_UNKNOWN || type == TYPE_CONTROL || type == TYPE_USER_DEFINED;
+    return type == TOK_TYPE_UNKNOWN || type == TOK_TYPE_CONTROL || type == TOK_TYPE_USER_DEFINED;
 }
 
 static mot_status typed_added_tokens(mot_tokenizer *tok, const mot_vocab_spec *spec) {
@@ -81,7 +80,7 @@ static mot_status typed_added_tokens(mot_tokenizer *tok, const mot_vocab_spec *s
         }
         tok_added *t = &tok->added[tok->n_added++];
         t->id = id;
-        t->special = spec->token_types[id] != TYPE_USER_DEFINED;
+        t->special = spec->token_types[id] != TOK_TYPE_USER_DEFINED;
         t->len = t->match_len = strlen(spec->tokens[id]);
         t->content = strdup(spec->tokens[id]);
         t->match = strdup(spec->tokens[id]);

@@ -11,7 +11,8 @@
  *   - tekken / gpt-4o: [\p{Lu}\p{Lt}\p{Lm}\p{Lo}\p{M}]* rather than ((?=[\p{L}])([^a-z]))*,
  *     which differ on non-ASCII lowercase letters;
  *   - the GPT-2 regex ends in |\s+ (llama.cpp leaves it out; the whitespace it matches is kept
- *     as the text between matches anyway, so both split alike). */
+ *     as the text between matches anyway, so both split alike).
+ * "default" and "falcon" are llama.cpp's lists as they are. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
