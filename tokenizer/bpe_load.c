@@ -66,12 +66,16 @@ static mot_status load_vocab(tok_bpe *m, const json_t *vocab, const char *file) 
         }
         MOT_TRY(tok_str_map_put(&m->vocab, m->tokens[id], strlen(key), id));
     }
+    tok_bpe_find_byte_tokens(m);
+    return MOT_OK;
+}
+
+void tok_bpe_find_byte_tokens(tok_bpe *m) {
     for (int b = 0; b < 256; b++) {
         char name[8];
         snprintf(name, sizeof name, "<0x%02X>", b);
         m->byte_ids[b] = tok_str_map_get(&m->vocab, name, 6);
     }
-    return MOT_OK;
 }
 
 /* A merge is "left right" or ["left", "right"]. */
@@ -101,6 +105,21 @@ static mot_status merge_parts(const json_t *item, size_t i, const char *file, co
     return mot_fail(MOT_ERR_FORMAT, "%s: model.merges[%zu]: expected \"a b\" or [\"a\", \"b\"]", file, i);
 }
 
+int tok_bpe_merge_ids(const tok_bpe *m, const char *l, size_t ll, const char *r, size_t rl, tok_buf *joined,
+                      int ids[3]) {
+    ids[0] = tok_str_map_get(&m->vocab, l, ll);
+    ids[1] = tok_str_map_get(&m->vocab, r, rl);
+    if (ids[0] < 0 || ids[1] < 0) {
+        return ids[0] < 0 ? 0 : 1;
+    }
+    joined->len = 0;
+    if (tok_buf_append(joined, l, ll) != MOT_OK || tok_buf_append(joined, r, rl) != MOT_OK) {
+        return -2;
+    }
+    ids[2] = tok_str_map_get(&m->vocab, joined->data, joined->len);
+    return ids[2] < 0 ? 2 : -1;
+}
+
 static mot_status load_merges(tok_bpe *m, const json_t *merges, const char *file) {
     if (!merges || json_is_null(merges)) {
         return MOT_OK;
@@ -108,8 +127,7 @@ static mot_status load_merges(tok_bpe *m, const json_t *merges, const char *file
     if (!json_is_array(merges)) {
         return mot_fail(MOT_ERR_FORMAT, "%s: model.merges: expected an array", file);
     }
-    char *joined = NULL;
-    size_t joined_cap = 0;
+    tok_buf joined = {0};
     mot_status st = MOT_OK;
     for (size_t i = 0; st == MOT_OK && i < json_array_size(merges); i++) {
         const char *l = NULL, *r = NULL;
@@ -117,33 +135,22 @@ static mot_status load_merges(tok_bpe *m, const json_t *merges, const char *file
         if ((st = merge_parts(json_array_get(merges, i), i, file, &l, &ll, &r, &rl)) != MOT_OK) {
             break;
         }
-        int left = tok_str_map_get(&m->vocab, l, ll), right = tok_str_map_get(&m->vocab, r, rl);
-        if (left < 0 || right < 0) {
+        int ids[3];
+        int missing = tok_bpe_merge_ids(m, l, ll, r, rl, &joined, ids);
+        if (missing == -2) {
+            st = tok_nomem();
+        } else if (missing == 2) {
+            st = mot_fail(MOT_ERR_FORMAT, "%s: model.merges[%zu]: merged token '%s' is not in the vocab", file, i,
+                          joined.data);
+        } else if (missing >= 0) {
             st = mot_fail(MOT_ERR_FORMAT, "%s: model.merges[%zu]: token '%.*s' is not in the vocab", file, i,
-                          (int)(left < 0 ? ll : rl), left < 0 ? l : r);
-            break;
+                          (int)(missing == 0 ? ll : rl), missing == 0 ? l : r);
+        } else {
+            /* A repeated pair takes its last rank, as HF's HashMap collect does. */
+            st = tok_pair_map_put(&m->merges, ids[0], ids[1], (int)i, ids[2]);
         }
-        if (ll + rl + 1 > joined_cap) {
-            joined_cap = 2 * (ll + rl + 1);
-            char *p = realloc(joined, joined_cap);
-            if (!p) {
-                st = tok_nomem();
-                break;
-            }
-            joined = p;
-        }
-        memcpy(joined, l, ll);
-        memcpy(joined + ll, r, rl);
-        int merged = tok_str_map_get(&m->vocab, joined, ll + rl);
-        if (merged < 0) {
-            st = mot_fail(MOT_ERR_FORMAT, "%s: model.merges[%zu]: merged token '%.*s' is not in the vocab", file, i,
-                          (int)(ll + rl), joined);
-            break;
-        }
-        /* A repeated pair takes its last rank, as HF's HashMap collect does. */
-        st = tok_pair_map_put(&m->merges, left, right, (int)i, merged);
     }
-    free(joined);
+    tok_buf_free(&joined);
     return st;
 }
 

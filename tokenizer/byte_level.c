@@ -6,8 +6,7 @@
 
 #include "tokenizer/utf8.h"
 
-const char tok_gpt2_regex[] =
-    "'s|'t|'re|'ve|'m|'ll|'d| ?\\p{L}+| ?\\p{N}+| ?[^\\s\\p{L}\\p{N}]+|\\s+(?!\\S)|\\s+";
+const char tok_gpt2_regex[] = TOK_GPT2_REGEX;
 
 static int kept_as_is(unsigned b) { return (b >= 33 && b <= 126) || (b >= 161 && b <= 172) || b >= 174; }
 

@@ -20,6 +20,7 @@ mot_status tok_bytes_to_unicode(tok_buf *out, const char *s, size_t n);
 int tok_unicode_to_bytes(const char *s, size_t n, tok_buf *out, mot_status *st);
 
 /* GPT-2's pre-tokenizer regex (the one ByteLevel use_regex applies). */
+#define TOK_GPT2_REGEX "'s|'t|'re|'ve|'m|'ll|'d| ?\\p{L}+| ?\\p{N}+| ?[^\\s\\p{L}\\p{N}]+|\\s+(?!\\S)|\\s+"
 extern const char tok_gpt2_regex[];
 
 #endif

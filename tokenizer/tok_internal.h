@@ -31,6 +31,18 @@ typedef struct {
 
 mot_status tok_bpe_load(tok_bpe *m, const json_t *model, const char *file);
 void tok_bpe_free(tok_bpe *m);
+/* Fills byte_ids from the vocab (the "<0xNN>" tokens). */
+void tok_bpe_find_byte_tokens(tok_bpe *m);
+/* The ids of a merge's left and right pieces and of their concatenation (ids[0..2]; joined
+ * is scratch and holds the concatenation). Returns -1 when all three are in the vocab, else
+ * which one is missing (0 left, 1 right, 2 merged), or -2 when out of memory. */
+int tok_bpe_merge_ids(const tok_bpe *m, const char *l, size_t ll, const char *r, size_t rl, tok_buf *joined,
+                      int ids[3]);
+/* GGUF token types (tokenizer.ggml.token_type) that change how a token is treated. */
+enum { TOK_TYPE_UNKNOWN = 2, TOK_TYPE_CONTROL = 3, TOK_TYPE_USER_DEFINED = 4, TOK_TYPE_BYTE = 6 };
+/* A vocabulary given as arrays (mot_tokenizer_from_vocab): the tokens, then the merges from
+ * their strings (model gpt2) or from the pieces' scores (model llama). */
+mot_status tok_bpe_from_vocab(tok_bpe *m, const mot_vocab_spec *spec, const char *source);
 /* Appends the ids of one pre-token (word) to out. */
 mot_status tok_bpe_encode_word(const tok_bpe *m, const char *word, size_t len, tok_bpe_scratch *scratch,
                                tok_ids *out);
@@ -169,6 +181,20 @@ struct mot_tokenizer {
     unsigned char *is_special; /* [vocab_size] */
     char *chat_template;    /* NULL when the model has none */
 };
+
+/* Once the parts are loaded: the added-token matchers (normalizing the tokens flagged
+ * `normalized`) and the id -> token and is-special tables. */
+mot_status tok_build_tables(mot_tokenizer *tok);
+
+/* The pre-tokenizer a GGUF file names (tokenizer.ggml.pre), for byte-level BPE, with the
+ * name's ignore_merges and add_bos defaults. An unknown name is an error naming it. */
+mot_status tok_vocab_pretokenizer(const char *name, const char *source, tok_pre_step **steps, size_t *n,
+                                  int *ignore_merges, int *add_bos);
+
+/* A model folder's chat template: tokenizer_config.json's chat_template (cfg, NULL when the
+ * folder has no config), a string or a list of {"name", "template"} of which the one named
+ * "default" is taken; else DIR/chat_template.jinja. *out is NULL when there is none. */
+mot_status tok_load_chat_template(const json_t *cfg, const char *cfg_path, const char *dir, char **out);
 
 /* The id of a token string (added tokens first, then the model vocab), -1 when unknown. */
 int tok_token_to_id(const mot_tokenizer *tok, const char *s);

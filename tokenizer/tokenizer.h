@@ -10,7 +10,8 @@
 
 typedef struct mot_tokenizer mot_tokenizer;
 
-/* Loads DIR/tokenizer.json (+ DIR/tokenizer_config.json when present). An unsupported
+/* Loads DIR/tokenizer.json (+ DIR/tokenizer_config.json when present), or, when DIR is a
+ * GGUF file, its tokenizer.ggml.* arrays (mot_tokenizer_load_gguf). An unsupported
  * component is an error naming it: "DIR/tokenizer.json: pre_tokenizer type 'Whitespace'
  * is not supported". */
 mot_status mot_tokenizer_load(const char *dir, mot_tokenizer **out);
@@ -18,9 +19,13 @@ void mot_tokenizer_free(mot_tokenizer *tok);
 
 /* A vocabulary given as arrays, as a GGUF file's tokenizer.ggml.* keys give it, instead of
  * a tokenizer.json. Built into the same engine: model "gpt2" is byte-level BPE with the
- * pre-tokenizer that `pre` names (llama.cpp's names: "default", "llama-bpe", "smollm", ...);
- * model "llama" is SentencePiece-style BPE (merges ranked by the merged piece's score,
- * byte fallback, "▁" for spaces). Nothing here is borrowed: the tokenizer copies. */
+ * pre-tokenizer that `pre` names (llama.cpp's names: "default", "llama-bpe", "smollm", ...;
+ * see tokenizer/vocab_pre.c); model "llama" is SentencePiece-style BPE (merges ranked by the
+ * merged piece's score, byte fallback, "▁" for spaces). Unknown and control tokens become
+ * special added tokens, user-defined ones non-special added tokens, matched in the raw text.
+ * Defaults when the file does not say: add_bos true for llama (and for the llama3 and tekken
+ * pre-tokenizers), false otherwise; add_eos false; add_space_prefix true; for llama, BOS 1,
+ * EOS 2 and unk 0 (llama.cpp's). Nothing here is borrowed: the tokenizer copies. */
 typedef struct {
     const char *model;          /* tokenizer.ggml.model: "gpt2" or "llama" */
     const char *pre;            /* tokenizer.ggml.pre, or NULL ("default") */
@@ -35,7 +40,12 @@ typedef struct {
     int add_bos, add_eos;       /* -1 when the file does not say (then: the model's default) */
     int add_space_prefix;       /* -1 when the file does not say */
     const char *chat_template;  /* tokenizer.chat_template, or NULL */
+    int n_scores, n_token_types; /* the lengths of scores / token_types as the file gives them,
+                                  * checked against n_tokens; 0: n_tokens (not checked) */
 } mot_vocab_spec;
+
+/* The tokenizer of a GGUF file (its metadata only is read). */
+mot_status mot_tokenizer_load_gguf(const char *path, mot_tokenizer **out);
 
 /* source names the file in messages ("FILE.gguf: tokenizer.ggml.merges[7]: ..."). */
 mot_status mot_tokenizer_from_vocab(const mot_vocab_spec *spec, const char *source, mot_tokenizer **out);

@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "common/error.h"
+#include "model/gguf.h"
 #include "common/json.h"
 #include "common/mapped_file.h"
 #include "tokenizer/tok_internal.h"
@@ -61,6 +62,11 @@ static mot_status build_matchers(mot_tokenizer *tok) {
     return tok_added_matcher_build(&tok->norm_matcher, tok->added, tok->n_added, 1);
 }
 
+mot_status tok_build_tables(mot_tokenizer *tok) {
+    MOT_TRY(build_matchers(tok));
+    return build_id_table(tok);
+}
+
 /* bos_token / eos_token in tokenizer_config.json: a string or an AddedToken object. */
 static mot_status config_token(const json_t *cfg, const char *key, const char *cfg_path, const mot_tokenizer *tok,
                                int *id) {
@@ -91,7 +97,8 @@ static int first_known(const mot_tokenizer *tok, const char *const *names) {
     return -1;
 }
 
-/* BOS/EOS ids and whether encode adds them when the post-processor adds nothing.
+/* BOS/EOS ids and whether encode adds them when the post-processor adds nothing; the chat
+ * template.
  * The rule (it matches transformers on real Llama-2/3 and Mistral checkpoints):
  *   - a post_processor that adds special tokens (Llama-3's TemplateProcessing) decides;
  *   - otherwise tokenizer_config.json's add_bos_token / add_eos_token decide, add_bos_token
@@ -128,6 +135,9 @@ static mot_status load_config(mot_tokenizer *tok, const char *dir) {
             st = config_token(cfg, "eos_token", path, tok, &tok->eos_id);
         }
     }
+    if (st == MOT_OK) {
+        st = tok_load_chat_template(cfg, path, dir, &tok->chat_template);
+    }
     json_decref(cfg);
     free(path);
     return st;
@@ -143,13 +153,15 @@ static mot_status load_parts(mot_tokenizer *tok, const json_t *root, const char 
     const json_t *dec = json_object_get(root, "decoder");
     tok->has_decoder = dec && !json_is_null(dec);
     MOT_TRY(tok_decoder_load(dec, f, &tok->dec, &tok->n_dec));
-    MOT_TRY(build_matchers(tok));
-    MOT_TRY(build_id_table(tok));
+    MOT_TRY(tok_build_tables(tok));
     return load_config(tok, dir);
 }
 
 mot_status mot_tokenizer_load(const char *dir, mot_tokenizer **out) {
     *out = NULL;
+    if (mot_gguf_is_gguf_path(dir)) {
+        return mot_tokenizer_load_gguf(dir, out);
+    }
     mot_tokenizer *tok = calloc(1, sizeof *tok);
     if (!tok) {
         return tok_nomem();

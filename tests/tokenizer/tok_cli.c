@@ -2,7 +2,9 @@
  *   mot-tok encode DIR [--raw]           stdin: one JSON string per line; stdout: JSON id arrays
  *                                        (--raw: without BOS/EOS)
  *   mot-tok decode DIR [--skip-special]  stdin: one JSON id array per line; stdout: JSON strings
- *   mot-tok info DIR                     {"vocab_size", "bos_id", "eos_id"}
+ *   mot-tok info DIR                     {"vocab_size", "bos_id", "eos_id", "chat_template"}
+ * With --vocab, DIR is instead a JSON vocabulary (vocab_json.c) built with
+ * mot_tokenizer_from_vocab, as from a GGUF file.
  * Errors: "error: <message>" on stderr, exit status 1. */
 #include <jansson.h>
 #include <stdio.h>
@@ -10,6 +12,7 @@
 #include <string.h>
 
 #include "tokenizer/tokenizer.h"
+#include "vocab_json.h"
 
 static int fail(const char *what) {
     fprintf(stderr, "error: %s\n", what);
@@ -60,23 +63,29 @@ static int decode_line(const mot_tokenizer *tok, const json_t *in, int skip_spec
 
 int main(int argc, char **argv) {
     if (argc < 3) {
-        fprintf(stderr, "usage: %s encode|decode|info DIR [--raw] [--skip-special]\n", argv[0]);
+        fprintf(stderr, "usage: %s encode|decode|info DIR [--raw] [--skip-special] [--vocab]\n", argv[0]);
         return 2;
     }
     const char *mode = argv[1];
-    int raw = 0, skip_special = 0;
+    int raw = 0, skip_special = 0, vocab = 0;
     for (int i = 3; i < argc; i++) {
         raw |= strcmp(argv[i], "--raw") == 0;
         skip_special |= strcmp(argv[i], "--skip-special") == 0;
+        vocab |= strcmp(argv[i], "--vocab") == 0;
     }
     mot_tokenizer *tok;
-    if (mot_tokenizer_load(argv[2], &tok) != MOT_OK) {
+    if ((vocab ? vocab_json_load(argv[2], &tok) : mot_tokenizer_load(argv[2], &tok)) != MOT_OK) {
         return fail(mot_last_error());
     }
     int rc = 0;
     if (strcmp(mode, "info") == 0) {
-        printf("{\"vocab_size\": %d, \"bos_id\": %d, \"eos_id\": %d}\n", mot_tokenizer_vocab_size(tok),
-               mot_tokenizer_bos_id(tok), mot_tokenizer_eos_id(tok));
+        const char *tmpl = mot_tokenizer_chat_template(tok);
+        json_t *t = tmpl ? json_string(tmpl) : json_null();
+        char *tmpl_json = json_dumps(t, JSON_ENCODE_ANY | JSON_ENSURE_ASCII);
+        printf("{\"vocab_size\": %d, \"bos_id\": %d, \"eos_id\": %d, \"chat_template\": %s}\n",
+               mot_tokenizer_vocab_size(tok), mot_tokenizer_bos_id(tok), mot_tokenizer_eos_id(tok), tmpl_json);
+        free(tmpl_json);
+        json_decref(t);
     } else {
         char *line = NULL;
         size_t cap = 0;
