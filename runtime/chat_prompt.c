@@ -17,12 +17,12 @@ mot_status mot_chat_resolve(const mot_tokenizer *tok, const char *forced_name, c
     }
     const char *text = mot_tokenizer_chat_template(tok);
     if (!text) {
-        return mot_fail(MOT_ERR_ARG, "%s: the model has no chat template (force one with %s NAME: %s)", source, how,
+        return mot_fail(MOT_ERR_ARG, "%s: the model has no chat template (force one with %s NAME; known: %s)", source, how,
                         mot_chat_format_names());
     }
     *out = mot_chat_detect(text);
     return *out ? MOT_OK
-                : mot_fail(MOT_ERR_ARG, "%s: its chat template is not one mot knows (force one with %s NAME: %s)",
+                : mot_fail(MOT_ERR_ARG, "%s: its chat template is not one mot knows (force one with %s NAME; known: %s)",
                            source, how, mot_chat_format_names());
 }
 
