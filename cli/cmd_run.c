@@ -13,6 +13,7 @@
 #include "cli/text_stream.h"
 #include "common/error.h"
 #include "common/mapped_file.h"
+#include "runtime/chat_prompt.h"
 #include "runtime/dump.h"
 #include "runtime/generate.h"
 #include "tokenizer/tokenizer.h"
@@ -30,7 +31,7 @@ static mot_status parse_run(int argc, char **argv, run_options *o) {
     for (a.i = 0; a.i < argc; a.i++) {
         const char *f = argv[a.i];
         mot_status xst;
-        if (mot_arg_exec(&a, &o->exec, &xst)) {
+        if (mot_arg_exec(&a, &o->exec, &xst) || mot_arg_chat(&a, &o->chat, &xst)) {
             MOT_TRY(xst);
         } else if (!strcmp(f, "-m") || !strcmp(f, "--model")) {
             MOT_TRY(mot_arg_str(&a, &o->model_dir));
@@ -84,6 +85,13 @@ static mot_status parse_run(int argc, char **argv, run_options *o) {
     if (o->model_dir && (o->experts || o->n_drop)) {
         return mot_fail(MOT_ERR_ARG, "run: --experts and --drop need a pipeline file, not -m");
     }
+    if (o->pipeline && o->chat.chat) {
+        return mot_fail(MOT_ERR_ARG, "run: --chat and --chat-template apply to -m runs; a pipeline turns chat on per "
+                                     "expert (chat: true or chat_template: NAME in its entry)");
+    }
+    if (o->model_dir) {
+        MOT_TRY(mot_chat_flags_check(&o->chat));
+    }
     if (o->pipeline && (o->n_ctx || o->n_batch_given)) {
         return mot_fail(MOT_ERR_ARG, "run: -c and -b apply to -m runs; a pipeline sizes each expert's context from its prompt and -n");
     }
@@ -98,6 +106,19 @@ static mot_status parse_run(int argc, char **argv, run_options *o) {
         o->sampler.seed = (uint64_t)time(NULL) ^ ((uint64_t)clock() << 20);
     }
     return MOT_OK;
+}
+
+/* The prompt's ids: the text as given (BOS as the tokenizer adds it), or wrapped in the chat
+ * template (runtime/chat_prompt.h: exactly one BOS, no EOS). */
+static mot_status encode_prompt(const run_options *o, const mot_tokenizer *tok, const char *prompt, int **ids,
+                                int *n) {
+    if (!o->chat.chat) {
+        return mot_tokenizer_encode(tok, prompt, 1, ids, n);
+    }
+    mot_chat_format f;
+    MOT_TRY(mot_chat_flags_format(&o->chat, tok, o->model_dir, &f));
+    fprintf(stderr, "mot: chat template %s%s\n", mot_chat_format_name(f), o->chat.forced ? "" : " (the model's)");
+    return mot_chat_encode(tok, f, o->chat.system, prompt, ids, n);
 }
 
 /* One expert alone: plain generation. */
@@ -119,7 +140,7 @@ static mot_status run(const run_options *o) {
     if (st == MOT_OK) st = mot_run_prompt(o, &prompt, &prompt_buf);
     if (st == MOT_OK) st = mot_expert_load(o->model_dir, &ex);
     if (st == MOT_OK) st = mot_tokenizer_load(o->model_dir, &tok);
-    if (st == MOT_OK) st = mot_tokenizer_encode(tok, prompt, 1, &prompt_ids, &n_prompt);
+    if (st == MOT_OK) st = encode_prompt(o, tok, prompt, &prompt_ids, &n_prompt);
     if (st == MOT_OK && n_prompt == 0) {
         st = mot_fail(MOT_ERR_ARG, "run: the prompt is empty after tokenization (and the tokenizer adds no BOS)");
     }

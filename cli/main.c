@@ -10,10 +10,11 @@ static const char usage[] =
     "\n"
     "commands:\n"
     "  run   PIPELINE.yaml -p TEXT [-n N] [--temp T] [--top-k K] [--top-p P] [--seed S] [-t THREADS]\n"
-    "        [--experts a,b,c] [--drop NAME] [--dump FILE]\n"
+    "        [--experts a,b,c] [--drop NAME] [--dump FILE] [--system TEXT]\n"
     "        MoT: route the prompt, run the active experts with interaction layers, stream the primary\n"
     "  run   -m MODEL_DIR -p TEXT [-f FILE] [-n N] [--temp T] [--top-k K] [--top-p P] [--seed S]\n"
     "        [-t THREADS] [-c CTX] [-b BATCH] [--dump FILE] [--mmap|--no-mmap]\n"
+    "        [--chat] [--chat-template NAME] [--chat-template-file FILE] [--system TEXT]\n"
     "        generate text with one Hugging Face Llama/Mistral checkpoint (streamed to stdout)\n"
     "  bench (PIPELINE.yaml [--experts a,b,c] | -m MODEL_DIR [-d DEPTH]) [-p 128] [-n 64] [-r 3]\n"
     "        [-t THREADS] [-o md|json] prompt processing (ppN) and generation (tgN) speed, like\n"
@@ -34,6 +35,10 @@ static const char usage[] =
     "run -m defaults: -n -1 (until EOS or the context is full), --temp 0.8, --top-k 40, --top-p 0.95,\n"
     "a random seed (printed), -t = all cores, -c = max_position_embeddings, -b 512.\n"
     "--temp 0 is greedy decoding (arg-max, ties to the lower token id).\n"
+    "--chat wraps the prompt in the model's chat template (one user turn + the assistant prompt);\n"
+    "--chat-template NAME forces one of: chatml, llama2, llama3, mistral, mistral-v1, mistral-v3,\n"
+    "mistral-v3-tekken, gemma, phi3; --system TEXT adds a system turn. A pipeline turns chat on per\n"
+    "expert (chat: true or chat_template: NAME; docs/pipeline.md).\n"
     "See docs/cli.md for everything each command prints.\n";
 
 int main(int argc, char **argv) {

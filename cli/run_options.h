@@ -3,6 +3,7 @@
 #define MOT_CLI_RUN_OPTIONS_H
 
 #include "cli/args.h"
+#include "cli/chat_flags.h"
 #include "runtime/sampler.h"
 
 #define MOT_MAX_DROP 64
@@ -17,6 +18,7 @@ typedef struct {
     const char *drop[MOT_MAX_DROP];
     int n_drop;
     mot_exec_flags exec;    /* backend, threads, schedule, profile, mmap */
+    mot_chat_flags chat;    /* --chat, --chat-template, --chat-template-file, --system */
 } run_options;
 
 /* The prompt text: -p as given, or the -f file read into *buf (the caller frees *buf). A NUL

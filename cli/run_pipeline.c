@@ -24,7 +24,17 @@ static mot_generate_opts generate_opts(const mot_pipeline *p, const run_options 
     g.sampler.seed = o->seed_given ? o->sampler.seed : p->sampler.seed;
     g.n_predict = o->n_predict_given && o->n_predict > 0 ? o->n_predict : p->sampler.max_tokens;
     g.keep_logits = o->dump_path != NULL;
+    g.system = o->chat.system;
     return g;
+}
+
+static int any_chat(const mot_model *m) {
+    for (int e = 0; e < m->n_experts; e++) {
+        if (m->chat[e] != MOT_CHAT_NONE) {
+            return 1;
+        }
+    }
+    return 0;
 }
 
 mot_status mot_run_pipeline(const run_options *o) {
@@ -41,6 +51,10 @@ mot_status mot_run_pipeline(const run_options *o) {
     mot_backend_options backend;
     if (st == MOT_OK) st = mot_profile_begin(&prof, o->exec.profile_path);
     if (st == MOT_OK) st = mot_model_load(o->pipeline, 1, &m);
+    if (st == MOT_OK && o->chat.system && !any_chat(m)) {
+        st = mot_fail(MOT_ERR_ARG, "--system: no expert of %s has chat (add chat: true or chat_template: NAME to "
+                                   "an expert's entry)", o->pipeline);
+    }
     if (st == MOT_OK) {
         /* The pipeline may name its schedule; --schedule and the flags win. */
         mot_schedule sched;

@@ -83,6 +83,12 @@ static void write_experts(FILE *out, const mot_pipeline *p, const int *depths, c
             fputs(", template: ", out);
             write_scalar(out, e->template_text);
         }
+        if (e->chat_template) {
+            fputs(", chat_template: ", out);
+            write_scalar(out, e->chat_template);
+        } else if (e->chat) {
+            fputs(", chat: true", out);
+        }
         fprintf(out, ", depth: %d, layers: [", depths[m]);
         for (int q = 0; q < Q; q++) {
             fprintf(out, "%s%d", q ? ", " : "", ends[(size_t)m * Q + q]);

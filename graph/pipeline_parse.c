@@ -7,10 +7,13 @@
 
 #include "common/error.h"
 #include "graph/pipeline_internal.h"
+#include "runtime/chat_template.h"
 
 static const char *const top_keys[] = {"name", "experts", "router", "interaction", "weights",
                                        "sampler", "schedule", "graph", NULL};
-static const char *const expert_keys[] = {"name", "path", "template", "layers", "depth", NULL};
+static const char *const expert_keys[] = {"name", "path", "template", "chat", "chat_template", "layers",
+                                          "depth", NULL};
+static const char *const bool_names[] = {"false", "true", NULL};
 static const char *const router_keys[] = {"encoder", "expert", "hidden", "top_k", NULL};
 static const char *const interaction_keys[] = {"stacks", "placement", "shared_dim", "heads",
                                                "norm", NULL};
@@ -92,6 +95,38 @@ static mot_status read_layers(yaml_tree *t, yaml_node_t *n, const char *what,
     return MOT_OK;
 }
 
+/* chat: true | false, chat_template: NAME. One way to wrap the prompt: with `template` too
+ * the error points at the chat key. */
+static mot_status read_chat(yaml_tree *t, yaml_node_t *n, const char *what, mot_pipeline_expert *e) {
+    char key[96];
+    yaml_node_t *chat = yaml_tree_get(t, n, "chat", NULL);
+    yaml_node_t *name = yaml_tree_get(t, n, "chat_template", NULL);
+    if (chat && name) {
+        return yaml_tree_fail(t, yaml_tree_pos(name), "%s: give chat or chat_template, not both (chat_template "
+                              "implies chat)", what);
+    }
+    if (chat) {
+        snprintf(key, sizeof key, "%s.chat", what);
+        MOT_TRY(yaml_tree_choice(t, chat, key, bool_names, &e->chat));
+        e->chat_pos = yaml_tree_pos(chat);
+    }
+    if (name) {
+        snprintf(key, sizeof key, "%s.chat_template", what);
+        MOT_TRY(yaml_tree_string(t, name, key, &e->chat_template));
+        e->chat_pos = yaml_tree_pos(name);
+        e->chat = 1;
+        if (!mot_chat_format_from_name(e->chat_template)) {
+            return yaml_tree_fail(t, e->chat_pos, "%s: unknown chat template '%s' (expected one of %s)", key,
+                                  e->chat_template, mot_chat_format_names());
+        }
+    }
+    if (e->chat && e->template_text) {
+        return yaml_tree_fail(t, e->chat_pos, "%s: give template or %s, not both (each wraps the prompt)", what,
+                              name ? "chat_template" : "chat");
+    }
+    return MOT_OK;
+}
+
 static mot_status read_expert(yaml_tree *t, yaml_node_t *n, int index, mot_pipeline_expert *e,
                               int *n_layers) {
     char what[64], key[96];
@@ -122,6 +157,7 @@ static mot_status read_expert(yaml_tree *t, yaml_node_t *n, int index, mot_pipel
                                   key);
         }
     }
+    MOT_TRY(read_chat(t, n, what, e));
     if ((v = yaml_tree_get(t, n, "depth", NULL))) {
         snprintf(key, sizeof key, "%s.depth", what);
         MOT_TRY(yaml_tree_int(t, v, key, 1, INT_MAX, &e->depth));
@@ -365,6 +401,7 @@ void mot_pipeline_free(mot_pipeline *p) {
         free(e->name);
         free(e->path);
         free(e->template_text);
+        free(e->chat_template);
         free(e->layers);
         free(e->layer_item_pos);
     }

@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "common/error.h"
+#include "runtime/chat_prompt.h"
 #include "runtime/generate.h"
 
 /* ---- set-up ---- */
@@ -34,8 +35,10 @@ static char *apply_template(const char *tmpl, const char *prompt) {
     return out;
 }
 
-/* The lane's prompt ids: given, or its templated prompt text tokenized by its tokenizer. */
-static mot_status lane_prompt(mot_session *s, mot_lane *L, const char *prompt, const int *ids, int n_ids) {
+/* The lane's prompt ids: given, or its templated (or chat-templated) prompt text tokenized by
+ * its tokenizer. */
+static mot_status lane_prompt(mot_session *s, mot_lane *L, const char *prompt, const int *ids, int n_ids,
+                              const char *system) {
     if (!prompt) {
         L->prompt = malloc((size_t)(n_ids > 0 ? n_ids : 1) * sizeof *L->prompt);
         if (!L->prompt) {
@@ -44,6 +47,10 @@ static mot_status lane_prompt(mot_session *s, mot_lane *L, const char *prompt, c
         memcpy(L->prompt, ids, (size_t)n_ids * sizeof *ids);
         L->n_prompt = n_ids;
         return MOT_OK;
+    }
+    if (s->m->chat[L->expert] != MOT_CHAT_NONE) {
+        return mot_chat_encode(s->m->tokenizers[L->expert], s->m->chat[L->expert], system, prompt, &L->prompt,
+                               &L->n_prompt);
     }
     char *text = apply_template(s->m->pipe->experts[L->expert].template_text, prompt);
     if (!text) {
@@ -62,7 +69,7 @@ static mot_status lane_init(mot_session *s, int lane_index, const char *prompt, 
     L->expert = s->route->active[lane_index];
     const mot_pipeline_expert *pe = &m->pipe->experts[L->expert];
     const mot_expert *ex = m->experts[L->expert];
-    MOT_TRY(lane_prompt(s, L, prompt, ids, n_ids));
+    MOT_TRY(lane_prompt(s, L, prompt, ids, n_ids, o->system));
     for (int t = 0; t < L->n_prompt; t++) {
         if (L->prompt[t] < 0 || L->prompt[t] >= ex->cfg.vocab) {
             return mot_fail(MOT_ERR_ARG, "expert '%s': token id %d is outside its vocabulary [0, %d)", pe->name,

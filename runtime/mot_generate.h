@@ -23,6 +23,7 @@ typedef struct {
     mot_sampler_params sampler;
     int keep_logits;
     int ignore_eos;        /* benchmarks: nobody dies, the primary runs to n_predict */
+    const char *system;    /* the system message for experts with chat (NULL: none) */
     mot_backend_options backend;
     /* Called with each token the primary samples; non-zero stops. */
     int (*on_token)(void *user, int token);
@@ -41,7 +42,8 @@ typedef struct {
     int n_decode_steps;
 } mot_session;
 
-/* prompt: the raw text; each expert tokenizes it after applying its template. */
+/* prompt: the raw text; each expert tokenizes it after applying its template, or its chat
+ * template (with opts->system) when its entry turns chat on. */
 mot_status mot_session_generate(const mot_model *m, const mot_route *route, const char *prompt,
                                 const mot_generate_opts *opts, mot_session *s);
 /* The same with every lane's prompt already in its own token ids (benchmarks):

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "common/error.h"
+#include "runtime/chat_prompt.h"
 #include "common/mapped_file.h"
 #include "runtime/weight_bind.h"
 
@@ -126,7 +127,8 @@ mot_status mot_model_load(const char *pipeline_path, int load_weights, mot_model
     m->experts = calloc((size_t)m->n_experts, sizeof *m->experts);
     m->tokenizers = calloc((size_t)m->n_experts, sizeof *m->tokenizers);
     m->ends = calloc((size_t)m->n_experts, sizeof *m->ends);
-    if (!m->experts || !m->tokenizers || !m->ends) {
+    m->chat = calloc((size_t)m->n_experts, sizeof *m->chat);
+    if (!m->experts || !m->tokenizers || !m->ends || !m->chat) {
         st = mot_fail(MOT_ERR_NOMEM, "%s: out of memory", pipeline_path);
     }
     for (int e = 0; st == MOT_OK && e < m->n_experts; e++) {
@@ -134,6 +136,14 @@ mot_status mot_model_load(const char *pipeline_path, int load_weights, mot_model
         st = mot_expert_load(pe->path, &m->experts[e]);
         if (st == MOT_OK) {
             st = mot_tokenizer_load(pe->path, &m->tokenizers[e]);
+        }
+        if (st == MOT_OK && pe->chat) {
+            st = mot_chat_resolve(m->tokenizers[e], pe->chat_template, pe->path, "chat_template:", &m->chat[e]);
+            if (st != MOT_OK) {
+                st = mot_fail_prefix(st, "%s:%d:%d: error: expert '%s'", p->file, pe->chat_pos.line, pe->chat_pos.col,
+                                     pe->name);
+                break;
+            }
         }
         if (st == MOT_OK) {
             m->ends[e] = malloc((size_t)p->interaction.stacks * sizeof **m->ends);
@@ -178,6 +188,7 @@ void mot_model_free(mot_model *m) {
     free(m->experts);
     free(m->tokenizers);
     free(m->ends);
+    free(m->chat);
     free(m->router_fc1.bias);
     free(m->router_fc2.bias);
     if (m->inter) {

@@ -4,6 +4,7 @@
 #define MOT_RUNTIME_MOT_MODEL_H
 
 #include "graph/pipeline.h"
+#include "runtime/chat_template.h"
 #include "runtime/expert.h"
 #include "tokenizer/tokenizer.h"
 
@@ -26,6 +27,7 @@ typedef struct {
     int n_experts;             /* M */
     mot_expert **experts;      /* [M] */
     mot_tokenizer **tokenizers;/* [M] */
+    mot_chat_format *chat;     /* [M] the chat format of experts with chat (NONE: no chat) */
     int **ends;                /* [M][Q] layer after which interaction q runs */
     mot_st_set *st;            /* the MoT weights file (NULL before mot init) */
     mot_linear router_fc1;     /* [h_r, d_z] */
@@ -33,7 +35,9 @@ typedef struct {
     mot_interaction_weights *inter; /* [Q] */
 } mot_model;
 
-/* Loads the pipeline, every expert and tokenizer, checks placements against depths, and
+/* Loads the pipeline, every expert and tokenizer, resolves the chat format of experts with
+ * chat (an error at the chat key when the model has no template mot knows), checks placements
+ * against depths, and
  * (when load_weights) the MoT weights with every shape checked:
  * "W.safetensors: tensor 'interaction.0.forward.math.weight': expected [128, 64], found [128, 32]". */
 mot_status mot_model_load(const char *pipeline_path, int load_weights, mot_model **out);

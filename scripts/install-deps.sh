@@ -1,13 +1,13 @@
 #!/usr/bin/env bash
 # Installs what mot needs to build and test on Debian (run as root, or with sudo available).
 #   scripts/install-deps.sh          build + demo dependencies
-#   scripts/install-deps.sh --test   also the test oracles (PyTorch, HF tokenizers)
+#   scripts/install-deps.sh --test   also the test oracles (PyTorch, HF tokenizers, Jinja)
 set -euo pipefail
 
 packages=(build-essential cmake pkg-config libyaml-dev libjansson-dev libpcre2-dev libopenblas-dev
           python3 python3-numpy)
 if [[ "${1:-}" == "--test" ]]; then
-  packages+=(python3-torch python3-pip)
+  packages+=(python3-torch python3-pip python3-jinja2)
 fi
 
 missing=()

@@ -71,6 +71,12 @@ mot_status mot_tokenizer_decode(const mot_tokenizer *tok, const int *ids, int n_
 mot_status mot_tokenizer_decode_len(const mot_tokenizer *tok, const int *ids, int n_ids, int skip_special,
                                     char **text, size_t *len);
 
+/* The ids that encode(add_special=1) puts before the text: the post-processor's prefix
+ * (Llama-3's <|begin_of_text|>), or BOS when tokenizer_config.json adds it; *ids points into
+ * the tokenizer. Returns their count (0: none). Chat prompts use it to add BOS unless the
+ * rendered template already starts with it (runtime/chat_prompt.c). */
+int mot_tokenizer_prefix(const mot_tokenizer *tok, const int **ids);
+
 int mot_tokenizer_vocab_size(const mot_tokenizer *tok);  /* highest id + 1 */
 int mot_tokenizer_bos_id(const mot_tokenizer *tok);      /* -1 when none */
 int mot_tokenizer_eos_id(const mot_tokenizer *tok);      /* -1 when none */

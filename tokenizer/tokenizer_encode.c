@@ -66,6 +66,15 @@ static mot_status add_specials(const mot_tokenizer *tok, const tok_ids *body, to
     return MOT_OK;
 }
 
+int mot_tokenizer_prefix(const mot_tokenizer *tok, const int **ids) {
+    if (tok->post.prefix.len + tok->post.suffix.len > 0) { /* the same rule as add_specials */
+        *ids = tok->post.prefix.data;
+        return (int)tok->post.prefix.len;
+    }
+    *ids = &tok->bos_id;
+    return tok->add_bos && tok->bos_id >= 0;
+}
+
 mot_status mot_tokenizer_encode(const mot_tokenizer *tok, const char *text, int add_special, int **ids,
                                 int *n_ids) {
     *ids = NULL;

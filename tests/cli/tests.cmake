@@ -21,3 +21,7 @@ add_test(NAME cli_bench_depth
   COMMAND ${MOT_PYTHON} ${CMAKE_CURRENT_LIST_DIR}/test_bench_depth.py $<TARGET_FILE:mot>
           ${CMAKE_SOURCE_DIR}/tests/tools/make_model.py ${CMAKE_BINARY_DIR}/cli-bench-depth)
 set_tests_properties(cli_bench_depth PROPERTIES LABELS "cli;python" TIMEOUT 300)
+# Chat templates: --chat / --chat-template / --system and a pipeline expert's chat keys.
+add_test(NAME cli_chat
+  COMMAND ${MOT_PYTHON} ${CMAKE_CURRENT_LIST_DIR}/test_chat.py $<TARGET_FILE:mot> ${CMAKE_BINARY_DIR}/cli-chat)
+set_tests_properties(cli_chat PROPERTIES LABELS "cli;python;chat" TIMEOUT 300)

@@ -310,7 +310,20 @@ static void test_errors(void) {
     EXPECT_ERROR("no_path.yaml", text, ":2:11: error: experts[0]: missing required key 'path'");
     snprintf(text, sizeof text, "name: p\nexperts: [{name: a, path: a, templat: x}]\nrouter: {expert: a, hidden: 8, top_k: 1}\n%s", tail_i);
     EXPECT_ERROR("expert_key.yaml", text,
-                 ":2:30: error: unknown key 'templat' in experts[0] (expected name, path, template, layers, depth)");
+                 ":2:30: error: unknown key 'templat' in experts[0] (expected name, path, template, chat, chat_template, layers, depth)");
+    /* Chat keys: one way to wrap the prompt; a known format name; a boolean. */
+    snprintf(text, sizeof text, "name: p\nexperts: [{name: a, path: a, template: \"Q: {prompt}\", chat: true}]\nrouter: {expert: a, hidden: 8, top_k: 1}\n%s", tail_i);
+    EXPECT_ERROR("chat_and_template.yaml", text,
+                 ":2:61: error: experts[0]: give template or chat, not both (each wraps the prompt)");
+    snprintf(text, sizeof text, "name: p\nexperts: [{name: a, path: a, chat: true, chat_template: chatml}]\nrouter: {expert: a, hidden: 8, top_k: 1}\n%s", tail_i);
+    EXPECT_ERROR("chat_both_keys.yaml", text,
+                 ":2:57: error: experts[0]: give chat or chat_template, not both (chat_template implies chat)");
+    snprintf(text, sizeof text, "name: p\nexperts: [{name: a, path: a, chat_template: llama9}]\nrouter: {expert: a, hidden: 8, top_k: 1}\n%s", tail_i);
+    EXPECT_ERROR("chat_name.yaml", text,
+                 ":2:45: error: experts[0].chat_template: unknown chat template 'llama9' (expected one of chatml, "
+                 "llama2, llama3, mistral, mistral-v1, mistral-v3, mistral-v3-tekken, gemma, phi3)");
+    snprintf(text, sizeof text, "name: p\nexperts: [{name: a, path: a, chat: 1}]\nrouter: {expert: a, hidden: 8, top_k: 1}\n%s", tail_i);
+    EXPECT_ERROR("chat_bool.yaml", text, ":2:36: error: experts[0].chat: unknown value '1' (expected one of false, true)");
     snprintf(text, sizeof text, "name: p\nexperts: [{name: a, path: a, template: \"Q: {question}\"}]\nrouter: {expert: a, hidden: 8, top_k: 1}\n%s", tail_i);
     EXPECT_ERROR("template.yaml", text, ":2:40: error: experts[0].template: expected a string containing {prompt}");
     snprintf(text, sizeof text, "name: p\nexperts: [{name: a, path: \"\"}]\nrouter: {expert: a, hidden: 8, top_k: 1}\n%s", tail_i);
