@@ -87,33 +87,6 @@ static mot_status config_token(const json_t *cfg, const char *key, const char *c
     return MOT_OK;
 }
 
-/* chat_template: a string, or a list of {name, template} of which "default" is the chat one
- * (the form transformers writes when a model has several, e.g. "tool_use"). Minimal reading
- * added on the chat branch; the GGUF branch fills the same field from tokenizer.chat_template. */
-static mot_status config_chat_template(const json_t *cfg, const char *cfg_path, mot_tokenizer *tok) {
-    const json_t *v = json_object_get(cfg, "chat_template");
-    if (json_is_array(v)) {
-        const json_t *chosen = NULL;
-        for (size_t i = 0; i < json_array_size(v); i++) {
-            const json_t *item = json_array_get(v, i);
-            const char *name = json_string_value(json_object_get(item, "name"));
-            if (name && !strcmp(name, "default")) {
-                chosen = json_object_get(item, "template");
-            }
-        }
-        v = chosen;
-    }
-    if (!v || json_is_null(v)) {
-        return MOT_OK;
-    }
-    if (!json_is_string(v)) {
-        return mot_fail(MOT_ERR_FORMAT, "%s: 'chat_template' must be a string or a list of {name, template}",
-                        cfg_path);
-    }
-    tok->chat_template = strdup(json_string_value(v));
-    return tok->chat_template ? MOT_OK : tok_nomem();
-}
-
 static int first_known(const mot_tokenizer *tok, const char *const *names) {
     for (; *names; names++) {
         int id = tok_token_to_id(tok, *names);
@@ -160,9 +133,6 @@ static mot_status load_config(mot_tokenizer *tok, const char *dir) {
         }
         if (st == MOT_OK) {
             st = config_token(cfg, "eos_token", path, tok, &tok->eos_id);
-        }
-        if (st == MOT_OK) {
-            st = config_chat_template(cfg, path, tok);
         }
     }
     if (st == MOT_OK) {
