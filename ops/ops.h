@@ -15,7 +15,11 @@ void mot_ref_attention(float *out, const float *q, const float *k, const float *
                        int64_t head_stride, int n, int pos0, int n_heads, int n_kv, int hd, int window,
                        float scale);
 
-/* Element i of a weight as f32 (any of F32/F16/BF16). */
+/* Element (r, c) of a weight as f32 (F32/F16/BF16 or any of ggml's quantized types). */
 float mot_weight_at(const mot_weight *w, int64_t r, int64_t c);
+
+/* out[n] = a row of n elements stored as dt (F32, F16, BF16, Q8_0, Q4_0, Q4_1, Q4_K, Q5_K,
+ * Q6_K; n a multiple of the block) as f32: ggml's dequantization (ops/ref_quant.c). */
+void mot_ref_dequant_row(mot_dtype dt, const void *row, int64_t n, float *out);
 
 #endif

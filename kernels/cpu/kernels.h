@@ -1,5 +1,5 @@
 /* CPU kernels (OpenMP, AVX2/FMA/F16C). Each has a plain reference in ops/ that the tests
- * hold it to. All activations are f32; weights may be f32, f16 or bf16.
+ * hold it to. All activations are f32; weights may be f32, f16, bf16 or block-quantized.
  * Threading (kernels/cpu/team.h): called from outside a parallel region, a kernel opens its
  * own with omp_get_max_threads() threads; called by every thread of a running team (the plan
  * executor's region), it splits its work over that team and returns after a barrier. */
@@ -11,8 +11,10 @@
 
 #include "common/tensor.h"
 
-/* A weight matrix [rows = out, cols = in], row-major, in its stored dtype (F32/F16/BF16).
- * data may be unaligned (it points into a mapped safetensors file). */
+/* A weight matrix [rows = out, cols = in], row-major, in its stored dtype: F32/F16/BF16, or
+ * one of ggml's block-quantized types (Q8_0, Q4_0, Q4_1, Q4_K, Q5_K, Q6_K: each row is
+ * mot_dtype_row_bytes(dtype, cols) bytes of blocks, cols a multiple of the block). data may
+ * be unaligned (it points into a mapped safetensors or GGUF file). */
 typedef struct {
     mot_dtype dtype;
     const void *data;
@@ -26,6 +28,8 @@ void mot_cpu_matmul(float *y, const float *x, const mot_weight *w, int n);
 /* Token rows from which mot_cpu_matmul uses the packed GEMM instead of the GEMV, for f32 and
  * for f16/bf16 weights (defaults 8 and 8, measured in matmul.c; schedules may change them). */
 void mot_cpu_set_gemm_from(int f32, int lowp);
+/* The same for the block-quantized weights (Q8_0 ... Q6_K; default measured in matmul.c). */
+void mot_cpu_set_gemm_from_quant(int quant);
 
 /* The packed GEMM's blocking: kc columns of k per block, mc tokens per chunk (rounded down to
  * a multiple of 4). Defaults measured in kernels/cpu/matmul_gemm.c; schedules may change them. */

@@ -22,19 +22,24 @@
 #include "kernels/cpu/matmul_variants.h"
 
 /* Rows from which the packed GEMM replaces the GEMV (schedules may move them). */
-static int gemm_from_f32 = 8, gemm_from_lowp = 8;
+static int gemm_from_f32 = 8, gemm_from_lowp = 8, gemm_from_quant = 8;
 
 void mot_cpu_set_gemm_from(int f32, int lowp) {
     gemm_from_f32 = f32 > 1 ? f32 : 2;
     gemm_from_lowp = lowp > 1 ? lowp : 2;
 }
 
+void mot_cpu_set_gemm_from_quant(int quant) { gemm_from_quant = quant > 1 ? quant : 2; }
+
+static int gemm_from(mot_dtype dt) {
+    return dt == MOT_DTYPE_F32 ? gemm_from_f32 : mot_dtype_is_quantized(dt) ? gemm_from_quant : gemm_from_lowp;
+}
+
 void mot_cpu_matmul(float *y, const float *x, const mot_weight *w, int n) {
     if (n <= 0) {
         return;
     }
-    const int gemm_from = w->dtype == MOT_DTYPE_F32 ? gemm_from_f32 : gemm_from_lowp;
-    if (n < gemm_from) {
+    if (n < gemm_from(w->dtype)) {
         mot_cpu_matmul_gemv(y, x, w, n);
     } else {
         mot_cpu_matmul_gemm(y, x, w, n);
@@ -42,12 +47,13 @@ void mot_cpu_matmul(float *y, const float *x, const mot_weight *w, int n) {
 }
 
 int mot_cpu_matmul_is_gemv(const mot_matmul_job *jobs, int n_jobs, int n) {
-    int same = n_jobs > 0;
-    for (int j = 1; j < n_jobs; j++) {
-        same &= jobs[j].w->dtype == jobs[0].w->dtype && jobs[j].w->cols == jobs[0].w->cols;
+    /* same cols; the dtypes may differ (the GEMV takes each job's own), and it is the GEMV
+     * while every job's dtype would take it alone */
+    int ok = n_jobs > 0 && n > 0;
+    for (int j = 0; ok && j < n_jobs; j++) {
+        ok = jobs[j].w->cols == jobs[0].w->cols && n < gemm_from(jobs[j].w->dtype);
     }
-    const int gemm_from = n_jobs > 0 && jobs[0].w->dtype == MOT_DTYPE_F32 ? gemm_from_f32 : gemm_from_lowp;
-    return same && n > 0 && n < gemm_from;
+    return ok;
 }
 
 void mot_cpu_matmul_multi(const mot_matmul_job *jobs, int n_jobs, const float *x, int n) {

@@ -19,6 +19,7 @@
 #include <string.h>
 
 #include "kernels/cpu/matmul_variants.h"
+#include "kernels/cpu/quant.h"
 #include "kernels/cpu/simd_load.h"
 #include "kernels/cpu/team.h"
 #include "kernels/cpu/thread_scratch.h"
@@ -101,6 +102,27 @@ static void pack_b_bf16(float *bp, const mot_weight *w, int64_t j0, int64_t k0, 
     pack_b_panel(bp, w, j0, k0, kc, MOT_DTYPE_BF16);
 }
 
+/* Quantized weights: bp[cols][NR] = rows j0.. of W over all k, dequantized 256 columns at a
+ * time into NR short f32 rows (24 KiB, in L1) and transposed from there by the f32 packing,
+ * so the weight is never widened as a whole and the microkernel is the same. The panel is
+ * [cols][NR] whatever the k blocking, as the k blocks lie end to end. */
+enum { QCHUNK = 256 };
+static void pack_b_quant(float *bp, const mot_weight *w, int64_t j0) {
+    float tmp[NR * QCHUNK] __attribute__((aligned(64)));
+    const size_t row_bytes = mot_dtype_row_bytes(w->dtype, w->cols);
+    const int nr = (int)(w->rows - j0 < NR ? w->rows - j0 : NR);
+    for (int64_t c0 = 0; c0 < w->cols; c0 += QCHUNK) {
+        const int len = (int)(w->cols - c0 < QCHUNK ? w->cols - c0 : QCHUNK); /* whole blocks */
+        const size_t at = mot_dtype_row_bytes(w->dtype, c0);
+        for (int r = 0; r < nr; r++) {
+            mot_cpu_dequant_row(w->dtype, (const char *)w->data + (size_t)(j0 + r) * row_bytes + at, len,
+                                tmp + r * QCHUNK);
+        }
+        const mot_weight chunk = {MOT_DTYPE_F32, tmp, nr, QCHUNK};
+        pack_b_f32(bp + c0 * NR, &chunk, 0, 0, len);
+    }
+}
+
 /* ap[k][MR] = x[t0 + i, k0 + k] for i < MR, k < kc; tokens past n are zero. x is [n, cols]. */
 static void pack_a_panel(float *ap, const float *x, int n, int64_t cols, int t0, int64_t k0,
                          int kc) {
@@ -174,6 +196,19 @@ static mot_thread_scratch b_scratch; /* one B panel over all k: each worker's ow
 /* Rows [j_begin, j_end) of y computed without packing (when a B panel cannot be allocated). */
 static void rows_unpacked(float *y, const float *x, const mot_weight *w, int n, int64_t j_begin, int64_t j_end) {
     const int64_t rows = w->rows, cols = w->cols, stride = cols * mot_weight_elem_size(w->dtype);
+    mot_quant_dot_fn *qdot = mot_cpu_quant_dot_fn(w->dtype);
+    if (qdot) {
+        const size_t row_bytes = mot_dtype_row_bytes(w->dtype, cols);
+        float xs[mot_cpu_quant_xsums_len(cols)];
+        for (int t = 0; t < n; t++) {
+            const float *xt = x + (int64_t)t * cols;
+            mot_cpu_quant_xsums(xs, xt, cols);
+            for (int64_t r = j_begin; r < j_end; r++) {
+                y[(int64_t)t * rows + r] = qdot((const char *)w->data + (size_t)r * row_bytes, xt, xs, cols);
+            }
+        }
+        return;
+    }
     for (int64_t r = j_begin; r < j_end; r++) {
         const char *wr = (const char *)w->data + r * stride;
         for (int t = 0; t < n; t++) {
@@ -205,6 +240,7 @@ static void gemm_team(float *y, const float *x, const mot_weight *w, int n) {
 #pragma omp barrier
         return;
     }
+    const int quant = mot_dtype_is_quantized(w->dtype);
     void (*pack_b)(float *, const mot_weight *, int64_t, int64_t, int) =
         w->dtype == MOT_DTYPE_F32   ? pack_b_f32
         : w->dtype == MOT_DTYPE_F16 ? pack_b_f16
@@ -234,7 +270,10 @@ static void gemm_team(float *y, const float *x, const mot_weight *w, int n) {
     for (int ib0 = 0; ib0 < n_blocks; ib0 += MC_BLOCKS) {
         int ib1 = ib0 + MC_BLOCKS < n_blocks ? ib0 + MC_BLOCKS : n_blocks;
         for (int64_t j0 = j_begin; j0 < j_end; j0 += NR) {
-            for (int64_t kb = 0; kb < k_blocks; kb++) {
+            if (quant) {
+                pack_b_quant(bpanel, w, j0);
+            }
+            for (int64_t kb = 0; !quant && kb < k_blocks; kb++) {
                 int64_t k0 = kb * KC;
                 pack_b(bpanel + k0 * NR, w, j0, k0, (int)(cols - k0 < KC ? cols - k0 : KC));
             }

@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "kernels/cpu/matmul_variants.h"
+#include "kernels/cpu/quant.h"
 #include "kernels/cpu/row_ops.h"
 #include "kernels/cpu/simd_load.h"
 #include "kernels/cpu/team.h"
@@ -123,18 +124,27 @@ MOT_INLINE void store_rows(const mot_matmul_job *job, int t, int64_t r, int64_t 
     }
 }
 
+/* What the rows meet: x [n, cols], and what some dtypes read instead of or beside it
+ * (each thread's own copies, built once per call). */
+typedef struct {
+    const float *x;
+    const float *xeo; /* bf16: each token's even/odd split, [n][2][cols/2], or NULL */
+    const float *xs;  /* quantized: each token's 32-element block sums, [n][xs_len] */
+    int64_t xs_len;
+} gemv_in;
+
 /* Dot products with every token's x of the r rows from row0, gap_rows apart. */
-MOT_INLINE void rows_x_tokens(const mot_matmul_job *job, const float *x, const float *xeo, int n, int64_t row0,
+MOT_INLINE void rows_x_tokens(const mot_matmul_job *job, const gemv_in *in, int n, int64_t row0,
                               int64_t gap_rows, int r, mot_dtype dt) {
     const mot_weight *w = job->w;
     const int64_t cols = w->cols, half = cols / 2;
     const int64_t stride = cols * mot_weight_elem_size(dt);
     const char *row = (const char *)w->data + row0 * stride;
     for (int t = 0; t < n; t++) {
-        const float *xt = x + (int64_t)t * cols;
+        const float *xt = in->x + (int64_t)t * cols;
         float v[STREAMS];
-        if (dt == MOT_DTYPE_BF16 && xeo) {
-            const float *xe = xeo + (int64_t)t * 2 * half;
+        if (dt == MOT_DTYPE_BF16 && in->xeo) {
+            const float *xe = in->xeo + (int64_t)t * 2 * half;
             dot_rows_bf16_pairs(v, xt, xe, xe + half, row, gap_rows * stride, r, cols);
         } else {
             dot_rows(v, xt, row, gap_rows * stride, r, cols, dt, dt != MOT_DTYPE_F32);
@@ -144,34 +154,71 @@ MOT_INLINE void rows_x_tokens(const mot_matmul_job *job, const float *x, const f
 }
 
 /* Rows [r0, r1) of job j's y[n, rows] for all n tokens, as STREAMS runs read side by side
- * (the rest, under STREAMS rows, one by one): rows stay in L1 while they meet every token
- * (x is [n, cols]; for bf16, xeo holds each token's even/odd split, [n][2][cols/2], or is
- * NULL to use the widening loads). The bias and the accumulation are applied as
- * y = x W^T; y += b; out += y would. */
-MOT_INLINE void gemv_rows(const mot_matmul_job *job, const float *x, const float *xeo, int n, int64_t r0,
-                          int64_t r1, mot_dtype dt) {
+ * (the rest, under STREAMS rows, one by one): rows stay in L1 while they meet every token.
+ * The bias and the accumulation are applied as y = x W^T; y += b; out += y would. */
+MOT_INLINE void gemv_rows(const mot_matmul_job *job, const gemv_in *in, int n, int64_t r0, int64_t r1,
+                          mot_dtype dt) {
     const int64_t run = (r1 - r0) / STREAMS;
     for (int64_t i = 0; i < run; i++) {
-        rows_x_tokens(job, x, xeo, n, r0 + i, run, STREAMS, dt);
+        rows_x_tokens(job, in, n, r0 + i, run, STREAMS, dt);
     }
     for (int64_t r = r0 + run * STREAMS; r < r1; r++) {
-        rows_x_tokens(job, x, xeo, n, r, 0, 1, dt);
+        rows_x_tokens(job, in, n, r, 0, 1, dt);
     }
 }
 
 /* One specialised (non-inlined) body per dtype. */
-typedef void gemv_rows_fn(const mot_matmul_job *, const float *, const float *, int, int64_t, int64_t);
-static void gemv_rows_f32(const mot_matmul_job *job, const float *x, const float *xeo, int n, int64_t r0,
-                          int64_t r1) {
-    gemv_rows(job, x, xeo, n, r0, r1, MOT_DTYPE_F32);
+typedef void gemv_rows_fn(const mot_matmul_job *, const gemv_in *, int, int64_t, int64_t);
+static void gemv_rows_f32(const mot_matmul_job *job, const gemv_in *in, int n, int64_t r0, int64_t r1) {
+    gemv_rows(job, in, n, r0, r1, MOT_DTYPE_F32);
 }
-static void gemv_rows_f16(const mot_matmul_job *job, const float *x, const float *xeo, int n, int64_t r0,
-                          int64_t r1) {
-    gemv_rows(job, x, xeo, n, r0, r1, MOT_DTYPE_F16);
+static void gemv_rows_f16(const mot_matmul_job *job, const gemv_in *in, int n, int64_t r0, int64_t r1) {
+    gemv_rows(job, in, n, r0, r1, MOT_DTYPE_F16);
 }
-static void gemv_rows_bf16(const mot_matmul_job *job, const float *x, const float *xeo, int n, int64_t r0,
-                           int64_t r1) {
-    gemv_rows(job, x, xeo, n, r0, r1, MOT_DTYPE_BF16);
+static void gemv_rows_bf16(const mot_matmul_job *job, const gemv_in *in, int n, int64_t r0, int64_t r1) {
+    gemv_rows(job, in, n, r0, r1, MOT_DTYPE_BF16);
+}
+
+/* Quantized rows (kernels/cpu/quant_dot.c): one row at a time, read straight from its
+ * blocks, meeting every token while it is in L1. */
+static void gemv_rows_quant(const mot_matmul_job *job, const gemv_in *in, int n, int64_t r0, int64_t r1) {
+    const mot_weight *w = job->w;
+    mot_quant_dot_fn *dot = mot_cpu_quant_dot_fn(w->dtype);
+    const int64_t cols = w->cols;
+    const size_t row_bytes = mot_dtype_row_bytes(w->dtype, cols);
+    float own[in->xs ? 1 : in->xs_len]; /* the sums per token when there is no buffer */
+    for (int64_t r = r0; r < r1; r++) {
+        const char *row = (const char *)w->data + (size_t)r * row_bytes;
+        for (int t = 0; t < n; t++) {
+            const float *xt = in->x + (int64_t)t * cols, *xs = own;
+            if (in->xs) {
+                xs = in->xs + (int64_t)t * in->xs_len;
+            } else {
+                mot_cpu_quant_xsums(own, xt, cols);
+            }
+            const float v = dot(row, xt, xs, cols);
+            store_rows(job, t, r, 0, &v, 1);
+        }
+    }
+}
+
+static gemv_rows_fn *rows_fn_for(mot_dtype dt) {
+    switch (dt) {
+    case MOT_DTYPE_F32:
+        return gemv_rows_f32;
+    case MOT_DTYPE_F16:
+        return gemv_rows_f16;
+    case MOT_DTYPE_BF16:
+        return gemv_rows_bf16;
+    default:
+        return gemv_rows_quant;
+    }
+}
+
+/* Bytes of one stored row of w. */
+static int64_t row_bytes_of(const mot_weight *w) {
+    return mot_dtype_is_quantized(w->dtype) ? (int64_t)mot_dtype_row_bytes(w->dtype, w->cols)
+                                            : w->cols * mot_weight_elem_size(w->dtype);
 }
 
 /* How the rows are handed out: chunks taken as threads come for them, so that a thread
@@ -208,6 +255,8 @@ static int chunk_starts(int64_t *starts, int64_t total, int64_t min_rows, int th
 
 /* Even/odd split copies of x for the bf16 path, per thread, grown on demand. */
 static mot_thread_scratch xeo_scratch;
+/* Block sums of x for the quantized rows, per thread. */
+static mot_thread_scratch xs_scratch;
 
 /* The body, run by every thread of the team; f: the fusions, or NULL. */
 static void gemv_multi_team(const mot_matmul_job *jobs, int n_jobs, const float *x, int n, int64_t total,
@@ -227,31 +276,44 @@ static void gemv_multi_team(const mot_matmul_job *jobs, int n_jobs, const float 
         }
         x = xn;
     }
-    const float *xeo = NULL;
-    if (w0->dtype == MOT_DTYPE_BF16) {
+    int any_bf16 = 0, any_quant = 0;
+    int64_t bytes = 0; /* of all the rows of the row space (paired: gate and up) */
+    for (int j = 0; j < n_jobs; j++) {
+        any_bf16 |= jobs[j].w->dtype == MOT_DTYPE_BF16;
+        any_quant |= mot_dtype_is_quantized(jobs[j].w->dtype);
+        bytes += row_bytes_of(jobs[j].w) * jobs[j].w->rows;
+    }
+    gemv_in in = {x, NULL, NULL, mot_cpu_quant_xsums_len(cols)};
+    if (any_bf16) {
         /* Every thread splits x into its own buffer, for the same reason. */
         float *buf = mot_thread_scratch_get(&xeo_scratch, (size_t)n * (size_t)half * 2 + 1);
         for (int t = 0; buf && t < n; t++) {
             split_even_odd(buf + (int64_t)t * 2 * half, x + (int64_t)t * cols, cols);
         }
-        xeo = buf;
+        in.xeo = buf;
     }
-    gemv_rows_fn *rows_fn = w0->dtype == MOT_DTYPE_F32   ? gemv_rows_f32
-                            : w0->dtype == MOT_DTYPE_F16 ? gemv_rows_f16
-                                                         : gemv_rows_bf16;
+    if (any_quant) {
+        /* and its own block sums of x (NULL: the rows compute them per token) */
+        float *buf = mot_thread_scratch_get(&xs_scratch, (size_t)n * (size_t)in.xs_len + 1);
+        for (int t = 0; buf && t < n; t++) {
+            mot_cpu_quant_xsums(buf + (int64_t)t * in.xs_len, x + (int64_t)t * cols, cols);
+        }
+        in.xs = buf;
+    }
     /* The fused SwiGLU pairs the rows of gate (job 0) and up (job 1): a chunk is the same
      * rows of both, so its thread can apply silu(gate) * up to them when both are done. */
     const int paired = f && f->swiglu;
     const int64_t space = paired ? w0->rows : total;
     int64_t starts[MAX_CHUNKS + 1];
-    const int64_t min_rows = MIN_CHUNK_BYTES / ((paired ? 2 : 1) * cols * mot_weight_elem_size(w0->dtype));
+    /* chunks of at least MIN_CHUNK_BYTES at the mean bytes per row of the space */
+    const int64_t min_rows = space > 0 ? (int64_t)((double)MIN_CHUNK_BYTES * (double)space / (double)(bytes > 0 ? bytes : 1)) : 0;
     const int n_chunks = chunk_starts(starts, space, min_rows, omp_get_num_threads());
 #pragma omp for schedule(dynamic, 1)
     for (int c = 0; c < n_chunks; c++) {
         const int64_t g0 = starts[c], g1 = starts[c + 1];
         if (paired) {
-            rows_fn(&jobs[0], x, xeo, n, g0, g1);
-            rows_fn(&jobs[1], x, xeo, n, g0, g1);
+            rows_fn_for(jobs[0].w->dtype)(&jobs[0], &in, n, g0, g1);
+            rows_fn_for(jobs[1].w->dtype)(&jobs[1], &in, n, g0, g1);
             for (int t = 0; t < n; t++) {
                 float *gate = jobs[0].y + (int64_t)t * w0->rows + g0;
                 mot_cpu_swiglu_span(gate, gate, jobs[1].y + (int64_t)t * w0->rows + g0, g1 - g0);
@@ -265,7 +327,7 @@ static void gemv_multi_team(const mot_matmul_job *jobs, int n_jobs, const float 
             r0 = r0 < 0 ? 0 : r0;
             r1 = r1 > rows ? rows : r1;
             if (r0 < r1) {
-                rows_fn(&jobs[j], x, xeo, n, r0, r1);
+                rows_fn_for(jobs[j].w->dtype)(&jobs[j], &in, n, r0, r1);
             }
             base += rows;
         }
@@ -274,7 +336,8 @@ static void gemv_multi_team(const mot_matmul_job *jobs, int n_jobs, const float 
 
 /* Rows of several weights that read the same x, as one row space split across the threads
  * (q/k/v, gate/up): one closing barrier instead of several, and the split balances over the
- * total. All weights share dtype and cols. */
+ * total. All weights share cols; their dtypes may differ (a GGUF file may store q and k as
+ * Q4_K and v as Q6_K). */
 void mot_cpu_matmul_gemv_multi(const mot_matmul_job *jobs, int n_jobs, const float *x, int n) {
     mot_cpu_matmul_gemv_fused(jobs, n_jobs, x, n, NULL);
 }

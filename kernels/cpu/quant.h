@@ -1,0 +1,31 @@
+/* ggml's block-quantized weights on the CPU (kernels/cpu/quant_dot.c): the dot product of one
+ * stored row with f32 activations, and a row dequantized to f32. Activations stay f32 (no
+ * int8 activation quantization), so a dot differs from the reference over the dequantized
+ * weights only by f32 rounding. Types: Q8_0, Q4_0, Q4_1, Q4_K, Q5_K, Q6_K (ops/ref_quant.c
+ * spells out their layouts). */
+#ifndef MOT_KERNELS_CPU_QUANT_H
+#define MOT_KERNELS_CPU_QUANT_H
+
+#include <stdint.h>
+
+#include "common/tensor.h"
+
+/* Per-token sums of x over its 32-element blocks, which the dots of the types with an
+ * offset (Q4_1's m, the K types' mins) use: sum_j (d q_j + m) x_j = d (q . x) + m sum_j x_j,
+ * so the offset costs one multiply-add per block instead of one per element, and the sums
+ * are computed once per token for every row. xs holds mot_cpu_quant_xsums_len(cols) floats
+ * (zero past cols / 32, so vector loads over whole groups of 16 blocks are safe). */
+int64_t mot_cpu_quant_xsums_len(int64_t cols);
+void mot_cpu_quant_xsums(float *xs, const float *x, int64_t cols);
+
+/* sum_c W[c] x[c] of one stored row of `cols` elements (a multiple of the block); xs: the
+ * sums above for this x. The row may sit at any byte offset. */
+typedef float mot_quant_dot_fn(const void *row, const float *x, const float *xs, int64_t cols);
+/* The dot for dt (NULL when dt is not one of the six types). */
+mot_quant_dot_fn *mot_cpu_quant_dot_fn(mot_dtype dt);
+
+/* out[n] = the row as f32, bit for bit mot_ref_dequant_row (embedding rows, the GEMM's
+ * packing). n a multiple of the block. */
+void mot_cpu_dequant_row(mot_dtype dt, const void *row, int64_t n, float *out);
+
+#endif

@@ -1,0 +1,142 @@
+/* Reference dequantization of ggml's block formats (the oracle for kernels/cpu/quant_dot.c):
+ * one element at a time, spelled out from the layouts below, no vectors.
+ *
+ * Layouts (little-endian, each row a run of blocks; ggml's ggml-quants.c and the gguf
+ * package's quants.py give the same):
+ *   Q8_0  34 B / 32:  f16 d; int8 q[32]                      x[j] = d q[j]
+ *   Q4_0  18 B / 32:  f16 d; u8 qs[16]                       x[j] = d ((qs[j] & 15) - 8),
+ *                                                            x[j + 16] = d ((qs[j] >> 4) - 8)
+ *   Q4_1  20 B / 32:  f16 d, f16 m; u8 qs[16]                as Q4_0 without the 8, plus m
+ *   Q4_K 144 B / 256: f16 d, f16 dmin; u8 scales[12]; u8 qs[128]
+ *     8 sub-blocks of 32; sub-block s has a 6-bit scale sc and min m (scale_min_k4); the 32
+ *     bytes qs[32 (s / 2) ..] hold it in their low (s even) or high (s odd) nibbles;
+ *     x = (d sc) q - (dmin m)
+ *   Q5_K 176 B / 256: f16 d, f16 dmin; u8 scales[12]; u8 qh[32]; u8 qs[128]
+ *     as Q4_K, and bit s of qh[j] is bit 4 of element j of sub-block s
+ *   Q6_K 210 B / 256: u8 ql[128]; u8 qh[64]; int8 scales[16]; f16 d
+ *     element 128 h + 32 g + j (h < 2, g < 4, j < 32) has the low 4 bits
+ *     (ql[64 h + 32 (g & 1) + j] >> 4 (g >> 1)) & 15 and the high 2 bits
+ *     (qh[32 h + j] >> 2 g) & 3; q in 0..63, x = (d scales[i / 16]) (q - 32)
+ *
+ * Rounding, which the kernels reproduce bit for bit (embedding rows and the GEMM's packing
+ * must equal this): products of two factors are one f32 multiply; x = a q + b is one fused
+ * multiply-add (fmaf), so no compiler contraction can make the kernels differ from it. */
+#include <math.h>
+#include <string.h>
+
+#include "common/half.h"
+#include "ops/ops.h"
+
+static float f16_at(const unsigned char *p) {
+    uint16_t h;
+    memcpy(&h, p, 2);
+    return mot_f16_to_f32(h);
+}
+
+/* ggml's get_scale_min_k4: sub-block j's 6-bit scale and min from the 12 packed bytes */
+static void scale_min_k4(const unsigned char *s, int j, int *sc, int *m) {
+    if (j < 4) {
+        *sc = s[j] & 63;
+        *m = s[j + 4] & 63;
+    } else {
+        *sc = (s[j + 4] & 15) | ((s[j - 4] >> 6) << 4);
+        *m = (s[j + 4] >> 4) | ((s[j] >> 6) << 4);
+    }
+}
+
+/* One block of 32 (Q8_0, Q4_0, Q4_1) or 256 (the K types) elements into out. */
+static void dequant_block(mot_dtype dt, const unsigned char *b, float *out) {
+    switch (dt) {
+    case MOT_DTYPE_Q8_0: {
+        const float d = f16_at(b);
+        for (int j = 0; j < 32; j++) {
+            out[j] = d * (float)(int8_t)b[2 + j];
+        }
+        break;
+    }
+    case MOT_DTYPE_Q4_0: {
+        const float d = f16_at(b);
+        for (int j = 0; j < 16; j++) {
+            out[j] = d * (float)((b[2 + j] & 15) - 8);
+            out[j + 16] = d * (float)((b[2 + j] >> 4) - 8);
+        }
+        break;
+    }
+    case MOT_DTYPE_Q4_1: {
+        const float d = f16_at(b), m = f16_at(b + 2);
+        for (int j = 0; j < 16; j++) {
+            out[j] = fmaf(d, (float)(b[4 + j] & 15), m);
+            out[j + 16] = fmaf(d, (float)(b[4 + j] >> 4), m);
+        }
+        break;
+    }
+    case MOT_DTYPE_Q4_K:
+    case MOT_DTYPE_Q5_K: {
+        const float d = f16_at(b), dmin = f16_at(b + 2);
+        const unsigned char *scales = b + 4;
+        const unsigned char *qh = b + 16; /* Q5_K only */
+        const unsigned char *qs = dt == MOT_DTYPE_Q4_K ? b + 16 : b + 48;
+        for (int s = 0; s < 8; s++) {
+            int sc, m;
+            scale_min_k4(scales, s, &sc, &m);
+            const float d1 = d * (float)sc, m1 = dmin * (float)m;
+            for (int j = 0; j < 32; j++) {
+                int q = (qs[32 * (s / 2) + j] >> (4 * (s % 2))) & 15;
+                if (dt == MOT_DTYPE_Q5_K) {
+                    q |= ((qh[j] >> s) & 1) << 4;
+                }
+                out[32 * s + j] = fmaf(d1, (float)q, -m1);
+            }
+        }
+        break;
+    }
+    case MOT_DTYPE_Q6_K: {
+        const unsigned char *ql = b, *qh = b + 128;
+        const int8_t *scales = (const int8_t *)(b + 192);
+        const float d = f16_at(b + 208);
+        for (int h = 0; h < 2; h++) {
+            for (int g = 0; g < 4; g++) {
+                for (int j = 0; j < 32; j++) {
+                    const int i = 128 * h + 32 * g + j;
+                    const int lo = (ql[64 * h + 32 * (g & 1) + j] >> (4 * (g >> 1))) & 15;
+                    const int hi = (qh[32 * h + j] >> (2 * g)) & 3;
+                    out[i] = (d * (float)scales[i / 16]) * (float)((lo | (hi << 4)) - 32);
+                }
+            }
+        }
+        break;
+    }
+    default:
+        break;
+    }
+}
+
+void mot_ref_dequant_row(mot_dtype dt, const void *row, int64_t n, float *out) {
+    const unsigned char *p = row;
+    switch (dt) {
+    case MOT_DTYPE_F32:
+        memcpy(out, p, sizeof(float) * (size_t)n);
+        return;
+    case MOT_DTYPE_F16:
+    case MOT_DTYPE_BF16:
+        for (int64_t i = 0; i < n; i++) {
+            uint16_t h;
+            memcpy(&h, p + 2 * i, 2);
+            out[i] = dt == MOT_DTYPE_F16 ? mot_f16_to_f32(h) : mot_bf16_to_f32(h);
+        }
+        return;
+    default:
+        break;
+    }
+    if (!mot_dtype_is_quantized(dt)) {
+        for (int64_t i = 0; i < n; i++) {
+            out[i] = 0.0f; /* loaders reject other dtypes before any op runs */
+        }
+        return;
+    }
+    const int be = mot_dtype_block_elems(dt);
+    const size_t bb = mot_dtype_block_bytes(dt);
+    for (int64_t i = 0; i < n / be; i++) {
+        dequant_block(dt, p + (size_t)i * bb, out + i * be);
+    }
+}
