@@ -32,7 +32,7 @@ if [[ "${1:-}" == "--test" ]]; then
   # gguf (llama.cpp's Python package) reads, writes and dequantizes GGUF files for the tests.
   if ! /usr/bin/python3 -c "import gguf" 2>/dev/null; then
     echo "install-deps: installing the gguf wheel for /usr/bin/python3"
-    /usr/bin/python3 -m pip install -q --break-system-packages --root-user-action=ignore "gguf>=0.17"
+    /usr/bin/python3 -m pip install -q --break-system-packages --root-user-action=ignore "gguf==0.19.0"
   fi
   # The real model for the GGUF tests; offline, those tests skip instead of failing.
   "$(dirname "$0")/fetch-models.sh" || echo "install-deps: no real model; its GGUF tests will be skipped"

@@ -2,7 +2,7 @@
 """Self-check of the GGUF test tools, no mot binary needed: make_model.py -> make_gguf.py ->
 gguf_ref.py must give back what went in.
 
-    test_gguf_roundtrip.py WORK_DIR CASE...      (CASE: exact, quant, config, tokenizer)
+    test_gguf_roundtrip.py WORK_DIR CASE...   (CASE: exact, quant, config, tokenizer, compare)
 
 - exact: F32/F16/BF16 files made from f32/f16/bf16 folders read back as the very same HF
   weights (bit for bit), which proves the attn_q/attn_k permutation round-trips; tied and
@@ -12,6 +12,7 @@ gguf_ref.py must give back what went in.
   stay exact F32, and each tensor has the type asked for.
 - config: hyper-parameters survive: GQA, head_dim != hidden/heads (key_length), rope
   linear and llama3 (rope_freqs), a Mistral sliding window; logits equal the folder's.
+- compare: gguf_ref.py compare accepts the reference's own dump and rejects damaged ones.
 - tokenizer: the gpt2-style metadata rebuilt as a tokenizer encodes like HF's tokenizer.json;
   the llama-style scores order merged tokens by merge rank; BOS/EOS/add_bos/template keys.
 """
@@ -205,8 +206,54 @@ def test_tokenizer():
                f"{style}: model llama, BOS 1, UNK 0, add_bos_token")
 
 
+def test_compare():
+    """gguf_ref.py compare on dumps made from the reference itself: the truth passes, a
+    perturbed row, a wrong greedy token and a wrong prompt fail; a near-tie stops the
+    comparison without failing."""
+    import compare_dump
+    from safetensors_io import write_safetensors
+    folder = make_model("compare", "--preset", "tiny", "--hidden", "256", "--ffn", "512",
+                        "--untied")
+    path = make_gguf(folder, "compare-mixed", "--type", "Q4_K", "--mixed")
+    model = gguf_ref.load(path)[0]
+    prompt = "The quick brown fox"
+    ids = compare_dump.hf_prompt_tokens(folder, prompt)
+    n = len(ids)
+    for _ in range(8):
+        ids.append(compare_dump.first_argmax(model.forward(ids)[-1].numpy()))
+    logits = model.forward(ids[:-1])[n - 1:].numpy().astype(np.float32)
+
+    def run(label, tokens, rows, expect_status, name="compare-mixed", extra=()):
+        dump = os.path.join(WORK, label + ".safetensors")
+        write_safetensors(dump, {f"tokens.{name}": np.array(tokens, dtype=np.int32),
+                                 f"logits.{name}": rows})
+        status = gguf_ref.main(["compare", "--gguf", path, "--dump", dump, "--prompt", prompt,
+                                "--hf-dir", folder, *extra])
+        expect(status == expect_status, f"compare {label}: exit {status} (want {expect_status})")
+
+    run("truth", ids, logits, 0)
+    run("other-name", ids, logits, 0, name="somebody")
+    bad = logits.copy()
+    bad[3] += 1e-3 * np.abs(bad[3]).max()
+    run("perturbed-row", ids, bad, 1)
+    wrong = list(ids)
+    row = logits[2].astype(np.float64)
+    wrong[n + 2] = int(np.argsort(row)[-2])
+    bad = logits.copy()
+    bad[2, wrong[n + 2]] = bad[2].max() + 1.0   # mot's own arg-max, but not the reference's
+    run("wrong-greedy-token", wrong, bad, 1)
+    run("wrong-prompt", [ids[1]] + ids[1:], logits, 1)
+    # a near-tie: the reference's top two within the bound, mot took the second
+    ref = np.zeros((3, 5))
+    ref[1, 2], ref[1, 4] = 1.0, 1.0 - 1e-6
+    rows, failure = compare_dump.first_divergence(np.array([0, 4, 1]), ref, 1e-4)
+    expect(rows == 2 and failure is None, "near-tie divergence: compared through that step, no failure")
+    rows, failure = compare_dump.first_divergence(np.array([0, 3, 1]), ref, 1e-4)
+    expect(rows == 2 and failure is not None, "clear divergence: a failure")
+
+
 CASES = {"exact": test_exact, "quant": test_quant, "config": test_config,
-         "tokenizer": test_tokenizer}
+         "tokenizer": test_tokenizer, "compare": test_compare}
 
 
 def main():
