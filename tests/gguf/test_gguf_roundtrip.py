@@ -164,7 +164,7 @@ def test_config():
 
 def test_tokenizer():
     from tokenizers import Tokenizer
-    from gguf_tokenizer import GGUFTokenizer
+    from gguf_tokenizer import GGUFTokenizer, SPMTokenizer
     import compare_dump
     texts = ["The quick brown fox jumps over the lazy dog, then naps.",
              "  Leading spaces,\ttabs\nand newlines: 1234567 café — naïve 😀🎉 日本語のテキスト",
@@ -201,6 +201,13 @@ def test_tokenizer():
         expect(types[0] == 2 and types[1] == 3 and types[2] == 3 and types[3] == 6
                and tokens[3] == "<0x00>" and types.count(6) == 256,
                f"{style}: token types unk 2, control 3, 256 bytes 6")
+        oracle = SPMTokenizer(meta)
+        for text in texts if style == "sentencepiece" else texts[:1]:
+            # (HF's Metaspace adds no U+2581 before a text that starts with a space; llama.cpp
+            # always does: the metaspace style is compared on a text without leading spaces)
+            want = compare_dump.hf_prompt_tokens(folder, text)
+            expect(oracle.encode(text) == want, f"{style}: llama.cpp's merge rule over the "
+                   f"file's scores encodes like HF ({len(want)} tokens of {text[:20]!r})")
         expect(meta["tokenizer.ggml.model"] == "llama" and meta["tokenizer.ggml.add_bos_token"] is True
                and meta["tokenizer.ggml.bos_token_id"] == 1 and meta["tokenizer.ggml.unknown_token_id"] == 0,
                f"{style}: model llama, BOS 1, UNK 0, add_bos_token")

@@ -16,7 +16,7 @@ arg-max) and stopping at the first step where mot's token differs from the refer
 arg-max, a failure when the reference's best logit there beats mot's token's by more than
 the bound. The prompt
 tokens are checked against HF tokenizers on --hf-dir (the folder the file was made from), or
-else against the tokenizer rebuilt from the file (gguf_tokenizer.py; gpt2-style only).
+else against the tokenizer rebuilt from the file (gguf_tokenizer.py).
 """
 import argparse
 import os
@@ -142,9 +142,9 @@ def prompt_tokens(args, meta):
         return None
     if args.hf_dir:
         return compare_dump.hf_prompt_tokens(args.hf_dir, args.prompt)
-    from gguf_tokenizer import GGUFTokenizer
+    from gguf_tokenizer import tokenizer_for
     try:
-        return GGUFTokenizer(meta).encode(args.prompt)
+        return tokenizer_for(meta).encode(args.prompt)
     except ValueError as e:
         print(f"note: prompt tokens not checked: {e}")
         return None
@@ -159,9 +159,9 @@ def compare(args):
 
 
 def generate(args):
-    from gguf_tokenizer import GGUFTokenizer
+    from gguf_tokenizer import tokenizer_for
     model, meta, _ = load(args.gguf)
-    tok = GGUFTokenizer(meta)
+    tok = tokenizer_for(meta)
     ids = tok.encode(args.prompt)
     n_prompt = len(ids)
     for _ in range(args.n):
