@@ -47,9 +47,13 @@ def make_model(name, *flags):
 
 
 def make_gguf(model_dir, name, *flags):
+    """make_gguf.py in this process (torch is imported once, not once per file)."""
+    import contextlib
+    import io
+    import make_gguf as tool
     out = os.path.join(WORK, name + ".gguf")
-    subprocess.run([PY, os.path.join(TESTS, "tools", "make_gguf.py"), model_dir, out, *flags],
-                   check=True, stdout=subprocess.DEVNULL)
+    with contextlib.redirect_stdout(io.StringIO()):
+        tool.main([model_dir, out, *flags])
     return out
 
 
