@@ -14,9 +14,8 @@ So a quantized file is held to the very values its bytes encode (SPEC 1.7, 2.4).
 compare: compare_dump.check_dump on the dump's tokens, greedy (mot's tokens are its own
 arg-max) and stopping at the first step where mot's token differs from the reference's
 arg-max, a failure when the reference's best logit there beats mot's token's by more than
-the bound. The prompt
-tokens are checked against HF tokenizers on --hf-dir (the folder the file was made from), or
-else against the tokenizer rebuilt from the file (gguf_tokenizer.py).
+the bound. The prompt tokens are checked against HF tokenizers on --hf-dir (the folder the
+file was made from), or else against the tokenizer rebuilt from the file (gguf_tokenizer.py).
 """
 import argparse
 import os
