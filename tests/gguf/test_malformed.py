@@ -39,7 +39,7 @@ def make(dir_):
 
 def semantic_damage(stem, f, base):
     """-> None when the parsed file f shows exactly the damage `stem` names."""
-    q, k = f.tensor("blk.0.attn_q.weight"), None
+    q = f.tensor("blk.0.attn_q.weight")
     names = [t.name for t in f.tensors]
     keys = [kv.key for kv in f.kvs]
     checks = {
