@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs what mot needs to build and test on Debian (run as root, or with sudo available).
 #   scripts/install-deps.sh          build + demo dependencies
-#   scripts/install-deps.sh --test   also the test oracles (PyTorch, HF tokenizers, Jinja)
+#   scripts/install-deps.sh --test   also the test oracles (PyTorch, HF tokenizers, gguf, Jinja) and the
+#                                    real model the GGUF tests use (scripts/fetch-models.sh)
 set -euo pipefail
 
 packages=(build-essential cmake pkg-config libyaml-dev libjansson-dev libpcre2-dev libopenblas-dev
@@ -28,4 +29,11 @@ if [[ "${1:-}" == "--test" ]]; then
     echo "install-deps: installing the tokenizers wheel for /usr/bin/python3"
     /usr/bin/python3 -m pip install -q --break-system-packages --root-user-action=ignore tokenizers
   fi
+  # gguf (llama.cpp's Python package) reads, writes and dequantizes GGUF files for the tests.
+  if ! /usr/bin/python3 -c "import gguf" 2>/dev/null; then
+    echo "install-deps: installing the gguf wheel for /usr/bin/python3"
+    /usr/bin/python3 -m pip install -q --break-system-packages --root-user-action=ignore "gguf==0.19.0"
+  fi
+  # The real model for the GGUF tests; offline, those tests skip instead of failing.
+  "$(dirname "$0")/fetch-models.sh" || echo "install-deps: no real model; its GGUF tests will be skipped"
 fi

@@ -73,62 +73,105 @@ def first_argmax(row):
     return int(np.argmax(row))  # numpy returns the first maximum: ties go to the lower id
 
 
-def check(args):
-    """-> list of failure lines (empty when everything holds)."""
-    name = args.name or os.path.basename(os.path.normpath(args.model))
-    dump = read_safetensors(args.dump)
+def read_dump(path, name):
+    """-> (tokens int64 [N + T], logits [T, V], N) of expert `name`; ValueError when malformed."""
+    dump = read_safetensors(path)
     tok_key, logit_key = f"tokens.{name}", f"logits.{name}"
     for key in (tok_key, logit_key):
         if key not in dump:
-            raise ValueError(f"{args.dump}: tensor {key} missing (has {sorted(dump)})")
+            raise ValueError(f"{path}: tensor {key} missing (has {sorted(dump)})")
     tokens = dump[tok_key].astype(np.int64)
     logits = dump[logit_key]
     if tokens.ndim != 1 or logits.ndim != 2:
-        raise ValueError(f"{args.dump}: tokens must be 1-D and logits 2-D, found "
+        raise ValueError(f"{path}: tokens must be 1-D and logits 2-D, found "
                          f"{list(tokens.shape)} and {list(logits.shape)}")
-    T, V = logits.shape
+    T = logits.shape[0]
     N = tokens.size - T
     if T < 1 or N < 1:
-        raise ValueError(f"{args.dump}: {tokens.size} tokens and {T} logit rows: "
+        raise ValueError(f"{path}: {tokens.size} tokens and {T} logit rows: "
                          "need at least one prompt token and one row")
+    return tokens, logits, N
+
+
+def first_divergence(sampled, ref, tol):
+    """SPEC 1.7: a greedy run is compared up to the first step where it sampled another token
+    than the reference's arg-max. -> (rows to compare, failure line or None): the step itself
+    is compared, and is a failure when the reference's margin there, its best logit minus
+    that of mot's token (the top-2 margin when mot took the runner-up), exceeds
+    tol * max|ref row|: a near-tie may go either way, anything else may not."""
+    for t in range(len(sampled)):
+        want = first_argmax(ref[t])
+        if sampled[t] == want:
+            continue
+        margin, bound = ref[t, want] - ref[t, sampled[t]], tol * np.abs(ref[t]).max()
+        print(f"step {t}: sampled {sampled[t]}, reference arg-max {want} (margin {margin:.3e}, "
+              f"bound {bound:.3e}); rows after it are not compared")
+        if margin > bound:
+            return t + 1, (f"step {t}: greedy sampled {sampled[t]}, the reference's arg-max is "
+                           f"{want}, better by {margin:.3e} > {bound:.3e}")
+        return t + 1, None
+    return len(sampled), None
+
+
+def check_dump(dump_path, name, model, tol=1e-4, greedy=False, top_k=0, want_prompt=None,
+               ref_greedy=False):
+    """The checks of this module on one expert's rows, against `model` (anything with
+    .cfg.vocab and .forward(tokens) -> [T, V] float64, e.g. LlamaRef). want_prompt: the
+    expected prompt tokens, or None. ref_greedy: stop at the first step where mot's token is
+    not the reference's arg-max (first_divergence). -> list of failure lines."""
+    tokens, logits, N = read_dump(dump_path, name)
+    T, V = logits.shape
     failures = []
     print(f"{name}: {N} prompt tokens, {T} sampled, vocab {V}")
 
-    if args.prompt is not None:
-        want = hf_prompt_tokens(args.model, args.prompt)
+    if want_prompt is not None:
         got = tokens[:N].tolist()
-        if got != want:
-            failures.append(f"prompt tokens differ from HF tokenizers:\n  mot {got}\n  hf  {want}")
+        if got != list(want_prompt):
+            failures.append(f"prompt tokens differ from HF tokenizers:\n  mot {got}\n  hf  "
+                            f"{list(want_prompt)}")
 
     if not np.isfinite(logits).all():
         bad = np.argwhere(~np.isfinite(logits))[0]
         failures.append(f"logits row {bad[0]} col {bad[1]} is {logits[bad[0], bad[1]]}")
         return failures
 
-    model = LlamaRef.load(args.model)
     if V != model.cfg.vocab:
         failures.append(f"logits have {V} columns, config vocab_size is {model.cfg.vocab}")
         return failures
     # Row t is the prediction after position N-1+t; one causal pass over all fed tokens.
     ref = model.forward(tokens[:N + T - 1].tolist())[N - 1:].numpy()
+    sampled = tokens[N:]
+    if ref_greedy:
+        rows, failure = first_divergence(sampled, ref, tol)
+        if failure:
+            failures.append(failure)
+        T, logits, ref, sampled = rows, logits[:rows], ref[:rows], sampled[:rows]
     rel = logit_errors(logits, ref)
     worst = int(np.argmax(rel))
-    print(f"logits: worst row {worst} rel {rel[worst]:.3e} (tol {args.tol:g}); "
+    print(f"logits: worst row {worst} rel {rel[worst]:.3e} (tol {tol:g}) over {T} rows; "
           f"max|ref| {np.abs(ref).max():.3f}")
-    for t in np.nonzero(rel > args.tol)[0][:5]:
-        failures.append(f"logits row {t}: rel error {rel[t]:.3e} > {args.tol:g}")
+    for t in np.nonzero(rel > tol)[0][:5]:
+        failures.append(f"logits row {t}: rel error {rel[t]:.3e} > {tol:g}")
 
-    sampled = tokens[N:]
     for t in range(T):
-        if args.greedy and sampled[t] != first_argmax(logits[t]):
+        if greedy and sampled[t] != first_argmax(logits[t]):
             failures.append(f"step {t}: greedy sampled {sampled[t]}, arg-max of mot's row is "
                             f"{first_argmax(logits[t])}")
-        if args.top_k:
+        if top_k:
             rank = int((logits[t] > logits[t, sampled[t]]).sum())
-            if rank >= args.top_k:
+            if rank >= top_k:
                 failures.append(f"step {t}: sampled {sampled[t]} has rank {rank}, "
-                                f"outside top-k {args.top_k}")
+                                f"outside top-k {top_k}")
     return failures
+
+
+def check(args):
+    """-> list of failure lines (empty when everything holds)."""
+    name = args.name or os.path.basename(os.path.normpath(args.model))
+    want = hf_prompt_tokens(args.model, args.prompt) if args.prompt is not None else None
+    read_dump(args.dump, name)  # a malformed dump is an error before the model loads
+    return check_dump(args.dump, name, LlamaRef.load(args.model), args.tol, args.greedy,
+                      args.top_k, want)
 
 
 def main(argv=None):

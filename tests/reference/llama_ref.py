@@ -92,9 +92,12 @@ def rms_norm(x, w, eps):
 
 
 def rope_inv_freq(cfg):
-    """[hd/2] inverse frequencies 1/theta^(2i/hd), with llama3 scaling applied when asked."""
+    """[hd/2] inverse frequencies 1/theta^(2i/hd), with llama3 scaling applied when asked
+    (or explicit per-frequency divisors: rope_type "factors", what a GGUF file stores)."""
     hd = cfg.head_dim
     inv_freq = 1.0 / (cfg.rope_theta ** (torch.arange(0, hd, 2, dtype=torch.float64) / hd))
+    if cfg.rope_type == "factors":   # a GGUF's rope_freqs tensor: one divisor per frequency
+        return inv_freq / torch.as_tensor(cfg.rope_scaling["factors"], dtype=torch.float64)
     if cfg.rope_type != "llama3":
         return inv_freq
     rs = cfg.rope_scaling
@@ -164,6 +167,13 @@ class LlamaRef:
     @staticmethod
     def load(model_dir):
         return LlamaRef(RefConfig.load(model_dir), load_checkpoint(model_dir))
+
+    @staticmethod
+    def from_dict(config, weights):
+        """config: a config.json-style dict; weights: {HF name: float64 tensor or array}.
+        For models that do not come from a folder (a GGUF file: gguf_ref.py)."""
+        return LlamaRef(RefConfig(config), {k: torch.as_tensor(v, dtype=torch.float64)
+                                            for k, v in weights.items()})
 
     def expected_shapes(self):
         c = self.cfg

@@ -1,0 +1,132 @@
+#!/usr/bin/python3
+"""One GGUF end-to-end case: make a tiny HF model (make_model.py), convert it (make_gguf.py),
+run `mot run -m FILE.gguf -p TEXT -n 16 --temp 0 --dump D`, and check the dump against the
+float64 reference over the same file (tests/reference/gguf_ref.py compare): logits <= 1e-4 per
+row, greedy tokens, up to the first step mot's token is not the reference's arg-max, prompt
+tokens equal HF tokenizers' on the source folder. The mirror of tests/e2e/run_case.py.
+
+    run_gguf_case.py --mot BIN --models DIR --work DIR CASE
+    run_gguf_case.py --list
+
+Models and GGUF files are cached in --models: make_model.py keeps its own stamp; a GGUF is
+rewritten when its flags, its folder's stamp or the GGUF tools change.
+"""
+import argparse
+import hashlib
+import json
+import os
+import subprocess
+import sys
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+TESTS = os.path.dirname(HERE)
+TOOLS = os.path.join(TESTS, "tools")
+sys.path.insert(0, os.path.join(TESTS, "reference"))
+import gguf_ref  # noqa: E402
+
+PROMPT = "The quick brown fox jumps over the lazy dog, then naps."
+TINY = ["--preset", "tiny", "--untied", "--tokenizer", "byte-level"]
+# K-quants need rows that are multiples of 256
+K256 = ["--preset", "tiny", "--hidden", "256", "--ffn", "512", "--heads", "4", "--kv-heads", "2"]
+SP = ["--tokenizer", "sentencepiece"]
+
+# name -> make_model flags, make_gguf flags, extra mot flags
+CASES = {
+    "f32": (TINY, ["--type", "F32", "--chat-template", "chatml"], []),
+    "f16": (TINY, ["--type", "F16"], []),
+    "bf16": (TINY, ["--type", "BF16"], []),
+    "q8_0": (TINY, ["--type", "Q8_0"], []),
+    "q4_0": (TINY, ["--type", "Q4_0"], []),
+    "q4_1": (TINY, ["--type", "Q4_1"], []),
+    "q4_k": (K256 + ["--untied"], ["--type", "Q4_K"], []),
+    "q5_k": (K256 + ["--untied"], ["--type", "Q5_K"], []),
+    "q6_k": (K256 + ["--untied"], ["--type", "Q6_K"], []),
+    "q8_0_sp_tied": (["--preset", "tiny", "--tied"] + SP, ["--type", "Q8_0"], []),
+    "q4_k_sp_tied": (K256 + ["--tied"] + SP, ["--type", "Q4_K"], []),
+    "f16_metaspace": (["--preset", "tiny", "--tokenizer", "sentencepiece-metaspace"],
+                      ["--type", "F16"], []),
+    "mixed": (K256 + ["--untied"], ["--type", "Q4_K", "--mixed"], []),
+    "mixed_sp_tied": (K256 + ["--tied"] + SP, ["--type", "Q5_K", "--mixed"], []),
+    "q8_0_head_dim": (["--preset", "tiny", "--heads", "4", "--kv-heads", "4", "--head-dim", "24"],
+                      ["--type", "Q8_0"], []),
+    "f32_rope_llama3": (["--preset", "tiny", "--rope-scaling", "llama3"], ["--type", "F32"], []),
+    "q8_0_rope_linear": (["--preset", "tiny", "--rope-scaling", "linear"], ["--type", "Q8_0"], []),
+    "q8_0_mistral_window": (["--preset", "tiny-mistral", "--sliding-window", "6"],
+                            ["--type", "Q8_0"], ["-c", "96"]),
+}
+
+
+def tools_digest():
+    h = hashlib.sha1()
+    for name in ("make_gguf.py", "gguf_quant.py", "gguf_vocab.py"):
+        with open(os.path.join(TOOLS, name), "rb") as fh:
+            h.update(fh.read())
+    with open(os.path.join(TESTS, "reference", "gguf_layout.py"), "rb") as fh:
+        h.update(fh.read())
+    return h.hexdigest()[:16]
+
+
+def make_files(models, case):
+    model_flags, gguf_flags, _ = CASES[case]
+    folder = os.path.join(models, "hf-" + case)
+    subprocess.run([sys.executable, os.path.join(TOOLS, "make_model.py"), folder, *model_flags],
+                   check=True, stdout=subprocess.DEVNULL)
+    path = os.path.join(models, case + ".gguf")
+    with open(os.path.join(folder, ".make_model_stamp.json")) as fh:
+        model_stamp = json.load(fh)
+    stamp = {"flags": gguf_flags, "model": model_stamp, "tools": tools_digest()}
+    stamp_path = path + ".stamp.json"
+    try:
+        with open(stamp_path) as fh:
+            if json.load(fh) == stamp and os.path.exists(path):
+                return folder, path
+    except (OSError, ValueError):
+        pass
+    subprocess.run([sys.executable, os.path.join(TOOLS, "make_gguf.py"), folder, path, *gguf_flags],
+                   check=True)
+    with open(stamp_path, "w") as fh:
+        json.dump(stamp, fh)
+    return folder, path
+
+
+def run_mot(cmd, timeout=120):
+    """Runs mot; prints its command, output and error, so a failure shows mot's own reason."""
+    print("+ " + " ".join(repr(c) if (" " in c or not c) else c for c in cmd), flush=True)
+    r = subprocess.run(cmd, capture_output=True, text=True, errors="replace", timeout=timeout)
+    print(f"mot stdout: {r.stdout!r}\nmot stderr: {r.stderr.strip()}")
+    return r
+
+
+def main():
+    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    p.add_argument("--mot")
+    p.add_argument("--models")
+    p.add_argument("--work")
+    p.add_argument("--threads", default="2")
+    p.add_argument("--list", action="store_true")
+    p.add_argument("case", nargs="?", choices=sorted(CASES))
+    args = p.parse_args()
+    if args.list:
+        print("\n".join(sorted(CASES)))
+        return 0
+    if not (args.mot and args.models and args.work and args.case):
+        p.error("--mot, --models, --work and CASE are required")
+    folder, path = make_files(args.models, args.case)
+    os.makedirs(args.work, exist_ok=True)
+    dump = os.path.join(args.work, args.case + ".safetensors")
+    if os.path.exists(dump):
+        os.remove(dump)
+    r = run_mot([args.mot, "run", "-m", path, "-p", PROMPT, "-n", "16", "--temp", "0",
+                 "-t", args.threads, "--dump", dump, *CASES[args.case][2]])
+    if r.returncode != 0:
+        print(f"FAIL: mot exited with {r.returncode}")
+        return 1
+    if not os.path.exists(dump):
+        print(f"FAIL: mot wrote no dump at {dump}")
+        return 1
+    return gguf_ref.main(["compare", "--gguf", path, "--dump", dump, "--prompt", PROMPT,
+                          "--hf-dir", folder])
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,41 @@
+# GGUF (SPEC 2.4): tiny HF checkpoints converted to GGUF by tests/tools/make_gguf.py, run with
+# `mot run -m FILE.gguf --dump` and compared with the float64 reference over the same file
+# (tests/reference/gguf_ref.py); malformed files (tests/tools/malformed_gguf.py); the real
+# SmolLM2-135M-Instruct Q4_1 (scripts/fetch-models.sh; skipped when absent).
+set(MOT_GGUF_DIR ${CMAKE_CURRENT_LIST_DIR})
+set(MOT_GGUF_MODELS ${CMAKE_BINARY_DIR}/test-models/gguf)
+set(MOT_GGUF_WORK ${CMAKE_BINARY_DIR}/gguf-dumps)
+set(MOT_GGUF_REAL ${CMAKE_SOURCE_DIR}/models/SmolLM2-135M-Instruct.Q4_1.gguf)
+
+# The test tools themselves, no mot binary: writer -> reference round trip, malformed files.
+foreach(group exact quant config tokenizer compare)
+  add_test(NAME gguf_tools_${group}
+    COMMAND ${MOT_PYTHON} ${MOT_GGUF_DIR}/test_gguf_roundtrip.py
+            ${CMAKE_BINARY_DIR}/gguf-tools-test/${group} ${group})
+  set_tests_properties(gguf_tools_${group} PROPERTIES LABELS "gguf;reference;python" TIMEOUT 180)
+endforeach()
+add_test(NAME gguf_malformed_files
+  COMMAND ${MOT_PYTHON} ${MOT_GGUF_DIR}/test_malformed.py --self-check ${CMAKE_BINARY_DIR}/gguf-malformed-files)
+set_tests_properties(gguf_malformed_files PROPERTIES LABELS "gguf;python" TIMEOUT 120)
+
+# mot on them.
+foreach(case f32 f16 bf16 q8_0 q4_0 q4_1 q4_k q5_k q6_k q8_0_sp_tied q4_k_sp_tied f16_metaspace
+             mixed mixed_sp_tied q8_0_head_dim f32_rope_llama3 q8_0_rope_linear q8_0_mistral_window)
+  add_test(NAME gguf_e2e_${case}
+    COMMAND ${MOT_PYTHON} ${MOT_GGUF_DIR}/run_gguf_case.py --mot $<TARGET_FILE:mot>
+            --models ${MOT_GGUF_MODELS} --work ${MOT_GGUF_WORK} ${case})
+  set_tests_properties(gguf_e2e_${case} PROPERTIES LABELS "gguf;e2e;python" TIMEOUT 180)
+endforeach()
+
+add_test(NAME gguf_malformed_mot
+  COMMAND ${MOT_PYTHON} ${MOT_GGUF_DIR}/test_malformed.py --mot $<TARGET_FILE:mot>
+          ${CMAKE_BINARY_DIR}/gguf-malformed-mot)
+set_tests_properties(gguf_malformed_mot PROPERTIES LABELS "gguf;cli;python" TIMEOUT 300)
+
+foreach(test greedy chat)
+  add_test(NAME gguf_smollm2_${test}
+    COMMAND ${MOT_PYTHON} ${MOT_GGUF_DIR}/run_real_model.py --mot $<TARGET_FILE:mot>
+            --model ${MOT_GGUF_REAL} --work ${MOT_GGUF_WORK} ${test})
+  set_tests_properties(gguf_smollm2_${test} PROPERTIES LABELS "gguf;e2e;python"
+                       TIMEOUT 600 SKIP_RETURN_CODE 77)
+endforeach()
