@@ -94,7 +94,7 @@ static mot_status read_string(cursor *c, uint64_t max_len, char **out, const cha
     uint64_t n = 0;
     MOT_TRY(read_u64(c, &n, what));
     if (n > left(c)) {
-        return mot_fail(MOT_ERR_FORMAT, "%s: %s: a string of %" PRIu64 " bytes runs past the end of the file", c->path,
+        return mot_fail(MOT_ERR_FORMAT, "%s: %s: a string length of %" PRIu64 " bytes runs past the end of the file", c->path,
                         what, n);
     }
     if (n > max_len) {
@@ -150,11 +150,13 @@ static void scalar_at(gguf_kv *kv, const unsigned char *p) {
 }
 
 static mot_status read_value(cursor *c, gguf_kv *kv) {
+    char what[MAX_NAME + 16];
+    snprintf(what, sizeof what, "key '%s'", kv->key);
     uint32_t t = 0;
-    MOT_TRY(read_u32(c, &t, kv->key));
+    MOT_TRY(read_u32(c, &t, what));
     kv->type = (mot_gguf_type)t;
     if (t == MOT_GGUF_STRING) {
-        return read_string(c, left(c), &kv->str, kv->key);
+        return read_string(c, left(c), &kv->str, what);
     }
     if (t != MOT_GGUF_ARRAY) {
         uint64_t size = value_size(t);
@@ -162,7 +164,7 @@ static mot_status read_value(cursor *c, gguf_kv *kv) {
             return mot_fail(MOT_ERR_FORMAT, "%s: key '%s': unknown value type %u", c->path, kv->key, t);
         }
         if (left(c) < size) {
-            return truncated(c, kv->key);
+            return truncated(c, what);
         }
         scalar_at(kv, c->p + c->pos);
         c->pos += size;
@@ -170,8 +172,8 @@ static mot_status read_value(cursor *c, gguf_kv *kv) {
     }
     uint32_t et = 0;
     uint64_t n = 0;
-    MOT_TRY(read_u32(c, &et, kv->key));
-    MOT_TRY(read_u64(c, &n, kv->key));
+    MOT_TRY(read_u32(c, &et, what));
+    MOT_TRY(read_u64(c, &n, what));
     kv->elem_type = (mot_gguf_type)et;
     if (et == MOT_GGUF_ARRAY) {
         return mot_fail(MOT_ERR_FORMAT, "%s: key '%s': arrays of arrays are not supported", c->path, kv->key);
@@ -187,9 +189,9 @@ static mot_status read_value(cursor *c, gguf_kv *kv) {
         }
         kv->n = (int64_t)n;
         for (uint64_t i = 0; i < n; i++) {
-            char what[MAX_NAME + 48];
-            snprintf(what, sizeof what, "key '%s'[%" PRIu64 "]", kv->key, i);
-            MOT_TRY(read_string(c, left(c), &kv->strs[i], what));
+            char elem[MAX_NAME + 48];
+            snprintf(elem, sizeof elem, "key '%s'[%" PRIu64 "]", kv->key, i);
+            MOT_TRY(read_string(c, left(c), &kv->strs[i], elem));
         }
         return MOT_OK;
     }
