@@ -6,9 +6,9 @@
 set -euo pipefail
 
 packages=(build-essential cmake pkg-config libyaml-dev libjansson-dev libpcre2-dev libopenblas-dev
-          python3 python3-numpy)
+          python3 python3-numpy python3-pip)
 if [[ "${1:-}" == "--test" ]]; then
-  packages+=(python3-torch python3-pip python3-jinja2)
+  packages+=(python3-torch python3-jinja2)
 fi
 
 missing=()

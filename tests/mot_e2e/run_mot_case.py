@@ -46,6 +46,7 @@ CASES = {
     "sampled": dict(scenario="sampled", sampled=True, top_k=20,
                     run=["--temp", "0.8", "--top-k", "20", "--top-p", "0.9", "--seed", "5"]),
     "demo": dict(scenario="demo"),
+    "gguf_experts": dict(scenario="gguf_experts"),
 }
 
 

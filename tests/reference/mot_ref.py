@@ -103,8 +103,23 @@ def placement_ends(placement, n_layers, stacks, explicit=None):
 
 # ---- tokens ----
 
+_GGUF_META = {}
+
+
+def gguf_meta(path):
+    """A GGUF expert's metadata (read once)."""
+    if path not in _GGUF_META:
+        import gguf_ref
+        _GGUF_META[path] = gguf_ref.read_gguf(path)[0]
+    return _GGUF_META[path]
+
+
 def prompt_tokens(model_dir, text):
-    """HF tokenizers' encoding, BOS as the expert's configuration asks (compare_dump's rule)."""
+    """HF tokenizers' encoding, BOS as the expert's configuration asks (compare_dump's rule);
+    for a GGUF expert, the file's own vocabulary rebuilt (tests/reference/gguf_tokenizer.py)."""
+    if model_dir.endswith(".gguf"):
+        from gguf_tokenizer import tokenizer_for
+        return tokenizer_for(gguf_meta(model_dir)).encode(text)
     from compare_dump import hf_prompt_tokens
     return hf_prompt_tokens(model_dir, text)
 
@@ -114,7 +129,12 @@ def apply_template(template, prompt):
 
 
 def eos_ids(model_dir):
-    """EOS ids: generation_config.json's eos_token_id, else config.json's (an int or a list)."""
+    """EOS ids: generation_config.json's eos_token_id, else config.json's (an int or a list);
+    a GGUF file's tokenizer.ggml.eos_token_id (and eot_token_id)."""
+    if model_dir.endswith(".gguf"):
+        meta = gguf_meta(model_dir)
+        return {int(meta[k]) for k in ("tokenizer.ggml.eos_token_id", "tokenizer.ggml.eot_token_id")
+                if meta.get(k) is not None}
     for name in ("generation_config.json", "config.json"):
         path = os.path.join(model_dir, name)
         if os.path.exists(path):
@@ -254,6 +274,14 @@ class MotWeights:
                                  f"found {list(self.t[name].shape)}")
 
 
+def load_expert(path):
+    """A folder through LlamaRef.load; a GGUF file dequantized to float64 (gguf_ref.load)."""
+    if path.endswith(".gguf"):
+        import gguf_ref
+        return gguf_ref.load(path)[0]
+    return LlamaRef.load(path)
+
+
 # ---- the whole pipeline ----
 
 class MotRef:
@@ -268,7 +296,7 @@ class MotRef:
     @staticmethod
     def load(pipeline_path, weights_path=None):
         pipe = Pipeline(pipeline_path)
-        experts = [LlamaRef.load(e["dir"]) for e in pipe.experts]
+        experts = [load_expert(e["dir"]) for e in pipe.experts]
         path = weights_path or pipe.weights
         if not path:
             raise ValueError(f"{pipeline_path}: no weights file")

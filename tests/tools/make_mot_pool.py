@@ -105,14 +105,19 @@ SCENARIOS = {
                                    dict(name="c", model="c", private=True)],
                           router_order=["a", "c", "b"], eos_death="c",
                           sampler=dict(max_tokens=10), weights=dict(seed=10)),
+    # GGUF experts beside a Hugging Face folder (SPEC 2.4): a as Q4_1 blocks, b as Q8_0; c (the
+    # router's expert, SentencePiece-style) stays a folder
+    "gguf_experts": scenario(router=dict(top_k=3), gguf=dict(a="Q4_1", b="Q8_0"),
+                             weights=dict(seed=12)),
     # the built-in demo: longer generation, all three experts in play
     "demo": scenario(router=dict(top_k=2), sampler=dict(max_tokens=32),
                      templates=dict(c="Question: {prompt}\nAnswer:"), weights=dict(seed=21)),
 }
 
 SOURCES = [os.path.join(HERE, f) for f in ("make_mot_pool.py", "make_model.py",
-                                            "make_tokenizer.py")] + \
-          [os.path.join(REFERENCE, f) for f in ("mot_ref.py", "llama_ref.py")]
+                                            "make_tokenizer.py", "make_gguf.py", "gguf_quant.py",
+                                            "gguf_vocab.py")] + \
+          [os.path.join(REFERENCE, f) for f in ("mot_ref.py", "llama_ref.py", "gguf_layout.py")]
 
 
 # ---- experts ----
@@ -124,7 +129,21 @@ def build_expert(pool_dir, key):
     return out
 
 
+def gguf_expert(pool_dir, key, type_name):
+    """Expert `key` converted to a GGUF file of type_name (tests/tools/make_gguf.py)."""
+    import make_gguf
+    src = os.path.join(pool_dir, "experts", key)
+    out = os.path.join(pool_dir, "experts", f"{key}.{type_name.lower()}.gguf")
+    make_gguf.main([src, out, "--type", type_name])
+    return out
+
+
 def expert_config(model_dir):
+    """config.json of a folder; a GGUF file's settings as Hugging Face names them."""
+    if model_dir.endswith(".gguf"):
+        import gguf_ref
+        meta, tensors = gguf_ref.read_gguf(model_dir)
+        return gguf_ref.hf_config(meta, tensors, model_dir)
     with open(os.path.join(model_dir, "config.json")) as fh:
         return json.load(fh)
 
@@ -331,6 +350,8 @@ def build(pool_dir, name, weights_mode="auto", force=False):
             shared = build_expert(pool_dir, e["model"])
             expert_dirs[e["name"]] = (private_copy(shared, os.path.join(
                 pool_dir, "private", f"{name}-{e['name']}")) if e.get("private") else shared)
+            if e["name"] in s.get("gguf", {}):
+                expert_dirs[e["name"]] = gguf_expert(pool_dir, e["model"], s["gguf"][e["name"]])
         hidden = {n: expert_config(d)["hidden_size"] for n, d in expert_dirs.items()}
         weights_path = os.path.join(pool_dir, f"{name}.mot.safetensors")
         write_yaml(pipeline_path, pipeline_doc(name, s, expert_dirs, pool_dir))
