@@ -133,9 +133,10 @@ mot_status mot_model_load(const char *pipeline_path, int load_weights, mot_model
     }
     for (int e = 0; st == MOT_OK && e < m->n_experts; e++) {
         const mot_pipeline_expert *pe = &p->experts[e];
-        st = mot_expert_load(pe->path, &m->experts[e]);
+        /* the tokenizer first: its transient build memory then does not add to the weights' */
+        st = mot_tokenizer_load(pe->path, &m->tokenizers[e]);
         if (st == MOT_OK) {
-            st = mot_tokenizer_load(pe->path, &m->tokenizers[e]);
+            st = mot_expert_load(pe->path, &m->experts[e]);
         }
         if (st == MOT_OK && pe->chat) {
             st = mot_chat_resolve(m->tokenizers[e], pe->chat_template, pe->path, "chat_template:", &m->chat[e]);

@@ -39,3 +39,8 @@ foreach(test greedy chat)
   set_tests_properties(gguf_smollm2_${test} PROPERTIES LABELS "gguf;e2e;python"
                        TIMEOUT 600 SKIP_RETURN_CODE 77)
 endforeach()
+
+# Quantized stays quantized: peak RSS of a real-model run within file + KV + 10%.
+add_test(NAME gguf_smollm2_rss
+  COMMAND ${MOT_PYTHON} ${MOT_GGUF_DIR}/test_gguf_rss.py $<TARGET_FILE:mot> ${MOT_GGUF_REAL})
+set_tests_properties(gguf_smollm2_rss PROPERTIES LABELS "gguf;cli;python" TIMEOUT 300 SKIP_RETURN_CODE 77)
