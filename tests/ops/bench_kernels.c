@@ -138,9 +138,10 @@ static void bench_gemm(int n, int reps, int max_threads, int with_naive) {
 
 /* ---- quantized weights ----------------------------------------------------------------- */
 
-static const mot_dtype quant_types[] = {MOT_DTYPE_Q4_0, MOT_DTYPE_Q4_1, MOT_DTYPE_Q8_0,
-                                        MOT_DTYPE_Q4_K, MOT_DTYPE_Q5_K, MOT_DTYPE_Q6_K};
-enum { N_QTYPES = sizeof quant_types / sizeof quant_types[0] };
+/* BF16 last: the GEMV on plain weights read the same way, as a baseline */
+static const mot_dtype quant_types[] = {MOT_DTYPE_Q4_0, MOT_DTYPE_Q4_1, MOT_DTYPE_Q8_0, MOT_DTYPE_Q4_K,
+                                        MOT_DTYPE_Q5_K, MOT_DTYPE_Q6_K, MOT_DTYPE_BF16};
+enum { N_QTYPES = sizeof quant_types / sizeof quant_types[0] - 1, N_GEMV_TYPES = N_QTYPES + 1 };
 
 /* SmolLM-135M's and TinyLlama-1.1B's decode matmuls; -1: every type, else the one type that
  * shape is benchmarked as (SmolLM as Q8_0, its usual GGUF type). */
@@ -162,8 +163,8 @@ static void bench_quant_gemv(double bw, int reps, int threads, int hot) {
     omp_set_num_threads(threads);
     char *pool = make_weight_bytes(QPOOL + 64);
     for (size_t s = 0; s < sizeof qshapes / sizeof qshapes[0]; s++) {
-        for (int d = 0; d < N_QTYPES; d++) {
-            if (qshapes[s].only >= 0 && qshapes[s].only != d) {
+        for (int d = 0; d < N_GEMV_TYPES; d++) {
+            if (qshapes[s].only >= 0 && qshapes[s].only != d && d != N_QTYPES) {
                 continue;
             }
             const mot_dtype dt = quant_types[d];
