@@ -18,6 +18,13 @@
  * At n = 128 the GEMM beats OpenBLAS's cblas_sgemm on the model shapes measured
  * (tests/ops/bench_results.md): f32 from -2% (noise) to +20%, bf16 by 2-3x (BLAS needs a
  * conversion pass first), so BLAS is not used at dispatch.
+ * Quantized weights (bench_kernels --only qgemm, 2 threads, a loaded machine: the figures
+ * below are from the runs' quiet moments), GEMV / GEMM GFLOP/s on 1536x576 and 576x576:
+ *   n = 4: GEMV ahead (Q4_K 54.4 / 31.7, Q4_1 48.8 / 46.8, Q5_K 40.1 / 30.3);
+ *   n = 6: about level (Q4_K 54.7 / 55.1, Q4_1 47.7 / 50.6, Q5_K 39.8 / 39.5);
+ *   n = 8: GEMM ahead (Q4_K 54.8 / 73.0, Q8_0 45.9 / 55.4, Q5_K 42.4 / 68.9, Q6_K 31.1 / 49.2).
+ * The quantized GEMV dequantizes every row once per token (the packed GEMM once per panel),
+ * so it falls behind from about the same point as bf16: gemm_from_quant = 8.
  */
 #include "kernels/cpu/matmul_variants.h"
 

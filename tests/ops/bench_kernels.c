@@ -1,7 +1,7 @@
 /* Kernel micro-benchmark: decode GEMV against the measured read bandwidth, prefill GEMM
  * against OpenBLAS and a naive loop. Best of R repetitions (the machine is shared and
  * noisy). Usage: bench_kernels [-r REPS] [-t MAX_THREADS] [-n TOKENS] [--naive] [--hot]
- * [--only gemv|gemm|attn]. --hot runs the GEMV on one weight copy (from cache when it fits) to
+ * [--only gemv|gemm|attn|qgemv|qgemm|quant] (the q ones: quantized weights, not in "all"). --hot runs the GEMV on one weight copy (from cache when it fits) to
  * show whether the loop, not memory, is the limit. */
 #include <omp.h>
 #include <stdio.h>
@@ -136,6 +136,107 @@ static void bench_gemm(int n, int reps, int max_threads, int with_naive) {
     }
 }
 
+/* ---- quantized weights ----------------------------------------------------------------- */
+
+/* BF16 last: the GEMV on plain weights read the same way, as a baseline */
+static const mot_dtype quant_types[] = {MOT_DTYPE_Q4_0, MOT_DTYPE_Q4_1, MOT_DTYPE_Q8_0, MOT_DTYPE_Q4_K,
+                                        MOT_DTYPE_Q5_K, MOT_DTYPE_Q6_K, MOT_DTYPE_BF16};
+enum { N_QTYPES = sizeof quant_types / sizeof quant_types[0] - 1, N_GEMV_TYPES = N_QTYPES + 1 };
+
+/* SmolLM-135M's and TinyLlama-1.1B's decode matmuls; -1: every type, else the one type that
+ * shape is benchmarked as (SmolLM as Q8_0, its usual GGUF type). */
+static const struct {
+    int64_t rows, cols;
+    int only; /* index into quant_types, or -1 */
+} qshapes[] = {{576, 576, 2},     {192, 576, 2},     {1536, 576, 2},    {576, 1536, 2},    {49152, 576, 2},
+               {2048, 2048, -1},  {256, 2048, -1},   {5632, 2048, -1},  {2048, 5632, -1},  {32000, 2048, -1}};
+
+/* Decode GEMV on quantized weights, GB/s of weight bytes. The weights rotate over copies
+ * spanning QPOOL bytes (> 4x the 260 MiB L3 of the benchmark VM), so each call reads from
+ * DRAM; --hot: one copy. Every 16-bit word of the pool is a finite f16 near 1 (the bytes of
+ * the quants are whatever that makes them), so the scales are sane. */
+#define QPOOL ((size_t)1 << 30)
+static void bench_quant_gemv(double bw, int reps, int threads, int hot) {
+    printf("\n## Quantized GEMV (n = 1), %d thread(s); %s\n\n", threads,
+           hot ? "one weight copy (cache-resident when it fits)" : "weights rotate over copies spanning 1 GiB (DRAM)");
+    printf("| shape (rows x cols) | dtype | MiB | us | GB/s | %% of %.1f GB/s |\n|---|---|---|---|---|---|\n", bw);
+    omp_set_num_threads(threads);
+    char *pool = make_weight_bytes(QPOOL + 64);
+    for (size_t s = 0; s < sizeof qshapes / sizeof qshapes[0]; s++) {
+        for (int d = 0; d < N_GEMV_TYPES; d++) {
+            if (qshapes[s].only >= 0 && qshapes[s].only != d && d != N_QTYPES) {
+                continue;
+            }
+            const mot_dtype dt = quant_types[d];
+            const size_t bytes = mot_dtype_row_bytes(dt, qshapes[s].cols) * (size_t)qshapes[s].rows;
+            int copies = hot ? 1 : (int)(QPOOL / bytes);
+            copies = copies < 1 ? 1 : copies > 4096 ? 4096 : copies;
+            mot_weight *ws = malloc(sizeof(mot_weight) * (size_t)copies);
+            for (int c = 0; c < copies; c++) {
+                /* +2 bytes: tensors in a mapped file start at any even offset */
+                ws[c] = (mot_weight){dt, pool + 2 + (size_t)c * bytes, qshapes[s].rows, qshapes[s].cols};
+            }
+            float *x = make_floats((size_t)qshapes[s].cols), *y = malloc(sizeof(float) * (size_t)qshapes[s].rows);
+            /* rounds over all copies; the best round's mean time per call */
+            const int rounds = reps < 3 ? 3 : reps, per = copies < 64 ? 64 / copies + 1 : 1;
+            double best = 1e30;
+            mot_cpu_matmul(y, x, &ws[0], 1);
+            for (int r = 0; r < rounds; r++) {
+                double t0 = omp_get_wtime();
+                for (int i = 0; i < copies * per; i++) {
+                    mot_cpu_matmul(y, x, &ws[i % copies], 1);
+                }
+                double dt_s = (omp_get_wtime() - t0) / (copies * per);
+                best = dt_s < best ? dt_s : best;
+            }
+            const double gbs = (double)bytes / best / 1e9;
+            printf("| %lld x %lld | %s | %.2f | %.1f | %.1f | %.0f%% |\n", (long long)qshapes[s].rows,
+                   (long long)qshapes[s].cols, mot_dtype_name(dt), (double)bytes / (1 << 20), best * 1e6, gbs,
+                   100.0 * gbs / bw);
+            fflush(stdout);
+            free(ws), free(x), free(y);
+        }
+    }
+    free(pool);
+}
+
+/* Prefill on quantized weights: the GEMM (dequantizing panels while packing) and the GEMV
+ * per token count, GFLOP/s, beside the f32 GEMM on the same shape. */
+static void bench_quant_gemm(int n, int reps, int threads) {
+    omp_set_num_threads(threads);
+    printf("\n## Quantized GEMM, %d thread(s), GFLOP/s (best of %d)\n\n", threads, reps);
+    static const int ns[] = {2, 4, 6, 8, 12, 16, 0};
+    printf("| shape | dtype | n=%d gemm | f32 gemm |", n);
+    for (int i = 0; ns[i]; i++) printf(" n=%d gemv / gemm |", ns[i]);
+    printf("\n|---|---|---|---|");
+    for (int i = 0; ns[i]; i++) printf("---|");
+    printf("\n");
+    static const shape gshapes[] = {{576, 576}, {1536, 576}, {2048, 2048}, {5632, 2048}};
+    for (size_t s = 0; s < sizeof gshapes / sizeof gshapes[0]; s++) {
+        const int64_t rows = gshapes[s].rows, cols = gshapes[s].cols;
+        float *x = make_floats((size_t)n * cols), *y = malloc(sizeof(float) * (size_t)n * rows);
+        float *wf = make_floats((size_t)(rows * cols));
+        const mot_weight w32 = {MOT_DTYPE_F32, wf, rows, cols};
+        const double flops = 2.0 * n * (double)rows * (double)cols;
+        const double f32 = flops / best_time(mot_cpu_matmul_gemm, y, x, &w32, 1, n, reps) / 1e9;
+        char *mem = make_weight_bytes(mot_dtype_row_bytes(MOT_DTYPE_Q8_0, cols) * (size_t)rows + 64);
+        for (int d = 0; d < N_QTYPES; d++) {
+            const mot_weight w = {quant_types[d], mem + 2, rows, cols};
+            printf("| %lld x %lld | %s | %.1f | %.1f |", (long long)rows, (long long)cols,
+                   mot_dtype_name(quant_types[d]), flops / best_time(mot_cpu_matmul_gemm, y, x, &w, 1, n, reps) / 1e9,
+                   f32);
+            for (int i = 0; ns[i]; i++) {
+                const double fl = 2.0 * ns[i] * (double)rows * (double)cols;
+                printf(" %.1f / %.1f |", fl / best_time(mot_cpu_matmul_gemv, y, x, &w, 1, ns[i], reps) / 1e9,
+                       fl / best_time(mot_cpu_matmul_gemm, y, x, &w, 1, ns[i], reps) / 1e9);
+            }
+            printf("\n");
+            fflush(stdout);
+        }
+        free(mem), free(x), free(y), free(wf);
+    }
+}
+
 /* Attention: decode (one query over a long cache) and prefill, TinyLlama-like heads. */
 static void bench_attention(int reps, int threads) {
     omp_set_num_threads(threads);
@@ -186,11 +287,11 @@ int main(int argc, char **argv) {
         } else if (strcmp(argv[i], "--naive") == 0) {
             with_naive = 1;
         } else if (strcmp(argv[i], "--only") == 0 && i + 1 < argc) {
-            only = argv[++i]; /* gemv | gemm | attn */
+            only = argv[++i]; /* gemv | gemm | attn | qgemv | qgemm | quant (both) */
         } else {
             fprintf(stderr,
                     "usage: %s [-r REPS] [-t MAX_THREADS] [-n TOKENS] [--naive] [--hot] [--only "
-                    "gemv|gemm]\n",
+                    "gemv|gemm|attn|qgemv|qgemm|quant]\n",
                     argv[0]);
             return 2;
         }
@@ -205,6 +306,18 @@ int main(int argc, char **argv) {
         printf("# measured read bandwidth: %.1f GB/s (%d threads, mean of 4 passes over 1 GiB)\n", bw,
                max_threads);
         bench_gemv(bw, reps, max_threads, hot);
+    }
+    if (strcmp(only, "qgemv") == 0 || strcmp(only, "quant") == 0) {
+        omp_set_num_threads(max_threads);
+        double bw = mot_cpu_measure_read_bandwidth((size_t)1 << 30, 4);
+        printf("# measured read bandwidth: %.1f GB/s (%d threads, mean of 4 passes over 1 GiB)\n", bw, max_threads);
+        bench_quant_gemv(bw, reps, max_threads, hot);
+    }
+    if (strcmp(only, "qgemm") == 0 || strcmp(only, "quant") == 0) {
+        bench_quant_gemm(n, reps, max_threads);
+    }
+    if (strncmp(only, "q", 1) == 0) {
+        return 0;
     }
     if (strcmp(only, "gemv") != 0 && strcmp(only, "attn") != 0) {
         bench_gemm(n, reps, max_threads, with_naive);
