@@ -138,8 +138,11 @@ static mot_status run(const run_options *o) {
     if (st == MOT_OK) st = mot_profile_begin(&prof, o->exec.profile_path);
     gp.backend.trace = mot_profile_trace(&prof);
     if (st == MOT_OK) st = mot_run_prompt(o, &prompt, &prompt_buf);
-    /* The tokenizer first: building it from a large vocabulary takes transient memory that
-     * then does not add to the weights' (peak RSS, docs/models.md). */
+    /* The settings first (what is wrong with a model is said about config.json or the GGUF
+     * header), then the tokenizer: building it from a large vocabulary takes transient memory
+     * that then does not add to the weights' (peak RSS, docs/models.md). */
+    mot_config cfg;
+    if (st == MOT_OK) st = mot_config_load(o->model_dir, &cfg);
     if (st == MOT_OK) st = mot_tokenizer_load(o->model_dir, &tok);
     if (st == MOT_OK) st = mot_expert_load(o->model_dir, &ex);
     if (st == MOT_OK) st = encode_prompt(o, tok, prompt, &prompt_ids, &n_prompt);

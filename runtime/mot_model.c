@@ -133,8 +133,13 @@ mot_status mot_model_load(const char *pipeline_path, int load_weights, mot_model
     }
     for (int e = 0; st == MOT_OK && e < m->n_experts; e++) {
         const mot_pipeline_expert *pe = &p->experts[e];
-        /* the tokenizer first: its transient build memory then does not add to the weights' */
-        st = mot_tokenizer_load(pe->path, &m->tokenizers[e]);
+        /* the settings first (errors about the model name config.json or the GGUF header),
+         * then the tokenizer: its transient build memory then does not add to the weights' */
+        mot_config cfg;
+        st = mot_config_load(pe->path, &cfg);
+        if (st == MOT_OK) {
+            st = mot_tokenizer_load(pe->path, &m->tokenizers[e]);
+        }
         if (st == MOT_OK) {
             st = mot_expert_load(pe->path, &m->experts[e]);
         }

@@ -1,4 +1,4 @@
-/* A mot_vocab_spec read from JSON (what tests/tokenizer/gguf_vocab.py dumps from a GGUF file,
+/* A mot_vocab_spec read from JSON (what tests/tokenizer/vocab_spec.py dumps from a GGUF file,
  * or writes from a tokenizer.json), so that the vocabulary path is tested without the GGUF
  * reader:
  *   {"source": "x.gguf", "model": "gpt2", "pre": "smollm", "tokens": [...], "scores": [...],

@@ -7,10 +7,10 @@ usage: vocab_oracle_test.py MOT_TOK WORK_DIR             synthetic vocabularies:
              HF reading the tokenizer.json it came from;
            - its sentencepiece tokenizer as a scored vocabulary (llama; score = -rank of the merge
              that makes the piece) against HF with the merges LlamaTokenizerFast would hold for
-             those scores (gguf_vocab.spm_merges), plus user-defined tokens and
+             those scores (vocab_spec.spm_merges), plus user-defined tokens and
              add_space_prefix 0.
        vocab_oracle_test.py MOT_TOK WORK_DIR GGUF        a real model's vocabulary (read with the
-           gguf package) against HF built from the same arrays (gguf_vocab.hf_from_spec), with the
+           gguf package) against HF built from the same arrays (vocab_spec.hf_from_spec), with the
            file's pre-tokenizer and then with each other name mot knows. Exits 77 (skipped) when
            GGUF does not exist.
 Compares encode (with BOS/EOS as the vocabulary says), decode with and without skip_special of
@@ -24,7 +24,7 @@ import sys
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 sys.path.insert(0, os.path.join(HERE, "..", "tools"))
-import gguf_vocab  # noqa: E402
+import vocab_spec  # noqa: E402
 import make_tokenizer  # noqa: E402
 import oracle_test  # noqa: E402
 from tokenizers import Tokenizer  # noqa: E402
@@ -69,7 +69,7 @@ def check(name, tool, spec_path, spec, hf, strings, rng, bos, eos):
                 if failures <= 20:
                     print(f"[{name}] decode mismatch (skip_special={skip}) for {ids[:12]}: HF {w[:80]!r} ours {g[:80]!r}")
         if skip and spec["model"] == "gpt2":  # the round trip: byte-level loses nothing but specials
-            control = [t for t, ty in zip(spec["tokens"], spec["token_types"]) if ty == gguf_vocab.CONTROL and t]
+            control = [t for t, ty in zip(spec["tokens"], spec["token_types"]) if ty == vocab_spec.CONTROL and t]
             for s, g, ids in zip(strings, got, want):
                 # (a vocabulary may lack a byte: HF then drops it too)
                 if g != s and not any(t in s for t in control) and hf.decode(ids, skip_special_tokens=True) == s:
@@ -86,14 +86,14 @@ def check(name, tool, spec_path, spec, hf, strings, rng, bos, eos):
 
 
 def specials(spec, hf):
-    bos = spec["bos_id"] if gguf_vocab.add_bos(spec) else None
+    bos = spec["bos_id"] if vocab_spec.add_bos(spec) else None
     eos = spec["eos_id"] if spec["add_eos"] == 1 else None
     return bos, eos
 
 
 def run_spec(name, tool, work, spec, hf, strings, rng):
     path = os.path.join(work, name + ".json")
-    gguf_vocab.write_spec(spec, path)
+    vocab_spec.write_spec(spec, path)
     bos, eos = specials(spec, hf)
     return check(name, tool, path, spec, hf, strings, rng, bos, eos)
 
@@ -103,7 +103,7 @@ def synthetic(tool, work, rng):
     total = 0
     d = os.path.join(work, "byte-level")
     make_tokenizer.write_tokenizer(d, style="byte-level", vocab_size=3000, seed=21)
-    spec = gguf_vocab.spec_from_tokenizer_json(d)
+    spec = vocab_spec.spec_from_tokenizer_json(d)
     spec["chat_template"] = "{{ messages }}"
     # The oracle is HF reading the original tokenizer.json (its TemplateProcessing adds BOS, as
     # llama-bpe's add_bos default does).
@@ -112,11 +112,11 @@ def synthetic(tool, work, rng):
 
     d = os.path.join(work, "sentencepiece")
     make_tokenizer.write_tokenizer(d, style="sentencepiece", vocab_size=2000, seed=22)
-    spec = gguf_vocab.spec_from_tokenizer_json(d)
-    total += run_spec("llama-scores", tool, work, spec, gguf_vocab.hf_from_spec(spec), strings, rng)
+    spec = vocab_spec.spec_from_tokenizer_json(d)
+    total += run_spec("llama-scores", tool, work, spec, vocab_spec.hf_from_spec(spec), strings, rng)
     # For information: how far the score-ranked merges are from the file's own merge list.
     orig = Tokenizer.from_file(os.path.join(d, "tokenizer.json"))
-    derived = gguf_vocab.hf_from_spec(spec)
+    derived = vocab_spec.hf_from_spec(spec)
     differ = sum(orig.encode(s).ids != derived.encode(s, add_special_tokens=False).ids for s in strings)
     print(f"[llama-scores] (information) the file's own merge list encodes {differ} of {len(strings)} strings"
           " differently from the merges its scores give")
@@ -124,16 +124,16 @@ def synthetic(tool, work, rng):
     # User-defined tokens (matched in the raw text, not special): two pieces of the vocab and a
     # new one; no space prefix; EOS added, BOS not.
     spec = dict(spec, add_space_prefix=0, add_bos=0, add_eos=1, tokens=spec["tokens"] + ["<tag>"],
-                scores=spec["scores"] + [0.0], token_types=spec["token_types"] + [gguf_vocab.USER_DEFINED])
+                scores=spec["scores"] + [0.0], token_types=spec["token_types"] + [vocab_spec.USER_DEFINED])
     chosen = [spec["tokens"][i] for i in (400, 450)] + [SPIECE_WORD]
     for piece in chosen:
-        spec["token_types"][spec["tokens"].index(piece)] = gguf_vocab.USER_DEFINED
+        spec["token_types"][spec["tokens"].index(piece)] = vocab_spec.USER_DEFINED
     extra = strings[:80] + [" ".join(chosen) + " <tag>x<tag> ", "".join(chosen) * 3, "x" + SPIECE_WORD + "y"]
-    total += run_spec("llama-no-prefix-user-defined", tool, work, spec, gguf_vocab.hf_from_spec(spec), extra, rng)
+    total += run_spec("llama-no-prefix-user-defined", tool, work, spec, vocab_spec.hf_from_spec(spec), extra, rng)
     return total
 
 
-SPIECE_WORD = gguf_vocab.SPIECE + "the"
+SPIECE_WORD = vocab_spec.SPIECE + "the"
 
 
 def random_strings(rng, n):
@@ -164,19 +164,19 @@ def known_ids(tool, spec_path):
 
 
 def real_model(tool, work, path, rng):
-    spec = gguf_vocab.spec_from_gguf(path)
+    spec = vocab_spec.spec_from_gguf(path)
     print(f"{path}: model {spec['model']}, pre {spec['pre']}, {len(spec['tokens'])} tokens,"
           f" {len(spec['merges'] or [])} merges")
     strings = oracle_test.FIXED + GGUF_STRINGS + random_strings(rng, 220)
-    total = run_spec(f"gguf-{spec['pre']}", tool, work, spec, gguf_vocab.hf_from_spec(spec), strings, rng)
+    total = run_spec(f"gguf-{spec['pre']}", tool, work, spec, vocab_spec.hf_from_spec(spec), strings, rng)
     if spec["pre"] == "smollm" and len(spec["tokens"]) == 49152:
         total += known_ids(tool, os.path.join(work, f"gguf-{spec['pre']}.json"))
     if spec["model"] == "gpt2":
         few = strings[:70] + random_strings(rng, 40)
-        for pre in gguf_vocab.PRE:
+        for pre in vocab_spec.PRE:
             if pre != spec["pre"]:
                 other = dict(spec, pre=pre)
-                total += run_spec(f"gguf-as-{pre}", tool, work, other, gguf_vocab.hf_from_spec(other), few, rng)
+                total += run_spec(f"gguf-as-{pre}", tool, work, other, vocab_spec.hf_from_spec(other), few, rng)
     return total
 
 
