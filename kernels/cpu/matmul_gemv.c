@@ -29,7 +29,7 @@
  * prefetch 512 / 768 / 1280 / 2048 bytes ahead instead of 1024: 0.94-0.96x / 0.98x /
  * 1.00-1.01x / 0.94-0.96x; T0 instead of NTA 0.98x; prefetching the next GEMV's first
  * 16-64 KiB before the small ops between GEMVs 0.97-0.99x. */
-enum { STREAMS = 4, PREFETCH_BYTES = 1024 };
+enum { STREAMS = 4, PREFETCH_BYTES = 1024, QUANT_PREFETCH_BYTES = 2048 };
 
 /* Dot products with x of the rows w, w + gap, ..., (r of them, r = 1 or STREAMS), stored as
  * dt; prefetch: the non-temporal prefetch in each. Each row's arithmetic (one accumulator,
@@ -184,9 +184,12 @@ static void gemv_rows_bf16(const mot_matmul_job *job, const gemv_in *in, int n, 
  * turn (row i of each run, as the f32/bf16 rows are), so the memory system sees several
  * sequential streams in flight instead of one. Decode steps, A/B runs interleaved (2
  * threads, mot bench tg): TinyLlama-1.1B Q4_0 15.6-17.2 -> 17.8-18.8 t/s, SmolLM2-135M Q4_1
- * 96.6-103.1 -> 101.7-112.4, TinyLlama Q8_0 10.8-11.3 -> 11.2-11.3. A software prefetch
- * 2 KiB ahead in one stream instead was slower in bench_kernels (Q4_0 2048x2048 10.3 ->
- * 8.8 GB/s, Q8_0 15.5 -> 11.0). */
+ * 96.6-103.1 -> 101.7-112.4, TinyLlama Q8_0 10.8-11.3 -> 11.2-11.3.
+ * Each row also prefetches (T0) its run's row about QUANT_PREFETCH_BYTES ahead (at least 2
+ * rows), so the loads overlap the arithmetic, which on 4-bit rows is as long as the memory
+ * time (~11 GB/s a core in L2). TinyLlama Q4_0 tg, interleaved: without 18.5-20.9, 1 row
+ * ahead 20.1-24.2, 2 rows 21.4-24.2, 4 rows 20.6-23.5 t/s; a non-temporal (NTA) prefetch
+ * instead: 11.1-12.0 (on this Xeon it evicts what the dot is about to read). */
 static void gemv_rows_quant(const mot_matmul_job *job, const gemv_in *in, int n, int64_t r0, int64_t r1) {
     const mot_weight *w = job->w;
     mot_quant_dot_fn *dot = mot_cpu_quant_dot_fn(w->dtype);
@@ -194,9 +197,17 @@ static void gemv_rows_quant(const mot_matmul_job *job, const gemv_in *in, int n,
     const size_t row_bytes = mot_dtype_row_bytes(w->dtype, cols);
     float own[in->xs ? 1 : in->xs_len]; /* the sums per token when there is no buffer */
     const int64_t run = (r1 - r0) / STREAMS, tail = r0 + run * STREAMS;
+    const int64_t pf_rows = (int64_t)((QUANT_PREFETCH_BYTES + row_bytes - 1) / row_bytes) < 2
+                                ? 2 : (int64_t)((QUANT_PREFETCH_BYTES + row_bytes - 1) / row_bytes);
     for (int64_t i = 0; i < run * STREAMS + (r1 - tail); i++) {
         const int64_t r = i < run * STREAMS ? r0 + (i % STREAMS) * run + i / STREAMS : tail + (i - run * STREAMS);
         const char *row = (const char *)w->data + (size_t)r * row_bytes;
+        if (i < run * STREAMS && i / STREAMS + pf_rows < run) { /* the same run's row pf_rows ahead */
+            const char *ahead = row + pf_rows * row_bytes;
+            for (size_t o = 0; o < row_bytes; o += 64) {
+                _mm_prefetch(ahead + o, _MM_HINT_T0);
+            }
+        }
         for (int t = 0; t < n; t++) {
             const float *xt = in->x + (int64_t)t * cols, *xs = own;
             if (in->xs) {
