@@ -116,13 +116,15 @@ static mot_status upload(cuda_backend *c, const void *host, size_t bytes) {
     return MOT_OK;
 }
 
+/* Every dtype as stored: ggml's quantized weights as their raw blocks, rows of
+ * mot_dtype_row_bytes bytes, which kernels/cuda/quant.cu reads (a cudaMalloc'd copy starts
+ * 16-byte aligned, as its GEMV's loads need). */
 static mot_status upload_weight(cuda_backend *c, const mot_weight *w) {
-    if (mot_dtype_is_quantized(w->dtype)) {
-        return mot_fail(MOT_ERR_UNSUPPORTED,
-                        "cuda backend: %s weights are not supported on the GPU yet (run with --backend cpu)",
-                        mot_dtype_name(w->dtype));
+    if (mot_dtype_is_quantized(w->dtype) && w->cols % mot_dtype_block_elems(w->dtype)) {
+        return mot_fail(MOT_ERR_ARG, "cuda backend: a %s weight of %lld columns (not whole blocks of %d)",
+                        mot_dtype_name(w->dtype), (long long)w->cols, mot_dtype_block_elems(w->dtype));
     }
-    return upload(c, w->data, (size_t)w->rows * (size_t)w->cols * mot_dtype_size(w->dtype));
+    return upload(c, w->data, (size_t)w->rows * mot_dtype_row_bytes(w->dtype, w->cols));
 }
 static mot_status upload_floats(cuda_backend *c, const float *v, size_t n) { return upload(c, v, n * sizeof(float)); }
 static mot_status upload_linear(cuda_backend *c, const mot_linear *l) {
@@ -175,6 +177,22 @@ static size_t max_gemm_elems(const mot_plan_source *src, int lane) {
     return widest * (size_t)src->max_rows[lane];
 }
 
+/* The f32 tile a lane's GEMMs over quantized weights dequantize rows into (prefill; decode's
+ * GEMV reads the blocks): 64 rows of the widest input, at least 16 MiB so that the SGEMMs
+ * are large; 0 when the lane's expert has no quantized weights. */
+#define DEQUANT_TILE_MIN_BYTES ((size_t)16 << 20)
+static size_t dequant_tile_bytes(const mot_plan_source *src, int lane) {
+    if (!mot_expert_has_quantized(src->ex[lane])) {
+        return 0;
+    }
+    const mot_config *cfg = &src->ex[lane]->cfg;
+    size_t widest = (size_t)cfg->hidden;
+    if ((size_t)cfg->ffn > widest) widest = (size_t)cfg->ffn;
+    if ((size_t)cfg->n_heads * cfg->head_dim > widest) widest = (size_t)cfg->n_heads * cfg->head_dim;
+    const size_t bytes = 64 * widest * sizeof(float);
+    return bytes > DEQUANT_TILE_MIN_BYTES ? bytes : DEQUANT_TILE_MIN_BYTES;
+}
+
 static mot_status cuda_open(mot_backend *b, const mot_plan_source *src, const mot_arena_layout *layout,
                             mot_sampler *samplers) {
     cuda_backend *c = (cuda_backend *)b;
@@ -191,7 +209,8 @@ static mot_status cuda_open(mot_backend *b, const mot_plan_source *src, const mo
     for (int i = 0; i < src->n_lanes; i++) {
         API(c->api.stream_create(c->api.ctx, &c->streams[i]), "creating a lane stream");
         API(c->api.event_create(c->api.ctx, &c->join_events[i]), "creating an event");
-        API(c->api.lane_create(c->api.ctx, i, c->streams[i], max_gemm_elems(src, i)), "creating a lane's cuBLAS handle");
+        API(c->api.lane_create(c->api.ctx, i, c->streams[i], max_gemm_elems(src, i), dequant_tile_bytes(src, i)),
+            "creating a lane's cuBLAS handle");
     }
     API(c->api.alloc(c->api.ctx, layout->bytes, (void **)&c->arena), "allocating the arena");
     c->arena_bytes = layout->bytes;

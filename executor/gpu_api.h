@@ -50,8 +50,10 @@ typedef struct mot_gpu_api {
     int (*copy_h2d)(void *ctx, void *dst, const void *src, size_t bytes, void *stream);
     int (*copy_d2h)(void *ctx, void *dst, const void *src, size_t bytes, void *stream);
     /* Per-lane GEMM state (a cuBLAS handle bound to the lane's stream with its own workspace,
-     * and scratch for low-precision copies of activations), created before any capture. */
-    int (*lane_create)(void *ctx, int lane, void *stream, size_t max_gemm_elems);
+     * scratch for low-precision copies of activations: max_gemm_elems x 2 bytes, and the f32
+     * tile that GEMMs over quantized weights dequantize rows into: dequant_bytes, 0 when the
+     * lane has no quantized weights), created before any capture. */
+    int (*lane_create)(void *ctx, int lane, void *stream, size_t max_gemm_elems, size_t dequant_bytes);
     /* Issues the op's kernels / GEMMs on the lane's stream. Never synchronizes or allocates. */
     int (*launch)(void *ctx, const mot_gpu_launch *l, int lane, void *stream);
     /* Profiling: a timing-enabled event (destroyed with event_destroy), recorded on a stream

@@ -17,8 +17,10 @@ mot_status mot_engine_open(mot_engine *e, const mot_plan_source *src, const mot_
     for (int i = 0; i < src->n_lanes; i++) {
         MOT_TRY(mot_sampler_init(&e->samplers[i], &o->sampler, (uint64_t)i, src->ex[i]->cfg.vocab));
     }
-    /* The CUDA kernels do not read quantized blocks yet: `auto` keeps such runs on the CPU
-     * (an explicit --backend cuda gets the CUDA backend's error naming the weight). */
+    /* The CUDA kernels for quantized blocks (kernels/cuda/quant.cu) are built and tested only
+     * where a GPU was at hand: until a GPU session has passed their tests (docs/architecture.md,
+     * "Quantized weights on the GPU"), `auto` keeps such runs on the CPU and an explicit
+     * --backend cuda runs them on the GPU. */
     mot_backend_options bo = o->backend;
     for (int i = 0; i < src->n_lanes && bo.kind == MOT_BACKEND_AUTO; i++) {
         if (mot_expert_has_quantized(src->ex[i])) {

@@ -1,7 +1,8 @@
 /* CUDA kernels: the same ops, names and shapes as kernels/cpu/kernels.h, on device pointers
  * and a stream. Activations f32; weights f32, f16 or bf16 (GEMMs through cuBLAS with f32
- * accumulation). Every call is asynchronous on `stream` and reports launch errors through
- * the usual mot_status + mot_last_error(). Plain C interface so C code links against it. */
+ * accumulation), or ggml's quantized blocks (kernels/cuda/quant.cu). Every call is
+ * asynchronous on `stream` and reports launch errors through the usual mot_status +
+ * mot_last_error(). Plain C interface so C code links against it. */
 #ifndef MOT_KERNELS_CUDA_KERNELS_H
 #define MOT_KERNELS_CUDA_KERNELS_H
 
@@ -27,6 +28,9 @@ void mot_cuda_blas_destroy(mot_cuda_blas *blas);
  * the largest low-precision GEMM). The matmuls never allocate (they may run inside a graph
  * capture): one that needs more scratch than reserved fails with a message saying so. */
 mot_status mot_cuda_blas_reserve(mot_cuda_blas *blas, size_t bytes);
+/* Grows the f32 tile that quantized GEMMs (n > MOT_CUDA_QUANT_GEMV_MAX_N) dequantize weight
+ * rows into, to at least `bytes` (at least one row: cols * 4). Same rules as above. */
+mot_status mot_cuda_blas_reserve_dequant(mot_cuda_blas *blas, size_t bytes);
 
 /* w->data is a device pointer here. y[n, rows] = x[n, cols] W^T. */
 mot_status mot_cuda_matmul(mot_cuda_blas *blas, float *y, const float *x, const mot_weight *w, int n);
@@ -34,6 +38,23 @@ mot_status mot_cuda_matmul(mot_cuda_blas *blas, float *y, const float *x, const 
  * w's dtype (the previous call had the same x, n, cols and dtype), so it is not converted again. */
 mot_status mot_cuda_matmul_ex(mot_cuda_blas *blas, float *y, const float *x, const mot_weight *w, int n,
                               float beta, int reuse_x);
+/* Quantized weights (Q8_0, Q4_0, Q4_1, Q4_K, Q5_K, Q6_K; kernels/cuda/quant.cu): w->data is
+ * the raw blocks on the device, rows of mot_dtype_row_bytes(dtype, cols) bytes, 16-byte
+ * aligned at the start (as cudaMalloc gives). mot_cuda_matmul_ex takes them too: n up to
+ * MOT_CUDA_QUANT_GEMV_MAX_N by the GEMV, more by tiles of dequantized rows and cuBLAS SGEMM.
+ * y[n, rows] = x[n, cols] W^T + beta y, x 16-byte aligned, f32 accumulation: */
+#define MOT_CUDA_QUANT_GEMV_MAX_N 7
+mot_status mot_cuda_quant_gemv(float *y, const float *x, const mot_weight *w, int n, float beta,
+                               mot_cuda_stream stream);
+/* out[r, cols] = W[r0 + r, :] as f32 for r < nrows, bit for bit mot_ref_dequant_row. */
+mot_status mot_cuda_quant_dequant_rows(float *out, const mot_weight *w, int64_t r0, int nrows,
+                                       mot_cuda_stream stream);
+/* out[t, :d] = table[tokens[t], :d] dequantized (bit for bit the reference) for t < n, or for
+ * t < step->lane[lane].n_new when step is set (the EMBED op); tokens outside [0, n_rows) give
+ * zero rows. grid: blocks (each loops over tokens). */
+mot_status mot_cuda_quant_embed(float *out, const mot_weight *table, const int *tokens, int d, int n_rows,
+                                const mot_step_state *step, int lane, int n, unsigned grid,
+                                mot_cuda_stream stream);
 /* y[n, m] += bias[m] on the handle's stream. */
 mot_status mot_cuda_bias_add(mot_cuda_blas *blas, float *y, const float *bias, int n, int m);
 mot_status mot_cuda_embed_rows(float *out, const mot_weight *table, const int *tokens, int n,

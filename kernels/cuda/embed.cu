@@ -1,4 +1,5 @@
-// Embedding rows to f32: out[t, :] = table[tokens[t], :]  (table F32, F16 or BF16 on the device).
+// Embedding rows to f32: out[t, :] = table[tokens[t], :]  (table F32, F16 or BF16 on the device;
+// ggml's quantized tables go to kernels/cuda/quant.cu, which dequantizes the row).
 #include "kernels/cuda/op_common.cuh"
 
 template <typename T>
@@ -24,6 +25,9 @@ extern "C" mot_status mot_cuda_embed_rows(float *out, const mot_weight *table, c
         embed_kernel<__nv_bfloat16><<<n, 256, 0, s>>>(out, (const __nv_bfloat16 *)table->data, tokens, d);
         break;
     default:
+        if (mot_dtype_is_quantized(table->dtype)) {
+            return mot_cuda_quant_embed(out, table, tokens, d, (int)table->rows, NULL, 0, n, (unsigned)(n > 0 ? n : 1), stream);
+        }
         return mot_fail(MOT_ERR_UNSUPPORTED, "cuda embed: table dtype %s", mot_dtype_name(table->dtype));
     }
     MOT_CUDA_LAUNCHED();
@@ -71,6 +75,9 @@ extern "C" mot_status mot_cuda_op_embed(const mot_gpu_launch *l, mot_cuda_stream
                                                               (int)w->cols, n_rows, l->step, op->lane);
         break;
     default:
+        if (mot_dtype_is_quantized(w->dtype)) {
+            return mot_cuda_quant_embed(out, w, tokens, d, n_rows, l->step, op->lane, 0, grid, stream);
+        }
         return mot_fail(MOT_ERR_UNSUPPORTED, "cuda embed: table dtype %s", mot_dtype_name(w->dtype));
     }
     MOT_CUDA_LAUNCHED();

@@ -4,6 +4,11 @@
 // f16/bf16 weights: x is converted to the weight type on the fly by a small kernel so that
 // cublasGemmEx sees matching A/B types (f32 output, f32 compute), into scratch reserved
 // beforehand (mot_cuda_blas_reserve): a GEMM never allocates, so it can be graph-captured.
+// Quantized weights (kernels/cuda/quant.cu): up to MOT_CUDA_QUANT_GEMV_MAX_N rows of x by the
+// quantized GEMV; more (prefill) by tiles of weight rows dequantized to f32 and cuBLAS SGEMM.
+// SGEMM rather than a tiled kernel of our own: it is exact (f32 activations, f32 accumulation,
+// SPEC 1.7's 1e-4), it is cuBLAS's tuned GEMM, and the dequantization costs one pass over
+// rows x cols against the GEMM's n x rows x cols, so it is small once n is past the GEMV's.
 #include <cublas_v2.h>
 #include <cuda_bf16.h>
 #include <cuda_fp16.h>
@@ -14,6 +19,8 @@
 #include "kernels/cuda/cuda_kernels.h"
 #include "kernels/cuda/op_launch.h"
 
+static const float one_f32 = 1.0f;
+
 struct mot_cuda_blas {
     cublasHandle_t handle;
     cudaStream_t stream;
@@ -21,6 +28,8 @@ struct mot_cuda_blas {
     size_t workspace_bytes;
     void *x_lowp;          // scratch for x converted to f16/bf16
     size_t x_lowp_bytes;
+    float *w_tile;         // quantized weight rows dequantized for SGEMM [tile rows, cols]
+    size_t w_tile_bytes;
 };
 
 extern "C" mot_status mot_cuda_blas_create(mot_cuda_stream stream, size_t workspace_bytes, mot_cuda_blas **out) {
@@ -49,6 +58,7 @@ extern "C" void mot_cuda_blas_destroy(mot_cuda_blas *b) {
     }
     cudaFree(b->workspace);
     cudaFree(b->x_lowp);
+    cudaFree(b->w_tile);
     free(b);
 }
 
@@ -77,6 +87,46 @@ extern "C" mot_status mot_cuda_blas_reserve(mot_cuda_blas *b, size_t bytes) {
     return MOT_OK;
 }
 
+extern "C" mot_status mot_cuda_blas_reserve_dequant(mot_cuda_blas *b, size_t bytes) {
+    if (bytes <= b->w_tile_bytes) {
+        return MOT_OK;
+    }
+    MOT_CUDA_CHECK(cudaStreamSynchronize(b->stream)); // as mot_cuda_blas_reserve: never in a capture
+    cudaFree(b->w_tile);
+    b->w_tile = NULL;
+    b->w_tile_bytes = 0;
+    MOT_CUDA_CHECK(cudaMalloc((void **)&b->w_tile, bytes));
+    b->w_tile_bytes = bytes;
+    return MOT_OK;
+}
+
+// Quantized W: y[n, m] = x[n, k] W^T + beta y. Past the GEMV's n, tiles of R weight rows are
+// dequantized into w_tile [R, k] and multiplied by SGEMM into y's columns r0..r0+R (cuBLAS
+// sees y^T [m, n], so the tile's output starts at y + r0 with ldc m). The tiles run in order
+// on the handle's stream, so one scratch serves them all.
+static mot_status quant_matmul(mot_cuda_blas *b, float *y, const float *x, const mot_weight *w, int n, float beta) {
+    if (n <= MOT_CUDA_QUANT_GEMV_MAX_N) {
+        return mot_cuda_quant_gemv(y, x, w, n, beta, (mot_cuda_stream)b->stream);
+    }
+    const int m = (int)w->rows, k = (int)w->cols;
+    const size_t row_floats = (size_t)k;
+    const size_t tile_rows = b->w_tile_bytes / (row_floats * sizeof(float));
+    if (tile_rows < 1) {
+        return mot_fail(MOT_ERR_INTERNAL,
+                        "cuda matmul: a %s weight with %d columns needs a dequantization tile of at least %zu bytes, "
+                        "%zu reserved (mot_cuda_blas_reserve_dequant / lane_create dequant_bytes too small)",
+                        mot_dtype_name(w->dtype), k, row_floats * sizeof(float), b->w_tile_bytes);
+    }
+    for (int r0 = 0; r0 < m; r0 += (int)tile_rows) {
+        const int rt = m - r0 < (int)tile_rows ? m - r0 : (int)tile_rows;
+        MOT_TRY(mot_cuda_quant_dequant_rows(b->w_tile, w, r0, rt, (mot_cuda_stream)b->stream));
+        MOT_CUBLAS_CHECK(cublasGemmEx(b->handle, CUBLAS_OP_T, CUBLAS_OP_N, rt, n, k, &one_f32, b->w_tile, CUDA_R_32F,
+                                      k, x, CUDA_R_32F, k, &beta, y + r0, CUDA_R_32F, m, CUBLAS_COMPUTE_32F,
+                                      CUBLAS_GEMM_DEFAULT));
+    }
+    return MOT_OK;
+}
+
 extern "C" mot_status mot_cuda_matmul_ex(mot_cuda_blas *b, float *y, const float *x, const mot_weight *w, int n,
                                          float beta, int reuse_x) {
     const float one = 1.0f;
@@ -89,6 +139,9 @@ extern "C" mot_status mot_cuda_matmul_ex(mot_cuda_blas *b, float *y, const float
                                       x, CUDA_R_32F, k, &beta, y, CUDA_R_32F, m, CUBLAS_COMPUTE_32F,
                                       CUBLAS_GEMM_DEFAULT));
         return MOT_OK;
+    }
+    if (mot_dtype_is_quantized(w->dtype)) {
+        return quant_matmul(b, y, x, w, n, beta);
     }
     if (w->dtype != MOT_DTYPE_F16 && w->dtype != MOT_DTYPE_BF16) {
         return mot_fail(MOT_ERR_UNSUPPORTED, "cuda matmul: weight dtype %s", mot_dtype_name(w->dtype));

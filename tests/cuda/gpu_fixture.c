@@ -23,7 +23,7 @@ int gpu_fx_init(gpu_fx *f, size_t arena_bytes, size_t max_gemm_elems) {
     }
     for (int i = 0; i < MOT_MAX_LANES; i++) {
         if (f->api.stream_create(f->api.ctx, &f->stream[i]) ||
-            f->api.lane_create(f->api.ctx, i, f->stream[i], max_gemm_elems)) {
+            f->api.lane_create(f->api.ctx, i, f->stream[i], max_gemm_elems, GPU_FX_DEQUANT_BYTES)) {
             fatal("stream / lane_create");
         }
     }

@@ -19,6 +19,9 @@ typedef struct {
 
 extern int gpu_fx_failures;
 
+/* Each lane's dequantization tile for GEMMs over quantized weights (lane_create). */
+#define GPU_FX_DEQUANT_BYTES ((size_t)4 << 20)
+
 /* 0, or 77 when there is no device (the caller returns it: ctest's skip code). */
 int gpu_fx_init(gpu_fx *f, size_t arena_bytes, size_t max_gemm_elems);
 void gpu_fx_free(gpu_fx *f);

@@ -5,8 +5,11 @@ float64 reference over the same file (tests/reference/gguf_ref.py compare): logi
 row, greedy tokens, up to the first step mot's token is not the reference's arg-max, prompt
 tokens equal HF tokenizers' on the source folder. The mirror of tests/e2e/run_case.py.
 
-    run_gguf_case.py --mot BIN --models DIR --work DIR CASE
+    run_gguf_case.py --mot BIN --models DIR --work DIR [--backend cuda] CASE
     run_gguf_case.py --list
+
+--backend is passed to mot (default: mot's own, `auto`, which keeps quantized models on the
+CPU); with `cuda` on a machine without a CUDA device the case exits 77 (ctest: skipped).
 
 Models and GGUF files are cached in --models: make_model.py keeps its own stamp; a GGUF is
 rewritten when its flags, its folder's stamp or the GGUF tools change.
@@ -103,6 +106,7 @@ def main():
     p.add_argument("--models")
     p.add_argument("--work")
     p.add_argument("--threads", default="2")
+    p.add_argument("--backend", choices=["auto", "cpu", "cuda"])
     p.add_argument("--list", action="store_true")
     p.add_argument("case", nargs="?", choices=sorted(CASES))
     args = p.parse_args()
@@ -116,8 +120,12 @@ def main():
     dump = os.path.join(args.work, args.case + ".safetensors")
     if os.path.exists(dump):
         os.remove(dump)
+    backend = ["--backend", args.backend] if args.backend else []
     r = run_mot([args.mot, "run", "-m", path, "-p", PROMPT, "-n", "16", "--temp", "0",
-                 "-t", args.threads, "--dump", dump, *CASES[args.case][2]])
+                 "-t", args.threads, "--dump", dump, *backend, *CASES[args.case][2]])
+    if r.returncode != 0 and args.backend == "cuda" and ("no CUDA" in r.stderr or "CUDA device" in r.stderr):
+        print("skipped: " + r.stderr.strip().splitlines()[-1])
+        return 77
     if r.returncode != 0:
         print(f"FAIL: mot exited with {r.returncode}")
         return 1

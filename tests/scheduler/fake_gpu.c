@@ -43,6 +43,12 @@ struct fake_gpu {
     uint64_t open_ranges[256], range_ids;
     int n_open_ranges;
     long ranges_started;
+    struct {
+        const void *src;
+        size_t bytes;
+    } *uploads;                              /* host-to-device copies, in order */
+    int n_uploads, cap_uploads;
+    size_t dequant_bytes[MOT_MAX_LANES];     /* lane_create's quantized-GEMM tile */
 };
 
 #define FAKE_LAUNCH_US 10.0
@@ -251,9 +257,26 @@ static int copy(void *ctx, void *dst, const void *src, size_t bytes, void *strea
     return 0;
 }
 
-static int lane_create(void *ctx, int lane, void *stream, size_t max_gemm_elems) {
+/* As copy, and remembers what was uploaded from where (the tests check weight sizes). */
+static int copy_h2d(void *ctx, void *dst, const void *src, size_t bytes, void *stream) {
     fake_gpu *f = ctx;
-    return f->capturing ? reject(f, "cuBLAS handle created inside a capture") : 0;
+    if (f->n_uploads == f->cap_uploads) {
+        const int cap = f->cap_uploads ? 2 * f->cap_uploads : 64;
+        void *p = realloc(f->uploads, sizeof *f->uploads * (size_t)cap);
+        if (!p) return reject(f, "out of memory");
+        f->uploads = p, f->cap_uploads = cap;
+    }
+    f->uploads[f->n_uploads].src = src;
+    f->uploads[f->n_uploads++].bytes = bytes;
+    return copy(ctx, dst, src, bytes, stream);
+}
+
+static int lane_create(void *ctx, int lane, void *stream, size_t max_gemm_elems, size_t dequant_bytes) {
+    fake_gpu *f = ctx;
+    if (f->capturing) return reject(f, "cuBLAS handle created inside a capture");
+    if (lane < 0 || lane >= MOT_MAX_LANES) return reject(f, "lane_create: lane out of range");
+    f->dequant_bytes[lane] = dequant_bytes;
+    return 0;
 }
 
 /* A node on the stream after its current work: a launch, or a timer mark (mark = event + 1). */
@@ -348,6 +371,7 @@ void fake_gpu_destroy(fake_gpu *f) {
     graph_reset(&f->current);
     for (int i = 0; i < f->n_graphs; i++) graph_reset(&f->graphs[i]);
     free(f->graphs);
+    free(f->uploads);
     free(f);
 }
 
@@ -357,7 +381,7 @@ mot_gpu_api fake_gpu_api(fake_gpu *f) {
                          .stream_wait_event = stream_wait_event, .stream_synchronize = stream_synchronize,
                          .begin_capture = begin_capture, .end_capture = end_capture,
                          .graph_instantiate = graph_instantiate, .graph_launch = graph_launch,
-                         .graph_destroy = graph_destroy, .alloc = alloc, .free = fake_free, .copy_h2d = copy,
+                         .graph_destroy = graph_destroy, .alloc = alloc, .free = fake_free, .copy_h2d = copy_h2d,
                          .copy_d2h = copy, .lane_create = lane_create, .launch = launch,
                          .timer_create = timer_create, .timer_record = timer_record,
                          .timer_elapsed = timer_elapsed, .range = range, .range_start = range_start,
@@ -374,3 +398,15 @@ long fake_gpu_launches(const fake_gpu *f) { return f->launches; }
 long fake_gpu_graph_launches(const fake_gpu *f) { return f->graph_launches; }
 long fake_gpu_ranges_started(const fake_gpu *f) { return f->ranges_started; }
 int fake_gpu_open_ranges(const fake_gpu *f) { return f->n_open_ranges; }
+
+size_t fake_gpu_uploaded_bytes(const fake_gpu *f, const void *host) {
+    size_t bytes = 0;
+    for (int i = 0; i < f->n_uploads; i++) {
+        if (f->uploads[i].src == host) bytes += f->uploads[i].bytes;
+    }
+    return bytes;
+}
+
+size_t fake_gpu_lane_dequant_bytes(const fake_gpu *f, int lane) {
+    return lane >= 0 && lane < MOT_MAX_LANES ? f->dequant_bytes[lane] : 0;
+}

@@ -44,6 +44,10 @@ long fake_gpu_launches(const fake_gpu *f);           /* op launches issued (eage
 long fake_gpu_graph_launches(const fake_gpu *f);
 long fake_gpu_ranges_started(const fake_gpu *f);     /* node profiler ranges started */
 int fake_gpu_open_ranges(const fake_gpu *f);         /* node profiler ranges not ended */
+/* Bytes copied to the device from host address `host` (0 when never): a weight's upload. */
+size_t fake_gpu_uploaded_bytes(const fake_gpu *f, const void *host);
+/* The dequantization tile lane_create was given for a lane (0: no quantized weights). */
+size_t fake_gpu_lane_dequant_bytes(const fake_gpu *f, int lane);
 
 /* 1 when node b depends on node a through a chain of edges in g. */
 int fake_graph_reaches(const fake_graph *g, int a, int b);

@@ -329,6 +329,58 @@ static void test_cuda_executor(const mot_model *m, const mot_route *r) {
     fake_gpu_destroy(f);
 }
 
+/* A quantized weight goes to the device as its raw blocks, rows x mot_dtype_row_bytes
+ * bytes (kernels/cuda/quant.cu reads them), and its lane gets a dequantization tile for
+ * prefill GEMMs; the other weights and lanes are as before. One weight of lane 0's expert
+ * is swapped for zero Q8_0 blocks (valid: scale 0) for the run, then restored. */
+static void test_cuda_quant_upload(const mot_model *m, const mot_route *r) {
+    mot_plan_source src;
+    MUST(mot_plan_source_from_route(m, r, 0, &src));
+    mot_expert *ex = (mot_expert *)src.ex[0];
+    mot_weight *w = NULL, *other = NULL;
+    for (int l = 0; l < ex->cfg.n_layers && !w; l++) {
+        mot_layer_weights *L = &ex->layers[l];
+        mot_weight *cand[7] = {&L->wq, &L->wk, &L->wv, &L->wo, &L->w_gate, &L->w_up, &L->w_down};
+        for (int j = 0; j < 7 && !w; j++) {
+            if (cand[j]->cols % 32 == 0) w = cand[j], other = cand[(j + 1) % 7];
+        }
+    }
+    CHECK(w != NULL, "lane 0's expert has a weight of whole Q8_0 blocks");
+    if (!w) return;
+    const mot_weight saved = *w;
+    const size_t bytes = mot_dtype_row_bytes(MOT_DTYPE_Q8_0, w->cols) * (size_t)w->rows;
+    unsigned char *blocks = calloc(1, bytes);
+    w->dtype = MOT_DTYPE_Q8_0;
+    w->data = blocks;
+
+    fake_gpu *f = fake_gpu_create();
+    mot_gpu_api api = fake_gpu_api(f);
+    mot_backend_options bo = {.kind = MOT_BACKEND_CUDA, .graphs = 1, .graph_cache = 4};
+    mot_engine e;
+    fake_engine(m, r, &api, &bo, &e);
+    CHECK(fake_gpu_uploaded_bytes(f, blocks) == bytes, "a Q8_0 [%lld, %lld] weight uploads rows x row_bytes = %zu bytes (%zu)",
+          (long long)w->rows, (long long)w->cols, bytes, fake_gpu_uploaded_bytes(f, blocks));
+    const size_t other_bytes = (size_t)other->rows * other->cols * mot_dtype_size(other->dtype);
+    CHECK(fake_gpu_uploaded_bytes(f, other->data) == other_bytes, "a %s weight uploads %zu bytes (%zu)",
+          mot_dtype_name(other->dtype), other_bytes, fake_gpu_uploaded_bytes(f, other->data));
+    CHECK(fake_gpu_lane_dequant_bytes(f, 0) >= (size_t)w->cols * sizeof(float),
+          "lane 0 (quantized) has a dequantization tile of at least a row (%zu bytes)", fake_gpu_lane_dequant_bytes(f, 0));
+    for (int i = 1; i < e.src.n_lanes; i++) {
+        if (e.src.ex[i] != ex) {
+            CHECK(fake_gpu_lane_dequant_bytes(f, i) == 0, "lane %d (no quantized weights) has no tile (%zu bytes)", i,
+                  fake_gpu_lane_dequant_bytes(f, i));
+        }
+    }
+    run_prompts(&e); /* the plans bind the quantized weight's device copy like any other */
+    MUST(mot_engine_decode(&e));
+    MUST(mot_engine_decode(&e));
+    CHECK(fake_gpu_errors(f) == 0, "quantized weight run: nothing rejected (%s)", fake_gpu_last_error(f));
+    mot_engine_close(&e);
+    fake_gpu_destroy(f);
+    *w = saved;
+    free(blocks);
+}
+
 /* Profiling on the CUDA backend: prefill and 5 decode steps; with graphs, an eager decode, a
  * captured one and 3 replays; without, 5 eager ones. */
 static void test_cuda_trace(const mot_model *m, const mot_route *r, int graphs) {
@@ -453,6 +505,7 @@ int main(int argc, char **argv) {
     test_fusion(m, &r);
     test_cpu_lanes(m, &r);
     test_cuda_executor(m, &r);
+    test_cuda_quant_upload(m, &r);
     test_cuda_trace(m, &r, 1);
     test_cuda_trace(m, &r, 0);
     test_fake_rejects();

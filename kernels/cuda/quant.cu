@@ -1,0 +1,277 @@
+// ggml's block-quantized weights on the device (Q8_0, Q4_0, Q4_1, Q4_K, Q5_K, Q6_K): the raw
+// blocks as the GGUF file stores them, rows of mot_dtype_row_bytes(dtype, cols) bytes, read by
+//   - quant_gemv_kernel: y[n, rows] = x[n, cols] W^T (+ beta y) for n <= 7 (decode), reading
+//     the blocks once with f32 activations;
+//   - quant_dequant_rows_kernel: rows of W as f32 into a tile, for cuBLAS SGEMM (prefill,
+//     kernels/cuda/matmul.cu);
+//   - quant_embed_kernel: embedding rows, bit for bit the reference dequantization.
+// All three decode through kernels/cuda/quant_decode.h (the host test checks it against
+// ops/ref_quant.c on the CPU).
+#include <cstdint>
+#include <cstring>
+
+#include "kernels/cuda/op_common.cuh"
+#include "kernels/cuda/quant_decode.h"
+
+// GEMV launch shape: one warp per output row, 4 warps (4 rows) a block.
+enum { GEMV_WARPS = 4 };
+
+// 16 bytes at p, of which only those below end exist (the matrix's last row may end inside a
+// word: reading past it would leave the allocation); the rest are zeros and never decoded.
+__device__ __forceinline__ int4 load16(const uint8_t *p, const uint8_t *end) {
+    if (p + 16 <= end) {
+        return __ldg((const int4 *)p);
+    }
+    uint8_t b[16];
+#pragma unroll
+    for (int i = 0; i < 16; i++) {
+        b[i] = p + i < end ? p[i] : 0;
+    }
+    int4 v;
+    memcpy(&v, b, 16);
+    return v;
+}
+
+// This lane's share of chunk c's words: word lane + 32 i into r[i].
+__device__ __forceinline__ void load_chunk(int4 *r, const mot_qchunk &c, int lane, const uint8_t *end) {
+#pragma unroll
+    for (int i = 0; i < MOT_QCHUNK_LOADS; i++) {
+        const int w = lane + 32 * i;
+        if (w < c.n16) {
+            r[i] = load16((const uint8_t *)c.a0 + 16 * w, end);
+        }
+    }
+}
+
+// sum_j q[j] x[j] over one half (16 elements at x, 16-byte aligned), and sum_j x[j] when the
+// type has an offset.
+template <int DT>
+__device__ __forceinline__ void half_dot(const float *q, const float *x, float &qx, float &sx) {
+    const float4 *x4 = (const float4 *)x;
+    qx = 0.0f, sx = 0.0f;
+#pragma unroll
+    for (int i = 0; i < 4; i++) {
+        const float4 v = __ldg(x4 + i);
+        qx = fmaf(q[4 * i], v.x, qx);
+        qx = fmaf(q[4 * i + 1], v.y, qx);
+        qx = fmaf(q[4 * i + 2], v.z, qx);
+        qx = fmaf(q[4 * i + 3], v.w, qx);
+        if (mot_qhas_offset(DT)) {
+            sx += (v.x + v.y) + (v.z + v.w);
+        }
+    }
+}
+
+// y[t, row] = sum_c W[row, c] x[t, c] (+ beta y[t, row]) for t < n <= NT.
+// w: rows x row_bytes of blocks, 16-byte aligned; end = w + rows * row_bytes. x: [n, cols],
+// 16-byte aligned, cols a multiple of 32. Grid: ceil(rows / 4) blocks of 128 threads; warp
+// `warp` of block b owns row 4 b + warp. Each lane accumulates its pieces in row order and
+// the warp sums the lanes by a fixed butterfly, so the result does not depend on timing.
+// The next chunk's words are loaded into registers while the current one is decoded.
+template <int DT, int NT>
+__global__ void __launch_bounds__(GEMV_WARPS * 32)
+    quant_gemv_kernel(float *__restrict__ y, const float *__restrict__ x, const uint8_t *__restrict__ w,
+                      const uint8_t *end, int rows, int cols, size_t row_bytes, int n, float beta) {
+    __shared__ int4 stage[GEMV_WARPS][MOT_QCHUNK_MAX16];
+    const int warp = threadIdx.x >> 5, lane = threadIdx.x & 31;
+    const int row = blockIdx.x * GEMV_WARPS + warp;
+    if (row >= rows) {
+        return; // the whole warp: the kernel has no block-wide barrier
+    }
+    const uintptr_t rp = (uintptr_t)(w + (size_t)row * row_bytes);
+    const int64_t p_row = cols / 32;
+    const int64_t chunks = (p_row + 31) / 32;
+    const uint8_t *sm = (const uint8_t *)stage[warp];
+    float acc[NT];
+#pragma unroll
+    for (int t = 0; t < NT; t++) {
+        acc[t] = 0.0f;
+    }
+    int4 r[MOT_QCHUNK_LOADS];
+    mot_qchunk c = mot_qchunk_of(DT, rp, p_row, 0);
+    load_chunk(r, c, lane, end);
+    for (int64_t k = 0; k < chunks; k++) {
+#pragma unroll
+        for (int i = 0; i < MOT_QCHUNK_LOADS; i++) {
+            if (lane + 32 * i < c.n16) {
+                stage[warp][lane + 32 * i] = r[i];
+            }
+        }
+        __syncwarp();
+        const mot_qchunk cur = c;
+        if (k + 1 < chunks) {
+            c = mot_qchunk_of(DT, rp, p_row, k + 1);
+            load_chunk(r, c, lane, end);
+        }
+        if (lane < cur.np) {
+            const int64_t p = 32 * k + lane;
+            mot_qpiece pc;
+            mot_qpiece_decode(DT, sm + mot_qchunk_piece_at(DT, &cur, k, lane), (int)(p % mot_qpieces_per_block(DT)),
+                              &pc);
+#pragma unroll
+            for (int t = 0; t < NT; t++) {
+                if (t < n) {
+                    const float *xp = x + (size_t)t * cols + 32 * p;
+                    float qx0, sx0, qx1, sx1;
+                    half_dot<DT>(pc.q, xp, qx0, sx0);
+                    half_dot<DT>(pc.q + 16, xp + 16, qx1, sx1);
+                    float v = fmaf(pc.a[0], qx0, pc.a[1] * qx1);
+                    if (mot_qhas_offset(DT)) {
+                        v = fmaf(pc.b[0], sx0, fmaf(pc.b[1], sx1, v));
+                    }
+                    acc[t] += v;
+                }
+            }
+        }
+        __syncwarp(); // every lane has read the stage before the next chunk overwrites it
+    }
+#pragma unroll
+    for (int t = 0; t < NT; t++) {
+        const float v = mot_warp_sum(acc[t]);
+        if (t < n && lane == 0) {
+            float *yp = y + (size_t)t * rows + row;
+            *yp = beta != 0.0f ? v + beta * *yp : v;
+        }
+    }
+}
+
+// out[r, c] = W[r0 + r, c] as f32 for r < nrows: [nrows, cols], one thread per piece.
+template <int DT>
+__global__ void quant_dequant_rows_kernel(float *__restrict__ out, const uint8_t *__restrict__ w, int64_t r0,
+                                          int nrows, int cols, size_t row_bytes) {
+    const int64_t p_row = cols / 32, total = p_row * nrows;
+    for (int64_t i = blockIdx.x * (int64_t)blockDim.x + threadIdx.x; i < total; i += (int64_t)gridDim.x * blockDim.x) {
+        const int64_t r = i / p_row, p = i % p_row;
+        const uint8_t *blk = w + (size_t)(r0 + r) * row_bytes + mot_qpiece_byte(DT, p);
+        mot_qpiece pc;
+        mot_qpiece_decode(DT, blk, (int)(p % mot_qpieces_per_block(DT)), &pc);
+        float4 *o = (float4 *)(out + r * cols + 32 * p);
+#pragma unroll
+        for (int j = 0; j < 8; j++) {
+            o[j] = make_float4(mot_qpiece_value(DT, &pc, 4 * j), mot_qpiece_value(DT, &pc, 4 * j + 1),
+                               mot_qpiece_value(DT, &pc, 4 * j + 2), mot_qpiece_value(DT, &pc, 4 * j + 3));
+        }
+    }
+}
+
+// out[t, :d] = table[tokens[t], :d] for t < n (n from the step state when step is set, as the
+// EMBED op reads it). A token outside the table gives a zero row. Block per token (grid-
+// stride), thread per piece of the row.
+template <int DT>
+__global__ void quant_embed_kernel(float *__restrict__ out, const uint8_t *__restrict__ table,
+                                   const int *__restrict__ tokens, int d, size_t row_bytes, int n_rows,
+                                   const mot_step_state *step, int lane, int n_fixed) {
+    const int n = step ? step->lane[lane].n_new : n_fixed;
+    const int pieces = (d + 31) / 32;
+    for (int t = blockIdx.x; t < n; t += gridDim.x) {
+        const int tok = tokens[t];
+        const bool ok = tok >= 0 && tok < n_rows;
+        const uint8_t *row = table + (size_t)(ok ? tok : 0) * row_bytes;
+        for (int p = threadIdx.x; p < pieces; p += blockDim.x) {
+            mot_qpiece pc;
+            mot_qpiece_decode(DT, row + mot_qpiece_byte(DT, p), p % mot_qpieces_per_block(DT), &pc);
+            for (int j = 0; j < 32 && 32 * p + j < d; j++) {
+                out[(size_t)t * d + 32 * p + j] = ok ? mot_qpiece_value(DT, &pc, j) : 0.0f;
+            }
+        }
+    }
+}
+
+// ---- host side -----------------------------------------------------------------------------
+
+static mot_status check_weight(const char *what, const mot_weight *w) {
+    if (!mot_dtype_is_quantized(w->dtype) || !mot_qblock_bytes(w->dtype)) {
+        return mot_fail(MOT_ERR_UNSUPPORTED, "cuda %s: weight dtype %s is not a quantized type", what,
+                        mot_dtype_name(w->dtype));
+    }
+    if (!w->data || w->cols <= 0 || w->cols % mot_dtype_block_elems(w->dtype) || w->cols > INT32_MAX ||
+        w->rows > INT32_MAX) {
+        return mot_fail(MOT_ERR_ARG, "cuda %s: %s weight [%lld, %lld]: cols must be a positive multiple of %d", what,
+                        mot_dtype_name(w->dtype), (long long)w->rows, (long long)w->cols,
+                        mot_dtype_block_elems(w->dtype));
+    }
+    return MOT_OK;
+}
+
+// One instantiation per type: `F<DT>::run(args...)` for the weight's dtype.
+#define QUANT_DISPATCH(dt, CALL)                                                               \
+    switch (dt) {                                                                              \
+    case MOT_DTYPE_Q8_0: CALL(MOT_DTYPE_Q8_0); break;                                          \
+    case MOT_DTYPE_Q4_0: CALL(MOT_DTYPE_Q4_0); break;                                          \
+    case MOT_DTYPE_Q4_1: CALL(MOT_DTYPE_Q4_1); break;                                          \
+    case MOT_DTYPE_Q4_K: CALL(MOT_DTYPE_Q4_K); break;                                          \
+    case MOT_DTYPE_Q5_K: CALL(MOT_DTYPE_Q5_K); break;                                          \
+    case MOT_DTYPE_Q6_K: CALL(MOT_DTYPE_Q6_K); break;                                          \
+    default: return mot_fail(MOT_ERR_UNSUPPORTED, "cuda quant: dtype %s", mot_dtype_name(dt)); \
+    }
+
+extern "C" mot_status mot_cuda_quant_gemv(float *y, const float *x, const mot_weight *w, int n, float beta,
+                                          mot_cuda_stream stream) {
+    MOT_TRY(check_weight("quantized GEMV", w));
+    if (n <= 0) {
+        return MOT_OK;
+    }
+    if (n > MOT_CUDA_QUANT_GEMV_MAX_N || ((uintptr_t)x & 15) || ((uintptr_t)w->data & 15)) {
+        return mot_fail(MOT_ERR_ARG, "cuda quantized GEMV: n %d (max %d), x and the blocks 16-byte aligned (%p, %p)",
+                        n, MOT_CUDA_QUANT_GEMV_MAX_N, (const void *)x, w->data);
+    }
+    const int rows = (int)w->rows, cols = (int)w->cols;
+    const size_t row_bytes = mot_dtype_row_bytes(w->dtype, cols);
+    const uint8_t *blocks = (const uint8_t *)w->data, *end = blocks + (size_t)rows * row_bytes;
+    const unsigned grid = (unsigned)((rows + GEMV_WARPS - 1) / GEMV_WARPS);
+    cudaStream_t s = (cudaStream_t)stream;
+    // n = 1 (a decode step) gets its own instantiation; 2..7 share one that skips tokens >= n.
+#define GEMV(DT)                                                                                                   \
+    if (n == 1) {                                                                                                  \
+        quant_gemv_kernel<DT, 1><<<grid, GEMV_WARPS * 32, 0, s>>>(y, x, blocks, end, rows, cols, row_bytes, n, beta); \
+    } else {                                                                                                       \
+        quant_gemv_kernel<DT, MOT_CUDA_QUANT_GEMV_MAX_N>                                                           \
+            <<<grid, GEMV_WARPS * 32, 0, s>>>(y, x, blocks, end, rows, cols, row_bytes, n, beta);                  \
+    }
+    QUANT_DISPATCH(w->dtype, GEMV)
+#undef GEMV
+    MOT_CUDA_LAUNCHED();
+    return MOT_OK;
+}
+
+extern "C" mot_status mot_cuda_quant_dequant_rows(float *out, const mot_weight *w, int64_t r0, int nrows,
+                                                  mot_cuda_stream stream) {
+    MOT_TRY(check_weight("quantized dequantization", w));
+    if (nrows <= 0) {
+        return MOT_OK;
+    }
+    if (r0 < 0 || r0 + nrows > w->rows || ((uintptr_t)out & 15)) {
+        return mot_fail(MOT_ERR_ARG, "cuda quantized dequantization: rows %lld..%lld of %lld, out %p (16-byte aligned)",
+                        (long long)r0, (long long)r0 + nrows, (long long)w->rows, (void *)out);
+    }
+    const int cols = (int)w->cols;
+    const size_t row_bytes = mot_dtype_row_bytes(w->dtype, cols);
+    const int64_t pieces = (int64_t)nrows * (cols / 32);
+    const unsigned grid = (unsigned)(pieces / 256 + 1 < 65535 ? pieces / 256 + 1 : 65535);
+    const uint8_t *blocks = (const uint8_t *)w->data;
+    cudaStream_t s = (cudaStream_t)stream;
+#define DEQUANT(DT) quant_dequant_rows_kernel<DT><<<grid, 256, 0, s>>>(out, blocks, r0, nrows, cols, row_bytes)
+    QUANT_DISPATCH(w->dtype, DEQUANT)
+#undef DEQUANT
+    MOT_CUDA_LAUNCHED();
+    return MOT_OK;
+}
+
+extern "C" mot_status mot_cuda_quant_embed(float *out, const mot_weight *table, const int *tokens, int d, int n_rows,
+                                           const mot_step_state *step, int lane, int n, unsigned grid,
+                                           mot_cuda_stream stream) {
+    MOT_TRY(check_weight("quantized embedding", table));
+    if (d <= 0 || d > table->cols || grid < 1) {
+        return mot_fail(MOT_ERR_ARG, "cuda quantized embedding: width %d of a %lld-wide table, grid %u", d,
+                        (long long)table->cols, grid);
+    }
+    const size_t row_bytes = mot_dtype_row_bytes(table->dtype, table->cols);
+    const uint8_t *blocks = (const uint8_t *)table->data;
+    cudaStream_t s = (cudaStream_t)stream;
+#define EMBED(DT)                                                                                                  \
+    quant_embed_kernel<DT><<<grid, 128, 0, s>>>(out, blocks, tokens, d, row_bytes, n_rows, step, lane, n)
+    QUANT_DISPATCH(table->dtype, EMBED)
+#undef EMBED
+    MOT_CUDA_LAUNCHED();
+    return MOT_OK;
+}
