@@ -1,10 +1,21 @@
 #include "common/json.h"
 
+#include <math.h>
+#include <stdlib.h>
+
 #include "common/error.h"
+#include "common/mapped_file.h"
 
 mot_status mot_json_load(const char *path, json_t **out) {
+    /* Read through mot_read_file (a regular file, within the size limit, never blocking on
+     * a FIFO), then parse. */
+    *out = NULL;
+    char *text = NULL;
+    size_t size = 0;
+    MOT_TRY(mot_read_file(path, &text, &size));
     json_error_t err;
-    *out = json_load_file(path, 0, &err);
+    *out = json_loadb(text, size, 0, &err);
+    free(text);
     if (!*out) {
         if (err.line < 0 || err.position == 0) {
             return mot_fail(MOT_ERR_IO, "%s: %s", path, err.text);
@@ -20,8 +31,11 @@ static mot_status get_int(const json_t *v, const char *key, const char *file, lo
         *out = json_integer_value(v);
         return MOT_OK;
     }
-    if (json_is_real(v) && json_real_value(v) == (double)(long long)json_real_value(v)) {
-        *out = (long long)json_real_value(v);
+    /* A real that is a whole number in long long's range (3.0, not 1e300: converting that
+     * would be undefined behaviour). */
+    const double r = json_is_real(v) ? json_real_value(v) : 0.5;
+    if (json_is_real(v) && r == floor(r) && r >= -9.2e18 && r <= 9.2e18) {
+        *out = (long long)r;
         return MOT_OK;
     }
     return mot_fail(MOT_ERR_FORMAT, "%s: key '%s': expected an integer", file, key);

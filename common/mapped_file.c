@@ -2,6 +2,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -103,41 +104,49 @@ void mot_unmap_file(mot_mapped_file *mf) {
 
 mot_status mot_read_file(const char *path, char **out, size_t *size) {
     *out = NULL;
-    FILE *f = fopen(path, "rb");
-    if (!f) {
+    /* O_NONBLOCK: opening a FIFO for reading would otherwise wait for a writer forever */
+    int fd = open(path, O_RDONLY | O_NONBLOCK);
+    if (fd < 0) {
         return mot_fail(MOT_ERR_IO, "%s: cannot open: %s", path, strerror(errno));
     }
-    size_t cap = 1 << 16, n = 0;
-    char *buf = malloc(cap + 1);
+    struct stat st;
+    if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+        close(fd);
+        return mot_fail(MOT_ERR_IO, "%s: not a regular file", path);
+    }
+    if ((uint64_t)st.st_size > MOT_MAX_TEXT_FILE_BYTES) {
+        close(fd);
+        return mot_fail(MOT_ERR_IO, "%s: %llu MiB is more than the %zu MiB a text file may have", path,
+                        (unsigned long long)st.st_size >> 20, MOT_MAX_TEXT_FILE_BYTES >> 20);
+    }
+    size_t n = (size_t)st.st_size;
+    char *buf = malloc(n + 1);
     if (!buf) {
-        fclose(f);
+        close(fd);
         return mot_fail(MOT_ERR_NOMEM, "%s: out of memory", path);
     }
-    for (;;) {
-        size_t got = fread(buf + n, 1, cap - n, f);
-        n += got;
-        if (n < cap) {
-            break;
+    size_t got = 0;
+    while (got < n) { /* the size from fstat bounds the read, whatever the file does meanwhile */
+        ssize_t r = read(fd, buf + got, n - got);
+        if (r < 0 && errno == EINTR) {
+            continue;
         }
-        cap *= 2;
-        char *nb = realloc(buf, cap + 1);
-        if (!nb) {
+        if (r < 0) {
+            int e = errno;
             free(buf);
-            fclose(f);
-            return mot_fail(MOT_ERR_NOMEM, "%s: out of memory", path);
+            close(fd);
+            return mot_fail(MOT_ERR_IO, "%s: read error: %s", path, strerror(e));
         }
-        buf = nb;
+        if (r == 0) {
+            break; /* it shrank: what was there */
+        }
+        got += (size_t)r;
     }
-    int err = ferror(f);
-    fclose(f);
-    if (err) {
-        free(buf);
-        return mot_fail(MOT_ERR_IO, "%s: read error", path);
-    }
-    buf[n] = '\0';
+    close(fd);
+    buf[got] = '\0';
     *out = buf;
     if (size) {
-        *size = n;
+        *size = got;
     }
     return MOT_OK;
 }

@@ -31,7 +31,11 @@ void mot_unmap_file(mot_mapped_file *mf);
  * whatever the load mode (for reading metadata without reading the weights). */
 mot_status mot_map_file_writable(const char *path, int lazy, mot_mapped_file *out);
 
-/* Reads a whole (small) file into a NUL-terminated heap buffer. */
+/* Reads a whole (small) file into a NUL-terminated heap buffer: JSON, YAML, prompts,
+ * templates. Only a regular file (a FIFO or device is refused, and opening never blocks)
+ * of at most MOT_MAX_TEXT_FILE_BYTES: "<path>: not a regular file", "<path>: 300 MiB is more
+ * than the 256 MiB a text file may have". */
+#define MOT_MAX_TEXT_FILE_BYTES ((size_t)256 << 20)
 mot_status mot_read_file(const char *path, char **out, size_t *size);
 int mot_file_exists(const char *path);
 

@@ -128,6 +128,22 @@ def main():
     expect_error("unsupported model_type", run_args(d), "config.json", "gpt2")
     d = variant("config_rope", lambda d: edit_json(d, "config.json", lambda c: c.update(rope_scaling={"rope_type": "yarn", "factor": 2.0})))
     expect_error("unsupported rope scaling", run_args(d), "config.json", "yarn")
+    # Hostile files (issue 20): a number that does not fit an integer, a FIFO where a file is
+    # expected (reading it must not wait for a writer), a device, a sparse file past the limit.
+    d = variant("config_huge_number", lambda d: open(os.path.join(d, "config.json"), "w").write(
+        open(os.path.join(GOOD, "config.json")).read().replace('"hidden_size": 64', '"hidden_size": 1e300')))
+    expect_error("config.json number beyond an integer", run_args(d), "config.json", "hidden_size", "integer")
+    def fifo_config(d):
+        os.remove(os.path.join(d, "config.json"))
+        os.mkfifo(os.path.join(d, "config.json"))
+    d = variant("config_fifo", fifo_config)
+    expect_error("config.json is a FIFO", run_args(d), "config.json", "not a regular file")
+    expect_error("prompt file is a device", ["run", "-m", GOOD, "-f", "/dev/zero"], "/dev/zero", "not a regular file")
+    big = os.path.join(WORK, "big-prompt.txt")
+    with open(big, "wb") as fh:
+        fh.truncate(300 << 20)   # sparse: no disk used
+    expect_error("prompt file past the size limit", ["run", "-m", GOOD, "-f", big], big, "256 MiB")
+    os.remove(big)
     d = variant("config_heads", lambda d: edit_json(d, "config.json", lambda c: c.update(num_key_value_heads=3)))
     expect_error("heads not divisible by kv heads", run_args(d), "config.json", "num_key_value_heads")
 
