@@ -52,7 +52,7 @@ static mot_status map_file(const char *path, int writable, int lazy, mot_mapped_
     out->data = NULL;
     out->size = 0;
     out->reserved = 0;
-    int fd = open(path, O_RDONLY);
+    int fd = open(path, O_RDONLY | O_NONBLOCK); /* a FIFO must not block the open */
     if (fd < 0) {
         return mot_fail(MOT_ERR_IO, "%s: cannot open: %s", path, strerror(errno));
     }

@@ -193,6 +193,8 @@ mot_status mot_gguf_get_i32_array(const mot_gguf *g, const char *key, const int3
         for (int64_t i = 0; i < kv->n; i++) {
             double v = number_at(kv, i);
             if (v < INT32_MIN || v > INT32_MAX) {
+                free(kv->i32);
+                kv->i32 = NULL; /* no half-converted cache for a second call */
                 return mot_fail(MOT_ERR_FORMAT, "%s: key '%s'[%lld]: %.0f is out of range", g->path, key, (long long)i, v);
             }
             kv->i32[i] = (int32_t)v;

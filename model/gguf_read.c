@@ -21,6 +21,10 @@ enum {
     DEFAULT_ALIGNMENT = 32,
     MIN_KV_BYTES = 8 + 1 + 4,  /* key length, one key byte, type: what a value needs at least */
     MIN_TENSOR_BYTES = 8 + 1 + 4 + 8 + 4 + 8,
+    /* each string of an array becomes its own allocation (~4-8x its bytes in the file):
+     * bounded so a hostile file cannot turn 100 MB into gigabytes (real vocabularies: up to
+     * ~260k tokens and merges) */
+    MAX_ARRAY_STRINGS = 1 << 22,
 };
 
 /* ggml type numbers -> mot dtypes (0 where mot does not read the type) and names, for
@@ -183,6 +187,10 @@ static mot_status read_value(cursor *c, gguf_kv *kv) {
             return mot_fail(MOT_ERR_FORMAT, "%s: key '%s': an array of %" PRIu64 " strings cannot fit in the file",
                             c->path, kv->key, n);
         }
+        if (n > MAX_ARRAY_STRINGS) {
+            return mot_fail(MOT_ERR_FORMAT, "%s: key '%s': an array of %" PRIu64 " strings (at most %d)", c->path,
+                            kv->key, n, MAX_ARRAY_STRINGS);
+        }
         kv->strs = calloc(n ? n : 1, sizeof *kv->strs);
         if (!kv->strs) {
             return mot_fail(MOT_ERR_NOMEM, "%s: out of memory", c->path);
@@ -254,7 +262,7 @@ static mot_status read_header(mot_gguf *g, cursor *c, uint64_t *n_tensors, uint6
     }
     MOT_TRY(read_u64(c, n_tensors, "the header"));
     MOT_TRY(read_u64(c, n_kv, "the header"));
-    if (*n_kv > left(c) / MIN_KV_BYTES) {
+    if (*n_kv > left(c) / MIN_KV_BYTES || *n_kv > INT32_MAX) {
         return mot_fail(MOT_ERR_FORMAT, "%s: truncated or corrupt: %" PRIu64 " metadata entries cannot fit in the file", g->path, *n_kv);
     }
     if (*n_tensors > left(c) / MIN_TENSOR_BYTES || *n_tensors > INT32_MAX) {
@@ -342,11 +350,15 @@ static mot_status read_tensor_info(mot_gguf *g, cursor *c, int64_t i, uint64_t *
         return mot_fail(MOT_ERR_FORMAT, "%s: tensor '%s': %" PRIu64 " elements per row is not a multiple of %s's block of %d",
                         g->path, name, ne[0], mot_dtype_name(t->dtype), block);
     }
-    const uint64_t rows = count / ne[0], row_bytes = mot_dtype_row_bytes(t->dtype, (int64_t)ne[0]);
-    if (rows > UINT64_MAX / row_bytes) {
-        return mot_fail(MOT_ERR_FORMAT, "%s: tensor '%s': too large", g->path, name);
+    /* bytes = rows x (ne[0] / block) x block bytes, every product checked (a wrapped row
+     * size would let a tensor of 2^62 elements pass as a few bytes) */
+    const uint64_t rows = count / ne[0], blocks = ne[0] / (uint64_t)block;
+    const uint64_t block_bytes = mot_dtype_block_bytes(t->dtype);
+    if (blocks > UINT64_MAX / block_bytes || rows > UINT64_MAX / (blocks * block_bytes) ||
+        rows * blocks * block_bytes > c->size) {
+        return mot_fail(MOT_ERR_FORMAT, "%s: tensor '%s': too large (more bytes than the file has)", g->path, name);
     }
-    t->nbytes = (size_t)(rows * row_bytes);
+    t->nbytes = (size_t)(rows * blocks * block_bytes);
     if (*offset % g->alignment != 0) {
         return mot_fail(MOT_ERR_FORMAT, "%s: tensor '%s': data offset %" PRIu64 " is not a multiple of the alignment %" PRIu64,
                         g->path, name, *offset, g->alignment);

@@ -48,7 +48,7 @@ static mot_status expect_vector(const mot_gguf *g, const char *name, int64_t n, 
                         mot_gguf_path(g), name, mot_dtype_name(t->dtype));
     }
     *out = mot_tensor_to_f32(t, n);
-    return *out ? MOT_OK : mot_fail(MOT_ERR_NOMEM, "%s: out of memory", name);
+    return *out ? MOT_OK : mot_fail(MOT_ERR_NOMEM, "%s: tensor '%s': out of memory", mot_gguf_path(g), name);
 }
 
 /* Undoes the converter's Q/K row permutation of w, n_heads heads of hd rows each. */
@@ -58,7 +58,8 @@ static mot_status unpermute_rows(mot_gguf *g, const mot_weight *w, int n_heads, 
     char *head = malloc((size_t)hd * row);
     if (!base || !head) {
         free(head);
-        return mot_fail(MOT_ERR_NOMEM, "%s: out of memory", mot_gguf_path(g));
+        return mot_fail(base ? MOT_ERR_NOMEM : MOT_ERR_UNSUPPORTED, "%s: %s", mot_gguf_path(g),
+                        base ? "out of memory" : "the weights are not writable (opened for metadata only)");
     }
     const int half = hd / 2;
     for (int h = 0; h < n_heads; h++) {

@@ -101,7 +101,11 @@ static int mergeable(const mot_vocab_spec *spec, const tok_bpe *m, int id) {
 
 /* SentencePiece BPE merges the adjacent pair whose concatenation has the highest score.
  * The same as a merge list: every (prefix, suffix) split of every piece with both halves in
- * the vocabulary, ranked by the piece's score. O(V * piece length) look-ups. */
+ * the vocabulary, ranked by the piece's score. O(V * piece length) look-ups, each hashing up
+ * to the piece's length: pieces over MAX_MERGED_PIECE_BYTES are not split (real
+ * SentencePiece vocabularies' pieces are a few dozen bytes at most; a 100 KB piece in a
+ * hostile file took 14 s, quadratic in its length), so merging never produces them. */
+enum { MAX_MERGED_PIECE_BYTES = 1024 };
 static mot_status score_merges(tok_bpe *m, const mot_vocab_spec *spec, const char *source) {
     if (!spec->scores) {
         return mot_fail(MOT_ERR_FORMAT,
@@ -116,6 +120,9 @@ static mot_status score_merges(tok_bpe *m, const mot_vocab_spec *spec, const cha
         }
         const char *p = m->tokens[id];
         size_t len = strlen(p);
+        if (len > MAX_MERGED_PIECE_BYTES) {
+            continue; /* never made by merging (see above): bounds the work on hostile files */
+        }
         for (size_t k = 1; k < len; k++) {
             if (((unsigned char)p[k] & 0xC0) == 0x80) {
                 continue; /* split between characters only */

@@ -138,6 +138,10 @@ def main():
         os.mkfifo(os.path.join(d, "config.json"))
     d = variant("config_fifo", fifo_config)
     expect_error("config.json is a FIFO", run_args(d), "config.json", "not a regular file")
+    fifo_gguf = os.path.join(WORK, "fifo.gguf")
+    if not os.path.exists(fifo_gguf):
+        os.mkfifo(fifo_gguf)
+    expect_error("model.gguf is a FIFO", run_args(fifo_gguf), "fifo.gguf", "not a regular file")
     expect_error("prompt file is a device", ["run", "-m", GOOD, "-f", "/dev/zero"], "/dev/zero", "not a regular file")
     big = os.path.join(WORK, "big-prompt.txt")
     with open(big, "wb") as fh:

@@ -76,7 +76,7 @@ void gb_small(gguf_buf *b, const gguf_faults *f) {
      * c Q4_K [256] = 144 B at 288 */
     tensor_info(b, "a", 2, (const uint64_t[]){8, 4}, 0, 0);
     const uint64_t ne1[8] = {f->t1_ne0 ? f->t1_ne0 : 64, f->t1_zero_dim ? 0 : 2, 1, 1, 1, 1, 1, 1};
-    tensor_info(b, "b", f->t1_dims ? f->t1_dims : 2, ne1, f->t1_type ? f->t1_type : 8, 128 + f->t1_offset_delta);
+    tensor_info(b, "b", f->t1_dims ? f->t1_dims : 2, ne1, f->t1_f32 ? 0 : f->t1_type ? f->t1_type : 8, 128 + f->t1_offset_delta);
     tensor_info(b, f->dup_name ? "a" : "c", 1, (const uint64_t[]){256}, 12, 288);
     gb_pad(b, 32);
     unsigned char data[432];

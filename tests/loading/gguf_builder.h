@@ -26,6 +26,7 @@ typedef struct {
     int dup_key;               /* general.architecture twice */
     int nested_array;          /* an array of arrays */
     uint32_t t1_type;          /* ggml type of the second tensor (8: Q8_0) */
+    int t1_f32;                /* ... or F32 (type 0, which t1_type cannot say) */
     uint32_t t1_dims;          /* its n_dims (2) */
     uint64_t t1_ne0;           /* its ne[0] (64) */
     int t1_zero_dim;           /* its ne[1] is 0 */

@@ -98,6 +98,9 @@ int main(void) {
     FAULT(MOT_ERR_FORMAT, "tensor 'b': 48 elements per row is not a multiple of Q8_0's block of 32", .t1_ne0 = 48);
     FAULT(MOT_ERR_FORMAT, "tensor 'b': dimension 1 is 0 (empty)", .t1_zero_dim = 1);
     FAULT(MOT_ERR_FORMAT, "too large", .t1_ne0 = (uint64_t)1 << 62);
+    /* an F32 row of 2^62 elements is 2^64 bytes: a wrapped row size once let it pass */
+    FAULT(MOT_ERR_FORMAT, "tensor 'b': too large", .t1_f32 = 1, .t1_dims = 1, .t1_ne0 = (uint64_t)1 << 62);
+    FAULT(MOT_ERR_FORMAT, "tensor 'b': too large", .t1_f32 = 1, .t1_dims = 1, .t1_ne0 = ((uint64_t)1 << 62) + 32);
     FAULT(MOT_ERR_FORMAT, "tensor 'b': data offset 136 is not a multiple of the alignment 32", .t1_offset_delta = 8);
     FAULT(MOT_ERR_FORMAT, "tensor 'b': its data (136 bytes at offset 4224)", .t1_offset_delta = 4096);
     FAULT(MOT_ERR_FORMAT, "tensors 'b' and 'c': their data overlap", .t1_offset_delta = 32);

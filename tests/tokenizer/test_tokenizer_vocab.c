@@ -242,6 +242,33 @@ static void chat_templates(const char *work) {
     mot_tokenizer_free(tok);
 }
 
+/* A hostile SentencePiece vocabulary: one piece of 400 KB (splitting it at every byte used
+ * to cost time quadratic in its length: minutes, past this test's ctest timeout). It builds
+ * at once, and the other pieces still merge. */
+static void long_piece(void) {
+    const size_t len = 400 * 1000;
+    char *big = malloc(len + 1);
+    memset(big, 'a', len);
+    big[len] = '\0';
+    char *tokens[14];
+    memcpy(tokens, sp_tokens, sizeof sp_tokens);
+    tokens[13] = big;
+    float scores[14];
+    int32_t types[14];
+    memcpy(scores, sp_scores, sizeof sp_scores);
+    memcpy(types, sp_types, sizeof sp_types);
+    scores[13] = -5, types[13] = 1;
+    mot_vocab_spec s = sp_spec();
+    s.n_tokens = 14, s.tokens = tokens, s.scores = scores, s.token_types = types;
+    mot_tokenizer *tok = NULL;
+    CHECK(mot_tokenizer_from_vocab(&s, "long.gguf", &tok) == MOT_OK, "%s", mot_last_error());
+    if (tok) {
+        CHECK(encode_is(tok, "abc", 1, (int[]){1, 5, 11}, 3), "merges beside a 400 KB piece");
+    }
+    mot_tokenizer_free(tok);
+    free(big);
+}
+
 int main(int argc, char **argv) {
     if (argc != 2) {
         fprintf(stderr, "usage: %s WORK_DIR\n", argv[0]);
@@ -250,6 +277,7 @@ int main(int argc, char **argv) {
     errors();
     byte_level();
     sentencepiece();
+    long_piece();
     chat_templates(argv[1]);
     if (failures) {
         fprintf(stderr, "%d vocabulary checks failed\n", failures);
