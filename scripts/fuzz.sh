@@ -26,4 +26,4 @@ case "$target" in
 esac
 cd "$out"
 "./fuzz_$target" -max_total_time="$seconds" -rss_limit_mb=2048 -max_len=65536 -print_final_stats=1 \
-  "corpus-$target" 2>&1 | tail -20
+  "corpus-$target" 2>&1 | grep -Ev '^"|^###### |^INFO: ' | tail -30
