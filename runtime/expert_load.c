@@ -52,25 +52,23 @@ static mot_status bind_layer(mot_expert *ex, int i) {
         return mot_fail(MOT_ERR_UNSUPPORTED, "%s: tensor '%s': attention biases are not supported",
                         ex->dir, name);
     }
-    ex->weight_bytes += mot_weight_bytes(&L->wq) + mot_weight_bytes(&L->wk) + mot_weight_bytes(&L->wv) +
-                        mot_weight_bytes(&L->wo) + mot_weight_bytes(&L->w_gate) + mot_weight_bytes(&L->w_up) +
-                        mot_weight_bytes(&L->w_down) + 2 * (size_t)d * 4;
-    ex->n_params += 2 * d + 2 * q_dim * d + 2 * kv_dim * d + 3 * f * d;
     return MOT_OK;
 }
 
-static mot_status bind_all(mot_expert *ex) {
+mot_status mot_expert_bind(mot_expert *ex, const mot_expert_binder *b) {
     const mot_config *c = &ex->cfg;
-    MOT_TRY(mot_st_expect_weight(ex->st, "model.embed_tokens.weight", c->vocab, c->hidden, &ex->embed));
-    MOT_TRY(mot_st_expect_f32_vector(ex->st, "model.norm.weight", c->hidden, &ex->final_norm));
-    ex->weight_bytes = mot_weight_bytes(&ex->embed) + (size_t)c->hidden * 4;
-    ex->n_params = (int64_t)c->vocab * c->hidden + c->hidden;
+    const int64_t d = c->hidden, q_dim = (int64_t)c->n_heads * c->head_dim,
+                  kv_dim = (int64_t)c->n_kv_heads * c->head_dim, f = c->ffn;
+    MOT_TRY(b->weight(ex, b->embed, c->vocab, d, &ex->embed));
+    MOT_TRY(b->vector(ex, b->final_norm, d, &ex->final_norm));
+    ex->weight_bytes = mot_weight_bytes(&ex->embed) + (size_t)d * 4;
+    ex->n_params = (int64_t)c->vocab * d + d;
     if (c->tie_embeddings) {
         ex->lm_head = ex->embed;
     } else {
-        MOT_TRY(mot_st_expect_weight(ex->st, "lm_head.weight", c->vocab, c->hidden, &ex->lm_head));
+        MOT_TRY(b->weight(ex, b->lm_head, c->vocab, d, &ex->lm_head));
         ex->weight_bytes += mot_weight_bytes(&ex->lm_head);
-        ex->n_params += (int64_t)c->vocab * c->hidden;
+        ex->n_params += (int64_t)c->vocab * d;
     }
     ex->layers = calloc((size_t)c->n_layers, sizeof *ex->layers);
     ex->inv_freq = malloc((size_t)(c->head_dim / 2) * sizeof *ex->inv_freq);
@@ -78,11 +76,29 @@ static mot_status bind_all(mot_expert *ex) {
         return mot_fail(MOT_ERR_NOMEM, "%s: out of memory", ex->dir);
     }
     for (int i = 0; i < c->n_layers; i++) {
-        MOT_TRY(bind_layer(ex, i));
+        MOT_TRY(b->layer(ex, i));
+        const mot_layer_weights *L = &ex->layers[i];
+        const mot_weight *w[7] = {&L->wq, &L->wk, &L->wv, &L->wo, &L->w_gate, &L->w_up, &L->w_down};
+        for (int j = 0; j < 7; j++) {
+            ex->weight_bytes += mot_weight_bytes(w[j]);
+        }
+        ex->weight_bytes += 2 * (size_t)d * 4;
+        ex->n_params += 2 * d + 2 * q_dim * d + 2 * kv_dim * d + 3 * f * d;
     }
     mot_rope_inv_freq(c, ex->inv_freq);
     return MOT_OK;
 }
+
+static mot_status st_weight(mot_expert *ex, const char *name, int64_t rows, int64_t cols, mot_weight *out) {
+    return mot_st_expect_weight(ex->st, name, rows, cols, out);
+}
+
+static mot_status st_vector(mot_expert *ex, const char *name, int64_t n, float **out) {
+    return mot_st_expect_f32_vector(ex->st, name, n, out);
+}
+
+static const mot_expert_binder folder_binder = {"model.embed_tokens.weight", "model.norm.weight", "lm_head.weight",
+                                                st_weight, st_vector, bind_layer};
 
 /* The folder's (or file's) last path component, without a ".gguf" extension. */
 static char *last_component(const char *dir) {
@@ -114,7 +130,7 @@ mot_status mot_expert_load(const char *dir, mot_expert **out) {
     } else if (st == MOT_OK) {
         st = mot_st_open_dir(dir, &ex->st);
         if (st == MOT_OK) {
-            st = bind_all(ex);
+            st = mot_expert_bind(ex, &folder_binder);
         }
     }
     if (st != MOT_OK) {

@@ -14,7 +14,6 @@
 #include "model/gguf.h"
 #include "runtime/expert.h"
 #include "runtime/expert_load_internal.h"
-#include "runtime/rope_freq.h"
 
 /* A required 2-D tensor [rows, cols] of a weight dtype. */
 static mot_status expect_weight(const mot_gguf *g, const char *name, int64_t rows, int64_t cols, mot_weight *out) {
@@ -101,12 +100,6 @@ static mot_status bind_layer(mot_expert *ex, int i) {
 #undef BLK
     MOT_TRY(unpermute_rows(g, &L->wq, c->n_heads, c->head_dim));
     MOT_TRY(unpermute_rows(g, &L->wk, c->n_kv_heads, c->head_dim));
-    const mot_weight *w[7] = {&L->wq, &L->wk, &L->wv, &L->wo, &L->w_gate, &L->w_up, &L->w_down};
-    for (int j = 0; j < 7; j++) {
-        ex->weight_bytes += mot_weight_bytes(w[j]);
-    }
-    ex->weight_bytes += 2 * (size_t)d * 4;
-    ex->n_params += 2 * d + 2 * q_dim * d + 2 * kv_dim * d + 3 * f * d;
     return MOT_OK;
 }
 
@@ -131,28 +124,19 @@ static mot_status apply_rope_factors(mot_expert *ex) {
     return MOT_OK;
 }
 
+static mot_status gguf_weight(mot_expert *ex, const char *name, int64_t rows, int64_t cols, mot_weight *out) {
+    return expect_weight(ex->gguf, name, rows, cols, out);
+}
+
+static mot_status gguf_vector(mot_expert *ex, const char *name, int64_t n, float **out) {
+    return expect_vector(ex->gguf, name, n, out);
+}
+
+static const mot_expert_binder gguf_binder = {"token_embd.weight", "output_norm.weight", "output.weight",
+                                              gguf_weight, gguf_vector, bind_layer};
+
 mot_status mot_expert_bind_gguf(mot_expert *ex) {
-    const mot_config *c = &ex->cfg;
     MOT_TRY(mot_gguf_open(ex->dir, &ex->gguf));
-    MOT_TRY(expect_weight(ex->gguf, "token_embd.weight", c->vocab, c->hidden, &ex->embed));
-    MOT_TRY(expect_vector(ex->gguf, "output_norm.weight", c->hidden, &ex->final_norm));
-    ex->weight_bytes = mot_weight_bytes(&ex->embed) + (size_t)c->hidden * 4;
-    ex->n_params = (int64_t)c->vocab * c->hidden + c->hidden;
-    if (c->tie_embeddings) {
-        ex->lm_head = ex->embed;
-    } else {
-        MOT_TRY(expect_weight(ex->gguf, "output.weight", c->vocab, c->hidden, &ex->lm_head));
-        ex->weight_bytes += mot_weight_bytes(&ex->lm_head);
-        ex->n_params += (int64_t)c->vocab * c->hidden;
-    }
-    ex->layers = calloc((size_t)c->n_layers, sizeof *ex->layers);
-    ex->inv_freq = malloc((size_t)(c->head_dim / 2) * sizeof *ex->inv_freq);
-    if (!ex->layers || !ex->inv_freq) {
-        return mot_fail(MOT_ERR_NOMEM, "%s: out of memory", ex->dir);
-    }
-    for (int i = 0; i < c->n_layers; i++) {
-        MOT_TRY(bind_layer(ex, i));
-    }
-    mot_rope_inv_freq(c, ex->inv_freq);
+    MOT_TRY(mot_expert_bind(ex, &gguf_binder));
     return apply_rope_factors(ex);
 }
