@@ -114,7 +114,7 @@ void mot_bench_print_json(FILE *f, const mot_bench_context *c, const mot_bench_r
         for (int k = 0; k < r[i].n_reps; k++) {
             fprintf(f, "%s%.6f", k ? ", " : "", r[i].samples_ts[k]);
         }
-        fprintf(f, "],\n    \"read_bw_gbs\": %.3f,\n    \"read_bytes\": %llu,\n    \"bw_fraction\": %.4f,\n",
+        fprintf(f, "],\n    \"read_bw_gbs\": %.6f,\n    \"read_bytes\": %llu,\n    \"bw_fraction\": %.4f,\n",
                 c->read_bw_gbs, (unsigned long long)c->read_bytes, r[i].bw_fraction);
         fprintf(f, "    \"peak_rss\": %llu,\n    \"kv_bytes\": %llu\n  }%s\n", (unsigned long long)c->peak_rss,
                 (unsigned long long)c->kv_bytes, i + 1 < n ? "," : "");
