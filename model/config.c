@@ -12,18 +12,18 @@
 #include "model/config_internal.h"
 #include "model/gguf.h"
 
-/* A required or optional integer key that must fit in an int and be >= min. */
+/* A required or optional integer key in [min, max]: "config.json: num_hidden_layers =
+ * 2147483647 is out of range (1..4096)". */
 static mot_status int_key(const json_t *obj, const char *key, const char *file, int required,
-                          long long min, int *out) {
+                          long long min, long long max, int *out) {
     const json_t *present = json_object_get(obj, key);
     if (!required && (!present || json_is_null(present))) {
         return MOT_OK; /* keep the default */
     }
     long long v = 0;
     MOT_TRY(mot_json_int(obj, key, file, &v));
-    if (v < min || v > INT_MAX) {
-        return mot_fail(MOT_ERR_FORMAT, "%s: key '%s': %lld is out of range (expected %lld..%d)",
-                        file, key, v, min, INT_MAX);
+    if (v < min || v > max) {
+        return mot_fail(MOT_ERR_FORMAT, "%s: %s = %lld is out of range (%lld..%lld)", file, key, v, min, max);
     }
     *out = (int)v;
     return MOT_OK;
@@ -85,15 +85,15 @@ static mot_status read_arch(const json_t *root, const char *file, mot_config *cf
 }
 
 static mot_status read_sizes(const json_t *root, const char *file, mot_config *cfg) {
-    MOT_TRY(int_key(root, "hidden_size", file, 1, 1, &cfg->hidden));
-    MOT_TRY(int_key(root, "num_hidden_layers", file, 1, 1, &cfg->n_layers));
-    MOT_TRY(int_key(root, "num_attention_heads", file, 1, 1, &cfg->n_heads));
-    MOT_TRY(int_key(root, "intermediate_size", file, 1, 1, &cfg->ffn));
-    MOT_TRY(int_key(root, "vocab_size", file, 1, 1, &cfg->vocab));
+    MOT_TRY(int_key(root, "hidden_size", file, 1, 1, MOT_CONFIG_MAX_DIM, &cfg->hidden));
+    MOT_TRY(int_key(root, "num_hidden_layers", file, 1, 1, MOT_CONFIG_MAX_LAYERS, &cfg->n_layers));
+    MOT_TRY(int_key(root, "num_attention_heads", file, 1, 1, MOT_CONFIG_MAX_HEADS, &cfg->n_heads));
+    MOT_TRY(int_key(root, "intermediate_size", file, 1, 1, MOT_CONFIG_MAX_DIM, &cfg->ffn));
+    MOT_TRY(int_key(root, "vocab_size", file, 1, 1, MOT_CONFIG_MAX_VOCAB, &cfg->vocab));
     cfg->n_kv_heads = cfg->n_heads;
-    MOT_TRY(int_key(root, "num_key_value_heads", file, 0, 1, &cfg->n_kv_heads));
+    MOT_TRY(int_key(root, "num_key_value_heads", file, 0, 1, MOT_CONFIG_MAX_HEADS, &cfg->n_kv_heads));
     cfg->head_dim = 0;
-    MOT_TRY(int_key(root, "head_dim", file, 0, 1, &cfg->head_dim));
+    MOT_TRY(int_key(root, "head_dim", file, 0, 1, MOT_CONFIG_MAX_DIM, &cfg->head_dim));
     if (cfg->head_dim == 0) {
         if (cfg->hidden % cfg->n_heads != 0) {
             return mot_fail(MOT_ERR_FORMAT,
@@ -113,7 +113,7 @@ static mot_status read_sizes(const json_t *root, const char *file, mot_config *c
                         file, cfg->head_dim);
     }
     cfg->max_pos = 2048;
-    MOT_TRY(int_key(root, "max_position_embeddings", file, 0, 1, &cfg->max_pos));
+    MOT_TRY(int_key(root, "max_position_embeddings", file, 0, 1, MOT_CONFIG_MAX_CONTEXT, &cfg->max_pos));
     cfg->rms_eps = 1e-6f;
     MOT_TRY(positive_float_key(root, "rms_norm_eps", file, &cfg->rms_eps));
     cfg->rope_theta = 10000.0f;
@@ -122,7 +122,7 @@ static mot_status read_sizes(const json_t *root, const char *file, mot_config *c
     MOT_TRY(mot_json_opt_bool(root, "tie_word_embeddings", file, &cfg->tie_embeddings));
     cfg->sliding_window = 0;
     if (strcmp(cfg->arch, "mistral") == 0) {
-        MOT_TRY(int_key(root, "sliding_window", file, 0, 0, &cfg->sliding_window));
+        MOT_TRY(int_key(root, "sliding_window", file, 0, 0, INT_MAX, &cfg->sliding_window));
     }
     /* The runtime computes SwiGLU without biases; refuse what it would silently get wrong. */
     MOT_TRY(expect_string(root, "hidden_act", file, "silu"));

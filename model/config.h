@@ -9,6 +9,16 @@ typedef enum { MOT_ROPE_NONE = 0, MOT_ROPE_LINEAR, MOT_ROPE_LLAMA3 } mot_rope_sc
 
 #define MOT_MAX_EOS 8
 
+/* The largest settings a model may have (config.json and GGUF alike), checked before anything
+ * is sized from them. Far above every released Llama/Mistral (Llama-3.1-405B: hidden 16384,
+ * intermediate 53248, 126 layers, 128 heads, vocabulary 128256, context 131072), far below
+ * where sizes computed from them in 64 bits could overflow (docs/models.md, "Limits"). */
+#define MOT_CONFIG_MAX_DIM (1 << 20)     /* hidden_size, intermediate_size, head_dim */
+#define MOT_CONFIG_MAX_LAYERS 4096       /* num_hidden_layers */
+#define MOT_CONFIG_MAX_HEADS 65536       /* num_attention_heads, num_key_value_heads */
+#define MOT_CONFIG_MAX_VOCAB (1 << 24)   /* vocab_size */
+#define MOT_CONFIG_MAX_CONTEXT (1 << 24) /* max_position_embeddings (and -c) */
+
 typedef struct {
     char arch[16];          /* model_type: "llama" or "mistral" */
     int hidden;             /* hidden_size  d */

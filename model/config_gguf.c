@@ -14,8 +14,8 @@ static mot_status int_key(const mot_gguf *g, const char *name, int required, int
     int64_t v = *out;
     MOT_TRY(required ? mot_gguf_get_int(g, key, &v) : mot_gguf_opt_int(g, key, &v));
     if (mot_gguf_has(g, key) && (v < lo || v > hi)) {
-        return mot_fail(MOT_ERR_FORMAT, "%s: key '%s': %lld is out of range (%lld to %lld expected)", mot_gguf_path(g),
-                        key, (long long)v, (long long)lo, (long long)hi);
+        return mot_fail(MOT_ERR_FORMAT, "%s: %s = %lld is out of range (%lld..%lld)", mot_gguf_path(g), key,
+                        (long long)v, (long long)lo, (long long)hi);
     }
     *out = (int)v;
     return MOT_OK;
@@ -51,22 +51,21 @@ static mot_status read_arch(const mot_gguf *g, mot_config *cfg) {
 
 static mot_status read_sizes(const mot_gguf *g, mot_config *cfg) {
     const char *file = mot_gguf_path(g);
-    enum { MAX_DIM = 1 << 20, MAX_LAYERS = 4096 };
-    MOT_TRY(int_key(g, "embedding_length", 1, 1, MAX_DIM, &cfg->hidden));
-    MOT_TRY(int_key(g, "block_count", 1, 1, MAX_LAYERS, &cfg->n_layers));
-    MOT_TRY(int_key(g, "attention.head_count", 1, 1, MAX_DIM, &cfg->n_heads));
-    MOT_TRY(int_key(g, "feed_forward_length", 1, 1, MAX_DIM, &cfg->ffn));
+    MOT_TRY(int_key(g, "embedding_length", 1, 1, MOT_CONFIG_MAX_DIM, &cfg->hidden));
+    MOT_TRY(int_key(g, "block_count", 1, 1, MOT_CONFIG_MAX_LAYERS, &cfg->n_layers));
+    MOT_TRY(int_key(g, "attention.head_count", 1, 1, MOT_CONFIG_MAX_HEADS, &cfg->n_heads));
+    MOT_TRY(int_key(g, "feed_forward_length", 1, 1, MOT_CONFIG_MAX_DIM, &cfg->ffn));
     cfg->n_kv_heads = cfg->n_heads;
-    MOT_TRY(int_key(g, "attention.head_count_kv", 0, 1, MAX_DIM, &cfg->n_kv_heads));
+    MOT_TRY(int_key(g, "attention.head_count_kv", 0, 1, MOT_CONFIG_MAX_HEADS, &cfg->n_kv_heads));
     if (cfg->hidden % cfg->n_heads != 0 && !mot_gguf_has(g, "llama.attention.key_length")) {
         return mot_fail(MOT_ERR_FORMAT, "%s: embedding_length %d is not a multiple of head_count %d", file, cfg->hidden,
                         cfg->n_heads);
     }
     cfg->head_dim = cfg->hidden / cfg->n_heads;
-    MOT_TRY(int_key(g, "attention.key_length", 0, 2, MAX_DIM, &cfg->head_dim));
+    MOT_TRY(int_key(g, "attention.key_length", 0, 2, MOT_CONFIG_MAX_DIM, &cfg->head_dim));
     int v_dim = cfg->head_dim, rot_dim = cfg->head_dim;
-    MOT_TRY(int_key(g, "attention.value_length", 0, 1, MAX_DIM, &v_dim));
-    MOT_TRY(int_key(g, "rope.dimension_count", 0, 1, MAX_DIM, &rot_dim));
+    MOT_TRY(int_key(g, "attention.value_length", 0, 1, MOT_CONFIG_MAX_DIM, &v_dim));
+    MOT_TRY(int_key(g, "rope.dimension_count", 0, 1, MOT_CONFIG_MAX_DIM, &rot_dim));
     if (v_dim != cfg->head_dim || rot_dim != cfg->head_dim) {
         return mot_fail(MOT_ERR_UNSUPPORTED,
                         "%s: key_length %d, value_length %d and rope.dimension_count %d differ (only equal ones are supported)",
@@ -81,7 +80,7 @@ static mot_status read_sizes(const mot_gguf *g, mot_config *cfg) {
                         cfg->head_dim);
     }
     cfg->max_pos = 2048;
-    MOT_TRY(int_key(g, "context_length", 0, 1, 1 << 30, &cfg->max_pos));
+    MOT_TRY(int_key(g, "context_length", 0, 1, MOT_CONFIG_MAX_CONTEXT, &cfg->max_pos));
     cfg->rms_eps = 1e-5f;
     MOT_TRY(positive_float_key(g, "llama.attention.layer_norm_rms_epsilon", &cfg->rms_eps));
     cfg->rope_theta = 10000.0f;
@@ -150,9 +149,9 @@ mot_status mot_config_from_gguf(const mot_gguf *g, mot_config *cfg) {
     if (vocab <= 0 && emb && emb->ndim == 2) {
         vocab = emb->shape[0];
     }
-    if (vocab <= 0 || vocab > (1 << 24)) {
-        return mot_fail(MOT_ERR_FORMAT, "%s: the vocabulary size is unknown or out of range (llama.vocab_size: %lld)",
-                        mot_gguf_path(g), (long long)vocab);
+    if (vocab <= 0 || vocab > MOT_CONFIG_MAX_VOCAB) {
+        return mot_fail(MOT_ERR_FORMAT, "%s: the vocabulary size is unknown or out of range (llama.vocab_size: %lld, 1..%d)",
+                        mot_gguf_path(g), (long long)vocab, MOT_CONFIG_MAX_VOCAB);
     }
     cfg->vocab = (int)vocab;
     cfg->tie_embeddings = mot_gguf_find(g, "output.weight") == NULL;

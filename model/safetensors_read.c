@@ -128,13 +128,19 @@ static mot_status parse_entry(const char *path, const char *name, const json_t *
     }
     char dims[160];
     mot_shape_str(t->shape, t->ndim, dims, sizeof dims);
-    if (overflow || nbytes != end - begin) {
+    if (overflow) { /* nbytes wrapped: say what overflowed, not the wrapped number */
         return mot_fail(MOT_ERR_FORMAT,
                         "%s: tensor '%s': data_offsets [%llu, %llu] hold %llu bytes but %s %s "
-                        "needs %s%llu",
+                        "needs more than 2^64 bytes (the shape is corrupt)",
+                        path, name, (unsigned long long)begin, (unsigned long long)end,
+                        (unsigned long long)(end - begin), mot_dtype_name(t->dtype), dims);
+    }
+    if (nbytes != end - begin) {
+        return mot_fail(MOT_ERR_FORMAT,
+                        "%s: tensor '%s': data_offsets [%llu, %llu] hold %llu bytes but %s %s needs %llu",
                         path, name, (unsigned long long)begin, (unsigned long long)end,
                         (unsigned long long)(end - begin), mot_dtype_name(t->dtype), dims,
-                        overflow ? "more than " : "", (unsigned long long)nbytes);
+                        (unsigned long long)nbytes);
     }
     t->nbytes = (size_t)nbytes;
     range->begin = begin;

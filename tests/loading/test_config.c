@@ -133,7 +133,16 @@ static void test_errors(void) {
                MOT_ERR_FORMAT, "key 'hidden_size': expected an integer");
     EXPECT_BAD("{\"model_type\": \"llama\", \"hidden_size\": -64, \"num_hidden_layers\": 2, "
                "\"num_attention_heads\": 4, \"intermediate_size\": 128, \"vocab_size\": 100}",
-               MOT_ERR_FORMAT, "key 'hidden_size': -64 is out of range");
+               MOT_ERR_FORMAT, "config.json: hidden_size = -64 is out of range (1..1048576)");
+    /* Absurd sizes stop at the limits (model/config.h) before anything is sized from them. */
+    EXPECT_BAD("{\"model_type\": \"llama\", \"hidden_size\": 64, \"num_hidden_layers\": 2147483647, "
+               "\"num_attention_heads\": 4, \"intermediate_size\": 128, \"vocab_size\": 100}",
+               MOT_ERR_FORMAT, "config.json: num_hidden_layers = 2147483647 is out of range (1..4096)");
+    EXPECT_BAD("{\"model_type\": \"llama\", " REQUIRED ", \"max_position_embeddings\": 2147483647}",
+               MOT_ERR_FORMAT, "config.json: max_position_embeddings = 2147483647 is out of range (1..16777216)");
+    EXPECT_BAD("{\"model_type\": \"llama\", \"hidden_size\": 64, \"num_hidden_layers\": 2, "
+               "\"num_attention_heads\": 4, \"intermediate_size\": 128, \"vocab_size\": 1000000000}",
+               MOT_ERR_FORMAT, "config.json: vocab_size = 1000000000 is out of range (1..16777216)");
     EXPECT_BAD("{\"model_type\": \"llama\", " REQUIRED ", \"num_key_value_heads\": 3}",
                MOT_ERR_FORMAT, "num_attention_heads 4 is not a multiple of num_key_value_heads 3");
     EXPECT_BAD("{\"model_type\": \"llama\", " REQUIRED ", \"head_dim\": 15}", MOT_ERR_FORMAT,
@@ -150,7 +159,7 @@ static void test_errors(void) {
     EXPECT_BAD("{\"model_type\": \"llama\", " REQUIRED ", \"attention_bias\": true}",
                MOT_ERR_UNSUPPORTED, "attention_bias true is not supported");
     EXPECT_BAD("{\"model_type\": \"mistral\", " REQUIRED ", \"sliding_window\": -1}",
-               MOT_ERR_FORMAT, "key 'sliding_window': -1 is out of range");
+               MOT_ERR_FORMAT, "config.json: sliding_window = -1 is out of range (0..2147483647)");
     EXPECT_BAD("{\"model_type\": \"llama\", " REQUIRED ", "
                "\"rope_scaling\": {\"rope_type\": \"yarn\", \"factor\": 4}}",
                MOT_ERR_UNSUPPORTED,
