@@ -2,6 +2,8 @@
 #include "common/mapped_file.h"
 
 #include <errno.h>
+#include <limits.h>
+#include <omp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -97,7 +99,11 @@ int mot_arg_exec(mot_args *a, mot_exec_flags *x, mot_status *st) {
     unsigned *given = &x->sched.given;
     *st = MOT_OK;
     if (!strcmp(f, "-t") || !strcmp(f, "--threads")) {
-        *st = mot_arg_int(a, 1, 4096, &x->sched.threads);
+        *st = mot_arg_int(a, 1, INT_MAX, &x->sched.threads);
+        if (*st == MOT_OK && x->sched.threads > mot_threads_max()) {
+            *st = mot_fail(MOT_ERR_ARG, "%s: %d is more than %d threads (%d per core, %d cores available)", f,
+                           x->sched.threads, mot_threads_max(), MOT_THREADS_PER_CORE_MAX, omp_get_num_procs());
+        }
     } else if (!strcmp(f, "--schedule")) {
         *st = mot_arg_str(a, &x->sched.path);
     } else if (!strcmp(f, "--profile")) {
@@ -115,6 +121,8 @@ int mot_arg_exec(mot_args *a, mot_exec_flags *x, mot_status *st) {
         static const char *const modes[] = {"serial", "concurrent"};
         *st = arg_choice(a, modes, 2, &o->concurrent_lanes);
         *given |= MOT_GIVEN_LANES;
+    } else if (!strcmp(f, "--allow-nonfinite")) {
+        o->allow_nonfinite = 1;
     } else if (!strcmp(f, "--no-graphs")) {
         o->graphs = 0;
         *given |= MOT_GIVEN_GRAPHS;

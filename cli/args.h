@@ -28,7 +28,8 @@ typedef struct {
 void mot_exec_flags_init(mot_exec_flags *x);
 
 /* The flags run and bench share: --backend auto|cpu|cuda, --lanes serial|concurrent,
- * --no-graphs, -t/--threads, --schedule, --profile, --mmap/--no-mmap. Returns 1 when
+ * --no-graphs, -t/--threads (at most mot_threads_max()), --schedule, --profile,
+ * --mmap/--no-mmap, --allow-nonfinite. Returns 1 when
  * argv[a->i] is one of them (*st says whether its value was good), 0 when it is not. */
 int mot_arg_exec(mot_args *a, mot_exec_flags *x, mot_status *st);
 

@@ -74,6 +74,7 @@ mot_status mot_bench_pipeline(const mot_bench_pipeline_opts *o) {
     mot_route r = {0};
     MOT_TRY(mot_profile_begin(&prof, o->exec.profile_path));
     mot_status st = mot_model_load(o->pipeline, 1, &m);
+    if (st == MOT_OK) m->allow_nonfinite = o->exec.sched.flags.allow_nonfinite;
     mot_schedule sched;
     mot_backend_options backend; /* resolved: the schedule, the flags, the trace */
     if (st == MOT_OK) {

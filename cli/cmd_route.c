@@ -1,5 +1,5 @@
 /* mot route PIPELINE.yaml -p TEXT [--experts a,b] [--drop NAME]: the router's view of a
- * prompt, on stdout:
+ * prompt, on stdout (--allow-nonfinite: route even on NaN/inf scores):
  *   scores: math=0.123456 code=-0.500000 chat=0.900000
  *   active: chat,math
  *   primary: chat */
@@ -13,7 +13,7 @@
 
 int mot_cmd_route(int argc, char **argv) {
     const char *pipeline = NULL, *prompt = NULL, *experts = NULL, *drop[MOT_MAX_DROP];
-    int n_drop = 0;
+    int n_drop = 0, allow_nonfinite = 0;
     mot_args a = {argc, argv, 0};
     mot_status st = MOT_OK;
     for (a.i = 0; a.i < argc && st == MOT_OK; a.i++) {
@@ -25,6 +25,8 @@ int mot_cmd_route(int argc, char **argv) {
         } else if (!strcmp(f, "--drop")) {
             st = n_drop < MOT_MAX_DROP ? mot_arg_str(&a, &drop[n_drop++])
                                        : mot_fail(MOT_ERR_ARG, "--drop: at most %d experts", MOT_MAX_DROP);
+        } else if (!strcmp(f, "--allow-nonfinite")) {
+            allow_nonfinite = 1;
         } else if (f[0] == '-') {
             st = mot_fail(MOT_ERR_ARG, "route: unknown option '%s' (see mot --help)", f);
         } else if (pipeline) {
@@ -42,6 +44,7 @@ int mot_cmd_route(int argc, char **argv) {
     mot_model *m = NULL;
     mot_route r = {0};
     st = mot_model_load(pipeline, 1, &m);
+    if (st == MOT_OK) m->allow_nonfinite = allow_nonfinite;
     if (st == MOT_OK) st = mot_route_prompt(m, prompt, experts, drop, n_drop, &r);
     if (st == MOT_OK) mot_route_print(stdout, m, &r, "");
     mot_route_free(&r);

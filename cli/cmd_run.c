@@ -122,6 +122,25 @@ static mot_status encode_prompt(const run_options *o, const mot_tokenizer *tok, 
 }
 
 /* One expert alone: plain generation. */
+/* Out of memory with a context whose KV cache takes a GiB or more: how much, and that -c
+ * lowers it (the default context, max_position_embeddings, may be far more than a prompt needs). */
+static mot_status context_hint(mot_status st, const run_options *o, const mot_expert *ex, int n_ctx) {
+    const size_t kv_mib = mot_expert_kv_bytes(ex, n_ctx) >> 20;
+    if (kv_mib < 1024) {
+        return st; /* the context is not what filled the memory */
+    }
+    char first[512];
+    snprintf(first, sizeof first, "%s", mot_last_error());
+    if (o->n_ctx) {
+        return mot_fail(st, "%s; the context of %d tokens (-c) needs %zu MiB of KV cache: lower -c", first, n_ctx,
+                        kv_mib);
+    }
+    return mot_fail(st,
+                    "%s; the context of %d tokens (max_position_embeddings, the default of -c) needs %zu MiB of KV "
+                    "cache: give a smaller one with -c N (e.g. -c 4096)",
+                    first, n_ctx, kv_mib);
+}
+
 static mot_status run(const run_options *o) {
     mot_tokenizer *tok = NULL;
     mot_expert *ex = NULL;
@@ -162,6 +181,7 @@ static mot_status run(const run_options *o) {
         gp.user = &stream;
         mot_profile_lane(&prof, 0, 0, ex->name);
         st = mot_generate(ex, n_ctx, o->n_batch, prompt_ids, n_prompt, &gp, &res);
+        if (st == MOT_ERR_NOMEM) st = context_hint(st, o, ex, n_ctx);
         st = mot_text_stream_end(&stream, st);
     }
     if (st == MOT_OK) {

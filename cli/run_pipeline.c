@@ -51,6 +51,7 @@ mot_status mot_run_pipeline(const run_options *o) {
     mot_backend_options backend;
     if (st == MOT_OK) st = mot_profile_begin(&prof, o->exec.profile_path);
     if (st == MOT_OK) st = mot_model_load(o->pipeline, 1, &m);
+    if (st == MOT_OK) m->allow_nonfinite = o->exec.sched.flags.allow_nonfinite;
     if (st == MOT_OK && o->chat.system && !any_chat(m)) {
         st = mot_fail(MOT_ERR_ARG, "--system: no expert of %s has chat (add chat: true or chat_template: NAME to "
                                    "an expert's entry)", o->pipeline);

@@ -19,6 +19,7 @@ typedef struct {
     int threads_per_lane[MOT_MAX_LANES];
     int timing;           /* time per node kind (CPU: per op on the team's master thread) */
     struct mot_trace *trace; /* profiling: one slice per plan node per pass (NULL: off) */
+    int allow_nonfinite;  /* go on when a prompt's logits hold NaN/inf (--allow-nonfinite); else an error */
 } mot_backend_options;
 
 typedef struct mot_backend mot_backend;

@@ -1,5 +1,6 @@
 #include "runtime/engine.h"
 
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -29,6 +30,7 @@ mot_status mot_engine_open(mot_engine *e, const mot_plan_source *src, const mot_
     }
     MOT_TRY(mot_backend_create(&bo, &e->backend));
     e->trace = o->backend.trace;
+    e->allow_nonfinite = o->backend.allow_nonfinite;
     return e->backend->open(e->backend, &e->src, &e->layout, e->samplers);
 }
 
@@ -88,8 +90,11 @@ static mot_status pass(mot_engine *e, mot_phase phase, int upload) {
 static mot_status check_tokens(const mot_engine *e, int lane, const int *tokens, int n) {
     for (int t = 0; t < n; t++) {
         if (tokens[t] < 0 || tokens[t] >= e->src.ex[lane]->cfg.vocab) {
-            return mot_fail(MOT_ERR_ARG, "%s: token id %d is outside the vocabulary [0, %d)", e->src.ex[lane]->name,
-                            tokens[t], e->src.ex[lane]->cfg.vocab);
+            /* The ids come from the expert's tokenizer: a bad file, not a bad command line. */
+            return mot_fail(MOT_ERR_FORMAT,
+                            "%s (%s): token id %d is outside the model's vocabulary [0, %d) (the tokenizer and the "
+                            "config's vocabulary size disagree)",
+                            e->src.ex[lane]->name, e->src.ex[lane]->dir, tokens[t], e->src.ex[lane]->cfg.vocab);
         }
     }
     return MOT_OK;
@@ -117,6 +122,42 @@ static mot_status feed_prompt(mot_engine *e, const int *const *tokens, const int
     }
 }
 
+/* NaN/inf weights (a broken checkpoint, an f16 overflow in a conversion) make every logit, or
+ * some, non-finite; sampling would then answer token 0 or a token that happens to be finite,
+ * silently. One read of [vocab] floats per lane after the prompt catches it (step 0: the
+ * weights have all been used once); decode steps are not read back (the sample stays on the
+ * backend). */
+static mot_status check_prompt_logits(mot_engine *e) {
+    if (e->allow_nonfinite) {
+        return MOT_OK;
+    }
+    mot_status st = MOT_OK;
+    for (int i = 0; i < e->src.n_lanes && st == MOT_OK; i++) {
+        const mot_expert *ex = e->src.ex[i];
+        const int vocab = ex->cfg.vocab;
+        float *row = malloc((size_t)vocab * sizeof *row);
+        if (!row) {
+            return mot_fail(MOT_ERR_NOMEM, "out of memory checking the logits");
+        }
+        st = mot_engine_logits(e, i, row);
+        int bad = -1, n_bad = 0;
+        for (int v = 0; v < vocab && st == MOT_OK; v++) {
+            if (!isfinite(row[v])) {
+                bad = bad < 0 ? v : bad;
+                n_bad++;
+            }
+        }
+        if (st == MOT_OK && n_bad > 0) {
+            st = mot_fail(MOT_ERR_FORMAT,
+                          "expert '%s' (%s): logits contain NaN/inf at step 0 (%d of %d, the first at token %d: %g): "
+                          "the weights are broken (use --allow-nonfinite to continue)",
+                          ex->name, ex->dir, n_bad, vocab, bad, row[bad]);
+        }
+        free(row);
+    }
+    return st;
+}
+
 mot_status mot_engine_prefill(mot_engine *e, int *const *tokens, const int *n) {
     const int K = e->src.n_lanes;
     memset(&e->step, 0, sizeof e->step);
@@ -137,7 +178,8 @@ mot_status mot_engine_prefill(mot_engine *e, int *const *tokens, const int *n) {
         ls->alive = 1;
         memcpy(ls->rng, e->samplers[i].rng, sizeof ls->rng);
     }
-    return feed_prompt(e, (const int *const *)tokens, n);
+    MOT_TRY(feed_prompt(e, (const int *const *)tokens, n));
+    return check_prompt_logits(e);
 }
 
 mot_status mot_engine_extend(mot_engine *e, const int *tokens, int n) {

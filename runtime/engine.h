@@ -25,6 +25,7 @@ typedef struct {
     int fed[MOT_MAX_LANES]; /* lanes the last pass fed (and sampled) */
     int passes;
     struct mot_trace *trace;  /* profiling (NULL: off) */
+    int allow_nonfinite;      /* NaN/inf in a prompt's logits: go on (else prefill fails) */
 } mot_engine;
 
 /* src carries the sizes (ctx, max_rows per lane). Lane i samples from stream i of the seed. */
@@ -33,7 +34,8 @@ void mot_engine_close(mot_engine *e);
 
 /* Starts a request: lane i's prompt tokens[i][0..n[i]) from an empty cache. A single lane
  * longer than its max_rows runs in chunks; a MoT prompt must fit in one pass. Every lane
- * samples its first token. */
+ * samples its first token. Logits with NaN/inf fail it (broken weights) unless the options
+ * allow them. */
 mot_status mot_engine_prefill(mot_engine *e, int *const *tokens, const int *n);
 /* One lane only: feeds tokens[0..n) after what its cache holds (the prompt goes on; passes
  * of at most max_rows, the last with logits) and samples from the last. */

@@ -72,8 +72,11 @@ static mot_status lane_init(mot_session *s, int lane_index, const char *prompt, 
     MOT_TRY(lane_prompt(s, L, prompt, ids, n_ids, o->system));
     for (int t = 0; t < L->n_prompt; t++) {
         if (L->prompt[t] < 0 || L->prompt[t] >= ex->cfg.vocab) {
-            return mot_fail(MOT_ERR_ARG, "expert '%s': token id %d is outside its vocabulary [0, %d)", pe->name,
-                            L->prompt[t], ex->cfg.vocab);
+            /* The ids come from the expert's own tokenizer: its files disagree (exit 1, a bad file). */
+            return mot_fail(MOT_ERR_FORMAT,
+                            "expert '%s' (%s): its tokenizer gives token id %d, outside the model's vocabulary [0, %d) "
+                            "(the tokenizer and the config's vocabulary size disagree)",
+                            pe->name, ex->dir, L->prompt[t], ex->cfg.vocab);
         }
     }
     if (L->n_prompt == 0) {

@@ -33,6 +33,7 @@ typedef struct {
     mot_linear router_fc1;     /* [h_r, d_z] */
     mot_linear router_fc2;     /* [M, h_r] */
     mot_interaction_weights *inter; /* [Q] */
+    int allow_nonfinite;       /* route on NaN/inf router scores (--allow-nonfinite); else an error */
 } mot_model;
 
 /* Loads the pipeline, every expert and tokenizer, resolves the chat format of experts with

@@ -31,7 +31,10 @@ static mot_status mean_embed_encode(const mot_prompt_encoder *enc, const char *p
     mot_status st = MOT_OK;
     for (int t = 0; t < n && st == MOT_OK; t++) {
         if (ids[t] < 0 || ids[t] >= c->ex->cfg.vocab) {
-            st = mot_fail(MOT_ERR_ARG, "router: token id %d is outside expert '%s''s vocabulary", ids[t], c->ex->name);
+            st = mot_fail(MOT_ERR_FORMAT,
+                          "router: expert '%s' (%s): its tokenizer gives token id %d, outside the model's vocabulary "
+                          "[0, %d) (the tokenizer and the config's vocabulary size disagree)",
+                          c->ex->name, c->ex->dir, ids[t], c->ex->cfg.vocab);
             break;
         }
         mot_cpu_embed_row(row, &c->ex->embed, ids[t]);
@@ -87,6 +90,39 @@ static mot_status router_scores(const mot_model *m, const float *z, float *s) {
     mot_linear_apply(&m->router_fc2, h, s, 1);
     free(h);
     return MOT_OK;
+}
+
+static int all_finite(const float *x, int n) {
+    for (int i = 0; i < n; i++) {
+        if (!isfinite(x[i])) {
+            return 0;
+        }
+    }
+    return 1;
+}
+
+/* NaN/inf scores would pick experts by accident (every comparison with NaN is false): an
+ * error naming where they came from, the encoder's embedding (z) or the router's weights. */
+static mot_status check_scores(const mot_model *m, const float *z, int dim, const float *s) {
+    const int M = m->n_experts;
+    if (all_finite(s, M)) {
+        return MOT_OK;
+    }
+    char list[128] = "";
+    for (int e = 0, at = 0; e < M && at < (int)sizeof list - 16; e++) {
+        at += snprintf(list + at, sizeof list - (size_t)at, "%s%g", e ? ", " : "", s[e]);
+    }
+    const mot_expert *enc_ex = m->experts[m->pipe->router.expert];
+    if (!all_finite(z, dim)) {
+        return mot_fail(MOT_ERR_FORMAT,
+                        "router: scores [%s] are not finite: the prompt's mean embedding from expert '%s' (%s) holds "
+                        "NaN/inf, its embedding weights are broken (use --allow-nonfinite to continue)",
+                        list, enc_ex->name, enc_ex->dir);
+    }
+    return mot_fail(MOT_ERR_FORMAT,
+                    "router: scores [%s] are not finite: the router weights (router.fc1, router.fc2 in %s) hold "
+                    "NaN/inf (use --allow-nonfinite to continue)",
+                    list, m->pipe->weights ? m->pipe->weights : "the MoT weights");
 }
 
 static mot_status parse_forced(const mot_model *m, const char *forced, mot_route *r) {
@@ -157,6 +193,9 @@ mot_status mot_route_prompt(const mot_model *m, const char *prompt, const char *
         if (st == MOT_OK) {
             st = router_scores(m, z, r->scores);
         }
+        if (st == MOT_OK && !m->allow_nonfinite) {
+            st = check_scores(m, z, enc->dim, r->scores);
+        }
         enc->destroy(enc);
     }
     free(z);
@@ -166,7 +205,8 @@ mot_status mot_route_prompt(const mot_model *m, const char *prompt, const char *
         for (r->k = 0; r->k < k; r->k++) {
             int best = -1;
             for (int e = 0; e < M; e++) {
-                if (!dropped[e] && (best < 0 || r->scores[e] > r->scores[best])) {
+                /* A NaN score (--allow-nonfinite) ranks below every number. */
+                if (!dropped[e] && (best < 0 || r->scores[e] > r->scores[best] || isnan(r->scores[best]))) {
                     best = e;
                 }
             }

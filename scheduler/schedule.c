@@ -26,6 +26,24 @@ void mot_schedule_defaults(mot_schedule *s) {
     s->plan_cache = 8;
 }
 
+int mot_threads_max(void) {
+    const int cores = omp_get_num_procs();
+    return MOT_THREADS_PER_CORE_MAX * (cores > 0 ? cores : 1);
+}
+
+/* key: N in [lo, mot_threads_max()], the limit explained when N is past it. */
+static mot_status threads_key(yaml_tree *t, yaml_node_t *v, const char *what, int lo, int *out) {
+    int n = 0;
+    MOT_TRY(yaml_tree_int(t, v, what, lo, 1 << 30, &n));
+    const int max = mot_threads_max();
+    if (n > max) {
+        return yaml_tree_fail(t, yaml_tree_pos(v), "%s: %d is more than %d threads (%d per core, %d cores available)",
+                              what, n, max, MOT_THREADS_PER_CORE_MAX, omp_get_num_procs());
+    }
+    *out = n;
+    return MOT_OK;
+}
+
 static mot_status parse(yaml_tree *t, mot_schedule *s) {
     yaml_node_t *root = yaml_tree_root(t);
     if (!root) {
@@ -34,7 +52,7 @@ static mot_status parse(yaml_tree *t, mot_schedule *s) {
     MOT_TRY(yaml_tree_expect_mapping(t, root, "schedule"));
     MOT_TRY(yaml_tree_check_keys(t, root, "schedule", keys));
     yaml_node_t *v;
-    if ((v = yaml_tree_get(t, root, "threads", NULL))) MOT_TRY(yaml_tree_int(t, v, "threads", 0, 4096, &s->threads));
+    if ((v = yaml_tree_get(t, root, "threads", NULL))) MOT_TRY(threads_key(t, v, "threads", 0, &s->threads));
     if ((v = yaml_tree_get(t, root, "lanes", NULL))) MOT_TRY(yaml_tree_choice(t, v, "lanes", lane_modes, &s->concurrent_lanes));
     if ((v = yaml_tree_get(t, root, "threads_per_lane", NULL))) {
         MOT_TRY(yaml_tree_expect_sequence(t, v, "threads_per_lane"));
@@ -46,8 +64,7 @@ static mot_status parse(yaml_tree *t, mot_schedule *s) {
         for (int i = 0; i < n; i++) {
             char what[40];
             snprintf(what, sizeof what, "threads_per_lane[%d]", i);
-            MOT_TRY(yaml_tree_int(t, yaml_tree_node(t, v->data.sequence.items.start[i]), what, 1, 4096,
-                                  &s->threads_per_lane[i]));
+            MOT_TRY(threads_key(t, yaml_tree_node(t, v->data.sequence.items.start[i]), what, 1, &s->threads_per_lane[i]));
         }
         s->n_threads_per_lane = n;
     }

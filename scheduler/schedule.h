@@ -25,6 +25,12 @@ typedef struct {
 
 void mot_schedule_defaults(mot_schedule *s);
 
+/* Threads: at most MOT_THREADS_PER_CORE_MAX per available core (omp_get_num_procs: the cores
+ * this process may run on). More only oversubscribes: every op's barrier then waits on
+ * descheduled threads (4096 threads on 2 cores turned a tiny run into 31 s). */
+#define MOT_THREADS_PER_CORE_MAX 4
+int mot_threads_max(void);
+
 /* Reads FILE over the defaults. Errors name FILE:LINE:COL: unknown keys, wrong types, values
  * out of range, an unknown choice. */
 mot_status mot_schedule_load(const char *path, mot_schedule *s);

@@ -25,3 +25,7 @@ set_tests_properties(cli_bench_depth PROPERTIES LABELS "cli;python" TIMEOUT 300)
 add_test(NAME cli_chat
   COMMAND ${MOT_PYTHON} ${CMAKE_CURRENT_LIST_DIR}/test_chat.py $<TARGET_FILE:mot> ${CMAKE_BINARY_DIR}/cli-chat)
 set_tests_properties(cli_chat PROPERTIES LABELS "cli;python;chat" TIMEOUT 300)
+# Resource limits (threads, config sizes, the context) and NaN/inf weights or router scores.
+add_test(NAME cli_limits
+  COMMAND ${MOT_PYTHON} ${CMAKE_CURRENT_LIST_DIR}/test_limits.py $<TARGET_FILE:mot> ${CMAKE_BINARY_DIR}/cli-limits)
+set_tests_properties(cli_limits PROPERTIES LABELS "cli;python" TIMEOUT 300)
