@@ -108,6 +108,8 @@ int mot_arg_exec(mot_args *a, mot_exec_flags *x, mot_status *st) {
         *st = mot_arg_str(a, &x->sched.path);
     } else if (!strcmp(f, "--profile")) {
         *st = mot_arg_str(a, &x->profile_path);
+    } else if (!strcmp(f, "--force")) {
+        x->force = 1;
     } else if (!strcmp(f, "--mmap")) {
         mot_set_load_mode(MOT_LOAD_MAP);
     } else if (!strcmp(f, "--no-mmap")) {

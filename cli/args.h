@@ -23,12 +23,13 @@ mot_status mot_arg_u64(mot_args *a, unsigned long long *out);
 typedef struct {
     mot_schedule_flags sched;  /* --schedule FILE, -t, --backend, --lanes, --no-graphs */
     const char *profile_path;  /* --profile FILE */
+    int force;                 /* --force: write outputs onto a symlink or device in place */
 } mot_exec_flags;
 
 void mot_exec_flags_init(mot_exec_flags *x);
 
 /* The flags run and bench share: --backend auto|cpu|cuda, --lanes serial|concurrent,
- * --no-graphs, -t/--threads (at most mot_threads_max()), --schedule, --profile,
+ * --no-graphs, -t/--threads (at most mot_threads_max()), --schedule, --profile, --force,
  * --mmap/--no-mmap, --allow-nonfinite. Returns 1 when
  * argv[a->i] is one of them (*st says whether its value was good), 0 when it is not. */
 int mot_arg_exec(mot_args *a, mot_exec_flags *x, mot_status *st);

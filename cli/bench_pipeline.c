@@ -72,7 +72,7 @@ mot_status mot_bench_pipeline(const mot_bench_pipeline_opts *o) {
     mot_profile_session prof;
     mot_model *m = NULL;
     mot_route r = {0};
-    MOT_TRY(mot_profile_begin(&prof, o->exec.profile_path));
+    MOT_TRY(mot_profile_begin(&prof, o->exec.profile_path, o->exec.force));
     mot_status st = mot_model_load(o->pipeline, 1, &m);
     if (st == MOT_OK) m->allow_nonfinite = o->exec.sched.flags.allow_nonfinite;
     mot_schedule sched;

@@ -168,7 +168,7 @@ static mot_status bench(const bench_options *o) {
     mot_profile_session prof = {0};
     mot_schedule sched;
     mot_status status = mot_schedule_resolve(&o->exec.sched, NULL, &sched, &eo.backend);
-    if (status == MOT_OK) status = mot_profile_begin(&prof, o->exec.profile_path);
+    if (status == MOT_OK) status = mot_profile_begin(&prof, o->exec.profile_path, o->exec.force);
     eo.backend.trace = mot_profile_trace(&prof);
     mot_profile_lane(&prof, 0, 0, ex->name);
     if (status == MOT_OK) status = mot_engine_open(&e, &src, &eo);

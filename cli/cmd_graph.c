@@ -1,11 +1,13 @@
 /* mot graph PIPELINE.yaml [--format yaml|dot]: the expanded dataflow graph on stdout. Each
  * expert's depth comes from its config.json alone; no weights are read. */
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "cli/args.h"
 #include "cli/commands.h"
+#include "cli/stdout_check.h"
 #include "common/error.h"
 #include "graph/pipeline.h"
 #include "model/config.h"
@@ -63,7 +65,7 @@ static mot_status run_graph(const graph_options *o) {
                                        : mot_pipeline_write_yaml(p, depths, stdout);
     }
     if (st == MOT_OK && fflush(stdout) != 0) {
-        st = mot_fail(MOT_ERR_IO, "graph: cannot write to stdout");
+        st = mot_stdout_fail(errno);
     }
     free(depths);
     mot_pipeline_free(p);

@@ -1,8 +1,9 @@
-/* mot init PIPELINE.yaml [--seed N] [--dtype f32|f16|bf16] [--biases] [-o FILE]: writes random
+/* mot init PIPELINE.yaml [--seed N] [--dtype f32|f16|bf16] [--biases] [-o FILE] [--force]: writes random
  * MoT weights (router + interaction layers) with the SPEC 2.2 names and shapes for the
  * pipeline's pool, to its `weights:` path unless -o is given. Linear weights are drawn from
  * N(0, 1/in) (reverse projectors scaled by 0.05 so they nudge, not drown, the residual
- * stream); biases N(0, 0.02^2); layernorm weight 1 + N(0, 0.1^2), bias N(0, 0.1^2). */
+ * stream); biases N(0, 0.02^2); layernorm weight 1 + N(0, 0.1^2), bias N(0, 0.1^2). The file
+ * is written through common/safe_write.h (a symlink or device only with --force). */
 #include <math.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -13,6 +14,7 @@
 #include "cli/commands.h"
 #include "common/error.h"
 #include "common/half.h"
+#include "common/safe_write.h"
 #include "runtime/mot_model.h"
 #include "runtime/rng.h"
 
@@ -80,6 +82,7 @@ static void add_tensor(const char *name, int ndim, const int64_t *shape, int opt
 int mot_cmd_init(int argc, char **argv) {
     const char *pipeline = NULL, *out = NULL, *dtype = "f32";
     unsigned long long seed = 0;
+    int force = 0;
     init_state s = {.status = MOT_OK};
     mot_args a = {argc, argv, 0};
     mot_status st = MOT_OK;
@@ -89,11 +92,12 @@ int mot_cmd_init(int argc, char **argv) {
         else if (!strcmp(f, "-o") || !strcmp(f, "--output")) st = mot_arg_str(&a, &out);
         else if (!strcmp(f, "--dtype")) st = mot_arg_str(&a, &dtype);
         else if (!strcmp(f, "--biases")) s.biases = 1;
+        else if (!strcmp(f, "--force")) force = 1;
         else if (f[0] == '-') st = mot_fail(MOT_ERR_ARG, "init: unknown option '%s'", f);
         else if (pipeline) st = mot_fail(MOT_ERR_ARG, "init: unexpected argument '%s'", f);
         else pipeline = f;
     }
-    if (st == MOT_OK && !pipeline) st = mot_fail(MOT_ERR_ARG, "init: usage: mot init PIPELINE.yaml [--seed N] [--dtype f32|f16|bf16] [--biases] [-o FILE]");
+    if (st == MOT_OK && !pipeline) st = mot_fail(MOT_ERR_ARG, "init: usage: mot init PIPELINE.yaml [--seed N] [--dtype f32|f16|bf16] [--biases] [-o FILE] [--force]");
     if (st == MOT_OK) {
         if (!strcmp(dtype, "f32")) s.dtype = MOT_DTYPE_F32;
         else if (!strcmp(dtype, "f16")) s.dtype = MOT_DTYPE_F16;
@@ -107,12 +111,13 @@ int mot_cmd_init(int argc, char **argv) {
     if (st == MOT_OK && !out && !m->pipe->weights) {
         st = mot_fail(MOT_ERR_ARG, "%s: error: the pipeline names no weights file; give -o FILE", pipeline);
     }
+    const char *path = out ? out : (m ? m->pipe->weights : NULL);
+    if (st == MOT_OK) st = mot_out_check(path, force); /* before drawing the weights */
     if (st == MOT_OK) {
         mot_model_visit_tensors(m, add_tensor, &s);
         st = s.status;
     }
-    const char *path = out ? out : (m ? m->pipe->weights : NULL);
-    if (st == MOT_OK) st = mot_st_write(path, s.entries, s.n);
+    if (st == MOT_OK) st = mot_st_write(path, s.entries, s.n, force);
     if (st == MOT_OK) printf("mot: wrote %d tensors to %s\n", s.n, path);
     for (int i = 0; i < s.n; i++) {
         free((void *)s.entries[i].name);

@@ -13,6 +13,7 @@
 #include "cli/text_stream.h"
 #include "common/error.h"
 #include "common/mapped_file.h"
+#include "common/safe_write.h"
 #include "runtime/chat_prompt.h"
 #include "runtime/dump.h"
 #include "runtime/generate.h"
@@ -102,6 +103,13 @@ static mot_status parse_run(int argc, char **argv, run_options *o) {
     if (o->prompt && o->prompt_file) {
         return mot_fail(MOT_ERR_ARG, "run: give -p or -f, not both");
     }
+    if (o->dump_path) {
+        /* Refused now, not after the whole generation (common/safe_write.h). */
+        const mot_status st = mot_out_check(o->dump_path, o->exec.force);
+        if (st != MOT_OK) {
+            return mot_fail_prefix(st, "--dump");
+        }
+    }
     if (!o->seed_given) {
         o->sampler.seed = (uint64_t)time(NULL) ^ ((uint64_t)clock() << 20);
     }
@@ -154,7 +162,7 @@ static mot_status run(const run_options *o) {
 
     mot_schedule sched;
     mot_status st = mot_schedule_resolve(&o->exec.sched, NULL, &sched, &gp.backend);
-    if (st == MOT_OK) st = mot_profile_begin(&prof, o->exec.profile_path);
+    if (st == MOT_OK) st = mot_profile_begin(&prof, o->exec.profile_path, o->exec.force);
     gp.backend.trace = mot_profile_trace(&prof);
     if (st == MOT_OK) st = mot_run_prompt(o, &prompt, &prompt_buf);
     /* The settings first (what is wrong with a model is said about config.json or the GGUF
@@ -192,7 +200,8 @@ static mot_status run(const run_options *o) {
                 res.gen_s > 0 ? n_decoded / res.gen_s : 0.0, omp_get_max_threads());
     }
     if (st == MOT_OK && o->dump_path) {
-        st = mot_dump_single(o->dump_path, ex->name, prompt_ids, n_prompt, &res.sampled, ex->cfg.vocab);
+        st = mot_dump_single(o->dump_path, ex->name, prompt_ids, n_prompt, &res.sampled, ex->cfg.vocab,
+                             o->exec.force);
     }
     st = mot_profile_end(&prof, st);
     mot_generate_result_free(&res);

@@ -1,4 +1,4 @@
-/* mot tune PIPELINE.yaml -o FILE [--budget SECONDS] [--experts a,b] [-p N] [-n N] [-r N]
+/* mot tune PIPELINE.yaml -o FILE [--budget SECONDS] [--experts a,b] [-p N] [-n N] [-r N] [--force]
  *
  * Searches the schedule space on this machine for the routed set, one dimension at a time from
  * the best schedule so far: threads x lane mode, threads per lane, the GEMV/GEMM crossover, the
@@ -9,7 +9,9 @@
  * when it wins by more than their combined spread, and the winner must then beat the default
  * again in interleaved rounds (after the budget). The best one is written with every
  * measurement as a comment, and the gain over the default is printed. The search stops at the
- * budget (the default is always measured). */
+ * budget (the default is always measured). The output path is checked before the search and
+ * written through common/safe_write.h (temp + fsync + rename; a symlink or device only with
+ * --force), so a full disk is an error, never an empty schedule that loads as the default. */
 #include <math.h>
 #include <omp.h>
 #include <stdio.h>
@@ -22,12 +24,14 @@
 #include "cli/schedule_options.h"
 #include "kernels/cpu/kernels.h"
 #include "common/error.h"
+#include "common/safe_write.h"
 #include "runtime/generate.h"
 
 typedef struct {
     const char *pipeline, *output, *experts;
     double budget_s;
     int n_prompt, n_gen, reps;
+    int force; /* --force: -o may be a symlink or a device (written in place) */
 } tune_options;
 
 typedef struct {
@@ -43,6 +47,8 @@ static mot_status parse_tune(int argc, char **argv, tune_options *o) {
         const char *f = argv[a.i];
         if (!strcmp(f, "-o") || !strcmp(f, "--output")) {
             MOT_TRY(mot_arg_str(&a, &o->output));
+        } else if (!strcmp(f, "--force")) {
+            o->force = 1;
         } else if (!strcmp(f, "--budget")) {
             float b;
             MOT_TRY(mot_arg_float(&a, 0.0, 1e6, &b));
@@ -64,9 +70,11 @@ static mot_status parse_tune(int argc, char **argv, tune_options *o) {
         }
     }
     if (!o->pipeline || !o->output) {
-        return mot_fail(MOT_ERR_ARG, "tune: usage: mot tune PIPELINE.yaml -o SCHEDULE.yaml [--budget SECONDS]");
+        return mot_fail(MOT_ERR_ARG, "tune: usage: mot tune PIPELINE.yaml -o SCHEDULE.yaml [--budget SECONDS] [--force]");
     }
-    return MOT_OK;
+    /* Refused now, not after the search. */
+    const mot_status st = mot_out_check(o->output, o->force);
+    return st == MOT_OK ? MOT_OK : mot_fail_prefix(st, "-o");
 }
 
 #define TUNE_SAMPLE_S 0.05
@@ -310,13 +318,14 @@ static mot_status tune(const tune_options *o) {
             len += snprintf(header + len, sizeof header - (size_t)len, "\n  %s%s: %.2f ± %.2f",
                             i == z->best ? "* " : "  ", line, z->list[i].mean, z->list[i].sd);
         }
-        FILE *f = fopen(o->output, "w");
-        if (!f) {
-            st = mot_fail(MOT_ERR_IO, "%s: cannot write the schedule", o->output);
-        } else {
-            const candidate *b = &z->list[z->best];
-            mot_schedule_write(&b->s, header, f);
-            fclose(f);
+        mot_out_file out;
+        const candidate *b = &z->list[z->best];
+        st = mot_out_open(&out, o->output, o->force);
+        if (st == MOT_OK) {
+            mot_schedule_write(&b->s, header, out.f); /* a failed write: commit says why */
+            st = mot_out_commit(&out);
+        }
+        if (st == MOT_OK) {
             mot_schedule_describe(&b->s, line, sizeof line);
             printf("best: %s\n%.2f tok/s vs %.2f with the default schedule: %.2fx (%+.1f%%)%s%s\nwrote %s\n", line,
                    b->mean, z->list[0].mean, gain, 100.0 * (gain - 1.0), *confirm_note ? "\n" : "", confirm_note,

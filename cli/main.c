@@ -1,8 +1,10 @@
-/* mot: the command-line tool. */
+/* mot: the command-line tool. Every command's exit goes through mot_stdout_finish, so that a
+ * failed write to standard output is an error (cli/stdout_check.h). */
 #include <stdio.h>
 #include <string.h>
 
 #include "cli/commands.h"
+#include "cli/stdout_check.h"
 #include "mot.h"
 
 static const char usage[] =
@@ -10,10 +12,10 @@ static const char usage[] =
     "\n"
     "commands:\n"
     "  run   PIPELINE.yaml -p TEXT [-n N] [--temp T] [--top-k K] [--top-p P] [--seed S] [-t THREADS]\n"
-    "        [--experts a,b,c] [--drop NAME] [--dump FILE] [--system TEXT]\n"
+    "        [--experts a,b,c] [--drop NAME] [--dump FILE] [--force] [--system TEXT]\n"
     "        MoT: route the prompt, run the active experts with interaction layers, stream the primary\n"
     "  run   -m MODEL_DIR -p TEXT [-f FILE] [-n N] [--temp T] [--top-k K] [--top-p P] [--seed S]\n"
-    "        [-t THREADS] [-c CTX] [-b BATCH] [--dump FILE] [--mmap|--no-mmap]\n"
+    "        [-t THREADS] [-c CTX] [-b BATCH] [--dump FILE] [--force] [--mmap|--no-mmap]\n"
     "        [--chat] [--chat-template NAME] [--chat-template-file FILE] [--system TEXT]\n"
     "        generate text with one Hugging Face Llama/Mistral checkpoint (streamed to stdout)\n"
     "  bench (PIPELINE.yaml [--experts a,b,c] | -m MODEL_DIR [-d DEPTH]) [-p 128] [-n 64] [-r 3]\n"
@@ -24,13 +26,14 @@ static const char usage[] =
     "        the expanded dataflow graph of a MoT pipeline file (see docs/pipeline.md)\n"
     "  route PIPELINE.yaml -p TEXT [--experts a,b] [--drop NAME] [--allow-nonfinite]\n"
     "        router scores, the active set and the primary\n"
-    "  init  PIPELINE.yaml [--seed N] [--dtype f32|f16|bf16] [--biases] [-o FILE]\n"
+    "  init  PIPELINE.yaml [--seed N] [--dtype f32|f16|bf16] [--biases] [-o FILE] [--force]\n"
     "        write random MoT weights (router + interaction layers) for the pipeline's pool\n"
     "  tune  PIPELINE.yaml -o SCHEDULE.yaml [--budget SECONDS] [--experts a,b] [-p 32] [-n 16] [-r 3]\n"
+    "        [--force]\n"
     "        search threads, lane mode and the GEMV/GEMM crossover on this machine; write the best\n"
     "\n"
     "run and bench also take --backend auto|cpu|cuda, --lanes serial|concurrent, --no-graphs,\n"
-    "--schedule FILE (docs/schedules.md), --profile TRACE.json (docs/profiling.md) and\n"
+    "--schedule FILE (docs/schedules.md), --profile TRACE.json (docs/profiling.md), --force and\n"
     "--allow-nonfinite (go on when the logits after the prompt hold NaN/inf: broken weights).\n"
     "-t is at most 4 threads per available core.\n"
     "pipeline runs take their sampler defaults from the file's sampler section (greedy by default).\n"
@@ -41,9 +44,12 @@ static const char usage[] =
     "--chat-template NAME forces one of: chatml, llama2, llama3, mistral, mistral-v1, mistral-v3,\n"
     "mistral-v3-tekken, gemma, phi3; --system TEXT adds a system turn. A pipeline turns chat on per\n"
     "expert (chat: true or chat_template: NAME; docs/pipeline.md).\n"
+    "Output files (-o, --dump, --profile) are written to a temporary file beside the target, synced\n"
+    "and renamed over it; a symlink, directory or device as the target is refused unless --force\n"
+    "(which writes into it in place). A failed write, to a file or to stdout, is an error.\n"
     "See docs/cli.md for everything each command prints.\n";
 
-int main(int argc, char **argv) {
+static int dispatch(int argc, char **argv) {
     if (argc < 2 || !strcmp(argv[1], "-h") || !strcmp(argv[1], "--help") || !strcmp(argv[1], "help")) {
         fputs(usage, argc < 2 ? stderr : stdout);
         return argc < 2 ? 2 : 0;
@@ -79,3 +85,5 @@ int main(int argc, char **argv) {
     fprintf(stderr, "error: unknown command '%s' (expected run, bench, route, init, graph or tune; see mot --help)\n", argv[1]);
     return 2;
 }
+
+int main(int argc, char **argv) { return mot_stdout_finish(dispatch(argc, argv)); }

@@ -1,22 +1,23 @@
 #include "cli/profile_session.h"
 
-#include <errno.h>
 #include <stdio.h>
 #include <string.h>
 
 #include "common/error.h"
+#include "common/safe_write.h"
 
-mot_status mot_profile_begin(mot_profile_session *p, const char *path) {
+mot_status mot_profile_begin(mot_profile_session *p, const char *path, int force) {
     p->path = NULL;
+    p->force = force;
     mot_trace_init(&p->trace);
     if (!path) {
         return MOT_OK;
     }
-    FILE *f = fopen(path, "w");
-    if (!f) {
-        return mot_fail(MOT_ERR_IO, "--profile %s: cannot create the trace file (%s)", path, strerror(errno));
+    /* Refused before anything runs; the file itself is written (temp + rename) at the end. */
+    const mot_status st = mot_out_check(path, force);
+    if (st != MOT_OK) {
+        return mot_fail_prefix(st, "--profile");
     }
-    fclose(f);
     p->path = path;
     return MOT_OK;
 }
@@ -48,7 +49,7 @@ mot_status mot_profile_end(mot_profile_session *p, mot_status st) {
         return st;
     }
     if (st == MOT_OK) {
-        st = mot_trace_write(&p->trace, p->path);
+        st = mot_trace_write(&p->trace, p->path, p->force);
         if (st == MOT_OK) {
             mot_trace_print_summary(&p->trace, stderr);
             fprintf(stderr, "mot: trace written to %s (open it in https://ui.perfetto.dev or chrome://tracing)\n",

@@ -8,12 +8,14 @@
 
 typedef struct {
     const char *path; /* NULL: profiling off */
+    int force;        /* --force: a non-regular path is written in place (common/safe_write.h) */
     mot_trace trace;
 } mot_profile_session;
 
-/* Starts a session when path is set (a zero-initialized session is an unprofiled one); fails (before anything runs) when the trace file cannot
- * be created. */
-mot_status mot_profile_begin(mot_profile_session *p, const char *path);
+/* Starts a session when path is set (a zero-initialized session is an unprofiled one); fails
+ * (before anything runs) when the trace file cannot be created there or is refused (a
+ * symlink, a device... unless force; common/safe_write.h). */
+mot_status mot_profile_begin(mot_profile_session *p, const char *path, int force);
 /* The trace to hand to the backend (mot_backend_options.trace): NULL when not profiling. */
 struct mot_trace *mot_profile_trace(mot_profile_session *p);
 /* Names lane i's track "lane i: NAME" and expert index -> name for the slices' arguments. */

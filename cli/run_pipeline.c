@@ -49,7 +49,7 @@ mot_status mot_run_pipeline(const run_options *o) {
     }
     mot_profile_session prof = {0};
     mot_backend_options backend;
-    if (st == MOT_OK) st = mot_profile_begin(&prof, o->exec.profile_path);
+    if (st == MOT_OK) st = mot_profile_begin(&prof, o->exec.profile_path, o->exec.force);
     if (st == MOT_OK) st = mot_model_load(o->pipeline, 1, &m);
     if (st == MOT_OK) m->allow_nonfinite = o->exec.sched.flags.allow_nonfinite;
     if (st == MOT_OK && o->chat.system && !any_chat(m)) {
@@ -88,7 +88,7 @@ mot_status mot_run_pipeline(const run_options *o) {
                 omp_get_max_threads());
     }
     if (st == MOT_OK && o->dump_path) {
-        st = mot_session_dump(&session, o->dump_path);
+        st = mot_session_dump(&session, o->dump_path, o->exec.force);
     }
     st = mot_profile_end(&prof, st);
     mot_session_free(&session);

@@ -1,8 +1,10 @@
 #include "cli/text_stream.h"
 
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "cli/stdout_check.h"
 #include "common/error.h"
 
 void mot_text_stream_init(mot_text_stream *s, const mot_tokenizer *tok, FILE *out) {
@@ -11,7 +13,17 @@ void mot_text_stream_init(mot_text_stream *s, const mot_tokenizer *tok, FILE *ou
     s->out = out;
 }
 
+static mot_status write_failed(const mot_text_stream *s, int err) {
+    if (s->out == stdout) {
+        return mot_stdout_fail(err);
+    }
+    return mot_fail(MOT_ERR_IO, "writing the generated text: %s", strerror(err ? err : EIO));
+}
+
 static mot_status emit(mot_text_stream *s, int final) {
+    if (s->err != MOT_OK) {
+        return s->err;
+    }
     char *text;
     size_t len; /* in bytes: a <0x00> token decodes to a NUL that strlen would stop at */
     MOT_TRY(mot_tokenizer_decode_len(s->tok, s->ids, s->n, 1, &text, &len));
@@ -21,12 +33,15 @@ static mot_status emit(mot_text_stream *s, int final) {
         len -= 3;
     }
     if (len > s->printed) {
-        fwrite(text + s->printed, 1, len - s->printed, s->out);
-        fflush(s->out);
+        const size_t n = len - s->printed;
+        errno = 0;
+        if (fwrite(text + s->printed, 1, n, s->out) != n || fflush(s->out) != 0) {
+            s->err = write_failed(s, errno);
+        }
         s->printed = len;
     }
     free(text);
-    return MOT_OK;
+    return s->err;
 }
 
 mot_status mot_text_stream_push(mot_text_stream *s, int token) {
@@ -56,8 +71,15 @@ mot_status mot_text_stream_end(mot_text_stream *s, mot_status st) {
     if (st == MOT_OK) {
         st = mot_text_stream_finish(s);
     }
-    fputc('\n', s->out);
-    fflush(s->out);
+    if (s->err == MOT_OK) {
+        errno = 0;
+        if (fputc('\n', s->out) == EOF || fflush(s->out) != 0) {
+            s->err = write_failed(s, errno);
+        }
+    }
+    if (st == MOT_OK) {
+        st = s->err; /* also when a failed write stopped the generation early (status OK) */
+    }
     mot_text_stream_free(s);
     return st;
 }

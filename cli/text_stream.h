@@ -1,5 +1,7 @@
 /* Streams generated text: decodes the tokens so far and prints only what is new, holding
- * back a trailing incomplete UTF-8 sequence until the next token completes it. */
+ * back a trailing incomplete UTF-8 sequence until the next token completes it. Every write
+ * and flush is checked: the first failure ("writing standard output: No space left on
+ * device") sticks, stops the generation (on_token returns non-zero) and is what end returns. */
 #ifndef MOT_CLI_TEXT_STREAM_H
 #define MOT_CLI_TEXT_STREAM_H
 
@@ -13,6 +15,7 @@ typedef struct {
     int *ids;
     int n, cap;
     size_t printed; /* bytes of the decoded text already written */
+    mot_status err; /* the first failed write; nothing is written after it */
 } mot_text_stream;
 
 void mot_text_stream_init(mot_text_stream *s, const mot_tokenizer *tok, FILE *out);

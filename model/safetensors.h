@@ -32,7 +32,8 @@ const char *mot_st_file_of(const mot_st_set *set, const mot_tensor *t);
 mot_status mot_st_expect(const mot_st_set *set, const char *name, int ndim, const int64_t *shape,
                          const mot_tensor **out);
 
-/* Writes a safetensors file (header padded to 8 bytes, tensors in the given order). */
+/* Writes a safetensors file (header padded to 8 bytes, tensors in the given order) through
+ * common/safe_write.h: PATH must be absent or a regular file unless force. */
 typedef struct {
     const char *name;
     mot_dtype dtype;
@@ -40,6 +41,6 @@ typedef struct {
     int64_t shape[MOT_MAX_DIMS];
     const void *data;
 } mot_st_entry;
-mot_status mot_st_write(const char *path, const mot_st_entry *entries, int n);
+mot_status mot_st_write(const char *path, const mot_st_entry *entries, int n, int force);
 
 #endif

@@ -1,16 +1,15 @@
 /* Writing a safetensors file: header JSON (tensors in the given order, data contiguous),
- * padded with spaces to a multiple of 8 so the data stays aligned, then the data. Written to
- * a temporary file in the same folder and renamed, so a crash never leaves half a file. */
-#include <errno.h>
+ * padded with spaces to a multiple of 8 so the data stays aligned, then the data. Written
+ * through common/safe_write.h (a temporary file in the same folder, fsynced and renamed), so a
+ * crash or a full disk never leaves half a file. */
 #include <jansson.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
 #include "common/error.h"
+#include "common/safe_write.h"
 #include "model/safetensors.h"
 
 static mot_status entry_nbytes(const char *path, const mot_st_entry *e, uint64_t *out) {
@@ -94,44 +93,19 @@ static int write_body(FILE *f, const char *header, const mot_st_entry *entries, 
     return ok;
 }
 
-mot_status mot_st_write(const char *path, const mot_st_entry *entries, int n) {
+mot_status mot_st_write(const char *path, const mot_st_entry *entries, int n, int force) {
     if (n < 0 || (n > 0 && !entries)) {
         return mot_fail(MOT_ERR_ARG, "%s: no tensors to write", path);
     }
     char *header;
     MOT_TRY(build_header(path, entries, n, &header));
-    size_t plen = strlen(path);
-    char *tmp = malloc(plen + 16);
-    if (!tmp) {
-        free(header);
-        return mot_fail(MOT_ERR_NOMEM, "%s: out of memory", path);
+    mot_out_file out;
+    mot_status st = mot_out_open(&out, path, force);
+    if (st == MOT_OK) {
+        /* A short write leaves the stream's error flag set: commit reports it. */
+        (void)write_body(out.f, header, entries, n);
+        st = mot_out_commit(&out);
     }
-    memcpy(tmp, path, plen);
-    memcpy(tmp + plen, ".tmp.XXXXXX", 12);
-    int fd = mkstemp(tmp);
-    if (fd < 0) {
-        int e = errno;
-        free(tmp);
-        free(header);
-        return mot_fail(MOT_ERR_IO, "%s: cannot create: %s", path, strerror(e));
-    }
-    fchmod(fd, 0644); /* mkstemp makes it 0600; a dump is an ordinary file */
-    FILE *f = fdopen(fd, "wb");
-    int ok = f && write_body(f, header, entries, n) && fflush(f) == 0 && fsync(fd) == 0;
-    int e = errno;
-    if (f) {
-        ok = (fclose(f) == 0) && ok;
-    } else {
-        close(fd);
-    }
-    if (ok && rename(tmp, path) != 0) {
-        e = errno;
-        ok = 0;
-    }
-    if (!ok) {
-        unlink(tmp);
-    }
-    free(tmp);
     free(header);
-    return ok ? MOT_OK : mot_fail(MOT_ERR_IO, "%s: cannot write: %s", path, strerror(e));
+    return st;
 }

@@ -6,6 +6,7 @@
 #include <time.h>
 
 #include "common/error.h"
+#include "common/safe_write.h"
 #include "profiling/bench_record.h"
 
 static double now_s(void) {
@@ -86,7 +87,7 @@ static json_t *thread_name(int tid, const char *name) {
     return e;
 }
 
-mot_status mot_trace_write(const mot_trace *t, const char *path) {
+mot_status mot_trace_write(const mot_trace *t, const char *path, int force) {
     json_t *events = json_array();
     json_array_append_new(events, thread_name(0, "host: router, passes"));
     for (int i = 0; i < t->n_tracks; i++) {
@@ -100,11 +101,18 @@ mot_status mot_trace_write(const mot_trace *t, const char *path) {
     json_t *doc = json_object();
     json_object_set_new(doc, "traceEvents", events);
     json_object_set_new(doc, "displayTimeUnit", json_string("ms"));
-    const int rc = json_dump_file(doc, path, JSON_COMPACT);
-    json_decref(doc);
-    if (rc != 0) {
-        return mot_fail(MOT_ERR_IO, "%s: cannot write the trace", path);
+    mot_out_file out;
+    mot_status st = mot_out_open(&out, path, force);
+    /* A failed write sets the stream's error flag and commit names the reason; anything else
+     * json_dumpf refuses is an encoding failure. */
+    if (st == MOT_OK && json_dumpf(doc, out.f, JSON_COMPACT) != 0 && !ferror(out.f)) {
+        mot_out_abort(&out);
+        st = mot_fail(MOT_ERR_IO, "%s: cannot write the trace", path);
+    } else if (st == MOT_OK) {
+        st = mot_out_commit(&out);
     }
+    json_decref(doc);
+    MOT_TRY(st);
     if (t->failed) {
         return mot_fail(MOT_ERR_NOMEM, "%s: out of memory while recording: the trace is incomplete", path);
     }

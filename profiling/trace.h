@@ -49,8 +49,9 @@ double mot_trace_now(const mot_trace *t); /* seconds since init */
 void mot_trace_add(mot_trace *t, const mot_trace_slice *s);
 
 /* Chrome Trace Event JSON: one "X" event per slice (ts/dur in microseconds), thread-name
- * metadata per track. */
-mot_status mot_trace_write(const mot_trace *t, const char *path);
+ * metadata per track. Written through common/safe_write.h (path absent or a regular file
+ * unless force). */
+mot_status mot_trace_write(const mot_trace *t, const char *path, int force);
 
 /* The summary: time per node kind and per expert, interaction share per decode step, lane
  * overlap (busy time summed over lanes / wall time of the passes), tokens/s, peak memory. */

@@ -29,16 +29,16 @@ static mot_status expert_entries(const char *path, const char *name, const int *
 }
 
 mot_status mot_dump_single(const char *path, const char *name, const int *prompt, int n_prompt,
-                           const mot_token_log *sampled, int vocab) {
+                           const mot_token_log *sampled, int vocab, int force) {
     expert_dump d;
     mot_st_entry e[2];
     MOT_TRY(expert_entries(path, name, prompt, n_prompt, sampled, vocab, &d, e));
-    mot_status st = mot_st_write(path, e, 2);
+    mot_status st = mot_st_write(path, e, 2, force);
     free(d.tokens);
     return st;
 }
 
-mot_status mot_session_dump(const mot_session *s, const char *path) {
+mot_status mot_session_dump(const mot_session *s, const char *path, int force) {
     const mot_model *m = s->m;
     mot_st_entry *e = calloc((size_t)(2 + 2 * s->n_lanes), sizeof *e);
     expert_dump *d = calloc((size_t)s->n_lanes, sizeof *d);
@@ -64,7 +64,7 @@ mot_status mot_session_dump(const mot_session *s, const char *path) {
         n += 2;
     }
     if (st == MOT_OK) {
-        st = mot_st_write(path, e, n);
+        st = mot_st_write(path, e, n, force);
     }
     for (int i = 0; d && i < s->n_lanes; i++) free(d[i].tokens);
     free(d), free(active), free(e);

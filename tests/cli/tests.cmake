@@ -29,3 +29,8 @@ set_tests_properties(cli_chat PROPERTIES LABELS "cli;python;chat" TIMEOUT 300)
 add_test(NAME cli_limits
   COMMAND ${MOT_PYTHON} ${CMAKE_CURRENT_LIST_DIR}/test_limits.py $<TARGET_FILE:mot> ${CMAKE_BINARY_DIR}/cli-limits)
 set_tests_properties(cli_limits PROPERTIES LABELS "cli;python" TIMEOUT 300)
+# Output files and stdout: temp + fsync + rename, symlinks/directories/devices refused unless
+# --force, a failed write (a full disk, > /dev/full) is an error (issue 20).
+add_test(NAME cli_outputs
+  COMMAND ${MOT_PYTHON} ${CMAKE_CURRENT_LIST_DIR}/test_outputs.py $<TARGET_FILE:mot> ${CMAKE_BINARY_DIR}/cli-outputs)
+set_tests_properties(cli_outputs PROPERTIES LABELS "cli;python" TIMEOUT 300)

@@ -24,8 +24,8 @@ static char *make_sharded(char *dir, const char *name, const char *index_json) {
         {.name = "b", .dtype = MOT_DTYPE_F32, .ndim = 1, .shape = {2}, .data = w2},
     };
     mot_st_entry s2[1] = {{.name = "c", .dtype = MOT_DTYPE_F32, .ndim = 1, .shape = {3}, .data = w3}};
-    CHECK_OK(mot_st_write(test_path(path, dir, SHARD1), s1, 2));
-    CHECK_OK(mot_st_write(test_path(path, dir, SHARD2), s2, 1));
+    CHECK_OK(mot_st_write(test_path(path, dir, SHARD1), s1, 2, 0));
+    CHECK_OK(mot_st_write(test_path(path, dir, SHARD2), s2, 1, 0));
     test_write_text(test_path(path, dir, "model.safetensors.index.json"), index_json);
     return dir;
 }
@@ -43,7 +43,7 @@ static void test_single_and_missing(void) {
 
     test_subdir(dir, root, "single");
     mot_st_entry e = {.name = "a", .dtype = MOT_DTYPE_F32, .ndim = 1, .shape = {4}, .data = w1};
-    CHECK_OK(mot_st_write(test_path(path, dir, "model.safetensors"), &e, 1));
+    CHECK_OK(mot_st_write(test_path(path, dir, "model.safetensors"), &e, 1, 0));
     CHECK_OK(mot_st_open_dir(dir, &set));
     CHECK(mot_st_count(set) == 1 && mot_st_find(set, "a"));
     CHECK(strcmp(mot_st_file_of(set, mot_st_find(set, "a")), path) == 0);
@@ -120,7 +120,7 @@ static void test_bad_indexes(void) {
     /* The same tensor in two shards. */
     make_sharded(dir, "twice", good_index);
     mot_st_entry dup = {.name = "a", .dtype = MOT_DTYPE_F32, .ndim = 1, .shape = {3}, .data = w3};
-    CHECK_OK(mot_st_write(test_path(path, dir, SHARD2), &dup, 1));
+    CHECK_OK(mot_st_write(test_path(path, dir, SHARD2), &dup, 1, 0));
     CHECK_FAIL(mot_st_open_dir(dir, &set), MOT_ERR_FORMAT, "tensor 'a': found twice");
 
     /* A broken shard: the error names the shard file. */

@@ -4,6 +4,8 @@
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "common/half.h"
 #include "model/safetensors.h"
@@ -28,7 +30,7 @@ static void test_round_trip(void) {
         {.name = "scalar", .dtype = MOT_DTYPE_I32, .ndim = 0, .data = &s},
         {.name = "empty", .dtype = MOT_DTYPE_F32, .ndim = 2, .shape = {0, 5}, .data = NULL},
     };
-    CHECK_OK(mot_st_write(path, e, 5));
+    CHECK_OK(mot_st_write(path, e, 5, 0));
 
     mot_st_set *set = NULL;
     CHECK_OK(mot_st_open_file(path, &set));
@@ -85,16 +87,38 @@ static void test_write_errors(void) {
         {.name = "x", .dtype = MOT_DTYPE_F32, .ndim = 0, .data = &x},
         {.name = "x", .dtype = MOT_DTYPE_F32, .ndim = 0, .data = &x},
     };
-    CHECK_FAIL(mot_st_write(test_path(path, dir, "twice.safetensors"), twice, 2), MOT_ERR_ARG,
+    CHECK_FAIL(mot_st_write(test_path(path, dir, "twice.safetensors"), twice, 2, 0), MOT_ERR_ARG,
                "twice.safetensors: tensor 'x': name given twice");
-    CHECK_FAIL(mot_st_write(test_path(path, dir, "no/such/dir/x.safetensors"), twice, 1),
+    CHECK_FAIL(mot_st_write(test_path(path, dir, "no/such/dir/x.safetensors"), twice, 1, 0),
                MOT_ERR_IO, "no/such/dir/x.safetensors: cannot create");
     mot_st_entry nodata = {.name = "y", .dtype = MOT_DTYPE_F32, .ndim = 1, .shape = {3}};
-    CHECK_FAIL(mot_st_write(test_path(path, dir, "nodata.safetensors"), &nodata, 1), MOT_ERR_ARG,
+    CHECK_FAIL(mot_st_write(test_path(path, dir, "nodata.safetensors"), &nodata, 1, 0), MOT_ERR_ARG,
                "tensor 'y': no data");
+    /* The output rules (common/safe_write.h): a symlink is refused and left alone, a device
+     * only with force, and then a full device is an error with its reason. */
+    mot_st_entry one = {.name = "x", .dtype = MOT_DTYPE_F32, .ndim = 0, .data = &x};
+    char target[1024];
+    test_path(target, dir, "link-target");
+    FILE *t = fopen(target, "w");
+    CHECK(t && fputs("keep", t) >= 0 && fclose(t) == 0);
+    CHECK(symlink(target, test_path(path, dir, "link.safetensors")) == 0);
+    CHECK_FAIL(mot_st_write(path, &one, 1, 0), MOT_ERR_ARG, "link.safetensors: is a symlink (refusing to replace it");
+    struct stat lst;
+    CHECK(lstat(path, &lst) == 0 && S_ISLNK(lst.st_mode));
+    CHECK_FAIL(mot_st_write(dir, &one, 1, 1), MOT_ERR_ARG, "is a directory");
+    /* A private copy of /dev/full where we may make one (root): a broken writer run as root
+     * would rename over the path and replace the machine's device node. */
+    struct stat full;
+    const char *dev = "/dev/full";
+    if (stat(dev, &full) == 0 && mknod(test_path(path, dir, "full"), S_IFCHR | 0666, full.st_rdev) == 0) {
+        dev = path;
+    }
+    CHECK_FAIL(mot_st_write(dev, &one, 1, 0), MOT_ERR_ARG, "full: is a character device");
+    CHECK_FAIL(mot_st_write(dev, &one, 1, 1), MOT_ERR_IO, "full: cannot write: No space left on device");
+    CHECK(stat(dev, &full) == 0 && S_ISCHR(full.st_mode));
     /* Zero tensors is a valid (metadata-only) file. */
     mot_st_set *set = NULL;
-    CHECK_OK(mot_st_write(test_path(path, dir, "none.safetensors"), NULL, 0));
+    CHECK_OK(mot_st_write(test_path(path, dir, "none.safetensors"), NULL, 0, 0));
     CHECK_OK(mot_st_open_file(path, &set));
     CHECK(mot_st_count(set) == 0);
     mot_st_close(set);
@@ -222,7 +246,7 @@ static void test_expect(void) {
         {.name = "w", .dtype = MOT_DTYPE_F32, .ndim = 2, .shape = {2, 3}, .data = w},
         {.name = "ids", .dtype = MOT_DTYPE_I32, .ndim = 1, .shape = {2}, .data = ids},
     };
-    CHECK_OK(mot_st_write(path, e, 2));
+    CHECK_OK(mot_st_write(path, e, 2, 0));
     mot_st_set *set = NULL;
     CHECK_OK(mot_st_open_file(path, &set));
     if (!set) {

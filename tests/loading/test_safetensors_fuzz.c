@@ -118,7 +118,7 @@ int main(int argc, char **argv) {
         {.name = "s", .dtype = MOT_DTYPE_F16, .ndim = 0, .data = w},
         {.name = "lm_head.weight", .dtype = MOT_DTYPE_F32, .ndim = 3, .shape = {2, 2, 2}, .data = w},
     };
-    CHECK_OK(mot_st_write(good, e, 4));
+    CHECK_OK(mot_st_write(good, e, 4, 0));
     size_t n;
     unsigned char *orig = read_all(good, &n);
     CHECK(orig != NULL);
