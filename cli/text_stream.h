@@ -1,18 +1,17 @@
-/* Streams generated text: decodes the tokens so far and prints only what is new, holding
+/* Streams generated text: prints each token's new text as tokenizer/decode_stream.h gives it
+ * (a window of recent tokens decoded, not the whole output: linear in its length), holding
  * back a trailing incomplete UTF-8 sequence until the next token completes it. */
 #ifndef MOT_CLI_TEXT_STREAM_H
 #define MOT_CLI_TEXT_STREAM_H
 
 #include <stdio.h>
 
+#include "tokenizer/decode_stream.h"
 #include "tokenizer/tokenizer.h"
 
 typedef struct {
-    const mot_tokenizer *tok;
+    mot_decode_stream dec; /* skipping special tokens */
     FILE *out;
-    int *ids;
-    int n, cap;
-    size_t printed; /* bytes of the decoded text already written */
 } mot_text_stream;
 
 void mot_text_stream_init(mot_text_stream *s, const mot_tokenizer *tok, FILE *out);
