@@ -6,9 +6,12 @@
 #include "common/error.h"
 #include "common/mapped_file.h"
 
+/* 16 MiB: about 4M tokens, past any context window (docs/models.md, "Limits"). */
+#define MOT_MAX_PROMPT_FILE_BYTES ((size_t)16 << 20)
+
 static mot_status read_prompt_file(const char *path, char **text) {
     size_t size;
-    MOT_TRY(mot_read_file(path, text, &size));
+    MOT_TRY(mot_read_file_max(path, MOT_MAX_PROMPT_FILE_BYTES, "prompt file", text, &size));
     size_t nul = strlen(*text);
     if (nul != size) {
         free(*text);

@@ -1,7 +1,6 @@
 #include "cli/text_stream.h"
 
 #include <errno.h>
-#include <stdlib.h>
 #include <string.h>
 
 #include "cli/stdout_check.h"
@@ -9,7 +8,7 @@
 
 void mot_text_stream_init(mot_text_stream *s, const mot_tokenizer *tok, FILE *out) {
     memset(s, 0, sizeof *s);
-    s->tok = tok;
+    mot_decode_stream_init(&s->dec, tok, 1);
     s->out = out;
 }
 
@@ -20,48 +19,38 @@ static mot_status write_failed(const mot_text_stream *s, int err) {
     return mot_fail(MOT_ERR_IO, "writing the generated text: %s", strerror(err ? err : EIO));
 }
 
-static mot_status emit(mot_text_stream *s, int final) {
-    if (s->err != MOT_OK) {
-        return s->err;
-    }
-    char *text;
-    size_t len; /* in bytes: a <0x00> token decodes to a NUL that strlen would stop at */
-    MOT_TRY(mot_tokenizer_decode_len(s->tok, s->ids, s->n, 1, &text, &len));
-    /* Trailing U+FFFDs may be a multi-byte character whose last bytes have not arrived. */
-    static const char repl[] = "\xEF\xBF\xBD";
-    while (!final && len >= s->printed + 3 && memcmp(text + len - 3, repl, 3) == 0) {
-        len -= 3;
-    }
-    if (len > s->printed) {
-        const size_t n = len - s->printed;
+static mot_status print(mot_text_stream *s, const char *text, size_t len) {
+    if (s->err == MOT_OK && len > 0) { /* in bytes: a <0x00> token decodes to a NUL */
         errno = 0;
-        if (fwrite(text + s->printed, 1, n, s->out) != n || fflush(s->out) != 0) {
+        if (fwrite(text, 1, len, s->out) != len || fflush(s->out) != 0) {
             s->err = write_failed(s, errno);
         }
-        s->printed = len;
     }
-    free(text);
     return s->err;
 }
 
 mot_status mot_text_stream_push(mot_text_stream *s, int token) {
-    if (s->n == s->cap) {
-        int ncap = s->cap ? 2 * s->cap : 64;
-        int *p = realloc(s->ids, (size_t)ncap * sizeof *p);
-        if (!p) {
-            return mot_fail(MOT_ERR_NOMEM, "text stream: out of memory");
-        }
-        s->ids = p;
-        s->cap = ncap;
+    if (s->err != MOT_OK) {
+        return s->err;
     }
-    s->ids[s->n++] = token;
-    return emit(s, 0);
+    const char *text;
+    size_t len;
+    MOT_TRY(mot_decode_stream_push(&s->dec, token, &text, &len));
+    return print(s, text, len);
 }
 
-mot_status mot_text_stream_finish(mot_text_stream *s) { return emit(s, 1); }
+mot_status mot_text_stream_finish(mot_text_stream *s) {
+    if (s->err != MOT_OK) {
+        return s->err;
+    }
+    const char *text;
+    size_t len;
+    MOT_TRY(mot_decode_stream_finish(&s->dec, &text, &len));
+    return print(s, text, len);
+}
 
 void mot_text_stream_free(mot_text_stream *s) {
-    free(s->ids);
+    mot_decode_stream_free(&s->dec);
     memset(s, 0, sizeof *s);
 }
 

@@ -1,4 +1,5 @@
-/* Streams generated text: decodes the tokens so far and prints only what is new, holding
+/* Streams generated text: prints each token's new text as tokenizer/decode_stream.h gives it
+ * (a window of recent tokens decoded, not the whole output: linear in its length), holding
  * back a trailing incomplete UTF-8 sequence until the next token completes it. Every write
  * and flush is checked: the first failure ("writing standard output: No space left on
  * device") sticks, stops the generation (on_token returns non-zero) and is what end returns. */
@@ -7,14 +8,12 @@
 
 #include <stdio.h>
 
+#include "tokenizer/decode_stream.h"
 #include "tokenizer/tokenizer.h"
 
 typedef struct {
-    const mot_tokenizer *tok;
+    mot_decode_stream dec; /* skipping special tokens */
     FILE *out;
-    int *ids;
-    int n, cap;
-    size_t printed; /* bytes of the decoded text already written */
     mot_status err; /* the first failed write; nothing is written after it */
 } mot_text_stream;
 
@@ -28,7 +27,7 @@ void mot_text_stream_free(mot_text_stream *s);
 /* A generation on_token callback (user: the stream); non-zero (stop) when printing failed. */
 int mot_text_stream_on_token(void *stream, int token);
 /* Ends a generation's text: prints what was held back when st (the generation's status) is
- * MOT_OK, then a newline; frees the stream. Returns st, or the error of that last print. */
+ * MOT_OK, then a newline; frees the stream. Returns st, or the error of a failed write. */
 mot_status mot_text_stream_end(mot_text_stream *s, mot_status st);
 
 #endif

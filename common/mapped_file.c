@@ -103,6 +103,10 @@ void mot_unmap_file(mot_mapped_file *mf) {
 }
 
 mot_status mot_read_file(const char *path, char **out, size_t *size) {
+    return mot_read_file_max(path, MOT_MAX_TEXT_FILE_BYTES, "text file", out, size);
+}
+
+mot_status mot_read_file_max(const char *path, size_t max, const char *what, char **out, size_t *size) {
     *out = NULL;
     /* O_NONBLOCK: opening a FIFO for reading would otherwise wait for a writer forever */
     int fd = open(path, O_RDONLY | O_NONBLOCK);
@@ -114,10 +118,14 @@ mot_status mot_read_file(const char *path, char **out, size_t *size) {
         close(fd);
         return mot_fail(MOT_ERR_IO, "%s: not a regular file", path);
     }
-    if ((uint64_t)st.st_size > MOT_MAX_TEXT_FILE_BYTES) {
+    if ((uint64_t)st.st_size > max) {
         close(fd);
-        return mot_fail(MOT_ERR_IO, "%s: %llu MiB is more than the %zu MiB a text file may have", path,
-                        (unsigned long long)st.st_size >> 20, MOT_MAX_TEXT_FILE_BYTES >> 20);
+        if (max >= ((size_t)1 << 20) && max % ((size_t)1 << 20) == 0 && (uint64_t)st.st_size >= 2 * (uint64_t)max) {
+            return mot_fail(MOT_ERR_IO, "%s: %llu MiB is more than the %zu MiB a %s may have", path,
+                            (unsigned long long)st.st_size >> 20, max >> 20, what);
+        }
+        return mot_fail(MOT_ERR_IO, "%s: %llu bytes is more than the %zu bytes a %s may have", path,
+                        (unsigned long long)st.st_size, max, what);
     }
     size_t n = (size_t)st.st_size;
     char *buf = malloc(n + 1);

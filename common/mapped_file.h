@@ -37,6 +37,9 @@ mot_status mot_map_file_writable(const char *path, int lazy, mot_mapped_file *ou
  * than the 256 MiB a text file may have". */
 #define MOT_MAX_TEXT_FILE_BYTES ((size_t)256 << 20)
 mot_status mot_read_file(const char *path, char **out, size_t *size);
+/* The same with a smaller cap for one kind of file; `what` names it in the message ("YAML
+ * file": "<path>: 2000000 bytes is more than the 1048576 bytes a YAML file may have"). */
+mot_status mot_read_file_max(const char *path, size_t max, const char *what, char **out, size_t *size);
 int mot_file_exists(const char *path);
 
 /* dir + "/" + name into a heap string. */

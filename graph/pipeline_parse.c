@@ -373,7 +373,7 @@ static mot_status read_document(yaml_tree *t, mot_pipeline *p) {
 mot_status mot_pipeline_load(const char *path, mot_pipeline **out) {
     *out = NULL;
     yaml_tree t;
-    MOT_TRY(yaml_tree_load(&t, path));
+    MOT_TRY(yaml_tree_load(&t, path, "pipeline"));
     mot_pipeline *p = calloc(1, sizeof *p);
     if (!p || !(p->file = strdup(path))) {
         free(p);

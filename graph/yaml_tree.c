@@ -11,6 +11,7 @@
 
 #include "common/error.h"
 #include "common/mapped_file.h"
+#include "graph/yaml_limits.h"
 
 mot_src_pos yaml_tree_pos(const yaml_node_t *n) {
     return (mot_src_pos){(int)n->start_mark.line + 1, (int)n->start_mark.column + 1};
@@ -36,15 +37,20 @@ static mot_status syntax_error(const yaml_tree *t, const yaml_parser_t *ps) {
     return yaml_tree_fail(t, at, "invalid YAML: %s", problem);
 }
 
-mot_status yaml_tree_load(yaml_tree *t, const char *file) {
+mot_status yaml_tree_load(yaml_tree *t, const char *file, const char *kind) {
     memset(t, 0, sizeof *t);
     t->file = file;
     char *text = NULL;
     size_t size = 0;
-    if (mot_read_file(file, &text, &size) != MOT_OK) {
+    if (mot_read_file_max(file, MOT_YAML_MAX_FILE_BYTES, "YAML file", &text, &size) != MOT_OK) {
         char why[512]; /* copied: mot_fail writes over the message it would read */
         snprintf(why, sizeof why, "%s", mot_last_error());
-        return mot_fail(MOT_ERR_IO, "%s: error: cannot read the pipeline file (%s)", file, why);
+        return mot_fail(MOT_ERR_IO, "%s: error: cannot read the %s file (%s)", file, kind, why);
+    }
+    /* Before libyaml builds the document: its time grows with the square of the nesting. */
+    if (yaml_limits_check(file, (const unsigned char *)text, size) != MOT_OK) {
+        free(text);
+        return MOT_ERR_FORMAT;
     }
     yaml_parser_t ps;
     if (!yaml_parser_initialize(&ps)) {
@@ -65,7 +71,7 @@ mot_status yaml_tree_load(yaml_tree *t, const char *file) {
             yaml_node_t *root = yaml_document_get_root_node(&extra);
             if (root) {
                 st = yaml_tree_fail(t, yaml_tree_pos(root),
-                                    "a second YAML document (a pipeline file holds one)");
+                                    "a second YAML document (a %s file holds one)", kind);
             }
             yaml_document_delete(&extra);
         }

@@ -13,10 +13,11 @@ typedef struct {
     int loaded;
 } yaml_tree;
 
-/* Reads and parses `file` (one document). Errors: unreadable file (MOT_ERR_IO), YAML syntax
- * (libyaml's problem and its position), a second document. An empty document loads with a
- * NULL root. */
-mot_status yaml_tree_load(yaml_tree *t, const char *file);
+/* Reads and parses `file` (one document); `kind` ("pipeline", "schedule") names it in
+ * messages. Errors: unreadable file, not a regular file or over MOT_YAML_MAX_FILE_BYTES
+ * (MOT_ERR_IO), the limits of graph/yaml_limits.h, YAML syntax (libyaml's problem and its
+ * position), a second document. An empty document loads with a NULL root. */
+mot_status yaml_tree_load(yaml_tree *t, const char *file, const char *kind);
 void yaml_tree_free(yaml_tree *t);
 
 yaml_node_t *yaml_tree_root(yaml_tree *t);

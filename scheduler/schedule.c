@@ -86,13 +86,10 @@ static mot_status parse(yaml_tree *t, mot_schedule *s) {
 }
 
 mot_status mot_schedule_load(const char *path, mot_schedule *s) {
-    FILE *f = fopen(path, "r");
-    if (!f) {
-        return mot_fail(MOT_ERR_IO, "%s: cannot read the schedule file (%s)", path, strerror(errno));
-    }
-    fclose(f);
+    /* Through yaml_tree_load's mot_read_file_max: a FIFO is refused without blocking, a
+     * device or an oversized file without reading it. */
     yaml_tree t;
-    MOT_TRY(yaml_tree_load(&t, path));
+    MOT_TRY(yaml_tree_load(&t, path, "schedule"));
     mot_status st = parse(&t, s);
     yaml_tree_free(&t);
     return st;

@@ -6,6 +6,7 @@
 
 #include "common/error.h"
 #include "tokenizer/tok_internal.h"
+#include "tokenizer/tok_limits.h"
 #include "tokenizer/utf8.h"
 
 static mot_status flag(const json_t *o, const char *key, size_t i, const char *file, int *out) {
@@ -20,7 +21,7 @@ static mot_status flag(const json_t *o, const char *key, size_t i, const char *f
     return MOT_OK;
 }
 
-mot_status tok_added_load(const json_t *arr, const char *file, tok_added **out, size_t *n) {
+mot_status tok_added_load(const json_t *arr, const char *file, size_t n_vocab, tok_added **out, size_t *n) {
     *out = NULL;
     *n = 0;
     if (!arr || json_is_null(arr)) {
@@ -35,14 +36,22 @@ mot_status tok_added_load(const json_t *arr, const char *file, tok_added **out, 
         return tok_nomem();
     }
     *out = a;
+    const long long limit = tok_id_limit(n_vocab + count);
     for (size_t i = 0; i < count; i++) {
         const json_t *o = json_array_get(arr, i);
         const json_t *id = json_object_get(o, "id"), *content = json_object_get(o, "content");
-        if (!json_is_integer(id) || json_integer_value(id) < 0 || json_integer_value(id) > 100000000) {
+        if (!json_is_integer(id) || json_integer_value(id) < 0) {
             return mot_fail(MOT_ERR_FORMAT, "%s: added_tokens[%zu]: missing or invalid 'id'", file, i);
         }
         if (!json_is_string(content) || json_string_length(content) == 0) {
             return mot_fail(MOT_ERR_FORMAT, "%s: added_tokens[%zu]: missing or empty 'content'", file, i);
+        }
+        if (json_integer_value(id) >= limit) { /* before the id-indexed tables are allocated */
+            return mot_fail(MOT_ERR_FORMAT,
+                            "%s: added_tokens[%zu]: id %lld for '%.80s' exceeds the limit %lld (ids stay below 2 x "
+                            "the %zu entries + %d, and below %d)",
+                            file, i, (long long)json_integer_value(id), json_string_value(content), limit,
+                            n_vocab + count, MOT_TOK_ID_SLACK, MOT_TOK_MAX_VOCAB);
         }
         tok_added *t = &a[(*n)++];
         t->id = (int)json_integer_value(id);

@@ -5,6 +5,7 @@
 
 #include "common/error.h"
 #include "tokenizer/tok_internal.h"
+#include "tokenizer/tok_limits.h"
 
 static mot_status opt_bool(const json_t *model, const char *key, const char *file, int *out) {
     const json_t *v = json_object_get(model, key);
@@ -39,11 +40,19 @@ static mot_status load_vocab(tok_bpe *m, const json_t *vocab, const char *file) 
         return mot_fail(MOT_ERR_FORMAT, "%s: model.vocab: expected an object of token -> id", file);
     }
     long long max_id = -1;
+    const long long limit = tok_id_limit(json_object_size(vocab));
     const char *key;
     const json_t *v;
     json_object_foreach((json_t *)vocab, key, v) {
-        if (!json_is_integer(v) || json_integer_value(v) < 0 || json_integer_value(v) > 100000000) {
+        if (!json_is_integer(v) || json_integer_value(v) < 0) {
             return mot_fail(MOT_ERR_FORMAT, "%s: model.vocab: token '%s' has no valid id", file, key);
+        }
+        if (json_integer_value(v) >= limit) { /* before the id-indexed table is allocated */
+            return mot_fail(MOT_ERR_FORMAT,
+                            "%s: model.vocab: id %lld for '%.80s' exceeds the limit %lld (ids stay below 2 x the "
+                            "%zu entries + %d, and below %d)",
+                            file, (long long)json_integer_value(v), key, limit, json_object_size(vocab),
+                            MOT_TOK_ID_SLACK, MOT_TOK_MAX_VOCAB);
         }
         if (json_integer_value(v) > max_id) {
             max_id = json_integer_value(v);

@@ -7,6 +7,7 @@
 #include "common/error.h"
 #include "tokenizer/byte_level.h"
 #include "tokenizer/tok_internal.h"
+#include "tokenizer/tok_limits.h"
 #include "tokenizer/utf8.h"
 
 typedef struct {
@@ -262,10 +263,16 @@ static mot_status metaspace(const tok_dec_step *s, const tok_pieces *in, tok_pie
     return MOT_OK;
 }
 
-static mot_status replace(const tok_dec_step *s, const tok_pieces *in, tok_pieces *out) {
+/* cap: the bytes all the step's pieces together may reach (tok_limits.h). */
+static mot_status replace(const tok_dec_step *s, const tok_pieces *in, size_t cap, const char *file, tok_pieces *out) {
+    size_t total = 0;
     for (size_t i = 0; i < in->len; i++) {
         tok_buf t = {0};
-        mot_status st = tok_replace_all(&s->pattern, in->data[i].s, in->data[i].len, s->content, &t);
+        mot_status st = tok_replace_all(&s->pattern, in->data[i].s, in->data[i].len, s->content, cap - total, &t);
+        if (st == MOT_ERR_ARG) {
+            st = mot_fail(MOT_ERR_ARG, "%s: decoder Replace: decoded text grows beyond %zu bytes", file, cap);
+        }
+        total += t.len;
         if (st == MOT_OK) {
             st = tok_pieces_push_buf(out, &t, 0);
         }
@@ -275,10 +282,11 @@ static mot_status replace(const tok_dec_step *s, const tok_pieces *in, tok_piece
     return MOT_OK;
 }
 
-static mot_status apply_step(const tok_dec_step *s, const tok_pieces *in, tok_pieces *out) {
+static mot_status apply_step(const tok_dec_step *s, const tok_pieces *in, size_t cap, const char *file,
+                             tok_pieces *out) {
     switch (s->kind) {
     case TOK_DEC_BYTE_LEVEL: return byte_level(in, out);
-    case TOK_DEC_REPLACE: return replace(s, in, out);
+    case TOK_DEC_REPLACE: return replace(s, in, cap, file, out);
     case TOK_DEC_BYTE_FALLBACK: return byte_fallback(in, out);
     case TOK_DEC_FUSE: return fuse(in, out);
     case TOK_DEC_STRIP: return strip(s, in, out);
@@ -287,11 +295,16 @@ static mot_status apply_step(const tok_dec_step *s, const tok_pieces *in, tok_pi
     return mot_fail(MOT_ERR_INTERNAL, "tokenizer: unknown decoder step %d", (int)s->kind);
 }
 
-mot_status tok_decode_tokens(const tok_dec_step *steps, size_t n_steps, int has_decoder, tok_pieces *tokens,
-                             tok_buf *out) {
+mot_status tok_decode_tokens(const tok_dec_step *steps, size_t n_steps, int has_decoder, const char *file,
+                             tok_pieces *tokens, tok_buf *out) {
+    size_t in_bytes = 0;
+    for (size_t i = 0; i < tokens->len; i++) {
+        in_bytes += tokens->data[i].len;
+    }
+    const size_t cap = tok_growth_limit(in_bytes); /* against the tokens' text: a chain multiplies */
     for (size_t i = 0; i < n_steps; i++) {
         tok_pieces next = {0};
-        mot_status st = apply_step(&steps[i], tokens, &next);
+        mot_status st = apply_step(&steps[i], tokens, cap, file, &next);
         tok_pieces_free(tokens);
         *tokens = next;
         MOT_TRY(st);

@@ -6,6 +6,7 @@
 
 #include "common/error.h"
 #include "tokenizer/tok_internal.h"
+#include "tokenizer/tok_limits.h"
 
 typedef struct {
     tok_norm_step *data;
@@ -88,16 +89,20 @@ void tok_normalizer_free(tok_norm_step *steps, size_t n) {
     free(steps);
 }
 
-mot_status tok_normalize(const tok_norm_step *steps, size_t n_steps, const char *s, size_t n, tok_buf *out) {
+mot_status tok_normalize(const tok_norm_step *steps, size_t n_steps, const char *s, size_t n, const char *file,
+                         tok_buf *out) {
     tok_buf cur = {0}, next = {0};
     MOT_TRY(tok_buf_append(&cur, s, n));
+    /* Every step against the original length: a chain of steps multiplies. */
+    const size_t cap = tok_growth_limit(n);
     mot_status st = MOT_OK;
     for (size_t i = 0; st == MOT_OK && i < n_steps; i++) {
         next.len = 0;
         if (steps[i].kind == TOK_NORM_PREPEND) {
             /* HF prepends only to non-empty text. */
             if (cur.len > 0) {
-                st = tok_buf_append_str(&next, steps[i].content);
+                const size_t plen = strlen(steps[i].content);
+                st = cur.len + plen > cap ? MOT_ERR_ARG : tok_buf_append(&next, steps[i].content, plen);
                 if (st == MOT_OK) {
                     st = tok_buf_append(&next, cur.data, cur.len);
                 }
@@ -105,7 +110,13 @@ mot_status tok_normalize(const tok_norm_step *steps, size_t n_steps, const char 
                 st = tok_buf_append(&next, "", 0);
             }
         } else {
-            st = tok_replace_all(&steps[i].pattern, cur.data, cur.len, steps[i].content, &next);
+            st = tok_replace_all(&steps[i].pattern, cur.data, cur.len, steps[i].content, cap, &next);
+        }
+        if (st == MOT_ERR_ARG) {
+            st = mot_fail(MOT_ERR_ARG,
+                          "%s: normalizer %s: text of %zu byte%s grows beyond %zu bytes (the limit: 16 x its length, "
+                          "or its length + 1 MiB)",
+                          file, steps[i].kind == TOK_NORM_PREPEND ? "Prepend" : "Replace", n, n == 1 ? "" : "s", cap);
         }
         tok_buf t = cur;
         cur = next;

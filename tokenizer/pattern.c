@@ -295,12 +295,23 @@ mot_status tok_split(const tok_pattern *p, int invert, tok_split_behavior behavi
     return st;
 }
 
-mot_status tok_replace_all(const tok_pattern *p, const char *s, size_t n, const char *with, tok_buf *out) {
+mot_status tok_replace_all(const tok_pattern *p, const char *s, size_t n, const char *with, size_t cap,
+                           tok_buf *out) {
     spans v = {0};
     mot_status st = find_spans(p, s, n, &v);
+    /* The result's length first: a replacement that multiplies the text stops here, before
+     * the memory is asked for. */
+    const size_t with_len = strlen(with);
+    size_t total = 0;
+    for (size_t i = 0; st == MOT_OK && i < v.len && total <= cap; i++) {
+        total += v.data[i].is_match ? with_len : v.data[i].end - v.data[i].start;
+    }
+    if (st == MOT_OK && total > cap) {
+        st = MOT_ERR_ARG; /* no message: the caller names what grew */
+    }
     for (size_t i = 0; st == MOT_OK && i < v.len; i++) {
         span sp = v.data[i];
-        st = sp.is_match ? tok_buf_append_str(out, with) : tok_buf_append(out, s + sp.start, sp.end - sp.start);
+        st = sp.is_match ? tok_buf_append(out, with, with_len) : tok_buf_append(out, s + sp.start, sp.end - sp.start);
     }
     if (st == MOT_OK && !out->data) {
         st = tok_buf_append(out, "", 0);

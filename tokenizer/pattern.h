@@ -38,7 +38,10 @@ mot_status tok_split_behavior_parse(const char *name, tok_split_behavior *out, c
 mot_status tok_split(const tok_pattern *p, int invert, tok_split_behavior behavior, const tok_piece *in,
                      tok_pieces *out);
 
-/* Replaces every match of p in s[0..n) with `with`, appending the result to out. */
-mot_status tok_replace_all(const tok_pattern *p, const char *s, size_t n, const char *with, tok_buf *out);
+/* Replaces every match of p in s[0..n) with `with`, appending the result to out. When the
+ * result would be longer than cap bytes, appends nothing and returns MOT_ERR_ARG with no
+ * message (the caller names what grew; (size_t)-1: no cap). */
+mot_status tok_replace_all(const tok_pattern *p, const char *s, size_t n, const char *with, size_t cap,
+                           tok_buf *out);
 
 #endif

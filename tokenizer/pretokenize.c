@@ -193,7 +193,7 @@ static mot_status metaspace(const tok_pre_step *s, const tok_piece *p, tok_piece
     size_t rlen = strlen(s->replacement);
     tok_buf text = {0};
     int prepend = (s->prepend == TOK_PREPEND_ALWAYS || (s->prepend == TOK_PREPEND_FIRST && p->at_start));
-    mot_status st = tok_replace_all(&space, p->s, p->len, s->replacement, &text);
+    mot_status st = tok_replace_all(&space, p->s, p->len, s->replacement, (size_t)-1, &text);
     if (st == MOT_OK && prepend && !(text.len >= rlen && memcmp(text.data, s->replacement, rlen) == 0)) {
         tok_buf with = {0};
         st = tok_buf_append(&with, s->replacement, rlen);

@@ -74,7 +74,8 @@ typedef struct {
     size_t len, cap;
 } tok_segments;
 
-mot_status tok_added_load(const json_t *arr, const char *file, tok_added **out, size_t *n);
+/* n_vocab: the vocabulary's entries, for the id limit (tok_limits.h). */
+mot_status tok_added_load(const json_t *arr, const char *file, size_t n_vocab, tok_added **out, size_t *n);
 void tok_added_free(tok_added *a, size_t n);
 /* Builds the matcher over the tokens whose `normalized` flag equals `normalized`. */
 mot_status tok_added_matcher_build(tok_added_matcher *m, const tok_added *a, size_t n, int normalized);
@@ -95,7 +96,10 @@ typedef struct {
 mot_status tok_normalizer_load(const json_t *j, const char *file, tok_norm_step **steps, size_t *n);
 void tok_normalizer_free(tok_norm_step *steps, size_t n);
 /* Normalizes s[0..n) into out. */
-mot_status tok_normalize(const tok_norm_step *steps, size_t n_steps, const char *s, size_t n, tok_buf *out);
+/* Error: the text growing past tok_growth_limit(n) (tok_limits.h), "FILE: normalizer
+ * Replace: text of 1 byte grows beyond 1048577 bytes (...)", MOT_ERR_ARG. */
+mot_status tok_normalize(const tok_norm_step *steps, size_t n_steps, const char *s, size_t n, const char *file,
+                         tok_buf *out);
 
 /* ---- pre-tokenizer ---- */
 typedef enum { TOK_PRE_SPLIT, TOK_PRE_BYTE_LEVEL, TOK_PRE_METASPACE, TOK_PRE_DIGITS } tok_pre_kind;
@@ -153,9 +157,11 @@ typedef struct {
 mot_status tok_decoder_load(const json_t *j, const char *file, tok_dec_step **steps, size_t *n);
 void tok_decoder_free(tok_dec_step *steps, size_t n);
 /* Runs the decoder chain over the token strings and joins the result into out. With no
- * steps, tokens are joined with spaces (HF without a decoder). */
-mot_status tok_decode_tokens(const tok_dec_step *steps, size_t n_steps, int has_decoder, tok_pieces *tokens,
-                             tok_buf *out);
+ * steps, tokens are joined with spaces (HF without a decoder). Error: Replace steps growing
+ * the text past tok_growth_limit of the tokens' bytes, "FILE: decoder Replace: decoded text
+ * grows beyond N bytes" (MOT_ERR_ARG). */
+mot_status tok_decode_tokens(const tok_dec_step *steps, size_t n_steps, int has_decoder, const char *file,
+                             tok_pieces *tokens, tok_buf *out);
 
 /* ---- the whole tokenizer ---- */
 struct mot_tokenizer {

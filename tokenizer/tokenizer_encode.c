@@ -30,7 +30,7 @@ static mot_status encode_normalized_text(const mot_tokenizer *tok, const char *s
 static mot_status encode_text(const mot_tokenizer *tok, const char *s, size_t n, int at_start,
                               tok_bpe_scratch *scratch, tok_ids *out) {
     tok_buf norm = {0};
-    MOT_TRY(tok_normalize(tok->norm, tok->n_norm, s, n, &norm));
+    MOT_TRY(tok_normalize(tok->norm, tok->n_norm, s, n, tok->file, &norm));
     mot_status st = MOT_OK;
     if (!tok->has_norm_added) {
         st = encode_normalized_text(tok, norm.data, norm.len, at_start, scratch, out);
@@ -133,7 +133,7 @@ mot_status mot_tokenizer_decode_len(const mot_tokenizer *tok, const int *ids, in
     }
     tok_buf out = {0};
     if (st == MOT_OK) {
-        st = tok_decode_tokens(tok->dec, tok->n_dec, tok->has_decoder, &tokens, &out);
+        st = tok_decode_tokens(tok->dec, tok->n_dec, tok->has_decoder, tok->file, &tokens, &out);
     }
     if (st == MOT_OK && !out.data) {
         st = tok_buf_append(&out, "", 0);

@@ -5,6 +5,7 @@
 
 #include "common/error.h"
 #include "model/gguf.h"
+#include "tokenizer/tok_limits.h"
 #include "tokenizer/tokenizer.h"
 
 /* An optional id key: -1 when absent. */
@@ -35,9 +36,9 @@ static mot_status spec_from_gguf(const mot_gguf *g, mot_vocab_spec *s) {
     MOT_TRY(mot_gguf_opt_str(g, "tokenizer.ggml.pre", &s->pre));
     int64_t n = 0, m = 0;
     MOT_TRY(mot_gguf_get_str_array(g, "tokenizer.ggml.tokens", &s->tokens, &n));
-    if (n <= 0 || n > (1 << 24)) {
+    if (n <= 0 || n > MOT_TOK_MAX_VOCAB) {
         return mot_fail(MOT_ERR_FORMAT, "%s: key 'tokenizer.ggml.tokens': %lld tokens (1 to %d expected)",
-                        mot_gguf_path(g), (long long)n, 1 << 24);
+                        mot_gguf_path(g), (long long)n, MOT_TOK_MAX_VOCAB);
     }
     s->n_tokens = (int)n;
     if (mot_gguf_has(g, "tokenizer.ggml.scores")) {

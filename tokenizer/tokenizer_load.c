@@ -53,7 +53,7 @@ static mot_status build_matchers(mot_tokenizer *tok) {
         }
         tok->has_norm_added = 1;
         tok_buf norm = {0};
-        MOT_TRY(tok_normalize(tok->norm, tok->n_norm, t->content, t->len, &norm));
+        MOT_TRY(tok_normalize(tok->norm, tok->n_norm, t->content, t->len, tok->file, &norm));
         free(t->match);
         t->match = norm.data;
         t->match_len = norm.len;
@@ -146,7 +146,8 @@ static mot_status load_config(mot_tokenizer *tok, const char *dir) {
 static mot_status load_parts(mot_tokenizer *tok, const json_t *root, const char *dir) {
     const char *f = tok->file;
     MOT_TRY(tok_bpe_load(&tok->bpe, json_object_get(root, "model"), f));
-    MOT_TRY(tok_added_load(json_object_get(root, "added_tokens"), f, &tok->added, &tok->n_added));
+    MOT_TRY(tok_added_load(json_object_get(root, "added_tokens"), f, tok->bpe.vocab.count, &tok->added,
+                           &tok->n_added));
     MOT_TRY(tok_normalizer_load(json_object_get(root, "normalizer"), f, &tok->norm, &tok->n_norm));
     MOT_TRY(tok_pretokenizer_load(json_object_get(root, "pre_tokenizer"), f, &tok->pre, &tok->n_pre));
     MOT_TRY(tok_post_load(json_object_get(root, "post_processor"), f, &tok->post));

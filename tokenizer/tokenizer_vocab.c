@@ -14,6 +14,7 @@
 
 #include "common/error.h"
 #include "tokenizer/tok_internal.h"
+#include "tokenizer/tok_limits.h"
 
 #define SPIECE "\xE2\x96\x81" /* ▁ */
 
@@ -45,6 +46,10 @@ static mot_status check_spec(const mot_vocab_spec *spec, const char *source) {
     }
     if (spec->n_tokens <= 0 || !spec->tokens) {
         return mot_fail(MOT_ERR_FORMAT, "%s: tokenizer.ggml.tokens is missing or empty", source);
+    }
+    if (spec->n_tokens > MOT_TOK_MAX_VOCAB) {
+        return mot_fail(MOT_ERR_FORMAT, "%s: tokenizer.ggml.tokens: %d tokens, more than the limit %d", source,
+                        spec->n_tokens, MOT_TOK_MAX_VOCAB);
     }
     if (spec->n_merges < 0 || (spec->n_merges > 0 && !spec->merges)) {
         return mot_fail(MOT_ERR_FORMAT, "%s: tokenizer.ggml.merges: %d merges given without their strings", source,

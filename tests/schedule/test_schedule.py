@@ -22,8 +22,8 @@ def check(cond, what):
         print("FAIL " + what)
 
 
-def mot(*args):
-    return subprocess.run([MOT] + list(args), capture_output=True, text=True)
+def mot(*args, timeout=None):
+    return subprocess.run([MOT] + list(args), capture_output=True, text=True, timeout=timeout)
 
 
 def write(path, text):
@@ -57,7 +57,27 @@ def main():
     expect_error("gemm_mc not a multiple of 4", "gemm_mc: 30\n", ":1:10:", "gemm_mc", "multiple of 4")
     expect_error("gemm_kc out of range", "gemm_kc: 4\n", ":1:10:", "gemm_kc", "out of range")
     r = mot("run", PIPE, "-p", "hi", "--schedule", os.path.join(WORK, "missing.yaml"))
-    check(r.returncode != 0 and "missing.yaml: cannot read the schedule file" in r.stderr, "missing schedule file")
+    check(r.returncode != 0 and "missing.yaml: error: cannot read the schedule file" in r.stderr, "missing schedule file")
+    # Not regular files: a FIFO must not block (a reader would wait for a writer forever), a
+    # device must not be read forever; nesting past MOT_YAML_MAX_DEPTH is refused fast.
+    fifo = os.path.join(WORK, "fifo.yaml")
+    if os.path.exists(fifo):
+        os.remove(fifo)
+    os.mkfifo(fifo)
+    for label, path in (("FIFO schedule", fifo), ("device schedule", "/dev/zero")):
+        try:
+            r = mot("run", PIPE, "-p", "hi", "-n", "2", "--schedule", path, timeout=30)
+            check(r.returncode != 0 and f"{path}: error: cannot read the schedule file ({path}: not a regular file)"
+                  in r.stderr, f"{label}: {r.stderr.strip()}")
+        except subprocess.TimeoutExpired:
+            check(False, f"{label}: still running after 30 s")
+    deep = write(os.path.join(WORK, "deep.yaml"), "threads_per_lane: " + "[" * 100000 + "]" * 100000 + "\n")
+    try:
+        r = mot("run", PIPE, "-p", "hi", "-n", "2", "--schedule", deep, timeout=30)
+        check(r.returncode != 0 and f"{deep}:1:" in r.stderr and "nesting deeper than 64 levels" in r.stderr,
+              f"deep schedule: {r.stderr.strip()}")
+    except subprocess.TimeoutExpired:
+        check(False, "deep schedule: still running after 30 s")
 
     # the shipped default, and a concurrent schedule with threads per lane
     default = os.path.join(os.path.dirname(__file__), "..", "..", "schedules", "default.yaml")

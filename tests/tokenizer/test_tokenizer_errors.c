@@ -4,7 +4,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
+#include <time.h>
 
 #include "tokenizer/tokenizer.h"
 
@@ -54,6 +56,113 @@ static void expect_load_error(const char *name, const char *json, const char *co
         printf("ok   %s: %s\n", name, msg);
     }
     mot_tokenizer_free(tok);
+}
+
+static double now_s(void) {
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
+}
+
+static long peak_rss_mib(void) {
+    struct rusage ru;
+    getrusage(RUSAGE_SELF, &ru);
+    return ru.ru_maxrss / 1024;
+}
+
+/* A normalizer or decoder of `n` Replace steps, each turning "a" into 1000 of them. */
+static char *replace_chain(const char *kind, int n) {
+    static char a1000[1001];
+    memset(a1000, 'a', 1000);
+    char *s = malloc(4096 * 8);
+    size_t k = (size_t)snprintf(s, 4096 * 8, "{\"type\": \"Sequence\", \"%s\": [", kind);
+    for (int i = 0; i < n; i++) {
+        k += (size_t)snprintf(s + k, 4096 * 8 - k,
+                              "%s{\"type\": \"Replace\", \"pattern\": {\"String\": \"a\"}, \"content\": \"%s\"}",
+                              i ? ", " : "", a1000);
+    }
+    snprintf(s + k, 4096 * 8 - k, "]}");
+    return s;
+}
+
+/* Limits of tokenizer/tok_limits.h: a huge id is refused before the id-indexed tables are
+ * allocated; a Replace chain that multiplies the text stops at the growth limit, fast. */
+static void check_limits(void) {
+    expect_load_error("huge-vocab-id",
+                      "{\"model\": {\"type\": \"BPE\", \"vocab\": {\"a\": 0, \"b\": 1, \"ab\": 100000000}, "
+                      "\"merges\": []}}",
+                      NULL, MOT_ERR_FORMAT, "huge-vocab-id/tokenizer.json: model.vocab: id 100000000 for 'ab' exceeds the limit 1030",
+                      NULL);
+    expect_load_error("huge-added-id", "{" MODEL_OK ", \"added_tokens\": [{\"id\": 100000000, \"content\": \"<x>\"}]}",
+                      NULL, MOT_ERR_FORMAT, "added_tokens[0]: id 100000000 for '<x>' exceeds the limit 1032", NULL);
+    expect_load_error("id-over-max",
+                      "{\"model\": {\"type\": \"BPE\", \"vocab\": {\"a\": 0, \"b\": 4194304}, \"merges\": []}}",
+                      NULL, MOT_ERR_FORMAT, "model.vocab: id 4194304 for 'b' exceeds the limit 1028", NULL);
+    /* The huge ids must not have cost their tables (8 bytes per id: 800 MB for 10^8). */
+    if (peak_rss_mib() > 200) {
+        fprintf(stderr, "FAIL huge ids: peak RSS %ld MiB\n", peak_rss_mib());
+        failures++;
+    }
+    /* A vocabulary given as arrays (a GGUF file's): at most MOT_TOK_MAX_VOCAB tokens. */
+    char *names[] = {"a"};
+    mot_vocab_spec spec = {.model = "gpt2", .n_tokens = 5000000, .tokens = names, .bos_id = -1, .eos_id = -1,
+                           .unk_id = -1, .pad_id = -1};
+    mot_tokenizer *tok = NULL;
+    if (mot_tokenizer_from_vocab(&spec, "x.gguf", &tok) != MOT_ERR_FORMAT ||
+        !strstr(mot_last_error(), "x.gguf: tokenizer.ggml.tokens: 5000000 tokens, more than the limit 4194304")) {
+        fprintf(stderr, "FAIL vocab arrays over the limit: \"%s\"\n", mot_last_error());
+        failures++;
+    }
+    mot_tokenizer_free(tok);
+
+    /* Three Replace normalizers: 1 byte -> 1000 -> 10^6 -> (10^9: refused). */
+    char *norm = replace_chain("normalizers", 3);
+    char json[40000];
+    snprintf(json, sizeof json, "{" MODEL_OK ", \"normalizer\": %s}", norm);
+    free(norm);
+    const char *dir = make_dir("replace-bomb", json, NULL);
+    double t0 = now_s();
+    int *ids = NULL, n = 0;
+    mot_status st = mot_tokenizer_load(dir, &tok);
+    if (st == MOT_OK) {
+        st = mot_tokenizer_encode(tok, "a", 0, &ids, &n);
+    }
+    if (st != MOT_ERR_ARG || !strstr(mot_last_error(), "replace-bomb/tokenizer.json: normalizer Replace: text of 1 byte grows beyond 1048577 bytes") ||
+        now_s() - t0 > 5) {
+        fprintf(stderr, "FAIL normalizer growth: status %d, %.1f s, \"%s\"\n", st, now_s() - t0, mot_last_error());
+        failures++;
+    } else {
+        printf("ok   normalizer growth: %s\n", mot_last_error());
+    }
+    free(ids);
+    mot_tokenizer_free(tok);
+    tok = NULL;
+
+    /* The same chain as a decoder: decoding "a" stops at the limit too. */
+    char *dec = replace_chain("decoders", 3);
+    snprintf(json, sizeof json, "{" MODEL_OK ", \"decoder\": %s}", dec);
+    free(dec);
+    dir = make_dir("decode-bomb", json, NULL);
+    t0 = now_s();
+    char *text = NULL;
+    st = mot_tokenizer_load(dir, &tok);
+    if (st == MOT_OK) {
+        int a = 0;
+        st = mot_tokenizer_decode(tok, &a, 1, 0, &text);
+    }
+    if (st != MOT_ERR_ARG || !strstr(mot_last_error(), "decode-bomb/tokenizer.json: decoder Replace: decoded text grows beyond 1048577 bytes") ||
+        now_s() - t0 > 5) {
+        fprintf(stderr, "FAIL decoder growth: status %d, %.1f s, \"%s\"\n", st, now_s() - t0, mot_last_error());
+        failures++;
+    } else {
+        printf("ok   decoder growth: %s\n", mot_last_error());
+    }
+    free(text);
+    mot_tokenizer_free(tok);
+    if (peak_rss_mib() > 200) {
+        fprintf(stderr, "FAIL growth: peak RSS %ld MiB\n", peak_rss_mib());
+        failures++;
+    }
 }
 
 int main(int argc, char **argv) {
@@ -115,6 +224,8 @@ int main(int argc, char **argv) {
                       "malformed-config/tokenizer_config.json:1:", "invalid JSON");
     expect_load_error("bad-added", "{" MODEL_OK ", \"added_tokens\": [{\"id\": -3, \"content\": \"x\"}]}", NULL,
                       MOT_ERR_FORMAT, "added_tokens[0]: missing or invalid 'id'", NULL);
+
+    check_limits();
 
     /* Text that is not UTF-8 is refused, not mangled. */
     const char *dir = make_dir("good", "{" MODEL_OK "}", NULL);

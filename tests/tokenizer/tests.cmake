@@ -40,3 +40,10 @@ set_tests_properties(tokenizer.gguf_smollm2 PROPERTIES TIMEOUT 300 SKIP_RETURN_C
 set_tests_properties(tokenizer.errors tokenizer.vocab_api PROPERTIES LABELS tokenizer)
 set_tests_properties(tokenizer.fixed tokenizer.oracle tokenizer.vocab_oracle tokenizer.gguf_smollm2
   PROPERTIES LABELS "tokenizer;python")
+
+# Streamed decoding (tokenizer/decode_stream.c): the bytes of decoding everything after each
+# token, at a bounded number of tokens decoded per token.
+add_executable(test_decode_stream ${CMAKE_CURRENT_LIST_DIR}/test_decode_stream.c)
+target_link_libraries(test_decode_stream PRIVATE motlib)
+add_test(NAME tokenizer.decode_stream COMMAND test_decode_stream)
+set_tests_properties(tokenizer.decode_stream PROPERTIES LABELS tokenizer TIMEOUT 120)
