@@ -59,8 +59,9 @@ case "$target" in
     build tests/fuzz/fuzz_pipeline.c tests/fuzz/pipeline_expand.c $files "${graph_srcs[@]}" $yaml $jansson
     seed
     # The expanded forms (a `graph:` section that checks out), from the compact seeds.
-    cc -O1 -D_GNU_SOURCE -DMOT_VERSION_STRING='"fuzz"' -I. -Iinclude tests/fuzz/pipeline_seed.c tests/fuzz/pipeline_expand.c \
-      "${graph_srcs[@]}" common/*.c $yaml $jansson -lm -o "$out/pipeline_seed"
+    cc -O1 -D_GNU_SOURCE -DMOT_VERSION_STRING='"fuzz"' -I. -Iinclude tests/fuzz/pipeline_seed.c \
+      tests/fuzz/pipeline_expand.c "${graph_srcs[@]}" common/*.c $yaml $jansson -lm \
+      -o "$out/pipeline_seed"
     "$out/pipeline_seed" "$out/corpus-pipeline"
     ;;
   schedule)
