@@ -25,6 +25,18 @@ static void write_scalar(FILE *out, const char *s) {
     }
     fputc('"', out);
     for (const unsigned char *c = (const unsigned char *)s; *c; c++) {
+        /* YAML's Unicode line breaks (NEL, LS, PS) are folded into a space when read back
+         * raw inside quotes; escaped they survive (found by tests/fuzz/fuzz_pipeline.c). */
+        if (c[0] == 0xc2 && c[1] == 0x85) {
+            fputs("\\N", out);
+            c += 1;
+            continue;
+        }
+        if (c[0] == 0xe2 && c[1] == 0x80 && (c[2] == 0xa8 || c[2] == 0xa9)) {
+            fputs(c[2] == 0xa8 ? "\\L" : "\\P", out);
+            c += 2;
+            continue;
+        }
         switch (*c) {
         case '"': fputs("\\\"", out); break;
         case '\\': fputs("\\\\", out); break;

@@ -2,6 +2,7 @@
  * defaults for the optional keys and sanity checks that name the file and the key. */
 #include "model/config.h"
 
+#include <float.h>
 #include <limits.h>
 #include <stdlib.h>
 #include <string.h>
@@ -36,7 +37,16 @@ static mot_status positive_float_key(const json_t *obj, const char *key, const c
     if (!(v > 0)) {
         return mot_fail(MOT_ERR_FORMAT, "%s: key '%s': %g must be positive", file, key, v);
     }
+    MOT_TRY(mot_config_check_float(file, key, v));
     *out = (float)v;
+    return MOT_OK;
+}
+
+mot_status mot_config_check_float(const char *where, const char *key, double v) {
+    if (!(v >= FLT_MIN && v <= FLT_MAX)) {
+        return mot_fail(MOT_ERR_FORMAT, "%s: key '%s': %g is out of range (expected %g..%g)", where,
+                        key, v, FLT_MIN, FLT_MAX);
+    }
     return MOT_OK;
 }
 

@@ -1,4 +1,5 @@
 /* rope_scaling in config.json: which frequency rescaling the rotary embeddings use. */
+#include <limits.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -11,7 +12,7 @@ static mot_status positive(const json_t *rs, const char *key, const char *where,
     if (!(*out > 0)) {
         return mot_fail(MOT_ERR_FORMAT, "%s: key '%s': %g must be positive", where, key, *out);
     }
-    return MOT_OK;
+    return mot_config_check_float(where, key, *out);
 }
 
 static mot_status read_llama3(const json_t *rs, const char *where, mot_config *cfg) {
@@ -20,8 +21,14 @@ static mot_status read_llama3(const json_t *rs, const char *where, mot_config *c
     MOT_TRY(positive(rs, "low_freq_factor", where, &low));
     MOT_TRY(positive(rs, "high_freq_factor", where, &high));
     MOT_TRY(positive(rs, "original_max_position_embeddings", where, &orig));
-    if (!(high > low)) {
-        /* the smoothing between the two bands divides by high - low */
+    if (orig > INT_MAX) { /* kept as an int; a larger double does not convert */
+        return mot_fail(MOT_ERR_FORMAT,
+                        "%s: key 'original_max_position_embeddings': %g is out of range "
+                        "(expected 1..%d)",
+                        where, orig, INT_MAX);
+    }
+    if (!((float)high > (float)low)) {
+        /* the smoothing between the two bands divides by high - low, in float */
         return mot_fail(MOT_ERR_FORMAT,
                         "%s: high_freq_factor %g must be greater than low_freq_factor %g", where,
                         high, low);

@@ -1,6 +1,7 @@
 /* Post-processors: what encode(add_special_tokens=True) wraps around the ids of one
  * sequence. TemplateProcessing (its "single" template), RobertaProcessing and
  * BertProcessing (cls A sep), ByteLevel (offsets only: adds nothing) and Sequence. */
+#include <limits.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -16,7 +17,7 @@ static mot_status template_special(const json_t *specials, const char *name, con
     }
     for (size_t i = 0; i < json_array_size(ids); i++) {
         const json_t *id = json_array_get(ids, i);
-        if (!json_is_integer(id) || json_integer_value(id) < 0) {
+        if (!json_is_integer(id) || json_integer_value(id) < 0 || json_integer_value(id) > INT_MAX) {
             return mot_fail(MOT_ERR_FORMAT, "%s: post_processor TemplateProcessing: special token '%s': bad id", file,
                             name);
         }
@@ -53,7 +54,7 @@ static mot_status load_template(const json_t *j, const char *file, tok_ids *pref
 static mot_status pair_id(const json_t *j, const char *key, const char *file, const char *type, tok_ids *out) {
     const json_t *p = json_object_get(j, key);
     const json_t *id = json_array_get(p, 1);
-    if (!json_is_integer(id) || json_integer_value(id) < 0) {
+    if (!json_is_integer(id) || json_integer_value(id) < 0 || json_integer_value(id) > INT_MAX) {
         return mot_fail(MOT_ERR_FORMAT, "%s: post_processor %s: '%s' must be [\"token\", id]", file, type, key);
     }
     return tok_ids_push(out, (int)json_integer_value(id));

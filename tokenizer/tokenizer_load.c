@@ -143,6 +143,21 @@ static mot_status load_config(mot_tokenizer *tok, const char *dir) {
     return st;
 }
 
+/* The post-processor's ids go into every encoding: one past the vocabulary would index past
+ * the embedding table (found by tests/fuzz/fuzz_tokenizer.c). */
+static mot_status check_post_ids(const mot_tokenizer *tok) {
+    const tok_ids *lists[] = {&tok->post.prefix, &tok->post.suffix};
+    for (int l = 0; l < 2; l++) {
+        for (size_t i = 0; i < lists[l]->len; i++) {
+            if (lists[l]->data[i] >= tok->vocab_size) {
+                return mot_fail(MOT_ERR_FORMAT, "%s: post_processor: token id %d is not in the vocabulary (%d ids)",
+                                tok->file, lists[l]->data[i], tok->vocab_size);
+            }
+        }
+    }
+    return MOT_OK;
+}
+
 static mot_status load_parts(mot_tokenizer *tok, const json_t *root, const char *dir) {
     const char *f = tok->file;
     MOT_TRY(tok_bpe_load(&tok->bpe, json_object_get(root, "model"), f));
@@ -155,6 +170,7 @@ static mot_status load_parts(mot_tokenizer *tok, const json_t *root, const char 
     tok->has_decoder = dec && !json_is_null(dec);
     MOT_TRY(tok_decoder_load(dec, f, &tok->dec, &tok->n_dec));
     MOT_TRY(tok_build_tables(tok));
+    MOT_TRY(check_post_ids(tok));
     return load_config(tok, dir);
 }
 

@@ -1,16 +1,12 @@
 /* libFuzzer target: the GGUF reader (model/gguf_read.c, gguf_meta.c) on arbitrary bytes.
- * Each input is written to a file and opened whole and metadata-only; when it opens, every
- * tensor byte and the metadata a loader reads are touched, so a view past the mapping or a
- * bad array faults under ASan. Build and run: scripts/fuzz.sh gguf SECONDS. */
+ * Each input is written to a file (fuzz_files.h) and opened whole and metadata-only; when it
+ * opens, every tensor byte and the metadata a loader reads are touched, so a view past the
+ * mapping or a bad array faults under ASan. Build and run: scripts/fuzz.sh gguf SECONDS. */
 #include <stddef.h>
 #include <stdint.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <unistd.h>
 
 #include "model/gguf.h"
-
-static char path[64];
+#include "tests/fuzz/fuzz_files.h"
 
 static void touch(mot_gguf *g) {
     volatile unsigned char sink = 0;
@@ -37,15 +33,11 @@ static void touch(mot_gguf *g) {
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
-    if (!path[0]) {
-        snprintf(path, sizeof path, "/tmp/mot-fuzz-gguf-%d.gguf", (int)getpid());
-    }
-    FILE *fh = fopen(path, "wb");
-    if (!fh) {
+    fuzz_dir("gguf");
+    if (fuzz_write("model.gguf", data, size) != 0) {
         return 0;
     }
-    fwrite(data, 1, size, fh);
-    fclose(fh);
+    const char *path = fuzz_path("model.gguf");
     mot_gguf *g = NULL;
     if (mot_gguf_open(path, &g) == 0) {
         touch(g);

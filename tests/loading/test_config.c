@@ -152,6 +152,19 @@ static void test_errors(void) {
                MOT_ERR_FORMAT, "hidden_size 66 is not a multiple of num_attention_heads 4");
     EXPECT_BAD("{\"model_type\": \"llama\", " REQUIRED ", \"rms_norm_eps\": 0}", MOT_ERR_FORMAT,
                "key 'rms_norm_eps': 0 must be positive");
+    /* Positive as a double, 0 or inf as the float the runtime keeps (found by fuzzing). */
+    EXPECT_BAD("{\"model_type\": \"llama\", " REQUIRED ", \"rms_norm_eps\": 1e-55}", MOT_ERR_FORMAT,
+               "key 'rms_norm_eps': 1e-55 is out of range (expected 1.17549e-38..3.40282e+38)");
+    EXPECT_BAD("{\"model_type\": \"llama\", " REQUIRED ", \"rope_theta\": 1e39}", MOT_ERR_FORMAT,
+               "key 'rope_theta': 1e+39 is out of range");
+    EXPECT_BAD("{\"model_type\": \"llama\", " REQUIRED ", \"rope_scaling\": {\"rope_type\": "
+               "\"llama3\", \"factor\": 8, \"low_freq_factor\": 1, \"high_freq_factor\": 4, "
+               "\"original_max_position_embeddings\": 1e300}}",
+               MOT_ERR_FORMAT, "key 'original_max_position_embeddings': 1e+300 is out of range");
+    EXPECT_BAD("{\"model_type\": \"llama\", " REQUIRED ", \"rope_scaling\": {\"rope_type\": "
+               "\"llama3\", \"factor\": 8, \"low_freq_factor\": 1, \"high_freq_factor\": 1.00000001, "
+               "\"original_max_position_embeddings\": 8192}}",
+               MOT_ERR_FORMAT, "high_freq_factor 1 must be greater than low_freq_factor 1");
     EXPECT_BAD("{\"model_type\": \"llama\", " REQUIRED ", \"tie_word_embeddings\": 1}",
                MOT_ERR_FORMAT, "key 'tie_word_embeddings': expected true or false");
     EXPECT_BAD("{\"model_type\": \"llama\", " REQUIRED ", \"hidden_act\": \"gelu\"}",

@@ -417,6 +417,13 @@ static void test_expanded(void) {
     int depths3[] = {30, 8, 22};
     round_trip("rt_spec", spec_example, depths3);
     int depths2[] = {7, 5};
+    /* NEL, LS and PS: YAML line breaks, folded into spaces unless written escaped (fuzzing). */
+    round_trip("rt_unicode_breaks",
+               "name: p\nexperts:\n  - {name: a, path: a, template: \"Q\\N{prompt}\\LA\\P\"}\n"
+               "  - {name: b, path: b}\n"
+               "router: {expert: b, hidden: 3, top_k: 2}\n"
+               "interaction: {stacks: 2, placement: shallow, shared_dim: 6, heads: 3}\n",
+               depths2);
     round_trip("rt_shallow",
                "name: \"needs: quoting\"\nexperts:\n  - {name: 'null', path: \"dir with space/a\", template: \"\\t\\\"{prompt}\\\"\\\\ é\\x01\"}\n"
                "  - {name: b, path: b}\n"

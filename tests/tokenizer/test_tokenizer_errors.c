@@ -197,6 +197,19 @@ int main(int argc, char **argv) {
                       NULL);
     expect_load_error("wordpiece-decoder", "{" MODEL_OK ", \"decoder\": {\"type\": \"WordPiece\"}}", NULL,
                       MOT_ERR_UNSUPPORTED, "tokenizer.json: decoder type 'WordPiece' is not supported", NULL);
+    /* A post-processor id past the vocabulary would be encoded into every prompt (found by
+     * fuzzing); one past int would be truncated into some other id. */
+    expect_load_error("post-id-range",
+                      "{" MODEL_OK ", \"post_processor\": {\"type\": \"TemplateProcessing\", \"single\": "
+                      "[{\"SpecialToken\": {\"id\": \"<s>\", \"type_id\": 0}}, {\"Sequence\": {\"id\": \"A\", "
+                      "\"type_id\": 0}}], \"special_tokens\": {\"<s>\": {\"id\": \"<s>\", \"ids\": [526], "
+                      "\"tokens\": [\"<s>\"]}}}}",
+                      NULL, MOT_ERR_FORMAT, "tokenizer.json: post_processor: token id 526 is not in the vocabulary (3 ids)",
+                      NULL);
+    expect_load_error("post-id-int",
+                      "{" MODEL_OK ", \"post_processor\": {\"type\": \"BertProcessing\", \"cls\": [\"a\", "
+                      "4294967296], \"sep\": [\"b\", 1]}}",
+                      NULL, MOT_ERR_FORMAT, "post_processor BertProcessing: 'cls' must be [\"token\", id]", NULL);
     expect_load_error("bert-post", "{" MODEL_OK ", \"post_processor\": {\"type\": \"Unknown\"}}", NULL,
                       MOT_ERR_UNSUPPORTED, "tokenizer.json: post_processor type 'Unknown' is not supported", NULL);
     expect_load_error("unknown-merge",
