@@ -111,6 +111,13 @@ static void step_advance(const mot_plan_op *op, mot_step_state *s) {
 
 void mot_cpu_run_op(const mot_plan_op *op, char *arena, mot_sampler *samplers) {
     mot_step_state *s = step_of(arena);
+    if (op->kind == MOT_OP_STEP_ADVANCE) {
+        /* Before any read of the step state: the single thread rewrites it while the team's
+         * others may still be here (a single has no barrier on entry). ThreadSanitizer. */
+#pragma omp single
+        step_advance(op, s);
+        return;
+    }
     const mot_lane_step *ls = &s->lane[op->lane];
     const int n = ls->n_new;
     switch (op->kind) {
@@ -160,10 +167,6 @@ void mot_cpu_run_op(const mot_plan_op *op, char *arena, mot_sampler *samplers) {
             memcpy(w->rng, samplers[op->lane].rng, sizeof w->rng); /* the stream, as the device keeps it */
             ((int32_t *)(arena + op->out[0].off))[0] = w->token;
         }
-        break;
-    case MOT_OP_STEP_ADVANCE:
-#pragma omp single
-        step_advance(op, s);
         break;
     default:
         break;

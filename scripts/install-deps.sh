@@ -2,14 +2,14 @@
 # Installs what mot needs to build and test on Debian (run as root, or with sudo available).
 #   scripts/install-deps.sh          build + demo dependencies
 #   scripts/install-deps.sh --test   also the test oracles (PyTorch, HF tokenizers, gguf, Jinja), clang's
-#                                    libFuzzer for the short fuzz runs, and the
-#                                    real model the GGUF tests use (scripts/fetch-models.sh)
+#                                    libFuzzer for the short fuzz runs, libomp for
+#                                    scripts/tsan.sh, and the real model the GGUF tests use (scripts/fetch-models.sh)
 set -euo pipefail
 
 packages=(build-essential cmake pkg-config libyaml-dev libjansson-dev libpcre2-dev libopenblas-dev
           python3 python3-numpy python3-pip)
 if [[ "${1:-}" == "--test" ]]; then
-  packages+=(python3-torch python3-jinja2 clang libclang-rt-dev)
+  packages+=(python3-torch python3-jinja2 clang libclang-rt-dev libomp-dev)
 fi
 
 missing=()

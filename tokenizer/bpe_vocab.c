@@ -138,7 +138,9 @@ static mot_status score_merges(tok_bpe *m, const mot_vocab_spec *spec, const cha
             list[n++] = (score_merge){spec->scores[id], id, left, right};
         }
     }
-    qsort(list, n, sizeof *list, by_score);
+    if (n > 1) {
+        qsort(list, n, sizeof *list, by_score); /* list is NULL when n is 0 (UBSan: qsort's nonnull) */
+    }
     mot_status st = MOT_OK;
     for (size_t i = 0; st == MOT_OK && i < n; i++) {
         if (!tok_pair_map_get(&m->merges, list[i].left, list[i].right)) {

@@ -92,6 +92,10 @@ static void test_plans(const mot_model *m, const mot_route *r) {
     check_program(prefill);
     check_program(decode);
     CHECK(prefill->key.n_lanes == 3 && prefill->key.experts[0] == r->active[0], "lanes follow the route");
+    /* Read the prefill plan now: the third key below evicts (frees) it. */
+    printf("plans: prefill %d ops / %d instructions, decode %d ops, %d events\n", prefill->n_ops, prefill->n_instrs,
+           decode->n_ops, decode->n_events);
+    prefill = NULL;
     MUST(mot_plan_cache_get(&cache, &src, &layout, MOT_PHASE_DECODE, &again));
     CHECK(again == decode && cache.hits == 1 && cache.misses == 2, "a second get hits (hits %llu, misses %llu)",
           (unsigned long long)cache.hits, (unsigned long long)cache.misses);
@@ -111,8 +115,6 @@ static void test_plans(const mot_model *m, const mot_route *r) {
     mot_plan *chunk;
     CHECK(mot_plan_compile(&src, &layout, MOT_PHASE_PREFILL_CHUNK, &chunk) != MOT_OK,
           "a MoT prefill cannot be chunked");
-    printf("plans: prefill %d ops / %d instructions, decode %d ops, %d events\n", prefill->n_ops, prefill->n_instrs,
-           decode->n_ops, decode->n_events);
     mot_plan_cache_free(&cache);
 }
 
