@@ -24,8 +24,10 @@ static const char *const placement_names[] = {"uniform", "shallow", "intermediat
                                               "explicit", NULL};
 static const char *const norm_names[] = {"none", "layernorm", NULL};
 
-/* Sizes beyond any model this runtime loads; they keep later allocations bounded. */
-enum { MAX_EXPERTS = 256, MAX_STACKS = 1024, MAX_DIM = 1 << 20 };
+/* Sizes beyond any model this runtime loads; they keep later allocations bounded.
+ * MAX_EXPERT_STACKS bounds the expanded graph (experts x stacks): 256 experts x 1024 stacks,
+ * each within its own limit, made a 10 KB file expand into a 94 MB `mot graph`. */
+enum { MAX_EXPERTS = 256, MAX_STACKS = 1024, MAX_EXPERT_STACKS = 16384, MAX_DIM = 1 << 20 };
 
 const char *mot_placement_name(mot_placement pl) {
     return pl >= MOT_PLACEMENT_UNIFORM && pl <= MOT_PLACEMENT_EXPLICIT ? placement_names[pl] : "?";
@@ -240,6 +242,11 @@ static mot_status read_interaction(yaml_tree *t, yaml_node_t *n, mot_pipeline *p
     yaml_node_t *v;
     MOT_TRY(yaml_tree_require(t, n, "interaction", "stacks", &v));
     MOT_TRY(yaml_tree_int(t, v, "interaction.stacks", 1, MAX_STACKS, &p->interaction.stacks));
+    if ((long)p->n_experts * p->interaction.stacks > MAX_EXPERT_STACKS) {
+        return yaml_tree_fail(t, yaml_tree_pos(v), "interaction.stacks: %d experts x %d stacks is more than "
+                              "the %d expert stacks a pipeline may have (expected fewer stacks or experts)",
+                              p->n_experts, p->interaction.stacks, MAX_EXPERT_STACKS);
+    }
     int choice = 0;
     if ((v = yaml_tree_get(t, n, "placement", NULL))) {
         MOT_TRY(yaml_tree_choice(t, v, "interaction.placement", placement_names, &choice));

@@ -1,5 +1,6 @@
 /* The settings of one expert from a GGUF file's llama.* keys (llama.cpp's names), so a GGUF
  * expert runs exactly as the Hugging Face folder it was converted from. */
+#include <float.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -24,8 +25,9 @@ static mot_status int_key(const mot_gguf *g, const char *name, int required, int
 static mot_status positive_float_key(const mot_gguf *g, const char *key, float *out) {
     double v = *out;
     MOT_TRY(mot_gguf_opt_float(g, key, &v));
-    if (!(v > 0 && v < 1e30)) {
-        return mot_fail(MOT_ERR_FORMAT, "%s: key '%s': %g is not a positive number", mot_gguf_path(g), key, v);
+    if (!(v >= FLT_MIN && v <= FLT_MAX)) { /* a float keeps it: 1e-50 would become 0, 1e39 inf */
+        return mot_fail(MOT_ERR_FORMAT, "%s: key '%s': %g is not a positive number a float holds (expected %g..%g)",
+                        mot_gguf_path(g), key, v, FLT_MIN, FLT_MAX);
     }
     *out = (float)v;
     return MOT_OK;

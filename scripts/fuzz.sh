@@ -6,7 +6,7 @@
 # build-fuzz/corpus-TARGET from the test tools (tests/fuzz/make_seeds.py, gguf_seed.c), replays
 # the reproducers of bugs found before (tests/fuzz/regressions/TARGET-*), and runs for SECONDS
 # (default 30). A crash, leak, sanitizer report, timeout (10 s an input) or more than 2 GB
-# ends the run non-zero with the reproducer in build-fuzz/.
+# ends the run non-zero with the reproducer in build-fuzz/ (or $MOT_FUZZ_OUT).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 targets="gguf safetensors index config tokenizer pipeline schedule"
@@ -21,7 +21,7 @@ if [ "$target" = all ]; then  # every target even after one fails; fails if any 
   [ -z "$failed" ] || { echo "fuzz.sh: failed:$failed" >&2; exit 1; }
   exit 0
 fi
-out=build-fuzz
+out="${MOT_FUZZ_OUT:-build-fuzz}"  # another folder lets a long run go beside the short ones
 py=/usr/bin/python3  # the interpreter with numpy (tests/tools/make_model.py)
 flags=(-g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined -D_GNU_SOURCE
        -DMOT_VERSION_STRING='"fuzz"' -I. -Iinclude -march=native)
@@ -65,7 +65,7 @@ case "$target" in
     "$out/pipeline_seed" "$out/corpus-pipeline"
     ;;
   schedule)
-    build -fopenmp tests/fuzz/fuzz_schedule.c $files scheduler/schedule.c graph/yaml_tree.c $yaml $jansson
+    build -fopenmp tests/fuzz/fuzz_schedule.c $files scheduler/schedule.c graph/yaml_tree.c graph/yaml_limits.c $yaml $jansson
     seed
     ;;
   *)

@@ -47,6 +47,7 @@ def semantic_damage(stem, f, base):
         "arch_qwen2": lambda: f.kv("general.architecture").value == "qwen2",
         "missing_block_count": lambda: "llama.block_count" not in keys and len(keys) == len(base.kvs) - 1,
         "block_count_string": lambda: f.kv("llama.block_count").vtype == gb.STRING,
+        "eps_underflow": lambda: f.kv("llama.attention.layer_norm_rms_epsilon").value == 1e-50,
         "nested_too_deep": lambda: f.kv("test.deep").vtype == gb.ARRAY,
         "dim_zero": lambda: q.dims == [64, 0],
         "wrong_shape": lambda: q.dims == [64, 65],

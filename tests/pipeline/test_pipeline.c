@@ -247,6 +247,18 @@ static void test_errors(void) {
                  "interaction, weights, sampler, schedule, graph)");
     EXPECT_ERROR("dup_top.yaml", "name: x\nname: y\n",
                  ":2:1: error: duplicate key 'name' in the pipeline (first at 1:1)");
+    {   /* 32 experts x 1024 stacks: each within its limit, the expanded graph too large. */
+        static char big[8192];
+        int n = snprintf(big, sizeof big, "name: x\nexperts:\n");
+        for (int i = 0; i < 32; i++) {
+            n += snprintf(big + n, sizeof big - (size_t)n, "  - {name: e%d, path: m}\n", i);
+        }
+        snprintf(big + n, sizeof big - (size_t)n, "router: {expert: e0, hidden: 8, top_k: 2}\n"
+                 "interaction: {stacks: 1024, shared_dim: 8, heads: 2}\n");
+        EXPECT_ERROR("graph_too_big.yaml", big,
+                     ":36:23: error: interaction.stacks: 32 experts x 1024 stacks is more than the 16384 "
+                     "expert stacks a pipeline may have (expected fewer stacks or experts)");
+    }
     EXPECT_ERROR("missing_top.yaml", "name: x\nexperts: [{name: a, path: a}]\ninteraction: {stacks: 1, shared_dim: 4, heads: 1}\n",
                  ":1:1: error: the pipeline: missing required key 'router'");
     /* The brief's examples, in block style. */

@@ -119,6 +119,12 @@ def cases(base_blob):
     edit("block_count_string.gguf", "llama.block_count is the string \"2\"",
          ["llama.block_count", "integer"], as_string)
 
+    def eps_underflow(f):
+        kv = f.kv("llama.attention.layer_norm_rms_epsilon")
+        kv.vtype, kv.value = 12, 1e-50  # an f64 a float cannot hold (it would become 0)
+    edit("eps_underflow.gguf", "llama.attention.layer_norm_rms_epsilon is the f64 1e-50",
+         ["llama.attention.layer_norm_rms_epsilon", "float"], eps_underflow)
+
     # -- the tensor infos --
     q, k = "blk.0.attn_q.weight", "blk.0.attn_k.weight"
 
