@@ -14,7 +14,7 @@
 #include "runtime/engine.h"
 #include "runtime/generate.h"
 #include "runtime/mot_generate.h"
-#include "runtime/rng.h"
+#include "common/rng.h"
 
 /* One MoT request: n_prompt random tokens per lane, then n_gen decode steps. */
 mot_status mot_bench_request(const mot_model *m, const mot_route *r, const mot_backend_options *b, int n_prompt,

@@ -4,7 +4,7 @@
 #define MOT_CLI_CHAT_FLAGS_H
 
 #include "cli/args.h"
-#include "runtime/chat_template.h"
+#include "tokenizer/chat_format.h"
 #include "tokenizer/tokenizer.h"
 
 typedef struct {

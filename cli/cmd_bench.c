@@ -21,7 +21,7 @@
 #include "runtime/expert.h"
 #include "runtime/engine.h"
 #include "runtime/generate.h"
-#include "runtime/rng.h"
+#include "common/rng.h"
 
 #include "git_commit.h" /* generated at build time: MOT_GIT_COMMIT */
 

@@ -16,7 +16,7 @@
 #include "common/half.h"
 #include "common/safe_write.h"
 #include "runtime/mot_model.h"
-#include "runtime/rng.h"
+#include "common/rng.h"
 
 typedef struct {
     mot_dtype dtype;

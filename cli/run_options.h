@@ -4,7 +4,7 @@
 
 #include "cli/args.h"
 #include "cli/chat_flags.h"
-#include "runtime/sampler.h"
+#include "kernels/cpu/sampler.h"
 
 #define MOT_MAX_DROP 64
 

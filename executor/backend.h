@@ -4,7 +4,7 @@
 #ifndef MOT_EXECUTOR_BACKEND_H
 #define MOT_EXECUTOR_BACKEND_H
 
-#include "runtime/sampler.h"
+#include "kernels/cpu/sampler.h"
 #include "scheduler/arena.h"
 
 typedef enum { MOT_BACKEND_AUTO = 0, MOT_BACKEND_CPU, MOT_BACKEND_CUDA } mot_backend_kind;
@@ -47,8 +47,5 @@ static inline int mot_lane_group_even_threads(int threads, int groups, int g) {
 mot_status mot_backend_cpu_create(const mot_backend_options *o, mot_backend **out);
 /* The CUDA backend over the real CUDA runtime (an error when the build has none or no GPU). */
 mot_status mot_backend_cuda_create(const mot_backend_options *o, mot_backend **out);
-/* kind AUTO: CUDA when a device is present, else the CPU. */
-mot_status mot_backend_create(const mot_backend_options *o, mot_backend **out);
-const char *mot_backend_kind_name(mot_backend_kind k);
 
 #endif

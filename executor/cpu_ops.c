@@ -164,7 +164,7 @@ void mot_cpu_run_op(const mot_plan_op *op, char *arena, mot_sampler *samplers) {
             mot_lane_step *w = &s->lane[op->lane];
             w->token = mot_sample(&samplers[op->lane], F(op->in));
             w->n_sampled++;
-            memcpy(w->rng, samplers[op->lane].rng, sizeof w->rng); /* the stream, as the device keeps it */
+            w->rng = samplers[op->lane].rng; /* the stream, as the device keeps it */
             ((int32_t *)(arena + op->out[0].off))[0] = w->token;
         }
         break;

@@ -2,7 +2,7 @@
 #ifndef MOT_EXECUTOR_CPU_OPS_H
 #define MOT_EXECUTOR_CPU_OPS_H
 
-#include "runtime/sampler.h"
+#include "kernels/cpu/sampler.h"
 #include "scheduler/plan.h"
 
 /* arena: host base; samplers[lane] for SAMPLE. Returns after the team's barrier. */

@@ -1,4 +1,4 @@
-/* The CUDA executor, written against the mot_gpu_api table (executor/gpu_api.h) so that the
+/* The CUDA executor, written against the mot_gpu_api table (kernels/cuda/gpu_api.h) so that the
  * tests can run it on a recording fake.
  *
  * A pass issues the plan's program between a fork and a join on an origin stream: RUN is a

@@ -3,7 +3,7 @@
 #define MOT_EXECUTOR_CUDA_BACKEND_H
 
 #include "executor/backend.h"
-#include "executor/gpu_api.h"
+#include "kernels/cuda/gpu_api.h"
 
 typedef struct {
     uint64_t captures, capture_failures, graph_launches, eager_passes, graph_evictions;

@@ -4,7 +4,7 @@
 #ifndef MOT_EXECUTOR_CUDA_MODULE_H
 #define MOT_EXECUTOR_CUDA_MODULE_H
 
-#include "executor/gpu_api.h"
+#include "kernels/cuda/gpu_api.h"
 #include "mot.h"
 
 /* The real mot_gpu_api table on `device`, from the library: $MOT_CUDA_MODULE if set, else

@@ -17,7 +17,7 @@ typedef struct {
     char *path;           /* the model folder, resolved relative to the pipeline file */
     char *template_text;  /* NULL when absent; contains "{prompt}" */
     int chat;             /* `chat: true` or `chat_template: NAME`: the prompt goes through a chat
-                             template (runtime/chat_template.h); never with template_text */
+                             template (tokenizer/chat_format.h); never with template_text */
     char *chat_template;  /* `chat_template: NAME` (a known format name), NULL: the model's own */
     mot_src_pos chat_pos; /* of the chat or chat_template value */
     int *layers;          /* explicit placement only: [stacks] layer indices, else NULL */

@@ -20,7 +20,11 @@ mot_status mot_pipeline_validate(const mot_pipeline *p);
  * expands to (every expert needs a declared depth for that). */
 mot_status mot_pipeline_check_graph(yaml_tree *t, yaml_node_t *graph, const mot_pipeline *p);
 
-/* A name usable inside tensor names: [A-Za-z0-9_-]+. */
+/* A name usable inside tensor names: [A-Za-z0-9_-]+ (graph/pipeline_names.c). */
 int mot_pipeline_valid_name(const char *s);
+
+/* The spellings of the choice keys, in enum order, NULL-terminated (graph/pipeline_names.c). */
+extern const char *const mot_placement_names[];   /* interaction.placement */
+extern const char *const mot_latent_norm_names[]; /* interaction.norm */
 
 #endif

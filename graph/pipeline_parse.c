@@ -7,7 +7,7 @@
 
 #include "common/error.h"
 #include "graph/pipeline_internal.h"
-#include "runtime/chat_template.h"
+#include "tokenizer/chat_format.h"
 
 static const char *const top_keys[] = {"name", "experts", "router", "interaction", "weights",
                                        "sampler", "schedule", "graph", NULL};
@@ -20,45 +20,11 @@ static const char *const interaction_keys[] = {"stacks", "placement", "shared_di
 static const char *const sampler_keys[] = {"temperature", "top_k", "top_p", "seed",
                                            "max_tokens", NULL};
 static const char *const encoder_kinds[] = {"mean-embed", NULL};
-static const char *const placement_names[] = {"uniform", "shallow", "intermediate", "deep",
-                                              "explicit", NULL};
-static const char *const norm_names[] = {"none", "layernorm", NULL};
 
 /* Sizes beyond any model this runtime loads; they keep later allocations bounded.
  * MAX_EXPERT_STACKS bounds the expanded graph (experts x stacks): 256 experts x 1024 stacks,
  * each within its own limit, made a 10 KB file expand into a 94 MB `mot graph`. */
 enum { MAX_EXPERTS = 256, MAX_STACKS = 1024, MAX_EXPERT_STACKS = 16384, MAX_DIM = 1 << 20 };
-
-const char *mot_placement_name(mot_placement pl) {
-    return pl >= MOT_PLACEMENT_UNIFORM && pl <= MOT_PLACEMENT_EXPLICIT ? placement_names[pl] : "?";
-}
-
-const char *mot_latent_norm_name(mot_latent_norm n) {
-    return n == MOT_LATENT_NORM_LAYERNORM ? "layernorm" : "none";
-}
-
-int mot_pipeline_valid_name(const char *s) {
-    if (!*s) {
-        return 0;
-    }
-    for (; *s; s++) {
-        char c = *s;
-        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-              c == '_' || c == '-')) {
-            return 0;
-        }
-    }
-    return 1;
-}
-
-int mot_pipeline_find_expert(const mot_pipeline *p, const char *name) {
-    for (int i = 0; i < p->n_experts; i++) {
-        if (!strcmp(p->experts[i].name, name)) {
-            return i;
-        }
-    }
-    return -1;
-}
 
 /* A path value, resolved against the pipeline file's folder. */
 static mot_status read_path(yaml_tree *t, yaml_node_t *n, const char *what, char **out) {
@@ -249,7 +215,7 @@ static mot_status read_interaction(yaml_tree *t, yaml_node_t *n, mot_pipeline *p
     }
     int choice = 0;
     if ((v = yaml_tree_get(t, n, "placement", NULL))) {
-        MOT_TRY(yaml_tree_choice(t, v, "interaction.placement", placement_names, &choice));
+        MOT_TRY(yaml_tree_choice(t, v, "interaction.placement", mot_placement_names, &choice));
     }
     p->interaction.placement = (mot_placement)choice;
     MOT_TRY(yaml_tree_require(t, n, "interaction", "shared_dim", &v));
@@ -259,7 +225,7 @@ static mot_status read_interaction(yaml_tree *t, yaml_node_t *n, mot_pipeline *p
     p->interaction.heads_pos = yaml_tree_pos(v);
     choice = 0;
     if ((v = yaml_tree_get(t, n, "norm", NULL))) {
-        MOT_TRY(yaml_tree_choice(t, v, "interaction.norm", norm_names, &choice));
+        MOT_TRY(yaml_tree_choice(t, v, "interaction.norm", mot_latent_norm_names, &choice));
     }
     p->interaction.norm = (mot_latent_norm)choice;
     return MOT_OK;

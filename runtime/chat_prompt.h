@@ -13,7 +13,7 @@
 #ifndef MOT_RUNTIME_CHAT_PROMPT_H
 #define MOT_RUNTIME_CHAT_PROMPT_H
 
-#include "runtime/chat_template.h"
+#include "tokenizer/chat_format.h"
 #include "tokenizer/tokenizer.h"
 
 /* The format for a model: forced by name (not NULL: must be a known name), else detected

@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "common/error.h"
+#include "executor/backend_select.h"
 #include "profiling/trace.h"
 
 _Static_assert(sizeof(int) == sizeof(int32_t), "token buffers are int32");
@@ -82,7 +83,7 @@ static mot_status pass(mot_engine *e, mot_phase phase, int upload) {
     for (int i = 0; i < e->src.n_lanes; i++) {
         /* The random stream went on where the sampling ran (the device, for CUDA): a next
          * request on this engine continues it there. */
-        memcpy(e->samplers[i].rng, e->step.lane[i].rng, sizeof e->samplers[i].rng);
+        e->samplers[i].rng = e->step.lane[i].rng;
     }
     return MOT_OK;
 }
@@ -176,7 +177,7 @@ mot_status mot_engine_prefill(mot_engine *e, int *const *tokens, const int *n) {
         MOT_TRY(check_tokens(e, i, tokens[i], n[i]));
         ls->n_prompt = n[i];
         ls->alive = 1;
-        memcpy(ls->rng, e->samplers[i].rng, sizeof ls->rng);
+        ls->rng = e->samplers[i].rng;
     }
     MOT_TRY(feed_prompt(e, (const int *const *)tokens, n));
     return check_prompt_logits(e);

@@ -5,7 +5,7 @@
 
 #include "runtime/engine.h"
 #include "runtime/expert.h"
-#include "runtime/sampler.h"
+#include "kernels/cpu/sampler.h"
 #include "runtime/token_log.h"
 
 typedef struct {

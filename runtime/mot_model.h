@@ -4,23 +4,9 @@
 #define MOT_RUNTIME_MOT_MODEL_H
 
 #include "graph/pipeline.h"
-#include "runtime/chat_template.h"
+#include "tokenizer/chat_format.h"
 #include "runtime/expert.h"
 #include "tokenizer/tokenizer.h"
-
-/* y = x W^T (+ b): an nn.Linear as stored. */
-typedef struct {
-    mot_weight w;    /* [out, in] */
-    float *bias;     /* [out] f32 copy, NULL when the file has none */
-} mot_linear;
-
-typedef struct {
-    mot_linear *forward;   /* [M] F_m: [d_s, d_m] */
-    mot_linear *reverse;   /* [M] R_m: [d_m, d_s] */
-    mot_linear q, k, v, o; /* [d_s, d_s] */
-    float *norm_weight;    /* [d_s] when layernorm, else NULL */
-    float *norm_bias;      /* [d_s] when layernorm, else NULL */
-} mot_interaction_weights;
 
 typedef struct {
     mot_pipeline *pipe;

@@ -4,6 +4,7 @@
 #define MOT_RUNTIME_ROUTER_H
 
 #include "runtime/mot_model.h"
+#include "scheduler/plan_source.h"
 
 typedef struct mot_prompt_encoder mot_prompt_encoder;
 struct mot_prompt_encoder {
@@ -30,5 +31,10 @@ typedef struct {
 mot_status mot_route_prompt(const mot_model *m, const char *prompt, const char *forced,
                             const char *const *drop, int n_drop, mot_route *out);
 void mot_route_free(mot_route *r);
+
+/* The scheduler's view of a route: lanes from route->active (lane 0 = primary), their
+ * interaction points and the interaction weights. Sizes are left 0 for the caller. */
+mot_status mot_plan_source_from_route(const mot_model *m, const mot_route *route, int ignore_eos,
+                                      mot_plan_source *src);
 
 #endif

@@ -1,11 +1,12 @@
 /* What the scheduler compiles from: the routed set's experts in lane order (lane 0 = the
  * primary), their interaction points and the interaction weights, and the session's sizes.
+ * Plain data (model/weights.h), filled in by the runtime from its model and route
+ * (mot_plan_source_from_route, runtime/router.h): the scheduler never sees either.
  * A single expert run (`mot run -m`) is the same with one lane and no stacks. */
 #ifndef MOT_SCHEDULER_PLAN_SOURCE_H
 #define MOT_SCHEDULER_PLAN_SOURCE_H
 
-#include "runtime/mot_model.h"
-#include "runtime/router.h"
+#include "model/weights.h"
 #include "scheduler/plan.h"
 
 typedef struct mot_plan_source_s {
@@ -22,9 +23,6 @@ typedef struct mot_plan_source_s {
     int max_rows[MOT_MAX_LANES];     /* tokens one pass may feed */
 } mot_plan_source;
 
-/* Lanes from a route (route->active, lane 0 = primary). Sizes are left 0 for the caller. */
-mot_status mot_plan_source_from_route(const mot_model *m, const mot_route *route, int ignore_eos,
-                                      mot_plan_source *src);
 /* One expert, no interaction. */
 void mot_plan_source_single(const mot_expert *ex, int ctx, int max_rows, mot_plan_source *src);
 

@@ -7,7 +7,7 @@
 #include <stdio.h>
 
 #include "mot.h"
-#include "scheduler/step_state.h"
+#include "ops/step_state.h"
 
 typedef struct {
     int threads;                        /* OpenMP threads; 0 = all cores */

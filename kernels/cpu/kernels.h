@@ -9,17 +9,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "common/tensor.h"
-
-/* A weight matrix [rows = out, cols = in], row-major, in its stored dtype: F32/F16/BF16, or
- * one of ggml's block-quantized types (Q8_0, Q4_0, Q4_1, Q4_K, Q5_K, Q6_K: each row is
- * mot_dtype_row_bytes(dtype, cols) bytes of blocks, cols a multiple of the block). data may
- * be unaligned (it points into a mapped safetensors or GGUF file). */
-typedef struct {
-    mot_dtype dtype;
-    const void *data;
-    int64_t rows, cols;
-} mot_weight;
+#include "common/weight.h"
 
 /* y[n, rows] = x[n, cols] . W^T, f32 accumulation. n == 1 is the decode GEMV (memory bound),
  * n > 1 the prefill GEMM. y and x do not alias. */

@@ -63,6 +63,21 @@ int mot_cpu_matmul_is_gemv(const mot_matmul_job *jobs, int n_jobs, int n) {
     return ok;
 }
 
+/* The fusion is the GEMV's (matmul_gemv.c); whether it may run is the dispatch's choice. */
+int mot_cpu_gemv_can_fuse(const mot_matmul_job *jobs, int n_jobs, int n, const mot_gemv_fusion *f) {
+    if (!mot_cpu_matmul_is_gemv(jobs, n_jobs, n)) {
+        return 0;
+    }
+    if (f->norm_w && (int64_t)n * jobs[0].w->cols > MOT_GEMV_FUSE_MAX_FLOATS) {
+        return 0;
+    }
+    if (f->swiglu) {
+        return n_jobs == 2 && jobs[0].w->rows == jobs[1].w->rows && !jobs[0].bias && !jobs[1].bias &&
+               !jobs[0].accumulate && !jobs[1].accumulate;
+    }
+    return 1;
+}
+
 void mot_cpu_matmul_multi(const mot_matmul_job *jobs, int n_jobs, const float *x, int n) {
     if (mot_cpu_matmul_is_gemv(jobs, n_jobs, n)) {
         mot_cpu_matmul_gemv_multi(jobs, n_jobs, x, n);

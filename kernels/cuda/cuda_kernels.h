@@ -10,7 +10,7 @@
 extern "C" {
 #endif
 
-#include "executor/gpu_api.h"
+#include "kernels/cuda/gpu_api.h"
 #include "kernels/cpu/kernels.h"
 #include "mot.h"
 
@@ -66,7 +66,7 @@ mot_status mot_cuda_rope(float *x, int n, int n_heads, int hd, int pos0, const f
 mot_status mot_cuda_swiglu(float *out, const float *gate, const float *up, int n, int f,
                            mot_cuda_stream stream);
 
-/* The real mot_gpu_api table (executor/gpu_api.h) on `device`: CUDA runtime, cuBLAS, NVTX and
+/* The real mot_gpu_api table (kernels/cuda/gpu_api.h) on `device`: CUDA runtime, cuBLAS, NVTX and
  * the plan-op kernels (kernels/cuda/op_launch.h). out->destroy(out->ctx) frees it. */
 mot_status mot_gpu_api_cuda_create(int device, mot_gpu_api *out);
 

@@ -1,4 +1,4 @@
-// The real mot_gpu_api table (executor/gpu_api.h): streams, events, graphs and memory through the
+// The real mot_gpu_api table (kernels/cuda/gpu_api.h): streams, events, graphs and memory through the
 // CUDA runtime, GEMMs through one cuBLAS handle per lane, ops through kernels/cuda/op_launch.h,
 // profiler ranges through NVTX. Every entry returns 0 or non-zero after mot_fail().
 #include <nvtx3/nvToolsExt.h>

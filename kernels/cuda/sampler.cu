@@ -1,14 +1,14 @@
 // SAMPLE: one token from logits [vocab] for lane L, into step->lane[L].token (n_sampled += 1)
 // and tokens[0]; a dead lane (n_new == 0) does nothing. One block of SAMPLE_THREADS.
 //
-// Same rules as runtime/sampler.c:
+// Same rules as kernels/cpu/sampler.c:
 //   temperature <= 0: arg-max, ties to the lower id; NaN handling as mot_argmax (x[0] NaN: 0;
 //                     otherwise NaNs never win).
 //   otherwise: prob_i = expf((x_i - max) / T), NaN/inf -> 0; all 0 -> arg-max (no draw);
 //              top-k (k > 0, k < vocab) keeps the k most probable (ties: lower id);
 //              top-p (< 1) keeps the shortest prefix in descending order whose mass reaches
 //              top_p * kept mass (at least one);
-//              draw u from the lane's xoshiro256** (as runtime/sampler.c), r = u * kept mass,
+//              draw u from the lane's xoshiro256** (as kernels/cpu/sampler.c), r = u * kept mass,
 //              the first candidate in descending order (ties: lower id) whose running sum
 //              exceeds r.
 // Differences from the CPU: the CPU walks its candidates for the draw in id order (no top-k,
@@ -22,7 +22,7 @@
 // p >= 0): 4 histogram passes of 8 bits, then one pass in id order among exactly equal
 // probabilities. Probabilities are recomputed from the logits in every pass (same code, same
 // result each time).
-#include "runtime/rng.h"
+#include "common/rng.h"
 #include <stdint.h>
 
 #include "kernels/cuda/op_common.cuh"
@@ -316,7 +316,7 @@ __device__ int sample_draw(const sample_args &a, int top_k, float top_p, mot_lan
     if (threadIdx.x == 0) {
         // r = floor(u * mass) with u = (next >> 11) 2^-53: the high word of (next with its low
         // 11 bits cleared) * mass. The winner is the first whose running mass exceeds r.
-        sm.draw = __umul64hi(mot_xoshiro_next(ls->rng) & ~0x7ffull, mass);
+        sm.draw = __umul64hi(mot_rng_next(&ls->rng) & ~0x7ffull, mass);
     }
     __syncthreads();
     const u64 r = sm.draw;

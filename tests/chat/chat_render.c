@@ -7,7 +7,7 @@
 
 #include "common/error.h"
 #include "common/mapped_file.h"
-#include "runtime/chat_template.h"
+#include "tokenizer/chat_format.h"
 
 int main(int argc, char **argv) {
     if (argc != 4 && argc != 5) {

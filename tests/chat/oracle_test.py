@@ -4,7 +4,7 @@ trim_blocks, lstrip_blocks, raise_exception, add_generation_prompt=True) for a u
 for a system + user turn, and compared byte for byte with `mot-chat-render`, for strings with
 edge cases (spaces and Unicode spaces around the text, newlines, braces, an empty system).
 
-The documented differences (runtime/chat_template.h) are checked exactly too:
+The documented differences (tokenizer/chat_format.h) are checked exactly too:
   - SmolLM2's default system prompt: Jinja's text = the default system turn + mot's text;
   - Mistral's first template rejects a system message: mot's text = Jinja's for one user
     message "SYSTEM\\nUSER" (llama.cpp's merge).

@@ -7,7 +7,7 @@
 #include <string.h>
 
 #include "common/mapped_file.h"
-#include "runtime/chat_template.h"
+#include "tokenizer/chat_format.h"
 
 static int failures;
 

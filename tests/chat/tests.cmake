@@ -1,4 +1,4 @@
-# Chat templates (runtime/chat_template.c): detection on real templates' texts and the
+# Chat templates (tokenizer/chat_format.c): detection on real templates' texts and the
 # rendered text, against fixed strings and against Jinja (jinja2) rendering the fixtures.
 add_executable(test_chat_template ${CMAKE_CURRENT_LIST_DIR}/test_chat_template.c)
 target_link_libraries(test_chat_template PRIVATE motlib)

@@ -3,7 +3,7 @@
  * NaN); temperature sampling is held to a host model of the device rules (descending-order walk,
  * fixed-point masses) and, where the CPU walks in the same order (top-p), to mot_sample.
  * Needs a GPU: without one it exits 77 (skipped). */
-#include "runtime/rng.h"
+#include "common/rng.h"
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -11,7 +11,7 @@
 
 #include "common/half.h"
 #include "ops/ops.h"
-#include "runtime/sampler.h"
+#include "kernels/cpu/sampler.h"
 #include "tests/cuda/gpu_fixture.h"
 
 static gpu_fx F;
@@ -118,7 +118,7 @@ static int run_sample(const sample_bufs *b, const float *x, float temp, int top_
     s.lane[1].alive = 1;
     s.lane[1].token = -5;
     s.lane[1].n_sampled = 3;
-    memcpy(s.lane[1].rng, rng_in, sizeof s.lane[1].rng);
+    memcpy(s.lane[1].rng.s, rng_in, sizeof s.lane[1].rng.s);
     gpu_fx_set_step(&F, &s);
     mot_plan_op op;
     memset(&op, 0, sizeof op);
@@ -136,7 +136,7 @@ static int run_sample(const sample_bufs *b, const float *x, float temp, int top_
     gpu_fx_get_step(&F, &s);
     int tok;
     gpu_fx_get(&F, &tok, b->tokens);
-    memcpy(rng_out, s.lane[1].rng, sizeof s.lane[1].rng);
+    memcpy(rng_out, s.lane[1].rng.s, sizeof s.lane[1].rng.s);
     if (n_new == 0) {
         if (s.lane[1].token != -5 || s.lane[1].n_sampled != 3 || tok != sentinel) {
             printf("FAIL %s: a dead lane sampled\n", what);
@@ -221,7 +221,7 @@ static void test_sampling(const sample_bufs *b) {
                 exit(1);
             }
             uint64_t rng0[4], model_rng[4], dev_rng[4];
-            memcpy(rng0, cpu.rng, sizeof rng0);
+            memcpy(rng0, cpu.rng.s, sizeof rng0);
             memcpy(model_rng, rng0, sizeof rng0);
             const int want = model_sample(x, v, p.temperature, p.top_k, p.top_p, model_rng);
             snprintf(what, sizeof what, "sample T %.1f top-k %d top-p %.2f%s seed %d", p.temperature, p.top_k,

@@ -10,7 +10,7 @@
 #ifndef MOT_TESTS_FAKE_GPU_H
 #define MOT_TESTS_FAKE_GPU_H
 
-#include "executor/gpu_api.h"
+#include "kernels/cuda/gpu_api.h"
 
 typedef struct {
     int stream;            /* fake stream id */

@@ -1,6 +1,7 @@
-/* Small deterministic generators shared by the sampler, `mot init` and the benchmarks. */
-#ifndef MOT_RUNTIME_RNG_H
-#define MOT_RUNTIME_RNG_H
+/* Small deterministic generators shared by the samplers (CPU and CUDA), the step state,
+ * `mot init` and the benchmarks. */
+#ifndef MOT_COMMON_RNG_H
+#define MOT_COMMON_RNG_H
 
 #include <stdint.h>
 
@@ -24,6 +25,15 @@ MOT_RNG_FN uint64_t mot_xoshiro_next(uint64_t *s) {
     s[3] = mot_rotl64(s[3], 45);
     return result;
 }
+
+/* A sampler's random stream: xoshiro256** state. One type wherever the stream lives (the CPU
+ * sampler, the step state the CUDA sampler draws from), so it moves by plain assignment. */
+typedef struct {
+    uint64_t s[4];
+} mot_rng;
+
+/* The next draw of a stream. */
+MOT_RNG_FN uint64_t mot_rng_next(mot_rng *r) { return mot_xoshiro_next(r->s); }
 
 /* splitmix64: advances *x and returns a well-mixed 64-bit value (good for seeding). */
 MOT_RNG_FN uint64_t mot_splitmix64(uint64_t *x) {

@@ -2,10 +2,12 @@
  * a pointer (never by value), so that a captured decode graph replays unchanged (DESIGN.md).
  * It lives at the start of the arena: host memory on the CPU, device memory on the GPU.
  * Plain C, shared by the C executors and the CUDA kernels. */
-#ifndef MOT_SCHEDULER_STEP_STATE_H
-#define MOT_SCHEDULER_STEP_STATE_H
+#ifndef MOT_OPS_STEP_STATE_H
+#define MOT_OPS_STEP_STATE_H
 
 #include <stdint.h>
+
+#include "common/rng.h"
 
 #define MOT_MAX_LANES 8 /* active experts per request (router top-K) */
 #ifndef MOT_MAX_EOS
@@ -23,7 +25,7 @@ typedef struct {
     int32_t token;     /* the token sampled by the last pass */
     int32_t n_sampled; /* tokens sampled so far */
     int32_t pad_;
-    uint64_t rng[4];   /* its sampler's xoshiro256** state (device sampling) */
+    mot_rng rng;       /* its sampler's random stream (device sampling) */
 } mot_lane_step;
 
 typedef struct {

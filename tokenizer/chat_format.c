@@ -1,6 +1,6 @@
 /* Chat formats: recognising one from a Jinja template's text, and writing one user turn
  * (+ system) in it exactly as the model's Hugging Face template renders it. */
-#include "runtime/chat_template.h"
+#include "tokenizer/chat_format.h"
 
 #include <stdlib.h>
 #include <string.h>

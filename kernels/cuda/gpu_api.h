@@ -1,16 +1,16 @@
-/* The few CUDA runtime calls the CUDA executor makes (streams, events, graphs, memory) and
+/* The few CUDA runtime calls the CUDA executor (executor/cuda_backend.c) makes (streams, events, graphs, memory) and
  * the op launch itself, behind a table of function pointers (DESIGN.md). The real table
  * (kernels/cuda/gpu_api_cuda.cu) calls the CUDA runtime, cuBLAS and our kernels; the tests'
  * recording fake (tests/scheduler/fake_gpu.c) builds the dependency graph instead and rejects
  * what a real stream capture rejects. Every call returns 0 on success; on failure it returns
  * non-zero after setting mot_last_error() to one line saying what failed. Handles are opaque. */
-#ifndef MOT_EXECUTOR_GPU_API_H
-#define MOT_EXECUTOR_GPU_API_H
+#ifndef MOT_KERNELS_CUDA_GPU_API_H
+#define MOT_KERNELS_CUDA_GPU_API_H
 
 #include <stddef.h>
 #include <stdint.h>
 
-#include "scheduler/plan.h"
+#include "ops/plan_op.h"
 
 /* One op bound to device memory: what a launch needs. Everything in it is fixed for a given
  * plan and arena (so a captured decode graph replays unchanged); step-varying values are read

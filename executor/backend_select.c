@@ -1,4 +1,4 @@
-#include "executor/backend.h"
+#include "executor/backend_select.h"
 
 #include "common/error.h"
 #include "executor/cuda_module.h"

@@ -1,11 +1,13 @@
-/* Token sampling: greedy (temperature <= 0: arg-max, ties to the lower id), or
+/* The CPU sampler (the SAMPLE op on the CPU; kernels/cuda/sampler.cu is the CUDA one).
+ * Token sampling: greedy (temperature <= 0: arg-max, ties to the lower id), or
  * temperature -> top-k -> top-p -> draw, in the order Hugging Face's generate applies them.
  * Each sampler owns its random stream, so several experts sample independently. */
-#ifndef MOT_RUNTIME_SAMPLER_H
-#define MOT_RUNTIME_SAMPLER_H
+#ifndef MOT_KERNELS_CPU_SAMPLER_H
+#define MOT_KERNELS_CPU_SAMPLER_H
 
 #include <stdint.h>
 
+#include "common/rng.h"
 #include "mot.h"
 
 typedef struct {
@@ -17,7 +19,7 @@ typedef struct {
 
 typedef struct {
     mot_sampler_params params;
-    uint64_t rng[4];   /* xoshiro256** state */
+    mot_rng rng;       /* its random stream */
     int vocab;
     int *idx;          /* [vocab] candidate ids */
     float *prob;       /* [vocab] candidate probabilities */

@@ -10,8 +10,8 @@
  *   - Llama-3.1+'s "Cutting Knowledge Date / Today Date" system preamble is not added;
  *   - templates that reject a system message (Mistral's first one, Gemma 1/2) get it merged
  *     into the user turn instead of an error (as llama.cpp does). */
-#ifndef MOT_RUNTIME_CHAT_TEMPLATE_H
-#define MOT_RUNTIME_CHAT_TEMPLATE_H
+#ifndef MOT_TOKENIZER_CHAT_FORMAT_H
+#define MOT_TOKENIZER_CHAT_FORMAT_H
 
 #include "mot.h"
 

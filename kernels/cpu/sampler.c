@@ -1,11 +1,11 @@
-#include "runtime/sampler.h"
+#include "kernels/cpu/sampler.h"
 
 #include <math.h>
 #include <stdlib.h>
 
 #include "common/error.h"
 #include "kernels/cpu/kernels.h"
-#include "runtime/rng.h"
+#include "common/rng.h"
 
 mot_status mot_sampler_init(mot_sampler *s, const mot_sampler_params *p, uint64_t stream, int vocab) {
     s->params = *p;
@@ -13,7 +13,7 @@ mot_status mot_sampler_init(mot_sampler *s, const mot_sampler_params *p, uint64_
     /* Seed and stream index go through splitmix64 so that nearby seeds give unrelated streams. */
     uint64_t x = p->seed ^ (stream * 0xd1b54a32d192ed03ull);
     for (int i = 0; i < 4; i++) {
-        s->rng[i] = mot_splitmix64(&x);
+        s->rng.s[i] = mot_splitmix64(&x);
     }
     s->idx = malloc((size_t)vocab * sizeof *s->idx);
     s->prob = malloc((size_t)vocab * sizeof *s->prob);
@@ -31,7 +31,7 @@ void mot_sampler_free(mot_sampler *s) {
     s->prob = NULL;
 }
 
-double mot_sampler_uniform(mot_sampler *s) { return (double)(mot_xoshiro_next(s->rng) >> 11) * 0x1.0p-53; }
+double mot_sampler_uniform(mot_sampler *s) { return (double)(mot_rng_next(&s->rng) >> 11) * 0x1.0p-53; }
 
 int mot_argmax(const float *x, int n) { return mot_cpu_argmax(x, n); }
 
