@@ -1,10 +1,14 @@
 /* Plain reference implementations of every op: one loop nest each, double accumulation,
  * no threads, no intrinsics. They are the oracle the kernels are tested against
- * (same shapes and meaning as kernels/cpu/kernels.h). */
+ * (same shapes and meaning as kernels/cpu/kernels.h). One name per op across the tree:
+ * ops/ref_<op>.c <-> kernels/cpu/<op>.c <-> kernels/cuda/<op>.cu <-> case "<op>" of
+ * tests/ops/test_backend_ops.c, which runs every plan op kind (scheduler/plan.h) on every
+ * backend present against these. */
 #ifndef MOT_OPS_OPS_H
 #define MOT_OPS_OPS_H
 
 #include "kernels/cpu/kernels.h"
+#include "scheduler/step_state.h"
 
 void mot_ref_matmul(float *y, const float *x, const mot_weight *w, int n);
 void mot_ref_embed_row(float *out, const mot_weight *table, int64_t row);
@@ -14,6 +18,39 @@ void mot_ref_swiglu(float *out, const float *gate, const float *up, int n, int f
 void mot_ref_attention(float *out, const float *q, const float *k, const float *v, int64_t kv_stride,
                        int64_t head_stride, int n, int pos0, int n_heads, int n_kv, int hd, int window,
                        float scale);
+
+/* out[n, d] = (x - mean) / sqrt(var + eps) * w + b, biased variance (PyTorch LayerNorm); w or b
+ * NULL: weight 1 / bias 0 (ops/ref_layernorm.c). */
+void mot_ref_layernorm(float *out, const float *x, const float *w, const float *b, int n, int d, float eps);
+
+/* The primary's n_q queries [n_q, d_s] over every segment's keys/values, heads of d_s / heads,
+ * scale 1/sqrt(d_h); prefill: SPEC 1.4's proportional mask with N_p = n_q; decode: every
+ * present key (seg[m].rows). A query that sees no key gets 0 (ops/ref_cross_attention.c). */
+void mot_ref_cross_attention(float *out, const float *q, int n_q, int heads, int d_s, const mot_kv_segment *seg,
+                             int n_seg, int prefill);
+
+/* LATENT_APPEND: k, v [n, d] into kc, vc [ctx, d] at rows rows0.. (ops/ref_latent_append.c). */
+void mot_ref_latent_append(float *kc, float *vc, const float *k, const float *v, int n, int d, int rows0);
+/* ROPE_APPEND: mot_ref_rope on q and k, then k and v into the caches at pos0 (strides as
+ * mot_cpu_rope_append). */
+void mot_ref_rope_append(float *q, float *k, const float *v, float *kc, float *vc, int64_t kv_stride,
+                         int64_t head_stride, int n, int n_heads, int n_kv, int hd, int pos0, const float *inv_freq);
+
+/* MATMUL as the plan runs it: y (=|+=) x W^T + bias (bias NULL: none) (ops/ref_fused.c). */
+void mot_ref_linear(float *y, const float *x, const mot_weight *w, const float *bias, int n, int accumulate);
+/* The fused decode GEMVs: optional RMSNorm (norm_w, into norm_out), n_w linears, optional
+ * SwiGLU of y[0] (gate) and y[1] (up) into y[0]. */
+void mot_ref_norm_linear_swiglu(float *norm_out, float *const *y, const float *x, const float *norm_w, float eps,
+                                const mot_weight *const *w, const float *const *bias, int n_w, int n, int swiglu);
+
+/* Sampling given the uniform draw u in [0, 1) (ops/ref_sample.c: the rule, spelled out there).
+ * temperature <= 0: mot_ref_argmax (first largest; NaN never wins; NaN at x[0] gives 0). */
+int mot_ref_argmax(const float *x, int n);
+int mot_ref_sample(const float *logits, int vocab, float temperature, int top_k, float top_p, double u);
+/* The next uniform of a sampler whose xoshiro256** state is rng (advances rng). */
+double mot_ref_uniform(uint64_t rng[4]);
+/* STEP_ADVANCE on the step state; eos[lane] -1-padded. */
+void mot_ref_step_advance(mot_step_state *s, const int eos[][MOT_MAX_EOS], int ignore_eos);
 
 /* Element (r, c) of a weight as f32 (F32/F16/BF16 or any of ggml's quantized types). */
 float mot_weight_at(const mot_weight *w, int64_t r, int64_t c);

@@ -1,4 +1,6 @@
-/* LayerNorm of the latent rows (PyTorch nn.LayerNorm: biased variance, f64 statistics here). */
+/* LayerNorm of the latent rows (PyTorch nn.LayerNorm: biased variance, f64 statistics here).
+ * w or b NULL: weight 1 / bias 0, as the CUDA kernel (kernels/cuda/norm.cu) and the reference
+ * (ops/ref_layernorm.c) take them; this kernel used to dereference them regardless. */
 #include <math.h>
 
 #include "kernels/cpu/kernels.h"
@@ -20,7 +22,8 @@ static void layernorm_rows(float *out, const float *x, const float *w, const flo
         var /= d;
         const float inv = (float)(1.0 / sqrt(var + eps));
         for (int i = 0; i < d; i++) {
-            o[i] = (float)(xr[i] - mean) * inv * w[i] + b[i];
+            const float y = (float)(xr[i] - mean) * inv;
+            o[i] = (w ? y * w[i] : y) + (b ? b[i] : 0.0f);
         }
     }
 }

@@ -96,6 +96,11 @@ int mot_sample(mot_sampler *s, const float *logits) {
     if (p->top_k > 0 && p->top_k < n) {
         select_top(s->idx, n, p->top_k, s->prob);
         n = p->top_k;
+        if (p->top_p >= 1.0f) {
+            /* The draw walks the candidates in (prob desc, id asc) order, as the CUDA sampler
+             * and ops/ref_sample.c do; quickselect's order made the same draw pick another token. */
+            qsort_r(s->idx, (size_t)n, sizeof *s->idx, by_prob_desc, s->prob);
+        }
     }
     if (p->top_p < 1.0f) {
         /* Keep the smallest prefix (by descending prob) whose mass reaches top_p, always >= 1. */

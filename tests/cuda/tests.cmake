@@ -29,3 +29,11 @@ endif()
 add_test(NAME cuda_vs_cpu
   COMMAND ${MOT_PYTHON} ${CMAKE_CURRENT_LIST_DIR}/compare_backends.py $<TARGET_FILE:mot> ${CMAKE_BINARY_DIR}/cuda-vs-cpu)
 set_tests_properties(cuda_vs_cpu PROPERTIES SKIP_RETURN_CODE 77 LABELS "cuda;python" TIMEOUT 900)
+
+# tests/ops/test_backend_ops.c's cases on the device (label gpu; skipped without a GPU).
+if(TARGET motcuda)
+  add_executable(test_backend_ops_cuda tests/ops/test_backend_ops.c tests/ops/backend_ops_cuda.c)
+  target_link_libraries(test_backend_ops_cuda PRIVATE motcuda motlib)
+  add_test(NAME ops.backend.cuda COMMAND test_backend_ops_cuda)
+  set_tests_properties(ops.backend.cuda PROPERTIES SKIP_RETURN_CODE 77 LABELS "gpu;cuda" TIMEOUT 300)
+endif()

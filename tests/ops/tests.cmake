@@ -14,3 +14,10 @@ add_executable(test_quant ${CMAKE_CURRENT_LIST_DIR}/test_quant.c ${CMAKE_CURRENT
 target_link_libraries(test_quant PRIVATE motlib)
 add_test(NAME ops.quant_vs_reference COMMAND test_quant)
 set_tests_properties(ops.quant_vs_reference PROPERTIES TIMEOUT 120)
+
+# Every plan op kind against its reference in ops/, as the backend's executor runs it (ggml's
+# test-backend-ops): the CPU here; the same cases on CUDA in tests/cuda/tests.cmake.
+add_executable(test_backend_ops ${CMAKE_CURRENT_LIST_DIR}/test_backend_ops.c ${CMAKE_CURRENT_LIST_DIR}/backend_ops_cpu.c)
+target_link_libraries(test_backend_ops PRIVATE motlib)
+add_test(NAME ops.backend COMMAND test_backend_ops)
+set_tests_properties(ops.backend PROPERTIES TIMEOUT 300)

@@ -1,0 +1,933 @@
+/* Every plan op kind (scheduler/plan.h) on a backend against its C reference in ops/, in the
+ * manner of ggml's test-backend-ops: one case function per op kind (the table `cases` below;
+ * a kind without a case fails the test), NaN/inf inputs first, then odd sizes (1, 3, 17, 63,
+ * 65, 257, head counts with uneven groups), every weight dtype the op reads. Each op runs as
+ * its backend's executor runs it (tests/ops/backend_ops_be.h: the CPU executor's entry points,
+ * or the CUDA mot_gpu_api table), outputs past the lane's n_new rows must stay untouched, and a
+ * dead lane must write nothing. Prints op x dtype x max normalized error.
+ *
+ * Error: max|got - ref| / max|ref| over an output (1e-30 floor). NaN/inf runs: every
+ * non-finite reference value must be matched by the same class (NaN, +inf, -inf) and every
+ * finite one stay finite and within the bound. Bounds (f32 activations against the double
+ * references, SPEC 1.7):
+ *   embed, latent_append, rope_append's v cache, sample, step_advance: exact;
+ *   rmsnorm, rmsnorm_last, rope, swiglu, layernorm: 1e-6 CPU (a few f32 roundings), 1e-5 CUDA;
+ *   matmul (any weight dtype; the reference reads the same stored weights) 1e-5, quantized
+ *     1e-4 (SPEC 1.7); CUDA prefill with f16/bf16 weights rounds activations for the tensor
+ *     cores: 5e-3 / 2e-2 (SPEC 1.7 `fast`);
+ *   attention, cross_attention: 1e-5, 3e-5 over a thousand keys (f32 softmax sums).
+ * CUDA bounds are the ones tests/cuda/test_cuda_plan_ops.c uses. */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/half.h"
+#include "ops/ops.h"
+#include "tests/ops/backend_ops_be.h"
+
+#define SENTINEL 7.25f
+
+static int is_cuda;
+static int n_failed, n_checks;
+
+/* ---- the results table -------------------------------------------------------------------- */
+
+typedef struct {
+    char op[32], dtype[12];
+    double max_err, bound;
+    int checks, nan_checks, failed;
+} row;
+
+static row table[128];
+static int n_rows;
+
+static row *row_of(const char *op, const char *dtype) {
+    for (int i = 0; i < n_rows; i++) {
+        if (!strcmp(table[i].op, op) && !strcmp(table[i].dtype, dtype)) {
+            return &table[i];
+        }
+    }
+    row *r = &table[n_rows < 127 ? n_rows++ : 127];
+    snprintf(r->op, sizeof r->op, "%s", op);
+    snprintf(r->dtype, sizeof r->dtype, "%s", dtype);
+    return r;
+}
+
+/* 0 when got and ref have the same non-finite values; the normalized error of the finite
+ * ones (INFINITY when a class differs). */
+static double norm_err(const float *got, const float *ref, size_t n, size_t *worst) {
+    double num = 0.0, den = 1e-30;
+    *worst = 0;
+    for (size_t i = 0; i < n; i++) {
+        const int fr = isfinite(ref[i]), fg = isfinite(got[i]);
+        if (!fr || !fg) {
+            const int same = !fr && !fg && isnan(ref[i]) == isnan(got[i]) && (isnan(ref[i]) || ref[i] == got[i]);
+            if (!same) {
+                *worst = i;
+                return INFINITY;
+            }
+            continue;
+        }
+        den = fmax(den, fabs((double)ref[i]));
+        const double e = fabs((double)got[i] - (double)ref[i]);
+        if (e > num) {
+            num = e, *worst = i;
+        }
+    }
+    return num / den;
+}
+
+/* Records one comparison under (op, dtype); what: the case, for the failure line. */
+static void expect(const char *op, const char *dtype, const char *what, int nan_run, const float *got,
+                   const float *ref, size_t n, double bound) {
+    size_t w;
+    const double e = norm_err(got, ref, n, &w);
+    row *r = row_of(op, dtype);
+    n_checks++;
+    r->checks++;
+    r->nan_checks += nan_run;
+    r->bound = fmax(r->bound, bound);
+    if (e > r->max_err || (isnan(e) && !isnan(r->max_err))) {
+        r->max_err = e;
+    }
+    if (!(e <= bound)) {
+        n_failed++;
+        r->failed++;
+        printf("FAIL %s %s %s%s: error %.3g > %.1g (at %zu: got %.9g, ref %.9g)\n", op, dtype, what,
+               nan_run ? " [nan/inf]" : "", e, bound, w, n ? got[w] : 0.0f, n ? ref[w] : 0.0f);
+    }
+}
+
+static void expect_int(const char *op, const char *dtype, const char *what, long long got, long long want) {
+    row *r = row_of(op, dtype);
+    n_checks++;
+    r->checks++;
+    if (got != want) {
+        n_failed++;
+        r->failed++;
+        r->max_err = INFINITY;
+        printf("FAIL %s %s %s: %lld, expected %lld\n", op, dtype, what, got, want);
+    }
+}
+
+/* ---- inputs ------------------------------------------------------------------------------- */
+
+static uint64_t rng_state = 0x243f6a8885a308d3ULL;
+
+static float *floats(size_t n, float scale) {
+    float *x = malloc(sizeof(float) * (n ? n : 1));
+    for (size_t i = 0; i < n; i++) {
+        rng_state = rng_state * 6364136223846793005ULL + 1442695040888963407ULL;
+        x[i] = (float)((double)(rng_state >> 40) / (double)(1ULL << 24) * 2.0 - 1.0) * scale;
+    }
+    return x;
+}
+
+static float *filled(size_t n, float v) {
+    float *x = malloc(sizeof(float) * (n ? n : 1));
+    for (size_t i = 0; i < n; i++) {
+        x[i] = v;
+    }
+    return x;
+}
+
+static mot_op_kind cur_kind;
+
+static mot_plan_op op_of(mot_op_kind kind, int lane) {
+    mot_plan_op op;
+    memset(&op, 0, sizeof op);
+    op.kind = kind, op.lane = lane, op.layer = -1, op.stack = -1;
+    return op;
+}
+
+static be_bind bind_of(int rows, int max_rows) {
+    be_bind b;
+    memset(&b, 0, sizeof b);
+    b.rows = rows, b.max_rows = max_rows;
+    return b;
+}
+
+/* lane `lane` fed n_new tokens at pos, rows latent rows before; alive */
+static mot_step_state step_of(int lane, int pos, int n_new, int rows) {
+    mot_step_state s;
+    memset(&s, 0, sizeof s);
+    s.n_lanes = lane + 1;
+    s.lane[lane] = (mot_lane_step){.pos = pos, .n_new = n_new, .rows = rows, .n_prompt = n_new, .alive = 1};
+    return s;
+}
+
+static mot_buf put_floats(const float *x, size_t n) {
+    mot_buf b = be_buf(sizeof(float) * n);
+    be_put(b, x);
+    return b;
+}
+
+/* A weight [rows, cols] of dt whose values are about scale: plain types rounded from random
+ * floats; quantized ones random bytes with finite, small block scales. */
+typedef struct {
+    mot_weight w;
+    void *data;
+} weight;
+
+static uint16_t f16_of(float f) { return mot_f32_to_f16(f); }
+
+static weight make_weight(mot_dtype dt, int64_t rows, int64_t cols, float scale) {
+    weight r;
+    const size_t row_bytes = mot_dtype_row_bytes(dt, cols), bytes = row_bytes * (size_t)rows;
+    r.data = malloc(bytes ? bytes : 1);
+    unsigned char *p = r.data;
+    if (!mot_dtype_is_quantized(dt)) {
+        float *v = floats((size_t)(rows * cols), scale);
+        for (int64_t i = 0; i < rows * cols; i++) {
+            if (dt == MOT_DTYPE_F32) {
+                memcpy(p + 4 * i, &v[i], 4);
+            } else {
+                uint16_t h = dt == MOT_DTYPE_F16 ? f16_of(v[i]) : mot_f32_to_bf16(v[i]);
+                memcpy(p + 2 * i, &h, 2);
+            }
+        }
+        free(v);
+    } else {
+        for (size_t i = 0; i < bytes; i++) {
+            rng_state = rng_state * 6364136223846793005ULL + 1442695040888963407ULL;
+            p[i] = (unsigned char)(rng_state >> 56);
+        }
+        const size_t bb = mot_dtype_block_bytes(dt);
+        const int be = mot_dtype_block_elems(dt);
+        const float d = scale / (be == 32 ? 8.0f : 512.0f);
+        for (size_t b = 0; b < bytes / bb; b++) {
+            unsigned char *blk = p + b * bb;
+            uint16_t hd = f16_of(d), hm = f16_of(-d);
+            if (dt == MOT_DTYPE_Q6_K) {
+                memcpy(blk + 208, &hd, 2);
+            } else {
+                memcpy(blk, &hd, 2);
+                if (dt != MOT_DTYPE_Q8_0 && dt != MOT_DTYPE_Q4_0) {
+                    memcpy(blk + 2, dt == MOT_DTYPE_Q4_1 ? &hm : &hd, 2);
+                }
+            }
+        }
+    }
+    r.w = (mot_weight){dt, r.data, rows, cols};
+    return r;
+}
+
+static const mot_dtype all_dtypes[] = {MOT_DTYPE_F32,  MOT_DTYPE_F16,  MOT_DTYPE_BF16, MOT_DTYPE_Q8_0, MOT_DTYPE_Q4_0,
+                                       MOT_DTYPE_Q4_1, MOT_DTYPE_Q4_K, MOT_DTYPE_Q5_K, MOT_DTYPE_Q6_K};
+#define N_DTYPES (sizeof all_dtypes / sizeof all_dtypes[0])
+
+/* a width of about `want` that dt's blocks allow */
+static int64_t width_for(mot_dtype dt, int64_t want) {
+    const int be = mot_dtype_block_elems(dt);
+    return be <= 1 ? want : (want + be - 1) / be * be;
+}
+
+/* The NaN/inf run's input: x[0] NaN, and +inf / -inf in the last row (n rows of d). */
+static void poison(float *x, int n, int d) {
+    x[0] = NAN;
+    if (n > 1 || d > 2) {
+        x[(size_t)(n - 1) * d + (size_t)(d - 1)] = INFINITY;
+    }
+    if (n > 2) {
+        x[(size_t)(n - 2) * d] = -INFINITY;
+    }
+}
+
+static double bound_for(double cpu, double cuda) { return is_cuda ? cuda : cpu; }
+
+/* ---- EMBED -------------------------------------------------------------------------------- */
+
+static void case_embed(void) {
+    for (size_t di = 0; di < N_DTYPES; di++) {
+        const mot_dtype dt = all_dtypes[di];
+        static const int64_t ds[] = {1, 17, 257};
+        for (int k = 0; k < 3; k++) {
+            const int64_t d = width_for(dt, ds[k]), vocab = 5;
+            const int n = 3, max_rows = 4;
+            weight t = make_weight(dt, vocab, d, 2.0f);
+            int32_t tokens[4] = {4, 0, 4, 2};
+            be_reset();
+            mot_buf tok = be_buf(sizeof tokens), out = be_buf(sizeof(float) * (size_t)(max_rows * d));
+            be_put(tok, tokens);
+            float *sent = filled((size_t)(max_rows * d), SENTINEL), *got = malloc(sizeof(float) * (size_t)(max_rows * d));
+            be_put(out, sent);
+            mot_plan_op op = op_of(MOT_OP_EMBED, 1);
+            op.in = tok, op.out[0] = out, op.d = (int)d;
+            be_bind b = bind_of(n, max_rows);
+            b.w[0] = &t.w, b.vocab = (int)vocab;
+            mot_step_state s = step_of(1, 0, 0, 0);
+            be_set_step(&s);
+            be_run(&op, &b);
+            be_get(got, out);
+            char what[64];
+            snprintf(what, sizeof what, "d=%lld dead lane", (long long)d);
+            expect("embed", mot_dtype_name(dt), what, 0, got, sent, (size_t)(max_rows * d), 0.0);
+            s = step_of(1, 7, n, 0);
+            be_set_step(&s);
+            be_run(&op, &b);
+            be_get(got, out);
+            for (int i = 0; i < n; i++) {
+                mot_ref_embed_row(sent + i * d, &t.w, tokens[i]);
+            }
+            snprintf(what, sizeof what, "d=%lld n=%d of %d", (long long)d, n, max_rows);
+            expect("embed", mot_dtype_name(dt), what, 0, got, sent, (size_t)(max_rows * d), 0.0);
+            free(sent), free(got), free(t.data);
+        }
+    }
+    /* NaN/inf table rows (f32, f16, bf16 store them): converted as they are */
+    for (int di = 0; di < 3; di++) {
+        const mot_dtype dt = all_dtypes[di];
+        const int d = 17;
+        float v[3 * 17];
+        for (int i = 0; i < 3 * d; i++) v[i] = (float)i / 8.0f;
+        v[0] = NAN, v[d + 3] = INFINITY, v[2 * d + 5] = -INFINITY;
+        weight t = make_weight(dt, 3, d, 1.0f);
+        for (int i = 0; i < 3 * d; i++) {
+            if (dt == MOT_DTYPE_F32) memcpy((char *)t.data + 4 * i, &v[i], 4);
+            else {
+                uint16_t h = dt == MOT_DTYPE_F16 ? f16_of(v[i]) : mot_f32_to_bf16(v[i]);
+                memcpy((char *)t.data + 2 * i, &h, 2);
+            }
+        }
+        int32_t tokens[3] = {0, 1, 2};
+        be_reset();
+        mot_buf tok = be_buf(sizeof tokens), out = be_buf(sizeof v);
+        be_put(tok, tokens);
+        mot_plan_op op = op_of(MOT_OP_EMBED, 0);
+        op.in = tok, op.out[0] = out, op.d = d;
+        be_bind b = bind_of(3, 3);
+        b.w[0] = &t.w, b.vocab = 3;
+        mot_step_state s = step_of(0, 0, 3, 0);
+        be_set_step(&s);
+        be_run(&op, &b);
+        float got[3 * 17], ref[3 * 17];
+        be_get(got, out);
+        for (int i = 0; i < 3; i++) mot_ref_embed_row(ref + i * d, &t.w, i);
+        expect("embed", mot_dtype_name(dt), "nan/inf table", 1, got, ref, 3 * d, 0.0);
+        free(t.data);
+    }
+}
+
+/* ---- RMSNORM, RMSNORM_LAST, LAYERNORM, SWIGLU ------------------------------------------ */
+
+static void run_rowwise(mot_op_kind kind, int n, int d, int nan_run, int with_w, int with_b) {
+    const int max_rows = n + 1;
+    const size_t cnt = (size_t)max_rows * d;
+    float *x = floats(cnt, 2.0f), *w = floats((size_t)d, 1.5f), *bias = floats((size_t)d, 0.5f);
+    float *gate = floats(cnt, 20.0f);
+    if (nan_run) {
+        poison(kind == MOT_OP_SWIGLU ? gate : x, n, d);
+    }
+    be_reset();
+    mot_buf in = put_floats(x, cnt), out = be_buf(sizeof(float) * cnt);
+    float *ref = filled(cnt, SENTINEL), *got = malloc(sizeof(float) * cnt);
+    be_put(out, kind == MOT_OP_SWIGLU ? gate : ref);
+    mot_plan_op op = op_of(kind, 0);
+    op.in = in, op.out[0] = out, op.d = d, op.eps = 1e-5f;
+    be_bind b = bind_of(n, max_rows);
+    const char *name = mot_op_kind_name(kind);
+    char dtype[12] = "f32";
+    switch (kind) {
+    case MOT_OP_RMSNORM:
+        b.vec = w, b.vec_len = d;
+        mot_ref_rmsnorm(ref, x, w, n, d, 1e-5f);
+        break;
+    case MOT_OP_RMSNORM_LAST:
+        b.vec = w, b.vec_len = d;
+        mot_ref_rmsnorm(ref, x + (size_t)(n - 1) * d, w, 1, d, 1e-5f);
+        break;
+    case MOT_OP_LAYERNORM:
+        b.vec = with_w ? w : NULL, b.vec_len = d;
+        b.vec2 = with_b ? bias : NULL, b.vec2_len = d;
+        mot_ref_layernorm(ref, x, b.vec, b.vec2, n, d, 1e-5f);
+        snprintf(dtype, sizeof dtype, "f32 %s%s", with_w ? "w" : "-", with_b ? "b" : "-");
+        break;
+    default: /* SWIGLU: out[0] = silu(out[0]) * in */
+        memcpy(ref, gate, sizeof(float) * cnt);
+        mot_ref_swiglu(ref, gate, x, n, d);
+        break;
+    }
+    mot_step_state s = step_of(0, 0, n, 0);
+    be_set_step(&s);
+    be_run(&op, &b);
+    be_get(got, out);
+    char what[64];
+    snprintf(what, sizeof what, "n=%d d=%d", n, d);
+    expect(name, dtype, what, nan_run, got, ref, cnt, bound_for(1e-6, 1e-5));
+    free(x), free(w), free(bias), free(gate), free(ref), free(got);
+}
+
+static void case_rowwise(mot_op_kind kind) {
+    static const int ns[] = {1, 3, 17}, ds[] = {1, 17, 63, 65, 257};
+    for (int nan_run = 1; nan_run >= 0; nan_run--) {
+        for (int i = 0; i < 3; i++) {
+            for (int j = 0; j < 5; j++) {
+                if (kind == MOT_OP_LAYERNORM) {
+                    for (int v = 0; v < 3; v++) { /* weight and bias, weight only, neither */
+                        run_rowwise(kind, ns[i], ds[j], nan_run, v < 2, v == 0);
+                    }
+                } else {
+                    run_rowwise(kind, ns[i], ds[j], nan_run, 1, 1);
+                }
+            }
+        }
+    }
+}
+
+static void case_rmsnorm(void) { case_rowwise(MOT_OP_RMSNORM); }
+static void case_rmsnorm_last(void) { case_rowwise(MOT_OP_RMSNORM_LAST); }
+static void case_layernorm(void) { case_rowwise(MOT_OP_LAYERNORM); }
+static void case_swiglu(void) { case_rowwise(MOT_OP_SWIGLU); }
+
+/* ---- MATMUL ------------------------------------------------------------------------------- */
+
+static double matmul_bound(mot_dtype dt, int n) {
+    if (mot_dtype_is_quantized(dt)) return 1e-4;
+    if (is_cuda && n > 1 && dt == MOT_DTYPE_F16) return 5e-3;
+    if (is_cuda && n > 1 && dt == MOT_DTYPE_BF16) return 2e-2;
+    return 1e-5;
+}
+
+/* n_w weights (rows_j x cols) of dt, a bias on the last; accumulate: one weight, y += ...;
+ * single_row: the last-row LM head form (one row whatever n is). */
+static void run_matmul(mot_dtype dt, int n, int64_t cols, int n_w, int accumulate, int single_row, int nan_run) {
+    static const int64_t rows_of[3] = {63, 17, 3};
+    const int rows_run = single_row ? 1 : n;
+    weight w[3];
+    float *bias = NULL, *x = floats((size_t)(n * cols), 1.0f);
+    if (nan_run) poison(x, rows_run, (int)cols);
+    be_reset();
+    mot_buf in = put_floats(x, (size_t)(n * cols)), out[3];
+    mot_plan_op op = op_of(MOT_OP_MATMUL, 2);
+    op.in = in, op.n_w = n_w, op.accumulate = accumulate, op.single_row = single_row;
+    be_bind b = bind_of(rows_run, n);
+    float *ref[3], *got[3];
+    for (int j = 0; j < n_w; j++) {
+        const int64_t rows = rows_of[j];
+        w[j] = make_weight(dt, rows, cols, 1.0f);
+        const size_t ny = (size_t)((n + 1) * rows);
+        ref[j] = accumulate ? floats(ny, 1.0f) : filled(ny, SENTINEL);
+        got[j] = malloc(sizeof(float) * ny);
+        out[j] = put_floats(ref[j], ny);
+        op.out[j] = out[j];
+        b.w[j] = &w[j].w;
+        if (j == n_w - 1) {
+            bias = floats((size_t)rows, 1.0f);
+            b.bias[j] = bias;
+        }
+    }
+    if (accumulate) {
+        op.scratch = be_buf(sizeof(float) * (size_t)(n * rows_of[0]));
+    }
+    mot_step_state s = step_of(2, 0, n, 0);
+    be_set_step(&s);
+    be_run(&op, &b);
+    for (int j = 0; j < n_w; j++) {
+        mot_ref_linear(ref[j], x, &w[j].w, b.bias[j], rows_run, accumulate);
+        be_get(got[j], out[j]);
+        char what[96];
+        snprintf(what, sizeof what, "n=%d cols=%lld weight %d of %d%s%s%s", n, (long long)cols, j, n_w,
+                 b.bias[j] ? " +bias" : "", accumulate ? " accumulate" : "", single_row ? " single_row" : "");
+        expect("matmul", mot_dtype_name(dt), what, nan_run, got[j], ref[j], (size_t)((n + 1) * rows_of[j]),
+               matmul_bound(dt, rows_run));
+        free(ref[j]), free(got[j]), free(w[j].data);
+    }
+    free(bias), free(x);
+}
+
+static void case_matmul(void) {
+    for (size_t di = 0; di < N_DTYPES; di++) {
+        const mot_dtype dt = all_dtypes[di];
+        const int quant = mot_dtype_is_quantized(dt);
+        /* NaN/inf first (plain dtypes: a quantized block can hold exact zeros, and inf * 0 is
+         * NaN in one sum order and not another's) */
+        if (!quant) {
+            run_matmul(dt, 3, 17, 1, 0, 0, 1);
+            run_matmul(dt, 1, 65, 3, 0, 0, 1);
+        }
+        static const int ns[] = {1, 3, 17};
+        static const int64_t cs[] = {1, 17, 65, 257};
+        for (int i = 0; i < 3; i++) {
+            for (int c = 0; c < 4; c++) {
+                const int64_t cols = width_for(dt, cs[c]);
+                if (quant && c == 1) continue; /* the same block width as c == 0 */
+                run_matmul(dt, ns[i], cols, 1 + (i + c) % 3, 0, 0, 0);
+            }
+            run_matmul(dt, ns[i], width_for(dt, 65), 1, 1, 0, 0);
+            run_matmul(dt, ns[i], width_for(dt, 63), 1, 0, 1, 0);
+        }
+    }
+}
+
+/* ---- ROPE_APPEND, ATTENTION --------------------------------------------------------------- */
+
+static float *inv_freq(int hd, double theta) {
+    float *f = malloc(sizeof(float) * (size_t)(hd / 2 > 0 ? hd / 2 : 1));
+    for (int i = 0; i < hd / 2; i++) f[i] = (float)pow(theta, -2.0 * i / hd);
+    return f;
+}
+
+static void run_rope_append(int n, int nh, int nkv, int hd, int pos, int head_major, int pad, int nan_run) {
+    const int ctx = pos + n + 2;
+    const int64_t kv_stride = head_major ? hd + pad : (int64_t)nkv * hd + pad;
+    const int64_t head_stride = head_major ? (int64_t)ctx * kv_stride : hd;
+    const size_t cache = head_major ? (size_t)(nkv * head_stride) : (size_t)(ctx * kv_stride);
+    const size_t nq = (size_t)n * nh * hd, nk = (size_t)n * nkv * hd;
+    float *q = floats(nq, 1.0f), *k = floats(nk, 1.0f), *v = floats(nk, 1.0f), *f = inv_freq(hd, 10000.0);
+    if (nan_run) poison(q, n * nh, hd);
+    float *kc = filled(cache, SENTINEL), *vc = filled(cache, SENTINEL);
+    be_reset();
+    mot_buf bq = put_floats(q, nq), bk = put_floats(k, nk), bv = put_floats(v, nk);
+    mot_buf bkc = put_floats(kc, cache), bvc = put_floats(vc, cache);
+    mot_plan_op op = op_of(MOT_OP_ROPE_APPEND, 3);
+    op.in = bk, op.in2 = bv, op.out[0] = bq, op.out[1] = bk, op.kv[0] = bkc, op.kv[1] = bvc;
+    op.n_heads = nh, op.n_kv = nkv, op.hd = hd, op.kv_stride = (int)kv_stride, op.kv_head_stride = head_stride;
+    be_bind b = bind_of(n, n);
+    b.vec = f, b.vec_len = hd / 2;
+    mot_step_state s = step_of(3, pos, n, 0);
+    be_set_step(&s);
+    be_run(&op, &b);
+    mot_ref_rope_append(q, k, v, kc, vc, kv_stride, head_stride, n, nh, nkv, hd, pos, f);
+    float *got = malloc(sizeof(float) * (cache > nq ? cache : nq));
+    char what[96];
+    snprintf(what, sizeof what, "n=%d heads=%d/%d hd=%d pos=%d %s", n, nh, nkv, hd, pos,
+             head_major ? "head-major" : "rows");
+    const double bd = bound_for(1e-6, 1e-5);
+    be_get(got, bq), expect("rope_append", "q", what, nan_run, got, q, nq, bd);
+    be_get(got, bk), expect("rope_append", "k", what, nan_run, got, k, nk, bd);
+    be_get(got, bkc), expect("rope_append", "k cache", what, nan_run, got, kc, cache, bd);
+    be_get(got, bvc), expect("rope_append", "v cache", what, nan_run, got, vc, cache, 0.0);
+    free(q), free(k), free(v), free(f), free(kc), free(vc), free(got);
+}
+
+static void case_rope_append(void) {
+    run_rope_append(3, 4, 2, 16, 5, 0, 3, 1);
+    run_rope_append(1, 9, 3, 64, 40, 1, 0, 1);
+    static const struct {
+        int n, nh, nkv, hd, pos, head_major, pad;
+    } c[] = {{1, 1, 1, 2, 0, 0, 0},    {3, 3, 1, 18, 5, 1, 2},   {17, 9, 3, 64, 63, 0, 8},
+             {1, 15, 5, 128, 1000, 1, 0}, {65, 6, 2, 32, 0, 1, 4}, {3, 7, 7, 10, 257, 0, 1}};
+    for (size_t i = 0; i < sizeof c / sizeof c[0]; i++) {
+        run_rope_append(c[i].n, c[i].nh, c[i].nkv, c[i].hd, c[i].pos, c[i].head_major, c[i].pad, 0);
+    }
+}
+
+static void run_attention(int n, int pos, int nh, int nkv, int hd, int window, int head_major, float qs, int nan_run) {
+    const int keys = pos + n, ctx = keys + 3;
+    const int64_t kv_stride = head_major ? hd : (int64_t)nkv * hd + 5;
+    const int64_t head_stride = head_major ? (int64_t)ctx * hd : hd;
+    const size_t cache = head_major ? (size_t)(nkv * head_stride) : (size_t)(ctx * kv_stride);
+    const size_t nq = (size_t)n * nh * hd;
+    float *q = floats(nq, qs), *k = floats(cache, 1.0f), *v = floats(cache, 1.0f);
+    if (nan_run) {
+        poison(q, n * nh, hd);
+    }
+    be_reset();
+    mot_buf bq = put_floats(q, nq), bk = put_floats(k, cache), bv = put_floats(v, cache), bo = be_buf(sizeof(float) * nq);
+    mot_plan_op op = op_of(MOT_OP_ATTENTION, 4);
+    op.in = bq, op.out[0] = bo, op.kv[0] = bk, op.kv[1] = bv;
+    op.n_heads = nh, op.n_kv = nkv, op.hd = hd, op.window = window;
+    op.kv_stride = (int)kv_stride, op.kv_head_stride = head_stride, op.scale = 1.0f / sqrtf((float)hd);
+    be_bind b = bind_of(n, n);
+    mot_step_state s = step_of(4, pos, n, 0);
+    be_set_step(&s);
+    be_run(&op, &b);
+    float *ref = malloc(sizeof(float) * nq), *got = malloc(sizeof(float) * nq);
+    mot_ref_attention(ref, q, k, v, kv_stride, head_stride, n, pos, nh, nkv, hd, window, op.scale);
+    be_get(got, bo);
+    char what[112];
+    snprintf(what, sizeof what, "n=%d pos=%d heads=%d/%d hd=%d window=%d %s", n, pos, nh, nkv, hd, window,
+             head_major ? "head-major" : "rows");
+    expect("attention", "f32", what, nan_run, got, ref, nq, keys > 1000 ? 3e-5 : 1e-5);
+    free(q), free(k), free(v), free(ref), free(got);
+}
+
+static void case_attention(void) {
+    run_attention(3, 4, 4, 2, 16, 0, 0, 1.0f, 1);
+    run_attention(1, 63, 9, 3, 64, 0, 1, 1.0f, 1);
+    static const struct {
+        int n, pos, nh, nkv, hd, window, head_major;
+        float qs;
+    } c[] = {{1, 0, 1, 1, 1, 0, 0, 1.0f},      {1, 256, 9, 3, 64, 0, 1, 2.0f},  {1, 1500, 6, 2, 128, 700, 1, 4.0f},
+             {3, 4, 3, 1, 7, 2, 0, 2.0f},      {17, 0, 15, 5, 33, 0, 1, 1.0f},  {63, 65, 4, 4, 12, 17, 0, 3.0f},
+             {65, 0, 8, 2, 40, 0, 1, 30.0f},   {1, 50, 66, 1, 8, 0, 0, 1.0f},   {5, 257, 4, 2, 260, 0, 1, 1.0f}};
+    for (size_t i = 0; i < sizeof c / sizeof c[0]; i++) {
+        run_attention(c[i].n, c[i].pos, c[i].nh, c[i].nkv, c[i].hd, c[i].window, c[i].head_major, c[i].qs, 0);
+    }
+}
+
+/* ---- LATENT_APPEND, CROSS_ATTENTION ------------------------------------------------------- */
+
+static void case_latent_append(void) {
+    static const struct {
+        int n, d, rows0;
+    } c[] = {{0, 17, 3}, {1, 1, 0}, {3, 17, 5}, {17, 63, 1}, {65, 257, 0}};
+    for (size_t i = 0; i < sizeof c / sizeof c[0]; i++) {
+        const int n = c[i].n, d = c[i].d, ctx = c[i].rows0 + n + 2;
+        const size_t cache = (size_t)ctx * d, nk = (size_t)(n > 0 ? n : 1) * d;
+        float *k = floats(nk, 1.0f), *v = floats(nk, 1.0f), *kc = filled(cache, SENTINEL), *vc = filled(cache, SENTINEL);
+        be_reset();
+        mot_buf bk = put_floats(k, nk), bv = put_floats(v, nk), bkc = put_floats(kc, cache), bvc = put_floats(vc, cache);
+        mot_plan_op op = op_of(MOT_OP_LATENT_APPEND, 5);
+        op.in = bk, op.in2 = bv, op.kv[0] = bkc, op.kv[1] = bvc, op.d = d;
+        be_bind b = bind_of(n, n > 0 ? n : 1);
+        mot_step_state s = step_of(5, 0, n, c[i].rows0);
+        be_set_step(&s);
+        be_run(&op, &b);
+        mot_ref_latent_append(kc, vc, k, v, n, d, c[i].rows0);
+        float *got = malloc(sizeof(float) * cache);
+        char what[64];
+        snprintf(what, sizeof what, "n=%d d=%d rows=%d%s", n, d, c[i].rows0, n ? "" : " (dead lane)");
+        be_get(got, bkc), expect("latent_append", "f32", what, 0, got, kc, cache, 0.0);
+        be_get(got, bvc), expect("latent_append", "f32", what, 0, got, vc, cache, 0.0);
+        free(k), free(v), free(kc), free(vc), free(got);
+    }
+}
+
+/* segment m: rows[m] keys before this pass, n_new[m] fed now, prompt n_prompt[m]; lane 0's
+ * n_new[0] queries */
+static void run_cross(int heads, int d_s, int n_seg, const int *rows, const int *n_new, const int *n_prompt,
+                      int prefill, float qs, int nan_run) {
+    const int n_q = n_new[0];
+    mot_step_state s;
+    memset(&s, 0, sizeof s);
+    s.prefill = prefill, s.n_lanes = n_seg;
+    float *q = floats((size_t)n_q * d_s, qs), *k[MOT_MAX_LANES], *v[MOT_MAX_LANES];
+    if (nan_run) q[0] = NAN;
+    mot_kv_segment seg[MOT_MAX_LANES];
+    be_reset();
+    mot_buf bq = put_floats(q, (size_t)n_q * d_s), bo = be_buf(sizeof(float) * (size_t)n_q * d_s);
+    mot_plan_op op = op_of(MOT_OP_CROSS_ATTENTION, 0);
+    op.in = bq, op.out[0] = bo, op.d = d_s, op.n_heads = heads, op.n_seg = n_seg;
+    op.scale = 1.0f / sqrtf((float)(d_s / heads));
+    for (int m = 0; m < n_seg; m++) {
+        const int present = rows[m] + n_new[m];
+        s.lane[m] = (mot_lane_step){.rows = rows[m], .n_new = n_new[m], .n_prompt = n_prompt[m], .alive = n_new[m] > 0};
+        k[m] = floats((size_t)(present + 1) * d_s, 1.0f);
+        v[m] = floats((size_t)(present + 1) * d_s, 1.0f);
+        if (nan_run && m == n_seg - 1) v[m][(size_t)(present - 1) * d_s + d_s - 1] = INFINITY;
+        op.seg_k[m] = put_floats(k[m], (size_t)(present + 1) * d_s);
+        op.seg_v[m] = put_floats(v[m], (size_t)(present + 1) * d_s);
+        seg[m] = (mot_kv_segment){k[m], v[m], present, n_prompt[m]};
+    }
+    be_set_step(&s);
+    be_bind b = bind_of(prefill ? n_q : 1, n_q);
+    be_run(&op, &b);
+    float *ref = malloc(sizeof(float) * (size_t)n_q * d_s), *got = malloc(sizeof(float) * (size_t)n_q * d_s);
+    mot_ref_cross_attention(ref, q, n_q, heads, d_s, seg, n_seg, prefill);
+    be_get(got, bo);
+    char what[128];
+    int len = snprintf(what, sizeof what, "%s heads=%d d_s=%d N=", prefill ? "prefill" : "decode", heads, d_s);
+    for (int m = 0; m < n_seg && len < 100; m++) {
+        len += snprintf(what + len, sizeof what - (size_t)len, "%s%d+%d", m ? "," : "", rows[m], n_new[m]);
+    }
+    int total = 0;
+    for (int m = 0; m < n_seg; m++) total += rows[m] + n_new[m];
+    expect("cross_attention", "f32", what, nan_run, got, ref, (size_t)n_q * d_s, total > 1000 ? 3e-5 : 1e-5);
+    for (int m = 0; m < n_seg; m++) free(k[m]), free(v[m]);
+    free(q), free(ref), free(got);
+}
+
+static void case_cross_attention(void) {
+    const int z[4] = {0, 0, 0, 0};
+    {
+        const int nn[3] = {6, 9, 4};
+        run_cross(4, 64, 3, z, nn, nn, 1, 2.0f, 1);
+        const int rows[3] = {6, 9, 4}, one[3] = {1, 1, 0};
+        run_cross(3, 63, 3, rows, one, nn, 0, 2.0f, 1);
+    }
+    /* prefill: N_m below, equal to and above N_p, N_m = 1, segments queries 0.. cannot see */
+    static const int prompts[][4] = {{1, 1, 1, 1}, {3, 17, 1, 65}, {17, 3, 63, 17}, {63, 65, 2, 257}, {65, 63, 0, 0},
+                                      {257, 1, 0, 0}};
+    static const int nseg[] = {1, 4, 4, 4, 2, 2};
+    static const int hs[][2] = {{1, 1}, {3, 12}, {4, 64}, {5, 65}, {1, 17}, {8, 256}};
+    for (size_t i = 0; i < sizeof nseg / sizeof nseg[0]; i++) {
+        run_cross(hs[i][0], hs[i][1], nseg[i], z, prompts[i], prompts[i], 1, 2.0f, 0);
+    }
+    /* decode: a dead lane keeps its keys; long segments */
+    const int nn[3] = {17, 3, 65}, rows[3] = {20, 5, 66}, fed[3] = {1, 0, 1};
+    run_cross(3, 63, 3, rows, fed, nn, 0, 2.0f, 0);
+    const int rows_l[3] = {1500, 1700, 900}, one[3] = {1, 1, 1};
+    run_cross(8, 512, 3, rows_l, one, nn, 0, 2.0f, 0);
+    const int rows_s[1] = {0}, one1[1] = {1}, np1[1] = {1};
+    run_cross(1, 1, 1, rows_s, one1, np1, 0, 1.0f, 0);
+}
+
+/* ---- SAMPLE, STEP_ADVANCE ----------------------------------------------------------------- */
+
+static void run_sample(int vocab, float temp, int top_k, float top_p, int nan_run, float scale) {
+    float *x = floats((size_t)vocab, scale);
+    if (nan_run == 1) {
+        x[0] = NAN;
+        if (vocab > 2) x[vocab / 2] = NAN;
+    } else if (nan_run == 2) {
+        if (vocab > 2) x[vocab - 2] = INFINITY, x[1] = NAN;
+    } else if (nan_run == 3 && vocab > 3) {
+        x[vocab / 3] = x[vocab - 1] = 3.0f * scale; /* a tie for the maximum */
+    }
+    be_reset();
+    mot_buf in = put_floats(x, (size_t)vocab), tok = be_buf(sizeof(int32_t));
+    mot_step_state s = step_of(1, 4, 1, 0);
+    uint64_t seed = (uint64_t)vocab * 7919 + (uint64_t)(temp * 1000) + (uint64_t)top_k;
+    for (int i = 0; i < 4; i++) s.lane[1].rng[i] = seed = seed * 6364136223846793005ULL + 1442695040888963407ULL;
+    s.lane[1].n_sampled = 5;
+    be_set_step(&s);
+    mot_plan_op op = op_of(MOT_OP_SAMPLE, 1);
+    op.in = in, op.out[0] = tok, op.d = vocab;
+    be_bind b = bind_of(1, 1);
+    b.vocab = vocab, b.temperature = temp, b.top_k = top_k, b.top_p = top_p;
+    be_run(&op, &b);
+    uint64_t rng[4];
+    memcpy(rng, s.lane[1].rng, sizeof rng);
+    const double u = mot_ref_uniform(rng);
+    const int want = mot_ref_sample(x, vocab, temp, top_k, top_p, u);
+    mot_step_state after;
+    be_get_step(&after);
+    int32_t t;
+    be_get(&t, tok);
+    char dtype[12], what[96];
+    snprintf(dtype, sizeof dtype, "%s", temp <= 0.0f ? "greedy" : top_k > 0 && top_p < 1.0f ? "T,k,p" : top_k > 0 ? "T,k" : top_p < 1.0f ? "T,p" : "T");
+    snprintf(what, sizeof what, "vocab=%d T=%g top_k=%d top_p=%g%s", vocab, temp, top_k, top_p,
+             nan_run == 1 ? " NaNs" : nan_run == 2 ? " +inf" : nan_run == 3 ? " tie" : "");
+    if (!is_cuda && temp > 0.0f && (top_k <= 0 || top_k >= vocab) && top_p >= 1.0f) {
+        /* Known deviation (runtime/sampler.c): without top-k/top-p the CPU walks the whole
+         * vocabulary in id order for the draw (no sort per step), the reference and the CUDA
+         * sampler in (prob desc, id asc) order: same distribution, another token for the same
+         * u. Held to: a token of non-zero probability. */
+        const float mx = x[mot_ref_argmax(x, vocab)];
+        const int tk = after.lane[1].token;
+        const int ok = tk >= 0 && tk < vocab && expf((x[tk] - mx) / temp) > 0.0f;
+        snprintf(dtype, sizeof dtype, "T (id ord)");
+        expect_int("sample", dtype, what, ok && t == tk, 1);
+    } else {
+        expect_int("sample", dtype, what, after.lane[1].token, want);
+        expect_int("sample", dtype, what, t, want);
+    }
+    expect_int("sample", dtype, "n_sampled", after.lane[1].n_sampled, 6);
+    if (nan_run) row_of("sample", dtype)->nan_checks++;
+    /* the stream moves on by one draw exactly when a draw was made (T > 0 and some mass) */
+    int drew = temp > 0.0f;
+    if (drew) {
+        const float mx = x[mot_ref_argmax(x, vocab)];
+        double mass = 0.0;
+        for (int i = 0; i < vocab; i++) {
+            const float e = expf((x[i] - mx) / temp);
+            mass += e >= 0.0f && e <= 1.0f ? e : 0.0f;
+        }
+        drew = mass > 0.0;
+    }
+    expect_int("sample", dtype, "rng advanced by its draws", memcmp(after.lane[1].rng, drew ? rng : s.lane[1].rng, sizeof rng), 0);
+    free(x);
+}
+
+static void case_sample(void) {
+    static const int vocabs[] = {1, 3, 17, 257, 1000, 32001};
+    for (int nan_run = 1; nan_run <= 3; nan_run++) {
+        for (int v = 1; v < 6; v++) {
+            run_sample(vocabs[v], 0.0f, 0, 1.0f, nan_run, 4.0f);
+            run_sample(vocabs[v], 0.8f, 40, 0.9f, nan_run, 4.0f);
+        }
+    }
+    for (int v = 0; v < 6; v++) {
+        run_sample(vocabs[v], 0.0f, 0, 1.0f, 0, 4.0f);
+        for (int rep = 0; rep < 4; rep++) {
+            run_sample(vocabs[v], 0.7f, 0, 1.0f, 0, 4.0f);
+            run_sample(vocabs[v], 1.3f, 5, 1.0f, 0, 4.0f);
+            run_sample(vocabs[v], 1.0f, 1, 1.0f, 0, 4.0f);
+            run_sample(vocabs[v], 0.9f, 0, 0.5f, 0, 4.0f);
+            run_sample(vocabs[v], 0.8f, 40, 0.9f, 0, 4.0f);
+        }
+    }
+}
+
+static void case_step_advance(void) {
+    for (int variant = 0; variant < 4; variant++) {
+        mot_step_state s;
+        memset(&s, 0, sizeof s);
+        s.n_lanes = variant == 3 ? 1 : 4;
+        s.prefill = variant == 0;
+        s.step = 3 + variant;
+        mot_plan_op op = op_of(MOT_OP_STEP_ADVANCE, 0);
+        for (int i = 0; i < MOT_MAX_LANES; i++) {
+            for (int e = 0; e < MOT_MAX_EOS; e++) op.eos[i][e] = -1;
+        }
+        for (int i = 0; i < s.n_lanes; i++) {
+            s.lane[i] = (mot_lane_step){.pos = 10 * i + variant, .n_new = variant == 0 ? 3 + i : (i == 2 ? 0 : 1),
+                                        .rows = 7 * i, .n_prompt = 3 + i, .alive = i != 2, .token = 100 + i,
+                                        .n_sampled = i};
+            op.eos[i][0] = 100 + (i % 2); /* lanes 0 and 2 sampled their EOS; lane 0 is the primary */
+            op.eos[i][1] = 7;
+        }
+        op.ignore_eos = variant == 2;
+        be_reset();
+        be_set_step(&s);
+        be_bind b = bind_of(1, 1);
+        be_run(&op, &b);
+        mot_step_state got;
+        be_get_step(&got);
+        mot_ref_step_advance(&s, (const int(*)[MOT_MAX_EOS])op.eos, op.ignore_eos);
+        char what[64];
+        snprintf(what, sizeof what, "variant %d: step state equal", variant);
+        expect_int("step_advance", "-", what, memcmp(&got, &s, sizeof s), 0);
+    }
+}
+
+/* ---- the CPU executor's fused decode GEMVs ------------------------------------------------ */
+
+/* RMSNORM(_LAST) -> MATMUL (q/k/v-like, a bias), MATMUL(gate, up) -> SWIGLU, or all three,
+ * as a small plan run through the executor's fusion (mot_cpu_fusion_span): the fused result
+ * must be the composition of the references, and the decode span must fuse. */
+static void run_fused(mot_dtype dt, int norm, int last, int swiglu, int n, int64_t cols, int nan_run) {
+    const int n_w = swiglu ? 2 : 3;
+    const int64_t rows_of[3] = {swiglu ? 65 : 63, swiglu ? 65 : 17, 3};
+    const int rows = last ? 1 : n;
+    mot_plan p;
+    memset(&p, 0, sizeof p);
+    mot_plan_op ops[3];
+    mot_instr prog[3];
+    be_bind binds[3];
+    p.ops = ops, p.prog = prog;
+    be_reset();
+    float *x = floats((size_t)(n * cols), 1.0f), *nw = floats((size_t)cols, 1.0f);
+    if (nan_run) poison(x + (last ? (size_t)(n - 1) * cols : 0), rows, (int)cols);
+    mot_buf bx = put_floats(x, (size_t)(n * cols)), bn = be_buf(sizeof(float) * (size_t)(rows * cols)), out[3];
+    weight w[3];
+    float *bias = NULL;
+    if (norm) {
+        ops[p.n_ops] = op_of(last ? MOT_OP_RMSNORM_LAST : MOT_OP_RMSNORM, 0);
+        ops[p.n_ops].in = bx, ops[p.n_ops].out[0] = bn, ops[p.n_ops].d = (int)cols, ops[p.n_ops].eps = 1e-5f;
+        binds[p.n_ops] = bind_of(n, n);
+        binds[p.n_ops].vec = nw, binds[p.n_ops].vec_len = (int)cols;
+        p.n_ops++;
+    }
+    mot_plan_op *mm = &ops[p.n_ops];
+    be_bind *mb = &binds[p.n_ops];
+    *mm = op_of(MOT_OP_MATMUL, 0);
+    *mb = bind_of(rows, n);
+    mm->in = norm ? bn : bx, mm->n_w = n_w, mm->single_row = last;
+    for (int j = 0; j < n_w; j++) {
+        w[j] = make_weight(dt, rows_of[j], cols, 1.0f);
+        out[j] = be_buf(sizeof(float) * (size_t)(rows * rows_of[j]));
+        mm->out[j] = out[j];
+        mb->w[j] = &w[j].w;
+    }
+    if (!swiglu) {
+        bias = floats((size_t)rows_of[1], 1.0f);
+        mb->bias[1] = bias;
+    }
+    p.n_ops++;
+    if (swiglu) {
+        ops[p.n_ops] = op_of(MOT_OP_SWIGLU, 0);
+        ops[p.n_ops].out[0] = out[0], ops[p.n_ops].in = out[1], ops[p.n_ops].d = (int)rows_of[0];
+        binds[p.n_ops] = bind_of(rows, n);
+        p.n_ops++;
+    }
+    for (int k = 0; k < p.n_ops; k++) prog[k] = (mot_instr){MOT_INSTR_RUN, 0, k};
+    p.n_instrs = p.n_ops;
+    mot_step_state s = step_of(0, 0, n, 0);
+    be_set_step(&s);
+    const int span = be_run_plan(&p, binds);
+    /* reference */
+    float *rn = malloc(sizeof(float) * (size_t)(rows * cols)), *ry[3], *got = malloc(sizeof(float) * (size_t)(rows * 65 + rows * cols));
+    const mot_weight *wp[3];
+    const float *bp[3] = {NULL, bias, NULL};
+    for (int j = 0; j < n_w; j++) {
+        ry[j] = malloc(sizeof(float) * (size_t)(rows * rows_of[j]));
+        wp[j] = &w[j].w;
+    }
+    mot_ref_norm_linear_swiglu(rn, ry, x + (last ? (size_t)(n - 1) * cols : 0), norm ? nw : NULL, 1e-5f, wp, bp, n_w,
+                               rows, swiglu);
+    char op_name[32], what[96];
+    snprintf(op_name, sizeof op_name, "%s%s%s", norm ? (last ? "rmsnorm_last+" : "rmsnorm+") : "", "matmul",
+             swiglu ? "+swiglu" : "");
+    snprintf(what, sizeof what, "n=%d cols=%lld (ran as a span of %d)", n, (long long)cols, span);
+    if (n == 1 || last) {
+        expect_int(op_name, mot_dtype_name(dt), "decode fuses the whole span", span, p.n_ops);
+    }
+    const double bd = mot_dtype_is_quantized(dt) ? 1e-4 : 1e-5;
+    for (int j = 0; j < (swiglu ? 1 : n_w); j++) {
+        be_get(got, out[j]);
+        expect(op_name, mot_dtype_name(dt), what, nan_run, got, ry[j], (size_t)(rows * rows_of[j]), bd);
+    }
+    if (norm) {
+        be_get(got, bn);
+        expect(op_name, mot_dtype_name(dt), "the norm's output", nan_run, got, rn, (size_t)(rows * cols), 1e-6);
+    }
+    for (int j = 0; j < n_w; j++) free(ry[j]), free(w[j].data);
+    free(x), free(nw), free(rn), free(got), free(bias);
+}
+
+static void case_fused(void) {
+    for (size_t di = 0; di < N_DTYPES; di++) {
+        const mot_dtype dt = all_dtypes[di];
+        const int64_t c1 = width_for(dt, 65), c2 = width_for(dt, 257);
+        if (!mot_dtype_is_quantized(dt)) {
+            run_fused(dt, 1, 0, 0, 1, c1, 1);
+            run_fused(dt, 1, 0, 1, 1, c2, 1);
+        }
+        for (int n = 1; n <= 3; n += 2) {
+            run_fused(dt, 1, 0, 0, n, c1, 0);
+            run_fused(dt, 0, 0, 1, n, c2, 0);
+            run_fused(dt, 1, 0, 1, n, c1, 0);
+            run_fused(dt, 1, 1, 0, n, c2, 0);
+        }
+    }
+}
+
+/* ---- the case table ----------------------------------------------------------------------- */
+
+static const struct {
+    mot_op_kind kind;
+    void (*run)(void);
+} cases[] = {
+    {MOT_OP_EMBED, case_embed},
+    {MOT_OP_RMSNORM, case_rmsnorm},
+    {MOT_OP_RMSNORM_LAST, case_rmsnorm_last},
+    {MOT_OP_MATMUL, case_matmul},
+    {MOT_OP_ROPE_APPEND, case_rope_append},
+    {MOT_OP_ATTENTION, case_attention},
+    {MOT_OP_SWIGLU, case_swiglu},
+    {MOT_OP_LAYERNORM, case_layernorm},
+    {MOT_OP_LATENT_APPEND, case_latent_append},
+    {MOT_OP_CROSS_ATTENTION, case_cross_attention},
+    {MOT_OP_SAMPLE, case_sample},
+    {MOT_OP_STEP_ADVANCE, case_step_advance},
+};
+
+int main(int argc, char **argv) {
+    const char *only = argc > 1 ? argv[1] : NULL; /* one op by name (debugging) */
+    is_cuda = !strcmp(be_name, "cuda");
+    int rc = be_init((size_t)64 << 20);
+    if (rc) {
+        return rc;
+    }
+    for (int k = 0; k < MOT_OP_KIND_COUNT; k++) {
+        int found = 0;
+        for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++) {
+            if ((int)cases[c].kind == k) {
+                found = 1;
+                cur_kind = (mot_op_kind)k;
+                if (!only || !strcmp(only, mot_op_kind_name(cur_kind))) {
+                    cases[c].run();
+                }
+            }
+        }
+        if (!found) {
+            printf("FAIL op kind %s has no case in tests/ops/test_backend_ops.c\n", mot_op_kind_name((mot_op_kind)k));
+            n_failed++;
+        }
+    }
+    if (be_has_fusion && (!only || !strcmp(only, "fused"))) {
+        case_fused();
+    }
+    be_free();
+    printf("\nbackend %s: op x dtype, max normalized error (bound), checks (of them NaN/inf)\n", be_name);
+    printf("%-24s %-10s %-10s %-8s %s\n", "op", "dtype", "max err", "bound", "checks");
+    for (int i = 0; i < n_rows; i++) {
+        printf("%-24s %-10s %-10.3g %-8.1g %d (%d)%s\n", table[i].op, table[i].dtype, table[i].max_err, table[i].bound,
+               table[i].checks, table[i].nan_checks, table[i].failed ? "  FAILED" : "");
+    }
+    printf("%d of %d checks passed on %s\n", n_checks - n_failed, n_checks, be_name);
+    return n_failed ? 1 : 0;
+}
