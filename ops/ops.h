@@ -8,7 +8,7 @@
 #define MOT_OPS_OPS_H
 
 #include "kernels/cpu/kernels.h"
-#include "scheduler/step_state.h"
+#include "ops/step_state.h"
 
 void mot_ref_matmul(float *y, const float *x, const mot_weight *w, int n);
 void mot_ref_embed_row(float *out, const mot_weight *table, int64_t row);

@@ -1,4 +1,4 @@
-/* Reference sampling (SPEC 1.5, runtime/sampler.h) given the uniform draw, and the step
+/* Reference sampling (SPEC 1.5, kernels/cpu/sampler.h) given the uniform draw, and the step
  * advance: plain loops, a full sort, no selection tricks.
  *
  * The rule (the one both samplers document):

@@ -66,7 +66,7 @@ static int make_samplers(mot_sampler *s, const mot_plan_op *op, const be_bind *b
     if (mot_sampler_init(&s[op->lane], &p, 0, b->vocab) != MOT_OK) {
         return 1;
     }
-    memcpy(s[op->lane].rng, ((mot_step_state *)arena)->lane[op->lane].rng, sizeof s[op->lane].rng);
+    s[op->lane].rng = ((mot_step_state *)arena)->lane[op->lane].rng; /* one RNG type (common/rng.h) */
     return 0;
 }
 

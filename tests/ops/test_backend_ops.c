@@ -670,7 +670,7 @@ static void run_sample(int vocab, float temp, int top_k, float top_p, int nan_ru
     mot_buf in = put_floats(x, (size_t)vocab), tok = be_buf(sizeof(int32_t));
     mot_step_state s = step_of(1, 4, 1, 0);
     uint64_t seed = (uint64_t)vocab * 7919 + (uint64_t)(temp * 1000) + (uint64_t)top_k;
-    for (int i = 0; i < 4; i++) s.lane[1].rng[i] = seed = seed * 6364136223846793005ULL + 1442695040888963407ULL;
+    for (int i = 0; i < 4; i++) s.lane[1].rng.s[i] = seed = seed * 6364136223846793005ULL + 1442695040888963407ULL;
     s.lane[1].n_sampled = 5;
     be_set_step(&s);
     mot_plan_op op = op_of(MOT_OP_SAMPLE, 1);
@@ -679,7 +679,7 @@ static void run_sample(int vocab, float temp, int top_k, float top_p, int nan_ru
     b.vocab = vocab, b.temperature = temp, b.top_k = top_k, b.top_p = top_p;
     be_run(&op, &b);
     uint64_t rng[4];
-    memcpy(rng, s.lane[1].rng, sizeof rng);
+    memcpy(rng, s.lane[1].rng.s, sizeof rng);
     const double u = mot_ref_uniform(rng);
     const int want = mot_ref_sample(x, vocab, temp, top_k, top_p, u);
     mot_step_state after;
@@ -691,7 +691,7 @@ static void run_sample(int vocab, float temp, int top_k, float top_p, int nan_ru
     snprintf(what, sizeof what, "vocab=%d T=%g top_k=%d top_p=%g%s", vocab, temp, top_k, top_p,
              nan_run == 1 ? " NaNs" : nan_run == 2 ? " +inf" : nan_run == 3 ? " tie" : "");
     if (!is_cuda && temp > 0.0f && (top_k <= 0 || top_k >= vocab) && top_p >= 1.0f) {
-        /* Known deviation (runtime/sampler.c): without top-k/top-p the CPU walks the whole
+        /* Known deviation (kernels/cpu/sampler.c): without top-k/top-p the CPU walks the whole
          * vocabulary in id order for the draw (no sort per step), the reference and the CUDA
          * sampler in (prob desc, id asc) order: same distribution, another token for the same
          * u. Held to: a token of non-zero probability. */
@@ -717,7 +717,7 @@ static void run_sample(int vocab, float temp, int top_k, float top_p, int nan_ru
         }
         drew = mass > 0.0;
     }
-    expect_int("sample", dtype, "rng advanced by its draws", memcmp(after.lane[1].rng, drew ? rng : s.lane[1].rng, sizeof rng), 0);
+    expect_int("sample", dtype, "rng advanced by its draws", memcmp(after.lane[1].rng.s, drew ? rng : s.lane[1].rng.s, sizeof rng), 0);
     free(x);
 }
 
