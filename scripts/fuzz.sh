@@ -28,7 +28,7 @@ flags=(-g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefine
 files=tests/fuzz/fuzz_files.c
 st_srcs=(model/safetensors_read.c model/safetensors_set.c model/safetensors_dir.c)
 gguf_srcs=(model/gguf_read.c model/gguf_meta.c)
-graph_srcs=(graph/*.c runtime/chat_template.c)
+graph_srcs=(graph/*.c tokenizer/chat_format.c)
 jansson="$(pkg-config --cflags --libs jansson)"
 pcre="$(pkg-config --cflags --libs libpcre2-8 2>/dev/null || echo -lpcre2-8)"
 yaml="$(pkg-config --cflags --libs yaml-0.1 2>/dev/null || echo -lyaml)"

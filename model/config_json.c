@@ -11,7 +11,6 @@
 #include "common/json.h"
 #include "common/mapped_file.h"
 #include "model/config_internal.h"
-#include "model/gguf.h"
 
 /* A required or optional integer key in [min, max]: "config.json: num_hidden_layers =
  * 2147483647 is out of range (1..4096)". */
@@ -39,14 +38,6 @@ static mot_status positive_float_key(const json_t *obj, const char *key, const c
     }
     MOT_TRY(mot_config_check_float(file, key, v));
     *out = (float)v;
-    return MOT_OK;
-}
-
-mot_status mot_config_check_float(const char *where, const char *key, double v) {
-    if (!(v >= FLT_MIN && v <= FLT_MAX)) {
-        return mot_fail(MOT_ERR_FORMAT, "%s: key '%s': %g is out of range (expected %g..%g)", where,
-                        key, v, FLT_MIN, FLT_MAX);
-    }
     return MOT_OK;
 }
 
@@ -190,25 +181,9 @@ static mot_status load_generation_config(const char *dir, mot_config *cfg) {
     return st;
 }
 
-mot_status mot_config_load(const char *dir, mot_config *cfg) {
-    if (mot_gguf_is_gguf_path(dir)) {
-        mot_gguf *g;
-        MOT_TRY(mot_gguf_open_meta(dir, &g));
-        mot_status st = mot_config_from_gguf(g, cfg);
-        mot_gguf_close(g);
-        return st;
-    }
+mot_status mot_config_from_folder(const char *dir, mot_config *cfg) {
     memset(cfg, 0, sizeof *cfg);
     cfg->bos_id = -1;
     MOT_TRY(load_config_json(dir, cfg));
     return load_generation_config(dir, cfg);
-}
-
-int mot_config_is_eos(const mot_config *cfg, int token) {
-    for (int i = 0; i < cfg->n_eos; i++) {
-        if (cfg->eos_ids[i] == token) {
-            return 1;
-        }
-    }
-    return 0;
 }
