@@ -161,6 +161,14 @@ mot_status mot_model_load(const char *pipeline_path, int load_weights, mot_model
                                  pe->name);
         }
     }
+    if (st == MOT_OK) {
+        int *depths = malloc(sizeof *depths * (size_t)m->n_experts);
+        for (int e = 0; depths && e < m->n_experts; e++) {
+            depths[e] = m->experts[e]->cfg.n_layers;
+        }
+        st = depths ? mot_graph_expand(p, depths, &m->graph) : mot_fail(MOT_ERR_NOMEM, "out of memory");
+        free(depths);
+    }
     if (st == MOT_OK && load_weights) {
         if (!p->weights) {
             st = mot_fail(MOT_ERR_ARG, "%s: error: the pipeline names no weights file (add `weights:`)", p->file);
@@ -194,6 +202,7 @@ void mot_model_free(mot_model *m) {
     free(m->experts);
     free(m->tokenizers);
     free(m->ends);
+    mot_graph_free(&m->graph);
     free(m->chat);
     free(m->router_fc1.bias);
     free(m->router_fc2.bias);

@@ -231,6 +231,7 @@ mot_status mot_plan_source_from_route(const mot_model *m, const mot_route *route
         return mot_fail(MOT_ERR_UNSUPPORTED, "%s: %d active experts; at most %d can run together",
                         m->pipe->file, route->k, MOT_MAX_LANES);
     }
+    src->graph = &m->graph;
     src->n_lanes = route->k;
     for (int i = 0; i < route->k; i++) {
         const int e = route->active[i];
