@@ -237,7 +237,6 @@ mot_status mot_plan_source_from_route(const mot_model *m, const mot_route *route
         const int e = route->active[i];
         src->ex[i] = m->experts[e];
         src->expert[i] = e;
-        src->ends[i] = m->ends[e];
     }
     src->stacks = m->pipe->interaction.stacks;
     src->shared_dim = m->pipe->interaction.shared_dim;

@@ -1,13 +1,20 @@
-/* The scheduler: (routed set, arena layout, phase) -> plan.
- *
- * Program of one pass (K lanes, Q stacks), in an order valid from one thread:
- *   stack q < Q:     lanes 1..K-1: (q = 0: embed) layers of stack q, forward projection, latent K/V append;
+/* The scheduler: (routed set, arena layout, phase) -> plan, by lowering the routed set's
+ * subgraph of the pipeline's expanded graph (graph/graph_nodes.h) node by node:
+ *   stack       (the first: embed) the lane's layers of that range
+ *   projector   forward: z = F x, latent norm, latent K/V (+ Q when it feeds its own lane's
+ *               cross-attention), latent append; reverse: x += R (attention output | own z)
+ *   attention   the primary's cross-attention over the lanes' latent caches, output projection
+ *   sampler     final norm, LM head, sampling (none in a prefill chunk)
+ * then the step advance on the primary's lane once every lane sampled. The order and the
+ * RECORD/WAIT events come from the graph's edges (see "lowering" below); for a MoT pipeline the
+ * program of one pass (K lanes, Q stacks) is:
+ *   stack q < Q:     lanes K-1..1: layers of stack q, forward projection, latent K/V append;
  *                                  RECORD e(q, lane); reverse projection of its own latent
  *                    lane 0:       layers of stack q, forward projection (+ queries), append;
  *                                  WAIT e(q, 1..K-1); cross-attention, output and reverse
  *                                  projections
- *   tail:            lanes 1..K-1: remaining layers, final norm, LM head, sample; RECORD
- *                    lane 0:       the same; WAIT all; step advance
+ *   tail:            lanes K-1..0: remaining layers, final norm, LM head, sample; RECORD
+ *                    WAIT all (lane 0); step advance
  * Lanes only meet at the WAITs before each cross-attention and at the step advance, so the
  * non-primaries of a stack are unordered among themselves and with the primary's layers. */
 #include <math.h>
@@ -210,28 +217,6 @@ static mot_status project_forward(builder *b, int lane, int q, int queries) {
 static int stack_event(const builder *b, int q, int lane) { return q * b->src->n_lanes + lane; }
 static int done_event(const builder *b, int lane) { return b->src->stacks * b->src->n_lanes + lane; }
 
-static mot_status interaction_primary(builder *b, int q) {
-    const mot_plan_source *s = b->src;
-    const mot_interaction_weights *iw = &s->inter[q];
-    const mot_lane_bufs *P = &b->A->lane[0];
-    for (int i = 1; i < s->n_lanes; i++) {
-        MOT_TRY(instr(b, MOT_INSTR_WAIT, 0, stack_event(b, q, i)));
-    }
-    mot_plan_op op = op_of(MOT_OP_CROSS_ATTENTION, MOT_NODE_ATTENTION, b, 0, q, -1,
-                           MOT_READS_ROWS | MOT_READS_N_NEW | MOT_READS_PREFILL);
-    op.in = P->lat_q, op.out[0] = P->lat_att, op.d = s->shared_dim, op.n_heads = s->heads;
-    op.scale = 1.0f / sqrtf((float)(s->shared_dim / s->heads));
-    op.n_seg = s->n_lanes;
-    for (int m = 0; m < s->n_lanes; m++) {
-        op.seg_k[m] = mot_arena_slice(b->A->lane[m].lat_k_cache, q, s->stacks);
-        op.seg_v[m] = mot_arena_slice(b->A->lane[m].lat_v_cache, q, s->stacks);
-    }
-    MOT_TRY(run(b, &op));
-    mot_buf none = {0, 0};
-    MOT_TRY(linear(b, MOT_NODE_ATTENTION, 0, q, &iw->o, P->lat_att, P->lat_o, none));
-    return reverse_projection(b, 0, q, P->lat_o);
-}
-
 /* Final norm on the last row, LM head, sampling. */
 static mot_status head_and_sample(builder *b, int lane, int tail_stack) {
     const mot_expert *ex = b->src->ex[lane];
@@ -271,50 +256,6 @@ static mot_status embed(builder *b, int lane) {
     op.in = B->tokens, op.out[0] = B->x, op.n_w = 1, op.w[0] = &s->ex[lane]->embed, op.d = s->ex[lane]->cfg.hidden;
     return run(b, &op);
 }
-
-static mot_status compile_legacy(builder *b) {
-    const mot_plan_source *s = b->src;
-    const int K = s->n_lanes, Q = s->stacks;
-    const int logits = b->phase != MOT_PHASE_PREFILL_CHUNK;
-    int next[MOT_MAX_LANES] = {0};
-    for (int q = 0; q < Q; q++) {
-        for (int i = K - 1; i >= 0; i--) { /* non-primaries first, primary last (one-thread order) */
-            const int end = s->ends[i][q] + 1;
-            if (q == 0) {
-                MOT_TRY(embed(b, i));
-            }
-            MOT_TRY(layers(b, i, q, next[i], end));
-            next[i] = end;
-            MOT_TRY(project_forward(b, i, q, i == 0));
-            if (i > 0) {
-                /* The primary needs only the latent K/V: record before the reverse projection
-                 * (it touches this lane's own x), so the primary does not wait for it. */
-                MOT_TRY(instr(b, MOT_INSTR_RECORD, i, stack_event(b, q, i)));
-                MOT_TRY(reverse_projection(b, i, q, b->A->lane[i].z));
-            }
-        }
-        MOT_TRY(interaction_primary(b, q));
-    }
-    for (int i = K - 1; i >= 0; i--) {
-        if (Q == 0) {
-            MOT_TRY(embed(b, i));
-        }
-        MOT_TRY(layers(b, i, Q, next[i], s->ex[i]->cfg.n_layers));
-        if (logits) {
-            MOT_TRY(head_and_sample(b, i, Q));
-        }
-        if (i > 0) {
-            MOT_TRY(instr(b, MOT_INSTR_RECORD, i, done_event(b, i)));
-        }
-    }
-    for (int i = 1; i < K; i++) {
-        MOT_TRY(instr(b, MOT_INSTR_WAIT, 0, done_event(b, i)));
-    }
-    MOT_TRY(step_advance(b));
-    b->p->n_events = (Q + 1) * K;
-    return MOT_OK;
-}
-
 
 /* ---- lowering the expanded graph ----
  *
@@ -557,9 +498,11 @@ static mot_status lower(builder *b, const mot_graph *g) {
                 }
             }
         }
-        if (st == MOT_OK && !progress) {
-            st = mot_fail(MOT_ERR_UNSUPPORTED, "scheduler: the routed graph cannot be ordered (a cycle through %s)",
-                          g->nodes[chain[pos[0] < start[1] ? pos[0] : start[0]]].id);
+        for (int l = 0; st == MOT_OK && !progress && l < K; l++) {
+            if (pos[l] < start[l + 1]) { /* graph validation rules this out; a route cannot */
+                st = mot_fail(MOT_ERR_UNSUPPORTED, "scheduler: the routed graph cannot be ordered: %s waits on an "
+                              "input that never runs (a cycle)", g->nodes[chain[pos[l]]].id);
+            }
         }
     }
     for (int l = 1; st == MOT_OK && l < K; l++) {
@@ -587,8 +530,6 @@ static mot_status compile(builder *b) {
     return st;
 }
 
-int mot_plan_compile_use_legacy; /* TEMPORARY: the hand-written path, for the bitwise comparison */
-
 mot_status mot_plan_compile(const mot_plan_source *src, const mot_arena_layout *arena, mot_phase phase,
                             mot_plan **out) {
     *out = NULL;
@@ -606,7 +547,7 @@ mot_status mot_plan_compile(const mot_plan_source *src, const mot_arena_layout *
     b.p->key.phase = phase;
     b.p->key.arena_generation = arena->generation;
     b.p->id = __atomic_add_fetch(&next_plan_id, 1, __ATOMIC_RELAXED);
-    mot_status st = mot_plan_compile_use_legacy ? compile_legacy(&b) : compile(&b);
+    mot_status st = compile(&b);
     if (st != MOT_OK) {
         mot_plan_free(b.p);
         return st;

@@ -18,7 +18,6 @@ typedef struct mot_plan_source_s {
     int n_lanes;
     const mot_expert *ex[MOT_MAX_LANES];
     int expert[MOT_MAX_LANES];       /* pipeline index (0 for a single expert) */
-    const int *ends[MOT_MAX_LANES];  /* LEGACY (removed with the hand-written path) */
     int stacks;                      /* Q (the interaction weights, latent caches); 0 = none */
     int shared_dim, heads;           /* d_s, H */
     const mot_interaction_weights *inter; /* [stacks] */

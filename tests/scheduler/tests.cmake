@@ -10,8 +10,3 @@ target_link_libraries(test_scheduler PRIVATE motlib)
 add_test(NAME scheduler COMMAND test_scheduler ${MOT_SCHED_POOL}/hetero3_k3.yaml)
 set_tests_properties(scheduler PROPERTIES FIXTURES_REQUIRED sched_pool LABELS scheduler TIMEOUT 300)
 
-# TEMPORARY: plans lowered from the expanded graph equal the hand-written scheduler's.
-add_executable(test_plan_lowering tests/scheduler/test_plan_lowering.c)
-target_link_libraries(test_plan_lowering PRIVATE motlib)
-add_test(NAME scheduler_lowering COMMAND test_plan_lowering ${MOT_SCHED_POOL}/hetero3_k3.yaml)
-set_tests_properties(scheduler_lowering PROPERTIES FIXTURES_REQUIRED sched_pool LABELS scheduler TIMEOUT 300)
