@@ -142,6 +142,7 @@ mot_status mot_graph_expand(const mot_pipeline *p, const int *depths, mot_graph 
         for (int m = 0; m < M; m++) {
             const char *e = p->experts[m].name;
             int r = add_node(&b, format("%s/reverse%d", e, q), "projector", m, q);
+            g->nodes[r].reverse = 1;
             add_scalar(&b, r, "direction", strdup("reverse"));
             add_scalar(&b, r, "expert", strdup(e));
             add_scalar(&b, r, "stack", format("%d", q));
@@ -177,6 +178,27 @@ mot_status mot_graph_expand(const mot_pipeline *p, const int *depths, mot_graph 
     if (b.failed) {
         mot_graph_free(g);
         return mot_fail(MOT_ERR_NOMEM, "%s: out of memory expanding the graph", p->file);
+    }
+    return MOT_OK;
+}
+
+mot_status mot_graph_single(int depth, mot_graph *g) {
+    *g = (mot_graph){0};
+    g->nodes = calloc(3, sizeof *g->nodes);
+    if (!g->nodes) {
+        return mot_fail(MOT_ERR_NOMEM, "graph: out of memory");
+    }
+    builder b = {g, 0};
+    int router = add_node(&b, strdup("router"), "router", -1, -1);
+    int s = add_node(&b, strdup("stack0"), "stack", 0, 0);
+    g->nodes[s].first_layer = 0;
+    g->nodes[s].last_layer = depth - 1;
+    add_inputs(&b, s, 1, &router);
+    int smp = add_node(&b, strdup("sampler"), "sampler", 0, -1);
+    add_inputs(&b, smp, 1, &s);
+    if (b.failed) {
+        mot_graph_free(g);
+        return mot_fail(MOT_ERR_NOMEM, "graph: out of memory");
     }
     return MOT_OK;
 }

@@ -25,6 +25,7 @@ typedef struct {
     int expert;        /* -1 for router and attention nodes */
     int stack;         /* -1 for router and sampler nodes */
     int first_layer, last_layer; /* stack nodes: inclusive layer range */
+    int reverse;       /* projector nodes: 1 for the reverse direction */
     int n_fields;      /* after id and kind, in writing order; `inputs` last when present */
     mot_graph_field fields[MOT_GRAPH_MAX_FIELDS];
     int n_inputs;
@@ -41,6 +42,10 @@ typedef struct {
  * placement that does not fit is reported here too. */
 mot_status mot_graph_expand(const mot_pipeline *p, const int *depths, mot_graph *g);
 void mot_graph_free(mot_graph *g);
+
+/* The graph of one expert run alone (`mot run -m`): router, stack0 = layers [0, depth), sampler.
+ * Expert index 0, no interaction. */
+mot_status mot_graph_single(int depth, mot_graph *g);
 
 /* The node's input indices (attention nodes have one per expert). */
 const int *mot_graph_node_inputs(const mot_graph_node *n);

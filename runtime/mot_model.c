@@ -126,9 +126,8 @@ mot_status mot_model_load(const char *pipeline_path, int load_weights, mot_model
     m->n_experts = p->n_experts;
     m->experts = calloc((size_t)m->n_experts, sizeof *m->experts);
     m->tokenizers = calloc((size_t)m->n_experts, sizeof *m->tokenizers);
-    m->ends = calloc((size_t)m->n_experts, sizeof *m->ends);
     m->chat = calloc((size_t)m->n_experts, sizeof *m->chat);
-    if (!m->experts || !m->tokenizers || !m->ends || !m->chat) {
+    if (!m->experts || !m->tokenizers || !m->chat) {
         st = mot_fail(MOT_ERR_NOMEM, "%s: out of memory", pipeline_path);
     }
     for (int e = 0; st == MOT_OK && e < m->n_experts; e++) {
@@ -151,15 +150,19 @@ mot_status mot_model_load(const char *pipeline_path, int load_weights, mot_model
                 break;
             }
         }
-        if (st == MOT_OK) {
-            m->ends[e] = malloc((size_t)p->interaction.stacks * sizeof **m->ends);
-            st = m->ends[e] ? mot_pipeline_placement(p, e, m->experts[e]->cfg.n_layers, m->ends[e])
-                            : mot_fail(MOT_ERR_NOMEM, "out of memory");
-        } else {
+        if (st != MOT_OK) {
             /* Say which expert of which pipeline the bad folder belongs to. */
             st = mot_fail_prefix(st, "%s:%d:%d: error: expert '%s'", p->file, pe->pos.line, pe->pos.col,
                                  pe->name);
         }
+    }
+    if (st == MOT_OK) { /* checks every expert's placement against its depth */
+        int *depths = malloc(sizeof *depths * (size_t)m->n_experts);
+        for (int e = 0; depths && e < m->n_experts; e++) {
+            depths[e] = m->experts[e]->cfg.n_layers;
+        }
+        st = depths ? mot_graph_expand(p, depths, &m->graph) : mot_fail(MOT_ERR_NOMEM, "out of memory");
+        free(depths);
     }
     if (st == MOT_OK && load_weights) {
         if (!p->weights) {
@@ -189,11 +192,10 @@ void mot_model_free(mot_model *m) {
     for (int e = 0; e < m->n_experts; e++) {
         if (m->experts) mot_expert_free(m->experts[e]);
         if (m->tokenizers) mot_tokenizer_free(m->tokenizers[e]);
-        if (m->ends) free(m->ends[e]);
     }
     free(m->experts);
     free(m->tokenizers);
-    free(m->ends);
+    mot_graph_free(&m->graph);
     free(m->chat);
     free(m->router_fc1.bias);
     free(m->router_fc2.bias);

@@ -3,6 +3,7 @@
 #ifndef MOT_RUNTIME_MOT_MODEL_H
 #define MOT_RUNTIME_MOT_MODEL_H
 
+#include "graph/graph_nodes.h"
 #include "graph/pipeline.h"
 #include "tokenizer/chat_format.h"
 #include "runtime/expert.h"
@@ -14,7 +15,8 @@ typedef struct {
     mot_expert **experts;      /* [M] */
     mot_tokenizer **tokenizers;/* [M] */
     mot_chat_format *chat;     /* [M] the chat format of experts with chat (NONE: no chat) */
-    int **ends;                /* [M][Q] layer after which interaction q runs */
+    mot_graph graph;           /* the expanded dataflow graph (each expert's interaction
+                                  points as its stack nodes' layers) the scheduler lowers */
     mot_st_set *st;            /* the MoT weights file (NULL before mot init) */
     mot_linear router_fc1;     /* [h_r, d_z] */
     mot_linear router_fc2;     /* [M, h_r] */

@@ -231,12 +231,12 @@ mot_status mot_plan_source_from_route(const mot_model *m, const mot_route *route
         return mot_fail(MOT_ERR_UNSUPPORTED, "%s: %d active experts; at most %d can run together",
                         m->pipe->file, route->k, MOT_MAX_LANES);
     }
+    src->graph = &m->graph;
     src->n_lanes = route->k;
     for (int i = 0; i < route->k; i++) {
         const int e = route->active[i];
         src->ex[i] = m->experts[e];
         src->expert[i] = e;
-        src->ends[i] = m->ends[e];
     }
     src->stacks = m->pipe->interaction.stacks;
     src->shared_dim = m->pipe->interaction.shared_dim;

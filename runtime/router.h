@@ -32,8 +32,8 @@ mot_status mot_route_prompt(const mot_model *m, const char *prompt, const char *
                             const char *const *drop, int n_drop, mot_route *out);
 void mot_route_free(mot_route *r);
 
-/* The scheduler's view of a route: lanes from route->active (lane 0 = primary), their
- * interaction points and the interaction weights. Sizes are left 0 for the caller. */
+/* The scheduler's view of a route: lanes from route->active (lane 0 = primary), the model's
+ * expanded graph and the interaction weights. Sizes are left 0 for the caller. */
 mot_status mot_plan_source_from_route(const mot_model *m, const mot_route *route, int ignore_eos,
                                       mot_plan_source *src);
 

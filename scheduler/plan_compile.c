@@ -1,13 +1,20 @@
-/* The scheduler: (routed set, arena layout, phase) -> plan.
- *
- * Program of one pass (K lanes, Q stacks), in an order valid from one thread:
- *   stack q < Q:     lanes 1..K-1: (q = 0: embed) layers of stack q, forward projection, latent K/V append;
+/* The scheduler: (routed set, arena layout, phase) -> plan, by lowering the routed set's
+ * subgraph of the pipeline's expanded graph (graph/graph_nodes.h) node by node:
+ *   stack       (the first: embed) the lane's layers of that range
+ *   projector   forward: z = F x, latent norm, latent K/V (+ Q when it feeds its own lane's
+ *               cross-attention), latent append; reverse: x += R (attention output | own z)
+ *   attention   the primary's cross-attention over the lanes' latent caches, output projection
+ *   sampler     final norm, LM head, sampling (none in a prefill chunk)
+ * then the step advance on the primary's lane once every lane sampled. The order and the
+ * RECORD/WAIT events come from the graph's edges (see "lowering" below); for a MoT pipeline the
+ * program of one pass (K lanes, Q stacks) is:
+ *   stack q < Q:     lanes K-1..1: layers of stack q, forward projection, latent K/V append;
  *                                  RECORD e(q, lane); reverse projection of its own latent
  *                    lane 0:       layers of stack q, forward projection (+ queries), append;
  *                                  WAIT e(q, 1..K-1); cross-attention, output and reverse
  *                                  projections
- *   tail:            lanes 1..K-1: remaining layers, final norm, LM head, sample; RECORD
- *                    lane 0:       the same; WAIT all; step advance
+ *   tail:            lanes K-1..0: remaining layers, final norm, LM head, sample; RECORD
+ *                    WAIT all (lane 0); step advance
  * Lanes only meet at the WAITs before each cross-attention and at the step advance, so the
  * non-primaries of a stack are unordered among themselves and with the primary's layers. */
 #include <math.h>
@@ -181,7 +188,7 @@ static mot_status layers(builder *b, int lane, int stack, int from, int to) {
 }
 
 /* z = F x (+b); n = norm(z); latent K, V (and the primary's Q) from n; K, V into the caches. */
-static mot_status project_forward(builder *b, int lane, int q) {
+static mot_status project_forward(builder *b, int lane, int q, int queries) {
     const mot_plan_source *s = b->src;
     const mot_interaction_weights *iw = &s->inter[q];
     const mot_lane_bufs *B = &b->A->lane[lane];
@@ -198,7 +205,7 @@ static mot_status project_forward(builder *b, int lane, int q) {
     const mot_weight *w[3] = {&iw->k.w, &iw->v.w, &iw->q.w};
     const float *bias[3] = {iw->k.bias, iw->v.bias, iw->q.bias};
     const mot_buf out[3] = {B->lat_k, B->lat_v, B->lat_q};
-    MOT_TRY(matmul(b, MOT_NODE_PROJECTOR, lane, q, -1, latent, lane == 0 ? 3 : 2, w, bias, out, none));
+    MOT_TRY(matmul(b, MOT_NODE_PROJECTOR, lane, q, -1, latent, queries ? 3 : 2, w, bias, out, none));
 
     mot_plan_op op = op_of(MOT_OP_LATENT_APPEND, MOT_NODE_PROJECTOR, b, lane, q, -1, MOT_READS_ROWS | MOT_READS_N_NEW);
     op.in = B->lat_k, op.in2 = B->lat_v, op.d = s->shared_dim;
@@ -209,28 +216,6 @@ static mot_status project_forward(builder *b, int lane, int q) {
 
 static int stack_event(const builder *b, int q, int lane) { return q * b->src->n_lanes + lane; }
 static int done_event(const builder *b, int lane) { return b->src->stacks * b->src->n_lanes + lane; }
-
-static mot_status interaction_primary(builder *b, int q) {
-    const mot_plan_source *s = b->src;
-    const mot_interaction_weights *iw = &s->inter[q];
-    const mot_lane_bufs *P = &b->A->lane[0];
-    for (int i = 1; i < s->n_lanes; i++) {
-        MOT_TRY(instr(b, MOT_INSTR_WAIT, 0, stack_event(b, q, i)));
-    }
-    mot_plan_op op = op_of(MOT_OP_CROSS_ATTENTION, MOT_NODE_ATTENTION, b, 0, q, -1,
-                           MOT_READS_ROWS | MOT_READS_N_NEW | MOT_READS_PREFILL);
-    op.in = P->lat_q, op.out[0] = P->lat_att, op.d = s->shared_dim, op.n_heads = s->heads;
-    op.scale = 1.0f / sqrtf((float)(s->shared_dim / s->heads));
-    op.n_seg = s->n_lanes;
-    for (int m = 0; m < s->n_lanes; m++) {
-        op.seg_k[m] = mot_arena_slice(b->A->lane[m].lat_k_cache, q, s->stacks);
-        op.seg_v[m] = mot_arena_slice(b->A->lane[m].lat_v_cache, q, s->stacks);
-    }
-    MOT_TRY(run(b, &op));
-    mot_buf none = {0, 0};
-    MOT_TRY(linear(b, MOT_NODE_ATTENTION, 0, q, &iw->o, P->lat_att, P->lat_o, none));
-    return reverse_projection(b, 0, q, P->lat_o);
-}
 
 /* Final norm on the last row, LM head, sampling. */
 static mot_status head_and_sample(builder *b, int lane, int tail_stack) {
@@ -272,47 +257,277 @@ static mot_status embed(builder *b, int lane) {
     return run(b, &op);
 }
 
-static mot_status compile(builder *b) {
+/* ---- lowering the expanded graph ----
+ *
+ * The routed set selects a subgraph: the nodes of the active experts (each on its expert's
+ * lane), and the attention nodes that read an active forward projector (on the primary's lane,
+ * lane 0: its queries attend). A reverse projector with two inputs [attention, forward] reads
+ * the attention on the primary's lane and its own forward's latent z elsewhere (SPEC 1.3); with
+ * one input, that one. The router ran before the plan: a stack node reading it embeds first.
+ *
+ * Order (valid from one thread): rounds; in each, lanes K-1 .. 0 each emit the next nodes of
+ * their chain (their nodes in graph order) while those are ready, and yield after a reverse
+ * projector (the end of an interaction point). A node whose output another lane reads is
+ * followed by a RECORD on its lane (event (stack, lane)); the reader WAITs for it first. The
+ * step advance, on the primary's lane, waits for every lane's sampler. */
+
+typedef struct {
+    const mot_graph *g;
+    int *lane;    /* [n_nodes] lane of an active node, -1 inactive (the router: -1) */
+    int *input;   /* [n_nodes] reverse projectors: the input read for this route */
+    int *done;    /* [n_nodes] emitted */
+    int *queries; /* [n_nodes] forward projectors feeding an attention on their own lane */
+    int *record;  /* [n_nodes] read by a node on another lane */
+} lowering;
+
+static int is_kind(const mot_graph_node *n, const char *kind) { return !strcmp(n->kind, kind); }
+
+static int node_ready(const lowering *L, int i) {
+    const mot_graph_node *n = &L->g->nodes[i];
+    if (is_kind(n, "projector") && n->reverse) {
+        return L->done[L->input[i]];
+    }
+    const int *in = mot_graph_node_inputs(n);
+    for (int k = 0; k < n->n_inputs; k++) {
+        if (L->lane[in[k]] >= 0 && !L->done[in[k]]) {
+            return 0;
+        }
+    }
+    return 1;
+}
+
+static mot_status lower_attention(builder *b, const lowering *L, int i) {
     const mot_plan_source *s = b->src;
-    const int K = s->n_lanes, Q = s->stacks;
-    const int logits = b->phase != MOT_PHASE_PREFILL_CHUNK;
-    int next[MOT_MAX_LANES] = {0};
-    for (int q = 0; q < Q; q++) {
-        for (int i = K - 1; i >= 0; i--) { /* non-primaries first, primary last (one-thread order) */
-            const int end = s->ends[i][q] + 1;
-            if (q == 0) {
-                MOT_TRY(embed(b, i));
-            }
-            MOT_TRY(layers(b, i, q, next[i], end));
-            next[i] = end;
-            MOT_TRY(project_forward(b, i, q));
-            if (i > 0) {
-                /* The primary needs only the latent K/V: record before the reverse projection
-                 * (it touches this lane's own x), so the primary does not wait for it. */
-                MOT_TRY(instr(b, MOT_INSTR_RECORD, i, stack_event(b, q, i)));
-                MOT_TRY(reverse_projection(b, i, q, b->A->lane[i].z));
-            }
-        }
-        MOT_TRY(interaction_primary(b, q));
-    }
-    for (int i = K - 1; i >= 0; i--) {
-        if (Q == 0) {
-            MOT_TRY(embed(b, i));
-        }
-        MOT_TRY(layers(b, i, Q, next[i], s->ex[i]->cfg.n_layers));
-        if (logits) {
-            MOT_TRY(head_and_sample(b, i, Q));
-        }
-        if (i > 0) {
-            MOT_TRY(instr(b, MOT_INSTR_RECORD, i, done_event(b, i)));
+    const mot_graph_node *n = &L->g->nodes[i];
+    const int q = n->stack;
+    const int *in = mot_graph_node_inputs(n);
+    int from_lane[MOT_MAX_LANES] = {0}, n_seg = 0;
+    for (int k = 0; k < n->n_inputs; k++) {
+        if (L->lane[in[k]] >= 0) {
+            from_lane[L->lane[in[k]]] = 1;
+            n_seg++;
         }
     }
-    for (int i = 1; i < K; i++) {
-        MOT_TRY(instr(b, MOT_INSTR_WAIT, 0, done_event(b, i)));
+    /* The cross-attention's segment m is lane m's latent cache (its rows from lane m's step
+     * state): the inputs must be the lanes 0 .. n_seg-1. */
+    for (int m = 0; m < n_seg; m++) {
+        if (!from_lane[m]) {
+            return mot_fail(MOT_ERR_UNSUPPORTED,
+                            "scheduler: %s: no input from lane %d (%s): a cross-attention reads the primary and "
+                            "the lanes after it, none skipped",
+                            n->id, m, m == 0 ? "the primary" : "a routed expert");
+        }
     }
-    MOT_TRY(step_advance(b));
-    b->p->n_events = (Q + 1) * K;
+    for (int m = 1; m < n_seg; m++) {
+        MOT_TRY(instr(b, MOT_INSTR_WAIT, 0, stack_event(b, q, m)));
+    }
+    const mot_interaction_weights *iw = &s->inter[q];
+    const mot_lane_bufs *P = &b->A->lane[0];
+    mot_plan_op op = op_of(MOT_OP_CROSS_ATTENTION, MOT_NODE_ATTENTION, b, 0, q, -1,
+                           MOT_READS_ROWS | MOT_READS_N_NEW | MOT_READS_PREFILL);
+    op.in = P->lat_q, op.out[0] = P->lat_att, op.d = s->shared_dim, op.n_heads = s->heads;
+    op.scale = 1.0f / sqrtf((float)(s->shared_dim / s->heads));
+    op.n_seg = n_seg;
+    for (int m = 0; m < n_seg; m++) {
+        op.seg_k[m] = mot_arena_slice(b->A->lane[m].lat_k_cache, q, s->stacks);
+        op.seg_v[m] = mot_arena_slice(b->A->lane[m].lat_v_cache, q, s->stacks);
+    }
+    MOT_TRY(run(b, &op));
+    mot_buf none = {0, 0};
+    return linear(b, MOT_NODE_ATTENTION, 0, q, &iw->o, P->lat_att, P->lat_o, none);
+}
+
+static mot_status lower_node(builder *b, const lowering *L, int i) {
+    const mot_graph_node *n = &L->g->nodes[i];
+    const int lane = L->lane[i];
+    if (is_kind(n, "stack")) {
+        if (n->n_inputs == 1 && is_kind(&L->g->nodes[n->inputs[0]], "router")) {
+            MOT_TRY(embed(b, lane));
+        }
+        MOT_TRY(layers(b, lane, n->stack, n->first_layer, n->last_layer + 1));
+    } else if (is_kind(n, "projector") && !n->reverse) {
+        MOT_TRY(project_forward(b, lane, n->stack, L->queries[i]));
+    } else if (is_kind(n, "projector")) {
+        const int from = L->input[i];
+        const mot_buf in = is_kind(&L->g->nodes[from], "attention") ? b->A->lane[0].lat_o : b->A->lane[lane].z;
+        MOT_TRY(reverse_projection(b, lane, n->stack, in));
+    } else if (is_kind(n, "attention")) {
+        MOT_TRY(lower_attention(b, L, i));
+    } else if (is_kind(n, "sampler")) {
+        if (b->phase != MOT_PHASE_PREFILL_CHUNK) {
+            MOT_TRY(head_and_sample(b, lane, b->src->stacks));
+        }
+        if (lane > 0) {
+            MOT_TRY(instr(b, MOT_INSTR_RECORD, lane, done_event(b, lane)));
+        }
+        return MOT_OK;
+    } else {
+        return mot_fail(MOT_ERR_INTERNAL, "scheduler: %s: a %s node has no lowering", n->id, n->kind);
+    }
+    if (L->record[i]) {
+        MOT_TRY(instr(b, MOT_INSTR_RECORD, lane, stack_event(b, n->stack, lane)));
+    }
     return MOT_OK;
+}
+
+/* Which nodes the route activates, on which lanes, reading what. */
+static mot_status select_route(const builder *b, lowering *L) {
+    const mot_plan_source *s = b->src;
+    const mot_graph *g = L->g;
+    int lane_of[256];
+    int M = 0;
+    for (int i = 0; i < g->n_nodes; i++) {
+        M = g->nodes[i].expert + 1 > M ? g->nodes[i].expert + 1 : M;
+    }
+    if (M > 256) {
+        return mot_fail(MOT_ERR_UNSUPPORTED, "scheduler: %d experts in the graph (at most 256)", M);
+    }
+    for (int e = 0; e < M; e++) {
+        lane_of[e] = -1;
+    }
+    for (int l = 0; l < s->n_lanes; l++) {
+        if (s->expert[l] < 0 || s->expert[l] >= M) {
+            return mot_fail(MOT_ERR_INTERNAL, "scheduler: lane %d runs expert %d, not in the graph", l, s->expert[l]);
+        }
+        lane_of[s->expert[l]] = l;
+    }
+    for (int i = 0; i < g->n_nodes; i++) {
+        const mot_graph_node *n = &g->nodes[i];
+        const int *in = mot_graph_node_inputs(n);
+        L->lane[i] = -1;
+        if (n->expert >= 0) {
+            L->lane[i] = lane_of[n->expert];
+        } else if (is_kind(n, "attention")) {
+            for (int k = 0; k < n->n_inputs; k++) {
+                L->lane[i] = L->lane[in[k]] >= 0 ? 0 : L->lane[i];
+            }
+        }
+    }
+    int sampled[MOT_MAX_LANES] = {0};
+    for (int i = 0; i < g->n_nodes; i++) {
+        const mot_graph_node *n = &g->nodes[i];
+        const int lane = L->lane[i];
+        if (lane < 0) {
+            continue;
+        }
+        const int *in = mot_graph_node_inputs(n);
+        sampled[lane] |= is_kind(n, "sampler");
+        if (is_kind(n, "projector") && n->reverse) {
+            int from = -1;
+            for (int k = 0; k < n->n_inputs; k++) {
+                const int via_attention = is_kind(&g->nodes[in[k]], "attention");
+                if (n->n_inputs == 1 || via_attention == (lane == 0)) {
+                    from = in[k];
+                }
+            }
+            if (from < 0 || L->lane[from] < 0) {
+                return mot_fail(MOT_ERR_UNSUPPORTED, "scheduler: %s: no input on this route", n->id);
+            }
+            if (is_kind(&g->nodes[from], "attention") && lane != 0) {
+                return mot_fail(MOT_ERR_UNSUPPORTED,
+                                "scheduler: %s reads a cross-attention, but its expert is not the primary", n->id);
+            }
+            L->input[i] = from;
+        }
+        if (is_kind(n, "attention")) {
+            int primary = 0;
+            for (int k = 0; k < n->n_inputs; k++) {
+                primary |= L->lane[in[k]] == 0;
+            }
+            if (!primary) {
+                return mot_fail(MOT_ERR_UNSUPPORTED, "scheduler: %s: the primary (lane 0) is not among its inputs",
+                                n->id);
+            }
+        }
+        for (int k = 0; k < n->n_inputs; k++) {
+            const int from = n->reverse ? L->input[i] : in[k];
+            if (L->lane[from] < 0) {
+                continue;
+            }
+            if (is_kind(n, "attention") && L->lane[from] == lane) {
+                L->queries[from] = 1;
+            }
+            if (L->lane[from] != lane && !is_kind(n, "sampler")) {
+                L->record[from] = 1;
+            }
+        }
+    }
+    for (int l = 0; l < s->n_lanes; l++) {
+        if (!sampled[l]) {
+            return mot_fail(MOT_ERR_UNSUPPORTED, "scheduler: lane %d (expert %d) never reaches a sampler", l,
+                            s->expert[l]);
+        }
+    }
+    return MOT_OK;
+}
+
+static mot_status lower(builder *b, const mot_graph *g) {
+    const mot_plan_source *s = b->src;
+    const int K = s->n_lanes, N = g->n_nodes;
+    lowering L = {g, calloc((size_t)N, sizeof(int)), calloc((size_t)N, sizeof(int)), calloc((size_t)N, sizeof(int)),
+                  calloc((size_t)N, sizeof(int)), calloc((size_t)N, sizeof(int))};
+    int *chain = malloc(sizeof *chain * (size_t)N);
+    mot_status st = L.lane && L.input && L.done && L.queries && L.record && chain
+                        ? select_route(b, &L)
+                        : mot_fail(MOT_ERR_NOMEM, "scheduler: out of memory");
+    /* chain: the active nodes grouped by lane, each lane's in graph order */
+    int start[MOT_MAX_LANES + 1] = {0}, pos[MOT_MAX_LANES] = {0}, left = 0;
+    for (int l = 0; st == MOT_OK && l < K; l++) {
+        start[l] = left;
+        for (int i = 0; i < N; i++) {
+            if (L.lane[i] == l) {
+                chain[left++] = i;
+            }
+        }
+        pos[l] = start[l];
+        start[l + 1] = left;
+    }
+    while (st == MOT_OK && left > 0) {
+        int progress = 0;
+        for (int l = K - 1; l >= 0 && st == MOT_OK; l--) {
+            while (pos[l] < start[l + 1] && st == MOT_OK) {
+                const int i = chain[pos[l]];
+                if (!node_ready(&L, i)) {
+                    break;
+                }
+                st = lower_node(b, &L, i);
+                L.done[i] = 1;
+                pos[l]++, left--, progress++;
+                if (is_kind(&g->nodes[i], "projector") && g->nodes[i].reverse) {
+                    break;
+                }
+            }
+        }
+        for (int l = 0; st == MOT_OK && !progress && l < K; l++) {
+            if (pos[l] < start[l + 1]) { /* graph validation rules this out; a route cannot */
+                st = mot_fail(MOT_ERR_UNSUPPORTED, "scheduler: the routed graph cannot be ordered: %s waits on an "
+                              "input that never runs (a cycle)", g->nodes[chain[pos[l]]].id);
+            }
+        }
+    }
+    for (int l = 1; st == MOT_OK && l < K; l++) {
+        st = instr(b, MOT_INSTR_WAIT, 0, done_event(b, l));
+    }
+    if (st == MOT_OK) {
+        st = step_advance(b);
+    }
+    b->p->n_events = (s->stacks + 1) * K;
+    free(L.lane), free(L.input), free(L.done), free(L.queries), free(L.record), free(chain);
+    return st;
+}
+
+static mot_status compile(builder *b) {
+    if (b->src->graph) {
+        return lower(b, b->src->graph);
+    }
+    if (b->src->n_lanes != 1 || b->src->stacks != 0) {
+        return mot_fail(MOT_ERR_INTERNAL, "scheduler: a routed set needs the pipeline's graph");
+    }
+    mot_graph g;
+    MOT_TRY(mot_graph_single(b->src->ex[0]->cfg.n_layers, &g));
+    mot_status st = lower(b, &g);
+    mot_graph_free(&g);
+    return st;
 }
 
 mot_status mot_plan_compile(const mot_plan_source *src, const mot_arena_layout *arena, mot_phase phase,

@@ -1,20 +1,24 @@
-/* What the scheduler compiles from: the routed set's experts in lane order (lane 0 = the
- * primary), their interaction points and the interaction weights, and the session's sizes.
+/* What the scheduler compiles from: the pipeline's expanded dataflow graph (graph/graph_nodes.h),
+ * the routed set's experts in lane order (lane 0 = the primary), the interaction weights, and
+ * the session's sizes. The scheduler lowers the routed set's subgraph node by node to plan ops
+ * (scheduler/plan_compile.c); the topology lives in the graph only.
  * Plain data (model/weights.h), filled in by the runtime from its model and route
  * (mot_plan_source_from_route, runtime/router.h): the scheduler never sees either.
  * A single expert run (`mot run -m`) is the same with one lane and no stacks. */
 #ifndef MOT_SCHEDULER_PLAN_SOURCE_H
 #define MOT_SCHEDULER_PLAN_SOURCE_H
 
+#include "graph/graph_nodes.h"
 #include "model/weights.h"
 #include "scheduler/plan.h"
 
 typedef struct mot_plan_source_s {
+    const mot_graph *graph;          /* the expanded graph; NULL: one expert alone (n_lanes 1,
+                                        stacks 0), lowered from mot_graph_single */
     int n_lanes;
     const mot_expert *ex[MOT_MAX_LANES];
     int expert[MOT_MAX_LANES];       /* pipeline index (0 for a single expert) */
-    const int *ends[MOT_MAX_LANES];  /* [stacks]: the layer after which interaction q runs */
-    int stacks;                      /* Q; 0 = no interaction layers */
+    int stacks;                      /* Q (the interaction weights, latent caches); 0 = none */
     int shared_dim, heads;           /* d_s, H */
     const mot_interaction_weights *inter; /* [stacks] */
     int ignore_eos;                  /* benchmarks: no lane dies at EOS */

@@ -103,7 +103,6 @@ static void test_plans(const mot_model *m, const mot_route *r) {
     mot_plan_source other = src;
     other.ex[0] = src.ex[1], other.ex[1] = src.ex[0];
     other.expert[0] = src.expert[1], other.expert[1] = src.expert[0];
-    other.ends[0] = src.ends[1], other.ends[1] = src.ends[0];
     other.ctx[0] = src.ctx[1], other.ctx[1] = src.ctx[0];
     mot_arena_layout other_layout;
     MUST(mot_arena_plan(&other, &other_layout));

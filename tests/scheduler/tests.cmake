@@ -9,3 +9,4 @@ add_executable(test_scheduler tests/scheduler/test_scheduler.c tests/scheduler/f
 target_link_libraries(test_scheduler PRIVATE motlib)
 add_test(NAME scheduler COMMAND test_scheduler ${MOT_SCHED_POOL}/hetero3_k3.yaml)
 set_tests_properties(scheduler PROPERTIES FIXTURES_REQUIRED sched_pool LABELS scheduler TIMEOUT 300)
+
