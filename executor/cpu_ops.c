@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "kernels/cpu/kernels.h"
+#include "ops/ops.h"
 
 #define F(b) ((float *)(arena + (b).off))
 
@@ -29,147 +30,136 @@ static void add_into(float *x, const float *y, int64_t count) {
     }
 }
 
-static void run_matmul(const mot_plan_op *op, char *arena, int n) {
-    const int rows = op->single_row ? 1 : n;
+/* One function per op kind, cpu_run_<name> (the op table, ops/op_table.h): the op's
+ * parameters (op-><name>) and the lane's step values into its CPU kernel. */
+
+static const mot_lane_step *lane_of(const mot_plan_op *op, char *arena) { return &step_of(arena)->lane[op->lane]; }
+
+static void cpu_run_embed(const mot_plan_op *op, char *arena, mot_sampler *samplers) {
+    const mot_op_embed *e = &op->embed;
+    const int n = lane_of(op, arena)->n_new;
+    const int32_t *tokens = (const int32_t *)(arena + e->tokens.off);
+    float *x = F(e->out);
+#pragma omp for schedule(static)
+    for (int t = 0; t < n; t++) {
+        mot_cpu_embed_row(x + (int64_t)t * e->d, op->w[0], tokens[t]);
+    }
+}
+
+static void cpu_run_rmsnorm(const mot_plan_op *op, char *arena, mot_sampler *samplers) {
+    const mot_op_rmsnorm *r = &op->rmsnorm;
+    mot_cpu_rmsnorm(F(r->out), F(r->x), r->weight, lane_of(op, arena)->n_new, r->d, r->eps);
+}
+
+static void cpu_run_rmsnorm_last(const mot_plan_op *op, char *arena, mot_sampler *samplers) {
+    const mot_op_rmsnorm *r = &op->rmsnorm;
+    const int n = lane_of(op, arena)->n_new;
+    mot_cpu_rmsnorm(F(r->out), F(r->x) + (int64_t)(n - 1) * r->d, r->weight, 1, r->d, r->eps);
+}
+
+static void cpu_run_matmul(const mot_plan_op *op, char *arena, mot_sampler *samplers) {
+    const mot_op_matmul *m = &op->matmul;
+    const int rows = m->single_row ? 1 : lane_of(op, arena)->n_new;
     mot_matmul_job jobs[MOT_OP_MAX_W];
     for (int j = 0; j < op->n_w; j++) {
-        jobs[j] = (mot_matmul_job){F(op->out[j]), op->w[j], op->bias[j], op->accumulate};
+        jobs[j] = (mot_matmul_job){F(m->y[j]), op->w[j], op->bias[j], m->accumulate};
     }
     if (mot_cpu_matmul_is_gemv(jobs, op->n_w, rows)) {
         /* decode: biases and the residual add in the GEMV, no passes (barriers) after it */
-        mot_cpu_matmul_multi(jobs, op->n_w, F(op->in), rows);
+        mot_cpu_matmul_multi(jobs, op->n_w, F(m->x), rows);
         return;
     }
-    if (op->accumulate) {
-        float *y = F(op->scratch);
-        mot_cpu_matmul(y, F(op->in), op->w[0], rows);
+    if (m->accumulate) {
+        float *y = F(m->scratch);
+        mot_cpu_matmul(y, F(m->x), op->w[0], rows);
         add_bias(y, op->bias[0], rows, op->w[0]->rows);
-        add_into(F(op->out[0]), y, (int64_t)rows * op->w[0]->rows);
+        add_into(F(m->y[0]), y, (int64_t)rows * op->w[0]->rows);
         return;
     }
     for (int j = 0; j < op->n_w; j++) {
         jobs[j].bias = NULL, jobs[j].accumulate = 0;
     }
-    mot_cpu_matmul_multi(jobs, op->n_w, F(op->in), rows);
+    mot_cpu_matmul_multi(jobs, op->n_w, F(m->x), rows);
     for (int j = 0; j < op->n_w; j++) {
-        add_bias(F(op->out[j]), op->bias[j], rows, op->w[j]->rows);
+        add_bias(F(m->y[j]), op->bias[j], rows, op->w[j]->rows);
     }
 }
 
 /* RoPE on the new q and k rows, then k and v rows into the cache at pos. */
-static void run_rope_append(const mot_plan_op *op, char *arena, const mot_lane_step *ls) {
-    mot_cpu_rope_append(F(op->out[0]), F(op->out[1]), F(op->in2), F(op->kv[0]), F(op->kv[1]), op->kv_stride,
-                        op->kv_head_stride, ls->n_new, op->n_heads, op->n_kv, op->hd, ls->pos, op->vec);
+static void cpu_run_rope_append(const mot_plan_op *op, char *arena, mot_sampler *samplers) {
+    const mot_op_rope_append *r = &op->rope_append;
+    const mot_lane_step *ls = lane_of(op, arena);
+    mot_cpu_rope_append(F(r->q), F(r->k), F(r->v), F(r->kv.k_cache), F(r->kv.v_cache), r->kv.kv_stride,
+                        r->kv.kv_head_stride, ls->n_new, r->kv.n_heads, r->kv.n_kv, r->kv.hd, ls->pos, r->inv_freq);
 }
 
-static void run_latent_append(const mot_plan_op *op, char *arena, const mot_lane_step *ls) {
-    const int d = op->d;
-    float *kc = F(op->kv[0]), *vc = F(op->kv[1]);
-    const float *k = F(op->in), *v = F(op->in2);
-#pragma omp for schedule(static)
-    for (int t = 0; t < ls->n_new; t++) {
-        memcpy(kc + (int64_t)(ls->rows + t) * d, k + (int64_t)t * d, sizeof(float) * d);
-        memcpy(vc + (int64_t)(ls->rows + t) * d, v + (int64_t)t * d, sizeof(float) * d);
-    }
+static void cpu_run_attention(const mot_plan_op *op, char *arena, mot_sampler *samplers) {
+    const mot_op_attention *a = &op->attention;
+    const mot_lane_step *ls = lane_of(op, arena);
+    mot_cpu_attention(F(a->out), F(a->q), F(a->kv.k_cache), F(a->kv.v_cache), a->kv.kv_stride, a->kv.kv_head_stride,
+                      ls->n_new, ls->pos, a->kv.n_heads, a->kv.n_kv, a->kv.hd, a->window, a->scale);
 }
 
-static void run_cross_attention(const mot_plan_op *op, char *arena) {
+static void cpu_run_swiglu(const mot_plan_op *op, char *arena, mot_sampler *samplers) {
+    const mot_op_swiglu *g = &op->swiglu;
+    mot_cpu_swiglu(F(g->gate), F(g->gate), F(g->up), lane_of(op, arena)->n_new, g->f);
+}
+
+static void cpu_run_layernorm(const mot_plan_op *op, char *arena, mot_sampler *samplers) {
+    const mot_op_layernorm *l = &op->layernorm;
+    mot_cpu_layernorm(F(l->out), F(l->x), l->weight, l->bias, lane_of(op, arena)->n_new, l->d, l->eps);
+}
+
+static void cpu_run_latent_append(const mot_plan_op *op, char *arena, mot_sampler *samplers) {
+    const mot_op_latent_append *a = &op->latent_append;
+    const mot_lane_step *ls = lane_of(op, arena);
+    mot_cpu_latent_append(F(a->k_cache), F(a->v_cache), F(a->k), F(a->v), ls->n_new, a->d, ls->rows);
+}
+
+static void cpu_run_cross_attention(const mot_plan_op *op, char *arena, mot_sampler *samplers) {
+    const mot_op_cross_attention *x = &op->cross_attention;
     const mot_step_state *s = step_of(arena);
     mot_kv_segment seg[MOT_MAX_LANES];
-    for (int m = 0; m < op->n_seg; m++) {
+    for (int m = 0; m < x->n_seg; m++) {
         const mot_lane_step *ls = &s->lane[m];
-        seg[m] = (mot_kv_segment){F(op->seg_k[m]), F(op->seg_v[m]), ls->rows + ls->n_new, ls->n_prompt};
+        seg[m] = (mot_kv_segment){F(x->seg_k[m]), F(x->seg_v[m]), ls->rows + ls->n_new, ls->n_prompt};
     }
-    mot_cpu_cross_attention(F(op->out[0]), F(op->in), s->lane[0].n_new, op->n_heads, op->d, seg, op->n_seg,
-                            s->prefill);
+    mot_cpu_cross_attention(F(x->out), F(x->q), s->lane[0].n_new, x->heads, x->d, seg, x->n_seg, s->prefill);
 }
 
-static int is_eos(const mot_plan_op *op, int lane, int token) {
-    for (int e = 0; e < MOT_MAX_EOS && op->eos[lane][e] >= 0; e++) {
-        if (op->eos[lane][e] == token) {
-            return 1;
-        }
+static void cpu_run_sample(const mot_plan_op *op, char *arena, mot_sampler *samplers) {
+#pragma omp single
+    {
+        mot_lane_step *w = &step_of(arena)->lane[op->lane];
+        w->token = mot_sample(&samplers[op->lane], F(op->sample.logits));
+        w->n_sampled++;
+        w->rng = samplers[op->lane].rng; /* the stream, as the device keeps it */
+        ((int32_t *)(arena + op->sample.tokens.off))[0] = w->token;
     }
-    return 0;
 }
 
-static void step_advance(const mot_plan_op *op, mot_step_state *s) {
-    for (int i = 0; i < s->n_lanes; i++) {
-        mot_lane_step *ls = &s->lane[i];
-        if (ls->n_new > 0) {
-            ls->pos += ls->n_new;
-            ls->rows += ls->n_new;
-            if (i > 0 && !op->ignore_eos && is_eos(op, i, ls->token)) {
-                ls->alive = 0;
-            }
-        }
-        ls->n_new = ls->alive ? 1 : 0;
-    }
-    s->prefill = 0;
-    s->step++;
+/* The reference is the kernel: a few scalar updates on one thread. The single thread
+ * rewrites the step state while the team's others may still be in here (a single has no
+ * barrier on entry): so nothing reads the step state before it (ThreadSanitizer). */
+static void cpu_run_step_advance(const mot_plan_op *op, char *arena, mot_sampler *samplers) {
+    const mot_op_step_advance *a = &op->step_advance;
+#pragma omp single
+    mot_ref_step_advance(step_of(arena), a->eos, a->ignore_eos);
 }
+
+typedef void (*cpu_run_fn)(const mot_plan_op *op, char *arena, mot_sampler *samplers);
+
+/* Indexed by kind, generated from the op table: a kind without its cpu_run_<name> does not
+ * compile. */
+static const cpu_run_fn cpu_run[MOT_OP_KIND_COUNT] = {
+#define CPU_RUN_(KIND, name, reads, ref, cpu, cuda, doc) [MOT_OP_##KIND] = cpu_run_##name,
+    MOT_OP_TABLE(CPU_RUN_)
+#undef CPU_RUN_
+};
 
 void mot_cpu_run_op(const mot_plan_op *op, char *arena, mot_sampler *samplers) {
-    mot_step_state *s = step_of(arena);
-    if (op->kind == MOT_OP_STEP_ADVANCE) {
-        /* Before any read of the step state: the single thread rewrites it while the team's
-         * others may still be here (a single has no barrier on entry). ThreadSanitizer. */
-#pragma omp single
-        step_advance(op, s);
-        return;
-    }
-    const mot_lane_step *ls = &s->lane[op->lane];
-    const int n = ls->n_new;
-    switch (op->kind) {
-    case MOT_OP_EMBED: {
-        const int32_t *tokens = (const int32_t *)(arena + op->in.off);
-        float *x = F(op->out[0]);
-#pragma omp for schedule(static)
-        for (int t = 0; t < n; t++) {
-            mot_cpu_embed_row(x + (int64_t)t * op->d, op->w[0], tokens[t]);
-        }
-        break;
-    }
-    case MOT_OP_RMSNORM:
-        mot_cpu_rmsnorm(F(op->out[0]), F(op->in), op->vec, n, op->d, op->eps);
-        break;
-    case MOT_OP_RMSNORM_LAST:
-        mot_cpu_rmsnorm(F(op->out[0]), F(op->in) + (int64_t)(n - 1) * op->d, op->vec, 1, op->d, op->eps);
-        break;
-    case MOT_OP_MATMUL:
-        run_matmul(op, arena, n);
-        break;
-    case MOT_OP_ROPE_APPEND:
-        run_rope_append(op, arena, ls);
-        break;
-    case MOT_OP_ATTENTION:
-        mot_cpu_attention(F(op->out[0]), F(op->in), F(op->kv[0]), F(op->kv[1]), op->kv_stride, op->kv_head_stride,
-                          n, ls->pos, op->n_heads, op->n_kv, op->hd, op->window, op->scale);
-        break;
-    case MOT_OP_SWIGLU:
-        mot_cpu_swiglu(F(op->out[0]), F(op->out[0]), F(op->in), n, op->d);
-        break;
-    case MOT_OP_LAYERNORM:
-        mot_cpu_layernorm(F(op->out[0]), F(op->in), op->vec, op->vec2, n, op->d, op->eps);
-        break;
-    case MOT_OP_LATENT_APPEND:
-        run_latent_append(op, arena, ls);
-        break;
-    case MOT_OP_CROSS_ATTENTION:
-        run_cross_attention(op, arena);
-        break;
-    case MOT_OP_SAMPLE:
-#pragma omp single
-        {
-            mot_lane_step *w = &s->lane[op->lane];
-            w->token = mot_sample(&samplers[op->lane], F(op->in));
-            w->n_sampled++;
-            w->rng = samplers[op->lane].rng; /* the stream, as the device keeps it */
-            ((int32_t *)(arena + op->out[0].off))[0] = w->token;
-        }
-        break;
-    default:
-        break;
+    if ((unsigned)op->kind < MOT_OP_KIND_COUNT) {
+        cpu_run[op->kind](op, arena, samplers);
     }
 }
 
@@ -187,16 +177,21 @@ static const mot_plan_op *run_of_lane(const mot_plan *p, int i, int lane) {
 
 /* a: an RMSNORM (all rows, or the last) whose output b, a plain MATMUL over the same rows, reads */
 static int norm_feeds(const mot_plan_op *a, const mot_plan_op *b) {
-    const int rows_match = (a->kind == MOT_OP_RMSNORM && !b->single_row) ||
-                           (a->kind == MOT_OP_RMSNORM_LAST && b->single_row);
-    return rows_match && b->kind == MOT_OP_MATMUL && !b->accumulate && same_buf(a->out[0], b->in) &&
-           a->d == b->w[0]->cols && a->out[0].off != a->in.off;
+    if (b->kind != MOT_OP_MATMUL) {
+        return 0;
+    }
+    const mot_op_rmsnorm *r = &a->rmsnorm;
+    const mot_op_matmul *m = &b->matmul;
+    const int rows_match = (a->kind == MOT_OP_RMSNORM && !m->single_row) ||
+                           (a->kind == MOT_OP_RMSNORM_LAST && m->single_row);
+    return rows_match && !m->accumulate && same_buf(r->out, m->x) && r->d == b->w[0]->cols && r->out.off != r->x.off;
 }
 
-/* c: the SWIGLU on b's two outputs (gate = out[0], up = out[1]) */
+/* c: the SWIGLU on b's two outputs (gate = y[0], up = y[1]) */
 static int swiglu_after(const mot_plan_op *b, const mot_plan_op *c) {
-    return c && c->kind == MOT_OP_SWIGLU && b->kind == MOT_OP_MATMUL && b->n_w == 2 && !b->accumulate &&
-           same_buf(c->out[0], b->out[0]) && same_buf(c->in, b->out[1]) && c->d == b->w[0]->rows;
+    return c && c->kind == MOT_OP_SWIGLU && b->kind == MOT_OP_MATMUL && b->n_w == 2 && !b->matmul.accumulate &&
+           same_buf(c->swiglu.gate, b->matmul.y[0]) && same_buf(c->swiglu.up, b->matmul.y[1]) &&
+           c->swiglu.f == b->w[0]->rows;
 }
 
 /* The fused GEMV of span ops from prog[i]: its jobs, rows, fusion and x; returns the number
@@ -207,15 +202,16 @@ static int fused_gemv(const mot_plan *p, int i, int span, char *arena, mot_matmu
     const int n = step_of(arena)->lane[a->lane].n_new;
     const int has_norm = a->kind != MOT_OP_MATMUL;
     const mot_plan_op *mm = has_norm ? &p->ops[p->prog[i + 1].arg] : a;
-    *rows = mm->single_row ? 1 : n;
+    *rows = mm->matmul.single_row ? 1 : n;
     for (int j = 0; j < mm->n_w; j++) {
-        jobs[j] = (mot_matmul_job){F(mm->out[j]), mm->w[j], mm->bias[j], mm->accumulate};
+        jobs[j] = (mot_matmul_job){F(mm->matmul.y[j]), mm->w[j], mm->bias[j], mm->matmul.accumulate};
     }
     *f = (mot_gemv_fusion){0};
-    *x = F(mm->in);
+    *x = F(mm->matmul.x);
     if (has_norm) {
-        f->norm_w = a->vec, f->norm_eps = a->eps, f->norm_out = F(a->out[0]);
-        *x = a->kind == MOT_OP_RMSNORM_LAST ? F(a->in) + (int64_t)(n - 1) * a->d : F(a->in);
+        const mot_op_rmsnorm *r = &a->rmsnorm;
+        f->norm_w = r->weight, f->norm_eps = r->eps, f->norm_out = F(r->out);
+        *x = a->kind == MOT_OP_RMSNORM_LAST ? F(r->x) + (int64_t)(n - 1) * r->d : F(r->x);
     }
     f->swiglu = span == (has_norm ? 3 : 2);
     return n > 0 && mot_cpu_gemv_can_fuse(jobs, mm->n_w, *rows, f) ? mm->n_w : 0;

@@ -30,6 +30,7 @@ typedef struct {
     mot_plan_key key;
     uint64_t plan_id;         /* the plan it was bound from (a recompiled plan is a new id) */
     mot_gpu_launch *launches; /* [n_ops] bound to the arena and the device weights */
+    mot_plan_op *bound_ops;   /* [n_ops] the plan's ops with device f32 vectors (launches[i].op) */
     char (*names)[64];        /* [n_ops] profiler range names */
     /* plan nodes: where each starts and ends in the program, its NVTX range */
     int *node_first, *node_last;  /* [n_nodes] op index of the node's first / last RUN */
@@ -293,14 +294,17 @@ static mot_status bind_marks(cuda_backend *c, const mot_plan *p, graph_entry *g)
 static mot_status bind(cuda_backend *c, const mot_plan *p, graph_entry *g) {
     g->launches = calloc((size_t)p->n_ops, sizeof *g->launches);
     g->names = calloc((size_t)p->n_ops, sizeof *g->names);
-    if (!g->launches || !g->names) {
+    g->bound_ops = calloc((size_t)p->n_ops, sizeof *g->bound_ops);
+    if (!g->launches || !g->names || !g->bound_ops) {
         return mot_fail(MOT_ERR_NOMEM, "cuda backend: out of host memory");
     }
     g->n_ops = p->n_ops;
     for (int i = 0; i < p->n_ops; i++) {
         const mot_plan_op *op = &p->ops[i];
         mot_gpu_launch *l = &g->launches[i];
-        l->op = op;
+        mot_plan_op *bound = &g->bound_ops[i];
+        memcpy(bound, op, sizeof *bound); /* bytes and all: captures compare equal */
+        l->op = bound;
         l->arena = c->arena;
         l->step = (mot_step_state *)(c->arena + c->layout->step.off);
         for (int j = 0; j < op->n_w; j++) {
@@ -312,8 +316,11 @@ static mot_status bind(cuda_backend *c, const mot_plan *p, graph_entry *g) {
                                 mot_op_kind_name(op->kind));
             }
         }
-        l->vec = find_copy(c, op->vec);
-        l->vec2 = find_copy(c, op->vec2);
+        const float **vec[2];
+        int64_t vec_len[2];
+        for (int v = mot_plan_op_vectors(bound, vec, vec_len) - 1; v >= 0; v--) {
+            *vec[v] = find_copy(c, *vec[v]);
+        }
         l->max_rows = c->src->max_rows[op->lane];
         l->rows = 1;
         l->vocab = c->src->ex[op->lane]->cfg.vocab;
@@ -340,6 +347,7 @@ static void entry_free(cuda_backend *c, graph_entry *g) {
     free(g->node_ranges);
     free(g->node_open);
     free(g->launches);
+    free(g->bound_ops);
     free(g->names);
     memset(g, 0, sizeof *g);
 }
@@ -464,7 +472,8 @@ static mot_status issue(cuda_backend *c, const mot_plan *p, graph_entry *g, int 
 static void set_rows(cuda_backend *c, const mot_plan *p, graph_entry *g) {
     for (int i = 0; i < g->n_ops; i++) {
         const mot_plan_op *op = &p->ops[i];
-        int rows = p->key.phase == MOT_PHASE_DECODE || op->single_row ? 1 : c->host_step.lane[op->lane].n_new;
+        const int single_row = op->kind == MOT_OP_MATMUL && op->matmul.single_row;
+        int rows = p->key.phase == MOT_PHASE_DECODE || single_row ? 1 : c->host_step.lane[op->lane].n_new;
         g->launches[i].rows = rows > 0 ? rows : 1;
     }
 }

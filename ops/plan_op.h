@@ -10,6 +10,7 @@
 #include <stdint.h>
 
 #include "common/weight.h"
+#include "ops/op_table.h"
 #include "ops/step_state.h"
 
 /* A byte range of the arena. A buffer with bytes == 0 is absent. */
@@ -17,37 +18,11 @@ typedef struct {
     size_t off, bytes;
 } mot_buf;
 
+/* One kind per row of the op table (ops/op_table.h): MOT_OP_EMBED, MOT_OP_RMSNORM, ... */
 typedef enum {
-    /* x[n, d] = embed[tokens[t]]                          in: tokens (int32)   out[0]: x */
-    MOT_OP_EMBED,
-    /* out[n, d] = rmsnorm(in[n, d]) * vec                 (HF LlamaRMSNorm) */
-    MOT_OP_RMSNORM,
-    /* out[0] = rmsnorm(in[n-1]) * vec: the last row only (before the LM head) */
-    MOT_OP_RMSNORM_LAST,
-    /* y_j[n, rows_j] = in[n, cols] W_j^T (+ bias_j), j < n_w; accumulate: out[0] += y_0
-     * (through scratch on the CPU). rows = 1 when last_row_only is not used: n rows. */
-    MOT_OP_MATMUL,
-    /* RoPE on q [n, n_heads, hd] (out[0]) and k [n, n_kv, hd] (out[1]) in place at positions
-     * pos..pos+n-1, then k (out[1]) and v (in2) copied into the layer's cache (kv[0], kv[1];
-     * kv head g of position j at j * kv_stride + g * kv_head_stride floats) at pos. */
-    MOT_OP_ROPE_APPEND,
-    /* out[0][n, n_heads*hd] = causal GQA attention of q (in) over kv[0], kv[1] rows [0, pos+n) */
-    MOT_OP_ATTENTION,
-    /* out[0][n, f] = silu(out[0]) * in */
-    MOT_OP_SWIGLU,
-    /* out[n, d_s] = layernorm(in) * vec + vec2 (PyTorch LayerNorm, eps 1e-5) */
-    MOT_OP_LAYERNORM,
-    /* rows of in, in2 [n, d_s] copied into kv[0], kv[1] (this stack's latent caches, d_s
-     * floats per row) at rows */
-    MOT_OP_LATENT_APPEND,
-    /* out[0][n_q, d_s]: the primary's queries (in) over every lane's latent keys/values
-     * seg_k[m], seg_v[m] with the proportional mask in prefill (SPEC 1.4) */
-    MOT_OP_CROSS_ATTENTION,
-    /* token = sample(in = logits [vocab]) into the step state and tokens[0] (out[0]) */
-    MOT_OP_SAMPLE,
-    /* every lane: pos += n_new, rows += n_new, alive &= !eos (non-primaries), n_new = alive,
-     * prefill = 0, step++ */
-    MOT_OP_STEP_ADVANCE,
+#define MOT_OP_ENUM_(KIND, name, reads, ref, cpu, cuda, doc) MOT_OP_##KIND,
+    MOT_OP_TABLE(MOT_OP_ENUM_)
+#undef MOT_OP_ENUM_
     MOT_OP_KIND_COUNT
 } mot_op_kind;
 
@@ -62,6 +37,92 @@ typedef enum {
 
 #define MOT_OP_MAX_W 3
 
+/* Heads and one layer's KV cache as ROPE_APPEND and ATTENTION read them: kv head g of position
+ * j at j * kv_stride + g * kv_head_stride floats of k_cache / v_cache (head-major caches). */
+typedef struct {
+    mot_buf k_cache, v_cache;
+    int n_heads, n_kv, hd;
+    int kv_stride;          /* floats from one position to the next */
+    int64_t kv_head_stride; /* floats from one kv head to the next */
+} mot_op_kv;
+
+/* Each kind's parameters, named for what they are: the member of mot_plan_op's union with the
+ * kind's name (ops/op_table.h). Buffers are arena ranges; rows t < the lane's n_new (read
+ * from the step state) unless said otherwise; f32 vectors are host pointers (the CUDA
+ * backend maps them to device copies, mot_plan_op_vectors). */
+typedef struct {
+    mot_buf tokens; /* int32 [n] */
+    mot_buf out;    /* [n, d]; the table is w[0] */
+    int d;
+} mot_op_embed;
+
+typedef struct { /* RMSNORM and RMSNORM_LAST */
+    mot_buf x, out; /* x [n, d]; out [n, d] (RMSNORM_LAST: [1, d], the last row of x) */
+    const float *weight; /* [d] */
+    int d;
+    float eps;
+} mot_op_rmsnorm;
+
+typedef struct {
+    mot_buf x;                /* [rows, w[0].cols] */
+    mot_buf y[MOT_OP_MAX_W];  /* y_j [rows, w[j].rows] */
+    mot_buf scratch;          /* accumulate on the CPU: y_0's product before the add */
+    int accumulate;           /* y_0 += x W_0^T (+ bias_0); n_w == 1 */
+    int single_row;           /* one row (the LM head after RMSNORM_LAST), whatever n is */
+} mot_op_matmul;
+
+typedef struct {
+    mot_buf q, k;        /* [n, n_heads, hd], [n, n_kv, hd]: rotated in place */
+    mot_buf v;           /* [n, n_kv, hd] */
+    mot_op_kv kv;        /* k and v are stored at pos.. */
+    const float *inv_freq; /* [hd / 2] */
+} mot_op_rope_append;
+
+typedef struct {
+    mot_buf q, out;      /* [n, n_heads, hd] */
+    mot_op_kv kv;        /* keys/values [0, pos + n) */
+    int window;          /* sliding window (0: none) */
+    float scale;
+} mot_op_attention;
+
+typedef struct {
+    mot_buf gate, up;    /* [n, f]; gate is overwritten */
+    int f;
+} mot_op_swiglu;
+
+typedef struct {
+    mot_buf x, out;      /* [n, d] */
+    const float *weight, *bias; /* [d] or NULL (1, 0) */
+    int d;
+    float eps;
+} mot_op_layernorm;
+
+typedef struct {
+    mot_buf k, v;                /* [n, d] */
+    mot_buf k_cache, v_cache;    /* this stack's latent caches, d floats per row, written at rows.. */
+    int d;
+} mot_op_latent_append;
+
+typedef struct {
+    mot_buf q, out;      /* the primary's queries [n_q, d], out [n_q, d] */
+    int d, heads;
+    float scale;
+    int n_seg;           /* one segment per lane: its latent keys/values */
+    mot_buf seg_k[MOT_MAX_LANES], seg_v[MOT_MAX_LANES];
+} mot_op_cross_attention;
+
+typedef struct {
+    mot_buf logits;      /* [vocab] */
+    mot_buf tokens;      /* int32: tokens[0] = the sampled token */
+    int vocab;
+} mot_op_sample;
+
+typedef struct {
+    int n_lanes;
+    int eos[MOT_MAX_LANES][MOT_MAX_EOS]; /* EOS ids per lane (-1 padded) */
+    int ignore_eos;
+} mot_op_step_advance;
+
 typedef struct {
     mot_op_kind kind;
     mot_node_kind node;
@@ -72,33 +133,37 @@ typedef struct {
     int node_id;       /* the pipeline-graph node it belongs to, 0 .. plan n_nodes-1: one per
                           (lane, node kind, stack, forward/reverse); profiling groups ops by it */
     int reverse;       /* PROJECTOR ops: 1 for the reverse projection */
-    unsigned reads;    /* MOT_READS_* */
+    unsigned reads;    /* MOT_READS_*: the op table's reads for the kind */
 
-    mot_buf in, in2;
-    mot_buf out[MOT_OP_MAX_W];
-    mot_buf scratch;   /* MATMUL with accumulate (CPU) */
-    mot_buf kv[2];     /* KV cache layer (ROPE_APPEND, ATTENTION) or latent cache (LATENT_APPEND) */
-    int n_seg;         /* CROSS_ATTENTION: one segment per lane */
-    mot_buf seg_k[MOT_MAX_LANES], seg_v[MOT_MAX_LANES];
-
+    /* the op's weight matrices (MATMUL: W_j with bias_j, f32 [W_j.rows] or NULL; EMBED: the
+     * table): host descriptors, the CUDA backend maps them */
     int n_w;
-    const mot_weight *w[MOT_OP_MAX_W];  /* host descriptors; the CUDA backend maps them */
-    const float *bias[MOT_OP_MAX_W];    /* f32 [rows_j] or NULL */
-    const float *vec, *vec2;            /* norm weight / bias; ROPE_APPEND: inv_freq [hd/2] */
-    int accumulate;
-    int single_row;    /* MATMUL: one row (the LM head after RMSNORM_LAST), whatever n is */
+    const mot_weight *w[MOT_OP_MAX_W];
+    const float *bias[MOT_OP_MAX_W];
 
-    /* static dims */
-    int d;             /* row width of in (hidden, d_s, vocab for SAMPLE) */
-    int n_heads, n_kv, hd, window;
-    int kv_stride;     /* cache: floats from one position to the next */
-    int64_t kv_head_stride; /* cache: floats from one kv head to the next */
-    float eps, scale;
-    int eos[MOT_MAX_LANES][MOT_MAX_EOS]; /* STEP_ADVANCE: EOS ids per lane (-1 padded) */
-    int ignore_eos;
+    union { /* the member named as the kind (RMSNORM_LAST: rmsnorm) */
+        mot_op_embed embed;
+        mot_op_rmsnorm rmsnorm;
+        mot_op_matmul matmul;
+        mot_op_rope_append rope_append;
+        mot_op_attention attention;
+        mot_op_swiglu swiglu;
+        mot_op_layernorm layernorm;
+        mot_op_latent_append latent_append;
+        mot_op_cross_attention cross_attention;
+        mot_op_sample sample;
+        mot_op_step_advance step_advance;
+    };
 } mot_plan_op;
 
+/* The op's f32 host vectors (norm weights and biases, inv_freq) as pointers to its fields,
+ * with their lengths in floats: what a backend with its own memory maps. Returns how many
+ * (at most 2). */
+int mot_plan_op_vectors(mot_plan_op *op, const float **field[2], int64_t len[2]);
+
 const char *mot_op_kind_name(mot_op_kind k);
+/* The step-varying values the kind reads (the op table's reads). */
+unsigned mot_op_kind_reads(mot_op_kind k);
 const char *mot_node_kind_name(mot_node_kind k);
 
 #endif

@@ -43,42 +43,92 @@ static int push(mot_buf *out, int n, int cap, mot_buf b) {
 int mot_plan_op_writes(const mot_plan_op *op, mot_buf *out, int cap) {
     int n = 0;
     switch (op->kind) {
+    case MOT_OP_EMBED:
+        return push(out, n, cap, op->embed.out);
+    case MOT_OP_RMSNORM:
+    case MOT_OP_RMSNORM_LAST:
+        return push(out, n, cap, op->rmsnorm.out);
+    case MOT_OP_MATMUL:
+        for (int j = 0; j < MOT_OP_MAX_W; j++) {
+            n = push(out, n, cap, op->matmul.y[j]);
+        }
+        return push(out, n, cap, op->matmul.scratch);
     case MOT_OP_ROPE_APPEND:
+        n = push(out, n, cap, op->rope_append.q);
+        n = push(out, n, cap, op->rope_append.k);
+        n = push(out, n, cap, op->rope_append.kv.k_cache);
+        return push(out, n, cap, op->rope_append.kv.v_cache);
+    case MOT_OP_ATTENTION:
+        return push(out, n, cap, op->attention.out);
+    case MOT_OP_SWIGLU:
+        return push(out, n, cap, op->swiglu.gate);
+    case MOT_OP_LAYERNORM:
+        return push(out, n, cap, op->layernorm.out);
     case MOT_OP_LATENT_APPEND:
-        n = push(out, n, cap, op->out[0]);
-        n = push(out, n, cap, op->out[1]);
-        n = push(out, n, cap, op->kv[0]);
-        n = push(out, n, cap, op->kv[1]);
-        return n;
+        n = push(out, n, cap, op->latent_append.k_cache);
+        return push(out, n, cap, op->latent_append.v_cache);
+    case MOT_OP_CROSS_ATTENTION:
+        return push(out, n, cap, op->cross_attention.out);
     case MOT_OP_SAMPLE:
-        n = push(out, n, cap, op->out[0]);
+        n = push(out, n, cap, op->sample.tokens);
         return push(out, n, cap, lane_sampling(op->lane));
     case MOT_OP_STEP_ADVANCE:
         return push(out, n, cap, (mot_buf){0, sizeof(mot_step_state)});
-    default:
-        for (int j = 0; j < MOT_OP_MAX_W; j++) {
-            n = push(out, n, cap, op->out[j]);
-        }
-        return push(out, n, cap, op->scratch);
+    case MOT_OP_KIND_COUNT:
+        break;
     }
+    return n;
+}
+
+/* The arena buffers the op reads (the step state aside). */
+static int reads_buffers(const mot_plan_op *op, mot_buf *out, int n, int cap) {
+    switch (op->kind) {
+    case MOT_OP_EMBED:
+        return push(out, n, cap, op->embed.tokens);
+    case MOT_OP_RMSNORM:
+    case MOT_OP_RMSNORM_LAST:
+        return push(out, n, cap, op->rmsnorm.x);
+    case MOT_OP_MATMUL:
+        n = push(out, n, cap, op->matmul.x);
+        return op->matmul.accumulate ? push(out, n, cap, op->matmul.y[0]) : n; /* read-modify-write */
+    case MOT_OP_ROPE_APPEND: /* q and k: read-modify-write */
+        n = push(out, n, cap, op->rope_append.q);
+        n = push(out, n, cap, op->rope_append.k);
+        return push(out, n, cap, op->rope_append.v);
+    case MOT_OP_ATTENTION:
+        n = push(out, n, cap, op->attention.q);
+        n = push(out, n, cap, op->attention.kv.k_cache);
+        return push(out, n, cap, op->attention.kv.v_cache);
+    case MOT_OP_SWIGLU:
+        n = push(out, n, cap, op->swiglu.gate); /* read-modify-write */
+        return push(out, n, cap, op->swiglu.up);
+    case MOT_OP_LAYERNORM:
+        return push(out, n, cap, op->layernorm.x);
+    case MOT_OP_LATENT_APPEND:
+        n = push(out, n, cap, op->latent_append.k);
+        return push(out, n, cap, op->latent_append.v);
+    case MOT_OP_CROSS_ATTENTION:
+        n = push(out, n, cap, op->cross_attention.q);
+        for (int m = 0; m < op->cross_attention.n_seg; m++) {
+            n = push(out, n, cap, op->cross_attention.seg_k[m]);
+            n = push(out, n, cap, op->cross_attention.seg_v[m]);
+        }
+        return n;
+    case MOT_OP_SAMPLE:
+        return push(out, n, cap, op->sample.logits);
+    case MOT_OP_STEP_ADVANCE:
+    case MOT_OP_KIND_COUNT:
+        break;
+    }
+    return n;
 }
 
 int mot_plan_op_reads(const mot_plan_op *op, mot_buf *out, int cap) {
-    int n = 0;
-    n = push(out, n, cap, op->in);
-    n = push(out, n, cap, op->in2);
-    if (op->kind == MOT_OP_ATTENTION) {
-        n = push(out, n, cap, op->kv[0]);
-        n = push(out, n, cap, op->kv[1]);
-    }
-    if (op->accumulate || op->kind == MOT_OP_SWIGLU || op->kind == MOT_OP_ROPE_APPEND) {
-        n = push(out, n, cap, op->out[0]); /* read-modify-write */
-    }
+    int n = reads_buffers(op, out, 0, cap);
     if (op->kind == MOT_OP_CROSS_ATTENTION || op->kind == MOT_OP_STEP_ADVANCE) {
+        const int lanes = op->kind == MOT_OP_STEP_ADVANCE ? op->step_advance.n_lanes : op->cross_attention.n_seg;
         n = push(out, n, cap, step_header);
-        for (int m = 0; m < op->n_seg; m++) {
-            n = push(out, n, cap, op->seg_k[m]);
-            n = push(out, n, cap, op->seg_v[m]);
+        for (int m = 0; m < lanes; m++) {
             n = push(out, n, cap, lane_geometry(m));
             if (op->kind == MOT_OP_STEP_ADVANCE) {
                 n = push(out, n, cap, lane_sampling(m));

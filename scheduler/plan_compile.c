@@ -99,16 +99,15 @@ static mot_status matmul(builder *b, mot_node_kind node, int lane, int stack, in
                          const mot_weight *const *w, const float *const *bias, const mot_buf *out,
                          mot_buf acc_scratch) {
     mot_plan_op op = op_of(MOT_OP_MATMUL, node, b, lane, stack, layer, MOT_READS_N_NEW);
-    op.in = in;
+    op.matmul.x = in;
     op.n_w = n_w;
     for (int j = 0; j < n_w; j++) {
         op.w[j] = w[j];
         op.bias[j] = bias ? bias[j] : NULL;
-        op.out[j] = out[j];
+        op.matmul.y[j] = out[j];
     }
-    op.d = (int)w[0]->cols;
-    op.scratch = acc_scratch;
-    op.accumulate = acc_scratch.bytes > 0;
+    op.matmul.scratch = acc_scratch;
+    op.matmul.accumulate = acc_scratch.bytes > 0;
     return run(b, &op);
 }
 
@@ -124,8 +123,8 @@ static mot_status reverse_projection(builder *b, int lane, int q, mot_buf in) {
     const mot_lane_bufs *B = &b->A->lane[lane];
     mot_plan_op op = op_of(MOT_OP_MATMUL, MOT_NODE_PROJECTOR, b, lane, q, -1, MOT_READS_N_NEW);
     const mot_linear *l = &b->src->inter[q].reverse[b->src->expert[lane]];
-    op.in = in, op.n_w = 1, op.w[0] = &l->w, op.bias[0] = l->bias, op.out[0] = B->x;
-    op.d = (int)l->w.cols, op.scratch = B->xn, op.accumulate = 1, op.reverse = 1;
+    op.matmul.x = in, op.n_w = 1, op.w[0] = &l->w, op.bias[0] = l->bias, op.matmul.y[0] = B->x;
+    op.matmul.scratch = B->xn, op.matmul.accumulate = 1, op.reverse = 1;
     return run(b, &op);
 }
 
@@ -137,11 +136,13 @@ static mot_status layer_ops(builder *b, int lane, int stack, int l) {
     /* the layer's caches head-major, [n_kv, ctx, hd]: one kv head's keys are contiguous, so
      * decode attention reads each as one run (docs/benchmarks.md) */
     const int64_t kv_head_stride = (int64_t)b->src->ctx[lane] * c->head_dim;
-    const mot_buf kc = mot_arena_slice(B->k_cache, l, c->n_layers), vc = mot_arena_slice(B->v_cache, l, c->n_layers);
+    const mot_op_kv kv = {mot_arena_slice(B->k_cache, l, c->n_layers), mot_arena_slice(B->v_cache, l, c->n_layers),
+                          c->n_heads, c->n_kv_heads, c->head_dim, c->head_dim, kv_head_stride};
     mot_buf none = {0, 0};
 
     mot_plan_op op = op_of(MOT_OP_RMSNORM, MOT_NODE_STACK, b, lane, stack, l, MOT_READS_N_NEW);
-    op.in = B->x, op.out[0] = B->xn, op.vec = W->attn_norm, op.d = c->hidden, op.eps = c->rms_eps;
+    op.rmsnorm.x = B->x, op.rmsnorm.out = B->xn, op.rmsnorm.weight = W->attn_norm, op.rmsnorm.d = c->hidden;
+    op.rmsnorm.eps = c->rms_eps;
     MOT_TRY(run(b, &op));
 
     const mot_weight *qkv[3] = {&W->wq, &W->wk, &W->wv};
@@ -149,23 +150,21 @@ static mot_status layer_ops(builder *b, int lane, int stack, int l) {
     MOT_TRY(matmul(b, MOT_NODE_STACK, lane, stack, l, B->xn, 3, qkv, NULL, qkv_out, none));
 
     op = op_of(MOT_OP_ROPE_APPEND, MOT_NODE_STACK, b, lane, stack, l, MOT_READS_POS | MOT_READS_N_NEW);
-    op.out[0] = B->q, op.out[1] = B->k, op.in2 = B->v, op.kv[0] = kc, op.kv[1] = vc, op.vec = ex->inv_freq;
-    op.n_heads = c->n_heads, op.n_kv = c->n_kv_heads, op.hd = c->head_dim;
-    op.kv_stride = c->head_dim, op.kv_head_stride = kv_head_stride;
+    op.rope_append.q = B->q, op.rope_append.k = B->k, op.rope_append.v = B->v;
+    op.rope_append.kv = kv, op.rope_append.inv_freq = ex->inv_freq;
     MOT_TRY(run(b, &op));
 
     op = op_of(MOT_OP_ATTENTION, MOT_NODE_STACK, b, lane, stack, l, MOT_READS_POS | MOT_READS_N_NEW);
-    op.in = B->q, op.kv[0] = kc, op.kv[1] = vc, op.out[0] = B->att;
-    op.n_heads = c->n_heads, op.n_kv = c->n_kv_heads, op.hd = c->head_dim;
-    op.kv_stride = c->head_dim, op.kv_head_stride = kv_head_stride;
-    op.window = c->sliding_window, op.scale = 1.0f / sqrtf((float)c->head_dim);
+    op.attention.q = B->q, op.attention.kv = kv, op.attention.out = B->att;
+    op.attention.window = c->sliding_window, op.attention.scale = 1.0f / sqrtf((float)c->head_dim);
     MOT_TRY(run(b, &op));
 
     const mot_weight *wo = &W->wo;
     MOT_TRY(matmul(b, MOT_NODE_STACK, lane, stack, l, B->att, 1, &wo, NULL, &B->x, B->xn));
 
     op = op_of(MOT_OP_RMSNORM, MOT_NODE_STACK, b, lane, stack, l, MOT_READS_N_NEW);
-    op.in = B->x, op.out[0] = B->xn, op.vec = W->ffn_norm, op.d = c->hidden, op.eps = c->rms_eps;
+    op.rmsnorm.x = B->x, op.rmsnorm.out = B->xn, op.rmsnorm.weight = W->ffn_norm, op.rmsnorm.d = c->hidden;
+    op.rmsnorm.eps = c->rms_eps;
     MOT_TRY(run(b, &op));
 
     const mot_weight *gu[2] = {&W->w_gate, &W->w_up};
@@ -173,7 +172,7 @@ static mot_status layer_ops(builder *b, int lane, int stack, int l) {
     MOT_TRY(matmul(b, MOT_NODE_STACK, lane, stack, l, B->xn, 2, gu, NULL, gu_out, none));
 
     op = op_of(MOT_OP_SWIGLU, MOT_NODE_STACK, b, lane, stack, l, MOT_READS_N_NEW);
-    op.out[0] = B->gate, op.in = B->up, op.d = c->ffn;
+    op.swiglu.gate = B->gate, op.swiglu.up = B->up, op.swiglu.f = c->ffn;
     MOT_TRY(run(b, &op));
 
     const mot_weight *wd = &W->w_down;
@@ -197,8 +196,9 @@ static mot_status project_forward(builder *b, int lane, int q, int queries) {
     mot_buf latent = B->z;
     if (iw->norm_weight) {
         mot_plan_op op = op_of(MOT_OP_LAYERNORM, MOT_NODE_PROJECTOR, b, lane, q, -1, MOT_READS_N_NEW);
-        op.in = B->z, op.out[0] = B->nz, op.vec = iw->norm_weight, op.vec2 = iw->norm_bias;
-        op.d = s->shared_dim, op.eps = 1e-5f;
+        op.layernorm.x = B->z, op.layernorm.out = B->nz;
+        op.layernorm.weight = iw->norm_weight, op.layernorm.bias = iw->norm_bias;
+        op.layernorm.d = s->shared_dim, op.layernorm.eps = 1e-5f;
         MOT_TRY(run(b, &op));
         latent = B->nz;
     }
@@ -208,9 +208,9 @@ static mot_status project_forward(builder *b, int lane, int q, int queries) {
     MOT_TRY(matmul(b, MOT_NODE_PROJECTOR, lane, q, -1, latent, queries ? 3 : 2, w, bias, out, none));
 
     mot_plan_op op = op_of(MOT_OP_LATENT_APPEND, MOT_NODE_PROJECTOR, b, lane, q, -1, MOT_READS_ROWS | MOT_READS_N_NEW);
-    op.in = B->lat_k, op.in2 = B->lat_v, op.d = s->shared_dim;
-    op.kv[0] = mot_arena_slice(B->lat_k_cache, q, s->stacks);
-    op.kv[1] = mot_arena_slice(B->lat_v_cache, q, s->stacks);
+    op.latent_append.k = B->lat_k, op.latent_append.v = B->lat_v, op.latent_append.d = s->shared_dim;
+    op.latent_append.k_cache = mot_arena_slice(B->lat_k_cache, q, s->stacks);
+    op.latent_append.v_cache = mot_arena_slice(B->lat_v_cache, q, s->stacks);
     return run(b, &op);
 }
 
@@ -222,15 +222,16 @@ static mot_status head_and_sample(builder *b, int lane, int tail_stack) {
     const mot_expert *ex = b->src->ex[lane];
     const mot_lane_bufs *B = &b->A->lane[lane];
     mot_plan_op op = op_of(MOT_OP_RMSNORM_LAST, MOT_NODE_STACK, b, lane, tail_stack, -1, MOT_READS_N_NEW);
-    op.in = B->x, op.out[0] = B->xn, op.vec = ex->final_norm, op.d = ex->cfg.hidden, op.eps = ex->cfg.rms_eps;
+    op.rmsnorm.x = B->x, op.rmsnorm.out = B->xn, op.rmsnorm.weight = ex->final_norm;
+    op.rmsnorm.d = ex->cfg.hidden, op.rmsnorm.eps = ex->cfg.rms_eps;
     MOT_TRY(run(b, &op));
     const mot_weight *w = &ex->lm_head;
     mot_buf none = {0, 0};
     mot_buf xn_row = {B->xn.off, (size_t)ex->cfg.hidden * sizeof(float)};
     MOT_TRY(matmul(b, MOT_NODE_STACK, lane, tail_stack, -1, xn_row, 1, &w, NULL, &B->logits, none));
-    b->p->ops[b->p->n_ops - 1].single_row = 1;
+    b->p->ops[b->p->n_ops - 1].matmul.single_row = 1;
     op = op_of(MOT_OP_SAMPLE, MOT_NODE_SAMPLER, b, lane, -1, -1, MOT_READS_N_NEW | MOT_READS_RNG);
-    op.in = B->logits, op.out[0] = B->tokens, op.d = ex->cfg.vocab;
+    op.sample.logits = B->logits, op.sample.tokens = B->tokens, op.sample.vocab = ex->cfg.vocab;
     return run(b, &op);
 }
 
@@ -238,11 +239,11 @@ static mot_status step_advance(builder *b) {
     const mot_plan_source *s = b->src;
     mot_plan_op op = op_of(MOT_OP_STEP_ADVANCE, MOT_NODE_SAMPLER, b, 0, -1, -1,
                            MOT_READS_POS | MOT_READS_N_NEW | MOT_READS_ROWS | MOT_READS_ALIVE | MOT_READS_TOKEN);
-    op.n_seg = s->n_lanes;
-    op.ignore_eos = s->ignore_eos;
+    op.step_advance.n_lanes = s->n_lanes;
+    op.step_advance.ignore_eos = s->ignore_eos;
     for (int i = 0; i < MOT_MAX_LANES; i++) {
         for (int e = 0; e < MOT_MAX_EOS; e++) {
-            op.eos[i][e] = i < s->n_lanes && e < s->ex[i]->cfg.n_eos ? s->ex[i]->cfg.eos_ids[e] : -1;
+            op.step_advance.eos[i][e] = i < s->n_lanes && e < s->ex[i]->cfg.n_eos ? s->ex[i]->cfg.eos_ids[e] : -1;
         }
     }
     return run(b, &op);
@@ -253,7 +254,8 @@ static mot_status embed(builder *b, int lane) {
     const mot_plan_source *s = b->src;
     const mot_lane_bufs *B = &b->A->lane[lane];
     mot_plan_op op = op_of(MOT_OP_EMBED, MOT_NODE_STACK, b, lane, 0, -1, MOT_READS_N_NEW);
-    op.in = B->tokens, op.out[0] = B->x, op.n_w = 1, op.w[0] = &s->ex[lane]->embed, op.d = s->ex[lane]->cfg.hidden;
+    op.embed.tokens = B->tokens, op.embed.out = B->x, op.n_w = 1, op.w[0] = &s->ex[lane]->embed;
+    op.embed.d = s->ex[lane]->cfg.hidden;
     return run(b, &op);
 }
 
@@ -325,12 +327,13 @@ static mot_status lower_attention(builder *b, const lowering *L, int i) {
     const mot_lane_bufs *P = &b->A->lane[0];
     mot_plan_op op = op_of(MOT_OP_CROSS_ATTENTION, MOT_NODE_ATTENTION, b, 0, q, -1,
                            MOT_READS_ROWS | MOT_READS_N_NEW | MOT_READS_PREFILL);
-    op.in = P->lat_q, op.out[0] = P->lat_att, op.d = s->shared_dim, op.n_heads = s->heads;
-    op.scale = 1.0f / sqrtf((float)(s->shared_dim / s->heads));
-    op.n_seg = n_seg;
+    op.cross_attention.q = P->lat_q, op.cross_attention.out = P->lat_att;
+    op.cross_attention.d = s->shared_dim, op.cross_attention.heads = s->heads;
+    op.cross_attention.scale = 1.0f / sqrtf((float)(s->shared_dim / s->heads));
+    op.cross_attention.n_seg = n_seg;
     for (int m = 0; m < n_seg; m++) {
-        op.seg_k[m] = mot_arena_slice(b->A->lane[m].lat_k_cache, q, s->stacks);
-        op.seg_v[m] = mot_arena_slice(b->A->lane[m].lat_v_cache, q, s->stacks);
+        op.cross_attention.seg_k[m] = mot_arena_slice(b->A->lane[m].lat_k_cache, q, s->stacks);
+        op.cross_attention.seg_v[m] = mot_arena_slice(b->A->lane[m].lat_v_cache, q, s->stacks);
     }
     MOT_TRY(run(b, &op));
     mot_buf none = {0, 0};

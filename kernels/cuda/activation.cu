@@ -26,13 +26,14 @@ __global__ void swiglu_step_kernel(float *gate_out, const float *up, int f, cons
     }
 }
 
-extern "C" mot_status mot_cuda_op_swiglu(const mot_gpu_launch *l, mot_cuda_stream stream) {
+extern "C" mot_status mot_cuda_op_swiglu(const mot_gpu_launch *l, mot_cuda_lane *lane, mot_cuda_stream stream) {
     const mot_plan_op *op = l->op;
-    float *gate = op_buf<float>(l, op->out[0]);
-    const float *up = op_buf<const float>(l, op->in);
-    MOT_OP_REQUIRE(gate && up && op->d > 0, "cuda swiglu: missing buffer");
-    swiglu_step_kernel<<<op_elem_grid(l, op->d, 256), 256, 0, (cudaStream_t)stream>>>(gate, up, op->d, l->step,
-                                                                                      op->lane);
+    const mot_op_swiglu *g = &op->swiglu;
+    float *gate = op_buf<float>(l, g->gate);
+    const float *up = op_buf<const float>(l, g->up);
+    MOT_OP_REQUIRE(gate && up && g->f > 0, "cuda swiglu: missing buffer");
+    swiglu_step_kernel<<<op_elem_grid(l, g->f, 256), 256, 0, (cudaStream_t)stream>>>(gate, up, g->f, l->step,
+                                                                                     op->lane);
     MOT_CUDA_LAUNCHED();
     return MOT_OK;
 }

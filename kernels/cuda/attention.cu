@@ -60,16 +60,16 @@ __global__ void __launch_bounds__(ATT_THREADS) attention_split_kernel(att_args a
                            sh);
 }
 
-// Positions the layer's cache holds: the last kv head's last key must fit in kv[0].
-static long long att_cache_positions(const mot_plan_op *op) {
-    const long long floats = (long long)(op->kv[0].bytes / sizeof(float));
-    const long long last_head = (long long)(op->n_kv - 1) * op->kv_head_stride;
-    return floats < last_head + op->hd ? 0 : (floats - last_head - op->hd) / op->kv_stride + 1;
+// Positions the layer's cache holds: the last kv head's last key must fit in k_cache.
+static long long att_cache_positions(const mot_op_kv *kv) {
+    const long long floats = (long long)(kv->k_cache.bytes / sizeof(float));
+    const long long last_head = (long long)(kv->n_kv - 1) * kv->kv_head_stride;
+    return floats < last_head + kv->hd ? 0 : (floats - last_head - kv->hd) / kv->kv_stride + 1;
 }
 
 template <int DPL>
 static mot_status launch_attention(const att_args &a, const mot_gpu_launch *l, mot_cuda_lane *lane, cudaStream_t s) {
-    const mot_plan_op *op = l->op;
+    const mot_op_kv *op = &l->op->attention.kv;
     int chunk = 0, splits = 0;
     if (l->rows == 1 && lane && lane->partial) {
         const long long cap = att_cache_positions(op);
@@ -88,12 +88,13 @@ static mot_status launch_attention(const att_args &a, const mot_gpu_launch *l, m
 }
 
 extern "C" mot_status mot_cuda_op_attention(const mot_gpu_launch *l, mot_cuda_lane *lane, mot_cuda_stream stream) {
-    const mot_plan_op *op = l->op;
+    const mot_op_attention *at = &l->op->attention;
+    const mot_op_kv *op = &at->kv;
     att_args a;
-    a.out = op_buf<float>(l, op->out[0]);
-    a.q = op_buf<const float>(l, op->in);
-    a.k = op_buf<const float>(l, op->kv[0]);
-    a.v = op_buf<const float>(l, op->kv[1]);
+    a.out = op_buf<float>(l, at->out);
+    a.q = op_buf<const float>(l, at->q);
+    a.k = op_buf<const float>(l, op->k_cache);
+    a.v = op_buf<const float>(l, op->v_cache);
     MOT_OP_REQUIRE(a.out && a.q && a.k && a.v, "cuda attention: missing buffer");
     MOT_OP_REQUIRE(op->hd > 0 && op->hd <= ATT_MAX_HD && op->n_kv > 0 && op->n_heads % op->n_kv == 0 &&
                        op->kv_stride >= op->hd && op->kv_head_stride >= op->hd && op->n_heads <= 65535,
@@ -104,10 +105,10 @@ extern "C" mot_status mot_cuda_op_attention(const mot_gpu_launch *l, mot_cuda_la
     a.n_heads = op->n_heads;
     a.group = op->n_heads / op->n_kv;
     a.hd = op->hd;
-    a.window = op->window;
-    a.scale = op->scale;
+    a.window = at->window;
+    a.scale = at->scale;
     a.step = l->step;
-    a.lane = op->lane;
+    a.lane = l->op->lane;
     cudaStream_t s = (cudaStream_t)stream;
     if (op->hd <= 32) {
         return launch_attention<1>(a, l, lane, s);

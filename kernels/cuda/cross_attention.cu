@@ -66,8 +66,8 @@ __global__ void __launch_bounds__(ATT_THREADS) cross_attention_split_kernel(xatt
 
 template <int DPL>
 static mot_status launch_cross(const xatt_args &a, const mot_gpu_launch *l, mot_cuda_lane *lane, cudaStream_t s) {
-    const mot_plan_op *op = l->op;
-    const int heads = op->n_heads;
+    const mot_op_cross_attention *op = &l->op->cross_attention;
+    const int heads = op->heads;
     int chunk = 0, splits = 0;
     if (l->rows == 1 && lane && lane->partial) {
         long long cap = 0;
@@ -92,16 +92,16 @@ static mot_status launch_cross(const xatt_args &a, const mot_gpu_launch *l, mot_
 
 extern "C" mot_status mot_cuda_op_cross_attention(const mot_gpu_launch *l, mot_cuda_lane *lane,
                                                   mot_cuda_stream stream) {
-    const mot_plan_op *op = l->op;
+    const mot_op_cross_attention *op = &l->op->cross_attention;
     xatt_args a;
-    a.out = op_buf<float>(l, op->out[0]);
-    a.q = op_buf<const float>(l, op->in);
+    a.out = op_buf<float>(l, op->out);
+    a.q = op_buf<const float>(l, op->q);
     a.n_seg = op->n_seg;
     a.d_s = op->d;
-    MOT_OP_REQUIRE(a.out && a.q && op->n_heads > 0 && a.d_s % op->n_heads == 0 && a.n_seg >= 1 &&
-                       a.n_seg <= MOT_MAX_LANES && op->n_heads <= 65535,
-                   "cuda cross_attention: bad op (heads %d, d_s %d, segments %d)", op->n_heads, a.d_s, a.n_seg);
-    a.dh = a.d_s / op->n_heads;
+    MOT_OP_REQUIRE(a.out && a.q && op->heads > 0 && a.d_s % op->heads == 0 && a.n_seg >= 1 &&
+                       a.n_seg <= MOT_MAX_LANES && op->heads <= 65535,
+                   "cuda cross_attention: bad op (heads %d, d_s %d, segments %d)", op->heads, a.d_s, a.n_seg);
+    a.dh = a.d_s / op->heads;
     MOT_OP_REQUIRE(a.dh <= ATT_MAX_HD, "cuda cross_attention: head dim %d > %d", a.dh, ATT_MAX_HD);
     for (int m = 0; m < MOT_MAX_LANES; m++) {
         a.k[m] = m < a.n_seg ? op_buf<const float>(l, op->seg_k[m]) : NULL;

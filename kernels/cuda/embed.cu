@@ -50,13 +50,13 @@ __global__ void embed_step_kernel(float *out, const T *table, const int *tokens,
     }
 }
 
-extern "C" mot_status mot_cuda_op_embed(const mot_gpu_launch *l, mot_cuda_stream stream) {
+extern "C" mot_status mot_cuda_op_embed(const mot_gpu_launch *l, mot_cuda_lane *lane, mot_cuda_stream stream) {
     const mot_plan_op *op = l->op;
     const mot_weight *w = &l->w[0];
-    const int d = op->d > 0 ? op->d : (int)w->cols;
+    const int d = op->embed.d > 0 ? op->embed.d : (int)w->cols;
     const int n_rows = w->rows > 0 ? (int)w->rows : l->vocab;
-    float *out = op_buf<float>(l, op->out[0]);
-    const int *tokens = op_buf<const int>(l, op->in);
+    float *out = op_buf<float>(l, op->embed.out);
+    const int *tokens = op_buf<const int>(l, op->embed.tokens);
     MOT_OP_REQUIRE(out && tokens && w->data && d <= w->cols, "cuda embed: missing buffer or table (d %d, cols %lld)",
                    d, (long long)w->cols);
     const unsigned grid = op_row_grid(l);

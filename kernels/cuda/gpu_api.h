@@ -16,12 +16,12 @@
  * plan and arena (so a captured decode graph replays unchanged); step-varying values are read
  * by the kernels from *step. */
 typedef struct {
-    const mot_plan_op *op;
+    const mot_plan_op *op;          /* the op with its f32 vectors (mot_plan_op_vectors: norm
+                                       weights, inv_freq) pointing at device copies */
     char *arena;                    /* device base of the arena (op buffers are offsets in it) */
     mot_step_state *step;           /* device step state (= arena + 0) */
     mot_weight w[MOT_OP_MAX_W];     /* the op's weights with device data pointers */
     const float *bias[MOT_OP_MAX_W];/* device f32 or NULL */
-    const float *vec, *vec2;        /* device f32 or NULL */
     int rows;                       /* token rows the host launches for: 1 in decode, the
                                        lane's n_new in prefill (GEMM sizes live on the host) */
     int max_rows;                   /* rows the lane's buffers hold (grid size for row loops) */

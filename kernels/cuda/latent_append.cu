@@ -13,13 +13,13 @@ __global__ void latent_append_kernel(float *k_cache, float *v_cache, const float
     }
 }
 
-extern "C" mot_status mot_cuda_op_latent_append(const mot_gpu_launch *l, mot_cuda_stream stream) {
-    const mot_plan_op *op = l->op;
-    const float *k = op_buf<const float>(l, op->in), *v = op_buf<const float>(l, op->in2);
-    float *kc = op_buf<float>(l, op->kv[0]), *vc = op_buf<float>(l, op->kv[1]);
+extern "C" mot_status mot_cuda_op_latent_append(const mot_gpu_launch *l, mot_cuda_lane *lane, mot_cuda_stream stream) {
+    const mot_op_latent_append *op = &l->op->latent_append;
+    const float *k = op_buf<const float>(l, op->k), *v = op_buf<const float>(l, op->v);
+    float *kc = op_buf<float>(l, op->k_cache), *vc = op_buf<float>(l, op->v_cache);
     MOT_OP_REQUIRE(k && v && kc && vc && op->d > 0, "cuda latent_append: missing buffer");
     latent_append_kernel<<<op_elem_grid(l, op->d, 256), 256, 0, (cudaStream_t)stream>>>(kc, vc, k, v, op->d, l->step,
-                                                                                        op->lane);
+                                                                                        l->op->lane);
     MOT_CUDA_LAUNCHED();
     return MOT_OK;
 }

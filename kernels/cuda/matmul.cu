@@ -197,29 +197,30 @@ extern "C" mot_status mot_cuda_bias_add(mot_cuda_blas *b, float *y, const float 
 }
 
 // MATMUL op: y_j[rows, w_j.rows] = in[rows, cols] W_j^T (+ bias_j) for j < n_w, or with
-// accumulate out[0] += in W_0^T (+ bias_0). rows is the host's row count (1 in decode, n_new in
+// accumulate y[0] += x W_0^T (+ bias_0). rows is the host's row count (1 in decode, n_new in
 // prefill): cuBLAS shapes are fixed at capture, so a dead lane still runs its GEMV on stale rows
 // of its own scratch, which nothing reads. x is converted to f16/bf16 once when consecutive
 // weights share the dtype and width.
 extern "C" mot_status mot_cuda_op_matmul(const mot_gpu_launch *l, mot_cuda_lane *lane, mot_cuda_stream stream) {
     const mot_plan_op *op = l->op;
-    const float *x = l->op->in.bytes ? (const float *)(l->arena + op->in.off) : NULL;
+    const mot_op_matmul *m = &op->matmul;
+    const float *x = m->x.bytes ? (const float *)(l->arena + m->x.off) : NULL;
     mot_cuda_blas *b = lane->blas;
-    if (!b || !x || op->n_w < 1 || op->n_w > MOT_OP_MAX_W || (op->accumulate && op->n_w != 1) || l->rows < 1) {
+    if (!b || !x || op->n_w < 1 || op->n_w > MOT_OP_MAX_W || (m->accumulate && op->n_w != 1) || l->rows < 1) {
         return mot_fail(MOT_ERR_ARG, "cuda matmul: bad op (lane blas %s, in %s, n_w %d, accumulate %d, rows %d)",
-                        b ? "set" : "missing", x ? "set" : "missing", op->n_w, op->accumulate, l->rows);
+                        b ? "set" : "missing", x ? "set" : "missing", op->n_w, m->accumulate, l->rows);
     }
     if ((cudaStream_t)stream != b->stream) {
         return mot_fail(MOT_ERR_ARG, "cuda matmul: lane %d launched on a stream other than its cuBLAS handle's", op->lane);
     }
     for (int j = 0; j < op->n_w; j++) {
         const mot_weight *w = &l->w[j];
-        float *y = op->out[j].bytes ? (float *)(l->arena + op->out[j].off) : NULL;
+        float *y = m->y[j].bytes ? (float *)(l->arena + m->y[j].off) : NULL;
         if (!y || !w->data) {
             return mot_fail(MOT_ERR_ARG, "cuda matmul: weight %d or its output is missing", j);
         }
         const int reuse = j > 0 && w->dtype == l->w[j - 1].dtype && w->cols == l->w[j - 1].cols;
-        MOT_TRY(mot_cuda_matmul_ex(b, y, x, w, l->rows, op->accumulate ? 1.0f : 0.0f, reuse));
+        MOT_TRY(mot_cuda_matmul_ex(b, y, x, w, l->rows, m->accumulate ? 1.0f : 0.0f, reuse));
         if (l->bias[j]) {
             MOT_TRY(mot_cuda_bias_add(b, y, l->bias[j], l->rows, (int)w->rows));
         }

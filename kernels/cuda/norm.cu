@@ -44,22 +44,22 @@ __global__ void rmsnorm_step_kernel(float *out, const float *x, const float *w, 
 }
 
 static mot_status launch_rmsnorm(const mot_gpu_launch *l, mot_cuda_stream stream, int last) {
-    const mot_plan_op *op = l->op;
-    float *out = op_buf<float>(l, op->out[0]);
-    const float *x = op_buf<const float>(l, op->in);
-    MOT_OP_REQUIRE(out && x && l->vec && op->d > 0, "cuda rmsnorm: missing buffer or weight");
+    const mot_op_rmsnorm *op = &l->op->rmsnorm;
+    float *out = op_buf<float>(l, op->out);
+    const float *x = op_buf<const float>(l, op->x);
+    MOT_OP_REQUIRE(out && x && op->weight && op->d > 0, "cuda rmsnorm: missing buffer or weight");
     const unsigned grid = last ? 1u : op_row_grid(l);
-    rmsnorm_step_kernel<<<grid, 256, 0, (cudaStream_t)stream>>>(out, x, l->vec, op->d, op->eps, l->step, op->lane,
-                                                               last);
+    rmsnorm_step_kernel<<<grid, 256, 0, (cudaStream_t)stream>>>(out, x, op->weight, op->d, op->eps, l->step,
+                                                               l->op->lane, last);
     MOT_CUDA_LAUNCHED();
     return MOT_OK;
 }
 
-extern "C" mot_status mot_cuda_op_rmsnorm(const mot_gpu_launch *l, mot_cuda_stream stream) {
+extern "C" mot_status mot_cuda_op_rmsnorm(const mot_gpu_launch *l, mot_cuda_lane *lane, mot_cuda_stream stream) {
     return launch_rmsnorm(l, stream, 0);
 }
 
-extern "C" mot_status mot_cuda_op_rmsnorm_last(const mot_gpu_launch *l, mot_cuda_stream stream) {
+extern "C" mot_status mot_cuda_op_rmsnorm_last(const mot_gpu_launch *l, mot_cuda_lane *lane, mot_cuda_stream stream) {
     return launch_rmsnorm(l, stream, 1);
 }
 
@@ -90,13 +90,13 @@ __global__ void layernorm_step_kernel(float *out, const float *x, const float *w
     }
 }
 
-extern "C" mot_status mot_cuda_op_layernorm(const mot_gpu_launch *l, mot_cuda_stream stream) {
-    const mot_plan_op *op = l->op;
-    float *out = op_buf<float>(l, op->out[0]);
-    const float *x = op_buf<const float>(l, op->in);
+extern "C" mot_status mot_cuda_op_layernorm(const mot_gpu_launch *l, mot_cuda_lane *lane, mot_cuda_stream stream) {
+    const mot_op_layernorm *op = &l->op->layernorm;
+    float *out = op_buf<float>(l, op->out);
+    const float *x = op_buf<const float>(l, op->x);
     MOT_OP_REQUIRE(out && x && op->d > 0, "cuda layernorm: missing buffer");
-    layernorm_step_kernel<<<op_row_grid(l), 256, 0, (cudaStream_t)stream>>>(out, x, l->vec, l->vec2, op->d, op->eps,
-                                                                            l->step, op->lane);
+    layernorm_step_kernel<<<op_row_grid(l), 256, 0, (cudaStream_t)stream>>>(out, x, op->weight, op->bias, op->d,
+                                                                            op->eps, l->step, l->op->lane);
     MOT_CUDA_LAUNCHED();
     return MOT_OK;
 }

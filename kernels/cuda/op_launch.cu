@@ -1,35 +1,21 @@
 // Dispatch of a plan op to its kernels (kernels/cuda/op_launch.h).
 #include "kernels/cuda/op_common.cuh"
 
+typedef mot_status (*cuda_launch_fn)(const mot_gpu_launch *l, mot_cuda_lane *lane, mot_cuda_stream stream);
+
+// Indexed by kind, generated from the op table (ops/op_table.h): a kind without its CUDA op
+// launch does not compile.
+static const cuda_launch_fn cuda_launch[MOT_OP_KIND_COUNT] = {
+#define CUDA_LAUNCH_(KIND, name, reads, ref, cpu, cuda, doc) cuda,
+    MOT_OP_TABLE(CUDA_LAUNCH_)
+#undef CUDA_LAUNCH_
+};
+
 static mot_status dispatch(const mot_gpu_launch *l, mot_cuda_lane *lane, mot_cuda_stream s) {
-    switch (l->op->kind) {
-    case MOT_OP_EMBED:
-        return mot_cuda_op_embed(l, s);
-    case MOT_OP_RMSNORM:
-        return mot_cuda_op_rmsnorm(l, s);
-    case MOT_OP_RMSNORM_LAST:
-        return mot_cuda_op_rmsnorm_last(l, s);
-    case MOT_OP_MATMUL:
-        return mot_cuda_op_matmul(l, lane, s);
-    case MOT_OP_ROPE_APPEND:
-        return mot_cuda_op_rope_append(l, s);
-    case MOT_OP_ATTENTION:
-        return mot_cuda_op_attention(l, lane, s);
-    case MOT_OP_SWIGLU:
-        return mot_cuda_op_swiglu(l, s);
-    case MOT_OP_LAYERNORM:
-        return mot_cuda_op_layernorm(l, s);
-    case MOT_OP_LATENT_APPEND:
-        return mot_cuda_op_latent_append(l, s);
-    case MOT_OP_CROSS_ATTENTION:
-        return mot_cuda_op_cross_attention(l, lane, s);
-    case MOT_OP_SAMPLE:
-        return mot_cuda_op_sample(l, s);
-    case MOT_OP_STEP_ADVANCE:
-        return mot_cuda_op_step_advance(l, s);
-    default:
+    if ((unsigned)l->op->kind >= MOT_OP_KIND_COUNT) {
         return mot_fail(MOT_ERR_UNSUPPORTED, "unknown op kind %d", (int)l->op->kind);
     }
+    return cuda_launch[l->op->kind](l, lane, s);
 }
 
 extern "C" mot_status mot_cuda_op_launch(const mot_gpu_launch *l, mot_cuda_lane *lane, mot_cuda_stream stream) {

@@ -26,18 +26,11 @@ typedef struct {
 /* Runs l->op on `stream` (l->op->kind picks the function below). */
 mot_status mot_cuda_op_launch(const mot_gpu_launch *l, mot_cuda_lane *lane, mot_cuda_stream stream);
 
-mot_status mot_cuda_op_embed(const mot_gpu_launch *l, mot_cuda_stream stream);
-mot_status mot_cuda_op_rmsnorm(const mot_gpu_launch *l, mot_cuda_stream stream);
-mot_status mot_cuda_op_rmsnorm_last(const mot_gpu_launch *l, mot_cuda_stream stream);
-mot_status mot_cuda_op_layernorm(const mot_gpu_launch *l, mot_cuda_stream stream);
-mot_status mot_cuda_op_matmul(const mot_gpu_launch *l, mot_cuda_lane *lane, mot_cuda_stream stream);
-mot_status mot_cuda_op_rope_append(const mot_gpu_launch *l, mot_cuda_stream stream);
-mot_status mot_cuda_op_attention(const mot_gpu_launch *l, mot_cuda_lane *lane, mot_cuda_stream stream);
-mot_status mot_cuda_op_swiglu(const mot_gpu_launch *l, mot_cuda_stream stream);
-mot_status mot_cuda_op_latent_append(const mot_gpu_launch *l, mot_cuda_stream stream);
-mot_status mot_cuda_op_cross_attention(const mot_gpu_launch *l, mot_cuda_lane *lane, mot_cuda_stream stream);
-mot_status mot_cuda_op_sample(const mot_gpu_launch *l, mot_cuda_stream stream);
-mot_status mot_cuda_op_step_advance(const mot_gpu_launch *l, mot_cuda_stream stream);
+/* One per op kind, mot_cuda_op_<name> (the op table, ops/op_table.h): declared from it. */
+#define MOT_CUDA_OP_DECL_(KIND, name, reads, ref, cpu, cuda, doc) \
+    mot_status mot_cuda_op_##name(const mot_gpu_launch *l, mot_cuda_lane *lane, mot_cuda_stream stream);
+MOT_OP_TABLE(MOT_CUDA_OP_DECL_)
+#undef MOT_CUDA_OP_DECL_
 
 #ifdef __cplusplus
 }

@@ -63,20 +63,21 @@ __global__ void rope_append_kernel(float *q, float *k, const float *v, float *k_
     }
 }
 
-extern "C" mot_status mot_cuda_op_rope_append(const mot_gpu_launch *l, mot_cuda_stream stream) {
-    const mot_plan_op *op = l->op;
-    float *q = op_buf<float>(l, op->out[0]), *k = op_buf<float>(l, op->out[1]);
-    const float *v = op_buf<const float>(l, op->in2);
-    float *kc = op_buf<float>(l, op->kv[0]), *vc = op_buf<float>(l, op->kv[1]);
-    MOT_OP_REQUIRE(q && k && v && kc && vc && l->vec, "cuda rope_append: missing buffer or inv_freq");
+extern "C" mot_status mot_cuda_op_rope_append(const mot_gpu_launch *l, mot_cuda_lane *lane, mot_cuda_stream stream) {
+    const mot_op_rope_append *r = &l->op->rope_append;
+    const mot_op_kv *op = &r->kv;
+    float *q = op_buf<float>(l, r->q), *k = op_buf<float>(l, r->k);
+    const float *v = op_buf<const float>(l, r->v);
+    float *kc = op_buf<float>(l, op->k_cache), *vc = op_buf<float>(l, op->v_cache);
+    MOT_OP_REQUIRE(q && k && v && kc && vc && r->inv_freq, "cuda rope_append: missing buffer or inv_freq");
     MOT_OP_REQUIRE(op->hd > 0 && op->hd % 2 == 0 && op->n_heads > 0 && op->n_kv > 0 && op->kv_stride >= op->hd &&
                        op->kv_head_stride >= op->hd,
                    "cuda rope_append: bad dims (heads %d, kv %d, hd %d, kv_stride %d, kv_head_stride %lld)",
                    op->n_heads, op->n_kv, op->hd, op->kv_stride, (long long)op->kv_head_stride);
     const size_t width = (size_t)(op->n_heads + op->n_kv) * (op->hd / 2);
     rope_append_kernel<<<op_elem_grid(l, width, 256), 256, 0, (cudaStream_t)stream>>>(
-        q, k, v, kc, vc, op->n_heads, op->n_kv, op->hd, op->kv_stride, (long long)op->kv_head_stride, l->vec, l->step,
-        op->lane);
+        q, k, v, kc, vc, op->n_heads, op->n_kv, op->hd, op->kv_stride, (long long)op->kv_head_stride, r->inv_freq, l->step,
+        l->op->lane);
     MOT_CUDA_LAUNCHED();
     return MOT_OK;
 }

@@ -348,11 +348,11 @@ __global__ void __launch_bounds__(SAMPLE_THREADS)
     }
 }
 
-extern "C" mot_status mot_cuda_op_sample(const mot_gpu_launch *l, mot_cuda_stream stream) {
+extern "C" mot_status mot_cuda_op_sample(const mot_gpu_launch *l, mot_cuda_lane *lane, mot_cuda_stream stream) {
     const mot_plan_op *op = l->op;
-    const int vocab = l->vocab > 0 ? l->vocab : op->d;
-    const float *logits = op_buf<const float>(l, op->in);
-    int *tokens = op_buf<int>(l, op->out[0]);
+    const int vocab = l->vocab > 0 ? l->vocab : op->sample.vocab;
+    const float *logits = op_buf<const float>(l, op->sample.logits);
+    int *tokens = op_buf<int>(l, op->sample.tokens);
     MOT_OP_REQUIRE(logits && vocab > 0 && vocab < (1 << 22), "cuda sample: missing logits or vocabulary %d", vocab);
     sample_kernel<<<1, SAMPLE_THREADS, 0, (cudaStream_t)stream>>>(logits, vocab, l->temperature, l->top_k, l->top_p,
                                                                   l->step, op->lane, tokens);

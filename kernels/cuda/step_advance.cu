@@ -33,14 +33,14 @@ __global__ void step_advance_kernel(mot_step_state *step, eos_table eos, int ign
     step->step += 1;
 }
 
-extern "C" mot_status mot_cuda_op_step_advance(const mot_gpu_launch *l, mot_cuda_stream stream) {
+extern "C" mot_status mot_cuda_op_step_advance(const mot_gpu_launch *l, mot_cuda_lane *lane, mot_cuda_stream stream) {
     eos_table eos;
     for (int i = 0; i < MOT_MAX_LANES; i++) {
         for (int e = 0; e < MOT_MAX_EOS; e++) {
-            eos.id[i][e] = l->op->eos[i][e];
+            eos.id[i][e] = l->op->step_advance.eos[i][e];
         }
     }
-    step_advance_kernel<<<1, 32, 0, (cudaStream_t)stream>>>(l->step, eos, l->op->ignore_eos);
+    step_advance_kernel<<<1, 32, 0, (cudaStream_t)stream>>>(l->step, eos, l->op->step_advance.ignore_eos);
     MOT_CUDA_LAUNCHED();
     return MOT_OK;
 }

@@ -64,9 +64,9 @@ static void test_embed(mot_dtype dtype) {
     gpu_fx_put(&F, tok, tokens);
     gpu_fx_fill(&F, x, SENTINEL);
     mot_plan_op op = op_of(MOT_OP_EMBED, 1);
-    op.in = tok;
-    op.out[0] = x;
-    op.d = D;
+    op.embed.tokens = tok;
+    op.embed.out = x;
+    op.embed.d = D;
     mot_gpu_launch l = gpu_fx_launch_of(&F, &op, 3, MAX_ROWS);
     l.w[0] = hw;
     l.w[0].data = gpu_fx_upload(&F, hw.data, (size_t)VOCAB * D * (bf16 ? 2 : 4));
@@ -95,12 +95,8 @@ static void test_norms(void) {
     set_lane(0, 0, N, 0);
 
     mot_plan_op op = op_of(MOT_OP_RMSNORM, 0);
-    op.in = in;
-    op.out[0] = o;
-    op.d = D;
-    op.eps = 1e-5f;
+    op.rmsnorm = (mot_op_rmsnorm){.x = in, .out = o, .weight = dw, .d = D, .eps = 1e-5f};
     mot_gpu_launch l = gpu_fx_launch_of(&F, &op, N, MAX_ROWS);
-    l.vec = dw;
     gpu_fx_fill(&F, o, SENTINEL);
     gpu_fx_run(&F, &l, "rmsnorm");
     gpu_fx_get(&F, out, o);
@@ -110,28 +106,24 @@ static void test_norms(void) {
 
     op.kind = MOT_OP_RMSNORM_LAST;
     l = gpu_fx_launch_of(&F, &op, N, MAX_ROWS);
-    l.vec = dw;
     gpu_fx_run(&F, &l, "rmsnorm_last");
     gpu_fx_get(&F, out, o);
     mot_ref_rmsnorm(ref, x + (N - 1) * D, w, 1, D, 1e-5f);
     fx_expect_close("rmsnorm_last (row n-1 into row 0)", out, ref, D, 1e-6);
 
-    op.kind = MOT_OP_LAYERNORM;
+    op = op_of(MOT_OP_LAYERNORM, 0);
+    op.layernorm = (mot_op_layernorm){.x = in, .out = o, .weight = dw, .bias = db, .d = D, .eps = 1e-5f};
     l = gpu_fx_launch_of(&F, &op, N, MAX_ROWS);
-    l.vec = dw;
-    l.vec2 = db;
     gpu_fx_run(&F, &l, "layernorm");
     gpu_fx_get(&F, out, o);
     mot_cpu_layernorm(ref, x, w, b, N, D, 1e-5f);
     fx_expect_close("layernorm", out, ref, N * D, 1e-5);
 
-    /* SWIGLU in place on out[0] (the gate) with in = up. */
+    /* SWIGLU in place on the gate. */
     float *gate = host_floats(MAX_ROWS * D, 4);
     gpu_fx_put(&F, o, gate);
     op = op_of(MOT_OP_SWIGLU, 0);
-    op.in = in;
-    op.out[0] = o;
-    op.d = D;
+    op.swiglu = (mot_op_swiglu){.gate = o, .up = in, .f = D};
     l = gpu_fx_launch_of(&F, &op, N, MAX_ROWS);
     gpu_fx_run(&F, &l, "swiglu");
     gpu_fx_get(&F, out, o);
@@ -153,7 +145,7 @@ static void test_matmul(mot_dtype dtype, int n_w) {
     mot_buf in = gpu_fx_buf(&F, N * COLS * 4), out[3];
     gpu_fx_put(&F, in, x);
     mot_plan_op op = op_of(MOT_OP_MATMUL, 2);
-    op.in = in;
+    op.matmul.x = in;
     op.n_w = n_w;
     mot_gpu_launch l = gpu_fx_launch_of(&F, &op, N, N);
     for (int j = 0; j < n_w; j++) {
@@ -162,7 +154,7 @@ static void test_matmul(mot_dtype dtype, int n_w) {
         for (int i = 0; i < rows_of[j] * COLS; i++) w16[j][i] = mot_f32_to_bf16(wf[j][i]);
         hw[j] = (mot_weight){dtype, bf16 ? (const void *)w16[j] : (const void *)wf[j], rows_of[j], COLS};
         out[j] = gpu_fx_buf(&F, (size_t)N * rows_of[j] * 4);
-        op.out[j] = out[j];
+        op.matmul.y[j] = out[j];
         l.w[j] = hw[j];
         l.w[j].data = gpu_fx_upload(&F, hw[j].data, (size_t)rows_of[j] * COLS * (bf16 ? 2 : 4));
     }
@@ -187,7 +179,7 @@ static void test_matmul(mot_dtype dtype, int n_w) {
     float *prev = host_floats(N * 48, 7);
     gpu_fx_put(&F, out[0], prev);
     op.n_w = 1;
-    op.accumulate = 1;
+    op.matmul.accumulate = 1;
     l.bias[0] = dbias;
     l.bias[n_w - 1] = n_w == 1 ? dbias : NULL;
     gpu_fx_run(&F, &l, "matmul accumulate");
@@ -215,18 +207,12 @@ static void test_rope_append(void) {
     gpu_fx_fill(&F, kc, SENTINEL);
     gpu_fx_fill(&F, vc, SENTINEL);
     mot_plan_op op = op_of(MOT_OP_ROPE_APPEND, 3);
-    op.in = bk;
-    op.in2 = bv;
-    op.out[0] = bq;
-    op.out[1] = bk;
-    op.kv[0] = kc;
-    op.kv[1] = vc;
-    op.n_heads = HEADS;
-    op.n_kv = KV;
-    op.hd = HD;
-    op.kv_stride = STRIDE, op.kv_head_stride = HD; /* rows of all kv heads */
+    op.rope_append.q = bq;
+    op.rope_append.k = bk;
+    op.rope_append.v = bv;
+    op.rope_append.kv = (mot_op_kv){kc, vc, HEADS, KV, HD, STRIDE, HD}; /* rows of all kv heads */
+    op.rope_append.inv_freq = gpu_fx_upload(&F, inv_freq, sizeof inv_freq);
     mot_gpu_launch l = gpu_fx_launch_of(&F, &op, N, N);
-    l.vec = gpu_fx_upload(&F, inv_freq, sizeof inv_freq);
 
     set_lane(3, POS, 0, 0);
     gpu_fx_run(&F, &l, "rope_append dead");
@@ -269,16 +255,11 @@ static void check_attention(const char *what, int heads, int kv, int hd, int win
     gpu_fx_put(&F, bk, kc);
     gpu_fx_put(&F, bv, vc);
     mot_plan_op op = op_of(MOT_OP_ATTENTION, 4);
-    op.in = bq;
-    op.out[0] = bo;
-    op.kv[0] = bk;
-    op.kv[1] = bv;
-    op.n_heads = heads;
-    op.n_kv = kv;
-    op.hd = hd;
-    op.window = window;
-    op.kv_stride = stride, op.kv_head_stride = hd; /* rows of all kv heads */
-    op.scale = 1.0f / sqrtf((float)hd);
+    op.attention.q = bq;
+    op.attention.out = bo;
+    op.attention.kv = (mot_op_kv){bk, bv, heads, kv, hd, stride, hd}; /* rows of all kv heads */
+    op.attention.window = window;
+    op.attention.scale = 1.0f / sqrtf((float)hd);
     mot_gpu_launch l = gpu_fx_launch_of(&F, &op, rows, n);
 
     if (rows == 1) { /* a dead lane leaves out alone */
@@ -292,7 +273,7 @@ static void check_attention(const char *what, int heads, int kv, int hd, int win
     set_lane(4, pos, n, 0);
     gpu_fx_run(&F, &l, what);
     gpu_fx_get(&F, got, bo);
-    mot_ref_attention(ref, q, kc, vc, stride, hd, n, pos, heads, kv, hd, window, op.scale);
+    mot_ref_attention(ref, q, kc, vc, stride, hd, n, pos, heads, kv, hd, window, op.attention.scale);
     /* f32 scores and sums (as the CPU kernel's 1e-5); thousands of keys get a little more room */
     fx_expect_close(what, got, ref, (size_t)n * heads * hd, pos + n > 1000 ? 3e-5 : 1e-5);
     free(q), free(kc), free(vc), free(got), free(ref);
@@ -309,11 +290,7 @@ static void test_latent_append(void) {
     gpu_fx_fill(&F, kc, SENTINEL);
     gpu_fx_fill(&F, vc, SENTINEL);
     mot_plan_op op = op_of(MOT_OP_LATENT_APPEND, 5);
-    op.in = bk;
-    op.in2 = bv;
-    op.kv[0] = kc;
-    op.kv[1] = vc;
-    op.d = D;
+    op.latent_append = (mot_op_latent_append){.k = bk, .v = bv, .k_cache = kc, .v_cache = vc, .d = D};
     mot_gpu_launch l = gpu_fx_launch_of(&F, &op, N, N);
     for (int i = 0; i < CTX * D; i++) ref[i] = SENTINEL;
     set_lane(5, 0, 0, ROWS);
@@ -348,12 +325,13 @@ static void check_cross(const char *what, int heads, int d_s, int n_seg, const i
     mot_buf bq = gpu_fx_buf(&F, (size_t)n_q * d_s * 4), bo = gpu_fx_buf(&F, (size_t)n_q * d_s * 4);
     gpu_fx_put(&F, bq, q);
     mot_plan_op op = op_of(MOT_OP_CROSS_ATTENTION, 0);
-    op.in = bq;
-    op.out[0] = bo;
-    op.d = d_s;
-    op.n_heads = heads;
-    op.n_seg = n_seg;
-    op.scale = 1.0f / sqrtf((float)(d_s / heads));
+    mot_op_cross_attention *x = &op.cross_attention;
+    x->q = bq;
+    x->out = bo;
+    x->d = d_s;
+    x->heads = heads;
+    x->n_seg = n_seg;
+    x->scale = 1.0f / sqrtf((float)(d_s / heads));
     for (int m = 0; m < n_seg; m++) {
         s.lane[m].rows = rows[m];
         s.lane[m].n_new = n_new[m];
@@ -361,10 +339,10 @@ static void check_cross(const char *what, int heads, int d_s, int n_seg, const i
         s.lane[m].alive = 1;
         k[m] = host_floats((size_t)ctx * d_s, 50 + m);
         v[m] = host_floats((size_t)ctx * d_s, 60 + m);
-        op.seg_k[m] = gpu_fx_buf(&F, (size_t)ctx * d_s * 4);
-        op.seg_v[m] = gpu_fx_buf(&F, (size_t)ctx * d_s * 4);
-        gpu_fx_put(&F, op.seg_k[m], k[m]);
-        gpu_fx_put(&F, op.seg_v[m], v[m]);
+        x->seg_k[m] = gpu_fx_buf(&F, (size_t)ctx * d_s * 4);
+        x->seg_v[m] = gpu_fx_buf(&F, (size_t)ctx * d_s * 4);
+        gpu_fx_put(&F, x->seg_k[m], k[m]);
+        gpu_fx_put(&F, x->seg_v[m], v[m]);
         seg[m] = (mot_kv_segment){k[m], v[m], rows[m] + n_new[m], n_prompt[m]};
     }
     gpu_fx_set_step(&F, &s);

@@ -131,10 +131,10 @@ static void test_matmul(mot_dtype dt, int rows, int cols) {
             }
             const int lane = (int)(c + v) % 2;
             mot_plan_op op = op_of(MOT_OP_MATMUL, lane);
-            op.in = in;
+            op.matmul.x = in;
             op.n_w = 1;
-            op.out[0] = out;
-            op.accumulate = v == 1;
+            op.matmul.y[0] = out;
+            op.matmul.accumulate = v == 1;
             mot_gpu_launch l = gpu_fx_launch_of(&F, &op, n, MAX_N);
             l.w[0] = hw;
             l.w[0].data = dw;
@@ -188,9 +188,9 @@ static void test_embed(mot_dtype dt) {
     gpu_fx_put(&F, tok, tokens);
     gpu_fx_fill(&F, x, SENTINEL);
     mot_plan_op op = op_of(MOT_OP_EMBED, 1);
-    op.in = tok;
-    op.out[0] = x;
-    op.d = cols;
+    op.embed.tokens = tok;
+    op.embed.out = x;
+    op.embed.d = cols;
     mot_gpu_launch l = gpu_fx_launch_of(&F, &op, 4, MAX_ROWS);
     l.w[0] = (mot_weight){dt, gpu_fx_upload(&F, blocks, (size_t)VOCAB * row_bytes), VOCAB, cols};
     l.vocab = VOCAB;

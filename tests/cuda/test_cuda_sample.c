@@ -124,9 +124,9 @@ static int run_sample(const sample_bufs *b, const float *x, float temp, int top_
     memset(&op, 0, sizeof op);
     op.kind = MOT_OP_SAMPLE;
     op.lane = 1;
-    op.in = b->logits;
-    op.out[0] = b->tokens;
-    op.d = b->vocab;
+    op.sample.logits = b->logits;
+    op.sample.tokens = b->tokens;
+    op.sample.vocab = b->vocab;
     mot_gpu_launch l = gpu_fx_launch_of(&F, &op, 1, 1);
     l.vocab = b->vocab;
     l.temperature = temp;
@@ -255,12 +255,13 @@ static mot_plan_op advance_op(int ignore_eos) {
     mot_plan_op op;
     memset(&op, 0, sizeof op);
     op.kind = MOT_OP_STEP_ADVANCE;
-    op.ignore_eos = ignore_eos;
+    mot_op_step_advance *a = &op.step_advance;
+    a->ignore_eos = ignore_eos;
     for (int i = 0; i < MOT_MAX_LANES; i++)
-        for (int e = 0; e < MOT_MAX_EOS; e++) op.eos[i][e] = -1;
-    op.eos[0][0] = 2;            /* the primary's EOS never kills it here */
-    op.eos[1][0] = 9, op.eos[1][1] = 2;
-    op.eos[2][0] = 2;
+        for (int e = 0; e < MOT_MAX_EOS; e++) a->eos[i][e] = -1;
+    a->eos[0][0] = 2;            /* the primary's EOS never kills it here */
+    a->eos[1][0] = 9, a->eos[1][1] = 2;
+    a->eos[2][0] = 2;
     return op;
 }
 
@@ -318,13 +319,13 @@ static void test_graph_replay(void) {
     mot_plan_op ops[4];
     memset(ops, 0, sizeof ops);
     ops[0].kind = MOT_OP_ATTENTION;
-    ops[0].in = bq, ops[0].out[0] = bo, ops[0].kv[0] = bk, ops[0].kv[1] = bv;
-    ops[0].n_heads = HEADS, ops[0].n_kv = KV, ops[0].hd = HD, ops[0].kv_stride = stride, ops[0].kv_head_stride = HD;
-    ops[0].scale = 0.125f;
+    ops[0].attention.q = bq, ops[0].attention.out = bo;
+    ops[0].attention.kv = (mot_op_kv){bk, bv, HEADS, KV, HD, stride, HD};
+    ops[0].attention.scale = 0.125f;
     ops[1].kind = MOT_OP_MATMUL;
-    ops[1].in = bx, ops[1].out[0] = bl, ops[1].n_w = 1;
+    ops[1].matmul.x = bx, ops[1].matmul.y[0] = bl, ops[1].n_w = 1;
     ops[2].kind = MOT_OP_SAMPLE;
-    ops[2].in = bl, ops[2].out[0] = bt, ops[2].d = VOCAB;
+    ops[2].sample.logits = bl, ops[2].sample.tokens = bt, ops[2].sample.vocab = VOCAB;
     ops[3] = advance_op(0);
     mot_gpu_launch l[4];
     for (int i = 0; i < 4; i++) l[i] = gpu_fx_launch_of(&F, &ops[i], 1, 1);

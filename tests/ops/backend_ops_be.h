@@ -10,12 +10,11 @@
 
 #include "scheduler/plan.h"
 
-/* What an op reads besides the arena, as host data; the backend maps it (device copies). */
+/* The weights an op reads besides the arena, as host data; the backend maps them (device
+ * copies), as it maps the op's own f32 vectors (mot_plan_op_vectors). */
 typedef struct {
     const mot_weight *w[MOT_OP_MAX_W];
     const float *bias[MOT_OP_MAX_W]; /* [w[j]->rows] or NULL */
-    const float *vec, *vec2;
-    int vec_len, vec2_len;           /* floats */
     int rows, max_rows;              /* GPU launch sizes: host rows (1 in decode), buffer rows */
     int vocab;                       /* SAMPLE: vocabulary; EMBED: table rows */
     float temperature, top_p;        /* SAMPLE */
@@ -36,7 +35,7 @@ void be_put(mot_buf b, const void *host);
 void be_get(void *host, mot_buf b);
 void be_set_step(const mot_step_state *s);
 void be_get_step(mot_step_state *s);
-/* Runs op (its w/bias/vec pointers are ignored: bind's are used); 0 on success. */
+/* Runs op (its w/bias pointers are ignored: bind's are used); 0 on success. */
 int be_run(const mot_plan_op *op, const be_bind *bind);
 /* CPU only: runs a small plan's program as the CPU executor does (fusion spans); returns
  * the span the first instruction ran as, or -1. binds[k] belongs to p->ops[k]. */

@@ -54,7 +54,6 @@ static void bound_op(mot_plan_op *op, const be_bind *b) {
         op->w[j] = b->w[j];
         op->bias[j] = b->bias[j];
     }
-    op->vec = b->vec, op->vec2 = b->vec2;
 }
 
 static int make_samplers(mot_sampler *s, const mot_plan_op *op, const be_bind *b) {

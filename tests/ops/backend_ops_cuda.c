@@ -114,7 +114,13 @@ static const void *upload(const void *host, size_t bytes) {
 int be_run(const mot_plan_op *op, const be_bind *b) {
     mot_gpu_launch l;
     memset(&l, 0, sizeof l);
-    l.op = op;
+    mot_plan_op dev_op = *op; /* its f32 vectors as device copies */
+    const float **vec[2];
+    int64_t vec_len[2];
+    for (int v = mot_plan_op_vectors(&dev_op, vec, vec_len) - 1; v >= 0; v--) {
+        *vec[v] = upload(*vec[v], sizeof(float) * (size_t)vec_len[v]);
+    }
+    l.op = &dev_op;
     l.arena = arena;
     l.step = (mot_step_state *)arena;
     for (int j = 0; j < MOT_OP_MAX_W; j++) {
@@ -124,8 +130,6 @@ int be_run(const mot_plan_op *op, const be_bind *b) {
             l.bias[j] = upload(b->bias[j], sizeof(float) * (size_t)b->w[j]->rows);
         }
     }
-    l.vec = upload(b->vec, sizeof(float) * (size_t)b->vec_len);
-    l.vec2 = upload(b->vec2, sizeof(float) * (size_t)b->vec2_len);
     l.rows = b->rows, l.max_rows = b->max_rows, l.vocab = b->vocab;
     l.temperature = b->temperature, l.top_p = b->top_p, l.top_k = b->top_k;
     void *s = stream[op->lane];

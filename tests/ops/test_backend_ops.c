@@ -23,6 +23,7 @@
 #include <string.h>
 
 #include "common/half.h"
+#include "kernels/cpu/sampler.h"
 #include "ops/ops.h"
 #include "tests/ops/backend_ops_be.h"
 
@@ -253,7 +254,7 @@ static void case_embed(void) {
             float *sent = filled((size_t)(max_rows * d), SENTINEL), *got = malloc(sizeof(float) * (size_t)(max_rows * d));
             be_put(out, sent);
             mot_plan_op op = op_of(MOT_OP_EMBED, 1);
-            op.in = tok, op.out[0] = out, op.d = (int)d;
+            op.embed.tokens = tok, op.embed.out = out, op.embed.d = (int)d;
             be_bind b = bind_of(n, max_rows);
             b.w[0] = &t.w, b.vocab = (int)vocab;
             mot_step_state s = step_of(1, 0, 0, 0);
@@ -295,7 +296,7 @@ static void case_embed(void) {
         mot_buf tok = be_buf(sizeof tokens), out = be_buf(sizeof v);
         be_put(tok, tokens);
         mot_plan_op op = op_of(MOT_OP_EMBED, 0);
-        op.in = tok, op.out[0] = out, op.d = d;
+        op.embed.tokens = tok, op.embed.out = out, op.embed.d = d;
         be_bind b = bind_of(3, 3);
         b.w[0] = &t.w, b.vocab = 3;
         mot_step_state s = step_of(0, 0, 3, 0);
@@ -324,26 +325,32 @@ static void run_rowwise(mot_op_kind kind, int n, int d, int nan_run, int with_w,
     float *ref = filled(cnt, SENTINEL), *got = malloc(sizeof(float) * cnt);
     be_put(out, kind == MOT_OP_SWIGLU ? gate : ref);
     mot_plan_op op = op_of(kind, 0);
-    op.in = in, op.out[0] = out, op.d = d, op.eps = 1e-5f;
+    if (kind == MOT_OP_SWIGLU) {
+        op.swiglu.gate = out, op.swiglu.up = in, op.swiglu.f = d;
+    } else if (kind == MOT_OP_LAYERNORM) {
+        op.layernorm.x = in, op.layernorm.out = out, op.layernorm.d = d, op.layernorm.eps = 1e-5f;
+    } else {
+        op.rmsnorm.x = in, op.rmsnorm.out = out, op.rmsnorm.d = d, op.rmsnorm.eps = 1e-5f;
+    }
     be_bind b = bind_of(n, max_rows);
     const char *name = mot_op_kind_name(kind);
     char dtype[12] = "f32";
     switch (kind) {
     case MOT_OP_RMSNORM:
-        b.vec = w, b.vec_len = d;
+        op.rmsnorm.weight = w;
         mot_ref_rmsnorm(ref, x, w, n, d, 1e-5f);
         break;
     case MOT_OP_RMSNORM_LAST:
-        b.vec = w, b.vec_len = d;
+        op.rmsnorm.weight = w;
         mot_ref_rmsnorm(ref, x + (size_t)(n - 1) * d, w, 1, d, 1e-5f);
         break;
     case MOT_OP_LAYERNORM:
-        b.vec = with_w ? w : NULL, b.vec_len = d;
-        b.vec2 = with_b ? bias : NULL, b.vec2_len = d;
-        mot_ref_layernorm(ref, x, b.vec, b.vec2, n, d, 1e-5f);
+        op.layernorm.weight = with_w ? w : NULL;
+        op.layernorm.bias = with_b ? bias : NULL;
+        mot_ref_layernorm(ref, x, op.layernorm.weight, op.layernorm.bias, n, d, 1e-5f);
         snprintf(dtype, sizeof dtype, "f32 %s%s", with_w ? "w" : "-", with_b ? "b" : "-");
         break;
-    default: /* SWIGLU: out[0] = silu(out[0]) * in */
+    default: /* SWIGLU: gate = silu(gate) * up */
         memcpy(ref, gate, sizeof(float) * cnt);
         mot_ref_swiglu(ref, gate, x, n, d);
         break;
@@ -400,7 +407,7 @@ static void run_matmul(mot_dtype dt, int n, int64_t cols, int n_w, int accumulat
     be_reset();
     mot_buf in = put_floats(x, (size_t)(n * cols)), out[3];
     mot_plan_op op = op_of(MOT_OP_MATMUL, 2);
-    op.in = in, op.n_w = n_w, op.accumulate = accumulate, op.single_row = single_row;
+    op.matmul.x = in, op.n_w = n_w, op.matmul.accumulate = accumulate, op.matmul.single_row = single_row;
     be_bind b = bind_of(rows_run, n);
     float *ref[3], *got[3];
     for (int j = 0; j < n_w; j++) {
@@ -410,7 +417,7 @@ static void run_matmul(mot_dtype dt, int n, int64_t cols, int n_w, int accumulat
         ref[j] = accumulate ? floats(ny, 1.0f) : filled(ny, SENTINEL);
         got[j] = malloc(sizeof(float) * ny);
         out[j] = put_floats(ref[j], ny);
-        op.out[j] = out[j];
+        op.matmul.y[j] = out[j];
         b.w[j] = &w[j].w;
         if (j == n_w - 1) {
             bias = floats((size_t)rows, 1.0f);
@@ -418,7 +425,7 @@ static void run_matmul(mot_dtype dt, int n, int64_t cols, int n_w, int accumulat
         }
     }
     if (accumulate) {
-        op.scratch = be_buf(sizeof(float) * (size_t)(n * rows_of[0]));
+        op.matmul.scratch = be_buf(sizeof(float) * (size_t)(n * rows_of[0]));
     }
     mot_step_state s = step_of(2, 0, n, 0);
     be_set_step(&s);
@@ -481,10 +488,10 @@ static void run_rope_append(int n, int nh, int nkv, int hd, int pos, int head_ma
     mot_buf bq = put_floats(q, nq), bk = put_floats(k, nk), bv = put_floats(v, nk);
     mot_buf bkc = put_floats(kc, cache), bvc = put_floats(vc, cache);
     mot_plan_op op = op_of(MOT_OP_ROPE_APPEND, 3);
-    op.in = bk, op.in2 = bv, op.out[0] = bq, op.out[1] = bk, op.kv[0] = bkc, op.kv[1] = bvc;
-    op.n_heads = nh, op.n_kv = nkv, op.hd = hd, op.kv_stride = (int)kv_stride, op.kv_head_stride = head_stride;
+    op.rope_append.q = bq, op.rope_append.k = bk, op.rope_append.v = bv;
+    op.rope_append.kv = (mot_op_kv){bkc, bvc, nh, nkv, hd, (int)kv_stride, head_stride};
     be_bind b = bind_of(n, n);
-    b.vec = f, b.vec_len = hd / 2;
+    op.rope_append.inv_freq = f;
     mot_step_state s = step_of(3, pos, n, 0);
     be_set_step(&s);
     be_run(&op, &b);
@@ -526,15 +533,15 @@ static void run_attention(int n, int pos, int nh, int nkv, int hd, int window, i
     be_reset();
     mot_buf bq = put_floats(q, nq), bk = put_floats(k, cache), bv = put_floats(v, cache), bo = be_buf(sizeof(float) * nq);
     mot_plan_op op = op_of(MOT_OP_ATTENTION, 4);
-    op.in = bq, op.out[0] = bo, op.kv[0] = bk, op.kv[1] = bv;
-    op.n_heads = nh, op.n_kv = nkv, op.hd = hd, op.window = window;
-    op.kv_stride = (int)kv_stride, op.kv_head_stride = head_stride, op.scale = 1.0f / sqrtf((float)hd);
+    op.attention.q = bq, op.attention.out = bo;
+    op.attention.kv = (mot_op_kv){bk, bv, nh, nkv, hd, (int)kv_stride, head_stride};
+    op.attention.window = window, op.attention.scale = 1.0f / sqrtf((float)hd);
     be_bind b = bind_of(n, n);
     mot_step_state s = step_of(4, pos, n, 0);
     be_set_step(&s);
     be_run(&op, &b);
     float *ref = malloc(sizeof(float) * nq), *got = malloc(sizeof(float) * nq);
-    mot_ref_attention(ref, q, k, v, kv_stride, head_stride, n, pos, nh, nkv, hd, window, op.scale);
+    mot_ref_attention(ref, q, k, v, kv_stride, head_stride, n, pos, nh, nkv, hd, window, op.attention.scale);
     be_get(got, bo);
     char what[112];
     snprintf(what, sizeof what, "n=%d pos=%d heads=%d/%d hd=%d window=%d %s", n, pos, nh, nkv, hd, window,
@@ -570,7 +577,8 @@ static void case_latent_append(void) {
         be_reset();
         mot_buf bk = put_floats(k, nk), bv = put_floats(v, nk), bkc = put_floats(kc, cache), bvc = put_floats(vc, cache);
         mot_plan_op op = op_of(MOT_OP_LATENT_APPEND, 5);
-        op.in = bk, op.in2 = bv, op.kv[0] = bkc, op.kv[1] = bvc, op.d = d;
+        op.latent_append.k = bk, op.latent_append.v = bv, op.latent_append.d = d;
+        op.latent_append.k_cache = bkc, op.latent_append.v_cache = bvc;
         be_bind b = bind_of(n, n > 0 ? n : 1);
         mot_step_state s = step_of(5, 0, n, c[i].rows0);
         be_set_step(&s);
@@ -599,16 +607,17 @@ static void run_cross(int heads, int d_s, int n_seg, const int *rows, const int 
     be_reset();
     mot_buf bq = put_floats(q, (size_t)n_q * d_s), bo = be_buf(sizeof(float) * (size_t)n_q * d_s);
     mot_plan_op op = op_of(MOT_OP_CROSS_ATTENTION, 0);
-    op.in = bq, op.out[0] = bo, op.d = d_s, op.n_heads = heads, op.n_seg = n_seg;
-    op.scale = 1.0f / sqrtf((float)(d_s / heads));
+    op.cross_attention.q = bq, op.cross_attention.out = bo, op.cross_attention.d = d_s;
+    op.cross_attention.heads = heads, op.cross_attention.n_seg = n_seg;
+    op.cross_attention.scale = 1.0f / sqrtf((float)(d_s / heads));
     for (int m = 0; m < n_seg; m++) {
         const int present = rows[m] + n_new[m];
         s.lane[m] = (mot_lane_step){.rows = rows[m], .n_new = n_new[m], .n_prompt = n_prompt[m], .alive = n_new[m] > 0};
         k[m] = floats((size_t)(present + 1) * d_s, 1.0f);
         v[m] = floats((size_t)(present + 1) * d_s, 1.0f);
         if (nan_run && m == n_seg - 1) v[m][(size_t)(present - 1) * d_s + d_s - 1] = INFINITY;
-        op.seg_k[m] = put_floats(k[m], (size_t)(present + 1) * d_s);
-        op.seg_v[m] = put_floats(v[m], (size_t)(present + 1) * d_s);
+        op.cross_attention.seg_k[m] = put_floats(k[m], (size_t)(present + 1) * d_s);
+        op.cross_attention.seg_v[m] = put_floats(v[m], (size_t)(present + 1) * d_s);
         seg[m] = (mot_kv_segment){k[m], v[m], present, n_prompt[m]};
     }
     be_set_step(&s);
@@ -674,7 +683,7 @@ static void run_sample(int vocab, float temp, int top_k, float top_p, int nan_ru
     s.lane[1].n_sampled = 5;
     be_set_step(&s);
     mot_plan_op op = op_of(MOT_OP_SAMPLE, 1);
-    op.in = in, op.out[0] = tok, op.d = vocab;
+    op.sample.logits = in, op.sample.tokens = tok, op.sample.vocab = vocab;
     be_bind b = bind_of(1, 1);
     b.vocab = vocab, b.temperature = temp, b.top_k = top_k, b.top_p = top_p;
     be_run(&op, &b);
@@ -750,23 +759,23 @@ static void case_step_advance(void) {
         s.step = 3 + variant;
         mot_plan_op op = op_of(MOT_OP_STEP_ADVANCE, 0);
         for (int i = 0; i < MOT_MAX_LANES; i++) {
-            for (int e = 0; e < MOT_MAX_EOS; e++) op.eos[i][e] = -1;
+            for (int e = 0; e < MOT_MAX_EOS; e++) op.step_advance.eos[i][e] = -1;
         }
         for (int i = 0; i < s.n_lanes; i++) {
             s.lane[i] = (mot_lane_step){.pos = 10 * i + variant, .n_new = variant == 0 ? 3 + i : (i == 2 ? 0 : 1),
                                         .rows = 7 * i, .n_prompt = 3 + i, .alive = i != 2, .token = 100 + i,
                                         .n_sampled = i};
-            op.eos[i][0] = 100 + (i % 2); /* lanes 0 and 2 sampled their EOS; lane 0 is the primary */
-            op.eos[i][1] = 7;
+            op.step_advance.eos[i][0] = 100 + (i % 2); /* lanes 0 and 2 sampled their EOS; lane 0 is the primary */
+            op.step_advance.eos[i][1] = 7;
         }
-        op.ignore_eos = variant == 2;
+        op.step_advance.ignore_eos = variant == 2;
         be_reset();
         be_set_step(&s);
         be_bind b = bind_of(1, 1);
         be_run(&op, &b);
         mot_step_state got;
         be_get_step(&got);
-        mot_ref_step_advance(&s, (const int(*)[MOT_MAX_EOS])op.eos, op.ignore_eos);
+        mot_ref_step_advance(&s, op.step_advance.eos, op.step_advance.ignore_eos);
         char what[64];
         snprintf(what, sizeof what, "variant %d: step state equal", variant);
         expect_int("step_advance", "-", what, memcmp(&got, &s, sizeof s), 0);
@@ -796,20 +805,19 @@ static void run_fused(mot_dtype dt, int norm, int last, int swiglu, int n, int64
     float *bias = NULL;
     if (norm) {
         ops[p.n_ops] = op_of(last ? MOT_OP_RMSNORM_LAST : MOT_OP_RMSNORM, 0);
-        ops[p.n_ops].in = bx, ops[p.n_ops].out[0] = bn, ops[p.n_ops].d = (int)cols, ops[p.n_ops].eps = 1e-5f;
+        ops[p.n_ops].rmsnorm = (mot_op_rmsnorm){.x = bx, .out = bn, .weight = nw, .d = (int)cols, .eps = 1e-5f};
         binds[p.n_ops] = bind_of(n, n);
-        binds[p.n_ops].vec = nw, binds[p.n_ops].vec_len = (int)cols;
         p.n_ops++;
     }
     mot_plan_op *mm = &ops[p.n_ops];
     be_bind *mb = &binds[p.n_ops];
     *mm = op_of(MOT_OP_MATMUL, 0);
     *mb = bind_of(rows, n);
-    mm->in = norm ? bn : bx, mm->n_w = n_w, mm->single_row = last;
+    mm->matmul.x = norm ? bn : bx, mm->n_w = n_w, mm->matmul.single_row = last;
     for (int j = 0; j < n_w; j++) {
         w[j] = make_weight(dt, rows_of[j], cols, 1.0f);
         out[j] = be_buf(sizeof(float) * (size_t)(rows * rows_of[j]));
-        mm->out[j] = out[j];
+        mm->matmul.y[j] = out[j];
         mb->w[j] = &w[j].w;
     }
     if (!swiglu) {
@@ -819,7 +827,7 @@ static void run_fused(mot_dtype dt, int norm, int last, int swiglu, int n, int64
     p.n_ops++;
     if (swiglu) {
         ops[p.n_ops] = op_of(MOT_OP_SWIGLU, 0);
-        ops[p.n_ops].out[0] = out[0], ops[p.n_ops].in = out[1], ops[p.n_ops].d = (int)rows_of[0];
+        ops[p.n_ops].swiglu = (mot_op_swiglu){.gate = out[0], .up = out[1], .f = (int)rows_of[0]};
         binds[p.n_ops] = bind_of(rows, n);
         p.n_ops++;
     }
@@ -877,22 +885,18 @@ static void case_fused(void) {
 
 /* ---- the case table ----------------------------------------------------------------------- */
 
+/* case_<name> for every row of the op table (ops/op_table.h), generated from it: a kind
+ * without its case does not compile. The row's reference and CPU kernel are named here too,
+ * so a row naming a function that does not exist does not compile either. */
 static const struct {
     mot_op_kind kind;
     void (*run)(void);
+    void (*reference)(void), (*cpu_kernel)(void); /* for the compiler only */
 } cases[] = {
-    {MOT_OP_EMBED, case_embed},
-    {MOT_OP_RMSNORM, case_rmsnorm},
-    {MOT_OP_RMSNORM_LAST, case_rmsnorm_last},
-    {MOT_OP_MATMUL, case_matmul},
-    {MOT_OP_ROPE_APPEND, case_rope_append},
-    {MOT_OP_ATTENTION, case_attention},
-    {MOT_OP_SWIGLU, case_swiglu},
-    {MOT_OP_LAYERNORM, case_layernorm},
-    {MOT_OP_LATENT_APPEND, case_latent_append},
-    {MOT_OP_CROSS_ATTENTION, case_cross_attention},
-    {MOT_OP_SAMPLE, case_sample},
-    {MOT_OP_STEP_ADVANCE, case_step_advance},
+#define CASE_(KIND, name, reads, ref, cpu, cuda, doc) \
+    {MOT_OP_##KIND, case_##name, (void (*)(void))ref, (void (*)(void))cpu},
+    MOT_OP_TABLE(CASE_)
+#undef CASE_
 };
 
 int main(int argc, char **argv) {

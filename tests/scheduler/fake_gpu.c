@@ -68,7 +68,7 @@ static void tail_add(int *tail, int *n, int node) {
 }
 
 static void graph_reset(fake_graph *g) {
-    for (int i = 0; i < g->n_nodes; i++) free(g->nodes[i].deps);
+    for (int i = 0; i < g->n_nodes; i++) free(g->nodes[i].deps), free((void *)g->nodes[i].launch.op);
     free(g->nodes);
     memset(g, 0, sizeof *g);
 }
@@ -293,7 +293,14 @@ static int add_node(fake_gpu *f, void *stream, int lane, const mot_gpu_launch *l
     n->stream = stream_id(stream);
     n->lane = lane;
     n->mark = mark;
-    if (l) n->launch = *l;
+    if (l) {
+        /* the op copied too: as a real graph copies kernel arguments, the executor's may go */
+        mot_plan_op *op = l->op ? malloc(sizeof *op) : NULL;
+        if (l->op && !op) return reject(f, "out of memory");
+        if (op) memcpy(op, l->op, sizeof *op);
+        n->launch = *l;
+        n->launch.op = op;
+    }
     n->n_deps = s->n_tail;
     n->deps = malloc(sizeof(int) * (size_t)(s->n_tail + 1));
     memcpy(n->deps, s->tail, sizeof(int) * (size_t)s->n_tail);

@@ -16,7 +16,7 @@ typedef struct {
     int stream;            /* fake stream id */
     int lane;              /* -1 for a timer mark */
     int mark;              /* a timer mark: its event handle; 0 for a launch */
-    mot_gpu_launch launch; /* a copy of what the executor passed */
+    mot_gpu_launch launch; /* a copy of what the executor passed, its op copied too */
     int *deps;             /* nodes it directly depends on (indices in its graph) */
     int n_deps;
 } fake_node;

@@ -64,6 +64,8 @@ static void check_program(const mot_plan *p) {
     }
     for (int i = 0; i < p->n_ops; i++) {
         CHECK(runs[i] == 1, "op %d (%s) runs %d times", i, mot_op_kind_name(p->ops[i].kind), runs[i]);
+        CHECK(p->ops[i].reads == mot_op_kind_reads(p->ops[i].kind), "op %d (%s) reads 0x%x, the op table says 0x%x",
+              i, mot_op_kind_name(p->ops[i].kind), p->ops[i].reads, mot_op_kind_reads(p->ops[i].kind));
     }
     CHECK(p->ops[p->prog[p->n_instrs - 1].arg].kind == MOT_OP_STEP_ADVANCE, "the program ends with the step advance");
     free(runs);
@@ -213,7 +215,11 @@ static void check_graph(const fake_graph *g, const mot_plan *p) {
     long hazards = 0, unordered_pairs = 0;
     for (int a = 0; a < g->n_nodes; a++) {
         const mot_plan_op *oa = g->nodes[a].launch.op;
-        CHECK(oa == &p->ops[a], "node %d is op %d in program order", a, a);
+        /* the launch's op: a copy of the plan's with device f32 vectors */
+        const mot_plan_op *pa = &p->ops[a];
+        CHECK(oa->kind == pa->kind && oa->node_id == pa->node_id && oa->lane == pa->lane && oa->layer == pa->layer &&
+                  oa->stack == pa->stack && oa->reverse == pa->reverse,
+              "node %d is op %d in program order", a, a);
         for (int b = a + 1; b < g->n_nodes; b++) {
             const mot_plan_op *ob = g->nodes[b].launch.op;
             if (conflict(oa, ob)) {
@@ -236,8 +242,9 @@ static void check_graph(const fake_graph *g, const mot_plan *p) {
 }
 
 static int same_launch(const mot_gpu_launch *a, const mot_gpu_launch *b) {
-    int same = a->op == b->op && a->arena == b->arena && a->step == b->step && a->vec == b->vec &&
-               a->vec2 == b->vec2 && a->rows == b->rows && a->max_rows == b->max_rows && a->vocab == b->vocab &&
+    /* the ops: copies of the plan's with device f32 vectors, the same bytes */
+    int same = !memcmp(a->op, b->op, sizeof *a->op) && a->arena == b->arena && a->step == b->step &&
+               a->rows == b->rows && a->max_rows == b->max_rows && a->vocab == b->vocab &&
                a->temperature == b->temperature && a->top_k == b->top_k && a->top_p == b->top_p;
     for (int j = 0; j < MOT_OP_MAX_W; j++) {
         same &= a->w[j].data == b->w[j].data && a->bias[j] == b->bias[j];
