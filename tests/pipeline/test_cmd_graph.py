@@ -127,11 +127,11 @@ def main():
                  "pipelines/depth.yaml:3:47: error: experts[0].depth 31 does not match the model "
                  f"'{models}/math', which has 30 layers")
     if out:
-        # A hand-edited depth in the expanded form no longer matches its own graph.
+        # A hand-edited depth in the expanded form no longer matches the graph's layers.
         write(os.path.join(WORK, "elsewhere", "depth.yaml"), out.replace("depth: 30,", "depth: 31,", 1))
         expect_error("edited depth", ["elsewhere/depth.yaml"], 1,
-                     "elsewhere/depth.yaml:60:5: error: graph[41]: expected node 'math/stack4' "
-                     "(stack), found 'math/sampler' (sampler)")
+                     "elsewhere/depth.yaml:49:58: error: graph[31] (math/stack3): layers: math has 31 "
+                     "layers, its stacks cover [0, 29] (they must end at layer 30)")
     write(os.path.join(WORK, "bad.yaml"), "name: x\nexperts: [a, b\n")
     expect_error("bad yaml", ["bad.yaml"], 1, "bad.yaml:3:1: error: invalid YAML")
     expect_error("missing file", ["nope.yaml"], 1, "nope.yaml: error: cannot read the pipeline file")
