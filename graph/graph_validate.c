@@ -41,14 +41,22 @@ static const char *shape(const mot_pipeline *p, const mot_graph_node *n, char *b
     return buf;
 }
 
-/* Does `from` reach `to` through inputs (to > from: a later node read early)? */
-static int reaches(const mot_graph *g, int from, int to, char *seen) {
-    if (from == to) return 1;
-    if (seen[from]) return 0;
+/* Does `from` reach `to` through inputs (to < from: a later node read early)? Iterative: a
+ * chain of 50k nodes would overflow the C stack. seen and todo: [n_nodes]. */
+static int reaches(const mot_graph *g, int from, int to, char *seen, int *todo) {
+    int n = 0;
+    todo[n++] = from;
     seen[from] = 1;
-    const int *in = mot_graph_node_inputs(&g->nodes[from]);
-    for (int k = 0; k < g->nodes[from].n_inputs; k++) {
-        if (reaches(g, in[k], to, seen)) return 1;
+    while (n > 0) {
+        const int i = todo[--n];
+        if (i == to) return 1;
+        const int *in = mot_graph_node_inputs(&g->nodes[i]);
+        for (int k = 0; k < g->nodes[i].n_inputs; k++) {
+            if (!seen[in[k]]) {
+                seen[in[k]] = 1;
+                todo[n++] = in[k];
+            }
+        }
     }
     return 0;
 }
@@ -57,7 +65,11 @@ static int reaches(const mot_graph *g, int from, int to, char *seen) {
  * (through its own inputs) reads this node, else a forward reference. */
 static mot_status check_order(const mot_pipeline *p, const mot_graph *g) {
     char *seen = calloc((size_t)g->n_nodes + 1, 1);
-    if (!seen) return mot_fail(MOT_ERR_NOMEM, "graph: out of memory");
+    int *todo = malloc(sizeof *todo * ((size_t)g->n_nodes + 1));
+    if (!seen || !todo) {
+        free(seen), free(todo);
+        return mot_fail(MOT_ERR_NOMEM, "graph: out of memory");
+    }
     mot_status st = MOT_OK;
     for (int i = 0; i < g->n_nodes && st == MOT_OK; i++) {
         const mot_graph_node *n = &g->nodes[i];
@@ -65,7 +77,7 @@ static mot_status check_order(const mot_pipeline *p, const mot_graph *g) {
         for (int k = 0; k < n->n_inputs && st == MOT_OK; k++) {
             if (in[k] < i) continue;
             memset(seen, 0, (size_t)g->n_nodes);
-            if (reaches(g, in[k], i, seen)) {
+            if (reaches(g, in[k], i, seen, todo)) {
                 st = fail_at(p, n->input_pos[k], "graph[%d] (%s): inputs: '%s' %s (a cycle)", i, n->id,
                              g->nodes[in[k]].id, in[k] == i ? "is this node" : "reads this node");
             } else {
@@ -75,7 +87,7 @@ static mot_status check_order(const mot_pipeline *p, const mot_graph *g) {
             }
         }
     }
-    free(seen);
+    free(seen), free(todo);
     return st;
 }
 
