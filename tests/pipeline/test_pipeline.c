@@ -633,6 +633,47 @@ static void test_graph_section(void) {
     GRAPH_ERROR("  - {id: code/sampler, kind: sampler, expert: code, inputs: [code/reverse1]}\n",
                 "  - {id: code/sampler, kind: sampler, expert: code, inputs: [code/reverse1]}\n  - {id: extra, kind: stack, expert: code, layers: [6, 6], inputs: [code/sampler]}\n",
                 ":32:5: error: graph[17] (extra): comes after code's sampler 'code/sampler' (a sampler ends an expert's chain)");
+    /* Topologies beyond MoT load, and `mot graph` writes them back as they were read. */
+    static const char *const other[] = {
+        "graph:\n"
+        "  - {id: router, kind: router, encoder: mean-embed, expert: code}\n"
+        "  - {id: math/stack0, kind: stack, expert: math, layers: [0, 3], inputs: [router]}\n"
+        "  - {id: code/stack0, kind: stack, expert: code, layers: [0, 5], inputs: [router]}\n"
+        "  - {id: math/sampler, kind: sampler, expert: math, inputs: [math/stack0]}\n"
+        "  - {id: code/sampler, kind: sampler, expert: code, inputs: [code/stack0]}\n",
+        "graph:\n"
+        "  - {id: router, kind: router, encoder: mean-embed, expert: code}\n"
+        "  - {id: math/stack0, kind: stack, expert: math, layers: [0, 2], inputs: [router]}\n"
+        "  - {id: code/stack0, kind: stack, expert: code, layers: [0, 4], inputs: [router]}\n"
+        "  - {id: code/forward1, kind: projector, direction: forward, expert: code, stack: 1, inputs: [code/stack0]}\n"
+        "  - {id: math/forward1, kind: projector, direction: forward, expert: math, stack: 1, inputs: [math/stack0]}\n"
+        "  - {id: attention1, kind: attention, stack: 1, inputs: [code/forward1, math/forward1]}\n"
+        "  - {id: math/reverse1, kind: projector, direction: reverse, expert: math, stack: 1, inputs: [math/forward1, attention1]}\n"
+        "  - {id: code/reverse1, kind: projector, direction: reverse, expert: code, stack: 1, inputs: [code/forward1]}\n"
+        "  - {id: math/stack1, kind: stack, expert: math, layers: [3, 3], inputs: [math/reverse1]}\n"
+        "  - {id: code/stack1, kind: stack, expert: code, layers: [5, 5], inputs: [code/reverse1]}\n"
+        "  - {id: math/sampler, kind: sampler, expert: math, inputs: [math/stack1]}\n"
+        "  - {id: code/sampler, kind: sampler, expert: code, inputs: [code/stack1]}\n",
+    };
+    const char *graph_start = strstr(text, "graph:\n");
+    for (int k = 0; graph_start && k < 2; k++) {
+        char head[8192], name[64];
+        snprintf(head, sizeof head, "%.*s%s", (int)(graph_start - text), text, other[k]);
+        snprintf(name, sizeof name, "other%d.yaml", k);
+        mot_pipeline *o = load_ok(name, head);
+        if (!o) {
+            continue;
+        }
+        snprintf(name, sizeof name, "other%d.expanded.yaml", k);
+        char *written = expand_to(o, depths, name, 0);
+        mot_pipeline *o2 = load_ok(name, written ? written : "");
+        snprintf(name, sizeof name, "other%d.again.yaml", k);
+        char *again = o2 ? expand_to(o2, depths, name, 0) : NULL;
+        CHECK(written && again && !strcmp(written, again));
+        CHECK(written && strstr(written, k ? "inputs: [math/forward1, attention1]" : "layers: [0, 5], inputs: [router]"));
+        free(written), free(again);
+        mot_pipeline_free(o), mot_pipeline_free(o2);
+    }
     /* The graph section itself must be a sequence. */
     const char *graph_at = strstr(text, "graph:\n");
     if (graph_at) {
