@@ -1,10 +1,11 @@
-/* The expanded dataflow graph of a pipeline: the nodes `mot graph` writes and an expanded file's
- * `graph:` section must list, in this order (docs/pipeline.md):
+/* The dataflow graph of a pipeline. The expansion of its settings (what `mot graph` writes for a
+ * compact file) has these nodes, in this order (docs/pipeline.md); an expanded file's `graph:`
+ * section may give another topology (graph_load.c), within the rules of graph_validate.c:
  *   router
  *   for each stack q:  E/stack{q} (every expert E), E/forward{q}, attention{q}, E/reverse{q}
  *   E/stack{Q}         the layers after the last interaction, when there are any
  *   E/sampler          final norm, LM head and sampling
- * Field values are kept raw (unquoted) so the writer and the checker compare like with like. */
+ * Field values are kept raw (unquoted), so a loaded graph is written back as it was read. */
 #ifndef MOT_GRAPH_GRAPH_NODES_H
 #define MOT_GRAPH_GRAPH_NODES_H
 
