@@ -214,7 +214,9 @@ void mot_graph_free(mot_graph *g) {
             free(n->fields[f].items);
         }
         free(n->attention_inputs);
+        free(n->input_pos);
     }
     free(g->nodes);
     *g = (mot_graph){0};
 }
+

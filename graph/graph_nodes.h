@@ -1,10 +1,11 @@
-/* The expanded dataflow graph of a pipeline: the nodes `mot graph` writes and an expanded file's
- * `graph:` section must list, in this order (docs/pipeline.md):
+/* The dataflow graph of a pipeline. The expansion of its settings (what `mot graph` writes for a
+ * compact file) has these nodes, in this order (docs/pipeline.md); an expanded file's `graph:`
+ * section may give another topology (graph_load.c), within the rules of graph_validate.c:
  *   router
  *   for each stack q:  E/stack{q} (every expert E), E/forward{q}, attention{q}, E/reverse{q}
  *   E/stack{Q}         the layers after the last interaction, when there are any
  *   E/sampler          final norm, LM head and sampling
- * Field values are kept raw (unquoted) so the writer and the checker compare like with like. */
+ * Field values are kept raw (unquoted), so a loaded graph is written back as it was read. */
 #ifndef MOT_GRAPH_GRAPH_NODES_H
 #define MOT_GRAPH_GRAPH_NODES_H
 
@@ -19,7 +20,7 @@ typedef struct {
     char **items; /* raw text of each item */
 } mot_graph_field;
 
-typedef struct {
+typedef struct mot_graph_node {
     char *id;          /* "router", "math/stack0", "attention2", ... */
     const char *kind;  /* router, stack, projector, attention, sampler */
     int expert;        /* -1 for router and attention nodes */
@@ -31,9 +32,13 @@ typedef struct {
     int n_inputs;
     int inputs[8];     /* node indices; attention nodes use `attention_inputs` */
     int *attention_inputs; /* attention: [n_inputs] (one per expert) */
+    /* A graph loaded from a file (graph_load.c) keeps where each part was, so errors found
+     * later (a depth known only at model load) still name FILE:LINE:COL; zero when expanded. */
+    mot_src_pos pos, layers_pos;
+    mot_src_pos *input_pos; /* [n_inputs] or NULL */
 } mot_graph_node;
 
-typedef struct {
+typedef struct mot_graph {
     int n_nodes;
     mot_graph_node *nodes;
 } mot_graph;
@@ -46,6 +51,16 @@ void mot_graph_free(mot_graph *g);
 /* The graph of one expert run alone (`mot run -m`): router, stack0 = layers [0, depth), sampler.
  * Expert index 0, no interaction. */
 mot_status mot_graph_single(int depth, mot_graph *g);
+
+/* The graph a pipeline runs (model load, `mot graph`): its file's `graph:` section when it has
+ * one (copied, and checked against depths: each expert's stacks must end on its last layer,
+ * errors at the stack's FILE:LINE:COL), else the expansion of its settings. */
+mot_status mot_pipeline_graph(const mot_pipeline *p, const int *depths, mot_graph *g);
+
+/* The topology rules a hand-written graph must meet (graph_validate.c; docs/pipeline.md,
+ * "The node and port vocabulary"), each error at the offending node, field or input. depths:
+ * [n_experts] or NULL (then only the experts' declared `depth`s are checked). */
+mot_status mot_graph_validate(const mot_pipeline *p, const mot_graph *g, const int *depths);
 
 /* The node's input indices (attention nodes have one per expert). */
 const int *mot_graph_node_inputs(const mot_graph_node *n);

@@ -142,7 +142,7 @@ static mot_status expand(const mot_pipeline *p, const int *depths, mot_graph *g,
     if (!*ends) {
         return mot_fail(MOT_ERR_NOMEM, "%s: out of memory", p->file);
     }
-    mot_status st = mot_graph_expand(p, depths, g);
+    mot_status st = mot_pipeline_graph(p, depths, g);
     for (int m = 0; m < p->n_experts && st == MOT_OK; m++) {
         st = mot_pipeline_placement(p, m, depths[m], *ends + (size_t)m * p->interaction.stacks);
     }

@@ -78,6 +78,11 @@ typedef struct {
     } sampler;
 
     char *schedule;             /* resolved; NULL when absent */
+
+    /* The file's `graph:` section, loaded and checked (graph/graph_load.c): what runs instead
+     * of the expansion of the settings. NULL when the file has none. */
+    struct mot_graph *graph;
+    mot_src_pos graph_pos;
 } mot_pipeline;
 
 /* Parses and validates. Errors: "FILE:LINE:COL: error: ..." (one line) — unknown keys, wrong

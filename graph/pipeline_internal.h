@@ -16,9 +16,9 @@ char *mot_pipeline_resolve_path(const char *pipeline_file, const char *rel);
  * increasing), and, for experts with a declared depth, the placement itself. */
 mot_status mot_pipeline_validate(const mot_pipeline *p);
 
-/* The expanded file's `graph:` sequence must be exactly the nodes the rest of the file
- * expands to (every expert needs a declared depth for that). */
-mot_status mot_pipeline_check_graph(yaml_tree *t, yaml_node_t *graph, const mot_pipeline *p);
+/* Reads the file's `graph:` sequence into p->graph: node syntax (keys by kind, types, unique
+ * ids, known experts, inputs naming nodes), then mot_graph_validate's topology rules. */
+mot_status mot_pipeline_load_graph(yaml_tree *t, yaml_node_t *graph, mot_pipeline *p);
 
 /* A name usable inside tensor names: [A-Za-z0-9_-]+ (graph/pipeline_names.c). */
 int mot_pipeline_valid_name(const char *s);

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "common/error.h"
+#include "graph/graph_nodes.h"
 #include "graph/pipeline_internal.h"
 #include "tokenizer/chat_format.h"
 
@@ -338,7 +339,7 @@ static mot_status read_document(yaml_tree *t, mot_pipeline *p) {
     }
     MOT_TRY(mot_pipeline_validate(p));
     if ((v = yaml_tree_get(t, root, "graph", NULL))) {
-        MOT_TRY(mot_pipeline_check_graph(t, v, p));
+        MOT_TRY(mot_pipeline_load_graph(t, v, p));
     }
     return MOT_OK;
 }
@@ -384,5 +385,9 @@ void mot_pipeline_free(mot_pipeline *p) {
     free(p->router.encoder);
     free(p->weights);
     free(p->schedule);
+    if (p->graph) {
+        mot_graph_free(p->graph);
+        free(p->graph);
+    }
     free(p);
 }

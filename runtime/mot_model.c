@@ -161,7 +161,7 @@ mot_status mot_model_load(const char *pipeline_path, int load_weights, mot_model
         for (int e = 0; depths && e < m->n_experts; e++) {
             depths[e] = m->experts[e]->cfg.n_layers;
         }
-        st = depths ? mot_graph_expand(p, depths, &m->graph) : mot_fail(MOT_ERR_NOMEM, "out of memory");
+        st = depths ? mot_pipeline_graph(p, depths, &m->graph) : mot_fail(MOT_ERR_NOMEM, "out of memory");
         free(depths);
     }
     if (st == MOT_OK && load_weights) {

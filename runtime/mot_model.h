@@ -15,8 +15,8 @@ typedef struct {
     mot_expert **experts;      /* [M] */
     mot_tokenizer **tokenizers;/* [M] */
     mot_chat_format *chat;     /* [M] the chat format of experts with chat (NONE: no chat) */
-    mot_graph graph;           /* the expanded dataflow graph (each expert's interaction
-                                  points as its stack nodes' layers) the scheduler lowers */
+    mot_graph graph;           /* the dataflow graph the scheduler lowers: the pipeline file's
+                                  `graph:` section, else the expansion of its settings */
     mot_st_set *st;            /* the MoT weights file (NULL before mot init) */
     mot_linear router_fc1;     /* [h_r, d_z] */
     mot_linear router_fc2;     /* [M, h_r] */

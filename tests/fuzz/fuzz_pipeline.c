@@ -1,9 +1,9 @@
 /* libFuzzer target: a pipeline file through the graph layer only (graph/: yaml_tree.c,
  * pipeline_parse.c, pipeline_paths.c, pipeline_validate.c, placement.c, graph_nodes.c,
- * graph_check.c, graph_write.c). No expert folder is read: an expert's depth is its declared
+ * graph_load.c, graph_validate.c, graph_select.c, graph_write.c). No expert folder is read: an expert's depth is its declared
  * `depth`, else FUZZ_DEFAULT_DEPTH (where `mot graph` would read config.json).
  * When the input loads and expands, the round trip `mot graph` promises must hold: the written
- * expanded YAML loads again (its `graph:` section checked against the expansion) and writes
+ * expanded YAML loads again (its `graph:` section loaded and its topology checked) and writes
  * the same text a second time. The dot form is written too.
  * Build and run: scripts/fuzz.sh pipeline SECONDS. */
 #include <stddef.h>

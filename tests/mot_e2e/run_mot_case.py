@@ -47,7 +47,47 @@ CASES = {
                     run=["--temp", "0.8", "--top-k", "20", "--top-p", "0.9", "--seed", "5"]),
     "demo": dict(scenario="demo"),
     "gguf_experts": dict(scenario="gguf_experts"),
+    # Hand-edited expanded graphs (docs/pipeline.md, "The node and port vocabulary"): the
+    # reference follows the same graph.
+    "graph_merged": dict(scenario="uniform_q3", graph="merged"),
+    "graph_no_interaction": dict(scenario="hetero3", init=["--seed", "1"], graph="no_interaction"),
 }
+
+
+def edit_graph(nodes, how):
+    """merged: attention 1 removed, so each expert's stacks 1 and 2 merge into one;
+    no_interaction: router -> one stack of every layer -> sampler for each expert."""
+    by_id = {n["id"]: n for n in nodes}
+    experts = [n["expert"] for n in nodes if n["kind"] == "sampler"]
+    if how == "no_interaction":
+        out = [by_id["router"]]
+        for e in experts:
+            last = max(n["layers"][1] for n in nodes if n["kind"] == "stack" and n["expert"] == e)
+            out.append(dict(id=f"{e}/stack0", kind="stack", expert=e, layers=[0, last], inputs=["router"]))
+        for e in experts:
+            out.append(dict(id=f"{e}/sampler", kind="sampler", expert=e, inputs=[f"{e}/stack0"]))
+        return out
+    gone = {f"{e}/{k}1" for e in experts for k in ("forward", "reverse")} | {"attention1"}
+    gone |= {f"{e}/stack2" for e in experts}
+    out = []
+    for n in nodes:
+        if n["id"] in gone:
+            continue
+        if n["kind"] == "stack" and n["id"].endswith("/stack1"):
+            n = dict(n, layers=[n["layers"][0], by_id[n["id"][:-1] + "2"]["layers"][1]])
+        n = dict(n, inputs=[i.replace("/stack2", "/stack1") for i in n.get("inputs", [])]) if "inputs" in n else n
+        out.append(n)
+    return out
+
+
+def graph_pipeline(mot, pipeline, how):
+    """`mot graph` of the case's pipeline, its graph edited, written over the pipeline."""
+    import yaml
+    r = run([mot, "graph", pipeline], "mot graph")
+    doc = yaml.safe_load(r.stdout)
+    doc["graph"] = edit_graph(doc["graph"], how)
+    with open(pipeline, "w") as fh:
+        yaml.safe_dump(doc, fh, sort_keys=False, default_flow_style=None)
 
 
 def parse_args():
@@ -114,6 +154,8 @@ def main():
         weights = os.path.splitext(pool_pipeline)[0] + ".mot.safetensors"
         pipeline = case_pipeline(pool_pipeline, case_dir, weights)
 
+    if case.get("graph"):
+        graph_pipeline(args.mot, pipeline, case["graph"])
     route_flags = []
     if case.get("experts"):
         route_flags = ["--experts", case["experts"]]
@@ -141,6 +183,19 @@ def main():
     status = compare_mot_dump.main(flags)
     if status != 0:
         return status
+    if case.get("graph"):
+        # The edit must matter: the same dump against the unedited topology's reference fails.
+        import yaml
+        with open(pipeline) as fh:
+            doc = yaml.safe_load(fh)
+        del doc["graph"]
+        plain = os.path.join(case_dir, "unedited.yaml")
+        with open(plain, "w") as fh:
+            yaml.safe_dump(doc, fh, sort_keys=False)
+        print("-- against the unedited graph (expected to differ):")
+        if compare_mot_dump.main(["--pipeline", plain] + flags[2:]) == 0:
+            print("FAIL: the dump also matches the unedited graph: the edit did not run")
+            return 1
     return extra_checks(args, case, scenario, dump, mot_run)
 
 

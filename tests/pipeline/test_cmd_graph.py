@@ -127,11 +127,18 @@ def main():
                  "pipelines/depth.yaml:3:47: error: experts[0].depth 31 does not match the model "
                  f"'{models}/math', which has 30 layers")
     if out:
-        # A hand-edited depth in the expanded form no longer matches its own graph.
+        # A hand-edited depth in the expanded form no longer matches the graph's layers.
         write(os.path.join(WORK, "elsewhere", "depth.yaml"), out.replace("depth: 30,", "depth: 31,", 1))
         expect_error("edited depth", ["elsewhere/depth.yaml"], 1,
-                     "elsewhere/depth.yaml:60:5: error: graph[41]: expected node 'math/stack4' "
-                     "(stack), found 'math/sampler' (sampler)")
+                     "elsewhere/depth.yaml:49:58: error: graph[31] (math/stack3): layers: math has 31 "
+                     "layers, its stacks cover [0, 29] (they must end at layer 30)")
+        # Without a declared depth the graph's layers are checked when the depth is known.
+        short = out.replace(", depth: 30,", ",", 1).replace("layers: [22, 29], inputs: [math/reverse2]",
+                                                             "layers: [22, 28], inputs: [math/reverse2]", 1)
+        write(os.path.join(WORK, "elsewhere", "short.yaml"), short)
+        expect_error("graph short of the model", ["elsewhere/short.yaml"], 1,
+                     "elsewhere/short.yaml:49:58: error: graph[31] (math/stack3): layers: math has 30 "
+                     "layers, its stacks cover [0, 28] (they must end at layer 29)")
     write(os.path.join(WORK, "bad.yaml"), "name: x\nexperts: [a, b\n")
     expect_error("bad yaml", ["bad.yaml"], 1, "bad.yaml:3:1: error: invalid YAML")
     expect_error("missing file", ["nope.yaml"], 1, "nope.yaml: error: cannot read the pipeline file")

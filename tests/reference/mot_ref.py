@@ -72,6 +72,9 @@ class Pipeline:
             raise ValueError(f"{path}: heads {self.heads} must divide shared_dim {self.shared_dim}")
         self.weights = os.path.join(base, doc["weights"]) if doc.get("weights") else None
         self.sampler = doc.get("sampler") or {}
+        # The expanded form's dataflow graph (docs/pipeline.md), followed as written when
+        # present: a hand-edited topology runs in the reference too.
+        self.graph = doc.get("graph")
 
     def index(self, name):
         if name not in self.names:
@@ -331,40 +334,78 @@ class MotRef:
         e = self.pipe.experts[m]
         return prompt_tokens(e["dir"], apply_template(e["template"], prompt))
 
-    # -- 1.3 one interaction layer --
-    def interact(self, q, active, runs, n_prompt):
-        """Updates runs[m].x for every active m after its layer ends[m][q]."""
-        w, pre = self.w, f"interaction.{q}."
-        zs, ks, vs = {}, [], []
-        for m in active:
-            name = self.pipe.names[m]
-            z = linear(runs[m].x, w.get(pre + f"forward.{name}.weight"),
-                       w.opt(pre + f"forward.{name}.bias"))            # [R_m, d_s]
-            n = z
-            if self.pipe.norm == "layernorm":
-                n = layer_norm(z, w.get(pre + "norm.weight"), w.get(pre + "norm.bias"))
-            zs[m] = (z, n)
-            ks.append(linear(n, w.get(pre + "attn.k_proj.weight"), w.opt(pre + "attn.k_proj.bias")))
-            vs.append(linear(n, w.get(pre + "attn.v_proj.weight"), w.opt(pre + "attn.v_proj.bias")))
-        p = active[0]
+    # -- the dataflow graph: the file's own, or the expansion of the settings --
+    def graph(self):
+        if self.pipe.graph is not None:
+            return self.pipe.graph
+        names, Q = self.pipe.names, self.pipe.stacks
+        nodes, last = [dict(id="router", kind="router")], {n: "router" for n in names}
+        for q in range(Q):
+            for m, n in enumerate(names):
+                first = 0 if q == 0 else self.ends[m][q - 1] + 1
+                nodes.append(dict(id=f"{n}/stack{q}", kind="stack", expert=n,
+                                  layers=[first, self.ends[m][q]], inputs=[last[n]]))
+            for n in names:
+                nodes.append(dict(id=f"{n}/forward{q}", kind="projector", direction="forward",
+                                  expert=n, stack=q, inputs=[f"{n}/stack{q}"]))
+            nodes.append(dict(id=f"attention{q}", kind="attention", stack=q,
+                              inputs=[f"{n}/forward{q}" for n in names]))
+            for n in names:
+                nodes.append(dict(id=f"{n}/reverse{q}", kind="projector", direction="reverse",
+                                  expert=n, stack=q, inputs=[f"attention{q}", f"{n}/forward{q}"]))
+                last[n] = f"{n}/reverse{q}"
+        for m, n in enumerate(names):
+            depth = self.experts[m].cfg.n_layers
+            if self.ends[m][Q - 1] < depth - 1:
+                nodes.append(dict(id=f"{n}/stack{Q}", kind="stack", expert=n,
+                                  layers=[self.ends[m][Q - 1] + 1, depth - 1], inputs=[last[n]]))
+                last[n] = f"{n}/stack{Q}"
+        for n in names:
+            nodes.append(dict(id=f"{n}/sampler", kind="sampler", expert=n, inputs=[last[n]]))
+        return nodes
+
+    # -- 1.3 an interaction layer, node by node --
+    def forward_projection(self, q, m, run):
+        """-> (z, n, k, v) of expert m's hidden state at stack q."""
+        w, pre, name = self.w, f"interaction.{q}.", self.pipe.names[m]
+        z = linear(run.x, w.get(pre + f"forward.{name}.weight"), w.opt(pre + f"forward.{name}.bias"))
+        n = z
+        if self.pipe.norm == "layernorm":
+            n = layer_norm(z, w.get(pre + "norm.weight"), w.get(pre + "norm.bias"))
+        k = linear(n, w.get(pre + "attn.k_proj.weight"), w.opt(pre + "attn.k_proj.bias"))
+        v = linear(n, w.get(pre + "attn.v_proj.weight"), w.opt(pre + "attn.v_proj.bias"))
+        return z, n, k, v
+
+    def attention(self, q, active, runs, proj, n_prompt):
+        """The primary's queries over every active expert's latent keys and values."""
+        w, pre, p = self.w, f"interaction.{q}.", active[0]
         rows_p = runs[p].x.shape[0]
         visible = torch.cat([cross_mask(n_prompt[p], rows_p, n_prompt[m], runs[m].x.shape[0])
                              for m in active], dim=1)                   # [R_p, S]
-        qp = linear(zs[p][1], w.get(pre + "attn.q_proj.weight"), w.opt(pre + "attn.q_proj.bias"))
-        o = cross_attention(qp, torch.cat(ks), torch.cat(vs), visible, self.pipe.heads)
-        o = linear(o, w.get(pre + "attn.o_proj.weight"), w.opt(pre + "attn.o_proj.bias"))
+        qp = linear(proj[p][1], w.get(pre + "attn.q_proj.weight"), w.opt(pre + "attn.q_proj.bias"))
+        o = cross_attention(qp, torch.cat([proj[m][2] for m in active]),
+                            torch.cat([proj[m][3] for m in active]), visible, self.pipe.heads)
+        return linear(o, w.get(pre + "attn.o_proj.weight"), w.opt(pre + "attn.o_proj.bias"))
+
+    def reverse_projection(self, q, m, run, src):
+        w, pre, name = self.w, f"interaction.{q}.", self.pipe.names[m]
+        run.x = run.x + linear(src, w.get(pre + f"reverse.{name}.weight"), w.opt(pre + f"reverse.{name}.bias"))
+
+    def interact(self, q, active, runs, n_prompt):
+        """One whole interaction layer (the expansion's forward, attention, reverse nodes)."""
+        proj = {m: self.forward_projection(q, m, runs[m]) for m in active}
+        o = self.attention(q, active, runs, proj, n_prompt)
         for m in active:
-            name = self.pipe.names[m]
-            src = o if m == p else zs[m][0]
-            runs[m].x = runs[m].x + linear(src, w.get(pre + f"reverse.{name}.weight"),
-                                           w.opt(pre + f"reverse.{name}.bias"))
+            self.reverse_projection(q, m, runs[m], o if m == active[0] else proj[m][0])
 
     # -- the forward over whole sequences --
     def recompute(self, active, fed, n_prompt, final_hidden=False):
         """fed {m: token ids fed to m: its prompt, then its sampled tokens that were fed back};
         n_prompt {m: N_m}. -> {m: logits [R_m - N_m + 1, V_m]}: row 0 after the last prompt
         token (prefill), row t after feeding sampled token t-1. final_hidden: the rows the LM
-        head multiplies ([R_m - N_m + 1, d_m]) instead of the logits."""
+        head multiplies ([R_m - N_m + 1, d_m]) instead of the logits. Runs the graph's nodes
+        in order for the active experts (SPEC 1.3: the primary's reverse projector reads the
+        attention output, a non-primary's its own z)."""
         if len(set(active)) != len(active) or not active:
             raise ValueError(f"active set {active} is empty or repeats an expert")
         runs = {m: ExpertRun(self.experts[m], fed[m]) for m in active}
@@ -372,13 +413,38 @@ class MotRef:
             if not 1 <= n_prompt[m] <= len(fed[m]):
                 raise ValueError(f"expert {self.pipe.names[m]}: {n_prompt[m]} prompt tokens, "
                                  f"{len(fed[m])} fed")
-        for q in range(self.pipe.stacks):
-            for m in active:
-                runs[m].run_through(self.ends[m][q])
-            self.interact(q, active, runs, n_prompt)
+        proj, att, sampled = {}, {}, set()
+        kinds = {n["id"]: n["kind"] for n in self.graph()}
+        for node in self.graph():
+            kind = node["kind"]
+            if kind == "router":
+                continue
+            if kind == "attention":
+                q = int(node["stack"])
+                att[q] = self.attention(q, active, runs, {m: proj[(q, m)] for m in active}, n_prompt)
+                continue
+            m = self.pipe.index(node["expert"])
+            if m not in active:
+                continue
+            if kind == "stack":
+                first, last = (int(x) for x in node["layers"])
+                if first != runs[m].next_layer:
+                    raise ValueError(f"{node['id']}: starts at layer {first}, expected {runs[m].next_layer}")
+                runs[m].run_through(last)
+            elif kind == "projector" and node["direction"] == "forward":
+                proj[(int(node["stack"]), m)] = self.forward_projection(int(node["stack"]), m, runs[m])
+            elif kind == "projector":
+                q = int(node["stack"])
+                reads_att = any(kinds[i] == "attention" for i in node["inputs"])
+                src = att[q] if reads_att and m == active[0] else proj[(q, m)][0]
+                self.reverse_projection(q, m, runs[m], src)
+            elif kind == "sampler":
+                sampled.add(m)
         out = {}
         for m in active:
-            runs[m].run_through(self.experts[m].cfg.n_layers - 1)
+            if m not in sampled or runs[m].next_layer != self.experts[m].cfg.n_layers:
+                raise ValueError(f"expert {self.pipe.names[m]}: the graph does not run all its layers "
+                                 "and reach its sampler")
             rows = runs[m].final_hidden() if final_hidden else runs[m].logits()
             out[m] = rows[n_prompt[m] - 1:]
         return out
