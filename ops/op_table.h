@@ -7,8 +7,7 @@
  *   - its CPU kernel (kernels/cpu/kernels.h), run by cpu_run_<name> in executor/cpu_ops.c;
  *   - its CUDA op launch mot_cuda_op_<name> (kernels/cuda/op_launch.h, kernels/cuda/<file>.cu);
  *   - its test case "<name>" in tests/ops/test_backend_ops.c (every backend, every kind).
- * docs/architecture.md has the same table with the files (scripts/op_table.py writes and
- * checks it; ctest op_table).
+ * docs/architecture.md ("The ops, by name") has the same table with the files.
  *
  * X(KIND, name, reads, reference, cpu_kernel, cuda_launch, doc)
  *   KIND, name: MOT_OP_<KIND>, "<name>"
