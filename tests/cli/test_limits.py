@@ -16,7 +16,6 @@ usage: test_limits.py MOT WORK_DIR
 """
 import json
 import os
-import re
 import shutil
 import subprocess
 import sys
@@ -93,21 +92,8 @@ def variant(name, change_config=None, change_weights=None):
 
 def pipeline_variant(name, pipeline, change_weights=None, extra_yaml=""):
     """A copy of the pipeline (absolute expert paths) with its own MoT weights file."""
-    d = os.path.join(WORK, name)
-    shutil.rmtree(d, ignore_errors=True)
-    os.makedirs(d)
-    src_dir = os.path.dirname(pipeline)
-    text = open(pipeline).read()
-    text = re.sub(r"path: (experts/\w+)", lambda m: f"path: {os.path.join(src_dir, m.group(1))}", text)
-    weights = re.search(r"weights: (\S+)", text).group(1)
-    tensors = {k: v.astype("<f4") for k, v in read_safetensors(os.path.join(src_dir, weights)).items()}
-    if change_weights:
-        change_weights(tensors)
-    write_safetensors(os.path.join(d, "w.safetensors"), tensors)
-    text = text.replace(f"weights: {weights}", "weights: w.safetensors") + extra_yaml
-    path = os.path.join(d, "p.yaml")
-    open(path, "w").write(text)
-    return path
+    return make_mot_pool.pipeline_copy(pipeline, os.path.join(WORK, name), change_weights,
+                                       lambda text: text + extra_yaml)
 
 
 def run_args(d, *extra):

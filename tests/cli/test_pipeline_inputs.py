@@ -8,7 +8,6 @@ usage: test_pipeline_inputs.py MOT WORK_DIR
 """
 import os
 import re
-import shutil
 import subprocess
 import sys
 
@@ -16,7 +15,6 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "reference"))
 sys.path.insert(0, os.path.join(HERE, "..", "tools"))
 import make_mot_pool  # noqa: E402
-from safetensors_io import read_safetensors, write_safetensors  # noqa: E402
 
 MOT, WORK = sys.argv[1], sys.argv[2]
 failures = []
@@ -42,24 +40,7 @@ def expect_error(label, args, *needles):
 
 def variant(name, pipeline, change_weights=None, change_yaml=None):
     """A copy of the pipeline (absolute expert paths) with its own weights file."""
-    d = os.path.join(WORK, name)
-    shutil.rmtree(d, ignore_errors=True)
-    os.makedirs(d)
-    src_dir = os.path.dirname(pipeline)
-    text = open(pipeline).read()
-    text = re.sub(r"path: (experts/\w+)", lambda m: f"path: {os.path.join(src_dir, m.group(1))}", text)
-    weights = re.search(r"weights: (\S+)", text).group(1)
-    tensors = read_safetensors(os.path.join(src_dir, weights))
-    if change_weights:
-        change_weights(tensors)
-    write_safetensors(os.path.join(d, "w.safetensors"),
-                      {k: v.astype("<f4") for k, v in tensors.items()})
-    text = text.replace(f"weights: {weights}", "weights: w.safetensors")
-    if change_yaml:
-        text = change_yaml(text)
-    path = os.path.join(d, "p.yaml")
-    open(path, "w").write(text)
-    return path
+    return make_mot_pool.pipeline_copy(pipeline, os.path.join(WORK, name), change_weights, change_yaml)
 
 
 def main():

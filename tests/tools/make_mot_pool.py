@@ -261,6 +261,30 @@ def private_copy(src, dst):
     return dst
 
 
+def pipeline_copy(pipeline, out_dir, change_weights=None, change_yaml=None):
+    """A copy of `pipeline` in out_dir (emptied first) with absolute expert paths and its own
+    MoT weights file (w.safetensors, f32); change_weights edits the tensors, change_yaml the
+    text. -> the new pipeline's path (the bad-input tests build their variants with it)."""
+    import re
+    from safetensors_io import read_safetensors, write_safetensors
+    shutil.rmtree(out_dir, ignore_errors=True)
+    os.makedirs(out_dir)
+    src_dir = os.path.dirname(pipeline)
+    text = open(pipeline).read()
+    text = re.sub(r"path: (experts/\w+)", lambda m: f"path: {os.path.join(src_dir, m.group(1))}", text)
+    weights = re.search(r"weights: (\S+)", text).group(1)
+    tensors = {k: v.astype("<f4") for k, v in read_safetensors(os.path.join(src_dir, weights)).items()}
+    if change_weights:
+        change_weights(tensors)
+    write_safetensors(os.path.join(out_dir, "w.safetensors"), tensors)
+    text = text.replace(f"weights: {weights}", "weights: w.safetensors")
+    if change_yaml:
+        text = change_yaml(text)
+    path = os.path.join(out_dir, "p.yaml")
+    open(path, "w").write(text)
+    return path
+
+
 def craft_eos_death(pipeline_path, model_dir, dier, prompt, max_tokens):
     """Rewrites model_dir's lm_head EOS row so `dier` dies at a greedy step in 2..5.
     -> (step, primary's token count) of the verified run."""
