@@ -30,6 +30,20 @@ mot_status mot_fail_prefix(mot_status st, const char *fmt, ...) {
     return mot_fail(st, "%s: %s", prefix, old);
 }
 
+mot_status mot_vfail_at(const char *file, int line, int col, const char *fmt, va_list ap) {
+    char what[768];
+    vsnprintf(what, sizeof what, fmt, ap);
+    return mot_fail(MOT_ERR_FORMAT, "%s:%d:%d: error: %s", file, line, col, what);
+}
+
+mot_status mot_fail_at(const char *file, int line, int col, const char *fmt, ...) {
+    va_list ap;
+    va_start(ap, fmt);
+    mot_status st = mot_vfail_at(file, line, col, fmt, ap);
+    va_end(ap);
+    return st;
+}
+
 const char *mot_last_error(void) { return last_error[0] ? last_error : "no error"; }
 
 const char *mot_status_name(mot_status st) {

@@ -3,6 +3,8 @@
 #ifndef MOT_COMMON_ERROR_H
 #define MOT_COMMON_ERROR_H
 
+#include <stdarg.h>
+
 #include "mot.h"
 
 #ifdef __cplusplus
@@ -15,6 +17,12 @@ mot_status mot_fail(mot_status st, const char *fmt, ...) __attribute__((format(p
 
 /* Prefixes the recorded message with "prefix: " (adds context while propagating). */
 mot_status mot_fail_prefix(mot_status st, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* MOT_ERR_FORMAT with the message "FILE:LINE:COL: error: WHAT" (positions 1-based): the one
+ * form of every error that points into a text file (pipeline, schedule, graph). */
+mot_status mot_fail_at(const char *file, int line, int col, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+mot_status mot_vfail_at(const char *file, int line, int col, const char *fmt, va_list ap);
 
 /* Propagate a failing status. */
 #define MOT_TRY(expr)                         \

@@ -19,12 +19,11 @@
 static mot_status fail_at(const mot_pipeline *p, mot_src_pos at, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 static mot_status fail_at(const mot_pipeline *p, mot_src_pos at, const char *fmt, ...) {
-    char what[768];
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(what, sizeof what, fmt, ap);
+    mot_status st = mot_vfail_at(p->file, at.line, at.col, fmt, ap);
     va_end(ap);
-    return mot_fail(MOT_ERR_FORMAT, "%s:%d:%d: error: %s", p->file, at.line, at.col, what);
+    return st;
 }
 
 static int is(const mot_graph_node *n, const char *kind) { return !strcmp(n->kind, kind); }

@@ -8,7 +8,7 @@
 #include "graph/pipeline_internal.h"
 
 static mot_status fail_at(const mot_pipeline *p, mot_src_pos pos, const char *what) {
-    return mot_fail(MOT_ERR_FORMAT, "%s:%d:%d: error: %s", p->file, pos.line, pos.col, what);
+    return mot_fail_at(p->file, pos.line, pos.col, "%s", what);
 }
 
 static mot_status check_names(const mot_pipeline *p) {

@@ -33,7 +33,7 @@ static int window_ends(int an, int bn, int n_layers, int Q, int *ends) {
 }
 
 static mot_status fail_at(const mot_pipeline *p, mot_src_pos pos, const char *what) {
-    return mot_fail(MOT_ERR_FORMAT, "%s:%d:%d: error: %s", p->file, pos.line, pos.col, what);
+    return mot_fail_at(p->file, pos.line, pos.col, "%s", what);
 }
 
 static mot_status check_explicit(const mot_pipeline *p, int expert, int n_layers, int *ends) {

@@ -26,12 +26,11 @@ typedef struct {
 } walk;
 
 static mot_status fail_at(const walk *w, const yaml_mark_t *m, const char *fmt, ...) {
-    char what[256];
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(what, sizeof what, fmt, ap);
+    mot_status st = mot_vfail_at(w->file, (int)m->line + 1, (int)m->column + 1, fmt, ap);
     va_end(ap);
-    return mot_fail(MOT_ERR_FORMAT, "%s:%d:%d: error: %s", w->file, (int)m->line + 1, (int)m->column + 1, what);
+    return st;
 }
 
 /* Registers `name` (NULL: none); *index gets its slot or -1. */

@@ -18,12 +18,11 @@ mot_src_pos yaml_tree_pos(const yaml_node_t *n) {
 }
 
 mot_status yaml_tree_fail(const yaml_tree *t, mot_src_pos pos, const char *fmt, ...) {
-    char what[768];
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(what, sizeof what, fmt, ap);
+    mot_status st = mot_vfail_at(t->file, pos.line, pos.col, fmt, ap);
     va_end(ap);
-    return mot_fail(MOT_ERR_FORMAT, "%s:%d:%d: error: %s", t->file, pos.line, pos.col, what);
+    return st;
 }
 
 /* libyaml's messages read "did not find expected key" + "while parsing a block mapping". */
