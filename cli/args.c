@@ -88,6 +88,16 @@ static mot_status arg_choice(mot_args *a, const char *const *choices, int n, int
     return mot_fail(MOT_ERR_ARG, "%s: expected %s, got '%s'", flag, list, s);
 }
 
+mot_status mot_arg_threads(mot_args *a, int *out) {
+    const char *f = a->argv[a->i];
+    MOT_TRY(mot_arg_int(a, 1, INT_MAX, out));
+    if (*out > mot_threads_max()) {
+        return mot_fail(MOT_ERR_ARG, "%s: %d is more than %d threads (%d per core, %d cores available)", f, *out,
+                        mot_threads_max(), MOT_THREADS_PER_CORE_MAX, omp_get_num_procs());
+    }
+    return MOT_OK;
+}
+
 void mot_exec_flags_init(mot_exec_flags *x) {
     memset(x, 0, sizeof *x);
     x->sched.flags.graphs = 1;
@@ -99,11 +109,7 @@ int mot_arg_exec(mot_args *a, mot_exec_flags *x, mot_status *st) {
     unsigned *given = &x->sched.given;
     *st = MOT_OK;
     if (!strcmp(f, "-t") || !strcmp(f, "--threads")) {
-        *st = mot_arg_int(a, 1, INT_MAX, &x->sched.threads);
-        if (*st == MOT_OK && x->sched.threads > mot_threads_max()) {
-            *st = mot_fail(MOT_ERR_ARG, "%s: %d is more than %d threads (%d per core, %d cores available)", f,
-                           x->sched.threads, mot_threads_max(), MOT_THREADS_PER_CORE_MAX, omp_get_num_procs());
-        }
+        *st = mot_arg_threads(a, &x->sched.threads);
     } else if (!strcmp(f, "--schedule")) {
         *st = mot_arg_str(a, &x->sched.path);
     } else if (!strcmp(f, "--profile")) {

@@ -18,6 +18,8 @@ mot_status mot_arg_str(mot_args *a, const char **out);
 mot_status mot_arg_int(mot_args *a, long lo, long hi, int *out);
 mot_status mot_arg_float(mot_args *a, double lo, double hi, float *out);
 mot_status mot_arg_u64(mot_args *a, unsigned long long *out);
+/* -t / --threads: 1 .. mot_threads_max() (4 per available core). */
+mot_status mot_arg_threads(mot_args *a, int *out);
 
 /* How run and bench execute: the flags both take. */
 typedef struct {

@@ -1,8 +1,9 @@
-/* mot init PIPELINE.yaml [--seed N] [--dtype f32|f16|bf16] [--biases] [-o FILE] [--force]: writes random
+/* mot init PIPELINE.yaml [--seed N] [--dtype f32|f16|bf16] [--biases] [--zero-reverse] [-o FILE] [--force]: writes random
  * MoT weights (router + interaction layers) with the SPEC 2.2 names and shapes for the
  * pipeline's pool, to its `weights:` path unless -o is given. Linear weights are drawn from
  * N(0, 1/in) (reverse projectors scaled by 0.05 so they nudge, not drown, the residual
- * stream); biases N(0, 0.02^2); layernorm weight 1 + N(0, 0.1^2), bias N(0, 0.1^2). The file
+ * stream; with --zero-reverse they start at 0, so the MoT equals its primary alone until trained:
+ * the start `mot train` wants, SPEC 5); biases N(0, 0.02^2); layernorm weight 1 + N(0, 0.1^2), bias N(0, 0.1^2). The file
  * is written through common/safe_write.h (a symlink or device only with --force). */
 #include <math.h>
 #include <stdint.h>
@@ -21,6 +22,7 @@
 typedef struct {
     mot_dtype dtype;
     int biases;
+    int zero_reverse;
     uint64_t seed;
     int n, cap;
     mot_st_entry *entries;
@@ -67,6 +69,9 @@ static void add_tensor(const char *name, int ndim, const int64_t *shape, int opt
     if (strstr(name, ".reverse.") && ndim == 2) {
         std *= 0.05;
     }
+    if (s->zero_reverse && strstr(name, ".reverse.")) {
+        std = 0; /* weight and bias: the reverse projection adds nothing yet */
+    }
     double mean = is_norm && !is_bias ? 1.0 : 0.0;
     for (size_t i = 0; i < count; i++) {
         float v = (float)(mean + std * normal(&x));
@@ -92,12 +97,13 @@ int mot_cmd_init(int argc, char **argv) {
         else if (!strcmp(f, "-o") || !strcmp(f, "--output")) st = mot_arg_str(&a, &out);
         else if (!strcmp(f, "--dtype")) st = mot_arg_str(&a, &dtype);
         else if (!strcmp(f, "--biases")) s.biases = 1;
+        else if (!strcmp(f, "--zero-reverse")) s.zero_reverse = 1;
         else if (!strcmp(f, "--force")) force = 1;
         else if (f[0] == '-') st = mot_fail(MOT_ERR_ARG, "init: unknown option '%s'", f);
         else if (pipeline) st = mot_fail(MOT_ERR_ARG, "init: unexpected argument '%s'", f);
         else pipeline = f;
     }
-    if (st == MOT_OK && !pipeline) st = mot_fail(MOT_ERR_ARG, "init: usage: mot init PIPELINE.yaml [--seed N] [--dtype f32|f16|bf16] [--biases] [-o FILE] [--force]");
+    if (st == MOT_OK && !pipeline) st = mot_fail(MOT_ERR_ARG, "init: usage: mot init PIPELINE.yaml [--seed N] [--dtype f32|f16|bf16] [--biases] [--zero-reverse] [-o FILE] [--force]");
     if (st == MOT_OK) {
         if (!strcmp(dtype, "f32")) s.dtype = MOT_DTYPE_F32;
         else if (!strcmp(dtype, "f16")) s.dtype = MOT_DTYPE_F16;

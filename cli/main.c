@@ -26,8 +26,15 @@ static const char usage[] =
     "        the expanded dataflow graph of a MoT pipeline file (see docs/pipeline.md)\n"
     "  route PIPELINE.yaml -p TEXT [--experts a,b] [--drop NAME] [--allow-nonfinite]\n"
     "        router scores, the active set and the primary\n"
-    "  init  PIPELINE.yaml [--seed N] [--dtype f32|f16|bf16] [--biases] [-o FILE] [--force]\n"
-    "        write random MoT weights (router + interaction layers) for the pipeline's pool\n"
+    "  init  PIPELINE.yaml [--seed N] [--dtype f32|f16|bf16] [--biases] [--zero-reverse] [-o FILE]\n"
+    "        [--force] write random MoT weights (router + interaction layers) for the pipeline's pool\n"
+    "        (--zero-reverse: reverse projectors at 0, so the untrained MoT equals its primary)\n"
+    "  train PIPELINE.yaml --data TRAIN.jsonl -o WEIGHTS.safetensors [--eval EVAL.jsonl] [--steps N]\n"
+    "        [--batch B] [--lr LR] [--warmup N] [--seed S] [--init W] [--resume CKPT]\n"
+    "        [--checkpoint-every N] [--eval-every N] [--tau T] [--l-ent X] [--l-bal X] [--l-con X]\n"
+    "        [--dropout P] [-t THREADS] train the router and interaction layers (docs/training.md)\n"
+    "  eval  PIPELINE.yaml --data EVAL.jsonl [--weights W] [-o REPORT.json] [-t THREADS]\n"
+    "        completion NLL of MoT, each expert alone and the router's top-1 expert alone\n"
     "  tune  PIPELINE.yaml -o SCHEDULE.yaml [--budget SECONDS] [--experts a,b] [-p 32] [-n 16] [-r 3]\n"
     "        [--force]\n"
     "        search threads, lane mode and the GEMV/GEMM crossover on this machine; write the best\n"
@@ -76,13 +83,19 @@ static int dispatch(int argc, char **argv) {
     if (!strcmp(argv[1], "route")) {
         return mot_cmd_route(argc - 2, argv + 2);
     }
+    if (!strcmp(argv[1], "train")) {
+        return mot_cmd_train(argc - 2, argv + 2);
+    }
+    if (!strcmp(argv[1], "eval")) {
+        return mot_cmd_eval(argc - 2, argv + 2);
+    }
     if (!strcmp(argv[1], "init")) {
         return mot_cmd_init(argc - 2, argv + 2);
     }
     if (!strcmp(argv[1], "tune")) {
         return mot_cmd_tune(argc - 2, argv + 2);
     }
-    fprintf(stderr, "error: unknown command '%s' (expected run, bench, route, init, graph or tune; see mot --help)\n", argv[1]);
+    fprintf(stderr, "error: unknown command '%s' (expected run, bench, route, init, train, eval, graph or tune; see mot --help)\n", argv[1]);
     return 2;
 }
 

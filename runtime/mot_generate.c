@@ -4,36 +4,10 @@
 #include <string.h>
 
 #include "common/error.h"
-#include "runtime/chat_prompt.h"
+#include "runtime/expert_prompt.h"
 #include "runtime/generate.h"
 
 /* ---- set-up ---- */
-
-/* The expert's prompt: its template with {prompt} replaced (every occurrence). */
-static char *apply_template(const char *tmpl, const char *prompt) {
-    if (!tmpl) {
-        return strdup(prompt);
-    }
-    size_t pl = strlen(prompt), n = 0, cap = strlen(tmpl) + 1;
-    for (const char *p = strstr(tmpl, "{prompt}"); p; p = strstr(p + 8, "{prompt}")) {
-        cap += pl;
-    }
-    char *out = malloc(cap);
-    if (!out) {
-        return NULL;
-    }
-    for (const char *p = tmpl; *p;) {
-        if (!strncmp(p, "{prompt}", 8)) {
-            memcpy(out + n, prompt, pl);
-            n += pl;
-            p += 8;
-        } else {
-            out[n++] = *p++;
-        }
-    }
-    out[n] = 0;
-    return out;
-}
 
 /* The lane's prompt ids: given, or its templated (or chat-templated) prompt text tokenized by
  * its tokenizer. */
@@ -48,17 +22,7 @@ static mot_status lane_prompt(mot_session *s, mot_lane *L, const char *prompt, c
         L->n_prompt = n_ids;
         return MOT_OK;
     }
-    if (s->m->chat[L->expert] != MOT_CHAT_NONE) {
-        return mot_chat_encode(s->m->tokenizers[L->expert], s->m->chat[L->expert], system, prompt, &L->prompt,
-                               &L->n_prompt);
-    }
-    char *text = apply_template(s->m->pipe->experts[L->expert].template_text, prompt);
-    if (!text) {
-        return mot_fail(MOT_ERR_NOMEM, "out of memory");
-    }
-    mot_status st = mot_tokenizer_encode(s->m->tokenizers[L->expert], text, 1, &L->prompt, &L->n_prompt);
-    free(text);
-    return st;
+    return mot_expert_prompt_tokens(s->m, L->expert, prompt, system, &L->prompt, &L->n_prompt);
 }
 
 

@@ -112,6 +112,11 @@ static mot_status bind_weights(mot_model *m) {
 }
 
 mot_status mot_model_load(const char *pipeline_path, int load_weights, mot_model **out) {
+    return mot_model_load_with(pipeline_path, NULL, load_weights, out);
+}
+
+mot_status mot_model_load_with(const char *pipeline_path, const char *weights_path, int load_weights,
+                               mot_model **out) {
     *out = NULL;
     mot_model *m = calloc(1, sizeof *m);
     if (!m) {
@@ -121,6 +126,16 @@ mot_status mot_model_load(const char *pipeline_path, int load_weights, mot_model
     if (st != MOT_OK) {
         free(m);
         return st;
+    }
+    if (weights_path) {
+        char *w = strdup(weights_path);
+        if (!w) {
+            mot_pipeline_free(m->pipe);
+            free(m);
+            return mot_fail(MOT_ERR_NOMEM, "%s: out of memory", pipeline_path);
+        }
+        free(m->pipe->weights);
+        m->pipe->weights = w;
     }
     const mot_pipeline *p = m->pipe;
     m->n_experts = p->n_experts;

@@ -30,6 +30,10 @@ typedef struct {
  * (when load_weights) the MoT weights with every shape checked:
  * "W.safetensors: tensor 'interaction.0.forward.math.weight': expected [128, 64], found [128, 32]". */
 mot_status mot_model_load(const char *pipeline_path, int load_weights, mot_model **out);
+/* The same with the MoT weights read from weights_path instead of the pipeline's `weights:`
+ * (`mot eval --weights`, `mot train --init`); NULL: the pipeline's. */
+mot_status mot_model_load_with(const char *pipeline_path, const char *weights_path, int load_weights,
+                               mot_model **out);
 void mot_model_free(mot_model *m);
 
 /* y[n, out] = x[n, in] W^T + b. */

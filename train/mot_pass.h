@@ -1,0 +1,44 @@
+/* One teacher-forced pass of a routed set over one example (SPEC 5): every active expert runs
+ * its whole sequence, the nodes of the pipeline's dataflow graph in order (the graph `mot
+ * graph` prints: stacks, forward projectors, cross-attention, reverse projectors, samplers),
+ * with the interaction mask of SPEC 1.4 over the whole sequences and the values of expert m
+ * scaled by its straight-through gate. With a tape, it keeps what the backward needs, and
+ * the backward walks the same nodes in reverse order. */
+#ifndef MOT_TRAIN_MOT_PASS_H
+#define MOT_TRAIN_MOT_PASS_H
+
+#include <stdint.h>
+
+#include "runtime/mot_model.h"
+#include "train/train_data.h"
+#include "train/train_params.h"
+
+typedef struct mot_pass mot_pass;
+
+typedef struct {
+    int k;                /* active experts, primary first */
+    const int *active;    /* [k] expert indices */
+    const float *gate;    /* [k] gate values (1 in training, SPEC 5; NULL: 1) */
+    int alone;            /* the primary alone: all its layers, no interaction (k must be 1) */
+    int tape;             /* keep what the backward needs */
+    float dropout;        /* on the cross-attention output o; 0: none */
+    uint64_t dropout_seed;
+} mot_pass_opts;
+
+/* Runs the pass. The primary's logits for its completion tokens are then
+ * mot_pass_logits: row t predicts completion token t (the ids from mot_pass_targets). */
+mot_status mot_pass_forward(const mot_model *m, const mot_train_view *w, const mot_train_example *e,
+                            const mot_pass_opts *o, mot_pass **out);
+int mot_pass_rows(const mot_pass *p);          /* T: the primary's completion tokens */
+int mot_pass_vocab(const mot_pass *p);         /* the primary's vocabulary */
+const float *mot_pass_logits(const mot_pass *p);   /* [T, vocab] */
+const int *mot_pass_targets(const mot_pass *p);    /* [T] */
+
+/* The backward from dlogits [T, vocab]: adds the gradient of every trainable tensor into g
+ * (the gradient view of the same layout as w) and dgate[k] (d loss / d gate of each active
+ * expert). Needs a pass run with a tape. */
+mot_status mot_pass_backward(mot_pass *p, const float *dlogits, const mot_train_view *g, float *dgate);
+
+void mot_pass_free(mot_pass *p);
+
+#endif

@@ -1,0 +1,48 @@
+/* The gradient of SPEC 5's joint loss over one batch: Gumbel straight-through routing, a
+ * teacher-forced pass per routed set, L = l_lm L_LM + l_ent L_ent + l_bal L_bal + l_con L_con,
+ * and the backward into every trainable tensor (router MLP and interaction layers). */
+#ifndef MOT_TRAIN_TRAIN_STEP_H
+#define MOT_TRAIN_TRAIN_STEP_H
+
+#include <stdint.h>
+
+#include "train/train_data.h"
+#include "train/train_params.h"
+
+typedef struct {
+    float tau;                         /* Gumbel-softmax temperature (1.0) */
+    float l_lm, l_ent, l_bal, l_con;   /* the terms' weights (1, 0.01, 0.01, 0.05) */
+    float dropout;                     /* on the cross-attention output (0.1) */
+} mot_train_hparams;
+
+void mot_train_hparams_default(mot_train_hparams *h);
+
+typedef struct {
+    double total, lm, ent, bal, con; /* the terms unweighted; total weighted */
+    long tokens;                     /* T: the primaries' completion tokens */
+    long tokens_all;                 /* every pass's tokens (for tokens/s) */
+} mot_train_losses;
+
+typedef struct {
+    const mot_model *m;
+    const mot_train_layout *lay;
+    float *values, *grad;   /* [lay->total] */
+    mot_train_view w, g;    /* views of values and grad */
+} mot_trainer;
+
+mot_status mot_trainer_init(mot_trainer *t, const mot_model *m, const mot_train_layout *lay);
+void mot_trainer_free(mot_trainer *t);
+
+/* Adds the batch's gradient into t->grad (the caller zeroes it). g0, g1 [B, M]: the Gumbel
+ * noise of the two routings. active0, active1 [B, K] (may be NULL): the sets, primary first. */
+mot_status mot_train_batch(const mot_trainer *t, const mot_train_example *const *batch, int B, const float *g0,
+                           const float *g1, const mot_train_hparams *h, uint64_t dropout_seed,
+                           mot_train_losses *loss, int *active0, int *active1);
+
+/* The router's scores s [M] for an example (SPEC 1.1), from the current values. */
+void mot_train_router_scores(const mot_trainer *t, const mot_train_example *e, float *s);
+
+/* The K indices of the largest x[0..M) in descending order, ties to the lower index. */
+void mot_train_top_k(const float *x, int M, int K, int *out);
+
+#endif
