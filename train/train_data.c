@@ -43,7 +43,7 @@ static mot_status tokenize_example(const mot_model *m, const char *path, int lin
         }
         if (st != MOT_OK) {
             free(p), free(c);
-            return mot_fail_prefix(st, "%s:%d: expert '%s'", path, line, m->pipe->experts[x].name);
+            return mot_fail_prefix(st, "%s:%d: error: expert '%s'", path, line, m->pipe->experts[x].name);
         }
         const mot_config *cfg = &m->experts[x]->cfg;
         int limit = max_tokens > 0 && max_tokens < cfg->max_pos ? max_tokens : cfg->max_pos;
@@ -58,11 +58,11 @@ static mot_status tokenize_example(const mot_model *m, const char *path, int lin
         if (why) {
             free(p), free(c);
             if (!strcmp(why, "too long")) {
-                return mot_fail(MOT_ERR_ARG, "%s:%d: %d tokens for expert '%s', longer than its context (%d%s)", path,
+                return mot_fail(MOT_ERR_ARG, "%s:%d: error: %d tokens for expert '%s', longer than its context (%d%s)", path,
                                 line, np + nc, m->pipe->experts[x].name, limit,
                                 limit == cfg->max_pos ? "" : ", --max-tokens");
             }
-            return mot_fail(MOT_ERR_ARG, "%s:%d: expert '%s': %s", path, line, m->pipe->experts[x].name, why);
+            return mot_fail(MOT_ERR_ARG, "%s:%d: error: expert '%s': %s", path, line, m->pipe->experts[x].name, why);
         }
         int *grown = realloc(e->ids, (total + (size_t)np + (size_t)nc) * sizeof *grown);
         if (!grown) {
@@ -161,7 +161,7 @@ mot_status mot_train_data_load(const mot_model *m, const char *path, int max_tok
                 e->z = malloc((size_t)enc->dim * sizeof *e->z);
                 st = e->z ? enc->encode(enc, prompt, e->z)
                           : mot_fail(MOT_ERR_NOMEM, "%s:%d: out of memory", path, line);
-                if (st != MOT_OK) st = mot_fail_prefix(st, "%s:%d", path, line);
+                if (st != MOT_OK) st = mot_fail_prefix(st, "%s:%d: error", path, line);
             }
         }
         json_decref(doc);
