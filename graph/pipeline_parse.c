@@ -1,6 +1,7 @@
 /* The pipeline file (SPEC section 3): YAML document -> mot_pipeline, with the position of
  * every value kept for the checks that come after (pipeline_validate.c, placement.c). */
 #include <limits.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -11,7 +12,7 @@
 #include "tokenizer/chat_format.h"
 
 static const char *const top_keys[] = {"name", "experts", "router", "interaction", "weights",
-                                       "sampler", "schedule", "graph", NULL};
+                                       "sampler", "train", "schedule", "graph", NULL};
 static const char *const expert_keys[] = {"name", "path", "template", "chat", "chat_template", "layers",
                                           "depth", NULL};
 static const char *const bool_names[] = {"false", "true", NULL};
@@ -21,6 +22,8 @@ static const char *const interaction_keys[] = {"stacks", "placement", "shared_di
 static const char *const sampler_keys[] = {"temperature", "top_k", "top_p", "seed",
                                            "max_tokens", NULL};
 static const char *const encoder_kinds[] = {"mean-embed", NULL};
+static const char *const train_keys[] = {"tau", "l_ent", "l_bal", "l_con", "dropout", "lr", "weight_decay",
+                                         "clip", "warmup", "steps", "batch", "seed", NULL};
 
 /* Sizes beyond any model this runtime loads; they keep later allocations bounded.
  * MAX_EXPERT_STACKS bounds the expanded graph (experts x stacks): 256 experts x 1024 stacks,
@@ -265,6 +268,60 @@ static mot_status read_sampler(yaml_tree *t, yaml_node_t *n, mot_pipeline *p) {
     return MOT_OK;
 }
 
+/* train: the real-valued keys with their ranges, then the integers (SPEC 5's defaults live in
+ * train/, which the flags and these override). */
+static mot_status read_train(yaml_tree *t, yaml_node_t *n, mot_pipeline *p) {
+    MOT_TRY(yaml_tree_expect_mapping(t, n, "train"));
+    MOT_TRY(yaml_tree_check_keys(t, n, "train", train_keys));
+    p->train.pos = yaml_tree_pos(n);
+    static const struct {
+        const char *key;
+        size_t at;
+        double lo, hi;
+        unsigned bit;
+    } reals[] = {
+        {"tau", offsetof(mot_pipeline, train.tau), 1e-6, 1e6, MOT_TRAIN_KEY_TAU},
+        {"l_ent", offsetof(mot_pipeline, train.l_ent), 0, 1e6, MOT_TRAIN_KEY_L_ENT},
+        {"l_bal", offsetof(mot_pipeline, train.l_bal), 0, 1e6, MOT_TRAIN_KEY_L_BAL},
+        {"l_con", offsetof(mot_pipeline, train.l_con), 0, 1e6, MOT_TRAIN_KEY_L_CON},
+        {"dropout", offsetof(mot_pipeline, train.dropout), 0, 0.99, MOT_TRAIN_KEY_DROPOUT},
+        {"lr", offsetof(mot_pipeline, train.lr), 0, 10, MOT_TRAIN_KEY_LR},
+        {"weight_decay", offsetof(mot_pipeline, train.weight_decay), 0, 10, MOT_TRAIN_KEY_WEIGHT_DECAY},
+        {"clip", offsetof(mot_pipeline, train.clip), 0, 1e30, MOT_TRAIN_KEY_CLIP},
+    };
+    char what[64];
+    yaml_node_t *v;
+    for (size_t i = 0; i < sizeof reals / sizeof reals[0]; i++) {
+        if (!(v = yaml_tree_get(t, n, reals[i].key, NULL))) continue;
+        double x;
+        snprintf(what, sizeof what, "train.%s", reals[i].key);
+        MOT_TRY(yaml_tree_float(t, v, what, &x));
+        if (!(x >= reals[i].lo && x <= reals[i].hi)) {
+            return yaml_tree_fail(t, yaml_tree_pos(v), "%s: %g is out of range (expected %g to %g)", what, x,
+                                  reals[i].lo, reals[i].hi);
+        }
+        *(double *)((char *)p + reals[i].at) = x;
+        p->train.given |= reals[i].bit;
+    }
+    if ((v = yaml_tree_get(t, n, "warmup", NULL))) {
+        MOT_TRY(yaml_tree_int(t, v, "train.warmup", 0, INT_MAX, &p->train.warmup));
+        p->train.given |= MOT_TRAIN_KEY_WARMUP;
+    }
+    if ((v = yaml_tree_get(t, n, "steps", NULL))) {
+        MOT_TRY(yaml_tree_int(t, v, "train.steps", 1, INT_MAX / 4096, &p->train.steps));
+        p->train.given |= MOT_TRAIN_KEY_STEPS;
+    }
+    if ((v = yaml_tree_get(t, n, "batch", NULL))) {
+        MOT_TRY(yaml_tree_int(t, v, "train.batch", 1, 4096, &p->train.batch));
+        p->train.given |= MOT_TRAIN_KEY_BATCH;
+    }
+    if ((v = yaml_tree_get(t, n, "seed", NULL))) {
+        MOT_TRY(yaml_tree_u64(t, v, "train.seed", &p->train.seed));
+        p->train.given |= MOT_TRAIN_KEY_SEED;
+    }
+    return MOT_OK;
+}
+
 /* Explicit lists only with explicit placement, and then one per expert, one index per stack. */
 static mot_status check_explicit_lists(yaml_tree *t, const mot_pipeline *p, const int *counts) {
     int explicit_pl = p->interaction.placement == MOT_PLACEMENT_EXPLICIT;
@@ -333,6 +390,9 @@ static mot_status read_document(yaml_tree *t, mot_pipeline *p) {
     }
     if ((v = yaml_tree_get(t, root, "schedule", NULL))) {
         MOT_TRY(read_path(t, v, "schedule", &p->schedule));
+    }
+    if ((v = yaml_tree_get(t, root, "train", NULL))) {
+        MOT_TRY(read_train(t, v, p));
     }
     if ((v = yaml_tree_get(t, root, "sampler", NULL))) {
         MOT_TRY(read_sampler(t, v, p));

@@ -315,7 +315,25 @@ static mot_status train_loop(run_state *r, const mot_train_run_opts *o, const ch
     return st;
 }
 
-mot_status mot_train_run(const char *pipeline_path, const mot_train_run_opts *o) {
+/* The pipeline's `train:` values for the settings no flag gave. */
+static void apply_pipeline_train(const mot_pipeline *p, mot_train_run_opts *o) {
+    const unsigned use = p->train.given & ~o->flags_given;
+    if (use & MOT_TRAIN_KEY_TAU) o->h.tau = (float)p->train.tau;
+    if (use & MOT_TRAIN_KEY_L_ENT) o->h.l_ent = (float)p->train.l_ent;
+    if (use & MOT_TRAIN_KEY_L_BAL) o->h.l_bal = (float)p->train.l_bal;
+    if (use & MOT_TRAIN_KEY_L_CON) o->h.l_con = (float)p->train.l_con;
+    if (use & MOT_TRAIN_KEY_DROPOUT) o->h.dropout = (float)p->train.dropout;
+    if (use & MOT_TRAIN_KEY_LR) o->opt.lr = (float)p->train.lr;
+    if (use & MOT_TRAIN_KEY_WEIGHT_DECAY) o->opt.weight_decay = (float)p->train.weight_decay;
+    if (use & MOT_TRAIN_KEY_CLIP) o->opt.clip = (float)p->train.clip;
+    if (use & MOT_TRAIN_KEY_WARMUP) o->opt.warmup = p->train.warmup;
+    if (use & MOT_TRAIN_KEY_STEPS) o->steps = p->train.steps;
+    if (use & MOT_TRAIN_KEY_BATCH) o->batch = p->train.batch;
+    if (use & MOT_TRAIN_KEY_SEED) o->seed = p->train.seed;
+}
+
+mot_status mot_train_run(const char *pipeline_path, const mot_train_run_opts *given) {
+    mot_train_run_opts opts = *given, *o = &opts;
     if (!o->data_path) return mot_fail(MOT_ERR_ARG, "train: --data FILE is required");
     if (!o->out_path && !o->grad_dump_path) return mot_fail(MOT_ERR_ARG, "train: -o WEIGHTS.safetensors is required");
     char *ckpt = NULL;
@@ -335,6 +353,7 @@ mot_status mot_train_run(const char *pipeline_path, const mot_train_run_opts *o)
     }
     run_state r = {0};
     mot_status st = mot_model_load_with(pipeline_path, o->init_path, 1, &r.m);
+    if (st == MOT_OK) apply_pipeline_train(r.m->pipe, o);
     if (st == MOT_OK) st = mot_train_layout_build(r.m, &r.lay);
     if (st == MOT_OK) st = mot_trainer_init(&r.t, r.m, &r.lay);
     if (st == MOT_OK) st = mot_train_data_load(r.m, o->data_path, o->max_tokens, &r.data);

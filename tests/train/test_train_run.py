@@ -110,6 +110,20 @@ def main():
     diff = max(abs(e["mot_nll"] - e["alone_nll"][e["active"][0]]) for e in rep2)
     check(r.returncode == 0 and diff > 1e-3, f"trained weights: MoT differs from its primary alone ({diff:.3g})")
 
+    # 5. the pipeline's train: section gives defaults; flags win; its values are checked
+    sect = make_mot_pool.pipeline_copy(make_mot_pool.build(a.pool, "norm_bias"), os.path.join(a.work, "sect"),
+                                       change_yaml=lambda t: t + "train:\n  steps: 3\n  batch: 2\n  lr: 0.002\n")
+    r = run([mot, "train", sect, "--data", train, "-o", w("sect.safetensors"), "--force"])
+    check(r.returncode == 0 and "batch 2, 3 steps" in r.stderr and "step 3/3" in r.stderr,
+          "train: section: steps 3, batch 2 from the file")
+    r = run([mot, "train", sect, "--data", train, "-o", w("sect.safetensors"), "--steps", "2", "--force"])
+    check(r.returncode == 0 and "step 2/2" in r.stderr, "--steps 2 wins over the file's 3")
+    bad = make_mot_pool.pipeline_copy(make_mot_pool.build(a.pool, "norm_bias"), os.path.join(a.work, "badsect"),
+                                      change_yaml=lambda t: t + "train:\n  dropout: 1.5\n")
+    n_lines = open(bad).read().count("\n")
+    expect_error("train.dropout out of range", [mot, "train", bad, "--data", train, "-o", w("x.safetensors")],
+                 f"p.yaml:{n_lines}:12", "train.dropout")
+
     # 4. bad inputs
     def data(name, text):
         p = w(name)
