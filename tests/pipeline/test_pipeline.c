@@ -244,7 +244,7 @@ static void test_errors(void) {
     EXPECT_ERROR("scalar_top.yaml", "hello\n", ":1:1: error: the pipeline: expected a mapping, found 'hello'");
     EXPECT_ERROR("unknown_top.yaml", "name: x\nexpert: []\n",
                  ":2:1: error: unknown key 'expert' in the pipeline (expected name, experts, router, "
-                 "interaction, weights, sampler, schedule, graph)");
+                 "interaction, weights, sampler, train, schedule, graph)");
     EXPECT_ERROR("dup_top.yaml", "name: x\nname: y\n",
                  ":2:1: error: duplicate key 'name' in the pipeline (first at 1:1)");
     {   /* 32 experts x 1024 stacks: each within its limit, the expanded graph too large. */
