@@ -215,7 +215,9 @@ class TrainRef:
         con = con_sum / T if T and torch.is_tensor(con_sum) else zero
         ent = -torch.stack(ent).mean()
         f = torch.stack(ind).mean(dim=0)                                      # [M]
-        bal = (f.std(unbiased=False) / f.mean()) ** 2
+        # (std/mean)^2 as variance / mean^2: the same value, and a gradient (0) where every
+        # expert is equally often active (std's own gradient is 0/0 there)
+        bal = ((f - f.mean()) ** 2).mean() / f.mean() ** 2
         total = lm + self.l_ent * ent + self.l_bal * bal + self.l_con * con
         return dict(lm=lm, ent=ent, bal=bal, con=con, total=total, active0=act0,
                     active1=act1, T=T, frozen=fz)
@@ -244,8 +246,8 @@ class TrainRef:
     # -- AdamW (torch.optim.AdamW + clip_grad_norm_ + HF cosine schedule) --
     def adamw(self, data, noise0, noise1, batch, steps, lr, warmup, on_step=None):
         """Runs `steps` optimizer steps in place on self.params. noise0/1 [S, B, M].
-        on_step(step, lr_used, loss dict) after each step's gradient is clipped (the .grad
-        of every leaf) and before the update, when given: the tests' hook."""
+        on_step(step, lr_used, loss dict, optimizer) after each update, when given (the
+        tests' hook): every leaf's .grad still holds the clipped gradient that step used."""
         matrices = [p for p in self.params.values() if p.dim() >= 2]
         vectors = [p for p in self.params.values() if p.dim() < 2]
         opt = torch.optim.AdamW([dict(params=matrices, weight_decay=WEIGHT_DECAY),
@@ -265,10 +267,59 @@ class TrainRef:
             lr_now = lr * lr_multiplier(step, warmup, steps)
             for group in opt.param_groups:
                 group["lr"] = lr_now
-            if on_step:
-                on_step(step, lr_now, out)
             opt.step()
+            if on_step:
+                on_step(step, lr_now, out, opt)
         return self.params
+
+
+# ---- how far another AdamW may drift from this one ----
+
+def adamw_history(tr, data, noise0, noise1, batch, steps, lr, warmup):
+    """Runs tr.adamw and records, per step: lr, the clipped gradients, the bias-corrected
+    second moment v_hat and the update direction u = m_hat / (sqrt(v_hat) + eps)."""
+    hist = []
+    names = list(tr.params)
+
+    def record(step, lr_now, out, opt):
+        t = step + 1
+        rec = dict(lr=lr_now, g={}, vhat={}, u={})
+        for n in names:
+            p = tr.params[n]
+            st = opt.state[p]
+            mhat = st["exp_avg"] / (1 - BETAS[0] ** t)
+            vhat = st["exp_avg_sq"] / (1 - BETAS[1] ** t)
+            rec["g"][n] = p.grad.detach().clone()
+            rec["vhat"][n] = vhat.clone()
+            rec["u"][n] = mhat / (vhat.sqrt() + ADAM_EPS)
+        hist.append(rec)
+    tr.adamw(data, noise0, noise1, batch, steps, lr, warmup, on_step=record)
+    return hist
+
+
+def adamw_delta_bound(hist, grad_eps, safety=4.0, zero_floor=1e-6):
+    """{name: per-element bound on |delta_other - delta_ref|} for an AdamW run whose
+    gradients are within grad_eps of the reference's (relative to each tensor's max, the
+    SPEC 5 contract; a tensor whose gradient is 0 is held to zero_floor x the largest
+    gradient anywhere). Adam divides by sqrt(v_hat): a gradient error dg moves m_hat by up
+    to dg and sqrt(v_hat) by up to dg, so the direction u = m_hat / sqrt(v_hat) moves by up
+    to dg (1 + |u|) / sqrt(v_hat) -- tiny where the element's gradient is large, unbounded
+    where it is ~0 (then only |u_ref| + |u_other| <= 2 (|u_ref| + 1) bounds it). Errors of
+    earlier steps stay in the moments, so each step uses the largest dg so far. safety
+    covers the (1 + |u|) factor's growth, the clip coefficient's own error and second-order
+    effects (weights that already differ change the next gradient)."""
+    names = list(hist[0]["g"])
+    bound = {n: torch.zeros_like(hist[0]["g"][n]) for n in names}
+    dg = {n: 0.0 for n in names}
+    for rec in hist:
+        g_all = max(float(rec["g"][n].abs().max()) for n in names)
+        for n in names:
+            g_max = max(float(rec["g"][n].abs().max()), zero_floor * g_all)
+            dg[n] = max(dg[n], grad_eps * g_max)
+            u = rec["u"][n].abs()
+            drift = safety * dg[n] * (1 + u) / (rec["vhat"][n].sqrt() + ADAM_EPS)
+            bound[n] += rec["lr"] * torch.minimum(drift, 2 * (u + 1))
+    return bound
 
 
 # ---- files ----
