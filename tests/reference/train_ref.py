@@ -179,7 +179,7 @@ class TrainRef:
         -> dict: lm, ent, bal, con (unweighted), total (weighted sum), active0, active1
         ([B][K]), T, and 'frozen' (the hard sets and stop-gradient values used, to pass back
         in for a finite-difference check)."""
-        B, M = len(examples), self.M
+        M = self.M
         lp_tok = []                  # per example: log-probs of set 0's completion tokens
         ent, ind, con_sum, T = [], [], 0.0, 0
         act0, act1, fz = [], [], {"set0": [], "set1": [], "pi0": [], "pi1": []}
