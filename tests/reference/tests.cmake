@@ -14,3 +14,9 @@ foreach(group ${MOT_REFERENCE_GROUPS})
             ${CMAKE_BINARY_DIR}/reference-test/${group_name} ${group_cases})
   set_tests_properties(reference_${group_name} PROPERTIES LABELS "reference;python" TIMEOUT 120)
 endforeach()
+
+# The float64 training reference (SPEC 5): forward vs the inference reference, finite
+# differences of every loss term, L_con with equal noise, AdamW vs a hand-written loop.
+add_test(NAME reference_train
+  COMMAND ${MOT_PYTHON} ${CMAKE_CURRENT_LIST_DIR}/test_train_ref.py ${CMAKE_BINARY_DIR}/reference-test/train)
+set_tests_properties(reference_train PROPERTIES LABELS "reference;python" TIMEOUT 120)

@@ -14,3 +14,22 @@ add_test(NAME train.run
   COMMAND ${MOT_PYTHON} ${CMAKE_CURRENT_LIST_DIR}/test_train_run.py --mot $<TARGET_FILE:mot>
           --pool ${CMAKE_BINARY_DIR}/mot-pool --work ${CMAKE_BINARY_DIR}/train-run)
 set_tests_properties(train.run PROPERTIES LABELS "train;python" TIMEOUT 300)
+
+# The gradient of every trainable tensor, per loss term, and three AdamW steps against the
+# float64 reference (tests/reference/train_ref.py): K = 1, 2, 3; layernorm with and without
+# biases; uniform, deep and explicit placements; f32, bf16 and f16 experts.
+set(MOT_TRAIN_DIR ${CMAKE_CURRENT_LIST_DIR})
+foreach(scenario k1 norm_bias norm_only uniform_q3 explicit deep)
+  add_test(NAME train.grads_${scenario}
+    COMMAND ${MOT_PYTHON} ${MOT_TRAIN_DIR}/test_train_grads.py --mot $<TARGET_FILE:mot>
+            --pool ${CMAKE_BINARY_DIR}/train-test/pool --scenario ${scenario}
+            --work ${CMAKE_BINARY_DIR}/train-test/grads-${scenario})
+  set_tests_properties(train.grads_${scenario} PROPERTIES LABELS "train;python;reference" TIMEOUT 180
+                       RESOURCE_LOCK train_pool)
+endforeach()
+add_test(NAME train.adamw_norm_bias
+  COMMAND ${MOT_PYTHON} ${MOT_TRAIN_DIR}/test_train_adamw.py --mot $<TARGET_FILE:mot>
+          --pool ${CMAKE_BINARY_DIR}/train-test/pool --scenario norm_bias
+          --work ${CMAKE_BINARY_DIR}/train-test/adamw-norm_bias)
+set_tests_properties(train.adamw_norm_bias PROPERTIES LABELS "train;python;reference" TIMEOUT 180
+                     RESOURCE_LOCK train_pool)
