@@ -124,26 +124,35 @@ void mot_cpu_matmul_backward_x(float *dx, const float *dy, const mot_weight *w, 
         return;
     }
     const int threads = omp_get_max_threads();
-    /* Column chunks: whole blocks; narrower than COLS_MAX only to give every thread an item
-     * (a chunk is the unit a quantized row can be cut into, so K types stay at 256). */
-    const int64_t block = mot_dtype_block_elems(w->dtype);
-    int64_t chunk = COLS_MAX;
-    while (chunk / 2 >= block && chunk / 2 >= 32 && chunks_of(cols, chunk) * ((n + TOKENS_MAX - 1) / TOKENS_MAX) < threads) {
-        chunk /= 2;
+    /* Column chunks of at most COLS_MAX, equal up to whole blocks (576 = 3 x 192, not
+     * 256 + 256 + 64), since a chunk is the unit a quantized row can be cut into. */
+    const int64_t block = mot_dtype_block_elems(w->dtype), align = block > 16 ? block : 16;
+    const int64_t n_chunks0 = chunks_of(cols, COLS_MAX);
+    int64_t chunk = (chunks_of(cols, n_chunks0) + align - 1) / align * align;
+    if (n < 4 * MR && chunks_of(cols, chunk) < threads) { /* few tokens: narrower chunks */
+        const int64_t c = (chunks_of(cols, threads) + align - 1) / align * align;
+        chunk = c < chunk ? c : chunk;
     }
     const int64_t n_chunks = chunks_of(cols, chunk);
-    /* Token tiles: as tall as allowed (each re-dequantizes the panels), shorter when there
-     * are too few items for the threads, never under MR. */
-    int tile = n < TOKENS_MAX ? n : TOKENS_MAX;
-    while (tile > MR && n_chunks * ((n + tile - 1) / tile) < threads) {
-        tile = (tile + 1) / 2;
+    /* Token tiles as tall as allowed (each dequantizes the panels again), then more of them
+     * until the items split evenly over the threads, as long as a tile keeps >= 4 MR tokens
+     * (2 threads, n = 128, 576 columns: 3 chunks x 2 tiles of 64, not 3 items 2 : 1). */
+    int n_tiles = (n + TOKENS_MAX - 1) / TOKENS_MAX;
+    while ((n_chunks * n_tiles) % threads != 0 && (n + n_tiles) / (n_tiles + 1) >= 4 * MR) {
+        n_tiles++;
     }
-    const int n_tiles = (n + tile - 1) / tile;
+    const int tile = (n + n_tiles - 1) / n_tiles;
+    n_tiles = (n + tile - 1) / tile;
     const int64_t items = n_chunks * n_tiles;
 #pragma omp parallel if (items > 1)
     {
-        float *panel = mot_thread_scratch_get(&panel_scratch, (size_t)PANEL * (size_t)chunk);
-#pragma omp for schedule(static)
+        /* the panel of W, then the tile's dy over the panel's rows [tile, PANEL]: packed, since
+         * dy's rows lie rows * 4 bytes apart (8 KiB at 2048: every row on the same L1 sets) */
+        float *panel = mot_thread_scratch_get(&panel_scratch, (size_t)(PANEL + tile) * (size_t)chunk + (size_t)PANEL * tile);
+        float *dyp = panel ? panel + (size_t)PANEL * chunk : NULL;
+        /* and the item's dx [tile, chunk], contiguous for the same reason as dy */
+        float *acc = panel ? dyp + (size_t)PANEL * tile : NULL;
+#pragma omp for schedule(dynamic, 1) /* items are independent: any order, same bits */
         for (int64_t item = 0; item < items; item++) {
             const int64_t c0 = item % n_chunks * chunk, c1 = c0 + chunk < cols ? c0 + chunk : cols;
             const int t0 = (int)(item / n_chunks) * tile, tn = n - t0 < tile ? n - t0 : tile;
@@ -162,11 +171,20 @@ void mot_cpu_matmul_backward_x(float *dx, const float *dy, const mot_weight *w, 
                 }
                 continue;
             }
+            for (int t = 0; t < tn; t++) {
+                memcpy(acc + t * cn, out + t * cols, sizeof(float) * (size_t)cn);
+            }
             for (int64_t r0 = 0; r0 < rows; r0 += PANEL) {
                 const int nr = rows - r0 < PANEL ? (int)(rows - r0) : PANEL;
                 load_panel(panel, w, r0, nr, c0, c1);
-                /* dx[t, c] += sum_r dy[t, r] W[r, c]: A = dy (sm = rows, sk = 1) */
-                gemm_acc(out, cols, dy + (int64_t)t0 * rows + r0, rows, 1, panel, cn, tn, nr, cn);
+                for (int t = 0; t < tn; t++) {
+                    memcpy(dyp + t * nr, dy + (int64_t)(t0 + t) * rows + r0, sizeof(float) * (size_t)nr);
+                }
+                /* dx[t, c] += sum_r dy[t, r] W[r, c]: A = the packed dy (sm = nr, sk = 1) */
+                gemm_acc(acc, cn, dyp, nr, 1, panel, cn, tn, nr, cn);
+            }
+            for (int t = 0; t < tn; t++) {
+                memcpy(out + t * cols, acc + t * cn, sizeof(float) * (size_t)cn);
             }
         }
     }
@@ -177,22 +195,33 @@ void mot_cpu_matmul_backward_w(float *dw, float *db, const float *dy, const floa
     if (rows <= 0 || cols <= 0) {
         return;
     }
-    /* Items: (48 rows of dw, 256 columns); the sum over tokens goes in PANEL-token panels so
-     * x's panel strip stays in cache across the item's rows. */
+    /* Items: (48 rows of dw, 256 columns); the sum over tokens goes in PANEL-token panels of
+     * x and dy packed contiguous (their rows lie cols or rows floats apart: at 2048, 8 KiB,
+     * every row on the same L1 sets), which serve all 48 rows from L1. */
     enum { ROWS_ITEM = 8 * MR };
     const int64_t n_rc = (rows + ROWS_ITEM - 1) / ROWS_ITEM, n_cc = chunks_of(cols, COLS_MAX);
     const int64_t items = n_rc * n_cc;
 #pragma omp parallel if (items > 1 || rows > 1)
     {
-#pragma omp for schedule(static) nowait
+        float *xp = mot_thread_scratch_get(&panel_scratch, (size_t)PANEL * (COLS_MAX + ROWS_ITEM));
+        float *dyp = xp ? xp + (size_t)PANEL * COLS_MAX : NULL;
+#pragma omp for schedule(dynamic, 1) nowait /* items are independent: any order, same bits */
         for (int64_t item = 0; item < items; item++) {
             const int r0 = (int)(item / n_cc) * ROWS_ITEM, rn = rows - r0 < ROWS_ITEM ? rows - r0 : ROWS_ITEM;
             const int c0 = (int)(item % n_cc) * COLS_MAX, cn = cols - c0 < COLS_MAX ? cols - c0 : COLS_MAX;
             for (int t0 = 0; t0 < n; t0 += PANEL) {
                 const int tn = n - t0 < PANEL ? n - t0 : PANEL;
-                /* dw[r, c] += sum_t dy[t, r] x[t, c]: A = dy^T (sm = 1, sk = rows) */
-                gemm_acc(dw + (int64_t)r0 * cols + c0, cols, dy + (int64_t)t0 * rows + r0, 1, rows,
-                         x + (int64_t)t0 * cols + c0, cols, rn, tn, cn);
+                const float *a = dy + (int64_t)t0 * rows + r0, *b = x + (int64_t)t0 * cols + c0;
+                int64_t sk = rows, ldb = cols;
+                if (xp) {
+                    for (int t = 0; t < tn; t++) {
+                        memcpy(xp + t * cn, b + (int64_t)t * cols, sizeof(float) * (size_t)cn);
+                        memcpy(dyp + t * rn, a + (int64_t)t * rows, sizeof(float) * (size_t)rn);
+                    }
+                    a = dyp, b = xp, sk = rn, ldb = cn;
+                }
+                /* dw[r, c] += sum_t dy[t, r] x[t, c]: A = dy^T (sm = 1, sk = dy's row stride) */
+                gemm_acc(dw + (int64_t)r0 * cols + c0, cols, a, 1, sk, b, ldb, rn, tn, cn);
             }
         }
         if (db) {

@@ -1,7 +1,8 @@
 /* Kernel micro-benchmark: decode GEMV against the measured read bandwidth, prefill GEMM
  * against OpenBLAS and a naive loop. Best of R repetitions (the machine is shared and
  * noisy). Usage: bench_kernels [-r REPS] [-t MAX_THREADS] [-n TOKENS] [--naive] [--hot]
- * [--only gemv|gemm|attn|qgemv|qgemm|quant] (the q ones: quantized weights, not in "all"). --hot runs the GEMV on one weight copy (from cache when it fits) to
+ * [--only gemv|gemm|attn|qgemv|qgemm|quant|bwd] (the q ones: quantized weights, and bwd: the
+ * training linear's backward against the forward, not in "all"). --hot runs the GEMV on one weight copy (from cache when it fits) to
  * show whether the loop, not memory, is the limit. */
 #include <omp.h>
 #include <stdio.h>
@@ -9,6 +10,7 @@
 #include <string.h>
 
 #include "common/half.h"
+#include "kernels/cpu/backward.h"
 #include "kernels/cpu/kernels.h"
 #include "kernels/cpu/matmul_variants.h"
 
@@ -272,6 +274,52 @@ static void bench_attention(int reps, int threads) {
     }
 }
 
+/* The training linear's backward dx = dy . W (kernels/cpu/backward.h) against the forward
+ * y = x . W^T on the same weight and token count, GFLOP/s; and dw += dy^T x (f32). */
+static void bench_backward(int n, int reps, int threads) {
+    omp_set_num_threads(threads);
+    printf("\n## Linear backward, n = %d, %d thread(s), GFLOP/s (best of %d)\n\n", n, threads, reps);
+    printf("| shape | dtype | forward | backward_x | backward_w (f32) |\n|---|---|---|---|---|\n");
+    static const shape bshapes[] = {{576, 576}, {1536, 576}, {576, 1536}, {2048, 2048}, {5632, 2048}};
+    static const mot_dtype dts[] = {MOT_DTYPE_F32, MOT_DTYPE_BF16, MOT_DTYPE_Q8_0, MOT_DTYPE_Q4_K, MOT_DTYPE_Q6_K};
+    for (size_t s = 0; s < sizeof bshapes / sizeof bshapes[0]; s++) {
+        const int64_t rows = bshapes[s].rows, cols = bshapes[s].cols;
+        float *x = make_floats((size_t)n * cols), *y = make_floats((size_t)n * rows);
+        float *wf = make_floats((size_t)(rows * cols)), *dw = calloc((size_t)(rows * cols), sizeof(float));
+        char *mem = make_weight_bytes((size_t)(rows * cols) * 2 + 64);
+        const double flops = 2.0 * n * (double)rows * (double)cols;
+        for (size_t d = 0; d < sizeof dts / sizeof dts[0]; d++) {
+            const mot_weight w = {dts[d], dts[d] == MOT_DTYPE_F32 ? (const void *)wf : mem + 2, rows, cols};
+            double fwd = 1e30, bx = 1e30, bw = 1e30;
+            mot_cpu_matmul(y, x, &w, n);
+            mot_cpu_matmul_backward_x(x, y, &w, n, 0);
+            for (int r = 0; r < reps; r++) {
+                double t0 = omp_get_wtime();
+                mot_cpu_matmul(y, x, &w, n);
+                double t1 = omp_get_wtime();
+                mot_cpu_matmul_backward_x(x, y, &w, n, 0);
+                double t2 = omp_get_wtime();
+                fwd = t1 - t0 < fwd ? t1 - t0 : fwd;
+                bx = t2 - t1 < bx ? t2 - t1 : bx;
+                if (d == 0) {
+                    mot_cpu_matmul_backward_w(dw, NULL, y, x, n, (int)rows, (int)cols);
+                    double t3 = omp_get_wtime();
+                    bw = t3 - t2 < bw ? t3 - t2 : bw;
+                }
+            }
+            printf("| %lld x %lld | %s | %.1f | %.1f |", (long long)rows, (long long)cols, mot_dtype_name(dts[d]),
+                   flops / fwd / 1e9, flops / bx / 1e9);
+            if (d == 0) {
+                printf(" %.1f |\n", flops / bw / 1e9);
+            } else {
+                printf(" |\n");
+            }
+            fflush(stdout);
+        }
+        free(x), free(y), free(wf), free(dw), free(mem);
+    }
+}
+
 int main(int argc, char **argv) {
     int reps = 5, max_threads = 2, with_naive = 0, n = 128, hot = 0;
     const char *only = "all";
@@ -287,11 +335,11 @@ int main(int argc, char **argv) {
         } else if (strcmp(argv[i], "--naive") == 0) {
             with_naive = 1;
         } else if (strcmp(argv[i], "--only") == 0 && i + 1 < argc) {
-            only = argv[++i]; /* gemv | gemm | attn | qgemv | qgemm | quant (both) */
+            only = argv[++i]; /* gemv | gemm | attn | qgemv | qgemm | quant (both) | bwd */
         } else {
             fprintf(stderr,
                     "usage: %s [-r REPS] [-t MAX_THREADS] [-n TOKENS] [--naive] [--hot] [--only "
-                    "gemv|gemm|attn|qgemv|qgemm|quant]\n",
+                    "gemv|gemm|attn|qgemv|qgemm|quant|bwd]\n",
                     argv[0]);
             return 2;
         }
@@ -317,6 +365,10 @@ int main(int argc, char **argv) {
         bench_quant_gemm(n, reps, max_threads);
     }
     if (strncmp(only, "q", 1) == 0) {
+        return 0;
+    }
+    if (strcmp(only, "bwd") == 0) {
+        bench_backward(n, reps, max_threads);
         return 0;
     }
     if (strcmp(only, "gemv") != 0 && strcmp(only, "attn") != 0) {

@@ -13,6 +13,7 @@
  * differences share no code with the analytic references, so a mistake copied into both the
  * kernel and the test's own backward is still caught by them. */
 #include <math.h>
+#include <omp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -830,6 +831,52 @@ static void case_cross_entropy(int n, int vocab, float scale, double logit_scale
     free(lf), free(targets), free(c.logits), free(want), free(d);
 }
 
+/* ---- determinism: the same bits for 1, 2 and 3 threads ------------------------------------ */
+
+static void same_bits(const char *what, const float *a, const float *b, size_t n) {
+    n_run++;
+    if (memcmp(a, b, sizeof(float) * n) != 0) {
+        n_failed++;
+        printf("FAIL %s: the result depends on the thread count\n", what);
+    }
+}
+
+static void case_determinism(void) {
+    const int n = 50, rows = 70, cols = 768, hd = 20, heads = 9, kv = 3;
+    void *base;
+    const mot_weight w = make_quant(MOT_DTYPE_Q4_K, rows, cols, &base);
+    float *dy = frand((size_t)n * rows, 1.0), *x = frand((size_t)n * cols, 1.0);
+    float *q = frand((size_t)n * heads * hd, 2.0), *k = frand((size_t)n * kv * hd, 2.0);
+    float *v = frand((size_t)n * kv * hd, 1.0), *o = frand((size_t)n * heads * hd, 1.0);
+    float *out[3][5];
+    const size_t sizes[5] = {(size_t)n * cols, (size_t)rows * cols, (size_t)n * heads * hd, (size_t)n * kv * hd,
+                             (size_t)n * kv * hd};
+    for (int th = 0; th < 3; th++) {
+        omp_set_num_threads(th + 1);
+        for (int i = 0; i < 5; i++) {
+            out[th][i] = calloc(sizes[i], sizeof(float));
+        }
+        mot_cpu_matmul_backward_x(out[th][0], dy, &w, n, 0);
+        mot_cpu_matmul_backward_w(out[th][1], NULL, dy, x, n, rows, cols);
+        mot_cpu_attention_backward(out[th][2], out[th][3], out[th][4], o, q, k, v, n, heads, kv, hd, 5,
+                                   1.0f / sqrtf((float)hd));
+    }
+    static const char *names[5] = {"backward_x Q4_K", "backward_w", "attention dq", "attention dk", "attention dv"};
+    for (int th = 1; th < 3; th++) {
+        for (int i = 0; i < 5; i++) {
+            same_bits(names[i], out[0][i], out[th][i], sizes[i]);
+        }
+    }
+    for (int th = 0; th < 3; th++) {
+        for (int i = 0; i < 5; i++) {
+            free(out[th][i]);
+        }
+    }
+    omp_set_num_threads(omp_get_num_procs());
+    free(dy), free(x), free(q), free(k), free(v), free(o);
+    op_free_buffer(base);
+}
+
 int main(void) {
     /* linear dx: every dtype, odd token counts, a tile of more than 192 tokens, column chunks */
     static const mot_dtype dts[] = {MOT_DTYPE_F32,  MOT_DTYPE_F16,  MOT_DTYPE_BF16, MOT_DTYPE_Q8_0, MOT_DTYPE_Q4_0,
@@ -893,6 +940,7 @@ int main(void) {
         case_cross_entropy(ns[k], 1000, 0.25f, 8.0);
     }
     case_cross_entropy(6, 5000, 1.0f / 6, 20.0);
+    case_determinism();
 
     printf("worst normalized error per kernel (bound %.0e): analytic / finite differences\n", BOUND);
     for (int k = 0; k < K_COUNT; k++) {
