@@ -42,7 +42,8 @@ mot_status mot_eval_run(const mot_trainer *t, const mot_train_data *d, mot_eval_
             st = mot_fail(MOT_ERR_NOMEM, "eval: out of memory");
             break;
         }
-        mot_train_router_scores(t, e, s);
+        st = mot_train_router_scores(t, e, s);
+        if (st != MOT_OK) break;
         mot_train_top_k(s, M, K, r->active);
         r->top1_expert = r->active[0];
         st = pass_nll(t, e, r->active, K, 0, &r->mot);

@@ -103,7 +103,8 @@ mot_status mot_train_eval_loss(const mot_trainer *t, const mot_train_data *d, do
     mot_status st = MOT_OK;
     for (int i = 0; st == MOT_OK && i < d->n; i++) {
         int active[MOT_MAX_LANES];
-        mot_train_router_scores(t, &d->ex[i], s);
+        st = mot_train_router_scores(t, &d->ex[i], s);
+        if (st != MOT_OK) break;
         mot_train_top_k(s, M, K, active);
         mot_pass *p = NULL;
         mot_pass_opts o = {.k = K, .active = active};

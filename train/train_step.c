@@ -71,11 +71,11 @@ static void router_forward(const mot_train_view *w, const float *z, router_act *
     }
 }
 
-static void router_backward(const mot_train_view *w, const mot_train_view *g, const float *z, const router_act *r,
-                            const double *ds) {
+static mot_status router_backward(const mot_train_view *w, const mot_train_view *g, const float *z,
+                                  const router_act *r, const double *ds) {
     const mot_train_linear *f1 = &w->fc1, *f2 = &w->fc2;
     double *da = calloc((size_t)f2->in, sizeof *da);
-    if (!da) return; /* h_r doubles: the caller allocated far more just before */
+    if (!da) return mot_fail(MOT_ERR_NOMEM, "training: out of memory");
     for (int i = 0; i < f2->out; i++) {
         if (g->fc2.b) g->fc2.b[i] += (float)ds[i];
         for (int j = 0; j < f2->in; j++) {
@@ -91,18 +91,23 @@ static void router_backward(const mot_train_view *w, const mot_train_view *g, co
         for (int j = 0; j < f1->in; j++) g->fc1.w[(size_t)i * f1->in + j] += (float)(dh * z[j]);
     }
     free(da);
+    return MOT_OK;
 }
 
-void mot_train_router_scores(const mot_trainer *t, const mot_train_example *e, float *s) {
+mot_status mot_train_router_scores(const mot_trainer *t, const mot_train_example *e, float *s) {
     const int hr = t->w.fc1.out;
     float *h1 = malloc(2 * (size_t)hr * sizeof *h1);
-    if (!h1) {
-        for (int i = 0; i < t->w.fc2.out; i++) s[i] = NAN;
-        return;
-    }
+    if (!h1) return mot_fail(MOT_ERR_NOMEM, "out of memory");
     router_act r = {h1, h1 + hr, s};
     router_forward(&t->w, e->z, &r);
     free(h1);
+    for (int i = 0; i < t->w.fc2.out; i++) {
+        if (!isfinite(s[i])) {
+            return mot_fail(MOT_ERR_INTERNAL, "data line %d: router score %d is %g: the router weights hold NaN/inf",
+                            e->line, i, s[i]);
+        }
+    }
+    return MOT_OK;
 }
 
 /* p = softmax(x) over n, in double. */
@@ -123,12 +128,13 @@ static void softmax_back(const double *p, const double *dp, int n, double tau, d
     for (int i = 0; i < n; i++) ds[i] += p[i] * (dp[i] - dot) / tau;
 }
 
-/* The symmetric KL of the two passes' next-token distributions, summed over the T rows;
- * adds its gradient times scale into d0, d1 [T, V]. */
-static double sym_kl(const float *l0, const float *l1, int T, int V, float scale, float *d0, float *d1) {
+/* The symmetric KL of the two passes' next-token distributions, summed over the T rows into
+ * *total; adds its gradient times scale into d0, d1 [T, V]. */
+static mot_status sym_kl(const float *l0, const float *l1, int T, int V, float scale, float *d0, float *d1,
+                         double *out) {
     double total = 0;
     double *lp0 = malloc(2 * (size_t)V * sizeof *lp0);
-    if (!lp0) return NAN;
+    if (!lp0) return mot_fail(MOT_ERR_NOMEM, "training: out of memory");
     double *lp1 = lp0 + V;
     for (int t = 0; t < T; t++) {
         const float *a = l0 + (size_t)t * V, *b = l1 + (size_t)t * V;
@@ -153,7 +159,8 @@ static double sym_kl(const float *l0, const float *l1, int T, int V, float scale
         }
     }
     free(lp0);
-    return total;
+    *out += total;
+    return MOT_OK;
 }
 
 /* Per example of the batch. */
@@ -191,7 +198,7 @@ static mot_status example_passes(const mot_trainer *t, const mot_train_example *
             if (!d1) st = mot_fail(MOT_ERR_NOMEM, "training: out of memory");
         }
         if (st == MOT_OK) {
-            *con += sym_kl(mot_pass_logits(p0), mot_pass_logits(p1), rows, V, (float)(h->l_con / T), d0, d1);
+            st = sym_kl(mot_pass_logits(p0), mot_pass_logits(p1), rows, V, (float)(h->l_con / T), d0, d1, con);
             *tokens += rows;
         }
         if (st == MOT_OK && h->l_con != 0) {
@@ -284,7 +291,7 @@ mot_status mot_train_batch(const mot_trainer *t, const mot_train_example *const 
     for (int b = 0; st == MOT_OK && b < B; b++) {
         softmax_back(er[b].pi0, er[b].dpi0, M, tau, er[b].ds);
         softmax_back(er[b].pi1, er[b].dpi1, M, tau, er[b].ds);
-        router_backward(&t->w, &t->g, batch[b]->z, &er[b].r, er[b].ds);
+        st = router_backward(&t->w, &t->g, batch[b]->z, &er[b].r, er[b].ds);
     }
     loss->lm = lm / T, loss->con = con / T, loss->tokens = (long)T;
     loss->total = h->l_lm * loss->lm + h->l_ent * loss->ent + h->l_bal * loss->bal + h->l_con * loss->con;

@@ -39,8 +39,9 @@ mot_status mot_train_batch(const mot_trainer *t, const mot_train_example *const 
                            const float *g1, const mot_train_hparams *h, uint64_t dropout_seed,
                            mot_train_losses *loss, int *active0, int *active1);
 
-/* The router's scores s [M] for an example (SPEC 1.1), from the current values. */
-void mot_train_router_scores(const mot_trainer *t, const mot_train_example *e, float *s);
+/* The router's scores s [M] for an example (SPEC 1.1), from the current values; an error when
+ * one is not finite. */
+mot_status mot_train_router_scores(const mot_trainer *t, const mot_train_example *e, float *s);
 
 /* The K indices of the largest x[0..M) in descending order, ties to the lower index. */
 void mot_train_top_k(const float *x, int M, int K, int *out);
