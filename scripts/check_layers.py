@@ -35,11 +35,9 @@ LAYERS = [
     ("train",),
     ("cli",),
 ]
-# Circles found by this check and not yet split (two CUDA headers that include each other):
-# reported, not failed. Shrink this list; never grow it.
-KNOWN_CIRCLES = [
-    {"kernels/cuda/op_common", "kernels/cuda/op_launch"},
-]
+# Circles found by this check and not yet split: reported, not failed. Empty since the CUDA op
+# dispatch (op_launch.cu) stopped including the kernels' helpers (op_common.cuh). Never grow it.
+KNOWN_CIRCLES = []
 SOURCE_DIRS = [d for group in LAYERS for d in group]
 SRC_EXT = (".c", ".cu")
 HDR_EXT = (".h", ".cuh")

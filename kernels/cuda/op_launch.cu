@@ -1,5 +1,6 @@
 // Dispatch of a plan op to its kernels (kernels/cuda/op_launch.h).
-#include "kernels/cuda/op_common.cuh"
+#include "common/error.h"
+#include "kernels/cuda/op_launch.h"
 
 typedef mot_status (*cuda_launch_fn)(const mot_gpu_launch *l, mot_cuda_lane *lane, mot_cuda_stream stream);
 
