@@ -55,4 +55,9 @@ mot_status mot_config_from_gguf(const struct mot_gguf *g, mot_config *cfg);
 
 int mot_config_is_eos(const mot_config *cfg, int token);
 
+/* Rotary frequencies with the config's scaling, inv_freq [head_dim / 2]: 1 / theta^(2i/hd),
+ * then linear divides by factor (the same as dividing the positions); llama3 divides the low
+ * frequencies by factor and blends the middle band (model/config_rope.c). */
+void mot_rope_inv_freq(const mot_config *cfg, float *inv_freq);
+
 #endif

@@ -1,5 +1,7 @@
-/* rope_scaling in config.json: which frequency rescaling the rotary embeddings use. */
+/* rope_scaling in config.json: which frequency rescaling the rotary embeddings use; and the
+ * frequencies that scaling gives (HF _compute_default/linear/llama3_parameters). */
 #include <limits.h>
+#include <math.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -79,4 +81,28 @@ mot_status mot_config_read_rope_scaling(const json_t *root, const char *file, mo
                     "%s: rope_scaling type '%s' is not supported (expected linear, llama3 or "
                     "default)",
                     file, name);
+}
+
+void mot_rope_inv_freq(const mot_config *cfg, float *inv_freq) {
+    int half = cfg->head_dim / 2;
+    for (int i = 0; i < half; i++) {
+        /* HF computes this in f32: 1 / theta ** (arange(0, hd, 2).float() / hd). */
+        double f = 1.0 / pow((double)cfg->rope_theta, (double)(2 * i) / (double)cfg->head_dim);
+        if (cfg->rope_type == MOT_ROPE_LINEAR) {
+            f /= cfg->rope_factor;
+        } else if (cfg->rope_type == MOT_ROPE_LLAMA3) {
+            double orig = cfg->rope_orig_max_pos;
+            double low_wavelen = orig / cfg->rope_low_freq_factor;
+            double high_wavelen = orig / cfg->rope_high_freq_factor;
+            double wavelen = 2.0 * M_PI / f;
+            if (wavelen > low_wavelen) {
+                f /= cfg->rope_factor;
+            } else if (wavelen >= high_wavelen) {
+                double smooth = (orig / wavelen - cfg->rope_low_freq_factor) /
+                                (cfg->rope_high_freq_factor - cfg->rope_low_freq_factor);
+                f = (1.0 - smooth) * f / cfg->rope_factor + smooth * f;
+            }
+        }
+        inv_freq[i] = (float)f;
+    }
 }

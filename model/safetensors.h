@@ -9,6 +9,7 @@
 #define MOT_MODEL_SAFETENSORS_H
 
 #include "common/tensor.h"
+#include "common/weight.h"
 #include "mot.h"
 
 typedef struct mot_st_set mot_st_set; /* the tensors of one checkpoint, possibly many files */
@@ -31,6 +32,14 @@ const char *mot_st_file_of(const mot_st_set *set, const mot_tensor *t);
  * "<file>: tensor 'X': dtype I32 is not supported (expected F32, F16 or BF16)". */
 mot_status mot_st_expect(const mot_st_set *set, const char *name, int ndim, const int64_t *shape,
                          const mot_tensor **out);
+
+/* Binding checked tensors to what the kernels take (the expert loader and the MoT weights
+ * share these, so every weight goes through the same checks and messages): a required 2-D
+ * tensor [rows, cols] as a view into the mapping (no copy); a required 1-D tensor [n] as a
+ * malloc'd f32 copy (vectors are tiny, and the kernels then see one dtype). */
+mot_status mot_st_expect_weight(const mot_st_set *set, const char *name, int64_t rows, int64_t cols,
+                                mot_weight *out);
+mot_status mot_st_expect_f32_vector(const mot_st_set *set, const char *name, int64_t n, float **out);
 
 /* Writes a safetensors file (header padded to 8 bytes, tensors in the given order) through
  * common/safe_write.h: PATH must be absent or a regular file unless force. */

@@ -6,7 +6,6 @@
 #include "common/error.h"
 #include "runtime/expert.h"
 #include "runtime/expert_load_internal.h"
-#include "runtime/rope_freq.h"
 
 size_t mot_weight_bytes(const mot_weight *w) { return (size_t)w->rows * mot_dtype_row_bytes(w->dtype, w->cols); }
 

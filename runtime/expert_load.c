@@ -8,7 +8,6 @@
 #include "model/gguf.h"
 #include "runtime/expert.h"
 #include "runtime/expert_load_internal.h"
-#include "runtime/weight_bind.h"
 
 
 size_t mot_expert_decode_spans(const mot_expert *ex, mot_read_span *out) {

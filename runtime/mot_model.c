@@ -8,7 +8,6 @@
 #include "common/error.h"
 #include "runtime/chat_prompt.h"
 #include "common/mapped_file.h"
-#include "runtime/weight_bind.h"
 
 /* ---- the tensor list (SPEC 2.2) ---- */
 
