@@ -22,7 +22,7 @@ def check(ok, what):
 
 
 def bench(model, *args):
-    return subprocess.run([MOT, "bench", "-m", model, "-r", "2", "-t", "2", "-o", "json", *args],
+    return subprocess.run([MOT, "bench", "-m", model, "-r", "2", "-t", "2", "-o", "json", "--backend", "cpu", *args],
                           capture_output=True, text=True, timeout=120)
 
 

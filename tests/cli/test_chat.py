@@ -61,7 +61,8 @@ def dumped_prompt(dump, name, n_prompt):
 
 def check_run(label, model_dir, extra, want_ids):
     dump = os.path.join(WORK, re.sub(r"\W+", "_", label) + ".safetensors")
-    p = run(["run", "-m", model_dir, "-p", QUESTION, "-n", "2", "--temp", "0", "-t", "1", "--dump", dump] + extra)
+    p = run(["run", "-m", model_dir, "-p", QUESTION, "-n", "2", "--temp", "0", "-t", "1", "--dump", dump,
+             "--backend", "cpu"] + extra)
     if p.returncode != 0:
         failures.append(f"{label}: exit {p.returncode}: {p.stderr.strip()}")
         return
@@ -156,7 +157,8 @@ def pipelines():
     prompt = "The quick brown fox"
     good = pipeline_yaml(pool, "good", ", chat_template: chatml")
     dump = os.path.join(WORK, "pipe.safetensors")
-    p = run(["run", good, "-p", prompt, "-n", "2", "-t", "1", "--experts", "a,b", "--system", SYSTEM, "--dump", dump])
+    p = run(["run", good, "-p", prompt, "-n", "2", "-t", "1", "--experts", "a,b", "--system", SYSTEM, "--dump", dump,
+             "--backend", "cpu"])
     if p.returncode != 0:
         failures.append(f"pipeline with chat_template: exit {p.returncode}: {p.stderr.strip()}")
     else:

@@ -16,7 +16,7 @@ def main():
     model = os.path.join(models, "rss-smollm-8l-bf16")
     subprocess.run([sys.executable, make_model, model, "--preset", "smollm-135m", "--dtype", "bf16",
                     "--layers", "8"], check=True, stdout=subprocess.DEVNULL)
-    r = subprocess.run([mot, "bench", "-m", model, "-p", "32", "-n", "16", "-r", "1", "-t", "2", "-o", "json"],
+    r = subprocess.run([mot, "bench", "-m", model, "-p", "32", "-n", "16", "-r", "1", "-t", "2", "-o", "json", "--backend", "cpu"],
                        capture_output=True, text=True)
     if r.returncode != 0:
         sys.exit(f"FAIL mot bench: {r.stderr.strip()}")

@@ -2,8 +2,11 @@
 """One end-to-end case: generate a tiny model, run `mot run -m ... --dump`, and check the
 dump against the float64 reference (tests/reference/compare_dump.py).
 
-    run_case.py --mot BIN --models DIR --work DIR CASE
+    run_case.py --mot BIN --models DIR --work DIR [--backend cpu|cuda] CASE
     run_case.py --list
+
+--backend (default cpu) is passed to mot and sets the bound (tests/reference/backend_bounds.py,
+SPEC 1.7); with cuda on a machine without a CUDA device the case exits 77 (ctest: skipped).
 """
 import argparse
 import os
@@ -16,7 +19,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 TESTS = os.path.dirname(HERE)
 MAKE_MODEL = os.path.join(TESTS, "tools", "make_model.py")
 sys.path.insert(0, os.path.join(TESTS, "reference"))
-import compare_dump  # noqa: E402
+import backend_bounds  # noqa: E402
 from safetensors_io import read_safetensors  # noqa: E402
 
 GREEDY = ["--temp", "0"]
@@ -58,6 +61,8 @@ def parse_args():
     p.add_argument("--models", help="where test models are generated (reused between runs)")
     p.add_argument("--work", help="where dumps are written")
     p.add_argument("--threads", default="2")
+    p.add_argument("--backend", choices=["cpu", "cuda"], default="cpu",
+                   help="where mot runs (named, never `auto`); the bound follows (SPEC 1.7)")
     p.add_argument("--list", action="store_true")
     p.add_argument("case", nargs="?", choices=sorted(CASES))
     args = p.parse_args()
@@ -74,11 +79,14 @@ def make_model(models_dir, name, flags):
 
 def run_mot(args, model_dir, case, dump):
     cmd = [args.mot, "run", "-m", model_dir, "-p", case["prompt"], "-n", "12",
-           "-t", args.threads, "--dump", dump]
+           "-t", args.threads, "--dump", dump, "--backend", args.backend]
     cmd += case.get("run", []) if case.get("sampled") else GREEDY + case.get("run", [])
     print("+ " + " ".join(repr(c) if " " in c else c for c in cmd), flush=True)
     r = subprocess.run(cmd, capture_output=True, text=True, errors="replace", timeout=120)
     print(f"mot stdout: {r.stdout!r}\nmot stderr: {r.stderr.strip()}")
+    if r.returncode != 0 and args.backend == "cuda" and backend_bounds.no_device(r.stderr):
+        print("skipped: " + r.stderr.strip().splitlines()[-1])
+        raise SystemExit(backend_bounds.SKIP)
     if r.returncode != 0:
         raise SystemExit(f"FAIL: mot exited with {r.returncode}")
     if not os.path.exists(dump):
@@ -94,22 +102,25 @@ def main():
     if args.list:
         print("\n".join(sorted(CASES)))
         return 0
+    backend_bounds.skip_without_cuda(args.backend)
     case = CASES[args.case]
     model_dir = make_model(args.models, args.case, case["model"])
     os.makedirs(args.work, exist_ok=True)
-    dump = os.path.join(args.work, args.case + ".safetensors")
+    dump = os.path.join(args.work, args.case + ("" if args.backend == "cpu" else "." + args.backend) + ".safetensors")
     if os.path.exists(dump):
         os.remove(dump)
     run_mot(args, model_dir, case, dump)
 
-    flags = ["--model", model_dir, "--dump", dump, "--prompt", case["prompt"]]
+    import compare_dump  # torch: only once there is something to compare
+    tol = backend_bounds.tolerance(args.backend, [backend_bounds.dtype_of(case["model"])])
+    flags = ["--model", model_dir, "--dump", dump, "--prompt", case["prompt"], "--tol", str(tol)]
     flags += ["--top-k", str(case["top_k"])] if case.get("sampled") else ["--greedy"]
     status = compare_dump.main(flags)
     if status != 0:
         return status
 
     if case.get("sampled"):
-        again = os.path.join(args.work, args.case + ".again.safetensors")
+        again = os.path.join(args.work, f"{args.case}.{args.backend}.again.safetensors")
         run_mot(args, model_dir, case, again)
         first, second = sampled_tokens(dump, args.case), sampled_tokens(again, args.case)
         if first != second:

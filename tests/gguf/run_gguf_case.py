@@ -8,8 +8,10 @@ tokens equal HF tokenizers' on the source folder. The mirror of tests/e2e/run_ca
     run_gguf_case.py --mot BIN --models DIR --work DIR [--backend cuda] CASE
     run_gguf_case.py --list
 
---backend is passed to mot (default: mot's own, `auto`, which keeps quantized models on the
-CPU); with `cuda` on a machine without a CUDA device the case exits 77 (ctest: skipped).
+--backend (default cpu: named, never `auto`) is passed to mot and sets the bound
+(tests/reference/backend_bounds.py, SPEC 1.7: quantized weights keep f32 activations on both
+backends, <= 1e-4; F16/BF16 files on CUDA are held to the `fast` bounds); with `cuda` on a
+machine without a CUDA device the case exits 77 (ctest: skipped).
 
 Models and GGUF files are cached in --models: make_model.py keeps its own stamp; a GGUF is
 rewritten when its flags, its folder's stamp or the GGUF tools change.
@@ -25,7 +27,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 TESTS = os.path.dirname(HERE)
 TOOLS = os.path.join(TESTS, "tools")
 sys.path.insert(0, os.path.join(TESTS, "reference"))
-import gguf_ref  # noqa: E402
+import backend_bounds  # noqa: E402
 
 PROMPT = "The quick brown fox jumps over the lazy dog, then naps."
 TINY = ["--preset", "tiny", "--untied", "--tokenizer", "byte-level"]
@@ -106,7 +108,7 @@ def main():
     p.add_argument("--models")
     p.add_argument("--work")
     p.add_argument("--threads", default="2")
-    p.add_argument("--backend", choices=["auto", "cpu", "cuda"])
+    p.add_argument("--backend", choices=["cpu", "cuda"], default="cpu")
     p.add_argument("--list", action="store_true")
     p.add_argument("case", nargs="?", choices=sorted(CASES))
     args = p.parse_args()
@@ -115,15 +117,18 @@ def main():
         return 0
     if not (args.mot and args.models and args.work and args.case):
         p.error("--mot, --models, --work and CASE are required")
+    backend_bounds.skip_without_cuda(args.backend)
+    import gguf_ref  # torch: only once the case runs
+    globals()["gguf_ref"] = gguf_ref
     folder, path = make_files(args.models, args.case)
     os.makedirs(args.work, exist_ok=True)
     dump = os.path.join(args.work, args.case + ".safetensors")
     if os.path.exists(dump):
         os.remove(dump)
-    backend = ["--backend", args.backend] if args.backend else []
+    backend = ["--backend", args.backend]
     r = run_mot([args.mot, "run", "-m", path, "-p", PROMPT, "-n", "16", "--temp", "0",
                  "-t", args.threads, "--dump", dump, *backend, *CASES[args.case][2]])
-    if r.returncode != 0 and args.backend == "cuda" and ("no CUDA" in r.stderr or "CUDA device" in r.stderr):
+    if r.returncode != 0 and args.backend == "cuda" and backend_bounds.no_device(r.stderr):
         print("skipped: " + r.stderr.strip().splitlines()[-1])
         return 77
     if r.returncode != 0:
@@ -132,8 +137,11 @@ def main():
     if not os.path.exists(dump):
         print(f"FAIL: mot wrote no dump at {dump}")
         return 1
+    file_type = CASES[args.case][1][CASES[args.case][1].index("--type") + 1].lower() \
+        if "--type" in CASES[args.case][1] else "mixed"
+    tol = backend_bounds.tolerance(args.backend, [file_type])
     return gguf_ref.main(["compare", "--gguf", path, "--dump", dump, "--prompt", PROMPT,
-                          "--hf-dir", folder])
+                          "--hf-dir", folder, "--tol", str(tol)])
 
 
 if __name__ == "__main__":

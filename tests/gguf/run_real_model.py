@@ -34,7 +34,7 @@ def greedy(args):
     dump = os.path.join(args.work, "smollm2-greedy.safetensors")
     if os.path.exists(dump):
         os.remove(dump)
-    r = run_mot([args.mot, "run", "-m", args.model, "-p", prompt, "-n", "16", "--temp", "0",
+    r = run_mot([args.mot, "run", "--backend", "cpu", "-m", args.model, "-p", prompt, "-n", "16", "--temp", "0",
                  "-t", args.threads, "--dump", dump], timeout=300)
     if r.returncode != 0 or not os.path.exists(dump):
         print(f"FAIL: mot exited with {r.returncode}" + ("" if os.path.exists(dump) else ", no dump"))
@@ -43,7 +43,7 @@ def greedy(args):
 
 
 def chat(args):
-    r = run_mot([args.mot, "run", "-m", args.model, "--chat", "-p", "What is the capital of France?",
+    r = run_mot([args.mot, "run", "--backend", "cpu", "-m", args.model, "--chat", "-p", "What is the capital of France?",
                  "-n", "32", "--temp", "0", "-t", args.threads], timeout=300)
     if r.returncode != 0:
         print(f"FAIL: mot exited with {r.returncode}")

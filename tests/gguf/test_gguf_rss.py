@@ -18,7 +18,7 @@ def main():
     if not os.path.exists(model):
         print(f"SKIP: {model} is absent (scripts/fetch-models.sh fetches it)")
         sys.exit(77)
-    r = subprocess.run([mot, "run", "-m", model, "--chat", "-p", "What is the capital of France?", "-n", "16",
+    r = subprocess.run([mot, "run", "--backend", "cpu", "-m", model, "--chat", "-p", "What is the capital of France?", "-n", "16",
                         "--temp", "0", "-t", "2", "-c", str(CTX)], capture_output=True, text=True)
     if r.returncode != 0:
         sys.exit(f"FAIL mot run: {r.stderr.strip()}")

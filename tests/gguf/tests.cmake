@@ -23,20 +23,20 @@ foreach(case f32 f16 bf16 q8_0 q4_0 q4_1 q4_k q5_k q6_k q8_0_sp_tied q4_k_sp_tie
              mixed mixed_sp_tied q8_0_head_dim f32_rope_llama3 q8_0_rope_linear q8_0_mistral_window)
   add_test(NAME gguf_e2e_${case}
     COMMAND ${MOT_PYTHON} ${MOT_GGUF_DIR}/run_gguf_case.py --mot $<TARGET_FILE:mot>
-            --models ${MOT_GGUF_MODELS} --work ${MOT_GGUF_WORK} ${case})
+            --models ${MOT_GGUF_MODELS} --work ${MOT_GGUF_WORK} --backend cpu ${case})
   # RESOURCE_LOCK: gguf_cuda_${case} below makes the same files
   set_tests_properties(gguf_e2e_${case} PROPERTIES LABELS "gguf;e2e;python" TIMEOUT 180
                        RESOURCE_LOCK gguf_${case})
 endforeach()
 
-# The quantized cases again with --backend cuda (kernels/cuda/quant.cu: the decode GEMV, the
-# prefill's dequantized tiles + SGEMM, quantized embedding rows) against the same float64
-# reference, <= 1e-4 (SPEC 1.7). Skipped without a CUDA device.
-foreach(case q8_0 q4_0 q4_1 q4_k q5_k q6_k q4_k_sp_tied mixed mixed_sp_tied)
+# The cases again with --backend cuda (kernels/cuda/quant.cu: the decode GEMV, the prefill's
+# dequantized tiles + SGEMM, quantized embedding rows) against the same float64 reference:
+# quantized and F32 <= 1e-4, F16/BF16 to SPEC 1.7's fast bounds. Skipped without a CUDA device.
+foreach(case f32 f16 bf16 q8_0 q4_0 q4_1 q4_k q5_k q6_k q4_k_sp_tied mixed mixed_sp_tied)
   add_test(NAME gguf_cuda_${case}
     COMMAND ${MOT_PYTHON} ${MOT_GGUF_DIR}/run_gguf_case.py --mot $<TARGET_FILE:mot>
             --models ${MOT_GGUF_MODELS} --work ${MOT_GGUF_WORK}/cuda --backend cuda ${case})
-  set_tests_properties(gguf_cuda_${case} PROPERTIES LABELS "gguf;e2e;cuda;python" TIMEOUT 180
+  set_tests_properties(gguf_cuda_${case} PROPERTIES LABELS "gguf;e2e;cuda;gpu;python" TIMEOUT 180
                        SKIP_RETURN_CODE 77 RESOURCE_LOCK gguf_${case})
 endforeach()
 

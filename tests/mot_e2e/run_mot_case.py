@@ -18,7 +18,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 TESTS = os.path.dirname(HERE)
 sys.path.insert(0, os.path.join(TESTS, "reference"))
 sys.path.insert(0, os.path.join(TESTS, "tools"))
-import compare_mot_dump  # noqa: E402
+import backend_bounds  # noqa: E402
 import make_mot_pool  # noqa: E402
 from safetensors_io import read_safetensors  # noqa: E402
 
@@ -96,6 +96,8 @@ def parse_args():
     p.add_argument("--pool", help="where the test pool is built (reused between runs)")
     p.add_argument("--work", help="where pipeline copies, weights and dumps go")
     p.add_argument("--threads", default="2")
+    p.add_argument("--backend", choices=["cpu", "cuda"], default="cpu",
+                   help="where mot runs (named, never `auto`); the bound follows (SPEC 1.7)")
     p.add_argument("--list", action="store_true")
     p.add_argument("case", nargs="?", choices=sorted(CASES))
     args = p.parse_args()
@@ -108,10 +110,13 @@ def show(cmd):
     print("+ " + " ".join(repr(c) if (" " in c or "\n" in c) else c for c in cmd), flush=True)
 
 
-def run(cmd, what, timeout=150):
+def run(cmd, what, timeout=150, backend="cpu"):
     show(cmd)
     r = subprocess.run(cmd, capture_output=True, text=True, errors="replace", timeout=timeout)
     print(f"{what} stdout: {r.stdout[-2000:]!r}\n{what} stderr: {r.stderr.strip()[-2000:]}")
+    if r.returncode != 0 and backend == "cuda" and backend_bounds.no_device(r.stderr):
+        print("skipped: " + r.stderr.strip().splitlines()[-1])
+        raise SystemExit(backend_bounds.SKIP)
     if r.returncode != 0:
         raise SystemExit(f"FAIL: {what} exited with {r.returncode}")
     return r
@@ -136,11 +141,14 @@ def main():
     if args.list:
         print("\n".join(sorted(CASES)))
         return 0
+    backend_bounds.skip_without_cuda(args.backend)
+    global compare_mot_dump
+    import compare_mot_dump  # torch: only once the case runs
     case = CASES[args.case]
     pool_pipeline = make_mot_pool.build(args.pool, case["scenario"])
     scenario = make_mot_pool.SCENARIOS[case["scenario"]]
     prompt, n_max = scenario["prompt"], str(scenario["sampler"]["max_tokens"])
-    case_dir = os.path.join(os.path.abspath(args.work), args.case)
+    case_dir = os.path.join(os.path.abspath(args.work), args.case + ("" if args.backend == "cpu" else "." + args.backend))
     os.makedirs(case_dir, exist_ok=True)
     if "init" in case:
         weights = os.path.join(case_dir, "mot.safetensors")
@@ -169,16 +177,18 @@ def main():
         if os.path.exists(dump):
             os.remove(dump)
         cmd = [args.mot, "run", pipeline, "-p", prompt, "-n", n_max, "-t", args.threads,
-               "--dump", dump, *route_flags]
+               "--dump", dump, "--backend", args.backend, *route_flags]
         cmd += case.get("run", []) if case.get("sampled") else GREEDY + case.get("run", [])
-        run(cmd, "mot run")
+        run(cmd, "mot run", backend=args.backend)
         if not os.path.exists(dump):
             raise SystemExit(f"FAIL: mot run wrote no dump at {dump}")
 
     dump = os.path.join(case_dir, "dump.safetensors")
     mot_run(dump)
+    dtypes = [scenario.get("gguf", {}).get(e["name"]) or make_mot_pool.expert_dtype(e["model"])
+              for e in scenario["experts"]]
     flags = ["--pipeline", pipeline, "--dump", dump, "--prompt", prompt, "-n", n_max,
-             *route_flags]
+             "--tol", str(backend_bounds.tolerance(args.backend, dtypes)), *route_flags]
     flags += ["--top-k", str(case["top_k"])] if case.get("sampled") else ["--greedy"]
     status = compare_mot_dump.main(flags)
     if status != 0:

@@ -62,7 +62,7 @@ def main():
 
     trace = os.path.join(work, "mot.json")
     r = subprocess.run([mot, "run", pipeline, "-p", "Hello there, friend", "-n", "5", "--temp", "0",
-                        "--profile", trace], capture_output=True, text=True)
+                        "--profile", trace, "--backend", "cpu"], capture_output=True, text=True)
     check(r.returncode == 0, f"mot run --profile failed: {r.stderr}")
     if r.returncode == 0:
         check_trace("mot run PIPE", load(trace), k, stacks, 5, True)
@@ -71,7 +71,8 @@ def main():
             check(line in r.stderr, f"summary line '{line}' missing:\n{r.stderr}")
 
     trace = os.path.join(work, "single.json")
-    r = subprocess.run([mot, "run", "-m", model, "-p", "Hello", "-n", "4", "--temp", "0", "--profile", trace],
+    r = subprocess.run([mot, "run", "-m", model, "-p", "Hello", "-n", "4", "--temp", "0", "--profile", trace,
+                        "--backend", "cpu"],
                        capture_output=True, text=True)
     check(r.returncode == 0, f"mot run -m --profile failed: {r.stderr}")
     if r.returncode == 0:

@@ -23,7 +23,12 @@ def check(cond, what):
 
 
 def mot(*args, timeout=None):
-    return subprocess.run([MOT] + list(args), capture_output=True, text=True, timeout=timeout)
+    """run/bench on the CPU, named: schedules hold CPU choices (GEMM blocking, lanes), which a
+    CUDA run would ignore (issue: no test depends on what `auto` picks)."""
+    args = list(args)
+    if args and args[0] in ("run", "bench"):
+        args += ["--backend", "cpu"]
+    return subprocess.run([MOT] + args, capture_output=True, text=True, timeout=timeout)
 
 
 def write(path, text):

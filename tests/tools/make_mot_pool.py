@@ -64,6 +64,12 @@ BASE = dict(
 )
 
 
+def expert_dtype(key):
+    """The dtype of pool expert `key`'s weights (f32, bf16, f16)."""
+    flags = EXPERTS[key]
+    return flags[flags.index("--dtype") + 1] if "--dtype" in flags else "f32"
+
+
 def scenario(**changes):
     """BASE with nested changes: scenario(interaction=dict(stacks=3)) merges into BASE's."""
     s = copy.deepcopy(BASE)
