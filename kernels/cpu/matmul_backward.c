@@ -7,7 +7,9 @@
  *
  * Work split (deterministic, the same bits for any thread count): every element of the output
  * has one owner, an item of (row tile, column chunk), and its sum over k runs in one fixed
- * order (panel after panel, k ascending in each). */
+ * order (panel after panel, k ascending in each). Items are handed out dynamically: on a
+ * shared machine a thread that is not scheduled does not hold up the others' items, and
+ * which thread computes an item does not change its bits. */
 #include <omp.h>
 #include <stdlib.h>
 #include <string.h>
@@ -143,7 +145,7 @@ void mot_cpu_matmul_backward_x(float *dx, const float *dy, const mot_weight *w, 
 #pragma omp parallel if (items > 1)
     {
         float *panel = mot_thread_scratch_get(&panel_scratch, (size_t)PANEL * (size_t)chunk);
-#pragma omp for schedule(static)
+#pragma omp for schedule(dynamic, 1)
         for (int64_t item = 0; item < items; item++) {
             const int64_t c0 = item % n_chunks * chunk, c1 = c0 + chunk < cols ? c0 + chunk : cols;
             const int t0 = (int)(item / n_chunks) * tile, tn = n - t0 < tile ? n - t0 : tile;
@@ -184,7 +186,7 @@ void mot_cpu_matmul_backward_w(float *dw, float *db, const float *dy, const floa
     const int64_t items = n_rc * n_cc;
 #pragma omp parallel if (items > 1 || rows > 1)
     {
-#pragma omp for schedule(static) nowait
+#pragma omp for schedule(dynamic, 1) nowait
         for (int64_t item = 0; item < items; item++) {
             const int r0 = (int)(item / n_cc) * ROWS_ITEM, rn = rows - r0 < ROWS_ITEM ? rows - r0 : ROWS_ITEM;
             const int c0 = (int)(item % n_cc) * COLS_MAX, cn = cols - c0 < COLS_MAX ? cols - c0 : COLS_MAX;
