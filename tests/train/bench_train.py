@@ -16,7 +16,9 @@ Tokens are counted the same way on both sides, as mot's tokens_all (train/train_
 example, the primary's completion tokens once for the set-0 pass, and once more when the
 set-1 pass runs (the two sets share the primary, so L_con is computed).
 Peak memory: each side runs in its own process; its peak RSS is the process's ru_maxrss
-(os.wait4 on the child). Each configuration runs --reps times, back to back (mot, then
+(os.wait4 on the child). --wait-policy sets OMP_WAIT_POLICY for both sides (both use
+libgomp; on a machine shared with other work, spinning team threads cost a lot: see
+docs/benchmarks.md, issue 19). Each configuration runs --reps times, back to back (mot, then
 PyTorch, repeated), and the medians are printed.
 
 Pools: `test` is tests/tools/make_mot_pool.py's --scenario (tiny experts, the ctest pool);
@@ -178,6 +180,8 @@ def main(argv=None):
     ap.add_argument("--reps", type=int, default=3)
     ap.add_argument("--n", type=int, default=8, help="examples in the data file")
     ap.add_argument("--only", choices=("mot", "torch"), help="time one side only")
+    ap.add_argument("--wait-policy", choices=("default", "passive", "active"), default="default",
+                    help="OMP_WAIT_POLICY for both sides (default: leave it unset)")
     ap.add_argument("--torch-worker", action="store_true", help=argparse.SUPPRESS)
     ap.add_argument("--pipe", help=argparse.SUPPRESS)
     ap.add_argument("--data", help=argparse.SUPPRESS)
@@ -205,6 +209,9 @@ def main(argv=None):
     run([PY, os.path.join(REFERENCE, "train_ref.py"), "noise", "--steps", a.steps, "--batch",
          a.batch, "--experts", M, "--seed", 1, "--out", noise])
     env = dict(os.environ, OMP_NUM_THREADS=str(a.threads))
+    env.pop("OMP_WAIT_POLICY", None)
+    if a.wait_policy != "default":
+        env["OMP_WAIT_POLICY"] = a.wait_policy
     mot_r, mot_m, pt_r, pt_m, info = [], [], [], [], {}
     for rep in range(a.reps):
         if a.only != "torch":
@@ -222,7 +229,7 @@ def main(argv=None):
                   f"{info['mean_len']:.0f} tokens)", flush=True)
     med = lambda x: statistics.median(x) if x else float("nan")  # noqa: E731
     tok_step = info.get("tokens", 0) / a.steps if info else float("nan")
-    print(f"| {label} | B={a.batch} | {tok_step:.0f} tok/step | mot {med(mot_r):.1f} tok/s | "
+    print(f"| {label} | OMP_WAIT_POLICY {a.wait_policy} | B={a.batch} | {tok_step:.0f} tok/step | mot {med(mot_r):.1f} tok/s | "
           f"pytorch f32 {med(pt_r):.1f} tok/s | ratio {med(mot_r) / med(pt_r):.2f} | "
           f"RSS mot {med(mot_m):.0f} MiB, pytorch {med(pt_m):.0f} MiB |")
     return 0
