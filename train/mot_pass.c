@@ -127,6 +127,21 @@ static void choose_tapes(mot_pass *p) {
     }
 }
 
+void mot_pass_prefix_free(mot_pass_prefix *c) {
+    for (int i = 0; c && c->x && i < c->n; i++) free(c->x[i]);
+    if (c) free(c->x), *c = (mot_pass_prefix){0};
+}
+
+/* Whether stack node i runs before every reverse projector of its expert. */
+static int leading_stack(const mot_pass *p, int i) {
+    const mot_graph_node *n = &p->g->nodes[i];
+    for (int j = 0; j < i; j++) {
+        const mot_graph_node *b = &p->g->nodes[j];
+        if (b->expert == n->expert && is_kind(b, "projector") && b->reverse) return 0;
+    }
+    return 1;
+}
+
 static mot_status run_layers(mot_pass *p, int lane, int first, int last, int tape) {
     lane_state *L = &p->lane[lane];
     for (int l = first; l <= last; l++) {
@@ -240,6 +255,27 @@ static mot_status sampler(mot_pass *p) {
     return mot_train_head_forward(P->ex, P->x + (size_t)(P->N - 1) * P->d, p->T, p->logits);
 }
 
+/* Stack node i of the lane: from the example's prefix when an earlier pass left it, else
+ * the layers (leaving a copy in the prefix when it is leading). */
+static mot_status stack_node(mot_pass *p, mot_pass_prefix *c, int i, int lane) {
+    const mot_graph_node *n = &p->g->nodes[i];
+    lane_state *L = &p->lane[lane];
+    const size_t bytes = (size_t)L->R * L->d * sizeof(float);
+    const int shared = c && !p->tape_node[i] && leading_stack(p, i);
+    if (shared && !c->x) {
+        c->x = calloc((size_t)p->g->n_nodes, sizeof *c->x);
+        if (!c->x) return mot_fail(MOT_ERR_NOMEM, "training: out of memory");
+        c->n = p->g->n_nodes;
+    }
+    if (shared && c->x[i]) {
+        memcpy(L->x, c->x[i], bytes);
+        return MOT_OK;
+    }
+    MOT_TRY(run_layers(p, lane, n->first_layer, n->last_layer, p->tape_node[i]));
+    if (shared && (c->x[i] = malloc(bytes ? bytes : 1))) memcpy(c->x[i], L->x, bytes);
+    return MOT_OK;
+}
+
 static mot_status lanes_init(mot_pass *p, const mot_train_example *e, const mot_pass_opts *o) {
     for (int k = 0; k < p->K; k++) {
         lane_state *L = &p->lane[k];
@@ -288,7 +324,7 @@ mot_status mot_pass_forward(const mot_model *m, const mot_train_view *w, const m
             const mot_graph_node *n = &p->g->nodes[i];
             const int lane = n->expert >= 0 ? p->lane_of[n->expert] : (is_kind(n, "attention") ? 0 : -1);
             if (lane < 0 || is_kind(n, "router")) continue;
-            if (is_kind(n, "stack")) st = run_layers(p, lane, n->first_layer, n->last_layer, p->tape_node[i]);
+            if (is_kind(n, "stack")) st = stack_node(p, o->prefix, i, lane);
             else if (is_kind(n, "projector") && !n->reverse) st = forward_projector(p, n->stack, lane);
             else if (is_kind(n, "attention")) st = attention(p, n->stack, o->dropout_seed);
             else if (is_kind(n, "projector")) st = reverse_projector(p, i, n->stack, lane);

@@ -15,6 +15,18 @@
 
 typedef struct mot_pass mot_pass;
 
+/* What an example's first pass leaves for its second: the hidden state after each leading
+ * stack node (one that runs before any reverse projector of its expert, so it reads only the
+ * example's tokens and both passes compute the same bits), by graph node. The second pass
+ * copies those instead of running the layers again. Zero-initialize; free with
+ * mot_pass_prefix_free. */
+typedef struct {
+    int n;       /* graph nodes */
+    float **x;   /* [n] NULL or [R, d] of that node's expert */
+} mot_pass_prefix;
+
+void mot_pass_prefix_free(mot_pass_prefix *c);
+
 typedef struct {
     int k;                /* active experts, primary first */
     const int *active;    /* [k] expert indices */
@@ -23,6 +35,7 @@ typedef struct {
     int tape;             /* keep what the backward needs */
     float dropout;        /* on the cross-attention output o; 0: none */
     uint64_t dropout_seed;
+    mot_pass_prefix *prefix; /* NULL, or the example's shared leading-stack states (read and filled) */
 } mot_pass_opts;
 
 /* Runs the pass. The primary's logits for its completion tokens are then

@@ -128,37 +128,61 @@ static void softmax_back(const double *p, const double *dp, int n, double tau, d
     for (int i = 0; i < n; i++) ds[i] += p[i] * (dp[i] - dot) / tau;
 }
 
-/* The symmetric KL of the two passes' next-token distributions, summed over the T rows into
- * *total; adds its gradient times scale into d0, d1 [T, V]. */
-static mot_status sym_kl(const float *l0, const float *l1, int T, int V, float scale, float *d0, float *d1,
-                         double *out) {
-    double total = 0;
-    double *lp0 = malloc(2 * (size_t)V * sizeof *lp0);
-    if (!lp0) return mot_fail(MOT_ERR_NOMEM, "training: out of memory");
-    double *lp1 = lp0 + V;
-    for (int t = 0; t < T; t++) {
-        const float *a = l0 + (size_t)t * V, *b = l1 + (size_t)t * V;
-        double m0 = -INFINITY, m1 = -INFINITY, s0 = 0, s1 = 0;
-        for (int v = 0; v < V; v++) m0 = a[v] > m0 ? a[v] : m0, m1 = b[v] > m1 ? b[v] : m1;
-        for (int v = 0; v < V; v++) s0 += exp(a[v] - m0), s1 += exp(b[v] - m1);
-        const double z0 = m0 + log(s0), z1 = m1 + log(s1);
-        double kl01 = 0, kl10 = 0;
+/* One row of sym_kl: returns (KL01 + KL10) / 2 and, when scale != 0, adds its gradient times
+ * scale into d0, d1 [V]. lp: scratch of 4 V doubles. */
+static double sym_kl_row(const float *a, const float *b, int V, float scale, float *d0, float *d1, double *lp) {
+    double *lp0 = lp, *lp1 = lp + V, *e0 = lp + 2 * (size_t)V, *e1 = lp + 3 * (size_t)V;
+    double m0 = -INFINITY, m1 = -INFINITY, s0 = 0, s1 = 0;
+    for (int v = 0; v < V; v++) m0 = a[v] > m0 ? a[v] : m0, m1 = b[v] > m1 ? b[v] : m1;
+    for (int v = 0; v < V; v++) s0 += exp(a[v] - m0), s1 += exp(b[v] - m1);
+    const double z0 = m0 + log(s0), z1 = m1 + log(s1);
+    double kl01 = 0, kl10 = 0;
+    for (int v = 0; v < V; v++) {
+        lp0[v] = a[v] - z0, lp1[v] = b[v] - z1;
+        e0[v] = exp(lp0[v]), e1[v] = exp(lp1[v]);
+        kl01 += e0[v] * (lp0[v] - lp1[v]);
+        kl10 += e1[v] * (lp1[v] - lp0[v]);
+    }
+    if (scale != 0) {
+        /* d/dl0 = (p0 (lp0 - lp1 - KL01) + p0 - p1) / 2, and the mirror for l1 */
         for (int v = 0; v < V; v++) {
-            lp0[v] = a[v] - z0, lp1[v] = b[v] - z1;
-            kl01 += exp(lp0[v]) * (lp0[v] - lp1[v]);
-            kl10 += exp(lp1[v]) * (lp1[v] - lp0[v]);
-        }
-        total += 0.5 * (kl01 + kl10);
-        if (scale != 0) {
-            /* d/dl0 = (p0 (lp0 - lp1 - KL01) + p0 - p1) / 2, and the mirror for l1 */
-            for (int v = 0; v < V; v++) {
-                const double p0 = exp(lp0[v]), p1 = exp(lp1[v]);
-                d0[(size_t)t * V + v] += (float)(scale * 0.5 * (p0 * (lp0[v] - lp1[v] - kl01) + p0 - p1));
-                d1[(size_t)t * V + v] += (float)(scale * 0.5 * (p1 * (lp1[v] - lp0[v] - kl10) + p1 - p0));
-            }
+            const double p0 = e0[v], p1 = e1[v];
+            d0[v] += (float)(scale * 0.5 * (p0 * (lp0[v] - lp1[v] - kl01) + p0 - p1));
+            d1[v] += (float)(scale * 0.5 * (p1 * (lp1[v] - lp0[v] - kl10) + p1 - p0));
         }
     }
-    free(lp0);
+    return 0.5 * (kl01 + kl10);
+}
+
+/* The symmetric KL of the two passes' next-token distributions, summed over the T rows
+ * into *out; adds its gradient times scale into d0, d1 [T, V]. Rows in parallel (each row's arithmetic
+ * is the serial one); their values are added in row order, so the bits do not depend on the
+ * threads. */
+static mot_status sym_kl(const float *l0, const float *l1, int T, int V, float scale, float *d0, float *d1,
+                         double *out) {
+    double *row = malloc((size_t)(T > 0 ? T : 1) * sizeof *row);
+    if (!row) return mot_fail(MOT_ERR_NOMEM, "training: out of memory");
+    int oom = 0;
+#pragma omp parallel if (T > 1 && (size_t)T * V >= 32768)
+    {
+        double *lp = malloc(4 * (size_t)V * sizeof *lp);
+        if (!lp) {
+#pragma omp atomic write
+            oom = 1;
+        }
+#pragma omp for schedule(dynamic, 1)
+        for (int t = 0; t < T; t++) {
+            if (lp) {
+                row[t] = sym_kl_row(l0 + (size_t)t * V, l1 + (size_t)t * V, V, scale, d0 + (size_t)t * V,
+                                    d1 + (size_t)t * V, lp);
+            }
+        }
+        free(lp);
+    }
+    double total = 0;
+    for (int t = 0; t < T; t++) total += row[t];
+    free(row);
+    if (oom) return mot_fail(MOT_ERR_NOMEM, "training: out of memory");
     *out += total;
     return MOT_OK;
 }
@@ -175,11 +199,16 @@ static mot_status example_passes(const mot_trainer *t, const mot_train_example *
                                  const mot_train_hparams *h, uint64_t seed, double *lm, double *con, long *tokens) {
     float gate[MOT_MAX_LANES];
     for (int k = 0; k < K; k++) gate[k] = 1.0f; /* 1 + pi - stopgrad(pi): value 1 */
+    mot_pass_prefix prefix = {0}; /* the experts' layers before their first interaction, run once */
     mot_pass_opts o0 = {.k = K, .active = er->set0, .gate = gate, .tape = 1, .dropout = h->dropout,
-                        .dropout_seed = seed};
+                        .dropout_seed = seed, .prefix = &prefix};
     mot_pass *p0 = NULL, *p1 = NULL;
     float *d0 = NULL, *d1 = NULL;
-    MOT_TRY(mot_pass_forward(t->m, &t->w, e, &o0, &p0));
+    mot_status st0 = mot_pass_forward(t->m, &t->w, e, &o0, &p0);
+    if (st0 != MOT_OK) {
+        mot_pass_prefix_free(&prefix);
+        return st0;
+    }
     const int rows = mot_pass_rows(p0), V = mot_pass_vocab(p0);
     mot_status st = MOT_OK;
     d0 = calloc((size_t)rows * V + 1, sizeof *d0);
@@ -208,6 +237,7 @@ static mot_status example_passes(const mot_trainer *t, const mot_train_example *
         }
         mot_pass_free(p1);
     }
+    mot_pass_prefix_free(&prefix);
     if (st == MOT_OK && (h->l_lm != 0 || (h->l_con != 0 && same_primary))) {
         float dgate[MOT_MAX_LANES] = {0};
         st = mot_pass_backward(p0, d0, &t->g, dgate);

@@ -7,7 +7,9 @@
  *
  * Work split (deterministic, the same bits for any thread count): every element of the output
  * has one owner, an item of (row tile, column chunk), and its sum over k runs in one fixed
- * order (panel after panel, k ascending in each). */
+ * order (panel after panel, k ascending in each). Items are handed out dynamically: on a
+ * shared machine a thread that is not scheduled does not hold up the others' items, and
+ * which thread computes an item does not change its bits. */
 #include <omp.h>
 #include <stdlib.h>
 #include <string.h>

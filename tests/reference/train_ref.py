@@ -19,6 +19,9 @@ CLI (module doc of each sub-command: main()):
     train_ref.py adamw PIPE.yaml --data D.jsonl --noise N.safetensors --batch B --steps S
                  --lr LR --warmup W [...] --out OUT.safetensors
     train_ref.py noise --steps S --batch B --experts M --seed X --out N.safetensors
+grads and adamw take --dtype float64|float32 (float64, the default, is the reference; float32
+runs the same graph with every tensor in float32: a PyTorch f32 baseline for benchmarks,
+tests/train/bench_train.py).
 
 Decisions where the SPEC leaves room (written into docs/training.md too):
 - The completion is tokenized on its own, `tok.encode(completion, add_special_tokens=False)`
@@ -106,9 +109,14 @@ def lr_multiplier(step, warmup, total):
 # ---- the training reference ----
 
 class TrainRef:
-    def __init__(self, ref, tau=1.0, l_ent=0.01, l_bal=0.01, l_con=0.05):
+    def __init__(self, ref, tau=1.0, l_ent=0.01, l_bal=0.01, l_con=0.05, dtype=torch.float64):
         self.ref = ref
         self.tau, self.l_ent, self.l_bal, self.l_con = tau, l_ent, l_bal, l_con
+        self.dtype = dtype
+        if dtype != torch.float64:   # the experts' frozen weights in the same dtype
+            for ex in ref.experts:
+                ex.w = {k: v.to(dtype) for k, v in ex.w.items()}
+            ref.w.t = {k: v.to(dtype) for k, v in ref.w.t.items()}
         if ref.pipe.graph is not None:
             raise ValueError("train_ref follows the compact form's expansion; this pipeline "
                              "has its own graph")
@@ -143,6 +151,9 @@ class TrainRef:
         from mot_ref import ExpertRun
         ref, p = self.ref, active[0]
         runs = {m: ExpertRun(ref.experts[m], seqs[m][0]) for m in active}
+        if self.dtype != torch.float64:   # ExpertRun builds rope and mask in float64
+            for r in runs.values():
+                r.cos, r.sin, r.mask = (t.to(self.dtype) for t in (r.cos, r.sin, r.mask))
         rows = {m: len(seqs[m][0]) for m in active}
         for q in range(ref.pipe.stacks):
             for m in active:
@@ -180,6 +191,7 @@ class TrainRef:
         ([B][K]), T, and 'frozen' (the hard sets and stop-gradient values used, to pass back
         in for a finite-difference check)."""
         M = self.M
+        g0, g1 = (torch.as_tensor(g, dtype=self.dtype) for g in (g0, g1))
         lp_tok = []                  # per example: log-probs of set 0's completion tokens
         ent, ind, con_sum, T = [], [], 0.0, 0
         act0, act1, fz = [], [], {"set0": [], "set1": [], "pi0": [], "pi1": []}
@@ -194,7 +206,7 @@ class TrainRef:
             act1.append(a1)
             for key, val in (("set0", a0), ("set1", a1), ("pi0", stop0), ("pi1", stop1)):
                 fz[key].append(val)
-            hard = torch.zeros(M, dtype=torch.float64)
+            hard = torch.zeros(M, dtype=self.dtype)
             hard[a0] = 1.0
             ind.append(hard + pi0 - stop0)
             seqs = {m: self.tokens(m, prompt, completion) for m in set(a0) | set(a1)}
@@ -210,7 +222,7 @@ class TrainRef:
                 kl01 = (logp0.exp() * (logp0 - logp1)).sum(dim=-1)
                 kl10 = (logp1.exp() * (logp1 - logp0)).sum(dim=-1)
                 con_sum = con_sum + ((kl01 + kl10) / 2).sum()
-        zero = torch.zeros((), dtype=torch.float64)
+        zero = torch.zeros((), dtype=self.dtype)
         lm = -torch.cat(lp_tok).sum() / T if T else zero
         con = con_sum / T if T and torch.is_tensor(con_sum) else zero
         ent = -torch.stack(ent).mean()
@@ -379,6 +391,8 @@ def main(argv=None):
         p.add_argument("--l-bal", type=float, default=DEFAULTS["l_bal"])
         p.add_argument("--l-con", type=float, default=DEFAULTS["l_con"])
         p.add_argument("--out", required=True)
+        p.add_argument("--dtype", choices=("float64", "float32"), default="float64",
+                       help="float32: the same step in PyTorch f32 (a benchmark baseline)")
         if name == "adamw":
             p.add_argument("--steps", type=int, required=True)
             p.add_argument("--lr", type=float, required=True)
@@ -395,7 +409,7 @@ def main(argv=None):
         write_safetensors(a.out, make_noise(a.steps, a.batch, a.experts, a.seed))
         return 0
     tr = TrainRef.load(a.pipeline, a.weights, tau=a.tau, l_ent=a.l_ent, l_bal=a.l_bal,
-                       l_con=a.l_con)
+                       l_con=a.l_con, dtype=getattr(torch, a.dtype))
     data = read_jsonl(a.data)
     g0, g1 = read_noise(a.noise)
     if a.cmd == "grads":
