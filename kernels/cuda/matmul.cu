@@ -15,22 +15,12 @@
 
 #include <cstdlib>
 
+#include "kernels/cuda/blas_handle.cuh"
 #include "kernels/cuda/cuda_check.h"
 #include "kernels/cuda/cuda_kernels.h"
 #include "kernels/cuda/op_launch.h"
 
 static const float one_f32 = 1.0f;
-
-struct mot_cuda_blas {
-    cublasHandle_t handle;
-    cudaStream_t stream;
-    void *workspace;
-    size_t workspace_bytes;
-    void *x_lowp;          // scratch for x converted to f16/bf16
-    size_t x_lowp_bytes;
-    float *w_tile;         // quantized weight rows dequantized for SGEMM [tile rows, cols]
-    size_t w_tile_bytes;
-};
 
 extern "C" mot_status mot_cuda_blas_create(mot_cuda_stream stream, size_t workspace_bytes, mot_cuda_blas **out) {
     mot_cuda_blas *b = (mot_cuda_blas *)calloc(1, sizeof *b);

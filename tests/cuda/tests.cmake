@@ -11,6 +11,11 @@ if(TARGET motcuda)
   target_link_libraries(test_cuda_ops PRIVATE motcuda motlib)
   add_test(NAME cuda_ops COMMAND test_cuda_ops)
   set_tests_properties(cuda_ops PROPERTIES SKIP_RETURN_CODE 77)
+  # The training backward kernels (kernels/cuda/cuda_backward.h) vs the CPU ones.
+  add_executable(test_cuda_backward tests/cuda/test_cuda_backward.c)
+  target_link_libraries(test_cuda_backward PRIVATE motcuda motlib)
+  add_test(NAME cuda_backward COMMAND test_cuda_backward)
+  set_tests_properties(cuda_backward PROPERTIES SKIP_RETURN_CODE 77 LABELS "gpu;cuda;train" TIMEOUT 300)
 endif()
 
 # Plan ops through the real mot_gpu_api table (kernels/cuda/gpu_api_cuda.cu) vs the CPU.
