@@ -6,7 +6,13 @@ row, greedy tokens, up to the first step mot's token is not the reference's arg-
 tokens equal HF tokenizers' on the source folder. The mirror of tests/e2e/run_case.py.
 
     run_gguf_case.py --mot BIN --models DIR --work DIR [--backend cuda] CASE
+    run_gguf_case.py --mot BIN --models DIR --work DIR --precision fast --tol BOUND CASE
     run_gguf_case.py --list
+
+--precision fast runs mot with int8 activations against the quantized weights (docs/schedules.md)
+and holds it to that path's own bound (--tol, from tests/gguf/tests.cmake) instead of 1e-4:
+logits per row, and greedy tokens up to the first step where mot's token is not the
+reference's arg-max, which fails when the reference's margin there exceeds the bound.
 
 --backend is passed to mot (default: mot's own, `auto`, which keeps quantized models on the
 CPU); with `cuda` on a machine without a CUDA device the case exits 77 (ctest: skipped).
@@ -107,6 +113,8 @@ def main():
     p.add_argument("--work")
     p.add_argument("--threads", default="2")
     p.add_argument("--backend", choices=["auto", "cpu", "cuda"])
+    p.add_argument("--precision", choices=["exact", "fast"])
+    p.add_argument("--tol", default="1e-4")
     p.add_argument("--list", action="store_true")
     p.add_argument("case", nargs="?", choices=sorted(CASES))
     args = p.parse_args()
@@ -117,10 +125,13 @@ def main():
         p.error("--mot, --models, --work and CASE are required")
     folder, path = make_files(args.models, args.case)
     os.makedirs(args.work, exist_ok=True)
-    dump = os.path.join(args.work, args.case + ".safetensors")
+    suffix = "_" + args.precision if args.precision else ""
+    dump = os.path.join(args.work, args.case + suffix + ".safetensors")
     if os.path.exists(dump):
         os.remove(dump)
     backend = ["--backend", args.backend] if args.backend else []
+    if args.precision:
+        backend += ["--precision", args.precision]
     r = run_mot([args.mot, "run", "-m", path, "-p", PROMPT, "-n", "16", "--temp", "0",
                  "-t", args.threads, "--dump", dump, *backend, *CASES[args.case][2]])
     if r.returncode != 0 and args.backend == "cuda" and ("no CUDA" in r.stderr or "CUDA device" in r.stderr):
@@ -133,7 +144,7 @@ def main():
         print(f"FAIL: mot wrote no dump at {dump}")
         return 1
     return gguf_ref.main(["compare", "--gguf", path, "--dump", dump, "--prompt", PROMPT,
-                          "--hf-dir", folder])
+                          "--hf-dir", folder, "--tol", args.tol])
 
 
 if __name__ == "__main__":
