@@ -129,6 +129,10 @@ int mot_arg_exec(mot_args *a, mot_exec_flags *x, mot_status *st) {
         static const char *const modes[] = {"serial", "concurrent"};
         *st = arg_choice(a, modes, 2, &o->concurrent_lanes);
         *given |= MOT_GIVEN_LANES;
+    } else if (!strcmp(f, "--precision")) {
+        static const char *const modes[] = {"exact", "fast"};
+        *st = arg_choice(a, modes, 2, &x->sched.precision);
+        *given |= MOT_GIVEN_PRECISION;
     } else if (!strcmp(f, "--allow-nonfinite")) {
         o->allow_nonfinite = 1;
     } else if (!strcmp(f, "--no-graphs")) {

@@ -40,6 +40,7 @@ static const char usage[] =
     "        search threads, lane mode and the GEMV/GEMM crossover on this machine; write the best\n"
     "\n"
     "run and bench also take --backend auto|cpu|cuda, --lanes serial|concurrent, --no-graphs,\n"
+    "--precision exact|fast (fast: CPU matmuls over quantized weights with int8 activations),\n"
     "--schedule FILE (docs/schedules.md), --profile TRACE.json (docs/profiling.md), --force and\n"
     "--allow-nonfinite (go on when the logits after the prompt hold NaN/inf: broken weights).\n"
     "-t is at most 4 threads per available core.\n"

@@ -14,6 +14,7 @@ mot_status mot_schedule_resolve(const mot_schedule_flags *f, const char *pipelin
     if (f->threads > 0) s->threads = f->threads;
     if (f->given & MOT_GIVEN_LANES) s->concurrent_lanes = f->flags.concurrent_lanes;
     if (f->given & MOT_GIVEN_GRAPHS) s->graphs = f->flags.graphs;
+    if (f->given & MOT_GIVEN_PRECISION) s->precision = f->precision;
     mot_schedule_apply_cpu(s);
     mot_schedule_backend(s, &f->flags, out);
     return MOT_OK;

@@ -7,13 +7,14 @@
 #include "scheduler/schedule.h"
 
 /* Bits of `given`: which backend flags the command line set (they win over a schedule). */
-enum { MOT_GIVEN_LANES = 1, MOT_GIVEN_GRAPHS = 2 };
+enum { MOT_GIVEN_LANES = 1, MOT_GIVEN_GRAPHS = 2, MOT_GIVEN_PRECISION = 4 };
 
 typedef struct {
     const char *path;          /* --schedule FILE, or NULL */
     int threads;               /* -t, 0 when not given */
     unsigned given;            /* MOT_GIVEN_* of the backend flags */
     mot_backend_options flags; /* the backend flags as parsed */
+    int precision;             /* --precision: 0 exact, 1 fast (when MOT_GIVEN_PRECISION) */
 } mot_schedule_flags;
 
 /* Resolves the schedule (s), applies its CPU-global parts (threads, GEMM thresholds) and fills

@@ -59,4 +59,12 @@ float mot_weight_at(const mot_weight *w, int64_t r, int64_t c);
  * Q6_K; n a multiple of the block) as f32: ggml's dequantization (ops/ref_quant.c). */
 void mot_ref_dequant_row(mot_dtype dt, const void *row, int64_t n, float *out);
 
+/* precision: fast (kernels/cpu/quant.h), spelled out. x [cols] to int8 codes q and one scale
+ * d per 32 elements (d = max|x| / 127, q = x * (1 / d) rounded to nearest even); the dot of a
+ * quantized row with it: sum over (sub-)blocks of d_w d_x (integer dot of the codes) +
+ * m_w d_x (sum of x's codes), in double; abs_sum (may be NULL): the sum of the terms' sizes. */
+void mot_ref_quantize_x(const float *x, int64_t cols, int8_t *q, float *d);
+double mot_ref_quant_dot_q8(mot_dtype dt, const void *row, const int8_t *xq, const float *xd, int64_t cols,
+                            double *abs_sum);
+
 #endif

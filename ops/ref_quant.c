@@ -156,3 +156,98 @@ float mot_weight_at(const mot_weight *w, int64_t r, int64_t c) {
     mot_ref_dequant_row(w->dtype, row + (size_t)b * mot_dtype_block_bytes(w->dtype), be, block);
     return block[c - b * be];
 }
+
+/* ---- precision: fast, spelled out: x quantized per 32-element block, integer dots ----------
+ * (the oracle for kernels/cpu/quant_dot.c's fdot and the fast GEMM: the same integers, the
+ * scales in double) */
+
+void mot_ref_quantize_x(const float *x, int64_t cols, int8_t *q, float *d) {
+    for (int64_t b = 0; b < cols / 32; b++) {
+        float amax = 0.0f;
+        for (int j = 0; j < 32; j++) {
+            amax = fmaxf(amax, fabsf(x[32 * b + j]));
+        }
+        const float db = amax / 127.0f, id = db != 0.0f ? 1.0f / db : 0.0f;
+        for (int j = 0; j < 32; j++) {
+            const float v = x[32 * b + j] * id;
+            q[32 * b + j] = (int8_t)nearbyintf(v); /* ties to even, as cvtps2dq */
+        }
+        d[b] = db;
+    }
+}
+
+/* w_j = dw[s] q[j] + dm[s], s = j / S: the stored codes as integers */
+static int int_block(mot_dtype dt, const unsigned char *b, int *q, double *dw, double *dm) {
+    switch (dt) {
+    case MOT_DTYPE_Q8_0:
+        for (int j = 0; j < 32; j++) q[j] = (int8_t)b[2 + j];
+        dw[0] = f16_at(b), dm[0] = 0.0;
+        return 32;
+    case MOT_DTYPE_Q4_0:
+    case MOT_DTYPE_Q4_1: {
+        const int o = dt == MOT_DTYPE_Q4_1 ? 4 : 2, off = dt == MOT_DTYPE_Q4_1 ? 0 : 8;
+        for (int j = 0; j < 16; j++) {
+            q[j] = (b[o + j] & 15) - off;
+            q[j + 16] = (b[o + j] >> 4) - off;
+        }
+        dw[0] = f16_at(b), dm[0] = dt == MOT_DTYPE_Q4_1 ? f16_at(b + 2) : 0.0;
+        return 32;
+    }
+    case MOT_DTYPE_Q4_K:
+    case MOT_DTYPE_Q5_K: {
+        const float d = f16_at(b), dmin = f16_at(b + 2);
+        const unsigned char *qh = b + 16, *qs = dt == MOT_DTYPE_Q4_K ? b + 16 : b + 48;
+        for (int s = 0; s < 8; s++) {
+            int sc, m;
+            scale_min_k4(b + 4, s, &sc, &m);
+            dw[s] = d * (float)sc, dm[s] = -(double)(dmin * (float)m);
+            for (int j = 0; j < 32; j++) {
+                int v = (qs[32 * (s / 2) + j] >> (4 * (s % 2))) & 15;
+                if (dt == MOT_DTYPE_Q5_K) v |= ((qh[j] >> s) & 1) << 4;
+                q[32 * s + j] = v;
+            }
+        }
+        return 32;
+    }
+    case MOT_DTYPE_Q6_K: {
+        const float d = f16_at(b + 208);
+        for (int i = 0; i < 16; i++) dw[i] = d * (float)(int8_t)b[192 + i], dm[i] = 0.0;
+        for (int h = 0; h < 2; h++)
+            for (int g = 0; g < 4; g++)
+                for (int j = 0; j < 32; j++) {
+                    const int lo = (b[64 * h + 32 * (g & 1) + j] >> (4 * (g >> 1))) & 15;
+                    const int hi = (b[128 + 32 * h + j] >> (2 * g)) & 3;
+                    q[128 * h + 32 * g + j] = (lo | (hi << 4)) - 32;
+                }
+        return 16;
+    }
+    default:
+        return 0;
+    }
+}
+
+double mot_ref_quant_dot_q8(mot_dtype dt, const void *row, const int8_t *xq, const float *xd, int64_t cols,
+                            double *abs_sum) {
+    const int be = mot_dtype_block_elems(dt);
+    const size_t bb = mot_dtype_block_bytes(dt);
+    double sum = 0.0, asum = 0.0;
+    int q[256];
+    double dw[16], dm[16];
+    for (int64_t k = 0; k < cols / be; k++) {
+        const int S = int_block(dt, (const unsigned char *)row + (size_t)k * bb, q, dw, dm);
+        for (int s = 0; s < be / S; s++) {
+            const int64_t e0 = k * be + (int64_t)s * S;
+            int64_t isum = 0, xsum = 0;
+            for (int j = 0; j < S; j++) {
+                isum += (int64_t)q[s * S + j] * xq[e0 + j];
+                xsum += xq[e0 + j];
+            }
+            const double dx = xd[e0 / 32];
+            const double t1 = dw[s] * dx * (double)isum, t2 = dm[s] * dx * (double)xsum;
+            sum += t1 + t2;
+            asum += fabs(t1) + fabs(t2);
+        }
+    }
+    if (abs_sum) *abs_sum = asum;
+    return sum;
+}

@@ -8,12 +8,14 @@
 #include "common/error.h"
 #include "graph/yaml_tree.h"
 #include "kernels/cpu/kernels.h"
+#include "kernels/cpu/quant.h"
 
 static const char *const keys[] = {"threads", "lanes", "threads_per_lane", "gemm_from_f32", "gemm_from_lowp",
-                                   "gemm_kc", "gemm_mc", "graphs", "graph_cache", "plan_cache", "kv_layout", NULL};
+                                   "gemm_kc", "gemm_mc", "graphs", "graph_cache", "plan_cache", "kv_layout", "precision", NULL};
 static const char *const lane_modes[] = {"serial", "concurrent", NULL};
 static const char *const booleans[] = {"false", "true", NULL};
 static const char *const kv_layouts[] = {"f32", NULL};
+static const char *const precisions[] = {"exact", "fast", NULL};
 
 void mot_schedule_defaults(mot_schedule *s) {
     memset(s, 0, sizeof *s);
@@ -82,6 +84,7 @@ static mot_status parse(yaml_tree *t, mot_schedule *s) {
     if ((v = yaml_tree_get(t, root, "graph_cache", NULL))) MOT_TRY(yaml_tree_int(t, v, "graph_cache", 1, 1024, &s->graph_cache));
     if ((v = yaml_tree_get(t, root, "plan_cache", NULL))) MOT_TRY(yaml_tree_int(t, v, "plan_cache", 2, 1024, &s->plan_cache));
     if ((v = yaml_tree_get(t, root, "kv_layout", NULL))) MOT_TRY(yaml_tree_choice(t, v, "kv_layout", kv_layouts, &s->kv_layout));
+    if ((v = yaml_tree_get(t, root, "precision", NULL))) MOT_TRY(yaml_tree_choice(t, v, "precision", precisions, &s->precision));
     return MOT_OK;
 }
 
@@ -113,6 +116,7 @@ void mot_schedule_write(const mot_schedule *s, const char *header, FILE *f) {
     fprintf(f, "gemm_kc: %d\ngemm_mc: %d\n", s->gemm_kc, s->gemm_mc);
     fprintf(f, "graphs: %s\ngraph_cache: %d\nplan_cache: %d\nkv_layout: %s\n", booleans[s->graphs], s->graph_cache,
             s->plan_cache, kv_layouts[s->kv_layout]);
+    fprintf(f, "precision: %s\n", precisions[s->precision]);
 }
 
 void mot_schedule_describe(const mot_schedule *s, char *buf, size_t cap) {
@@ -122,14 +126,16 @@ void mot_schedule_describe(const mot_schedule *s, char *buf, size_t cap) {
     for (int i = 0, at = 0; i < s->n_threads_per_lane && at < (int)sizeof per_lane; i++) {
         at += snprintf(per_lane + at, sizeof per_lane - (size_t)at, "%s%d", i ? "+" : " ", s->threads_per_lane[i]);
     }
-    snprintf(buf, cap, "threads %s, lanes %s%s, gemm_from %d/%d, gemm blocking kc %d mc %d, graphs %s (%d), plan cache %d",
+    snprintf(buf, cap, "threads %s, lanes %s%s, gemm_from %d/%d, gemm blocking kc %d mc %d, graphs %s (%d), plan cache %d, precision %s",
              s->threads ? threads : "all", lane_modes[s->concurrent_lanes], per_lane, s->gemm_from_f32,
-             s->gemm_from_lowp, s->gemm_kc, s->gemm_mc, s->graphs ? "on" : "off", s->graph_cache, s->plan_cache);
+             s->gemm_from_lowp, s->gemm_kc, s->gemm_mc, s->graphs ? "on" : "off", s->graph_cache, s->plan_cache,
+             precisions[s->precision]);
 }
 
 void mot_schedule_apply_cpu(const mot_schedule *s) {
     mot_cpu_set_gemm_from(s->gemm_from_f32, s->gemm_from_lowp);
     mot_cpu_set_gemm_blocking(s->gemm_kc, s->gemm_mc);
+    mot_cpu_set_precision_fast(s->precision == 1);
     if (s->threads > 0) {
         omp_set_num_threads(s->threads);
     }

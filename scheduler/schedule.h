@@ -21,6 +21,8 @@ typedef struct {
     int graph_cache;                    /* CUDA: graphs kept (LRU) */
     int plan_cache;                     /* plans kept (LRU) */
     int kv_layout;                      /* 0 = "f32": f32 [layer][kv head][position][hd] (the only one) */
+    int precision;                      /* 0 = "exact" (f32 activations), 1 = "fast" (CPU: int8
+                                           activations against quantized weights; SPEC 1.7) */
 } mot_schedule;
 
 void mot_schedule_defaults(mot_schedule *s);
@@ -43,7 +45,7 @@ void mot_schedule_write(const mot_schedule *s, const char *header, FILE *f);
  * plan cache 8" (threads per lane after the lane mode when given: "lanes concurrent 1+1"). */
 void mot_schedule_describe(const mot_schedule *s, char *buf, size_t cap);
 
-/* Applies the CPU-global choices (GEMM thresholds, threads). */
+/* Applies the CPU-global choices (GEMM thresholds, threads, precision). */
 void mot_schedule_apply_cpu(const mot_schedule *s);
 
 #endif

@@ -27,6 +27,7 @@
  * so it falls behind from about the same point as bf16: gemm_from_quant = 8.
  */
 #include "kernels/cpu/matmul_variants.h"
+#include "kernels/cpu/quant.h"
 
 /* Rows from which the packed GEMM replaces the GEMV (schedules may move them). */
 static int gemm_from_f32 = 8, gemm_from_lowp = 8, gemm_from_quant = 8;
@@ -47,7 +48,9 @@ void mot_cpu_matmul(float *y, const float *x, const mot_weight *w, int n) {
         return;
     }
     if (n < gemm_from(w->dtype)) {
-        mot_cpu_matmul_gemv(y, x, w, n);
+        mot_cpu_matmul_gemv(y, x, w, n); /* takes precision: fast itself */
+    } else if (mot_cpu_precision_fast() && mot_cpu_qgemm_fast_ok(w->dtype)) {
+        mot_cpu_matmul_qgemm_fast(y, x, w, n);
     } else {
         mot_cpu_matmul_gemm(y, x, w, n);
     }

@@ -131,6 +131,8 @@ typedef struct {
     const float *xeo; /* bf16: each token's even/odd split, [n][2][cols/2], or NULL */
     const float *xs;  /* quantized: each token's 32-element block sums, [n][xs_len] */
     int64_t xs_len;
+    const float *xq;  /* precision: fast: each token quantized, [n][xq_len], or NULL (exact) */
+    int64_t xq_len;
 } gemv_in;
 
 /* Dot products with every token's x of the r rows from row0, gap_rows apart. */
@@ -193,6 +195,7 @@ static void gemv_rows_bf16(const mot_matmul_job *job, const gemv_in *in, int n, 
 static void gemv_rows_quant(const mot_matmul_job *job, const gemv_in *in, int n, int64_t r0, int64_t r1) {
     const mot_weight *w = job->w;
     mot_quant_dot_fn *dot = mot_cpu_quant_dot_fn(w->dtype);
+    mot_quant_fdot_fn *fdot = in->xq ? mot_cpu_quant_fdot_fn(w->dtype) : NULL;
     const int64_t cols = w->cols;
     const size_t row_bytes = mot_dtype_row_bytes(w->dtype, cols);
     float own[in->xs ? 1 : in->xs_len]; /* the sums per token when there is no buffer */
@@ -207,6 +210,13 @@ static void gemv_rows_quant(const mot_matmul_job *job, const gemv_in *in, int n,
             for (size_t o = 0; o < row_bytes; o += 64) {
                 _mm_prefetch(ahead + o, _MM_HINT_T0);
             }
+        }
+        if (fdot) {
+            for (int t = 0; t < n; t++) {
+                const float v = fdot(row, in->xq + (int64_t)t * in->xq_len, cols);
+                store_rows(job, t, r, 0, &v, 1);
+            }
+            continue;
         }
         for (int t = 0; t < n; t++) {
             const float *xt = in->x + (int64_t)t * cols, *xs = own;
@@ -276,6 +286,8 @@ static int chunk_starts(int64_t *starts, int64_t total, int64_t min_rows, int th
 static mot_thread_scratch xeo_scratch;
 /* Block sums of x for the quantized rows, per thread. */
 static mot_thread_scratch xs_scratch;
+/* x quantized to int8 (precision: fast), per thread. */
+static mot_thread_scratch xq_scratch;
 
 /* The body, run by every thread of the team; f: the fusions, or NULL. */
 static void gemv_multi_team(const mot_matmul_job *jobs, int n_jobs, const float *x, int n, int64_t total,
@@ -295,14 +307,16 @@ static void gemv_multi_team(const mot_matmul_job *jobs, int n_jobs, const float 
         }
         x = xn;
     }
-    int any_bf16 = 0, any_quant = 0;
+    int any_bf16 = 0, any_quant = 0, any_fast = 0;
+    const int fast = mot_cpu_precision_fast();
     int64_t bytes = 0; /* of all the rows of the row space (paired: gate and up) */
     for (int j = 0; j < n_jobs; j++) {
         any_bf16 |= jobs[j].w->dtype == MOT_DTYPE_BF16;
         any_quant |= mot_dtype_is_quantized(jobs[j].w->dtype);
+        any_fast |= fast && mot_cpu_quant_fdot_fn(jobs[j].w->dtype) != NULL;
         bytes += row_bytes_of(jobs[j].w) * jobs[j].w->rows;
     }
-    gemv_in in = {x, NULL, NULL, mot_cpu_quant_xsums_len(cols)};
+    gemv_in in = {x, NULL, NULL, mot_cpu_quant_xsums_len(cols), NULL, mot_cpu_q8x_len(cols)};
     if (any_bf16) {
         /* Every thread splits x into its own buffer, for the same reason. */
         float *buf = mot_thread_scratch_get(&xeo_scratch, (size_t)n * (size_t)half * 2 + 1);
@@ -318,6 +332,15 @@ static void gemv_multi_team(const mot_matmul_job *jobs, int n_jobs, const float 
             mot_cpu_quant_xsums(buf + (int64_t)t * in.xs_len, x + (int64_t)t * cols, cols);
         }
         in.xs = buf;
+    }
+    if (any_fast) {
+        /* and its own int8 copy of x (after the fused norm: the rows meet what they would
+         * meet unfused); NULL: the exact dots */
+        float *buf = mot_thread_scratch_get(&xq_scratch, (size_t)n * (size_t)in.xq_len + 1);
+        for (int t = 0; buf && t < n; t++) {
+            mot_cpu_quantize_x(buf + (int64_t)t * in.xq_len, x + (int64_t)t * cols, cols);
+        }
+        in.xq = buf;
     }
     /* The fused SwiGLU pairs the rows of gate (job 0) and up (job 1): a chunk is the same
      * rows of both, so its thread can apply silu(gate) * up to them when both are done. */

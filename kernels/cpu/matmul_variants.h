@@ -16,6 +16,12 @@ void mot_cpu_matmul_gemv_multi(const mot_matmul_job *jobs, int n_jobs, const flo
  * while packing so every dtype shares one microkernel. */
 void mot_cpu_matmul_gemm(float *y, const float *x, const mot_weight *w, int n);
 
+/* The same over block-quantized weights with int8 activations (`precision: fast`, AVX-512
+ * VNNI; matmul_qgemm.c); mot_cpu_qgemm_fast_ok: whether the build has it for dt (without it
+ * mot_cpu_matmul_qgemm_fast is the exact GEMM). */
+void mot_cpu_matmul_qgemm_fast(float *y, const float *x, const mot_weight *w, int n);
+int mot_cpu_qgemm_fast_ok(mot_dtype dt);
+
 /* Straightforward parallel dot products (for comparison only). */
 void mot_cpu_matmul_naive(float *y, const float *x, const mot_weight *w, int n);
 

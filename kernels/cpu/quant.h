@@ -1,6 +1,6 @@
 /* ggml's block-quantized weights on the CPU (kernels/cpu/quant_dot.c): the dot product of one
  * stored row with f32 activations, and a row dequantized to f32. Activations stay f32 (no
- * int8 activation quantization), so a dot differs from the reference over the dequantized
+ * int8 activation quantization unless `precision: fast`, below), so a dot differs from the reference over the dequantized
  * weights only by f32 rounding. Types: Q8_0, Q4_0, Q4_1, Q4_K, Q5_K, Q6_K (ops/ref_quant.c
  * spells out their layouts). */
 #ifndef MOT_KERNELS_CPU_QUANT_H
@@ -27,5 +27,30 @@ mot_quant_dot_fn *mot_cpu_quant_dot_fn(mot_dtype dt);
 /* out[n] = the row as f32, bit for bit mot_ref_dequant_row (embedding rows, the GEMM's
  * packing). n a multiple of the block. */
 void mot_cpu_dequant_row(mot_dtype dt, const void *row, int64_t n, float *out);
+
+/* ---- precision: fast (activations quantized to int8; docs/decisions.md) -------------------
+ * `precision: fast` (schedule key, `--precision fast`): matmuls over block-quantized weights
+ * quantize each activation row once, per 32-element block, to int8 (llama.cpp's q8_0 for x:
+ * d = max|x| / 127, q = round(x / d)) and take integer dot products of the weights' codes with
+ * it (AVX-512 VNNI vpdpbusd where the build has it, AVX2 vpmaddubsw + vpmaddwd otherwise);
+ * the integer part is exact, the scales are applied in f32 per (sub-)block. Default: exact. */
+void mot_cpu_set_precision_fast(int fast);
+int mot_cpu_precision_fast(void);
+
+/* One activation row quantized: mot_cpu_q8x_len(cols) floats: d[L], ds[L] (L =
+ * mot_cpu_quant_xsums_len(cols), zero past cols / 32; ds[b] = d[b] * sum of block b's codes),
+ * then the cols int8 codes. */
+int64_t mot_cpu_q8x_len(int64_t cols);
+void mot_cpu_quantize_x(float *xq, const float *x, int64_t cols);
+/* The integer-arithmetic dot of one stored row with a quantized x (NULL: no fast kernel). */
+typedef float mot_quant_fdot_fn(const void *row, const float *xq, int64_t cols);
+mot_quant_fdot_fn *mot_cpu_quant_fdot_fn(mot_dtype dt);
+
+/* The integer form of a stored row, as the fast GEMM packs it: w_j = dw[s] q[j] + dm[s] for
+ * the sub-block s = j / mot_cpu_quant_sub(dt) (16 for Q6_K, 32 otherwise), q signed int8,
+ * qsum[s] = the sum of its codes. */
+int mot_cpu_quant_sub(mot_dtype dt);
+void mot_cpu_quant_row_s8(mot_dtype dt, const void *row, int64_t cols, int8_t *q, float *dw, float *dm,
+                          int32_t *qsum);
 
 #endif

@@ -467,3 +467,319 @@ void mot_cpu_dequant_row(mot_dtype dt, const void *row, int64_t n, float *out) {
         break;
     }
 }
+
+/* ---- precision: fast (int8 activations, integer dot products) ----------------------------
+ *
+ * x is quantized once per row and per 32-element block as llama.cpp's q8_0 quantizes it:
+ * d = max|x| / 127, q = round-to-nearest-even(x * (1 / d)) (so |q| <= 127), and ds = d * sum q
+ * for the offsets (Q4_1's m, the K types' mins, Q4_0's -8). The K types use the same 32-element
+ * blocks of x (llama.cpp's q8_K has one scale per 256): finer, so no less accurate, and one
+ * format serves every weight type of a fused q/k/v or gate/up (a GGUF file mixes them).
+ * A block's dot is then sum_j w_j q_j with w_j the stored codes as unsigned bytes (4-bit
+ * nibbles, Q5_K's 5 bits, Q6_K's 6 bits) or, for Q8_0, |w_j| against x's q with w_j's sign:
+ * exact in int32, 32 elements (a 256-bit vector) at a time: one vpdpbusd with AVX-512 VNNI,
+ * vpmaddubsw + vpmaddwd without (no saturation: |pair| <= 2 * 128 * 127 < 32768). Each block's
+ * integer sum meets its scale d_w d_x in one FMA per 8 lanes; Q6_K's -32 is a second integer
+ * dot with the constant 32, Q4_0's -8 and the offsets one FMA per 16 blocks with ds. The
+ * arithmetic is mot_ref_quant_dot_q8's (ops/ref_quant.c) up to the order of the f32 sums. */
+
+static int precision_fast;
+void mot_cpu_set_precision_fast(int fast) { precision_fast = fast != 0; }
+int mot_cpu_precision_fast(void) { return precision_fast; }
+
+int64_t mot_cpu_q8x_len(int64_t cols) { return 2 * mot_cpu_quant_xsums_len(cols) + (cols + 3) / 4; }
+
+MOT_INLINE float hmax8(__m256 m) {
+    __m128 h = _mm_max_ps(_mm256_castps256_ps128(m), _mm256_extractf128_ps(m, 1));
+    h = _mm_max_ps(h, _mm_movehl_ps(h, h));
+    h = _mm_max_ss(h, _mm_movehdup_ps(h));
+    return _mm_cvtss_f32(h);
+}
+
+MOT_INLINE int32_t hsum8_epi32(__m256i v) {
+    __m128i s = _mm_add_epi32(_mm256_castsi256_si128(v), _mm256_extracti128_si256(v, 1));
+    s = _mm_add_epi32(s, _mm_shuffle_epi32(s, 0x4E));
+    s = _mm_add_epi32(s, _mm_shuffle_epi32(s, 0xB1));
+    return _mm_cvtsi128_si32(s);
+}
+
+void mot_cpu_quantize_x(float *xq, const float *x, int64_t cols) {
+    const int64_t nb = cols / 32, L = mot_cpu_quant_xsums_len(cols);
+    float *d = xq, *ds = xq + L;
+    int8_t *q = (int8_t *)(xq + 2 * L);
+    const __m256 sign = _mm256_set1_ps(-0.0f);
+    const __m256i order = _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7);
+    for (int64_t b = 0; b < nb; b++) {
+        const float *xb = x + 32 * b;
+        __m256 v[4], m = _mm256_setzero_ps();
+        for (int i = 0; i < 4; i++) {
+            v[i] = _mm256_loadu_ps(xb + 8 * i);
+            m = _mm256_max_ps(m, _mm256_andnot_ps(sign, v[i]));
+        }
+        const float db = hmax8(m) / 127.0f, id = db != 0.0f ? 1.0f / db : 0.0f;
+        const __m256 idv = _mm256_set1_ps(id);
+        __m256i qi[4];
+        for (int i = 0; i < 4; i++) {
+            qi[i] = _mm256_cvtps_epi32(_mm256_mul_ps(v[i], idv)); /* nearest, ties to even */
+        }
+        const __m256i p8 = _mm256_packs_epi16(_mm256_packs_epi32(qi[0], qi[1]), _mm256_packs_epi32(qi[2], qi[3]));
+        _mm256_storeu_si256((__m256i *)(q + 32 * b), _mm256_permutevar8x32_epi32(p8, order));
+        const int32_t s = hsum8_epi32(_mm256_add_epi32(_mm256_add_epi32(qi[0], qi[1]), _mm256_add_epi32(qi[2], qi[3])));
+        d[b] = db;
+        ds[b] = db * (float)s;
+    }
+    for (int64_t b = nb; b < L; b++) {
+        d[b] = ds[b] = 0.0f;
+    }
+}
+
+/* 8 int32 lanes, each the sum of 4 products u8 u x s8 s (lane i: bytes 4i..4i+3) */
+MOT_INLINE __m256i idot32(__m256i u, __m256i s) {
+#if defined(__AVX512VNNI__) && defined(__AVX512VL__)
+    return _mm256_dpbusd_epi32(_mm256_setzero_si256(), u, s);
+#elif defined(__AVXVNNI__)
+    return _mm256_dpbusd_avx_epi32(_mm256_setzero_si256(), u, s);
+#else
+    return _mm256_madd_epi16(_mm256_maddubs_epi16(u, s), _mm256_set1_epi16(1));
+#endif
+}
+
+/* 16 bytes of nibbles -> 32 bytes: the low nibbles (elements 0-15), then the high (16-31) */
+MOT_INLINE __m256i nib32(const uint8_t *q) {
+    const __m128i v = _mm_loadu_si128((const __m128i *)q);
+    return _mm256_and_si256(_mm256_set_m128i(_mm_srli_epi16(v, 4), v), _mm256_set1_epi8(15));
+}
+
+/* bits s.. of every byte of h, masked by mask after moving them up to bit `to` */
+MOT_INLINE __m256i bits_at(__m256i h, int s, int to, int mask) {
+    const __m256i v = s >= to ? _mm256_srli_epi16(h, s - to) : _mm256_slli_epi16(h, to - s);
+    return _mm256_and_si256(v, _mm256_set1_epi8((char)mask));
+}
+
+MOT_INLINE float fdot_b32(const void *row, const float *xq, int64_t cols, mot_dtype dt) {
+    const int64_t bytes = dt == MOT_DTYPE_Q8_0 ? 34 : dt == MOT_DTYPE_Q4_0 ? 18 : 20;
+    const int qoff = dt == MOT_DTYPE_Q4_1 ? 4 : 2;
+    const int64_t nb = cols / 32, L = mot_cpu_quant_xsums_len(cols);
+    const float *xd = xq, *xds = xq + L;
+    const int8_t *xv = (const int8_t *)(xq + 2 * L);
+    const uint8_t *p = row;
+    __m256 acc0 = _mm256_setzero_ps(), acc1 = _mm256_setzero_ps(), macc = _mm256_setzero_ps();
+    for (int64_t g0 = 0; g0 < nb; g0 += 16) {
+        const int count = (int)(nb - g0 < 16 ? nb - g0 : 16);
+        const uint8_t *gp = p + g0 * bytes;
+        float d[16], m[16], s[16];
+        f16_group(d, dt == MOT_DTYPE_Q4_1 ? m : NULL, gp, bytes, count);
+        for (int i = 0; i < 16; i += 8) {
+            const __m256 dv = _mm256_loadu_ps(d + i);
+            _mm256_storeu_ps(s + i, _mm256_mul_ps(dv, _mm256_loadu_ps(xd + g0 + i)));
+            if (dt == MOT_DTYPE_Q4_0) {
+                macc = _mm256_fmadd_ps(_mm256_mul_ps(dv, _mm256_set1_ps(-8.0f)), _mm256_loadu_ps(xds + g0 + i), macc);
+            } else if (dt == MOT_DTYPE_Q4_1) {
+                macc = _mm256_fmadd_ps(_mm256_loadu_ps(m + i), _mm256_loadu_ps(xds + g0 + i), macc);
+            }
+        }
+        for (int b = 0; b < count; b++) {
+            const uint8_t *q = gp + b * bytes + qoff;
+            const __m256i xb = _mm256_loadu_si256((const __m256i *)(xv + 32 * (g0 + b)));
+            __m256i iv;
+            if (dt == MOT_DTYPE_Q8_0) {
+                const __m256i wv = _mm256_loadu_si256((const __m256i *)q);
+                iv = idot32(_mm256_abs_epi8(wv), _mm256_sign_epi8(xb, wv));
+            } else {
+                iv = idot32(nib32(q), xb);
+            }
+            if (b & 1) {
+                acc1 = _mm256_fmadd_ps(_mm256_cvtepi32_ps(iv), _mm256_set1_ps(s[b]), acc1);
+            } else {
+                acc0 = _mm256_fmadd_ps(_mm256_cvtepi32_ps(iv), _mm256_set1_ps(s[b]), acc0);
+            }
+        }
+    }
+    return mot_hsum8(_mm256_add_ps(_mm256_add_ps(acc0, acc1), macc));
+}
+
+static float fdot_q8_0(const void *row, const float *xq, int64_t cols) { return fdot_b32(row, xq, cols, MOT_DTYPE_Q8_0); }
+static float fdot_q4_0(const void *row, const float *xq, int64_t cols) { return fdot_b32(row, xq, cols, MOT_DTYPE_Q4_0); }
+static float fdot_q4_1(const void *row, const float *xq, int64_t cols) { return fdot_b32(row, xq, cols, MOT_DTYPE_Q4_1); }
+
+/* Q4_K / Q5_K: sub-block s of 32 meets x block 8k + s; scale (d sc[s]) d_x, min term
+ * (dmin m[s]) ds over the 8 blocks in one FMA. */
+MOT_INLINE float fdot_k45(const void *row, const float *xq, int64_t cols, int five) {
+    const int64_t bytes = five ? 176 : 144, L = mot_cpu_quant_xsums_len(cols);
+    const float *xd = xq, *xds = xq + L;
+    const int8_t *xv = (const int8_t *)(xq + 2 * L);
+    const uint8_t *p = row;
+    __m256 acc0 = _mm256_setzero_ps(), acc1 = _mm256_setzero_ps(), macc = _mm256_setzero_ps();
+    const __m256i low4 = _mm256_set1_epi8(15);
+    for (int64_t k = 0; k < cols / 256; k++) {
+        const uint8_t *b = p + k * bytes;
+        const uint8_t *qs = b + (five ? 48 : 16);
+        const __m128i w = scales_k4_words(b + 4);
+        const __m256 sm = _mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(w));
+        const __m256 sm2 = _mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(_mm_srli_si128(w, 8)));
+        float s[8];
+        _mm256_storeu_ps(s, _mm256_mul_ps(_mm256_mul_ps(_mm256_set1_ps(f16_at(b)), sm), _mm256_loadu_ps(xd + 8 * k)));
+        macc = _mm256_fmadd_ps(_mm256_mul_ps(_mm256_set1_ps(f16_at(b + 2)), sm2), _mm256_loadu_ps(xds + 8 * k), macc);
+        const __m256i hv = five ? _mm256_loadu_si256((const __m256i *)(b + 16)) : _mm256_setzero_si256();
+        const int8_t *xb = xv + 256 * k;
+        for (int pr = 0; pr < 4; pr++) {
+            const __m256i v = _mm256_loadu_si256((const __m256i *)(qs + 32 * pr));
+            __m256i lo = _mm256_and_si256(v, low4), hi = _mm256_and_si256(_mm256_srli_epi16(v, 4), low4);
+            if (five) {
+                lo = _mm256_or_si256(lo, bits_at(hv, 2 * pr, 4, 0x10));
+                hi = _mm256_or_si256(hi, bits_at(hv, 2 * pr + 1, 4, 0x10));
+            }
+            const __m256i i0 = idot32(lo, _mm256_loadu_si256((const __m256i *)(xb + 64 * pr)));
+            const __m256i i1 = idot32(hi, _mm256_loadu_si256((const __m256i *)(xb + 64 * pr + 32)));
+            acc0 = _mm256_fmadd_ps(_mm256_cvtepi32_ps(i0), _mm256_set1_ps(s[2 * pr]), acc0);
+            acc1 = _mm256_fmadd_ps(_mm256_cvtepi32_ps(i1), _mm256_set1_ps(s[2 * pr + 1]), acc1);
+        }
+    }
+    return mot_hsum8(_mm256_add_ps(acc0, acc1)) - mot_hsum8(macc);
+}
+
+static float fdot_q4_k(const void *row, const float *xq, int64_t cols) { return fdot_k45(row, xq, cols, 0); }
+static float fdot_q5_k(const void *row, const float *xq, int64_t cols) { return fdot_k45(row, xq, cols, 1); }
+
+/* The 6-bit codes 0..63 of elements 128 h + 32 g .. + 31 of a Q6_K block */
+MOT_INLINE __m256i q6_codes(const uint8_t *b, int h, int g) {
+    const __m256i l = _mm256_loadu_si256((const __m256i *)(b + 64 * h + 32 * (g & 1)));
+    const __m256i hq = _mm256_loadu_si256((const __m256i *)(b + 128 + 32 * h));
+    const __m256i lo = _mm256_and_si256(g >> 1 ? _mm256_srli_epi16(l, 4) : l, _mm256_set1_epi8(15));
+    return _mm256_or_si256(lo, bits_at(hq, 2 * g, 4, 0x30));
+}
+
+/* Q6_K: sub-blocks of 16 (lanes 0-3 and 4-7 of a 32-element step), codes 0..63 against x,
+ * minus 32 times x's sums (a second integer dot), scale (d sc[i]) d_x. */
+static float fdot_q6_k(const void *row, const float *xq, int64_t cols) {
+    const int64_t L = mot_cpu_quant_xsums_len(cols);
+    const float *xd = xq;
+    const int8_t *xv = (const int8_t *)(xq + 2 * L);
+    const uint8_t *p = row;
+    const __m256i c32 = _mm256_set1_epi8(32);
+    __m256 acc0 = _mm256_setzero_ps(), acc1 = _mm256_setzero_ps();
+    for (int64_t k = 0; k < cols / 256; k++) {
+        const uint8_t *b = p + k * 210;
+        const __m256 d = _mm256_set1_ps(f16_at(b + 208));
+        const __m256 xdd = _mm256_loadu_ps(xd + 8 * k);
+        float s[16];
+        for (int i = 0; i < 16; i += 8) {
+            const __m256 sc = _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(_mm_loadl_epi64((const __m128i *)(b + 192 + i))));
+            const __m256 xdi = _mm256_permutevar8x32_ps(xdd, _mm256_setr_epi32(i / 2, i / 2, i / 2 + 1, i / 2 + 1,
+                                                                              i / 2 + 2, i / 2 + 2, i / 2 + 3, i / 2 + 3));
+            _mm256_storeu_ps(s + i, _mm256_mul_ps(_mm256_mul_ps(d, sc), xdi));
+        }
+        for (int u = 0; u < 8; u++) { /* u = 4 h + g: elements 32 u .. 32 u + 31 */
+            const __m256i xb = _mm256_loadu_si256((const __m256i *)(xv + 256 * k + 32 * u));
+            const __m256i iv = _mm256_sub_epi32(idot32(q6_codes(b, u >> 2, u & 3), xb), idot32(c32, xb));
+            const __m256 sv = _mm256_blend_ps(_mm256_set1_ps(s[2 * u]), _mm256_set1_ps(s[2 * u + 1]), 0xF0);
+            if (u & 1) {
+                acc1 = _mm256_fmadd_ps(_mm256_cvtepi32_ps(iv), sv, acc1);
+            } else {
+                acc0 = _mm256_fmadd_ps(_mm256_cvtepi32_ps(iv), sv, acc0);
+            }
+        }
+    }
+    return mot_hsum8(_mm256_add_ps(acc0, acc1));
+}
+
+mot_quant_fdot_fn *mot_cpu_quant_fdot_fn(mot_dtype dt) {
+    switch (dt) {
+    case MOT_DTYPE_Q8_0:
+        return fdot_q8_0;
+    case MOT_DTYPE_Q4_0:
+        return fdot_q4_0;
+    case MOT_DTYPE_Q4_1:
+        return fdot_q4_1;
+    case MOT_DTYPE_Q4_K:
+        return fdot_q4_k;
+    case MOT_DTYPE_Q5_K:
+        return fdot_q5_k;
+    case MOT_DTYPE_Q6_K:
+        return fdot_q6_k;
+    default:
+        return NULL;
+    }
+}
+
+/* ---- the integer form of a row (the fast GEMM's packing) -------------------------------- */
+
+int mot_cpu_quant_sub(mot_dtype dt) { return dt == MOT_DTYPE_Q6_K ? 16 : 32; }
+
+/* sums of the signed bytes of v: halves 0-15 and 16-31 (per 128-bit lane) */
+MOT_INLINE void sums_s8(__m256i v, int32_t *lo, int32_t *hi) {
+    const __m256i s = _mm256_madd_epi16(_mm256_cvtepi8_epi16(_mm256_castsi256_si128(v)), _mm256_set1_epi16(1));
+    const __m256i t = _mm256_madd_epi16(_mm256_cvtepi8_epi16(_mm256_extracti128_si256(v, 1)), _mm256_set1_epi16(1));
+    *lo = hsum8_epi32(s);
+    *hi = hsum8_epi32(t);
+}
+
+void mot_cpu_quant_row_s8(mot_dtype dt, const void *row, int64_t cols, int8_t *q, float *dw, float *dm,
+                          int32_t *qsum) {
+    const uint8_t *p = row;
+    int32_t lo, hi;
+    switch (dt) {
+    case MOT_DTYPE_Q8_0:
+    case MOT_DTYPE_Q4_0:
+    case MOT_DTYPE_Q4_1: {
+        const int64_t bytes = dt == MOT_DTYPE_Q8_0 ? 34 : dt == MOT_DTYPE_Q4_0 ? 18 : 20;
+        for (int64_t b = 0; b < cols / 32; b++) {
+            const uint8_t *bb = p + b * bytes;
+            __m256i v = dt == MOT_DTYPE_Q8_0 ? _mm256_loadu_si256((const __m256i *)(bb + 2))
+                                             : nib32(bb + (dt == MOT_DTYPE_Q4_1 ? 4 : 2));
+            if (dt == MOT_DTYPE_Q4_0) {
+                v = _mm256_sub_epi8(v, _mm256_set1_epi8(8));
+            }
+            _mm256_storeu_si256((__m256i *)(q + 32 * b), v);
+            sums_s8(v, &lo, &hi);
+            dw[b] = f16_at(bb);
+            dm[b] = dt == MOT_DTYPE_Q4_1 ? f16_at(bb + 2) : 0.0f;
+            qsum[b] = lo + hi;
+        }
+        break;
+    }
+    case MOT_DTYPE_Q4_K:
+    case MOT_DTYPE_Q5_K: {
+        const int five = dt == MOT_DTYPE_Q5_K;
+        const int64_t bytes = five ? 176 : 144;
+        for (int64_t k = 0; k < cols / 256; k++) {
+            const uint8_t *b = p + k * bytes;
+            const uint8_t *qs = b + (five ? 48 : 16);
+            uint8_t sc[8], m[8];
+            scales_k4(b + 4, sc, m);
+            const float d = f16_at(b), dmin = f16_at(b + 2);
+            const __m256i hv = five ? _mm256_loadu_si256((const __m256i *)(b + 16)) : _mm256_setzero_si256();
+            for (int s = 0; s < 8; s++) {
+                const __m256i v = _mm256_loadu_si256((const __m256i *)(qs + 32 * (s / 2)));
+                __m256i c = _mm256_and_si256(s & 1 ? _mm256_srli_epi16(v, 4) : v, _mm256_set1_epi8(15));
+                if (five) {
+                    c = _mm256_or_si256(c, bits_at(hv, s, 4, 0x10));
+                }
+                _mm256_storeu_si256((__m256i *)(q + 256 * k + 32 * s), c);
+                sums_s8(c, &lo, &hi);
+                dw[8 * k + s] = d * (float)sc[s];
+                dm[8 * k + s] = -(dmin * (float)m[s]);
+                qsum[8 * k + s] = lo + hi;
+            }
+        }
+        break;
+    }
+    case MOT_DTYPE_Q6_K:
+        for (int64_t k = 0; k < cols / 256; k++) {
+            const uint8_t *b = p + k * 210;
+            const float d = f16_at(b + 208);
+            for (int u = 0; u < 8; u++) {
+                const __m256i c = _mm256_sub_epi8(q6_codes(b, u >> 2, u & 3), _mm256_set1_epi8(32));
+                _mm256_storeu_si256((__m256i *)(q + 256 * k + 32 * u), c);
+                sums_s8(c, &qsum[16 * k + 2 * u], &qsum[16 * k + 2 * u + 1]);
+            }
+            for (int i = 0; i < 16; i++) {
+                dw[16 * k + i] = d * (float)(int8_t)b[192 + i];
+                dm[16 * k + i] = 0.0f;
+            }
+        }
+        break;
+    default:
+        break;
+    }
+}

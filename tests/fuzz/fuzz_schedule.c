@@ -15,6 +15,7 @@
  * so these stand in for kernels/cpu rather than building every kernel with the sanitizers. */
 void mot_cpu_set_gemm_from(int f32_rows, int lowp_rows) { (void)f32_rows, (void)lowp_rows; }
 void mot_cpu_set_gemm_blocking(int kc, int mc) { (void)kc, (void)mc; }
+void mot_cpu_set_precision_fast(int fast) { (void)fast; }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     fuzz_dir("schedule");

@@ -6,12 +6,18 @@ row, greedy tokens, up to the first step mot's token is not the reference's arg-
 tokens equal HF tokenizers' on the source folder. The mirror of tests/e2e/run_case.py.
 
     run_gguf_case.py --mot BIN --models DIR --work DIR [--backend cuda] CASE
+    run_gguf_case.py --mot BIN --models DIR --work DIR --precision fast --tol BOUND CASE
     run_gguf_case.py --list
 
 --backend (default cpu: named, never `auto`) is passed to mot and sets the bound
 (tests/reference/backend_bounds.py, SPEC 1.7: quantized weights keep f32 activations on both
 backends, <= 1e-4; F16/BF16 files on CUDA are held to the `fast` bounds); with `cuda` on a
 machine without a CUDA device the case exits 77 (ctest: skipped).
+
+--precision fast runs mot with int8 activations against the quantized weights (docs/schedules.md)
+and holds it to that path's own bound (--tol, from tests/gguf/tests.cmake) instead of 1e-4:
+logits per row, and greedy tokens up to the first step where mot's token is not the
+reference's arg-max, which fails when the reference's margin there exceeds the bound.
 
 Models and GGUF files are cached in --models: make_model.py keeps its own stamp; a GGUF is
 rewritten when its flags, its folder's stamp or the GGUF tools change.
@@ -109,6 +115,8 @@ def main():
     p.add_argument("--work")
     p.add_argument("--threads", default="2")
     p.add_argument("--backend", choices=["cpu", "cuda"], default="cpu")
+    p.add_argument("--precision", choices=["exact", "fast"])
+    p.add_argument("--tol", help="the bound (default: backend_bounds for the backend and the file type)")
     p.add_argument("--list", action="store_true")
     p.add_argument("case", nargs="?", choices=sorted(CASES))
     args = p.parse_args()
@@ -122,10 +130,13 @@ def main():
     globals()["gguf_ref"] = gguf_ref
     folder, path = make_files(args.models, args.case)
     os.makedirs(args.work, exist_ok=True)
-    dump = os.path.join(args.work, args.case + ".safetensors")
+    suffix = "_" + args.precision if args.precision else ""
+    dump = os.path.join(args.work, args.case + suffix + ".safetensors")
     if os.path.exists(dump):
         os.remove(dump)
     backend = ["--backend", args.backend]
+    if args.precision:
+        backend += ["--precision", args.precision]
     r = run_mot([args.mot, "run", "-m", path, "-p", PROMPT, "-n", "16", "--temp", "0",
                  "-t", args.threads, "--dump", dump, *backend, *CASES[args.case][2]])
     if r.returncode != 0 and args.backend == "cuda" and backend_bounds.no_device(r.stderr):
@@ -141,7 +152,7 @@ def main():
         if "--type" in CASES[args.case][1] else "mixed"
     tol = backend_bounds.tolerance(args.backend, [file_type])
     return gguf_ref.main(["compare", "--gguf", path, "--dump", dump, "--prompt", PROMPT,
-                          "--hf-dir", folder, "--tol", str(tol)])
+                          "--hf-dir", folder, "--tol", args.tol or str(tol)])
 
 
 if __name__ == "__main__":

@@ -10,7 +10,10 @@
  *     dequantized weights; the kernels' f32 sums of up to ~1300 terms stay near 1e-6);
  *   dequantization (embed rows, the GEMM's packing) 0: the same roundings as the reference;
  *   the reference against gguf 1e-6 of the largest value (numpy rounds d sc q - dmin m twice
- *     where ggml and we use one FMA). */
+ *     where ggml and we use one FMA);
+ *   precision: fast (int8 x, integer dots; GEMV, GEMM, fused): the same integer arithmetic
+ *     spelled out (ops/ref_quant.c) within 1e-5 of the sum of the terms' sizes, and within
+ *     its bound against f32 activations (run_fast_cases says which). */
 #include <math.h>
 #include <omp.h>
 #include <stdio.h>
@@ -317,8 +320,169 @@ static void run_thread_bits_cases(void) {
     }
 }
 
+/* ---- precision: fast (int8 activations) ----------------------------------------------------
+ * Against the same integer arithmetic spelled out (mot_ref_quantize_x, mot_ref_quant_dot_q8):
+ * the codes of x equal, each output within 1e-5 of the sum of its terms' sizes (the integer
+ * dots are exact; only the f32 scaling and summing order differ). And the bound against f32
+ * activations, which this path gives up: quantizing x moves each element by at most half a
+ * step, d_b / 2 = max|x_b| / 254, so
+ *   |y_fast - y_exact| <= sum_b (max|x_b| / 254) sum_{j in b} |w_j|  (+ the f32 slack above)
+ * for every output, checked against the float64 sum over the dequantized weights. */
+
+static void fast_reference(float *ref, double *tol, double *bound, double *exact, const float *x, const mot_weight *w,
+                           int n) {
+    const int64_t cols = w->cols, rows = w->rows;
+    int8_t *q = malloc((size_t)cols);
+    float *d = malloc(sizeof(float) * (size_t)(cols / 32)), *wr = malloc(sizeof(float) * (size_t)cols);
+    const size_t rb = mot_dtype_row_bytes(w->dtype, cols);
+    for (int t = 0; t < n; t++) {
+        const float *xt = x + (int64_t)t * cols;
+        mot_ref_quantize_x(xt, cols, q, d);
+        for (int64_t r = 0; r < rows; r++) {
+            const void *row = (const char *)w->data + (size_t)r * rb;
+            double asum;
+            ref[t * rows + r] = (float)mot_ref_quant_dot_q8(w->dtype, row, q, d, cols, &asum);
+            tol[t * rows + r] = 1e-5 * asum + 1e-30;
+            mot_ref_dequant_row(w->dtype, row, cols, wr);
+            double e = 0.0, bnd = 0.0;
+            for (int64_t b = 0; b < cols / 32; b++) {
+                double wabs = 0.0;
+                for (int j = 0; j < 32; j++) {
+                    e += (double)wr[32 * b + j] * xt[32 * b + j];
+                    wabs += fabs(wr[32 * b + j]);
+                }
+                bnd += (double)d[b] / 2.0 * wabs;
+            }
+            exact[t * rows + r] = e;
+            bound[t * rows + r] = bnd + tol[t * rows + r];
+        }
+    }
+    free(q), free(d), free(wr);
+}
+
+static void run_fast_cases(int threads) {
+    static const int ns[] = {1, 3, 13, 37};
+    double worst_norm = 0.0; /* max|fast - exact| / max|exact| over the cases: printed */
+    for (int ti = 0; ti < N_TYPES; ti++) {
+        const mot_dtype dt = quant_types[ti];
+        const int64_t cols = mot_dtype_block_elems(dt) == 32 ? 416 : 768, rows = 101;
+        void *base;
+        const mot_weight w = make_quant(dt, rows, cols, 3, &base);
+        for (int k = 0; k < 4; k++) {
+            const int n = ns[k];
+            float *x = random_floats((size_t)(n * cols), 1.0f), *y = malloc(sizeof(float) * (size_t)(n * rows));
+            float *ref = malloc(sizeof(float) * (size_t)(n * rows));
+            double *tol = malloc(sizeof(double) * (size_t)(n * rows)), *bound = malloc(sizeof(double) * (size_t)(n * rows));
+            double *exact = malloc(sizeof(double) * (size_t)(n * rows));
+            for (int64_t i = 0; i < n * cols; i += 97) x[i] *= 40.0f; /* blocks with an outlier */
+            mot_cpu_set_precision_fast(1);
+            mot_cpu_matmul(y, x, &w, n);
+            mot_cpu_set_precision_fast(0);
+            fast_reference(ref, tol, bound, exact, x, &w, n);
+            /* without AVX-512 VNNI the GEMM (n >= 8, matmul.c's crossover) stays exact: then
+             * only the bound applies */
+            const int integer = n < 8 || mot_cpu_qgemm_fast_ok(dt);
+            int bad = 0, out = 0;
+            double dmax = 0.0, emax = 0.0;
+            for (int64_t e = 0; e < n * rows; e++) {
+                if (integer && !(fabs((double)y[e] - ref[e]) <= tol[e])) {
+                    if (!bad++) {
+                        printf("FAIL fast %s n=%d threads=%d: y[%lld] = %.9g, integer reference %.9g (tol %.3g)\n",
+                               mot_dtype_name(dt), n, threads, (long long)e, y[e], ref[e], tol[e]);
+                    }
+                }
+                if (!(fabs((double)y[e] - exact[e]) <= bound[e])) {
+                    if (!out++) {
+                        printf("FAIL fast %s n=%d threads=%d: |y - exact| = %.3g past the bound %.3g\n", mot_dtype_name(dt),
+                               n, threads, fabs((double)y[e] - exact[e]), bound[e]);
+                    }
+                }
+                dmax = fmax(dmax, fabs((double)y[e] - exact[e]));
+                emax = fmax(emax, fabs(exact[e]));
+            }
+            check(!bad);
+            check(!out);
+            worst_norm = fmax(worst_norm, dmax / emax);
+            /* the codes of x */
+            const int64_t L = mot_cpu_q8x_len(cols);
+            float *xq = malloc(sizeof(float) * (size_t)L), *rd = malloc(sizeof(float) * (size_t)(cols / 32));
+            int8_t *rq = malloc((size_t)cols);
+            mot_cpu_quantize_x(xq, x, cols);
+            mot_ref_quantize_x(x, cols, rq, rd);
+            const int64_t xl = mot_cpu_quant_xsums_len(cols);
+            const int same = !memcmp(rq, (const int8_t *)(xq + 2 * xl), (size_t)cols) &&
+                             !memcmp(rd, xq, sizeof(float) * (size_t)(cols / 32));
+            if (!same) printf("FAIL fast: x's codes differ from the reference's\n");
+            check(same);
+            free(xq), free(rd), free(rq);
+            free(x), free(y), free(ref), free(tol), free(bound), free(exact);
+        }
+        free(base);
+    }
+    printf("precision fast, threads %d: max|fast - exact| / max|exact| = %.3g over the random cases\n", threads,
+           worst_norm);
+}
+
+/* fast: the fused norm + gate/up + SwiGLU bit for bit the separate fast kernels; the bits do
+ * not depend on the thread count (GEMV and GEMM). */
+static void run_fast_bits_cases(void) {
+    mot_cpu_set_precision_fast(1);
+    const int64_t cols = 768, rows = 301;
+    const float eps = 1e-5f;
+    for (int n = 1; n <= 3; n += 2) {
+        float *x = random_floats((size_t)(n * cols), 1.0f), *nw = random_floats((size_t)cols, 1.0f);
+        float *xn = malloc(sizeof(float) * (size_t)(n * cols)), *xn2 = malloc(sizeof(float) * (size_t)(n * cols));
+        void *base[2];
+        mot_weight w[2] = {make_quant(MOT_DTYPE_Q4_K, rows, cols, 2, &base[0]),
+                           make_quant(MOT_DTYPE_Q6_K, rows, cols, 1, &base[1])};
+        float *ys[2], *yf[2];
+        mot_matmul_job sep[2], fused[2];
+        for (int j = 0; j < 2; j++) {
+            ys[j] = malloc(sizeof(float) * (size_t)(n * rows));
+            yf[j] = malloc(sizeof(float) * (size_t)(n * rows));
+            sep[j] = (mot_matmul_job){ys[j], &w[j], NULL, 0};
+            fused[j] = (mot_matmul_job){yf[j], &w[j], NULL, 0};
+        }
+        mot_cpu_rmsnorm(xn, x, nw, n, (int)cols, eps);
+        mot_cpu_matmul_multi(sep, 2, xn, n);
+        mot_cpu_swiglu(ys[0], ys[0], ys[1], n, (int)rows);
+        const mot_gemv_fusion f = {nw, eps, xn2, 1};
+        check(mot_cpu_gemv_can_fuse(fused, 2, n, &f));
+        mot_cpu_matmul_gemv_fused(fused, 2, x, n, &f);
+        const int same = !memcmp(ys[0], yf[0], sizeof(float) * (size_t)(n * rows));
+        if (!same) printf("FAIL fast fused norm+gate/up+swiglu n=%d: differs from the separate kernels\n", n);
+        check(same);
+        for (int j = 0; j < 2; j++) free(ys[j]), free(yf[j]), free(base[j]);
+        free(x), free(nw), free(xn), free(xn2);
+    }
+    for (int t = 0; t < N_TYPES; t++) {
+        const mot_dtype dt = quant_types[t];
+        const int64_t r = 1001, c = 512;
+        void *base;
+        const mot_weight w = make_quant(dt, r, c, 2, &base);
+        for (int n = 1; n <= 13; n += 12) {
+            float *x = random_floats((size_t)(n * c), 1.0f), *y[3];
+            for (int th = 0; th < 3; th++) {
+                y[th] = malloc(sizeof(float) * (size_t)(n * r));
+                omp_set_num_threads(th + 1);
+                mot_cpu_matmul(y[th], x, &w, n);
+            }
+            for (int th = 1; th < 3; th++) {
+                const int same = !memcmp(y[0], y[th], sizeof(float) * (size_t)(n * r));
+                if (!same) printf("FAIL fast %s n=%d: %d threads give other bits than 1\n", mot_dtype_name(dt), n, th + 1);
+                check(same);
+            }
+            for (int th = 0; th < 3; th++) free(y[th]);
+            free(x);
+        }
+        free(base);
+    }
+    mot_cpu_set_precision_fast(0);
+}
+
 int main(void) {
     run_fixture_cases();
+    run_fast_bits_cases();
     run_thread_bits_cases();
     static const int thread_counts[] = {1, 2};
     for (int i = 0; i < 2; i++) {
@@ -327,6 +491,7 @@ int main(void) {
         run_multi_cases(thread_counts[i]);
         run_fusion_cases(thread_counts[i]);
         run_embed_cases(thread_counts[i]);
+        run_fast_cases(thread_counts[i]);
     }
     printf("%d of %d quantized-weight checks passed\n", n_run - n_failed, n_run);
     return n_failed == 0 ? 0 : 1;

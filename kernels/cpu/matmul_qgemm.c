@@ -1,0 +1,230 @@
+/* Prefill GEMM over block-quantized weights with int8 activations (`precision: fast`,
+ * kernels/cpu/quant.h): y[n, rows] = x[n, cols] . W^T where x is quantized per 32-element
+ * block (mot_cpu_quantize_x) and W's stored codes meet it in AVX-512 VNNI integer dot products.
+ *
+ * vpdpbusd multiplies unsigned by signed bytes, 4 at a time into 16 int32 lanes. The
+ * unsigned side is x's codes + 128 (so 1..255: one pack of 4 per token broadcast), the signed
+ * side the weights' codes (Q4_0 q - 8, Q6_K q - 32, the others as stored), 16 weight rows a
+ * vector; sum_j (q_x + 128) q_w = q_x . q_w + 128 sum q_w, and the second term (per row and
+ * sub-block, from the packing) is subtracted before the scales: the integer part is exact.
+ * Tile: 4 tokens x 48 rows, 12 int32 accumulators over one sub-block (32 columns, 16 for
+ * Q6_K) and 12 f32 ones over all of k: per sub-block, (iacc - corr) as f32 times d_w d_x, plus
+ * the offset m_w ds_x (Q4_1, Q4_K, Q5_K). The packed weights of a panel (48 rows over all of
+ * k, cols x 48 bytes + the scales) stay in L2 while every token tile passes.
+ * Without AVX-512 VNNI there is no fast GEMM: the exact one runs (mot_cpu_qgemm_fast_ok). */
+#include <omp.h>
+#include <string.h>
+
+#include "kernels/cpu/matmul_variants.h"
+#include "kernels/cpu/quant.h"
+#include "kernels/cpu/simd_load.h"
+#include "kernels/cpu/team.h"
+#include "kernels/cpu/thread_scratch.h"
+
+#if defined(__AVX512F__) && defined(__AVX512BW__) && defined(__AVX512VNNI__)
+
+enum { QMR = 4, QNV = 3, QNR = 16 * QNV };
+
+int mot_cpu_qgemm_fast_ok(mot_dtype dt) { return mot_cpu_quant_fdot_fn(dt) != NULL; }
+
+static mot_thread_scratch qa_scratch; /* packed x: one thread's, shared with the team */
+static mot_thread_scratch qb_scratch; /* a panel and one decoded row: each thread's own */
+static mot_thread_scratch qx_scratch; /* one quantized token row: each thread's own */
+
+/* A packed panel of QNR rows: bq[cols / 4][QNR] (4 codes of a row per int32), and per
+ * sub-block s: dw, dm [nsub][QNR] and corr [nsub][QNR] = 128 * the sum of the codes. */
+typedef struct {
+    int32_t *bq;
+    float *dw, *dm;
+    int32_t *corr;
+} qpanel;
+
+static size_t panel_floats(int64_t cols, int S) { return (size_t)(cols / 4 + 3 * (cols / S)) * QNR; }
+
+/* tmp: cols bytes + 3 * nsub floats (one decoded row) */
+static void pack_panel(qpanel *bp, float *tmp, const mot_weight *w, int64_t j0, int S) {
+    const int64_t cols = w->cols, nsub = cols / S, nq = cols / 4;
+    const size_t row_bytes = mot_dtype_row_bytes(w->dtype, cols);
+    const int nr = (int)(w->rows - j0 < QNR ? w->rows - j0 : QNR);
+    float *tdw = tmp, *tdm = tmp + nsub;
+    int32_t *tqs = (int32_t *)(tmp + 2 * nsub);
+    int8_t *tq = (int8_t *)(tmp + 3 * nsub);
+    for (int r = 0; r < QNR; r++) {
+        if (r >= nr) {
+            for (int64_t k = 0; k < nq; k++) bp->bq[k * QNR + r] = 0;
+            for (int64_t s = 0; s < nsub; s++) {
+                bp->dw[s * QNR + r] = bp->dm[s * QNR + r] = 0.0f;
+                bp->corr[s * QNR + r] = 0;
+            }
+            continue;
+        }
+        mot_cpu_quant_row_s8(w->dtype, (const char *)w->data + (size_t)(j0 + r) * row_bytes, cols, tq, tdw, tdm, tqs);
+        for (int64_t k = 0; k < nq; k++) {
+            int32_t v;
+            memcpy(&v, tq + 4 * k, 4);
+            bp->bq[k * QNR + r] = v;
+        }
+        for (int64_t s = 0; s < nsub; s++) {
+            bp->dw[s * QNR + r] = tdw[s];
+            bp->dm[s * QNR + r] = tdm[s];
+            bp->corr[s * QNR + r] = 128 * tqs[s];
+        }
+    }
+}
+
+/* y[mr, nr] (row stride ldy) = the tile of tokens aq (packed [cols / 4][QMR], scales ad, ads
+ * [cols / 32][QMR]) against the panel. */
+MOT_INLINE void qtile(float *y, int64_t ldy, const int32_t *aq, const float *ad, const float *ads, const qpanel *bp,
+                      int64_t cols, int S, int offs, int mr, int nr) {
+    __m512 facc[QMR][QNV];
+    for (int t = 0; t < QMR; t++)
+        for (int v = 0; v < QNV; v++) facc[t][v] = _mm512_setzero_ps();
+    const int64_t nsub = cols / S;
+    const int qps = S / 4;
+    for (int64_t s = 0; s < nsub; s++) {
+        __m512i iacc[QMR][QNV];
+        for (int t = 0; t < QMR; t++)
+            for (int v = 0; v < QNV; v++) iacc[t][v] = _mm512_setzero_si512();
+        const int64_t kq0 = s * qps;
+        for (int kk = 0; kk < qps; kk++) {
+            const int64_t kq = kq0 + kk;
+            __m512i b[QNV];
+            for (int v = 0; v < QNV; v++) {
+                b[v] = _mm512_loadu_si512((const void *)(bp->bq + kq * QNR + 16 * v));
+                __asm__("" : "+v"(b[v]));
+            }
+            for (int t = 0; t < QMR; t++) {
+                const __m512i a = _mm512_set1_epi32(aq[kq * QMR + t]);
+                for (int v = 0; v < QNV; v++) {
+                    iacc[t][v] = _mm512_dpbusd_epi32(iacc[t][v], a, b[v]);
+                }
+            }
+        }
+        const int64_t blk = s * S / 32;
+        for (int v = 0; v < QNV; v++) {
+            const __m512 dwv = _mm512_loadu_ps(bp->dw + s * QNR + 16 * v);
+            const __m512i cv = _mm512_loadu_si512((const void *)(bp->corr + s * QNR + 16 * v));
+            for (int t = 0; t < QMR; t++) {
+                const __m512 f = _mm512_cvtepi32_ps(_mm512_sub_epi32(iacc[t][v], cv));
+                facc[t][v] = _mm512_fmadd_ps(f, _mm512_mul_ps(dwv, _mm512_set1_ps(ad[blk * QMR + t])), facc[t][v]);
+            }
+            if (offs) {
+                const __m512 dmv = _mm512_loadu_ps(bp->dm + s * QNR + 16 * v);
+                for (int t = 0; t < QMR; t++) {
+                    facc[t][v] = _mm512_fmadd_ps(dmv, _mm512_set1_ps(ads[blk * QMR + t]), facc[t][v]);
+                }
+            }
+        }
+    }
+    for (int t = 0; t < mr; t++) {
+        for (int v = 0; v < QNV; v++) {
+            const int left = nr - 16 * v;
+            if (left <= 0) break;
+            const __mmask16 k = (__mmask16)(left >= 16 ? 0xffffu : (1u << left) - 1u);
+            _mm512_mask_storeu_ps(y + t * ldy + 16 * v, k, facc[t][v]);
+        }
+    }
+}
+
+/* Rows [r0, r1) for every token, one fast dot at a time (when a panel cannot be allocated). */
+static void rows_fdot(float *y, const float *x, const mot_weight *w, int n, int64_t r0, int64_t r1, float *xq) {
+    mot_quant_fdot_fn *dot = mot_cpu_quant_fdot_fn(w->dtype);
+    const size_t row_bytes = mot_dtype_row_bytes(w->dtype, w->cols);
+    for (int t = 0; t < n; t++) {
+        mot_cpu_quantize_x(xq, x + (int64_t)t * w->cols, w->cols);
+        for (int64_t r = r0; r < r1; r++) {
+            y[(int64_t)t * w->rows + r] = dot((const char *)w->data + (size_t)r * row_bytes, xq, w->cols);
+        }
+    }
+}
+
+static void qgemm_team(float *y, const float *x, const mot_weight *w, int n) {
+    const int64_t rows = w->rows, cols = w->cols, nb = cols / 32, nq = cols / 4;
+    const int S = mot_cpu_quant_sub(w->dtype);
+    const int offs = w->dtype == MOT_DTYPE_Q4_1 || w->dtype == MOT_DTYPE_Q4_K || w->dtype == MOT_DTYPE_Q5_K;
+    const int n_blocks = (n + QMR - 1) / QMR;
+    const int64_t L = mot_cpu_quant_xsums_len(cols);
+    const size_t per_block = (size_t)(nq + 2 * nb) * QMR; /* floats: aq, ad, ads */
+    float *xq = mot_thread_scratch_get(&qx_scratch, (size_t)mot_cpu_q8x_len(cols));
+    float *apack = NULL;
+#pragma omp single copyprivate(apack)
+    apack = mot_thread_scratch_get(&qa_scratch, (size_t)n_blocks * per_block);
+    int64_t j_begin, j_end;
+    mot_cpu_split_rows(rows, QNR, omp_get_thread_num(), omp_get_num_threads(), &j_begin, &j_end);
+    if (!apack || !xq) { /* out of memory: the exact GEMM's unpacked fallback would need x sums; */
+        if (xq) {        /* without even xq there is nothing to compute with: zeros, never */
+            rows_fdot(y, x, w, n, j_begin, j_end, xq); /* reached in practice */
+        }
+#pragma omp barrier
+        return;
+    }
+#pragma omp for schedule(static)
+    for (int t = 0; t < n_blocks * QMR; t++) {
+        const int ib = t / QMR, i = t % QMR;
+        float *base = apack + (size_t)ib * per_block;
+        int32_t *aq = (int32_t *)base;
+        float *ad = base + nq * QMR, *ads = ad + nb * QMR;
+        if (t < n) {
+            mot_cpu_quantize_x(xq, x + (int64_t)t * cols, cols);
+            const int8_t *qv = (const int8_t *)(xq + 2 * L);
+            for (int64_t k = 0; k < nq; k++) {
+                uint32_t v;
+                memcpy(&v, qv + 4 * k, 4);
+                aq[k * QMR + i] = (int32_t)(v ^ 0x80808080u); /* q + 128 as unsigned bytes */
+            }
+            for (int64_t b = 0; b < nb; b++) {
+                ad[b * QMR + i] = xq[b];
+                ads[b * QMR + i] = xq[L + b];
+            }
+        } else {
+            for (int64_t k = 0; k < nq; k++) aq[k * QMR + i] = (int32_t)0x80808080u;
+            for (int64_t b = 0; b < nb; b++) ad[b * QMR + i] = ads[b * QMR + i] = 0.0f;
+        }
+    }
+    /* (implicit barrier: every thread reads every token tile) */
+    const int64_t nsub = cols / S;
+    float *pbuf = mot_thread_scratch_get(&qb_scratch, panel_floats(cols, S) + (size_t)(cols / 4 + 3 * nsub) + 16);
+    if (!pbuf) {
+        rows_fdot(y, x, w, n, j_begin, j_end, xq);
+        j_end = j_begin;
+    }
+    qpanel bp = {0};
+    if (pbuf) {
+        bp.bq = (int32_t *)pbuf;
+        bp.dw = pbuf + nq * QNR;
+        bp.dm = bp.dw + nsub * QNR;
+        bp.corr = (int32_t *)(bp.dm + nsub * QNR);
+    }
+    float *tmp = pbuf ? pbuf + panel_floats(cols, S) : NULL;
+    for (int64_t j0 = j_begin; j0 < j_end; j0 += QNR) {
+        pack_panel(&bp, tmp, w, j0, S);
+        const int nr = (int)(j_end - j0 < QNR ? j_end - j0 : QNR);
+        for (int ib = 0; ib < n_blocks; ib++) {
+            const float *base = apack + (size_t)ib * per_block;
+            const int mr = n - ib * QMR < QMR ? n - ib * QMR : QMR;
+            qtile(y + (int64_t)ib * QMR * rows + j0, rows, (const int32_t *)base, base + nq * QMR,
+                  base + nq * QMR + nb * QMR, &bp, cols, S, offs, mr, nr);
+        }
+    }
+#pragma omp barrier
+}
+
+void mot_cpu_matmul_qgemm_fast(float *y, const float *x, const mot_weight *w, int n) {
+    if (n <= 0 || w->rows <= 0) {
+        return;
+    }
+    MOT_TEAM_RUN(1, qgemm_team(y, x, w, n));
+}
+
+#else
+
+int mot_cpu_qgemm_fast_ok(mot_dtype dt) {
+    (void)dt;
+    return 0;
+}
+
+void mot_cpu_matmul_qgemm_fast(float *y, const float *x, const mot_weight *w, int n) {
+    mot_cpu_matmul_gemm(y, x, w, n);
+}
+
+#endif
