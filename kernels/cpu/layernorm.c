@@ -4,6 +4,7 @@
 #include <math.h>
 
 #include "kernels/cpu/kernels.h"
+#include "kernels/cpu/row_ops.h"
 #include "kernels/cpu/team.h"
 
 static void layernorm_rows(float *out, const float *x, const float *w, const float *b, int n, int d, float eps) {
@@ -11,15 +12,8 @@ static void layernorm_rows(float *out, const float *x, const float *w, const flo
     for (int t = 0; t < n; t++) {
         const float *xr = x + (size_t)t * d;
         float *o = out + (size_t)t * d;
-        double mean = 0.0, var = 0.0;
-        for (int i = 0; i < d; i++) {
-            mean += xr[i];
-        }
-        mean /= d;
-        for (int i = 0; i < d; i++) {
-            var += (xr[i] - mean) * (xr[i] - mean);
-        }
-        var /= d;
+        double mean, var;
+        mot_cpu_row_mean_var(xr, d, &mean, &var);
         const float inv = (float)(1.0 / sqrt(var + eps));
         for (int i = 0; i < d; i++) {
             const float y = (float)(xr[i] - mean) * inv;

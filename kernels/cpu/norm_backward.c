@@ -6,6 +6,7 @@
 #include <stdlib.h>
 
 #include "kernels/cpu/backward.h"
+#include "kernels/cpu/row_ops.h"
 
 /* y = x r w, r = (sum x^2 / d + eps)^-1/2, so dr/dx_i = -r^3 x_i / d and
  * dx_i = r w_i dy_i - x_i r^3 / d * sum_j dy_j w_j x_j. x, dy, dx [n, d]. */
@@ -42,15 +43,8 @@ void mot_cpu_layernorm_backward(float *dx, float *dw, float *db, const float *dy
         for (int t = 0; t < n; t++) {
             const float *xr = x + (int64_t)t * d, *gr = dy + (int64_t)t * d;
             float *o = dx + (int64_t)t * d;
-            double mean = 0.0, var = 0.0;
-            for (int i = 0; i < d; i++) {
-                mean += xr[i];
-            }
-            mean /= d;
-            for (int i = 0; i < d; i++) {
-                var += (xr[i] - mean) * (xr[i] - mean);
-            }
-            var /= d;
+            double mean, var;
+            mot_cpu_row_mean_var(xr, d, &mean, &var);
             const double r = 1.0 / sqrt(var + eps);
             double mg = 0.0, mgx = 0.0;
             for (int i = 0; i < d; i++) {
