@@ -135,6 +135,7 @@ typedef struct {
     int n;       /* measured */
     int best;    /* index in list */
     double t0;
+    int any_quant; /* an expert of the pool has block-quantized weights */
 } search;
 
 static int same_schedule(const mot_schedule *a, const mot_schedule *b) { return !memcmp(a, b, sizeof *a); }
@@ -248,6 +249,13 @@ static mot_status run_search(search *z) {
         s.gemm_mc = mc;
         MOT_TRY(try_schedule(z, &s));
     }
+    /* 5. how the decode GEMV streams quantized rows: the choice auto did not make (it only
+     *    changes anything when the pool has quantized weights) */
+    if (z->any_quant) {
+        s = z->list[z->best].s;
+        s.quant_gemv = mot_cpu_quant_gemv_interleaved() ? MOT_QUANT_GEMV_SEQUENTIAL : MOT_QUANT_GEMV_INTERLEAVED;
+        MOT_TRY(try_schedule(z, &s));
+    }
     return MOT_OK;
 }
 
@@ -296,6 +304,9 @@ static mot_status tune(const tune_options *o) {
     }
     if (st == MOT_OK) {
         *z = (search){.m = m, .r = &r, .o = o, .t0 = mot_now()};
+        for (int e = 0; e < m->n_experts; e++) {
+            z->any_quant |= mot_expert_has_quantized(m->experts[e]);
+        }
         st = run_search(z);
     }
     const int cores = omp_get_num_procs();

@@ -11,11 +11,13 @@
 #include "kernels/cpu/quant.h"
 
 static const char *const keys[] = {"threads", "lanes", "threads_per_lane", "gemm_from_f32", "gemm_from_lowp",
-                                   "gemm_kc", "gemm_mc", "graphs", "graph_cache", "plan_cache", "kv_layout", "precision", NULL};
+                                   "gemm_kc", "gemm_mc", "graphs", "graph_cache", "plan_cache", "kv_layout", "precision", "quant_gemv", NULL};
 static const char *const lane_modes[] = {"serial", "concurrent", NULL};
 static const char *const booleans[] = {"false", "true", NULL};
 static const char *const kv_layouts[] = {"f32", NULL};
 static const char *const precisions[] = {"exact", "fast", NULL};
+/* indexed by MOT_QUANT_GEMV_* (kernels/cpu/kernels.h) */
+static const char *const quant_gemv_modes[] = {"auto", "interleaved", "sequential", NULL};
 
 void mot_schedule_defaults(mot_schedule *s) {
     memset(s, 0, sizeof *s);
@@ -85,6 +87,7 @@ static mot_status parse(yaml_tree *t, mot_schedule *s) {
     if ((v = yaml_tree_get(t, root, "plan_cache", NULL))) MOT_TRY(yaml_tree_int(t, v, "plan_cache", 2, 1024, &s->plan_cache));
     if ((v = yaml_tree_get(t, root, "kv_layout", NULL))) MOT_TRY(yaml_tree_choice(t, v, "kv_layout", kv_layouts, &s->kv_layout));
     if ((v = yaml_tree_get(t, root, "precision", NULL))) MOT_TRY(yaml_tree_choice(t, v, "precision", precisions, &s->precision));
+    if ((v = yaml_tree_get(t, root, "quant_gemv", NULL))) MOT_TRY(yaml_tree_choice(t, v, "quant_gemv", quant_gemv_modes, &s->quant_gemv));
     return MOT_OK;
 }
 
@@ -117,6 +120,7 @@ void mot_schedule_write(const mot_schedule *s, const char *header, FILE *f) {
     fprintf(f, "graphs: %s\ngraph_cache: %d\nplan_cache: %d\nkv_layout: %s\n", booleans[s->graphs], s->graph_cache,
             s->plan_cache, kv_layouts[s->kv_layout]);
     fprintf(f, "precision: %s\n", precisions[s->precision]);
+    fprintf(f, "quant_gemv: %s\n", quant_gemv_modes[s->quant_gemv]);
 }
 
 void mot_schedule_describe(const mot_schedule *s, char *buf, size_t cap) {
@@ -126,16 +130,17 @@ void mot_schedule_describe(const mot_schedule *s, char *buf, size_t cap) {
     for (int i = 0, at = 0; i < s->n_threads_per_lane && at < (int)sizeof per_lane; i++) {
         at += snprintf(per_lane + at, sizeof per_lane - (size_t)at, "%s%d", i ? "+" : " ", s->threads_per_lane[i]);
     }
-    snprintf(buf, cap, "threads %s, lanes %s%s, gemm_from %d/%d, gemm blocking kc %d mc %d, graphs %s (%d), plan cache %d, precision %s",
+    snprintf(buf, cap, "threads %s, lanes %s%s, gemm_from %d/%d, gemm blocking kc %d mc %d, graphs %s (%d), plan cache %d, precision %s, quant gemv %s",
              s->threads ? threads : "all", lane_modes[s->concurrent_lanes], per_lane, s->gemm_from_f32,
              s->gemm_from_lowp, s->gemm_kc, s->gemm_mc, s->graphs ? "on" : "off", s->graph_cache, s->plan_cache,
-             precisions[s->precision]);
+             precisions[s->precision], quant_gemv_modes[s->quant_gemv]);
 }
 
 void mot_schedule_apply_cpu(const mot_schedule *s) {
     mot_cpu_set_gemm_from(s->gemm_from_f32, s->gemm_from_lowp);
     mot_cpu_set_gemm_blocking(s->gemm_kc, s->gemm_mc);
     mot_cpu_set_precision_fast(s->precision == 1);
+    mot_cpu_set_quant_gemv(s->quant_gemv);
     if (s->threads > 0) {
         omp_set_num_threads(s->threads);
     }

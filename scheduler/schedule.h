@@ -23,6 +23,8 @@ typedef struct {
     int kv_layout;                      /* 0 = "f32": f32 [layer][kv head][position][hd] (the only one) */
     int precision;                      /* 0 = "exact" (f32 activations), 1 = "fast" (CPU: int8
                                            activations against quantized weights; SPEC 1.7) */
+    int quant_gemv;                     /* CPU: how the decode GEMV streams quantized rows:
+                                           MOT_QUANT_GEMV_AUTO / _INTERLEAVED / _SEQUENTIAL */
 } mot_schedule;
 
 void mot_schedule_defaults(mot_schedule *s);

@@ -21,6 +21,15 @@ void mot_cpu_set_gemm_from(int f32, int lowp);
 /* The same for the block-quantized weights (Q8_0 ... Q6_K; default measured in matmul.c). */
 void mot_cpu_set_gemm_from_quant(int quant);
 
+/* How the decode GEMV streams block-quantized rows (schedule key quant_gemv; the measurements
+ * in kernels/cpu/matmul_gemv.c): AUTO picks INTERLEAVED (several runs of rows side by side,
+ * software prefetch ahead) on Intel CPUs and SEQUENTIAL (rows in order, hardware prefetch
+ * only) elsewhere. */
+enum { MOT_QUANT_GEMV_AUTO = 0, MOT_QUANT_GEMV_INTERLEAVED = 1, MOT_QUANT_GEMV_SEQUENTIAL = 2 };
+void mot_cpu_set_quant_gemv(int mode);
+/* Whether quantized rows are read interleaved under the current setting (AUTO resolved). */
+int mot_cpu_quant_gemv_interleaved(void);
+
 /* The packed GEMM's blocking: kc columns of k per block, mc tokens per chunk (rounded down to
  * a multiple of 4). Defaults measured in kernels/cpu/matmul_gemm.c; schedules may change them. */
 #define MOT_GEMM_KC_DEFAULT 256

@@ -133,6 +133,7 @@ typedef struct {
     int64_t xs_len;
     const float *xq;  /* precision: fast: each token quantized, [n][xq_len], or NULL (exact) */
     int64_t xq_len;
+    int quant_interleaved; /* quantized rows: mot_cpu_quant_gemv_interleaved() */
 } gemv_in;
 
 /* Dot products with every token's x of the r rows from row0, gap_rows apart. */
@@ -181,17 +182,36 @@ static void gemv_rows_bf16(const mot_matmul_job *job, const gemv_in *in, int n, 
     gemv_rows(job, in, n, r0, r1, MOT_DTYPE_BF16);
 }
 
-/* Quantized rows (kernels/cpu/quant_dot.c): one row at a time, read straight from its
- * blocks, meeting every token while it is in L1. The rows are taken from STREAMS runs in
- * turn (row i of each run, as the f32/bf16 rows are), so the memory system sees several
- * sequential streams in flight instead of one. Decode steps, A/B runs interleaved (2
- * threads, mot bench tg): TinyLlama-1.1B Q4_0 15.6-17.2 -> 17.8-18.8 t/s, SmolLM2-135M Q4_1
- * 96.6-103.1 -> 101.7-112.4, TinyLlama Q8_0 10.8-11.3 -> 11.2-11.3.
- * Each row also prefetches (T0) its run's row about QUANT_PREFETCH_BYTES ahead (at least 2
- * rows), so the loads overlap the arithmetic, which on 4-bit rows is as long as the memory
- * time (~11 GB/s a core in L2). TinyLlama Q4_0 tg, interleaved: without 18.5-20.9, 1 row
- * ahead 20.1-24.2, 2 rows 21.4-24.2, 4 rows 20.6-23.5 t/s; a non-temporal (NTA) prefetch
- * instead: 11.1-12.0 (on this Xeon it evicts what the dot is about to read). */
+/* How quantized rows are streamed (schedule key quant_gemv; kernels.h). One row at a time,
+ * read straight from its blocks, meeting every token while it is in L1; the rows of a chunk
+ * are taken either
+ *   interleaved: from STREAMS runs in turn (row i of each run, as the f32/bf16 rows are), each
+ *     row also prefetching (T0) its run's row about QUANT_PREFETCH_BYTES ahead (at least 2
+ *     rows), or
+ *   sequential: in order, the hardware prefetcher alone.
+ * Which wins depends on the CPU. On the 2-vCPU Xeon VM (AVX-512) of the earlier sections of
+ * docs/benchmarks.md, interleaved: decode steps, A/B runs interleaved (2 threads, mot bench
+ * tg): TinyLlama-1.1B Q4_0 15.6-17.2 -> 17.8-18.8 t/s from the runs, SmolLM2-135M Q4_1
+ * 96.6-103.1 -> 101.7-112.4, TinyLlama Q8_0 10.8-11.3 -> 11.2-11.3; the prefetch then 18.5-20.9
+ * -> 21.4-24.2 t/s on TinyLlama Q4_0 (1 row ahead 20.1-24.2, 4 rows 20.6-23.5; a non-temporal
+ * prefetch 11.1-12.0: it evicts what the dot is about to read). On the 2-vCPU AMD EPYC (Zen 4)
+ * VM of 2026-12-05, sequential: TinyLlama-shaped Q4_0 decode GEMVs (22 layers, 520 MiB from
+ * DRAM, 2 threads, the configurations alternating in one process), exact 25.6 -> 33.8 t/s,
+ * fast 28.8 -> 47.2 (runs without the prefetch: 30.0 / 42.5; 2 runs 33.4 / 46.4); there the
+ * quantized dot is compute-bound (about 14 GB/s a core from L2) and the prefetches and the
+ * switching between runs only cost issue slots. The f32 and bf16 rows, memory-bound, keep their
+ * 4 runs on both (EPYC bf16: 4 runs 33-35 GB/s, one 27 GB/s). */
+static int quant_gemv_mode = MOT_QUANT_GEMV_AUTO;
+
+void mot_cpu_set_quant_gemv(int mode) { quant_gemv_mode = mode; }
+
+int mot_cpu_quant_gemv_interleaved(void) {
+    if (quant_gemv_mode != MOT_QUANT_GEMV_AUTO) {
+        return quant_gemv_mode == MOT_QUANT_GEMV_INTERLEAVED;
+    }
+    return __builtin_cpu_is("intel"); /* libgcc fills in the CPU model before main */
+}
+
 static void gemv_rows_quant(const mot_matmul_job *job, const gemv_in *in, int n, int64_t r0, int64_t r1) {
     const mot_weight *w = job->w;
     mot_quant_dot_fn *dot = mot_cpu_quant_dot_fn(w->dtype);
@@ -199,13 +219,15 @@ static void gemv_rows_quant(const mot_matmul_job *job, const gemv_in *in, int n,
     const int64_t cols = w->cols;
     const size_t row_bytes = mot_dtype_row_bytes(w->dtype, cols);
     float own[in->xs ? 1 : in->xs_len]; /* the sums per token when there is no buffer */
-    const int64_t run = (r1 - r0) / STREAMS, tail = r0 + run * STREAMS;
+    const int streams = in->quant_interleaved ? STREAMS : 1;
+    const int64_t run = (r1 - r0) / streams, tail = r0 + run * streams;
     const int64_t pf_rows = (int64_t)((QUANT_PREFETCH_BYTES + row_bytes - 1) / row_bytes) < 2
                                 ? 2 : (int64_t)((QUANT_PREFETCH_BYTES + row_bytes - 1) / row_bytes);
-    for (int64_t i = 0; i < run * STREAMS + (r1 - tail); i++) {
-        const int64_t r = i < run * STREAMS ? r0 + (i % STREAMS) * run + i / STREAMS : tail + (i - run * STREAMS);
+    for (int64_t i = 0; i < run * streams + (r1 - tail); i++) {
+        const int64_t r = i < run * streams ? r0 + (i % streams) * run + i / streams : tail + (i - run * streams);
         const char *row = (const char *)w->data + (size_t)r * row_bytes;
-        if (i < run * STREAMS && i / STREAMS + pf_rows < run) { /* the same run's row pf_rows ahead */
+        if (in->quant_interleaved && i < run * streams && i / streams + pf_rows < run) {
+            /* the same run's row pf_rows ahead */
             const char *ahead = row + pf_rows * row_bytes;
             for (size_t o = 0; o < row_bytes; o += 64) {
                 _mm_prefetch(ahead + o, _MM_HINT_T0);
@@ -316,7 +338,10 @@ static void gemv_multi_team(const mot_matmul_job *jobs, int n_jobs, const float 
         any_fast |= fast && mot_cpu_quant_fdot_fn(jobs[j].w->dtype) != NULL;
         bytes += row_bytes_of(jobs[j].w) * jobs[j].w->rows;
     }
-    gemv_in in = {x, NULL, NULL, mot_cpu_quant_xsums_len(cols), NULL, mot_cpu_q8x_len(cols)};
+    gemv_in in = {x, NULL, NULL, mot_cpu_quant_xsums_len(cols), NULL, mot_cpu_q8x_len(cols), 0};
+    if (any_quant) {
+        in.quant_interleaved = mot_cpu_quant_gemv_interleaved();
+    }
     if (any_bf16) {
         /* Every thread splits x into its own buffer, for the same reason. */
         float *buf = mot_thread_scratch_get(&xeo_scratch, (size_t)n * (size_t)half * 2 + 1);

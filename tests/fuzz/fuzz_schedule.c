@@ -16,6 +16,7 @@
 void mot_cpu_set_gemm_from(int f32_rows, int lowp_rows) { (void)f32_rows, (void)lowp_rows; }
 void mot_cpu_set_gemm_blocking(int kc, int mc) { (void)kc, (void)mc; }
 void mot_cpu_set_precision_fast(int fast) { (void)fast; }
+void mot_cpu_set_quant_gemv(int mode) { (void)mode; }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     fuzz_dir("schedule");
