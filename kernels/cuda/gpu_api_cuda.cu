@@ -152,10 +152,11 @@ static int api_copy_d2h(void *, void *dst, const void *src, size_t bytes, void *
     return 0;
 }
 
-// (Re)creates the lane's cuBLAS handle on `stream` with its own workspace, the low-precision
-// activation scratch (max_gemm_elems * 2 bytes), the quantized GEMM's dequantization tile
+// (Re)creates the lane's cuBLAS handle on `stream` with its own workspace and precision, the
+// low-precision activation scratch (max_gemm_elems * 2 bytes), the exact GEMMs' widening tile
 // (dequant_bytes) and the split attention partials. Must run before any capture: this allocates.
-static int api_lane_create(void *ctx, int lane, void *stream, size_t max_gemm_elems, size_t dequant_bytes) {
+static int api_lane_create(void *ctx, int lane, void *stream, size_t max_gemm_elems, size_t dequant_bytes,
+                           int precision_fast) {
     api_ctx *c = (api_ctx *)ctx;
     if (lane < 0 || lane >= MOT_MAX_LANES) {
         return mot_fail(MOT_ERR_ARG, "cuda lane_create: lane %d out of range (max %d)", lane, MOT_MAX_LANES);
@@ -169,6 +170,7 @@ static int api_lane_create(void *ctx, int lane, void *stream, size_t max_gemm_el
     ln->stream = (cudaStream_t)stream;
     mot_status st = mot_cuda_blas_create((mot_cuda_stream)stream, GPU_API_WORKSPACE_BYTES, &ln->k.blas);
     if (st == MOT_OK) {
+        mot_cuda_blas_set_precision(ln->k.blas, precision_fast);
         st = mot_cuda_blas_reserve(ln->k.blas, max_gemm_elems * 2);
     }
     if (st == MOT_OK) {
