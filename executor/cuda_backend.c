@@ -624,6 +624,19 @@ const mot_cuda_backend_stats *mot_cuda_backend_stats_of(const mot_backend *b) {
     return &((const cuda_backend *)b)->stats;
 }
 
+mot_status mot_cuda_backend_device_figures(mot_backend *b, mot_cuda_device_figures *out) {
+    memset(out, 0, sizeof *out);
+    cuda_backend *c = (cuda_backend *)b;
+    if (strcmp(b->name, "cuda") || !c->api.copy_bandwidth || !c->api.mem_info) {
+        return mot_fail(MOT_ERR_UNSUPPORTED, "bench: backend %s has no device figures", b->name);
+    }
+    API(c->api.copy_bandwidth(c->api.ctx, MOT_CUDA_BENCH_COPY_BYTES, 20, &out->copy_gbs), "measuring copy bandwidth");
+    API(c->api.mem_info(c->api.ctx, &out->mem_used, &out->mem_total), "reading device memory");
+    out->weight_bytes = c->stats.weight_bytes;
+    out->arena_bytes = c->arena_bytes;
+    return MOT_OK;
+}
+
 void mot_cuda_backend_drop_graphs(mot_backend *b) {
     cuda_backend *c = (cuda_backend *)b;
     for (int i = 0; i < c->n_graphs; i++) {

@@ -73,6 +73,13 @@ typedef struct mot_gpu_api {
      * interleaved, so they overlap instead of nesting); range_end takes what range_start gave. */
     uint64_t (*range_start)(void *ctx, const char *name);
     void (*range_end)(void *ctx, uint64_t id);
+    /* Bench figures (`mot bench`; NULL where there are none, as in the fake); never during a
+     * capture. copy_bandwidth: device-to-device copies of `bytes`, timed by events after a
+     * warm-up, as (bytes read + bytes written) / second in GB/s: what the device's memory
+     * moves, the yardstick a decode step's weight reads are held against. mem_info: device
+     * memory in use (by every process) and in total. */
+    int (*copy_bandwidth)(void *ctx, size_t bytes, int reps, double *gbs);
+    int (*mem_info)(void *ctx, size_t *used, size_t *total);
     void (*destroy)(void *ctx);
 } mot_gpu_api;
 
