@@ -16,6 +16,7 @@
 #include "cli/schedule_options.h"
 #include "common/error.h"
 #include "common/mapped_file.h"
+#include "executor/cuda_backend.h"
 #include "kernels/cpu/kernels.h"
 #include "profiling/bench_record.h"
 #include "runtime/expert.h"
@@ -181,8 +182,9 @@ static mot_status bench(const bench_options *o) {
         mot_random_tokens(tokens, max_tokens, c->vocab, &x);
     }
     const int on_cpu = status == MOT_OK && !strcmp(e.backend->name, "cpu");
+    const int on_cuda = status == MOT_OK && !strcmp(e.backend->name, "cuda");
     read_probe probe = {0};
-    if (on_cpu) {
+    if (on_cpu || on_cuda) { /* CUDA: the bytes only (no read passes), for the fraction */
         probe.n_spans = MOT_EXPERT_DECODE_SPANS(ex);
         probe.spans = malloc((size_t)probe.n_spans * sizeof *probe.spans);
         if (!probe.spans) status = mot_fail(MOT_ERR_NOMEM, "bench: out of memory");
@@ -195,13 +197,14 @@ static mot_status bench(const bench_options *o) {
         status = run_test(&e, tokens, o, 0, o->n_gen, &probe, &results[n_results]);
         n_results++;
     }
+    mot_bench_context ctx;
+    char type[96];
     if (status == MOT_OK) {
-        mot_bench_context ctx = {.model = o->model_dir, .model_size = ex->weight_bytes,
-                                 .model_n_params = (uint64_t)ex->n_params,
-                                 .backend = !strcmp(e.backend->name, "cuda") ? "CUDA" : "CPU",
-                                 .build_commit = MOT_GIT_COMMIT, .peak_rss = mot_bench_peak_rss(),
-                                 .kv_bytes = mot_expert_kv_bytes(ex, n_ctx)};
-        char type[96];
+        ctx = (mot_bench_context){.model = o->model_dir, .model_size = ex->weight_bytes,
+                                  .model_n_params = (uint64_t)ex->n_params,
+                                  .backend = !strcmp(e.backend->name, "cuda") ? "CUDA" : "CPU",
+                                  .build_commit = MOT_GIT_COMMIT, .peak_rss = mot_bench_peak_rss(),
+                                  .kv_bytes = mot_expert_kv_bytes(ex, n_ctx)};
         snprintf(type, sizeof type, "%s %dx%d %s", c->arch, c->hidden, c->n_layers,
                  mot_dtype_name(ex->layers[0].wq.dtype));
         ctx.model_type = type;
@@ -211,10 +214,24 @@ static mot_status bench(const bench_options *o) {
         if (on_cpu && probe.passes == 0) {
             probe_read(&probe, 8); /* pp only: the figure is printed, no fraction */
         }
-        if (probe.seconds > 0) {
+        if (on_cpu && probe.seconds > 0) {
             ctx.read_bw_gbs = (double)probe.bytes * (double)probe.passes / probe.seconds / 1e9;
             ctx.read_bytes = probe.bytes;
         }
+        if (on_cuda) {
+            /* after the runs: the device memory they left allocated, then the copy probe */
+            mot_cuda_device_figures fig;
+            status = mot_cuda_backend_device_figures(e.backend, &fig);
+            if (status == MOT_OK) {
+                ctx.device = 1;
+                ctx.read_bw_gbs = fig.copy_gbs;
+                ctx.read_bytes = probe.bytes;
+                ctx.device_mem_used = fig.mem_used, ctx.device_mem_total = fig.mem_total;
+                ctx.device_weights = fig.weight_bytes, ctx.device_arena = fig.arena_bytes;
+            }
+        }
+    }
+    if (status == MOT_OK) {
         for (int i = 0; i < n_results; i++) {
             if (results[i].n_gen > 0 && ctx.read_bw_gbs > 0) {
                 /* Every decode step reads the probe's bytes once (the lm head included) and,

@@ -20,6 +20,8 @@ typedef struct {
     int timing;           /* time per node kind (CPU: per op on the team's master thread) */
     struct mot_trace *trace; /* profiling: one slice per plan node per pass (NULL: off) */
     int allow_nonfinite;  /* go on when a prompt's logits hold NaN/inf (--allow-nonfinite); else an error */
+    int precision_fast;   /* CUDA: `precision: fast`, tensor-core GEMMs over f16/bf16 weights (SPEC 1.7);
+                             0 = exact. (The CPU's share is global: mot_cpu_set_precision_fast.) */
 } mot_backend_options;
 
 typedef struct mot_backend mot_backend;

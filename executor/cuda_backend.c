@@ -168,29 +168,47 @@ static mot_status upload_interaction(cuda_backend *c, const mot_plan_source *src
     return MOT_OK;
 }
 
-/* The largest x a lane's GEMMs convert to f16/bf16: rows x widest input. */
-static size_t max_gemm_elems(const mot_plan_source *src, int lane) {
+/* The widest input (cols) of a lane's GEMMs: its expert's and the interaction's. */
+static size_t widest_input(const mot_plan_source *src, int lane) {
     const mot_config *cfg = &src->ex[lane]->cfg;
     size_t widest = (size_t)cfg->hidden;
     if ((size_t)cfg->ffn > widest) widest = (size_t)cfg->ffn;
     if ((size_t)cfg->n_heads * cfg->head_dim > widest) widest = (size_t)cfg->n_heads * cfg->head_dim;
     if ((size_t)src->shared_dim > widest) widest = (size_t)src->shared_dim;
-    return widest * (size_t)src->max_rows[lane];
+    return widest;
 }
 
-/* The f32 tile a lane's GEMMs over quantized weights dequantize rows into (prefill; decode's
- * GEMV reads the blocks): 64 rows of the widest input, at least 16 MiB so that the SGEMMs
- * are large; 0 when the lane's expert has no quantized weights. */
+static int lowp_linear(const mot_linear *l) { return l->w.dtype == MOT_DTYPE_F16 || l->w.dtype == MOT_DTYPE_BF16; }
+
+/* Whether a lane may run a GEMM over f16/bf16 weights: its expert's, or any interaction
+ * weight (the interaction ops may be issued on any lane). */
+static int lane_has_lowp(const mot_plan_source *src, int lane) {
+    int any = mot_expert_has_lowp(src->ex[lane]);
+    for (int q = 0; q < src->stacks && !any; q++) {
+        const mot_interaction_weights *iw = &src->inter[q];
+        any = lowp_linear(&iw->q) || lowp_linear(&iw->k) || lowp_linear(&iw->v) || lowp_linear(&iw->o);
+        for (int i = 0; i < src->n_lanes && !any; i++) {
+            any = lowp_linear(&iw->forward[src->expert[i]]) || lowp_linear(&iw->reverse[src->expert[i]]);
+        }
+    }
+    return any;
+}
+
+/* The largest x a lane's GEMMs convert to f16/bf16 (precision fast): rows x widest input;
+ * 0 in exact precision, where nothing is converted. */
+static size_t max_gemm_elems(const mot_plan_source *src, int lane, int fast) {
+    return fast ? widest_input(src, lane) * (size_t)src->max_rows[lane] : 0;
+}
+
+/* The f32 tile a lane's exact GEMMs widen weight rows into (prefill past the GEMVs): over
+ * quantized weights in both precisions, over f16/bf16 in exact. 64 rows of the widest
+ * input, at least 16 MiB so that the SGEMMs are large; 0 when the lane has no such GEMM. */
 #define DEQUANT_TILE_MIN_BYTES ((size_t)16 << 20)
-static size_t dequant_tile_bytes(const mot_plan_source *src, int lane) {
-    if (!mot_expert_has_quantized(src->ex[lane])) {
+static size_t dequant_tile_bytes(const mot_plan_source *src, int lane, int fast) {
+    if (!mot_expert_has_quantized(src->ex[lane]) && (fast || !lane_has_lowp(src, lane))) {
         return 0;
     }
-    const mot_config *cfg = &src->ex[lane]->cfg;
-    size_t widest = (size_t)cfg->hidden;
-    if ((size_t)cfg->ffn > widest) widest = (size_t)cfg->ffn;
-    if ((size_t)cfg->n_heads * cfg->head_dim > widest) widest = (size_t)cfg->n_heads * cfg->head_dim;
-    const size_t bytes = 64 * widest * sizeof(float);
+    const size_t bytes = 64 * widest_input(src, lane) * sizeof(float);
     return bytes > DEQUANT_TILE_MIN_BYTES ? bytes : DEQUANT_TILE_MIN_BYTES;
 }
 
@@ -210,7 +228,9 @@ static mot_status cuda_open(mot_backend *b, const mot_plan_source *src, const mo
     for (int i = 0; i < src->n_lanes; i++) {
         API(c->api.stream_create(c->api.ctx, &c->streams[i]), "creating a lane stream");
         API(c->api.event_create(c->api.ctx, &c->join_events[i]), "creating an event");
-        API(c->api.lane_create(c->api.ctx, i, c->streams[i], max_gemm_elems(src, i), dequant_tile_bytes(src, i)),
+        const int fast = c->opt.precision_fast;
+        API(c->api.lane_create(c->api.ctx, i, c->streams[i], max_gemm_elems(src, i, fast),
+                               dequant_tile_bytes(src, i, fast), fast),
             "creating a lane's cuBLAS handle");
     }
     API(c->api.alloc(c->api.ctx, layout->bytes, (void **)&c->arena), "allocating the arena");
@@ -602,6 +622,19 @@ mot_status mot_backend_cuda_with_api(const mot_backend_options *o, const mot_gpu
 
 const mot_cuda_backend_stats *mot_cuda_backend_stats_of(const mot_backend *b) {
     return &((const cuda_backend *)b)->stats;
+}
+
+mot_status mot_cuda_backend_device_figures(mot_backend *b, mot_cuda_device_figures *out) {
+    memset(out, 0, sizeof *out);
+    cuda_backend *c = (cuda_backend *)b;
+    if (strcmp(b->name, "cuda") || !c->api.copy_bandwidth || !c->api.mem_info) {
+        return mot_fail(MOT_ERR_UNSUPPORTED, "bench: backend %s has no device figures", b->name);
+    }
+    API(c->api.copy_bandwidth(c->api.ctx, MOT_CUDA_BENCH_COPY_BYTES, 20, &out->copy_gbs), "measuring copy bandwidth");
+    API(c->api.mem_info(c->api.ctx, &out->mem_used, &out->mem_total), "reading device memory");
+    out->weight_bytes = c->stats.weight_bytes;
+    out->arena_bytes = c->arena_bytes;
+    return MOT_OK;
 }
 
 void mot_cuda_backend_drop_graphs(mot_backend *b) {

@@ -15,6 +15,18 @@ const mot_cuda_backend_stats *mot_cuda_backend_stats_of(const mot_backend *b);
 /* Forgets every captured graph (the next uses capture again): tests compare captures. */
 void mot_cuda_backend_drop_graphs(mot_backend *b);
 
+/* What `mot bench` reports on CUDA beside its runs: the device's measured copy bandwidth
+ * (gpu_api copy_bandwidth over MOT_CUDA_BENCH_COPY_BYTES), device memory in use and in
+ * total, and this backend's own allocations. */
+#define MOT_CUDA_BENCH_COPY_BYTES ((size_t)256 << 20)
+typedef struct {
+    double copy_gbs;             /* (read + written) bytes per second / 1e9 */
+    size_t mem_used, mem_total;  /* cudaMemGetInfo: in use by every process, total */
+    size_t weight_bytes, arena_bytes; /* uploaded weights; the arena (KV caches, activations) */
+} mot_cuda_device_figures;
+/* MOT_ERR_UNSUPPORTED when b is not a CUDA backend or its table has no such figures. */
+mot_status mot_cuda_backend_device_figures(mot_backend *b, mot_cuda_device_figures *out);
+
 /* mot_backend_cuda_create (executor/backend.h) takes the real table from the CUDA backend
  * library, loaded on first use (executor/cuda_module.h). */
 

@@ -38,6 +38,8 @@ typedef struct {
 
 /* Whether any of its weights is block-quantized (a GGUF file's Q4_K, ...). */
 int mot_expert_has_quantized(const mot_expert *ex);
+/* Whether any of its weight matrices is f16 or bf16. */
+int mot_expert_has_lowp(const mot_expert *ex);
 
 /* y = x W^T (+ b): an nn.Linear as stored. */
 typedef struct {

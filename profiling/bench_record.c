@@ -72,9 +72,17 @@ void mot_bench_print_md(FILE *f, const mot_bench_context *c, const mot_bench_res
                 r[i].avg_ts, r[i].stddev_ts, bw);
     }
     fprintf(f, "\nmodel: %s | cpu: %s", c->model, c->cpu_info);
-    if (c->read_bw_gbs > 0) {
+    if (c->read_bw_gbs > 0 && c->device) {
+        fprintf(f, " | copy bandwidth: %.1f GB/s (device-to-device copies, read + written; a decode step reads %.1f MiB)",
+                c->read_bw_gbs, c->read_bytes / 1048576.0);
+    } else if (c->read_bw_gbs > 0) {
         fprintf(f, " | read bandwidth: %.1f GB/s (plain reads of the %.1f MiB a decode step reads)", c->read_bw_gbs,
                 c->read_bytes / 1048576.0);
+    }
+    if (c->device) {
+        fprintf(f, " | device memory: %.1f of %.1f MiB in use (weights %.1f MiB, arena %.1f MiB)",
+                c->device_mem_used / 1048576.0, c->device_mem_total / 1048576.0, c->device_weights / 1048576.0,
+                c->device_arena / 1048576.0);
     }
     fprintf(f, " | peak RSS: %.1f MiB (weights %.1f MiB", c->peak_rss / 1048576.0, c->model_size / 1048576.0);
     if (c->kv_bytes > 0) {
@@ -116,6 +124,12 @@ void mot_bench_print_json(FILE *f, const mot_bench_context *c, const mot_bench_r
         }
         fprintf(f, "],\n    \"read_bw_gbs\": %.6f,\n    \"read_bytes\": %llu,\n    \"bw_fraction\": %.4f,\n",
                 c->read_bw_gbs, (unsigned long long)c->read_bytes, r[i].bw_fraction);
+        if (c->device) {
+            fprintf(f, "    \"device_mem_used\": %llu,\n    \"device_mem_total\": %llu,\n", (unsigned long long)c->device_mem_used,
+                    (unsigned long long)c->device_mem_total);
+            fprintf(f, "    \"device_weights\": %llu,\n    \"device_arena\": %llu,\n", (unsigned long long)c->device_weights,
+                    (unsigned long long)c->device_arena);
+        }
         fprintf(f, "    \"peak_rss\": %llu,\n    \"kv_bytes\": %llu\n  }%s\n", (unsigned long long)c->peak_rss,
                 (unsigned long long)c->kv_bytes, i + 1 < n ? "," : "");
     }

@@ -27,9 +27,13 @@ typedef struct {
     const char *backend;      /* "CPU" */
     const char *build_commit;
     char cpu_info[128];
-    double read_bw_gbs;       /* plain read of the decode step's weights (interleaved with the
-                                 tg runs), GB/s; 0 = not measured (CUDA) */
+    double read_bw_gbs;       /* CPU: plain read of the decode step's weights (interleaved with
+                                 the tg runs); CUDA: device-to-device copies, bytes read +
+                                 written per second. GB/s; 0 = not measured */
     uint64_t read_bytes;      /* bytes a decode step reads (the probe's pass) */
+    int device;               /* CUDA: the device figures below are set */
+    uint64_t device_mem_used, device_mem_total; /* cudaMemGetInfo after the runs (every process) */
+    uint64_t device_weights, device_arena;      /* this run's uploads; its arena (KV, activations) */
     uint64_t peak_rss;        /* bytes */
     uint64_t kv_bytes;        /* KV cache bytes at the benchmark context */
     const char *schedule;     /* the schedule file, or NULL for the defaults */

@@ -1,6 +1,6 @@
 /* CUDA kernels: the same ops, names and shapes as kernels/cpu/kernels.h, on device pointers
- * and a stream. Activations f32; weights f32, f16 or bf16 (GEMMs through cuBLAS with f32
- * accumulation), or ggml's quantized blocks (kernels/cuda/quant.cu). Every call is
+ * and a stream. Activations f32; weights f32, f16 or bf16 (decode GEMVs of our own, GEMMs
+ * through cuBLAS, f32 accumulation throughout), or ggml's quantized blocks (kernels/cuda/quant.cu). Every call is
  * asynchronous on `stream` and reports launch errors through the usual mot_status +
  * mot_last_error(). Plain C interface so C code links against it. */
 #ifndef MOT_KERNELS_CUDA_KERNELS_H
@@ -32,7 +32,15 @@ mot_status mot_cuda_blas_reserve(mot_cuda_blas *blas, size_t bytes);
  * rows into, to at least `bytes` (at least one row: cols * 4). Same rules as above. */
 mot_status mot_cuda_blas_reserve_dequant(mot_cuda_blas *blas, size_t bytes);
 
-/* w->data is a device pointer here. y[n, rows] = x[n, cols] W^T. */
+/* precision (SPEC 1.7, the schedule key, docs/decisions.md): fast = 0 (`exact`, the default
+ * of a new handle): GEMMs over f16/bf16 weights widen tiles of weight rows to f32 and run
+ * SGEMM, so activations stay f32; fast = 1: they convert x to the weight's type and use the
+ * tensor cores (f32 accumulation). f32 and quantized weights, and every GEMV, are exact in
+ * both. Set before any capture: a captured graph keeps the kernels it was captured with. */
+void mot_cuda_blas_set_precision(mot_cuda_blas *blas, int fast);
+
+/* w->data is a device pointer here. y[n, rows] = x[n, cols] W^T. n up to
+ * MOT_CUDA_GEMV_MAX_N (decode) goes through mot_cuda_matmul_gemv for f32/f16/bf16 weights. */
 mot_status mot_cuda_matmul(mot_cuda_blas *blas, float *y, const float *x, const mot_weight *w, int n);
 /* y = x W^T + beta * y (beta 0 or 1: accumulate). reuse_x: the scratch already holds x in
  * w's dtype (the previous call had the same x, n, cols and dtype), so it is not converted again. */
@@ -55,6 +63,17 @@ mot_status mot_cuda_quant_dequant_rows(float *out, const mot_weight *w, int64_t 
 mot_status mot_cuda_quant_embed(float *out, const mot_weight *table, const int *tokens, int d, int n_rows,
                                 const mot_step_state *step, int lane, int n, unsigned grid,
                                 mot_cuda_stream stream);
+/* Decode GEMV (kernels/cuda/matmul_gemv.cu), f32 / f16 / bf16 weights, f32 x and accumulation:
+ * y[n, rows] = x[n, cols] W^T (+ bias[rows]) (+ res[n, rows]) for n <= MOT_CUDA_GEMV_MAX_N.
+ * bias, res: device pointers or NULL; res may be y itself (accumulate), not partly overlap it.
+ * Any cols and row alignment (misaligned rows are read element by element). Never allocates
+ * or synchronizes: capturable. */
+#define MOT_CUDA_GEMV_MAX_N 7
+mot_status mot_cuda_matmul_gemv(float *y, const float *x, const mot_weight *w, int n, const float *bias,
+                                const float *res, mot_cuda_stream stream);
+/* out[r, cols] = W[r0 + r, :] widened to f32 for r < nrows (f16/bf16 W; kernels/cuda/matmul.cu):
+ * the tiles exact-precision GEMMs multiply by SGEMM. */
+mot_status mot_cuda_widen_rows(float *out, const mot_weight *w, int64_t r0, int nrows, mot_cuda_stream stream);
 /* y[n, m] += bias[m] on the handle's stream. */
 mot_status mot_cuda_bias_add(mot_cuda_blas *blas, float *y, const float *bias, int n, int m);
 mot_status mot_cuda_embed_rows(float *out, const mot_weight *table, const int *tokens, int n,

@@ -50,10 +50,13 @@ typedef struct mot_gpu_api {
     int (*copy_h2d)(void *ctx, void *dst, const void *src, size_t bytes, void *stream);
     int (*copy_d2h)(void *ctx, void *dst, const void *src, size_t bytes, void *stream);
     /* Per-lane GEMM state (a cuBLAS handle bound to the lane's stream with its own workspace,
-     * scratch for low-precision copies of activations: max_gemm_elems x 2 bytes, and the f32
-     * tile that GEMMs over quantized weights dequantize rows into: dequant_bytes, 0 when the
-     * lane has no quantized weights), created before any capture. */
-    int (*lane_create)(void *ctx, int lane, void *stream, size_t max_gemm_elems, size_t dequant_bytes);
+     * scratch for low-precision copies of activations: max_gemm_elems x 2 bytes, 0 when the
+     * lane never converts them (precision exact), and the f32 tile that exact GEMMs over
+     * quantized or f16/bf16 weights widen rows into: dequant_bytes, 0 when the lane has no
+     * such GEMM), created before any capture. precision_fast: SPEC 1.7's `precision: fast`
+     * (tensor-core GEMMs with f16/bf16 activations), else exact. */
+    int (*lane_create)(void *ctx, int lane, void *stream, size_t max_gemm_elems, size_t dequant_bytes,
+                       int precision_fast);
     /* Issues the op's kernels / GEMMs on the lane's stream. Never synchronizes or allocates. */
     int (*launch)(void *ctx, const mot_gpu_launch *l, int lane, void *stream);
     /* Profiling: a timing-enabled event (destroyed with event_destroy), recorded on a stream
@@ -70,6 +73,13 @@ typedef struct mot_gpu_api {
      * interleaved, so they overlap instead of nesting); range_end takes what range_start gave. */
     uint64_t (*range_start)(void *ctx, const char *name);
     void (*range_end)(void *ctx, uint64_t id);
+    /* Bench figures (`mot bench`; NULL where there are none, as in the fake); never during a
+     * capture. copy_bandwidth: device-to-device copies of `bytes`, timed by events after a
+     * warm-up, as (bytes read + bytes written) / second in GB/s: what the device's memory
+     * moves, the yardstick a decode step's weight reads are held against. mem_info: device
+     * memory in use (by every process) and in total. */
+    int (*copy_bandwidth)(void *ctx, size_t bytes, int reps, double *gbs);
+    int (*mem_info)(void *ctx, size_t *used, size_t *total);
     void (*destroy)(void *ctx);
 } mot_gpu_api;
 

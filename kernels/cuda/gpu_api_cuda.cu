@@ -152,10 +152,11 @@ static int api_copy_d2h(void *, void *dst, const void *src, size_t bytes, void *
     return 0;
 }
 
-// (Re)creates the lane's cuBLAS handle on `stream` with its own workspace, the low-precision
-// activation scratch (max_gemm_elems * 2 bytes), the quantized GEMM's dequantization tile
+// (Re)creates the lane's cuBLAS handle on `stream` with its own workspace and precision, the
+// low-precision activation scratch (max_gemm_elems * 2 bytes), the exact GEMMs' widening tile
 // (dequant_bytes) and the split attention partials. Must run before any capture: this allocates.
-static int api_lane_create(void *ctx, int lane, void *stream, size_t max_gemm_elems, size_t dequant_bytes) {
+static int api_lane_create(void *ctx, int lane, void *stream, size_t max_gemm_elems, size_t dequant_bytes,
+                           int precision_fast) {
     api_ctx *c = (api_ctx *)ctx;
     if (lane < 0 || lane >= MOT_MAX_LANES) {
         return mot_fail(MOT_ERR_ARG, "cuda lane_create: lane %d out of range (max %d)", lane, MOT_MAX_LANES);
@@ -169,6 +170,7 @@ static int api_lane_create(void *ctx, int lane, void *stream, size_t max_gemm_el
     ln->stream = (cudaStream_t)stream;
     mot_status st = mot_cuda_blas_create((mot_cuda_stream)stream, GPU_API_WORKSPACE_BYTES, &ln->k.blas);
     if (st == MOT_OK) {
+        mot_cuda_blas_set_precision(ln->k.blas, precision_fast);
         st = mot_cuda_blas_reserve(ln->k.blas, max_gemm_elems * 2);
     }
     if (st == MOT_OK) {
@@ -210,6 +212,50 @@ static void api_range(void *, const char *name) {
 static uint64_t api_range_start(void *, const char *name) { return nvtxRangeStartA(name); }
 
 static void api_range_end(void *, uint64_t id) { nvtxRangeEnd((nvtxRangeId_t)id); }
+
+// Two buffers of `bytes` on a stream of our own; one warm-up copy, then reps timed copies.
+// The buffers are freed before returning: this runs between benchmark runs, never captured.
+static int api_copy_bandwidth(void *ctx, size_t bytes, int reps, double *gbs) {
+    MOT_CUDA_CHECK(cudaSetDevice(((api_ctx *)ctx)->device));
+    void *a = NULL, *b = NULL;
+    cudaStream_t s = NULL;
+    cudaEvent_t t0 = NULL, t1 = NULL;
+    float ms = 0.0f;
+    cudaError_t err = cudaMalloc(&a, bytes);
+    if (err == cudaSuccess) err = cudaMalloc(&b, bytes);
+    if (err == cudaSuccess) err = cudaMemset(a, 1, bytes);
+    if (err == cudaSuccess) err = cudaStreamCreateWithFlags(&s, cudaStreamNonBlocking);
+    if (err == cudaSuccess) err = cudaEventCreate(&t0);
+    if (err == cudaSuccess) err = cudaEventCreate(&t1);
+    if (err == cudaSuccess) err = cudaDeviceSynchronize();
+    if (err == cudaSuccess) err = cudaMemcpyAsync(b, a, bytes, cudaMemcpyDeviceToDevice, s); // warm-up
+    if (err == cudaSuccess) err = cudaEventRecord(t0, s);
+    for (int i = 0; i < reps && err == cudaSuccess; i++) {
+        err = cudaMemcpyAsync(b, a, bytes, cudaMemcpyDeviceToDevice, s);
+    }
+    if (err == cudaSuccess) err = cudaEventRecord(t1, s);
+    if (err == cudaSuccess) err = cudaEventSynchronize(t1);
+    if (err == cudaSuccess) err = cudaEventElapsedTime(&ms, t0, t1);
+    if (t0) cudaEventDestroy(t0);
+    if (t1) cudaEventDestroy(t1);
+    if (s) cudaStreamDestroy(s);
+    cudaFree(a);
+    cudaFree(b);
+    if (err != cudaSuccess) {
+        return mot_fail(MOT_ERR_INTERNAL, "cuda copy bandwidth over 2 x %zu bytes: %s", bytes, cudaGetErrorString(err));
+    }
+    *gbs = ms > 0.0f ? 2.0 * (double)bytes * reps / (ms * 1e-3) / 1e9 : 0.0;
+    return 0;
+}
+
+static int api_mem_info(void *ctx, size_t *used, size_t *total) {
+    size_t free_b = 0, total_b = 0;
+    MOT_CUDA_CHECK(cudaSetDevice(((api_ctx *)ctx)->device));
+    MOT_CUDA_CHECK(cudaMemGetInfo(&free_b, &total_b));
+    *used = total_b - free_b;
+    *total = total_b;
+    return 0;
+}
 
 static void api_destroy(void *ctx) {
     api_ctx *c = (api_ctx *)ctx;
@@ -261,6 +307,8 @@ extern "C" mot_status mot_gpu_api_cuda_create(int device, mot_gpu_api *out) {
     api.range = api_range;
     api.range_start = api_range_start;
     api.range_end = api_range_end;
+    api.copy_bandwidth = api_copy_bandwidth;
+    api.mem_info = api_mem_info;
     api.destroy = api_destroy;
     *out = api;
     return MOT_OK;

@@ -1,14 +1,19 @@
-// y[n, rows] = x[n, cols] . W^T through cuBLAS (f32 accumulation). cuBLAS is column-major:
-// the row-major W [rows, cols] is a column-major [cols, rows] matrix, so
-// y^T [rows, n] = W (as op T of that) . x^T, i.e. gemm(T, N, m = rows, n, k = cols).
-// f16/bf16 weights: x is converted to the weight type on the fly by a small kernel so that
-// cublasGemmEx sees matching A/B types (f32 output, f32 compute), into scratch reserved
-// beforehand (mot_cuda_blas_reserve): a GEMM never allocates, so it can be graph-captured.
-// Quantized weights (kernels/cuda/quant.cu): up to MOT_CUDA_QUANT_GEMV_MAX_N rows of x by the
-// quantized GEMV; more (prefill) by tiles of weight rows dequantized to f32 and cuBLAS SGEMM.
-// SGEMM rather than a tiled kernel of our own: it is exact (f32 activations, f32 accumulation,
-// SPEC 1.7's 1e-4), it is cuBLAS's tuned GEMM, and the dequantization costs one pass over
-// rows x cols against the GEMM's n x rows x cols, so it is small once n is past the GEMV's.
+// y[n, rows] = x[n, cols] . W^T. Which kernel, by weight dtype and n (SPEC 1.7's precision):
+//   - n <= MOT_CUDA_GEMV_MAX_N (decode), f32/f16/bf16 weights: our GEMV (matmul_gemv.cu),
+//     f32 activations in both precisions, bias and accumulation fused;
+//   - f32 weights: cuBLAS SGEMM;
+//   - f16/bf16, `precision: fast`: x converted to the weight type by a small kernel into
+//     scratch reserved beforehand (mot_cuda_blas_reserve), then cublasGemmEx on the tensor
+//     cores (f32 output, f32 compute);
+//   - f16/bf16, `precision: exact`, and quantized weights past their GEMV (quant.cu): tiles of
+//     weight rows widened / dequantized to f32 into the reserved tile, then SGEMM. Exact: f32
+//     activations and f32 accumulation (SPEC 1.7's 1e-4), cuBLAS's tuned GEMM, and the
+//     widening is one pass over rows x cols against the GEMM's n x rows x cols.
+// cuBLAS is column-major: the row-major W [rows, cols] is a column-major [cols, rows] matrix,
+// so y^T [rows, n] = W (as op T of that) . x^T, i.e. gemm(T, N, m = rows, n, k = cols).
+// SGEMM stays f32: the handle's math mode is CUBLAS_DEFAULT_MATH (no TF32 tensor ops) and every
+// f32 GEMM asks for CUBLAS_COMPUTE_32F (not _FAST_TF32). No call here allocates: a GEMM may
+// run inside a graph capture.
 #include <cublas_v2.h>
 #include <cuda_bf16.h>
 #include <cuda_fp16.h>
@@ -18,6 +23,7 @@
 #include "kernels/cuda/blas_handle.cuh"
 #include "kernels/cuda/cuda_check.h"
 #include "kernels/cuda/cuda_kernels.h"
+#include "kernels/cuda/op_common.cuh"
 #include "kernels/cuda/op_launch.h"
 
 static const float one_f32 = 1.0f;
@@ -32,6 +38,8 @@ extern "C" mot_status mot_cuda_blas_create(mot_cuda_stream stream, size_t worksp
     *out = b;
     MOT_CUBLAS_CHECK(cublasCreate(&b->handle));
     MOT_CUBLAS_CHECK(cublasSetStream(b->handle, b->stream));
+    // f32 GEMMs stay f32 (SPEC 1.7): no TF32 tensor-core math, whatever the default becomes.
+    MOT_CUBLAS_CHECK(cublasSetMathMode(b->handle, CUBLAS_DEFAULT_MATH));
     if (workspace_bytes) {
         MOT_CUDA_CHECK(cudaMalloc(&b->workspace, workspace_bytes));
         MOT_CUBLAS_CHECK(cublasSetWorkspace(b->handle, b->workspace, workspace_bytes));
@@ -63,6 +71,38 @@ template <typename T> __global__ void convert_kernel(T *out, const float *in, si
     }
 }
 
+extern "C" void mot_cuda_blas_set_precision(mot_cuda_blas *b, int fast) { b->fast = fast != 0; }
+
+// out[r, c] = W[r0 + r, c] as f32: [nrows, cols], grid-stride over the elements.
+template <typename T>
+__global__ void widen_rows_kernel(float *__restrict__ out, const T *__restrict__ w, size_t count) {
+    for (size_t i = blockIdx.x * (size_t)blockDim.x + threadIdx.x; i < count; i += (size_t)gridDim.x * blockDim.x) {
+        out[i] = mot_to_float<T>(w[i]);
+    }
+}
+
+extern "C" mot_status mot_cuda_widen_rows(float *out, const mot_weight *w, int64_t r0, int nrows,
+                                          mot_cuda_stream stream) {
+    if (nrows <= 0) {
+        return MOT_OK;
+    }
+    if (r0 < 0 || r0 + nrows > w->rows || (w->dtype != MOT_DTYPE_F16 && w->dtype != MOT_DTYPE_BF16)) {
+        return mot_fail(MOT_ERR_ARG, "cuda widen rows: rows %lld..%lld of a %s weight with %lld", (long long)r0,
+                        (long long)r0 + nrows, mot_dtype_name(w->dtype), (long long)w->rows);
+    }
+    const size_t count = (size_t)nrows * (size_t)w->cols, first = (size_t)r0 * (size_t)w->cols;
+    const size_t want = (count + 255) / 256;
+    const unsigned grid = (unsigned)(want < 65535 ? want : 65535);
+    cudaStream_t s = (cudaStream_t)stream;
+    if (w->dtype == MOT_DTYPE_F16) {
+        widen_rows_kernel<<<grid, 256, 0, s>>>(out, (const __half *)w->data + first, count);
+    } else {
+        widen_rows_kernel<<<grid, 256, 0, s>>>(out, (const __nv_bfloat16 *)w->data + first, count);
+    }
+    MOT_CUDA_LAUNCHED();
+    return MOT_OK;
+}
+
 extern "C" mot_status mot_cuda_blas_reserve(mot_cuda_blas *b, size_t bytes) {
     if (bytes <= b->x_lowp_bytes) {
         return MOT_OK;
@@ -90,31 +130,39 @@ extern "C" mot_status mot_cuda_blas_reserve_dequant(mot_cuda_blas *b, size_t byt
     return MOT_OK;
 }
 
-// Quantized W: y[n, m] = x[n, k] W^T + beta y. Past the GEMV's n, tiles of R weight rows are
-// dequantized into w_tile [R, k] and multiplied by SGEMM into y's columns r0..r0+R (cuBLAS
-// sees y^T [m, n], so the tile's output starts at y + r0 with ldc m). The tiles run in order
-// on the handle's stream, so one scratch serves them all.
-static mot_status quant_matmul(mot_cuda_blas *b, float *y, const float *x, const mot_weight *w, int n, float beta) {
-    if (n <= MOT_CUDA_QUANT_GEMV_MAX_N) {
-        return mot_cuda_quant_gemv(y, x, w, n, beta, (mot_cuda_stream)b->stream);
-    }
+// Exact GEMM over quantized or f16/bf16 W: y[n, m] = x[n, k] W^T + beta y. Tiles of R weight
+// rows are widened to f32 into w_tile [R, k] and multiplied by SGEMM into y's columns
+// r0..r0+R (cuBLAS sees y^T [m, n], so the tile's output starts at y + r0 with ldc m). The
+// tiles run in order on the handle's stream, so one scratch serves them all.
+static mot_status tiled_sgemm(mot_cuda_blas *b, float *y, const float *x, const mot_weight *w, int n, float beta) {
     const int m = (int)w->rows, k = (int)w->cols;
     const size_t row_floats = (size_t)k;
     const size_t tile_rows = b->w_tile_bytes / (row_floats * sizeof(float));
     if (tile_rows < 1) {
         return mot_fail(MOT_ERR_INTERNAL,
-                        "cuda matmul: a %s weight with %d columns needs a dequantization tile of at least %zu bytes, "
+                        "cuda matmul: a %s weight with %d columns needs a widening tile of at least %zu bytes, "
                         "%zu reserved (mot_cuda_blas_reserve_dequant / lane_create dequant_bytes too small)",
                         mot_dtype_name(w->dtype), k, row_floats * sizeof(float), b->w_tile_bytes);
     }
+    const int quant = mot_dtype_is_quantized(w->dtype);
     for (int r0 = 0; r0 < m; r0 += (int)tile_rows) {
         const int rt = m - r0 < (int)tile_rows ? m - r0 : (int)tile_rows;
-        MOT_TRY(mot_cuda_quant_dequant_rows(b->w_tile, w, r0, rt, (mot_cuda_stream)b->stream));
+        if (quant) {
+            MOT_TRY(mot_cuda_quant_dequant_rows(b->w_tile, w, r0, rt, (mot_cuda_stream)b->stream));
+        } else {
+            MOT_TRY(mot_cuda_widen_rows(b->w_tile, w, r0, rt, (mot_cuda_stream)b->stream));
+        }
         MOT_CUBLAS_CHECK(cublasGemmEx(b->handle, CUBLAS_OP_T, CUBLAS_OP_N, rt, n, k, &one_f32, b->w_tile, CUDA_R_32F,
                                       k, x, CUDA_R_32F, k, &beta, y + r0, CUDA_R_32F, m, CUBLAS_COMPUTE_32F,
                                       CUBLAS_GEMM_DEFAULT));
     }
     return MOT_OK;
+}
+
+// Whether mot_cuda_matmul_ex takes (w, n) through our GEMV, which fuses the bias.
+static int gemv_takes(const mot_weight *w, int n) {
+    return n <= MOT_CUDA_GEMV_MAX_N &&
+           (w->dtype == MOT_DTYPE_F32 || w->dtype == MOT_DTYPE_F16 || w->dtype == MOT_DTYPE_BF16);
 }
 
 extern "C" mot_status mot_cuda_matmul_ex(mot_cuda_blas *b, float *y, const float *x, const mot_weight *w, int n,
@@ -124,6 +172,9 @@ extern "C" mot_status mot_cuda_matmul_ex(mot_cuda_blas *b, float *y, const float
     if (n <= 0) {
         return MOT_OK;
     }
+    if (gemv_takes(w, n)) {
+        return mot_cuda_matmul_gemv(y, x, w, n, NULL, beta != 0.0f ? y : NULL, (mot_cuda_stream)b->stream);
+    }
     if (w->dtype == MOT_DTYPE_F32) {
         MOT_CUBLAS_CHECK(cublasGemmEx(b->handle, CUBLAS_OP_T, CUBLAS_OP_N, m, n, k, &one, w->data, CUDA_R_32F, k,
                                       x, CUDA_R_32F, k, &beta, y, CUDA_R_32F, m, CUBLAS_COMPUTE_32F,
@@ -131,10 +182,16 @@ extern "C" mot_status mot_cuda_matmul_ex(mot_cuda_blas *b, float *y, const float
         return MOT_OK;
     }
     if (mot_dtype_is_quantized(w->dtype)) {
-        return quant_matmul(b, y, x, w, n, beta);
+        if (n <= MOT_CUDA_QUANT_GEMV_MAX_N) {
+            return mot_cuda_quant_gemv(y, x, w, n, beta, (mot_cuda_stream)b->stream);
+        }
+        return tiled_sgemm(b, y, x, w, n, beta);
     }
     if (w->dtype != MOT_DTYPE_F16 && w->dtype != MOT_DTYPE_BF16) {
         return mot_fail(MOT_ERR_UNSUPPORTED, "cuda matmul: weight dtype %s", mot_dtype_name(w->dtype));
+    }
+    if (!b->fast) {
+        return tiled_sgemm(b, y, x, w, n, beta);
     }
     // Never allocate here: this may run inside a graph capture (mot_cuda_blas_reserve grows it).
     const size_t count = (size_t)n * k;
@@ -188,9 +245,10 @@ extern "C" mot_status mot_cuda_bias_add(mot_cuda_blas *b, float *y, const float 
 
 // MATMUL op: y_j[rows, w_j.rows] = in[rows, cols] W_j^T (+ bias_j) for j < n_w, or with
 // accumulate y[0] += x W_0^T (+ bias_0). rows is the host's row count (1 in decode, n_new in
-// prefill): cuBLAS shapes are fixed at capture, so a dead lane still runs its GEMV on stale rows
-// of its own scratch, which nothing reads. x is converted to f16/bf16 once when consecutive
-// weights share the dtype and width.
+// prefill): launch shapes are fixed at capture, so a dead lane still runs its GEMV on stale
+// rows of its own scratch, which nothing reads. Our GEMV (rows <= MOT_CUDA_GEMV_MAX_N) adds
+// the bias and the accumulation in its epilogue; otherwise the bias is a kernel of its own.
+// fast: x is converted to f16/bf16 once when consecutive weights share the dtype and width.
 extern "C" mot_status mot_cuda_op_matmul(const mot_gpu_launch *l, mot_cuda_lane *lane, mot_cuda_stream stream) {
     const mot_plan_op *op = l->op;
     const mot_op_matmul *m = &op->matmul;
@@ -208,6 +266,10 @@ extern "C" mot_status mot_cuda_op_matmul(const mot_gpu_launch *l, mot_cuda_lane 
         float *y = m->y[j].bytes ? (float *)(l->arena + m->y[j].off) : NULL;
         if (!y || !w->data) {
             return mot_fail(MOT_ERR_ARG, "cuda matmul: weight %d or its output is missing", j);
+        }
+        if (gemv_takes(w, l->rows)) {
+            MOT_TRY(mot_cuda_matmul_gemv(y, x, w, l->rows, l->bias[j], m->accumulate ? y : NULL, stream));
+            continue;
         }
         const int reuse = j > 0 && w->dtype == l->w[j - 1].dtype && w->cols == l->w[j - 1].cols;
         MOT_TRY(mot_cuda_matmul_ex(b, y, x, w, l->rows, m->accumulate ? 1.0f : 0.0f, reuse));

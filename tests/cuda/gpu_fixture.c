@@ -21,9 +21,10 @@ int gpu_fx_init(gpu_fx *f, size_t arena_bytes, size_t max_gemm_elems) {
     if (mot_gpu_api_cuda_create(0, &f->api) != MOT_OK) {
         fatal("mot_gpu_api_cuda_create");
     }
+    f->max_gemm_elems = max_gemm_elems;
     for (int i = 0; i < MOT_MAX_LANES; i++) {
         if (f->api.stream_create(f->api.ctx, &f->stream[i]) ||
-            f->api.lane_create(f->api.ctx, i, f->stream[i], max_gemm_elems, GPU_FX_DEQUANT_BYTES)) {
+            f->api.lane_create(f->api.ctx, i, f->stream[i], max_gemm_elems, GPU_FX_DEQUANT_BYTES, 0)) {
             fatal("stream / lane_create");
         }
     }
@@ -33,6 +34,14 @@ int gpu_fx_init(gpu_fx *f, size_t arena_bytes, size_t max_gemm_elems) {
     f->bytes = arena_bytes;
     f->used = (sizeof(mot_step_state) + 255) & ~(size_t)255;
     return 0;
+}
+
+void gpu_fx_set_precision(gpu_fx *f, int fast) {
+    for (int i = 0; i < MOT_MAX_LANES; i++) {
+        if (f->api.lane_create(f->api.ctx, i, f->stream[i], f->max_gemm_elems, GPU_FX_DEQUANT_BYTES, fast)) {
+            fatal("lane_create (precision)");
+        }
+    }
 }
 
 void gpu_fx_free(gpu_fx *f) {

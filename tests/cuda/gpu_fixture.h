@@ -15,6 +15,7 @@ typedef struct {
     size_t bytes, used;
     void *allocs[64];             /* weights etc. outside the arena */
     int n_allocs;
+    size_t max_gemm_elems;        /* what gpu_fx_init gave lane_create */
 } gpu_fx;
 
 extern int gpu_fx_failures;
@@ -25,6 +26,8 @@ extern int gpu_fx_failures;
 /* 0, or 77 when there is no device (the caller returns it: ctest's skip code). */
 int gpu_fx_init(gpu_fx *f, size_t arena_bytes, size_t max_gemm_elems);
 void gpu_fx_free(gpu_fx *f);
+/* Recreates every lane in `precision: fast` (1) or exact (0, what gpu_fx_init makes). */
+void gpu_fx_set_precision(gpu_fx *f, int fast);
 
 mot_buf gpu_fx_buf(gpu_fx *f, size_t bytes);                        /* zeroed */
 void gpu_fx_put(gpu_fx *f, mot_buf b, const void *host);            /* whole buffer */

@@ -133,11 +133,16 @@ static void test_norms(void) {
     free(x), free(w), free(b), free(out), free(ref), free(gate);
 }
 
-/* n_w weights [rows_j, COLS] of dtype, the last with a bias; then accumulate into out[0]. */
-static void test_matmul(mot_dtype dtype, int n_w) {
-    enum { N = 3, COLS = 64 };
+/* n_w weights [rows_j, COLS] of dtype, the last with a bias; then accumulate into out[0].
+ * N rows of x: up to MOT_CUDA_GEMV_MAX_N through our GEMV (bias and accumulation fused), more
+ * through cuBLAS; lanes in `precision: fast` (1) or exact (0). Exact keeps f32 activations:
+ * the f32 bound whatever the weights (SPEC 1.7); fast rounds x to the weight type in GEMMs. */
+enum { MM_MAX_N = 12 };
+static void test_matmul(mot_dtype dtype, int n_w, int N, int fast) {
+    enum { COLS = 64 };
     const int rows_of[3] = {48, 40, 24};
-    const int bf16 = dtype == MOT_DTYPE_BF16;
+    const int lowp = dtype != MOT_DTYPE_F32;
+    gpu_fx_set_precision(&F, fast);
     float *x = host_floats(N * COLS, 5), *y = malloc(N * 48 * 4), *ref = malloc(N * 48 * 4);
     float *wf[3], *bias = host_floats(48, 6);
     mot_weight hw[3];
@@ -151,18 +156,20 @@ static void test_matmul(mot_dtype dtype, int n_w) {
     for (int j = 0; j < n_w; j++) {
         wf[j] = host_floats((size_t)rows_of[j] * COLS, 20 + j);
         w16[j] = malloc((size_t)rows_of[j] * COLS * 2);
-        for (int i = 0; i < rows_of[j] * COLS; i++) w16[j][i] = mot_f32_to_bf16(wf[j][i]);
-        hw[j] = (mot_weight){dtype, bf16 ? (const void *)w16[j] : (const void *)wf[j], rows_of[j], COLS};
+        for (int i = 0; i < rows_of[j] * COLS; i++)
+            w16[j][i] = dtype == MOT_DTYPE_F16 ? mot_f32_to_f16(wf[j][i]) : mot_f32_to_bf16(wf[j][i]);
+        hw[j] = (mot_weight){dtype, lowp ? (const void *)w16[j] : (const void *)wf[j], rows_of[j], COLS};
         out[j] = gpu_fx_buf(&F, (size_t)N * rows_of[j] * 4);
         op.matmul.y[j] = out[j];
         l.w[j] = hw[j];
-        l.w[j].data = gpu_fx_upload(&F, hw[j].data, (size_t)rows_of[j] * COLS * (bf16 ? 2 : 4));
+        l.w[j].data = gpu_fx_upload(&F, hw[j].data, (size_t)rows_of[j] * COLS * (lowp ? 2 : 4));
     }
     const float *dbias = gpu_fx_upload(&F, bias, 48 * 4);
     l.bias[n_w - 1] = dbias;
     set_lane(2, 0, N, 0);
     gpu_fx_run(&F, &l, "matmul");
-    const double bound = bf16 ? 2e-2 : 1e-5; /* bf16: x is rounded to bf16 for cuBLAS */
+    const int rounded = fast && lowp && N > MOT_CUDA_GEMV_MAX_N; /* x rounded to the weight type */
+    const double bound = !rounded ? 1e-5 : dtype == MOT_DTYPE_F16 ? 5e-3 : 2e-2;
     for (int j = 0; j < n_w; j++) {
         gpu_fx_get(&F, y, out[j]);
         mot_ref_matmul(ref, x, &hw[j], N);
@@ -170,9 +177,9 @@ static void test_matmul(mot_dtype dtype, int n_w) {
             for (int t = 0; t < N; t++)
                 for (int r = 0; r < rows_of[j]; r++) ref[t * rows_of[j] + r] += bias[r];
         }
-        char what[96];
-        snprintf(what, sizeof what, "matmul %s weight %d of %d%s", mot_dtype_name(dtype), j, n_w,
-                 j == n_w - 1 ? " (+bias)" : "");
+        char what[128];
+        snprintf(what, sizeof what, "matmul %s n=%d %s weight %d of %d%s", mot_dtype_name(dtype), N,
+                 fast ? "fast" : "exact", j, n_w, j == n_w - 1 ? " (+bias)" : "");
         fx_expect_close(what, y, ref, (size_t)N * rows_of[j], bound);
     }
     /* accumulate: out[0] = y0_prev + x W0^T + bias */
@@ -186,8 +193,11 @@ static void test_matmul(mot_dtype dtype, int n_w) {
     gpu_fx_get(&F, y, out[0]);
     mot_ref_matmul(ref, x, &hw[0], N);
     for (int i = 0; i < N * 48; i++) ref[i] += prev[i] + bias[i % 48];
-    fx_expect_close(bf16 ? "matmul bf16 accumulate (+bias)" : "matmul f32 accumulate (+bias)", y, ref, N * 48,
-                    bound);
+    char what[96];
+    snprintf(what, sizeof what, "matmul %s n=%d %s accumulate (+bias)", mot_dtype_name(dtype), N,
+             fast ? "fast" : "exact");
+    fx_expect_close(what, y, ref, N * 48, bound);
+    gpu_fx_set_precision(&F, 0);
     for (int j = 0; j < n_w; j++) free(wf[j]), free(w16[j]);
     free(x), free(y), free(ref), free(bias), free(prev);
 }
@@ -381,9 +391,15 @@ int main(void) {
     test_embed(MOT_DTYPE_F32);
     test_embed(MOT_DTYPE_BF16);
     test_norms();
-    test_matmul(MOT_DTYPE_F32, 2);
-    test_matmul(MOT_DTYPE_BF16, 3);
-    test_matmul(MOT_DTYPE_BF16, 1);
+    for (int fast = 0; fast <= 1; fast++) {
+        for (int n = 1; n <= MM_MAX_N; n += 11) { /* 1: the GEMV; 12: cuBLAS */
+            test_matmul(MOT_DTYPE_F32, 2, n, fast);
+            test_matmul(MOT_DTYPE_BF16, 3, n, fast);
+            test_matmul(MOT_DTYPE_BF16, 1, n, fast);
+            test_matmul(MOT_DTYPE_F16, 2, n, fast);
+        }
+        test_matmul(MOT_DTYPE_BF16, 3, 3, fast);
+    }
     test_rope_append();
     check_attention("attention prefill GQA 8/2 hd 64", 8, 2, 64, 0, 4, 6, 6, 16);
     check_attention("attention prefill GQA 8/2 hd 64, window 5", 8, 2, 64, 5, 4, 6, 6, 16);

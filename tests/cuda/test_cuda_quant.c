@@ -235,7 +235,7 @@ int main(void) {
     mot_cuda_device_describe(0, desc, sizeof desc);
     printf("device: %s\n", desc);
     /* lane 0: a tile of 64 KiB (7 rows of 2304 floats: 43 tiles of a 301-row weight) */
-    if (F.api.lane_create(F.api.ctx, 0, F.stream[0], 1 << 16, (size_t)64 << 10)) {
+    if (F.api.lane_create(F.api.ctx, 0, F.stream[0], 1 << 16, (size_t)64 << 10, 0)) {
         printf("FAIL lane_create with a small tile: %s\n", mot_last_error());
         return 1;
     }

@@ -11,6 +11,11 @@ if(TARGET motcuda)
   target_link_libraries(test_cuda_ops PRIVATE motcuda motlib)
   add_test(NAME cuda_ops COMMAND test_cuda_ops)
   set_tests_properties(cuda_ops PROPERTIES SKIP_RETURN_CODE 77)
+  # The decode GEMV (kernels/cuda/matmul_gemv.cu) and exact GEMMs over f16/bf16 weights.
+  add_executable(test_cuda_gemv tests/cuda/test_cuda_gemv.c)
+  target_link_libraries(test_cuda_gemv PRIVATE motcuda motlib)
+  add_test(NAME cuda_gemv COMMAND test_cuda_gemv)
+  set_tests_properties(cuda_gemv PROPERTIES SKIP_RETURN_CODE 77 LABELS "gpu;cuda" TIMEOUT 300)
   # The training backward kernels (kernels/cuda/cuda_backward.h) vs the CPU ones.
   add_executable(test_cuda_backward tests/cuda/test_cuda_backward.c)
   target_link_libraries(test_cuda_backward PRIVATE motcuda motlib)

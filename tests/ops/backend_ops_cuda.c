@@ -32,7 +32,7 @@ int be_init(size_t bytes) {
     }
     for (int i = 0; i < MOT_MAX_LANES; i++) {
         if (api.stream_create(api.ctx, &stream[i]) ||
-            api.lane_create(api.ctx, i, stream[i], (size_t)1 << 20, (size_t)4 << 20)) {
+            api.lane_create(api.ctx, i, stream[i], (size_t)1 << 20, (size_t)4 << 20, 0)) { /* exact */
             fatal("stream / lane_create");
         }
     }

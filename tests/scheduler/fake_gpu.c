@@ -48,7 +48,9 @@ struct fake_gpu {
         size_t bytes;
     } *uploads;                              /* host-to-device copies, in order */
     int n_uploads, cap_uploads;
-    size_t dequant_bytes[MOT_MAX_LANES];     /* lane_create's quantized-GEMM tile */
+    size_t dequant_bytes[MOT_MAX_LANES];     /* lane_create's widening tile (exact GEMMs) */
+    size_t gemm_elems[MOT_MAX_LANES];        /* lane_create's low-precision x scratch (elements) */
+    int precision_fast[MOT_MAX_LANES];       /* lane_create's precision (1 fast, 0 exact) */
 };
 
 #define FAKE_LAUNCH_US 10.0
@@ -271,11 +273,14 @@ static int copy_h2d(void *ctx, void *dst, const void *src, size_t bytes, void *s
     return copy(ctx, dst, src, bytes, stream);
 }
 
-static int lane_create(void *ctx, int lane, void *stream, size_t max_gemm_elems, size_t dequant_bytes) {
+static int lane_create(void *ctx, int lane, void *stream, size_t max_gemm_elems, size_t dequant_bytes,
+                       int precision_fast) {
     fake_gpu *f = ctx;
     if (f->capturing) return reject(f, "cuBLAS handle created inside a capture");
     if (lane < 0 || lane >= MOT_MAX_LANES) return reject(f, "lane_create: lane out of range");
     f->dequant_bytes[lane] = dequant_bytes;
+    f->gemm_elems[lane] = max_gemm_elems;
+    f->precision_fast[lane] = precision_fast;
     return 0;
 }
 
@@ -416,4 +421,12 @@ size_t fake_gpu_uploaded_bytes(const fake_gpu *f, const void *host) {
 
 size_t fake_gpu_lane_dequant_bytes(const fake_gpu *f, int lane) {
     return lane >= 0 && lane < MOT_MAX_LANES ? f->dequant_bytes[lane] : 0;
+}
+
+size_t fake_gpu_lane_gemm_elems(const fake_gpu *f, int lane) {
+    return lane >= 0 && lane < MOT_MAX_LANES ? f->gemm_elems[lane] : 0;
+}
+
+int fake_gpu_lane_precision_fast(const fake_gpu *f, int lane) {
+    return lane >= 0 && lane < MOT_MAX_LANES ? f->precision_fast[lane] : -1;
 }

@@ -46,8 +46,12 @@ long fake_gpu_ranges_started(const fake_gpu *f);     /* node profiler ranges sta
 int fake_gpu_open_ranges(const fake_gpu *f);         /* node profiler ranges not ended */
 /* Bytes copied to the device from host address `host` (0 when never): a weight's upload. */
 size_t fake_gpu_uploaded_bytes(const fake_gpu *f, const void *host);
-/* The dequantization tile lane_create was given for a lane (0: no quantized weights). */
+/* What lane_create was given for a lane: the widening tile of exact GEMMs over quantized or
+ * (precision exact) f16/bf16 weights (0: none), the low-precision x scratch in elements
+ * (precision fast), the precision (1 fast, 0 exact). */
 size_t fake_gpu_lane_dequant_bytes(const fake_gpu *f, int lane);
+size_t fake_gpu_lane_gemm_elems(const fake_gpu *f, int lane);
+int fake_gpu_lane_precision_fast(const fake_gpu *f, int lane);
 
 /* 1 when node b depends on node a through a chain of edges in g. */
 int fake_graph_reaches(const fake_graph *g, int a, int b);

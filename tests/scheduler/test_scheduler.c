@@ -363,7 +363,9 @@ static void test_cuda_quant_upload(const mot_model *m, const mot_route *r) {
 
     fake_gpu *f = fake_gpu_create();
     mot_gpu_api api = fake_gpu_api(f);
-    mot_backend_options bo = {.kind = MOT_BACKEND_CUDA, .graphs = 1, .graph_cache = 4};
+    /* fast: only quantized weights need the tile (exact also gives one to f16/bf16 lanes:
+     * test_cuda_precision) */
+    mot_backend_options bo = {.kind = MOT_BACKEND_CUDA, .graphs = 1, .graph_cache = 4, .precision_fast = 1};
     mot_engine e;
     fake_engine(m, r, &api, &bo, &e);
     CHECK(fake_gpu_uploaded_bytes(f, blocks) == bytes, "a Q8_0 [%lld, %lld] weight uploads rows x row_bytes = %zu bytes (%zu)",
@@ -375,7 +377,7 @@ static void test_cuda_quant_upload(const mot_model *m, const mot_route *r) {
           "lane 0 (quantized) has a dequantization tile of at least a row (%zu bytes)", fake_gpu_lane_dequant_bytes(f, 0));
     for (int i = 1; i < e.src.n_lanes; i++) {
         if (e.src.ex[i] != ex) {
-            CHECK(fake_gpu_lane_dequant_bytes(f, i) == 0, "lane %d (no quantized weights) has no tile (%zu bytes)", i,
+            CHECK(fake_gpu_lane_dequant_bytes(f, i) == 0, "fast: lane %d (no quantized weights) has no tile (%zu bytes)", i,
                   fake_gpu_lane_dequant_bytes(f, i));
         }
     }
@@ -387,6 +389,51 @@ static void test_cuda_quant_upload(const mot_model *m, const mot_route *r) {
     fake_gpu_destroy(f);
     *w = saved;
     free(blocks);
+}
+
+/* precision (SPEC 1.7) reaches every lane's lane_create, with the scratch that precision's
+ * GEMMs use: exact widens f16/bf16 weight rows to f32 into a tile (and converts no x), fast
+ * converts x to f16/bf16 (and needs no tile where nothing is quantized). One weight of lane
+ * 0's expert is made bf16 (zero bytes) for the run, then restored. */
+static void test_cuda_precision(const mot_model *m, const mot_route *r) {
+    mot_plan_source src;
+    MUST(mot_plan_source_from_route(m, r, 0, &src));
+    mot_expert *ex = (mot_expert *)src.ex[0];
+    mot_weight *w = &ex->layers[0].w_up;
+    const mot_weight saved = *w;
+    uint16_t *zeros = calloc((size_t)w->rows * (size_t)w->cols, sizeof *zeros);
+    w->dtype = MOT_DTYPE_BF16;
+    w->data = zeros;
+    for (int fast = 0; fast <= 1; fast++) {
+        fake_gpu *f = fake_gpu_create();
+        mot_gpu_api api = fake_gpu_api(f);
+        mot_backend_options bo = {.kind = MOT_BACKEND_CUDA, .graphs = 1, .graph_cache = 4, .precision_fast = fast};
+        mot_engine e;
+        fake_engine(m, r, &api, &bo, &e);
+        for (int i = 0; i < e.src.n_lanes; i++) {
+            CHECK(fake_gpu_lane_precision_fast(f, i) == fast, "precision %s: lane %d created with fast = %d",
+                  fast ? "fast" : "exact", i, fake_gpu_lane_precision_fast(f, i));
+        }
+        const size_t tile = fake_gpu_lane_dequant_bytes(f, 0), elems = fake_gpu_lane_gemm_elems(f, 0);
+        if (fast) {
+            CHECK(tile == 0 && elems >= (size_t)w->cols * 5,
+                  "fast: lane 0 (bf16) converts x (%zu elements, 5 rows of %lld) and has no tile (%zu bytes)", elems,
+                  (long long)w->cols, tile);
+        } else {
+            CHECK(tile >= (size_t)w->cols * sizeof(float) && elems == 0,
+                  "exact: lane 0 (bf16) has a widening tile of at least a row (%zu bytes) and no x scratch (%zu)",
+                  tile, elems);
+        }
+        run_prompts(&e);
+        MUST(mot_engine_decode(&e));
+        MUST(mot_engine_decode(&e));
+        CHECK(fake_gpu_errors(f) == 0, "precision %s run: nothing rejected (%s)", fast ? "fast" : "exact",
+              fake_gpu_last_error(f));
+        mot_engine_close(&e);
+        fake_gpu_destroy(f);
+    }
+    *w = saved;
+    free(zeros);
 }
 
 /* Profiling on the CUDA backend: prefill and 5 decode steps; with graphs, an eager decode, a
@@ -514,6 +561,7 @@ int main(int argc, char **argv) {
     test_cpu_lanes(m, &r);
     test_cuda_executor(m, &r);
     test_cuda_quant_upload(m, &r);
+    test_cuda_precision(m, &r);
     test_cuda_trace(m, &r, 1);
     test_cuda_trace(m, &r, 0);
     test_fake_rejects();

@@ -1,0 +1,241 @@
+// Decode GEMV over f32 / f16 / bf16 weights (the CUDA side of kernels/cpu/matmul_gemv.c):
+//   y[t, r] = sum_c W[r, c] x[t, c] (+ bias[r]) (+ res[t, r])   for t < n <= MOT_CUDA_GEMV_MAX_N
+// with f32 activations read as they are (no conversion kernel) and f32 accumulation, in both
+// precisions: a GEMV is bound by reading W, so widening each weight in registers costs
+// nothing and keeps SPEC 1.7's exact contract.
+//
+// Shape: blocks of 4 warps. WPR warps share a row (WPR = 1: 4 rows a block; WPR = 4: one row
+// a block, each warp a quarter of the columns), so narrow matrices (few rows) still launch
+// enough blocks to keep HBM busy. The warps of a row combine their sums through shared memory
+// in warp order: the result does not depend on timing (no atomics), and with WPR = 1 a row's
+// sum is the same whatever else is in the block.
+// Loads: 16 bytes a lane (uint4 of 8 halves / 4 floats), UNROLL of them in flight before any
+// is used, streaming (evict-first: every weight is read once a token, so it should not push x
+// and the KV cache out of L2). A row whose start is not 16-byte aligned (cols * size not a
+// multiple of 16) is read element by element; columns past the last whole vector too.
+#include <cstdint>
+
+#include "kernels/cuda/op_common.cuh"
+
+enum { GEMV_WARPS = 4, GEMV_UNROLL = 4 };
+
+// The 16-byte word of weights as 8 (f16/bf16) or 4 (f32) floats; returns how many.
+template <typename T> struct gemv_vec;
+template <> struct gemv_vec<float> {
+    enum { N = 4 };
+    static __device__ __forceinline__ void widen(const uint4 &u, float *f) {
+        f[0] = __uint_as_float(u.x), f[1] = __uint_as_float(u.y);
+        f[2] = __uint_as_float(u.z), f[3] = __uint_as_float(u.w);
+    }
+};
+// bf16 is the high half of an f32: element 2i is the low 16 bits of word i, shifted up.
+template <> struct gemv_vec<__nv_bfloat16> {
+    enum { N = 8 };
+    static __device__ __forceinline__ void widen(const uint4 &u, float *f) {
+        const uint32_t w[4] = {u.x, u.y, u.z, u.w};
+#pragma unroll
+        for (int i = 0; i < 4; i++) {
+            f[2 * i] = __uint_as_float(w[i] << 16);
+            f[2 * i + 1] = __uint_as_float(w[i] & 0xffff0000u);
+        }
+    }
+};
+template <> struct gemv_vec<__half> {
+    enum { N = 8 };
+    static __device__ __forceinline__ void widen(const uint4 &u, float *f) {
+        const uint32_t w[4] = {u.x, u.y, u.z, u.w};
+#pragma unroll
+        for (int i = 0; i < 4; i++) {
+            f[2 * i] = __half2float(__ushort_as_half((unsigned short)(w[i] & 0xffffu)));
+            f[2 * i + 1] = __half2float(__ushort_as_half((unsigned short)(w[i] >> 16)));
+        }
+    }
+};
+
+// acc[t] += sum_j f[j] x[t, c + j] for the V weights f at column c. xv: x rows are 16-byte
+// aligned at every multiple of 4 columns (x aligned, cols % 4 == 0), so float4 loads.
+template <int V, int NT>
+__device__ __forceinline__ void gemv_fma(float *acc, const float *f, const float *__restrict__ x, int cols, int c,
+                                         int n, bool xv) {
+#pragma unroll
+    for (int t = 0; t < NT; t++) {
+        if (t < n) {
+            const float *xp = x + (size_t)t * cols + c;
+            float a = acc[t];
+            if (xv) {
+#pragma unroll
+                for (int j = 0; j < V; j += 4) {
+                    const float4 v = __ldg((const float4 *)(xp + j));
+                    a = fmaf(f[j], v.x, a);
+                    a = fmaf(f[j + 1], v.y, a);
+                    a = fmaf(f[j + 2], v.z, a);
+                    a = fmaf(f[j + 3], v.w, a);
+                }
+            } else {
+#pragma unroll
+                for (int j = 0; j < V; j++) {
+                    a = fmaf(f[j], __ldg(xp + j), a);
+                }
+            }
+            acc[t] = a;
+        }
+    }
+}
+
+// w: [rows, cols] of T; x: [n, cols]; y, res: [n, rows] (res may be y: accumulate); bias:
+// [rows] or NULL. Grid: ceil(rows / (GEMV_WARPS / WPR)) blocks of GEMV_WARPS * 32 threads.
+template <typename T, int NT, int WPR>
+__global__ void __launch_bounds__(GEMV_WARPS * 32)
+    gemv_kernel(float *y, const float *__restrict__ x, const T *__restrict__ w, const float *__restrict__ bias,
+                const float *res, int rows, int cols, int n) {
+    constexpr int V = gemv_vec<T>::N;
+    constexpr int ROWS_PER_BLOCK = GEMV_WARPS / WPR;
+    __shared__ float part[GEMV_WARPS][NT];
+    const int warp = threadIdx.x >> 5, lane = threadIdx.x & 31;
+    const int row = blockIdx.x * ROWS_PER_BLOCK + warp / WPR, slice = warp % WPR;
+    float acc[NT];
+#pragma unroll
+    for (int t = 0; t < NT; t++) {
+        acc[t] = 0.0f;
+    }
+    if (row < rows) { // no return: WPR > 1 meets a block barrier below
+        const T *wr = w + (size_t)row * cols;
+        const bool wv = ((uintptr_t)wr & 15) == 0; // the same for the whole warp: no divergence
+        const bool xv = ((uintptr_t)x & 15) == 0 && cols % 4 == 0;
+        const int nvec = wv ? cols / V : 0;
+        const uint4 *w4 = (const uint4 *)wr;
+        // Vectors slice * 32 + lane, then every 32 * WPR, UNROLL of them loaded before use.
+        constexpr int STEP = 32 * WPR;
+        int v = slice * 32 + lane;
+        for (; v + (GEMV_UNROLL - 1) * STEP < nvec; v += GEMV_UNROLL * STEP) {
+            uint4 u[GEMV_UNROLL];
+#pragma unroll
+            for (int i = 0; i < GEMV_UNROLL; i++) {
+                u[i] = __ldcs(w4 + v + i * STEP);
+            }
+#pragma unroll
+            for (int i = 0; i < GEMV_UNROLL; i++) {
+                float f[V];
+                gemv_vec<T>::widen(u[i], f);
+                gemv_fma<V, NT>(acc, f, x, cols, (v + i * STEP) * V, n, xv);
+            }
+        }
+        for (; v < nvec; v += STEP) {
+            float f[V];
+            gemv_vec<T>::widen(__ldcs(w4 + v), f);
+            gemv_fma<V, NT>(acc, f, x, cols, v * V, n, xv);
+        }
+        // The rest one element at a time: the tail past nvec * V (the whole row when misaligned).
+        for (int c = nvec * V + slice * 32 + lane; c < cols; c += STEP) {
+            const float f = mot_to_float<T>(wr[c]);
+#pragma unroll
+            for (int t = 0; t < NT; t++) {
+                if (t < n) {
+                    acc[t] = fmaf(f, __ldg(x + (size_t)t * cols + c), acc[t]);
+                }
+            }
+        }
+    }
+#pragma unroll
+    for (int t = 0; t < NT; t++) {
+        acc[t] = mot_warp_sum(acc[t]);
+    }
+    if (WPR > 1) {
+        if (lane == 0) {
+#pragma unroll
+            for (int t = 0; t < NT; t++) {
+                part[warp][t] = acc[t];
+            }
+        }
+        __syncthreads();
+        if (slice == 0) {
+#pragma unroll
+            for (int t = 0; t < NT; t++) {
+                float s = part[warp][t];
+#pragma unroll
+                for (int k = 1; k < WPR; k++) {
+                    s += part[warp + k][t];
+                }
+                acc[t] = s;
+            }
+        }
+    }
+    if (row >= rows || slice != 0 || lane != 0) {
+        return;
+    }
+    // As the CPU stores it (kernels/cpu/matmul_gemv.c store_rows): (v + b), then + res.
+    const float b = bias ? bias[row] : 0.0f;
+#pragma unroll
+    for (int t = 0; t < NT; t++) {
+        if (t < n) {
+            const size_t i = (size_t)t * rows + row;
+            const float v = bias ? acc[t] + b : acc[t];
+            y[i] = res ? res[i] + v : v;
+        }
+    }
+}
+
+// Warps per row: one while that already gives two blocks per SM of a large GPU (132 SMs on
+// an H100), else split the columns over more warps when a row is long enough to share.
+// Not tuned on a GPU yet (docs/gpu.md).
+static int gemv_warps_per_row(int rows, int cols) {
+    const int blocks_at_1 = (rows + GEMV_WARPS - 1) / GEMV_WARPS;
+    if (blocks_at_1 >= 264 || cols < 1024) {
+        return 1;
+    }
+    return cols >= 4096 ? 4 : 2;
+}
+
+template <typename T, int NT>
+static void gemv_launch(float *y, const float *x, const T *w, const float *bias, const float *res, int rows, int cols,
+                        int n, cudaStream_t s) {
+    const int wpr = gemv_warps_per_row(rows, cols);
+    const unsigned grid = (unsigned)((rows + GEMV_WARPS / wpr - 1) / (GEMV_WARPS / wpr));
+    if (wpr == 1) {
+        gemv_kernel<T, NT, 1><<<grid, GEMV_WARPS * 32, 0, s>>>(y, x, w, bias, res, rows, cols, n);
+    } else if (wpr == 2) {
+        gemv_kernel<T, NT, 2><<<grid, GEMV_WARPS * 32, 0, s>>>(y, x, w, bias, res, rows, cols, n);
+    } else {
+        gemv_kernel<T, NT, 4><<<grid, GEMV_WARPS * 32, 0, s>>>(y, x, w, bias, res, rows, cols, n);
+    }
+}
+
+// n = 1 (a decode step) gets its own instantiation; 2..MAX_N share one that skips t >= n.
+template <typename T>
+static void gemv_dispatch_n(float *y, const float *x, const T *w, const float *bias, const float *res, int rows,
+                            int cols, int n, cudaStream_t s) {
+    if (n == 1) {
+        gemv_launch<T, 1>(y, x, w, bias, res, rows, cols, n, s);
+    } else {
+        gemv_launch<T, MOT_CUDA_GEMV_MAX_N>(y, x, w, bias, res, rows, cols, n, s);
+    }
+}
+
+extern "C" mot_status mot_cuda_matmul_gemv(float *y, const float *x, const mot_weight *w, int n, const float *bias,
+                                           const float *res, mot_cuda_stream stream) {
+    if (n <= 0 || w->rows == 0) {
+        return MOT_OK;
+    }
+    if (n > MOT_CUDA_GEMV_MAX_N || !w->data || !x || !y || w->rows < 0 || w->rows > INT32_MAX || w->cols <= 0 ||
+        w->cols > INT32_MAX || (res && res != y && res + (size_t)n * w->rows > y && y + (size_t)n * w->rows > res)) {
+        return mot_fail(MOT_ERR_ARG, "cuda GEMV: n %d (max %d), %s weight [%lld, %lld], residual overlapping y partly",
+                        n, MOT_CUDA_GEMV_MAX_N, mot_dtype_name(w->dtype), (long long)w->rows, (long long)w->cols);
+    }
+    const int rows = (int)w->rows, cols = (int)w->cols;
+    cudaStream_t s = (cudaStream_t)stream;
+    switch (w->dtype) {
+    case MOT_DTYPE_F32:
+        gemv_dispatch_n(y, x, (const float *)w->data, bias, res, rows, cols, n, s);
+        break;
+    case MOT_DTYPE_F16:
+        gemv_dispatch_n(y, x, (const __half *)w->data, bias, res, rows, cols, n, s);
+        break;
+    case MOT_DTYPE_BF16:
+        gemv_dispatch_n(y, x, (const __nv_bfloat16 *)w->data, bias, res, rows, cols, n, s);
+        break;
+    default:
+        return mot_fail(MOT_ERR_UNSUPPORTED, "cuda GEMV: weight dtype %s (f32, f16 or bf16)", mot_dtype_name(w->dtype));
+    }
+    MOT_CUDA_LAUNCHED();
+    return MOT_OK;
+}
