@@ -414,6 +414,17 @@ static void run_fast_cases(int threads) {
                              !memcmp(rd, xq, sizeof(float) * (size_t)(cols / 32));
             if (!same) printf("FAIL fast: x's codes differ from the reference's\n");
             check(same);
+            /* and the pair-interleaved copy the 4-bit dots read (quant.h) */
+            const int8_t *pairs = (const int8_t *)(xq + 2 * xl) + cols;
+            int paired = 1;
+            for (int64_t b = 0; b + 2 <= cols / 32; b += 2) {
+                for (int h = 0; h < 2; h++) {
+                    paired &= !memcmp(pairs + 32 * b + 32 * h, rq + 32 * b + 16 * h, 16) &&
+                              !memcmp(pairs + 32 * b + 32 * h + 16, rq + 32 * (b + 1) + 16 * h, 16);
+                }
+            }
+            if (!paired) printf("FAIL fast: x's pair-interleaved codes differ from the reference's\n");
+            check(paired);
             free(xq), free(rd), free(rq);
             free(x), free(y), free(ref), free(tol), free(bound), free(exact);
         }
