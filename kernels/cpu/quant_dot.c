@@ -717,7 +717,46 @@ MOT_INLINE float fdot_k45(const void *row, const float *xq, int64_t cols, int fi
     return mot_hsum8(_mm256_add_ps(acc0, acc1)) - mot_hsum8(macc);
 }
 
-static float fdot_q4_k(const void *row, const float *xq, int64_t cols) { return fdot_k45(row, xq, cols, 0); }
+/* Q4_K against the pair-interleaved codes of x (quant.h): sub-blocks 2p and 2p+1 are the low
+ * and high nibbles of the same 32 code bytes, and x's pair p holds their halves interleaved, so
+ * the first 16 bytes broadcast to both lanes and shifted by 0 (low lane) and 4 (high lane)
+ * give [2p: 0-15 | 2p+1: 0-15], the next 16 bytes [2p: 16-31 | 2p+1: 16-31]: two accumulating
+ * integer dots, then one convert and one FMA for two sub-blocks (fdot_q4_pairs does the same
+ * for Q4_0 / Q4_1). TinyLlama-shaped Q4_K decode, Zen 4: see docs/benchmarks.md. */
+static float fdot_q4_k_pairs(const void *row, const float *xq, int64_t cols) {
+    const int64_t L = mot_cpu_quant_xsums_len(cols);
+    const float *xd = xq, *xds = xq + L;
+    const int8_t *xp = (const int8_t *)(xq + 2 * L) + cols;
+    const uint8_t *p = row;
+    __m256 acc0 = _mm256_setzero_ps(), acc1 = _mm256_setzero_ps(), macc = _mm256_setzero_ps();
+    const __m256i low4 = _mm256_set1_epi8(15), shifts = _mm256_setr_epi64x(0, 0, 4, 4);
+    for (int64_t k = 0; k < cols / 256; k++) {
+        const uint8_t *b = p + k * 144, *qs = b + 16;
+        const __m128i w = scales_k4_words(b + 4);
+        const __m256 sm = _mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(w));
+        const __m256 sm2 = _mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(_mm_srli_si128(w, 8)));
+        const __m256 sv = _mm256_mul_ps(_mm256_mul_ps(_mm256_set1_ps(f16_at(b)), sm), _mm256_loadu_ps(xd + 8 * k));
+        macc = _mm256_fmadd_ps(_mm256_mul_ps(_mm256_set1_ps(f16_at(b + 2)), sm2), _mm256_loadu_ps(xds + 8 * k), macc);
+        const int8_t *xb = xp + 256 * k;
+        for (int pr = 0; pr < 4; pr++) {
+            const __m128i *q = (const __m128i *)(qs + 32 * pr);
+            const __m256i a = _mm256_and_si256(_mm256_srlv_epi64(_mm256_broadcastsi128_si256(_mm_loadu_si128(q)), shifts), low4);
+            const __m256i c = _mm256_and_si256(_mm256_srlv_epi64(_mm256_broadcastsi128_si256(_mm_loadu_si128(q + 1)), shifts), low4);
+            __m256i iv = idot32_acc(_mm256_setzero_si256(), a, _mm256_loadu_si256((const __m256i *)(xb + 64 * pr)));
+            iv = idot32_acc(iv, c, _mm256_loadu_si256((const __m256i *)(xb + 64 * pr + 32)));
+            const int s0 = 2 * pr, s1 = 2 * pr + 1;
+            const __m256 sc = _mm256_permutevar8x32_ps(sv, _mm256_setr_epi32(s0, s0, s0, s0, s1, s1, s1, s1));
+            if (pr & 1) {
+                acc1 = _mm256_fmadd_ps(_mm256_cvtepi32_ps(iv), sc, acc1);
+            } else {
+                acc0 = _mm256_fmadd_ps(_mm256_cvtepi32_ps(iv), sc, acc0);
+            }
+        }
+    }
+    return mot_hsum8(_mm256_add_ps(acc0, acc1)) - mot_hsum8(macc);
+}
+
+static float fdot_q4_k(const void *row, const float *xq, int64_t cols) { return fdot_q4_k_pairs(row, xq, cols); }
 static float fdot_q5_k(const void *row, const float *xq, int64_t cols) { return fdot_k45(row, xq, cols, 1); }
 
 /* The 6-bit codes 0..63 of elements 128 h + 32 g .. + 31 of a Q6_K block */
