@@ -8,7 +8,7 @@
  * vector; sum_j (q_x + 128) q_w = q_x . q_w + 128 sum q_w, and the second term (per row and
  * sub-block, from the packing) is subtracted before the scales: the integer part is exact.
  * Tile: 4 tokens x 48 rows, 12 int32 accumulators over one sub-block (32 columns, 16 for
- * Q6_K) and 12 f32 ones over all of k: per sub-block, (iacc - corr) as f32 times d_w d_x, plus
+ * Q6_K) and 12 f32 ones over all of k: per sub-block, iacc (started at -corr) as f32 times d_w d_x, plus
  * the offset m_w ds_x (Q4_1, Q4_K, Q5_K). The packed weights of a panel (48 rows over all of
  * k, cols x 48 bytes + the scales) stay in L2 while every token tile passes.
  * Without AVX-512 VNNI there is no fast GEMM: the exact one runs (mot_cpu_qgemm_fast_ok). */
@@ -32,11 +32,12 @@ static mot_thread_scratch qb_scratch; /* a panel and one decoded row: each threa
 static mot_thread_scratch qx_scratch; /* one quantized token row: each thread's own */
 
 /* A packed panel of QNR rows: bq[cols / 4][QNR] (4 codes of a row per int32), and per
- * sub-block s: dw, dm [nsub][QNR] and corr [nsub][QNR] = 128 * the sum of the codes. */
+ * sub-block s: dw, dm [nsub][QNR] and ncorr [nsub][QNR] = -128 * the sum of the codes, which
+ * the integer accumulators start from (one subtraction less per accumulator and sub-block). */
 typedef struct {
     int32_t *bq;
     float *dw, *dm;
-    int32_t *corr;
+    int32_t *ncorr;
 } qpanel;
 
 static size_t panel_floats(int64_t cols, int S) { return (size_t)(cols / 4 + 3 * (cols / S)) * QNR; }
@@ -54,7 +55,7 @@ static void pack_panel(qpanel *bp, float *tmp, const mot_weight *w, int64_t j0, 
             for (int64_t k = 0; k < nq; k++) bp->bq[k * QNR + r] = 0;
             for (int64_t s = 0; s < nsub; s++) {
                 bp->dw[s * QNR + r] = bp->dm[s * QNR + r] = 0.0f;
-                bp->corr[s * QNR + r] = 0;
+                bp->ncorr[s * QNR + r] = 0;
             }
             continue;
         }
@@ -67,7 +68,7 @@ static void pack_panel(qpanel *bp, float *tmp, const mot_weight *w, int64_t j0, 
         for (int64_t s = 0; s < nsub; s++) {
             bp->dw[s * QNR + r] = tdw[s];
             bp->dm[s * QNR + r] = tdm[s];
-            bp->corr[s * QNR + r] = 128 * tqs[s];
+            bp->ncorr[s * QNR + r] = -128 * tqs[s];
         }
     }
 }
@@ -83,8 +84,10 @@ MOT_INLINE void qtile(float *y, int64_t ldy, const int32_t *aq, const float *ad,
     const int qps = S / 4;
     for (int64_t s = 0; s < nsub; s++) {
         __m512i iacc[QMR][QNV];
-        for (int t = 0; t < QMR; t++)
-            for (int v = 0; v < QNV; v++) iacc[t][v] = _mm512_setzero_si512();
+        for (int v = 0; v < QNV; v++) {
+            const __m512i nc = _mm512_loadu_si512((const void *)(bp->ncorr + s * QNR + 16 * v));
+            for (int t = 0; t < QMR; t++) iacc[t][v] = nc;
+        }
         const int64_t kq0 = s * qps;
         for (int kk = 0; kk < qps; kk++) {
             const int64_t kq = kq0 + kk;
@@ -103,9 +106,8 @@ MOT_INLINE void qtile(float *y, int64_t ldy, const int32_t *aq, const float *ad,
         const int64_t blk = s * S / 32;
         for (int v = 0; v < QNV; v++) {
             const __m512 dwv = _mm512_loadu_ps(bp->dw + s * QNR + 16 * v);
-            const __m512i cv = _mm512_loadu_si512((const void *)(bp->corr + s * QNR + 16 * v));
             for (int t = 0; t < QMR; t++) {
-                const __m512 f = _mm512_cvtepi32_ps(_mm512_sub_epi32(iacc[t][v], cv));
+                const __m512 f = _mm512_cvtepi32_ps(iacc[t][v]);
                 facc[t][v] = _mm512_fmadd_ps(f, _mm512_mul_ps(dwv, _mm512_set1_ps(ad[blk * QMR + t])), facc[t][v]);
             }
             if (offs) {
@@ -193,7 +195,7 @@ static void qgemm_team(float *y, const float *x, const mot_weight *w, int n) {
         bp.bq = (int32_t *)pbuf;
         bp.dw = pbuf + nq * QNR;
         bp.dm = bp.dw + nsub * QNR;
-        bp.corr = (int32_t *)(bp.dm + nsub * QNR);
+        bp.ncorr = (int32_t *)(bp.dm + nsub * QNR);
     }
     float *tmp = pbuf ? pbuf + panel_floats(cols, S) : NULL;
     for (int64_t j0 = j_begin; j0 < j_end; j0 += QNR) {
