@@ -566,38 +566,26 @@ MOT_INLINE __m256i bits_at(__m256i h, int s, int to, int mask) {
     return _mm256_and_si256(v, _mm256_set1_epi8((char)mask));
 }
 
-MOT_INLINE float fdot_b32(const void *row, const float *xq, int64_t cols, mot_dtype dt) {
-    const int64_t bytes = dt == MOT_DTYPE_Q8_0 ? 34 : dt == MOT_DTYPE_Q4_0 ? 18 : 20;
-    const int qoff = dt == MOT_DTYPE_Q4_1 ? 4 : 2;
-    const int64_t nb = cols / 32, L = mot_cpu_quant_xsums_len(cols);
-    const float *xd = xq, *xds = xq + L;
+/* Q8_0: one block at a time (its 32 code bytes are x's 32 in order): |w| against x with w's
+ * signs, the scales of 16 blocks converted together. */
+static float fdot_q8_0(const void *row, const float *xq, int64_t cols) {
+    const int64_t bytes = 34, nb = cols / 32, L = mot_cpu_quant_xsums_len(cols);
+    const float *xd = xq;
     const int8_t *xv = (const int8_t *)(xq + 2 * L);
     const uint8_t *p = row;
-    __m256 acc0 = _mm256_setzero_ps(), acc1 = _mm256_setzero_ps(), macc = _mm256_setzero_ps();
+    __m256 acc0 = _mm256_setzero_ps(), acc1 = _mm256_setzero_ps();
     for (int64_t g0 = 0; g0 < nb; g0 += 16) {
         const int count = (int)(nb - g0 < 16 ? nb - g0 : 16);
         const uint8_t *gp = p + g0 * bytes;
-        float d[16], m[16], s[16];
-        f16_group(d, dt == MOT_DTYPE_Q4_1 ? m : NULL, gp, bytes, count);
+        float d[16], s[16];
+        f16_group(d, NULL, gp, bytes, count);
         for (int i = 0; i < 16; i += 8) {
-            const __m256 dv = _mm256_loadu_ps(d + i);
-            _mm256_storeu_ps(s + i, _mm256_mul_ps(dv, _mm256_loadu_ps(xd + g0 + i)));
-            if (dt == MOT_DTYPE_Q4_0) {
-                macc = _mm256_fmadd_ps(_mm256_mul_ps(dv, _mm256_set1_ps(-8.0f)), _mm256_loadu_ps(xds + g0 + i), macc);
-            } else if (dt == MOT_DTYPE_Q4_1) {
-                macc = _mm256_fmadd_ps(_mm256_loadu_ps(m + i), _mm256_loadu_ps(xds + g0 + i), macc);
-            }
+            _mm256_storeu_ps(s + i, _mm256_mul_ps(_mm256_loadu_ps(d + i), _mm256_loadu_ps(xd + g0 + i)));
         }
         for (int b = 0; b < count; b++) {
-            const uint8_t *q = gp + b * bytes + qoff;
+            const __m256i wv = _mm256_loadu_si256((const __m256i *)(gp + b * bytes + 2));
             const __m256i xb = _mm256_loadu_si256((const __m256i *)(xv + 32 * (g0 + b)));
-            __m256i iv;
-            if (dt == MOT_DTYPE_Q8_0) {
-                const __m256i wv = _mm256_loadu_si256((const __m256i *)q);
-                iv = idot32(_mm256_abs_epi8(wv), _mm256_sign_epi8(xb, wv));
-            } else {
-                iv = idot32(nib32(q), xb);
-            }
+            const __m256i iv = idot32(_mm256_abs_epi8(wv), _mm256_sign_epi8(xb, wv));
             if (b & 1) {
                 acc1 = _mm256_fmadd_ps(_mm256_cvtepi32_ps(iv), _mm256_set1_ps(s[b]), acc1);
             } else {
@@ -605,7 +593,7 @@ MOT_INLINE float fdot_b32(const void *row, const float *xq, int64_t cols, mot_dt
             }
         }
     }
-    return mot_hsum8(_mm256_add_ps(_mm256_add_ps(acc0, acc1), macc));
+    return mot_hsum8(_mm256_add_ps(acc0, acc1));
 }
 
 /* acc + the 8 lanes of idot32(u, s) */
@@ -635,7 +623,7 @@ MOT_INLINE __m256 f16_8(const uint8_t *base, int64_t stride, int count) {
  * lanes 0-3 hold block b's sum, 4-7 block b+1's, so one convert and one FMA (with the scale
  * pair d_w d_x spread by one permute) serve two blocks, and the scales of 8 blocks convert
  * together. One-row dot, 2048 columns hot in L2, Zen 4: 1.55x the one-block-at-a-time form
- * (fdot_b32, still used for Q8_0). An odd last block goes alone against the codes in order. */
+ * (as fdot_q8_0 still reads). An odd last block goes alone against the codes in order. */
 MOT_INLINE float fdot_q4_pairs(const void *row, const float *xq, int64_t cols, int q4_1) {
     const int64_t bytes = q4_1 ? 20 : 18, qoff = q4_1 ? 4 : 2;
     const int64_t nb = cols / 32, L = mot_cpu_quant_xsums_len(cols);
@@ -677,7 +665,6 @@ MOT_INLINE float fdot_q4_pairs(const void *row, const float *xq, int64_t cols, i
     return mot_hsum8(_mm256_add_ps(_mm256_add_ps(acc0, acc1), macc));
 }
 
-static float fdot_q8_0(const void *row, const float *xq, int64_t cols) { return fdot_b32(row, xq, cols, MOT_DTYPE_Q8_0); }
 static float fdot_q4_0(const void *row, const float *xq, int64_t cols) { return fdot_q4_pairs(row, xq, cols, 0); }
 static float fdot_q4_1(const void *row, const float *xq, int64_t cols) { return fdot_q4_pairs(row, xq, cols, 1); }
 
