@@ -41,15 +41,21 @@ mot_status mot_bench_request(const mot_model *m, const mot_route *r, const mot_b
     return st;
 }
 
-/* The same experts alone, one after another: n_gen single-token steps each. */
+/* Untimed decode steps before an expert alone is timed: each engine is new, and its first
+ * steps compile the decode plan (and, on CUDA, capture its graph), which the MoT requests have
+ * done in their warm-up request. */
+enum { ALONE_WARM_STEPS = 2 };
+
+/* The same experts alone, one after another: n_gen single-token steps each; seconds[i]: the
+ * time of active expert i's steps. */
 static mot_status time_alone(const mot_model *m, const mot_route *r, const mot_backend_options *b, int n_gen,
                              double *seconds) {
-    *seconds = 0.0;
     uint64_t x = 0x9e3779b97f4a7c15ull;
     for (int i = 0; i < r->k; i++) {
+        seconds[i] = 0.0;
         const mot_expert *ex = m->experts[r->active[i]];
         mot_plan_source src;
-        mot_plan_source_single(ex, n_gen + 2, 1, &src);
+        mot_plan_source_single(ex, n_gen + ALONE_WARM_STEPS + 2, 1, &src);
         mot_engine_options eo = {.backend = *b};
         eo.backend.trace = NULL; /* the profile is of the MoT requests */
         mot_engine e;
@@ -57,11 +63,14 @@ static mot_status time_alone(const mot_model *m, const mot_route *r, const mot_b
         mot_random_tokens(&tok, 1, ex->cfg.vocab, &x);
         mot_status status = mot_engine_open(&e, &src, &eo);
         if (status == MOT_OK) status = mot_engine_prefill(&e, &toks, &one); /* the 1-token prompt, untimed */
+        for (int k = 0; k < ALONE_WARM_STEPS && status == MOT_OK; k++) {
+            status = mot_engine_decode(&e);
+        }
         double t0 = mot_now();
         for (int k = 0; k < n_gen && status == MOT_OK; k++) {
             status = mot_engine_decode(&e);
         }
-        *seconds += mot_now() - t0;
+        seconds[i] = mot_now() - t0;
         mot_engine_close(&e);
         MOT_TRY(status);
     }
@@ -98,6 +107,7 @@ mot_status mot_bench_pipeline(const mot_bench_pipeline_opts *o) {
     int n_res = 0;
     mot_timing t;
     double inter_share = 0.0, step_s = 0.0, inter_step_s = 0.0;
+    double alone_s[MOT_MAX_LANES] = {0}; /* each active expert's decode steps alone, summed over the reps */
     const int threads = omp_get_max_threads();
     if (st == MOT_OK && o->n_prompt > 0) {
         mot_bench_result *b = &res[n_res++];
@@ -132,9 +142,13 @@ mot_status mot_bench_pipeline(const mot_bench_pipeline_opts *o) {
             st = mot_bench_request(m, &r, &timed, 1, o->n_gen, &t);
         }
         for (int i = 0; i < o->reps && st == MOT_OK; i++) {
-            double s;
-            st = time_alone(m, &r, &backend, o->n_gen, &s);
-            a->samples_ts[a->n_reps++] = o->n_gen / s;
+            double s[MOT_MAX_LANES], sum = 0.0;
+            st = time_alone(m, &r, &backend, o->n_gen, s);
+            for (int j = 0; j < r.k; j++) {
+                sum += s[j];
+                alone_s[j] += s[j];
+            }
+            a->samples_ts[a->n_reps++] = o->n_gen / sum;
         }
         mot_bench_finish(b);
         mot_bench_finish(a);
@@ -170,6 +184,20 @@ mot_status mot_bench_pipeline(const mot_bench_pipeline_opts *o) {
             if (step_s > 0) {
                 printf("\ndecode step: %.3f ms, of which interaction layers %.3f ms (%.2f%%); router %.3f ms once per request\n",
                        1e3 * step_s, 1e3 * inter_step_s, 100.0 * inter_share, 1e3 * route_s);
+                /* what MoT costs over its slowest expert: 1.0 would be perfect overlap (or one
+                 * expert); K would be the experts one after another with free interaction */
+                double slowest = 0.0;
+                printf("experts alone, ms/step:");
+                for (int i = 0; i < r.k; i++) {
+                    const double ms = 1e3 * alone_s[i] / (o->reps * (double)o->n_gen);
+                    slowest = ms > slowest ? ms : slowest;
+                    printf("%s %s %.3f", i ? "," : "", m->pipe->experts[r.active[i]].name, ms);
+                }
+                if (slowest > 0) {
+                    printf("; MoT step / slowest expert alone: %.2fx\n", 1e3 * step_s / slowest);
+                } else {
+                    printf("\n");
+                }
             }
         }
     }
