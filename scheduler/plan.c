@@ -125,13 +125,19 @@ static int reads_buffers(const mot_plan_op *op, mot_buf *out, int n, int cap) {
 
 int mot_plan_op_reads(const mot_plan_op *op, mot_buf *out, int cap) {
     int n = reads_buffers(op, out, 0, cap);
-    if (op->kind == MOT_OP_CROSS_ATTENTION || op->kind == MOT_OP_STEP_ADVANCE) {
-        const int lanes = op->kind == MOT_OP_STEP_ADVANCE ? op->step_advance.n_lanes : op->cross_attention.n_seg;
+    if (op->kind == MOT_OP_STEP_ADVANCE) {
         n = push(out, n, cap, step_header);
-        for (int m = 0; m < lanes; m++) {
+        for (int m = 0; m < op->step_advance.n_lanes; m++) {
             n = push(out, n, cap, lane_geometry(m));
-            if (op->kind == MOT_OP_STEP_ADVANCE) {
-                n = push(out, n, cap, lane_sampling(m));
+            n = push(out, n, cap, lane_sampling(m));
+        }
+    } else if (op->kind == MOT_OP_CROSS_ATTENTION) {
+        /* the primary's geometry (its queries), and each speaking lane's (its keys) */
+        n = push(out, n, cap, step_header);
+        n = push(out, n, cap, lane_geometry(0));
+        for (int m = 0; m < op->cross_attention.n_seg; m++) {
+            if (op->cross_attention.seg_lane[m] != 0) {
+                n = push(out, n, cap, lane_geometry(op->cross_attention.seg_lane[m]));
             }
         }
     } else if (op->reads) {
