@@ -51,13 +51,27 @@ CASES = {
     # reference follows the same graph.
     "graph_merged": dict(scenario="uniform_q3", graph="merged"),
     "graph_no_interaction": dict(scenario="hetero3", init=["--seed", "1"], graph="no_interaction"),
+    # A peer that only listens: at stack 0 the primary listens (its queries attend the two
+    # others' latents only), at stack 1 the last routed expert listens (not attended).
+    "graph_listener": dict(scenario="uniform_q3", graph="listener"),
 }
 
 
-def edit_graph(nodes, how):
+def edit_graph(nodes, how, listen=None):
     """merged: attention 1 removed, so each expert's stacks 1 and 2 merge into one;
-    no_interaction: router -> one stack of every layer -> sampler for each expert."""
+    no_interaction: router -> one stack of every layer -> sampler for each expert;
+    listener: for each (stack q, expert e) of `listen`, e's forward projector moves from
+    attention{q}'s inputs to its listeners."""
     by_id = {n["id"]: n for n in nodes}
+    if how == "listener":
+        out = []
+        for n in nodes:
+            if n["kind"] == "attention" and int(n["stack"]) in listen:
+                e = listen[int(n["stack"])]
+                lid = f"{e}/forward{n['stack']}"
+                n = dict(n, inputs=[i for i in n["inputs"] if i != lid], listeners=[lid])
+            out.append(n)
+        return out
     experts = [n["expert"] for n in nodes if n["kind"] == "sampler"]
     if how == "no_interaction":
         out = [by_id["router"]]
@@ -80,12 +94,19 @@ def edit_graph(nodes, how):
     return out
 
 
-def graph_pipeline(mot, pipeline, how):
+def graph_pipeline(mot, pipeline, how, prompt):
     """`mot graph` of the case's pipeline, its graph edited, written over the pipeline."""
     import yaml
     r = run([mot, "graph", pipeline], "mot graph")
     doc = yaml.safe_load(r.stdout)
-    doc["graph"] = edit_graph(doc["graph"], how)
+    listen = None
+    if how == "listener":   # the route decides who listens: the primary, then the last
+        from mot_ref import MotRef
+        ref = MotRef.load(pipeline)
+        active = [ref.pipe.names[m] for m in ref.select_active(ref.router_scores(prompt))]
+        listen = {0: active[0], 1: active[-1]}
+        print(f"route {active}: listeners {listen}")
+    doc["graph"] = edit_graph(doc["graph"], how, listen)
     with open(pipeline, "w") as fh:
         yaml.safe_dump(doc, fh, sort_keys=False, default_flow_style=None)
 
@@ -163,7 +184,7 @@ def main():
         pipeline = case_pipeline(pool_pipeline, case_dir, weights)
 
     if case.get("graph"):
-        graph_pipeline(args.mot, pipeline, case["graph"])
+        graph_pipeline(args.mot, pipeline, case["graph"], prompt)
     route_flags = []
     if case.get("experts"):
         route_flags = ["--experts", case["experts"]]
