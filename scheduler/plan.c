@@ -160,8 +160,14 @@ void mot_plan_print(const mot_plan *p, void *file) {
         const mot_instr *in = &p->prog[i];
         if (in->kind == MOT_INSTR_RUN) {
             const mot_plan_op *op = &p->ops[in->arg];
-            fprintf(f, "  lane %d  run    %-15s %-9s stack %2d layer %3d\n", in->lane, mot_op_kind_name(op->kind),
+            fprintf(f, "  lane %d  run    %-15s %-9s stack %2d layer %3d", in->lane, mot_op_kind_name(op->kind),
                     mot_node_kind_name(op->node), op->stack, op->layer);
+            if (op->kind == MOT_OP_CROSS_ATTENTION) { /* the speaking lanes: whose latents are the keys */
+                fputs(" keys from lanes", f);
+                for (int m = 0; m < op->cross_attention.n_seg; m++) fprintf(f, " %d", op->cross_attention.seg_lane[m]);
+                if (!op->cross_attention.n_seg) fputs(" (none)", f);
+            }
+            fputc('\n', f);
         } else {
             fprintf(f, "  lane %d  %-6s event %d\n", in->lane, in->kind == MOT_INSTR_RECORD ? "record" : "wait",
                     in->arg);
