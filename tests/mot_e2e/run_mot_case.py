@@ -52,8 +52,10 @@ CASES = {
     "graph_merged": dict(scenario="uniform_q3", graph="merged"),
     "graph_no_interaction": dict(scenario="hetero3", init=["--seed", "1"], graph="no_interaction"),
     # A peer that only listens: at stack 0 the primary listens (its queries attend the two
-    # others' latents only), at stack 1 the last routed expert listens (not attended).
-    "graph_listener": dict(scenario="uniform_q3", graph="listener"),
+    # others' latents only), at stack 1 the last routed expert listens (not attended). The
+    # primary c has the longest prompt (68 tokens; a 42, b 38), so its first prefill query
+    # sees no aligned key at stack 0 (SPEC 1.4): that row's attention output is 0.
+    "graph_listener": dict(scenario="uniform_q3", graph="listener", experts="c,a,b"),
 }
 
 
@@ -94,7 +96,7 @@ def edit_graph(nodes, how, listen=None):
     return out
 
 
-def graph_pipeline(mot, pipeline, how, prompt):
+def graph_pipeline(mot, pipeline, how, prompt, forced=None):
     """`mot graph` of the case's pipeline, its graph edited, written over the pipeline."""
     import yaml
     r = run([mot, "graph", pipeline], "mot graph")
@@ -103,7 +105,8 @@ def graph_pipeline(mot, pipeline, how, prompt):
     if how == "listener":   # the route decides who listens: the primary, then the last
         from mot_ref import MotRef
         ref = MotRef.load(pipeline)
-        active = [ref.pipe.names[m] for m in ref.select_active(ref.router_scores(prompt))]
+        active = forced.split(",") if forced else \
+            [ref.pipe.names[m] for m in ref.select_active(ref.router_scores(prompt))]
         listen = {0: active[0], 1: active[-1]}
         print(f"route {active}: listeners {listen}")
     doc["graph"] = edit_graph(doc["graph"], how, listen)
@@ -184,7 +187,7 @@ def main():
         pipeline = case_pipeline(pool_pipeline, case_dir, weights)
 
     if case.get("graph"):
-        graph_pipeline(args.mot, pipeline, case["graph"], prompt)
+        graph_pipeline(args.mot, pipeline, case["graph"], prompt, case.get("experts"))
     route_flags = []
     if case.get("experts"):
         route_flags = ["--experts", case["experts"]]
