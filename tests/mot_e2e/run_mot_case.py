@@ -230,7 +230,47 @@ def main():
         if compare_mot_dump.main(["--pipeline", plain] + flags[2:]) == 0:
             print("FAIL: the dump also matches the unedited graph: the edit did not run")
             return 1
+    if case.get("graph") == "listener":
+        status = unattended_listener(args, pipeline, prompt, n_max, case["experts"].split(","))
+        if status != 0:
+            return status
     return extra_checks(args, case, scenario, dump, mot_run)
+
+
+def unattended_listener(args, pipeline, prompt, n_max, active):
+    """mot alone, no reference: an expert that listens at every stack is attended by no one,
+    so the others' logits and tokens are bit for bit those of the route without it."""
+    import numpy as np
+    import yaml
+    with open(pipeline) as fh:
+        doc = yaml.safe_load(fh)
+    last = active[-1]
+    for n in doc["graph"]:
+        if n["kind"] == "attention":
+            both = n["inputs"] + n.get("listeners", [])
+            lid = f"{last}/forward{n['stack']}"
+            n["inputs"], n["listeners"] = [i for i in both if i != lid], [lid]
+    case_dir = os.path.dirname(pipeline)
+    runs = {}
+    for name, route in (("all_listen", active), ("without", active[:-1])):
+        path = os.path.join(case_dir, name + ".yaml")
+        with open(path, "w") as fh:
+            yaml.safe_dump(doc if name == "all_listen" else {k: v for k, v in doc.items() if k != "graph"},
+                           fh, sort_keys=False, default_flow_style=None)
+        dump = os.path.join(case_dir, name + ".safetensors")
+        run([args.mot, "run", path, "-p", prompt, "-n", n_max, "-t", args.threads, "--dump", dump,
+             "--backend", args.backend, "--experts", ",".join(route), *GREEDY], "mot run " + name,
+            backend=args.backend)
+        runs[name] = read_safetensors(dump)
+    for e in active[:-1]:
+        for key in (f"logits.{e}", f"tokens.{e}"):
+            a, b = runs["all_listen"][key], runs["without"][key]
+            if a.shape != b.shape or not np.array_equal(a, b):
+                print(f"FAIL: {key}: with {last} listening everywhere differs from the route without it")
+                return 1
+    print(f"{last} listening at every stack: the others' logits and tokens are bitwise those of "
+          f"the route {','.join(active[:-1])}")
+    return 0
 
 
 def extra_checks(args, case, scenario, dump, mot_run):
