@@ -121,7 +121,7 @@ static void cpu_run_cross_attention(const mot_plan_op *op, char *arena, mot_samp
     const mot_step_state *s = step_of(arena);
     mot_kv_segment seg[MOT_MAX_LANES];
     for (int m = 0; m < x->n_seg; m++) {
-        const mot_lane_step *ls = &s->lane[m];
+        const mot_lane_step *ls = &s->lane[x->seg_lane[m]];
         seg[m] = (mot_kv_segment){F(x->seg_k[m]), F(x->seg_v[m]), ls->rows + ls->n_new, ls->n_prompt};
     }
     mot_cpu_cross_attention(F(x->out), F(x->q), s->lane[0].n_new, x->heads, x->d, seg, x->n_seg, s->prefill);

@@ -17,7 +17,7 @@ static const char *const keys_of[][6] = {
     {"encoder", "expert", NULL},
     {"expert", "layers", "inputs", NULL},
     {"direction", "expert", "stack", "inputs", NULL},
-    {"stack", "inputs", NULL},
+    {"stack", "inputs", "listeners", NULL}, /* listeners: optional */
     {"expert", "inputs", NULL},
 };
 
@@ -131,30 +131,32 @@ static mot_status read_layers(yaml_tree *t, yaml_node_t *m, const char *what, mo
 }
 
 /* The ids only; resolved once every node is known (an input may name a later node: the
- * validator then says whether that is a cycle). */
-static mot_status read_inputs(yaml_tree *t, yaml_node_t *m, const char *what, mot_graph_node *n) {
-    yaml_node_t *v;
+ * validator then says whether that is a cycle). `key` is `inputs`, or an attention's
+ * `listeners`, whose ids follow the inputs' in the node's input list (n_listeners of them). */
+static mot_status read_inputs(yaml_tree *t, yaml_node_t *v, const char *what, const char *key, mot_graph_node *n) {
     char w[260];
-    MOT_TRY(yaml_tree_require(t, m, what, "inputs", &v));
-    snprintf(w, sizeof w, "%s: inputs", what);
+    snprintf(w, sizeof w, "%s: %s", what, key);
     MOT_TRY(yaml_tree_expect_sequence(t, v, w));
-    int len = (int)(v->data.sequence.items.top - v->data.sequence.items.start);
-    MOT_TRY(add_field(n, "inputs", 1, len));
-    n->input_pos = calloc((size_t)len + 1, sizeof *n->input_pos);
-    if (!n->input_pos) return mot_fail(MOT_ERR_NOMEM, "graph: out of memory");
+    const int len = (int)(v->data.sequence.items.top - v->data.sequence.items.start), first = n->n_inputs;
+    const int total = first + len;
+    MOT_TRY(add_field(n, key, 1, len));
+    mot_src_pos *pos = realloc(n->input_pos, sizeof *pos * ((size_t)total + 1));
+    if (!pos) return mot_fail(MOT_ERR_NOMEM, "graph: out of memory");
+    n->input_pos = pos;
     for (int k = 0; k < len; k++) {
         yaml_node_t *item = yaml_tree_node(t, v->data.sequence.items.start[k]);
         char *s = NULL, iw[300];
         snprintf(iw, sizeof iw, "%s[%d]", w, k);
         MOT_TRY(yaml_tree_string(t, item, iw, &s));
         free(s);
-        n->input_pos[k] = yaml_tree_pos(item);
+        n->input_pos[first + k] = yaml_tree_pos(item);
         MOT_TRY(push_item(n, scalar_text(item)));
     }
-    n->n_inputs = len;
-    if (len > 8) {
-        n->attention_inputs = calloc((size_t)len, sizeof *n->attention_inputs);
-        if (!n->attention_inputs) return mot_fail(MOT_ERR_NOMEM, "graph: out of memory");
+    n->n_inputs = total;
+    if (total > 8 || n->attention_inputs) {
+        int *in = realloc(n->attention_inputs, sizeof *in * ((size_t)total + 1));
+        if (!in) return mot_fail(MOT_ERR_NOMEM, "graph: out of memory");
+        n->attention_inputs = in;
     }
     return MOT_OK;
 }
@@ -211,7 +213,16 @@ static mot_status read_node(yaml_tree *t, yaml_node_t *m, int i, const mot_pipel
     default:
         MOT_TRY(read_expert(t, m, what, p, n));
     }
-    return read_inputs(t, m, what, n);
+    MOT_TRY(yaml_tree_require(t, m, what, "inputs", &v));
+    MOT_TRY(read_inputs(t, v, what, "inputs", n));
+    /* an attention's listeners (docs/pipeline.md): experts that query it when primary but
+     * whose latents are not attended; absent = none */
+    if (kind == 3 && (v = yaml_tree_get(t, m, "listeners", NULL))) {
+        const int speakers = n->n_inputs;
+        MOT_TRY(read_inputs(t, v, what, "listeners", n));
+        n->n_listeners = n->n_inputs - speakers;
+    }
+    return MOT_OK;
 }
 
 static mot_status resolve_inputs(yaml_tree *t, mot_graph *g) {
@@ -232,12 +243,15 @@ static mot_status resolve_inputs(yaml_tree *t, mot_graph *g) {
     for (int i = 0; i < g->n_nodes && st == MOT_OK; i++) {
         mot_graph_node *n = &g->nodes[i];
         int *in = n->attention_inputs ? n->attention_inputs : n->inputs;
-        const mot_graph_field *f = &n->fields[n->n_fields - 1];
-        for (int k = 0; k < n->n_inputs && st == MOT_OK; k++) {
-            in[k] = id_find(&ids, f->items[k]);
-            if (in[k] < 0) {
-                st = yaml_tree_fail(t, n->input_pos[k], "graph[%d] (%s): inputs: no node has the id '%s'", i, n->id,
-                                    f->items[k]);
+        for (int f = 0, k = 0; f < n->n_fields && st == MOT_OK; f++) {
+            const mot_graph_field *fl = &n->fields[f];
+            if (strcmp(fl->key, "inputs") && strcmp(fl->key, "listeners")) continue;
+            for (int j = 0; j < fl->n_items && st == MOT_OK; j++, k++) {
+                in[k] = id_find(&ids, fl->items[j]);
+                if (in[k] < 0) {
+                    st = yaml_tree_fail(t, n->input_pos[k], "graph[%d] (%s): %s: no node has the id '%s'", i, n->id,
+                                        fl->key, fl->items[j]);
+                }
             }
         }
     }

@@ -27,11 +27,15 @@ typedef struct mot_graph_node {
     int stack;         /* -1 for router and sampler nodes */
     int first_layer, last_layer; /* stack nodes: inclusive layer range */
     int reverse;       /* projector nodes: 1 for the reverse direction */
-    int n_fields;      /* after id and kind, in writing order; `inputs` last when present */
+    int n_fields;      /* after id and kind, in writing order; `inputs` (then an attention's
+                        * `listeners`) last when present */
     mot_graph_field fields[MOT_GRAPH_MAX_FIELDS];
     int n_inputs;
     int inputs[8];     /* node indices; attention nodes use `attention_inputs` */
-    int *attention_inputs; /* attention: [n_inputs] (one per expert) */
+    int *attention_inputs; /* attention: [n_inputs] (one per expert): the `inputs` (the experts that
+                            * speak: their latents are the keys and values), then the `listeners` */
+    int n_listeners;   /* attention: the last n_listeners inputs are listeners: forward projectors of
+                        * experts that query when primary but are not attended (docs/pipeline.md) */
     /* A graph loaded from a file (graph_load.c) keeps where each part was, so errors found
      * later (a depth known only at model load) still name FILE:LINE:COL; zero when expanded. */
     mot_src_pos pos, layers_pos;
@@ -62,7 +66,7 @@ mot_status mot_pipeline_graph(const mot_pipeline *p, const int *depths, mot_grap
  * [n_experts] or NULL (then only the experts' declared `depth`s are checked). */
 mot_status mot_graph_validate(const mot_pipeline *p, const mot_graph *g, const int *depths);
 
-/* The node's input indices (attention nodes have one per expert). */
+/* The node's input indices (attention nodes have one per expert: speakers, then listeners). */
 const int *mot_graph_node_inputs(const mot_graph_node *n);
 
 #endif

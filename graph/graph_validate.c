@@ -4,8 +4,9 @@
  * failing when some route first compiles. The rules follow from the runtime's buffers:
  *   - an expert's hidden state is one buffer per lane, so its router -> stack -> ... -> sampler
  *     nodes form a chain: each reads the expert's latest hidden state, layers without gaps;
- *   - a cross-attention reads lane m's latent cache as segment m for lanes 0 .. K-1, none
- *     skipped, and its queries are the primary's: every expert feeds every attention it has;
+ *   - a cross-attention's keys and values are the latent caches of the active experts it lists
+ *     in `inputs` (the speakers), its queries are the primary's: every expert feeds every
+ *     attention it has, as a speaker or (`listeners`) as a query only, and at least one speaks;
  *   - the primary is known only after routing, so a reverse projector that reads an attention
  *     also reads its own forward projector (what it reads when not the primary). */
 #include <stdarg.h>
@@ -167,7 +168,7 @@ static mot_status check_forward(walk *w, int i) {
 
 static mot_status check_attention(walk *w, int i) {
     const mot_graph_node *n = &w->g->nodes[i];
-    const int M = w->p->n_experts, q = n->stack;
+    const int M = w->p->n_experts, q = n->stack, speakers = n->n_inputs - n->n_listeners;
     const int *in = mot_graph_node_inputs(n);
     char buf[160];
     if (n->n_inputs == 0) {
@@ -178,29 +179,40 @@ static mot_status check_attention(walk *w, int i) {
         return fail_at(w->p, n->pos, "graph[%d] (%s): a second attention at stack %d (the first is '%s')", i, n->id, q,
                        w->g->nodes[w->att[q]].id);
     }
-    int *from = calloc((size_t)M, sizeof *from);
+    int *from = calloc((size_t)M, sizeof *from); /* 0, or 1 + the input's index */
     if (!from) return mot_fail(MOT_ERR_NOMEM, "graph: out of memory");
     mot_status st = MOT_OK;
     for (int k = 0; k < n->n_inputs && st == MOT_OK; k++) {
         const mot_graph_node *src = &w->g->nodes[in[k]];
+        const char *key = k < speakers ? "inputs" : "listeners";
         if (!is(src, "projector") || src->reverse) {
-            st = fail_at(w->p, n->input_pos[k], "graph[%d] (%s): inputs: a port of the wrong shape: an attention reads "
-                         "latents (forward projectors), '%s' gives %s", i, n->id, src->id,
+            st = fail_at(w->p, n->input_pos[k], "graph[%d] (%s): %s: a port of the wrong shape: an attention reads "
+                         "latents (forward projectors), '%s' gives %s", i, n->id, key, src->id,
                          shape(w->p, src, buf, sizeof buf));
         } else if (src->stack != q) {
-            st = fail_at(w->p, n->input_pos[k], "graph[%d] (%s): inputs: '%s' is at stack %d, this attention at stack "
-                         "%d (an attention's inputs come from its own stack)", i, n->id, src->id, src->stack, q);
-        } else if (from[src->expert]++) {
-            st = fail_at(w->p, n->input_pos[k], "graph[%d] (%s): inputs: a second input from %s ('%s')", i, n->id,
+            st = fail_at(w->p, n->input_pos[k], "graph[%d] (%s): %s: '%s' is at stack %d, this attention at stack "
+                         "%d (an attention's inputs come from its own stack)", i, n->id, key, src->id, src->stack, q);
+        } else if (from[src->expert] && (from[src->expert] - 1 < speakers) != (k < speakers)) {
+            st = fail_at(w->p, n->input_pos[k], "graph[%d] (%s): listeners: %s is also in inputs ('%s'): an expert "
+                         "either speaks at an attention (inputs) or only listens (listeners)", i, n->id,
+                         w->p->experts[src->expert].name, w->g->nodes[in[from[src->expert] - 1]].id);
+        } else if (from[src->expert]) {
+            st = fail_at(w->p, n->input_pos[k], "graph[%d] (%s): %s: a second input from %s ('%s')", i, n->id, key,
                          w->p->experts[src->expert].name, src->id);
+        } else {
+            from[src->expert] = k + 1;
         }
+    }
+    if (st == MOT_OK && speakers == 0) {
+        st = fail_at(w->p, n->pos, "graph[%d] (%s): no expert speaks: every input is a listener, so this "
+                     "cross-attention has no keys (list at least one forward projector in inputs)", i, n->id);
     }
     for (int e = 0; e < M && st == MOT_OK; e++) {
         if (!from[e]) {
             st = fail_at(w->p, n->pos, "graph[%d] (%s): no input from %s: when %s is the primary this "
-                         "cross-attention has no primary (give every expert's forward projector at stack %d; "
-                         "an expert that only listens is not supported)", i, n->id, w->p->experts[e].name,
-                         w->p->experts[e].name, q);
+                         "cross-attention has no query (give %s's forward projector at stack %d in inputs, or in "
+                         "listeners when %s only listens)", i, n->id, w->p->experts[e].name,
+                         w->p->experts[e].name, w->p->experts[e].name, q, w->p->experts[e].name);
         }
     }
     free(from);

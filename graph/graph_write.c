@@ -251,9 +251,12 @@ mot_status mot_pipeline_write_dot(const mot_pipeline *p, const int *depths, FILE
         const int *in = mot_graph_node_inputs(n);
         for (int k = 0; k < n->n_inputs; k++) {
             const mot_graph_node *src = &g.nodes[in[k]];
-            /* The reverse projector's z edge is the non-primary path: drawn dashed. */
-            int dashed = !strcmp(n->kind, "projector") && !strcmp(src->kind, "projector");
-            fprintf(out, "  \"%s\" -> \"%s\"%s;\n", src->id, n->id, dashed ? " [style=dashed]" : "");
+            /* The reverse projector's z edge is the non-primary path: drawn dashed; a listener's
+             * edge into its attention (a query when primary, never a key): dotted. */
+            const int dashed = !strcmp(n->kind, "projector") && !strcmp(src->kind, "projector");
+            const int listens = !strcmp(n->kind, "attention") && k >= n->n_inputs - n->n_listeners;
+            fprintf(out, "  \"%s\" -> \"%s\"%s;\n", src->id, n->id,
+                    dashed ? " [style=dashed]" : listens ? " [style=dotted, label=\"listens\"]" : "");
         }
     }
     fputs("}\n", out);

@@ -39,7 +39,7 @@
       mot_cuda_op_latent_append, "k, v [n, d] into the stack's latent caches at rows..rows+n-1")                    \
     X(CROSS_ATTENTION, cross_attention, MOT_READS_ROWS | MOT_READS_N_NEW | MOT_READS_PREFILL,                        \
       mot_ref_cross_attention, mot_cpu_cross_attention, mot_cuda_op_cross_attention,                                 \
-      "out[n_q, d] = the primary's q over every lane's latent keys/values (SPEC 1.4 mask in prefill)")              \
+      "out[n_q, d] = the primary's q over the speaking lanes' latent keys/values (SPEC 1.4 mask in prefill)")        \
     X(SAMPLE, sample, MOT_READS_N_NEW | MOT_READS_RNG, mot_ref_sample, mot_sample, mot_cuda_op_sample,               \
       "token = sample(logits[vocab]) into the step state and tokens[0]")                                            \
     X(STEP_ADVANCE, step_advance,                                                                                    \

@@ -107,7 +107,9 @@ typedef struct {
     mot_buf q, out;      /* the primary's queries [n_q, d], out [n_q, d] */
     int d, heads;
     float scale;
-    int n_seg;           /* one segment per lane: its latent keys/values */
+    int n_seg;           /* the speaking lanes (0 .. K; 0: no key, the output is 0) */
+    int seg_lane[MOT_MAX_LANES]; /* segment m is lane seg_lane[m]'s latent cache (its rows and
+                                  * prompt length from that lane's step state), lanes ascending */
     mot_buf seg_k[MOT_MAX_LANES], seg_v[MOT_MAX_LANES];
 } mot_op_cross_attention;
 

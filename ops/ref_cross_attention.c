@@ -1,6 +1,7 @@
 /* Reference cross-attention of the interaction layer (SPEC 1.3, mask 1.4), written from the
  * SPEC's text, not from the kernels: for each primary query and head, one softmax over the
- * keys of every active expert (concatenated in the order of A), double math.
+ * keys of every segment (the active experts that speak at this stack, concatenated in the
+ * order of A; a listener has none, docs/pipeline.md), double math.
  *
  * The mask, literally: prefill query i of the primary sees prefill key j of expert m iff
  *   ceil((j + 1) N_p / N_m) - 1 <= i

@@ -125,13 +125,19 @@ static int reads_buffers(const mot_plan_op *op, mot_buf *out, int n, int cap) {
 
 int mot_plan_op_reads(const mot_plan_op *op, mot_buf *out, int cap) {
     int n = reads_buffers(op, out, 0, cap);
-    if (op->kind == MOT_OP_CROSS_ATTENTION || op->kind == MOT_OP_STEP_ADVANCE) {
-        const int lanes = op->kind == MOT_OP_STEP_ADVANCE ? op->step_advance.n_lanes : op->cross_attention.n_seg;
+    if (op->kind == MOT_OP_STEP_ADVANCE) {
         n = push(out, n, cap, step_header);
-        for (int m = 0; m < lanes; m++) {
+        for (int m = 0; m < op->step_advance.n_lanes; m++) {
             n = push(out, n, cap, lane_geometry(m));
-            if (op->kind == MOT_OP_STEP_ADVANCE) {
-                n = push(out, n, cap, lane_sampling(m));
+            n = push(out, n, cap, lane_sampling(m));
+        }
+    } else if (op->kind == MOT_OP_CROSS_ATTENTION) {
+        /* the primary's geometry (its queries), and each speaking lane's (its keys) */
+        n = push(out, n, cap, step_header);
+        n = push(out, n, cap, lane_geometry(0));
+        for (int m = 0; m < op->cross_attention.n_seg; m++) {
+            if (op->cross_attention.seg_lane[m] != 0) {
+                n = push(out, n, cap, lane_geometry(op->cross_attention.seg_lane[m]));
             }
         }
     } else if (op->reads) {
@@ -154,8 +160,14 @@ void mot_plan_print(const mot_plan *p, void *file) {
         const mot_instr *in = &p->prog[i];
         if (in->kind == MOT_INSTR_RUN) {
             const mot_plan_op *op = &p->ops[in->arg];
-            fprintf(f, "  lane %d  run    %-15s %-9s stack %2d layer %3d\n", in->lane, mot_op_kind_name(op->kind),
+            fprintf(f, "  lane %d  run    %-15s %-9s stack %2d layer %3d", in->lane, mot_op_kind_name(op->kind),
                     mot_node_kind_name(op->node), op->stack, op->layer);
+            if (op->kind == MOT_OP_CROSS_ATTENTION) { /* the speaking lanes: whose latents are the keys */
+                fputs(" keys from lanes", f);
+                for (int m = 0; m < op->cross_attention.n_seg; m++) fprintf(f, " %d", op->cross_attention.seg_lane[m]);
+                if (!op->cross_attention.n_seg) fputs(" (none)", f);
+            }
+            fputc('\n', f);
         } else {
             fprintf(f, "  lane %d  %-6s event %d\n", in->lane, in->kind == MOT_INSTR_RECORD ? "record" : "wait",
                     in->arg);

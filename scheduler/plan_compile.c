@@ -186,8 +186,9 @@ static mot_status layers(builder *b, int lane, int stack, int from, int to) {
     return MOT_OK;
 }
 
-/* z = F x (+b); n = norm(z); latent K, V (and the primary's Q) from n; K, V into the caches. */
-static mot_status project_forward(builder *b, int lane, int q, int queries) {
+/* z = F x (+b); n = norm(z); latent K, V (and the primary's Q) from n; K, V into the caches.
+ * A listener (speaks = 0: not attended at this stack) computes no K, V: z, n and its Q only. */
+static mot_status project_forward(builder *b, int lane, int q, int queries, int speaks) {
     const mot_plan_source *s = b->src;
     const mot_interaction_weights *iw = &s->inter[q];
     const mot_lane_bufs *B = &b->A->lane[lane];
@@ -205,6 +206,10 @@ static mot_status project_forward(builder *b, int lane, int q, int queries) {
     const mot_weight *w[3] = {&iw->k.w, &iw->v.w, &iw->q.w};
     const float *bias[3] = {iw->k.bias, iw->v.bias, iw->q.bias};
     const mot_buf out[3] = {B->lat_k, B->lat_v, B->lat_q};
+    if (!speaks) {
+        return queries ? matmul(b, MOT_NODE_PROJECTOR, lane, q, -1, latent, 1, w + 2, bias + 2, out + 2, none)
+                       : MOT_OK;
+    }
     MOT_TRY(matmul(b, MOT_NODE_PROJECTOR, lane, q, -1, latent, queries ? 3 : 2, w, bias, out, none));
 
     mot_plan_op op = op_of(MOT_OP_LATENT_APPEND, MOT_NODE_PROJECTOR, b, lane, q, -1, MOT_READS_ROWS | MOT_READS_N_NEW);
@@ -263,7 +268,10 @@ static mot_status embed(builder *b, int lane) {
  *
  * The routed set selects a subgraph: the nodes of the active experts (each on its expert's
  * lane), and the attention nodes that read an active forward projector (on the primary's lane,
- * lane 0: its queries attend). A reverse projector with two inputs [attention, forward] reads
+ * lane 0: its queries attend). An attention's keys are the latent caches of its active
+ * speakers (`inputs`), in lane order; a listener (`listeners`) feeds only the primary's query,
+ * so its forward projector computes no K, V and a non-primary listener is not waited for.
+ * A reverse projector with two inputs [attention, forward] reads
  * the attention on the primary's lane and its own forward's latent z elsewhere (SPEC 1.3); with
  * one input, that one. The router ran before the plan: a stack node reading it embeds first.
  *
@@ -279,8 +287,12 @@ typedef struct {
     int *input;   /* [n_nodes] reverse projectors: the input read for this route */
     int *done;    /* [n_nodes] emitted */
     int *queries; /* [n_nodes] forward projectors feeding an attention on their own lane */
+    int *listens; /* [n_nodes] forward projectors that are an attention's listener */
     int *record;  /* [n_nodes] read by a node on another lane */
 } lowering;
+
+/* Whether input k of node n is an attention's listener. */
+static int is_listener(const mot_graph_node *n, int k) { return k >= n->n_inputs - n->n_listeners; }
 
 static int is_kind(const mot_graph_node *n, const char *kind) { return !strcmp(n->kind, kind); }
 
@@ -291,7 +303,9 @@ static int node_ready(const lowering *L, int i) {
     }
     const int *in = mot_graph_node_inputs(n);
     for (int k = 0; k < n->n_inputs; k++) {
-        if (L->lane[in[k]] >= 0 && !L->done[in[k]]) {
+        /* a non-primary listener's latent is not read */
+        const int read = !is_listener(n, k) || L->lane[in[k]] == 0;
+        if (read && L->lane[in[k]] >= 0 && !L->done[in[k]]) {
             return 0;
         }
     }
@@ -303,25 +317,23 @@ static mot_status lower_attention(builder *b, const lowering *L, int i) {
     const mot_graph_node *n = &L->g->nodes[i];
     const int q = n->stack;
     const int *in = mot_graph_node_inputs(n);
-    int from_lane[MOT_MAX_LANES] = {0}, n_seg = 0;
-    for (int k = 0; k < n->n_inputs; k++) {
+    /* The segments: the active speakers' lanes, ascending (the order of A, SPEC 1.3); segment m
+     * is that lane's latent cache, its rows from that lane's step state. */
+    int speaks[MOT_MAX_LANES] = {0}, n_seg = 0, seg_lane[MOT_MAX_LANES];
+    for (int k = 0; k < n->n_inputs - n->n_listeners; k++) {
         if (L->lane[in[k]] >= 0) {
-            from_lane[L->lane[in[k]]] = 1;
-            n_seg++;
+            speaks[L->lane[in[k]]] = 1;
         }
     }
-    /* The cross-attention's segment m is lane m's latent cache (its rows from lane m's step
-     * state): the inputs must be the lanes 0 .. n_seg-1. */
+    for (int m = 0; m < s->n_lanes; m++) {
+        if (speaks[m]) {
+            seg_lane[n_seg++] = m;
+        }
+    }
     for (int m = 0; m < n_seg; m++) {
-        if (!from_lane[m]) {
-            return mot_fail(MOT_ERR_UNSUPPORTED,
-                            "scheduler: %s: no input from lane %d (%s): a cross-attention reads the primary and "
-                            "the lanes after it, none skipped",
-                            n->id, m, m == 0 ? "the primary" : "a routed expert");
+        if (seg_lane[m] != 0) {
+            MOT_TRY(instr(b, MOT_INSTR_WAIT, 0, stack_event(b, q, seg_lane[m])));
         }
-    }
-    for (int m = 1; m < n_seg; m++) {
-        MOT_TRY(instr(b, MOT_INSTR_WAIT, 0, stack_event(b, q, m)));
     }
     const mot_interaction_weights *iw = &s->inter[q];
     const mot_lane_bufs *P = &b->A->lane[0];
@@ -332,8 +344,9 @@ static mot_status lower_attention(builder *b, const lowering *L, int i) {
     op.cross_attention.scale = 1.0f / sqrtf((float)(s->shared_dim / s->heads));
     op.cross_attention.n_seg = n_seg;
     for (int m = 0; m < n_seg; m++) {
-        op.cross_attention.seg_k[m] = mot_arena_slice(b->A->lane[m].lat_k_cache, q, s->stacks);
-        op.cross_attention.seg_v[m] = mot_arena_slice(b->A->lane[m].lat_v_cache, q, s->stacks);
+        op.cross_attention.seg_lane[m] = seg_lane[m];
+        op.cross_attention.seg_k[m] = mot_arena_slice(b->A->lane[seg_lane[m]].lat_k_cache, q, s->stacks);
+        op.cross_attention.seg_v[m] = mot_arena_slice(b->A->lane[seg_lane[m]].lat_v_cache, q, s->stacks);
     }
     MOT_TRY(run(b, &op));
     mot_buf none = {0, 0};
@@ -349,7 +362,7 @@ static mot_status lower_node(builder *b, const lowering *L, int i) {
         }
         MOT_TRY(layers(b, lane, n->stack, n->first_layer, n->last_layer + 1));
     } else if (is_kind(n, "projector") && !n->reverse) {
-        MOT_TRY(project_forward(b, lane, n->stack, L->queries[i]));
+        MOT_TRY(project_forward(b, lane, n->stack, L->queries[i], !L->listens[i]));
     } else if (is_kind(n, "projector")) {
         const int from = L->input[i];
         const mot_buf in = is_kind(&L->g->nodes[from], "attention") ? b->A->lane[0].lat_o : b->A->lane[lane].z;
@@ -447,6 +460,12 @@ static mot_status select_route(const builder *b, lowering *L) {
             if (L->lane[from] < 0) {
                 continue;
             }
+            if (is_kind(n, "attention") && is_listener(n, k)) {
+                L->listens[from] = 1;
+                if (L->lane[from] != lane) {
+                    continue; /* a non-primary listener: its latent is not read here */
+                }
+            }
             if (is_kind(n, "attention") && L->lane[from] == lane) {
                 L->queries[from] = 1;
             }
@@ -468,9 +487,9 @@ static mot_status lower(builder *b, const mot_graph *g) {
     const mot_plan_source *s = b->src;
     const int K = s->n_lanes, N = g->n_nodes;
     lowering L = {g, calloc((size_t)N, sizeof(int)), calloc((size_t)N, sizeof(int)), calloc((size_t)N, sizeof(int)),
-                  calloc((size_t)N, sizeof(int)), calloc((size_t)N, sizeof(int))};
+                  calloc((size_t)N, sizeof(int)), calloc((size_t)N, sizeof(int)), calloc((size_t)N, sizeof(int))};
     int *chain = malloc(sizeof *chain * (size_t)N);
-    mot_status st = L.lane && L.input && L.done && L.queries && L.record && chain
+    mot_status st = L.lane && L.input && L.done && L.queries && L.listens && L.record && chain
                         ? select_route(b, &L)
                         : mot_fail(MOT_ERR_NOMEM, "scheduler: out of memory");
     /* chain: the active nodes grouped by lane, each lane's in graph order */
@@ -515,7 +534,7 @@ static mot_status lower(builder *b, const mot_graph *g) {
         st = step_advance(b);
     }
     b->p->n_events = (s->stacks + 1) * K;
-    free(L.lane), free(L.input), free(L.done), free(L.queries), free(L.record), free(chain);
+    free(L.lane), free(L.input), free(L.done), free(L.queries), free(L.listens), free(L.record), free(chain);
     return st;
 }
 

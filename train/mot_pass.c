@@ -29,9 +29,10 @@ typedef struct {
     float *dz, *dn;                /* backward */
 } proj_state;
 
-/* The cross-attention of stack q (the primary's queries). */
+/* The cross-attention of stack q (the primary's queries over its speakers' keys). */
 typedef struct {
     int present;
+    int n_seg, seg_lane[MOT_MAX_LANES]; /* the speaking lanes, ascending (listeners are not attended) */
     float *q, *a, *o;  /* [R_p, d_s]: queries, attention output, o after o_proj (and dropout) */
     uint8_t *keep;     /* [R_p * d_s] dropout's kept elements, NULL without dropout */
     float *d_o;        /* backward: gradient at o */
@@ -172,28 +173,38 @@ static mot_status forward_projector(mot_pass *p, int q, int lane) {
 /* A uniform draw in [0, 1) from a splitmix stream. */
 static double uniform01(uint64_t *x) { return (double)(mot_splitmix64(x) >> 11) * 0x1.0p-53; }
 
-static mot_status attention(mot_pass *p, int q, uint64_t dropout_seed) {
+/* The cross-attention node i of stack q: the primary's queries over the latents of the active
+ * experts in its `inputs` (its speakers); a listener's latent is not attended (docs/pipeline.md). */
+static mot_status attention(mot_pass *p, int i, int q, uint64_t dropout_seed) {
     const mot_train_inter *iw = &p->w->inter[q];
+    const mot_graph_node *n = &p->g->nodes[i];
+    const int *in = mot_graph_node_inputs(n);
     att_state *s = &p->att[q];
     const lane_state *P = &p->lane[0];
     const size_t R = (size_t)P->R, ds = (size_t)p->ds;
+    int speaks[MOT_MAX_LANES] = {0};
+    for (int k = 0; k < n->n_inputs - n->n_listeners; k++) {
+        const int e = p->g->nodes[in[k]].expert;
+        if (e >= 0 && p->lane_of[e] >= 0) speaks[p->lane_of[e]] = 1;
+    }
     mot_kv_segment seg[MOT_MAX_LANES];
+    s->n_seg = 0;
     for (int k = 0; k < p->K; k++) {
         const proj_state *ps = &p->proj[q * p->K + k];
-        if (!ps->present) {
-            return mot_fail(MOT_ERR_UNSUPPORTED,
-                            "training: attention%d: expert '%s' has no forward projector before it (a peer that only "
-                            "listens is not supported)",
-                            q, p->m->pipe->experts[p->lane[k].expert].name);
+        if (!ps->present && (k == 0 || speaks[k])) {
+            return mot_fail(MOT_ERR_UNSUPPORTED, "training: %s: expert '%s' has no forward projector before it", n->id,
+                            p->m->pipe->experts[p->lane[k].expert].name);
         }
+        if (!speaks[k]) continue;
         /* SPEC 5: the prefill rule over the whole sequences, N_m = R_m */
-        seg[k] = (mot_kv_segment){.k = ps->k, .v = ps->vg, .rows = p->lane[k].R, .n_prompt = p->lane[k].R};
+        seg[s->n_seg] = (mot_kv_segment){.k = ps->k, .v = ps->vg, .rows = p->lane[k].R, .n_prompt = p->lane[k].R};
+        s->seg_lane[s->n_seg++] = k;
     }
     s->present = 1;
     s->q = falloc(R * ds), s->a = falloc(R * ds), s->o = falloc(R * ds);
     if (!s->q || !s->a || !s->o) return mot_fail(MOT_ERR_NOMEM, "training: out of memory");
     linear_fwd(&iw->q, p->proj[q * p->K].n, s->q, P->R);
-    mot_cpu_cross_attention(s->a, s->q, P->R, p->H, p->ds, seg, p->K, 1);
+    mot_cpu_cross_attention(s->a, s->q, P->R, p->H, p->ds, seg, s->n_seg, 1);
     linear_fwd(&iw->o, s->a, s->o, P->R);
     if (p->dropout > 0) { /* inverted dropout on o, training only (SPEC 5) */
         s->keep = malloc(R * ds);
@@ -326,7 +337,7 @@ mot_status mot_pass_forward(const mot_model *m, const mot_train_view *w, const m
             if (lane < 0 || is_kind(n, "router")) continue;
             if (is_kind(n, "stack")) st = stack_node(p, o->prefix, i, lane);
             else if (is_kind(n, "projector") && !n->reverse) st = forward_projector(p, n->stack, lane);
-            else if (is_kind(n, "attention")) st = attention(p, n->stack, o->dropout_seed);
+            else if (is_kind(n, "attention")) st = attention(p, i, n->stack, o->dropout_seed);
             else if (is_kind(n, "projector")) st = reverse_projector(p, i, n->stack, lane);
             else if (is_kind(n, "sampler") && lane == 0) st = sampler(p), sampled = 1;
         }
@@ -386,36 +397,39 @@ static mot_status backward_attention(mot_pass *p, const mot_train_view *g, int q
     mot_kv_segment seg[MOT_MAX_LANES];
     mot_kv_segment_grad dseg[MOT_MAX_LANES] = {{0}};
     mot_status st = da && dq ? MOT_OK : mot_fail(MOT_ERR_NOMEM, "training: out of memory");
-    for (int k = 0; st == MOT_OK && k < p->K; k++) {
+    for (int m = 0; st == MOT_OK && m < s->n_seg; m++) {
+        const int k = s->seg_lane[m];
         proj_state *ps = &p->proj[q * p->K + k];
-        seg[k] = (mot_kv_segment){.k = ps->k, .v = ps->vg, .rows = p->lane[k].R, .n_prompt = p->lane[k].R};
-        dseg[k] = (mot_kv_segment_grad){.dk = falloc((size_t)p->lane[k].R * ds), .dv = falloc((size_t)p->lane[k].R * ds)};
+        seg[m] = (mot_kv_segment){.k = ps->k, .v = ps->vg, .rows = p->lane[k].R, .n_prompt = p->lane[k].R};
+        dseg[m] = (mot_kv_segment_grad){.dk = falloc((size_t)p->lane[k].R * ds), .dv = falloc((size_t)p->lane[k].R * ds)};
         if (!ps->dn) ps->dn = zalloc((size_t)p->lane[k].R * ds);
-        if (!dseg[k].dk || !dseg[k].dv || !ps->dn) st = mot_fail(MOT_ERR_NOMEM, "training: out of memory");
+        if (!dseg[m].dk || !dseg[m].dv || !ps->dn) st = mot_fail(MOT_ERR_NOMEM, "training: out of memory");
     }
+    proj_state *pp = &p->proj[q * p->K];
+    if (st == MOT_OK && !pp->dn && !(pp->dn = zalloc(R * ds))) st = mot_fail(MOT_ERR_NOMEM, "training: out of memory");
     if (st == MOT_OK) {
         /* o = a Wo^T (+ bo) */
         linear_bwd(&iw->o, &gw->o, s->a, s->d_o, da, 0, P->R);
-        mot_cpu_cross_attention_backward(dq, dseg, da, s->q, P->R, p->H, p->ds, seg, p->K);
+        mot_cpu_cross_attention_backward(dq, dseg, da, s->q, P->R, p->H, p->ds, seg, s->n_seg);
         /* q = n_p Wq^T (+ bq) */
-        proj_state *pp = &p->proj[q * p->K];
         linear_bwd(&iw->q, &gw->q, pp->n, dq, pp->dn, 1, P->R);
-        for (int k = 0; k < p->K; k++) {
+        for (int m = 0; m < s->n_seg; m++) {
+            const int k = s->seg_lane[m];
             proj_state *ps = &p->proj[q * p->K + k];
             const size_t n = (size_t)p->lane[k].R * ds;
             /* vg = v * gate: the gate's gradient is <dvg, v>, v's is dvg * gate */
             double dgk = 0;
             for (size_t i = 0; i < n; i++) {
-                dgk += (double)dseg[k].dv[i] * ps->v[i];
-                dseg[k].dv[i] *= p->gate[k];
+                dgk += (double)dseg[m].dv[i] * ps->v[i];
+                dseg[m].dv[i] *= p->gate[k];
             }
             dgate[k] += (float)dgk;
-            linear_bwd(&iw->k, &gw->k, ps->n, dseg[k].dk, ps->dn, 1, p->lane[k].R);
-            linear_bwd(&iw->v, &gw->v, ps->n, dseg[k].dv, ps->dn, 1, p->lane[k].R);
+            linear_bwd(&iw->k, &gw->k, ps->n, dseg[m].dk, ps->dn, 1, p->lane[k].R);
+            linear_bwd(&iw->v, &gw->v, ps->n, dseg[m].dv, ps->dn, 1, p->lane[k].R);
         }
     }
-    for (int k = 0; k < p->K; k++) {
-        free(dseg[k].dk), free(dseg[k].dv);
+    for (int m = 0; m < s->n_seg; m++) {
+        free(dseg[m].dk), free(dseg[m].dv);
     }
     free(da), free(dq);
     return st;

@@ -1,5 +1,7 @@
-/* The primary's multi-head cross-attention over every active expert's latent keys/values
- * with the proportional prefill mask (SPEC 1.4). */
+/* The primary's multi-head cross-attention over the segments it is given: the latent
+ * keys/values of the active experts that speak at this stack (a listener has no segment,
+ * docs/pipeline.md), with the proportional prefill mask (SPEC 1.4). A query that sees no key
+ * (or no segment at all) gets 0. */
 #include <math.h>
 #include <stdlib.h>
 

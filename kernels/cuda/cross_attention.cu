@@ -1,9 +1,11 @@
 // CROSS_ATTENTION (SPEC 1.3, 1.4): the primary's n_q = lane[0].n_new queries q [n_q, d_s], heads
-// of dh = d_s / heads, over every lane's latent keys/values seg_k[m], seg_v[m] [ctx, d_s]; one
-// softmax over the visible keys of all segments together; out [n_q, d_s].
-// Segment m holds P_m = lane[m].rows + lane[m].n_new keys (this pass's rows already appended).
+// of dh = d_s / heads, over the speaking lanes' latent keys/values seg_k[m], seg_v[m] [ctx, d_s]
+// (segment m is lane L = seg_lane[m]; a listening lane has no segment); one softmax over the
+// visible keys of all segments together; out [n_q, d_s].
+// Segment m holds P_m = lane[L].rows + lane[L].n_new keys (this pass's rows already appended).
 // Prefill: query i sees the first min(floor((i + 1) N_m / N_p), P_m) keys of segment m
-// (N_m = lane[m].n_prompt, N_p = lane[0].n_prompt); decode: all P_m. No visible key: row 0.
+// (N_m = lane[L].n_prompt, N_p = lane[0].n_prompt); decode: all P_m. No visible key (or no
+// segment at all): row 0.
 // Prefill (host rows > 1): one block per (head, query row). Decode: split-key blocks
 // (head, segment x split) write partials merged by attention_combine_kernel, as ATTENTION.
 #include "kernels/cuda/attention_core.cuh"
@@ -12,19 +14,22 @@ struct xatt_args {
     float *out;
     const float *q;
     const float *k[MOT_MAX_LANES], *v[MOT_MAX_LANES];
+    int lane[MOT_MAX_LANES]; // segment m's lane
     int n_seg, d_s, dh;
     float scale;
     const mot_step_state *step;
 };
 
 // Keys of segment m visible to query i (see the file comment); 64-bit product.
-__device__ __forceinline__ int xatt_visible(const mot_step_state *st, int m, int i) {
-    const int present = st->lane[m].rows + st->lane[m].n_new;
+__device__ __forceinline__ int xatt_visible(const xatt_args &a, int m, int i) {
+    const mot_step_state *st = a.step;
+    const int L = a.lane[m];
+    const int present = st->lane[L].rows + st->lane[L].n_new;
     const int n_p = st->lane[0].n_prompt;
     if (!st->prefill || n_p <= 0) {
         return present;
     }
-    const long long v = (long long)(i + 1) * st->lane[m].n_prompt / n_p;
+    const long long v = (long long)(i + 1) * st->lane[L].n_prompt / n_p;
     return v < present ? (int)v : present;
 }
 
@@ -39,7 +44,7 @@ template <int DPL> __global__ void __launch_bounds__(ATT_THREADS) cross_attentio
         att_init<DPL>(st);
         for (int m = 0; m < a.n_seg; m++) {
             att_keys<DPL>(st, q, a.k[m] + (size_t)h * a.dh, a.v[m] + (size_t)h * a.dh, a.d_s, a.dh, 0,
-                          xatt_visible(a.step, m, i), a.scale);
+                          xatt_visible(a, m, i), a.scale);
         }
         att_finish<DPL>(st, a.dh, a.out + (size_t)i * a.d_s + (size_t)h * a.dh, 0, sh);
     }
@@ -55,7 +60,7 @@ __global__ void __launch_bounds__(ATT_THREADS) cross_attention_split_kernel(xatt
     }
     const int h = blockIdx.x, m = blockIdx.y / splits_per_seg, s = blockIdx.y % splits_per_seg;
     const long long lo_ll = (long long)s * chunk;
-    const int vis = xatt_visible(a.step, m, 0);
+    const int vis = xatt_visible(a, m, 0);
     const int hi = lo_ll + chunk < (long long)vis ? (int)(lo_ll + chunk) : vis;
     float *dst = partial + ((size_t)h * gridDim.y + blockIdx.y) * (a.dh + 2);
     // splits past the segment's visible keys write an empty partial
@@ -69,7 +74,7 @@ static mot_status launch_cross(const xatt_args &a, const mot_gpu_launch *l, mot_
     const mot_op_cross_attention *op = &l->op->cross_attention;
     const int heads = op->heads;
     int chunk = 0, splits = 0;
-    if (l->rows == 1 && lane && lane->partial) {
+    if (l->rows == 1 && lane && lane->partial && a.n_seg > 0) {
         long long cap = 0;
         for (int m = 0; m < a.n_seg; m++) {
             const long long c = (long long)(op->seg_k[m].bytes / ((size_t)a.d_s * sizeof(float)));
@@ -98,7 +103,7 @@ extern "C" mot_status mot_cuda_op_cross_attention(const mot_gpu_launch *l, mot_c
     a.q = op_buf<const float>(l, op->q);
     a.n_seg = op->n_seg;
     a.d_s = op->d;
-    MOT_OP_REQUIRE(a.out && a.q && op->heads > 0 && a.d_s % op->heads == 0 && a.n_seg >= 1 &&
+    MOT_OP_REQUIRE(a.out && a.q && op->heads > 0 && a.d_s % op->heads == 0 && a.n_seg >= 0 &&
                        a.n_seg <= MOT_MAX_LANES && op->heads <= 65535,
                    "cuda cross_attention: bad op (heads %d, d_s %d, segments %d)", op->heads, a.d_s, a.n_seg);
     a.dh = a.d_s / op->heads;
@@ -106,7 +111,10 @@ extern "C" mot_status mot_cuda_op_cross_attention(const mot_gpu_launch *l, mot_c
     for (int m = 0; m < MOT_MAX_LANES; m++) {
         a.k[m] = m < a.n_seg ? op_buf<const float>(l, op->seg_k[m]) : NULL;
         a.v[m] = m < a.n_seg ? op_buf<const float>(l, op->seg_v[m]) : NULL;
+        a.lane[m] = m < a.n_seg ? op->seg_lane[m] : 0;
         MOT_OP_REQUIRE(m >= a.n_seg || (a.k[m] && a.v[m]), "cuda cross_attention: segment %d has no keys/values", m);
+        MOT_OP_REQUIRE(a.lane[m] >= 0 && a.lane[m] < MOT_MAX_LANES, "cuda cross_attention: segment %d: lane %d", m,
+                       a.lane[m]);
     }
     a.scale = op->scale;
     a.step = l->step;

@@ -318,15 +318,16 @@ static void test_latent_append(void) {
     free(k), free(v), free(got), free(ref);
 }
 
-/* Cross-attention: segment m has rows[m] + n_new[m] present keys, prompt length n_prompt[m];
- * lane 0's n_new queries. host_rows 1: the split-key decode path. */
-static void check_cross(const char *what, int heads, int d_s, int n_seg, const int *rows, const int *n_new,
-                        const int *n_prompt, int prefill, int host_rows, int ctx) {
+/* Cross-attention: lane m has rows[m] + n_new[m] present keys, prompt length n_prompt[m];
+ * lane 0's n_new queries; the lanes in the bit mask `listen` are listeners (no segment).
+ * host_rows 1: the split-key decode path. */
+static void check_cross_listen(const char *what, int heads, int d_s, int n_lanes, const int *rows, const int *n_new,
+                               const int *n_prompt, int prefill, int host_rows, int ctx, unsigned listen) {
     const int n_q = n_new[0];
     mot_step_state s;
     memset(&s, 0, sizeof s);
     s.prefill = prefill;
-    s.n_lanes = n_seg;
+    s.n_lanes = n_lanes;
     float *q = host_floats((size_t)n_q * d_s, 40), *got = malloc((size_t)n_q * d_s * 4),
           *ref = malloc((size_t)n_q * d_s * 4);
     for (size_t i = 0; i < (size_t)n_q * d_s; i++) q[i] *= 2.0f;
@@ -340,31 +341,41 @@ static void check_cross(const char *what, int heads, int d_s, int n_seg, const i
     x->out = bo;
     x->d = d_s;
     x->heads = heads;
-    x->n_seg = n_seg;
+    x->n_seg = 0;
     x->scale = 1.0f / sqrtf((float)(d_s / heads));
-    for (int m = 0; m < n_seg; m++) {
+    for (int m = 0; m < n_lanes; m++) {
         s.lane[m].rows = rows[m];
         s.lane[m].n_new = n_new[m];
         s.lane[m].n_prompt = n_prompt[m];
         s.lane[m].alive = 1;
-        k[m] = host_floats((size_t)ctx * d_s, 50 + m);
-        v[m] = host_floats((size_t)ctx * d_s, 60 + m);
-        x->seg_k[m] = gpu_fx_buf(&F, (size_t)ctx * d_s * 4);
-        x->seg_v[m] = gpu_fx_buf(&F, (size_t)ctx * d_s * 4);
-        gpu_fx_put(&F, x->seg_k[m], k[m]);
-        gpu_fx_put(&F, x->seg_v[m], v[m]);
-        seg[m] = (mot_kv_segment){k[m], v[m], rows[m] + n_new[m], n_prompt[m]};
+        if (listen >> m & 1) {
+            continue;
+        }
+        const int g = x->n_seg++;
+        k[g] = host_floats((size_t)ctx * d_s, 50 + m);
+        v[g] = host_floats((size_t)ctx * d_s, 60 + m);
+        x->seg_lane[g] = m;
+        x->seg_k[g] = gpu_fx_buf(&F, (size_t)ctx * d_s * 4);
+        x->seg_v[g] = gpu_fx_buf(&F, (size_t)ctx * d_s * 4);
+        gpu_fx_put(&F, x->seg_k[g], k[g]);
+        gpu_fx_put(&F, x->seg_v[g], v[g]);
+        seg[g] = (mot_kv_segment){k[g], v[g], rows[m] + n_new[m], n_prompt[m]};
     }
     gpu_fx_set_step(&F, &s);
     gpu_fx_fill(&F, bo, SENTINEL);
     mot_gpu_launch l = gpu_fx_launch_of(&F, &op, host_rows, n_q);
     gpu_fx_run(&F, &l, what);
     gpu_fx_get(&F, got, bo);
-    mot_cpu_cross_attention(ref, q, n_q, heads, d_s, seg, n_seg, prefill);
+    mot_cpu_cross_attention(ref, q, n_q, heads, d_s, seg, x->n_seg, prefill);
     /* both sides f32: the CPU's sequential sums over thousands of keys drift a little too */
     fx_expect_close(what, got, ref, (size_t)n_q * d_s, ctx > 1000 ? 5e-5 : 1e-5);
-    for (int m = 0; m < n_seg; m++) free(k[m]), free(v[m]);
+    for (int m = 0; m < x->n_seg; m++) free(k[m]), free(v[m]);
     free(q), free(got), free(ref);
+}
+
+static void check_cross(const char *what, int heads, int d_s, int n_seg, const int *rows, const int *n_new,
+                        const int *n_prompt, int prefill, int host_rows, int ctx) {
+    check_cross_listen(what, heads, d_s, n_seg, rows, n_new, n_prompt, prefill, host_rows, ctx, 0);
 }
 
 static void test_cross_attention(void) {
@@ -381,6 +392,14 @@ static void test_cross_attention(void) {
     const int rows_l[3] = {1500, 1700, 900};
     check_cross("cross_attention decode, long segments", 8, 512, 3, rows_l, new_d, prompt, 0, 1, 2048);
     check_cross("cross_attention decode, one block per row", 8, 512, 3, rows_l, new_d, prompt, 0, 2, 2048);
+    /* listeners (docs/pipeline.md): the primary listens (its prefill queries 0.. see no key
+     * until the other lanes' first keys align), a non-primary listens, nobody speaks */
+    check_cross_listen("cross_attention prefill, the primary listens", 4, 64, 3, rows0, new_p, prompt, 1, 6, 32, 1u);
+    check_cross_listen("cross_attention decode split-key, lane 1 listens", 4, 64, 3, rows_d, new_d, prompt, 0, 1, 32,
+                       2u);
+    check_cross_listen("cross_attention decode, the primary listens", 8, 512, 3, rows_l, new_d, prompt, 0, 2, 2048, 1u);
+    check_cross_listen("cross_attention decode split-key, no speaker", 4, 64, 3, rows_d, new_d, prompt, 0, 1, 32, 7u);
+    check_cross_listen("cross_attention prefill, no speaker", 4, 64, 3, rows0, new_p, prompt, 1, 6, 32, 7u);
 }
 
 int main(void) {

@@ -51,13 +51,29 @@ CASES = {
     # reference follows the same graph.
     "graph_merged": dict(scenario="uniform_q3", graph="merged"),
     "graph_no_interaction": dict(scenario="hetero3", init=["--seed", "1"], graph="no_interaction"),
+    # A peer that only listens: at stack 0 the primary listens (its queries attend the two
+    # others' latents only), at stack 1 the last routed expert listens (not attended). The
+    # primary c has the longest prompt (68 tokens; a 42, b 38), so its first prefill query
+    # sees no aligned key at stack 0 (SPEC 1.4): that row's attention output is 0.
+    "graph_listener": dict(scenario="uniform_q3", graph="listener", experts="c,a,b"),
 }
 
 
-def edit_graph(nodes, how):
+def edit_graph(nodes, how, listen=None):
     """merged: attention 1 removed, so each expert's stacks 1 and 2 merge into one;
-    no_interaction: router -> one stack of every layer -> sampler for each expert."""
+    no_interaction: router -> one stack of every layer -> sampler for each expert;
+    listener: for each (stack q, expert e) of `listen`, e's forward projector moves from
+    attention{q}'s inputs to its listeners."""
     by_id = {n["id"]: n for n in nodes}
+    if how == "listener":
+        out = []
+        for n in nodes:
+            if n["kind"] == "attention" and int(n["stack"]) in listen:
+                e = listen[int(n["stack"])]
+                lid = f"{e}/forward{n['stack']}"
+                n = dict(n, inputs=[i for i in n["inputs"] if i != lid], listeners=[lid])
+            out.append(n)
+        return out
     experts = [n["expert"] for n in nodes if n["kind"] == "sampler"]
     if how == "no_interaction":
         out = [by_id["router"]]
@@ -80,12 +96,20 @@ def edit_graph(nodes, how):
     return out
 
 
-def graph_pipeline(mot, pipeline, how):
+def graph_pipeline(mot, pipeline, how, prompt, forced=None):
     """`mot graph` of the case's pipeline, its graph edited, written over the pipeline."""
     import yaml
     r = run([mot, "graph", pipeline], "mot graph")
     doc = yaml.safe_load(r.stdout)
-    doc["graph"] = edit_graph(doc["graph"], how)
+    listen = None
+    if how == "listener":   # the route decides who listens: the primary, then the last
+        from mot_ref import MotRef
+        ref = MotRef.load(pipeline)
+        active = forced.split(",") if forced else \
+            [ref.pipe.names[m] for m in ref.select_active(ref.router_scores(prompt))]
+        listen = {0: active[0], 1: active[-1]}
+        print(f"route {active}: listeners {listen}")
+    doc["graph"] = edit_graph(doc["graph"], how, listen)
     with open(pipeline, "w") as fh:
         yaml.safe_dump(doc, fh, sort_keys=False, default_flow_style=None)
 
@@ -163,7 +187,7 @@ def main():
         pipeline = case_pipeline(pool_pipeline, case_dir, weights)
 
     if case.get("graph"):
-        graph_pipeline(args.mot, pipeline, case["graph"])
+        graph_pipeline(args.mot, pipeline, case["graph"], prompt, case.get("experts"))
     route_flags = []
     if case.get("experts"):
         route_flags = ["--experts", case["experts"]]
@@ -206,7 +230,47 @@ def main():
         if compare_mot_dump.main(["--pipeline", plain] + flags[2:]) == 0:
             print("FAIL: the dump also matches the unedited graph: the edit did not run")
             return 1
+    if case.get("graph") == "listener":
+        status = unattended_listener(args, pipeline, prompt, n_max, case["experts"].split(","))
+        if status != 0:
+            return status
     return extra_checks(args, case, scenario, dump, mot_run)
+
+
+def unattended_listener(args, pipeline, prompt, n_max, active):
+    """mot alone, no reference: an expert that listens at every stack is attended by no one,
+    so the others' logits and tokens are bit for bit those of the route without it."""
+    import numpy as np
+    import yaml
+    with open(pipeline) as fh:
+        doc = yaml.safe_load(fh)
+    last = active[-1]
+    for n in doc["graph"]:
+        if n["kind"] == "attention":
+            both = n["inputs"] + n.get("listeners", [])
+            lid = f"{last}/forward{n['stack']}"
+            n["inputs"], n["listeners"] = [i for i in both if i != lid], [lid]
+    case_dir = os.path.dirname(pipeline)
+    runs = {}
+    for name, route in (("all_listen", active), ("without", active[:-1])):
+        path = os.path.join(case_dir, name + ".yaml")
+        with open(path, "w") as fh:
+            yaml.safe_dump(doc if name == "all_listen" else {k: v for k, v in doc.items() if k != "graph"},
+                           fh, sort_keys=False, default_flow_style=None)
+        dump = os.path.join(case_dir, name + ".safetensors")
+        run([args.mot, "run", path, "-p", prompt, "-n", n_max, "-t", args.threads, "--dump", dump,
+             "--backend", args.backend, "--experts", ",".join(route), *GREEDY], "mot run " + name,
+            backend=args.backend)
+        runs[name] = read_safetensors(dump)
+    for e in active[:-1]:
+        for key in (f"logits.{e}", f"tokens.{e}"):
+            a, b = runs["all_listen"][key], runs["without"][key]
+            if a.shape != b.shape or not np.array_equal(a, b):
+                print(f"FAIL: {key}: with {last} listening everywhere differs from the route without it")
+                return 1
+    print(f"{last} listening at every stack: the others' logits and tokens are bitwise those of "
+          f"the route {','.join(active[:-1])}")
+    return 0
 
 
 def extra_checks(args, case, scenario, dump, mot_run):

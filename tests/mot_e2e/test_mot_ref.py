@@ -231,6 +231,44 @@ def test_causal_across_experts(pool, work):
     expect(torch.allclose(scores, want, rtol=1e-12, atol=1e-12), "router scores")
 
 
+def listen_everywhere(ref, name):
+    """ref's expansion with expert `name` a listener at every attention (docs/pipeline.md)."""
+    nodes = []
+    for n in ref.graph():
+        if n["kind"] == "attention":
+            lid = f"{name}/forward{n['stack']}"
+            n = dict(n, inputs=[i for i in n["inputs"] if i != lid], listeners=[lid])
+        nodes.append(n)
+    ref.pipe.graph = nodes
+
+
+def test_listener(pool, work):
+    """A peer that only listens: (1) a non-primary listening at every stack is attended by no
+    one, so the others' logits are those of the route without it; (2) a primary listening at
+    every stack with nobody else routed attends no key: o = bo = 0 (no biases), so it is
+    llama_ref's logits bit for bit; (3) a listening primary still queries: with others routed
+    its logits differ from llama_ref's."""
+    ref = pool_ref(pool, "uniform_q3")
+    prompt = make_mot_pool.PROMPT
+    fed = {m: ref.expert_prompt_tokens(m, prompt) + [5, 7] for m in range(3)}
+    n = {m: len(fed[m]) - 2 for m in range(3)}
+    without = ref.recompute([1, 0], fed, n)
+    listen_everywhere(ref, ref.pipe.names[2])
+    got = ref.recompute([1, 0, 2], fed, n)
+    for m in (1, 0):
+        err = float((got[m] - without[m]).abs().max())
+        expect(err <= 1e-12, f"expert {m}: a listener changed its logits by {err:.3e}")
+    ref.pipe.graph = None
+    listen_everywhere(ref, ref.pipe.names[1])
+    alone = ref.recompute([1], fed, n)
+    want = LlamaRef.forward(ref.experts[1], fed[1])[n[1] - 1:]
+    expect(torch.equal(alone[1], want), "a primary that attends no key differs from llama_ref by "
+           f"{float((alone[1] - want).abs().max()):.3e}")
+    queried = ref.recompute([1, 0, 2], fed, n)
+    rel = float((queried[1] - want).abs().max() / want.abs().max())
+    expect(rel > 0.05, f"a listening primary's logits move by only {rel:.3e} (its queries attend)")
+
+
 # ---- compare_mot_dump.py against reference-made dumps ----
 
 def write_dump(path, ref, run, active, scores):
@@ -310,7 +348,7 @@ def test_compare(pool, work):
 
 CASES = {"placement": test_placement, "mask": test_mask, "gelu_topk": test_gelu_topk,
          "interaction": test_interaction_by_hand, "zero_reverse": test_zero_reverse_is_llama,
-         "causal": test_causal_across_experts, "compare": test_compare}
+         "causal": test_causal_across_experts, "listener": test_listener, "compare": test_compare}
 
 
 def main():

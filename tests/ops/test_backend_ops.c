@@ -593,14 +593,15 @@ static void case_latent_append(void) {
     }
 }
 
-/* segment m: rows[m] keys before this pass, n_new[m] fed now, prompt n_prompt[m]; lane 0's
- * n_new[0] queries */
-static void run_cross(int heads, int d_s, int n_seg, const int *rows, const int *n_new, const int *n_prompt,
-                      int prefill, float qs, int nan_run) {
+/* lane m: rows[m] keys before this pass, n_new[m] fed now, prompt n_prompt[m]; lane 0's
+ * n_new[0] queries; the lanes in the bit mask `listen` are listeners (no segment: their keys
+ * are not attended, docs/pipeline.md) */
+static void run_cross_listen(int heads, int d_s, int n_lanes, const int *rows, const int *n_new, const int *n_prompt,
+                             int prefill, float qs, int nan_run, unsigned listen) {
     const int n_q = n_new[0];
     mot_step_state s;
     memset(&s, 0, sizeof s);
-    s.prefill = prefill, s.n_lanes = n_seg;
+    s.prefill = prefill, s.n_lanes = n_lanes;
     float *q = floats((size_t)n_q * d_s, qs), *k[MOT_MAX_LANES], *v[MOT_MAX_LANES];
     if (nan_run) q[0] = NAN;
     mot_kv_segment seg[MOT_MAX_LANES];
@@ -608,18 +609,24 @@ static void run_cross(int heads, int d_s, int n_seg, const int *rows, const int 
     mot_buf bq = put_floats(q, (size_t)n_q * d_s), bo = be_buf(sizeof(float) * (size_t)n_q * d_s);
     mot_plan_op op = op_of(MOT_OP_CROSS_ATTENTION, 0);
     op.cross_attention.q = bq, op.cross_attention.out = bo, op.cross_attention.d = d_s;
-    op.cross_attention.heads = heads, op.cross_attention.n_seg = n_seg;
+    op.cross_attention.heads = heads, op.cross_attention.n_seg = 0;
     op.cross_attention.scale = 1.0f / sqrtf((float)(d_s / heads));
-    for (int m = 0; m < n_seg; m++) {
+    int n_seg = 0, last = -1;
+    for (int m = 0; m < n_lanes; m++) last = listen >> m & 1 ? last : m;
+    for (int m = 0; m < n_lanes; m++) {
         const int present = rows[m] + n_new[m];
         s.lane[m] = (mot_lane_step){.rows = rows[m], .n_new = n_new[m], .n_prompt = n_prompt[m], .alive = n_new[m] > 0};
-        k[m] = floats((size_t)(present + 1) * d_s, 1.0f);
-        v[m] = floats((size_t)(present + 1) * d_s, 1.0f);
-        if (nan_run && m == n_seg - 1) v[m][(size_t)(present - 1) * d_s + d_s - 1] = INFINITY;
-        op.cross_attention.seg_k[m] = put_floats(k[m], (size_t)(present + 1) * d_s);
-        op.cross_attention.seg_v[m] = put_floats(v[m], (size_t)(present + 1) * d_s);
-        seg[m] = (mot_kv_segment){k[m], v[m], present, n_prompt[m]};
+        if (listen >> m & 1) continue;
+        const int g = n_seg++;
+        k[g] = floats((size_t)(present + 1) * d_s, 1.0f);
+        v[g] = floats((size_t)(present + 1) * d_s, 1.0f);
+        if (nan_run && m == last) v[g][(size_t)(present - 1) * d_s + d_s - 1] = INFINITY;
+        op.cross_attention.seg_lane[g] = m;
+        op.cross_attention.seg_k[g] = put_floats(k[g], (size_t)(present + 1) * d_s);
+        op.cross_attention.seg_v[g] = put_floats(v[g], (size_t)(present + 1) * d_s);
+        seg[g] = (mot_kv_segment){k[g], v[g], present, n_prompt[m]};
     }
+    op.cross_attention.n_seg = n_seg;
     be_set_step(&s);
     be_bind b = bind_of(prefill ? n_q : 1, n_q);
     be_run(&op, &b);
@@ -628,14 +635,20 @@ static void run_cross(int heads, int d_s, int n_seg, const int *rows, const int 
     be_get(got, bo);
     char what[128];
     int len = snprintf(what, sizeof what, "%s heads=%d d_s=%d N=", prefill ? "prefill" : "decode", heads, d_s);
-    for (int m = 0; m < n_seg && len < 100; m++) {
-        len += snprintf(what + len, sizeof what - (size_t)len, "%s%d+%d", m ? "," : "", rows[m], n_new[m]);
+    for (int m = 0; m < n_lanes && len < 100; m++) {
+        len += snprintf(what + len, sizeof what - (size_t)len, "%s%d+%d%s", m ? "," : "", rows[m], n_new[m],
+                        listen >> m & 1 ? "(listens)" : "");
     }
     int total = 0;
-    for (int m = 0; m < n_seg; m++) total += rows[m] + n_new[m];
+    for (int m = 0; m < n_seg; m++) total += seg[m].rows;
     expect("cross_attention", "f32", what, nan_run, got, ref, (size_t)n_q * d_s, total > 1000 ? 3e-5 : 1e-5);
     for (int m = 0; m < n_seg; m++) free(k[m]), free(v[m]);
     free(q), free(ref), free(got);
+}
+
+static void run_cross(int heads, int d_s, int n_seg, const int *rows, const int *n_new, const int *n_prompt,
+                      int prefill, float qs, int nan_run) {
+    run_cross_listen(heads, d_s, n_seg, rows, n_new, n_prompt, prefill, qs, nan_run, 0);
 }
 
 static void case_cross_attention(void) {
@@ -661,6 +674,15 @@ static void case_cross_attention(void) {
     run_cross(8, 512, 3, rows_l, one, nn, 0, 2.0f, 0);
     const int rows_s[1] = {0}, one1[1] = {1}, np1[1] = {1};
     run_cross(1, 1, 1, rows_s, one1, np1, 0, 1.0f, 0);
+    /* listeners: the primary listens (prefill queries before the others' first aligned key see
+     * nothing: 0), a non-primary listens, nobody speaks (every row 0) */
+    static const int lp[3] = {17, 3, 63};
+    run_cross_listen(3, 12, 3, z, lp, lp, 1, 2.0f, 0, 1u);
+    run_cross_listen(4, 64, 3, z, lp, lp, 1, 2.0f, 0, 2u);
+    run_cross_listen(3, 12, 3, z, lp, lp, 1, 2.0f, 0, 7u);
+    run_cross_listen(3, 63, 3, rows, fed, nn, 0, 2.0f, 0, 1u);
+    run_cross_listen(8, 512, 3, rows_l, one, nn, 0, 2.0f, 0, 5u);
+    run_cross_listen(3, 63, 3, rows, fed, nn, 0, 2.0f, 0, 7u);
 }
 
 /* ---- SAMPLE, STEP_ADVANCE ----------------------------------------------------------------- */

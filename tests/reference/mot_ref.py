@@ -188,15 +188,22 @@ def cross_mask(n_p, rows_p, n_m, rows_m):
 
 
 def cross_attention(q, keys, values, visible, heads):
-    """q [R_p, d_s]; keys, values [S, d_s] (all active experts, concatenated in the order of
-    A); visible bool [R_p, S] -> [R_p, d_s]. Scale 1/sqrt(d_h), no positional encoding."""
+    """q [R_p, d_s]; keys, values [S, d_s] (the speaking active experts, concatenated in the
+    order of A); visible bool [R_p, S] -> [R_p, d_s]. Scale 1/sqrt(d_h), no positional
+    encoding. A query row that sees no key (the primary listens and no aligned key exists yet,
+    or no active expert speaks: S = 0) gets 0: an empty softmax contributes nothing."""
     d_h = q.shape[1] // heads
+    if keys.shape[0] == 0:
+        return torch.zeros_like(q)
     qh = q.view(-1, heads, d_h).transpose(0, 1)              # [H, R_p, d_h]
     kh = keys.view(-1, heads, d_h).transpose(0, 1)           # [H, S, d_h]
     vh = values.view(-1, heads, d_h).transpose(0, 1)
     scores = qh @ kh.transpose(1, 2) / math.sqrt(d_h)        # [H, R_p, S]
-    scores = scores.masked_fill(~visible[None], float("-inf"))
-    out = torch.softmax(scores, dim=-1) @ vh                 # [H, R_p, d_h]
+    seen = visible.any(dim=1)                                # [R_p]
+    # rows that see nothing: a finite stand-in row (no NaN, no gradient), zeroed after
+    vis = visible | ~seen[:, None]
+    scores = scores.masked_fill(~vis[None], float("-inf"))
+    out = (torch.softmax(scores, dim=-1) @ vh) * seen[None, :, None]   # [H, R_p, d_h]
     return out.transpose(0, 1).reshape(q.shape[0], -1)
 
 
@@ -376,15 +383,22 @@ class MotRef:
         v = linear(n, w.get(pre + "attn.v_proj.weight"), w.opt(pre + "attn.v_proj.bias"))
         return z, n, k, v
 
-    def attention(self, q, active, runs, proj, n_prompt):
-        """The primary's queries over every active expert's latent keys and values."""
+    def attention(self, q, active, runs, proj, n_prompt, speakers=None):
+        """The primary's queries over the latent keys and values of the active experts that
+        speak at this attention (speakers: expert indices, the attention node's `inputs`;
+        None: all). A listener (in the node's `listeners`) is not attended; when it is the
+        primary its own latent still gives the queries (docs/pipeline.md)."""
         w, pre, p = self.w, f"interaction.{q}.", active[0]
+        keyed = [m for m in active if speakers is None or m in speakers]   # in the order of A
         rows_p = runs[p].x.shape[0]
-        visible = torch.cat([cross_mask(n_prompt[p], rows_p, n_prompt[m], runs[m].x.shape[0])
-                             for m in active], dim=1)                   # [R_p, S]
+        d_s = proj[p][1].shape[1]
+        visible = torch.cat([torch.zeros(rows_p, 0, dtype=torch.bool)] +
+                            [cross_mask(n_prompt[p], rows_p, n_prompt[m], runs[m].x.shape[0])
+                             for m in keyed], dim=1)                    # [R_p, S]
+        empty = proj[p][1].new_zeros(0, d_s)
         qp = linear(proj[p][1], w.get(pre + "attn.q_proj.weight"), w.opt(pre + "attn.q_proj.bias"))
-        o = cross_attention(qp, torch.cat([proj[m][2] for m in active]),
-                            torch.cat([proj[m][3] for m in active]), visible, self.pipe.heads)
+        o = cross_attention(qp, torch.cat([empty] + [proj[m][2] for m in keyed]),
+                            torch.cat([empty] + [proj[m][3] for m in keyed]), visible, self.pipe.heads)
         return linear(o, w.get(pre + "attn.o_proj.weight"), w.opt(pre + "attn.o_proj.bias"))
 
     def reverse_projection(self, q, m, run, src):
@@ -415,13 +429,18 @@ class MotRef:
                                  f"{len(fed[m])} fed")
         proj, att, sampled = {}, {}, set()
         kinds = {n["id"]: n["kind"] for n in self.graph()}
+        ids = {n["id"]: n for n in self.graph()}
         for node in self.graph():
             kind = node["kind"]
             if kind == "router":
                 continue
             if kind == "attention":
                 q = int(node["stack"])
-                att[q] = self.attention(q, active, runs, {m: proj[(q, m)] for m in active}, n_prompt)
+                # keys: the experts in `inputs` (speakers); `listeners` only query
+                speakers = {self.pipe.index(ids[i]["expert"]) for i in node["inputs"]}
+                att[q] = self.attention(q, active, runs,
+                                        {m: proj[(q, m)] for m in active if (q, m) in proj},
+                                        n_prompt, speakers)
                 continue
             m = self.pipe.index(node["expert"])
             if m not in active:

@@ -108,6 +108,31 @@ def lr_multiplier(step, warmup, total):
 
 # ---- the training reference ----
 
+def graph_speakers(ref):
+    """A pipeline graph that is the expansion of its settings except that some experts only
+    listen at some attentions (docs/pipeline.md: an attention's `listeners`) -> {q: the
+    expert indices in attention q's inputs}. Any other graph: ValueError."""
+    given = ref.pipe.graph
+    ref.pipe.graph = None
+    try:
+        expanded = ref.graph()
+    finally:
+        ref.pipe.graph = given
+    ids = {n["id"]: n for n in given}
+    speakers, ok = {}, len(given) == len(expanded)
+    for n, e in zip(given, expanded):
+        n = dict(n)
+        if n.get("kind") == "attention":
+            speakers[int(n["stack"])] = {ref.pipe.index(ids[i]["expert"]) for i in n["inputs"]}
+            both = list(n["inputs"]) + list(n.pop("listeners", []))
+            n["inputs"] = sorted(both, key=lambda i: ref.pipe.index(ids[i]["expert"]))
+        ok = ok and all(n.get(k) == v for k, v in e.items())
+    if not ok:
+        raise ValueError("train_ref follows the compact form's expansion (listeners allowed); "
+                         "this pipeline has another graph")
+    return speakers
+
+
 class TrainRef:
     def __init__(self, ref, tau=1.0, l_ent=0.01, l_bal=0.01, l_con=0.05, dtype=torch.float64):
         self.ref = ref
@@ -117,9 +142,9 @@ class TrainRef:
             for ex in ref.experts:
                 ex.w = {k: v.to(dtype) for k, v in ex.w.items()}
             ref.w.t = {k: v.to(dtype) for k, v in ref.w.t.items()}
-        if ref.pipe.graph is not None:
-            raise ValueError("train_ref follows the compact form's expansion; this pipeline "
-                             "has its own graph")
+        # {q: the expert indices that speak at attention q}: all, unless the pipeline's graph
+        # makes some listen (the only edit of the expansion this reference follows)
+        self.speakers = graph_speakers(ref) if ref.pipe.graph is not None else {}
         # The trainable tensors: every tensor of the weights file, float64 leaves. MotRef's
         # pieces read them through ref.w.t, so they see the leaves.
         self.params = {k: v.detach().clone().requires_grad_(True) for k, v in ref.w.t.items()}
@@ -162,7 +187,7 @@ class TrainRef:
             for m in active:
                 z, n, k, v = ref.forward_projection(q, m, runs[m])
                 proj[m] = (z, n, k, v * gates[m])
-            o = ref.attention(q, active, runs, proj, rows)
+            o = ref.attention(q, active, runs, proj, rows, self.speakers.get(q))
             for m in active:
                 ref.reverse_projection(q, m, runs[m], o if m == p else proj[m][0])
         run = runs[p]

@@ -119,6 +119,88 @@ static void test_plans(const mot_model *m, const mot_route *r) {
     mot_plan_cache_free(&cache);
 }
 
+/* ---- a peer that only listens (docs/pipeline.md): the route a, b, c over the model's graph
+ * with a (the primary) listening at attention 0 and c at attention 1 ---- */
+
+static int count_ops(const mot_plan *p, mot_op_kind kind, int lane, int stack) {
+    int n = 0;
+    for (int i = 0; i < p->n_ops; i++) {
+        n += p->ops[i].kind == kind && p->ops[i].lane == lane && p->ops[i].stack == stack;
+    }
+    return n;
+}
+
+static const mot_plan_op *cross_at(const mot_plan *p, int stack) {
+    for (int i = 0; i < p->n_ops; i++) {
+        if (p->ops[i].kind == MOT_OP_CROSS_ATTENTION && p->ops[i].stack == stack) return &p->ops[i];
+    }
+    return NULL;
+}
+
+static int waits_on(const mot_plan *p, int event) {
+    for (int i = 0; i < p->n_instrs; i++) {
+        if (p->prog[i].kind == MOT_INSTR_WAIT && p->prog[i].arg == event) return 1;
+    }
+    return 0;
+}
+
+static void test_listener_plans(const mot_model *m, const mot_route *r) {
+    mot_plan_source src;
+    mot_arena_layout layout;
+    small_plan_source(m, r, &src, &layout);
+    mot_graph g = m->graph;
+    g.nodes = malloc(sizeof *g.nodes * (size_t)g.n_nodes);
+    memcpy(g.nodes, m->graph.nodes, sizeof *g.nodes * (size_t)g.n_nodes);
+    const int listener[2] = {r->active[0], r->active[2]};
+    int edited = 0;
+    for (int i = 0; i < g.n_nodes; i++) {
+        mot_graph_node *n = &g.nodes[i];
+        if (strcmp(n->kind, "attention") || n->stack > 1) continue;
+        const int *in = mot_graph_node_inputs(n);
+        int *moved = malloc(sizeof *moved * (size_t)n->n_inputs), k = 0, lid = -1;
+        for (int j = 0; j < n->n_inputs; j++) {
+            if (g.nodes[in[j]].expert == listener[n->stack]) lid = in[j];
+            else moved[k++] = in[j];
+        }
+        moved[k] = lid;
+        n->attention_inputs = moved, n->n_listeners = 1, n->input_pos = NULL;
+        edited += lid >= 0;
+    }
+    CHECK(edited == 2, "the graph has attentions 0 and 1 (%d edited)", edited);
+    src.graph = &g;
+    for (int phase = MOT_PHASE_PREFILL; phase <= MOT_PHASE_DECODE; phase++) {
+        mot_plan *p;
+        MUST(mot_plan_compile(&src, &layout, (mot_phase)phase, &p));
+        check_program(p);
+        const mot_plan_op *o0 = cross_at(p, 0), *o1 = cross_at(p, 1);
+        const mot_op_cross_attention *x0 = o0 ? &o0->cross_attention : NULL, *x1 = o1 ? &o1->cross_attention : NULL;
+        CHECK(x0 && x0->n_seg == 2 && x0->seg_lane[0] == 1 && x0->seg_lane[1] == 2,
+              "attention 0: keys from lanes 1, 2 (the primary listens)");
+        CHECK(x1 && x1->n_seg == 2 && x1->seg_lane[0] == 0 && x1->seg_lane[1] == 1,
+              "attention 1: keys from lanes 0, 1 (lane 2 listens)");
+        CHECK(count_ops(p, MOT_OP_LATENT_APPEND, 0, 0) == 0 && count_ops(p, MOT_OP_LATENT_APPEND, 2, 1) == 0,
+              "a listener appends no latent K/V");
+        CHECK(count_ops(p, MOT_OP_LATENT_APPEND, 0, 1) == 1 && count_ops(p, MOT_OP_LATENT_APPEND, 2, 0) == 1,
+              "a speaker appends its latent K/V");
+        CHECK(waits_on(p, 0 * src.n_lanes + 1) && waits_on(p, 0 * src.n_lanes + 2) && waits_on(p, 1 * src.n_lanes + 1)
+                  && !waits_on(p, 1 * src.n_lanes + 2),
+              "the attention waits on its speaking lanes only");
+        /* its reads: q, two segments' K and V, the step header, lane 0's and lane 1's geometry */
+        mot_buf reads[64];
+        const int nr = o1 ? mot_plan_op_reads(o1, reads, 64) : 0;
+        CHECK(nr == 8, "the cross-attention reads 8 buffers, found %d", nr);
+        if (phase == MOT_PHASE_PREFILL) {
+            printf("listener plans: prefill %d ops, attention 0 keys from lanes 1 2, attention 1 from 0 1\n",
+                   p->n_ops);
+        }
+        mot_plan_free(p);
+    }
+    for (int i = 0; i < g.n_nodes; i++) {
+        if (g.nodes[i].n_listeners) free(g.nodes[i].attention_inputs);
+    }
+    free(g.nodes);
+}
+
 /* ---- CPU: which ops the executor fuses into the decode GEMV ---- */
 
 /* Spans of the walk over p with every lane at n tokens: how many of 2 and of 3 ops. */
@@ -557,6 +639,7 @@ int main(int argc, char **argv) {
     MUST(mot_model_load(argv[1], 1, &m));
     MUST(mot_route_prompt(m, NULL, "a,b,c", NULL, 0, &r));
     test_plans(m, &r);
+    test_listener_plans(m, &r);
     test_fusion(m, &r);
     test_cpu_lanes(m, &r);
     test_cuda_executor(m, &r);

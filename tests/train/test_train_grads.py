@@ -3,6 +3,7 @@
 
     test_train_grads.py --mot MOT --pool DIR --scenario NAME --work DIR [--batch B]
                         [--n N] [--data-seed S] [--noise-seed S] [--ref-only]
+                        [--listen Q:EXPERT,...]
 
 Builds the pool's scenario (make_mot_pool.py), a data file (make_train_data.py) and Gumbel
 noise (train_ref.py noise, one step), then runs
@@ -22,6 +23,10 @@ route.active0/1 i32 [B, K]; mot's f32, the reference's f64):
   |ref| (of grad.total when the whole term is 0 or at roundoff level, <= 1e-10 of
   grad.total's: L_con when both sets hold the same experts in another order).
 Prints one line per failing tensor and a summary; exits 1 on any failure.
+
+--listen 0:a,1:c: both run the scenario's expanded graph (`mot graph`) edited so that expert
+a only listens at attention 0 and c at attention 1 (docs/pipeline.md, an attention's
+`listeners`: queries when primary, keys and values not attended).
 """
 import argparse
 import os
@@ -96,14 +101,48 @@ def compare(mot, ref):
     return fails
 
 
+def listener_pipeline(a, pipeline):
+    """A copy of the pool's pipeline (absolute paths) whose graph is `mot graph`'s with the
+    --listen edits: for q:E, E's forward projector moves from attention q's inputs to its
+    listeners."""
+    import yaml
+    with open(pipeline) as fh:
+        doc = yaml.safe_load(fh)
+    base = os.path.dirname(pipeline)
+    for e in doc["experts"]:
+        e["path"] = os.path.normpath(os.path.join(base, e["path"]))
+    doc["weights"] = os.path.normpath(os.path.join(base, doc["weights"]))
+    plain = os.path.join(a.work, "pipeline.yaml")
+    with open(plain, "w") as fh:
+        yaml.safe_dump(doc, fh, sort_keys=False, default_flow_style=None)
+    doc = yaml.safe_load(tc.run([a.mot, "graph", plain], "mot graph"))
+    listen = {int(q): e for q, e in (item.split(":") for item in a.listen.split(","))}
+    for n in doc["graph"]:
+        if n["kind"] == "attention" and int(n["stack"]) in listen:
+            lid = f"{listen[int(n['stack'])]}/forward{n['stack']}"
+            if lid not in n["inputs"]:
+                sys.exit(f"FAIL: --listen: {lid} is not an input of {n['id']}")
+            n["inputs"] = [i for i in n["inputs"] if i != lid]
+            n["listeners"] = [lid]
+    out = os.path.join(a.work, "pipeline.listen.yaml")
+    with open(out, "w") as fh:
+        yaml.safe_dump(doc, fh, sort_keys=False, default_flow_style=None)
+    print(f"listeners {listen}: {out}")
+    return out
+
+
 def main(argv=None):
     ap = argparse.ArgumentParser(description="mot train --grad-dump vs train_ref.py grads")
     tc.common_args(ap)
+    ap.add_argument("--listen", help="Q:EXPERT,...: that expert only listens at attention Q")
     a = ap.parse_args(argv)
     a.pool, a.work = os.path.abspath(a.pool), os.path.abspath(a.work)
-    if not a.mot and not a.ref_only:
-        ap.error("--mot is required (or --ref-only)")
+    if not a.mot and (not a.ref_only or a.listen):
+        ap.error("--mot is required (or --ref-only, without --listen)")
     pipeline, data, noise, _ = tc.setup(a, steps=1)
+    plain = pipeline
+    if a.listen:
+        pipeline = listener_pipeline(a, pipeline)
     ref_path = os.path.join(a.work, "ref.safetensors")
     print(tc.run([tc.PY, tc.TRAIN_REF, "grads", pipeline, "--data", data, "--noise", noise,
                   "--batch", a.batch, "--out", ref_path], "train_ref.py grads").strip())
@@ -117,6 +156,17 @@ def main(argv=None):
     for line in fails:
         print("FAIL", line)
     print(f"{'FAIL' if fails else 'ok'}: {a.scenario} batch {a.batch}: {len(fails)} failures")
+    if a.listen and not fails:
+        # the edit must matter: mot's gradients against the unedited graph's reference differ
+        plain_ref = os.path.join(a.work, "ref.unedited.safetensors")
+        tc.run([tc.PY, tc.TRAIN_REF, "grads", plain, "--data", data, "--noise", noise,
+                "--batch", a.batch, "--out", plain_ref], "train_ref.py grads (unedited)")
+        print("-- against the unedited graph (expected to differ):")
+        differ = compare(read_safetensors(mot_path), read_safetensors(plain_ref))
+        print(f"{len(differ)} tensors differ, e.g. {differ[:2]}")
+        if not differ:
+            print("FAIL: mot's gradients also match the unedited graph: the listeners did not run")
+            return 1
     return 1 if fails else 0
 
 

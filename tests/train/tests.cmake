@@ -30,6 +30,14 @@ foreach(scenario k1 norm_bias norm_only uniform_q3 explicit deep)
   set_tests_properties(train.grads_${scenario} PROPERTIES LABELS "train;python;reference" TIMEOUT 180
                        RESOURCE_LOCK train_pool ENVIRONMENT OMP_WAIT_POLICY=passive)
 endforeach()
+# A peer that only listens (docs/pipeline.md): a listens at attention 0, c at attention 1; over
+# the batch each is sometimes the primary (it queries), sometimes not (it is not attended).
+add_test(NAME train.grads_listener
+  COMMAND ${MOT_PYTHON} ${MOT_TRAIN_DIR}/test_train_grads.py --mot $<TARGET_FILE:mot>
+          --pool ${CMAKE_BINARY_DIR}/train-test/pool --scenario uniform_q3 --listen 0:a,1:c
+          --batch 4 --work ${CMAKE_BINARY_DIR}/train-test/grads-listener)
+set_tests_properties(train.grads_listener PROPERTIES LABELS "train;python;reference" TIMEOUT 180
+                     RESOURCE_LOCK train_pool ENVIRONMENT OMP_WAIT_POLICY=passive)
 add_test(NAME train.adamw_norm_bias
   COMMAND ${MOT_PYTHON} ${MOT_TRAIN_DIR}/test_train_adamw.py --mot $<TARGET_FILE:mot>
           --pool ${CMAKE_BINARY_DIR}/train-test/pool --scenario norm_bias
