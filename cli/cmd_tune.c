@@ -253,7 +253,7 @@ static mot_status run_search(search *z) {
      *    changes anything when the pool has quantized weights) */
     if (z->any_quant) {
         s = z->list[z->best].s;
-        s.quant_gemv = mot_cpu_quant_gemv_interleaved() ? MOT_QUANT_GEMV_SEQUENTIAL : MOT_QUANT_GEMV_INTERLEAVED;
+        s.quant_gemv = mot_cpu_quant_gemv_auto_interleaved() ? MOT_QUANT_GEMV_SEQUENTIAL : MOT_QUANT_GEMV_INTERLEAVED;
         MOT_TRY(try_schedule(z, &s));
     }
     return MOT_OK;

@@ -27,8 +27,10 @@ void mot_cpu_set_gemm_from_quant(int quant);
  * only) elsewhere. */
 enum { MOT_QUANT_GEMV_AUTO = 0, MOT_QUANT_GEMV_INTERLEAVED = 1, MOT_QUANT_GEMV_SEQUENTIAL = 2 };
 void mot_cpu_set_quant_gemv(int mode);
-/* Whether quantized rows are read interleaved under the current setting (AUTO resolved). */
+/* Whether quantized rows are read interleaved under the current setting (AUTO resolved), and
+ * what AUTO picks on this CPU. */
 int mot_cpu_quant_gemv_interleaved(void);
+int mot_cpu_quant_gemv_auto_interleaved(void);
 
 /* The packed GEMM's blocking: kc columns of k per block, mc tokens per chunk (rounded down to
  * a multiple of 4). Defaults measured in kernels/cpu/matmul_gemm.c; schedules may change them. */

@@ -205,11 +205,15 @@ static int quant_gemv_mode = MOT_QUANT_GEMV_AUTO;
 
 void mot_cpu_set_quant_gemv(int mode) { quant_gemv_mode = mode; }
 
+int mot_cpu_quant_gemv_auto_interleaved(void) {
+    return __builtin_cpu_is("intel"); /* libgcc fills in the CPU model before main */
+}
+
 int mot_cpu_quant_gemv_interleaved(void) {
     if (quant_gemv_mode != MOT_QUANT_GEMV_AUTO) {
         return quant_gemv_mode == MOT_QUANT_GEMV_INTERLEAVED;
     }
-    return __builtin_cpu_is("intel"); /* libgcc fills in the CPU model before main */
+    return mot_cpu_quant_gemv_auto_interleaved();
 }
 
 static void gemv_rows_quant(const mot_matmul_job *job, const gemv_in *in, int n, int64_t r0, int64_t r1) {
