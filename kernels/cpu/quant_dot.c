@@ -607,8 +607,9 @@ MOT_INLINE __m256i idot32_acc(__m256i acc, __m256i u, __m256i s) {
 #endif
 }
 
-/* The 8 f16 at base, base + stride, ... (count of them, 0 past) as f32: 16-bit inserts, not a
- * gather (a 16-lane gather cost more than the dots of its blocks on Zen 4). */
+/* The 8 f16 at base, base + stride, ... (count of them, 0 past) as f32: the 8-block groups of
+ * the pair form below (f16_group converts 16 with a gather; the pair form was measured with
+ * this one, the two were not compared alone). */
 MOT_INLINE __m256 f16_8(const uint8_t *base, int64_t stride, int count) {
     uint16_t h[8] = {0};
     for (int i = 0; i < count; i++) {
@@ -668,10 +669,11 @@ MOT_INLINE float fdot_q4_pairs(const void *row, const float *xq, int64_t cols, i
 static float fdot_q4_0(const void *row, const float *xq, int64_t cols) { return fdot_q4_pairs(row, xq, cols, 0); }
 static float fdot_q4_1(const void *row, const float *xq, int64_t cols) { return fdot_q4_pairs(row, xq, cols, 1); }
 
-/* Q4_K / Q5_K: sub-block s of 32 meets x block 8k + s; scale (d sc[s]) d_x, min term
- * (dmin m[s]) ds over the 8 blocks in one FMA. */
-MOT_INLINE float fdot_k45(const void *row, const float *xq, int64_t cols, int five) {
-    const int64_t bytes = five ? 176 : 144, L = mot_cpu_quant_xsums_len(cols);
+/* Q5_K: sub-block s of 32 meets x block 8k + s (the 5th bit of each code from qh); scale
+ * (d sc[s]) d_x, min term (dmin m[s]) ds over the 8 blocks in one FMA. (Q4_K has the pair
+ * form below, fdot_q4_k.) */
+static float fdot_q5_k(const void *row, const float *xq, int64_t cols) {
+    const int64_t bytes = 176, L = mot_cpu_quant_xsums_len(cols);
     const float *xd = xq, *xds = xq + L;
     const int8_t *xv = (const int8_t *)(xq + 2 * L);
     const uint8_t *p = row;
@@ -679,22 +681,20 @@ MOT_INLINE float fdot_k45(const void *row, const float *xq, int64_t cols, int fi
     const __m256i low4 = _mm256_set1_epi8(15);
     for (int64_t k = 0; k < cols / 256; k++) {
         const uint8_t *b = p + k * bytes;
-        const uint8_t *qs = b + (five ? 48 : 16);
+        const uint8_t *qs = b + 48;
         const __m128i w = scales_k4_words(b + 4);
         const __m256 sm = _mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(w));
         const __m256 sm2 = _mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(_mm_srli_si128(w, 8)));
         float s[8];
         _mm256_storeu_ps(s, _mm256_mul_ps(_mm256_mul_ps(_mm256_set1_ps(f16_at(b)), sm), _mm256_loadu_ps(xd + 8 * k)));
         macc = _mm256_fmadd_ps(_mm256_mul_ps(_mm256_set1_ps(f16_at(b + 2)), sm2), _mm256_loadu_ps(xds + 8 * k), macc);
-        const __m256i hv = five ? _mm256_loadu_si256((const __m256i *)(b + 16)) : _mm256_setzero_si256();
+        const __m256i hv = _mm256_loadu_si256((const __m256i *)(b + 16));
         const int8_t *xb = xv + 256 * k;
         for (int pr = 0; pr < 4; pr++) {
             const __m256i v = _mm256_loadu_si256((const __m256i *)(qs + 32 * pr));
-            __m256i lo = _mm256_and_si256(v, low4), hi = _mm256_and_si256(_mm256_srli_epi16(v, 4), low4);
-            if (five) {
-                lo = _mm256_or_si256(lo, bits_at(hv, 2 * pr, 4, 0x10));
-                hi = _mm256_or_si256(hi, bits_at(hv, 2 * pr + 1, 4, 0x10));
-            }
+            const __m256i lo = _mm256_or_si256(_mm256_and_si256(v, low4), bits_at(hv, 2 * pr, 4, 0x10));
+            const __m256i hi = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(v, 4), low4),
+                                               bits_at(hv, 2 * pr + 1, 4, 0x10));
             const __m256i i0 = idot32(lo, _mm256_loadu_si256((const __m256i *)(xb + 64 * pr)));
             const __m256i i1 = idot32(hi, _mm256_loadu_si256((const __m256i *)(xb + 64 * pr + 32)));
             acc0 = _mm256_fmadd_ps(_mm256_cvtepi32_ps(i0), _mm256_set1_ps(s[2 * pr]), acc0);
@@ -710,7 +710,7 @@ MOT_INLINE float fdot_k45(const void *row, const float *xq, int64_t cols, int fi
  * give [2p: 0-15 | 2p+1: 0-15], the next 16 bytes [2p: 16-31 | 2p+1: 16-31]: two accumulating
  * integer dots, then one convert and one FMA for two sub-blocks (fdot_q4_pairs does the same
  * for Q4_0 / Q4_1). TinyLlama-shaped Q4_K decode, Zen 4: see docs/benchmarks.md. */
-static float fdot_q4_k_pairs(const void *row, const float *xq, int64_t cols) {
+static float fdot_q4_k(const void *row, const float *xq, int64_t cols) {
     const int64_t L = mot_cpu_quant_xsums_len(cols);
     const float *xd = xq, *xds = xq + L;
     const int8_t *xp = (const int8_t *)(xq + 2 * L) + cols;
@@ -743,8 +743,6 @@ static float fdot_q4_k_pairs(const void *row, const float *xq, int64_t cols) {
     return mot_hsum8(_mm256_add_ps(acc0, acc1)) - mot_hsum8(macc);
 }
 
-static float fdot_q4_k(const void *row, const float *xq, int64_t cols) { return fdot_q4_k_pairs(row, xq, cols); }
-static float fdot_q5_k(const void *row, const float *xq, int64_t cols) { return fdot_k45(row, xq, cols, 1); }
 
 /* The 6-bit codes 0..63 of elements 128 h + 32 g .. + 31 of a Q6_K block */
 MOT_INLINE __m256i q6_codes(const uint8_t *b, int h, int g) {
