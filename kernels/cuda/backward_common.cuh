@@ -1,5 +1,5 @@
-// Helpers shared by the CUDA backward kernels (kernels/cuda/cuda_backward.h): block
-// reductions in double and of the max (fixed tree: the same bits every run), the warp dot
+// Helpers shared by the CUDA backward kernels (kernels/cuda/cuda_backward.h; the block
+// reductions, in double and of the max, are op_common.cuh's mot_block_sum / _max): the warp dot
 // product of the attention kernels, a column sum by per-block partials reduced in a fixed
 // order, and stream-ordered scratch.
 #ifndef MOT_KERNELS_CUDA_BACKWARD_COMMON_CUH
@@ -13,62 +13,6 @@
 // Threads of the row kernels (one block per row): a multiple of 32, <= 1024.
 #define BWD_THREADS 256
 
-__device__ __forceinline__ double bwd_warp_sum(double v) {
-    for (int off = 16; off > 0; off >>= 1) {
-        v += __shfl_xor_sync(0xffffffffu, v, off);
-    }
-    return v;
-}
-
-__device__ __forceinline__ float bwd_warp_max(float v) {
-    for (int off = 16; off > 0; off >>= 1) {
-        v = fmaxf(v, __shfl_xor_sync(0xffffffffu, v, off));
-    }
-    return v;
-}
-
-// Sum over the block in double (blockDim a multiple of 32); every thread gets it. sh: [32].
-// The tree is fixed by the thread indices, so the bits do not depend on timing.
-__device__ __forceinline__ double bwd_block_sum(double v, double *sh) {
-    const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
-    v = bwd_warp_sum(v);
-    if (lane == 0) {
-        sh[warp] = v;
-    }
-    __syncthreads();
-    if (warp == 0) {
-        v = lane < (int)(blockDim.x >> 5) ? sh[lane] : 0.0;
-        v = bwd_warp_sum(v);
-        if (lane == 0) {
-            sh[0] = v;
-        }
-    }
-    __syncthreads();
-    v = sh[0];
-    __syncthreads();
-    return v;
-}
-
-__device__ __forceinline__ float bwd_block_max(float v, float *sh) {
-    const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
-    v = bwd_warp_max(v);
-    if (lane == 0) {
-        sh[warp] = v;
-    }
-    __syncthreads();
-    if (warp == 0) {
-        v = lane < (int)(blockDim.x >> 5) ? sh[lane] : -INFINITY;
-        v = bwd_warp_max(v);
-        if (lane == 0) {
-            sh[0] = v;
-        }
-    }
-    __syncthreads();
-    v = sh[0];
-    __syncthreads();
-    return v;
-}
-
 // a . b over hd floats by one warp: lane c takes dims c, c + 32, ...; butterfly sum, so every
 // lane holds the same (bitwise) total.
 __device__ __forceinline__ float bwd_warp_dot(const float *a, const float *b, int hd) {
@@ -77,10 +21,7 @@ __device__ __forceinline__ float bwd_warp_dot(const float *a, const float *b, in
     for (int c = lane; c < hd; c += 32) {
         s = fmaf(a[c], b[c], s);
     }
-    for (int off = 16; off > 0; off >>= 1) {
-        s += __shfl_xor_sync(0xffffffffu, s, off);
-    }
-    return s;
+    return mot_warp_sum(s);
 }
 
 // Column sums of [n, d] values in two fixed-order stages (no atomics):
@@ -183,10 +124,7 @@ template <int DPL> __device__ __forceinline__ float bwd_reg_dot(const float (&a)
             s = fmaf(a[e], b[c], s);
         }
     }
-    for (int off = 16; off > 0; off >>= 1) {
-        s += __shfl_xor_sync(0xffffffffu, s, off);
-    }
-    return s;
+    return mot_warp_sum(s);
 }
 
 // acc += coef x (x: hd floats in memory).

@@ -30,7 +30,7 @@ __global__ void __launch_bounds__(BWD_THREADS)
     for (int j = threadIdx.x; j < vocab; j += blockDim.x) {
         mx = fmaxf(mx, l[j]);
     }
-    mx = bwd_block_max(mx, shf);
+    mx = mot_block_max(mx, shf);
     double sum = 0.0;
     for (int j = threadIdx.x; j < vocab; j += blockDim.x) {
         const double e = exp((double)l[j] - mx);
@@ -39,7 +39,7 @@ __global__ void __launch_bounds__(BWD_THREADS)
             d[j] = (float)e;
         }
     }
-    sum = bwd_block_sum(sum, shd);
+    sum = mot_block_sum(sum, shd);
     if (d) {
         const double k = scale / sum;
         // each thread rescales the elements it wrote above (no barrier needed)

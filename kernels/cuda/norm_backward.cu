@@ -19,8 +19,8 @@ __global__ void __launch_bounds__(BWD_THREADS)
         ss += (double)xr[i] * xr[i];
         dot += (double)gr[i] * w[i] * xr[i];
     }
-    ss = bwd_block_sum(ss, sh);
-    dot = bwd_block_sum(dot, sh);
+    ss = mot_block_sum(ss, sh);
+    dot = mot_block_sum(dot, sh);
     const double r = 1.0 / sqrt(ss / d + eps);
     const float rf = (float)r, cf = (float)(r * r * r * dot / d);
     for (int i = threadIdx.x; i < d; i += blockDim.x) {
@@ -56,12 +56,12 @@ __global__ void __launch_bounds__(BWD_THREADS)
     for (int i = threadIdx.x; i < d; i += blockDim.x) {
         mean += xr[i];
     }
-    mean = bwd_block_sum(mean, sh) / d;
+    mean = mot_block_sum(mean, sh) / d;
     double var = 0.0;
     for (int i = threadIdx.x; i < d; i += blockDim.x) {
         var += (xr[i] - mean) * (xr[i] - mean);
     }
-    var = bwd_block_sum(var, sh) / d;
+    var = mot_block_sum(var, sh) / d;
     const double r = 1.0 / sqrt(var + eps);
     double mg = 0.0, mgx = 0.0;
     for (int i = threadIdx.x; i < d; i += blockDim.x) {
@@ -69,8 +69,8 @@ __global__ void __launch_bounds__(BWD_THREADS)
         mg += g;
         mgx += g * (xr[i] - mean) * r;
     }
-    mg = bwd_block_sum(mg, sh) / d;
-    mgx = bwd_block_sum(mgx, sh) / d;
+    mg = mot_block_sum(mg, sh) / d;
+    mgx = mot_block_sum(mgx, sh) / d;
     for (int i = threadIdx.x; i < d; i += blockDim.x) {
         const double g = (double)gr[i] * (w ? w[i] : 1.0f), xh = (xr[i] - mean) * r;
         o[i] = (float)(r * (g - mg - xh * mgx));

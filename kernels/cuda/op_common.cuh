@@ -3,6 +3,8 @@
 #ifndef MOT_KERNELS_CUDA_OP_COMMON_CUH
 #define MOT_KERNELS_CUDA_OP_COMMON_CUH
 
+#include <math.h>
+
 #include <cuda_bf16.h>
 #include <cuda_fp16.h>
 
@@ -46,25 +48,35 @@ template <> __device__ __forceinline__ float mot_to_float<__nv_bfloat16>(__nv_bf
     return __bfloat162float(v);
 }
 
-__device__ __forceinline__ float mot_warp_sum(float v) {
+// Warp and block reductions by a fixed butterfly / tree (the thread indices decide the
+// order, so the bits do not depend on timing). op: a binary functor, id: its identity.
+struct mot_op_add {
+    template <typename T> __device__ __forceinline__ T operator()(T a, T b) const { return a + b; }
+};
+struct mot_op_max {
+    __device__ __forceinline__ float operator()(float a, float b) const { return fmaxf(a, b); }
+};
+
+// Every lane gets the warp's total.
+template <typename T, typename Op> __device__ __forceinline__ T mot_warp_reduce(T v, Op op) {
     for (int off = 16; off > 0; off >>= 1) {
-        v += __shfl_xor_sync(0xffffffffu, v, off);
+        v = op(v, __shfl_xor_sync(0xffffffffu, v, off));
     }
     return v;
 }
 
-// Sum over the block (blockDim a multiple of 32, <= 1024); every thread gets it. sh: [32].
+// Over the block (blockDim a multiple of 32, <= 1024); every thread gets it. sh: [32].
 // Ends with a barrier so sh can be reused right away.
-__device__ __forceinline__ float mot_block_sum(float v, float *sh) {
+template <typename T, typename Op> __device__ __forceinline__ T mot_block_reduce(T v, T *sh, T id, Op op) {
     const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
-    v = mot_warp_sum(v);
+    v = mot_warp_reduce(v, op);
     if (lane == 0) {
         sh[warp] = v;
     }
     __syncthreads();
     if (warp == 0) {
-        v = lane < (int)(blockDim.x >> 5) ? sh[lane] : 0.0f;
-        v = mot_warp_sum(v);
+        v = lane < (int)(blockDim.x >> 5) ? sh[lane] : id;
+        v = mot_warp_reduce(v, op);
         if (lane == 0) {
             sh[0] = v;
         }
@@ -73,6 +85,16 @@ __device__ __forceinline__ float mot_block_sum(float v, float *sh) {
     v = sh[0];
     __syncthreads();
     return v;
+}
+
+// Sums in float (the forward kernels) or double (the backward ones), and the max.
+template <typename T> __device__ __forceinline__ T mot_warp_sum(T v) { return mot_warp_reduce(v, mot_op_add()); }
+template <typename T> __device__ __forceinline__ T mot_block_sum(T v, T *sh) {
+    return mot_block_reduce(v, sh, (T)0, mot_op_add());
+}
+__device__ __forceinline__ float mot_warp_max(float v) { return mot_warp_reduce(v, mot_op_max()); }
+__device__ __forceinline__ float mot_block_max(float v, float *sh) {
+    return mot_block_reduce(v, sh, -INFINITY, mot_op_max());
 }
 
 #endif

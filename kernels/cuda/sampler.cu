@@ -62,22 +62,15 @@ __device__ __forceinline__ u64 sample_fixed(float q) { return __float2ull_rz(q *
 
 __device__ __forceinline__ bool in_cut(unsigned key, int i, cut_t c) { return key > c.key || (key == c.key && i <= c.id); }
 
-__device__ __forceinline__ u64 warp_sum_u64(u64 v) {
-    for (int off = 16; off > 0; off >>= 1) {
-        v += __shfl_xor_sync(0xffffffffu, v, off);
-    }
-    return v;
-}
-
 __device__ u64 block_sum_u64(u64 v, sample_smem &sm) {
     const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
-    v = warp_sum_u64(v);
+    v = mot_warp_sum(v);
     if (lane == 0) {
         sm.red[warp] = v;
     }
     __syncthreads();
     if (warp == 0) {
-        v = warp_sum_u64(lane < (int)(blockDim.x >> 5) ? sm.red[lane] : 0ull);
+        v = mot_warp_sum(lane < (int)(blockDim.x >> 5) ? sm.red[lane] : 0ull);
         if (lane == 0) {
             sm.red[0] = v;
         }
@@ -159,7 +152,7 @@ __device__ __forceinline__ void hist_add(u64 *hist, bool pred, unsigned bucket, 
         const int leader = __ffs(pending) - 1;
         const unsigned b = __shfl_sync(0xffffffffu, bucket, leader);
         const unsigned same = __ballot_sync(0xffffffffu, pred && bucket == b);
-        const u64 sum = warp_sum_u64((same >> lane) & 1u ? w : 0ull);
+        const u64 sum = mot_warp_sum((same >> lane) & 1u ? w : 0ull);
         if (lane == leader) {
             atomicAdd(&hist[b], sum);
         }
