@@ -14,18 +14,12 @@
 
 #include "common/half.h"
 #include "kernels/cuda/cuda_kernels.h"
+#include "tests/cuda/gpu_fixture.h"
 #include "ops/ops.h"
 
 #define BOUND_EXACT 1e-5
 
 static int failures, checks;
-
-static void fill(float *x, size_t n, unsigned seed) {
-    for (size_t i = 0; i < n; i++) {
-        seed = seed * 1664525u + 1013904223u;
-        x[i] = ((seed >> 8) / 16777216.0f - 0.5f) * 2.0f;
-    }
-}
 
 /* max |got - ref| / max |ref| over n values; NaN/inf fail first. */
 static void expect_close(const char *what, const float *got, const double *ref, size_t n, double bound) {
@@ -71,7 +65,7 @@ typedef struct {
 static test_weight make_weight(mot_dtype dt, int rows, int cols, int skew, unsigned seed) {
     const size_t count = (size_t)rows * cols, es = mot_dtype_size(dt);
     float *f = malloc((count ? count : 1) * sizeof(float));
-    fill(f, count, seed);
+    fx_fill_random(f, count, seed);
     test_weight w;
     w.host_buf = malloc((count + (size_t)skew) * es + 1);
     char *data = (char *)w.host_buf + (size_t)skew * es;
@@ -117,7 +111,7 @@ static void gemv_case(mot_dtype dt, int n, int rows, int cols, int epi, int skew
     test_weight w = make_weight(dt, rows, cols, skew_w, 1000u + (unsigned)(rows * 7 + cols));
     const size_t nx = (size_t)n * cols, ny = (size_t)n * rows;
     float *x = malloc(nx * 4), *bias = malloc((size_t)rows * 4), *res = malloc(ny * 4), *y = malloc(ny * 4);
-    fill(x, nx, 3u + (unsigned)cols), fill(bias, (size_t)rows, 5u), fill(res, ny, 9u);
+    fx_fill_random(x, nx, 3u + (unsigned)cols), fx_fill_random(bias, (size_t)rows, 5u), fx_fill_random(res, ny, 9u);
     float *dx_buf = dev_alloc((nx + 1) * 4), *dx = dx_buf + skew_x;
     float *dbias = dev_alloc((size_t)rows * 4), *dres = dev_alloc(ny * 4), *dy = dev_alloc(ny * 4);
     to_device(dx, x, nx * 4), to_device(dbias, bias, (size_t)rows * 4), to_device(dres, res, ny * 4);
@@ -179,7 +173,7 @@ static void prefill_case(mot_cuda_blas *blas, mot_dtype dt, int n, int rows, int
     test_weight w = make_weight(dt, rows, cols, 0, 77u + (unsigned)rows);
     const size_t nx = (size_t)n * cols, ny = (size_t)n * rows;
     float *x = malloc(nx * 4), *y0 = malloc(ny * 4), *y = malloc(ny * 4);
-    fill(x, nx, 31u), fill(y0, ny, 37u);
+    fx_fill_random(x, nx, 31u), fx_fill_random(y0, ny, 37u);
     float *dx = dev_alloc(nx * 4), *dy = dev_alloc(ny * 4);
     to_device(dx, x, nx * 4), to_device(dy, y0, ny * 4);
     mot_cuda_blas_set_precision(blas, fast);
@@ -209,7 +203,7 @@ static void capture_case(cudaStream_t s) {
     test_weight w = make_weight(MOT_DTYPE_BF16, ROWS, COLS, 0, 5u);
     float x[N * COLS], bias[ROWS], y[N * ROWS];
     float *dx = dev_alloc(sizeof x), *dbias = dev_alloc(sizeof bias), *dy = dev_alloc(sizeof y);
-    fill(bias, ROWS, 8u);
+    fx_fill_random(bias, ROWS, 8u);
     to_device(dbias, bias, sizeof bias);
     cudaGraph_t g = NULL;
     cudaGraphExec_t e = NULL;
@@ -218,7 +212,7 @@ static void capture_case(cudaStream_t s) {
     ok = cudaStreamEndCapture(s, &g) == cudaSuccess && ok;
     ok = ok && cudaGraphInstantiate(&e, g, 0) == cudaSuccess;
     for (int rep = 0; rep < 2 && ok; rep++) {
-        fill(x, N * COLS, 100u + (unsigned)rep);
+        fx_fill_random(x, N * COLS, 100u + (unsigned)rep);
         to_device(dx, x, sizeof x);
         ok = cudaGraphLaunch(e, s) == cudaSuccess && cudaStreamSynchronize(s) == cudaSuccess;
         from_device(y, dy, sizeof y);

@@ -8,16 +8,10 @@
 
 #include "common/half.h"
 #include "kernels/cuda/cuda_kernels.h"
+#include "tests/cuda/gpu_fixture.h"
 #include "ops/ops.h"
 
 static int failures;
-
-static void fill(float *x, size_t n, unsigned seed) {
-    for (size_t i = 0; i < n; i++) {
-        seed = seed * 1664525u + 1013904223u;
-        x[i] = ((seed >> 8) / 16777216.0f - 0.5f) * 2.0f;
-    }
-}
 
 /* max |a - b| / max |b| over n values; NaN/inf fail first. */
 static void expect_close(const char *what, const float *got, const float *ref, size_t n, double bound) {
@@ -55,8 +49,8 @@ static void test_matmul(mot_dtype dtype, int n, int rows, int cols, mot_cuda_bla
     float *wf = malloc(wn * 4), *x = malloc((size_t)n * cols * 4), *y = malloc((size_t)n * rows * 4),
           *ref = malloc((size_t)n * rows * 4);
     void *wbuf = malloc(wn * esize);
-    fill(wf, wn, 7);
-    fill(x, (size_t)n * cols, 9);
+    fx_fill_random(wf, wn, 7);
+    fx_fill_random(x, (size_t)n * cols, 9);
     for (size_t i = 0; i < wn; i++) {
         if (dtype == MOT_DTYPE_F32) ((float *)wbuf)[i] = wf[i];
         else ((uint16_t *)wbuf)[i] = mot_f32_to_bf16(wf[i]); /* bf16 only below */
@@ -88,9 +82,9 @@ static void test_matmul(mot_dtype dtype, int n, int rows, int cols, mot_cuda_bla
 static void test_elementwise(mot_cuda_stream s) {
     const int n = 5, d = 200, heads = 4, hd = 50;
     float x[5 * 200], w[200], out[5 * 200], ref[5 * 200], inv_freq[25], up[5 * 200];
-    fill(x, n * d, 1);
-    fill(w, d, 2);
-    fill(up, n * d, 3);
+    fx_fill_random(x, n * d, 1);
+    fx_fill_random(w, d, 2);
+    fx_fill_random(up, n * d, 3);
     for (int i = 0; i < hd / 2; i++) inv_freq[i] = powf(10000.0f, -2.0f * i / hd);
     float *dx = to_device(x, sizeof x), *dw = to_device(w, sizeof w), *dout, *dup = to_device(up, sizeof up),
           *dfreq = to_device(inv_freq, sizeof inv_freq);

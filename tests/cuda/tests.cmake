@@ -7,12 +7,12 @@ add_test(NAME cuda_quant_decode COMMAND test_quant_decode)
 # CUDA kernels vs the CPU references: built whenever the CUDA backend is (so CI compiles it);
 # run only where a GPU is present, otherwise reported as skipped (exit 77).
 if(TARGET motcuda)
-  add_executable(test_cuda_ops tests/cuda/test_cuda_ops.c)
+  add_executable(test_cuda_ops tests/cuda/test_cuda_ops.c tests/cuda/gpu_fixture.c)
   target_link_libraries(test_cuda_ops PRIVATE motcuda motlib)
   add_test(NAME cuda_ops COMMAND test_cuda_ops)
   set_tests_properties(cuda_ops PROPERTIES SKIP_RETURN_CODE 77)
   # The decode GEMV (kernels/cuda/matmul_gemv.cu) and exact GEMMs over f16/bf16 weights.
-  add_executable(test_cuda_gemv tests/cuda/test_cuda_gemv.c)
+  add_executable(test_cuda_gemv tests/cuda/test_cuda_gemv.c tests/cuda/gpu_fixture.c)
   target_link_libraries(test_cuda_gemv PRIVATE motcuda motlib)
   add_test(NAME cuda_gemv COMMAND test_cuda_gemv)
   set_tests_properties(cuda_gemv PROPERTIES SKIP_RETURN_CODE 77 LABELS "gpu;cuda" TIMEOUT 300)
