@@ -47,6 +47,7 @@ int mot_cmd_train(int argc, char **argv) {
         else if (!strcmp(f, "--l-ent")) st = mot_arg_float(&a, 0, 1e6, &o.h.l_ent), o.flags_given |= MOT_TRAIN_KEY_L_ENT;
         else if (!strcmp(f, "--l-bal")) st = mot_arg_float(&a, 0, 1e6, &o.h.l_bal), o.flags_given |= MOT_TRAIN_KEY_L_BAL;
         else if (!strcmp(f, "--l-con")) st = mot_arg_float(&a, 0, 1e6, &o.h.l_con), o.flags_given |= MOT_TRAIN_KEY_L_CON;
+        else if (!strcmp(f, "--l-route")) st = mot_arg_float(&a, 0, 1e6, &o.h.l_route), o.flags_given |= MOT_TRAIN_KEY_L_ROUTE;
         else if (!strcmp(f, "--dropout")) st = mot_arg_float(&a, 0, 0.99, &o.h.dropout), o.flags_given |= MOT_TRAIN_KEY_DROPOUT;
         else if (!strcmp(f, "--seed")) st = mot_arg_u64(&a, &seed), o.flags_given |= MOT_TRAIN_KEY_SEED;
         else if (!strcmp(f, "--no-shuffle")) o.shuffle = 0;

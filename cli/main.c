@@ -32,7 +32,7 @@ static const char usage[] =
     "  train PIPELINE.yaml --data TRAIN.jsonl -o WEIGHTS.safetensors [--eval EVAL.jsonl] [--steps N]\n"
     "        [--batch B] [--lr LR] [--warmup N] [--seed S] [--init W] [--resume CKPT]\n"
     "        [--checkpoint-every N] [--eval-every N] [--tau T] [--l-ent X] [--l-bal X] [--l-con X]\n"
-    "        [--dropout P] [-t THREADS] train the router and interaction layers (docs/training.md)\n"
+    "        [--l-route X] [--dropout P] [-t THREADS] train the router and interaction layers (docs/training.md)\n"
     "  eval  PIPELINE.yaml --data EVAL.jsonl [--weights W] [-o REPORT.json] [-t THREADS]\n"
     "        completion NLL of MoT, each expert alone and the router's top-1 expert alone\n"
     "  tune  PIPELINE.yaml -o SCHEDULE.yaml [--budget SECONDS] [--experts a,b] [-p 32] [-n 16] [-r 3]\n"

@@ -80,7 +80,7 @@ typedef struct {
     /* `train:` (SPEC 5; docs/training.md): the defaults `mot train` takes, which its flags
      * override. A field is used only when its bit in `given` is set (MOT_TRAIN_KEY_*). */
     struct {
-        double tau, l_ent, l_bal, l_con, dropout, lr, weight_decay, clip;
+        double tau, l_ent, l_bal, l_con, l_route, dropout, lr, weight_decay, clip;
         int warmup, steps, batch;
         unsigned long long seed;
         unsigned given;
@@ -99,7 +99,8 @@ enum {
     MOT_TRAIN_KEY_TAU = 1 << 0, MOT_TRAIN_KEY_L_ENT = 1 << 1, MOT_TRAIN_KEY_L_BAL = 1 << 2,
     MOT_TRAIN_KEY_L_CON = 1 << 3, MOT_TRAIN_KEY_DROPOUT = 1 << 4, MOT_TRAIN_KEY_LR = 1 << 5,
     MOT_TRAIN_KEY_WEIGHT_DECAY = 1 << 6, MOT_TRAIN_KEY_CLIP = 1 << 7, MOT_TRAIN_KEY_WARMUP = 1 << 8,
-    MOT_TRAIN_KEY_STEPS = 1 << 9, MOT_TRAIN_KEY_BATCH = 1 << 10, MOT_TRAIN_KEY_SEED = 1 << 11
+    MOT_TRAIN_KEY_STEPS = 1 << 9, MOT_TRAIN_KEY_BATCH = 1 << 10, MOT_TRAIN_KEY_SEED = 1 << 11,
+    MOT_TRAIN_KEY_L_ROUTE = 1 << 12
 };
 
 /* Parses and validates. Errors: "FILE:LINE:COL: error: ..." (one line) — unknown keys, wrong

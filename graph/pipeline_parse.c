@@ -22,7 +22,7 @@ static const char *const interaction_keys[] = {"stacks", "placement", "shared_di
 static const char *const sampler_keys[] = {"temperature", "top_k", "top_p", "seed",
                                            "max_tokens", NULL};
 static const char *const encoder_kinds[] = {"mean-embed", NULL};
-static const char *const train_keys[] = {"tau", "l_ent", "l_bal", "l_con", "dropout", "lr", "weight_decay",
+static const char *const train_keys[] = {"tau", "l_ent", "l_bal", "l_con", "l_route", "dropout", "lr", "weight_decay",
                                          "clip", "warmup", "steps", "batch", "seed", NULL};
 
 /* Sizes beyond any model this runtime loads; they keep later allocations bounded.
@@ -284,6 +284,7 @@ static mot_status read_train(yaml_tree *t, yaml_node_t *n, mot_pipeline *p) {
         {"l_ent", offsetof(mot_pipeline, train.l_ent), 0, 1e6, MOT_TRAIN_KEY_L_ENT},
         {"l_bal", offsetof(mot_pipeline, train.l_bal), 0, 1e6, MOT_TRAIN_KEY_L_BAL},
         {"l_con", offsetof(mot_pipeline, train.l_con), 0, 1e6, MOT_TRAIN_KEY_L_CON},
+        {"l_route", offsetof(mot_pipeline, train.l_route), 0, 1e6, MOT_TRAIN_KEY_L_ROUTE},
         {"dropout", offsetof(mot_pipeline, train.dropout), 0, 0.99, MOT_TRAIN_KEY_DROPOUT},
         {"lr", offsetof(mot_pipeline, train.lr), 0, 10, MOT_TRAIN_KEY_LR},
         {"weight_decay", offsetof(mot_pipeline, train.weight_decay), 0, 10, MOT_TRAIN_KEY_WEIGHT_DECAY},

@@ -3,11 +3,18 @@
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <time.h>
 
 #include "common/error.h"
 #include "kernels/cpu/backward.h"
 #include "ops/step_state.h"
 #include "train/mot_pass.h"
+
+static double now_s(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
 
 /* The NLL in nats of the primary's completion tokens under a pass. */
 static mot_status pass_nll(const mot_trainer *t, const mot_train_example *e, const int *active, int k, int alone,
@@ -18,6 +25,38 @@ static mot_status pass_nll(const mot_trainer *t, const mot_train_example *e, con
     *nll = mot_cpu_cross_entropy(NULL, mot_pass_logits(p), mot_pass_targets(p), mot_pass_rows(p), mot_pass_vocab(p),
                                  1.0f);
     mot_pass_free(p);
+    return MOT_OK;
+}
+
+mot_status mot_eval_alone_nll(const mot_trainer *t, const mot_train_example *e, int m, double *nll) {
+    return pass_nll(t, e, &m, 1, 1, nll);
+}
+
+mot_status mot_train_route_targets(const mot_trainer *t, mot_train_data *d) {
+    const int M = t->m->n_experts;
+    const double t0 = now_s();
+    double last = t0;
+    for (int i = 0; i < d->n; i++) {
+        mot_train_example *e = &d->ex[i];
+        double best = INFINITY;
+        e->route_target = -1;
+        for (int x = 0; x < M; x++) {
+            double nll;
+            MOT_TRY(mot_eval_alone_nll(t, e, x, &nll));
+            if (!isfinite(nll)) {
+                return mot_fail(MOT_ERR_INTERNAL, "%s:%d: expert %s alone gives the completion an NLL of %g", d->path,
+                                e->line, t->m->pipe->experts[x].name, nll);
+            }
+            if (nll < best) best = nll, e->route_target = x; /* ties: the lower index */
+        }
+        const double now = now_s();
+        if (now - last >= 1.0 || i + 1 == d->n) {
+            fprintf(stderr, "\rrouting targets: %d/%d examples scored by each expert alone (%.0f s)", i + 1, d->n,
+                    now - t0);
+            last = now;
+        }
+    }
+    if (d->n) fprintf(stderr, "\n");
     return MOT_OK;
 }
 

@@ -28,4 +28,11 @@ typedef struct {
 mot_status mot_eval_run(const mot_trainer *t, const mot_train_data *d, mot_eval_result *out);
 void mot_eval_result_free(mot_eval_result *r);
 
+/* The completion's NLL in nats under expert m alone (no interaction layer). */
+mot_status mot_eval_alone_nll(const mot_trainer *t, const mot_train_example *e, int m, double *nll);
+
+/* L_route's targets (docs/training.md): every example's route_target = the expert whose NLL
+ * alone is lowest (ties: the lower index). M passes an example; progress on stderr. */
+mot_status mot_train_route_targets(const mot_trainer *t, mot_train_data *d);
+
 #endif

@@ -80,6 +80,7 @@ static mot_status tokenize_example(const mot_model *m, const char *path, int lin
     }
     e->line = line;
     e->completion_bytes = strlen(completion);
+    e->route_target = -1;
     return MOT_OK;
 }
 

@@ -20,6 +20,7 @@ typedef struct {
     size_t *offset;       /* [M] where expert m's tokens start in ids */
     float *z;             /* [d_z] the router encoder's output for the raw prompt */
     size_t completion_bytes; /* UTF-8 bytes of the completion (bits per byte in eval) */
+    int route_target;     /* L_route's target: the expert best alone on it; -1 until scored */
 } mot_train_example;
 
 typedef struct {

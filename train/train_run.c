@@ -14,6 +14,7 @@
 #include "model/safetensors.h"
 #include "ops/step_state.h"
 #include "train/checkpoint.h"
+#include "train/eval.h"
 #include "train/mot_pass.h"
 
 void mot_train_run_defaults(mot_train_run_opts *o) {
@@ -126,21 +127,23 @@ mot_status mot_train_eval_loss(const mot_trainer *t, const mot_train_data *d, do
 static mot_status grad_dump(const mot_trainer *t, const mot_train_data *d, const mot_train_run_opts *o,
                             const float *g0, const float *g1) {
     const int B = o->batch, K = t->m->pipe->router.top_k, n = t->lay->n;
-    const char *terms[5] = {"total", "lm", "ent", "bal", "con"};
+    enum { NT = 6 };
+    const char *terms[NT] = {"total", "lm", "ent", "bal", "con", "route"};
     const mot_train_example **batch = malloc((size_t)B * sizeof *batch);
-    float *grads = malloc(5 * t->lay->total * sizeof *grads + 1);
-    mot_st_entry *e = calloc((size_t)(5 * n + 7), sizeof *e);
-    char **names = calloc((size_t)(5 * n), sizeof *names);
-    int *act = malloc(2 * (size_t)B * K * sizeof *act);
-    float losses[5];
-    mot_status st = batch && grads && e && names && act ? MOT_OK : mot_fail(MOT_ERR_NOMEM, "out of memory");
-    for (int b = 0; st == MOT_OK && b < B; b++) batch[b] = &d->ex[b % d->n];
+    float *grads = malloc(NT * t->lay->total * sizeof *grads + 1);
+    mot_st_entry *e = calloc((size_t)(NT * n + NT + 3), sizeof *e);
+    char **names = calloc((size_t)(NT * n), sizeof *names);
+    int *act = malloc(2 * (size_t)B * K * sizeof *act), *target = malloc((size_t)B * sizeof *target);
+    float losses[NT];
+    mot_status st = batch && grads && e && names && act && target ? MOT_OK : mot_fail(MOT_ERR_NOMEM, "out of memory");
+    for (int b = 0; st == MOT_OK && b < B; b++) batch[b] = &d->ex[b % d->n], target[b] = batch[b]->route_target;
     int k = 0;
-    for (int term = 0; st == MOT_OK && term < 5; term++) {
+    for (int term = 0; st == MOT_OK && term < NT; term++) {
         mot_train_hparams h = o->h;
         if (term > 0) { /* one weighted term alone */
             h.l_lm = term == 1 ? o->h.l_lm : 0, h.l_ent = term == 2 ? o->h.l_ent : 0;
             h.l_bal = term == 3 ? o->h.l_bal : 0, h.l_con = term == 4 ? o->h.l_con : 0;
+            h.l_route = term == 5 ? o->h.l_route : 0;
         }
         memset(t->grad, 0, t->lay->total * sizeof *t->grad);
         mot_train_losses L;
@@ -148,7 +151,7 @@ static mot_status grad_dump(const mot_trainer *t, const mot_train_data *d, const
         if (st != MOT_OK) break;
         if (term == 0) {
             losses[0] = (float)L.total, losses[1] = (float)L.lm, losses[2] = (float)L.ent;
-            losses[3] = (float)L.bal, losses[4] = (float)L.con;
+            losses[3] = (float)L.bal, losses[4] = (float)L.con, losses[5] = (float)L.route;
         }
         memcpy(grads + term * t->lay->total, t->grad, t->lay->total * sizeof *grads);
         for (int i = 0; i < n; i++) {
@@ -162,18 +165,20 @@ static mot_status grad_dump(const mot_trainer *t, const mot_train_data *d, const
                                     .data = grads + term * t->lay->total + tt->offset};
         }
     }
-    static const char *const loss_names[5] = {"loss.total", "loss.lm", "loss.ent", "loss.bal", "loss.con"};
-    for (int i = 0; st == MOT_OK && i < 5; i++) {
+    static const char *const loss_names[NT] = {"loss.total", "loss.lm",  "loss.ent",
+                                               "loss.bal",   "loss.con", "loss.route"};
+    for (int i = 0; st == MOT_OK && i < NT; i++) {
         e[k++] = (mot_st_entry){.name = loss_names[i], .dtype = MOT_DTYPE_F32, .ndim = 1, .shape = {1}, .data = &losses[i]};
     }
     if (st == MOT_OK) {
         e[k++] = (mot_st_entry){.name = "route.active0", .dtype = MOT_DTYPE_I32, .ndim = 2, .shape = {B, K}, .data = act};
         e[k++] = (mot_st_entry){.name = "route.active1", .dtype = MOT_DTYPE_I32, .ndim = 2, .shape = {B, K},
                                 .data = act + B * K};
+        e[k++] = (mot_st_entry){.name = "route.target", .dtype = MOT_DTYPE_I32, .ndim = 1, .shape = {B}, .data = target};
         st = mot_st_write(o->grad_dump_path, e, k, o->force);
     }
-    for (int i = 0; names && i < 5 * n; i++) free(names[i]);
-    free(names), free(e), free(grads), free(batch), free(act);
+    for (int i = 0; names && i < NT * n; i++) free(names[i]);
+    free(names), free(e), free(grads), free(batch), free(act), free(target);
     return st;
 }
 
@@ -283,11 +288,13 @@ static mot_status train_loop(run_state *r, const mot_train_run_opts *o, const ch
         const double el = now_s() - t0, per_step = el / (double)(s.step + 1 - first);
         char eta[32];
         fmt_eta(per_step * (double)(o->steps - s.step - 1), eta, sizeof eta);
+        char route[32] = "";
+        if (o->h.l_route != 0) snprintf(route, sizeof route, " route %.4f", L.route);
         fprintf(stderr,
-                "step %lld/%d | loss %.4f | lm %.4f ent %.4f bal %.4f con %.4f | lr %.2e | grad norm %.3f | %.0f tok/s | "
-                "ETA %s\n",
-                (long long)s.step + 1, o->steps, L.total, L.lm, L.ent, L.bal, L.con, mot_adamw_lr(&opt, s.step), norm,
-                tokens / el, eta);
+                "step %lld/%d | loss %.4f | lm %.4f ent %.4f bal %.4f con %.4f%s | lr %.2e | grad norm %.3f | %.0f tok/s "
+                "| ETA %s\n",
+                (long long)s.step + 1, o->steps, L.total, L.lm, L.ent, L.bal, L.con, route, mot_adamw_lr(&opt, s.step),
+                norm, tokens / el, eta);
         const int64_t done = s.step + 1;
         if (r->eval.n && o->eval_every > 0 && (done % o->eval_every == 0 || done == o->steps)) {
             double ev;
@@ -323,6 +330,7 @@ static void apply_pipeline_train(const mot_pipeline *p, mot_train_run_opts *o) {
     if (use & MOT_TRAIN_KEY_L_ENT) o->h.l_ent = (float)p->train.l_ent;
     if (use & MOT_TRAIN_KEY_L_BAL) o->h.l_bal = (float)p->train.l_bal;
     if (use & MOT_TRAIN_KEY_L_CON) o->h.l_con = (float)p->train.l_con;
+    if (use & MOT_TRAIN_KEY_L_ROUTE) o->h.l_route = (float)p->train.l_route;
     if (use & MOT_TRAIN_KEY_DROPOUT) o->h.dropout = (float)p->train.dropout;
     if (use & MOT_TRAIN_KEY_LR) o->opt.lr = (float)p->train.lr;
     if (use & MOT_TRAIN_KEY_WEIGHT_DECAY) o->opt.weight_decay = (float)p->train.weight_decay;
@@ -360,6 +368,7 @@ mot_status mot_train_run(const char *pipeline_path, const mot_train_run_opts *gi
     if (st == MOT_OK) st = mot_train_data_load(r.m, o->data_path, o->max_tokens, &r.data);
     if (st == MOT_OK && o->eval_path) st = mot_train_data_load(r.m, o->eval_path, o->max_tokens, &r.eval);
     const int B = o->batch, M = r.m ? r.m->n_experts : 0;
+    if (st == MOT_OK && o->h.l_route != 0) st = mot_train_route_targets(&r.t, &r.data);
     if (st == MOT_OK && o->noise_path) st = noise_open(o->noise_path, B, M, &r.given);
     if (st == MOT_OK) {
         r.mom1 = calloc(r.lay.total + 1, sizeof *r.mom1), r.mom2 = calloc(r.lay.total + 1, sizeof *r.mom2);

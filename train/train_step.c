@@ -300,6 +300,20 @@ mot_status mot_train_batch(const mot_trainer *t, const mot_train_example *const 
             er[b].ds[i] += h->l_ent * (pe[i] > 0 ? pe[i] * (log(pe[i]) + H) : 0) / B / tau;
         }
     }
+    /* L_route (mot's extension, docs/training.md; 0 in SPEC 5) = -mean_b log softmax(s)[t_b], t_b
+     * the expert best alone on example b: the only term that says which primary is right (the
+     * LM loss reaches the router only through the gates on the values). dL/ds = (p - 1_t) / B. */
+    int scored = 1;
+    for (int b = 0; b < B; b++) scored &= batch[b]->route_target >= 0 && batch[b]->route_target < M;
+    if (st == MOT_OK && h->l_route != 0 && !scored) {
+        st = mot_fail(MOT_ERR_INTERNAL, "training: l_route is set but the examples' routing targets are not scored");
+    }
+    for (int b = 0; st == MOT_OK && scored && b < B; b++) {
+        const int tb = batch[b]->route_target;
+        softmax_d(er[b].r.s, M, 1.0, NULL, pe);
+        loss->route -= log(pe[tb]) / B;
+        for (int i = 0; i < M; i++) er[b].ds[i] += h->l_route * (pe[i] - (i == tb)) / B;
+    }
     /* L_bal = (std(f) / mean(f))^2, f_m = mean_b of the straight-through indicator of m */
     if (st == MOT_OK) {
         double mu = 0, var = 0;
@@ -324,7 +338,8 @@ mot_status mot_train_batch(const mot_trainer *t, const mot_train_example *const 
         st = router_backward(&t->w, &t->g, batch[b]->z, &er[b].r, er[b].ds);
     }
     loss->lm = lm / T, loss->con = con / T, loss->tokens = (long)T;
-    loss->total = h->l_lm * loss->lm + h->l_ent * loss->ent + h->l_bal * loss->bal + h->l_con * loss->con;
+    loss->total = h->l_lm * loss->lm + h->l_ent * loss->ent + h->l_bal * loss->bal + h->l_con * loss->con +
+                  h->l_route * loss->route;
     free(er), free(fbuf), free(dbuf), free(f), free(pe);
     return st;
 }

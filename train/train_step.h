@@ -1,6 +1,7 @@
 /* The gradient of SPEC 5's joint loss over one batch: Gumbel straight-through routing, a
- * teacher-forced pass per routed set, L = l_lm L_LM + l_ent L_ent + l_bal L_bal + l_con L_con,
- * and the backward into every trainable tensor (router MLP and interaction layers). */
+ * teacher-forced pass per routed set, L = l_lm L_LM + l_ent L_ent + l_bal L_bal + l_con L_con
+ * (+ l_route L_route, mot's optional routing supervision), and the backward into every
+ * trainable tensor (router MLP and interaction layers). */
 #ifndef MOT_TRAIN_TRAIN_STEP_H
 #define MOT_TRAIN_TRAIN_STEP_H
 
@@ -12,6 +13,7 @@
 typedef struct {
     float tau;                         /* Gumbel-softmax temperature (1.0) */
     float l_lm, l_ent, l_bal, l_con;   /* the terms' weights (1, 0.01, 0.01, 0.05) */
+    float l_route;                     /* mot's routing supervision (0: SPEC 5 exactly); docs/training.md */
     float dropout;                     /* on the cross-attention output (0.1) */
 } mot_train_hparams;
 
@@ -19,6 +21,7 @@ void mot_train_hparams_default(mot_train_hparams *h);
 
 typedef struct {
     double total, lm, ent, bal, con; /* the terms unweighted; total weighted */
+    double route;                    /* L_route unweighted (0 while the targets are unscored) */
     long tokens;                     /* T: the primaries' completion tokens */
     long tokens_all;                 /* every pass's tokens (for tokens/s) */
 } mot_train_losses;

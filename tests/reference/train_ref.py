@@ -15,7 +15,7 @@ with requires_grad; the experts are frozen; gradients come from autograd.
 
 CLI (module doc of each sub-command: main()):
     train_ref.py grads PIPE.yaml --data D.jsonl --noise N.safetensors --batch B [--weights W]
-                 [--tau T] [--l-ent X] [--l-bal X] [--l-con X] --out OUT.safetensors
+                 [--tau T] [--l-ent X] [--l-bal X] [--l-con X] [--l-route X] --out OUT.safetensors
     train_ref.py adamw PIPE.yaml --data D.jsonl --noise N.safetensors --batch B --steps S
                  --lr LR --warmup W [...] --out OUT.safetensors
     train_ref.py noise --steps S --batch B --experts M --seed X --out N.safetensors
@@ -36,6 +36,11 @@ Decisions where the SPEC leaves room (written into docs/training.md too):
 - Every trainable tensor has a gradient (zeros when nothing reaches it: an expert in neither
   set), so AdamW's weight decay and moment updates touch every tensor at every step.
 - grads files hold float64 tensors.
+
+L_route (mot's routing supervision, not in SPEC 5; docs/training.md): with l_route > 0 each
+example's target t is the expert whose NLL of the completion alone (no interaction layer; the
+sum over its completion tokens, in nats) is lowest, ties to the lower index, and
+L_route = -mean over the batch of log softmax(s)[t] (s the router's scores, no noise, no tau).
 """
 import argparse
 import json
@@ -50,8 +55,8 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from mot_ref import MotRef, gguf_meta, top_k_indices  # noqa: E402
 from safetensors_io import read_safetensors, write_safetensors  # noqa: E402
 
-TERMS = ("lm", "ent", "bal", "con")
-DEFAULTS = dict(tau=1.0, l_ent=0.01, l_bal=0.01, l_con=0.05)
+TERMS = ("lm", "ent", "bal", "con", "route")
+DEFAULTS = dict(tau=1.0, l_ent=0.01, l_bal=0.01, l_con=0.05, l_route=0.0)
 BETAS, ADAM_EPS, WEIGHT_DECAY, MAX_NORM = (0.9, 0.999), 1e-8, 0.01, 1.0
 
 
@@ -134,9 +139,12 @@ def graph_speakers(ref):
 
 
 class TrainRef:
-    def __init__(self, ref, tau=1.0, l_ent=0.01, l_bal=0.01, l_con=0.05, dtype=torch.float64):
+    def __init__(self, ref, tau=1.0, l_ent=0.01, l_bal=0.01, l_con=0.05, l_route=0.0,
+                 dtype=torch.float64):
         self.ref = ref
         self.tau, self.l_ent, self.l_bal, self.l_con = tau, l_ent, l_bal, l_con
+        self.l_route = l_route
+        self._targets = {}
         self.dtype = dtype
         if dtype != torch.float64:   # the experts' frozen weights in the same dtype
             for ex in ref.experts:
@@ -167,6 +175,23 @@ class TrainRef:
             c = completion_tokens(self.ref.pipe.experts[m]["dir"], completion)
             self._tokens[key] = (p + c, len(p))
         return self._tokens[key]
+
+    def alone_nll(self, m, prompt, completion):
+        """The completion's NLL in nats under expert m alone (every layer, no interaction)."""
+        from mot_ref import ExpertRun
+        tokens, n = self.tokens(m, prompt, completion)
+        with torch.no_grad():
+            logp = torch.log_softmax(ExpertRun(self.ref.experts[m], tokens).logits(), dim=-1)
+        rows = torch.arange(n - 1, len(tokens) - 1)
+        return -float(logp[rows, torch.as_tensor(tokens[n:], dtype=torch.long)].sum())
+
+    def route_target(self, prompt, completion):
+        """L_route's target: the expert best alone on the example (ties: the lower index)."""
+        key = (prompt, completion)
+        if key not in self._targets:
+            nll = [self.alone_nll(m, prompt, completion) for m in range(self.M)]
+            self._targets[key] = min(range(self.M), key=lambda m: (nll[m], m))
+        return self._targets[key]
 
     # -- the teacher-forced forward of one routed set over whole sequences --
     def primary_logits(self, active, seqs, gates):
@@ -219,11 +244,16 @@ class TrainRef:
         g0, g1 = (torch.as_tensor(g, dtype=self.dtype) for g in (g0, g1))
         lp_tok = []                  # per example: log-probs of set 0's completion tokens
         ent, ind, con_sum, T = [], [], 0.0, 0
+        route, targets_b = [], []
         act0, act1, fz = [], [], {"set0": [], "set1": [], "pi0": [], "pi1": []}
         for b, (prompt, completion) in enumerate(examples):
             s = self.ref.router_scores(prompt)                               # [M]
             logp_plain = torch.log_softmax(s / self.tau, dim=0)
             ent.append(-(logp_plain.exp() * logp_plain).sum())               # H in nats
+            if self.l_route:
+                t = self.route_target(prompt, completion)
+                targets_b.append(t)
+                route.append(-torch.log_softmax(s, dim=0)[t])
             f = (lambda key: frozen[key][b]) if frozen else (lambda key: None)
             a0, pi0, stop0, gates0 = self.route(s, g0[b], f("set0"), f("pi0"))
             a1, pi1, stop1, gates1 = self.route(s, g1[b], f("set1"), f("pi1"))
@@ -255,13 +285,14 @@ class TrainRef:
         # (std/mean)^2 as variance / mean^2: the same value, and a gradient (0) where every
         # expert is equally often active (std's own gradient is 0/0 there)
         bal = ((f - f.mean()) ** 2).mean() / f.mean() ** 2
-        total = lm + self.l_ent * ent + self.l_bal * bal + self.l_con * con
-        return dict(lm=lm, ent=ent, bal=bal, con=con, total=total, active0=act0,
-                    active1=act1, T=T, frozen=fz)
+        route = torch.stack(route).mean() if route else zero
+        total = lm + self.l_ent * ent + self.l_bal * bal + self.l_con * con + self.l_route * route
+        return dict(lm=lm, ent=ent, bal=bal, con=con, route=route, total=total, active0=act0,
+                    active1=act1, T=T, frozen=fz, targets=targets_b)
 
     def weighted(self, out):
         return {"lm": out["lm"], "ent": self.l_ent * out["ent"], "bal": self.l_bal * out["bal"],
-                "con": self.l_con * out["con"]}
+                "con": self.l_con * out["con"], "route": self.l_route * out["route"]}
 
     def grads(self, examples, g0, g1):
         """-> (loss dict, {term: {name: float64 gradient}}) for term in total + TERMS; each
@@ -398,6 +429,8 @@ def grads_file(tr, out, grads):
             t[f"grad.{term}.{name}"] = g.numpy().astype(np.float64)
     t["route.active0"] = np.array(out["active0"], dtype=np.int32)
     t["route.active1"] = np.array(out["active1"], dtype=np.int32)
+    if out["targets"]:
+        t["route.target"] = np.array(out["targets"], dtype=np.int32)
     return t
 
 
@@ -415,6 +448,7 @@ def main(argv=None):
         p.add_argument("--l-ent", type=float, default=DEFAULTS["l_ent"])
         p.add_argument("--l-bal", type=float, default=DEFAULTS["l_bal"])
         p.add_argument("--l-con", type=float, default=DEFAULTS["l_con"])
+        p.add_argument("--l-route", type=float, default=DEFAULTS["l_route"])
         p.add_argument("--out", required=True)
         p.add_argument("--dtype", choices=("float64", "float32"), default="float64",
                        help="float32: the same step in PyTorch f32 (a benchmark baseline)")
@@ -434,7 +468,7 @@ def main(argv=None):
         write_safetensors(a.out, make_noise(a.steps, a.batch, a.experts, a.seed))
         return 0
     tr = TrainRef.load(a.pipeline, a.weights, tau=a.tau, l_ent=a.l_ent, l_bal=a.l_bal,
-                       l_con=a.l_con, dtype=getattr(torch, a.dtype))
+                       l_con=a.l_con, l_route=a.l_route, dtype=getattr(torch, a.dtype))
     data = read_jsonl(a.data)
     g0, g1 = read_noise(a.noise)
     if a.cmd == "grads":

@@ -3,7 +3,7 @@
 
     test_train_grads.py --mot MOT --pool DIR --scenario NAME --work DIR [--batch B]
                         [--n N] [--data-seed S] [--noise-seed S] [--ref-only]
-                        [--listen Q:EXPERT,...]
+                        [--listen Q:EXPERT,...] [--l-route X]
 
 Builds the pool's scenario (make_mot_pool.py), a data file (make_train_data.py) and Gumbel
 noise (train_ref.py noise, one step), then runs
@@ -11,9 +11,11 @@ noise (train_ref.py noise, one step), then runs
     MOT train PIPE --data D --noise N --batch B --dropout 0 --grad-dump WORK/mot.safetensors
     train_ref.py grads PIPE --data D --noise N --batch B --out WORK/ref.safetensors
 
-and compares (both files: loss.{total,lm,ent,bal,con} [1], grad.{term}.{tensor},
-route.active0/1 i32 [B, K]; mot's f32, the reference's f64):
-- route.active0 and route.active1 equal;
+and compares (both files: loss.{total,lm,ent,bal,con,route} [1], grad.{term}.{tensor},
+route.active0/1 i32 [B, K], with --l-route route.target i32 [B]; mot's f32, the reference's
+f64):
+- route.active0 and route.active1 equal, and route.target (L_route's targets: the expert
+  best alone on each example) when the reference has it;
 - every loss within 1e-5 relative (of max(|ref|, 1e-2): an f32 sum of O(1) terms cannot do
   better than ~1e-7 absolute, which a relative bound on a near-0 L_con or L_bal would ask);
 - every gradient, per term and tensor: max|mot - ref| / max|ref| <= 1e-4 (SPEC 5). A tensor
@@ -38,14 +40,14 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import train_common as tc  # noqa: E402
 from safetensors_io import read_safetensors  # noqa: E402
 
-TERMS = ("total", "lm", "ent", "bal", "con")
+TERMS = ("total", "lm", "ent", "bal", "con", "route")
 GRAD_TOL, LOSS_TOL, LOSS_FLOOR, ZERO_REL, ZERO_TOL = 1e-4, 1e-5, 1e-2, 1e-10, 1e-6
 
 
 def compare(mot, ref):
     """-> list of failure lines (empty: pass); prints a summary."""
     fails = []
-    for key in ("route.active0", "route.active1"):
+    for key in ("route.active0", "route.active1") + (("route.target",) if "route.target" in ref else ()):
         if key not in mot:
             fails.append(f"{key}: missing in mot's dump")
         elif mot[key].shape != ref[key].shape or not np.array_equal(mot[key], ref[key]):
@@ -135,6 +137,8 @@ def main(argv=None):
     ap = argparse.ArgumentParser(description="mot train --grad-dump vs train_ref.py grads")
     tc.common_args(ap)
     ap.add_argument("--listen", help="Q:EXPERT,...: that expert only listens at attention Q")
+    ap.add_argument("--l-route", default="0",
+                    help="L_route's weight for both (mot's routing supervision; 0: SPEC 5's loss)")
     a = ap.parse_args(argv)
     a.pool, a.work = os.path.abspath(a.pool), os.path.abspath(a.work)
     if not a.mot and (not a.ref_only or a.listen):
@@ -145,13 +149,14 @@ def main(argv=None):
         pipeline = listener_pipeline(a, pipeline)
     ref_path = os.path.join(a.work, "ref.safetensors")
     print(tc.run([tc.PY, tc.TRAIN_REF, "grads", pipeline, "--data", data, "--noise", noise,
-                  "--batch", a.batch, "--out", ref_path], "train_ref.py grads").strip())
+                  "--batch", a.batch, "--l-route", a.l_route, "--out", ref_path],
+                 "train_ref.py grads").strip())
     if a.ref_only:
         print(f"reference written: {ref_path}")
         return 0
     mot_path = os.path.join(a.work, "mot.safetensors")
     tc.run([a.mot, "train", pipeline, "--data", data, "--noise", noise, "--batch", a.batch,
-            "--dropout", "0", "--grad-dump", mot_path], "mot train --grad-dump")
+            "--dropout", "0", "--l-route", a.l_route, "--grad-dump", mot_path], "mot train --grad-dump")
     fails = compare(read_safetensors(mot_path), read_safetensors(ref_path))
     for line in fails:
         print("FAIL", line)

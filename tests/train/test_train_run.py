@@ -118,6 +118,13 @@ def main():
           "train: section: steps 3, batch 2 from the file")
     r = run([mot, "train", sect, "--data", train, "-o", w("sect.safetensors"), "--steps", "2", "--force"])
     check(r.returncode == 0 and "step 2/2" in r.stderr, "--steps 2 wins over the file's 3")
+    # l_route from the file: the targets are scored first, the step line shows the term
+    rsect = make_mot_pool.pipeline_copy(make_mot_pool.build(a.pool, "norm_bias"), os.path.join(a.work, "rsect"),
+                                        change_yaml=lambda t: t + "train:\n  steps: 2\n  batch: 2\n  l_route: 1\n")
+    r = run([mot, "train", rsect, "--data", train, "-o", w("rsect.safetensors"), "--force"])
+    route = re.findall(r"\| lm [0-9.-]+ ent [0-9.-]+ bal [0-9.-]+ con [0-9.-]+ route ([0-9.]+) \|", r.stderr)
+    check(r.returncode == 0 and "examples scored by each expert alone" in r.stderr and len(route) == 2
+          and all(float(x) > 0 for x in route), f"train: l_route 1: targets scored, route term {route}")
     bad = make_mot_pool.pipeline_copy(make_mot_pool.build(a.pool, "norm_bias"), os.path.join(a.work, "badsect"),
                                       change_yaml=lambda t: t + "train:\n  dropout: 1.5\n")
     n_lines = open(bad).read().count("\n")

@@ -38,6 +38,14 @@ add_test(NAME train.grads_listener
           --batch 4 --work ${CMAKE_BINARY_DIR}/train-test/grads-listener)
 set_tests_properties(train.grads_listener PROPERTIES LABELS "train;python;reference" TIMEOUT 180
                      RESOURCE_LOCK train_pool ENVIRONMENT OMP_WAIT_POLICY=passive)
+# L_route (mot's routing supervision, docs/training.md): its targets (each example's expert best
+# alone) and its gradient into the router, beside the other terms.
+add_test(NAME train.grads_route
+  COMMAND ${MOT_PYTHON} ${MOT_TRAIN_DIR}/test_train_grads.py --mot $<TARGET_FILE:mot>
+          --pool ${CMAKE_BINARY_DIR}/train-test/pool --scenario uniform_q3 --l-route 0.5
+          --batch 4 --work ${CMAKE_BINARY_DIR}/train-test/grads-route)
+set_tests_properties(train.grads_route PROPERTIES LABELS "train;python;reference" TIMEOUT 180
+                     RESOURCE_LOCK train_pool ENVIRONMENT OMP_WAIT_POLICY=passive)
 add_test(NAME train.adamw_norm_bias
   COMMAND ${MOT_PYTHON} ${MOT_TRAIN_DIR}/test_train_adamw.py --mot $<TARGET_FILE:mot>
           --pool ${CMAKE_BINARY_DIR}/train-test/pool --scenario norm_bias
