@@ -13,7 +13,6 @@
 #include "cli/bench_pipeline.h"
 #include "cli/commands.h"
 #include "cli/profile_session.h"
-#include "cli/schedule_options.h"
 #include "common/error.h"
 #include "common/mapped_file.h"
 #include "executor/cuda_backend.h"

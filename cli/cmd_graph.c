@@ -7,7 +7,7 @@
 
 #include "cli/args.h"
 #include "cli/commands.h"
-#include "cli/stdout_check.h"
+#include "cli/text_stream.h"
 #include "common/error.h"
 #include "graph/pipeline.h"
 #include "model/config.h"

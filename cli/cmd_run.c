@@ -9,7 +9,6 @@
 #include "cli/args.h"
 #include "cli/commands.h"
 #include "cli/profile_session.h"
-#include "cli/schedule_options.h"
 #include "cli/text_stream.h"
 #include "common/error.h"
 #include "common/mapped_file.h"
@@ -20,6 +19,35 @@
 #include "tokenizer/tokenizer.h"
 
 #include "cli/run_options.h"
+
+/* The prompt of `mot run`, from -p or -f, for both the single-expert and the pipeline paths.
+ * -f files up to 16 MiB: about 4M tokens, past any context window (docs/models.md, "Limits"). */
+#define MOT_MAX_PROMPT_FILE_BYTES ((size_t)16 << 20)
+
+static mot_status read_prompt_file(const char *path, char **text) {
+    size_t size;
+    MOT_TRY(mot_read_file_max(path, MOT_MAX_PROMPT_FILE_BYTES, "prompt file", text, &size));
+    size_t nul = strlen(*text);
+    if (nul != size) {
+        free(*text);
+        *text = NULL;
+        return mot_fail(MOT_ERR_ARG, "%s: the prompt file holds a NUL byte (at offset %zu); prompts are text", path,
+                        nul);
+    }
+    return MOT_OK;
+}
+
+/* The prompt text: -p as given, or the -f file read into *buf (the caller frees *buf). A NUL
+ * byte in the file is an error (it would silently cut the prompt). */
+static mot_status run_prompt(const run_options *o, const char **prompt, char **buf) {
+    *prompt = o->prompt;
+    if (!o->prompt_file) {
+        return MOT_OK;
+    }
+    mot_status st = read_prompt_file(o->prompt_file, buf);
+    *prompt = *buf;
+    return st;
+}
 
 static mot_status parse_run(int argc, char **argv, run_options *o) {
     memset(o, 0, sizeof *o);
@@ -164,7 +192,7 @@ static mot_status run(const run_options *o) {
     mot_status st = mot_schedule_resolve(&o->exec.sched, NULL, &sched, &gp.backend);
     if (st == MOT_OK) st = mot_profile_begin(&prof, o->exec.profile_path, o->exec.force);
     gp.backend.trace = mot_profile_trace(&prof);
-    if (st == MOT_OK) st = mot_run_prompt(o, &prompt, &prompt_buf);
+    if (st == MOT_OK) st = run_prompt(o, &prompt, &prompt_buf);
     /* The settings first (what is wrong with a model is said about config.json or the GGUF
      * header), then the tokenizer: building it from a large vocabulary takes transient memory
      * that then does not add to the weights' (peak RSS, docs/models.md). */
@@ -218,6 +246,14 @@ int mot_cmd_run(int argc, char **argv) {
     if (st != MOT_OK) {
         return mot_cli_fail(st);
     }
-    st = o.pipeline ? mot_run_pipeline(&o) : run(&o);
+    if (o.pipeline) {
+        char *prompt_buf = NULL;
+        const char *prompt;
+        st = run_prompt(&o, &prompt, &prompt_buf);
+        if (st == MOT_OK) st = mot_run_pipeline(&o, prompt);
+        free(prompt_buf);
+    } else {
+        st = run(&o);
+    }
     return st == MOT_OK ? 0 : mot_cli_fail(st);
 }

@@ -21,7 +21,6 @@
 #include "cli/args.h"
 #include "cli/bench_pipeline.h"
 #include "cli/commands.h"
-#include "cli/schedule_options.h"
 #include "kernels/cpu/kernels.h"
 #include "common/error.h"
 #include "common/safe_write.h"

@@ -1,10 +1,10 @@
 /* mot: the command-line tool. Every command's exit goes through mot_stdout_finish, so that a
- * failed write to standard output is an error (cli/stdout_check.h). */
+ * failed write to standard output is an error (cli/text_stream.h). */
 #include <stdio.h>
 #include <string.h>
 
 #include "cli/commands.h"
-#include "cli/stdout_check.h"
+#include "cli/text_stream.h"
 #include "mot.h"
 
 static const char usage[] =

@@ -21,11 +21,8 @@ typedef struct {
     mot_chat_flags chat;    /* --chat, --chat-template, --chat-template-file, --system */
 } run_options;
 
-/* The prompt text: -p as given, or the -f file read into *buf (the caller frees *buf). A NUL
- * byte in the file is an error (it would silently cut the prompt). */
-mot_status mot_run_prompt(const run_options *o, const char **prompt, char **buf);
-
-/* mot run PIPELINE.yaml: route, generate with the interaction layers, stream the primary. */
-mot_status mot_run_pipeline(const run_options *o);
+/* mot run PIPELINE.yaml: route, generate with the interaction layers, stream the primary.
+ * prompt: -p's text or -f's (o->prompt_file, read by cli/cmd_run.c). */
+mot_status mot_run_pipeline(const run_options *o, const char *prompt);
 
 #endif

@@ -4,10 +4,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 
+#include "cli/args.h"
+#include "cli/commands.h"
 #include "cli/profile_session.h"
-#include "cli/schedule_options.h"
 #include "cli/run_options.h"
-#include "cli/route_print.h"
 #include "cli/text_stream.h"
 #include "common/error.h"
 #include "common/mapped_file.h"
@@ -37,14 +37,12 @@ static int any_chat(const mot_model *m) {
     return 0;
 }
 
-mot_status mot_run_pipeline(const run_options *o) {
+mot_status mot_run_pipeline(const run_options *o, const char *prompt) {
     mot_model *m = NULL;
     mot_route route = {0};
     mot_session session = {0};
-    char *prompt_buf = NULL;
-    const char *prompt;
-    mot_status st = mot_run_prompt(o, &prompt, &prompt_buf);
-    if (st == MOT_OK && o->n_predict_given && o->n_predict == 0) {
+    mot_status st = MOT_OK;
+    if (o->n_predict_given && o->n_predict == 0) {
         st = mot_fail(MOT_ERR_ARG, "-n: a pipeline run generates at least one token");
     }
     mot_profile_session prof = {0};
@@ -94,6 +92,5 @@ mot_status mot_run_pipeline(const run_options *o) {
     mot_session_free(&session);
     mot_route_free(&route);
     mot_model_free(m);
-    free(prompt_buf);
     return st;
 }

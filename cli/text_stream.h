@@ -1,4 +1,5 @@
-/* Streams generated text: prints each token's new text as tokenizer/decode_stream.h gives it
+/* What a command writes to standard output: checked like any file (below), and the generated
+ * text streamed. The stream prints each token's new text as tokenizer/decode_stream.h gives it
  * (a window of recent tokens decoded, not the whole output: linear in its length), holding
  * back a trailing incomplete UTF-8 sequence until the next token completes it. Every write
  * and flush is checked: the first failure ("writing standard output: No space left on
@@ -8,8 +9,25 @@
 
 #include <stdio.h>
 
+#include "mot.h"
 #include "tokenizer/decode_stream.h"
 #include "tokenizer/tokenizer.h"
+
+/* Standard output is an output like any file: a failed write (a full disk, `> /dev/full`, a
+ * closed pipe when SIGPIPE is ignored) ends the command with "error: writing standard output:
+ * REASON" and exit status 1, never a silent exit 0 with lost text.
+ *
+ * A pipe closed by its reader (`mot run ... | head`) keeps the Unix default: SIGPIPE ends mot
+ * quietly, as it ends cat or grep. Only where SIGPIPE is ignored does the write fail with
+ * EPIPE, and then it is reported like any other failed write. */
+
+/* Records "writing standard output: strerror(err)" as the last error; returns MOT_ERR_IO. */
+mot_status mot_stdout_fail(int err);
+
+/* The end of every command (cli/main.c): flushes stdout and checks its error flag. On a
+ * failure prints the error line and returns 1, unless rc already says the command failed
+ * (its own error line is then printed already); otherwise returns rc. */
+int mot_stdout_finish(int rc);
 
 typedef struct {
     mot_decode_stream dec; /* skipping special tokens */

@@ -22,11 +22,5 @@ static inline mot_status mot_config_check_float(const char *where, const char *k
 
 /* rope_scaling: null, or {rope_type|type: default|linear|llama3, factor, ...}. */
 mot_status mot_config_read_rope_scaling(const json_t *root, const char *file, mot_config *cfg);
-/* bos_token_id and eos_token_id (an int or a list); absent or null keys change nothing. */
-mot_status mot_config_read_special_tokens(const json_t *root, const char *file, mot_config *cfg);
-
-/* A folder's config.json and (when present) generation_config.json (config_json.c); mot_config_load
- * (config_load.c) picks this or mot_config_from_gguf by the path. */
-mot_status mot_config_from_folder(const char *dir, mot_config *cfg);
 
 #endif

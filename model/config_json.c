@@ -1,5 +1,7 @@
-/* config.json (+ generation_config.json) of a Llama/Mistral model folder, with Hugging Face's
- * defaults for the optional keys and sanity checks that name the file and the key. */
+/* An expert's settings (model/config.h): config.json (+ generation_config.json) of a
+ * Llama/Mistral model folder, with Hugging Face's defaults for the optional keys and sanity
+ * checks that name the file and the key; or, for a GGUF file, its llama.* keys (config_gguf.c),
+ * picked by mot_config_load at the end. */
 #include "model/config.h"
 
 #include <float.h>
@@ -11,6 +13,7 @@
 #include "common/json.h"
 #include "common/mapped_file.h"
 #include "model/config_internal.h"
+#include "model/gguf.h"
 
 /* A required or optional integer key in [min, max]: "config.json: num_hidden_layers =
  * 2147483647 is out of range (1..4096)". */
@@ -132,6 +135,61 @@ static mot_status read_sizes(const json_t *root, const char *file, mot_config *c
     return MOT_OK;
 }
 
+/* bos_token_id / eos_token_id, as config.json and generation_config.json give them. */
+static int token_id(const json_t *v, int *out) {
+    if (!json_is_integer(v) || json_integer_value(v) < 0 || json_integer_value(v) > INT_MAX) {
+        return 0;
+    }
+    *out = (int)json_integer_value(v);
+    return 1;
+}
+
+static mot_status read_eos(const json_t *v, const char *file, mot_config *cfg) {
+    if (json_is_integer(v)) {
+        if (!token_id(v, &cfg->eos_ids[0])) {
+            return mot_fail(MOT_ERR_FORMAT, "%s: key 'eos_token_id': %lld is not a token id",
+                            file, (long long)json_integer_value(v));
+        }
+        cfg->n_eos = 1;
+        return MOT_OK;
+    }
+    if (!json_is_array(v)) {
+        return mot_fail(MOT_ERR_FORMAT,
+                        "%s: key 'eos_token_id': expected an integer or a list of integers", file);
+    }
+    if (json_array_size(v) > MOT_MAX_EOS) {
+        return mot_fail(MOT_ERR_UNSUPPORTED, "%s: key 'eos_token_id': %zu ids (at most %d)", file,
+                        json_array_size(v), MOT_MAX_EOS);
+    }
+    int ids[MOT_MAX_EOS];
+    for (size_t i = 0; i < json_array_size(v); i++) {
+        if (!token_id(json_array_get(v, i), &ids[i])) {
+            return mot_fail(MOT_ERR_FORMAT,
+                            "%s: key 'eos_token_id': entry %zu is not a non-negative integer",
+                            file, i);
+        }
+    }
+    cfg->n_eos = (int)json_array_size(v);
+    for (int i = 0; i < cfg->n_eos; i++) {
+        cfg->eos_ids[i] = ids[i];
+    }
+    return MOT_OK;
+}
+
+/* bos_token_id and eos_token_id (an int or a list); absent or null keys change nothing. */
+static mot_status read_special_tokens(const json_t *root, const char *file, mot_config *cfg) {
+    const json_t *bos = json_object_get(root, "bos_token_id");
+    if (bos && !json_is_null(bos) && !token_id(bos, &cfg->bos_id)) {
+        return mot_fail(MOT_ERR_FORMAT, "%s: key 'bos_token_id': expected a non-negative integer",
+                        file);
+    }
+    const json_t *eos = json_object_get(root, "eos_token_id");
+    if (eos && !json_is_null(eos)) {
+        MOT_TRY(read_eos(eos, file, cfg));
+    }
+    return MOT_OK;
+}
+
 static mot_status load_config_json(const char *dir, mot_config *cfg) {
     char *file = mot_path_join(dir, "config.json");
     if (!file) {
@@ -152,7 +210,7 @@ static mot_status load_config_json(const char *dir, mot_config *cfg) {
         st = mot_config_read_rope_scaling(root, file, cfg);
     }
     if (st == MOT_OK) {
-        st = mot_config_read_special_tokens(root, file, cfg);
+        st = read_special_tokens(root, file, cfg);
     }
     json_decref(root);
     free(file);
@@ -173,7 +231,7 @@ static mot_status load_generation_config(const char *dir, mot_config *cfg) {
             st = mot_fail(MOT_ERR_FORMAT, "%s: expected a JSON object", file);
         }
         if (st == MOT_OK) {
-            st = mot_config_read_special_tokens(root, file, cfg);
+            st = read_special_tokens(root, file, cfg);
         }
         json_decref(root);
     }
@@ -181,9 +239,30 @@ static mot_status load_generation_config(const char *dir, mot_config *cfg) {
     return st;
 }
 
-mot_status mot_config_from_folder(const char *dir, mot_config *cfg) {
+static mot_status from_folder(const char *dir, mot_config *cfg) {
     memset(cfg, 0, sizeof *cfg);
     cfg->bos_id = -1;
     MOT_TRY(load_config_json(dir, cfg));
     return load_generation_config(dir, cfg);
+}
+
+/* model/config.h: a GGUF file's keys (config_gguf.c) or a folder's JSON files. */
+mot_status mot_config_load(const char *dir, mot_config *cfg) {
+    if (mot_gguf_is_gguf_path(dir)) {
+        mot_gguf *g;
+        MOT_TRY(mot_gguf_open_meta(dir, &g));
+        mot_status st = mot_config_from_gguf(g, cfg);
+        mot_gguf_close(g);
+        return st;
+    }
+    return from_folder(dir, cfg);
+}
+
+int mot_config_is_eos(const mot_config *cfg, int token) {
+    for (int i = 0; i < cfg->n_eos; i++) {
+        if (cfg->eos_ids[i] == token) {
+            return 1;
+        }
+    }
+    return 0;
 }

@@ -1,6 +1,6 @@
 /* The op table: every plan op kind once. The enum (ops/plan_op.h), the names (traces, NVTX,
  * plan dumps), the CPU dispatcher (executor/cpu_ops.c) and the CUDA dispatcher
- * (kernels/cuda/op_launch.cu) are generated from it, so adding an op is one row here plus its
+ * (kernels/cuda/gpu_api_cuda.cu) are generated from it, so adding an op is one row here plus its
  * pieces, each found by the op's name:
  *   - its parameters: the struct member of the same name in mot_plan_op (ops/plan_op.h);
  *   - its C reference (ops/ops.h, ops/ref_*.c), the oracle of every kernel;

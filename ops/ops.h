@@ -1,9 +1,10 @@
 /* Plain reference implementations of every op: one loop nest each, double accumulation,
  * no threads, no intrinsics. They are the oracle the kernels are tested against
- * (same shapes and meaning as kernels/cpu/kernels.h). One name per op across the tree:
- * ops/ref_<op>.c <-> kernels/cpu/<op>.c <-> kernels/cuda/<op>.cu <-> case "<op>" of
- * tests/ops/test_backend_ops.c, which runs every plan op kind (scheduler/plan.h) on every
- * backend present against these. */
+ * (same shapes and meaning as kernels/cpu/kernels.h). One name per op, or per family of ops,
+ * across the tree: ops/ref_<name>.c <-> kernels/cpu/<name>.c <-> kernels/cuda/<name>.cu (norm:
+ * rmsnorm and layernorm; cross_attention: latent_append too; docs/architecture.md, "The ops,
+ * by name", lists each op's files) <-> case "<op>" of tests/ops/test_backend_ops.c, which runs
+ * every plan op kind (scheduler/plan.h) on every backend present against these. */
 #ifndef MOT_OPS_OPS_H
 #define MOT_OPS_OPS_H
 
@@ -20,7 +21,7 @@ void mot_ref_attention(float *out, const float *q, const float *k, const float *
                        float scale);
 
 /* out[n, d] = (x - mean) / sqrt(var + eps) * w + b, biased variance (PyTorch LayerNorm); w or b
- * NULL: weight 1 / bias 0 (ops/ref_layernorm.c). */
+ * NULL: weight 1 / bias 0 (ops/ref_norm.c). */
 void mot_ref_layernorm(float *out, const float *x, const float *w, const float *b, int n, int d, float eps);
 
 /* The primary's n_q queries [n_q, d_s] over every segment's keys/values, heads of d_s / heads,
@@ -29,14 +30,14 @@ void mot_ref_layernorm(float *out, const float *x, const float *w, const float *
 void mot_ref_cross_attention(float *out, const float *q, int n_q, int heads, int d_s, const mot_kv_segment *seg,
                              int n_seg, int prefill);
 
-/* LATENT_APPEND: k, v [n, d] into kc, vc [ctx, d] at rows rows0.. (ops/ref_latent_append.c). */
+/* LATENT_APPEND: k, v [n, d] into kc, vc [ctx, d] at rows rows0.. (ops/ref_cross_attention.c). */
 void mot_ref_latent_append(float *kc, float *vc, const float *k, const float *v, int n, int d, int rows0);
 /* ROPE_APPEND: mot_ref_rope on q and k, then k and v into the caches at pos0 (strides as
  * mot_cpu_rope_append). */
 void mot_ref_rope_append(float *q, float *k, const float *v, float *kc, float *vc, int64_t kv_stride,
                          int64_t head_stride, int n, int n_heads, int n_kv, int hd, int pos0, const float *inv_freq);
 
-/* MATMUL as the plan runs it: y (=|+=) x W^T + bias (bias NULL: none) (ops/ref_fused.c). */
+/* MATMUL as the plan runs it: y (=|+=) x W^T + bias (bias NULL: none) (ops/ref_matmul.c). */
 void mot_ref_linear(float *y, const float *x, const mot_weight *w, const float *bias, int n, int accumulate);
 /* The fused decode GEMVs: optional RMSNorm (norm_w, into norm_out), n_w linears, optional
  * SwiGLU of y[0] (gate) and y[1] (up) into y[0]. */

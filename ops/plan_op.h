@@ -2,7 +2,7 @@
  * to, buffers as arena references, weights, static dims and which step-varying values
  * (ops/step_state.h) it reads. The scheduler fills these in (scheduler/plan.h holds the plan:
  * ops plus the RUN/RECORD/WAIT program); the executors and the CUDA op launch
- * (kernels/cuda/op_launch.cu) run them. Plain C, also compiled by nvcc. */
+ * (kernels/cuda/op_launch.h) run them. Plain C, also compiled by nvcc. */
 #ifndef MOT_OPS_PLAN_OP_H
 #define MOT_OPS_PLAN_OP_H
 

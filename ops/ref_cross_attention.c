@@ -8,9 +8,11 @@
  * (evaluated in integers, no floor-division rewrite), N_p = the primary's prompt length =
  * the number of queries. A decode query sees every key present (prefill keys, and the decode
  * keys of the steps each expert was fed: a segment's `rows`). A query that sees no key at all
- * gets a zero output (the kernels' documented choice: an empty softmax contributes nothing). */
+ * gets a zero output (the kernels' documented choice: an empty softmax contributes nothing).
+ * And LATENT_APPEND, which writes the segments' keys/values. */
 #include <math.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "ops/ops.h"
 
@@ -72,4 +74,12 @@ void mot_ref_cross_attention(float *out, const float *q, int n_q, int heads, int
         }
     }
     free(score), free(vis);
+}
+
+/* rows t < n of k, v [n, d] into kc, vc [ctx, d] at rows rows0 + t */
+void mot_ref_latent_append(float *kc, float *vc, const float *k, const float *v, int n, int d, int rows0) {
+    for (int t = 0; t < n; t++) {
+        memcpy(kc + (int64_t)(rows0 + t) * d, k + (int64_t)t * d, sizeof(float) * (size_t)d);
+        memcpy(vc + (int64_t)(rows0 + t) * d, v + (int64_t)t * d, sizeof(float) * (size_t)d);
+    }
 }

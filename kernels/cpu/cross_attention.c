@@ -1,9 +1,10 @@
 /* The primary's multi-head cross-attention over the segments it is given: the latent
  * keys/values of the active experts that speak at this stack (a listener has no segment,
  * docs/pipeline.md), with the proportional prefill mask (SPEC 1.4). A query that sees no key
- * (or no segment at all) gets 0. */
+ * (or no segment at all) gets 0. And LATENT_APPEND, which writes those keys/values. */
 #include <math.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "kernels/cpu/kernels.h"
 #include "kernels/cpu/team.h"
@@ -86,4 +87,17 @@ static void cross_attention_team(float *out, const float *q, int n_q, int heads,
 void mot_cpu_cross_attention(float *out, const float *q, int n_q, int heads, int d_s,
                              const mot_kv_segment *seg, int n_seg, int prefill) {
     MOT_TEAM_RUN(1, cross_attention_team(out, q, n_q, heads, d_s, seg, n_seg, prefill));
+}
+
+/* LATENT_APPEND: a stack's latent keys/values into its caches, one row per thread. */
+static void latent_append_body(float *kc, float *vc, const float *k, const float *v, int n, int d, int rows0) {
+#pragma omp for schedule(static)
+    for (int t = 0; t < n; t++) {
+        memcpy(kc + (int64_t)(rows0 + t) * d, k + (int64_t)t * d, sizeof(float) * d);
+        memcpy(vc + (int64_t)(rows0 + t) * d, v + (int64_t)t * d, sizeof(float) * d);
+    }
+}
+
+void mot_cpu_latent_append(float *kc, float *vc, const float *k, const float *v, int n, int d, int rows0) {
+    MOT_TEAM_RUN(0, latent_append_body(kc, vc, k, v, n, d, rows0));
 }

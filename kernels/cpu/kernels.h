@@ -90,7 +90,7 @@ void mot_cpu_rope_append(float *q, float *k, const float *v, float *kc, float *v
                          int64_t head_stride, int n, int n_heads, int n_kv, int hd, int pos0, const float *inv_freq);
 
 /* k, v [n, d] into rows rows0.. of the latent caches kc, vc [ctx, d]: the LATENT_APPEND op
- * (kernels/cpu/latent_append.c). */
+ * (kernels/cpu/cross_attention.c). */
 void mot_cpu_latent_append(float *kc, float *vc, const float *k, const float *v, int n, int d, int rows0);
 
 /* out[n, d] = x * rsqrt(mean(x^2) + eps) * w  (HF LlamaRMSNorm: f32 math). out may equal x. */

@@ -25,9 +25,21 @@
  *   n = 8: GEMM ahead (Q4_K 54.8 / 73.0, Q8_0 45.9 / 55.4, Q5_K 42.4 / 68.9, Q6_K 31.1 / 49.2).
  * The quantized GEMV dequantizes every row once per token (the packed GEMM once per panel),
  * so it falls behind from about the same point as bf16: gemm_from_quant = 8.
+ *
+ * Also here: the two variants it is measured against (tests/ops, bench_kernels), never picked
+ * at dispatch: the plain parallel loop and cblas_sgemm.
  */
+#include <omp.h>
+#include <stdlib.h>
+
 #include "kernels/cpu/matmul_variants.h"
 #include "kernels/cpu/quant.h"
+#include "kernels/cpu/simd_load.h"
+#include "kernels/cpu/team.h"
+
+#ifdef MOT_HAVE_BLAS
+#include <cblas.h>
+#endif
 
 /* Rows from which the packed GEMM replaces the GEMV (schedules may move them). */
 static int gemm_from_f32 = 8, gemm_from_lowp = 8, gemm_from_quant = 8;
@@ -90,3 +102,89 @@ void mot_cpu_matmul_multi(const mot_matmul_job *jobs, int n_jobs, const float *x
         mot_cpu_matmul(jobs[j].y, x, jobs[j].w, n);
     }
 }
+
+/* The plain parallel loop: one dot product per (token, weight row), for comparison. */
+static void naive_team(float *y, const float *x, const mot_weight *w, int n) {
+    const int64_t rows = w->rows, cols = w->cols;
+    if (mot_dtype_is_quantized(w->dtype)) { /* each row dequantized, then the plain loop */
+        const size_t row_bytes = mot_dtype_row_bytes(w->dtype, cols);
+        float wr[cols > 0 ? cols : 1];
+#pragma omp for schedule(static)
+        for (int64_t r = 0; r < rows; r++) {
+            mot_cpu_dequant_row(w->dtype, (const char *)w->data + (size_t)r * row_bytes, cols, wr);
+            for (int t = 0; t < n; t++) {
+                const float *xt = x + (int64_t)t * cols;
+                float s = 0.0f;
+                for (int64_t c = 0; c < cols; c++) {
+                    s += wr[c] * xt[c];
+                }
+                y[(int64_t)t * rows + r] = s;
+            }
+        }
+        return;
+    }
+    const int64_t stride = cols * mot_weight_elem_size(w->dtype);
+    const mot_dtype dt = w->dtype;
+#pragma omp for collapse(2) schedule(static)
+    for (int64_t r = 0; r < rows; r++) {
+        for (int t = 0; t < n; t++) {
+            const char *wr = (const char *)w->data + r * stride;
+            const float *xt = x + (int64_t)t * cols;
+            float s = 0.0f;
+            for (int64_t c = 0; c < cols; c++) {
+                s += mot_load1(wr, c, dt) * xt[c];
+            }
+            y[(int64_t)t * rows + r] = s;
+        }
+    }
+}
+
+void mot_cpu_matmul_naive(float *y, const float *x, const mot_weight *w, int n) {
+    MOT_TEAM_RUN(1, naive_team(y, x, w, n));
+}
+
+/* cblas_sgemm as a matmul, for comparison with our GEMM. */
+#ifdef MOT_HAVE_BLAS
+/* W converted to f32 ([rows, cols]), in parallel. */
+static float *weight_as_f32(const mot_weight *w) {
+    float *f = malloc(sizeof(float) * (size_t)w->rows * (size_t)w->cols);
+    if (!f) {
+        return NULL;
+    }
+    const int64_t total = w->rows * w->cols;
+    const mot_dtype dt = w->dtype;
+#pragma omp parallel for schedule(static)
+    for (int64_t i = 0; i < total / 8; i++) {
+        _mm256_storeu_ps(f + i * 8, mot_load8(w->data, i * 8, dt));
+    }
+    for (int64_t i = total / 8 * 8; i < total; i++) {
+        f[i] = mot_load1(w->data, i, dt);
+    }
+    return f;
+}
+
+int mot_cpu_matmul_blas(float *y, const float *x, const mot_weight *w, int n) {
+    if (mot_dtype_is_quantized(w->dtype)) {
+        return 0; /* not for comparison: the quantized types have their own GEMM packing */
+    }
+    float *owned = NULL;
+    const float *wf = w->data;
+    if (w->dtype != MOT_DTYPE_F32) {
+        owned = weight_as_f32(w);
+        if (!owned) {
+            return 0;
+        }
+        wf = owned;
+    }
+#ifdef OPENBLAS_VERSION
+    openblas_set_num_threads(omp_get_max_threads()); /* same thread count as our kernels */
+#endif
+    /* y[n, rows] = x[n, cols] . W[rows, cols]^T */
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, (int)w->rows, (int)w->cols, 1.0f, x,
+                (int)w->cols, wf, (int)w->cols, 0.0f, y, (int)w->rows);
+    free(owned);
+    return 1;
+}
+#else
+int mot_cpu_matmul_blas(float *y, const float *x, const mot_weight *w, int n) { return 0; }
+#endif

@@ -1,11 +1,66 @@
 // The real mot_gpu_api table (kernels/cuda/gpu_api.h): streams, events, graphs and memory through the
-// CUDA runtime, GEMMs through one cuBLAS handle per lane, ops through kernels/cuda/op_launch.h,
-// profiler ranges through NVTX. Every entry returns 0 or non-zero after mot_fail().
+// CUDA runtime, GEMMs through one cuBLAS handle per lane, ops through their launch functions
+// (kernels/cuda/op_launch.h; the dispatch by kind is here), profiler ranges through NVTX. Every
+// entry returns 0 or non-zero after mot_fail(). Device discovery is here too.
 #include <nvtx3/nvToolsExt.h>
 
+#include <cstdio>
 #include <new>
 
+#include "common/error.h"
 #include "kernels/cuda/op_common.cuh"
+
+// Device discovery: a machine without a driver or GPU simply has 0 devices.
+extern "C" int mot_cuda_device_count(void) {
+    int n = 0;
+    if (cudaGetDeviceCount(&n) != cudaSuccess) {
+        cudaGetLastError();  // clear the sticky "no driver" error
+        return 0;
+    }
+    return n;
+}
+
+extern "C" mot_status mot_cuda_device_describe(int device, char *buf, size_t cap) {
+    cudaDeviceProp prop;
+    MOT_CUDA_CHECK(cudaGetDeviceProperties(&prop, device));
+    snprintf(buf, cap, "%s, %.1f GiB, sm_%d%d", prop.name, prop.totalGlobalMem / 1073741824.0, prop.major,
+             prop.minor);
+    return MOT_OK;
+}
+
+// Dispatch of a plan op to its kernels (kernels/cuda/op_launch.h).
+typedef mot_status (*cuda_launch_fn)(const mot_gpu_launch *l, mot_cuda_lane *lane, mot_cuda_stream stream);
+
+// Indexed by kind, generated from the op table (ops/op_table.h): a kind without its CUDA op
+// launch does not compile.
+static const cuda_launch_fn cuda_launch[MOT_OP_KIND_COUNT] = {
+#define CUDA_LAUNCH_(KIND, name, reads, ref, cpu, cuda, doc) cuda,
+    MOT_OP_TABLE(CUDA_LAUNCH_)
+#undef CUDA_LAUNCH_
+};
+
+static mot_status dispatch(const mot_gpu_launch *l, mot_cuda_lane *lane, mot_cuda_stream s) {
+    if ((unsigned)l->op->kind >= MOT_OP_KIND_COUNT) {
+        return mot_fail(MOT_ERR_UNSUPPORTED, "unknown op kind %d", (int)l->op->kind);
+    }
+    return cuda_launch[l->op->kind](l, lane, s);
+}
+
+extern "C" mot_status mot_cuda_op_launch(const mot_gpu_launch *l, mot_cuda_lane *lane, mot_cuda_stream stream) {
+    if (!l || !l->op || !l->arena || !l->step) {
+        return mot_fail(MOT_ERR_ARG, "cuda launch: op, arena or step state missing");
+    }
+    const mot_plan_op *op = l->op;
+    if (op->lane < 0 || op->lane >= MOT_MAX_LANES) {
+        return mot_fail(MOT_ERR_ARG, "cuda launch: %s op on lane %d (max %d)", mot_op_kind_name(op->kind), op->lane,
+                        MOT_MAX_LANES);
+    }
+    const mot_status st = dispatch(l, lane, stream);
+    if (st != MOT_OK) {
+        return mot_fail_prefix(st, "%s op (lane %d, layer %d)", mot_op_kind_name(op->kind), op->lane, op->layer);
+    }
+    return MOT_OK;
+}
 
 #define GPU_API_WORKSPACE_BYTES ((size_t)32 << 20)  // cuBLAS workspace per lane
 

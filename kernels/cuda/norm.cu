@@ -2,7 +2,8 @@
 //   RMSNorm   out[t] = x[t] * rsqrt(mean(x[t]^2) + eps) * w             (HF LlamaRMSNorm, f32)
 //   LayerNorm out[t] = (x[t] - mean) / sqrt(var + eps) * w + b           (biased var, PyTorch)
 // x, out: [n, d]; out may equal x (each element is read before the same thread writes it).
-#include "kernels/cuda/op_common.cuh"
+// Their backward follows.
+#include "kernels/cuda/backward_common.cuh"
 
 __device__ void rmsnorm_row(float *dst, const float *row, const float *w, int d, float eps, float *sh) {
     float ss = 0.0f;
@@ -99,4 +100,131 @@ extern "C" mot_status mot_cuda_op_layernorm(const mot_gpu_launch *l, mot_cuda_la
                                                                             op->eps, l->step, l->op->lane);
     MOT_CUDA_LAUNCHED();
     return MOT_OK;
+}
+
+// The backward (kernels/cuda/cuda_backward.h; the CPU's is in kernels/cpu/norm.c, whose
+// formulas these are): one block per row, the per-row reductions (sum x^2, sum dy w x, mean,
+// variance, the two means of LayerNorm's dx) in double through a fixed tree, the elementwise
+// parts as the CPU writes them. LayerNorm's dw, db sum over the rows by per-block partials
+// reduced in a fixed order (backward_common.cuh), from each row's mean and r kept in
+// stream-ordered scratch.
+
+// y = x r w, r = (sum x^2 / d + eps)^-1/2: dx_i = r w_i dy_i - x_i r^3 / d * sum_j dy_j w_j x_j.
+__global__ void __launch_bounds__(BWD_THREADS)
+    rmsnorm_backward_kernel(float *dx, const float *dy, const float *x, const float *w, int d, float eps,
+                            int accumulate) {
+    __shared__ double sh[32];
+    const size_t off = (size_t)blockIdx.x * d;
+    const float *xr = x + off, *gr = dy + off;
+    float *o = dx + off;
+    double ss = 0.0, dot = 0.0;
+    for (int i = threadIdx.x; i < d; i += blockDim.x) {
+        ss += (double)xr[i] * xr[i];
+        dot += (double)gr[i] * w[i] * xr[i];
+    }
+    ss = mot_block_sum(ss, sh);
+    dot = mot_block_sum(dot, sh);
+    const double r = 1.0 / sqrt(ss / d + eps);
+    const float rf = (float)r, cf = (float)(r * r * r * dot / d);
+    for (int i = threadIdx.x; i < d; i += blockDim.x) {
+        const float g = rf * w[i] * gr[i] - cf * xr[i];
+        o[i] = accumulate ? o[i] + g : g;
+    }
+}
+
+extern "C" mot_status mot_cuda_rmsnorm_backward(float *dx, const float *dy, const float *x, const float *w, int n,
+                                                int d, float eps, int accumulate, mot_cuda_stream stream) {
+    if (n <= 0 || d <= 0) {
+        return MOT_OK;
+    }
+    if (!w) {
+        return mot_fail(MOT_ERR_ARG, "cuda rmsnorm_backward: missing weight");
+    }
+    rmsnorm_backward_kernel<<<(unsigned)n, BWD_THREADS, 0, (cudaStream_t)stream>>>(dx, dy, x, w, d, eps, accumulate);
+    MOT_CUDA_LAUNCHED();
+    return MOT_OK;
+}
+
+// xh = (x - mean) r, r = (var + eps)^-1/2, g = dy w: dx_i = r (g_i - mean(g) - xh_i mean(g xh)).
+// stats[t] = (mean, r) for the column pass.
+__global__ void __launch_bounds__(BWD_THREADS)
+    layernorm_backward_kernel(float *dx, double2 *stats, const float *dy, const float *x, const float *w, int d,
+                              float eps) {
+    __shared__ double sh[32];
+    const int t = blockIdx.x;
+    const size_t off = (size_t)t * d;
+    const float *xr = x + off, *gr = dy + off;
+    float *o = dx + off;
+    double mean = 0.0;
+    for (int i = threadIdx.x; i < d; i += blockDim.x) {
+        mean += xr[i];
+    }
+    mean = mot_block_sum(mean, sh) / d;
+    double var = 0.0;
+    for (int i = threadIdx.x; i < d; i += blockDim.x) {
+        var += (xr[i] - mean) * (xr[i] - mean);
+    }
+    var = mot_block_sum(var, sh) / d;
+    const double r = 1.0 / sqrt(var + eps);
+    double mg = 0.0, mgx = 0.0;
+    for (int i = threadIdx.x; i < d; i += blockDim.x) {
+        const double g = (double)gr[i] * (w ? w[i] : 1.0f);
+        mg += g;
+        mgx += g * (xr[i] - mean) * r;
+    }
+    mg = mot_block_sum(mg, sh) / d;
+    mgx = mot_block_sum(mgx, sh) / d;
+    for (int i = threadIdx.x; i < d; i += blockDim.x) {
+        const double g = (double)gr[i] * (w ? w[i] : 1.0f), xh = (xr[i] - mean) * r;
+        o[i] = (float)(r * (g - mg - xh * mgx));
+    }
+    if (threadIdx.x == 0) {
+        stats[t] = make_double2(mean, r);
+    }
+}
+
+// dw_i terms: dy (x - mean) r; db_i terms: dy.
+struct ln_dw_at {
+    const float *dy, *x;
+    const double2 *stats;
+    int d;
+    __device__ double at(int t, int i) const {
+        const size_t k = (size_t)t * d + i;
+        const double2 st = stats[t];
+        return dy[k] * (x[k] - st.x) * st.y;
+    }
+};
+
+struct ln_db_at {
+    const float *dy;
+    int d;
+    __device__ double at(int t, int i) const { return dy[(size_t)t * d + i]; }
+};
+
+extern "C" mot_status mot_cuda_layernorm_backward(float *dx, float *dw, float *db, const float *dy, const float *x,
+                                                  const float *w, int n, int d, float eps, mot_cuda_stream stream) {
+    if (n <= 0 || d <= 0) {
+        return MOT_OK;
+    }
+    cudaStream_t s = (cudaStream_t)stream;
+    const int chunks = bwd_colsum_chunks(n);
+    void *scratch;
+    MOT_TRY(bwd_scratch(&scratch, sizeof(double2) * (size_t)n + sizeof(double) * (size_t)chunks * d, s,
+                        "layernorm_backward"));
+    double2 *stats = (double2 *)scratch;
+    double *partial = (double *)(stats + n);
+    mot_status st = MOT_OK;
+    layernorm_backward_kernel<<<(unsigned)n, BWD_THREADS, 0, s>>>(dx, stats, dy, x, w, d, eps);
+    const cudaError_t e = cudaGetLastError();
+    if (e != cudaSuccess) {
+        st = mot_fail(MOT_ERR_INTERNAL, "cuda layernorm_backward: launch: %s", cudaGetErrorString(e));
+    }
+    // dw then db through the same partials (stream order: the second reuses them after the first).
+    if (st == MOT_OK && dw) {
+        st = bwd_colsum(dw, partial, ln_dw_at{dy, x, stats, d}, n, d, s);
+    }
+    if (st == MOT_OK && db) {
+        st = bwd_colsum(db, partial, ln_db_at{dy, d}, n, d, s);
+    }
+    return bwd_scratch_free(scratch, s, st);
 }

@@ -23,7 +23,7 @@ typedef struct {
  * ops that need more fall back to one block per (row, head)). */
 #define MOT_CUDA_PARTIAL_BYTES ((size_t)4 << 20)
 
-/* Runs l->op on `stream` (l->op->kind picks the function below). */
+/* Runs l->op on `stream` (l->op->kind picks the function below; kernels/cuda/gpu_api_cuda.cu). */
 mot_status mot_cuda_op_launch(const mot_gpu_launch *l, mot_cuda_lane *lane, mot_cuda_stream stream);
 
 /* One per op kind, mot_cuda_op_<name> (the op table, ops/op_table.h): declared from it. */

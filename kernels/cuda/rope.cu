@@ -1,6 +1,6 @@
-// Rotary embedding in place, HF rotate-half layout (see kernels/cpu/kernels.h).
+// Rotary embedding in place, HF rotate-half layout (see kernels/cpu/kernels.h), and its backward.
 // x: [n, n_heads, hd]; one thread per (token, head, i < hd/2).
-#include "kernels/cuda/op_common.cuh"
+#include "kernels/cuda/backward_common.cuh"
 
 __global__ void rope_kernel(float *x, int n, int n_heads, int hd, int pos0, const float *inv_freq) {
     const int half = hd / 2;
@@ -78,6 +78,47 @@ extern "C" mot_status mot_cuda_op_rope_append(const mot_gpu_launch *l, mot_cuda_
     rope_append_kernel<<<op_elem_grid(l, width, 256), 256, 0, (cudaStream_t)stream>>>(
         q, k, v, kc, vc, op->n_heads, op->n_kv, op->hd, op->kv_stride, (long long)op->kv_head_stride, r->inv_freq, l->step,
         l->op->lane);
+    MOT_CUDA_LAUNCHED();
+    return MOT_OK;
+}
+
+// The backward (kernels/cuda/cuda_backward.h; the CPU's is in kernels/cpu/rope.c): each pair
+// (g[i], g[i + hd/2]) of a head at position pos0 + t rotated by minus the forward's angle, the
+// same f32 product pos * inv_freq[i]:
+//   (g[i], g[i + hd/2]) <- (g[i] c + g[i + hd/2] s, g[i + hd/2] c - g[i] s).
+// One thread per (token, head of dq then of dk, i < hd/2); a thread owns its pair.
+__global__ void rope_backward_kernel(float *dq, float *dk, int n, int n_heads, int n_kv, int hd, int pos0,
+                                     const float *inv_freq) {
+    const int half = hd / 2, heads = n_heads + n_kv;
+    const size_t total = (size_t)n * heads * half;
+    for (size_t idx = blockIdx.x * (size_t)blockDim.x + threadIdx.x; idx < total;
+         idx += (size_t)gridDim.x * blockDim.x) {
+        const int i = (int)(idx % half);
+        const size_t th = idx / half; // t * heads + head
+        const int t = (int)(th / heads), h = (int)(th % heads);
+        float *v = h < n_heads ? (dq ? dq + ((size_t)t * n_heads + h) * hd : NULL)
+                               : (dk ? dk + ((size_t)t * n_kv + (h - n_heads)) * hd : NULL);
+        if (!v) {
+            continue;
+        }
+        float s, c;
+        sincosf((float)(pos0 + t) * inv_freq[i], &s, &c);
+        const float a = v[i], b = v[i + half];
+        v[i] = a * c + b * s;
+        v[i + half] = b * c - a * s;
+    }
+}
+
+extern "C" mot_status mot_cuda_rope_backward(float *dq, float *dk, int n, int n_heads, int n_kv, int hd, int pos0,
+                                             const float *inv_freq, mot_cuda_stream stream) {
+    const int heads = (dq ? n_heads : 0) + (dk ? n_kv : 0);
+    if (n <= 0 || hd < 2 || heads <= 0) {
+        return MOT_OK;
+    }
+    const size_t total = (size_t)n * (size_t)(n_heads + n_kv) * (size_t)(hd / 2);
+    const size_t blocks = (total + 255) / 256;
+    rope_backward_kernel<<<(unsigned)(blocks < 65535 ? blocks : 65535), 256, 0, (cudaStream_t)stream>>>(
+        dq, dk, n, n_heads, n_kv, hd, pos0, inv_freq);
     MOT_CUDA_LAUNCHED();
     return MOT_OK;
 }

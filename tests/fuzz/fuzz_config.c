@@ -1,5 +1,5 @@
 /* libFuzzer target: a model folder's config.json and generation_config.json (model/config_json.c,
- * config_rope.c, config_special_tokens.c). One input is config.json, then, after a NUL byte
+ * config_rope.c). One input is config.json, then, after a NUL byte
  * (which JSON text never holds), generation_config.json; without the NUL there is none.
  * A config that loads must hold what the runtime relies on (positive sizes, heads dividing
  * the model, EOS count in range). Build and run: scripts/fuzz.sh config SECONDS. */

@@ -1,13 +1,25 @@
-/* Reference caches appends: the latent (interaction) K/V append, and RoPE + KV-cache append. */
+/* Reference rotary embedding, and the ROPE_APPEND plan op (RoPE + KV-cache append). */
+#include <math.h>
 #include <string.h>
 
 #include "ops/ops.h"
 
-/* rows t < n of k, v [n, d] into kc, vc [ctx, d] at rows rows0 + t */
-void mot_ref_latent_append(float *kc, float *vc, const float *k, const float *v, int n, int d, int rows0) {
+/* x is [n, n_heads, hd]. The angle is the f32 product pos * inv_freq, as HF computes it
+ * (at pos ~ 4000 the f32 rounding of the angle is ~1e-4 rad, far above our tolerance, so
+ * the reference must round the same way); cos/sin of it are taken in double. */
+void mot_ref_rope(float *x, int n, int n_heads, int hd, int pos0, const float *inv_freq) {
+    int half = hd / 2;
     for (int t = 0; t < n; t++) {
-        memcpy(kc + (int64_t)(rows0 + t) * d, k + (int64_t)t * d, sizeof(float) * (size_t)d);
-        memcpy(vc + (int64_t)(rows0 + t) * d, v + (int64_t)t * d, sizeof(float) * (size_t)d);
+        for (int h = 0; h < n_heads; h++) {
+            float *v = x + ((int64_t)t * n_heads + h) * hd;
+            for (int i = 0; i < half; i++) {
+                float angle = (float)(pos0 + t) * inv_freq[i];
+                double c = cos((double)angle), s = sin((double)angle);
+                double a = v[i], b = v[i + half];
+                v[i] = (float)(a * c - b * s);
+                v[i + half] = (float)(b * c + a * s);
+            }
+        }
     }
 }
 
