@@ -23,6 +23,8 @@ STEPS=${STEPS:-150}          # mot train steps
 BATCH=${BATCH:-8}
 LR=${LR:-1e-3}
 EXPERT_STEPS=${EXPERT_STEPS:-160}
+L_ROUTE=${L_ROUTE:-0}        # mot train --l-route (0: SPEC 5's loss; docs/training.md)
+NAME=${NAME:-trained}        # the trained weights: NAME.safetensors, reports/NAME.*
 mkdir -p "$OUT"
 cd "$OUT"
 has() { [[ " $STAGES " == *" $1 "* ]]; }
@@ -66,15 +68,16 @@ if has train; then
   # --eval: the first 90 lines of mix_eval (30 per domain), watched only, no model selection
   head -n 90 data/mix_eval.jsonl > data/mix_val.jsonl
   nice "$MOT" train repro.yaml --data data/mix_train.jsonl --eval data/mix_val.jsonl \
-    --init init.safetensors -o trained.safetensors --steps "$STEPS" --batch "$BATCH" --lr "$LR" \
-    --warmup $((STEPS / 10)) --seed 0 --eval-every $((STEPS / 3)) -t "$THREADS" --force 2>&1 | tee train.log
+    --init init.safetensors -o "$NAME.safetensors" --steps "$STEPS" --batch "$BATCH" --lr "$LR" \
+    --l-route "$L_ROUTE" --warmup $((STEPS / 10)) --seed 0 --eval-every $((STEPS / 3)) -t "$THREADS" \
+    --force 2>&1 | tee "$NAME.train.log"
 fi
 
 if has eval; then
   # one mot eval per weights file and domain, the three domains side by side (one thread each);
   # the mixture's figures are the union of the three (table.py), not a fourth run
   mkdir -p reports
-  for w in init trained; do
+  for w in init "$NAME"; do
     for d in code math prose; do
       nice "$MOT" eval repro.yaml --data data/${d}_eval.jsonl --weights $w.safetensors \
         -o reports/$w.$d.json -t 1 --force > reports/$w.$d.md 2> reports/$w.$d.err &
@@ -87,6 +90,6 @@ if has eval; then
 fi
 
 if has table; then
-  "$PY" "$HERE/table.py" reports > table.md
-  cat table.md
+  "$PY" "$HERE/table.py" reports "$NAME" > "$NAME.table.md"
+  cat "$NAME.table.md"
 fi

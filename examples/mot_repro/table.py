@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
-"""The reproduction's table from the `mot eval -o` reports: reports/{init,trained}.{domain}.json.
+"""The reproduction's table from the `mot eval -o` reports: reports/{init,NAME}.{domain}.json.
 
-    table.py REPORTS_DIR      (markdown on stdout)
+    table.py REPORTS_DIR [NAME]      (NAME: the trained weights' name, default trained; markdown on stdout)
 
 Figures are mean completion NLL per example in nats (lower is better) and bits per byte.
 """
@@ -31,9 +31,10 @@ def stats(ex):
 
 def main():
     d = sys.argv[1]
+    name = sys.argv[2] if len(sys.argv) > 2 else "trained"
     rows = {}
     for dom in DOMAINS + ["mix"]:
-        tr, experts = stats(load(os.path.join(d, f"trained.{dom}.json")))
+        tr, experts = stats(load(os.path.join(d, f"{name}.{dom}.json")))
         un, _ = stats(load(os.path.join(d, f"init.{dom}.json")))
         best = min(experts, key=lambda x: tr[x][0])
         rows[dom] = (tr, un, experts, best)
@@ -59,7 +60,7 @@ def main():
     print("| average of the 3 domains | " + " | ".join(cells) + " |")
     print()
     for dom in DOMAINS:
-        ex = load(os.path.join(d, f"trained.{dom}.json"))
+        ex = load(os.path.join(d, f"{name}.{dom}.json"))
         cnt = {}
         for e in ex:
             cnt[e["active"][0]] = cnt.get(e["active"][0], 0) + 1
