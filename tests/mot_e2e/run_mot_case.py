@@ -365,8 +365,8 @@ def two_queries_bitwise(args, pipeline, prompt, n_max, dump):
     if not fails:
         print(f"route {active}: without query: 1 attentions bitwise today's MoT; with one at the last stack "
               f"{active[1]} moves, {active[0]} is bitwise for {rows} of "
-              f"{runs['plain'][f'logits.{active[0]}'].shape[0]} rows ({active[1]}'s tokens), {active[2]} for all; "
-              "concurrent lanes bitwise the serial ones")
+              f"{runs['plain'][f'logits.{active[0]}'].shape[0]} rows ({active[1]}'s tokens)"
+              + "".join(f", {e} for all" for e in active[2:]) + "; concurrent lanes bitwise the serial ones")
     return 1 if fails else 0
 
 
