@@ -124,7 +124,8 @@ static void cpu_run_cross_attention(const mot_plan_op *op, char *arena, mot_samp
         const mot_lane_step *ls = &s->lane[x->seg_lane[m]];
         seg[m] = (mot_kv_segment){F(x->seg_k[m]), F(x->seg_v[m]), ls->rows + ls->n_new, ls->n_prompt};
     }
-    mot_cpu_cross_attention(F(x->out), F(x->q), s->lane[0].n_new, x->heads, x->d, seg, x->n_seg, s->prefill);
+    /* the queries: the op's lane's (the primary's, or the lane at the attention's query rank) */
+    mot_cpu_cross_attention(F(x->out), F(x->q), s->lane[op->lane].n_new, x->heads, x->d, seg, x->n_seg, s->prefill);
 }
 
 static void cpu_run_sample(const mot_plan_op *op, char *arena, mot_sampler *samplers) {

@@ -9,6 +9,7 @@
 #include "common/error.h"
 #include "graph/graph_nodes.h"
 #include "graph/pipeline_internal.h"
+#include "ops/step_state.h"
 
 static const char *const kinds[] = {"router", "stack", "projector", "attention", "sampler", NULL};
 static const char *const directions[] = {"forward", "reverse", NULL};
@@ -17,7 +18,7 @@ static const char *const keys_of[][6] = {
     {"encoder", "expert", NULL},
     {"expert", "layers", "inputs", NULL},
     {"direction", "expert", "stack", "inputs", NULL},
-    {"stack", "inputs", "listeners", NULL}, /* listeners: optional */
+    {"stack", "query", "inputs", "listeners", NULL}, /* query, listeners: optional */
     {"expert", "inputs", NULL},
 };
 
@@ -209,6 +210,20 @@ static mot_status read_node(yaml_tree *t, yaml_node_t *m, int i, const mot_pipel
         break;
     case 3:
         MOT_TRY(read_stack(t, m, what, p, n));
+        /* whose queries attend: the route rank (docs/pipeline.md); absent = 0, the primary */
+        if ((v = yaml_tree_get(t, m, "query", NULL))) {
+            snprintf(w, sizeof w, "%s: query", what);
+            const int ranks = p->n_experts < MOT_MAX_LANES ? p->n_experts : MOT_MAX_LANES;
+            n->query_pos = yaml_tree_pos(v);
+            MOT_TRY(yaml_tree_int(t, v, w, 0, 1 << 30, &n->query));
+            if (n->query >= ranks) {
+                return yaml_tree_fail(t, n->query_pos, "%s: %d is not a route rank (expected 0..%d: 0 the primary, r "
+                                      "the (r+1)-th routed expert; at most %d experts are routed)", w, n->query,
+                                      ranks - 1, ranks);
+            }
+            MOT_TRY(add_field(n, "query", 0, 1));
+            MOT_TRY(push_item(n, scalar_text(v)));
+        }
         break;
     default:
         MOT_TRY(read_expert(t, m, what, p, n));

@@ -36,9 +36,11 @@ typedef struct mot_graph_node {
                             * speak: their latents are the keys and values), then the `listeners` */
     int n_listeners;   /* attention: the last n_listeners inputs are listeners: forward projectors of
                         * experts that query when primary but are not attended (docs/pipeline.md) */
+    int query;         /* attention: the route rank of the expert whose queries attend (its `query`
+                        * key: 0 = the primary, the default; r = the (r+1)-th routed expert) */
     /* A graph loaded from a file (graph_load.c) keeps where each part was, so errors found
      * later (a depth known only at model load) still name FILE:LINE:COL; zero when expanded. */
-    mot_src_pos pos, layers_pos;
+    mot_src_pos pos, layers_pos, query_pos; /* query_pos: of an attention's `query` value */
     mot_src_pos *input_pos; /* [n_inputs] or NULL */
 } mot_graph_node;
 

@@ -5,10 +5,14 @@
  *   - an expert's hidden state is one buffer per lane, so its router -> stack -> ... -> sampler
  *     nodes form a chain: each reads the expert's latest hidden state, layers without gaps;
  *   - a cross-attention's keys and values are the latent caches of the active experts it lists
- *     in `inputs` (the speakers), its queries are the primary's: every expert feeds every
- *     attention it has, as a speaker or (`listeners`) as a query only, and at least one speaks;
- *   - the primary is known only after routing, so a reverse projector that reads an attention
- *     also reads its own forward projector (what it reads when not the primary). */
+ *     in `inputs` (the speakers), its queries are those of the expert routed at its `query`
+ *     rank (0, the default: the primary): every expert feeds every attention it has, as a
+ *     speaker or (`listeners`) as a query only, and at least one speaks; the attentions at one
+ *     stack have distinct query ranks;
+ *   - the route is known only after routing, so a reverse projector that reads attentions (of
+ *     its own stack) also reads its own forward projector: it reads the attention whose query
+ *     rank is its expert's rank in the route, else its own z; an attention of query rank > 0
+ *     that no reverse projector reads is refused (it would run for nothing). */
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -16,6 +20,7 @@
 
 #include "common/error.h"
 #include "graph/graph_nodes.h"
+#include "ops/step_state.h"
 
 static mot_status fail_at(const mot_pipeline *p, mot_src_pos at, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
@@ -99,7 +104,8 @@ typedef struct {
     int *sampler;   /* [M] its sampler, -1 */
     int *last;      /* [M] its last node, -1 */
     int *fwd, *rev; /* [M*Q] its projectors, -1 */
-    int *att;       /* [Q] the attention nodes, -1 */
+    int *att;       /* [Q * MOT_MAX_LANES] the attention node of (stack, query rank), -1 */
+    char *read;     /* [n_nodes] an attention some reverse projector reads */
     int router;
 } walk;
 
@@ -175,9 +181,16 @@ static mot_status check_attention(walk *w, int i) {
         return fail_at(w->p, n->pos, "graph[%d] (%s): an attention reads the forward projectors of its stack, found "
                        "no inputs", i, n->id);
     }
-    if (w->att[q] >= 0) {
-        return fail_at(w->p, n->pos, "graph[%d] (%s): a second attention at stack %d (the first is '%s')", i, n->id, q,
-                       w->g->nodes[w->att[q]].id);
+    const int slot = q * MOT_MAX_LANES + n->query;
+    if (w->att[slot] >= 0) {
+        if (!n->query_pos.line && !w->g->nodes[w->att[slot]].query_pos.line) {
+            return fail_at(w->p, n->pos, "graph[%d] (%s): a second attention at stack %d (the first is '%s')", i, n->id,
+                           q, w->g->nodes[w->att[slot]].id);
+        }
+        return fail_at(w->p, n->query_pos.line ? n->query_pos : n->pos,
+                       "graph[%d] (%s): a second attention at stack %d with query %d (the first is '%s'): the "
+                       "attentions at one stack query for distinct route ranks", i, n->id, q, n->query,
+                       w->g->nodes[w->att[slot]].id);
     }
     int *from = calloc((size_t)M, sizeof *from); /* 0, or 1 + the input's index */
     if (!from) return mot_fail(MOT_ERR_NOMEM, "graph: out of memory");
@@ -208,15 +221,17 @@ static mot_status check_attention(walk *w, int i) {
                      "cross-attention has no keys (list at least one forward projector in inputs)", i, n->id);
     }
     for (int e = 0; e < M && st == MOT_OK; e++) {
+        char role[64] = "the primary";
+        if (n->query) snprintf(role, sizeof role, "routed at rank %d (query: %d)", n->query, n->query);
         if (!from[e]) {
-            st = fail_at(w->p, n->pos, "graph[%d] (%s): no input from %s: when %s is the primary this "
+            st = fail_at(w->p, n->pos, "graph[%d] (%s): no input from %s: when %s is %s this "
                          "cross-attention has no query (give %s's forward projector at stack %d in inputs, or in "
                          "listeners when %s only listens)", i, n->id, w->p->experts[e].name,
-                         w->p->experts[e].name, w->p->experts[e].name, q, w->p->experts[e].name);
+                         w->p->experts[e].name, role, w->p->experts[e].name, q, w->p->experts[e].name);
         }
     }
     free(from);
-    w->att[q] = i;
+    w->att[slot] = i;
     return st;
 }
 
@@ -226,23 +241,34 @@ static mot_status check_reverse(walk *w, int i) {
     const int *in = mot_graph_node_inputs(n);
     const char *name = w->p->experts[e].name;
     char buf[160];
-    if (n->n_inputs < 1 || n->n_inputs > 2) return wrong_count(w, i, "one or two inputs");
+    if (n->n_inputs < 1) return wrong_count(w, i, "one input or more");
     if (w->rev[slot] >= 0) {
         return fail_at(w->p, n->pos, "graph[%d] (%s): a second reverse projector of %s at stack %d (the first is '%s')",
                        i, n->id, name, q, w->g->nodes[w->rev[slot]].id);
     }
-    int own = 0, attention = 0;
+    int own = 0;
     for (int k = 0; k < n->n_inputs; k++) {
         const mot_graph_node *src = &w->g->nodes[in[k]];
         const int is_att = is(src, "attention"), is_own = is(src, "projector") && !src->reverse && src->expert == e;
+        if (is_att && src->stack != q) {
+            return fail_at(w->p, n->input_pos[k], "graph[%d] (%s): inputs: '%s' is the cross-attention at stack %d, "
+                           "this reverse projector at stack %d (a reverse projector reads the attentions of its own "
+                           "stack)", i, n->id, src->id, src->stack, q);
+        }
         if ((!is_att && !is_own) || src->stack != q) {
             return fail_at(w->p, n->input_pos[k], "graph[%d] (%s): inputs: a port of the wrong shape: a reverse "
                            "projector reads attention%d's output or %s's own latent at stack %d, '%s' gives %s", i,
                            n->id, q, name, q, src->id, shape(w->p, src, buf, sizeof buf));
         }
-        if ((is_att && attention++) || (is_own && own++)) {
+        for (int j = 0; j < k; j++) {
+            if (in[j] == in[k]) {
+                return fail_at(w->p, n->input_pos[k], "graph[%d] (%s): inputs: '%s' twice", i, n->id, src->id);
+            }
+        }
+        if (is_own && own++) {
             return fail_at(w->p, n->input_pos[k], "graph[%d] (%s): inputs: '%s' twice", i, n->id, src->id);
         }
+        w->read[in[k]] |= is_att;
     }
     if (!own) {
         return fail_at(w->p, n->pos, "graph[%d] (%s): reads only '%s': when %s is not the primary it reads its own "
@@ -301,6 +327,15 @@ static mot_status check_ends(const walk *w, const int *depths) {
         }
     }
     if (w->router < 0) return fail_at(w->p, w->p->graph_pos, "graph: no router node");
+    for (int i = 0; i < w->g->n_nodes; i++) {
+        const mot_graph_node *n = &w->g->nodes[i];
+        if (is(n, "attention") && n->query > 0 && !w->read[i]) {
+            return fail_at(w->p, n->query_pos, "graph[%d] (%s): query: %d, but no reverse projector reads this "
+                           "attention (list it in the inputs of the reverse projectors at stack %d, e.g. [%s, "
+                           "E's forward projector at stack %d]: E reads it when routed at rank %d)", i, n->id,
+                           n->query, n->stack, n->id, n->stack, n->query);
+        }
+    }
     return MOT_OK;
 }
 
@@ -309,14 +344,14 @@ mot_status mot_graph_validate(const mot_pipeline *p, const mot_graph *g, const i
     const int M = p->n_experts, Q = p->interaction.stacks;
     walk w = {p, g, malloc(sizeof(int) * (size_t)M), calloc((size_t)M, sizeof(int)), malloc(sizeof(int) * (size_t)M),
               malloc(sizeof(int) * (size_t)M), malloc(sizeof(int) * (size_t)M * Q), malloc(sizeof(int) * (size_t)M * Q),
-              malloc(sizeof(int) * (size_t)Q), -1};
-    mot_status st = w.cur && w.next && w.sampler && w.last && w.fwd && w.rev && w.att
+              malloc(sizeof(int) * (size_t)Q * MOT_MAX_LANES), calloc((size_t)g->n_nodes + 1, 1), -1};
+    mot_status st = w.cur && w.next && w.sampler && w.last && w.fwd && w.rev && w.att && w.read
                         ? MOT_OK : mot_fail(MOT_ERR_NOMEM, "graph: out of memory");
     for (int e = 0; st == MOT_OK && e < M; e++) w.cur[e] = w.sampler[e] = w.last[e] = -1;
     for (int k = 0; st == MOT_OK && k < M * Q; k++) w.fwd[k] = w.rev[k] = -1;
-    for (int q = 0; st == MOT_OK && q < Q; q++) w.att[q] = -1;
+    for (int q = 0; st == MOT_OK && q < Q * MOT_MAX_LANES; q++) w.att[q] = -1;
     for (int i = 0; i < g->n_nodes && st == MOT_OK; i++) st = check_node(&w, i);
     if (st == MOT_OK) st = check_ends(&w, depths);
-    free(w.cur), free(w.next), free(w.sampler), free(w.last), free(w.fwd), free(w.rev), free(w.att);
+    free(w.cur), free(w.next), free(w.sampler), free(w.last), free(w.fwd), free(w.rev), free(w.att), free(w.read);
     return st;
 }

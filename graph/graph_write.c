@@ -205,8 +205,11 @@ static void dot_node(FILE *out, const mot_graph_node *n, const char *indent) {
         const char *dir = n->fields[0].items[0];
         fprintf(out, "shape=ellipse, label=\"%s %d\"", dir, n->stack);
     } else if (!strcmp(n->kind, "attention")) {
-        fprintf(out, "shape=hexagon, style=filled, fillcolor=lightyellow, label=\"attention %d\"",
-                n->stack);
+        fprintf(out, "shape=hexagon, style=filled, fillcolor=lightyellow, label=\"attention %d", n->stack);
+        if (n->query > 0) { /* queried by the expert routed at that rank (docs/pipeline.md) */
+            fprintf(out, "\\nquery %d", n->query);
+        }
+        fputc('"', out);
     } else if (!strcmp(n->kind, "sampler")) {
         fprintf(out, "shape=octagon, label=\"sampler\"");
     } else {

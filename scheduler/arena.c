@@ -41,6 +41,13 @@ mot_status mot_arena_plan(const mot_plan_source *src, mot_arena_layout *out) {
     out->step = take(&c, 1, sizeof(mot_step_state));
     out->n_lanes = src->n_lanes;
     const size_t ds = (size_t)src->shared_dim, Q = (size_t)src->stacks;
+    /* the highest query rank of the graph's attentions (docs/pipeline.md): lanes 0 .. queries
+     * hold queries, attention output and its projection */
+    int queries = 0;
+    for (int i = 0; src->graph && i < src->graph->n_nodes; i++) {
+        const mot_graph_node *n = &src->graph->nodes[i];
+        queries = !strcmp(n->kind, "attention") && n->query > queries ? n->query : queries;
+    }
     for (int i = 0; i < src->n_lanes; i++) {
         const mot_config *cfg = &src->ex[i]->cfg;
         const size_t R = (size_t)src->max_rows[i], C = (size_t)src->ctx[i];
@@ -69,7 +76,7 @@ mot_status mot_arena_plan(const mot_plan_source *src, mot_arena_layout *out) {
             L->lat_v = take(&c, R * ds, f);
             L->lat_k_cache = take(&c, Q * C * ds, f);
             L->lat_v_cache = take(&c, Q * C * ds, f);
-            if (i == 0) {
+            if (i <= queries) { /* a lane that queries a cross-attention */
                 L->lat_q = take(&c, R * ds, f);
                 L->lat_att = take(&c, R * ds, f);
                 L->lat_o = take(&c, R * ds, f);

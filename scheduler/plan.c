@@ -132,11 +132,12 @@ int mot_plan_op_reads(const mot_plan_op *op, mot_buf *out, int cap) {
             n = push(out, n, cap, lane_sampling(m));
         }
     } else if (op->kind == MOT_OP_CROSS_ATTENTION) {
-        /* the primary's geometry (its queries), and each speaking lane's (its keys) */
+        /* the query lane's geometry (its queries: the primary's, or that of the lane at the
+         * attention's query rank), and each speaking lane's (its keys) */
         n = push(out, n, cap, step_header);
-        n = push(out, n, cap, lane_geometry(0));
+        n = push(out, n, cap, lane_geometry(op->lane));
         for (int m = 0; m < op->cross_attention.n_seg; m++) {
-            if (op->cross_attention.seg_lane[m] != 0) {
+            if (op->cross_attention.seg_lane[m] != op->lane) {
                 n = push(out, n, cap, lane_geometry(op->cross_attention.seg_lane[m]));
             }
         }

@@ -3,7 +3,8 @@
  *   stack       (the first: embed) the lane's layers of that range
  *   projector   forward: z = F x, latent norm, latent K/V (+ Q when it feeds its own lane's
  *               cross-attention), latent append; reverse: x += R (attention output | own z)
- *   attention   the primary's cross-attention over the lanes' latent caches, output projection
+ *   attention   the cross-attention of the lane at its query rank (0: the primary) over the
+ *               lanes' latent caches, output projection
  *   sampler     final norm, LM head, sampling (none in a prefill chunk)
  * then the step advance on the primary's lane once every lane sampled. The order and the
  * RECORD/WAIT events come from the graph's edges (see "lowering" below); for a MoT pipeline the
@@ -267,13 +268,14 @@ static mot_status embed(builder *b, int lane) {
 /* ---- lowering the expanded graph ----
  *
  * The routed set selects a subgraph: the nodes of the active experts (each on its expert's
- * lane), and the attention nodes that read an active forward projector (on the primary's lane,
- * lane 0: its queries attend). An attention's keys are the latent caches of its active
- * speakers (`inputs`), in lane order; a listener (`listeners`) feeds only the primary's query,
- * so its forward projector computes no K, V and a non-primary listener is not waited for.
- * A reverse projector with two inputs [attention, forward] reads
- * the attention on the primary's lane and its own forward's latent z elsewhere (SPEC 1.3); with
- * one input, that one. The router ran before the plan: a stack node reading it embeds first.
+ * lane), and the attention nodes that read an active forward projector and whose query rank r
+ * is routed (r < K; on lane r: its queries attend; r = 0, the default, is the primary). An
+ * attention's keys are the latent caches of its active speakers (`inputs`), in lane order; a
+ * listener (`listeners`) feeds only the query lane's query, so its forward projector computes
+ * no K, V and a listener on another lane is not waited for. A reverse projector that reads
+ * attentions [attention.., forward] reads, on lane l, the attention of query rank l when it
+ * lists one that runs, else its own forward's latent z (SPEC 1.3); with one input, that one.
+ * The router ran before the plan: a stack node reading it embeds first.
  *
  * Order (valid from one thread): rounds; in each, lanes K-1 .. 0 each emit the next nodes of
  * their chain (their nodes in graph order) while those are ready, and yield after a reverse
@@ -287,7 +289,8 @@ typedef struct {
     int *input;   /* [n_nodes] reverse projectors: the input read for this route */
     int *done;    /* [n_nodes] emitted */
     int *queries; /* [n_nodes] forward projectors feeding an attention on their own lane */
-    int *listens; /* [n_nodes] forward projectors that are an attention's listener */
+    int *listens; /* [n_nodes] forward projectors read by attentions: 1 only as a listener, 2 (or 3)
+                   * also as a speaker (a latent attended by one attention at the stack) */
     int *record;  /* [n_nodes] read by a node on another lane */
 } lowering;
 
@@ -303,8 +306,8 @@ static int node_ready(const lowering *L, int i) {
     }
     const int *in = mot_graph_node_inputs(n);
     for (int k = 0; k < n->n_inputs; k++) {
-        /* a non-primary listener's latent is not read */
-        const int read = !is_listener(n, k) || L->lane[in[k]] == 0;
+        /* a listener's latent is read by its own lane's query only */
+        const int read = !is_listener(n, k) || L->lane[in[k]] == L->lane[i];
         if (read && L->lane[in[k]] >= 0 && !L->done[in[k]]) {
             return 0;
         }
@@ -315,7 +318,7 @@ static int node_ready(const lowering *L, int i) {
 static mot_status lower_attention(builder *b, const lowering *L, int i) {
     const mot_plan_source *s = b->src;
     const mot_graph_node *n = &L->g->nodes[i];
-    const int q = n->stack;
+    const int q = n->stack, lane = L->lane[i]; /* the query lane */
     const int *in = mot_graph_node_inputs(n);
     /* The segments: the active speakers' lanes, ascending (the order of A, SPEC 1.3); segment m
      * is that lane's latent cache, its rows from that lane's step state. */
@@ -331,13 +334,13 @@ static mot_status lower_attention(builder *b, const lowering *L, int i) {
         }
     }
     for (int m = 0; m < n_seg; m++) {
-        if (seg_lane[m] != 0) {
-            MOT_TRY(instr(b, MOT_INSTR_WAIT, 0, stack_event(b, q, seg_lane[m])));
+        if (seg_lane[m] != lane) {
+            MOT_TRY(instr(b, MOT_INSTR_WAIT, lane, stack_event(b, q, seg_lane[m])));
         }
     }
     const mot_interaction_weights *iw = &s->inter[q];
-    const mot_lane_bufs *P = &b->A->lane[0];
-    mot_plan_op op = op_of(MOT_OP_CROSS_ATTENTION, MOT_NODE_ATTENTION, b, 0, q, -1,
+    const mot_lane_bufs *P = &b->A->lane[lane];
+    mot_plan_op op = op_of(MOT_OP_CROSS_ATTENTION, MOT_NODE_ATTENTION, b, lane, q, -1,
                            MOT_READS_ROWS | MOT_READS_N_NEW | MOT_READS_PREFILL);
     op.cross_attention.q = P->lat_q, op.cross_attention.out = P->lat_att;
     op.cross_attention.d = s->shared_dim, op.cross_attention.heads = s->heads;
@@ -350,7 +353,7 @@ static mot_status lower_attention(builder *b, const lowering *L, int i) {
     }
     MOT_TRY(run(b, &op));
     mot_buf none = {0, 0};
-    return linear(b, MOT_NODE_ATTENTION, 0, q, &iw->o, P->lat_att, P->lat_o, none);
+    return linear(b, MOT_NODE_ATTENTION, lane, q, &iw->o, P->lat_att, P->lat_o, none);
 }
 
 static mot_status lower_node(builder *b, const lowering *L, int i) {
@@ -362,10 +365,11 @@ static mot_status lower_node(builder *b, const lowering *L, int i) {
         }
         MOT_TRY(layers(b, lane, n->stack, n->first_layer, n->last_layer + 1));
     } else if (is_kind(n, "projector") && !n->reverse) {
-        MOT_TRY(project_forward(b, lane, n->stack, L->queries[i], !L->listens[i]));
+        MOT_TRY(project_forward(b, lane, n->stack, L->queries[i], L->listens[i] != 1));
     } else if (is_kind(n, "projector")) {
         const int from = L->input[i];
-        const mot_buf in = is_kind(&L->g->nodes[from], "attention") ? b->A->lane[0].lat_o : b->A->lane[lane].z;
+        const mot_buf in = is_kind(&L->g->nodes[from], "attention") ? b->A->lane[L->lane[from]].lat_o
+                                                                     : b->A->lane[lane].z;
         MOT_TRY(reverse_projection(b, lane, n->stack, in));
     } else if (is_kind(n, "attention")) {
         MOT_TRY(lower_attention(b, L, i));
@@ -413,9 +417,9 @@ static mot_status select_route(const builder *b, lowering *L) {
         L->lane[i] = -1;
         if (n->expert >= 0) {
             L->lane[i] = lane_of[n->expert];
-        } else if (is_kind(n, "attention")) {
+        } else if (is_kind(n, "attention") && n->query < s->n_lanes) { /* on its query rank's lane */
             for (int k = 0; k < n->n_inputs; k++) {
-                L->lane[i] = L->lane[in[k]] >= 0 ? 0 : L->lane[i];
+                L->lane[i] = L->lane[in[k]] >= 0 ? n->query : L->lane[i];
             }
         }
     }
@@ -429,30 +433,34 @@ static mot_status select_route(const builder *b, lowering *L) {
         const int *in = mot_graph_node_inputs(n);
         sampled[lane] |= is_kind(n, "sampler");
         if (is_kind(n, "projector") && n->reverse) {
-            int from = -1;
+            /* the attention this lane queries (query rank = lane) when it lists one, else its z */
+            int from = -1, att = -1;
             for (int k = 0; k < n->n_inputs; k++) {
-                const int via_attention = is_kind(&g->nodes[in[k]], "attention");
-                if (n->n_inputs == 1 || via_attention == (lane == 0)) {
+                const mot_graph_node *src = &g->nodes[in[k]];
+                if (!is_kind(src, "attention")) {
                     from = in[k];
+                } else if (n->n_inputs == 1 || (src->query == lane && L->lane[in[k]] == lane)) {
+                    att = in[k];
                 }
             }
+            from = att >= 0 ? att : from;
             if (from < 0 || L->lane[from] < 0) {
                 return mot_fail(MOT_ERR_UNSUPPORTED, "scheduler: %s: no input on this route", n->id);
             }
-            if (is_kind(&g->nodes[from], "attention") && lane != 0) {
-                return mot_fail(MOT_ERR_UNSUPPORTED,
-                                "scheduler: %s reads a cross-attention, but its expert is not the primary", n->id);
+            if (is_kind(&g->nodes[from], "attention") && L->lane[from] != lane) {
+                return mot_fail(MOT_ERR_UNSUPPORTED, "scheduler: %s reads a cross-attention, but its expert is not "
+                                "routed at that attention's query rank %d", n->id, g->nodes[from].query);
             }
             L->input[i] = from;
         }
         if (is_kind(n, "attention")) {
-            int primary = 0;
+            int queries = 0;
             for (int k = 0; k < n->n_inputs; k++) {
-                primary |= L->lane[in[k]] == 0;
+                queries |= L->lane[in[k]] == lane;
             }
-            if (!primary) {
-                return mot_fail(MOT_ERR_UNSUPPORTED, "scheduler: %s: the primary (lane 0) is not among its inputs",
-                                n->id);
+            if (!queries) {
+                return mot_fail(MOT_ERR_UNSUPPORTED, "scheduler: %s: its query lane %d is not among its inputs",
+                                n->id, lane);
             }
         }
         for (int k = 0; k < n->n_inputs; k++) {
@@ -460,8 +468,10 @@ static mot_status select_route(const builder *b, lowering *L) {
             if (L->lane[from] < 0) {
                 continue;
             }
+            if (is_kind(n, "attention")) {
+                L->listens[from] |= is_listener(n, k) ? 1 : 2;
+            }
             if (is_kind(n, "attention") && is_listener(n, k)) {
-                L->listens[from] = 1;
                 if (L->lane[from] != lane) {
                     continue; /* a non-primary listener: its latent is not read here */
                 }

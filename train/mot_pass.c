@@ -303,9 +303,23 @@ static mot_status lanes_init(mot_pass *p, const mot_train_example *e, const mot_
     return MOT_OK;
 }
 
+mot_status mot_pass_check_graph(const mot_model *m) {
+    for (int i = 0; i < m->graph.n_nodes; i++) {
+        const mot_graph_node *n = &m->graph.nodes[i];
+        if (is_kind(n, "attention") && n->query > 0) {
+            return mot_fail_at(m->pipe->file, n->pos.line, n->pos.col,
+                               "graph[%d] (%s): query: %d: training does not support a cross-attention queried by a "
+                               "non-primary expert (its backward is not written; train with query 0, the primary, "
+                               "only)", i, n->id, n->query);
+        }
+    }
+    return MOT_OK;
+}
+
 mot_status mot_pass_forward(const mot_model *m, const mot_train_view *w, const mot_train_example *e,
                             const mot_pass_opts *o, mot_pass **out) {
     *out = NULL;
+    MOT_TRY(mot_pass_check_graph(m));
     if (o->k < 1 || o->k > MOT_MAX_LANES || (o->alone && o->k != 1)) {
         return mot_fail(MOT_ERR_INTERNAL, "training: a pass of %d experts", o->k);
     }

@@ -40,6 +40,10 @@ typedef struct {
 
 /* Runs the pass. The primary's logits for its completion tokens are then
  * mot_pass_logits: row t predicts completion token t (the ids from mot_pass_targets). */
+/* Whether training supports the model's graph: a cross-attention queried by a non-primary
+ * (`query: R` with R > 0, docs/pipeline.md) is refused at its attention node's FILE:LINE:COL. */
+mot_status mot_pass_check_graph(const mot_model *m);
+
 mot_status mot_pass_forward(const mot_model *m, const mot_train_view *w, const mot_train_example *e,
                             const mot_pass_opts *o, mot_pass **out);
 int mot_pass_rows(const mot_pass *p);          /* T: the primary's completion tokens */

@@ -16,6 +16,7 @@ void mot_train_hparams_default(mot_train_hparams *h) {
 
 mot_status mot_trainer_init(mot_trainer *t, const mot_model *m, const mot_train_layout *lay) {
     *t = (mot_trainer){.m = m, .lay = lay};
+    MOT_TRY(mot_pass_check_graph(m));
     t->values = calloc(lay->total ? lay->total : 1, sizeof *t->values);
     t->grad = calloc(lay->total ? lay->total : 1, sizeof *t->grad);
     if (!t->values || !t->grad) {

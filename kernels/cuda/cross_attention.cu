@@ -1,10 +1,11 @@
-// CROSS_ATTENTION (SPEC 1.3, 1.4): the primary's n_q = lane[0].n_new queries q [n_q, d_s], heads
+// CROSS_ATTENTION (SPEC 1.3, 1.4): the query lane's (P = the op's lane: the primary, 0, or the
+// lane at the attention's query rank, docs/pipeline.md) n_q = lane[P].n_new queries q [n_q, d_s], heads
 // of dh = d_s / heads, over the speaking lanes' latent keys/values seg_k[m], seg_v[m] [ctx, d_s]
 // (segment m is lane L = seg_lane[m]; a listening lane has no segment); one softmax over the
 // visible keys of all segments together; out [n_q, d_s].
 // Segment m holds P_m = lane[L].rows + lane[L].n_new keys (this pass's rows already appended).
 // Prefill: query i sees the first min(floor((i + 1) N_m / N_p), P_m) keys of segment m
-// (N_m = lane[L].n_prompt, N_p = lane[0].n_prompt); decode: all P_m. No visible key (or no
+// (N_m = lane[L].n_prompt, N_p = lane[P].n_prompt); decode: all P_m. No visible key (or no
 // segment at all): row 0.
 // Prefill (host rows > 1): one block per (head, query row). Decode: split-key blocks
 // (head, segment x split) write partials merged by attention_combine_kernel, as ATTENTION.
@@ -17,6 +18,7 @@ struct xatt_args {
     const float *k[MOT_MAX_LANES], *v[MOT_MAX_LANES];
     int lane[MOT_MAX_LANES]; // segment m's lane
     int n_seg, d_s, dh;
+    int qlane; // the lane whose queries attend (the op's lane)
     float scale;
     const mot_step_state *step;
 };
@@ -26,7 +28,7 @@ __device__ __forceinline__ int xatt_visible(const xatt_args &a, int m, int i) {
     const mot_step_state *st = a.step;
     const int L = a.lane[m];
     const int present = st->lane[L].rows + st->lane[L].n_new;
-    const int n_p = st->lane[0].n_prompt;
+    const int n_p = st->lane[a.qlane].n_prompt;
     if (!st->prefill || n_p <= 0) {
         return present;
     }
@@ -36,7 +38,7 @@ __device__ __forceinline__ int xatt_visible(const xatt_args &a, int m, int i) {
 
 template <int DPL> __global__ void __launch_bounds__(ATT_THREADS) cross_attention_kernel(xatt_args a) {
     __shared__ att_shared sh;
-    const int n_q = a.step->lane[0].n_new;
+    const int n_q = a.step->lane[a.qlane].n_new;
     const int h = blockIdx.x;
     for (int i = blockIdx.y; i < n_q; i += gridDim.y) {
         float q[DPL];
@@ -56,7 +58,7 @@ template <int DPL>
 __global__ void __launch_bounds__(ATT_THREADS) cross_attention_split_kernel(xatt_args a, float *partial,
                                                                             int splits_per_seg, int chunk) {
     __shared__ att_shared sh;
-    if (a.step->lane[0].n_new <= 0) {
+    if (a.step->lane[a.qlane].n_new <= 0) {
         return;
     }
     const int h = blockIdx.x, m = blockIdx.y / splits_per_seg, s = blockIdx.y % splits_per_seg;
@@ -88,7 +90,7 @@ static mot_status launch_cross(const xatt_args &a, const mot_gpu_launch *l, mot_
             <<<dim3(heads, a.n_seg * splits), ATT_THREADS, 0, s>>>(a, lane->partial, splits, chunk);
         MOT_CUDA_LAUNCHED();
         attention_combine_kernel<<<heads, ATT_THREADS, 0, s>>>(a.out, lane->partial, a.n_seg * splits, a.dh, a.step,
-                                                               0);
+                                                               a.qlane);
     } else {
         cross_attention_kernel<DPL><<<dim3(heads, op_row_grid(l)), ATT_THREADS, 0, s>>>(a);
     }
@@ -119,6 +121,8 @@ extern "C" mot_status mot_cuda_op_cross_attention(const mot_gpu_launch *l, mot_c
     }
     a.scale = op->scale;
     a.step = l->step;
+    a.qlane = l->op->lane;
+    MOT_OP_REQUIRE(a.qlane >= 0 && a.qlane < MOT_MAX_LANES, "cuda cross_attention: query lane %d", a.qlane);
     cudaStream_t s = (cudaStream_t)stream;
     if (a.dh <= 32) {
         return launch_cross<1>(a, l, lane, s);

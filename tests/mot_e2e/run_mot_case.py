@@ -56,15 +56,41 @@ CASES = {
     # primary c has the longest prompt (68 tokens; a 42, b 38), so its first prefill query
     # sees no aligned key at stack 0 (SPEC 1.4): that row's attention output is 0.
     "graph_listener": dict(scenario="uniform_q3", graph="listener", experts="c,a,b"),
+    # Two primaries' worth of cross-attention: at every stack a second attention (query: 1)
+    # whose queries are the second routed expert's; that expert's reverse projector reads it
+    # (docs/pipeline.md). K = 3: the third expert still reads its own z.
+    "graph_two_queries": dict(scenario="uniform_q3", graph="two_queries"),
 }
 
 
+def two_queries(nodes, stacks=None):
+    """After each attention{q} (q in stacks; None: all), attention{q}b with the same inputs
+    and `query: 1`; the reverse projectors that read attention{q} read attention{q}b too
+    (the expert routed second reads it, docs/pipeline.md)."""
+    out = []
+    for n in nodes:
+        if n["kind"] == "projector" and n["direction"] == "reverse" and (stacks is None or int(n["stack"]) in stacks):
+            att = f"attention{n['stack']}"
+            if att in n["inputs"]:
+                k = n["inputs"].index(att)
+                n = dict(n, inputs=n["inputs"][:k + 1] + [att + "b"] + n["inputs"][k + 1:])
+        out.append(n)
+        if n["kind"] == "attention" and (stacks is None or int(n["stack"]) in stacks):
+            second = {"id": n["id"] + "b", "kind": "attention", "stack": n["stack"], "query": 1}
+            second.update({k: v for k, v in n.items() if k in ("inputs", "listeners")})
+            out.append(second)
+    return out
+
+
 def edit_graph(nodes, how, listen=None):
-    """merged: attention 1 removed, so each expert's stacks 1 and 2 merge into one;
+    """two_queries: see two_queries();
+    merged: attention 1 removed, so each expert's stacks 1 and 2 merge into one;
     no_interaction: router -> one stack of every layer -> sampler for each expert;
     listener: for each (stack q, expert e) of `listen`, e's forward projector moves from
     attention{q}'s inputs to its listeners."""
     by_id = {n["id"]: n for n in nodes}
+    if how == "two_queries":
+        return two_queries(nodes)
     if how == "listener":
         out = []
         for n in nodes:
@@ -234,6 +260,10 @@ def main():
         status = unattended_listener(args, pipeline, prompt, n_max, case["experts"].split(","))
         if status != 0:
             return status
+    if case.get("graph") == "two_queries":
+        status = two_queries_bitwise(args, pipeline, prompt, n_max, dump)
+        if status != 0:
+            return status
     return extra_checks(args, case, scenario, dump, mot_run)
 
 
@@ -271,6 +301,73 @@ def unattended_listener(args, pipeline, prompt, n_max, active):
     print(f"{last} listening at every stack: the others' logits and tokens are bitwise those of "
           f"the route {','.join(active[:-1])}")
     return 0
+
+
+def two_queries_bitwise(args, pipeline, prompt, n_max, dump):
+    """mot alone, no reference: (1) the graph with its `query: 1` attentions removed runs
+    today's MoT bit for bit (the run without a graph section); (2) with a second attention at
+    the last stack only, the primary and the third expert are bitwise today's MoT (only the
+    second expert reads it, and nothing reads that expert after the last stack) while the
+    second expert's logits move; (3) concurrent lanes give the serial lanes' bits.
+    In (2) the primary is bitwise until the second expert samples another token than in
+    today's MoT (its latent of that token is a key of the primary's next step): its logits
+    rows up to that step; the third expert (it reads only its own z) everywhere."""
+    import numpy as np
+    import yaml
+    with open(pipeline) as fh:
+        doc = yaml.safe_load(fh)
+    plain_graph = [dict(n, inputs=[i for i in n["inputs"] if not i.endswith("b")]) if "inputs" in n else n
+                   for n in doc["graph"] if n.get("query", 0) == 0]
+    last = max(int(n["stack"]) for n in plain_graph if n["kind"] == "attention")
+    variants = {"removed": plain_graph, "plain": None, "last_only": two_queries(plain_graph, {last})}
+    case_dir = os.path.dirname(pipeline)
+    runs = {"two_queries": read_safetensors(dump)}
+    for name, graph in list(variants.items()) + [("concurrent", doc["graph"])]:
+        path = os.path.join(case_dir, name + ".yaml")
+        with open(path, "w") as fh:
+            yaml.safe_dump(dict(doc, graph=graph) if graph else {k: v for k, v in doc.items() if k != "graph"},
+                           fh, sort_keys=False, default_flow_style=None)
+        out = os.path.join(case_dir, name + ".safetensors")
+        lanes = ["--lanes", "concurrent", "-t", "3"] if name == "concurrent" else ["-t", args.threads]
+        run([args.mot, "run", path, "-p", prompt, "-n", n_max, "--dump", out, "--backend", args.backend,
+             *lanes, *GREEDY], "mot run " + name, backend=args.backend)
+        runs[name] = read_safetensors(out)
+    d = runs["plain"]
+    names = [e["name"] for e in doc["experts"]]
+    active = [names[i] for i in d["route.active"].tolist()]
+
+    def same(a, b, key):
+        x, y = runs[a][key], runs[b][key]
+        return x.shape == y.shape and np.array_equal(x, y)
+    fails = []
+    second = f"tokens.{active[1]}"
+    t1, t0 = runs["last_only"][second].tolist(), runs["plain"][second].tolist()
+    diverge = next((i for i, (x, y) in enumerate(zip(t1, t0)) if x != y), min(len(t1), len(t0)))
+    n2 = runs["plain"][f"logits.{active[1]}"].shape[0]
+    rows = diverge - (len(t0) - n2) + 1     # rows 0 .. the step that first fed another token
+    for e in active:
+        for key in (f"logits.{e}", f"tokens.{e}"):
+            if not same("removed", "plain", key):
+                fails.append(f"{key}: the graph without its query: 1 attentions differs from today's MoT")
+            if not same("concurrent", "two_queries", key):
+                fails.append(f"{key}: concurrent lanes differ from serial lanes")
+        if e == active[1]:
+            continue
+        a, b = runs["last_only"][f"logits.{e}"], runs["plain"][f"logits.{e}"]
+        upto = a.shape[0] if e != active[0] else rows
+        if a.shape != b.shape or not np.array_equal(a[:upto], b[:upto]):
+            fails.append(f"logits.{e}: a query: 1 attention at the last stack changed an expert that does not "
+                         f"read it (rows 0..{upto - 1})")
+    if same("last_only", "plain", f"logits.{active[1]}"):
+        fails.append(f"logits.{active[1]}: the second expert's logits did not move with its attention")
+    for f in fails:
+        print("FAIL: " + f)
+    if not fails:
+        print(f"route {active}: without query: 1 attentions bitwise today's MoT; with one at the last stack "
+              f"{active[1]} moves, {active[0]} is bitwise for {rows} of "
+              f"{runs['plain'][f'logits.{active[0]}'].shape[0]} rows ({active[1]}'s tokens)"
+              + "".join(f", {e} for all" for e in active[2:]) + "; concurrent lanes bitwise the serial ones")
+    return 1 if fails else 0
 
 
 def extra_checks(args, case, scenario, dump, mot_run):

@@ -84,9 +84,10 @@ def test_gelu_topk(pool, work):
     expect(mot_ref.top_k_indices([0.5, 2.0, 0.5, 2.0], 2, {0, 2, 3}) == [3, 0], "top-k of the rest")
 
 
-def naive_interaction(hs, names, w, q, n_prompt, heads, norm):
+def naive_interaction(hs, names, w, q, n_prompt, heads, norm, query=0):
     """SPEC 1.3 with scalar loops over queries, heads and keys; hs {m: [R_m, d_m]} in the
-    order of A. -> new hs."""
+    order of A; query: the rank whose expert queries (in the primary's role, docs/pipeline.md
+    `query:`). -> new hs."""
     pre = f"interaction.{q}."
     lin = lambda x, n: x @ w[n + ".weight"].T + (w[n + ".bias"] if n + ".bias" in w else 0)
     z, k, v = {}, {}, {}
@@ -98,9 +99,9 @@ def naive_interaction(hs, names, w, q, n_prompt, heads, norm):
             sd = ((nm - mu) ** 2).mean(1, keepdim=True)
             nm = (nm - mu) / torch.sqrt(sd + 1e-5) * w[pre + "norm.weight"] + w[pre + "norm.bias"]
         k[m], v[m] = lin(nm, pre + "attn.k_proj"), lin(nm, pre + "attn.v_proj")
-        if m == next(iter(hs)):
+        if m == list(hs)[query]:
             qp = lin(nm, pre + "attn.q_proj")
-    p = next(iter(hs))
+    p = list(hs)[query]
     d_s = qp.shape[1]
     d_h = d_s // heads
     o = torch.zeros_like(qp)
@@ -166,6 +167,16 @@ def test_interaction_by_hand(pool, work):
         for m in active:
             err = float((runs[m].x - want[m]).abs().max())
             expect(err < 1e-12, f"norm {norm}: expert {names[m]} differs by {err:.3e}")
+        # a second attention (query: 1): z (prompt 5, dead after one decode step) queries in
+        # the primary's role, with its own N in the mask
+        runs = {m: FakeRun(hs[m].clone()) for m in active}
+        proj = {m: ref.forward_projection(0, m, runs[m]) for m in active}
+        o = ref.attention(0, active, runs, proj, n_prompt, None, 1)
+        ref.reverse_projection(0, active[1], runs[active[1]], o)
+        want = naive_interaction({m: hs[m] for m in active}, names, w, 0, n_prompt, 2,
+                                 norm == "layernorm", query=1)
+        err = float((runs[active[1]].x - want[active[1]]).abs().max())
+        expect(err < 1e-12, f"norm {norm}, query 1: expert {names[active[1]]} differs by {err:.3e}")
 
 
 # ---- against llama_ref and the pool ----
@@ -269,6 +280,34 @@ def test_listener(pool, work):
     expect(rel > 0.05, f"a listening primary's logits move by only {rel:.3e} (its queries attend)")
 
 
+def test_two_queries(pool, work):
+    """Two primaries' worth of cross-attention (docs/pipeline.md, `query: 1`): (1) with every
+    expert speaking at both attentions of every stack, routes [x, y, z] and [y, x, z] compute
+    the same thing (x and y each query all keys; only the order of the keys differs), so
+    every expert's logits agree to rounding; (2) with one expert routed the `query: 1`
+    attentions are skipped: its logits are those of the graph without them, bit for bit;
+    (3) the second expert's logits do move."""
+    import run_mot_case
+    ref = pool_ref(pool, "uniform_q3")
+    plain = ref.graph()
+    prompt = make_mot_pool.PROMPT
+    fed = {m: ref.expert_prompt_tokens(m, prompt) + [5, 7] for m in range(3)}
+    n = {m: len(fed[m]) - 2 for m in range(3)}
+    base = ref.recompute([1, 0, 2], fed, n)
+    alone = ref.recompute([1], fed, n)
+    ref.pipe.graph = run_mot_case.two_queries(plain)
+    expect(sum(x.get("query", 0) for x in ref.graph()) == 3, "one query: 1 attention per stack")
+    xy = ref.recompute([1, 0, 2], fed, n)
+    yx = ref.recompute([0, 1, 2], fed, n)
+    for m in range(3):
+        rel = float((xy[m] - yx[m]).abs().max() / yx[m].abs().max())
+        expect(rel <= 1e-12, f"expert {m}: routes [1, 0, 2] and [0, 1, 2] differ by {rel:.3e}")
+    expect(torch.equal(ref.recompute([1], fed, n)[1], alone[1]), "a lone expert runs a query: 1 attention")
+    rel = float((xy[0] - base[0]).abs().max() / base[0].abs().max())
+    expect(rel > 0.05, f"the second expert's logits move by only {rel:.3e} with its own attention")
+    expect(torch.equal(xy[2], base[2]), "the third expert (it reads its own z) changed")
+
+
 # ---- compare_mot_dump.py against reference-made dumps ----
 
 def write_dump(path, ref, run, active, scores):
@@ -348,7 +387,8 @@ def test_compare(pool, work):
 
 CASES = {"placement": test_placement, "mask": test_mask, "gelu_topk": test_gelu_topk,
          "interaction": test_interaction_by_hand, "zero_reverse": test_zero_reverse_is_llama,
-         "causal": test_causal_across_experts, "listener": test_listener, "compare": test_compare}
+         "causal": test_causal_across_experts, "listener": test_listener,
+         "two_queries": test_two_queries, "compare": test_compare}
 
 
 def main():

@@ -13,7 +13,7 @@ set_tests_properties(mot_reference PROPERTIES LABELS "mot_e2e;reference;python" 
 foreach(case hetero_k2 hetero_k3_f16 init_norm_biases_bf16 k1 uniform_q3 shallow intermediate
              deep explicit norm_bias_f16 norm_only_bf16 forced drop_primary eos_death
              template_lengths sampled demo gguf_experts graph_merged
-             graph_no_interaction graph_listener)
+             graph_no_interaction graph_listener graph_two_queries)
   add_test(NAME mot_e2e_${case}
     COMMAND ${MOT_PYTHON} ${MOT_MOT_E2E_DIR}/run_mot_case.py --mot $<TARGET_FILE:mot>
             --pool ${MOT_MOT_POOL} --work ${CMAKE_BINARY_DIR}/mot-e2e --backend cpu ${case})

@@ -613,6 +613,41 @@ static void test_graph_section(void) {
     GRAPH_ERROR("stack: 0, inputs: [math/stack0]}",
                 "stack: 0, inputs: [math/stack0], listeners: [math/stack0]}",
                 ":16:109: error: unknown key 'listeners' in graph[3] (math/forward0) (expected id, kind, direction, expert, stack, inputs)");
+    /* two primaries' worth of cross-attention (`query: R`, docs/pipeline.md): a rank that no
+     * route has */
+    GRAPH_ERROR("stack: 0, inputs: [math/forward0, code/forward0]}",
+                "stack: 0, query: 2, inputs: [math/forward0, code/forward0]}",
+                ":18:56: error: graph[5] (attention0): query: 2 is not a route rank (expected 0..1: 0 the primary, r the (r+1)-th routed expert; at most 2 experts are routed)");
+    GRAPH_ERROR("stack: 0, inputs: [math/forward0, code/forward0]}",
+                "stack: 0, query: first, inputs: [math/forward0, code/forward0]}",
+                ":18:56: error: graph[5] (attention0): query: expected an integer, found 'first'");
+    /* two attentions at a stack with the same query rank */
+    GRAPH_ERROR("  - {id: math/reverse0,",
+                "  - {id: attention0b, kind: attention, stack: 0, query: 0, inputs: [math/forward0, code/forward0]}\n"
+                "  - {id: math/reverse0,",
+                ":19:57: error: graph[6] (attention0b): a second attention at stack 0 with query 0 (the first is 'attention0'): the attentions at one stack query for distinct route ranks");
+    /* a query: 1 attention that no reverse projector reads */
+    GRAPH_ERROR("  - {id: math/reverse0,",
+                "  - {id: attention0b, kind: attention, stack: 0, query: 1, inputs: [math/forward0, code/forward0]}\n"
+                "  - {id: math/reverse0,",
+                ":19:57: error: graph[6] (attention0b): query: 1, but no reverse projector reads this attention (list it in the inputs of the reverse projectors at stack 0, e.g. [attention0b, E's forward projector at stack 0]: E reads it when routed at rank 1)");
+    /* a query: 1 attention without code: no query when code is routed second */
+    GRAPH_ERROR("  - {id: math/reverse0,",
+                "  - {id: attention0b, kind: attention, stack: 0, query: 1, inputs: [math/forward0]}\n"
+                "  - {id: math/reverse0,",
+                ":19:5: error: graph[6] (attention0b): no input from code: when code is routed at rank 1 (query: 1) this cross-attention has no query (give code's forward projector at stack 0 in inputs, or in listeners when code only listens)");
+    /* a reverse projector reading the attention of another stack */
+    GRAPH_ERROR("inputs: [attention1, math/forward1]}",
+                "inputs: [attention0, math/forward1]}",
+                ":27:95: error: graph[13] (math/reverse1): inputs: 'attention0' is the cross-attention at stack 0, this reverse projector at stack 1 (a reverse projector reads the attentions of its own stack)");
+    /* the same attention twice */
+    GRAPH_ERROR("inputs: [attention0, math/forward0]}",
+                "inputs: [attention0, attention0, math/forward0]}",
+                ":19:107: error: graph[6] (math/reverse0): inputs: 'attention0' twice");
+    /* query on a node that is not an attention */
+    GRAPH_ERROR("stack: 0, inputs: [math/stack0]}",
+                "stack: 0, query: 1, inputs: [math/stack0]}",
+                ":16:86: error: unknown key 'query' in graph[3] (math/forward0) (expected id, kind, direction, expert, stack, inputs)");
     /* reverse reads another's latent */
     GRAPH_ERROR("inputs: [attention0, math/forward0]}",
                 "inputs: [attention0, code/forward0]}",
@@ -693,14 +728,32 @@ static void test_graph_section(void) {
         "  - {id: code/stack1, kind: stack, expert: code, layers: [3, 5], inputs: [code/reverse0]}\n"
         "  - {id: math/sampler, kind: sampler, expert: math, inputs: [math/stack1]}\n"
         "  - {id: code/sampler, kind: sampler, expert: code, inputs: [code/stack1]}\n",
+        /* two primaries' worth of cross-attention: at stack 0 the expert routed second queries
+         * attention0b; math reads it when routed second, code never (its z) */
+        "graph:\n"
+        "  - {id: router, kind: router, encoder: mean-embed, expert: code}\n"
+        "  - {id: math/stack0, kind: stack, expert: math, layers: [0, 1], inputs: [router]}\n"
+        "  - {id: code/stack0, kind: stack, expert: code, layers: [0, 2], inputs: [router]}\n"
+        "  - {id: math/forward0, kind: projector, direction: forward, expert: math, stack: 0, inputs: [math/stack0]}\n"
+        "  - {id: code/forward0, kind: projector, direction: forward, expert: code, stack: 0, inputs: [code/stack0]}\n"
+        "  - {id: attention0, kind: attention, stack: 0, inputs: [math/forward0, code/forward0]}\n"
+        "  - {id: attention0b, kind: attention, inputs: [math/forward0], listeners: [code/forward0], stack: 0, query: 1}\n"
+        "  - {id: math/reverse0, kind: projector, direction: reverse, expert: math, stack: 0, inputs: [attention0, attention0b, math/forward0]}\n"
+        "  - {id: code/reverse0, kind: projector, direction: reverse, expert: code, stack: 0, inputs: [attention0, code/forward0]}\n"
+        "  - {id: math/stack1, kind: stack, expert: math, layers: [2, 3], inputs: [math/reverse0]}\n"
+        "  - {id: code/stack1, kind: stack, expert: code, layers: [3, 5], inputs: [code/reverse0]}\n"
+        "  - {id: math/sampler, kind: sampler, expert: math, inputs: [math/stack1]}\n"
+        "  - {id: code/sampler, kind: sampler, expert: code, inputs: [code/stack1]}\n",
     };
     static const char *const written_back[] = {
         "layers: [0, 5], inputs: [router]",
         "inputs: [math/forward1, attention1]",
         "  - {id: attention0, kind: attention, stack: 0, inputs: [math/forward0], listeners: [code/forward0]}\n",
+        "  - {id: attention0b, kind: attention, stack: 0, query: 1, inputs: [math/forward0], listeners: [code/forward0]}\n"
+        "  - {id: math/reverse0, kind: projector, direction: reverse, expert: math, stack: 0, inputs: [attention0, attention0b, math/forward0]}\n",
     };
     const char *graph_start = strstr(text, "graph:\n");
-    for (int k = 0; graph_start && k < 3; k++) {
+    for (int k = 0; graph_start && k < 4; k++) {
         char head[8192], name[64];
         snprintf(head, sizeof head, "%.*s%s", (int)(graph_start - text), text, other[k]);
         snprintf(name, sizeof name, "other%d.yaml", k);

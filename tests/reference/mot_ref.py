@@ -383,12 +383,14 @@ class MotRef:
         v = linear(n, w.get(pre + "attn.v_proj.weight"), w.opt(pre + "attn.v_proj.bias"))
         return z, n, k, v
 
-    def attention(self, q, active, runs, proj, n_prompt, speakers=None):
-        """The primary's queries over the latent keys and values of the active experts that
-        speak at this attention (speakers: expert indices, the attention node's `inputs`;
-        None: all). A listener (in the node's `listeners`) is not attended; when it is the
-        primary its own latent still gives the queries (docs/pipeline.md)."""
-        w, pre, p = self.w, f"interaction.{q}.", active[0]
+    def attention(self, q, active, runs, proj, n_prompt, speakers=None, query=0):
+        """The queries of the expert routed at rank `query` (0: the primary; the attention
+        node's `query` key) over the latent keys and values of the active experts that speak
+        at this attention (speakers: expert indices, the attention node's `inputs`; None: all),
+        with SPEC 1.4's mask taking that expert in the primary's role (its N). A listener (in
+        the node's `listeners`) is not attended; when it is the querying expert its own latent
+        still gives the queries (docs/pipeline.md)."""
+        w, pre, p = self.w, f"interaction.{q}.", active[query]
         keyed = [m for m in active if speakers is None or m in speakers]   # in the order of A
         rows_p = runs[p].x.shape[0]
         d_s = proj[p][1].shape[1]
@@ -419,7 +421,8 @@ class MotRef:
         token (prefill), row t after feeding sampled token t-1. final_hidden: the rows the LM
         head multiplies ([R_m - N_m + 1, d_m]) instead of the logits. Runs the graph's nodes
         in order for the active experts (SPEC 1.3: the primary's reverse projector reads the
-        attention output, a non-primary's its own z)."""
+        attention output, a non-primary's its own z; with `query: r` attentions, the expert
+        routed at rank r reads that one's output, docs/pipeline.md)."""
         if len(set(active)) != len(active) or not active:
             raise ValueError(f"active set {active} is empty or repeats an expert")
         runs = {m: ExpertRun(self.experts[m], fed[m]) for m in active}
@@ -427,7 +430,7 @@ class MotRef:
             if not 1 <= n_prompt[m] <= len(fed[m]):
                 raise ValueError(f"expert {self.pipe.names[m]}: {n_prompt[m]} prompt tokens, "
                                  f"{len(fed[m])} fed")
-        proj, att, sampled = {}, {}, set()
+        proj, att, sampled = {}, {}, set()   # att[(stack, query rank)]
         kinds = {n["id"]: n["kind"] for n in self.graph()}
         ids = {n["id"]: n for n in self.graph()}
         for node in self.graph():
@@ -435,12 +438,14 @@ class MotRef:
             if kind == "router":
                 continue
             if kind == "attention":
-                q = int(node["stack"])
+                q, rank = int(node["stack"]), int(node.get("query", 0))
+                if rank >= len(active):     # that rank is not routed: the attention is skipped
+                    continue
                 # keys: the experts in `inputs` (speakers); `listeners` only query
                 speakers = {self.pipe.index(ids[i]["expert"]) for i in node["inputs"]}
-                att[q] = self.attention(q, active, runs,
-                                        {m: proj[(q, m)] for m in active if (q, m) in proj},
-                                        n_prompt, speakers)
+                att[(q, rank)] = self.attention(q, active, runs,
+                                                {m: proj[(q, m)] for m in active if (q, m) in proj},
+                                                n_prompt, speakers, rank)
                 continue
             m = self.pipe.index(node["expert"])
             if m not in active:
@@ -453,9 +458,11 @@ class MotRef:
             elif kind == "projector" and node["direction"] == "forward":
                 proj[(int(node["stack"]), m)] = self.forward_projection(int(node["stack"]), m, runs[m])
             elif kind == "projector":
-                q = int(node["stack"])
-                reads_att = any(kinds[i] == "attention" for i in node["inputs"])
-                src = att[q] if reads_att and m == active[0] else proj[(q, m)][0]
+                # the attention it lists whose query rank is m's rank in the route, else its z
+                q, rank = int(node["stack"]), active.index(m)
+                reads_att = any(kinds[i] == "attention" and int(ids[i].get("query", 0)) == rank
+                                for i in node["inputs"])
+                src = att[(q, rank)] if reads_att else proj[(q, m)][0]
                 self.reverse_projection(q, m, runs[m], src)
             elif kind == "sampler":
                 sampled.add(m)

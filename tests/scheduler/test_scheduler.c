@@ -201,6 +201,107 @@ static void test_listener_plans(const mot_model *m, const mot_route *r) {
     free(g.nodes);
 }
 
+/* ---- two primaries' worth of cross-attention (docs/pipeline.md, `query: 1`): the model's
+ * graph with, after each attention{q}, attention{q}b of query rank 1 (same speakers); every
+ * reverse projector lists both ---- */
+
+static mot_graph two_query_graph(const mot_graph *from) {
+    int n = from->n_nodes, added = 0;
+    for (int i = 0; i < n; i++) added += !strcmp(from->nodes[i].kind, "attention");
+    mot_graph g = {n + added, calloc((size_t)(n + added), sizeof(mot_graph_node))};
+    int *at = malloc(sizeof *at * (size_t)n);
+    for (int i = 0, j = 0; i < n; i++) {
+        at[i] = j++;
+        j += !strcmp(from->nodes[i].kind, "attention");
+    }
+    for (int i = 0; i < n; i++) {
+        const mot_graph_node *a = &from->nodes[i];
+        mot_graph_node *c = &g.nodes[at[i]];
+        *c = *a;
+        c->attention_inputs = NULL, c->input_pos = NULL;
+        const int *in = mot_graph_node_inputs(a);
+        for (int k = 0; k < a->n_inputs; k++) c->inputs[k] = at[in[k]];
+        if (!strcmp(a->kind, "attention")) {
+            g.nodes[at[i] + 1] = *c;
+            g.nodes[at[i] + 1].query = 1;
+            g.nodes[at[i] + 1].id = "attentionb";
+        }
+        if (!strcmp(a->kind, "projector") && a->reverse && a->n_inputs == 2) {
+            c->n_inputs = 3, c->inputs[2] = c->inputs[1], c->inputs[1] = c->inputs[0] + 1;
+        }
+    }
+    free(at);
+    return g;
+}
+
+static const mot_plan_op *op_at(const mot_plan *p, mot_op_kind kind, int lane, int stack, int reverse) {
+    for (int i = 0; i < p->n_ops; i++) {
+        const mot_plan_op *o = &p->ops[i];
+        if (o->kind == kind && o->lane == lane && o->stack == stack && o->reverse == reverse) return o;
+    }
+    return NULL;
+}
+
+static int instr_count(const mot_plan *p, mot_instr_kind kind, int lane, int event) {
+    int n = 0;
+    for (int i = 0; i < p->n_instrs; i++) n += p->prog[i].kind == kind && p->prog[i].lane == lane && p->prog[i].arg == event;
+    return n;
+}
+
+static void test_two_query_plans(const mot_model *m, const mot_route *r) {
+    mot_plan_source src;
+    mot_arena_layout layout;
+    mot_graph g = two_query_graph(&m->graph);
+    MUST(mot_plan_source_from_route(m, r, 0, &src));
+    for (int i = 0; i < src.n_lanes; i++) src.ctx[i] = 32, src.max_rows[i] = 8;
+    src.graph = &g;
+    MUST(mot_arena_plan(&src, &layout));
+    CHECK(layout.lane[1].lat_o.bytes > 0 && layout.lane[2].lat_o.bytes == 0,
+          "lanes 0 and 1 hold queries and attention outputs, lane 2 does not");
+    const int K = src.n_lanes;
+    for (int phase = MOT_PHASE_PREFILL; phase <= MOT_PHASE_DECODE; phase++) {
+        mot_plan *p;
+        MUST(mot_plan_compile(&src, &layout, (mot_phase)phase, &p));
+        check_program(p);
+        for (int q = 0; q < src.stacks; q++) {
+            const mot_plan_op *x0 = op_at(p, MOT_OP_CROSS_ATTENTION, 0, q, 0), *x1 = op_at(p, MOT_OP_CROSS_ATTENTION, 1, q, 0);
+            CHECK(x0 && x1 && !op_at(p, MOT_OP_CROSS_ATTENTION, 2, q, 0), "stack %d: attentions on lanes 0 and 1 only", q);
+            CHECK(x1 && x1->cross_attention.n_seg == 3 && x1->cross_attention.q.off == layout.lane[1].lat_q.off &&
+                      x1->cross_attention.out.off == layout.lane[1].lat_att.off,
+                  "stack %d: lane 1 queries its own latent over all three lanes' keys", q);
+            const mot_plan_op *r0 = op_at(p, MOT_OP_MATMUL, 0, q, 1), *r1 = op_at(p, MOT_OP_MATMUL, 1, q, 1),
+                              *r2 = op_at(p, MOT_OP_MATMUL, 2, q, 1);
+            CHECK(r0 && r0->matmul.x.off == layout.lane[0].lat_o.off && r1 && r1->matmul.x.off == layout.lane[1].lat_o.off
+                      && r2 && r2->matmul.x.off == layout.lane[2].z.off,
+                  "stack %d: lanes 0 and 1 reverse-project their attention's output, lane 2 its own z", q);
+            CHECK(instr_count(p, MOT_INSTR_RECORD, 0, q * K + 0) == 1 && instr_count(p, MOT_INSTR_WAIT, 1, q * K + 0) == 1
+                      && instr_count(p, MOT_INSTR_WAIT, 1, q * K + 2) == 1
+                      && instr_count(p, MOT_INSTR_WAIT, 0, q * K + 1) == 1,
+                  "stack %d: lane 1 waits on lanes 0 and 2, lane 0 on lane 1", q);
+            mot_buf reads[64];
+            const int nr = x1 ? mot_plan_op_reads(x1, reads, 64) : 0;
+            CHECK(nr == 1 + 6 + 1 + 3, "lane 1's cross-attention reads q, 3 segments' K and V, the step header and 3 "
+                  "lanes' geometry: %d buffers", nr);
+        }
+        if (phase == MOT_PHASE_PREFILL) {
+            printf("two-query plans: prefill %d ops, attentions on lanes 0 and 1 at each of %d stacks\n", p->n_ops,
+                   src.stacks);
+        }
+        mot_plan_free(p);
+    }
+    /* one expert routed: the query: 1 attentions do not run */
+    src.n_lanes = 1;
+    MUST(mot_arena_plan(&src, &layout));
+    mot_plan *p;
+    MUST(mot_plan_compile(&src, &layout, MOT_PHASE_DECODE, &p));
+    check_program(p);
+    int cross = 0;
+    for (int i = 0; i < p->n_ops; i++) cross += p->ops[i].kind == MOT_OP_CROSS_ATTENTION;
+    CHECK(cross == src.stacks, "K = 1: %d cross-attentions, expected the primary's %d", cross, src.stacks);
+    mot_plan_free(p);
+    free(g.nodes);
+}
+
 /* ---- CPU: which ops the executor fuses into the decode GEMV ---- */
 
 /* Spans of the walk over p with every lane at n tokens: how many of 2 and of 3 ops. */
@@ -640,6 +741,7 @@ int main(int argc, char **argv) {
     MUST(mot_route_prompt(m, NULL, "a,b,c", NULL, 0, &r));
     test_plans(m, &r);
     test_listener_plans(m, &r);
+    test_two_query_plans(m, &r);
     test_fusion(m, &r);
     test_cpu_lanes(m, &r);
     test_cuda_executor(m, &r);
@@ -648,6 +750,15 @@ int main(int argc, char **argv) {
     test_cuda_trace(m, &r, 1);
     test_cuda_trace(m, &r, 0);
     test_fake_rejects();
+    /* the lanes side by side, and the CUDA executor's hazards and captures, with a second
+     * attention per stack queried by lane 1 */
+    mot_graph plain = m->graph, two = two_query_graph(&m->graph);
+    m->graph = two;
+    printf("-- with query: 1 attentions:\n");
+    test_cpu_lanes(m, &r);
+    test_cuda_executor(m, &r);
+    m->graph = plain;
+    free(two.nodes);
     mot_route_free(&r);
     mot_model_free(m);
     printf("%s (%d failures)\n", failures ? "FAILED" : "all passed", failures);
