@@ -121,7 +121,8 @@ FD_TENSORS = ["router.fc1.weight", "router.fc1.bias", "router.fc2.weight", "rout
 
 def case_fd(work):
     """Central differences of each weighted term at its largest-gradient entries."""
-    tr = T.TrainRef.load(pool(work, "norm_bias"))     # K = 2 of 3, layernorm, every bias
+    # K = 2 of 3, layernorm, every bias; L_route on (mot's routing supervision)
+    tr = T.TrainRef.load(pool(work, "norm_bias"), l_route=0.5)
     ex = data(work, n=3, seed=5)
     # example 0: same primary, different second expert (L_con acts); example 1: different
     # primaries (L_con ignores it); example 2: same set in both
