@@ -28,7 +28,7 @@ enum { QMR = 4, QNV = 3, QNR = 16 * QNV };
 int mot_cpu_qgemm_fast_ok(mot_dtype dt) { return mot_cpu_quant_fdot_fn(dt) != NULL; }
 
 static mot_thread_scratch qa_scratch; /* packed x: one thread's, shared with the team */
-static mot_thread_scratch qb_scratch; /* a panel and one decoded row: each thread's own */
+static mot_thread_scratch qb_scratch; /* a panel and 16 decoded rows: each thread's own */
 static mot_thread_scratch qx_scratch; /* one quantized token row: each thread's own */
 
 /* A packed panel of QNR rows: bq[cols / 4][QNR] (4 codes of a row per int32), and per
@@ -42,33 +42,75 @@ typedef struct {
 
 static size_t panel_floats(int64_t cols, int S) { return (size_t)(cols / 4 + 3 * (cols / S)) * QNR; }
 
-/* tmp: cols bytes + 3 * nsub floats (one decoded row) */
+/* The 16 x 16 int32 transpose: r[i] holds row i's 16 dwords on entry, dword i of every row
+ * on return (unpacks within 128-bit lanes, then lane shuffles: 64 shuffles for 256 dwords). */
+MOT_INLINE void transpose16x16(__m512i r[16]) {
+    __m512i a[16], b[16];
+    for (int i = 0; i < 8; i++) {
+        a[2 * i] = _mm512_unpacklo_epi32(r[2 * i], r[2 * i + 1]);
+        a[2 * i + 1] = _mm512_unpackhi_epi32(r[2 * i], r[2 * i + 1]);
+    }
+    for (int j = 0; j < 4; j++) { /* b[4j + c], lane L: column 4L + c of rows 4j..4j+3 */
+        b[4 * j] = _mm512_unpacklo_epi64(a[4 * j], a[4 * j + 2]);
+        b[4 * j + 1] = _mm512_unpackhi_epi64(a[4 * j], a[4 * j + 2]);
+        b[4 * j + 2] = _mm512_unpacklo_epi64(a[4 * j + 1], a[4 * j + 3]);
+        b[4 * j + 3] = _mm512_unpackhi_epi64(a[4 * j + 1], a[4 * j + 3]);
+    }
+    for (int c = 0; c < 4; c++) { /* column 4L + c = lane L of b[c], b[4 + c], b[8 + c], b[12 + c] */
+        const __m512i e0 = _mm512_shuffle_i32x4(b[c], b[4 + c], 0x44), e1 = _mm512_shuffle_i32x4(b[c], b[4 + c], 0xee);
+        const __m512i e2 = _mm512_shuffle_i32x4(b[8 + c], b[12 + c], 0x44);
+        const __m512i e3 = _mm512_shuffle_i32x4(b[8 + c], b[12 + c], 0xee);
+        r[c] = _mm512_shuffle_i32x4(e0, e2, 0x88);
+        r[4 + c] = _mm512_shuffle_i32x4(e0, e2, 0xdd);
+        r[8 + c] = _mm512_shuffle_i32x4(e1, e3, 0x88);
+        r[12 + c] = _mm512_shuffle_i32x4(e1, e3, 0xdd);
+    }
+}
+
+/* tmp: 16 rows' codes (16 cols bytes) + 3 * nsub floats. Rows are decoded 16 at a time and
+ * their codes transposed 16 x 16 dwords into bq: a dword-by-dword strided copy cost ~10% of a
+ * Q4_K prefill GEMM (same bytes either way). 64 columns at a time; the columns past the last
+ * whole 64 (widths that are not multiples of 64) dword by dword. */
 static void pack_panel(qpanel *bp, float *tmp, const mot_weight *w, int64_t j0, int S) {
     const int64_t cols = w->cols, nsub = cols / S, nq = cols / 4;
     const size_t row_bytes = mot_dtype_row_bytes(w->dtype, cols);
     const int nr = (int)(w->rows - j0 < QNR ? w->rows - j0 : QNR);
     float *tdw = tmp, *tdm = tmp + nsub;
     int32_t *tqs = (int32_t *)(tmp + 2 * nsub);
-    int8_t *tq = (int8_t *)(tmp + 3 * nsub);
-    for (int r = 0; r < QNR; r++) {
-        if (r >= nr) {
-            for (int64_t k = 0; k < nq; k++) bp->bq[k * QNR + r] = 0;
-            for (int64_t s = 0; s < nsub; s++) {
-                bp->dw[s * QNR + r] = bp->dm[s * QNR + r] = 0.0f;
-                bp->ncorr[s * QNR + r] = 0;
+    int8_t *tq = (int8_t *)(tmp + 3 * nsub); /* [16][cols] */
+    for (int g = 0; g < QNV; g++) {
+        for (int i = 0; i < 16; i++) {
+            const int r = 16 * g + i;
+            int8_t *q = tq + (size_t)i * cols;
+            if (r >= nr) {
+                memset(q, 0, (size_t)cols);
+                for (int64_t s = 0; s < nsub; s++) {
+                    bp->dw[s * QNR + r] = bp->dm[s * QNR + r] = 0.0f;
+                    bp->ncorr[s * QNR + r] = 0;
+                }
+                continue;
             }
-            continue;
+            mot_cpu_quant_row_s8(w->dtype, (const char *)w->data + (size_t)(j0 + r) * row_bytes, cols, q, tdw, tdm,
+                                 tqs);
+            for (int64_t s = 0; s < nsub; s++) {
+                bp->dw[s * QNR + r] = tdw[s];
+                bp->dm[s * QNR + r] = tdm[s];
+                bp->ncorr[s * QNR + r] = -128 * tqs[s];
+            }
         }
-        mot_cpu_quant_row_s8(w->dtype, (const char *)w->data + (size_t)(j0 + r) * row_bytes, cols, tq, tdw, tdm, tqs);
-        for (int64_t k = 0; k < nq; k++) {
-            int32_t v;
-            memcpy(&v, tq + 4 * k, 4);
-            bp->bq[k * QNR + r] = v;
+        int64_t k0 = 0;
+        for (; k0 + 16 <= nq; k0 += 16) { /* dwords k0..k0+15 of the 16 rows */
+            __m512i r16[16];
+            for (int i = 0; i < 16; i++) r16[i] = _mm512_loadu_si512((const void *)(tq + (size_t)i * cols + 4 * k0));
+            transpose16x16(r16);
+            for (int k = 0; k < 16; k++) _mm512_storeu_si512((void *)(bp->bq + (k0 + k) * QNR + 16 * g), r16[k]);
         }
-        for (int64_t s = 0; s < nsub; s++) {
-            bp->dw[s * QNR + r] = tdw[s];
-            bp->dm[s * QNR + r] = tdm[s];
-            bp->ncorr[s * QNR + r] = -128 * tqs[s];
+        for (int64_t k = k0; k < nq; k++) {
+            for (int i = 0; i < 16; i++) {
+                int32_t v;
+                memcpy(&v, tq + (size_t)i * cols + 4 * k, 4);
+                bp->bq[k * QNR + 16 * g + i] = v;
+            }
         }
     }
 }
@@ -185,7 +227,7 @@ static void qgemm_team(float *y, const float *x, const mot_weight *w, int n) {
     }
     /* (implicit barrier: every thread reads every token tile) */
     const int64_t nsub = cols / S;
-    float *pbuf = mot_thread_scratch_get(&qb_scratch, panel_floats(cols, S) + (size_t)(cols / 4 + 3 * nsub) + 16);
+    float *pbuf = mot_thread_scratch_get(&qb_scratch, panel_floats(cols, S) + (size_t)(16 * cols / 4 + 3 * nsub) + 16);
     if (!pbuf) {
         rows_fdot(y, x, w, n, j_begin, j_end, xq);
         j_end = j_begin;

@@ -363,9 +363,12 @@ static void fast_reference(float *ref, double *tol, double *bound, double *exact
 static void run_fast_cases(int threads) {
     static const int ns[] = {1, 3, 13, 37};
     double worst_norm = 0.0; /* max|fast - exact| / max|exact| over the cases: printed */
-    for (int ti = 0; ti < N_TYPES; ti++) {
-        const mot_dtype dt = quant_types[ti];
-        const int64_t cols = mot_dtype_block_elems(dt) == 32 ? 416 : 768, rows = 101;
+    /* widths: 416 is not a multiple of 64, 448, 768 and 1280 are (the GEMM packs 64 columns at
+     * a time by a 16 x 16 transpose, the rest by dwords); 101 rows leave a partial panel */
+    for (int ti = 0; ti < 2 * N_TYPES; ti++) {
+        const mot_dtype dt = quant_types[ti % N_TYPES];
+        const int64_t cols = mot_dtype_block_elems(dt) == 32 ? (ti < N_TYPES ? 416 : 448) : (ti < N_TYPES ? 768 : 1280),
+                      rows = 101;
         void *base;
         const mot_weight w = make_quant(dt, rows, cols, 3, &base);
         for (int k = 0; k < 4; k++) {
