@@ -20,6 +20,7 @@
 #include "common/half.h"
 #include "ops/ops.h"
 #include "tests/cuda/gpu_fixture.h"
+#include "tests/ops/quant_blocks.h"
 
 #define SENTINEL 7.25f
 
@@ -32,34 +33,16 @@ static uint32_t next_u32(void) {
 }
 static float uniform(void) { return (float)(next_u32() / 4294967296.0 * 2.0 - 1.0); }
 
-static void put_f16(uint8_t *p, float v) {
-    const uint16_t h = mot_f32_to_f16(v);
-    memcpy(p, &h, 2);
-}
-
 static const mot_dtype types[] = {MOT_DTYPE_Q8_0, MOT_DTYPE_Q4_0, MOT_DTYPE_Q4_1,
                                   MOT_DTYPE_Q4_K, MOT_DTYPE_Q5_K, MOT_DTYPE_Q6_K};
 enum { N_TYPES = sizeof types / sizeof types[0] };
 
 /* rows x cols of dt: random quants, scales that keep the values near [-1, 1]. */
 static uint8_t *random_blocks(mot_dtype dt, int rows, int cols) {
-    const size_t bytes = mot_dtype_row_bytes(dt, cols) * (size_t)rows, bb = mot_dtype_block_bytes(dt);
+    static uint64_t rng = 0xc0dau;
+    const size_t bytes = mot_dtype_row_bytes(dt, cols) * (size_t)rows;
     uint8_t *p = malloc(bytes);
-    for (size_t i = 0; i < bytes; i++) {
-        p[i] = (uint8_t)next_u32();
-    }
-    for (size_t b = 0; b < bytes / bb; b++) {
-        uint8_t *blk = p + b * bb;
-        switch (dt) {
-        case MOT_DTYPE_Q8_0: put_f16(blk, uniform() / 127.0f); break;
-        case MOT_DTYPE_Q4_0: put_f16(blk, uniform() / 8.0f); break;
-        case MOT_DTYPE_Q4_1: put_f16(blk, uniform() / 15.0f), put_f16(blk + 2, uniform()); break;
-        case MOT_DTYPE_Q4_K: put_f16(blk, uniform() / 900.0f), put_f16(blk + 2, uniform() / 60.0f); break;
-        case MOT_DTYPE_Q5_K: put_f16(blk, uniform() / 1900.0f), put_f16(blk + 2, uniform() / 60.0f); break;
-        case MOT_DTYPE_Q6_K: put_f16(blk + 208, uniform() / 4000.0f); break;
-        default: break;
-        }
-    }
+    quant_blocks_fill(dt, p, bytes, 0, &rng);
     return p;
 }
 

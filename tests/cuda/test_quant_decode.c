@@ -18,6 +18,7 @@
 #include "common/half.h"
 #include "kernels/cuda/quant_decode.h"
 #include "ops/ops.h"
+#include "tests/ops/quant_blocks.h"
 
 static int failures, checks;
 static uint64_t rng = 0x9e3779b97f4a7c15ULL;
@@ -46,47 +47,13 @@ static const mot_dtype types[] = {MOT_DTYPE_Q8_0, MOT_DTYPE_Q4_0, MOT_DTYPE_Q4_1
                                   MOT_DTYPE_Q4_K, MOT_DTYPE_Q5_K, MOT_DTYPE_Q6_K};
 enum { N_TYPES = sizeof types / sizeof types[0] };
 
-/* A random finite f16 at p: every sign, exponent (subnormals too) and mantissa but inf/NaN. */
-static void put_any_f16(uint8_t *p) {
-    uint16_t h = (uint16_t)next_u32();
-    if (((h >> 10) & 31) == 31) {
-        h &= (uint16_t)~(1u << 14); /* exponent 31 -> 15 */
-    }
-    memcpy(p, &h, 2);
-}
-static void put_f16(uint8_t *p, float v) {
-    const uint16_t h = mot_f32_to_f16(v);
-    memcpy(p, &h, 2);
-}
-
 /* rows x cols of dt as random bytes, 16-byte aligned (as cudaMalloc gives), with `wild` f16
  * fields of any finite value or, otherwise, scales that keep the values near [-1, 1]. */
 static uint8_t *random_blocks(mot_dtype dt, int rows, int cols, int wild) {
-    const size_t bytes = mot_dtype_row_bytes(dt, cols) * (size_t)rows, bb = mot_dtype_block_bytes(dt);
+    static uint64_t rng = 0xdec0u;
+    const size_t bytes = mot_dtype_row_bytes(dt, cols) * (size_t)rows;
     uint8_t *p = aligned_alloc(16, (bytes + 15) / 16 * 16);
-    for (size_t i = 0; i < bytes; i++) {
-        p[i] = (uint8_t)next_u32();
-    }
-    for (size_t b = 0; b < bytes / bb; b++) {
-        uint8_t *blk = p + b * bb;
-        uint8_t *d = dt == MOT_DTYPE_Q6_K ? blk + 208 : blk;
-        if (wild) {
-            put_any_f16(d);
-            if (dt == MOT_DTYPE_Q4_1 || dt == MOT_DTYPE_Q4_K || dt == MOT_DTYPE_Q5_K) {
-                put_any_f16(blk + 2);
-            }
-            continue;
-        }
-        switch (dt) {
-        case MOT_DTYPE_Q8_0: put_f16(blk, uniform() / 127.0f); break;
-        case MOT_DTYPE_Q4_0: put_f16(blk, uniform() / 8.0f); break;
-        case MOT_DTYPE_Q4_1: put_f16(blk, uniform() / 15.0f), put_f16(blk + 2, uniform()); break;
-        case MOT_DTYPE_Q4_K: put_f16(blk, uniform() / 900.0f), put_f16(blk + 2, uniform() / 60.0f); break;
-        case MOT_DTYPE_Q5_K: put_f16(blk, uniform() / 1900.0f), put_f16(blk + 2, uniform() / 60.0f); break;
-        case MOT_DTYPE_Q6_K: put_f16(d, uniform() / 4000.0f); break;
-        default: break;
-        }
-    }
+    quant_blocks_fill(dt, p, bytes, wild, &rng);
     return p;
 }
 

@@ -1,6 +1,6 @@
 # The CUDA quantized kernels' decoding and staging (kernels/cuda/quant_decode.h), run on the
 # CPU against ops/ref_quant.c: needs no GPU, so it runs everywhere.
-add_executable(test_quant_decode tests/cuda/test_quant_decode.c)
+add_executable(test_quant_decode tests/cuda/test_quant_decode.c tests/ops/quant_blocks.c)
 target_link_libraries(test_quant_decode PRIVATE motlib)
 add_test(NAME cuda_quant_decode COMMAND test_quant_decode)
 
@@ -26,7 +26,7 @@ endif()
 # Plan ops through the real mot_gpu_api table (kernels/cuda/gpu_api_cuda.cu) vs the CPU.
 if(TARGET motcuda)
   foreach(t test_cuda_plan_ops test_cuda_sample test_cuda_quant)
-    add_executable(${t} tests/cuda/${t}.c tests/cuda/gpu_fixture.c)
+    add_executable(${t} tests/cuda/${t}.c tests/cuda/gpu_fixture.c tests/ops/quant_blocks.c)
     target_link_libraries(${t} PRIVATE motcuda motlib)
     string(REPLACE "test_" "" name ${t})
     add_test(NAME ${name} COMMAND ${t})

@@ -25,6 +25,7 @@
 #include "kernels/cpu/matmul_variants.h"
 #include "kernels/cpu/quant.h"
 #include "ops/ops.h"
+#include "tests/ops/quant_blocks.h"
 #include "tests/ops/op_check.h"
 #include "tests/ops/quant_fixture.h"
 
@@ -36,13 +37,6 @@ static void check(int ok) {
     n_failed += !ok;
 }
 
-static uint64_t next_u64(void) {
-    rng = rng * 6364136223846793005ULL + 1442695040888963407ULL;
-    return rng >> 11;
-}
-
-static float uniform(void) { return (float)((double)(next_u64() >> 13) / (double)(1ULL << 40) * 2.0 - 1.0); }
-
 static float *random_floats(size_t n, float scale) {
     float *x = malloc(sizeof(float) * (n ? n : 1));
     op_fill_random(x, n, &rng);
@@ -50,11 +44,6 @@ static float *random_floats(size_t n, float scale) {
         x[i] *= scale;
     }
     return x;
-}
-
-static void put_f16(unsigned char *p, float v) {
-    uint16_t h = mot_f32_to_f16(v);
-    memcpy(p, &h, 2);
 }
 
 static const mot_dtype quant_types[] = {MOT_DTYPE_Q8_0, MOT_DTYPE_Q4_0, MOT_DTYPE_Q4_1,
@@ -65,26 +54,12 @@ enum { N_TYPES = sizeof quant_types / sizeof quant_types[0] };
  * boundary (mapped GGUF tensors are only 32-byte aligned, and blocks are 18-210 bytes, so
  * rows start anywhere). Free *base. */
 static mot_weight make_quant(mot_dtype dt, int64_t rows, int64_t cols, int offset, void **base) {
-    const size_t bytes = mot_dtype_row_bytes(dt, cols) * (size_t)rows, bb = mot_dtype_block_bytes(dt);
+    static uint64_t rng = 0x51a7e5u;
+    const size_t bytes = mot_dtype_row_bytes(dt, cols) * (size_t)rows;
     unsigned char *mem = aligned_alloc(64, (bytes + (size_t)offset + 63) / 64 * 64 + 64);
-    unsigned char *p = mem + offset;
-    for (size_t i = 0; i < bytes; i++) {
-        p[i] = (unsigned char)(next_u64() >> 17);
-    }
-    for (size_t b = 0; b < bytes / bb; b++) {
-        unsigned char *blk = p + b * bb;
-        switch (dt) {
-        case MOT_DTYPE_Q8_0: put_f16(blk, uniform() / 127.0f); break;
-        case MOT_DTYPE_Q4_0: put_f16(blk, uniform() / 8.0f); break;
-        case MOT_DTYPE_Q4_1: put_f16(blk, uniform() / 15.0f), put_f16(blk + 2, uniform()); break;
-        case MOT_DTYPE_Q4_K: put_f16(blk, uniform() / 900.0f), put_f16(blk + 2, uniform() / 60.0f); break;
-        case MOT_DTYPE_Q5_K: put_f16(blk, uniform() / 1900.0f), put_f16(blk + 2, uniform() / 60.0f); break;
-        case MOT_DTYPE_Q6_K: put_f16(blk + 208, uniform() / 4000.0f); break;
-        default: break;
-        }
-    }
+    quant_blocks_fill(dt, mem + offset, bytes, 0, &rng);
     *base = mem;
-    return (mot_weight){dt, p, rows, cols};
+    return (mot_weight){dt, mem + offset, rows, cols};
 }
 
 /* ---- the reference against gguf ---------------------------------------------------------- */

@@ -10,7 +10,8 @@ target_link_libraries(bench_kernels PRIVATE motlib)
 
 # The quantized-weight kernels (Q8_0 ... Q6_K) against ops/ref_quant.c, and that against the
 # gguf package's dequantization (tests/ops/quant_fixture.h).
-add_executable(test_quant ${CMAKE_CURRENT_LIST_DIR}/test_quant.c ${CMAKE_CURRENT_LIST_DIR}/op_check.c)
+add_executable(test_quant ${CMAKE_CURRENT_LIST_DIR}/test_quant.c ${CMAKE_CURRENT_LIST_DIR}/op_check.c
+  ${CMAKE_CURRENT_LIST_DIR}/quant_blocks.c)
 target_link_libraries(test_quant PRIVATE motlib)
 add_test(NAME ops.quant_vs_reference COMMAND test_quant)
 set_tests_properties(ops.quant_vs_reference PROPERTIES TIMEOUT 120)

@@ -22,6 +22,7 @@
 #include "kernels/cpu/backward.h"
 #include "ops/ops.h"
 #include "tests/ops/op_check.h"
+#include "tests/ops/quant_blocks.h"
 
 static int n_failed, n_run;
 static uint64_t rng = 0x9e3779b97f4a7c15ULL;
@@ -120,33 +121,15 @@ static double dot_d(const double *a, const double *b, size_t n) {
 
 /* ---- linear: dx through every weight dtype ------------------------------------------------ */
 
-static void put_f16(unsigned char *p, float v) {
-    uint16_t h = mot_f32_to_f16(v);
-    memcpy(p, &h, 2);
-}
-
 /* Random blocks of dt with small f16 scales (values within about [-1, 1]), its data 2 bytes
- * past a 64-byte boundary, as tests/ops/test_quant.c builds them. Free *base. */
+ * past a 64-byte boundary (tests/ops/quant_blocks.c). Free *base. */
 static mot_weight make_quant(mot_dtype dt, int64_t rows, int64_t cols, void **base) {
-    const size_t bytes = mot_dtype_row_bytes(dt, cols) * (size_t)rows, bb = mot_dtype_block_bytes(dt);
-    unsigned char *mem = aligned_alloc(64, (bytes + 2 + 63) / 64 * 64 + 64), *p = mem + 2;
-    for (size_t i = 0; i < bytes; i++) {
-        p[i] = (unsigned char)(next_u64() >> 17);
-    }
-    for (size_t b = 0; b < bytes / bb; b++) {
-        unsigned char *blk = p + b * bb;
-        switch (dt) {
-        case MOT_DTYPE_Q8_0: put_f16(blk, (float)urand() / 127.0f); break;
-        case MOT_DTYPE_Q4_0: put_f16(blk, (float)urand() / 8.0f); break;
-        case MOT_DTYPE_Q4_1: put_f16(blk, (float)urand() / 15.0f), put_f16(blk + 2, (float)urand()); break;
-        case MOT_DTYPE_Q4_K: put_f16(blk, (float)urand() / 900.0f), put_f16(blk + 2, (float)urand() / 60.0f); break;
-        case MOT_DTYPE_Q5_K: put_f16(blk, (float)urand() / 1900.0f), put_f16(blk + 2, (float)urand() / 60.0f); break;
-        case MOT_DTYPE_Q6_K: put_f16(blk + 208, (float)urand() / 4000.0f); break;
-        default: break;
-        }
-    }
+    static uint64_t rng = 0xbac4u;
+    const size_t bytes = mot_dtype_row_bytes(dt, cols) * (size_t)rows;
+    unsigned char *mem = aligned_alloc(64, (bytes + 2 + 63) / 64 * 64 + 64);
+    quant_blocks_fill(dt, mem + 2, bytes, 0, &rng);
     *base = mem;
-    return (mot_weight){dt, p, rows, cols};
+    return (mot_weight){dt, mem + 2, rows, cols};
 }
 
 /* W [rows, cols] as double, through ops' reference dequantization. */

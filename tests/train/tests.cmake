@@ -2,7 +2,7 @@
 # Each kernel against a double forward's finite differences and a double analytic backward
 # written in the test (tests/train/test_backward_ops.c).
 add_executable(test_backward_ops ${CMAKE_CURRENT_LIST_DIR}/test_backward_ops.c
-  ${CMAKE_SOURCE_DIR}/tests/ops/op_check.c)
+  ${CMAKE_SOURCE_DIR}/tests/ops/op_check.c ${CMAKE_SOURCE_DIR}/tests/ops/quant_blocks.c)
 target_link_libraries(test_backward_ops PRIVATE motlib)
 add_test(NAME train.backward_ops COMMAND test_backward_ops)
 set_tests_properties(train.backward_ops PROPERTIES LABELS train TIMEOUT 120)
