@@ -3,6 +3,7 @@
 #define MOT_COMMON_MAPPED_FILE_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #include "mot.h"
 
@@ -21,6 +22,12 @@ typedef struct {
  * - MOT_LOAD_AUTO (default): copy files of 16 MiB and more, map smaller ones. */
 typedef enum { MOT_LOAD_AUTO = 0, MOT_LOAD_COPY, MOT_LOAD_MAP } mot_load_mode;
 void mot_set_load_mode(mot_load_mode mode);
+
+/* One load of several files (a sharded checkpoint): the files copied until mot_load_end count
+ * into one progress line (common/progress.h) of total_bytes, "loaded WHAT". Without a load
+ * in progress each copied file reports on its own. */
+void mot_load_begin(const char *what, uint64_t total_bytes);
+void mot_load_end(void);
 
 /* Errors: "<path>: cannot open: <strerror>" and the like. */
 mot_status mot_map_file(const char *path, mot_mapped_file *out);
