@@ -88,6 +88,28 @@ static int read_parallel(int fd, char *p, size_t size, mot_progress *progress, u
     return error;
 }
 
+#define COPY_MAX_THREADS 8
+#define COPY_MIN_PER_THREAD ((size_t)4 << 20)
+
+void mot_parallel_memcpy(void *dst, const void *src, size_t bytes) {
+    int threads = (int)(bytes / COPY_MIN_PER_THREAD);
+    const int procs = omp_get_num_procs();
+    threads = threads > COPY_MAX_THREADS ? COPY_MAX_THREADS : threads;
+    threads = threads > procs ? procs : threads;
+    if (threads <= 1) {
+        memcpy(dst, src, bytes);
+        return;
+    }
+    const size_t per = ((bytes + (size_t)threads - 1) / (size_t)threads + 63) & ~(size_t)63;
+#pragma omp parallel num_threads(threads)
+    {
+        const size_t off = (size_t)omp_get_thread_num() * per;
+        if (off < bytes) {
+            memcpy((char *)dst + off, (const char *)src + off, bytes - off < per ? bytes - off : per);
+        }
+    }
+}
+
 /* The whole file into huge-page-backed anonymous memory. */
 static mot_status copy_file(int fd, const char *path, size_t size, int writable, mot_mapped_file *out) {
     const size_t huge = (size_t)2 << 20, reserved = (size + huge - 1) & ~(huge - 1);

@@ -7,6 +7,10 @@
 
 #include "mot.h"
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 typedef struct {
     const unsigned char *data; /* NULL for an empty file */
     size_t size;
@@ -38,6 +42,12 @@ void mot_unmap_file(mot_mapped_file *mf);
  * whatever the load mode (for reading metadata without reading the weights). */
 mot_status mot_map_file_writable(const char *path, int lazy, mot_mapped_file *out);
 
+/* memcpy of large buffers on up to 8 threads (at least 4 MiB each; not from inside a parallel
+ * region): one core copies ~5-10 GB/s, short of what pinned staging buffers and PCIe move.
+ * The CUDA backend stages weight uploads through it (kernels/cuda/gpu_api_cuda.cu); it lives
+ * here, beside the loader that mot always links, so that libmot-cuda.so finds it in mot. */
+void mot_parallel_memcpy(void *dst, const void *src, size_t bytes);
+
 /* Reads a whole (small) file into a NUL-terminated heap buffer: JSON, YAML, prompts,
  * templates. Only a regular file (a FIFO or device is refused, and opening never blocks)
  * of at most MOT_MAX_TEXT_FILE_BYTES: "<path>: not a regular file", "<path>: 300 MiB is more
@@ -51,5 +61,9 @@ int mot_file_exists(const char *path);
 
 /* dir + "/" + name into a heap string. */
 char *mot_path_join(const char *dir, const char *name);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif

@@ -19,7 +19,7 @@ static double now_s(void) {
     return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
 }
 
-/* -1 off, 0 summary line only, 1 terminal line */
+/* -1 off, 0 summary line (of loads of 1 s+), 1 terminal line, 2 summary line always */
 static int mode(void) {
     if (!enabled) {
         return -1;
@@ -28,8 +28,8 @@ static int mode(void) {
     if (env && !strcmp(env, "0")) {
         return -1;
     }
-    if (env && !strcmp(env, "1")) {
-        return 1;
+    if (env && (!strcmp(env, "1") || !strcmp(env, "2"))) {
+        return env[0] - '0';
     }
     return isatty(STDERR_FILENO) ? 1 : 0;
 }
@@ -72,7 +72,7 @@ void mot_progress_update(mot_progress *p, uint64_t done) {
 void mot_progress_end(mot_progress *p) {
     if (p->active) {
         const double t = now_s();
-        if (p->shown || t - p->start >= SHOW_AFTER_S) {
+        if (p->shown || t - p->start >= SHOW_AFTER_S || mode() == 2) {
             if (p->shown) {
                 p->total = p->done; /* the line ends at 100% */
             }

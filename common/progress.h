@@ -4,7 +4,8 @@
  * newline. Elsewhere (a log file): nothing while it runs, then one summary line if it took
  * 1 s or more ("mot: loaded /m/a: 14.50 GB in 3.1 s, 4.68 GB/s"), so that a log still says
  * how fast the load went. Off in machine-readable modes (mot bench -o json) and with
- * MOT_PROGRESS=0 in the environment; MOT_PROGRESS=1 forces the terminal form.
+ * MOT_PROGRESS=0 in the environment; MOT_PROGRESS=1 forces the terminal form; MOT_PROGRESS=2
+ * prints the summary line of every load, however quick (benchmark logs).
  * One thread reports (mot_progress_update is not thread-safe: others count into an atomic
  * and the reporting thread passes the sum). */
 #ifndef MOT_COMMON_PROGRESS_H

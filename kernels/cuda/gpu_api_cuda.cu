@@ -10,7 +10,7 @@
 #include <new>
 
 #include "common/error.h"
-#include "common/parallel_copy.h"
+#include "common/mapped_file.h"
 #include "kernels/cuda/op_common.cuh"
 
 // Device discovery: a machine without a driver or GPU simply has 0 devices.
@@ -236,7 +236,7 @@ static void api_free(void *, void *dev) { cudaFree(dev); }
 
 // A copy from pageable memory is staged by the driver through small pinned buffers, one
 // thread copying into them. Weight uploads (GBs) are staged here instead: 64 MiB pinned
-// buffers, alternately filled by several threads (common/parallel_copy.h) while the DMA of the
+// buffers, alternately filled by several threads (mot_parallel_memcpy, common/mapped_file.h) while the DMA of the
 // other runs. Returns once src has been read (as a pageable cudaMemcpyAsync does); the copies
 // complete in stream order. MOT_CUDA_STAGED=0 turns it off (the driver's path), for comparison.
 static int api_copy_h2d(void *ctx, void *dst, const void *src, size_t bytes, void *stream) {
