@@ -15,6 +15,7 @@
 #include "cli/profile_session.h"
 #include "common/error.h"
 #include "common/mapped_file.h"
+#include "common/progress.h"
 #include "executor/cuda_backend.h"
 #include "kernels/cpu/kernels.h"
 #include "profiling/bench_record.h"
@@ -73,6 +74,9 @@ static mot_status parse_bench(int argc, char **argv, bench_options *o) {
     }
     if (o->n_prompt == 0 && o->n_gen == 0) {
         return mot_fail(MOT_ERR_ARG, "bench: nothing to measure (-p 0 and -n 0)");
+    }
+    if (!strcmp(o->output, "json")) {
+        mot_progress_enable(0); /* machine-readable: no load lines on stderr either */
     }
     return MOT_OK;
 }

@@ -15,6 +15,7 @@
 #include "cli/commands.h"
 #include "common/error.h"
 #include "common/half.h"
+#include "common/mapped_file.h"
 #include "common/safe_write.h"
 #include "runtime/mot_model.h"
 #include "common/rng.h"
@@ -113,6 +114,9 @@ int mot_cmd_init(int argc, char **argv) {
     if (st != MOT_OK) return mot_cli_fail(st);
     s.seed = seed;
     mot_model *m = NULL;
+    /* init needs the experts' shapes, not their weights: map the files (instant) rather than
+     * copy them (a pool of 7B experts would read tens of GB for nothing) */
+    mot_set_load_mode(MOT_LOAD_MAP);
     st = mot_model_load(pipeline, 0, &m);
     if (st == MOT_OK && !out && !m->pipe->weights) {
         st = mot_fail(MOT_ERR_ARG, "%s: error: the pipeline names no weights file; give -o FILE", pipeline);

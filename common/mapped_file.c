@@ -10,11 +10,105 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <omp.h>
+
 #include "common/error.h"
+#include "common/progress.h"
 
 static mot_load_mode load_mode = MOT_LOAD_AUTO;
 
 void mot_set_load_mode(mot_load_mode mode) { load_mode = mode; }
+
+/* The load in progress (mot_load_begin): every copied file counts into it. */
+static mot_progress load_progress;
+static int load_session;
+static uint64_t load_done;
+
+void mot_load_begin(const char *what, uint64_t total_bytes) {
+    mot_progress_begin(&load_progress, "loaded", what, total_bytes);
+    load_session = 1;
+    load_done = 0;
+}
+
+void mot_load_end(void) {
+    if (load_session) {
+        mot_progress_end(&load_progress);
+    }
+    load_session = 0;
+}
+
+/* Reads size bytes of fd into p: READ_CHUNK pieces, shared out to up to READ_THREADS threads
+ * (parallel reads keep a fast NVMe's queue full and copy out of the page cache on several
+ * cores; one thread's pread tops out at a few GB/s). Thread 0 reports progress.
+ * -> 0, or the errno of the first failure (-1: the file shrank) and its offset in *bad. */
+#define READ_CHUNK ((size_t)32 << 20)
+#define READ_THREADS 8
+static int read_parallel(int fd, char *p, size_t size, mot_progress *progress, uint64_t base, size_t *bad) {
+    const long n_chunks = (long)((size + READ_CHUNK - 1) / READ_CHUNK);
+    int threads = omp_get_num_procs();
+    threads = threads > READ_THREADS ? READ_THREADS : threads;
+    threads = n_chunks < threads ? (int)n_chunks : threads;
+    int error = 0;
+    uint64_t done = 0;
+#pragma omp parallel num_threads(threads > 0 ? threads : 1)
+    {
+#pragma omp for schedule(dynamic, 1)
+        for (long k = 0; k < n_chunks; k++) {
+            int failed;
+#pragma omp atomic read
+            failed = error;
+            if (failed) {
+                continue;
+            }
+            size_t off = (size_t)k * READ_CHUNK, end = off + READ_CHUNK < size ? off + READ_CHUNK : size;
+            while (off < end) {
+                ssize_t r = pread(fd, p + off, end - off, (off_t)off);
+                if (r < 0 && errno == EINTR) {
+                    continue;
+                }
+                if (r <= 0) {
+                    const int e = r < 0 ? errno : -1;
+#pragma omp critical(mot_read_error)
+                    if (!error) {
+                        error = e;
+                        *bad = off;
+                    }
+                    break;
+                }
+                off += (size_t)r;
+            }
+            uint64_t now;
+#pragma omp atomic capture
+            now = done += (uint64_t)(end - (size_t)k * READ_CHUNK);
+            if (progress && omp_get_thread_num() == 0) {
+                mot_progress_update(progress, base + now);
+            }
+        }
+    }
+    return error;
+}
+
+#define COPY_MAX_THREADS 8
+#define COPY_MIN_PER_THREAD ((size_t)4 << 20)
+
+void mot_parallel_memcpy(void *dst, const void *src, size_t bytes) {
+    int threads = (int)(bytes / COPY_MIN_PER_THREAD);
+    const int procs = omp_get_num_procs();
+    threads = threads > COPY_MAX_THREADS ? COPY_MAX_THREADS : threads;
+    threads = threads > procs ? procs : threads;
+    if (threads <= 1) {
+        memcpy(dst, src, bytes);
+        return;
+    }
+    const size_t per = ((bytes + (size_t)threads - 1) / (size_t)threads + 63) & ~(size_t)63;
+#pragma omp parallel num_threads(threads)
+    {
+        const size_t off = (size_t)omp_get_thread_num() * per;
+        if (off < bytes) {
+            memcpy((char *)dst + off, (const char *)src + off, bytes - off < per ? bytes - off : per);
+        }
+    }
+}
 
 /* The whole file into huge-page-backed anonymous memory. */
 static mot_status copy_file(int fd, const char *path, size_t size, int writable, mot_mapped_file *out) {
@@ -25,19 +119,23 @@ static mot_status copy_file(int fd, const char *path, size_t size, int writable,
                         size >> 20, strerror(errno));
     }
     madvise(p, reserved, MADV_HUGEPAGE); /* a hint: without THP this is plain memory */
-    size_t got = 0;
-    while (got < size) {
-        ssize_t r = pread(fd, (char *)p + got, size - got, (off_t)got);
-        if (r < 0 && errno == EINTR) {
-            continue;
-        }
-        if (r <= 0) {
-            int e = r < 0 ? errno : 0;
-            munmap(p, reserved);
-            return mot_fail(MOT_ERR_IO, "%s: read error after %zu of %zu bytes%s%s", path, got, size,
-                            e ? ": " : " (the file shrank while loading)", e ? strerror(e) : "");
-        }
-        got += (size_t)r;
+    mot_progress own;
+    mot_progress *progress = load_session ? &load_progress : &own;
+    if (!load_session) {
+        mot_progress_begin(&own, "loaded", path, size);
+    }
+    size_t bad = 0;
+    const int e = read_parallel(fd, p, size, progress, load_session ? load_done : 0, &bad);
+    if (load_session) {
+        load_done += size;
+        mot_progress_update(progress, load_done);
+    } else {
+        mot_progress_end(&own);
+    }
+    if (e) {
+        munmap(p, reserved);
+        return mot_fail(MOT_ERR_IO, "%s: read error at byte %zu of %zu%s%s", path, bad, size,
+                        e > 0 ? ": " : " (the file shrank while loading)", e > 0 ? strerror(e) : "");
     }
     if (!writable) {
         mprotect(p, reserved, PROT_READ); /* the weights are never written */

@@ -3,8 +3,13 @@
 #define MOT_COMMON_MAPPED_FILE_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #include "mot.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
 
 typedef struct {
     const unsigned char *data; /* NULL for an empty file */
@@ -22,6 +27,12 @@ typedef struct {
 typedef enum { MOT_LOAD_AUTO = 0, MOT_LOAD_COPY, MOT_LOAD_MAP } mot_load_mode;
 void mot_set_load_mode(mot_load_mode mode);
 
+/* One load of several files (a sharded checkpoint): the files copied until mot_load_end count
+ * into one progress line (common/progress.h) of total_bytes, "loaded WHAT". Without a load
+ * in progress each copied file reports on its own. */
+void mot_load_begin(const char *what, uint64_t total_bytes);
+void mot_load_end(void);
+
 /* Errors: "<path>: cannot open: <strerror>" and the like. */
 mot_status mot_map_file(const char *path, mot_mapped_file *out);
 void mot_unmap_file(mot_mapped_file *mf);
@@ -30,6 +41,12 @@ void mot_unmap_file(mot_mapped_file *mf);
  * for the few rows a loader rearranges in place (GGUF's Q/K rows). lazy: always a mapping,
  * whatever the load mode (for reading metadata without reading the weights). */
 mot_status mot_map_file_writable(const char *path, int lazy, mot_mapped_file *out);
+
+/* memcpy of large buffers on up to 8 threads (at least 4 MiB each; not from inside a parallel
+ * region): one core copies ~5-10 GB/s, short of what pinned staging buffers and PCIe move.
+ * The CUDA backend stages weight uploads through it (kernels/cuda/gpu_api_cuda.cu); it lives
+ * here, beside the loader that mot always links, so that libmot-cuda.so finds it in mot. */
+void mot_parallel_memcpy(void *dst, const void *src, size_t bytes);
 
 /* Reads a whole (small) file into a NUL-terminated heap buffer: JSON, YAML, prompts,
  * templates. Only a regular file (a FIFO or device is refused, and opening never blocks)
@@ -44,5 +61,9 @@ int mot_file_exists(const char *path);
 
 /* dir + "/" + name into a heap string. */
 char *mot_path_join(const char *dir, const char *name);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif

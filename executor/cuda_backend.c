@@ -15,6 +15,7 @@
 #include <string.h>
 
 #include "common/error.h"
+#include "common/progress.h"
 #include "executor/backend.h"
 #include "executor/cuda_backend.h"
 #include "executor/cuda_module.h"
@@ -24,6 +25,7 @@
 typedef struct {
     const void *host;
     void *dev;
+    size_t bytes, off; /* off: in the weights' one device block */
 } dev_copy;
 
 typedef struct {
@@ -62,6 +64,8 @@ typedef struct {
     size_t arena_bytes;
     dev_copy *copies;
     int n_copies, cap_copies;
+    char *weights;      /* one device block holding every weight (copies[i].dev point into it) */
+    size_t weights_bytes;
     mot_sampler *samplers;
     const mot_plan_source *src;
     const mot_arena_layout *layout;
@@ -86,7 +90,11 @@ static mot_status api_fail(const char *what) {
         }                                                                                      \
     } while (0)
 
-/* ---- weights: uploaded once, found by their host address ---- */
+/* ---- weights: uploaded once, found by their host address ----
+ * Opening walks the weights once to list them (upload() records host, size and offset), makes
+ * one device block for all (one allocation, not one cudaMalloc + memset + device sync per
+ * tensor), then copies them in order with a progress line (common/progress.h). */
+#define WEIGHT_ALIGN 256
 
 static void *find_copy(const cuda_backend *c, const void *host) {
     for (int i = 0; i < c->n_copies; i++) {
@@ -97,8 +105,18 @@ static void *find_copy(const cuda_backend *c, const void *host) {
     return NULL;
 }
 
+static int listed(const cuda_backend *c, const void *host) {
+    for (int i = 0; i < c->n_copies; i++) {
+        if (c->copies[i].host == host) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
+/* Lists a weight (once per host address: tied embeddings are one). */
 static mot_status upload(cuda_backend *c, const void *host, size_t bytes) {
-    if (!host || find_copy(c, host)) {
+    if (!host || listed(c, host)) {
         return MOT_OK;
     }
     if (c->n_copies == c->cap_copies) {
@@ -109,11 +127,8 @@ static mot_status upload(cuda_backend *c, const void *host, size_t bytes) {
         }
         c->copies = p, c->cap_copies = cap;
     }
-    void *dev;
-    API(c->api.alloc(c->api.ctx, bytes, &dev), "allocating weights");
-    c->copies[c->n_copies++] = (dev_copy){host, dev};
-    API(c->api.copy_h2d(c->api.ctx, dev, host, bytes, c->origin), "uploading weights");
-    c->stats.weight_bytes += bytes;
+    c->copies[c->n_copies++] = (dev_copy){host, NULL, bytes, c->weights_bytes};
+    c->weights_bytes += (bytes + WEIGHT_ALIGN - 1) & ~(size_t)(WEIGHT_ALIGN - 1);
     return MOT_OK;
 }
 
@@ -212,6 +227,38 @@ static size_t dequant_tile_bytes(const mot_plan_source *src, int lane, int fast)
     return bytes > DEQUANT_TILE_MIN_BYTES ? bytes : DEQUANT_TILE_MIN_BYTES;
 }
 
+/* The listed weights into one device block, in order, with progress. */
+static mot_status upload_all(cuda_backend *c) {
+    if (c->n_copies == 0) {
+        return MOT_OK;
+    }
+    if (c->api.alloc(c->api.ctx, c->weights_bytes, (void **)&c->weights) != 0) {
+        char what[96];
+        snprintf(what, sizeof what, "allocating %.2f GB for the weights", (double)c->weights_bytes / 1e9);
+        return api_fail(what);
+    }
+    size_t total = 0, done = 0;
+    for (int i = 0; i < c->n_copies; i++) {
+        total += c->copies[i].bytes;
+    }
+    mot_progress progress;
+    mot_progress_begin(&progress, "uploaded", "the weights to the GPU", total);
+    for (int i = 0; i < c->n_copies; i++) {
+        dev_copy *d = &c->copies[i];
+        d->dev = c->weights + d->off;
+        if (c->api.copy_h2d(c->api.ctx, d->dev, d->host, d->bytes, c->origin) != 0) {
+            mot_progress_end(&progress);
+            return api_fail("uploading weights");
+        }
+        done += d->bytes;
+        mot_progress_update(&progress, done);
+    }
+    API(c->api.stream_synchronize(c->api.ctx, c->origin), "uploading weights");
+    mot_progress_end(&progress);
+    c->stats.weight_bytes += total;
+    return MOT_OK;
+}
+
 static mot_status cuda_open(mot_backend *b, const mot_plan_source *src, const mot_arena_layout *layout,
                             mot_sampler *samplers) {
     cuda_backend *c = (cuda_backend *)b;
@@ -239,8 +286,7 @@ static mot_status cuda_open(mot_backend *b, const mot_plan_source *src, const mo
         MOT_TRY(upload_expert(c, src->ex[i]));
     }
     MOT_TRY(upload_interaction(c, src));
-    API(c->api.stream_synchronize(c->api.ctx, c->origin), "uploading weights");
-    return MOT_OK;
+    return upload_all(c);
 }
 
 static mot_status cuda_write(mot_backend *b, mot_buf dst, const void *src) {
@@ -592,7 +638,7 @@ static void cuda_destroy(mot_backend *b) {
     free(c->graphs);
     for (int i = 0; i < c->n_events; i++) c->api.event_destroy(ctx, c->events[i]);
     free(c->events);
-    for (int i = 0; i < c->n_copies; i++) c->api.free(ctx, c->copies[i].dev);
+    if (c->weights) c->api.free(ctx, c->weights);
     free(c->copies);
     if (c->arena) c->api.free(ctx, c->arena);
     for (int i = 0; i < c->n_lanes; i++) {

@@ -4,6 +4,7 @@
 #include <jansson.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "common/error.h"
 #include "common/json.h"
@@ -74,6 +75,30 @@ static mot_status check_listed_tensors(const mot_st_set *set, const char *index_
     return MOT_OK;
 }
 
+/* The bytes of the distinct shards weight_map names (what loading reads, for the progress
+ * line); names that are not plain files count 0 here and fail in open_shards. */
+static uint64_t shard_bytes(const char *dir, const json_t *weight_map) {
+    json_t *seen = json_object();
+    uint64_t total = 0;
+    const char *name;
+    const json_t *shard;
+    json_object_foreach((json_t *)weight_map, name, shard) {
+        const char *file = json_string_value(shard);
+        if (!seen || !file || !is_plain_file_name(file) || json_object_get(seen, file)) {
+            continue;
+        }
+        json_object_set_new(seen, file, json_true());
+        char *path = mot_path_join(dir, file);
+        struct stat st;
+        if (path && stat(path, &st) == 0 && S_ISREG(st.st_mode)) {
+            total += (uint64_t)st.st_size;
+        }
+        free(path);
+    }
+    json_decref(seen);
+    return total;
+}
+
 static mot_status open_sharded(const char *dir, const char *index_path, mot_st_set *set) {
     json_t *index;
     MOT_TRY(mot_json_load(index_path, &index));
@@ -89,7 +114,9 @@ static mot_status open_sharded(const char *dir, const char *index_path, mot_st_s
         st = mot_fail(MOT_ERR_FORMAT, "%s: key 'weight_map': lists no tensors", index_path);
     }
     if (st == MOT_OK) {
+        mot_load_begin(dir, shard_bytes(dir, weight_map));
         st = open_shards(set, dir, index_path, weight_map, shard_files);
+        mot_load_end();
     }
     if (st == MOT_OK) {
         st = mot_st_set_index(set);
@@ -110,7 +137,10 @@ mot_status mot_st_open_dir(const char *dir, mot_st_set **out) {
     if (!single || !index_path) {
         st = mot_fail(MOT_ERR_NOMEM, "%s: out of memory", dir);
     } else if (mot_file_exists(single)) {
+        struct stat sb;
+        mot_load_begin(dir, stat(single, &sb) == 0 ? (uint64_t)sb.st_size : 0);
         st = mot_st_open_file(single, out);
+        mot_load_end();
     } else if (mot_file_exists(index_path)) {
         mot_st_set *set;
         st = mot_st_set_new(index_path, &set);

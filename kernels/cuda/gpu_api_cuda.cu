@@ -5,9 +5,12 @@
 #include <nvtx3/nvToolsExt.h>
 
 #include <cstdio>
+#include <cstdlib>
+#include <cstring>
 #include <new>
 
 #include "common/error.h"
+#include "common/mapped_file.h"
 #include "kernels/cuda/op_common.cuh"
 
 // Device discovery: a machine without a driver or GPU simply has 0 devices.
@@ -69,10 +72,44 @@ struct api_lane {
     mot_cuda_lane k;  // cuBLAS handle and attention partials
 };
 
+// Large uploads from pageable memory go through pinned staging buffers (see api_copy_h2d).
+#define STAGE_BUFFERS 2
+#define STAGE_BYTES ((size_t)64 << 20)
+#define STAGE_MIN_COPY ((size_t)8 << 20)
+
 struct api_ctx {
     int device;
     api_lane lanes[MOT_MAX_LANES];
+    void *stage[STAGE_BUFFERS];        // pinned, STAGE_BYTES each (made on the first large upload)
+    cudaEvent_t stage_done[STAGE_BUFFERS];
+    int stage_state;                   // 0 not tried, 1 ready, -1 off (MOT_CUDA_STAGED=0 or no pinned memory)
+    int stage_next;
 };
+
+static void stage_free(api_ctx *c) {
+    for (int i = 0; i < STAGE_BUFFERS; i++) {
+        if (c->stage_done[i]) cudaEventSynchronize(c->stage_done[i]), cudaEventDestroy(c->stage_done[i]);
+        if (c->stage[i]) cudaFreeHost(c->stage[i]);
+        c->stage[i] = NULL;
+        c->stage_done[i] = NULL;
+    }
+}
+
+static int stage_ready(api_ctx *c) {
+    if (c->stage_state == 0) {
+        const char *env = getenv("MOT_CUDA_STAGED");
+        c->stage_state = env && !strcmp(env, "0") ? -1 : 1;
+        for (int i = 0; c->stage_state > 0 && i < STAGE_BUFFERS; i++) {
+            if (cudaHostAlloc(&c->stage[i], STAGE_BYTES, cudaHostAllocDefault) != cudaSuccess ||
+                cudaEventCreateWithFlags(&c->stage_done[i], cudaEventDisableTiming) != cudaSuccess) {
+                cudaGetLastError();  // no pinned memory: the driver's own staging then
+                stage_free(c);
+                c->stage_state = -1;
+            }
+        }
+    }
+    return c->stage_state > 0;
+}
 
 static void lane_free(api_lane *ln) {
     mot_cuda_blas_destroy(ln->k.blas);
@@ -197,8 +234,30 @@ static int api_alloc(void *ctx, size_t bytes, void **dev) {
 
 static void api_free(void *, void *dev) { cudaFree(dev); }
 
-static int api_copy_h2d(void *, void *dst, const void *src, size_t bytes, void *stream) {
-    MOT_CUDA_CHECK(cudaMemcpyAsync(dst, src, bytes, cudaMemcpyHostToDevice, (cudaStream_t)stream));
+// A copy from pageable memory is staged by the driver through small pinned buffers, one
+// thread copying into them. Weight uploads (GBs) are staged here instead: 64 MiB pinned
+// buffers, alternately filled by several threads (mot_parallel_memcpy, common/mapped_file.h) while the DMA of the
+// other runs. Returns once src has been read (as a pageable cudaMemcpyAsync does); the copies
+// complete in stream order. MOT_CUDA_STAGED=0 turns it off (the driver's path), for comparison.
+static int api_copy_h2d(void *ctx, void *dst, const void *src, size_t bytes, void *stream) {
+    api_ctx *c = (api_ctx *)ctx;
+    cudaPointerAttributes attr;
+    const bool pageable = bytes >= STAGE_MIN_COPY && cudaPointerGetAttributes(&attr, src) == cudaSuccess &&
+                          attr.type == cudaMemoryTypeUnregistered;
+    cudaGetLastError();  // cudaPointerGetAttributes may leave an error for plain host memory
+    if (!pageable || !stage_ready(c)) {
+        MOT_CUDA_CHECK(cudaMemcpyAsync(dst, src, bytes, cudaMemcpyHostToDevice, (cudaStream_t)stream));
+        return 0;
+    }
+    for (size_t off = 0; off < bytes; off += STAGE_BYTES) {
+        const size_t n = bytes - off < STAGE_BYTES ? bytes - off : STAGE_BYTES;
+        const int k = c->stage_next;
+        c->stage_next = (k + 1) % STAGE_BUFFERS;
+        MOT_CUDA_CHECK(cudaEventSynchronize(c->stage_done[k]));  // its last DMA is done
+        mot_parallel_memcpy(c->stage[k], (const char *)src + off, n);
+        MOT_CUDA_CHECK(cudaMemcpyAsync((char *)dst + off, c->stage[k], n, cudaMemcpyHostToDevice, (cudaStream_t)stream));
+        MOT_CUDA_CHECK(cudaEventRecord(c->stage_done[k], (cudaStream_t)stream));
+    }
     return 0;
 }
 
@@ -320,6 +379,7 @@ static void api_destroy(void *ctx) {
     for (int i = 0; i < MOT_MAX_LANES; i++) {
         lane_free(&c->lanes[i]);
     }
+    stage_free(c);
     delete c;
 }
 
