@@ -53,6 +53,13 @@ int mot_plan_op_writes(const mot_plan_op *op, mot_buf *out, int cap) {
             n = push(out, n, cap, op->matmul.y[j]);
         }
         return push(out, n, cap, op->matmul.scratch);
+    case MOT_OP_RMSNORM_MATMUL:
+    case MOT_OP_RMSNORM_MATMUL_SWIGLU: /* the norm's output, then the matmul's (gate in place) */
+        n = push(out, n, cap, op->rmsnorm_matmul.norm.out);
+        for (int j = 0; j < MOT_OP_MAX_W; j++) {
+            n = push(out, n, cap, op->rmsnorm_matmul.matmul.y[j]);
+        }
+        return n;
     case MOT_OP_ROPE_APPEND:
         n = push(out, n, cap, op->rope_append.q);
         n = push(out, n, cap, op->rope_append.k);
@@ -91,6 +98,9 @@ static int reads_buffers(const mot_plan_op *op, mot_buf *out, int n, int cap) {
     case MOT_OP_MATMUL:
         n = push(out, n, cap, op->matmul.x);
         return op->matmul.accumulate ? push(out, n, cap, op->matmul.y[0]) : n; /* read-modify-write */
+    case MOT_OP_RMSNORM_MATMUL:
+    case MOT_OP_RMSNORM_MATMUL_SWIGLU: /* the matmul reads only what the norm wrote */
+        return push(out, n, cap, op->rmsnorm_matmul.norm.x);
     case MOT_OP_ROPE_APPEND: /* q and k: read-modify-write */
         n = push(out, n, cap, op->rope_append.q);
         n = push(out, n, cap, op->rope_append.k);

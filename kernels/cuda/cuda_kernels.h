@@ -71,6 +71,20 @@ mot_status mot_cuda_quant_embed(float *out, const mot_weight *table, const int *
 #define MOT_CUDA_GEMV_MAX_N 7
 mot_status mot_cuda_matmul_gemv(float *y, const float *x, const mot_weight *w, int n, const float *bias,
                                 const float *res, mot_cuda_stream stream);
+/* The decode GEMV with an RMSNorm prologue (kernels/cuda/matmul_gemv.cu; the plan's fused
+ * RMSNORM_MATMUL(_SWIGLU), kernels/cuda/matmul_fused.cu), one launch for n_w weights of one
+ * dtype (f32, f16 or bf16) and cols = d:
+ *   xn[t] = x[t] * rsqrt(mean(x[t]^2) + eps) * norm_w       (each block computes the scale)
+ *   y_j[t, r] = xn[t] . W_j[r] (+ bias_j[r])                 t < n <= MOT_CUDA_GEMV_MAX_N
+ *   swiglu (n_w 2, equal rows, no bias): then y_0 = silu(y_0) * y_1 (y_1 keeps up)
+ * last (n = 1): x's row *n_live - 1 (the LM head's RMSNORM_LAST). norm_out [n, d] (or NULL)
+ * also receives xn, its rows below *n_live only (n_live: a device int, the lane's n_new; NULL:
+ * n). Never allocates or synchronizes: capturable. mot_cuda_gemv_norm_takes: whether it can
+ * (bias may be NULL); otherwise the caller runs the parts. */
+int mot_cuda_gemv_norm_takes(const mot_weight *w, const float *const *bias, int n_w, int n, int d, int swiglu);
+mot_status mot_cuda_gemv_norm(float *const *y, const mot_weight *w, const float *const *bias, int n_w,
+                              const float *x, const float *norm_w, float eps, float *norm_out, const int *n_live,
+                              int last, int n, int swiglu, mot_cuda_stream stream);
 /* out[r, cols] = W[r0 + r, :] widened to f32 for r < nrows (f16/bf16 W; kernels/cuda/matmul.cu):
  * the tiles exact-precision GEMMs multiply by SGEMM. */
 mot_status mot_cuda_widen_rows(float *out, const mot_weight *w, int64_t r0, int nrows, mot_cuda_stream stream);

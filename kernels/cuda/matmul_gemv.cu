@@ -239,3 +239,323 @@ extern "C" mot_status mot_cuda_matmul_gemv(float *y, const float *x, const mot_w
     MOT_CUDA_LAUNCHED();
     return MOT_OK;
 }
+
+// ---- The decode GEMV with an RMSNorm prologue and a SwiGLU epilogue (the plan's fused
+// RMSNORM_MATMUL / RMSNORM_MATMUL_SWIGLU, kernels/cuda/matmul_fused.cu) ----
+// One launch for all the op's weights (q/k/v: three row ranges of the grid; gate/up: one, each
+// warp group owning row r of both). Every block first computes the inverse RMS of each of the
+// n rows of x (d <= a few 16k floats: read from L2 by every block, as cheap as the GEMV's own
+// reads of x) by the same fixed-order block reduction as rmsnorm_kernel (norm.cu), over this
+// block's 128 threads instead of 256: a different but fixed summation order. The normed x is
+// then formed in registers, x * scale * w as rmsnorm_row rounds it, and FMA'd with the
+// weights exactly as gemv_kernel does; block 0 also writes it to norm_out (the norm's output,
+// which later ops may read), for the rows the lane has.
+
+// acc[t] += sum_j f[j] xn[t, c + j], xn = x[t] * scale[t] * nw. xv: x and nw rows are 16-byte
+// aligned at every multiple of 4 columns.
+template <int V, int NT>
+__device__ __forceinline__ void gemv_fma_norm(float *acc, const float *f, const float *__restrict__ x,
+                                              const float *__restrict__ nw, const float *scale, int cols, int c,
+                                              int n, bool xv) {
+    float g[V];
+    if (xv) {
+#pragma unroll
+        for (int j = 0; j < V; j += 4) {
+            const float4 v = __ldg((const float4 *)(nw + c + j));
+            g[j] = v.x, g[j + 1] = v.y, g[j + 2] = v.z, g[j + 3] = v.w;
+        }
+    } else {
+#pragma unroll
+        for (int j = 0; j < V; j++) {
+            g[j] = __ldg(nw + c + j);
+        }
+    }
+#pragma unroll
+    for (int t = 0; t < NT; t++) {
+        if (t < n) {
+            const float *xp = x + (size_t)t * cols + c;
+            const float s = scale[t];
+            float a = acc[t];
+            if (xv) {
+#pragma unroll
+                for (int j = 0; j < V; j += 4) {
+                    const float4 v = __ldg((const float4 *)(xp + j));
+                    a = fmaf(f[j], v.x * s * g[j], a);
+                    a = fmaf(f[j + 1], v.y * s * g[j + 1], a);
+                    a = fmaf(f[j + 2], v.z * s * g[j + 2], a);
+                    a = fmaf(f[j + 3], v.w * s * g[j + 3], a);
+                }
+            } else {
+#pragma unroll
+                for (int j = 0; j < V; j++) {
+                    a = fmaf(f[j], __ldg(xp + j) * s * g[j], a);
+                }
+            }
+            acc[t] = a;
+        }
+    }
+}
+
+// This lane's share of row wr's products with the normed x (gemv_kernel's loop, same order).
+template <typename T, int NT, int WPR>
+__device__ __forceinline__ void gemv_norm_row(float *acc, const T *__restrict__ wr, const float *__restrict__ x,
+                                              const float *__restrict__ nw, const float *scale, int cols, int n,
+                                              int slice, int lane, bool xv) {
+    constexpr int V = gemv_vec<T>::N;
+    constexpr int STEP = 32 * WPR;
+    const bool wv = ((uintptr_t)wr & 15) == 0;
+    const int nvec = wv ? cols / V : 0;
+    const uint4 *w4 = (const uint4 *)wr;
+    int v = slice * 32 + lane;
+    for (; v + (GEMV_UNROLL - 1) * STEP < nvec; v += GEMV_UNROLL * STEP) {
+        uint4 u[GEMV_UNROLL];
+#pragma unroll
+        for (int i = 0; i < GEMV_UNROLL; i++) {
+            u[i] = __ldcs(w4 + v + i * STEP);
+        }
+#pragma unroll
+        for (int i = 0; i < GEMV_UNROLL; i++) {
+            float f[V];
+            gemv_vec<T>::widen(u[i], f);
+            gemv_fma_norm<V, NT>(acc, f, x, nw, scale, cols, (v + i * STEP) * V, n, xv);
+        }
+    }
+    for (; v < nvec; v += STEP) {
+        float f[V];
+        gemv_vec<T>::widen(__ldcs(w4 + v), f);
+        gemv_fma_norm<V, NT>(acc, f, x, nw, scale, cols, v * V, n, xv);
+    }
+    for (int c = nvec * V + slice * 32 + lane; c < cols; c += STEP) {
+        const float f = mot_to_float<T>(wr[c]);
+        const float g = __ldg(nw + c);
+#pragma unroll
+        for (int t = 0; t < NT; t++) {
+            if (t < n) {
+                acc[t] = fmaf(f, __ldg(x + (size_t)t * cols + c) * scale[t] * g, acc[t]);
+            }
+        }
+    }
+}
+
+// The weights of one fused launch (by value: kernel parameters). Weight j owns the blocks
+// [first_block[j], first_block[j + 1]); SWIGLU: one range, weight 0 gate and 1 up.
+struct gemv_norm_mats {
+    const void *w[MOT_OP_MAX_W];
+    float *y[MOT_OP_MAX_W];
+    const float *bias[MOT_OP_MAX_W];
+    int rows[MOT_OP_MAX_W];
+    int first_block[MOT_OP_MAX_W + 1];
+    int n_w;
+};
+
+// x: [n, cols] (last: the row n_live - 1 of x, n = 1); nw: [cols]; norm_out: [n, cols] or NULL;
+// n_live: the lane's n_new on the device (NULL: n): norm_out rows past it stay untouched.
+template <typename T, int NT, int WPR, bool SWIGLU>
+__global__ void __launch_bounds__(GEMV_WARPS * 32)
+    gemv_norm_kernel(gemv_norm_mats m, const float *__restrict__ x, const float *__restrict__ nw, float eps,
+                     float *norm_out, const int *n_live, int last, int cols, int n) {
+    constexpr int ROWS_PER_BLOCK = GEMV_WARPS / WPR;
+    __shared__ float part[GEMV_WARPS][2 * NT];
+    __shared__ float sh[32];
+    const int warp = threadIdx.x >> 5, lane = threadIdx.x & 31;
+    const int live = n_live ? *n_live : n;
+    if (last) {
+        x += (size_t)(live > 0 ? live - 1 : 0) * cols;
+    }
+    // The rows' inverse RMS (n is the same for the whole block: every thread meets the barriers).
+    float scale[NT];
+#pragma unroll
+    for (int t = 0; t < NT; t++) {
+        scale[t] = 0.0f;
+        if (t < n) {
+            const float *row = x + (size_t)t * cols;
+            float ss = 0.0f;
+            for (int i = threadIdx.x; i < cols; i += blockDim.x) {
+                ss += row[i] * row[i];
+            }
+            scale[t] = rsqrtf(mot_block_sum(ss, sh) / cols + eps);
+        }
+    }
+    if (norm_out && blockIdx.x == 0) {
+        const int out_rows = last ? (live > 0 ? 1 : 0) : (live < n ? live : n);
+#pragma unroll
+        for (int t = 0; t < NT; t++) {
+            if (t < out_rows) {
+                for (int i = threadIdx.x; i < cols; i += blockDim.x) {
+                    norm_out[(size_t)t * cols + i] = x[(size_t)t * cols + i] * scale[t] * nw[i];
+                }
+            }
+        }
+    }
+    int j = 0;
+#pragma unroll
+    for (int k = 1; k < MOT_OP_MAX_W; k++) {
+        if (k < m.n_w && (int)blockIdx.x >= m.first_block[k]) {
+            j = k;
+        }
+    }
+    const int rows = m.rows[j];
+    const int row = ((int)blockIdx.x - m.first_block[j]) * ROWS_PER_BLOCK + warp / WPR, slice = warp % WPR;
+    float acc[NT], acc_up[NT];
+#pragma unroll
+    for (int t = 0; t < NT; t++) {
+        acc[t] = 0.0f, acc_up[t] = 0.0f;
+    }
+    if (row < rows) { // no return: WPR > 1 meets a block barrier below
+        const bool xv = ((uintptr_t)x & 15) == 0 && ((uintptr_t)nw & 15) == 0 && cols % 4 == 0;
+        gemv_norm_row<T, NT, WPR>(acc, (const T *)m.w[j] + (size_t)row * cols, x, nw, scale, cols, n, slice, lane, xv);
+        if (SWIGLU) {
+            gemv_norm_row<T, NT, WPR>(acc_up, (const T *)m.w[1] + (size_t)row * cols, x, nw, scale, cols, n, slice,
+                                      lane, xv);
+        }
+    }
+#pragma unroll
+    for (int t = 0; t < NT; t++) {
+        acc[t] = mot_warp_sum(acc[t]);
+        if (SWIGLU) {
+            acc_up[t] = mot_warp_sum(acc_up[t]);
+        }
+    }
+    if (WPR > 1) {
+        if (lane == 0) {
+#pragma unroll
+            for (int t = 0; t < NT; t++) {
+                part[warp][t] = acc[t];
+                part[warp][NT + t] = acc_up[t];
+            }
+        }
+        __syncthreads();
+        if (slice == 0) {
+#pragma unroll
+            for (int t = 0; t < NT; t++) {
+                float s = part[warp][t], u = part[warp][NT + t];
+#pragma unroll
+                for (int k = 1; k < WPR; k++) {
+                    s += part[warp + k][t];
+                    u += part[warp + k][NT + t];
+                }
+                acc[t] = s, acc_up[t] = u;
+            }
+        }
+    }
+    if (row >= rows || slice != 0 || lane != 0) {
+        return;
+    }
+    const float *bias = m.bias[j];
+    const float b = bias ? bias[row] : 0.0f;
+#pragma unroll
+    for (int t = 0; t < NT; t++) {
+        if (t < n) {
+            const size_t i = (size_t)t * rows + row;
+            if (SWIGLU) { // as swiglu_step_kernel (activation.cu); up is kept as the unfused GEMV leaves it
+                const float g = acc[t], u = acc_up[t];
+                m.y[1][i] = u;
+                m.y[0][i] = g / (1.0f + expf(-g)) * u;
+            } else {
+                m.y[j][i] = bias ? acc[t] + b : acc[t];
+            }
+        }
+    }
+}
+
+template <typename T, int NT, bool SWIGLU>
+static void gemv_norm_launch(gemv_norm_mats m, int space_rows, const float *x, const float *nw, float eps,
+                             float *norm_out, const int *n_live, int last, int cols, int n, cudaStream_t s) {
+    const int wpr = gemv_warps_per_row(space_rows, cols);
+    const int rpb = GEMV_WARPS / wpr;
+    m.first_block[0] = 0;
+    for (int j = 0; j < MOT_OP_MAX_W; j++) {
+        const int blocks = j < (SWIGLU ? 1 : m.n_w) ? (m.rows[j] + rpb - 1) / rpb : 0;
+        m.first_block[j + 1] = m.first_block[j] + blocks;
+    }
+    // at least one block: block 0 writes norm_out even when no weight has rows
+    const unsigned grid = m.first_block[MOT_OP_MAX_W] > 0 ? (unsigned)m.first_block[MOT_OP_MAX_W] : 1u;
+    if (wpr == 1) {
+        gemv_norm_kernel<T, NT, 1, SWIGLU><<<grid, GEMV_WARPS * 32, 0, s>>>(m, x, nw, eps, norm_out, n_live, last,
+                                                                          cols, n);
+    } else if (wpr == 2) {
+        gemv_norm_kernel<T, NT, 2, SWIGLU><<<grid, GEMV_WARPS * 32, 0, s>>>(m, x, nw, eps, norm_out, n_live, last,
+                                                                          cols, n);
+    } else {
+        gemv_norm_kernel<T, NT, 4, SWIGLU><<<grid, GEMV_WARPS * 32, 0, s>>>(m, x, nw, eps, norm_out, n_live, last,
+                                                                          cols, n);
+    }
+}
+
+template <typename T, bool SWIGLU>
+static void gemv_norm_dispatch_n(const gemv_norm_mats &m, int space_rows, const float *x, const float *nw, float eps,
+                                 float *norm_out, const int *n_live, int last, int cols, int n, cudaStream_t s) {
+    if (n == 1) {
+        gemv_norm_launch<T, 1, SWIGLU>(m, space_rows, x, nw, eps, norm_out, n_live, last, cols, n, s);
+    } else {
+        gemv_norm_launch<T, MOT_CUDA_GEMV_MAX_N, SWIGLU>(m, space_rows, x, nw, eps, norm_out, n_live, last, cols, n, s);
+    }
+}
+
+template <typename T>
+static void gemv_norm_dispatch(const gemv_norm_mats &m, int swiglu, int space_rows, const float *x, const float *nw,
+                               float eps, float *norm_out, const int *n_live, int last, int cols, int n,
+                               cudaStream_t s) {
+    if (swiglu) {
+        gemv_norm_dispatch_n<T, true>(m, space_rows, x, nw, eps, norm_out, n_live, last, cols, n, s);
+    } else {
+        gemv_norm_dispatch_n<T, false>(m, space_rows, x, nw, eps, norm_out, n_live, last, cols, n, s);
+    }
+}
+
+extern "C" int mot_cuda_gemv_norm_takes(const mot_weight *w, const float *const *bias, int n_w, int n, int d,
+                                        int swiglu) {
+    if (n < 1 || n > MOT_CUDA_GEMV_MAX_N || n_w < 1 || n_w > MOT_OP_MAX_W || d < 1 || (swiglu && n_w != 2)) {
+        return 0;
+    }
+    const mot_dtype dt = w[0].dtype;
+    if (dt != MOT_DTYPE_F32 && dt != MOT_DTYPE_F16 && dt != MOT_DTYPE_BF16) {
+        return 0;
+    }
+    int64_t blocks = 0;
+    for (int j = 0; j < n_w; j++) {
+        if (w[j].dtype != dt || w[j].cols != d || w[j].rows < 0 || w[j].rows > INT32_MAX || !w[j].data) {
+            return 0;
+        }
+        blocks += w[j].rows;
+    }
+    if (swiglu && (w[0].rows != w[1].rows || (bias && (bias[0] || bias[1])))) {
+        return 0;
+    }
+    return blocks <= INT32_MAX;
+}
+
+extern "C" mot_status mot_cuda_gemv_norm(float *const *y, const mot_weight *w, const float *const *bias, int n_w,
+                                         const float *x, const float *norm_w, float eps, float *norm_out,
+                                         const int *n_live, int last, int n, int swiglu, mot_cuda_stream stream) {
+    const int d = w[0].cols > 0 && w[0].cols <= INT32_MAX ? (int)w[0].cols : 0;
+    if (!mot_cuda_gemv_norm_takes(w, bias, n_w, n, d, swiglu) || !x || !norm_w || (last && n != 1)) {
+        return mot_fail(MOT_ERR_ARG, "cuda fused GEMV: n %d (max %d), %d %s weights of %lld columns%s", n,
+                        MOT_CUDA_GEMV_MAX_N, n_w, mot_dtype_name(w[0].dtype), (long long)w[0].cols,
+                        swiglu ? ", swiglu (two weights of equal rows, no bias)" : "");
+    }
+    gemv_norm_mats m = {};
+    m.n_w = n_w;
+    int space = 0;
+    for (int j = 0; j < n_w; j++) {
+        if (!y[j]) {
+            return mot_fail(MOT_ERR_ARG, "cuda fused GEMV: output %d missing", j);
+        }
+        m.w[j] = w[j].data, m.y[j] = y[j], m.bias[j] = bias ? bias[j] : NULL, m.rows[j] = (int)w[j].rows;
+        space += j == 0 || !swiglu ? m.rows[j] : 0;
+    }
+    cudaStream_t s = (cudaStream_t)stream;
+    switch (w[0].dtype) {
+    case MOT_DTYPE_F32:
+        gemv_norm_dispatch<float>(m, swiglu, space, x, norm_w, eps, norm_out, n_live, last, d, n, s);
+        break;
+    case MOT_DTYPE_F16:
+        gemv_norm_dispatch<__half>(m, swiglu, space, x, norm_w, eps, norm_out, n_live, last, d, n, s);
+        break;
+    default:
+        gemv_norm_dispatch<__nv_bfloat16>(m, swiglu, space, x, norm_w, eps, norm_out, n_live, last, d, n, s);
+        break;
+    }
+    MOT_CUDA_LAUNCHED();
+    return MOT_OK;
+}
