@@ -171,7 +171,7 @@ void mot_plan_print(const mot_plan *p, void *file) {
         const mot_instr *in = &p->prog[i];
         if (in->kind == MOT_INSTR_RUN) {
             const mot_plan_op *op = &p->ops[in->arg];
-            fprintf(f, "  lane %d  run    %-15s %-9s stack %2d layer %3d", in->lane, mot_op_kind_name(op->kind),
+            fprintf(f, "  lane %d  run    %-21s %-9s stack %2d layer %3d", in->lane, mot_op_kind_name(op->kind),
                     mot_node_kind_name(op->node), op->stack, op->layer);
             if (op->kind == MOT_OP_CROSS_ATTENTION) { /* the speaking lanes: whose latents are the keys */
                 fputs(" keys from lanes", f);

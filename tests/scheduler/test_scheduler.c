@@ -390,7 +390,6 @@ static void test_fusion(const mot_model *m, const mot_route *r) {
         for (int q = 0; q < parts && k < plain->n_ops; q++, k++) {
             mot_plan_op part = parts == 1 ? *op : mot_plan_op_part(op, q);
             const mot_plan_op *want = &plain->ops[k];
-            part.node_id = want->node_id; /* a fused op keeps its norm's node: the same one */
             CHECK(part.kind == want->kind && part.node_id == want->node_id && part.lane == want->lane &&
                       part.layer == want->layer && part.n_w == want->n_w && part.reads == want->reads &&
                       (parts == 1 || q != 1 || !memcmp(&part.matmul, &want->matmul, sizeof part.matmul)) &&
