@@ -90,7 +90,7 @@ static void cpu_run_matmul(const mot_plan_op *op, char *arena, mot_sampler *samp
  * run time (mot_cpu_fusion_span below: the same jobs, x and fusion, so the same bits); where
  * that GEMV cannot take it (the GEMM's row counts, a norm too wide for the stack copy), the
  * parts one after another, as the unfused plan runs them. */
-static void cpu_run_fused(const mot_plan_op *op, char *arena, mot_sampler *samplers, int swiglu) {
+static void cpu_run_fused(const mot_plan_op *op, char *arena, mot_sampler *samplers, int swiglu, int rope) {
     const mot_op_rmsnorm_matmul *fm = &op->rmsnorm_matmul;
     const int n = lane_of(op, arena)->n_new;
     const int rows = fm->matmul.single_row ? 1 : n;
@@ -105,25 +105,30 @@ static void cpu_run_fused(const mot_plan_op *op, char *arena, mot_sampler *sampl
         if (mot_cpu_gemv_can_fuse(jobs, op->n_w, rows, &f)) {
             const float *x = fm->matmul.single_row ? F(fm->norm.x) + (int64_t)(n - 1) * fm->norm.d : F(fm->norm.x);
             mot_cpu_matmul_gemv_fused(jobs, op->n_w, x, rows, &f);
-            if (swiglu && !sw) {
+            if ((swiglu && !sw) || rope) { /* the rotation and the KV append: as the next op */
                 const mot_plan_op one = mot_plan_op_part(op, 2);
                 mot_cpu_run_op(&one, arena, samplers);
             }
             return;
         }
     }
-    for (int part = 0; part < 2 + swiglu; part++) {
+    for (int part = 0; part < 2 + (swiglu || rope); part++) {
         const mot_plan_op one = mot_plan_op_part(op, part);
         mot_cpu_run_op(&one, arena, samplers);
     }
 }
 
 static void cpu_run_rmsnorm_matmul(const mot_plan_op *op, char *arena, mot_sampler *samplers) {
-    cpu_run_fused(op, arena, samplers, 0);
+    cpu_run_fused(op, arena, samplers, 0, 0);
 }
 
 static void cpu_run_rmsnorm_matmul_swiglu(const mot_plan_op *op, char *arena, mot_sampler *samplers) {
-    cpu_run_fused(op, arena, samplers, 1);
+    cpu_run_fused(op, arena, samplers, 1, 0);
+}
+
+/* ...and RoPE with the KV append after the q/k/v GEMV (the CPU runs it as its own pass). */
+static void cpu_run_rmsnorm_matmul_rope_append(const mot_plan_op *op, char *arena, mot_sampler *samplers) {
+    cpu_run_fused(op, arena, samplers, 0, 1);
 }
 
 /* RoPE on the new q and k rows, then k and v rows into the cache at pos. */

@@ -35,6 +35,10 @@ int mot_plan_op_vectors(mot_plan_op *op, const float **field[2], int64_t len[2])
     case MOT_OP_RMSNORM_MATMUL_SWIGLU:
         field[0] = &op->rmsnorm_matmul.norm.weight, len[0] = op->rmsnorm_matmul.norm.d;
         return 1;
+    case MOT_OP_RMSNORM_MATMUL_ROPE_APPEND:
+        field[0] = &op->rmsnorm_matmul.norm.weight, len[0] = op->rmsnorm_matmul.norm.d;
+        field[1] = &op->rmsnorm_matmul.rope.inv_freq, len[1] = op->rmsnorm_matmul.rope.kv.hd / 2;
+        return 2;
     case MOT_OP_LAYERNORM:
         field[0] = &op->layernorm.weight, len[0] = op->layernorm.d;
         field[1] = &op->layernorm.bias, len[1] = op->layernorm.d;
@@ -66,9 +70,22 @@ int mot_plan_op_swiglu_after(const mot_plan_op *b, const mot_plan_op *c) {
            c->swiglu.f == b->w[0]->rows;
 }
 
-mot_plan_op mot_plan_op_fuse(const mot_plan_op *norm, const mot_plan_op *mm, const mot_plan_op *sw) {
+int mot_plan_op_rope_after(const mot_plan_op *b, const mot_plan_op *c) {
+    if (!c || c->kind != MOT_OP_ROPE_APPEND || b->kind != MOT_OP_MATMUL || b->n_w != 3 || b->matmul.accumulate ||
+        b->matmul.single_row) {
+        return 0;
+    }
+    const mot_op_rope_append *r = &c->rope_append;
+    const int64_t hd = r->kv.hd;
+    return same_buf(r->q, b->matmul.y[0]) && same_buf(r->k, b->matmul.y[1]) && same_buf(r->v, b->matmul.y[2]) &&
+           hd > 0 && hd % 2 == 0 && b->w[0]->rows == r->kv.n_heads * hd && b->w[1]->rows == r->kv.n_kv * hd &&
+           b->w[2]->rows == r->kv.n_kv * hd;
+}
+
+mot_plan_op mot_plan_op_fuse(const mot_plan_op *norm, const mot_plan_op *mm, const mot_plan_op *after) {
     mot_plan_op op = *norm;
-    op.kind = sw ? MOT_OP_RMSNORM_MATMUL_SWIGLU : MOT_OP_RMSNORM_MATMUL;
+    const int rope = after && after->kind == MOT_OP_ROPE_APPEND;
+    op.kind = rope ? MOT_OP_RMSNORM_MATMUL_ROPE_APPEND : after ? MOT_OP_RMSNORM_MATMUL_SWIGLU : MOT_OP_RMSNORM_MATMUL;
     op.reads = mot_op_kind_reads(op.kind);
     op.n_w = mm->n_w;
     for (int j = 0; j < MOT_OP_MAX_W; j++) {
@@ -80,6 +97,9 @@ mot_plan_op mot_plan_op_fuse(const mot_plan_op *norm, const mot_plan_op *mm, con
     memset(&op.rmsnorm_matmul, 0, sizeof op.rmsnorm_matmul);
     op.rmsnorm_matmul.norm = r;
     op.rmsnorm_matmul.matmul = m;
+    if (rope) {
+        op.rmsnorm_matmul.rope = after->rope_append;
+    }
     return op;
 }
 
@@ -94,6 +114,10 @@ mot_plan_op mot_plan_op_part(const mot_plan_op *f, int part) {
     } else if (part == 1) {
         op.kind = MOT_OP_MATMUL;
         op.matmul = fm.matmul;
+    } else if (f->kind == MOT_OP_RMSNORM_MATMUL_ROPE_APPEND) {
+        op.kind = MOT_OP_ROPE_APPEND;
+        op.n_w = 0;
+        op.rope_append = fm.rope;
     } else {
         op.kind = MOT_OP_SWIGLU;
         op.n_w = 0;

@@ -71,23 +71,25 @@ typedef struct {
     int single_row;           /* one row (the LM head after RMSNORM_LAST), whatever n is */
 } mot_op_matmul;
 
-/* RMSNORM_MATMUL and RMSNORM_MATMUL_SWIGLU: the plan's fusions of a decode step
- * (scheduler/plan_fuse.c), as the ops they replace would run one after another:
- *   norm    RMSNORM, or RMSNORM_LAST when matmul.single_row (x's last row into out [1, d]);
- *           its out is still written (later ops may read it);
- *   matmul  over norm.out (matmul.x == norm.out), no accumulate; the op's w, bias as MATMUL's;
- *   _SWIGLU then gate = silu(gate) * up, gate = matmul.y[0], up = matmul.y[1], f = w[0].rows. */
-typedef struct {
-    mot_op_rmsnorm norm;
-    mot_op_matmul matmul;
-} mot_op_rmsnorm_matmul;
-
 typedef struct {
     mot_buf q, k;        /* [n, n_heads, hd], [n, n_kv, hd]: rotated in place */
     mot_buf v;           /* [n, n_kv, hd] */
     mot_op_kv kv;        /* k and v are stored at pos.. */
     const float *inv_freq; /* [hd / 2] */
 } mot_op_rope_append;
+
+/* RMSNORM_MATMUL and RMSNORM_MATMUL_SWIGLU: the plan's fusions of a decode step
+ * (scheduler/plan_fuse.c), as the ops they replace would run one after another:
+ *   norm    RMSNORM, or RMSNORM_LAST when matmul.single_row (x's last row into out [1, d]);
+ *           its out is still written (later ops may read it);
+ *   matmul  over norm.out (matmul.x == norm.out), no accumulate; the op's w, bias as MATMUL's;
+ *   _SWIGLU then gate = silu(gate) * up, gate = matmul.y[0], up = matmul.y[1], f = w[0].rows;
+ *   _ROPE_APPEND then rope (its q, k, v are matmul.y[0..2]), as ROPE_APPEND. */
+typedef struct {
+    mot_op_rmsnorm norm;
+    mot_op_matmul matmul;
+    mot_op_rope_append rope; /* _ROPE_APPEND only */
+} mot_op_rmsnorm_matmul;
 
 typedef struct {
     mot_buf q, out;      /* [n, n_heads, hd] */
@@ -158,7 +160,7 @@ typedef struct {
         mot_op_embed embed;
         mot_op_rmsnorm rmsnorm;
         mot_op_matmul matmul;
-        mot_op_rmsnorm_matmul rmsnorm_matmul; /* and RMSNORM_MATMUL_SWIGLU */
+        mot_op_rmsnorm_matmul rmsnorm_matmul; /* and RMSNORM_MATMUL_SWIGLU, _ROPE_APPEND */
         mot_op_rope_append rope_append;
         mot_op_attention attention;
         mot_op_swiglu swiglu;
@@ -182,11 +184,14 @@ int mot_plan_op_vectors(mot_plan_op *op, const float **field[2], int64_t len[2])
  * lanes and the order of the program are the caller's. */
 int mot_plan_op_norm_feeds(const mot_plan_op *norm, const mot_plan_op *mm);
 int mot_plan_op_swiglu_after(const mot_plan_op *mm, const mot_plan_op *sw);
-/* The fused op: norm's place, kind, node and parameters of both (and sw's, which are mm's
- * outputs; sw NULL: RMSNORM_MATMUL). */
-mot_plan_op mot_plan_op_fuse(const mot_plan_op *norm, const mot_plan_op *mm, const mot_plan_op *sw);
+/* and whether rp is the ROPE_APPEND of mm's three outputs (q y[0], k y[1], v y[2]), their
+ * widths n_heads * hd, n_kv * hd, n_kv * hd. */
+int mot_plan_op_rope_after(const mot_plan_op *mm, const mot_plan_op *rp);
+/* The fused op: norm's place, kind, node and parameters of all (after: NULL for
+ * RMSNORM_MATMUL; a SWIGLU, whose buffers are mm's outputs; a ROPE_APPEND). */
+mot_plan_op mot_plan_op_fuse(const mot_plan_op *norm, const mot_plan_op *mm, const mot_plan_op *after);
 /* The parts of a fused op as the plain ops they replace: part 0 the RMSNORM(_LAST), 1 the
- * MATMUL, 2 the SWIGLU (RMSNORM_MATMUL_SWIGLU only). */
+ * MATMUL, 2 the SWIGLU or ROPE_APPEND (the kinds that have one). */
 mot_plan_op mot_plan_op_part(const mot_plan_op *fused, int part);
 
 const char *mot_op_kind_name(mot_op_kind k);

@@ -60,6 +60,13 @@ int mot_plan_op_writes(const mot_plan_op *op, mot_buf *out, int cap) {
             n = push(out, n, cap, op->rmsnorm_matmul.matmul.y[j]);
         }
         return n;
+    case MOT_OP_RMSNORM_MATMUL_ROPE_APPEND: /* the norm's output, q, k, v, then the caches */
+        n = push(out, n, cap, op->rmsnorm_matmul.norm.out);
+        for (int j = 0; j < MOT_OP_MAX_W; j++) {
+            n = push(out, n, cap, op->rmsnorm_matmul.matmul.y[j]);
+        }
+        n = push(out, n, cap, op->rmsnorm_matmul.rope.kv.k_cache);
+        return push(out, n, cap, op->rmsnorm_matmul.rope.kv.v_cache);
     case MOT_OP_ROPE_APPEND:
         n = push(out, n, cap, op->rope_append.q);
         n = push(out, n, cap, op->rope_append.k);
@@ -100,6 +107,7 @@ static int reads_buffers(const mot_plan_op *op, mot_buf *out, int n, int cap) {
         return op->matmul.accumulate ? push(out, n, cap, op->matmul.y[0]) : n; /* read-modify-write */
     case MOT_OP_RMSNORM_MATMUL:
     case MOT_OP_RMSNORM_MATMUL_SWIGLU: /* the matmul reads only what the norm wrote */
+    case MOT_OP_RMSNORM_MATMUL_ROPE_APPEND:
         return push(out, n, cap, op->rmsnorm_matmul.norm.x);
     case MOT_OP_ROPE_APPEND: /* q and k: read-modify-write */
         n = push(out, n, cap, op->rope_append.q);

@@ -67,9 +67,10 @@ mot_status mot_plan_compile(const struct mot_plan_source_s *src, const struct mo
 
 /* The plan-level fusions of a decode step (scheduler/plan_fuse.c; mot_plan_compile runs it on
  * decode plans unless the source says unfused): on each lane, RMSNORM -> MATMUL -> SWIGLU
- * (the FFN) becomes one RMSNORM_MATMUL_SWIGLU, RMSNORM(_LAST) -> MATMUL (q/k/v, the LM head)
- * one RMSNORM_MATMUL, when the three (two) are consecutive RUNs of the lane and each reads
- * what the one before it wrote (mot_plan_op_norm_feeds, mot_plan_op_swiglu_after). Ops and
+ * (the FFN) becomes one RMSNORM_MATMUL_SWIGLU, RMSNORM -> MATMUL -> ROPE_APPEND (attention's
+ * q/k/v) one RMSNORM_MATMUL_ROPE_APPEND, RMSNORM(_LAST) -> MATMUL (the LM head) one
+ * RMSNORM_MATMUL, when the three (two) are consecutive RUNs of the lane and each reads what
+ * the one before it wrote (mot_plan_op_norm_feeds, _swiglu_after, _rope_after). Ops and
  * program shrink in place; events, nodes and the other ops are unchanged. Returns the number
  * of ops removed. */
 int mot_plan_fuse(mot_plan *p);

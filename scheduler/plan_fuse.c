@@ -1,5 +1,5 @@
 /* The plan-level fusions of a decode step (scheduler/plan.h, mot_plan_fuse): the RUNs of one
- * lane RMSNORM -> MATMUL (-> SWIGLU) into one op, so that the plan, the traces, `mot graph
+ * lane RMSNORM -> MATMUL (-> SWIGLU, or -> ROPE_APPEND) into one op, so that the plan, the traces, `mot graph
  * --plan` and the CUDA executor's launches (one fused GEMV, kernels/cuda/matmul_fused.cu) see
  * the fusion; the CPU executor runs a fused op with the same GEMV it fuses these pairs into at
  * run time (executor/cpu_ops.c), so its bits do not change.
@@ -29,9 +29,9 @@ int mot_plan_fuse(mot_plan *p) {
         mot_plan_op op = *a;
         int span = 1;
         if ((a->kind == MOT_OP_RMSNORM || a->kind == MOT_OP_RMSNORM_LAST) && mot_plan_op_norm_feeds(a, b)) {
-            const int sw = mot_plan_op_swiglu_after(b, c);
-            op = mot_plan_op_fuse(a, b, sw ? c : NULL);
-            span = 2 + sw;
+            const int third = mot_plan_op_swiglu_after(b, c) || mot_plan_op_rope_after(b, c);
+            op = mot_plan_op_fuse(a, b, third ? c : NULL);
+            span = 2 + third;
         }
         p->ops[n_ops] = op; /* n_ops <= in.arg: a, b, c are read above */
         p->prog[n_instrs++] = (mot_instr){MOT_INSTR_RUN, in.lane, n_ops++};

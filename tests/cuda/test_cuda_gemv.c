@@ -4,10 +4,11 @@
  * the last 16-byte word), rows whose start is not 16-byte aligned, x not 16-byte aligned,
  * with and without bias and residual (also the residual being y: accumulate); the fused GEMV
  * with its RMSNorm prologue and SwiGLU epilogue (q/k/v, gate/up, the LM head's last row, the
- * norm's output rows past the lane's n_new untouched, the norm weight misaligned). f32 x and f32
- * accumulation throughout, so one bound: normalized error <= 1e-5 (SPEC 1.7's exact contract
- * with room for the f32 sums). A GEMV is also captured into a CUDA Graph and replayed.
- * Needs a GPU: without one it says so and exits 77 (ctest: skipped). */
+ * norm's output rows past the lane's n_new untouched, the norm weight misaligned) and with
+ * RoPE and the KV append (positions past 0, GQA, rows the lane did not feed left unrotated).
+ * f32 x and f32 accumulation throughout, so one bound: normalized error <= 1e-5 (SPEC 1.7's
+ * exact contract with room for the f32 sums). A GEMV is also captured into a CUDA Graph and
+ * replayed. Needs a GPU: without one it says so and exits 77 (ctest: skipped). */
 #include <cuda_runtime.h>
 #include <math.h>
 #include <stdio.h>
@@ -257,8 +258,8 @@ static void fused_case(mot_dtype dt, int n, int live, int n_w, const int *rows, 
     fx_fill_random(x, nx, 11u + (unsigned)cols), fx_fill_random(nw, (size_t)cols, 13u);
     float *dx_buf = dev_alloc((nx + 1) * 4), *dx = dx_buf + skew_x;
     float *dnw_buf = dev_alloc(((size_t)cols + 1) * 4), *dnw = dnw_buf + skew_nw, *dn = dev_alloc(nn * 4);
-    int *dlive = dev_alloc(sizeof(int));
-    to_device(dx, x, nx * 4), to_device(dnw, nw, (size_t)cols * 4), to_device(dlive, &live, sizeof(int));
+    mot_lane_step ls = {.pos = 0, .n_new = live}, *dls = dev_alloc(sizeof ls);
+    to_device(dx, x, nx * 4), to_device(dnw, nw, (size_t)cols * 4), to_device(dls, &ls, sizeof ls);
     cudaMemset(dn, 0xff, nn * 4); /* NaNs: the rows that must be written are checked finite */
     test_weight w[3];
     mot_weight wd[3];
@@ -278,8 +279,8 @@ static void fused_case(mot_dtype dt, int n, int live, int n_w, const int *rows, 
         }
     }
     const float eps = 1e-5f;
-    const mot_status st = mot_cuda_gemv_norm(dy, wd, (const float *const *)dbias, n_w, dx, dnw, eps, dn, dlive, last,
-                                             n, swiglu, (mot_cuda_stream)s);
+    const mot_status st = mot_cuda_gemv_norm(dy, wd, (const float *const *)dbias, n_w, dx, dnw, eps, dn, dls, last,
+                                             n, swiglu, NULL, (mot_cuda_stream)s);
     char what[200];
     snprintf(what, sizeof what, "fused gemv %s n=%d live=%d %d weights rows=%d cols=%d%s%s%s%s%s%s",
              mot_dtype_name(dt), n, live, n_w, rows[0], cols, swiglu ? " swiglu" : "", last ? " last row" : "",
@@ -324,7 +325,73 @@ static void fused_case(mot_dtype dt, int n, int live, int n_w, const int *rows, 
         free(ry[j]), free(bias[j]);
     }
     free(x), free(nw), free(rn), free(gn);
-    cudaFree(dx_buf), cudaFree(dnw_buf), cudaFree(dn), cudaFree(dlive);
+    cudaFree(dx_buf), cudaFree(dnw_buf), cudaFree(dn), cudaFree(dls);
+}
+
+/* q [n_heads * hd], k, v [n_kv * hd] with RoPE and the KV append in the epilogue, at position
+ * pos, against mot_ref_norm_linear_swiglu + mot_ref_rope_append: rows t < live rotated and
+ * appended (head-major caches of ctx positions, zeroed: rows not appended stay 0), the rest
+ * of q, k, v the plain products. */
+static void rope_case(mot_dtype dt, int n, int live, int n_heads, int n_kv, int hd, int cols, int pos, int skew_x,
+                      cudaStream_t s) {
+    const int rows[3] = {n_heads * hd, n_kv * hd, n_kv * hd}, ctx = pos + n + 1;
+    const size_t nx = (size_t)n * cols, nc = (size_t)n_kv * ctx * hd;
+    float *x = malloc(nx * 4), *nw = malloc((size_t)cols * 4), *rn = malloc(nx * 4), *freq = malloc((size_t)hd * 2);
+    float *kc = calloc(nc, 4), *vc = calloc(nc, 4), *gk = malloc(nc * 4), *gv = malloc(nc * 4);
+    fx_fill_random(x, nx, 21u + (unsigned)cols), fx_fill_random(nw, (size_t)cols, 23u);
+    for (int i = 0; i < hd / 2; i++) freq[i] = powf(10000.0f, -2.0f * (float)i / (float)hd);
+    float *dx_buf = dev_alloc((nx + 1) * 4), *dx = dx_buf + skew_x, *dnw = dev_alloc((size_t)cols * 4);
+    float *dn = dev_alloc(nx * 4), *dfreq = dev_alloc((size_t)hd * 2), *dkc = dev_alloc(nc * 4), *dvc = dev_alloc(nc * 4);
+    mot_lane_step ls = {.pos = pos, .n_new = live}, *dls = dev_alloc(sizeof ls);
+    to_device(dx, x, nx * 4), to_device(dnw, nw, (size_t)cols * 4), to_device(dfreq, freq, (size_t)hd * 2);
+    to_device(dls, &ls, sizeof ls);
+    cudaMemset(dkc, 0, nc * 4), cudaMemset(dvc, 0, nc * 4);
+    test_weight w[3];
+    mot_weight wd[3];
+    const mot_weight *wp[3];
+    float *dy[3], *ry[3];
+    for (int j = 0; j < 3; j++) {
+        w[j] = make_weight(dt, rows[j], cols, 0, 3000u + (unsigned)(rows[j] + cols + j));
+        wd[j] = w[j].dev, wp[j] = &w[j].host;
+        dy[j] = dev_alloc((size_t)n * rows[j] * 4);
+        cudaMemset(dy[j], 0xff, (size_t)n * rows[j] * 4);
+        ry[j] = malloc((size_t)n * rows[j] * 4);
+    }
+    const mot_cuda_gemv_rope rope = {dkc, dvc, dfreq, n_heads, n_kv, hd, hd, (int64_t)ctx * hd};
+    const mot_status st = mot_cuda_gemv_norm(dy, wd, NULL, 3, dx, dnw, 1e-5f, dn, dls, 0, n, 0, &rope,
+                                             (mot_cuda_stream)s);
+    char what[200];
+    snprintf(what, sizeof what, "fused gemv+rope %s n=%d live=%d heads %d/%d hd %d cols %d pos %d%s",
+             mot_dtype_name(dt), n, live, n_heads, n_kv, hd, cols, pos, skew_x ? " x misaligned" : "");
+    if (st != MOT_OK) {
+        printf("FAIL %s: %s\n", what, mot_last_error());
+        failures++, checks++;
+    } else {
+        mot_ref_norm_linear_swiglu(rn, ry, x, nw, 1e-5f, wp, NULL, 3, n, 0);
+        mot_ref_rope_append(ry[0], ry[1], ry[2], kc, vc, hd, (int64_t)ctx * hd, live, n_heads, n_kv, hd, pos, freq);
+        static const char *const names[3] = {"q", "k", "v"};
+        for (int j = 0; j < 3; j++) {
+            const size_t ny = (size_t)n * rows[j];
+            float *y = malloc(ny * 4);
+            from_device(y, dy[j], ny * 4);
+            double *ref = as_double(ry[j], ny);
+            char w_what[240];
+            snprintf(w_what, sizeof w_what, "%s: %s", what, names[j]);
+            expect_close(w_what, y, ref, ny, BOUND_EXACT);
+            free(ref), free(y);
+        }
+        from_device(gk, dkc, nc * 4), from_device(gv, dvc, nc * 4);
+        double *rk = as_double(kc, nc), *rv = as_double(vc, nc);
+        char c_what[240];
+        snprintf(c_what, sizeof c_what, "%s: k cache", what);
+        expect_close(c_what, gk, rk, nc, BOUND_EXACT);
+        snprintf(c_what, sizeof c_what, "%s: v cache", what);
+        expect_close(c_what, gv, rv, nc, BOUND_EXACT);
+        free(rk), free(rv);
+    }
+    for (int j = 0; j < 3; j++) free_weight(&w[j]), cudaFree(dy[j]), free(ry[j]);
+    free(x), free(nw), free(rn), free(freq), free(kc), free(vc), free(gk), free(gv);
+    cudaFree(dx_buf), cudaFree(dnw), cudaFree(dn), cudaFree(dfreq), cudaFree(dkc), cudaFree(dvc), cudaFree(dls);
 }
 
 static void fused_cases(cudaStream_t s) {
@@ -347,6 +414,14 @@ static void fused_cases(cudaStream_t s) {
         fused_case(dts[d], 1, 1, 2, ffn, 1024, 1, 0, 0, 0, 0, 0, s);
         fused_case(dts[d], 3, 2, 3, qkv, 576, 0, 0, 0, 0, 0, 0, s);
         fused_case(dts[d], 1, 0, 1, head, 64, 0, 1, 0, 0, 0, 0, s);
+        /* RoPE + append: GQA, odd widths, hd 2 and 64, at positions past 0, n < and = live,
+         * many heads (4 units a block) and few long rows (a pair shared by 2 or 4 warps) */
+        rope_case(dts[d], 1, 1, 4, 2, 8, 33, 5, 0, s);
+        rope_case(dts[d], 3, 3, 3, 1, 2, 17, 0, 1, s);
+        rope_case(dts[d], 4, 2, 6, 2, 64, 577, 9, 0, s);
+        rope_case(dts[d], 1, 1, 32, 8, 64, 576, 100, 0, s);
+        rope_case(dts[d], 1, 1, 2, 1, 4, 4096, 3, 1, s);
+        rope_case(dts[d], 1, 0, 2, 2, 8, 64, 7, 0, s);
     }
 }
 
@@ -362,9 +437,11 @@ static void refusal_cases(cudaStream_t s) {
      * launch runs the parts instead: mot_cuda_gemv_norm_takes says no) */
     mot_weight mixed[2] = {{MOT_DTYPE_F32, d, 4, 8}, {MOT_DTYPE_BF16, d, 4, 8}}, uneven[2] = {w, {MOT_DTYPE_F32, d, 3, 8}};
     float *y2[2] = {d, d + 64};
-    const int fused = mot_cuda_gemv_norm_takes(&q, NULL, 1, 1, 32, 0) == 0 && mot_cuda_gemv_norm_takes(mixed, NULL, 2, 1, 8, 0) == 0 &&
-                      mot_cuda_gemv_norm_takes(uneven, NULL, 2, 1, 8, 1) == 0 && mot_cuda_gemv_norm_takes(&w, NULL, 1, 1, 8, 0) == 1 &&
-                      mot_cuda_gemv_norm(y2, uneven, NULL, 2, d, d, 1e-5f, NULL, NULL, 0, 1, 1, (mot_cuda_stream)s) != MOT_OK;
+    const int fused = mot_cuda_gemv_norm_takes(&q, NULL, 1, 1, 32, 0, NULL) == 0 &&
+                      mot_cuda_gemv_norm_takes(mixed, NULL, 2, 1, 8, 0, NULL) == 0 &&
+                      mot_cuda_gemv_norm_takes(uneven, NULL, 2, 1, 8, 1, NULL) == 0 &&
+                      mot_cuda_gemv_norm_takes(&w, NULL, 1, 1, 8, 0, NULL) == 1 &&
+                      mot_cuda_gemv_norm(y2, uneven, NULL, 2, d, d, 1e-5f, NULL, NULL, 0, 1, 1, NULL, (mot_cuda_stream)s) != MOT_OK;
     checks += 4;
     printf("%s fused gemv refuses quantized, mixed and uneven swiglu weights\n", fused ? "ok  " : "FAIL");
     failures += !fused;

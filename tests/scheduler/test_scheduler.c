@@ -342,8 +342,8 @@ static int count_kind(const mot_plan *p, mot_op_kind kind) {
 }
 
 /* Decode plans fuse (scheduler/plan_fuse.c): every layer's FFN norm, gate/up and SwiGLU are one
- * RMSNORM_MATMUL_SWIGLU, its attention norm and q/k/v one RMSNORM_MATMUL, and so are the final
- * norm and the LM head; prefill plans and `unfused` sources keep them apart, and there the CPU
+ * RMSNORM_MATMUL_SWIGLU, its attention norm, q/k/v and RoPE + KV append one
+ * RMSNORM_MATMUL_ROPE_APPEND, and the final norm and the LM head one RMSNORM_MATMUL; prefill plans and `unfused` sources keep them apart, and there the CPU
  * executor fuses the same ops at run time: in decode every layer's three and two, and the
  * heads' two; with 8 tokens (the GEMM) only the heads (the head reads one row). */
 static void test_fusion(const mot_model *m, const mot_route *r) {
@@ -360,24 +360,27 @@ static void test_fusion(const mot_model *m, const mot_route *r) {
     check_program(plain);
     const int layers = count_kind(plain, MOT_OP_SWIGLU), heads = count_kind(plain, MOT_OP_RMSNORM_LAST);
     CHECK(layers > 0 && count_kind(decode, MOT_OP_RMSNORM_MATMUL_SWIGLU) == layers &&
-              count_kind(decode, MOT_OP_RMSNORM_MATMUL) == layers + heads,
-          "decode: %d rmsnorm_matmul_swiglu, %d rmsnorm_matmul for %d layers and %d heads",
-          count_kind(decode, MOT_OP_RMSNORM_MATMUL_SWIGLU), count_kind(decode, MOT_OP_RMSNORM_MATMUL), layers, heads);
+              count_kind(decode, MOT_OP_RMSNORM_MATMUL_ROPE_APPEND) == layers &&
+              count_kind(decode, MOT_OP_RMSNORM_MATMUL) == heads,
+          "decode: %d rmsnorm_matmul_swiglu, %d rmsnorm_matmul_rope_append, %d rmsnorm_matmul for %d layers and %d "
+          "heads", count_kind(decode, MOT_OP_RMSNORM_MATMUL_SWIGLU), count_kind(decode, MOT_OP_RMSNORM_MATMUL_ROPE_APPEND),
+          count_kind(decode, MOT_OP_RMSNORM_MATMUL), layers, heads);
     CHECK(count_kind(decode, MOT_OP_RMSNORM) + count_kind(decode, MOT_OP_RMSNORM_LAST) +
-                  count_kind(decode, MOT_OP_SWIGLU) == 0 &&
-              decode->n_ops == plain->n_ops - 3 * layers - heads,
+                  count_kind(decode, MOT_OP_SWIGLU) + count_kind(decode, MOT_OP_ROPE_APPEND) == 0 &&
+              decode->n_ops == plain->n_ops - 4 * layers - heads,
           "decode: no norm or swiglu left alone (%d ops, unfused %d)", decode->n_ops, plain->n_ops);
     CHECK(decode->n_nodes == plain->n_nodes && decode->n_events == plain->n_events &&
-              decode->n_instrs == plain->n_instrs - 3 * layers - heads,
+              decode->n_instrs == plain->n_instrs - 4 * layers - heads,
           "fusion keeps nodes (%d, %d) and events (%d, %d)", decode->n_nodes, plain->n_nodes, decode->n_events,
           plain->n_events);
-    CHECK(count_kind(prefill, MOT_OP_RMSNORM_MATMUL) + count_kind(prefill, MOT_OP_RMSNORM_MATMUL_SWIGLU) == 0,
+    CHECK(count_kind(prefill, MOT_OP_RMSNORM_MATMUL) + count_kind(prefill, MOT_OP_RMSNORM_MATMUL_SWIGLU) +
+                  count_kind(prefill, MOT_OP_RMSNORM_MATMUL_ROPE_APPEND) == 0,
           "prefill plans are not fused");
     char fused_layer[256], plain_layer[256];
     int n_fused, n_plain;
     layer_kinds(decode, fused_layer, sizeof fused_layer, &n_fused);
     layer_kinds(plain, plain_layer, sizeof plain_layer, &n_plain);
-    CHECK(!strcmp(fused_layer, "rmsnorm_matmul rope_append attention matmul rmsnorm_matmul_swiglu matmul"),
+    CHECK(!strcmp(fused_layer, "rmsnorm_matmul_rope_append attention matmul rmsnorm_matmul_swiglu matmul"),
           "a fused decode layer: %s", fused_layer);
     CHECK(!strcmp(plain_layer, "rmsnorm matmul rope_append attention matmul rmsnorm matmul swiglu matmul"),
           "an unfused decode layer: %s", plain_layer);
@@ -386,14 +389,18 @@ static void test_fusion(const mot_model *m, const mot_route *r) {
     /* every fused op: its parts are the unfused plan's ops, in order */
     for (int i = 0, k = 0; i < decode->n_ops && k < plain->n_ops; i++) {
         const mot_plan_op *op = &decode->ops[i];
-        const int parts = op->kind == MOT_OP_RMSNORM_MATMUL ? 2 : op->kind == MOT_OP_RMSNORM_MATMUL_SWIGLU ? 3 : 1;
+        const int parts = op->kind == MOT_OP_RMSNORM_MATMUL ? 2
+                          : op->kind == MOT_OP_RMSNORM_MATMUL_SWIGLU || op->kind == MOT_OP_RMSNORM_MATMUL_ROPE_APPEND ? 3
+                                                                                                                   : 1;
         for (int q = 0; q < parts && k < plain->n_ops; q++, k++) {
             mot_plan_op part = parts == 1 ? *op : mot_plan_op_part(op, q);
             const mot_plan_op *want = &plain->ops[k];
             CHECK(part.kind == want->kind && part.node_id == want->node_id && part.lane == want->lane &&
                       part.layer == want->layer && part.n_w == want->n_w && part.reads == want->reads &&
                       (parts == 1 || q != 1 || !memcmp(&part.matmul, &want->matmul, sizeof part.matmul)) &&
-                      (parts == 1 || q != 0 || !memcmp(&part.rmsnorm, &want->rmsnorm, sizeof part.rmsnorm)),
+                      (parts == 1 || q != 0 || !memcmp(&part.rmsnorm, &want->rmsnorm, sizeof part.rmsnorm)) &&
+                      (parts == 1 || q != 2 || want->kind != MOT_OP_ROPE_APPEND ||
+                       !memcmp(&part.rope_append, &want->rope_append, sizeof part.rope_append)),
                   "op %d part %d is not unfused op %d (%s)", i, q, k, mot_op_kind_name(want->kind));
         }
     }
@@ -567,8 +574,8 @@ static void check_graph_fusion(const fake_graph *g, int fused) {
     int n_fused = 0, n_plain = 0;
     for (int i = 0; i < g->n_nodes; i++) {
         const mot_op_kind k = g->nodes[i].launch.op->kind;
-        n_fused += k == MOT_OP_RMSNORM_MATMUL || k == MOT_OP_RMSNORM_MATMUL_SWIGLU;
-        n_plain += k == MOT_OP_RMSNORM || k == MOT_OP_RMSNORM_LAST || k == MOT_OP_SWIGLU;
+        n_fused += k == MOT_OP_RMSNORM_MATMUL || k == MOT_OP_RMSNORM_MATMUL_SWIGLU || k == MOT_OP_RMSNORM_MATMUL_ROPE_APPEND;
+        n_plain += k == MOT_OP_RMSNORM || k == MOT_OP_RMSNORM_LAST || k == MOT_OP_SWIGLU || k == MOT_OP_ROPE_APPEND;
     }
     CHECK(fused ? n_fused > 0 && n_plain == 0 : n_fused == 0 && n_plain > 0,
           "%s decode graph: %d fused launches, %d norm/swiglu launches", fused ? "a fused" : "an unfused", n_fused,
