@@ -167,6 +167,7 @@ void mot_schedule_backend(const mot_schedule *s, const mot_backend_options *base
     out->graphs = s->graphs;
     out->graph_cache = s->graph_cache;
     out->plan_cache = s->plan_cache;
+    out->unfused = !s->fuse;
     out->precision_fast = s->precision == 1; /* the CUDA backend's share; the CPU's: mot_schedule_apply_cpu */
     out->n_threads_per_lane = s->n_threads_per_lane;
     for (int i = 0; i < s->n_threads_per_lane; i++) {

@@ -22,6 +22,8 @@ typedef struct {
     int allow_nonfinite;  /* go on when a prompt's logits hold NaN/inf (--allow-nonfinite); else an error */
     int precision_fast;   /* CUDA: `precision: fast`, tensor-core GEMMs over f16/bf16 weights (SPEC 1.7);
                              0 = exact. (The CPU's share is global: mot_cpu_set_precision_fast.) */
+    int unfused;          /* decode plans keep RMSNORM, MATMUL, SWIGLU apart (the schedule's `fuse: off`;
+                             mot_plan_source.unfused); 0: fused */
 } mot_backend_options;
 
 typedef struct mot_backend mot_backend;

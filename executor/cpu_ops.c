@@ -85,6 +85,52 @@ static void cpu_run_matmul(const mot_plan_op *op, char *arena, mot_sampler *samp
     }
 }
 
+/* RMSNORM(_LAST) -> MATMUL (-> SWIGLU) fused by the plan (scheduler/plan_fuse.c): the decode
+ * GEMV with the norm and SwiGLU folded in, exactly as the executor fuses the separate ops at
+ * run time (mot_cpu_fusion_span below: the same jobs, x and fusion, so the same bits); where
+ * that GEMV cannot take it (the GEMM's row counts, a norm too wide for the stack copy), the
+ * parts one after another, as the unfused plan runs them. */
+static void cpu_run_fused(const mot_plan_op *op, char *arena, mot_sampler *samplers, int swiglu, int rope) {
+    const mot_op_rmsnorm_matmul *fm = &op->rmsnorm_matmul;
+    const int n = lane_of(op, arena)->n_new;
+    const int rows = fm->matmul.single_row ? 1 : n;
+    mot_matmul_job jobs[MOT_OP_MAX_W];
+    for (int j = 0; j < op->n_w; j++) {
+        jobs[j] = (mot_matmul_job){F(fm->matmul.y[j]), op->w[j], op->bias[j], 0};
+    }
+    /* norm + matmul + swiglu, else norm + matmul and the swiglu after it, as the run-time
+     * fusion would have split them */
+    for (int sw = swiglu; sw >= 0 && n > 0; sw--) {
+        const mot_gemv_fusion f = {fm->norm.weight, fm->norm.eps, F(fm->norm.out), sw};
+        if (mot_cpu_gemv_can_fuse(jobs, op->n_w, rows, &f)) {
+            const float *x = fm->matmul.single_row ? F(fm->norm.x) + (int64_t)(n - 1) * fm->norm.d : F(fm->norm.x);
+            mot_cpu_matmul_gemv_fused(jobs, op->n_w, x, rows, &f);
+            if ((swiglu && !sw) || rope) { /* the rotation and the KV append: as the next op */
+                const mot_plan_op one = mot_plan_op_part(op, 2);
+                mot_cpu_run_op(&one, arena, samplers);
+            }
+            return;
+        }
+    }
+    for (int part = 0; part < 2 + (swiglu || rope); part++) {
+        const mot_plan_op one = mot_plan_op_part(op, part);
+        mot_cpu_run_op(&one, arena, samplers);
+    }
+}
+
+static void cpu_run_rmsnorm_matmul(const mot_plan_op *op, char *arena, mot_sampler *samplers) {
+    cpu_run_fused(op, arena, samplers, 0, 0);
+}
+
+static void cpu_run_rmsnorm_matmul_swiglu(const mot_plan_op *op, char *arena, mot_sampler *samplers) {
+    cpu_run_fused(op, arena, samplers, 1, 0);
+}
+
+/* ...and RoPE with the KV append after the q/k/v GEMV (the CPU runs it as its own pass). */
+static void cpu_run_rmsnorm_matmul_rope_append(const mot_plan_op *op, char *arena, mot_sampler *samplers) {
+    cpu_run_fused(op, arena, samplers, 0, 1);
+}
+
 /* RoPE on the new q and k rows, then k and v rows into the cache at pos. */
 static void cpu_run_rope_append(const mot_plan_op *op, char *arena, mot_sampler *samplers) {
     const mot_op_rope_append *r = &op->rope_append;
@@ -166,33 +212,12 @@ void mot_cpu_run_op(const mot_plan_op *op, char *arena, mot_sampler *samplers) {
 
 /* ---- fusion ------------------------------------------------------------------------------ */
 
-static int same_buf(mot_buf a, mot_buf b) { return a.off == b.off && a.bytes > 0 && b.bytes > 0; }
-
 /* prog[i + k]'s op when it is a RUN of lane's, else NULL */
 static const mot_plan_op *run_of_lane(const mot_plan *p, int i, int lane) {
     if (i >= p->n_instrs || p->prog[i].kind != MOT_INSTR_RUN || p->prog[i].lane != lane) {
         return NULL;
     }
     return &p->ops[p->prog[i].arg];
-}
-
-/* a: an RMSNORM (all rows, or the last) whose output b, a plain MATMUL over the same rows, reads */
-static int norm_feeds(const mot_plan_op *a, const mot_plan_op *b) {
-    if (b->kind != MOT_OP_MATMUL) {
-        return 0;
-    }
-    const mot_op_rmsnorm *r = &a->rmsnorm;
-    const mot_op_matmul *m = &b->matmul;
-    const int rows_match = (a->kind == MOT_OP_RMSNORM && !m->single_row) ||
-                           (a->kind == MOT_OP_RMSNORM_LAST && m->single_row);
-    return rows_match && !m->accumulate && same_buf(r->out, m->x) && r->d == b->w[0]->cols && r->out.off != r->x.off;
-}
-
-/* c: the SWIGLU on b's two outputs (gate = y[0], up = y[1]) */
-static int swiglu_after(const mot_plan_op *b, const mot_plan_op *c) {
-    return c && c->kind == MOT_OP_SWIGLU && b->kind == MOT_OP_MATMUL && b->n_w == 2 && !b->matmul.accumulate &&
-           same_buf(c->swiglu.gate, b->matmul.y[0]) && same_buf(c->swiglu.up, b->matmul.y[1]) &&
-           c->swiglu.f == b->w[0]->rows;
 }
 
 /* The fused GEMV of span ops from prog[i]: its jobs, rows, fusion and x; returns the number
@@ -232,13 +257,13 @@ int mot_cpu_fusion_span(const mot_plan *p, int i, const char *arena) {
     if (!b) {
         return 1;
     }
-    if ((a->kind == MOT_OP_RMSNORM || a->kind == MOT_OP_RMSNORM_LAST) && norm_feeds(a, b)) {
-        if (swiglu_after(b, run_of_lane(p, i + 2, a->lane)) && can_run_fused(p, i, 3, arena)) {
+    if ((a->kind == MOT_OP_RMSNORM || a->kind == MOT_OP_RMSNORM_LAST) && mot_plan_op_norm_feeds(a, b)) {
+        if (mot_plan_op_swiglu_after(b, run_of_lane(p, i + 2, a->lane)) && can_run_fused(p, i, 3, arena)) {
             return 3;
         }
         return can_run_fused(p, i, 2, arena) ? 2 : 1;
     }
-    return swiglu_after(a, b) && can_run_fused(p, i, 2, arena) ? 2 : 1;
+    return mot_plan_op_swiglu_after(a, b) && can_run_fused(p, i, 2, arena) ? 2 : 1;
 }
 
 void mot_cpu_run_span(const mot_plan *p, int i, int span, char *arena, mot_sampler *samplers) {

@@ -27,6 +27,15 @@
       "out[0] = rmsnorm(x[n-1]) * weight: the last row only (before the LM head)")                                  \
     X(MATMUL, matmul, MOT_READS_N_NEW, mot_ref_linear, mot_cpu_matmul_multi, mot_cuda_op_matmul,                     \
       "y_j[rows, w_j.rows] = x[rows, cols] w_j^T (+ bias_j), j < n_w; accumulate: y_0 += (through scratch)")        \
+    X(RMSNORM_MATMUL, rmsnorm_matmul, MOT_READS_N_NEW, mot_ref_norm_linear_swiglu, mot_cpu_matmul_gemv_fused,       \
+      mot_cuda_op_rmsnorm_matmul,                                                                                    \
+      "norm.out = rmsnorm(norm.x) * weight, then matmul over it (decode plans: RMSNORM(_LAST) + MATMUL fused)")     \
+    X(RMSNORM_MATMUL_SWIGLU, rmsnorm_matmul_swiglu, MOT_READS_N_NEW, mot_ref_norm_linear_swiglu,                     \
+      mot_cpu_matmul_gemv_fused, mot_cuda_op_rmsnorm_matmul_swiglu,                                                  \
+      "rmsnorm_matmul on gate, up, then gate = silu(gate) * up (decode: RMSNORM + MATMUL + SWIGLU fused)")          \
+    X(RMSNORM_MATMUL_ROPE_APPEND, rmsnorm_matmul_rope_append, MOT_READS_POS | MOT_READS_N_NEW,                      \
+      mot_ref_norm_qkv_rope_append, mot_cpu_matmul_gemv_fused, mot_cuda_op_rmsnorm_matmul_rope_append,             \
+      "rmsnorm_matmul on q, k, v, then rope_append (decode: RMSNORM + MATMUL + ROPE_APPEND fused)")               \
     X(ROPE_APPEND, rope_append, MOT_READS_POS | MOT_READS_N_NEW, mot_ref_rope_append, mot_cpu_rope_append,          \
       mot_cuda_op_rope_append, "RoPE on q, k in place at pos..pos+n-1, then k and v into the layer's KV cache")     \
     X(ATTENTION, attention, MOT_READS_POS | MOT_READS_N_NEW, mot_ref_attention, mot_cpu_attention,                  \

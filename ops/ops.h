@@ -43,6 +43,12 @@ void mot_ref_linear(float *y, const float *x, const mot_weight *w, const float *
  * SwiGLU of y[0] (gate) and y[1] (up) into y[0]. */
 void mot_ref_norm_linear_swiglu(float *norm_out, float *const *y, const float *x, const float *norm_w, float eps,
                                 const mot_weight *const *w, const float *const *bias, int n_w, int n, int swiglu);
+/* RMSNORM_MATMUL_ROPE_APPEND: the norm and q, k, v = y[0..2] as above, then
+ * mot_ref_rope_append on them at pos0. */
+void mot_ref_norm_qkv_rope_append(float *norm_out, float *const *y, const float *x, const float *norm_w, float eps,
+                                  const mot_weight *const *w, const float *const *bias, int n, float *kc, float *vc,
+                                  int64_t kv_stride, int64_t head_stride, int n_heads, int n_kv, int hd, int pos0,
+                                  const float *inv_freq);
 
 /* Sampling given the uniform draw u in [0, 1) (ops/ref_sample.c: the rule, spelled out there).
  * temperature <= 0: mot_ref_argmax (first largest; NaN never wins; NaN at x[0] gives 0). */

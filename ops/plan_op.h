@@ -78,6 +78,19 @@ typedef struct {
     const float *inv_freq; /* [hd / 2] */
 } mot_op_rope_append;
 
+/* RMSNORM_MATMUL and RMSNORM_MATMUL_SWIGLU: the plan's fusions of a decode step
+ * (scheduler/plan_fuse.c), as the ops they replace would run one after another:
+ *   norm    RMSNORM, or RMSNORM_LAST when matmul.single_row (x's last row into out [1, d]);
+ *           its out is still written (later ops may read it);
+ *   matmul  over norm.out (matmul.x == norm.out), no accumulate; the op's w, bias as MATMUL's;
+ *   _SWIGLU then gate = silu(gate) * up, gate = matmul.y[0], up = matmul.y[1], f = w[0].rows;
+ *   _ROPE_APPEND then rope (its q, k, v are matmul.y[0..2]), as ROPE_APPEND. */
+typedef struct {
+    mot_op_rmsnorm norm;
+    mot_op_matmul matmul;
+    mot_op_rope_append rope; /* _ROPE_APPEND only */
+} mot_op_rmsnorm_matmul;
+
 typedef struct {
     mot_buf q, out;      /* [n, n_heads, hd] */
     mot_op_kv kv;        /* keys/values [0, pos + n) */
@@ -147,6 +160,7 @@ typedef struct {
         mot_op_embed embed;
         mot_op_rmsnorm rmsnorm;
         mot_op_matmul matmul;
+        mot_op_rmsnorm_matmul rmsnorm_matmul; /* and RMSNORM_MATMUL_SWIGLU, _ROPE_APPEND */
         mot_op_rope_append rope_append;
         mot_op_attention attention;
         mot_op_swiglu swiglu;
@@ -162,6 +176,23 @@ typedef struct {
  * with their lengths in floats: what a backend with its own memory maps. Returns how many
  * (at most 2). */
 int mot_plan_op_vectors(mot_plan_op *op, const float **field[2], int64_t len[2]);
+
+/* The plan's fusions (scheduler/plan_fuse.c; the CPU executor fuses the same pairs at run time
+ * in plans that keep them apart): whether norm (RMSNORM over all rows, or RMSNORM_LAST before
+ * a single_row MATMUL) writes exactly the input mm (a MATMUL without accumulate) reads, and
+ * whether sw is the SWIGLU of mm's two outputs (gate y[0], up y[1]). Static checks only: the
+ * lanes and the order of the program are the caller's. */
+int mot_plan_op_norm_feeds(const mot_plan_op *norm, const mot_plan_op *mm);
+int mot_plan_op_swiglu_after(const mot_plan_op *mm, const mot_plan_op *sw);
+/* and whether rp is the ROPE_APPEND of mm's three outputs (q y[0], k y[1], v y[2]), their
+ * widths n_heads * hd, n_kv * hd, n_kv * hd. */
+int mot_plan_op_rope_after(const mot_plan_op *mm, const mot_plan_op *rp);
+/* The fused op: norm's place, kind, node and parameters of all (after: NULL for
+ * RMSNORM_MATMUL; a SWIGLU, whose buffers are mm's outputs; a ROPE_APPEND). */
+mot_plan_op mot_plan_op_fuse(const mot_plan_op *norm, const mot_plan_op *mm, const mot_plan_op *after);
+/* The parts of a fused op as the plain ops they replace: part 0 the RMSNORM(_LAST), 1 the
+ * MATMUL, 2 the SWIGLU or ROPE_APPEND (the kinds that have one). */
+mot_plan_op mot_plan_op_part(const mot_plan_op *fused, int part);
 
 const char *mot_op_kind_name(mot_op_kind k);
 /* The step-varying values the kind reads (the op table's reads). */

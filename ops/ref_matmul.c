@@ -71,3 +71,11 @@ void mot_ref_norm_linear_swiglu(float *norm_out, float *const *y, const float *x
         mot_ref_swiglu(y[0], y[0], y[1], n, (int)w[0]->rows);
     }
 }
+
+void mot_ref_norm_qkv_rope_append(float *norm_out, float *const *y, const float *x, const float *norm_w, float eps,
+                                  const mot_weight *const *w, const float *const *bias, int n, float *kc, float *vc,
+                                  int64_t kv_stride, int64_t head_stride, int n_heads, int n_kv, int hd, int pos0,
+                                  const float *inv_freq) {
+    mot_ref_norm_linear_swiglu(norm_out, y, x, norm_w, eps, w, bias, 3, n, 0);
+    mot_ref_rope_append(y[0], y[1], y[2], kc, vc, kv_stride, head_stride, n, n_heads, n_kv, hd, pos0, inv_freq);
+}

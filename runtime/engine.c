@@ -13,6 +13,7 @@ _Static_assert(sizeof(int) == sizeof(int32_t), "token buffers are int32");
 mot_status mot_engine_open(mot_engine *e, const mot_plan_source *src, const mot_engine_options *o) {
     memset(e, 0, sizeof *e);
     e->src = *src;
+    e->src.unfused |= o->backend.unfused; /* the schedule's `fuse: off` */
     MOT_TRY(mot_arena_plan(&e->src, &e->layout));
     const int plans = o->plan_cache > 0 ? o->plan_cache : o->backend.plan_cache;
     MOT_TRY(mot_plan_cache_init(&e->plans, plans > 0 ? plans : 8));

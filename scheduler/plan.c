@@ -53,6 +53,20 @@ int mot_plan_op_writes(const mot_plan_op *op, mot_buf *out, int cap) {
             n = push(out, n, cap, op->matmul.y[j]);
         }
         return push(out, n, cap, op->matmul.scratch);
+    case MOT_OP_RMSNORM_MATMUL:
+    case MOT_OP_RMSNORM_MATMUL_SWIGLU: /* the norm's output, then the matmul's (gate in place) */
+        n = push(out, n, cap, op->rmsnorm_matmul.norm.out);
+        for (int j = 0; j < MOT_OP_MAX_W; j++) {
+            n = push(out, n, cap, op->rmsnorm_matmul.matmul.y[j]);
+        }
+        return n;
+    case MOT_OP_RMSNORM_MATMUL_ROPE_APPEND: /* the norm's output, q, k, v, then the caches */
+        n = push(out, n, cap, op->rmsnorm_matmul.norm.out);
+        for (int j = 0; j < MOT_OP_MAX_W; j++) {
+            n = push(out, n, cap, op->rmsnorm_matmul.matmul.y[j]);
+        }
+        n = push(out, n, cap, op->rmsnorm_matmul.rope.kv.k_cache);
+        return push(out, n, cap, op->rmsnorm_matmul.rope.kv.v_cache);
     case MOT_OP_ROPE_APPEND:
         n = push(out, n, cap, op->rope_append.q);
         n = push(out, n, cap, op->rope_append.k);
@@ -91,6 +105,10 @@ static int reads_buffers(const mot_plan_op *op, mot_buf *out, int n, int cap) {
     case MOT_OP_MATMUL:
         n = push(out, n, cap, op->matmul.x);
         return op->matmul.accumulate ? push(out, n, cap, op->matmul.y[0]) : n; /* read-modify-write */
+    case MOT_OP_RMSNORM_MATMUL:
+    case MOT_OP_RMSNORM_MATMUL_SWIGLU: /* the matmul reads only what the norm wrote */
+    case MOT_OP_RMSNORM_MATMUL_ROPE_APPEND:
+        return push(out, n, cap, op->rmsnorm_matmul.norm.x);
     case MOT_OP_ROPE_APPEND: /* q and k: read-modify-write */
         n = push(out, n, cap, op->rope_append.q);
         n = push(out, n, cap, op->rope_append.k);
@@ -161,7 +179,7 @@ void mot_plan_print(const mot_plan *p, void *file) {
         const mot_instr *in = &p->prog[i];
         if (in->kind == MOT_INSTR_RUN) {
             const mot_plan_op *op = &p->ops[in->arg];
-            fprintf(f, "  lane %d  run    %-15s %-9s stack %2d layer %3d", in->lane, mot_op_kind_name(op->kind),
+            fprintf(f, "  lane %d  run    %-21s %-9s stack %2d layer %3d", in->lane, mot_op_kind_name(op->kind),
                     mot_node_kind_name(op->node), op->stack, op->layer);
             if (op->kind == MOT_OP_CROSS_ATTENTION) { /* the speaking lanes: whose latents are the keys */
                 fputs(" keys from lanes", f);

@@ -65,6 +65,16 @@ struct mot_arena_layout_s;
 mot_status mot_plan_compile(const struct mot_plan_source_s *src, const struct mot_arena_layout_s *arena,
                             mot_phase phase, mot_plan **out);
 
+/* The plan-level fusions of a decode step (scheduler/plan_fuse.c; mot_plan_compile runs it on
+ * decode plans unless the source says unfused): on each lane, RMSNORM -> MATMUL -> SWIGLU
+ * (the FFN) becomes one RMSNORM_MATMUL_SWIGLU, RMSNORM -> MATMUL -> ROPE_APPEND (attention's
+ * q/k/v) one RMSNORM_MATMUL_ROPE_APPEND, RMSNORM(_LAST) -> MATMUL (the LM head) one
+ * RMSNORM_MATMUL, when the three (two) are consecutive RUNs of the lane and each reads what
+ * the one before it wrote (mot_plan_op_norm_feeds, _swiglu_after, _rope_after). Ops and
+ * program shrink in place; events, nodes and the other ops are unchanged. Returns the number
+ * of ops removed. */
+int mot_plan_fuse(mot_plan *p);
+
 /* Human-readable listing (mot graph --plan, tests): one line per instruction. */
 void mot_plan_print(const mot_plan *p, void *file /* FILE* */);
 

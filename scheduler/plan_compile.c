@@ -580,6 +580,9 @@ mot_status mot_plan_compile(const mot_plan_source *src, const mot_arena_layout *
     b.p->key.arena_generation = arena->generation;
     b.p->id = __atomic_add_fetch(&next_plan_id, 1, __ATOMIC_RELAXED);
     mot_status st = compile(&b);
+    if (st == MOT_OK && phase == MOT_PHASE_DECODE && !src->unfused) {
+        mot_plan_fuse(b.p);
+    }
     if (st != MOT_OK) {
         mot_plan_free(b.p);
         return st;

@@ -22,6 +22,8 @@ typedef struct mot_plan_source_s {
     int shared_dim, heads;           /* d_s, H */
     const mot_interaction_weights *inter; /* [stacks] */
     int ignore_eos;                  /* benchmarks: no lane dies at EOS */
+    int unfused;                     /* decode plans keep RMSNORM, MATMUL, SWIGLU apart (the
+                                        schedule's `fuse: off`; scheduler/plan_fuse.c) */
     /* sizes of the session (the arena): per lane */
     int ctx[MOT_MAX_LANES];          /* KV cache and latent cache rows */
     int max_rows[MOT_MAX_LANES];     /* tokens one pass may feed */

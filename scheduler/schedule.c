@@ -11,11 +11,12 @@
 #include "kernels/cpu/quant.h"
 
 static const char *const keys[] = {"threads", "lanes", "threads_per_lane", "gemm_from_f32", "gemm_from_lowp",
-                                   "gemm_kc", "gemm_mc", "graphs", "graph_cache", "plan_cache", "kv_layout", "precision", "quant_gemv", NULL};
+                                   "gemm_kc", "gemm_mc", "graphs", "graph_cache", "plan_cache", "kv_layout", "precision", "quant_gemv", "fuse", NULL};
 static const char *const lane_modes[] = {"serial", "concurrent", NULL};
 static const char *const booleans[] = {"false", "true", NULL};
 static const char *const kv_layouts[] = {"f32", NULL};
 static const char *const precisions[] = {"exact", "fast", NULL};
+static const char *const on_off[] = {"off", "on", NULL};
 /* indexed by MOT_QUANT_GEMV_* (kernels/cpu/kernels.h) */
 static const char *const quant_gemv_modes[] = {"auto", "interleaved", "sequential", NULL};
 
@@ -28,6 +29,7 @@ void mot_schedule_defaults(mot_schedule *s) {
     s->graphs = 1;
     s->graph_cache = 8;
     s->plan_cache = 8;
+    s->fuse = 1;
 }
 
 int mot_threads_max(void) {
@@ -88,6 +90,7 @@ static mot_status parse(yaml_tree *t, mot_schedule *s) {
     if ((v = yaml_tree_get(t, root, "kv_layout", NULL))) MOT_TRY(yaml_tree_choice(t, v, "kv_layout", kv_layouts, &s->kv_layout));
     if ((v = yaml_tree_get(t, root, "precision", NULL))) MOT_TRY(yaml_tree_choice(t, v, "precision", precisions, &s->precision));
     if ((v = yaml_tree_get(t, root, "quant_gemv", NULL))) MOT_TRY(yaml_tree_choice(t, v, "quant_gemv", quant_gemv_modes, &s->quant_gemv));
+    if ((v = yaml_tree_get(t, root, "fuse", NULL))) MOT_TRY(yaml_tree_choice(t, v, "fuse", on_off, &s->fuse));
     return MOT_OK;
 }
 
@@ -121,6 +124,7 @@ void mot_schedule_write(const mot_schedule *s, const char *header, FILE *f) {
             s->plan_cache, kv_layouts[s->kv_layout]);
     fprintf(f, "precision: %s\n", precisions[s->precision]);
     fprintf(f, "quant_gemv: %s\n", quant_gemv_modes[s->quant_gemv]);
+    fprintf(f, "fuse: %s\n", on_off[s->fuse]);
 }
 
 void mot_schedule_describe(const mot_schedule *s, char *buf, size_t cap) {
@@ -130,10 +134,10 @@ void mot_schedule_describe(const mot_schedule *s, char *buf, size_t cap) {
     for (int i = 0, at = 0; i < s->n_threads_per_lane && at < (int)sizeof per_lane; i++) {
         at += snprintf(per_lane + at, sizeof per_lane - (size_t)at, "%s%d", i ? "+" : " ", s->threads_per_lane[i]);
     }
-    snprintf(buf, cap, "threads %s, lanes %s%s, gemm_from %d/%d, gemm blocking kc %d mc %d, graphs %s (%d), plan cache %d, precision %s, quant gemv %s",
+    snprintf(buf, cap, "threads %s, lanes %s%s, gemm_from %d/%d, gemm blocking kc %d mc %d, graphs %s (%d), plan cache %d, precision %s, quant gemv %s, fuse %s",
              s->threads ? threads : "all", lane_modes[s->concurrent_lanes], per_lane, s->gemm_from_f32,
              s->gemm_from_lowp, s->gemm_kc, s->gemm_mc, s->graphs ? "on" : "off", s->graph_cache, s->plan_cache,
-             precisions[s->precision], quant_gemv_modes[s->quant_gemv]);
+             precisions[s->precision], quant_gemv_modes[s->quant_gemv], on_off[s->fuse]);
 }
 
 void mot_schedule_apply_cpu(const mot_schedule *s) {

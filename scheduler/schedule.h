@@ -25,6 +25,8 @@ typedef struct {
                                            activations against quantized weights; SPEC 1.7) */
     int quant_gemv;                     /* CPU: how the decode GEMV streams quantized rows:
                                            MOT_QUANT_GEMV_AUTO / _INTERLEAVED / _SEQUENTIAL */
+    int fuse;                           /* 1 = "on": decode plans fuse RMSNORM + MATMUL (+ SWIGLU / ROPE_APPEND)
+                                           into one op (scheduler/plan_fuse.c); 0 = "off" */
 } mot_schedule;
 
 void mot_schedule_defaults(mot_schedule *s);

@@ -71,6 +71,33 @@ mot_status mot_cuda_quant_embed(float *out, const mot_weight *table, const int *
 #define MOT_CUDA_GEMV_MAX_N 7
 mot_status mot_cuda_matmul_gemv(float *y, const float *x, const mot_weight *w, int n, const float *bias,
                                 const float *res, mot_cuda_stream stream);
+/* The decode GEMV with an RMSNorm prologue (kernels/cuda/matmul_gemv.cu; the plan's fused
+ * RMSNORM_MATMUL(_SWIGLU), kernels/cuda/matmul_fused.cu), one launch for n_w weights of one
+ * dtype (f32, f16 or bf16) and cols = d:
+ *   xn[t] = x[t] * rsqrt(mean(x[t]^2) + eps) * norm_w       (each block computes the scale)
+ *   y_j[t, r] = xn[t] . W_j[r] (+ bias_j[r])                 t < n <= MOT_CUDA_GEMV_MAX_N
+ *   swiglu (n_w 2, equal rows, no bias): then y_0 = silu(y_0) * y_1 (y_1 keeps up)
+ *   rope (n_w 3: q [n_heads * hd], k, v [n_kv * hd], no bias): then rows t < n_new of q and k
+ *     rotated at position pos + t and k, v stored into the caches, as ROPE_APPEND does (each
+ *     unit of work owns the pair of rows i, i + hd/2 of a head that RoPE rotates together)
+ * ls: the lane's step values on the device (n_new, pos; NULL: n_new = n, pos 0). last (n = 1):
+ * x's row n_new - 1 (the LM head's RMSNORM_LAST). norm_out [n, d] (or NULL) also receives xn,
+ * its rows below n_new only. Never allocates or synchronizes: capturable.
+ * mot_cuda_gemv_norm_takes: whether it can (bias, rope may be NULL); otherwise the caller runs
+ * the parts. */
+typedef struct {
+    float *k_cache, *v_cache;    /* the layer's caches (device): kv head g of position j at
+                                    j * kv_stride + g * head_stride floats */
+    const float *inv_freq;       /* [hd / 2], device */
+    int n_heads, n_kv, hd, kv_stride;
+    int64_t head_stride;
+} mot_cuda_gemv_rope;
+int mot_cuda_gemv_norm_takes(const mot_weight *w, const float *const *bias, int n_w, int n, int d, int swiglu,
+                             const mot_cuda_gemv_rope *rope);
+mot_status mot_cuda_gemv_norm(float *const *y, const mot_weight *w, const float *const *bias, int n_w,
+                              const float *x, const float *norm_w, float eps, float *norm_out,
+                              const mot_lane_step *ls, int last, int n, int swiglu, const mot_cuda_gemv_rope *rope,
+                              mot_cuda_stream stream);
 /* out[r, cols] = W[r0 + r, :] widened to f32 for r < nrows (f16/bf16 W; kernels/cuda/matmul.cu):
  * the tiles exact-precision GEMMs multiply by SGEMM. */
 mot_status mot_cuda_widen_rows(float *out, const mot_weight *w, int64_t r0, int nrows, mot_cuda_stream stream);

@@ -239,3 +239,379 @@ extern "C" mot_status mot_cuda_matmul_gemv(float *y, const float *x, const mot_w
     MOT_CUDA_LAUNCHED();
     return MOT_OK;
 }
+
+// ---- The decode GEMV with an RMSNorm prologue and a SwiGLU epilogue (the plan's fused
+// RMSNORM_MATMUL / RMSNORM_MATMUL_SWIGLU, kernels/cuda/matmul_fused.cu) ----
+// One launch for all the op's weights (q/k/v: three row ranges of the grid; gate/up: one, each
+// warp group owning row r of both). Every block first computes the inverse RMS of each of the
+// n rows of x (d <= a few 16k floats: read from L2 by every block, as cheap as the GEMV's own
+// reads of x) by the same fixed-order block reduction as rmsnorm_kernel (norm.cu), over this
+// block's 128 threads instead of 256: a different but fixed summation order. The normed x is
+// then formed in registers, x * scale * w as rmsnorm_row rounds it, and FMA'd with the
+// weights exactly as gemv_kernel does; block 0 also writes it to norm_out (the norm's output,
+// which later ops may read), for the rows the lane has.
+
+// acc[t] += sum_j f[j] xn[t, c + j], xn = x[t] * scale[t] * nw. xv: x and nw rows are 16-byte
+// aligned at every multiple of 4 columns.
+template <int V, int NT>
+__device__ __forceinline__ void gemv_fma_norm(float *acc, const float *f, const float *__restrict__ x,
+                                              const float *__restrict__ nw, const float *scale, int cols, int c,
+                                              int n, bool xv) {
+    float g[V];
+    if (xv) {
+#pragma unroll
+        for (int j = 0; j < V; j += 4) {
+            const float4 v = __ldg((const float4 *)(nw + c + j));
+            g[j] = v.x, g[j + 1] = v.y, g[j + 2] = v.z, g[j + 3] = v.w;
+        }
+    } else {
+#pragma unroll
+        for (int j = 0; j < V; j++) {
+            g[j] = __ldg(nw + c + j);
+        }
+    }
+#pragma unroll
+    for (int t = 0; t < NT; t++) {
+        if (t < n) {
+            const float *xp = x + (size_t)t * cols + c;
+            const float s = scale[t];
+            float a = acc[t];
+            if (xv) {
+#pragma unroll
+                for (int j = 0; j < V; j += 4) {
+                    const float4 v = __ldg((const float4 *)(xp + j));
+                    a = fmaf(f[j], v.x * s * g[j], a);
+                    a = fmaf(f[j + 1], v.y * s * g[j + 1], a);
+                    a = fmaf(f[j + 2], v.z * s * g[j + 2], a);
+                    a = fmaf(f[j + 3], v.w * s * g[j + 3], a);
+                }
+            } else {
+#pragma unroll
+                for (int j = 0; j < V; j++) {
+                    a = fmaf(f[j], __ldg(xp + j) * s * g[j], a);
+                }
+            }
+            acc[t] = a;
+        }
+    }
+}
+
+// This lane's share of row wr's products with the normed x (gemv_kernel's loop, same order).
+template <typename T, int NT, int WPR>
+__device__ __forceinline__ void gemv_norm_row(float *acc, const T *__restrict__ wr, const float *__restrict__ x,
+                                              const float *__restrict__ nw, const float *scale, int cols, int n,
+                                              int slice, int lane, bool xv) {
+    constexpr int V = gemv_vec<T>::N;
+    constexpr int STEP = 32 * WPR;
+    const bool wv = ((uintptr_t)wr & 15) == 0;
+    const int nvec = wv ? cols / V : 0;
+    const uint4 *w4 = (const uint4 *)wr;
+    int v = slice * 32 + lane;
+    for (; v + (GEMV_UNROLL - 1) * STEP < nvec; v += GEMV_UNROLL * STEP) {
+        uint4 u[GEMV_UNROLL];
+#pragma unroll
+        for (int i = 0; i < GEMV_UNROLL; i++) {
+            u[i] = __ldcs(w4 + v + i * STEP);
+        }
+#pragma unroll
+        for (int i = 0; i < GEMV_UNROLL; i++) {
+            float f[V];
+            gemv_vec<T>::widen(u[i], f);
+            gemv_fma_norm<V, NT>(acc, f, x, nw, scale, cols, (v + i * STEP) * V, n, xv);
+        }
+    }
+    for (; v < nvec; v += STEP) {
+        float f[V];
+        gemv_vec<T>::widen(__ldcs(w4 + v), f);
+        gemv_fma_norm<V, NT>(acc, f, x, nw, scale, cols, v * V, n, xv);
+    }
+    for (int c = nvec * V + slice * 32 + lane; c < cols; c += STEP) {
+        const float f = mot_to_float<T>(wr[c]);
+        const float g = __ldg(nw + c);
+#pragma unroll
+        for (int t = 0; t < NT; t++) {
+            if (t < n) {
+                acc[t] = fmaf(f, __ldg(x + (size_t)t * cols + c) * scale[t] * g, acc[t]);
+            }
+        }
+    }
+}
+
+// The weights of one fused launch (by value: kernel parameters). Weight j owns the blocks
+// [first_block[j], first_block[j + 1]) and units[j] units of work, a unit being one row, or a
+// pair of rows: GEMV_SWIGLU, one range for row u of gate (weight 0) and of up (weight 1);
+// GEMV_ROPE, q (0) and k (1) in pairs (row i and row i + hd/2 of a head, which RoPE rotates
+// together), v (2) in rows.
+enum { GEMV_PLAIN = 0, GEMV_SWIGLU = 1, GEMV_ROPE = 2 };
+struct gemv_norm_mats {
+    const void *w[MOT_OP_MAX_W];
+    float *y[MOT_OP_MAX_W];
+    const float *bias[MOT_OP_MAX_W];
+    int rows[MOT_OP_MAX_W], units[MOT_OP_MAX_W];
+    int first_block[MOT_OP_MAX_W + 1];
+    int n_w;
+    mot_cuda_gemv_rope rope; // GEMV_ROPE only
+};
+
+// x: [n, cols] (last: the row n_live - 1 of x, n = 1); nw: [cols]; norm_out: [n, cols] or NULL;
+// ls: the lane's step values on the device (NULL: n_new = n, pos 0): norm_out rows and (RoPE)
+// the rotation and the cache rows only below its n_new, at positions pos...
+template <typename T, int NT, int WPR, int MODE>
+__global__ void __launch_bounds__(GEMV_WARPS * 32)
+    gemv_norm_kernel(gemv_norm_mats m, const float *__restrict__ x, const float *__restrict__ nw, float eps,
+                     float *norm_out, const mot_lane_step *ls, int last, int cols, int n) {
+    constexpr int ROWS_PER_BLOCK = GEMV_WARPS / WPR;
+    __shared__ float part[GEMV_WARPS][2 * NT];
+    __shared__ float sh[32];
+    const int warp = threadIdx.x >> 5, lane = threadIdx.x & 31;
+    const int live = ls ? ls->n_new : n;
+    if (last) {
+        x += (size_t)(live > 0 ? live - 1 : 0) * cols;
+    }
+    // The rows' inverse RMS (n is the same for the whole block: every thread meets the barriers).
+    float scale[NT];
+#pragma unroll
+    for (int t = 0; t < NT; t++) {
+        scale[t] = 0.0f;
+        if (t < n) {
+            const float *row = x + (size_t)t * cols;
+            float ss = 0.0f;
+            for (int i = threadIdx.x; i < cols; i += blockDim.x) {
+                ss += row[i] * row[i];
+            }
+            scale[t] = rsqrtf(mot_block_sum(ss, sh) / cols + eps);
+        }
+    }
+    if (norm_out && blockIdx.x == 0) {
+        const int out_rows = last ? (live > 0 ? 1 : 0) : (live < n ? live : n);
+#pragma unroll
+        for (int t = 0; t < NT; t++) {
+            if (t < out_rows) {
+                for (int i = threadIdx.x; i < cols; i += blockDim.x) {
+                    norm_out[(size_t)t * cols + i] = x[(size_t)t * cols + i] * scale[t] * nw[i];
+                }
+            }
+        }
+    }
+    int j = 0;
+#pragma unroll
+    for (int k = 1; k < MOT_OP_MAX_W; k++) {
+        if (k < m.n_w && (int)blockIdx.x >= m.first_block[k]) {
+            j = k;
+        }
+    }
+    const int rows = m.rows[j];
+    const int unit = ((int)blockIdx.x - m.first_block[j]) * ROWS_PER_BLOCK + warp / WPR, slice = warp % WPR;
+    // the unit's rows: r0 of weight j, and r1 of weight j1 when paired (the same for the block)
+    const bool paired = MODE == GEMV_SWIGLU || (MODE == GEMV_ROPE && j < 2);
+    const int half = MODE == GEMV_ROPE ? m.rope.hd / 2 : 1;
+    int r0 = unit, r1 = unit, j1 = MODE == GEMV_SWIGLU ? 1 : j;
+    if (MODE == GEMV_ROPE && j < 2) {
+        r0 = (unit / half) * m.rope.hd + unit % half; // head unit / half, element unit % half
+        r1 = r0 + half;
+    }
+    float acc[NT], acc2[NT];
+#pragma unroll
+    for (int t = 0; t < NT; t++) {
+        acc[t] = 0.0f, acc2[t] = 0.0f;
+    }
+    if (unit < m.units[j]) { // no return: WPR > 1 meets a block barrier below
+        const bool xv = ((uintptr_t)x & 15) == 0 && ((uintptr_t)nw & 15) == 0 && cols % 4 == 0;
+        gemv_norm_row<T, NT, WPR>(acc, (const T *)m.w[j] + (size_t)r0 * cols, x, nw, scale, cols, n, slice, lane, xv);
+        if (paired) {
+            gemv_norm_row<T, NT, WPR>(acc2, (const T *)m.w[j1] + (size_t)r1 * cols, x, nw, scale, cols, n, slice,
+                                      lane, xv);
+        }
+    }
+#pragma unroll
+    for (int t = 0; t < NT; t++) {
+        acc[t] = mot_warp_sum(acc[t]);
+        if (paired) {
+            acc2[t] = mot_warp_sum(acc2[t]);
+        }
+    }
+    if (WPR > 1) {
+        if (lane == 0) {
+#pragma unroll
+            for (int t = 0; t < NT; t++) {
+                part[warp][t] = acc[t];
+                part[warp][NT + t] = acc2[t];
+            }
+        }
+        __syncthreads();
+        if (slice == 0) {
+#pragma unroll
+            for (int t = 0; t < NT; t++) {
+                float s = part[warp][t], u = part[warp][NT + t];
+#pragma unroll
+                for (int k = 1; k < WPR; k++) {
+                    s += part[warp + k][t];
+                    u += part[warp + k][NT + t];
+                }
+                acc[t] = s, acc2[t] = u;
+            }
+        }
+    }
+    if (unit >= m.units[j] || slice != 0 || lane != 0) {
+        return;
+    }
+    const float *bias = m.bias[j];
+    const float b = bias ? bias[r0] : 0.0f;
+    const int pos = ls ? ls->pos : 0;
+#pragma unroll
+    for (int t = 0; t < NT; t++) {
+        if (t < n) {
+            const size_t i0 = (size_t)t * rows + r0, i1 = (size_t)t * rows + r1;
+            if (MODE == GEMV_SWIGLU) { // as swiglu_step_kernel (activation.cu); up is kept as the unfused GEMV leaves it
+                const float g = acc[t], u = acc2[t];
+                m.y[1][i0] = u;
+                m.y[0][i0] = g / (1.0f + expf(-g)) * u;
+            } else if (MODE == GEMV_ROPE && t < live) { // as rope_append_kernel (rope.cu), rows t < n_new
+                const size_t crow = (size_t)(pos + t) * m.rope.kv_stride;
+                if (j < 2) {
+                    const int e = unit % half, g = unit / half;
+                    float s, c;
+                    sincosf((float)(pos + t) * m.rope.inv_freq[e], &s, &c);
+                    const float x0 = acc[t], x1 = acc2[t];
+                    const float y0 = x0 * c - x1 * s, y1 = x1 * c + x0 * s;
+                    m.y[j][i0] = y0;
+                    m.y[j][i1] = y1;
+                    if (j == 1) {
+                        float *kc = m.rope.k_cache + crow + (size_t)g * m.rope.head_stride;
+                        kc[e] = y0;
+                        kc[e + half] = y1;
+                    }
+                } else {
+                    m.y[2][i0] = acc[t];
+                    m.rope.v_cache[crow + (size_t)(r0 / m.rope.hd) * m.rope.head_stride + r0 % m.rope.hd] = acc[t];
+                }
+            } else if (MODE == GEMV_ROPE) { // rows the lane did not feed: the products, unrotated
+                m.y[j][i0] = acc[t];
+                if (j < 2) {
+                    m.y[j][i1] = acc2[t];
+                }
+            } else {
+                m.y[j][i0] = bias ? acc[t] + b : acc[t];
+            }
+        }
+    }
+}
+
+template <typename T, int NT, int MODE>
+static void gemv_norm_launch(gemv_norm_mats m, int space_rows, const float *x, const float *nw, float eps,
+                             float *norm_out, const mot_lane_step *ls, int last, int cols, int n, cudaStream_t s) {
+    const int wpr = gemv_warps_per_row(space_rows, cols);
+    const int rpb = GEMV_WARPS / wpr;
+    m.first_block[0] = 0;
+    for (int j = 0; j < MOT_OP_MAX_W; j++) {
+        const int blocks = j < m.n_w ? (m.units[j] + rpb - 1) / rpb : 0;
+        m.first_block[j + 1] = m.first_block[j] + blocks;
+    }
+    // at least one block: block 0 writes norm_out even when no weight has rows
+    const unsigned grid = m.first_block[MOT_OP_MAX_W] > 0 ? (unsigned)m.first_block[MOT_OP_MAX_W] : 1u;
+    if (wpr == 1) {
+        gemv_norm_kernel<T, NT, 1, MODE><<<grid, GEMV_WARPS * 32, 0, s>>>(m, x, nw, eps, norm_out, ls, last, cols, n);
+    } else if (wpr == 2) {
+        gemv_norm_kernel<T, NT, 2, MODE><<<grid, GEMV_WARPS * 32, 0, s>>>(m, x, nw, eps, norm_out, ls, last, cols, n);
+    } else {
+        gemv_norm_kernel<T, NT, 4, MODE><<<grid, GEMV_WARPS * 32, 0, s>>>(m, x, nw, eps, norm_out, ls, last, cols, n);
+    }
+}
+
+template <typename T, int MODE>
+static void gemv_norm_dispatch_n(const gemv_norm_mats &m, int space_rows, const float *x, const float *nw, float eps,
+                                 float *norm_out, const mot_lane_step *ls, int last, int cols, int n, cudaStream_t s) {
+    if (n == 1) {
+        gemv_norm_launch<T, 1, MODE>(m, space_rows, x, nw, eps, norm_out, ls, last, cols, n, s);
+    } else {
+        gemv_norm_launch<T, MOT_CUDA_GEMV_MAX_N, MODE>(m, space_rows, x, nw, eps, norm_out, ls, last, cols, n, s);
+    }
+}
+
+template <typename T>
+static void gemv_norm_dispatch(const gemv_norm_mats &m, int mode, int space_rows, const float *x, const float *nw,
+                               float eps, float *norm_out, const mot_lane_step *ls, int last, int cols, int n,
+                               cudaStream_t s) {
+    if (mode == GEMV_SWIGLU) {
+        gemv_norm_dispatch_n<T, GEMV_SWIGLU>(m, space_rows, x, nw, eps, norm_out, ls, last, cols, n, s);
+    } else if (mode == GEMV_ROPE) {
+        gemv_norm_dispatch_n<T, GEMV_ROPE>(m, space_rows, x, nw, eps, norm_out, ls, last, cols, n, s);
+    } else {
+        gemv_norm_dispatch_n<T, GEMV_PLAIN>(m, space_rows, x, nw, eps, norm_out, ls, last, cols, n, s);
+    }
+}
+
+extern "C" int mot_cuda_gemv_norm_takes(const mot_weight *w, const float *const *bias, int n_w, int n, int d,
+                                        int swiglu, const mot_cuda_gemv_rope *rope) {
+    if (n < 1 || n > MOT_CUDA_GEMV_MAX_N || n_w < 1 || n_w > MOT_OP_MAX_W || d < 1 || (swiglu && n_w != 2) ||
+        (swiglu && rope) || (rope && n_w != 3)) {
+        return 0;
+    }
+    const mot_dtype dt = w[0].dtype;
+    if (dt != MOT_DTYPE_F32 && dt != MOT_DTYPE_F16 && dt != MOT_DTYPE_BF16) {
+        return 0;
+    }
+    int64_t total = 0;
+    for (int j = 0; j < n_w; j++) {
+        if (w[j].dtype != dt || w[j].cols != d || w[j].rows < 0 || w[j].rows > INT32_MAX || !w[j].data) {
+            return 0;
+        }
+        total += w[j].rows;
+    }
+    if (swiglu && (w[0].rows != w[1].rows || (bias && (bias[0] || bias[1])))) {
+        return 0;
+    }
+    if (rope) { // q [n_heads * hd], k and v [n_kv * hd], no bias (the plan's q/k/v have none)
+        const int64_t hd = rope->hd;
+        if (hd < 2 || hd % 2 || rope->n_heads < 1 || rope->n_kv < 1 || w[0].rows != rope->n_heads * hd ||
+            w[1].rows != rope->n_kv * hd || w[2].rows != rope->n_kv * hd || !rope->k_cache || !rope->v_cache ||
+            !rope->inv_freq || rope->kv_stride < hd || rope->head_stride < hd ||
+            (bias && (bias[0] || bias[1] || bias[2]))) {
+            return 0;
+        }
+    }
+    return total <= INT32_MAX;
+}
+
+extern "C" mot_status mot_cuda_gemv_norm(float *const *y, const mot_weight *w, const float *const *bias, int n_w,
+                                         const float *x, const float *norm_w, float eps, float *norm_out,
+                                         const mot_lane_step *ls, int last, int n, int swiglu,
+                                         const mot_cuda_gemv_rope *rope, mot_cuda_stream stream) {
+    const int d = w[0].cols > 0 && w[0].cols <= INT32_MAX ? (int)w[0].cols : 0;
+    if (!mot_cuda_gemv_norm_takes(w, bias, n_w, n, d, swiglu, rope) || !x || !norm_w || (last && n != 1)) {
+        return mot_fail(MOT_ERR_ARG, "cuda fused GEMV: n %d (max %d), %d %s weights of %lld columns%s%s", n,
+                        MOT_CUDA_GEMV_MAX_N, n_w, mot_dtype_name(w[0].dtype), (long long)w[0].cols,
+                        swiglu ? ", swiglu (two weights of equal rows, no bias)" : "",
+                        rope ? ", rope (q, k, v of n_heads, n_kv, n_kv heads of hd, no bias, caches)" : "");
+    }
+    gemv_norm_mats m = {};
+    m.n_w = n_w;
+    const int mode = rope ? GEMV_ROPE : swiglu ? GEMV_SWIGLU : GEMV_PLAIN;
+    int space = 0;
+    for (int j = 0; j < n_w; j++) {
+        if (!y[j]) {
+            return mot_fail(MOT_ERR_ARG, "cuda fused GEMV: output %d missing", j);
+        }
+        m.w[j] = w[j].data, m.y[j] = y[j], m.bias[j] = bias ? bias[j] : NULL, m.rows[j] = (int)w[j].rows;
+        m.units[j] = mode == GEMV_SWIGLU ? (j == 0 ? m.rows[0] : 0) : mode == GEMV_ROPE && j < 2 ? m.rows[j] / 2
+                                                                                              : m.rows[j];
+        space += m.units[j];
+    }
+    if (rope) {
+        m.rope = *rope;
+    }
+    cudaStream_t s = (cudaStream_t)stream;
+    switch (w[0].dtype) {
+    case MOT_DTYPE_F32:
+        gemv_norm_dispatch<float>(m, mode, space, x, norm_w, eps, norm_out, ls, last, d, n, s);
+        break;
+    case MOT_DTYPE_F16:
+        gemv_norm_dispatch<__half>(m, mode, space, x, norm_w, eps, norm_out, ls, last, d, n, s);
+        break;
+    default:
+        gemv_norm_dispatch<__nv_bfloat16>(m, mode, space, x, norm_w, eps, norm_out, ls, last, d, n, s);
+        break;
+    }
+    MOT_CUDA_LAUNCHED();
+    return MOT_OK;
+}

@@ -2,10 +2,13 @@
  * f16/bf16 weights (kernels/cuda/matmul.cu) against the C reference (ops/ref_matmul.c, double
  * accumulation): every weight dtype, 1..MOT_CUDA_GEMV_MAX_N rows of x, odd widths (tails past
  * the last 16-byte word), rows whose start is not 16-byte aligned, x not 16-byte aligned,
- * with and without bias and residual (also the residual being y: accumulate). f32 x and f32
- * accumulation throughout, so one bound: normalized error <= 1e-5 (SPEC 1.7's exact contract
- * with room for the f32 sums). A GEMV is also captured into a CUDA Graph and replayed.
- * Needs a GPU: without one it says so and exits 77 (ctest: skipped). */
+ * with and without bias and residual (also the residual being y: accumulate); the fused GEMV
+ * with its RMSNorm prologue and SwiGLU epilogue (q/k/v, gate/up, the LM head's last row, the
+ * norm's output rows past the lane's n_new untouched, the norm weight misaligned) and with
+ * RoPE and the KV append (positions past 0, GQA, rows the lane did not feed left unrotated).
+ * f32 x and f32 accumulation throughout, so one bound: normalized error <= 1e-5 (SPEC 1.7's
+ * exact contract with room for the f32 sums). A GEMV is also captured into a CUDA Graph and
+ * replayed. Needs a GPU: without one it says so and exits 77 (ctest: skipped). */
 #include <cuda_runtime.h>
 #include <math.h>
 #include <stdio.h>
@@ -232,6 +235,196 @@ static void capture_case(cudaStream_t s) {
     cudaFree(dx), cudaFree(dbias), cudaFree(dy);
 }
 
+/* ---- the fused decode GEMV: RMSNorm prologue, SwiGLU epilogue (mot_cuda_gemv_norm; the
+ * plan's RMSNORM_MATMUL(_SWIGLU), kernels/cuda/matmul_fused.cu) ---- */
+
+static double *as_double(const float *f, size_t n) {
+    double *d = malloc((n ? n : 1) * sizeof(double));
+    for (size_t i = 0; i < n; i++) d[i] = f[i];
+    return d;
+}
+
+/* n_w weights [rows[j], cols] sharing x (q/k/v-like, a bias on the last when use_bias;
+ * swiglu: gate and up of equal rows), against mot_ref_norm_linear_swiglu. last: the LM head
+ * form, n = 1 and x has `live` rows of which the norm reads the last (0: the first); else the
+ * norm's output rows from `live` on (and its spare row) must stay untouched. skew_w: weight
+ * 1's rows off 16-byte alignment; skew_x: x (and with it the norm's rows) off alignment;
+ * skew_nw: the norm weight off alignment. */
+static void fused_case(mot_dtype dt, int n, int live, int n_w, const int *rows, int cols, int swiglu, int last,
+                       int use_bias, int skew_w, int skew_x, int skew_nw, cudaStream_t s) {
+    const int xrows = last ? (live > 0 ? live : 1) : n;
+    const size_t nx = (size_t)xrows * cols, nn = (size_t)(n + 1) * cols;
+    float *x = malloc(nx * 4), *nw = malloc((size_t)cols * 4), *rn = malloc(nn * 4), *gn = malloc(nn * 4);
+    fx_fill_random(x, nx, 11u + (unsigned)cols), fx_fill_random(nw, (size_t)cols, 13u);
+    float *dx_buf = dev_alloc((nx + 1) * 4), *dx = dx_buf + skew_x;
+    float *dnw_buf = dev_alloc(((size_t)cols + 1) * 4), *dnw = dnw_buf + skew_nw, *dn = dev_alloc(nn * 4);
+    mot_lane_step ls = {.pos = 0, .n_new = live}, *dls = dev_alloc(sizeof ls);
+    to_device(dx, x, nx * 4), to_device(dnw, nw, (size_t)cols * 4), to_device(dls, &ls, sizeof ls);
+    cudaMemset(dn, 0xff, nn * 4); /* NaNs: the rows that must be written are checked finite */
+    test_weight w[3];
+    mot_weight wd[3];
+    const mot_weight *wp[3];
+    float *dy[3] = {NULL, NULL, NULL}, *bias[3] = {NULL, NULL, NULL}, *dbias[3] = {NULL, NULL, NULL}, *ry[3];
+    for (int j = 0; j < n_w; j++) {
+        w[j] = make_weight(dt, rows[j], cols, j == 1 ? skew_w : 0, 2000u + (unsigned)(rows[j] * 3 + cols + j));
+        wd[j] = w[j].dev, wp[j] = &w[j].host;
+        dy[j] = dev_alloc((size_t)n * rows[j] * 4);
+        cudaMemset(dy[j], 0xff, (size_t)n * rows[j] * 4);
+        ry[j] = malloc(((size_t)n * rows[j] + 1) * 4);
+        if (use_bias && !swiglu && j == n_w - 1) {
+            bias[j] = malloc((size_t)rows[j] * 4);
+            fx_fill_random(bias[j], (size_t)rows[j], 17u);
+            dbias[j] = dev_alloc((size_t)rows[j] * 4);
+            to_device(dbias[j], bias[j], (size_t)rows[j] * 4);
+        }
+    }
+    const float eps = 1e-5f;
+    const mot_status st = mot_cuda_gemv_norm(dy, wd, (const float *const *)dbias, n_w, dx, dnw, eps, dn, dls, last,
+                                             n, swiglu, NULL, (mot_cuda_stream)s);
+    char what[200];
+    snprintf(what, sizeof what, "fused gemv %s n=%d live=%d %d weights rows=%d cols=%d%s%s%s%s%s%s",
+             mot_dtype_name(dt), n, live, n_w, rows[0], cols, swiglu ? " swiglu" : "", last ? " last row" : "",
+             use_bias && !swiglu ? " +bias" : "", skew_w ? " rows misaligned" : "", skew_x ? " x misaligned" : "",
+             skew_nw ? " norm weight misaligned" : "");
+    if (st != MOT_OK) {
+        printf("FAIL %s: %s\n", what, mot_last_error());
+        failures++, checks++;
+    } else {
+        const float *xin = x + (last && live > 0 ? (size_t)(live - 1) * cols : 0);
+        mot_ref_norm_linear_swiglu(rn, ry, xin, nw, eps, wp, (const float *const *)bias, n_w, n, swiglu);
+        for (int j = 0; j < n_w; j++) {
+            const size_t ny = (size_t)n * rows[j];
+            float *y = malloc((ny ? ny : 1) * 4);
+            from_device(y, dy[j], ny * 4);
+            double *ref = as_double(ry[j], ny);
+            char w_what[240];
+            snprintf(w_what, sizeof w_what, "%s: output %d", what, j);
+            expect_close(w_what, y, ref, ny, BOUND_EXACT);
+            free(ref), free(y);
+        }
+        from_device(gn, dn, nn * 4);
+        const int out_rows = last ? (live > 0) : (live < n ? live : n);
+        double *ref = as_double(rn, (size_t)out_rows * cols);
+        char n_what[240];
+        snprintf(n_what, sizeof n_what, "%s: the norm's output", what);
+        if (out_rows > 0) expect_close(n_what, gn, ref, (size_t)out_rows * cols, BOUND_EXACT);
+        free(ref);
+        int untouched = 1;
+        for (size_t i = (size_t)out_rows * cols; i < nn; i++) {
+            uint32_t bits;
+            memcpy(&bits, &gn[i], 4);
+            untouched &= bits == 0xffffffffu;
+        }
+        checks++;
+        failures += !untouched;
+        printf("%s %s: the norm's rows from %d on untouched\n", untouched ? "ok  " : "FAIL", what, out_rows);
+    }
+    for (int j = 0; j < n_w; j++) {
+        free_weight(&w[j]);
+        cudaFree(dy[j]), cudaFree(dbias[j]);
+        free(ry[j]), free(bias[j]);
+    }
+    free(x), free(nw), free(rn), free(gn);
+    cudaFree(dx_buf), cudaFree(dnw_buf), cudaFree(dn), cudaFree(dls);
+}
+
+/* q [n_heads * hd], k, v [n_kv * hd] with RoPE and the KV append in the epilogue, at position
+ * pos, against mot_ref_norm_linear_swiglu + mot_ref_rope_append: rows t < live rotated and
+ * appended (head-major caches of ctx positions, zeroed: rows not appended stay 0), the rest
+ * of q, k, v the plain products. */
+static void rope_case(mot_dtype dt, int n, int live, int n_heads, int n_kv, int hd, int cols, int pos, int skew_x,
+                      cudaStream_t s) {
+    const int rows[3] = {n_heads * hd, n_kv * hd, n_kv * hd}, ctx = pos + n + 1;
+    const size_t nx = (size_t)n * cols, nc = (size_t)n_kv * ctx * hd;
+    float *x = malloc(nx * 4), *nw = malloc((size_t)cols * 4), *rn = malloc(nx * 4), *freq = malloc((size_t)hd * 2);
+    float *kc = calloc(nc, 4), *vc = calloc(nc, 4), *gk = malloc(nc * 4), *gv = malloc(nc * 4);
+    fx_fill_random(x, nx, 21u + (unsigned)cols), fx_fill_random(nw, (size_t)cols, 23u);
+    for (int i = 0; i < hd / 2; i++) freq[i] = powf(10000.0f, -2.0f * (float)i / (float)hd);
+    float *dx_buf = dev_alloc((nx + 1) * 4), *dx = dx_buf + skew_x, *dnw = dev_alloc((size_t)cols * 4);
+    float *dn = dev_alloc(nx * 4), *dfreq = dev_alloc((size_t)hd * 2), *dkc = dev_alloc(nc * 4), *dvc = dev_alloc(nc * 4);
+    mot_lane_step ls = {.pos = pos, .n_new = live}, *dls = dev_alloc(sizeof ls);
+    to_device(dx, x, nx * 4), to_device(dnw, nw, (size_t)cols * 4), to_device(dfreq, freq, (size_t)hd * 2);
+    to_device(dls, &ls, sizeof ls);
+    cudaMemset(dkc, 0, nc * 4), cudaMemset(dvc, 0, nc * 4);
+    test_weight w[3];
+    mot_weight wd[3];
+    const mot_weight *wp[3];
+    float *dy[3], *ry[3];
+    for (int j = 0; j < 3; j++) {
+        w[j] = make_weight(dt, rows[j], cols, 0, 3000u + (unsigned)(rows[j] + cols + j));
+        wd[j] = w[j].dev, wp[j] = &w[j].host;
+        dy[j] = dev_alloc((size_t)n * rows[j] * 4);
+        cudaMemset(dy[j], 0xff, (size_t)n * rows[j] * 4);
+        ry[j] = malloc((size_t)n * rows[j] * 4);
+    }
+    const mot_cuda_gemv_rope rope = {dkc, dvc, dfreq, n_heads, n_kv, hd, hd, (int64_t)ctx * hd};
+    const mot_status st = mot_cuda_gemv_norm(dy, wd, NULL, 3, dx, dnw, 1e-5f, dn, dls, 0, n, 0, &rope,
+                                             (mot_cuda_stream)s);
+    char what[200];
+    snprintf(what, sizeof what, "fused gemv+rope %s n=%d live=%d heads %d/%d hd %d cols %d pos %d%s",
+             mot_dtype_name(dt), n, live, n_heads, n_kv, hd, cols, pos, skew_x ? " x misaligned" : "");
+    if (st != MOT_OK) {
+        printf("FAIL %s: %s\n", what, mot_last_error());
+        failures++, checks++;
+    } else {
+        mot_ref_norm_linear_swiglu(rn, ry, x, nw, 1e-5f, wp, NULL, 3, n, 0);
+        mot_ref_rope_append(ry[0], ry[1], ry[2], kc, vc, hd, (int64_t)ctx * hd, live, n_heads, n_kv, hd, pos, freq);
+        static const char *const names[3] = {"q", "k", "v"};
+        for (int j = 0; j < 3; j++) {
+            const size_t ny = (size_t)n * rows[j];
+            float *y = malloc(ny * 4);
+            from_device(y, dy[j], ny * 4);
+            double *ref = as_double(ry[j], ny);
+            char w_what[240];
+            snprintf(w_what, sizeof w_what, "%s: %s", what, names[j]);
+            expect_close(w_what, y, ref, ny, BOUND_EXACT);
+            free(ref), free(y);
+        }
+        from_device(gk, dkc, nc * 4), from_device(gv, dvc, nc * 4);
+        double *rk = as_double(kc, nc), *rv = as_double(vc, nc);
+        char c_what[240];
+        snprintf(c_what, sizeof c_what, "%s: k cache", what);
+        expect_close(c_what, gk, rk, nc, BOUND_EXACT);
+        snprintf(c_what, sizeof c_what, "%s: v cache", what);
+        expect_close(c_what, gv, rv, nc, BOUND_EXACT);
+        free(rk), free(rv);
+    }
+    for (int j = 0; j < 3; j++) free_weight(&w[j]), cudaFree(dy[j]), free(ry[j]);
+    free(x), free(nw), free(rn), free(freq), free(kc), free(vc), free(gk), free(gv);
+    cudaFree(dx_buf), cudaFree(dnw), cudaFree(dn), cudaFree(dfreq), cudaFree(dkc), cudaFree(dvc), cudaFree(dls);
+}
+
+static void fused_cases(cudaStream_t s) {
+    static const mot_dtype dts[] = {MOT_DTYPE_F32, MOT_DTYPE_BF16, MOT_DTYPE_F16};
+    static const int widths[] = {1, 7, 33, 577, 2049, 4100};
+    static const int qkv[3] = {63, 17, 5}, gu[2] = {65, 65}, head[1] = {300};
+    int i = 0;
+    for (int d = 0; d < 3; d++) {
+        for (int c = 0; c < 6; c++, i++) {
+            const int n = 1 + (i % 3) * 3; /* 1, 4, 7 */
+            fused_case(dts[d], n, n, 3, qkv, widths[c], 0, 0, i % 2, i % 3 == 1, i % 4 == 2, i % 5 == 3, s);
+            fused_case(dts[d], n, n, 2, gu, widths[c], 1, 0, 0, i % 3 == 2, i % 4 == 1, 0, s);
+            fused_case(dts[d], 1, 1 + i % 3, 1, head, widths[c], 0, 1, 0, 0, i % 2, 0, s);
+        }
+        /* the launch shapes (4 rows a block; a long row shared by 2 or 4 warps), a lane with
+         * fewer rows than launched (the norm's later rows untouched), a dead lane's LM head */
+        static const int many[3] = {5000, 1000, 3}, wide[2] = {3, 3}, ffn[2] = {2816, 2816};
+        fused_case(dts[d], 1, 1, 3, many, 577, 0, 0, 1, 0, 0, 0, s);
+        fused_case(dts[d], 1, 1, 2, wide, 4096, 1, 0, 0, 0, 0, 0, s);
+        fused_case(dts[d], 1, 1, 2, ffn, 1024, 1, 0, 0, 0, 0, 0, s);
+        fused_case(dts[d], 3, 2, 3, qkv, 576, 0, 0, 0, 0, 0, 0, s);
+        fused_case(dts[d], 1, 0, 1, head, 64, 0, 1, 0, 0, 0, 0, s);
+        /* RoPE + append: GQA, odd widths, hd 2 and 64, at positions past 0, n < and = live,
+         * many heads (4 units a block) and few long rows (a pair shared by 2 or 4 warps) */
+        rope_case(dts[d], 1, 1, 4, 2, 8, 33, 5, 0, s);
+        rope_case(dts[d], 3, 3, 3, 1, 2, 17, 0, 1, s);
+        rope_case(dts[d], 4, 2, 6, 2, 64, 577, 9, 0, s);
+        rope_case(dts[d], 1, 1, 32, 8, 64, 576, 100, 0, s);
+        rope_case(dts[d], 1, 1, 2, 1, 4, 4096, 3, 1, s);
+        rope_case(dts[d], 1, 0, 2, 2, 8, 64, 7, 0, s);
+    }
+}
+
 /* Arguments a GEMV refuses: too many rows of x, a quantized weight, a residual partly over y. */
 static void refusal_cases(cudaStream_t s) {
     float *d = dev_alloc(4096);
@@ -240,7 +433,18 @@ static void refusal_cases(cudaStream_t s) {
     mot_weight q = {MOT_DTYPE_Q8_0, d, 4, 32};
     const int quant = mot_cuda_matmul_gemv(d, d, &q, 1, NULL, NULL, (mot_cuda_stream)s) != MOT_OK;
     const int overlap = mot_cuda_matmul_gemv(d + 100, d, &w, 2, NULL, d + 101, (mot_cuda_stream)s) != MOT_OK;
-    checks += 3;
+    /* the fused GEMV: a quantized weight, mixed dtypes, a SwiGLU over unequal rows (the op
+     * launch runs the parts instead: mot_cuda_gemv_norm_takes says no) */
+    mot_weight mixed[2] = {{MOT_DTYPE_F32, d, 4, 8}, {MOT_DTYPE_BF16, d, 4, 8}}, uneven[2] = {w, {MOT_DTYPE_F32, d, 3, 8}};
+    float *y2[2] = {d, d + 64};
+    const int fused = mot_cuda_gemv_norm_takes(&q, NULL, 1, 1, 32, 0, NULL) == 0 &&
+                      mot_cuda_gemv_norm_takes(mixed, NULL, 2, 1, 8, 0, NULL) == 0 &&
+                      mot_cuda_gemv_norm_takes(uneven, NULL, 2, 1, 8, 1, NULL) == 0 &&
+                      mot_cuda_gemv_norm_takes(&w, NULL, 1, 1, 8, 0, NULL) == 1 &&
+                      mot_cuda_gemv_norm(y2, uneven, NULL, 2, d, d, 1e-5f, NULL, NULL, 0, 1, 1, NULL, (mot_cuda_stream)s) != MOT_OK;
+    checks += 4;
+    printf("%s fused gemv refuses quantized, mixed and uneven swiglu weights\n", fused ? "ok  " : "FAIL");
+    failures += !fused;
     printf("%s gemv refuses n > %d\n", too_many ? "ok  " : "FAIL", MOT_CUDA_GEMV_MAX_N);
     printf("%s gemv refuses a quantized weight\n", quant ? "ok  " : "FAIL");
     printf("%s gemv refuses a residual partly overlapping y\n", overlap ? "ok  " : "FAIL");
@@ -275,6 +479,7 @@ int main(void) {
     }
     mot_cuda_blas_destroy(blas);
     capture_case(stream);
+    fused_cases(stream);
     refusal_cases(stream);
     cudaStreamDestroy(stream);
     printf("%d checks, %d failed: %s\n", checks, failures, failures ? "FAILED" : "all CUDA GEMV checks passed");

@@ -905,6 +905,212 @@ static void case_fused(void) {
     }
 }
 
+/* ---- RMSNORM_MATMUL, RMSNORM_MATMUL_SWIGLU: the plan's fusions (scheduler/plan_fuse.c) ---- */
+
+/* One fused op (last: the LM head form, x's last row into one; swiglu: gate and up) against
+ * the composed references, outputs and the norm's output with a spare row that must stay
+ * untouched; on the CPU also against its parts (RMSNORM(_LAST), MATMUL, SWIGLU) run as the
+ * executor runs an unfused plan (its run-time fusion, else op by op): bitwise. */
+static void run_plan_fused(mot_dtype dt, int last, int swiglu, int n, int64_t cols, int nan_run) {
+    const int n_w = swiglu ? 2 : last ? 1 : 3;
+    const int64_t rows_of[3] = {swiglu ? 65 : 63, swiglu ? 65 : 17, 3};
+    const int rows = last ? 1 : n;
+    const size_t nx = (size_t)(n * cols), nn = (size_t)((rows + 1) * cols);
+    const char *name = swiglu ? "rmsnorm_matmul_swiglu" : "rmsnorm_matmul";
+    float *x = floats(nx, 1.0f), *nw = floats((size_t)cols, 1.0f), *bias = NULL;
+    if (nan_run) poison(x + (last ? (size_t)(n - 1) * cols : 0), rows, (int)cols);
+    float *sent_n = filled(nn, SENTINEL), *sent_y = filled((size_t)(rows + 1) * 65, SENTINEL);
+    be_reset();
+    mot_buf bx = put_floats(x, nx), bn = put_floats(sent_n, nn), out[3];
+    mot_plan_op op = op_of(swiglu ? MOT_OP_RMSNORM_MATMUL_SWIGLU : MOT_OP_RMSNORM_MATMUL, 0);
+    op.rmsnorm_matmul.norm = (mot_op_rmsnorm){.x = bx, .out = bn, .weight = nw, .d = (int)cols, .eps = 1e-5f};
+    op.rmsnorm_matmul.matmul.x = bn, op.rmsnorm_matmul.matmul.single_row = last, op.n_w = n_w;
+    be_bind b = bind_of(rows, n);
+    weight w[3];
+    const mot_weight *wp[3];
+    const float *bp[3] = {NULL, NULL, NULL};
+    float *ry[3], *got[3];
+    for (int j = 0; j < n_w; j++) {
+        const size_t ny = (size_t)((rows + 1) * rows_of[j]);
+        w[j] = make_weight(dt, rows_of[j], cols, 1.0f);
+        out[j] = put_floats(sent_y, ny);
+        op.rmsnorm_matmul.matmul.y[j] = out[j];
+        op.w[j] = b.w[j] = wp[j] = &w[j].w;
+        ry[j] = filled(ny, SENTINEL), got[j] = malloc(sizeof(float) * ny);
+    }
+    if (!swiglu) {
+        bias = floats((size_t)rows_of[n_w - 1], 1.0f);
+        op.bias[n_w - 1] = b.bias[n_w - 1] = bp[n_w - 1] = bias;
+    }
+    mot_step_state s = step_of(0, 0, n, 0);
+    be_set_step(&s);
+    be_run(&op, &b);
+    float *rn = filled(nn, SENTINEL), *gn = malloc(sizeof(float) * nn);
+    mot_ref_norm_linear_swiglu(rn, ry, x + (last ? (size_t)(n - 1) * cols : 0), nw, 1e-5f, wp, bp, n_w, rows, swiglu);
+    char what[96];
+    snprintf(what, sizeof what, "n=%d cols=%lld%s", n, (long long)cols, last ? " last row" : "");
+    const double bd = mot_dtype_is_quantized(dt) ? 1e-4 : 1e-5;
+    for (int j = 0; j < n_w; j++) {
+        be_get(got[j], out[j]);
+        expect(name, mot_dtype_name(dt), what, nan_run, got[j], ry[j], (size_t)((rows + 1) * rows_of[j]), bd);
+    }
+    be_get(gn, bn);
+    expect(name, mot_dtype_name(dt), "the norm's output", nan_run, gn, rn, nn, bound_for(1e-6, 1e-5));
+    if (be_has_fusion) { /* the unfused ops on the same inputs: the same bits */
+        mot_plan p;
+        mot_plan_op parts[3];
+        mot_instr prog[3];
+        be_bind binds[3] = {bind_of(n, n), b, bind_of(rows, n)};
+        memset(&p, 0, sizeof p);
+        p.ops = parts, p.prog = prog, p.n_ops = p.n_instrs = 2 + swiglu;
+        for (int k = 0; k < p.n_ops; k++) {
+            parts[k] = mot_plan_op_part(&op, k);
+            prog[k] = (mot_instr){MOT_INSTR_RUN, 0, k};
+        }
+        be_put(bn, sent_n);
+        for (int j = 0; j < n_w; j++) be_put(out[j], sent_y);
+        be_run_plan(&p, binds);
+        int differ = 0;
+        float *again = malloc(sizeof(float) * (nn > (size_t)(rows + 1) * 65 ? nn : (size_t)(rows + 1) * 65));
+        for (int j = 0; j < n_w; j++) {
+            be_get(again, out[j]);
+            differ |= memcmp(again, got[j], sizeof(float) * (size_t)((rows + 1) * rows_of[j])) != 0;
+        }
+        be_get(again, bn);
+        differ |= memcmp(again, gn, sizeof(float) * nn) != 0;
+        snprintf(what, sizeof what, "n=%d cols=%lld%s: bitwise the unfused ops", n, (long long)cols,
+                 last ? " last row" : "");
+        expect_int(name, mot_dtype_name(dt), what, differ, 0);
+        free(again);
+    }
+    for (int j = 0; j < n_w; j++) free(ry[j]), free(got[j]), free(w[j].data);
+    free(x), free(nw), free(bias), free(sent_n), free(sent_y), free(rn), free(gn);
+}
+
+/* NaN/inf first (plain dtypes), then odd widths and 1 (decode), 3 and 7 rows (the GEMV's
+ * widest), and 8 (the CPU's GEMM: the parts one by one; CUDA: the parts too), every dtype. */
+static void case_plan_fused(int swiglu) {
+    for (size_t di = 0; di < N_DTYPES; di++) {
+        const mot_dtype dt = all_dtypes[di];
+        const int quant = mot_dtype_is_quantized(dt);
+        if (!quant) {
+            run_plan_fused(dt, 0, swiglu, 1, width_for(dt, 65), 1);
+            run_plan_fused(dt, 0, swiglu, 3, width_for(dt, 17), 1);
+        }
+        static const int ns[] = {1, 3, 7, 8};
+        static const int64_t cs[] = {1, 17, 65, 257};
+        for (int i = 0; i < 4; i++) {
+            for (int c = 0; c < 4; c++) {
+                if (quant && c == 1) continue; /* the same block width as c == 0 */
+                run_plan_fused(dt, 0, swiglu, ns[i], width_for(dt, cs[c]), 0);
+            }
+            if (!swiglu) {
+                run_plan_fused(dt, 1, 0, ns[i], width_for(dt, 63), 0);
+            }
+        }
+    }
+}
+
+/* RMSNORM_MATMUL_ROPE_APPEND: x [n, cols] -> norm -> q [n, nh*hd], k, v [n, nkv*hd] ->
+ * RoPE at pos and the append into head-major caches (sentinels elsewhere); against the
+ * composed references, and on the CPU bitwise against the parts (RMSNORM, MATMUL, ROPE_APPEND)
+ * run as an unfused plan. */
+static void run_plan_fused_rope(mot_dtype dt, int n, int nh, int nkv, int hd, int64_t cols, int pos, int nan_run) {
+    const char *name = "rmsnorm_matmul_rope_append";
+    const int64_t rows_of[3] = {(int64_t)nh * hd, (int64_t)nkv * hd, (int64_t)nkv * hd};
+    const int ctx = pos + n + 2;
+    const int64_t kv_stride = hd, head_stride = (int64_t)ctx * hd;
+    const size_t cache = (size_t)(nkv * head_stride), nx = (size_t)(n * cols), nn = (size_t)((n + 1) * cols);
+    const size_t ymax = (size_t)((n + 1) * rows_of[0]);
+    float *x = floats(nx, 1.0f), *nw = floats((size_t)cols, 1.0f), *f = inv_freq(hd, 10000.0);
+    if (nan_run) poison(x, n, (int)cols);
+    float *sent_c = filled(cache, SENTINEL), *sent_n = filled(nn, SENTINEL), *sent_y = filled(ymax, SENTINEL);
+    be_reset();
+    mot_buf bx = put_floats(x, nx), bn = put_floats(sent_n, nn), bkc = put_floats(sent_c, cache);
+    mot_buf bvc = put_floats(sent_c, cache), out[3];
+    mot_plan_op op = op_of(MOT_OP_RMSNORM_MATMUL_ROPE_APPEND, 0);
+    mot_op_rmsnorm_matmul *fm = &op.rmsnorm_matmul;
+    fm->norm = (mot_op_rmsnorm){.x = bx, .out = bn, .weight = nw, .d = (int)cols, .eps = 1e-5f};
+    fm->matmul.x = bn, op.n_w = 3;
+    be_bind b = bind_of(n, n);
+    weight w[3];
+    const mot_weight *wp[3];
+    float *ry[3], *got[3];
+    for (int j = 0; j < 3; j++) {
+        const size_t ny = (size_t)((n + 1) * rows_of[j]);
+        w[j] = make_weight(dt, rows_of[j], cols, 1.0f);
+        out[j] = put_floats(sent_y, ny);
+        fm->matmul.y[j] = out[j];
+        op.w[j] = b.w[j] = wp[j] = &w[j].w;
+        ry[j] = filled(ny, SENTINEL), got[j] = malloc(sizeof(float) * ny);
+    }
+    fm->rope = (mot_op_rope_append){out[0], out[1], out[2], {bkc, bvc, nh, nkv, hd, (int)kv_stride, head_stride}, f};
+    mot_step_state s = step_of(0, pos, n, 0);
+    be_set_step(&s);
+    be_run(&op, &b);
+    float *rn = filled(nn, SENTINEL), *rk = filled(cache, SENTINEL), *rv = filled(cache, SENTINEL);
+    float *gn = malloc(sizeof(float) * nn), *gk = malloc(sizeof(float) * cache), *gv = malloc(sizeof(float) * cache);
+    mot_ref_norm_qkv_rope_append(rn, ry, x, nw, 1e-5f, wp, NULL, n, rk, rv, kv_stride, head_stride, nh, nkv, hd, pos,
+                                 f);
+    char what[128];
+    snprintf(what, sizeof what, "n=%d cols=%lld heads=%d/%d hd=%d pos=%d", n, (long long)cols, nh, nkv, hd, pos);
+    const double bd = mot_dtype_is_quantized(dt) ? 1e-4 : 1e-5;
+    for (int j = 0; j < 3; j++) {
+        be_get(got[j], out[j]);
+        expect(name, mot_dtype_name(dt), what, nan_run, got[j], ry[j], (size_t)((n + 1) * rows_of[j]), bd);
+    }
+    be_get(gn, bn), expect(name, mot_dtype_name(dt), "the norm's output", nan_run, gn, rn, nn, bound_for(1e-6, 1e-5));
+    be_get(gk, bkc), expect(name, mot_dtype_name(dt), "k cache", nan_run, gk, rk, cache, bd);
+    be_get(gv, bvc), expect(name, mot_dtype_name(dt), "v cache", nan_run, gv, rv, cache, bd);
+    if (be_has_fusion) { /* the unfused ops on the same inputs: the same bits */
+        mot_plan p;
+        mot_plan_op parts[3];
+        mot_instr prog[3];
+        be_bind binds[3] = {bind_of(n, n), b, bind_of(n, n)};
+        memset(&p, 0, sizeof p);
+        p.ops = parts, p.prog = prog, p.n_ops = p.n_instrs = 3;
+        for (int k = 0; k < 3; k++) {
+            parts[k] = mot_plan_op_part(&op, k);
+            prog[k] = (mot_instr){MOT_INSTR_RUN, 0, k};
+        }
+        be_put(bn, sent_n), be_put(bkc, sent_c), be_put(bvc, sent_c);
+        for (int j = 0; j < 3; j++) be_put(out[j], sent_y);
+        be_run_plan(&p, binds);
+        float *again = malloc(sizeof(float) * (cache > ymax ? (cache > nn ? cache : nn) : (ymax > nn ? ymax : nn)));
+        int differ = 0;
+        for (int j = 0; j < 3; j++) {
+            be_get(again, out[j]);
+            differ |= memcmp(again, got[j], sizeof(float) * (size_t)((n + 1) * rows_of[j])) != 0;
+        }
+        be_get(again, bn), differ |= memcmp(again, gn, sizeof(float) * nn) != 0;
+        be_get(again, bkc), differ |= memcmp(again, gk, sizeof(float) * cache) != 0;
+        be_get(again, bvc), differ |= memcmp(again, gv, sizeof(float) * cache) != 0;
+        snprintf(what, sizeof what, "n=%d cols=%lld hd=%d: bitwise the unfused ops", n, (long long)cols, hd);
+        expect_int(name, mot_dtype_name(dt), what, differ, 0);
+        free(again);
+    }
+    for (int j = 0; j < 3; j++) free(ry[j]), free(got[j]), free(w[j].data);
+    free(x), free(nw), free(f), free(sent_c), free(sent_n), free(sent_y), free(rn), free(rk), free(rv), free(gn),
+        free(gk), free(gv);
+}
+
+static void case_rmsnorm_matmul_rope_append(void) {
+    for (size_t di = 0; di < N_DTYPES; di++) {
+        const mot_dtype dt = all_dtypes[di];
+        if (!mot_dtype_is_quantized(dt)) {
+            run_plan_fused_rope(dt, 1, 4, 2, 8, width_for(dt, 65), 3, 1);
+        }
+        run_plan_fused_rope(dt, 1, 4, 2, 8, width_for(dt, 65), 0, 0);
+        run_plan_fused_rope(dt, 1, 3, 1, 2, width_for(dt, 17), 5, 0);
+        run_plan_fused_rope(dt, 3, 6, 2, 16, width_for(dt, 257), 7, 0);
+        run_plan_fused_rope(dt, 7, 2, 2, 4, width_for(dt, 33), 1, 0);
+        run_plan_fused_rope(dt, 8, 4, 2, 8, width_for(dt, 63), 2, 0);
+    }
+}
+
+static void case_rmsnorm_matmul(void) { case_plan_fused(0); }
+static void case_rmsnorm_matmul_swiglu(void) { case_plan_fused(1); }
+
 /* ---- the case table ----------------------------------------------------------------------- */
 
 /* case_<name> for every row of the op table (ops/op_table.h), generated from it: a kind
@@ -949,9 +1155,9 @@ int main(int argc, char **argv) {
     }
     be_free();
     printf("\nbackend %s: op x dtype, max normalized error (bound), checks (of them NaN/inf)\n", be_name);
-    printf("%-24s %-10s %-10s %-8s %s\n", "op", "dtype", "max err", "bound", "checks");
+    printf("%-28s %-10s %-10s %-8s %s\n", "op", "dtype", "max err", "bound", "checks");
     for (int i = 0; i < n_rows; i++) {
-        printf("%-24s %-10s %-10.3g %-8.1g %d (%d)%s\n", table[i].op, table[i].dtype, table[i].max_err, table[i].bound,
+        printf("%-28s %-10s %-10.3g %-8.1g %d (%d)%s\n", table[i].op, table[i].dtype, table[i].max_err, table[i].bound,
                table[i].checks, table[i].nan_checks, table[i].failed ? "  FAILED" : "");
     }
     printf("%d of %d checks passed on %s\n", n_checks - n_failed, n_checks, be_name);

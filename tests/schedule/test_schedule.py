@@ -62,6 +62,7 @@ def main():
     expect_error("gemm_mc not a multiple of 4", "gemm_mc: 30\n", ":1:10:", "gemm_mc", "multiple of 4")
     expect_error("gemm_kc out of range", "gemm_kc: 4\n", ":1:10:", "gemm_kc", "out of range")
     expect_error("bad quant_gemv", "quant_gemv: fastest\n", ":1:13:", "quant_gemv", "auto, interleaved, sequential")
+    expect_error("bad fuse", "fuse: sometimes\n", ":1:7:", "fuse", "off, on")
     r = mot("run", PIPE, "-p", "hi", "--schedule", os.path.join(WORK, "missing.yaml"))
     check(r.returncode != 0 and "missing.yaml: error: cannot read the schedule file" in r.stderr, "missing schedule file")
     # Not regular files: a FIFO must not block (a reader would wait for a writer forever), a
@@ -95,6 +96,14 @@ def main():
     if r.returncode == 0:
         with open(os.path.join(WORK, "a.st"), "rb") as a, open(os.path.join(WORK, "b.st"), "rb") as b:
             check(a.read() == b.read(), "serial and concurrent schedules give the same dump")
+
+    # fuse: off keeps the decode plan's norms, GEMVs and SwiGLUs apart: on the CPU the same bits
+    unfused = write(os.path.join(WORK, "unfused.yaml"), "fuse: off\n")
+    r = mot("run", PIPE, "-p", "hi there", "-n", "3", "--schedule", unfused, "--dump", os.path.join(WORK, "u.st"))
+    check(r.returncode == 0, f"fuse: off runs: {r.stderr}")
+    if r.returncode == 0:
+        with open(os.path.join(WORK, "a.st"), "rb") as a, open(os.path.join(WORK, "u.st"), "rb") as b:
+            check(a.read() == b.read(), "fuse: on and off give the same dump on the CPU")
 
     # another GEMM blocking (k blocks of 8 columns, 4-token chunks, the GEMM from 2 tokens on):
     # other summation order, same logits to f32 rounding, same tokens

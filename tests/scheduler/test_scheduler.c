@@ -320,28 +320,127 @@ static void fusion_spans(const mot_plan *p, const mot_arena_layout *layout, int 
     free(arena);
 }
 
-/* Decode: every layer's FFN norm, gate/up and SwiGLU run as one GEMV, its attention norm with
- * q/k/v, and the final norm with the LM head; with 8 tokens (the GEMM) only the last two (the
- * head reads one row). */
+/* The kinds of lane 0's ops of decoder layer 0 of stack 0, in program order, as names. */
+static void layer_kinds(const mot_plan *p, char *buf, size_t cap, int *count) {
+    size_t at = 0;
+    *count = 0;
+    buf[0] = 0;
+    for (int i = 0; i < p->n_instrs; i++) {
+        const mot_plan_op *op = &p->ops[p->prog[i].arg];
+        if (p->prog[i].kind == MOT_INSTR_RUN && op->lane == 0 && op->layer == 0 && op->stack == 0 &&
+            op->node == MOT_NODE_STACK && at < cap) {
+            at += (size_t)snprintf(buf + at, cap - at, "%s%s", *count ? " " : "", mot_op_kind_name(op->kind));
+            (*count)++;
+        }
+    }
+}
+
+static int count_kind(const mot_plan *p, mot_op_kind kind) {
+    int n = 0;
+    for (int i = 0; i < p->n_ops; i++) n += p->ops[i].kind == kind;
+    return n;
+}
+
+/* Decode plans fuse (scheduler/plan_fuse.c): every layer's FFN norm, gate/up and SwiGLU are one
+ * RMSNORM_MATMUL_SWIGLU, its attention norm, q/k/v and RoPE + KV append one
+ * RMSNORM_MATMUL_ROPE_APPEND, and the final norm and the LM head one RMSNORM_MATMUL; prefill plans and `unfused` sources keep them apart, and there the CPU
+ * executor fuses the same ops at run time: in decode every layer's three and two, and the
+ * heads' two; with 8 tokens (the GEMM) only the heads (the head reads one row). */
 static void test_fusion(const mot_model *m, const mot_route *r) {
     mot_plan_source src;
     mot_arena_layout layout;
     small_plan_source(m, r, &src, &layout);
-    mot_plan *decode;
+    mot_plan *decode, *plain, *prefill;
     MUST(mot_plan_compile(&src, &layout, MOT_PHASE_DECODE, &decode));
-    int layers = 0, heads = 0, two, three;
-    for (int i = 0; i < decode->n_ops; i++) {
-        layers += decode->ops[i].kind == MOT_OP_SWIGLU;
-        heads += decode->ops[i].kind == MOT_OP_RMSNORM_LAST;
+    MUST(mot_plan_compile(&src, &layout, MOT_PHASE_PREFILL, &prefill));
+    mot_plan_source unfused = src;
+    unfused.unfused = 1;
+    MUST(mot_plan_compile(&unfused, &layout, MOT_PHASE_DECODE, &plain));
+    check_program(decode);
+    check_program(plain);
+    const int layers = count_kind(plain, MOT_OP_SWIGLU), heads = count_kind(plain, MOT_OP_RMSNORM_LAST);
+    CHECK(layers > 0 && count_kind(decode, MOT_OP_RMSNORM_MATMUL_SWIGLU) == layers &&
+              count_kind(decode, MOT_OP_RMSNORM_MATMUL_ROPE_APPEND) == layers &&
+              count_kind(decode, MOT_OP_RMSNORM_MATMUL) == heads,
+          "decode: %d rmsnorm_matmul_swiglu, %d rmsnorm_matmul_rope_append, %d rmsnorm_matmul for %d layers and %d "
+          "heads", count_kind(decode, MOT_OP_RMSNORM_MATMUL_SWIGLU), count_kind(decode, MOT_OP_RMSNORM_MATMUL_ROPE_APPEND),
+          count_kind(decode, MOT_OP_RMSNORM_MATMUL), layers, heads);
+    CHECK(count_kind(decode, MOT_OP_RMSNORM) + count_kind(decode, MOT_OP_RMSNORM_LAST) +
+                  count_kind(decode, MOT_OP_SWIGLU) + count_kind(decode, MOT_OP_ROPE_APPEND) == 0 &&
+              decode->n_ops == plain->n_ops - 4 * layers - heads,
+          "decode: no norm or swiglu left alone (%d ops, unfused %d)", decode->n_ops, plain->n_ops);
+    CHECK(decode->n_nodes == plain->n_nodes && decode->n_events == plain->n_events &&
+              decode->n_instrs == plain->n_instrs - 4 * layers - heads,
+          "fusion keeps nodes (%d, %d) and events (%d, %d)", decode->n_nodes, plain->n_nodes, decode->n_events,
+          plain->n_events);
+    CHECK(count_kind(prefill, MOT_OP_RMSNORM_MATMUL) + count_kind(prefill, MOT_OP_RMSNORM_MATMUL_SWIGLU) +
+                  count_kind(prefill, MOT_OP_RMSNORM_MATMUL_ROPE_APPEND) == 0,
+          "prefill plans are not fused");
+    char fused_layer[256], plain_layer[256];
+    int n_fused, n_plain;
+    layer_kinds(decode, fused_layer, sizeof fused_layer, &n_fused);
+    layer_kinds(plain, plain_layer, sizeof plain_layer, &n_plain);
+    CHECK(!strcmp(fused_layer, "rmsnorm_matmul_rope_append attention matmul rmsnorm_matmul_swiglu matmul"),
+          "a fused decode layer: %s", fused_layer);
+    CHECK(!strcmp(plain_layer, "rmsnorm matmul rope_append attention matmul rmsnorm matmul swiglu matmul"),
+          "an unfused decode layer: %s", plain_layer);
+    printf("fusion: a decoder layer of a decode plan is %d ops (%s), %d unfused (%s)\n", n_fused, fused_layer,
+           n_plain, plain_layer);
+    /* every fused op: its parts are the unfused plan's ops, in order */
+    for (int i = 0, k = 0; i < decode->n_ops && k < plain->n_ops; i++) {
+        const mot_plan_op *op = &decode->ops[i];
+        const int parts = op->kind == MOT_OP_RMSNORM_MATMUL ? 2
+                          : op->kind == MOT_OP_RMSNORM_MATMUL_SWIGLU || op->kind == MOT_OP_RMSNORM_MATMUL_ROPE_APPEND ? 3
+                                                                                                                   : 1;
+        for (int q = 0; q < parts && k < plain->n_ops; q++, k++) {
+            mot_plan_op part = parts == 1 ? *op : mot_plan_op_part(op, q);
+            const mot_plan_op *want = &plain->ops[k];
+            CHECK(part.kind == want->kind && part.node_id == want->node_id && part.lane == want->lane &&
+                      part.layer == want->layer && part.n_w == want->n_w && part.reads == want->reads &&
+                      (parts == 1 || q != 1 || !memcmp(&part.matmul, &want->matmul, sizeof part.matmul)) &&
+                      (parts == 1 || q != 0 || !memcmp(&part.rmsnorm, &want->rmsnorm, sizeof part.rmsnorm)) &&
+                      (parts == 1 || q != 2 || want->kind != MOT_OP_ROPE_APPEND ||
+                       !memcmp(&part.rope_append, &want->rope_append, sizeof part.rope_append)),
+                  "op %d part %d is not unfused op %d (%s)", i, q, k, mot_op_kind_name(want->kind));
+        }
     }
+    int two, three;
     fusion_spans(decode, &layout, 1, &two, &three);
-    CHECK(layers > 0 && three == layers, "decode: %d norm+gate/up+swiglu fusions for %d layers", three, layers);
-    CHECK(two == layers + heads, "decode: %d norm+matmul fusions, expected %d (layers) + %d (heads)", two, layers,
-          heads);
-    printf("fusion: decode runs %d three-op and %d two-op GEMVs\n", three, two);
-    fusion_spans(decode, &layout, 8, &two, &three);
+    CHECK(two == 0 && three == 0, "a fused plan leaves the CPU executor nothing to fuse (%d, %d)", two, three);
+    fusion_spans(plain, &layout, 1, &two, &three);
+    CHECK(three == layers, "unfused decode: %d norm+gate/up+swiglu fusions for %d layers", three, layers);
+    CHECK(two == layers + heads, "unfused decode: %d norm+matmul fusions, expected %d (layers) + %d (heads)", two,
+          layers, heads);
+    printf("fusion: the unfused decode plan runs %d three-op and %d two-op GEMVs on the CPU\n", three, two);
+    fusion_spans(plain, &layout, 8, &two, &three);
     CHECK(two == heads && three == 0, "8 tokens: %d and %d fusions, expected %d (heads) and none", two, three, heads);
     mot_plan_free(decode);
+    mot_plan_free(plain);
+    mot_plan_free(prefill);
+}
+
+/* The CPU: a fused decode step's logits are bitwise the unfused plan's (every lane, every step). */
+static void test_fused_logits(const mot_model *m, const mot_route *r) {
+    mot_session s[2];
+    for (int u = 0; u < 2; u++) {
+        mot_generate_opts o = {.n_predict = 6, .keep_logits = 1};
+        o.backend.kind = MOT_BACKEND_CPU;
+        o.backend.unfused = u;
+        MUST(mot_session_generate(m, r, "The quick brown fox jumps over", &o, &s[u]));
+    }
+    for (int i = 0; i < s[0].n_lanes; i++) {
+        const mot_token_log *a = &s[0].lanes[i].sampled, *b = &s[1].lanes[i].sampled;
+        const int vocab = m->experts[s[0].lanes[i].expert]->cfg.vocab;
+        CHECK(a->n == b->n && a->n > 1, "lane %d: %d vs %d tokens", i, a->n, b->n);
+        if (a->n == b->n) {
+            CHECK(!memcmp(a->logits, b->logits, sizeof(float) * (size_t)a->n * vocab),
+                  "lane %d: fused and unfused decode logits differ", i);
+        }
+    }
+    printf("cpu: fused and unfused decode plans give the same logits bitwise over %d steps\n",
+           s[0].lanes[0].sampled.n);
+    mot_session_free(&s[0]);
+    mot_session_free(&s[1]);
 }
 
 /* ---- CPU: concurrent lanes == serial lanes, bitwise ---- */
@@ -454,6 +553,7 @@ static void fake_engine(const mot_model *m, const mot_route *r, mot_gpu_api *api
     for (int i = 0; i < src.n_lanes; i++) src.ctx[i] = 128, src.max_rows[i] = 5;
     memset(e, 0, sizeof *e);
     e->src = src;
+    e->src.unfused = bo->unfused;
     e->trace = bo->trace;
     MUST(mot_arena_plan(&e->src, &e->layout));
     MUST(mot_plan_cache_init(&e->plans, 8));
@@ -469,10 +569,25 @@ static void run_prompts(mot_engine *e) {
     MUST(mot_engine_prefill(e, prompts, ns));
 }
 
-static void test_cuda_executor(const mot_model *m, const mot_route *r) {
+/* The captured decode graph launches the plan's fused ops (fused) or the plain ones. */
+static void check_graph_fusion(const fake_graph *g, int fused) {
+    int n_fused = 0, n_plain = 0;
+    for (int i = 0; i < g->n_nodes; i++) {
+        const mot_op_kind k = g->nodes[i].launch.op->kind;
+        n_fused += k == MOT_OP_RMSNORM_MATMUL || k == MOT_OP_RMSNORM_MATMUL_SWIGLU || k == MOT_OP_RMSNORM_MATMUL_ROPE_APPEND;
+        n_plain += k == MOT_OP_RMSNORM || k == MOT_OP_RMSNORM_LAST || k == MOT_OP_SWIGLU || k == MOT_OP_ROPE_APPEND;
+    }
+    CHECK(fused ? n_fused > 0 && n_plain == 0 : n_fused == 0 && n_plain > 0,
+          "%s decode graph: %d fused launches, %d norm/swiglu launches", fused ? "a fused" : "an unfused", n_fused,
+          n_plain);
+    printf("graph: %s decode plan, %d launches, %d of them fused norm+GEMV(+SwiGLU)\n", fused ? "fused" : "unfused",
+           g->n_nodes, n_fused);
+}
+
+static void test_cuda_executor_with(const mot_model *m, const mot_route *r, int unfused) {
     fake_gpu *f = fake_gpu_create();
     mot_gpu_api api = fake_gpu_api(f);
-    mot_backend_options bo = {.kind = MOT_BACKEND_CUDA, .graphs = 1, .graph_cache = 4};
+    mot_backend_options bo = {.kind = MOT_BACKEND_CUDA, .graphs = 1, .graph_cache = 4, .unfused = unfused};
     mot_engine e;
     fake_engine(m, r, &api, &bo, &e);
     const mot_cuda_backend_stats *stats = mot_cuda_backend_stats_of(e.backend);
@@ -490,7 +605,10 @@ static void test_cuda_executor(const mot_model *m, const mot_route *r) {
           fake_gpu_launches(f) - launches);
     const mot_plan *decode;
     MUST(mot_plan_cache_get(&e.plans, &e.src, &e.layout, MOT_PHASE_DECODE, &decode));
-    if (fake_gpu_graph_count(f) == 1) check_graph(fake_gpu_graph(f, 0), decode);
+    if (fake_gpu_graph_count(f) == 1) {
+        check_graph(fake_gpu_graph(f, 0), decode);
+        check_graph_fusion(fake_gpu_graph(f, 0), !bo.unfused);
+    }
 
     /* Step t + 37: other positions and lengths in the step state, same capture. */
     mot_step_state later = e.step;
@@ -518,6 +636,11 @@ static void test_cuda_executor(const mot_model *m, const mot_route *r) {
           fake_gpu_last_error(f));
     mot_engine_close(&e);
     fake_gpu_destroy(f);
+}
+
+static void test_cuda_executor(const mot_model *m, const mot_route *r) {
+    test_cuda_executor_with(m, r, 0);
+    test_cuda_executor_with(m, r, 1);
 }
 
 /* A quantized weight goes to the device as its raw blocks, rows x mot_dtype_row_bytes
@@ -743,6 +866,7 @@ int main(int argc, char **argv) {
     test_listener_plans(m, &r);
     test_two_query_plans(m, &r);
     test_fusion(m, &r);
+    test_fused_logits(m, &r);
     test_cpu_lanes(m, &r);
     test_cuda_executor(m, &r);
     test_cuda_quant_upload(m, &r);
