@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "common/error.h"
 #include "kernels/cpu/backward.h"
@@ -35,6 +36,7 @@ mot_status mot_eval_alone_nll(const mot_trainer *t, const mot_train_example *e, 
 mot_status mot_train_route_targets(const mot_trainer *t, mot_train_data *d) {
     const int M = t->m->n_experts;
     const double t0 = now_s();
+    const int tty = isatty(STDERR_FILENO); /* an updating line on a terminal, one line in a log */
     double last = t0;
     for (int i = 0; i < d->n; i++) {
         mot_train_example *e = &d->ex[i];
@@ -50,13 +52,14 @@ mot_status mot_train_route_targets(const mot_trainer *t, mot_train_data *d) {
             if (nll < best) best = nll, e->route_target = x; /* ties: the lower index */
         }
         const double now = now_s();
-        if (now - last >= 1.0 || i + 1 == d->n) {
-            fprintf(stderr, "\rrouting targets: %d/%d examples scored by each expert alone (%.0f s)", i + 1, d->n,
-                    now - t0);
+        if (tty && now - last >= 1.0) {
+            fprintf(stderr, "\r\033[Krouting targets: %d/%d examples scored by each expert alone (%.0f s)", i + 1,
+                    d->n, now - t0);
             last = now;
         }
     }
-    if (d->n) fprintf(stderr, "\n");
+    fprintf(stderr, "%srouting targets: %d/%d examples scored by each expert alone (%.0f s)\n",
+            tty && last > t0 ? "\r\033[K" : "", d->n, d->n, now_s() - t0);
     return MOT_OK;
 }
 
