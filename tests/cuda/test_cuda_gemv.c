@@ -388,6 +388,13 @@ static void rope_case(mot_dtype dt, int n, int live, int n_heads, int n_kv, int 
         snprintf(c_what, sizeof c_what, "%s: v cache", what);
         expect_close(c_what, gv, rv, nc, BOUND_EXACT);
         free(rk), free(rv);
+        /* the norm's output rows the lane has (the RoPE mode writes them too) */
+        float *gn = malloc(nx * 4);
+        from_device(gn, dn, nx * 4);
+        double *rnd = as_double(rn, (size_t)live * cols);
+        snprintf(c_what, sizeof c_what, "%s: the norm's output", what);
+        if (live > 0) expect_close(c_what, gn, rnd, (size_t)live * cols, BOUND_EXACT);
+        free(rnd), free(gn);
     }
     for (int j = 0; j < 3; j++) free_weight(&w[j]), cudaFree(dy[j]), free(ry[j]);
     free(x), free(nw), free(rn), free(freq), free(kc), free(vc), free(gk), free(gv);
@@ -413,6 +420,8 @@ static void fused_cases(cudaStream_t s) {
         fused_case(dts[d], 1, 1, 2, wide, 4096, 1, 0, 0, 0, 0, 0, s);
         fused_case(dts[d], 1, 1, 2, ffn, 1024, 1, 0, 0, 0, 0, 0, s);
         fused_case(dts[d], 3, 2, 3, qkv, 576, 0, 0, 0, 0, 0, 0, s);
+        /* the norm weight misaligned where x alone would take float4 loads (cols % 4 == 0) */
+        fused_case(dts[d], 2, 2, 3, qkv, 576, 0, 0, 0, 0, 0, 1, s);
         fused_case(dts[d], 1, 0, 1, head, 64, 0, 1, 0, 0, 0, 0, s);
         /* RoPE + append: GQA, odd widths, hd 2 and 64, at positions past 0, n < and = live,
          * many heads (4 units a block) and few long rows (a pair shared by 2 or 4 warps) */
