@@ -10,10 +10,35 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#ifdef _OPENMP
 #include <omp.h>
+#endif
 
 #include "common/error.h"
 #include "common/progress.h"
+
+/* The fuzz builds compile the loaders without OpenMP: then every loop below runs on one thread. */
+static int n_procs(void) {
+#ifdef _OPENMP
+    return omp_get_num_procs();
+#else
+    return 1;
+#endif
+}
+static int team_rank(void) {
+#ifdef _OPENMP
+    return omp_get_thread_num();
+#else
+    return 0;
+#endif
+}
+static int team_size(void) {
+#ifdef _OPENMP
+    return omp_get_num_threads();
+#else
+    return 1;
+#endif
+}
 
 static mot_load_mode load_mode = MOT_LOAD_AUTO;
 
@@ -45,7 +70,7 @@ void mot_load_end(void) {
 #define READ_THREADS 8
 static int read_parallel(int fd, char *p, size_t size, mot_progress *progress, uint64_t base, size_t *bad) {
     const long n_chunks = (long)((size + READ_CHUNK - 1) / READ_CHUNK);
-    int threads = omp_get_num_procs();
+    int threads = n_procs();
     threads = threads > READ_THREADS ? READ_THREADS : threads;
     threads = n_chunks < threads ? (int)n_chunks : threads;
     int error = 0;
@@ -80,7 +105,7 @@ static int read_parallel(int fd, char *p, size_t size, mot_progress *progress, u
             uint64_t now;
 #pragma omp atomic capture
             now = done += (uint64_t)(end - (size_t)k * READ_CHUNK);
-            if (progress && omp_get_thread_num() == 0) {
+            if (progress && team_rank() == 0) {
                 mot_progress_update(progress, base + now);
             }
         }
@@ -93,17 +118,20 @@ static int read_parallel(int fd, char *p, size_t size, mot_progress *progress, u
 
 void mot_parallel_memcpy(void *dst, const void *src, size_t bytes) {
     int threads = (int)(bytes / COPY_MIN_PER_THREAD);
-    const int procs = omp_get_num_procs();
+    const int procs = n_procs();
     threads = threads > COPY_MAX_THREADS ? COPY_MAX_THREADS : threads;
     threads = threads > procs ? procs : threads;
     if (threads <= 1) {
         memcpy(dst, src, bytes);
         return;
     }
-    const size_t per = ((bytes + (size_t)threads - 1) / (size_t)threads + 63) & ~(size_t)63;
 #pragma omp parallel num_threads(threads)
-    {
-        const size_t off = (size_t)omp_get_thread_num() * per;
+    { /* split by the team there is: the runtime may give fewer threads than asked
+       * (OMP_DYNAMIC, a thread limit, a nested region), and a piece no thread took would
+       * reach the GPU as stale staging memory */
+        const size_t team = (size_t)team_size();
+        const size_t per = ((bytes + team - 1) / team + 63) & ~(size_t)63;
+        const size_t off = (size_t)team_rank() * per;
         if (off < bytes) {
             memcpy((char *)dst + off, (const char *)src + off, bytes - off < per ? bytes - off : per);
         }
