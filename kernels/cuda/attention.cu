@@ -40,11 +40,17 @@ template <int DPL> __global__ void __launch_bounds__(ATT_THREADS) attention_kern
     }
 }
 
-// Decode: query row 0 only. partial: [n_heads, splits, hd + 2].
+// Decode: query row 0 only. partial: [n_heads, splits, hd + 2]. With ticket (one counter a
+// head, 0 at launch) the last of a head's split blocks to finish merges the head's partials
+// into out, so decode attention is one launch: every block fences its partial before it
+// counts itself, and the last one resets the counter for the next launch on the lane's
+// stream. Without ticket attention_combine_kernel merges them.
 template <int DPL>
-__global__ void __launch_bounds__(ATT_THREADS) attention_split_kernel(att_args a, float *partial, int chunk) {
+__global__ void __launch_bounds__(ATT_THREADS)
+    attention_split_kernel(att_args a, float *partial, int chunk, unsigned *ticket) {
     __shared__ att_shared sh;
-    if (a.step->lane[a.lane].n_new <= 0) {
+    __shared__ int last;
+    if (a.step->lane[a.lane].n_new <= 0) { // uniform over the grid: no block counts, out untouched
         return;
     }
     const int p = a.step->lane[a.lane].pos;
@@ -58,6 +64,21 @@ __global__ void __launch_bounds__(ATT_THREADS) attention_split_kernel(att_args a
     // splits past the current length (most of them early on) write an empty partial
     att_split_partial<DPL>(dst, a.q + (size_t)h * a.hd, a.k + g_off, a.v + g_off, a.kv_stride, a.hd, lo, hi, a.scale,
                            sh);
+    if (!ticket) {
+        return;
+    }
+    __threadfence(); // this block's partial is visible device-wide before it is counted
+    __syncthreads();
+    if (threadIdx.x == 0) {
+        last = atomicAdd(ticket + h, 1u) == gridDim.y - 1;
+    }
+    __syncthreads();
+    if (last) {
+        att_combine_head(a.out + (size_t)h * a.hd, partial + (size_t)h * gridDim.y * (a.hd + 2), gridDim.y, a.hd);
+        if (threadIdx.x == 0) {
+            ticket[h] = 0;
+        }
+    }
 }
 
 // Positions the layer's cache holds: the last kv head's last key must fit in k_cache.
@@ -75,8 +96,11 @@ static mot_status launch_attention(const att_args &a, const mot_gpu_launch *l, m
         const long long cap = att_cache_positions(op);
         splits = att_plan_splits(cap, op->n_heads, op->hd, 1, lane->partial_floats, &chunk);
     }
-    if (splits > 0) {
-        attention_split_kernel<DPL><<<dim3(op->n_heads, splits), ATT_THREADS, 0, s>>>(a, lane->partial, chunk);
+    if (splits > 0 && lane->ticket && op->n_heads <= MOT_CUDA_TICKETS) { // one launch: the last block combines
+        attention_split_kernel<DPL><<<dim3(op->n_heads, splits), ATT_THREADS, 0, s>>>(a, lane->partial, chunk,
+                                                                                     lane->ticket);
+    } else if (splits > 0) {
+        attention_split_kernel<DPL><<<dim3(op->n_heads, splits), ATT_THREADS, 0, s>>>(a, lane->partial, chunk, nullptr);
         MOT_CUDA_LAUNCHED();
         attention_combine_kernel<<<op->n_heads, ATT_THREADS, 0, s>>>(a.out, lane->partial, splits, op->hd, a.step,
                                                                      a.lane);

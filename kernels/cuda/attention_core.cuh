@@ -155,6 +155,34 @@ __device__ __forceinline__ void att_finish(const att_state<DPL> &st, int hd, flo
     __syncthreads();  // sh is reused by the block's next row
 }
 
+// Merges one head's `splits` partials p [splits][m, l, acc[hd]] into out_h [hd], in split
+// order (the same bits whichever block runs it). Loads bypass L1 (__ldcg): in the split
+// kernel's last block the partials were written by other blocks of the same launch.
+__device__ __forceinline__ void att_combine_head(float *out_h, const float *p, int splits, int hd) {
+    float M = -INFINITY;
+    for (int s = 0; s < splits; s++) {
+        M = fmaxf(M, __ldcg(p + (size_t)s * (hd + 2)));
+    }
+    // An empty split wrote only its m (-inf): its l and acc are stale and never read.
+    float L = 0.0f;
+    for (int s = 0; s < splits; s++) {
+        const float m = __ldcg(p + (size_t)s * (hd + 2));
+        if (m != -INFINITY) {
+            L += __ldcg(p + (size_t)s * (hd + 2) + 1) * expf(m - M);
+        }
+    }
+    for (int c = threadIdx.x; c < hd; c += blockDim.x) {
+        float a = 0.0f;
+        for (int s = 0; s < splits; s++) {
+            const float m = __ldcg(p + (size_t)s * (hd + 2));
+            if (m != -INFINITY) {
+                a += __ldcg(p + (size_t)s * (hd + 2) + 2 + c) * expf(m - M);
+            }
+        }
+        out_h[c] = L > 0.0f ? a / L : 0.0f;
+    }
+}
+
 // Merges `splits` partials [m, l, acc[hd]] (stride hd + 2) of each head into out + h * hd.
 // Launch: grid heads, block ATT_THREADS. n_new == 0 (a dead lane): nothing.
 static __global__ void attention_combine_kernel(float *out, const float *partial, int splits, int hd,
@@ -163,29 +191,7 @@ static __global__ void attention_combine_kernel(float *out, const float *partial
         return;
     }
     const int h = blockIdx.x;
-    const float *p = partial + (size_t)h * splits * (hd + 2);
-    float M = -INFINITY;
-    for (int s = 0; s < splits; s++) {
-        M = fmaxf(M, p[(size_t)s * (hd + 2)]);
-    }
-    // An empty split wrote only its m (-inf): its l and acc are stale and never read.
-    float L = 0.0f;
-    for (int s = 0; s < splits; s++) {
-        const float m = p[(size_t)s * (hd + 2)];
-        if (m != -INFINITY) {
-            L += p[(size_t)s * (hd + 2) + 1] * expf(m - M);
-        }
-    }
-    for (int c = threadIdx.x; c < hd; c += blockDim.x) {
-        float a = 0.0f;
-        for (int s = 0; s < splits; s++) {
-            const float m = p[(size_t)s * (hd + 2)];
-            if (m != -INFINITY) {
-                a += p[(size_t)s * (hd + 2) + 2 + c] * expf(m - M);
-            }
-        }
-        out[(size_t)h * hd + c] = L > 0.0f ? a / L : 0.0f;
-    }
+    att_combine_head(out + (size_t)h * hd, partial + (size_t)h * splits * (hd + 2), splits, hd);
 }
 
 // Host side: how many split blocks of how many keys cover a cache of `cap` rows for `heads`

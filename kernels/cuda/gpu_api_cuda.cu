@@ -114,6 +114,7 @@ static int stage_ready(api_ctx *c) {
 static void lane_free(api_lane *ln) {
     mot_cuda_blas_destroy(ln->k.blas);
     cudaFree(ln->k.partial);
+    cudaFree(ln->k.ticket);
     *ln = api_lane();
 }
 
@@ -300,6 +301,18 @@ static int api_lane_create(void *ctx, int lane, void *stream, size_t max_gemm_el
         return mot_fail(MOT_ERR_INTERNAL, "cuda lane_create %d: attention partials: %s", lane, cudaGetErrorString(err));
     }
     ln->k.partial_floats = MOT_CUDA_PARTIAL_BYTES / sizeof(float);
+    // the one-launch decode attention's counters (MOT_CUDA_ATTENTION_COMBINE=kernel keeps the
+    // separate combine kernel, for comparison); zeroed before any launch can count
+    const char *combine = getenv("MOT_CUDA_ATTENTION_COMBINE");
+    if (!combine || strcmp(combine, "kernel")) {
+        if (cudaMalloc(&ln->k.ticket, MOT_CUDA_TICKETS * sizeof(unsigned)) != cudaSuccess ||
+            cudaMemsetAsync(ln->k.ticket, 0, MOT_CUDA_TICKETS * sizeof(unsigned), (cudaStream_t)stream) != cudaSuccess ||
+            cudaStreamSynchronize((cudaStream_t)stream) != cudaSuccess) {
+            lane_free(ln);
+            return mot_fail(MOT_ERR_INTERNAL, "cuda lane_create %d: attention tickets: %s", lane,
+                            cudaGetErrorString(cudaGetLastError()));
+        }
+    }
     return 0;
 }
 

@@ -17,11 +17,14 @@ typedef struct {
     mot_cuda_blas *blas;   /* cuBLAS handle bound to the lane's stream, own workspace */
     float *partial;        /* split-key attention partials [heads, splits, hd + 2] */
     size_t partial_floats;
+    unsigned *ticket;      /* [MOT_CUDA_TICKETS] per-head arrival counters of the decode attention's
+                            * last-block combine, 0 between launches; NULL: two launches */
 } mot_cuda_lane;
 
 /* Bytes of mot_cuda_lane.partial the API allocates per lane (split-key decode attention;
  * ops that need more fall back to one block per (row, head)). */
 #define MOT_CUDA_PARTIAL_BYTES ((size_t)4 << 20)
+#define MOT_CUDA_TICKETS 4096 /* heads a one-launch decode attention may have (more: two launches) */
 
 /* Runs l->op on `stream` (l->op->kind picks the function below; kernels/cuda/gpu_api_cuda.cu). */
 mot_status mot_cuda_op_launch(const mot_gpu_launch *l, mot_cuda_lane *lane, mot_cuda_stream stream);

@@ -32,6 +32,11 @@ if(TARGET motcuda)
     add_test(NAME ${name} COMMAND ${t})
     set_tests_properties(${name} PROPERTIES SKIP_RETURN_CODE 77)
   endforeach()
+  # the split-key decode attention with its separate combine kernel too (the default merges
+  # in the last split block: docs/architecture.md)
+  add_test(NAME cuda_plan_ops_combine_kernel COMMAND test_cuda_plan_ops)
+  set_tests_properties(cuda_plan_ops_combine_kernel PROPERTIES SKIP_RETURN_CODE 77
+                       ENVIRONMENT MOT_CUDA_ATTENTION_COMBINE=kernel)
 endif()
 
 # Whole runs, CUDA vs CPU: every logits row of the e2e-style models and MoT pools (f32 rel
