@@ -74,6 +74,7 @@ __global__ void __launch_bounds__(ATT_THREADS)
     }
     __syncthreads();
     if (last) {
+        __threadfence(); // acquire: the counted blocks' partials before this block's loads of them
         att_combine_head(a.out + (size_t)h * a.hd, partial + (size_t)h * gridDim.y * (a.hd + 2), gridDim.y, a.hd);
         if (threadIdx.x == 0) {
             ticket[h] = 0;
