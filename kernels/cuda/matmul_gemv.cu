@@ -82,13 +82,111 @@ __device__ __forceinline__ void gemv_fma(float *acc, const float *f, const float
     }
 }
 
+// acc[t] += sum_j f[j] xn[t, c + j], xn = x[t] * scale[t] * nw. xv: x and nw rows are 16-byte
+// aligned at every multiple of 4 columns.
+template <int V, int NT>
+__device__ __forceinline__ void gemv_fma_norm(float *acc, const float *f, const float *__restrict__ x,
+                                              const float *__restrict__ nw, const float *scale, int cols, int c,
+                                              int n, bool xv) {
+    float g[V];
+    if (xv) {
+#pragma unroll
+        for (int j = 0; j < V; j += 4) {
+            const float4 v = __ldg((const float4 *)(nw + c + j));
+            g[j] = v.x, g[j + 1] = v.y, g[j + 2] = v.z, g[j + 3] = v.w;
+        }
+    } else {
+#pragma unroll
+        for (int j = 0; j < V; j++) {
+            g[j] = __ldg(nw + c + j);
+        }
+    }
+#pragma unroll
+    for (int t = 0; t < NT; t++) {
+        if (t < n) {
+            const float *xp = x + (size_t)t * cols + c;
+            const float s = scale[t];
+            float a = acc[t];
+            if (xv) {
+#pragma unroll
+                for (int j = 0; j < V; j += 4) {
+                    const float4 v = __ldg((const float4 *)(xp + j));
+                    a = fmaf(f[j], v.x * s * g[j], a);
+                    a = fmaf(f[j + 1], v.y * s * g[j + 1], a);
+                    a = fmaf(f[j + 2], v.z * s * g[j + 2], a);
+                    a = fmaf(f[j + 3], v.w * s * g[j + 3], a);
+                }
+            } else {
+#pragma unroll
+                for (int j = 0; j < V; j++) {
+                    a = fmaf(f[j], __ldg(xp + j) * s * g[j], a);
+                }
+            }
+            acc[t] = a;
+        }
+    }
+}
+
+// This lane's share of row wr's products with x (NORM: with the normed x, gemv_fma_norm): the
+// vectors slice * 32 + lane, then every 32 * WPR, UNROLL of them loaded before use; the rest
+// (the tail past nvec * V, the whole row when misaligned) one element at a time.
+template <typename T, int NT, int WPR, bool NORM>
+__device__ __forceinline__ void gemv_row(float *acc, const T *__restrict__ wr, const float *__restrict__ x,
+                                         const float *__restrict__ nw, const float *scale, int cols, int n, int slice,
+                                         int lane, bool xv) {
+    constexpr int V = gemv_vec<T>::N;
+    constexpr int STEP = 32 * WPR;
+    const bool wv = ((uintptr_t)wr & 15) == 0;
+    const int nvec = wv ? cols / V : 0;
+    const uint4 *w4 = (const uint4 *)wr;
+    int v = slice * 32 + lane;
+    for (; v + (GEMV_UNROLL - 1) * STEP < nvec; v += GEMV_UNROLL * STEP) {
+        uint4 u[GEMV_UNROLL];
+#pragma unroll
+        for (int i = 0; i < GEMV_UNROLL; i++) {
+            u[i] = __ldcs(w4 + v + i * STEP);
+        }
+#pragma unroll
+        for (int i = 0; i < GEMV_UNROLL; i++) {
+            float f[V];
+            gemv_vec<T>::widen(u[i], f);
+            if constexpr (NORM) {
+                gemv_fma_norm<V, NT>(acc, f, x, nw, scale, cols, (v + i * STEP) * V, n, xv);
+            } else {
+                gemv_fma<V, NT>(acc, f, x, cols, (v + i * STEP) * V, n, xv);
+            }
+        }
+    }
+    for (; v < nvec; v += STEP) {
+        float f[V];
+        gemv_vec<T>::widen(__ldcs(w4 + v), f);
+        if constexpr (NORM) {
+            gemv_fma_norm<V, NT>(acc, f, x, nw, scale, cols, v * V, n, xv);
+        } else {
+            gemv_fma<V, NT>(acc, f, x, cols, v * V, n, xv);
+        }
+    }
+    for (int c = nvec * V + slice * 32 + lane; c < cols; c += STEP) {
+        const float f = mot_to_float<T>(wr[c]);
+#pragma unroll
+        for (int t = 0; t < NT; t++) {
+            if (t < n) {
+                if constexpr (NORM) {
+                    acc[t] = fmaf(f, __ldg(x + (size_t)t * cols + c) * scale[t] * __ldg(nw + c), acc[t]);
+                } else {
+                    acc[t] = fmaf(f, __ldg(x + (size_t)t * cols + c), acc[t]);
+                }
+            }
+        }
+    }
+}
+
 // w: [rows, cols] of T; x: [n, cols]; y, res: [n, rows] (res may be y: accumulate); bias:
 // [rows] or NULL. Grid: ceil(rows / (GEMV_WARPS / WPR)) blocks of GEMV_WARPS * 32 threads.
 template <typename T, int NT, int WPR>
 __global__ void __launch_bounds__(GEMV_WARPS * 32)
     gemv_kernel(float *y, const float *__restrict__ x, const T *__restrict__ w, const float *__restrict__ bias,
                 const float *res, int rows, int cols, int n) {
-    constexpr int V = gemv_vec<T>::N;
     constexpr int ROWS_PER_BLOCK = GEMV_WARPS / WPR;
     __shared__ float part[GEMV_WARPS][NT];
     const int warp = threadIdx.x >> 5, lane = threadIdx.x & 31;
@@ -99,42 +197,8 @@ __global__ void __launch_bounds__(GEMV_WARPS * 32)
         acc[t] = 0.0f;
     }
     if (row < rows) { // no return: WPR > 1 meets a block barrier below
-        const T *wr = w + (size_t)row * cols;
-        const bool wv = ((uintptr_t)wr & 15) == 0; // the same for the whole warp: no divergence
         const bool xv = ((uintptr_t)x & 15) == 0 && cols % 4 == 0;
-        const int nvec = wv ? cols / V : 0;
-        const uint4 *w4 = (const uint4 *)wr;
-        // Vectors slice * 32 + lane, then every 32 * WPR, UNROLL of them loaded before use.
-        constexpr int STEP = 32 * WPR;
-        int v = slice * 32 + lane;
-        for (; v + (GEMV_UNROLL - 1) * STEP < nvec; v += GEMV_UNROLL * STEP) {
-            uint4 u[GEMV_UNROLL];
-#pragma unroll
-            for (int i = 0; i < GEMV_UNROLL; i++) {
-                u[i] = __ldcs(w4 + v + i * STEP);
-            }
-#pragma unroll
-            for (int i = 0; i < GEMV_UNROLL; i++) {
-                float f[V];
-                gemv_vec<T>::widen(u[i], f);
-                gemv_fma<V, NT>(acc, f, x, cols, (v + i * STEP) * V, n, xv);
-            }
-        }
-        for (; v < nvec; v += STEP) {
-            float f[V];
-            gemv_vec<T>::widen(__ldcs(w4 + v), f);
-            gemv_fma<V, NT>(acc, f, x, cols, v * V, n, xv);
-        }
-        // The rest one element at a time: the tail past nvec * V (the whole row when misaligned).
-        for (int c = nvec * V + slice * 32 + lane; c < cols; c += STEP) {
-            const float f = mot_to_float<T>(wr[c]);
-#pragma unroll
-            for (int t = 0; t < NT; t++) {
-                if (t < n) {
-                    acc[t] = fmaf(f, __ldg(x + (size_t)t * cols + c), acc[t]);
-                }
-            }
-        }
+        gemv_row<T, NT, WPR, false>(acc, w + (size_t)row * cols, x, nullptr, nullptr, cols, n, slice, lane, xv);
     }
 #pragma unroll
     for (int t = 0; t < NT; t++) {
@@ -251,92 +315,6 @@ extern "C" mot_status mot_cuda_matmul_gemv(float *y, const float *x, const mot_w
 // weights exactly as gemv_kernel does; block 0 also writes it to norm_out (the norm's output,
 // which later ops may read), for the rows the lane has.
 
-// acc[t] += sum_j f[j] xn[t, c + j], xn = x[t] * scale[t] * nw. xv: x and nw rows are 16-byte
-// aligned at every multiple of 4 columns.
-template <int V, int NT>
-__device__ __forceinline__ void gemv_fma_norm(float *acc, const float *f, const float *__restrict__ x,
-                                              const float *__restrict__ nw, const float *scale, int cols, int c,
-                                              int n, bool xv) {
-    float g[V];
-    if (xv) {
-#pragma unroll
-        for (int j = 0; j < V; j += 4) {
-            const float4 v = __ldg((const float4 *)(nw + c + j));
-            g[j] = v.x, g[j + 1] = v.y, g[j + 2] = v.z, g[j + 3] = v.w;
-        }
-    } else {
-#pragma unroll
-        for (int j = 0; j < V; j++) {
-            g[j] = __ldg(nw + c + j);
-        }
-    }
-#pragma unroll
-    for (int t = 0; t < NT; t++) {
-        if (t < n) {
-            const float *xp = x + (size_t)t * cols + c;
-            const float s = scale[t];
-            float a = acc[t];
-            if (xv) {
-#pragma unroll
-                for (int j = 0; j < V; j += 4) {
-                    const float4 v = __ldg((const float4 *)(xp + j));
-                    a = fmaf(f[j], v.x * s * g[j], a);
-                    a = fmaf(f[j + 1], v.y * s * g[j + 1], a);
-                    a = fmaf(f[j + 2], v.z * s * g[j + 2], a);
-                    a = fmaf(f[j + 3], v.w * s * g[j + 3], a);
-                }
-            } else {
-#pragma unroll
-                for (int j = 0; j < V; j++) {
-                    a = fmaf(f[j], __ldg(xp + j) * s * g[j], a);
-                }
-            }
-            acc[t] = a;
-        }
-    }
-}
-
-// This lane's share of row wr's products with the normed x (gemv_kernel's loop, same order).
-template <typename T, int NT, int WPR>
-__device__ __forceinline__ void gemv_norm_row(float *acc, const T *__restrict__ wr, const float *__restrict__ x,
-                                              const float *__restrict__ nw, const float *scale, int cols, int n,
-                                              int slice, int lane, bool xv) {
-    constexpr int V = gemv_vec<T>::N;
-    constexpr int STEP = 32 * WPR;
-    const bool wv = ((uintptr_t)wr & 15) == 0;
-    const int nvec = wv ? cols / V : 0;
-    const uint4 *w4 = (const uint4 *)wr;
-    int v = slice * 32 + lane;
-    for (; v + (GEMV_UNROLL - 1) * STEP < nvec; v += GEMV_UNROLL * STEP) {
-        uint4 u[GEMV_UNROLL];
-#pragma unroll
-        for (int i = 0; i < GEMV_UNROLL; i++) {
-            u[i] = __ldcs(w4 + v + i * STEP);
-        }
-#pragma unroll
-        for (int i = 0; i < GEMV_UNROLL; i++) {
-            float f[V];
-            gemv_vec<T>::widen(u[i], f);
-            gemv_fma_norm<V, NT>(acc, f, x, nw, scale, cols, (v + i * STEP) * V, n, xv);
-        }
-    }
-    for (; v < nvec; v += STEP) {
-        float f[V];
-        gemv_vec<T>::widen(__ldcs(w4 + v), f);
-        gemv_fma_norm<V, NT>(acc, f, x, nw, scale, cols, v * V, n, xv);
-    }
-    for (int c = nvec * V + slice * 32 + lane; c < cols; c += STEP) {
-        const float f = mot_to_float<T>(wr[c]);
-        const float g = __ldg(nw + c);
-#pragma unroll
-        for (int t = 0; t < NT; t++) {
-            if (t < n) {
-                acc[t] = fmaf(f, __ldg(x + (size_t)t * cols + c) * scale[t] * g, acc[t]);
-            }
-        }
-    }
-}
-
 // The weights of one fused launch (by value: kernel parameters). Weight j owns the blocks
 // [first_block[j], first_block[j + 1]) and units[j] units of work, a unit being one row, or a
 // pair of rows: GEMV_SWIGLU, one range for row u of gate (weight 0) and of up (weight 1);
@@ -417,9 +395,9 @@ __global__ void __launch_bounds__(GEMV_WARPS * 32)
     }
     if (unit < m.units[j]) { // no return: WPR > 1 meets a block barrier below
         const bool xv = ((uintptr_t)x & 15) == 0 && ((uintptr_t)nw & 15) == 0 && cols % 4 == 0;
-        gemv_norm_row<T, NT, WPR>(acc, (const T *)m.w[j] + (size_t)r0 * cols, x, nw, scale, cols, n, slice, lane, xv);
+        gemv_row<T, NT, WPR, true>(acc, (const T *)m.w[j] + (size_t)r0 * cols, x, nw, scale, cols, n, slice, lane, xv);
         if (paired) {
-            gemv_norm_row<T, NT, WPR>(acc2, (const T *)m.w[j1] + (size_t)r1 * cols, x, nw, scale, cols, n, slice,
+            gemv_row<T, NT, WPR, true>(acc2, (const T *)m.w[j1] + (size_t)r1 * cols, x, nw, scale, cols, n, slice,
                                       lane, xv);
         }
     }
