@@ -907,6 +907,21 @@ static void case_fused(void) {
 
 /* ---- RMSNORM_MATMUL, RMSNORM_MATMUL_SWIGLU: the plan's fusions (scheduler/plan_fuse.c) ---- */
 
+/* A fused op's parts (mot_plan_op_part) as a plan of their own on lane 0, run on the backend:
+ * what the fused op must equal bit for bit. */
+static void run_parts(const mot_plan_op *op, int n_parts, const be_bind *binds) {
+    mot_plan p;
+    mot_plan_op parts[3];
+    mot_instr prog[3];
+    memset(&p, 0, sizeof p);
+    p.ops = parts, p.prog = prog, p.n_ops = p.n_instrs = n_parts;
+    for (int k = 0; k < n_parts; k++) {
+        parts[k] = mot_plan_op_part(op, k);
+        prog[k] = (mot_instr){MOT_INSTR_RUN, 0, k};
+    }
+    be_run_plan(&p, binds);
+}
+
 /* One fused op (last: the LM head form, x's last row into one; swiglu: gate and up) against
  * the composed references, outputs and the norm's output with a spare row that must stay
  * untouched; on the CPU also against its parts (RMSNORM(_LAST), MATMUL, SWIGLU) run as the
@@ -957,19 +972,10 @@ static void run_plan_fused(mot_dtype dt, int last, int swiglu, int n, int64_t co
     be_get(gn, bn);
     expect(name, mot_dtype_name(dt), "the norm's output", nan_run, gn, rn, nn, bound_for(1e-6, 1e-5));
     if (be_has_fusion) { /* the unfused ops on the same inputs: the same bits */
-        mot_plan p;
-        mot_plan_op parts[3];
-        mot_instr prog[3];
         be_bind binds[3] = {bind_of(n, n), b, bind_of(rows, n)};
-        memset(&p, 0, sizeof p);
-        p.ops = parts, p.prog = prog, p.n_ops = p.n_instrs = 2 + swiglu;
-        for (int k = 0; k < p.n_ops; k++) {
-            parts[k] = mot_plan_op_part(&op, k);
-            prog[k] = (mot_instr){MOT_INSTR_RUN, 0, k};
-        }
         be_put(bn, sent_n);
         for (int j = 0; j < n_w; j++) be_put(out[j], sent_y);
-        be_run_plan(&p, binds);
+        run_parts(&op, 2 + swiglu, binds);
         int differ = 0;
         float *again = malloc(sizeof(float) * (nn > (size_t)(rows + 1) * 65 ? nn : (size_t)(rows + 1) * 65));
         for (int j = 0; j < n_w; j++) {
@@ -1063,19 +1069,10 @@ static void run_plan_fused_rope(mot_dtype dt, int n, int nh, int nkv, int hd, in
     be_get(gk, bkc), expect(name, mot_dtype_name(dt), "k cache", nan_run, gk, rk, cache, bd);
     be_get(gv, bvc), expect(name, mot_dtype_name(dt), "v cache", nan_run, gv, rv, cache, bd);
     if (be_has_fusion) { /* the unfused ops on the same inputs: the same bits */
-        mot_plan p;
-        mot_plan_op parts[3];
-        mot_instr prog[3];
         be_bind binds[3] = {bind_of(n, n), b, bind_of(n, n)};
-        memset(&p, 0, sizeof p);
-        p.ops = parts, p.prog = prog, p.n_ops = p.n_instrs = 3;
-        for (int k = 0; k < 3; k++) {
-            parts[k] = mot_plan_op_part(&op, k);
-            prog[k] = (mot_instr){MOT_INSTR_RUN, 0, k};
-        }
         be_put(bn, sent_n), be_put(bkc, sent_c), be_put(bvc, sent_c);
         for (int j = 0; j < 3; j++) be_put(out[j], sent_y);
-        be_run_plan(&p, binds);
+        run_parts(&op, 3, binds);
         float *again = malloc(sizeof(float) * (cache > ymax ? (cache > nn ? cache : nn) : (ymax > nn ? ymax : nn)));
         int differ = 0;
         for (int j = 0; j < 3; j++) {
