@@ -90,20 +90,19 @@ def main():
     default = os.path.join(os.path.dirname(__file__), "..", "..", "schedules", "default.yaml")
     r = mot("run", PIPE, "-p", "hi there", "-n", "3", "--schedule", default, "--dump", os.path.join(WORK, "a.st"))
     check(r.returncode == 0, f"schedules/default.yaml runs: {r.stderr}")
-    conc = write(os.path.join(WORK, "concurrent.yaml"), "lanes: concurrent\nthreads_per_lane: [1, 1]\n")
-    r = mot("run", PIPE, "-p", "hi there", "-n", "3", "--schedule", conc, "--dump", os.path.join(WORK, "b.st"))
-    check(r.returncode == 0, f"a concurrent schedule runs: {r.stderr}")
-    if r.returncode == 0:
-        with open(os.path.join(WORK, "a.st"), "rb") as a, open(os.path.join(WORK, "b.st"), "rb") as b:
-            check(a.read() == b.read(), "serial and concurrent schedules give the same dump")
+    def same_dump(name, text, runs, same):
+        """A schedule of `text` runs and dumps exactly what schedules/default.yaml dumped."""
+        sched = write(os.path.join(WORK, name + ".yaml"), text)
+        r = mot("run", PIPE, "-p", "hi there", "-n", "3", "--schedule", sched, "--dump", os.path.join(WORK, name + ".st"))
+        check(r.returncode == 0, f"{runs}: {r.stderr}")
+        if r.returncode == 0:
+            with open(os.path.join(WORK, "a.st"), "rb") as a, open(os.path.join(WORK, name + ".st"), "rb") as b:
+                check(a.read() == b.read(), same)
 
+    same_dump("concurrent", "lanes: concurrent\nthreads_per_lane: [1, 1]\n", "a concurrent schedule runs",
+              "serial and concurrent schedules give the same dump")
     # fuse: off keeps the decode plan's norms, GEMVs and SwiGLUs apart: on the CPU the same bits
-    unfused = write(os.path.join(WORK, "unfused.yaml"), "fuse: off\n")
-    r = mot("run", PIPE, "-p", "hi there", "-n", "3", "--schedule", unfused, "--dump", os.path.join(WORK, "u.st"))
-    check(r.returncode == 0, f"fuse: off runs: {r.stderr}")
-    if r.returncode == 0:
-        with open(os.path.join(WORK, "a.st"), "rb") as a, open(os.path.join(WORK, "u.st"), "rb") as b:
-            check(a.read() == b.read(), "fuse: on and off give the same dump on the CPU")
+    same_dump("unfused", "fuse: off\n", "fuse: off runs", "fuse: on and off give the same dump on the CPU")
 
     # another GEMM blocking (k blocks of 8 columns, 4-token chunks, the GEMM from 2 tokens on):
     # other summation order, same logits to f32 rounding, same tokens
