@@ -8,6 +8,7 @@
 
 #include "cli/bench_pipeline.h"
 #include "cli/profile_session.h"
+#include "common/clock.h"
 #include "common/error.h"
 #include "git_commit.h"
 #include "profiling/bench_record.h"

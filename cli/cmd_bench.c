@@ -13,6 +13,7 @@
 #include "cli/bench_pipeline.h"
 #include "cli/commands.h"
 #include "cli/profile_session.h"
+#include "common/clock.h"
 #include "common/error.h"
 #include "common/mapped_file.h"
 #include "common/progress.h"

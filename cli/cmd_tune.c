@@ -21,6 +21,7 @@
 #include "cli/args.h"
 #include "cli/bench_pipeline.h"
 #include "cli/commands.h"
+#include "common/clock.h"
 #include "kernels/cpu/kernels.h"
 #include "common/error.h"
 #include "common/safe_write.h"

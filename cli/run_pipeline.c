@@ -9,6 +9,7 @@
 #include "cli/profile_session.h"
 #include "cli/run_options.h"
 #include "cli/text_stream.h"
+#include "common/clock.h"
 #include "common/error.h"
 #include "common/mapped_file.h"
 #include "runtime/dump.h"

@@ -3,8 +3,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
+
+#include "common/clock.h"
 
 #define SHOW_AFTER_S 1.0   /* quicker loads print nothing */
 #define REDRAW_S 0.2
@@ -12,12 +13,6 @@
 static int enabled = 1;
 
 void mot_progress_enable(int on) { enabled = on; }
-
-static double now_s(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
 
 /* -1 off, 0 summary line (of loads of 1 s+), 1 terminal line, 2 summary line always */
 static int mode(void) {
@@ -51,7 +46,7 @@ void mot_progress_begin(mot_progress *p, const char *verb, const char *what, uin
     memset(p, 0, sizeof *p);
     snprintf(p->what, sizeof p->what, "%s %s", verb, what);
     p->total = total;
-    p->start = p->last = now_s();
+    p->start = p->last = mot_now();
     p->active = mode() >= 0;
 }
 
@@ -60,7 +55,7 @@ void mot_progress_update(mot_progress *p, uint64_t done) {
     if (!p->active) {
         return;
     }
-    const double t = now_s();
+    const double t = mot_now();
     if (t - p->start < SHOW_AFTER_S || t - p->last < REDRAW_S || mode() != 1) {
         return;
     }
@@ -71,7 +66,7 @@ void mot_progress_update(mot_progress *p, uint64_t done) {
 
 void mot_progress_end(mot_progress *p) {
     if (p->active) {
-        const double t = now_s();
+        const double t = mot_now();
         if (p->shown || t - p->start >= SHOW_AFTER_S || mode() == 2) {
             if (p->shown) {
                 p->total = p->done; /* the line ends at 100% */

@@ -3,21 +3,15 @@
 #include <jansson.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
+#include "common/clock.h"
 #include "common/error.h"
 #include "common/safe_write.h"
 #include "profiling/bench_record.h"
 
-static double now_s(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
-
 void mot_trace_init(mot_trace *t) {
     memset(t, 0, sizeof *t);
-    t->t0 = now_s();
+    t->t0 = mot_now();
 }
 
 void mot_trace_free(mot_trace *t) {
@@ -25,7 +19,7 @@ void mot_trace_free(mot_trace *t) {
     memset(t, 0, sizeof *t);
 }
 
-double mot_trace_now(const mot_trace *t) { return now_s() - t->t0; }
+double mot_trace_now(const mot_trace *t) { return mot_now() - t->t0; }
 
 void mot_trace_add(mot_trace *t, const mot_trace_slice *s) {
 #pragma omp critical(mot_trace)

@@ -32,7 +32,4 @@ mot_status mot_generate(const mot_expert *ex, int n_ctx, int max_batch, const in
                         const mot_generate_params *p, mot_generate_result *res);
 void mot_generate_result_free(mot_generate_result *res);
 
-/* Monotonic seconds. */
-double mot_now(void);
-
 #endif

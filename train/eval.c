@@ -3,19 +3,13 @@
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
-#include <time.h>
 #include <unistd.h>
 
+#include "common/clock.h"
 #include "common/error.h"
 #include "kernels/cpu/backward.h"
 #include "ops/step_state.h"
 #include "train/mot_pass.h"
-
-static double now_s(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
 
 /* The NLL in nats of the primary's completion tokens under a pass. */
 static mot_status pass_nll(const mot_trainer *t, const mot_train_example *e, const int *active, int k, int alone,
@@ -35,7 +29,7 @@ mot_status mot_eval_alone_nll(const mot_trainer *t, const mot_train_example *e, 
 
 mot_status mot_train_route_targets(const mot_trainer *t, mot_train_data *d) {
     const int M = t->m->n_experts;
-    const double t0 = now_s();
+    const double t0 = mot_now();
     const int tty = isatty(STDERR_FILENO); /* an updating line on a terminal, one line in a log */
     double last = t0;
     for (int i = 0; i < d->n; i++) {
@@ -51,7 +45,7 @@ mot_status mot_train_route_targets(const mot_trainer *t, mot_train_data *d) {
             }
             if (nll < best) best = nll, e->route_target = x; /* ties: the lower index */
         }
-        const double now = now_s();
+        const double now = mot_now();
         if (tty && now - last >= 1.0) {
             fprintf(stderr, "\r\033[Krouting targets: %d/%d examples scored by each expert alone (%.0f s)", i + 1,
                     d->n, now - t0);
@@ -59,7 +53,7 @@ mot_status mot_train_route_targets(const mot_trainer *t, mot_train_data *d) {
         }
     }
     fprintf(stderr, "%srouting targets: %d/%d examples scored by each expert alone (%.0f s)\n",
-            tty && last > t0 ? "\r\033[K" : "", d->n, d->n, now_s() - t0);
+            tty && last > t0 ? "\r\033[K" : "", d->n, d->n, mot_now() - t0);
     return MOT_OK;
 }
 

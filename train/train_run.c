@@ -5,8 +5,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
+#include "common/clock.h"
 #include "common/error.h"
 #include "common/rng.h"
 #include "common/safe_write.h"
@@ -27,12 +27,6 @@ static volatile sig_atomic_t interrupted;
 static void on_sigint(int sig) {
     (void)sig;
     interrupted = 1;
-}
-
-static double now_s(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
 }
 
 /* A stream keyed by (seed, a, b, c): every draw is a function of where it is used, not of the
@@ -244,7 +238,7 @@ static mot_status train_loop(run_state *r, const mot_train_run_opts *o, const ch
         fprintf(stderr, "eval step 0: loss %.4f (%d examples)\n", ev, r->eval.n);
     }
     int64_t perm_epoch = -1;
-    const double t0 = now_s();
+    const double t0 = mot_now();
     long tokens = 0;
     const int64_t first = s.step;
     interrupted = 0;
@@ -285,7 +279,7 @@ static mot_status train_loop(run_state *r, const mot_train_run_opts *o, const ch
         }
         mot_adamw_step(&opt, &r->lay, s.step, r->t.values, r->t.grad, r->mom1, r->mom2);
         tokens += L.tokens_all;
-        const double el = now_s() - t0, per_step = el / (double)(s.step + 1 - first);
+        const double el = mot_now() - t0, per_step = el / (double)(s.step + 1 - first);
         char eta[32];
         fmt_eta(per_step * (double)(o->steps - s.step - 1), eta, sizeof eta);
         char route[32] = "";

@@ -23,6 +23,7 @@
 #include <unistd.h>
 
 #include "common/error.h"
+#include "common/clock.h"
 #include "runtime/generate.h"
 #include "runtime/mot_generate.h"
 
