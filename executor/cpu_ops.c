@@ -5,6 +5,7 @@
 
 #include <string.h>
 
+#include "kernels/cpu/backward.h"
 #include "kernels/cpu/kernels.h"
 #include "ops/ops.h"
 
@@ -192,6 +193,65 @@ static void cpu_run_step_advance(const mot_plan_op *op, char *arena, mot_sampler
     const mot_op_step_advance *a = &op->step_advance;
 #pragma omp single
     mot_ref_step_advance(step_of(arena), a->eos, a->ignore_eos);
+}
+
+/* The training ops: static shapes (no step state), the kernels of kernels/cpu/backward.h. */
+
+static void cpu_run_matmul_backward_x(const mot_plan_op *op, char *arena, mot_sampler *samplers) {
+    const mot_op_matmul_backward_x *m = &op->matmul_backward_x;
+    mot_cpu_matmul_backward_x(F(m->dx), F(m->dy), op->w[0], m->n, m->accumulate);
+}
+
+static void cpu_run_matmul_backward_w(const mot_plan_op *op, char *arena, mot_sampler *samplers) {
+    const mot_op_matmul_backward_w *m = &op->matmul_backward_w;
+    mot_cpu_matmul_backward_w(F(m->dw), m->db.bytes ? F(m->db) : NULL, F(m->dy), F(m->x), m->n, m->rows, m->cols);
+}
+
+static void cpu_run_rmsnorm_backward(const mot_plan_op *op, char *arena, mot_sampler *samplers) {
+    const mot_op_rmsnorm_backward *r = &op->rmsnorm_backward;
+    mot_cpu_rmsnorm_backward(F(r->dx), F(r->dy), F(r->x), r->weight, r->n, r->d, r->eps, r->accumulate);
+}
+
+static void cpu_run_layernorm_backward(const mot_plan_op *op, char *arena, mot_sampler *samplers) {
+    const mot_op_layernorm_backward *l = &op->layernorm_backward;
+    mot_cpu_layernorm_backward(F(l->dx), l->dw.bytes ? F(l->dw) : NULL, l->db.bytes ? F(l->db) : NULL, F(l->dy),
+                               F(l->x), l->weight, l->n, l->d, l->eps);
+}
+
+static void cpu_run_swiglu_backward(const mot_plan_op *op, char *arena, mot_sampler *samplers) {
+    const mot_op_swiglu_backward *g = &op->swiglu_backward;
+    mot_cpu_swiglu_backward(F(g->dgate), F(g->dup), F(g->dout), F(g->gate), F(g->up), g->n, g->f);
+}
+
+static void cpu_run_rope_backward(const mot_plan_op *op, char *arena, mot_sampler *samplers) {
+    const mot_op_rope_backward *r = &op->rope_backward;
+    mot_cpu_rope_backward(r->dq.bytes ? F(r->dq) : NULL, r->dk.bytes ? F(r->dk) : NULL, r->n, r->n_heads, r->n_kv,
+                          r->hd, r->pos0, r->inv_freq);
+}
+
+static void cpu_run_attention_backward(const mot_plan_op *op, char *arena, mot_sampler *samplers) {
+    const mot_op_attention_backward *a = &op->attention_backward;
+    mot_cpu_attention_backward(F(a->dq), F(a->dk), F(a->dv), F(a->dout), F(a->q), F(a->k), F(a->v), a->n, a->n_heads,
+                               a->n_kv, a->hd, a->window, a->scale);
+}
+
+static void cpu_run_cross_attention_backward(const mot_plan_op *op, char *arena, mot_sampler *samplers) {
+    const mot_op_cross_attention_backward *x = &op->cross_attention_backward;
+    mot_kv_segment seg[MOT_MAX_LANES];
+    mot_kv_segment_grad dseg[MOT_MAX_LANES];
+    for (int m = 0; m < x->n_seg; m++) {
+        seg[m] = (mot_kv_segment){F(x->seg_k[m]), F(x->seg_v[m]), x->seg_rows[m], x->seg_prompt[m]};
+        dseg[m] = (mot_kv_segment_grad){F(x->seg_dk[m]), F(x->seg_dv[m])};
+    }
+    mot_cpu_cross_attention_backward(F(x->dq), dseg, F(x->dout), F(x->q), x->n_q, x->heads, x->d, seg, x->n_seg);
+}
+
+static void cpu_run_cross_entropy(const mot_plan_op *op, char *arena, mot_sampler *samplers) {
+    const mot_op_cross_entropy *c = &op->cross_entropy;
+    const double loss = mot_cpu_cross_entropy(c->dlogits.bytes ? F(c->dlogits) : NULL, F(c->logits),
+                                              (const int32_t *)(arena + c->targets.off), c->n, c->vocab, c->scale);
+#pragma omp single
+    memcpy(arena + c->loss.off, &loss, sizeof loss); /* every thread has the same sum */
 }
 
 typedef void (*cpu_run_fn)(const mot_plan_op *op, char *arena, mot_sampler *samplers);

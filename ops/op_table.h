@@ -54,6 +54,26 @@
     X(STEP_ADVANCE, step_advance,                                                                                    \
       MOT_READS_POS | MOT_READS_N_NEW | MOT_READS_ROWS | MOT_READS_ALIVE | MOT_READS_TOKEN, mot_ref_step_advance,    \
       mot_ref_step_advance, mot_cuda_op_step_advance,                                                                \
-      "every lane: pos, rows += n_new; alive &= !eos (non-primaries); n_new = alive; prefill = 0; step++")
+      "every lane: pos, rows += n_new; alive &= !eos (non-primaries); n_new = alive; prefill = 0; step++")         \
+    /* the training ops (SPEC 5; kernels/cpu/backward.h): static shapes, no step state */                         \
+    X(MATMUL_BACKWARD_X, matmul_backward_x, 0, mot_ref_matmul_backward_x, mot_cpu_matmul_backward_x,                \
+      mot_cuda_op_matmul_backward_x, "dx[n, w[0].cols] (+)= dy[n, w[0].rows] w[0] (any dtype, frozen)")           \
+    X(MATMUL_BACKWARD_W, matmul_backward_w, 0, mot_ref_matmul_backward_w, mot_cpu_matmul_backward_w,                \
+      mot_cuda_op_matmul_backward_w, "dw[rows, cols] += dy[n, rows]^T x[n, cols]; db[rows] += sum_t dy")          \
+    X(RMSNORM_BACKWARD, rmsnorm_backward, 0, mot_ref_rmsnorm_backward, mot_cpu_rmsnorm_backward,                    \
+      mot_cuda_op_rmsnorm_backward, "dx[n, d] (+)= the gradient of rmsnorm(x) * weight (weight frozen)")          \
+    X(LAYERNORM_BACKWARD, layernorm_backward, 0, mot_ref_layernorm_backward, mot_cpu_layernorm_backward,            \
+      mot_cuda_op_layernorm_backward, "dx[n, d] = the gradient of layernorm(x) * weight + bias; dw, db[d] +=")    \
+    X(SWIGLU_BACKWARD, swiglu_backward, 0, mot_ref_swiglu_backward, mot_cpu_swiglu_backward,                        \
+      mot_cuda_op_swiglu_backward, "dgate, dup[n, f] = the gradient of silu(gate) * up")                          \
+    X(ROPE_BACKWARD, rope_backward, 0, mot_ref_rope_backward, mot_cpu_rope_backward, mot_cuda_op_rope_backward,     \
+      "dq[n, n_heads, hd], dk[n, n_kv, hd] rotated back in place (positions pos0..)")                             \
+    X(ATTENTION_BACKWARD, attention_backward, 0, mot_ref_attention_backward, mot_cpu_attention_backward,            \
+      mot_cuda_op_attention_backward, "dq, dk, dv of causal GQA self-attention over n tokens at 0..n-1")          \
+    X(CROSS_ATTENTION_BACKWARD, cross_attention_backward, 0, mot_ref_cross_attention_backward,                      \
+      mot_cpu_cross_attention_backward, mot_cuda_op_cross_attention_backward,                                      \
+      "dq[n_q, d] and each segment's dk, dv of the prefill cross-attention (SPEC 1.4 mask)")                      \
+    X(CROSS_ENTROPY, cross_entropy, 0, mot_ref_cross_entropy, mot_cpu_cross_entropy, mot_cuda_op_cross_entropy,     \
+      "loss (double) = sum_t -log softmax(logits[t])[targets[t]]; dlogits = scale (softmax - onehot)")
 
 #endif

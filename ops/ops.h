@@ -8,6 +8,7 @@
 #ifndef MOT_OPS_OPS_H
 #define MOT_OPS_OPS_H
 
+#include "kernels/cpu/backward.h"
 #include "kernels/cpu/kernels.h"
 #include "ops/step_state.h"
 
@@ -58,6 +59,27 @@ int mot_ref_sample(const float *logits, int vocab, float temperature, int top_k,
 double mot_ref_uniform(uint64_t rng[4]);
 /* STEP_ADVANCE on the step state; eos[lane] -1-padded. */
 void mot_ref_step_advance(mot_step_state *s, const int eos[][MOT_MAX_EOS], int ignore_eos);
+
+/* The training ops' references (SPEC 5): the same signatures and meaning as their CPU kernels
+ * (kernels/cpu/backward.h), each the plain analytic gradient in double (the rows of the
+ * attentions' probabilities recomputed from q and k). ops/ref_<name>.c, or the forward's file
+ * for the norms (ref_norm.c), SwiGLU (ref_activation.c) and RoPE (ref_rope.c). */
+void mot_ref_matmul_backward_x(float *dx, const float *dy, const mot_weight *w, int n, int accumulate);
+void mot_ref_matmul_backward_w(float *dw, float *db, const float *dy, const float *x, int n, int rows, int cols);
+void mot_ref_rmsnorm_backward(float *dx, const float *dy, const float *x, const float *w, int n, int d, float eps,
+                              int accumulate);
+void mot_ref_layernorm_backward(float *dx, float *dw, float *db, const float *dy, const float *x, const float *w,
+                                int n, int d, float eps);
+void mot_ref_swiglu_backward(float *dgate, float *dup, const float *dout, const float *gate, const float *up, int n,
+                             int f);
+void mot_ref_rope_backward(float *dq, float *dk, int n, int n_heads, int n_kv, int hd, int pos0,
+                           const float *inv_freq);
+void mot_ref_attention_backward(float *dq, float *dk, float *dv, const float *dout, const float *q, const float *k,
+                                const float *v, int n, int n_heads, int n_kv, int hd, int window, float scale);
+void mot_ref_cross_attention_backward(float *dq, mot_kv_segment_grad *dseg, const float *dout, const float *q,
+                                      int n_q, int heads, int d_s, const mot_kv_segment *seg, int n_seg);
+double mot_ref_cross_entropy(float *dlogits, const float *logits, const int *targets, int n, int vocab,
+                             float scale);
 
 /* Element (r, c) of a weight as f32 (F32/F16/BF16 or any of ggml's quantized types). */
 float mot_weight_at(const mot_weight *w, int64_t r, int64_t c);

@@ -46,6 +46,15 @@ int mot_plan_op_vectors(mot_plan_op *op, const float **field[2], int64_t len[2])
     case MOT_OP_ROPE_APPEND:
         field[0] = &op->rope_append.inv_freq, len[0] = op->rope_append.kv.hd / 2;
         return 1;
+    case MOT_OP_RMSNORM_BACKWARD:
+        field[0] = &op->rmsnorm_backward.weight, len[0] = op->rmsnorm_backward.d;
+        return 1;
+    case MOT_OP_LAYERNORM_BACKWARD:
+        field[0] = &op->layernorm_backward.weight, len[0] = op->layernorm_backward.d;
+        return 1;
+    case MOT_OP_ROPE_BACKWARD:
+        field[0] = &op->rope_backward.inv_freq, len[0] = op->rope_backward.hd / 2;
+        return 1;
     default:
         return 0;
     }

@@ -138,6 +138,75 @@ typedef struct {
     int ignore_eos;
 } mot_op_step_advance;
 
+/* The training ops (SPEC 5): what each computes is in kernels/cpu/backward.h, under the
+ * kernel of the same name. Their shapes are static, n included (a training plan is compiled
+ * for its example's sequence lengths), so they read no step state and run on dead lanes too;
+ * a backend sizes their launches on the host. Gradients are f32; weights the op reads are
+ * host vectors (mapped, as the forward ops' are) or w[0]. */
+typedef struct {
+    mot_buf dy, dx;      /* dy [n, w[0].rows]; dx [n, w[0].cols] */
+    int n, accumulate;   /* dx += (else overwritten) */
+} mot_op_matmul_backward_x;
+
+typedef struct {
+    mot_buf dy, x;       /* [n, rows], [n, cols] */
+    mot_buf dw, db;      /* [rows, cols], [rows]: +=; db absent: no bias */
+    int n, rows, cols;
+} mot_op_matmul_backward_w;
+
+typedef struct {
+    mot_buf dy, x, dx;   /* [n, d] */
+    const float *weight; /* [d], frozen */
+    int n, d, accumulate;
+    float eps;
+} mot_op_rmsnorm_backward;
+
+typedef struct {
+    mot_buf dy, x, dx;   /* [n, d]; dx overwritten */
+    mot_buf dw, db;      /* [d]: +=; absent: not wanted */
+    const float *weight; /* [d] or NULL (1) */
+    int n, d;
+    float eps;
+} mot_op_layernorm_backward;
+
+typedef struct {
+    mot_buf dout, gate, up; /* [n, f] */
+    mot_buf dgate, dup;     /* [n, f], overwritten (neither may alias dout) */
+    int n, f;
+} mot_op_swiglu_backward;
+
+typedef struct {
+    mot_buf dq, dk;      /* [n, n_heads, hd], [n, n_kv, hd] in place; either may be absent */
+    int n, n_heads, n_kv, hd, pos0;
+    const float *inv_freq; /* [hd / 2] */
+} mot_op_rope_backward;
+
+typedef struct {
+    mot_buf dout, q;     /* [n, n_heads * hd] */
+    mot_buf k, v;        /* [n, n_kv * hd]: rows of all heads (k after RoPE) */
+    mot_buf dq, dk, dv;  /* as q, k, v; overwritten */
+    int n, n_heads, n_kv, hd, window;
+    float scale;
+} mot_op_attention_backward;
+
+typedef struct {
+    mot_buf dout, q, dq; /* [n_q, d] (dq overwritten) */
+    int n_q, d, heads;
+    int n_seg;           /* 1 .. MOT_MAX_LANES segments */
+    int seg_rows[MOT_MAX_LANES], seg_prompt[MOT_MAX_LANES]; /* its rows, and N_m of SPEC 1.4 */
+    mot_buf seg_k[MOT_MAX_LANES], seg_v[MOT_MAX_LANES];     /* [seg_rows[m], d] */
+    mot_buf seg_dk[MOT_MAX_LANES], seg_dv[MOT_MAX_LANES];   /* the same, overwritten */
+} mot_op_cross_attention_backward;
+
+typedef struct {
+    mot_buf logits;      /* [n, vocab] */
+    mot_buf targets;     /* int32 [n]; < 0: the row adds nothing */
+    mot_buf dlogits;     /* [n, vocab] = scale (softmax - onehot), or absent: the loss only */
+    mot_buf loss;        /* one double: the sum over the rows, in row order */
+    int n, vocab;
+    float scale;
+} mot_op_cross_entropy;
+
 typedef struct {
     mot_op_kind kind;
     mot_node_kind node;
@@ -169,6 +238,15 @@ typedef struct {
         mot_op_cross_attention cross_attention;
         mot_op_sample sample;
         mot_op_step_advance step_advance;
+        mot_op_matmul_backward_x matmul_backward_x;
+        mot_op_matmul_backward_w matmul_backward_w;
+        mot_op_rmsnorm_backward rmsnorm_backward;
+        mot_op_layernorm_backward layernorm_backward;
+        mot_op_swiglu_backward swiglu_backward;
+        mot_op_rope_backward rope_backward;
+        mot_op_attention_backward attention_backward;
+        mot_op_cross_attention_backward cross_attention_backward;
+        mot_op_cross_entropy cross_entropy;
     };
 } mot_plan_op;
 

@@ -88,6 +88,37 @@ int mot_plan_op_writes(const mot_plan_op *op, mot_buf *out, int cap) {
         return push(out, n, cap, lane_sampling(op->lane));
     case MOT_OP_STEP_ADVANCE:
         return push(out, n, cap, (mot_buf){0, sizeof(mot_step_state)});
+    case MOT_OP_MATMUL_BACKWARD_X:
+        return push(out, n, cap, op->matmul_backward_x.dx);
+    case MOT_OP_MATMUL_BACKWARD_W:
+        n = push(out, n, cap, op->matmul_backward_w.dw);
+        return push(out, n, cap, op->matmul_backward_w.db);
+    case MOT_OP_RMSNORM_BACKWARD:
+        return push(out, n, cap, op->rmsnorm_backward.dx);
+    case MOT_OP_LAYERNORM_BACKWARD:
+        n = push(out, n, cap, op->layernorm_backward.dx);
+        n = push(out, n, cap, op->layernorm_backward.dw);
+        return push(out, n, cap, op->layernorm_backward.db);
+    case MOT_OP_SWIGLU_BACKWARD:
+        n = push(out, n, cap, op->swiglu_backward.dgate);
+        return push(out, n, cap, op->swiglu_backward.dup);
+    case MOT_OP_ROPE_BACKWARD:
+        n = push(out, n, cap, op->rope_backward.dq);
+        return push(out, n, cap, op->rope_backward.dk);
+    case MOT_OP_ATTENTION_BACKWARD:
+        n = push(out, n, cap, op->attention_backward.dq);
+        n = push(out, n, cap, op->attention_backward.dk);
+        return push(out, n, cap, op->attention_backward.dv);
+    case MOT_OP_CROSS_ATTENTION_BACKWARD:
+        n = push(out, n, cap, op->cross_attention_backward.dq);
+        for (int m = 0; m < op->cross_attention_backward.n_seg; m++) {
+            n = push(out, n, cap, op->cross_attention_backward.seg_dk[m]);
+            n = push(out, n, cap, op->cross_attention_backward.seg_dv[m]);
+        }
+        return n;
+    case MOT_OP_CROSS_ENTROPY:
+        n = push(out, n, cap, op->cross_entropy.dlogits);
+        return push(out, n, cap, op->cross_entropy.loss);
     case MOT_OP_KIND_COUNT:
         break;
     }
@@ -134,6 +165,50 @@ static int reads_buffers(const mot_plan_op *op, mot_buf *out, int n, int cap) {
         return n;
     case MOT_OP_SAMPLE:
         return push(out, n, cap, op->sample.logits);
+    case MOT_OP_MATMUL_BACKWARD_X: {
+        const mot_op_matmul_backward_x *m = &op->matmul_backward_x;
+        n = push(out, n, cap, m->dy);
+        return m->accumulate ? push(out, n, cap, m->dx) : n;
+    }
+    case MOT_OP_MATMUL_BACKWARD_W: /* dw, db: read-modify-write */
+        n = push(out, n, cap, op->matmul_backward_w.dy);
+        n = push(out, n, cap, op->matmul_backward_w.x);
+        n = push(out, n, cap, op->matmul_backward_w.dw);
+        return push(out, n, cap, op->matmul_backward_w.db);
+    case MOT_OP_RMSNORM_BACKWARD: {
+        const mot_op_rmsnorm_backward *r = &op->rmsnorm_backward;
+        n = push(out, n, cap, r->dy);
+        n = push(out, n, cap, r->x);
+        return r->accumulate ? push(out, n, cap, r->dx) : n;
+    }
+    case MOT_OP_LAYERNORM_BACKWARD:
+        n = push(out, n, cap, op->layernorm_backward.dy);
+        n = push(out, n, cap, op->layernorm_backward.x);
+        n = push(out, n, cap, op->layernorm_backward.dw);
+        return push(out, n, cap, op->layernorm_backward.db);
+    case MOT_OP_SWIGLU_BACKWARD:
+        n = push(out, n, cap, op->swiglu_backward.dout);
+        n = push(out, n, cap, op->swiglu_backward.gate);
+        return push(out, n, cap, op->swiglu_backward.up);
+    case MOT_OP_ROPE_BACKWARD: /* in place */
+        n = push(out, n, cap, op->rope_backward.dq);
+        return push(out, n, cap, op->rope_backward.dk);
+    case MOT_OP_ATTENTION_BACKWARD:
+        n = push(out, n, cap, op->attention_backward.dout);
+        n = push(out, n, cap, op->attention_backward.q);
+        n = push(out, n, cap, op->attention_backward.k);
+        return push(out, n, cap, op->attention_backward.v);
+    case MOT_OP_CROSS_ATTENTION_BACKWARD:
+        n = push(out, n, cap, op->cross_attention_backward.dout);
+        n = push(out, n, cap, op->cross_attention_backward.q);
+        for (int m = 0; m < op->cross_attention_backward.n_seg; m++) {
+            n = push(out, n, cap, op->cross_attention_backward.seg_k[m]);
+            n = push(out, n, cap, op->cross_attention_backward.seg_v[m]);
+        }
+        return n;
+    case MOT_OP_CROSS_ENTROPY:
+        n = push(out, n, cap, op->cross_entropy.logits);
+        return push(out, n, cap, op->cross_entropy.targets);
     case MOT_OP_STEP_ADVANCE:
     case MOT_OP_KIND_COUNT:
         break;

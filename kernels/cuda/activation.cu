@@ -63,3 +63,15 @@ extern "C" mot_status mot_cuda_swiglu_backward(float *dgate, float *dup, const f
     MOT_CUDA_LAUNCHED();
     return MOT_OK;
 }
+
+// ---- the plan op (ops/op_table.h): static shapes from the op, device buffers from the arena ----
+
+extern "C" mot_status mot_cuda_op_swiglu_backward(const mot_gpu_launch *l, mot_cuda_lane *lane,
+                                                  mot_cuda_stream stream) {
+    const mot_op_swiglu_backward *op = &l->op->swiglu_backward;
+    float *dgate = op_buf<float>(l, op->dgate), *dup = op_buf<float>(l, op->dup);
+    const float *dout = op_buf<const float>(l, op->dout), *gate = op_buf<const float>(l, op->gate),
+                *up = op_buf<const float>(l, op->up);
+    MOT_OP_REQUIRE(dgate && dup && dout && gate && up, "cuda swiglu_backward: missing buffer");
+    return mot_cuda_swiglu_backward(dgate, dup, dout, gate, up, op->n, op->f, stream);
+}

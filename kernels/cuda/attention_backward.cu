@@ -130,3 +130,16 @@ extern "C" mot_status mot_cuda_attention_backward(float *dq, float *dk, float *d
                               : mot_fail(MOT_ERR_INTERNAL, "cuda attention_backward: launch: %s", cudaGetErrorString(e));
     return bwd_scratch_free(stats, s, st);
 }
+
+// ---- the plan op (ops/op_table.h): static shapes from the op, device buffers from the arena ----
+
+extern "C" mot_status mot_cuda_op_attention_backward(const mot_gpu_launch *l, mot_cuda_lane *lane,
+                                                     mot_cuda_stream stream) {
+    const mot_op_attention_backward *op = &l->op->attention_backward;
+    float *dq = op_buf<float>(l, op->dq), *dk = op_buf<float>(l, op->dk), *dv = op_buf<float>(l, op->dv);
+    const float *dout = op_buf<const float>(l, op->dout), *q = op_buf<const float>(l, op->q),
+                *k = op_buf<const float>(l, op->k), *v = op_buf<const float>(l, op->v);
+    MOT_OP_REQUIRE(dq && dk && dv && dout && q && k && v, "cuda attention_backward: missing buffer");
+    return mot_cuda_attention_backward(dq, dk, dv, dout, q, k, v, op->n, op->n_heads, op->n_kv, op->hd, op->window,
+                                       op->scale, stream);
+}

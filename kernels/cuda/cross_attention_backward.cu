@@ -179,3 +179,25 @@ extern "C" mot_status mot_cuda_cross_attention_backward(float *dq, const mot_kv_
                          : mot_fail(MOT_ERR_INTERNAL, "cuda cross_attention_backward: launch: %s", cudaGetErrorString(e));
     return bwd_scratch_free(stats, s, st);
 }
+
+// ---- the plan op (ops/op_table.h): static shapes from the op, device buffers from the arena ----
+
+extern "C" mot_status mot_cuda_op_cross_attention_backward(const mot_gpu_launch *l, mot_cuda_lane *lane,
+                                                           mot_cuda_stream stream) {
+    const mot_op_cross_attention_backward *op = &l->op->cross_attention_backward;
+    MOT_OP_REQUIRE(op->n_seg >= 1 && op->n_seg <= MOT_MAX_LANES, "cuda cross_attention_backward: %d segments",
+                   op->n_seg);
+    mot_kv_segment seg[MOT_MAX_LANES];
+    mot_kv_segment_grad dseg[MOT_MAX_LANES];
+    for (int m = 0; m < op->n_seg; m++) {
+        seg[m] = {op_buf<const float>(l, op->seg_k[m]), op_buf<const float>(l, op->seg_v[m]), op->seg_rows[m],
+                  op->seg_prompt[m]};
+        dseg[m] = {op_buf<float>(l, op->seg_dk[m]), op_buf<float>(l, op->seg_dv[m])};
+        MOT_OP_REQUIRE(seg[m].k && seg[m].v && dseg[m].dk && dseg[m].dv,
+                       "cuda cross_attention_backward: segment %d has a missing buffer", m);
+    }
+    float *dq = op_buf<float>(l, op->dq);
+    const float *dout = op_buf<const float>(l, op->dout), *q = op_buf<const float>(l, op->q);
+    MOT_OP_REQUIRE(dq && dout && q, "cuda cross_attention_backward: missing buffer");
+    return mot_cuda_cross_attention_backward(dq, dseg, dout, q, op->n_q, op->heads, op->d, seg, op->n_seg, stream);
+}

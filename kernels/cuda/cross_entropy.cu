@@ -83,3 +83,16 @@ extern "C" mot_status mot_cuda_cross_entropy(double *loss, float *dlogits, const
         e == cudaSuccess ? MOT_OK : mot_fail(MOT_ERR_INTERNAL, "cuda cross_entropy: launch: %s", cudaGetErrorString(e));
     return bwd_scratch_free(row_loss, s, st);
 }
+
+// ---- the plan op (ops/op_table.h): static shapes from the op, device buffers from the arena ----
+
+extern "C" mot_status mot_cuda_op_cross_entropy(const mot_gpu_launch *l, mot_cuda_lane *lane,
+                                                mot_cuda_stream stream) {
+    const mot_op_cross_entropy *op = &l->op->cross_entropy;
+    double *loss = op_buf<double>(l, op->loss);
+    const float *logits = op_buf<const float>(l, op->logits);
+    const int *targets = op_buf<const int>(l, op->targets);
+    MOT_OP_REQUIRE(loss && logits && targets, "cuda cross_entropy: missing buffer");
+    return mot_cuda_cross_entropy(loss, op_buf<float>(l, op->dlogits), logits, targets, op->n, op->vocab, op->scale,
+                                  stream);
+}

@@ -131,3 +131,23 @@ extern "C" mot_status mot_cuda_matmul_backward_w(mot_cuda_blas *b, float *dw, fl
     const mot_status st = bwd_colsum(db, (double *)partial, dy_at{dy, rows}, n, rows, b->stream);
     return bwd_scratch_free(partial, b->stream, st);
 }
+
+// ---- the plan op (ops/op_table.h): static shapes from the op, device buffers from the arena ----
+
+extern "C" mot_status mot_cuda_op_matmul_backward_x(const mot_gpu_launch *l, mot_cuda_lane *lane,
+                                                    mot_cuda_stream stream) {
+    const mot_op_matmul_backward_x *op = &l->op->matmul_backward_x;
+    float *dx = op_buf<float>(l, op->dx);
+    const float *dy = op_buf<const float>(l, op->dy);
+    MOT_OP_REQUIRE(dx && dy && l->w[0].data, "cuda matmul_backward_x: missing buffer or weight");
+    return mot_cuda_matmul_backward_x(lane->blas, dx, dy, &l->w[0], op->n, op->accumulate);
+}
+
+extern "C" mot_status mot_cuda_op_matmul_backward_w(const mot_gpu_launch *l, mot_cuda_lane *lane,
+                                                    mot_cuda_stream stream) {
+    const mot_op_matmul_backward_w *op = &l->op->matmul_backward_w;
+    float *dw = op_buf<float>(l, op->dw);
+    const float *dy = op_buf<const float>(l, op->dy), *x = op_buf<const float>(l, op->x);
+    MOT_OP_REQUIRE(dw && dy && x, "cuda matmul_backward_w: missing buffer");
+    return mot_cuda_matmul_backward_w(lane->blas, dw, op_buf<float>(l, op->db), dy, x, op->n, op->rows, op->cols);
+}

@@ -228,3 +228,24 @@ extern "C" mot_status mot_cuda_layernorm_backward(float *dx, float *dw, float *d
     }
     return bwd_scratch_free(scratch, s, st);
 }
+
+// ---- the plan op (ops/op_table.h): static shapes from the op, device buffers from the arena ----
+
+extern "C" mot_status mot_cuda_op_rmsnorm_backward(const mot_gpu_launch *l, mot_cuda_lane *lane,
+                                                   mot_cuda_stream stream) {
+    const mot_op_rmsnorm_backward *op = &l->op->rmsnorm_backward;
+    float *dx = op_buf<float>(l, op->dx);
+    const float *dy = op_buf<const float>(l, op->dy), *x = op_buf<const float>(l, op->x);
+    MOT_OP_REQUIRE(dx && dy && x && op->weight, "cuda rmsnorm_backward: missing buffer or weight");
+    return mot_cuda_rmsnorm_backward(dx, dy, x, op->weight, op->n, op->d, op->eps, op->accumulate, stream);
+}
+
+extern "C" mot_status mot_cuda_op_layernorm_backward(const mot_gpu_launch *l, mot_cuda_lane *lane,
+                                                     mot_cuda_stream stream) {
+    const mot_op_layernorm_backward *op = &l->op->layernorm_backward;
+    float *dx = op_buf<float>(l, op->dx);
+    const float *dy = op_buf<const float>(l, op->dy), *x = op_buf<const float>(l, op->x);
+    MOT_OP_REQUIRE(dx && dy && x, "cuda layernorm_backward: missing buffer");
+    return mot_cuda_layernorm_backward(dx, op_buf<float>(l, op->dw), op_buf<float>(l, op->db), dy, x, op->weight,
+                                       op->n, op->d, op->eps, stream);
+}

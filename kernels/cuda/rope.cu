@@ -122,3 +122,13 @@ extern "C" mot_status mot_cuda_rope_backward(float *dq, float *dk, int n, int n_
     MOT_CUDA_LAUNCHED();
     return MOT_OK;
 }
+
+// ---- the plan op (ops/op_table.h): static shapes from the op, device buffers from the arena ----
+
+extern "C" mot_status mot_cuda_op_rope_backward(const mot_gpu_launch *l, mot_cuda_lane *lane,
+                                                mot_cuda_stream stream) {
+    const mot_op_rope_backward *op = &l->op->rope_backward;
+    MOT_OP_REQUIRE(op->inv_freq, "cuda rope_backward: no inv_freq");
+    return mot_cuda_rope_backward(op_buf<float>(l, op->dq), op_buf<float>(l, op->dk), op->n, op->n_heads, op->n_kv,
+                                  op->hd, op->pos0, op->inv_freq, stream);
+}
