@@ -52,13 +52,18 @@ void mot_cpu_swiglu(float *out, const float *gate, const float *up, int n, int f
  * Per element in double (exp of a large -g overflows to inf in either precision, and then
  * s = 0 gives 0, not NaN); memory bound, so the double math costs little.
  * dgate, dup, dout, gate, up [n, f]. */
-void mot_cpu_swiglu_backward(float *dgate, float *dup, const float *dout, const float *gate, const float *up,
-                             int n, int f) {
-    const int64_t total = (int64_t)n * f;
-#pragma omp parallel for schedule(static) if (total > 16384)
+static void swiglu_backward_elems(float *dgate, float *dup, const float *dout, const float *gate, const float *up,
+                                  int64_t total) {
+#pragma omp for schedule(static)
     for (int64_t i = 0; i < total; i++) {
         const double g = gate[i], s = 1.0 / (1.0 + exp(-g)), go = dout[i];
         dgate[i] = (float)(go * up[i] * s * (1.0 + g * (1.0 - s)));
         dup[i] = (float)(go * g * s);
     }
+}
+
+void mot_cpu_swiglu_backward(float *dgate, float *dup, const float *dout, const float *gate, const float *up,
+                             int n, int f) {
+    const int64_t total = (int64_t)n * f;
+    MOT_TEAM_RUN(total > 16384, swiglu_backward_elems(dgate, dup, dout, gate, up, total));
 }

@@ -14,6 +14,7 @@
 #include <string.h>
 
 #include "kernels/cpu/backward.h"
+#include "kernels/cpu/team.h"
 #include "kernels/cpu/thread_scratch.h"
 #include "kernels/cpu/vec_ops.h"
 
@@ -76,48 +77,68 @@ static void key_grad(float *dk, float *dv, const double *stats, const float *dou
     }
 }
 
+/* What the team shares: the per-(row, head) statistics of pass A and whether any thread
+ * failed to get its scratch (all threads must then take the same branch). */
+typedef struct {
+    int oom;
+    double stats[]; /* lse, D per (row, head) */
+} shared_state;
+
+static void attention_backward_team(float *dq, float *dk, float *dv, const float *dout, const float *q,
+                                    const float *k, const float *v, int n, int n_heads, int n_kv, int hd,
+                                    int window, float scale) {
+    const int64_t items_a = (int64_t)n * n_heads, items_b = (int64_t)n * n_kv;
+    shared_state *sh;
+#pragma omp single copyprivate(sh)
+    {
+        sh = malloc(sizeof *sh + sizeof(double) * 2 * (size_t)items_a);
+        if (sh) {
+            sh->oom = 0;
+        }
+    }
+    /* causal rows differ in length: dynamic items (each computes its own outputs alone, so
+     * the schedule does not change the bits) */
+    float *p = sh ? mot_thread_scratch_get(&row_scratch, 2 * (size_t)n) : NULL;
+    if (sh && !p) {
+#pragma omp atomic write
+        sh->oom = 1;
+    }
+#pragma omp barrier
+    int oom = !sh;
+    if (sh) {
+#pragma omp atomic read
+        oom = sh->oom;
+    }
+    if (!oom) {
+#pragma omp for schedule(dynamic, 4)
+        for (int64_t item = 0; item < items_a; item++) {
+            const int t = (int)(item / n_heads), h = (int)(item % n_heads);
+            query_grad(dq, sh->stats + 2 * item, dout, q, k, v, t, h, n_heads, n_kv, hd, window, scale, p, p + n);
+        }
+#pragma omp for schedule(dynamic, 4)
+        for (int64_t item = 0; item < items_b; item++) {
+            key_grad(dk, dv, sh->stats, dout, q, k, v, (int)(item / n_kv), (int)(item % n_kv), n, n_heads, n_kv, hd,
+                     window, scale);
+        }
+    } else {
+#pragma omp single
+        { /* out of memory, NaN: a failed allocation must not look like a gradient */
+            memset(dq, 0xff, sizeof(float) * (size_t)n * n_heads * hd);
+            memset(dk, 0xff, sizeof(float) * (size_t)n * n_kv * hd);
+            memset(dv, 0xff, sizeof(float) * (size_t)n * n_kv * hd);
+        }
+    }
+    /* every thread read sh before the last barrier (the loop's or the single's) */
+#pragma omp single nowait
+    free(sh);
+}
+
 void mot_cpu_attention_backward(float *dq, float *dk, float *dv, const float *dout, const float *q,
                                 const float *k, const float *v, int n, int n_heads, int n_kv, int hd,
                                 int window, float scale) {
     if (n <= 0) {
         return;
     }
-    double *stats = malloc(sizeof(double) * 2 * (size_t)n * (size_t)n_heads);
-    if (!stats) { /* out of memory: no gradient rather than a wrong one */
-        memset(dq, 0xff, sizeof(float) * (size_t)n * n_heads * hd);
-        memset(dk, 0xff, sizeof(float) * (size_t)n * n_kv * hd);
-        memset(dv, 0xff, sizeof(float) * (size_t)n * n_kv * hd);
-        return;
-    }
-    const int64_t items_a = (int64_t)n * n_heads, items_b = (int64_t)n * n_kv;
-    int oom = 0;
-#pragma omp parallel if (items_a > 1)
-    {
-        /* causal rows differ in length: dynamic items (each computes its own outputs alone,
-         * so the schedule does not change the bits) */
-        float *p = mot_thread_scratch_get(&row_scratch, 2 * (size_t)n);
-        if (!p) {
-#pragma omp atomic write
-            oom = 1;
-        }
-#pragma omp barrier
-        if (!oom) {
-#pragma omp for schedule(dynamic, 4)
-            for (int64_t item = 0; item < items_a; item++) {
-                const int t = (int)(item / n_heads), h = (int)(item % n_heads);
-                query_grad(dq, stats + 2 * item, dout, q, k, v, t, h, n_heads, n_kv, hd, window, scale, p, p + n);
-            }
-#pragma omp for schedule(dynamic, 4)
-            for (int64_t item = 0; item < items_b; item++) {
-                key_grad(dk, dv, stats, dout, q, k, v, (int)(item / n_kv), (int)(item % n_kv), n, n_heads, n_kv, hd,
-                         window, scale);
-            }
-        }
-    }
-    if (oom) { /* NaN: a failed allocation must not look like a gradient */
-        memset(dq, 0xff, sizeof(float) * (size_t)n * n_heads * hd);
-        memset(dk, 0xff, sizeof(float) * (size_t)n * n_kv * hd);
-        memset(dv, 0xff, sizeof(float) * (size_t)n * n_kv * hd);
-    }
-    free(stats);
+    MOT_TEAM_RUN((int64_t)n * n_heads > 1,
+                 attention_backward_team(dq, dk, dv, dout, q, k, v, n, n_heads, n_kv, hd, window, scale));
 }

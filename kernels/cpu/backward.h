@@ -1,8 +1,10 @@
 /* CPU backward kernels for training (SPEC 5): the gradients of the forward kernels of
  * kernels/cpu/kernels.h that lie between the first interaction layer and the loss. All f32,
- * OpenMP like the forward kernels (called from outside a parallel region, each opens its
- * own). The experts' weights are frozen: only activation gradients flow through them, read
- * in their stored dtype (never widened whole to f32). The trainable MoT tensors are f32.
+ * threaded like the forward kernels (kernels/cpu/team.h): called from outside a parallel
+ * region each opens its own; called by every thread of a running team with the same
+ * arguments they split the work over it and give the same bits. The experts' weights are
+ * frozen: only activation gradients flow through them, read in their stored dtype (never
+ * widened whole to f32). The trainable MoT tensors are f32.
  * Shapes: n token rows; a weight W is [rows = out, cols = in] as mot_weight stores it. */
 #ifndef MOT_KERNELS_CPU_BACKWARD_H
 #define MOT_KERNELS_CPU_BACKWARD_H

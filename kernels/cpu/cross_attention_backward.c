@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "kernels/cpu/backward.h"
+#include "kernels/cpu/team.h"
 #include "kernels/cpu/thread_scratch.h"
 #include "kernels/cpu/vec_ops.h"
 
@@ -88,48 +89,74 @@ static void key_grad(float *dk, float *dv, const double *stats, const float *dou
     }
 }
 
-void mot_cpu_cross_attention_backward(float *dq, mot_kv_segment_grad *dseg, const float *dout, const float *q,
-                                      int n_q, int heads, int d_s, const mot_kv_segment *seg, int n_seg) {
+/* What the team shares: the per-(query, head) statistics of pass A and whether any thread
+ * failed to get its scratch (all threads must then take the same branch). */
+typedef struct {
+    int oom;
+    double stats[]; /* lse, D per (query, head) */
+} shared_state;
+
+static void cross_attention_backward_team(float *dq, mot_kv_segment_grad *dseg, const float *dout, const float *q,
+                                          int n_q, int heads, int d_s, const mot_kv_segment *seg, int n_seg,
+                                          int total) {
     const int dh = d_s / heads;
     const float scale = 1.0f / sqrtf((float)dh);
+    const int64_t items_a = (int64_t)n_q * heads;
+    shared_state *sh;
+#pragma omp single copyprivate(sh)
+    {
+        sh = malloc(sizeof *sh + sizeof(double) * 2 * (size_t)(items_a > 0 ? items_a : 1));
+        if (sh) {
+            sh->oom = 0;
+        }
+    }
+    float *p = sh ? mot_thread_scratch_get(&key_scratch, 2 * (size_t)(total > 0 ? total : 1)) : NULL;
+    if (sh && !p) {
+#pragma omp atomic write
+        sh->oom = 1;
+    }
+#pragma omp barrier
+    int oom = !sh;
+    if (sh) {
+#pragma omp atomic read
+        oom = sh->oom;
+    }
+    if (!oom) {
+#pragma omp for schedule(dynamic, 4)
+        for (int64_t item = 0; item < items_a; item++) {
+            query_grad(dq, sh->stats + 2 * item, dout, q, n_q, (int)(item % heads), dh, d_s, scale, seg, n_seg,
+                       (int)(item / heads), p, p + total);
+        }
+#pragma omp for schedule(dynamic, 4)
+        for (int r = 0; r < total; r++) {
+            int m = 0, j = r;
+            while (j >= seg[m].rows) {
+                j -= seg[m++].rows;
+            }
+            key_grad(dseg[m].dk + (int64_t)j * d_s, dseg[m].dv + (int64_t)j * d_s, sh->stats, dout, q, n_q, heads,
+                     dh, d_s, scale, &seg[m], j);
+        }
+    } else {
+#pragma omp single
+        { /* out of memory, NaN: a failed allocation must not look like a gradient */
+            memset(dq, 0xff, sizeof(float) * (size_t)n_q * d_s);
+            for (int m = 0; m < n_seg; m++) {
+                memset(dseg[m].dk, 0xff, sizeof(float) * (size_t)seg[m].rows * d_s);
+                memset(dseg[m].dv, 0xff, sizeof(float) * (size_t)seg[m].rows * d_s);
+            }
+        }
+    }
+    /* every thread read sh before the last barrier (the loop's or the single's) */
+#pragma omp single nowait
+    free(sh);
+}
+
+void mot_cpu_cross_attention_backward(float *dq, mot_kv_segment_grad *dseg, const float *dout, const float *q,
+                                      int n_q, int heads, int d_s, const mot_kv_segment *seg, int n_seg) {
     int total = 0;
     for (int m = 0; m < n_seg; m++) {
         total += seg[m].rows;
     }
-    double *stats = malloc(sizeof(double) * 2 * (size_t)(n_q > 0 ? n_q : 1) * (size_t)heads);
-    int oom = !stats;
-    const int64_t items_a = (int64_t)n_q * heads;
-#pragma omp parallel if (!oom && items_a + total > 1)
-    {
-        float *p = oom ? NULL : mot_thread_scratch_get(&key_scratch, 2 * (size_t)(total > 0 ? total : 1));
-        if (!p) {
-#pragma omp atomic write
-            oom = 1;
-        }
-#pragma omp barrier
-        if (!oom) {
-#pragma omp for schedule(dynamic, 4)
-            for (int64_t item = 0; item < items_a; item++) {
-                query_grad(dq, stats + 2 * item, dout, q, n_q, (int)(item % heads), dh, d_s, scale, seg, n_seg,
-                           (int)(item / heads), p, p + total);
-            }
-#pragma omp for schedule(dynamic, 4)
-            for (int r = 0; r < total; r++) {
-                int m = 0, j = r;
-                while (j >= seg[m].rows) {
-                    j -= seg[m++].rows;
-                }
-                key_grad(dseg[m].dk + (int64_t)j * d_s, dseg[m].dv + (int64_t)j * d_s, stats, dout, q, n_q, heads,
-                         dh, d_s, scale, &seg[m], j);
-            }
-        }
-    }
-    if (oom) { /* NaN: a failed allocation must not look like a gradient */
-        memset(dq, 0xff, sizeof(float) * (size_t)n_q * d_s);
-        for (int m = 0; m < n_seg; m++) {
-            memset(dseg[m].dk, 0xff, sizeof(float) * (size_t)seg[m].rows * d_s);
-            memset(dseg[m].dv, 0xff, sizeof(float) * (size_t)seg[m].rows * d_s);
-        }
-    }
-    free(stats);
+    MOT_TEAM_RUN((int64_t)n_q * heads + total > 1,
+                 cross_attention_backward_team(dq, dseg, dout, q, n_q, heads, d_s, seg, n_seg, total));
 }

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "kernels/cpu/backward.h"
+#include "kernels/cpu/team.h"
 
 /* One row: -log softmax(l)[target]; d (may be NULL) = scale (softmax(l) - onehot(target)). */
 static double row_loss(float *d, const float *l, int target, int vocab, float scale) {
@@ -31,12 +32,13 @@ static double row_loss(float *d, const float *l, int target, int vocab, float sc
     return log(sum) + mx - l[target];
 }
 
-/* logits, dlogits [n, vocab]; targets [n] */
-double mot_cpu_cross_entropy(float *dlogits, const float *logits, const int *targets, int n, int vocab,
-                             float scale) {
-    double *loss = malloc(sizeof(double) * (size_t)(n > 0 ? n : 1));
-    double total = 0.0;
-#pragma omp parallel for schedule(static) if (n > 1)
+/* The rows over the team; *total the sum of their losses (every thread writes the same). */
+static void cross_entropy_rows(float *dlogits, const float *logits, const int *targets, int n, int vocab,
+                               float scale, double *total) {
+    double *loss; /* one buffer for the team */
+#pragma omp single copyprivate(loss)
+    loss = malloc(sizeof(double) * (size_t)(n > 0 ? n : 1));
+#pragma omp for schedule(static)
     for (int t = 0; t < n; t++) {
         float *d = dlogits ? dlogits + (int64_t)t * vocab : NULL;
         double lt = 0.0;
@@ -49,17 +51,31 @@ double mot_cpu_cross_entropy(float *dlogits, const float *logits, const int *tar
             loss[t] = lt;
         }
     }
-    if (loss) {
-        for (int t = 0; t < n; t++) {
-            total += loss[t];
-        }
-    } else { /* out of memory: the losses again, in order on this thread */
-        for (int t = 0; t < n; t++) {
-            if (targets[t] >= 0) {
-                total += row_loss(NULL, logits + (int64_t)t * vocab, targets[t], vocab, scale);
+    double sum = 0.0;
+#pragma omp single copyprivate(sum)
+    {
+        if (loss) {
+            for (int t = 0; t < n; t++) {
+                sum += loss[t];
+            }
+        } else { /* out of memory: the losses again, in order on this thread */
+            for (int t = 0; t < n; t++) {
+                if (targets[t] >= 0) {
+                    sum += row_loss(NULL, logits + (int64_t)t * vocab, targets[t], vocab, scale);
+                }
             }
         }
+        free(loss);
     }
-    free(loss);
+    /* a team's threads each return their own total; a region of the kernel's own shares one */
+#pragma omp atomic write
+    *total = sum;
+}
+
+/* logits, dlogits [n, vocab]; targets [n] */
+double mot_cpu_cross_entropy(float *dlogits, const float *logits, const int *targets, int n, int vocab,
+                             float scale) {
+    double total = 0.0;
+    MOT_TEAM_RUN(n > 1, cross_entropy_rows(dlogits, logits, targets, n, vocab, scale, &total));
     return total;
 }

@@ -9,7 +9,8 @@
  * has one owner, an item of (row tile, column chunk), and its sum over k runs in one fixed
  * order (panel after panel, k ascending in each). Items are handed out dynamically: on a
  * shared machine a thread that is not scheduled does not hold up the others' items, and
- * which thread computes an item does not change its bits. */
+ * which thread computes an item does not change its bits. Both run as team bodies
+ * (kernels/cpu/team.h); the split of dx's items depends on the team size only. */
 #include <omp.h>
 #include <stdlib.h>
 #include <string.h>
@@ -17,6 +18,7 @@
 #include "kernels/cpu/backward.h"
 #include "kernels/cpu/quant.h"
 #include "kernels/cpu/simd_load.h"
+#include "kernels/cpu/team.h"
 #include "kernels/cpu/thread_scratch.h"
 
 /* PANEL rows of W dequantized at a time, COLS_MAX columns of them (a multiple of every block:
@@ -120,12 +122,60 @@ static mot_thread_scratch panel_scratch;
 /* Column chunks of chunk columns, the last one shorter. */
 static int64_t chunks_of(int64_t cols, int64_t chunk) { return (cols + chunk - 1) / chunk; }
 
-void mot_cpu_matmul_backward_x(float *dx, const float *dy, const mot_weight *w, int n, int accumulate) {
+/* dx's body (kernels/cpu/team.h): items of (token tile, column chunk) over the team. */
+static void backward_x_team(float *dx, const float *dy, const mot_weight *w, int n, int accumulate, int64_t chunk,
+                            int64_t n_chunks, int tile, int64_t items) {
     const int64_t rows = w->rows, cols = w->cols;
+    /* the panel of W, then the tile's dy over the panel's rows [tile, PANEL]: packed, since
+     * dy's rows lie rows * 4 bytes apart (8 KiB at 2048: every row on the same L1 sets) */
+    float *panel =
+        mot_thread_scratch_get(&panel_scratch, (size_t)(PANEL + tile) * (size_t)chunk + (size_t)PANEL * tile);
+    float *dyp = panel ? panel + (size_t)PANEL * chunk : NULL;
+    /* and the item's dx [tile, chunk], contiguous for the same reason as dy */
+    float *acc = panel ? dyp + (size_t)PANEL * tile : NULL;
+#pragma omp for schedule(dynamic, 1) /* items are independent: any order, same bits */
+    for (int64_t item = 0; item < items; item++) {
+        const int64_t c0 = item % n_chunks * chunk, c1 = c0 + chunk < cols ? c0 + chunk : cols;
+        const int t0 = (int)(item / n_chunks) * tile, tn = n - t0 < tile ? n - t0 : tile;
+        const int cn = (int)(c1 - c0);
+        float *out = dx + (int64_t)t0 * cols + c0;
+        if (!accumulate) {
+            for (int t = 0; t < tn; t++) {
+                memset(out + t * cols, 0, sizeof(float) * (size_t)cn);
+            }
+        }
+        if (!panel) { /* out of memory: one row at a time through the stack */
+            float row[COLS_MAX];
+            for (int64_t r = 0; r < rows; r++) {
+                load_panel(row, w, r, 1, c0, c1);
+                gemm_acc(out, cols, dy + (int64_t)t0 * rows + r, rows, 1, row, cn, tn, 1, cn);
+            }
+            continue;
+        }
+        for (int t = 0; t < tn; t++) {
+            memcpy(acc + t * cn, out + t * cols, sizeof(float) * (size_t)cn);
+        }
+        for (int64_t r0 = 0; r0 < rows; r0 += PANEL) {
+            const int nr = rows - r0 < PANEL ? (int)(rows - r0) : PANEL;
+            load_panel(panel, w, r0, nr, c0, c1);
+            for (int t = 0; t < tn; t++) {
+                memcpy(dyp + t * nr, dy + (int64_t)(t0 + t) * rows + r0, sizeof(float) * (size_t)nr);
+            }
+            /* dx[t, c] += sum_r dy[t, r] W[r, c]: A = the packed dy (sm = nr, sk = 1) */
+            gemm_acc(acc, cn, dyp, nr, 1, panel, cn, tn, nr, cn);
+        }
+        for (int t = 0; t < tn; t++) {
+            memcpy(out + t * cols, acc + t * cn, sizeof(float) * (size_t)cn);
+        }
+    }
+}
+
+void mot_cpu_matmul_backward_x(float *dx, const float *dy, const mot_weight *w, int n, int accumulate) {
+    const int64_t cols = w->cols;
     if (n <= 0 || cols <= 0) {
         return;
     }
-    const int threads = omp_get_max_threads();
+    const int threads = mot_team_size();
     /* Column chunks of at most COLS_MAX, equal up to whole blocks (576 = 3 x 192, not
      * 256 + 256 + 64), since a chunk is the unit a quantized row can be cut into. */
     const int64_t block = mot_dtype_block_elems(w->dtype), align = block > 16 ? block : 16;
@@ -146,49 +196,46 @@ void mot_cpu_matmul_backward_x(float *dx, const float *dy, const mot_weight *w, 
     const int tile = (n + n_tiles - 1) / n_tiles;
     n_tiles = (n + tile - 1) / tile;
     const int64_t items = n_chunks * n_tiles;
-#pragma omp parallel if (items > 1)
-    {
-        /* the panel of W, then the tile's dy over the panel's rows [tile, PANEL]: packed, since
-         * dy's rows lie rows * 4 bytes apart (8 KiB at 2048: every row on the same L1 sets) */
-        float *panel = mot_thread_scratch_get(&panel_scratch, (size_t)(PANEL + tile) * (size_t)chunk + (size_t)PANEL * tile);
-        float *dyp = panel ? panel + (size_t)PANEL * chunk : NULL;
-        /* and the item's dx [tile, chunk], contiguous for the same reason as dy */
-        float *acc = panel ? dyp + (size_t)PANEL * tile : NULL;
-#pragma omp for schedule(dynamic, 1) /* items are independent: any order, same bits */
-        for (int64_t item = 0; item < items; item++) {
-            const int64_t c0 = item % n_chunks * chunk, c1 = c0 + chunk < cols ? c0 + chunk : cols;
-            const int t0 = (int)(item / n_chunks) * tile, tn = n - t0 < tile ? n - t0 : tile;
-            const int cn = (int)(c1 - c0);
-            float *out = dx + (int64_t)t0 * cols + c0;
-            if (!accumulate) {
+    MOT_TEAM_RUN(items > 1, backward_x_team(dx, dy, w, n, accumulate, chunk, n_chunks, tile, items));
+}
+
+enum { ROWS_ITEM = 8 * MR }; /* rows of dw in one item */
+
+/* dw's body (kernels/cpu/team.h): the items of mot_cpu_matmul_backward_w, then db's rows. */
+static void backward_w_team(float *dw, float *db, const float *dy, const float *x, int n, int rows, int cols,
+                            int64_t n_cc, int64_t items) {
+    float *xp = mot_thread_scratch_get(&panel_scratch, (size_t)PANEL * (COLS_MAX + ROWS_ITEM));
+    float *dyp = xp ? xp + (size_t)PANEL * COLS_MAX : NULL;
+#pragma omp for schedule(dynamic, 1) nowait /* items are independent: any order, same bits */
+    for (int64_t item = 0; item < items; item++) {
+        const int r0 = (int)(item / n_cc) * ROWS_ITEM, rn = rows - r0 < ROWS_ITEM ? rows - r0 : ROWS_ITEM;
+        const int c0 = (int)(item % n_cc) * COLS_MAX, cn = cols - c0 < COLS_MAX ? cols - c0 : COLS_MAX;
+        for (int t0 = 0; t0 < n; t0 += PANEL) {
+            const int tn = n - t0 < PANEL ? n - t0 : PANEL;
+            const float *a = dy + (int64_t)t0 * rows + r0, *b = x + (int64_t)t0 * cols + c0;
+            int64_t sk = rows, ldb = cols;
+            if (xp) {
                 for (int t = 0; t < tn; t++) {
-                    memset(out + t * cols, 0, sizeof(float) * (size_t)cn);
+                    memcpy(xp + t * cn, b + (int64_t)t * cols, sizeof(float) * (size_t)cn);
+                    memcpy(dyp + t * rn, a + (int64_t)t * rows, sizeof(float) * (size_t)rn);
                 }
+                a = dyp, b = xp, sk = rn, ldb = cn;
             }
-            if (!panel) { /* out of memory: one row at a time through the stack */
-                float row[COLS_MAX];
-                for (int64_t r = 0; r < rows; r++) {
-                    load_panel(row, w, r, 1, c0, c1);
-                    gemm_acc(out, cols, dy + (int64_t)t0 * rows + r, rows, 1, row, cn, tn, 1, cn);
-                }
-                continue;
-            }
-            for (int t = 0; t < tn; t++) {
-                memcpy(acc + t * cn, out + t * cols, sizeof(float) * (size_t)cn);
-            }
-            for (int64_t r0 = 0; r0 < rows; r0 += PANEL) {
-                const int nr = rows - r0 < PANEL ? (int)(rows - r0) : PANEL;
-                load_panel(panel, w, r0, nr, c0, c1);
-                for (int t = 0; t < tn; t++) {
-                    memcpy(dyp + t * nr, dy + (int64_t)(t0 + t) * rows + r0, sizeof(float) * (size_t)nr);
-                }
-                /* dx[t, c] += sum_r dy[t, r] W[r, c]: A = the packed dy (sm = nr, sk = 1) */
-                gemm_acc(acc, cn, dyp, nr, 1, panel, cn, tn, nr, cn);
-            }
-            for (int t = 0; t < tn; t++) {
-                memcpy(out + t * cols, acc + t * cn, sizeof(float) * (size_t)cn);
-            }
+            /* dw[r, c] += sum_t dy[t, r] x[t, c]: A = dy^T (sm = 1, sk = dy's row stride) */
+            gemm_acc(dw + (int64_t)r0 * cols + c0, cols, a, 1, sk, b, ldb, rn, tn, cn);
         }
+    }
+    if (db) {
+#pragma omp for schedule(static)
+        for (int r = 0; r < rows; r++) {
+            float s = db[r];
+            for (int t = 0; t < n; t++) {
+                s += dy[(int64_t)t * rows + r];
+            }
+            db[r] = s;
+        }
+    } else { /* the team's closing barrier: dw is complete when any thread returns */
+#pragma omp barrier
     }
 }
 
@@ -200,41 +247,7 @@ void mot_cpu_matmul_backward_w(float *dw, float *db, const float *dy, const floa
     /* Items: (48 rows of dw, 256 columns); the sum over tokens goes in PANEL-token panels of
      * x and dy packed contiguous (their rows lie cols or rows floats apart: at 2048, 8 KiB,
      * every row on the same L1 sets), which serve all 48 rows from L1. */
-    enum { ROWS_ITEM = 8 * MR };
     const int64_t n_rc = (rows + ROWS_ITEM - 1) / ROWS_ITEM, n_cc = chunks_of(cols, COLS_MAX);
     const int64_t items = n_rc * n_cc;
-#pragma omp parallel if (items > 1 || rows > 1)
-    {
-        float *xp = mot_thread_scratch_get(&panel_scratch, (size_t)PANEL * (COLS_MAX + ROWS_ITEM));
-        float *dyp = xp ? xp + (size_t)PANEL * COLS_MAX : NULL;
-#pragma omp for schedule(dynamic, 1) nowait /* items are independent: any order, same bits */
-        for (int64_t item = 0; item < items; item++) {
-            const int r0 = (int)(item / n_cc) * ROWS_ITEM, rn = rows - r0 < ROWS_ITEM ? rows - r0 : ROWS_ITEM;
-            const int c0 = (int)(item % n_cc) * COLS_MAX, cn = cols - c0 < COLS_MAX ? cols - c0 : COLS_MAX;
-            for (int t0 = 0; t0 < n; t0 += PANEL) {
-                const int tn = n - t0 < PANEL ? n - t0 : PANEL;
-                const float *a = dy + (int64_t)t0 * rows + r0, *b = x + (int64_t)t0 * cols + c0;
-                int64_t sk = rows, ldb = cols;
-                if (xp) {
-                    for (int t = 0; t < tn; t++) {
-                        memcpy(xp + t * cn, b + (int64_t)t * cols, sizeof(float) * (size_t)cn);
-                        memcpy(dyp + t * rn, a + (int64_t)t * rows, sizeof(float) * (size_t)rn);
-                    }
-                    a = dyp, b = xp, sk = rn, ldb = cn;
-                }
-                /* dw[r, c] += sum_t dy[t, r] x[t, c]: A = dy^T (sm = 1, sk = dy's row stride) */
-                gemm_acc(dw + (int64_t)r0 * cols + c0, cols, a, 1, sk, b, ldb, rn, tn, cn);
-            }
-        }
-        if (db) {
-#pragma omp for schedule(static)
-            for (int r = 0; r < rows; r++) {
-                float s = db[r];
-                for (int t = 0; t < n; t++) {
-                    s += dy[(int64_t)t * rows + r];
-                }
-                db[r] = s;
-            }
-        }
-    }
+    MOT_TEAM_RUN(items > 1 || rows > 1, backward_w_team(dw, db, dy, x, n, rows, cols, n_cc, items));
 }

@@ -74,9 +74,9 @@ void mot_cpu_layernorm(float *out, const float *x, const float *w, const float *
 
 /* y = x r w, r = (sum x^2 / d + eps)^-1/2, so dr/dx_i = -r^3 x_i / d and
  * dx_i = r w_i dy_i - x_i r^3 / d * sum_j dy_j w_j x_j. x, dy, dx [n, d]. */
-void mot_cpu_rmsnorm_backward(float *dx, const float *dy, const float *x, const float *w, int n, int d,
-                              float eps, int accumulate) {
-#pragma omp parallel for schedule(static) if (n > 1)
+static void rmsnorm_backward_rows(float *dx, const float *dy, const float *x, const float *w, int n, int d,
+                                  float eps, int accumulate) {
+#pragma omp for schedule(static)
     for (int t = 0; t < n; t++) {
         const float *xr = x + (int64_t)t * d, *gr = dy + (int64_t)t * d;
         float *o = dx + (int64_t)t * d;
@@ -94,71 +94,82 @@ void mot_cpu_rmsnorm_backward(float *dx, const float *dy, const float *x, const 
     }
 }
 
+void mot_cpu_rmsnorm_backward(float *dx, const float *dy, const float *x, const float *w, int n, int d,
+                              float eps, int accumulate) {
+    MOT_TEAM_RUN(n > 1, rmsnorm_backward_rows(dx, dy, x, w, n, d, eps, accumulate));
+}
+
 /* xh = (x - mean) r, r = (var + eps)^-1/2, y = xh w + b; with g = dy w:
  * dx_i = r (g_i - mean(g) - xh_i mean(g xh)); dw += sum_t dy xh, db += sum_t dy.
  * w may be NULL (weight 1), dw and db NULL (not wanted), as the forward takes them. */
-void mot_cpu_layernorm_backward(float *dx, float *dw, float *db, const float *dy, const float *x,
-                                const float *w, int n, int d, float eps) {
-    /* per row mean and r, kept for the column pass (dw, db) */
-    double *stats = malloc(sizeof(double) * 2 * (size_t)(n > 0 ? n : 1));
-#pragma omp parallel if (n > 1)
-    {
+static void layernorm_backward_rows(float *dx, float *dw, float *db, const float *dy, const float *x,
+                                    const float *w, int n, int d, float eps) {
+    /* per row mean and r, kept for the column pass (dw, db): one buffer for the team */
+    double *stats;
+#pragma omp single copyprivate(stats)
+    stats = malloc(sizeof(double) * 2 * (size_t)(n > 0 ? n : 1));
 #pragma omp for schedule(static)
-        for (int t = 0; t < n; t++) {
-            const float *xr = x + (int64_t)t * d, *gr = dy + (int64_t)t * d;
-            float *o = dx + (int64_t)t * d;
-            double mean, var;
-            mot_cpu_row_mean_var(xr, d, &mean, &var);
-            const double r = 1.0 / sqrt(var + eps);
-            double mg = 0.0, mgx = 0.0;
-            for (int i = 0; i < d; i++) {
-                const double g = (double)gr[i] * (w ? w[i] : 1.0f);
-                mg += g;
-                mgx += g * (xr[i] - mean) * r;
-            }
-            mg /= d, mgx /= d;
-            for (int i = 0; i < d; i++) {
-                const double g = (double)gr[i] * (w ? w[i] : 1.0f), xh = (xr[i] - mean) * r;
-                o[i] = (float)(r * (g - mg - xh * mgx));
-            }
-            if (stats) {
-                stats[2 * t] = mean, stats[2 * t + 1] = r;
-            }
+    for (int t = 0; t < n; t++) {
+        const float *xr = x + (int64_t)t * d, *gr = dy + (int64_t)t * d;
+        float *o = dx + (int64_t)t * d;
+        double mean, var;
+        mot_cpu_row_mean_var(xr, d, &mean, &var);
+        const double r = 1.0 / sqrt(var + eps);
+        double mg = 0.0, mgx = 0.0;
+        for (int i = 0; i < d; i++) {
+            const double g = (double)gr[i] * (w ? w[i] : 1.0f);
+            mg += g;
+            mgx += g * (xr[i] - mean) * r;
         }
-        /* dw, db: columns split over the threads, each summing its columns over the rows in
-         * order (no per-thread partials to merge). */
-        if (dw || db) {
+        mg /= d, mgx /= d;
+        for (int i = 0; i < d; i++) {
+            const double g = (double)gr[i] * (w ? w[i] : 1.0f), xh = (xr[i] - mean) * r;
+            o[i] = (float)(r * (g - mg - xh * mgx));
+        }
+        if (stats) {
+            stats[2 * t] = mean, stats[2 * t + 1] = r;
+        }
+    }
+    /* dw, db: columns split over the threads, each summing its columns over the rows in
+     * order (no per-thread partials to merge). */
+    if (dw || db) {
 #pragma omp for schedule(static)
-            for (int i = 0; i < d; i++) {
-                double sw = 0.0, sb = 0.0;
-                for (int t = 0; t < n; t++) {
-                    const float xi = x[(int64_t)t * d + i], gi = dy[(int64_t)t * d + i];
-                    double mean, r;
-                    if (stats) {
-                        mean = stats[2 * t], r = stats[2 * t + 1];
-                    } else { /* out of memory: the row's statistics again, same values */
-                        const float *xr = x + (int64_t)t * d;
-                        double m = 0.0, v = 0.0;
-                        for (int j = 0; j < d; j++) {
-                            m += xr[j];
-                        }
-                        m /= d;
-                        for (int j = 0; j < d; j++) {
-                            v += (xr[j] - m) * (xr[j] - m);
-                        }
-                        mean = m, r = 1.0 / sqrt(v / d + eps);
+        for (int i = 0; i < d; i++) {
+            double sw = 0.0, sb = 0.0;
+            for (int t = 0; t < n; t++) {
+                const float xi = x[(int64_t)t * d + i], gi = dy[(int64_t)t * d + i];
+                double mean, r;
+                if (stats) {
+                    mean = stats[2 * t], r = stats[2 * t + 1];
+                } else { /* out of memory: the row's statistics again, same values */
+                    const float *xr = x + (int64_t)t * d;
+                    double m = 0.0, v = 0.0;
+                    for (int j = 0; j < d; j++) {
+                        m += xr[j];
                     }
-                    sw += gi * (xi - mean) * r;
-                    sb += gi;
+                    m /= d;
+                    for (int j = 0; j < d; j++) {
+                        v += (xr[j] - m) * (xr[j] - m);
+                    }
+                    mean = m, r = 1.0 / sqrt(v / d + eps);
                 }
-                if (dw) {
-                    dw[i] += (float)sw;
-                }
-                if (db) {
-                    db[i] += (float)sb;
-                }
+                sw += gi * (xi - mean) * r;
+                sb += gi;
+            }
+            if (dw) {
+                dw[i] += (float)sw;
+            }
+            if (db) {
+                db[i] += (float)sb;
             }
         }
     }
+    /* after the last loop's barrier no thread reads stats: freed without another barrier */
+#pragma omp single nowait
     free(stats);
+}
+
+void mot_cpu_layernorm_backward(float *dx, float *dw, float *db, const float *dy, const float *x,
+                                const float *w, int n, int d, float eps) {
+    MOT_TEAM_RUN(n > 1, layernorm_backward_rows(dx, dw, db, dy, x, w, n, d, eps));
 }

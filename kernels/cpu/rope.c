@@ -108,11 +108,10 @@ static void unrotate_heads(float *g, int heads, int hd, int i0, const float *c, 
     }
 }
 
-/* dq [n, n_heads, hd], dk [n, n_kv, hd] (either may be NULL) */
-void mot_cpu_rope_backward(float *dq, float *dk, int n, int n_heads, int n_kv, int hd, int pos0,
-                           const float *inv_freq) {
+static void rope_backward_rows(float *dq, float *dk, int n, int n_heads, int n_kv, int hd, int pos0,
+                               const float *inv_freq) {
     const int half = hd / 2;
-#pragma omp parallel for schedule(static) if (n > 1)
+#pragma omp for schedule(static)
     for (int t = 0; t < n; t++) {
         float c[FREQ_CHUNK], s[FREQ_CHUNK];
         for (int i0 = 0; i0 < half; i0 += FREQ_CHUNK) {
@@ -130,4 +129,10 @@ void mot_cpu_rope_backward(float *dq, float *dk, int n, int n_heads, int n_kv, i
             }
         }
     }
+}
+
+/* dq [n, n_heads, hd], dk [n, n_kv, hd] (either may be NULL) */
+void mot_cpu_rope_backward(float *dq, float *dk, int n, int n_heads, int n_kv, int hd, int pos0,
+                           const float *inv_freq) {
+    MOT_TEAM_RUN(n > 1, rope_backward_rows(dq, dk, n, n_heads, n_kv, hd, pos0, inv_freq));
 }

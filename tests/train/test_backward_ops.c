@@ -860,6 +860,162 @@ static void case_determinism(void) {
     op_free_buffer(base);
 }
 
+/* ---- team mode: the same bits when called by every thread of a running team ---------------- */
+
+/* The plan executor runs a pass inside one parallel region, and every thread of it calls each
+ * op's kernel with the same arguments (kernels/cpu/team.h). Each kernel is run alone on T
+ * threads (its own region) and then so from inside a team of T, T = 2 and 3, its outputs
+ * reset to the same prior before each run (the accumulating ones add to it); the outputs, and
+ * cross-entropy's loss on every thread, must match bitwise. Why it can fail: a kernel that
+ * still opened its own region would run whole on every thread of the team (the nested region
+ * is inactive), and the accumulating ones would add their gradient more than once, racing;
+ * a loss left on one thread differs on the others; and a kernel that missed its closing
+ * barrier lets a thread return before the others' outputs are written (each thread compares
+ * them on return, as the next op would read them: that catch depends on the timing). */
+
+enum { TEAM_OUTS = 5, TEAM_MAX = 3 };
+
+typedef struct {
+    int kernel, flag; /* flag: accumulate, with db, window, pos0, with dlogits */
+    int n, a, b, c;   /* sizes, per kernel as team_call passes them */
+    const mot_weight *w;
+    const float *in[4];
+    const int *targets;
+    const mot_kv_segment *seg; /* two segments */
+    int n_out;
+    float *out[TEAM_OUTS];
+    size_t size[TEAM_OUTS];
+    double ret[TEAM_MAX]; /* per thread: cross-entropy's loss */
+} team_case;
+
+static void team_call(team_case *t) {
+    float **o = t->out;
+    const float *const *in = t->in;
+    double ret = 0.0;
+    switch (t->kernel) {
+    case K_MMX: mot_cpu_matmul_backward_x(o[0], in[0], t->w, t->n, t->flag); break;
+    case K_MMW: mot_cpu_matmul_backward_w(o[0], t->flag ? o[1] : NULL, in[0], in[1], t->n, t->a, t->b); break;
+    case K_RMS: mot_cpu_rmsnorm_backward(o[0], in[0], in[1], in[2], t->n, t->a, 1e-5f, t->flag); break;
+    case K_LN: mot_cpu_layernorm_backward(o[0], o[1], o[2], in[0], in[1], in[2], t->n, t->a, 1e-5f); break;
+    case K_SWIGLU: mot_cpu_swiglu_backward(o[0], o[1], in[0], in[1], in[2], t->n, t->a); break;
+    case K_ROPE: mot_cpu_rope_backward(o[0], o[1], t->n, t->a, t->b, t->c, t->flag, in[0]); break;
+    case K_ATTN:
+        mot_cpu_attention_backward(o[0], o[1], o[2], in[0], in[1], in[2], in[3], t->n, t->a, t->b, t->c, t->flag,
+                                   1.0f / sqrtf((float)t->c));
+        break;
+    case K_XATTN: {
+        mot_kv_segment_grad dseg[2] = {{o[1], o[2]}, {o[3], o[4]}};
+        mot_cpu_cross_attention_backward(o[0], dseg, in[0], in[1], t->n, t->a, t->b, t->seg, 2);
+        break;
+    }
+    case K_CE: ret = mot_cpu_cross_entropy(t->flag ? o[0] : NULL, in[0], t->targets, t->n, t->a, 0.25f); break;
+    default: break;
+    }
+    t->ret[omp_in_parallel() ? omp_get_thread_num() : 0] = ret;
+}
+
+static void team_check(const char *what, team_case *t) {
+    float *prior[TEAM_OUTS], *want[TEAM_OUTS];
+    for (int i = 0; i < t->n_out; i++) {
+        prior[i] = frand(t->size[i], 1.0);
+        want[i] = malloc(sizeof(float) * t->size[i]);
+        t->out[i] = malloc(sizeof(float) * t->size[i]);
+    }
+    for (int th = 2; th <= TEAM_MAX; th++) {
+        for (int i = 0; i < t->n_out; i++) {
+            memcpy(t->out[i], prior[i], sizeof(float) * t->size[i]);
+        }
+        omp_set_num_threads(th);
+        team_call(t);
+        const double want_ret = t->ret[0];
+        for (int i = 0; i < t->n_out; i++) {
+            memcpy(want[i], t->out[i], sizeof(float) * t->size[i]);
+            memcpy(t->out[i], prior[i], sizeof(float) * t->size[i]);
+        }
+        int team = 0, bad = 0;
+#pragma omp parallel num_threads(th) reduction(| : bad)
+        {
+            if (omp_get_thread_num() == 0) {
+                team = omp_get_num_threads();
+            }
+            team_call(t);
+            /* what each thread sees on return, as the next op would: the kernel's closing
+             * barrier must have ordered every thread's writes before it */
+            for (int i = 0; i < t->n_out; i++) {
+                bad |= memcmp(want[i], t->out[i], sizeof(float) * t->size[i]) != 0;
+            }
+        }
+        n_run++;
+        bad |= team != th;
+        for (int r = 0; r < th; r++) {
+            bad |= t->ret[r] != want_ret;
+        }
+        if (bad) {
+            n_failed++;
+            printf("FAIL %s %s: in a team of %d (got %d threads) not the bits of a call alone\n",
+                   kernel_names[t->kernel], what, th, team);
+        }
+    }
+    for (int i = 0; i < t->n_out; i++) {
+        free(prior[i]), free(want[i]), free(t->out[i]);
+    }
+    omp_set_num_threads(omp_get_num_procs());
+}
+
+static void case_team(void) {
+    enum { POOL = 200 * 768 };
+    omp_set_dynamic(0); /* teams of the threads asked for */
+    float *in[4];
+    for (int i = 0; i < 4; i++) {
+        in[i] = frand(POOL, 1.0);
+    }
+    void *qbase, *fbase;
+    const mot_weight wq = make_quant(MOT_DTYPE_Q4_K, 70, 768, &qbase);
+    const mot_weight wf = {MOT_DTYPE_F32, op_make_buffer(MOT_DTYPE_F32, in[3], 37 * 301, 2, &fbase), 37, 301};
+    for (int acc = 0; acc <= 1; acc++) {
+        team_check(acc ? "Q4_K n=40 accumulate" : "Q4_K n=40",
+                   &(team_case){K_MMX, acc, 40, .w = &wq, .in = {in[0]}, .n_out = 1, .size = {40 * 768}});
+        team_check(acc ? "F32 n=3 accumulate" : "F32 n=3", /* few tokens: chunks by the thread count */
+                   &(team_case){K_MMX, acc, 3, .w = &wf, .in = {in[0]}, .n_out = 1, .size = {3 * 301}});
+        team_check(acc ? "n=17 accumulate" : "n=17",
+                   &(team_case){K_RMS, acc, 17, 67, .in = {in[0], in[1], in[2]}, .n_out = 1, .size = {17 * 67}});
+    }
+    team_check("n=40 rows=70 cols=300 bias", &(team_case){K_MMW, 1, 40, 70, 300, .in = {in[0], in[1]}, .n_out = 2,
+                                                          .size = {70 * 300, 70}});
+    /* no db: the items' loop is nowait, then the closing barrier; items long enough (6 of
+     * 48 x 256 x 200) that a thread without one would return while another still writes */
+    team_check("n=200 rows=96 cols=768",
+               &(team_case){K_MMW, 0, 200, 96, 768, .in = {in[0], in[1]}, .n_out = 1, .size = {96 * 768}});
+    team_check("n=17 d=67", &(team_case){K_LN, 0, 17, 67, .in = {in[0], in[1], in[2]}, .n_out = 3,
+                                         .size = {17 * 67, 67, 67}});
+    team_check("n=20 f=1000", &(team_case){K_SWIGLU, 0, 20, 1000, .in = {in[0], in[1], in[2]}, .n_out = 2,
+                                           .size = {20 * 1000, 20 * 1000}});
+    team_check("n=17 heads=6/2 hd=300 pos0=7", &(team_case){K_ROPE, 7, 17, 6, 2, 300, .in = {in[0]}, .n_out = 2,
+                                                            .size = {17 * 6 * 300, 17 * 2 * 300}});
+    for (int window = 0; window <= 7; window += 7) {
+        team_check(window ? "n=40 heads=9/3 hd=20 window=7" : "n=40 heads=9/3 hd=20",
+                   &(team_case){K_ATTN, window, 40, 9, 3, 20, .in = {in[0], in[1], in[2], in[3]}, .n_out = 3,
+                                .size = {40 * 9 * 20, 40 * 3 * 20, 40 * 3 * 20}});
+    }
+    const mot_kv_segment seg[2] = {{in[2], in[3], 40, 40}, {in[2] + 40 * 64, in[3] + 40 * 64, 18, 17}};
+    team_check("n_q=23 heads=4 d_s=64 segments 40/40 17/18",
+               &(team_case){K_XATTN, 0, 23, 4, 64, .in = {in[0], in[1]}, .seg = seg, .n_out = 5,
+                            .size = {23 * 64, 40 * 64, 40 * 64, 18 * 64, 18 * 64}});
+    int targets[6];
+    for (int t = 0; t < 6; t++) {
+        targets[t] = t % 4 == 2 ? -1 : (int)(next_u64() % 5000);
+    }
+    for (int with_d = 0; with_d <= 1; with_d++) {
+        team_check(with_d ? "n=6 vocab=5000" : "n=6 vocab=5000 no dlogits",
+                   &(team_case){K_CE, with_d, 6, 5000, .in = {in[0]}, .targets = targets, .n_out = with_d,
+                                .size = {6 * 5000}});
+    }
+    for (int i = 0; i < 4; i++) {
+        free(in[i]);
+    }
+    op_free_buffer(qbase), op_free_buffer(fbase);
+}
+
 int main(void) {
     /* linear dx: every dtype, odd token counts, a tile of more than 192 tokens, column chunks */
     static const mot_dtype dts[] = {MOT_DTYPE_F32,  MOT_DTYPE_F16,  MOT_DTYPE_BF16, MOT_DTYPE_Q8_0, MOT_DTYPE_Q4_0,
@@ -924,6 +1080,7 @@ int main(void) {
     }
     case_cross_entropy(6, 5000, 1.0f / 6, 20.0);
     case_determinism();
+    case_team();
 
     printf("worst normalized error per kernel (bound %.0e): analytic / finite differences\n", BOUND);
     for (int k = 0; k < K_COUNT; k++) {
