@@ -1,6 +1,7 @@
-/* Reference row norms: RMSNorm and LayerNorm (PyTorch nn.LayerNorm: biased variance), double
- * math throughout. */
+/* Reference row norms, forward and backward: RMSNorm and LayerNorm (PyTorch nn.LayerNorm:
+ * biased variance), double math throughout. */
 #include <math.h>
+#include <stdlib.h>
 
 #include "ops/ops.h"
 
@@ -40,4 +41,72 @@ void mot_ref_layernorm(float *out, const float *x, const float *w, const float *
             yr[i] = (float)((w ? y * (double)w[i] : y) + (b ? (double)b[i] : 0.0));
         }
     }
+}
+
+/* The backwards (kernels/cpu/backward.h), the analytic gradients in double.
+ * RMSNorm, y = x r w, r = (sum x^2 / d + eps)^-1/2 (w frozen):
+ *   dx_i = r w_i dy_i - x_i r^3 / d * sum_j dy_j w_j x_j   (accumulate: dx +=). */
+void mot_ref_rmsnorm_backward(float *dx, const float *dy, const float *x, const float *w, int n, int d, float eps,
+                              int accumulate) {
+    for (int t = 0; t < n; t++) {
+        const float *xr = x + (int64_t)t * d, *gr = dy + (int64_t)t * d;
+        float *o = dx + (int64_t)t * d;
+        double ss = 0.0, s = 0.0;
+        for (int i = 0; i < d; i++) {
+            ss += (double)xr[i] * xr[i];
+            s += (double)gr[i] * (double)w[i] * (double)xr[i];
+        }
+        const double r = 1.0 / sqrt(ss / d + (double)eps);
+        for (int i = 0; i < d; i++) {
+            const double g = r * (double)w[i] * (double)gr[i] - (double)xr[i] * r * r * r * s / d;
+            o[i] = (float)(accumulate ? (double)o[i] + g : g);
+        }
+    }
+}
+
+/* LayerNorm, xh = (x - mean) r, r = (var + eps)^-1/2, y = xh w + b (w, b NULL: 1, 0); with
+ * g = dy w: dx_i = r (g_i - mean(g) - xh_i mean(g xh)), overwritten; dw += sum_t dy xh,
+ * db += sum_t dy (each NULL: not wanted). */
+void mot_ref_layernorm_backward(float *dx, float *dw, float *db, const float *dy, const float *x, const float *w,
+                                int n, int d, float eps) {
+    double *sw = calloc((size_t)(d > 0 ? d : 1), sizeof(double)), *sb = calloc((size_t)(d > 0 ? d : 1), sizeof(double));
+    if (!sw || !sb) {
+        free(sw), free(sb);
+        return;
+    }
+    for (int t = 0; t < n; t++) {
+        const float *xr = x + (int64_t)t * d, *gr = dy + (int64_t)t * d;
+        double mean = 0.0, var = 0.0;
+        for (int i = 0; i < d; i++) {
+            mean += xr[i];
+        }
+        mean /= d;
+        for (int i = 0; i < d; i++) {
+            var += ((double)xr[i] - mean) * ((double)xr[i] - mean);
+        }
+        var /= d;
+        const double r = 1.0 / sqrt(var + (double)eps);
+        double mg = 0.0, mgx = 0.0;
+        for (int i = 0; i < d; i++) {
+            const double g = (double)gr[i] * (w ? (double)w[i] : 1.0), xh = ((double)xr[i] - mean) * r;
+            mg += g;
+            mgx += g * xh;
+            sw[i] += (double)gr[i] * xh;
+            sb[i] += gr[i];
+        }
+        mg /= d, mgx /= d;
+        for (int i = 0; i < d; i++) {
+            const double g = (double)gr[i] * (w ? (double)w[i] : 1.0), xh = ((double)xr[i] - mean) * r;
+            dx[(int64_t)t * d + i] = (float)(r * (g - mg - xh * mgx));
+        }
+    }
+    for (int i = 0; i < d; i++) {
+        if (dw) {
+            dw[i] = (float)((double)dw[i] + sw[i]);
+        }
+        if (db) {
+            db[i] = (float)((double)db[i] + sb[i]);
+        }
+    }
+    free(sw), free(sb);
 }

@@ -1,4 +1,5 @@
-/* Reference rotary embedding, and the ROPE_APPEND plan op (RoPE + KV-cache append). */
+/* Reference rotary embedding, the ROPE_APPEND plan op (RoPE + KV-cache append), and the
+ * rotary embedding's backward. */
 #include <math.h>
 #include <string.h>
 
@@ -37,5 +38,36 @@ void mot_ref_rope_append(float *q, float *k, const float *v, float *kc, float *v
             memcpy(kc + at, k + src, sizeof(float) * (size_t)hd);
             memcpy(vc + at, v + src, sizeof(float) * (size_t)hd);
         }
+    }
+}
+
+/* The backward: the forward rotates each pair (x_i, x_{i+half}) by the angle a = the f32
+ * product pos * inv_freq[i]; its gradient is the rotation by -a,
+ *   (g_i, g_{i+half}) -> (g_i cos a + g_{i+half} sin a, g_{i+half} cos a - g_i sin a),
+ * in place on x [n, heads, hd], cos/sin and the products in double. */
+static void rope_back(float *x, int n, int heads, int hd, int pos0, const float *inv_freq) {
+    const int half = hd / 2;
+    for (int t = 0; t < n; t++) {
+        for (int h = 0; h < heads; h++) {
+            float *v = x + ((int64_t)t * heads + h) * hd;
+            for (int i = 0; i < half; i++) {
+                const float angle = (float)(pos0 + t) * inv_freq[i];
+                const double c = cos((double)angle), s = sin((double)angle);
+                const double a = v[i], b = v[i + half];
+                v[i] = (float)(a * c + b * s);
+                v[i + half] = (float)(b * c - a * s);
+            }
+        }
+    }
+}
+
+/* dq [n, n_heads, hd], dk [n, n_kv, hd] (either NULL: absent) of the tokens at pos0.. */
+void mot_ref_rope_backward(float *dq, float *dk, int n, int n_heads, int n_kv, int hd, int pos0,
+                           const float *inv_freq) {
+    if (dq) {
+        rope_back(dq, n, n_heads, hd, pos0, inv_freq);
+    }
+    if (dk) {
+        rope_back(dk, n, n_kv, hd, pos0, inv_freq);
     }
 }

@@ -16,7 +16,20 @@
  *     1e-4 (SPEC 1.7); CUDA prefill with f16/bf16 weights rounds activations for the tensor
  *     cores: 5e-3 / 2e-2 (SPEC 1.7 `fast`);
  *   attention, cross_attention: 1e-5, 3e-5 over a thousand keys (f32 softmax sums).
- * CUDA bounds are the ones tests/cuda/test_cuda_plan_ops.c uses. */
+ * The training ops (SPEC 5; static shapes: each output has a spare row after what the op
+ * writes, which must stay untouched; an overwritten output starts as NaN, an accumulated one
+ * (+=) as a random prior the reference adds onto too):
+ *   matmul_backward_x (any weight dtype; the reference reads the same stored weights) 1e-5,
+ *     quantized 1e-4, as matmul; matmul_backward_w (dw, db) 1e-5;
+ *   rmsnorm_backward, layernorm_backward (dx, dw, db), swiglu_backward, rope_backward,
+ *     cross_entropy's dlogits: 1e-6 CPU (the per-row sums in double, a few f32 roundings;
+ *     ~1e-7 measured), 1e-5 CUDA;
+ *   attention_backward, cross_attention_backward (dq, dk, dv): 1e-5 (f32 dots, softmax and
+ *     sums over the keys or queries against double; ~6e-7 measured);
+ *   cross_entropy's loss (one double in its buffer; double sums on both backends, each row's
+ *     loss to ~1e-16): 1e-9 relative, far below the O(1/n) a wrong row or target moves it.
+ * CUDA bounds are the ones tests/cuda/test_cuda_plan_ops.c uses (the training ops':
+ * tests/cuda/test_cuda_backward.c's 1e-5 against the CPU). */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -40,7 +53,7 @@ typedef struct {
     int checks, nan_checks, failed;
 } row;
 
-static row table[128];
+static row table[256];
 static int n_rows;
 
 static row *row_of(const char *op, const char *dtype) {
@@ -49,7 +62,7 @@ static row *row_of(const char *op, const char *dtype) {
             return &table[i];
         }
     }
-    row *r = &table[n_rows < 127 ? n_rows++ : 127];
+    row *r = &table[n_rows < 255 ? n_rows++ : 255];
     snprintf(r->op, sizeof r->op, "%s", op);
     snprintf(r->dtype, sizeof r->dtype, "%s", dtype);
     return r;
@@ -1107,6 +1120,481 @@ static void case_rmsnorm_matmul_rope_append(void) {
 
 static void case_rmsnorm_matmul(void) { case_plan_fused(0); }
 static void case_rmsnorm_matmul_swiglu(void) { case_plan_fused(1); }
+
+/* ---- the training ops (SPEC 5; kernels/cpu/backward.h) -------------------------------------
+ * Static shapes (no step state: it is set as for the other ops, lane alive, and ignored).
+ * Every output buffer has one spare row of SENTINELs after the rows the op writes: it must
+ * stay untouched. An overwritten output starts as NaN (every element must be written); an
+ * accumulated one (+=) starts as random values, the reference adding onto the same. */
+
+/* n values of v (NULL: NaN) then `spare` SENTINELs: an output buffer before the op. */
+static float *prefilled(const float *v, size_t n, size_t spare) {
+    float *x = filled(n + spare, SENTINEL);
+    for (size_t i = 0; i < n; i++) x[i] = v ? v[i] : NAN;
+    return x;
+}
+
+/* Output b holds n values and `spare` SENTINELs: the values against ref within bound (each
+ * output normalized by its own size, not the sentinel's), the spare exactly. */
+static void expect_out(const char *op, const char *dtype, const char *what, int nan_run, mot_buf b, const float *ref,
+                       size_t n, size_t spare, double bound) {
+    float *got = malloc(sizeof(float) * (n + spare));
+    be_get(got, b);
+    expect(op, dtype, what, nan_run, got, ref, n, bound);
+    if (spare) {
+        char w[192];
+        snprintf(w, sizeof w, "%s: the spare row", what);
+        expect(op, dtype, w, 0, got + n, ref + n, spare, 0.0);
+    }
+    free(got);
+}
+
+static void run_training_op(const mot_plan_op *op, const be_bind *b, int lane, int n) {
+    mot_step_state s = step_of(lane, 0, n > 0 ? n : 1, 0);
+    be_set_step(&s);
+    be_run(op, b);
+}
+
+/* dx[n, cols] (+)= dy[n, rows] W, W [rows, cols] of dt: the reference reads the same stored
+ * weights, so the bound is matmul's (f32 sums: 1e-5, quantized 1e-4). */
+static void run_matmul_backward_x(mot_dtype dt, int n, int64_t rows, int64_t cols, int accumulate, int nan_run) {
+    weight w = make_weight(dt, rows, cols, 1.0f);
+    const size_t ny = (size_t)(n * rows), nx = (size_t)(n * cols);
+    float *dy = floats(ny, 1.0f), *prior = floats(nx, 1.0f);
+    if (nan_run) poison(dy, n, (int)rows);
+    float *ref = prefilled(accumulate ? prior : NULL, nx, (size_t)cols);
+    be_reset();
+    mot_buf bdy = put_floats(dy, ny), bdx = put_floats(ref, nx + (size_t)cols);
+    mot_plan_op op = op_of(MOT_OP_MATMUL_BACKWARD_X, 1);
+    op.matmul_backward_x = (mot_op_matmul_backward_x){.dy = bdy, .dx = bdx, .n = n, .accumulate = accumulate};
+    be_bind b = bind_of(n, n);
+    b.w[0] = &w.w;
+    run_training_op(&op, &b, 1, n);
+    mot_ref_matmul_backward_x(ref, dy, &w.w, n, accumulate);
+    char what[96];
+    snprintf(what, sizeof what, "n=%d rows=%lld cols=%lld%s", n, (long long)rows, (long long)cols,
+             accumulate ? " accumulate" : "");
+    expect_out("matmul_backward_x", mot_dtype_name(dt), what, nan_run, bdx, ref, nx, (size_t)cols,
+               matmul_bound(dt, n));
+    free(dy), free(prior), free(ref), free(w.data);
+}
+
+static void case_matmul_backward_x(void) {
+    for (size_t di = 0; di < N_DTYPES; di++) {
+        const mot_dtype dt = all_dtypes[di];
+        if (!mot_dtype_is_quantized(dt)) { /* NaN/inf in dy (plain dtypes: see case_matmul) */
+            run_matmul_backward_x(dt, 3, 17, 19, 0, 1);
+            run_matmul_backward_x(dt, 1, 5, 65, 0, 1);
+        }
+        static const int ns[] = {1, 3, 17};
+        static const int64_t rs[] = {1, 37, 70}, cs[] = {19, 65, 257};
+        for (int i = 0; i < 3; i++) {
+            for (int c = 0; c < 3; c++) {
+                const int64_t cols = width_for(dt, cs[c]);
+                if (mot_dtype_is_quantized(dt) && c == 1 && cols == width_for(dt, cs[0])) continue;
+                run_matmul_backward_x(dt, ns[i], rs[(i + c) % 3], cols, 0, 0);
+                run_matmul_backward_x(dt, ns[i], rs[(i + c + 1) % 3], cols, 1, 0);
+            }
+        }
+    }
+}
+
+/* dw[rows, cols] += dy^T x, db[rows] += colsum(dy) (absent: no bias), onto random priors. */
+static void run_matmul_backward_w(int n, int rows, int cols, int with_db, int nan_run) {
+    const size_t nw = (size_t)rows * cols;
+    float *x = floats((size_t)n * cols, 1.0f), *dy = floats((size_t)n * rows, 1.0f);
+    float *pw = floats(nw, 1.0f), *pb = floats((size_t)rows, 1.0f);
+    if (nan_run) poison(x, n, cols);
+    float *rw = prefilled(pw, nw, (size_t)cols), *rb = prefilled(pb, (size_t)rows, 1);
+    be_reset();
+    mot_buf bx = put_floats(x, (size_t)n * cols), bdy = put_floats(dy, (size_t)n * rows);
+    mot_buf bdw = put_floats(rw, nw + (size_t)cols), bdb = with_db ? put_floats(rb, (size_t)rows + 1) : (mot_buf){0, 0};
+    mot_plan_op op = op_of(MOT_OP_MATMUL_BACKWARD_W, 2);
+    op.matmul_backward_w = (mot_op_matmul_backward_w){.dy = bdy, .x = bx, .dw = bdw, .db = bdb, .n = n, .rows = rows,
+                                                      .cols = cols};
+    be_bind b = bind_of(n, n);
+    run_training_op(&op, &b, 2, n);
+    mot_ref_matmul_backward_w(rw, with_db ? rb : NULL, dy, x, n, rows, cols);
+    char what[96];
+    snprintf(what, sizeof what, "n=%d rows=%d cols=%d dw", n, rows, cols);
+    const char *dtype = with_db ? "f32 +db" : "f32";
+    expect_out("matmul_backward_w", dtype, what, nan_run, bdw, rw, nw, (size_t)cols, 1e-5);
+    if (with_db) {
+        snprintf(what, sizeof what, "n=%d rows=%d cols=%d db", n, rows, cols);
+        expect_out("matmul_backward_w", dtype, what, nan_run, bdb, rb, (size_t)rows, 1, 1e-5);
+    }
+    free(x), free(dy), free(pw), free(pb), free(rw), free(rb);
+}
+
+static void case_matmul_backward_w(void) {
+    run_matmul_backward_w(3, 5, 17, 1, 1);
+    run_matmul_backward_w(1, 7, 9, 0, 1);
+    static const int ns[] = {1, 3, 17};
+    static const int rs[] = {1, 5, 37}, cs[] = {7, 19, 65};
+    for (int i = 0; i < 3; i++) {
+        for (int j = 0; j < 3; j++) {
+            run_matmul_backward_w(ns[i], rs[j], cs[(i + j) % 3], (i + j) % 2, 0);
+            run_matmul_backward_w(ns[i], rs[(j + 1) % 3], cs[j], (i + j + 1) % 2, 0);
+        }
+    }
+    run_matmul_backward_w(65, 70, 301, 1, 0);
+}
+
+/* RMSNorm's dx[n, d] (+)= (weight frozen). The CPU kernel's per-row sums are double, the
+ * elementwise part f32: a few roundings, 1e-6 (CUDA 1e-5, as the forward). */
+static void run_rmsnorm_backward(int n, int d, int accumulate, int nan_run) {
+    const size_t cnt = (size_t)n * d;
+    float *x = floats(cnt, 2.0f), *dy = floats(cnt, 1.0f), *w = floats((size_t)d, 1.5f), *prior = floats(cnt, 1.0f);
+    if (nan_run) poison(x, n, d);
+    float *ref = prefilled(accumulate ? prior : NULL, cnt, (size_t)d);
+    be_reset();
+    mot_buf bx = put_floats(x, cnt), bdy = put_floats(dy, cnt), bdx = put_floats(ref, cnt + (size_t)d);
+    mot_plan_op op = op_of(MOT_OP_RMSNORM_BACKWARD, 0);
+    op.rmsnorm_backward = (mot_op_rmsnorm_backward){.dy = bdy, .x = bx, .dx = bdx, .weight = w, .n = n, .d = d,
+                                                    .accumulate = accumulate, .eps = 1e-5f};
+    be_bind b = bind_of(n, n);
+    run_training_op(&op, &b, 0, n);
+    mot_ref_rmsnorm_backward(ref, dy, x, w, n, d, 1e-5f, accumulate);
+    char what[64];
+    snprintf(what, sizeof what, "n=%d d=%d%s", n, d, accumulate ? " accumulate" : "");
+    expect_out("rmsnorm_backward", "f32", what, nan_run, bdx, ref, cnt, (size_t)d, bound_for(1e-6, 1e-5));
+    free(x), free(dy), free(w), free(prior), free(ref);
+}
+
+static void case_rmsnorm_backward(void) {
+    static const int ns[] = {1, 3, 17}, ds[] = {2, 17, 63, 67, 257};
+    for (int i = 0; i < 3; i++) {
+        run_rmsnorm_backward(ns[i], 17, 0, 1);
+        run_rmsnorm_backward(ns[i], 67, 1, 1);
+    }
+    for (int i = 0; i < 3; i++) {
+        for (int j = 0; j < 5; j++) {
+            run_rmsnorm_backward(ns[i], ds[j], 0, 0);
+            run_rmsnorm_backward(ns[i], ds[j], 1, 0);
+        }
+    }
+}
+
+/* LayerNorm's dx[n, d] (overwritten), dw, db [d] (+= onto random priors; absent: not
+ * wanted), weight NULL (1) or not; x with an offset (a large mean the centering removes).
+ * Variant v: bit 0 weight, bit 1 dw, bit 2 db. Sums in double on the CPU: 1e-6 (CUDA 1e-5). */
+static void run_layernorm_backward(int n, int d, int v, float offset, int nan_run) {
+    const int with_w = v & 1, with_dw = v >> 1 & 1, with_db = v >> 2 & 1;
+    const size_t cnt = (size_t)n * d;
+    float *x = floats(cnt, 2.0f), *dy = floats(cnt, 1.0f), *w = floats((size_t)d, 1.5f);
+    float *pw = floats((size_t)d, 1.0f), *pb = floats((size_t)d, 1.0f);
+    for (size_t i = 0; i < cnt; i++) x[i] += offset;
+    if (nan_run) poison(x, n, d);
+    float *rx = prefilled(NULL, cnt, (size_t)d), *rw = prefilled(pw, (size_t)d, 1), *rb = prefilled(pb, (size_t)d, 1);
+    be_reset();
+    mot_buf bx = put_floats(x, cnt), bdy = put_floats(dy, cnt), bdx = put_floats(rx, cnt + (size_t)d);
+    mot_buf bdw = with_dw ? put_floats(rw, (size_t)d + 1) : (mot_buf){0, 0};
+    mot_buf bdb = with_db ? put_floats(rb, (size_t)d + 1) : (mot_buf){0, 0};
+    mot_plan_op op = op_of(MOT_OP_LAYERNORM_BACKWARD, 1);
+    op.layernorm_backward = (mot_op_layernorm_backward){.dy = bdy, .x = bx, .dx = bdx, .dw = bdw, .db = bdb,
+                                                        .weight = with_w ? w : NULL, .n = n, .d = d, .eps = 1e-5f};
+    be_bind b = bind_of(n, n);
+    run_training_op(&op, &b, 1, n);
+    mot_ref_layernorm_backward(rx, with_dw ? rw : NULL, with_db ? rb : NULL, dy, x, with_w ? w : NULL, n, d, 1e-5f);
+    char dtype[12], what[80];
+    snprintf(dtype, sizeof dtype, "%s %s %s", with_w ? "w" : "-", with_dw ? "dw" : "-", with_db ? "db" : "-");
+    const double bd = bound_for(1e-6, 1e-5);
+    snprintf(what, sizeof what, "n=%d d=%d offset=%g dx", n, d, offset);
+    expect_out("layernorm_backward", dtype, what, nan_run, bdx, rx, cnt, (size_t)d, bd);
+    if (with_dw) {
+        snprintf(what, sizeof what, "n=%d d=%d offset=%g dw", n, d, offset);
+        expect_out("layernorm_backward", dtype, what, nan_run, bdw, rw, (size_t)d, 1, bd);
+    }
+    if (with_db) {
+        snprintf(what, sizeof what, "n=%d d=%d offset=%g db", n, d, offset);
+        expect_out("layernorm_backward", dtype, what, nan_run, bdb, rb, (size_t)d, 1, bd);
+    }
+    free(x), free(dy), free(w), free(pw), free(pb), free(rx), free(rw), free(rb);
+}
+
+static void case_layernorm_backward(void) {
+    static const int ns[] = {1, 3, 17}, ds[] = {2, 17, 63, 67, 257};
+    static const int variants[] = {7, 1, 6, 0, 3, 4}; /* w dw db; w; dw db; none; w dw; db */
+    for (int i = 0; i < 3; i++) {
+        run_layernorm_backward(ns[i], 17, 7, 0.0f, 1);
+        run_layernorm_backward(ns[i], 63, 6, 0.0f, 1);
+    }
+    for (int i = 0; i < 3; i++) {
+        for (int j = 0; j < 5; j++) {
+            for (int v = 0; v < 6; v++) {
+                run_layernorm_backward(ns[i], ds[j], variants[v], 0.0f, 0);
+            }
+        }
+        run_layernorm_backward(ns[i], 67, 7, 30.0f, 0);
+    }
+}
+
+/* dgate, dup [n, f] of silu(gate) * up, overwritten; gates up to +-20 and two far past
+ * where exp(-g) overflows f32 (+-120: the gradient 0 or dout up, not NaN). Double per
+ * element on the CPU: 1e-6 (CUDA 1e-5). */
+static void run_swiglu_backward(int n, int f, int nan_run) {
+    const size_t cnt = (size_t)n * f;
+    float *gate = floats(cnt, 20.0f), *up = floats(cnt, 1.0f), *dout = floats(cnt, 1.0f);
+    gate[0] = -120.0f;
+    if (cnt > 2) gate[cnt - 1] = 120.0f;
+    if (nan_run) poison(gate, n, f);
+    float *rg = prefilled(NULL, cnt, (size_t)f), *ru = prefilled(NULL, cnt, (size_t)f);
+    be_reset();
+    mot_buf bg = put_floats(gate, cnt), bu = put_floats(up, cnt), bo = put_floats(dout, cnt);
+    mot_buf bdg = put_floats(rg, cnt + (size_t)f), bdu = put_floats(ru, cnt + (size_t)f);
+    mot_plan_op op = op_of(MOT_OP_SWIGLU_BACKWARD, 3);
+    op.swiglu_backward = (mot_op_swiglu_backward){.dout = bo, .gate = bg, .up = bu, .dgate = bdg, .dup = bdu, .n = n,
+                                                  .f = f};
+    be_bind b = bind_of(n, n);
+    run_training_op(&op, &b, 3, n);
+    mot_ref_swiglu_backward(rg, ru, dout, gate, up, n, f);
+    char what[64];
+    const double bd = bound_for(1e-6, 1e-5);
+    snprintf(what, sizeof what, "n=%d f=%d dgate", n, f);
+    expect_out("swiglu_backward", "f32", what, nan_run, bdg, rg, cnt, (size_t)f, bd);
+    snprintf(what, sizeof what, "n=%d f=%d dup", n, f);
+    expect_out("swiglu_backward", "f32", what, nan_run, bdu, ru, cnt, (size_t)f, bd);
+    free(gate), free(up), free(dout), free(rg), free(ru);
+}
+
+static void case_swiglu_backward(void) {
+    static const int ns[] = {1, 3, 17}, fs[] = {1, 13, 63, 65, 1001};
+    for (int i = 0; i < 3; i++) {
+        run_swiglu_backward(ns[i], 13, 1);
+        for (int j = 0; j < 5; j++) {
+            run_swiglu_backward(ns[i], fs[j], 0);
+        }
+    }
+}
+
+/* dq [n, nh, hd], dk [n, nkv, hd] rotated back in place at positions pos0..; which: bit 0 dq
+ * present, bit 1 dk (the other's buffer absent). f32 cos/sin on the CPU: 1e-6 (CUDA 1e-5),
+ * the forward's bound. */
+static void run_rope_backward(int n, int nh, int nkv, int hd, int pos0, int which, int nan_run) {
+    const size_t nq = (size_t)n * nh * hd, nk = (size_t)n * nkv * hd;
+    float *f = inv_freq(hd, 10000.0), *gq = floats(nq, 1.0f), *gk = floats(nk, 1.0f);
+    if (nan_run) poison(gq, n * nh, hd);
+    float *rq = prefilled(gq, nq, (size_t)nh * hd), *rk = prefilled(gk, nk, (size_t)nkv * hd);
+    be_reset();
+    mot_buf bq = which & 1 ? put_floats(rq, nq + (size_t)nh * hd) : (mot_buf){0, 0};
+    mot_buf bk = which & 2 ? put_floats(rk, nk + (size_t)nkv * hd) : (mot_buf){0, 0};
+    mot_plan_op op = op_of(MOT_OP_ROPE_BACKWARD, 2);
+    op.rope_backward = (mot_op_rope_backward){.dq = bq, .dk = bk, .n = n, .n_heads = nh, .n_kv = nkv, .hd = hd,
+                                              .pos0 = pos0, .inv_freq = f};
+    be_bind b = bind_of(n, n);
+    run_training_op(&op, &b, 2, n);
+    mot_ref_rope_backward(which & 1 ? rq : NULL, which & 2 ? rk : NULL, n, nh, nkv, hd, pos0, f);
+    char what[80];
+    const char *dtype = which == 3 ? "dq dk" : which == 1 ? "dq" : "dk";
+    const double bd = bound_for(1e-6, 1e-5);
+    snprintf(what, sizeof what, "n=%d heads=%d/%d hd=%d pos0=%d", n, nh, nkv, hd, pos0);
+    if (which & 1) expect_out("rope_backward", dtype, what, nan_run, bq, rq, nq, (size_t)nh * hd, bd);
+    if (which & 2) expect_out("rope_backward", dtype, what, 0, bk, rk, nk, (size_t)nkv * hd, bd);
+    free(f), free(gq), free(gk), free(rq), free(rk);
+}
+
+static void case_rope_backward(void) {
+    run_rope_backward(3, 4, 2, 16, 5, 3, 1);
+    run_rope_backward(1, 9, 3, 64, 40, 1, 1);
+    static const struct {
+        int n, nh, nkv, hd, pos0;
+    } c[] = {{1, 1, 1, 2, 0}, {3, 3, 1, 18, 5}, {17, 9, 3, 64, 63}, {1, 15, 5, 128, 1000}, {3, 7, 7, 10, 257},
+             {17, 6, 2, 300, 1}};
+    for (size_t i = 0; i < sizeof c / sizeof c[0]; i++) {
+        for (int which = 1; which <= 3; which++) {
+            run_rope_backward(c[i].n, c[i].nh, c[i].nkv, c[i].hd, c[i].pos0, which, 0);
+        }
+    }
+}
+
+/* dq, dk, dv of causal GQA self-attention over n tokens (overwritten), the probabilities
+ * recomputed from q and k: f32 dots and softmax against double, 1e-5 as the forward. */
+static void run_attention_backward(int n, int nh, int nkv, int hd, int window, float qs, int nan_run) {
+    const size_t nq = (size_t)n * nh * hd, nk = (size_t)n * nkv * hd;
+    float *q = floats(nq, qs), *k = floats(nk, 1.0f), *v = floats(nk, 1.0f), *dout = floats(nq, 1.0f);
+    if (nan_run) poison(q, n * nh, hd);
+    float *rq = prefilled(NULL, nq, (size_t)nh * hd), *rk = prefilled(NULL, nk, (size_t)nkv * hd);
+    float *rv = prefilled(NULL, nk, (size_t)nkv * hd);
+    be_reset();
+    mot_buf bq = put_floats(q, nq), bk = put_floats(k, nk), bv = put_floats(v, nk), bo = put_floats(dout, nq);
+    mot_buf bdq = put_floats(rq, nq + (size_t)nh * hd), bdk = put_floats(rk, nk + (size_t)nkv * hd);
+    mot_buf bdv = put_floats(rv, nk + (size_t)nkv * hd);
+    mot_plan_op op = op_of(MOT_OP_ATTENTION_BACKWARD, 4);
+    op.attention_backward = (mot_op_attention_backward){.dout = bo, .q = bq, .k = bk, .v = bv, .dq = bdq, .dk = bdk,
+                                                        .dv = bdv, .n = n, .n_heads = nh, .n_kv = nkv, .hd = hd,
+                                                        .window = window, .scale = 1.0f / sqrtf((float)hd)};
+    be_bind b = bind_of(n, n);
+    run_training_op(&op, &b, 4, n);
+    mot_ref_attention_backward(rq, rk, rv, dout, q, k, v, n, nh, nkv, hd, window, op.attention_backward.scale);
+    char what[96];
+    snprintf(what, sizeof what, "n=%d heads=%d/%d hd=%d window=%d dq", n, nh, nkv, hd, window);
+    expect_out("attention_backward", "f32", what, nan_run, bdq, rq, nq, (size_t)nh * hd, 1e-5);
+    snprintf(what, sizeof what, "n=%d heads=%d/%d hd=%d window=%d dk", n, nh, nkv, hd, window);
+    expect_out("attention_backward", "f32", what, nan_run, bdk, rk, nk, (size_t)nkv * hd, 1e-5);
+    snprintf(what, sizeof what, "n=%d heads=%d/%d hd=%d window=%d dv", n, nh, nkv, hd, window);
+    expect_out("attention_backward", "f32", what, nan_run, bdv, rv, nk, (size_t)nkv * hd, 1e-5);
+    free(q), free(k), free(v), free(dout), free(rq), free(rk), free(rv);
+}
+
+static void case_attention_backward(void) {
+    run_attention_backward(3, 4, 2, 16, 0, 1.0f, 1);
+    run_attention_backward(17, 6, 2, 12, 5, 1.0f, 1);
+    static const int ns[] = {1, 3, 17}, windows[] = {0, 1, 5};
+    static const int heads[][3] = {{2, 2, 12}, {6, 2, 7}, {3, 1, 16}, {9, 3, 5}}; /* n_heads, n_kv, hd */
+    for (int i = 0; i < 3; i++) {
+        for (int w = 0; w < 3; w++) {
+            for (int h = 0; h < 4; h++) {
+                run_attention_backward(ns[i], heads[h][0], heads[h][1], heads[h][2], windows[w], 2.0f, 0);
+            }
+        }
+    }
+    run_attention_backward(65, 9, 3, 64, 0, 3.0f, 0);
+    run_attention_backward(40, 9, 3, 20, 7, 1.0f, 0);
+}
+
+/* The prefill cross-attention's dq [n_q, d_s] and each segment's dk, dv (overwritten):
+ * segment m has rows[m] rows of which prompt[m] are its prompt (SPEC 1.4's N_m; rows past
+ * it, or a prompt past the rows, are never attended: zero gradient), queries that see no key
+ * have none. f32 against double: 1e-5 as the forward. */
+static void run_cross_attention_backward(int n_q, int heads, int dh, int n_seg, const int *prompt, const int *rows,
+                                         float qs, int nan_run) {
+    const int d_s = heads * dh;
+    const size_t nq = (size_t)n_q * d_s;
+    float *q = floats(nq, qs), *dout = floats(nq, 1.0f), *k[MOT_MAX_LANES], *v[MOT_MAX_LANES];
+    float *rk[MOT_MAX_LANES], *rv[MOT_MAX_LANES];
+    if (nan_run) q[0] = NAN;
+    float *rq = prefilled(NULL, nq, (size_t)d_s);
+    mot_kv_segment seg[MOT_MAX_LANES];
+    mot_kv_segment_grad dseg[MOT_MAX_LANES];
+    be_reset();
+    mot_plan_op op = op_of(MOT_OP_CROSS_ATTENTION_BACKWARD, 0);
+    mot_op_cross_attention_backward *x = &op.cross_attention_backward;
+    x->dout = put_floats(dout, nq), x->q = put_floats(q, nq), x->dq = put_floats(rq, nq + (size_t)d_s);
+    x->n_q = n_q, x->d = d_s, x->heads = heads, x->n_seg = n_seg;
+    char what[128];
+    int len = snprintf(what, sizeof what, "n_q=%d heads=%d dh=%d prompt/rows", n_q, heads, dh);
+    for (int m = 0; m < n_seg; m++) {
+        const size_t nk = (size_t)rows[m] * d_s;
+        k[m] = floats(nk, 1.0f), v[m] = floats(nk, 1.0f);
+        rk[m] = prefilled(NULL, nk, (size_t)d_s), rv[m] = prefilled(NULL, nk, (size_t)d_s);
+        x->seg_rows[m] = rows[m], x->seg_prompt[m] = prompt[m];
+        x->seg_k[m] = put_floats(k[m], nk), x->seg_v[m] = put_floats(v[m], nk);
+        x->seg_dk[m] = put_floats(rk[m], nk + (size_t)d_s), x->seg_dv[m] = put_floats(rv[m], nk + (size_t)d_s);
+        seg[m] = (mot_kv_segment){k[m], v[m], rows[m], prompt[m]};
+        dseg[m] = (mot_kv_segment_grad){rk[m], rv[m]};
+        len += snprintf(what + len, sizeof what - (size_t)len, " %d/%d", prompt[m], rows[m]);
+    }
+    be_bind b = bind_of(n_q, n_q);
+    run_training_op(&op, &b, 0, n_q);
+    mot_ref_cross_attention_backward(rq, dseg, dout, q, n_q, heads, d_s, seg, n_seg);
+    char w[160];
+    snprintf(w, sizeof w, "%s dq", what);
+    expect_out("cross_attention_backward", "f32", w, nan_run, x->dq, rq, nq, (size_t)d_s, 1e-5);
+    for (int m = 0; m < n_seg; m++) {
+        const size_t nk = (size_t)rows[m] * d_s;
+        snprintf(w, sizeof w, "%s segment %d dk", what, m);
+        expect_out("cross_attention_backward", "f32", w, nan_run, x->seg_dk[m], rk[m], nk, (size_t)d_s, 1e-5);
+        snprintf(w, sizeof w, "%s segment %d dv", what, m);
+        expect_out("cross_attention_backward", "f32", w, nan_run, x->seg_dv[m], rv[m], nk, (size_t)d_s, 1e-5);
+        free(k[m]), free(v[m]), free(rk[m]), free(rv[m]);
+    }
+    free(q), free(dout), free(rq);
+}
+
+static void case_cross_attention_backward(void) {
+    {
+        const int p[2] = {9, 4}, r[2] = {9, 4};
+        run_cross_attention_backward(5, 2, 6, 2, p, r, 2.0f, 1);
+    }
+    /* prompts shorter and longer than the queries; a decode row past a prompt (never
+     * visible), a prompt past the rows present (capped), a segment early queries cannot see */
+    static const int p1[] = {3}, r1[] = {3};
+    static const int p2[] = {9, 4}, r2[] = {10, 4};
+    static const int p3[] = {2, 13, 7}, r3[] = {2, 14, 7};
+    static const int p4[] = {17, 1, 40}, r4[] = {12, 2, 40};
+    static const int nqs[] = {1, 5, 7, 17};
+    for (int i = 0; i < 4; i++) {
+        run_cross_attention_backward(nqs[i], 1, 5, 1, p1, r1, 2.0f, 0);
+        run_cross_attention_backward(nqs[i], 2, 6, 2, p2, r2, 2.0f, 0);
+        run_cross_attention_backward(nqs[i], 3, 8, 3, p3, r3, 2.0f, 0);
+        run_cross_attention_backward(nqs[i], 4, 7, 3, p4, r4, 1.0f, 0);
+    }
+    static const int p5[] = {40, 17}, r5[] = {40, 17};
+    run_cross_attention_backward(23, 4, 16, 2, p5, r5, 3.0f, 0);
+}
+
+/* The loss (one double) against the reference's: both non-finite of the same class, or a
+ * relative error within bound (recorded in the table as its own row). */
+static void expect_loss(const char *dtype, const char *what, int nan_run, double got, double want, double bound) {
+    row *r = row_of("cross_entropy", dtype);
+    n_checks++;
+    r->checks++;
+    r->nan_checks += nan_run;
+    r->bound = fmax(r->bound, bound);
+    double e;
+    if (!isfinite(got) || !isfinite(want)) {
+        e = (isnan(got) && isnan(want)) || got == want ? 0.0 : INFINITY;
+    } else {
+        e = fabs(got - want) / fmax(fabs(want), 1e-300);
+    }
+    r->max_err = fmax(r->max_err, e);
+    if (!(e <= bound)) {
+        n_failed++;
+        r->failed++;
+        printf("FAIL cross_entropy %s %s%s: loss %.17g, reference %.17g\n", dtype, what, nan_run ? " [nan/inf]" : "",
+               got, want);
+    }
+}
+
+/* logits [n, vocab] with targets (every fourth row from the third on: -1, adds nothing):
+ * the loss and, with_d, dlogits = scale (softmax - onehot), 0 on the rows without a target.
+ * dlogits f32 from double exps on the CPU: 1e-6 (CUDA 1e-5); the loss is double on both
+ * backends (a sum of n row losses of ~log vocab, each to ~1e-16): 1e-9 relative, far below
+ * what a wrong row or target moves it (O(1 / n) of the sum). */
+static void run_cross_entropy(int n, int vocab, float scale, float logit_scale, int with_d, int nan_run) {
+    const size_t cnt = (size_t)n * vocab;
+    float *logits = floats(cnt, logit_scale);
+    int32_t *targets = malloc(sizeof(int32_t) * (size_t)n);
+    for (int t = 0; t < n; t++) {
+        rng_state = rng_state * 6364136223846793005ULL + 1442695040888963407ULL;
+        targets[t] = t % 4 == 2 ? -1 : (int32_t)((rng_state >> 33) % (uint64_t)vocab);
+    }
+    if (nan_run) poison(logits, n, vocab);
+    float *rd = prefilled(NULL, cnt, (size_t)vocab);
+    const double sentinel_loss = -12345.0;
+    be_reset();
+    mot_buf bl = put_floats(logits, cnt), bt = be_buf(sizeof(int32_t) * (size_t)n), bloss = be_buf(sizeof(double));
+    be_put(bt, targets), be_put(bloss, &sentinel_loss);
+    mot_buf bd = with_d ? put_floats(rd, cnt + (size_t)vocab) : (mot_buf){0, 0};
+    mot_plan_op op = op_of(MOT_OP_CROSS_ENTROPY, 1);
+    op.cross_entropy = (mot_op_cross_entropy){.logits = bl, .targets = bt, .dlogits = bd, .loss = bloss, .n = n,
+                                              .vocab = vocab, .scale = scale};
+    be_bind b = bind_of(n, n);
+    run_training_op(&op, &b, 1, n);
+    const double want = mot_ref_cross_entropy(with_d ? rd : NULL, logits, targets, n, vocab, scale);
+    double got;
+    be_get(&got, bloss);
+    char what[80];
+    snprintf(what, sizeof what, "n=%d vocab=%d scale=%g logits*%g", n, vocab, scale, logit_scale);
+    expect_loss(with_d ? "loss" : "loss only", what, nan_run, got, want, 1e-9);
+    if (with_d) {
+        expect_out("cross_entropy", "dlogits", what, nan_run, bd, rd, cnt, (size_t)vocab, bound_for(1e-6, 1e-5));
+    }
+    free(logits), free(targets), free(rd);
+}
+
+static void case_cross_entropy(void) {
+    static const int ns[] = {1, 3, 17}, vocabs[] = {7, 37, 1000, 5000};
+    for (int i = 0; i < 3; i++) {
+        run_cross_entropy(ns[i], 37, 1.0f, 3.0f, 1, 1);
+        run_cross_entropy(ns[i], 37, 1.0f, 3.0f, 0, 1);
+        for (int v = 0; v < 4; v++) {
+            const float scale = v == 1 ? 0.25f : v == 3 ? 1.0f / 6 : 1.0f;
+            run_cross_entropy(ns[i], vocabs[v], scale, 3.0f + 5.0f * (float)v, 1, 0);
+            run_cross_entropy(ns[i], vocabs[v], scale, 3.0f + 5.0f * (float)v, 0, 0);
+        }
+    }
+}
 
 /* ---- the case table ----------------------------------------------------------------------- */
 
