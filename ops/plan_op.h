@@ -140,8 +140,8 @@ typedef struct {
 
 /* The training ops (SPEC 5): what each computes is in kernels/cpu/backward.h, under the
  * kernel of the same name. Their shapes are static, n included (a training plan is compiled
- * for its example's sequence lengths), so they read no step state and run on dead lanes too;
- * a backend sizes their launches on the host. Gradients are f32; weights the op reads are
+ * for its example's sequence lengths), so they read no step-varying value and a backend sizes
+ * their launches on the host; like every op they run only on a lane the pass feeds (n_new > 0). Gradients are f32; weights the op reads are
  * host vectors (mapped, as the forward ops' are) or w[0]. */
 typedef struct {
     mot_buf dy, dx;      /* dy [n, w[0].rows]; dx [n, w[0].cols] */

@@ -242,6 +242,7 @@ static void api_free(void *, void *dev) { cudaFree(dev); }
 // complete in stream order. MOT_CUDA_STAGED=0 turns it off (the driver's path), for comparison.
 static int api_copy_h2d(void *ctx, void *dst, const void *src, size_t bytes, void *stream) {
     api_ctx *c = (api_ctx *)ctx;
+    MOT_CUDA_CHECK(cudaGetLastError());  // an earlier error is reported, not cleared by the line after next
     cudaPointerAttributes attr;
     const bool pageable = bytes >= STAGE_MIN_COPY && cudaPointerGetAttributes(&attr, src) == cudaSuccess &&
                           attr.type == cudaMemoryTypeUnregistered;
