@@ -246,6 +246,15 @@ static void cpu_run_cross_attention_backward(const mot_plan_op *op, char *arena,
     mot_cpu_cross_attention_backward(F(x->dq), dseg, F(x->dout), F(x->q), x->n_q, x->heads, x->d, seg, x->n_seg);
 }
 
+static void cpu_run_copy(const mot_plan_op *op, char *arena, mot_sampler *samplers) {
+    mot_cpu_copy(arena + op->copy.dst.off, arena + op->copy.src.off, op->copy.src.bytes);
+}
+
+static void cpu_run_dropout(const mot_plan_op *op, char *arena, mot_sampler *samplers) {
+    const mot_op_dropout *d = &op->dropout;
+    mot_cpu_dropout(F(d->out), F(d->x), d->count, d->p, d->seed);
+}
+
 static void cpu_run_cross_entropy(const mot_plan_op *op, char *arena, mot_sampler *samplers) {
     const mot_op_cross_entropy *c = &op->cross_entropy;
     const double loss = mot_cpu_cross_entropy(c->dlogits.bytes ? F(c->dlogits) : NULL, F(c->logits),

@@ -73,6 +73,10 @@
     X(CROSS_ATTENTION_BACKWARD, cross_attention_backward, 0, mot_ref_cross_attention_backward,                      \
       mot_cpu_cross_attention_backward, mot_cuda_op_cross_attention_backward,                                      \
       "dq[n_q, d] and each segment's dk, dv of the prefill cross-attention (SPEC 1.4 mask)")                      \
+    X(COPY, copy, 0, mot_ref_copy, mot_cpu_copy, mot_cuda_op_copy,                                                  \
+      "dst = src (bytes): the training tape's snapshots of a residual stream")                                     \
+    X(DROPOUT, dropout, 0, mot_ref_dropout, mot_cpu_dropout, mot_cuda_op_dropout,                                   \
+      "out[i] = keep(seed, i) ? x[i] * (1 / (1 - p)) : 0, i < count (forward, and the same mask backward)")        \
     X(CROSS_ENTROPY, cross_entropy, 0, mot_ref_cross_entropy, mot_cpu_cross_entropy, mot_cuda_op_cross_entropy,     \
       "loss (double) = sum_t -log softmax(logits[t])[targets[t]]; dlogits = scale (softmax - onehot)")
 

@@ -199,6 +199,21 @@ typedef struct {
 } mot_op_cross_attention_backward;
 
 typedef struct {
+    mot_buf src, dst;    /* the same size (bytes: src.bytes); may not overlap */
+} mot_op_copy;
+
+/* Inverted dropout with a counter-based mask: element i is kept iff u_i >= p, u_i the
+ * (i+1)-th draw of mot_splitmix64 from state `seed` (u = (z >> 11) 2^-53: the draws are
+ * independent of one another, so any thread or block computes its own). The backward is the
+ * same op on the gradient with the same seed. x and out may be the same buffer. */
+typedef struct {
+    mot_buf x, out;      /* [count] f32 */
+    int64_t count;
+    float p;             /* 0 <= p < 1 */
+    uint64_t seed;
+} mot_op_dropout;
+
+typedef struct {
     mot_buf logits;      /* [n, vocab] */
     mot_buf targets;     /* int32 [n]; < 0: the row adds nothing */
     mot_buf dlogits;     /* [n, vocab] = scale (softmax - onehot), or absent: the loss only */
@@ -246,6 +261,8 @@ typedef struct {
         mot_op_rope_backward rope_backward;
         mot_op_attention_backward attention_backward;
         mot_op_cross_attention_backward cross_attention_backward;
+        mot_op_copy copy;
+        mot_op_dropout dropout;
         mot_op_cross_entropy cross_entropy;
     };
 } mot_plan_op;

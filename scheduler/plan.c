@@ -116,6 +116,10 @@ int mot_plan_op_writes(const mot_plan_op *op, mot_buf *out, int cap) {
             n = push(out, n, cap, op->cross_attention_backward.seg_dv[m]);
         }
         return n;
+    case MOT_OP_COPY:
+        return push(out, n, cap, op->copy.dst);
+    case MOT_OP_DROPOUT:
+        return push(out, n, cap, op->dropout.out);
     case MOT_OP_CROSS_ENTROPY:
         n = push(out, n, cap, op->cross_entropy.dlogits);
         return push(out, n, cap, op->cross_entropy.loss);
@@ -206,6 +210,10 @@ static int reads_buffers(const mot_plan_op *op, mot_buf *out, int n, int cap) {
             n = push(out, n, cap, op->cross_attention_backward.seg_v[m]);
         }
         return n;
+    case MOT_OP_COPY:
+        return push(out, n, cap, op->copy.src);
+    case MOT_OP_DROPOUT:
+        return push(out, n, cap, op->dropout.x);
     case MOT_OP_CROSS_ENTROPY:
         n = push(out, n, cap, op->cross_entropy.logits);
         return push(out, n, cap, op->cross_entropy.targets);

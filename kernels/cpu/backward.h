@@ -59,6 +59,13 @@ typedef struct {
 void mot_cpu_cross_attention_backward(float *dq, mot_kv_segment_grad *dseg, const float *dout, const float *q,
                                       int n_q, int heads, int d_s, const mot_kv_segment *seg, int n_seg);
 
+/* dst = src (bytes; no overlap): COPY, the training tape's snapshots (kernels/cpu/copy.c). */
+void mot_cpu_copy(void *dst, const void *src, size_t bytes);
+
+/* DROPOUT (ops/plan_op.h, mot_op_dropout): out[i] = u_i >= p ? x[i] * (1 / (1 - p)) : 0, u_i
+ * the (i+1)-th uniform of mot_splitmix64 from seed; out may be x (kernels/cpu/dropout.c). */
+void mot_cpu_dropout(float *out, const float *x, int64_t count, float p, uint64_t seed);
+
 /* Cross-entropy over the rows of logits [n, vocab] whose target is >= 0 (a target < 0 adds
  * nothing): returns the sum over those rows of -log softmax(row)[target], in double; when
  * dlogits is not NULL, dlogits[n, vocab] = scale * (softmax(row) - onehot(target)) for those
