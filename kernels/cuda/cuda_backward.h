@@ -65,6 +65,11 @@ mot_status mot_cuda_cross_attention_backward(float *dq, const mot_kv_segment_gra
                                              const float *q, int n_q, int heads, int d_s,
                                              const mot_kv_segment *seg, int n_seg, mot_cuda_stream stream);
 
+/* Inverted dropout (kernels/cpu/backward.h mot_cpu_dropout): out[i] = u_i >= p ? x[i] * (1 / (1 - p))
+ * : 0 for i < count, u_i the (i+1)-th mot_splitmix64 draw from seed; the same mask as the CPU,
+ * bit for bit. out may be x. 0 <= p < 1 (else MOT_ERR_ARG). */
+mot_status mot_cuda_dropout(float *out, const float *x, int64_t count, float p, uint64_t seed, mot_cuda_stream stream);
+
 /* Cross-entropy over logits [n, vocab], targets [n] (device; < 0: the row adds nothing):
  * *loss (one device double) = the sum over rows of -log softmax(row)[target], the rows added
  * in row order; dlogits (may be NULL) [n, vocab] = scale * (softmax - onehot), 0 rows where

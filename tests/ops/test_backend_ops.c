@@ -27,7 +27,11 @@
  *   attention_backward, cross_attention_backward (dq, dk, dv): 1e-5 (f32 dots, softmax and
  *     sums over the keys or queries against double; ~6e-7 measured);
  *   cross_entropy's loss (one double in its buffer; double sums on both backends, each row's
- *     loss to ~1e-16): 1e-9 relative, far below the O(1/n) a wrong row or target moves it.
+ *     loss to ~1e-16): 1e-9 relative, far below the O(1/n) a wrong row or target moves it;
+ *   copy: exact, byte for byte (any byte count; the destination's bytes after it untouched);
+ *   dropout: exact on both backends (the mask is bit-exact, a kept element one f32 multiply by
+ *     the same f32 scale); its mask also equals train/mot_pass.c's sequential draws, keeps
+ *     1 - p of 65537 elements to within 0.01, and is the same for the same seed.
  * CUDA bounds are the ones tests/cuda/test_cuda_plan_ops.c uses (the training ops':
  * tests/cuda/test_cuda_backward.c's 1e-5 against the CPU). */
 #include <math.h>
@@ -36,6 +40,7 @@
 #include <string.h>
 
 #include "common/half.h"
+#include "common/rng.h"
 #include "kernels/cpu/sampler.h"
 #include "ops/ops.h"
 #include "tests/ops/backend_ops_be.h"
@@ -1521,6 +1526,173 @@ static void case_cross_attention_backward(void) {
     }
     static const int p5[] = {40, 17}, r5[] = {40, 17};
     run_cross_attention_backward(23, 4, 16, 2, p5, r5, 3.0f, 0);
+}
+
+/* ---- COPY and DROPOUT (the training tape; kernels/cpu/copy.c, dropout.c) ------------------- */
+
+/* Bytes of a and b that differ. */
+static long long bytes_differing(const unsigned char *a, const unsigned char *b, size_t n) {
+    long long d = 0;
+    for (size_t i = 0; i < n; i++) d += a[i] != b[i];
+    return d;
+}
+
+/* dst = src over `bytes` random bytes (any count, not only whole floats): the destination's
+ * region has 61 spare bytes after the op's buffer, all prefilled with 0xA5, that must stay
+ * untouched; the copied bytes against mot_ref_copy's, exactly; the source unchanged. */
+static void run_copy(size_t bytes) {
+    enum { SPARE = 61 };
+    unsigned char *src = malloc(bytes), *ref = malloc(bytes + SPARE), *got = malloc(bytes + SPARE),
+                  *src_after = malloc(bytes);
+    for (size_t i = 0; i < bytes; i++) {
+        rng_state = rng_state * 6364136223846793005ULL + 1442695040888963407ULL;
+        src[i] = (unsigned char)(rng_state >> 56);
+    }
+    memset(ref, 0xA5, bytes + SPARE);
+    be_reset();
+    mot_buf bs = be_buf(bytes), bd = be_buf(bytes + SPARE);
+    be_put(bs, src), be_put(bd, ref);
+    mot_plan_op op = op_of(MOT_OP_COPY, 2);
+    op.copy = (mot_op_copy){.src = bs, .dst = {bd.off, bytes}};
+    be_bind b = bind_of(1, 1);
+    run_training_op(&op, &b, 2, 1);
+    mot_ref_copy(ref, src, bytes);
+    be_get(got, bd), be_get(src_after, bs);
+    char what[64];
+    snprintf(what, sizeof what, "%zu bytes: bytes differing", bytes);
+    expect_int("copy", "bytes", what, bytes_differing(got, ref, bytes), 0);
+    snprintf(what, sizeof what, "%zu bytes: spare bytes written", bytes);
+    expect_int("copy", "bytes", what, bytes_differing(got + bytes, ref + bytes, SPARE), 0);
+    snprintf(what, sizeof what, "%zu bytes: source bytes changed", bytes);
+    expect_int("copy", "bytes", what, bytes_differing(src_after, src, bytes), 0);
+    free(src), free(ref), free(got), free(src_after);
+}
+
+static void case_copy(void) {
+    /* odd counts, whole floats or not; the last two past the CPU's team split (4 chunks of
+     * 64 KiB), with a partial last chunk */
+    static const size_t sizes[] = {1, 3, 4, 12, 13, 4 * 17 * 63, 4 * 70001 + 3, (size_t)5 << 16};
+    for (size_t i = 0; i < sizeof sizes / sizeof sizes[0]; i++) run_copy(sizes[i]);
+}
+
+/* The mask train/mot_pass.c's dropout draws (its uniform01, sequentially from x = seed):
+ * keep[i] = (splitmix64's (i+1)-th draw >> 11) 2^-53 >= p. */
+static void sequential_keep(unsigned char *keep, int64_t count, float p, uint64_t seed) {
+    uint64_t x = seed;
+    for (int64_t i = 0; i < count; i++) keep[i] = (double)(mot_splitmix64(&x) >> 11) * 0x1.0p-53 >= p;
+}
+
+/* Positions i < count where (a[i] == 0) differs from keep[i] == 0 (a from nonzero inputs). */
+static long long mask_differing(const float *a, const unsigned char *keep, int64_t count) {
+    long long d = 0;
+    for (int64_t i = 0; i < count; i++) d += (a[i] != 0.0f) != (keep[i] != 0);
+    return d;
+}
+
+/* out[count] (in place: out is x's buffer) = dropout(x, p, seed) against mot_ref_dropout,
+ * exactly (the mask is bit-exact, a kept element one f32 multiply); `count` spare SENTINELs
+ * stay. x has no zeros, so out's zeros are the mask. Also: the mask is the sequential draws of
+ * train/mot_pass.c (and mot_cpu_dropout's, called directly, the same); on 65537 elements the
+ * kept fraction is within 0.01 of 1 - p (a broken generator that a broken reference matches
+ * still fails); the same op with the same seed on another input (the backward, on the
+ * gradient) zeroes the same places; another seed gives another mask. */
+static void run_dropout(int64_t count, float p, uint64_t seed, int in_place, int nan_run) {
+    const size_t n = (size_t)count, spare = 7;
+    float *x = floats(n, 2.0f), *g = floats(n, 1.0f);
+    for (size_t i = 0; i < n; i++) {
+        if (x[i] == 0.0f) x[i] = 0.5f;
+        if (g[i] == 0.0f) g[i] = 0.5f;
+    }
+    if (nan_run) poison(x, 1, count);
+    float *ref = prefilled(x, n, spare), *got = malloc(sizeof(float) * (n + spare));
+    mot_ref_dropout(ref, ref, count, p, seed); /* the reference in place: its spare stays */
+    be_reset();
+    mot_buf bx, bo; /* out: n floats of a region of n + spare, the spare SENTINELs */
+    float *pre = prefilled(in_place ? x : NULL, n, spare);
+    if (in_place) {
+        bx = bo = put_floats(pre, n + spare);
+    } else {
+        bx = put_floats(x, n);
+        bo = put_floats(pre, n + spare);
+    }
+    bo.bytes = sizeof(float) * n;
+    if (in_place) bx = bo;
+    free(pre);
+    mot_plan_op op = op_of(MOT_OP_DROPOUT, 1);
+    op.dropout = (mot_op_dropout){.x = bx, .out = bo, .count = count, .p = p, .seed = seed};
+    be_bind b = bind_of(1, 1);
+    run_training_op(&op, &b, 1, 1);
+    char what[96], w2[160];
+    snprintf(what, sizeof what, "count=%lld p=%g seed=%#llx %s", (long long)count, p, (unsigned long long)seed,
+             in_place ? "in place" : "out of place");
+    mot_buf whole = {bo.off, sizeof(float) * (n + spare)};
+    be_get(got, whole);
+    expect("dropout", "f32", what, nan_run, got, ref, n, 0.0);
+    snprintf(w2, sizeof w2, "%s: the spare", what);
+    expect("dropout", "f32", w2, 0, got + n, ref + n, spare, 0.0);
+    if (!in_place) {
+        float *x_after = malloc(sizeof(float) * n);
+        be_get(x_after, bx);
+        snprintf(w2, sizeof w2, "%s: x changed", what);
+        expect("dropout", "f32", w2, nan_run, x_after, x, n, 0.0);
+        free(x_after);
+    }
+    if (nan_run) {
+        free(x), free(g), free(ref), free(got);
+        return;
+    }
+    unsigned char *keep = malloc(n);
+    sequential_keep(keep, count, p, seed);
+    snprintf(w2, sizeof w2, "%s: mask vs train/mot_pass.c's sequential draws, places differing", what);
+    expect_int("dropout", "mask", w2, mask_differing(got, keep, count), 0);
+    float *cpu = malloc(sizeof(float) * n);
+    mot_cpu_dropout(cpu, x, count, p, seed);
+    snprintf(w2, sizeof w2, "%s: mot_cpu_dropout's mask vs mot_pass.c's, places differing", what);
+    expect_int("dropout", "mask", w2, mask_differing(cpu, keep, count), 0);
+    if (count == 65537) {
+        long long kept = 0;
+        for (size_t i = 0; i < n; i++) kept += got[i] != 0.0f;
+        const double frac = (double)kept / (double)count;
+        snprintf(w2, sizeof w2, "%s: kept fraction %.5f vs 1 - p = %.5f (within 0.01)", what, frac, 1.0 - p);
+        expect_int("dropout", "mask", w2, fabs(frac - (1.0 - p)) <= 0.01 && (p > 0 || kept == count), 1);
+        /* the backward: the same op, the same seed, on g (in place) */
+        mot_buf bg = put_floats(g, n);
+        mot_plan_op op2 = op;
+        op2.dropout.x = op2.dropout.out = bg;
+        run_training_op(&op2, &b, 1, 1);
+        float *gg = malloc(sizeof(float) * n);
+        be_get(gg, bg);
+        snprintf(w2, sizeof w2, "%s: twice with the same seed, zeros in other places", what);
+        long long d = 0;
+        for (size_t i = 0; i < n; i++) d += (gg[i] == 0.0f) != (got[i] == 0.0f);
+        expect_int("dropout", "mask", w2, d, 0);
+        if (p > 0) { /* another seed: another mask */
+            be_put(bg, g);
+            op2.dropout.seed = seed ^ 1;
+            run_training_op(&op2, &b, 1, 1);
+            be_get(gg, bg);
+            d = 0;
+            for (size_t i = 0; i < n; i++) d += (gg[i] == 0.0f) != (got[i] == 0.0f);
+            snprintf(w2, sizeof w2, "%s: seed ^ 1 gives the same mask", what);
+            expect_int("dropout", "mask", w2, d > 0, 1);
+        }
+        free(gg);
+    }
+    free(x), free(g), free(ref), free(got), free(keep), free(cpu);
+}
+
+static void case_dropout(void) {
+    static const int64_t counts[] = {1, 17, 1000, 65537};
+    static const float ps[] = {0.0f, 0.1f, 0.5f, 0.9f};
+    static const uint64_t seeds[] = {0x2545f4914f6cdd1dULL, 0, ~0ULL, 0x9e3779b97f4a7c15ULL};
+    for (int c = 0; c < 4; c++) {
+        run_dropout(counts[c], 0.5f, seeds[c], c & 1, 1);
+        for (int k = 0; k < 4; k++) {
+            for (int in_place = 0; in_place < 2; in_place++) {
+                run_dropout(counts[c], ps[k], seeds[(c + k) % 4], in_place, 0);
+            }
+        }
+    }
 }
 
 /* The loss (one double) against the reference's: both non-finite of the same class, or a
