@@ -250,6 +250,10 @@ static void cpu_run_copy(const mot_plan_op *op, char *arena, mot_sampler *sample
     mot_cpu_copy(arena + op->copy.dst.off, arena + op->copy.src.off, op->copy.src.bytes);
 }
 
+static void cpu_run_add(const mot_plan_op *op, char *arena, mot_sampler *samplers) {
+    mot_cpu_add(F(op->add.y), F(op->add.x), op->add.count);
+}
+
 static void cpu_run_dropout(const mot_plan_op *op, char *arena, mot_sampler *samplers) {
     const mot_op_dropout *d = &op->dropout;
     mot_cpu_dropout(F(d->out), F(d->x), d->count, d->p, d->seed);

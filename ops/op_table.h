@@ -75,6 +75,8 @@
       "dq[n_q, d] and each segment's dk, dv of the prefill cross-attention (SPEC 1.4 mask)")                      \
     X(COPY, copy, 0, mot_ref_copy, mot_cpu_copy, mot_cuda_op_copy,                                                  \
       "dst = src (bytes): the training tape's snapshots of a residual stream")                                     \
+    X(ADD, add, 0, mot_ref_add, mot_cpu_add, mot_cuda_op_add,                                                       \
+      "y[i] += x[i], i < count (a gradient reaching a tensor by two ways)")                                         \
     X(DROPOUT, dropout, 0, mot_ref_dropout, mot_cpu_dropout, mot_cuda_op_dropout,                                   \
       "out[i] = keep(seed, i) ? x[i] * (1 / (1 - p)) : 0, i < count (forward, and the same mask backward)")        \
     X(CROSS_ENTROPY, cross_entropy, 0, mot_ref_cross_entropy, mot_cpu_cross_entropy, mot_cuda_op_cross_entropy,     \

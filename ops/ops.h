@@ -79,6 +79,7 @@ void mot_ref_attention_backward(float *dq, float *dk, float *dv, const float *do
 void mot_ref_cross_attention_backward(float *dq, mot_kv_segment_grad *dseg, const float *dout, const float *q,
                                       int n_q, int heads, int d_s, const mot_kv_segment *seg, int n_seg);
 void mot_ref_copy(void *dst, const void *src, size_t bytes);
+void mot_ref_add(float *y, const float *x, int64_t count);
 void mot_ref_dropout(float *out, const float *x, int64_t count, float p, uint64_t seed);
 double mot_ref_cross_entropy(float *dlogits, const float *logits, const int *targets, int n, int vocab,
                              float scale);

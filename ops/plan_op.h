@@ -202,6 +202,11 @@ typedef struct {
     mot_buf src, dst;    /* the same size (bytes: src.bytes); may not overlap */
 } mot_op_copy;
 
+typedef struct {
+    mot_buf x, y;        /* [count] f32: y += x */
+    int64_t count;
+} mot_op_add;
+
 /* Inverted dropout with a counter-based mask: element i is kept iff u_i >= p, u_i the
  * (i+1)-th draw of mot_splitmix64 from state `seed` (u = (z >> 11) 2^-53: the draws are
  * independent of one another, so any thread or block computes its own). The backward is the
@@ -262,6 +267,7 @@ typedef struct {
         mot_op_attention_backward attention_backward;
         mot_op_cross_attention_backward cross_attention_backward;
         mot_op_copy copy;
+        mot_op_add add;
         mot_op_dropout dropout;
         mot_op_cross_entropy cross_entropy;
     };

@@ -118,6 +118,8 @@ int mot_plan_op_writes(const mot_plan_op *op, mot_buf *out, int cap) {
         return n;
     case MOT_OP_COPY:
         return push(out, n, cap, op->copy.dst);
+    case MOT_OP_ADD:
+        return push(out, n, cap, op->add.y);
     case MOT_OP_DROPOUT:
         return push(out, n, cap, op->dropout.out);
     case MOT_OP_CROSS_ENTROPY:
@@ -212,6 +214,9 @@ static int reads_buffers(const mot_plan_op *op, mot_buf *out, int n, int cap) {
         return n;
     case MOT_OP_COPY:
         return push(out, n, cap, op->copy.src);
+    case MOT_OP_ADD: /* y: read-modify-write */
+        n = push(out, n, cap, op->add.x);
+        return push(out, n, cap, op->add.y);
     case MOT_OP_DROPOUT:
         return push(out, n, cap, op->dropout.x);
     case MOT_OP_CROSS_ENTROPY:

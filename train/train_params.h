@@ -37,6 +37,7 @@ typedef struct {
 } mot_train_inter;
 
 typedef struct {
+    float *base;            /* the array the view is of */
     mot_train_linear fc1, fc2;
     mot_train_inter *inter; /* [Q] */
     int stacks, n_experts;

@@ -62,6 +62,9 @@ void mot_cpu_cross_attention_backward(float *dq, mot_kv_segment_grad *dseg, cons
 /* dst = src (bytes; no overlap): COPY, the training tape's snapshots (kernels/cpu/copy.c). */
 void mot_cpu_copy(void *dst, const void *src, size_t bytes);
 
+/* ADD: y[count] += x (kernels/cpu/copy.c, beside COPY: both move a tensor whole). */
+void mot_cpu_add(float *y, const float *x, int64_t count);
+
 /* DROPOUT (ops/plan_op.h, mot_op_dropout): out[i] = u_i >= p ? x[i] * (1 / (1 - p)) : 0, u_i
  * the (i+1)-th uniform of mot_splitmix64 from seed; out may be x (kernels/cpu/dropout.c). */
 void mot_cpu_dropout(float *out, const float *x, int64_t count, float p, uint64_t seed);

@@ -50,10 +50,10 @@ template <> __device__ __forceinline__ float mot_to_float<__nv_bfloat16>(__nv_bf
 
 // Warp and block reductions by a fixed butterfly / tree (the thread indices decide the
 // order, so the bits do not depend on timing). op: a binary functor, id: its identity.
-struct mot_op_add {
+struct mot_fn_add {
     template <typename T> __device__ __forceinline__ T operator()(T a, T b) const { return a + b; }
 };
-struct mot_op_max {
+struct mot_fn_max {
     __device__ __forceinline__ float operator()(float a, float b) const { return fmaxf(a, b); }
 };
 
@@ -88,13 +88,13 @@ template <typename T, typename Op> __device__ __forceinline__ T mot_block_reduce
 }
 
 // Sums in float (the forward kernels) or double (the backward ones), and the max.
-template <typename T> __device__ __forceinline__ T mot_warp_sum(T v) { return mot_warp_reduce(v, mot_op_add()); }
+template <typename T> __device__ __forceinline__ T mot_warp_sum(T v) { return mot_warp_reduce(v, mot_fn_add()); }
 template <typename T> __device__ __forceinline__ T mot_block_sum(T v, T *sh) {
-    return mot_block_reduce(v, sh, (T)0, mot_op_add());
+    return mot_block_reduce(v, sh, (T)0, mot_fn_add());
 }
-__device__ __forceinline__ float mot_warp_max(float v) { return mot_warp_reduce(v, mot_op_max()); }
+__device__ __forceinline__ float mot_warp_max(float v) { return mot_warp_reduce(v, mot_fn_max()); }
 __device__ __forceinline__ float mot_block_max(float v, float *sh) {
-    return mot_block_reduce(v, sh, -INFINITY, mot_op_max());
+    return mot_block_reduce(v, sh, -INFINITY, mot_fn_max());
 }
 
 #endif

@@ -29,6 +29,7 @@
  *   cross_entropy's loss (one double in its buffer; double sums on both backends, each row's
  *     loss to ~1e-16): 1e-9 relative, far below the O(1/n) a wrong row or target moves it;
  *   copy: exact, byte for byte (any byte count; the destination's bytes after it untouched);
+ *   add: exact (one f32 add per element; NaN/inf propagate as the reference's);
  *   dropout: exact on both backends (the mask is bit-exact, a kept element one f32 multiply by
  *     the same f32 scale); its mask also equals train/mot_pass.c's sequential draws, keeps
  *     1 - p of 65537 elements to within 0.01, and is the same for the same seed.
@@ -1573,6 +1574,35 @@ static void case_copy(void) {
      * 64 KiB), with a partial last chunk */
     static const size_t sizes[] = {1, 3, 4, 12, 13, 4 * 17 * 63, 4 * 70001 + 3, (size_t)5 << 16};
     for (size_t i = 0; i < sizeof sizes / sizeof sizes[0]; i++) run_copy(sizes[i]);
+}
+
+/* y[count] += x against mot_ref_add (one f32 add: exact); `spare` SENTINELs after y stay. */
+static void run_add(int64_t count, int nan_run) {
+    const size_t n = (size_t)count, spare = 5;
+    float *x = floats(n, 3.0f), *y0 = floats(n, 1.0f);
+    if (nan_run) poison(x, 1, (int)count);
+    float *ref = prefilled(y0, n, spare);
+    mot_ref_add(ref, x, count);
+    be_reset();
+    const mot_buf bx = put_floats(x, n);
+    float *pre = prefilled(y0, n, spare);
+    const mot_buf whole = put_floats(pre, n + spare);
+    mot_plan_op op = op_of(MOT_OP_ADD, 0);
+    op.add = (mot_op_add){bx, (mot_buf){whole.off, sizeof(float) * n}, count};
+    be_bind b = bind_of(1, 1);
+    run_training_op(&op, &b, 0, 1);
+    char what[64];
+    snprintf(what, sizeof what, "count=%lld", (long long)count);
+    expect_out("add", "f32", what, nan_run, whole, ref, n, spare, 0.0);
+    free(x), free(y0), free(ref), free(pre);
+}
+
+static void case_add(void) {
+    static const int64_t counts[] = {1, 3, 17, 1000, 65537};
+    for (size_t i = 0; i < sizeof counts / sizeof counts[0]; i++) {
+        run_add(counts[i], 0);
+        run_add(counts[i], 1);
+    }
 }
 
 /* The mask train/mot_pass.c's dropout draws (its uniform01, sequentially from x = seed):
