@@ -88,6 +88,14 @@ static mot_status arg_choice(mot_args *a, const char *const *choices, int n, int
     return mot_fail(MOT_ERR_ARG, "%s: expected %s, got '%s'", flag, list, s);
 }
 
+mot_status mot_arg_train_backend(mot_args *a, mot_backend_kind *out) {
+    static const char *const kinds[] = {"cpu", "cuda"};
+    int k = 0;
+    MOT_TRY(arg_choice(a, kinds, 2, &k));
+    *out = k ? MOT_BACKEND_CUDA : MOT_BACKEND_CPU;
+    return MOT_OK;
+}
+
 mot_status mot_arg_threads(mot_args *a, int *out) {
     const char *f = a->argv[a->i];
     MOT_TRY(mot_arg_int(a, 1, INT_MAX, out));

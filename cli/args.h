@@ -20,6 +20,8 @@ mot_status mot_arg_float(mot_args *a, double lo, double hi, float *out);
 mot_status mot_arg_u64(mot_args *a, unsigned long long *out);
 /* -t / --threads: 1 .. mot_threads_max() (4 per available core). */
 mot_status mot_arg_threads(mot_args *a, int *out);
+/* `--backend cpu|cuda` of train and eval (no auto: training picks its device explicitly). */
+mot_status mot_arg_train_backend(mot_args *a, mot_backend_kind *out);
 
 /* The schedule a command runs with: --schedule FILE, else the pipeline's `schedule:`, else the
  * defaults (schedules/default.yaml says what they are); flags given on the command line win.

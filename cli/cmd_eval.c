@@ -84,6 +84,7 @@ static mot_status write_report(const char *path, int force, const mot_model *m, 
 int mot_cmd_eval(int argc, char **argv) {
     const char *pipeline = NULL, *data = NULL, *weights = NULL, *report = NULL;
     int threads = 0, force = 0, max_tokens = 0;
+    mot_backend_kind backend = MOT_BACKEND_CPU;
     mot_args a = {argc, argv, 0};
     mot_status st = MOT_OK;
     for (a.i = 0; a.i < argc && st == MOT_OK; a.i++) {
@@ -93,13 +94,14 @@ int mot_cmd_eval(int argc, char **argv) {
         else if (!strcmp(f, "-o") || !strcmp(f, "--output")) st = mot_arg_str(&a, &report);
         else if (!strcmp(f, "--max-tokens")) st = mot_arg_int(&a, 1, 1 << 30, &max_tokens);
         else if (!strcmp(f, "-t") || !strcmp(f, "--threads")) st = mot_arg_threads(&a, &threads);
+        else if (!strcmp(f, "--backend")) st = mot_arg_train_backend(&a, &backend);
         else if (!strcmp(f, "--force")) force = 1;
         else if (f[0] == '-') st = mot_fail(MOT_ERR_ARG, "eval: unknown option '%s'", f);
         else if (pipeline) st = mot_fail(MOT_ERR_ARG, "eval: unexpected argument '%s'", f);
         else pipeline = f;
     }
     if (st == MOT_OK && (!pipeline || !data)) {
-        st = mot_fail(MOT_ERR_ARG, "eval: usage: mot eval PIPELINE.yaml --data EVAL.jsonl [--weights W] [-o REPORT.json] [-t N]");
+        st = mot_fail(MOT_ERR_ARG, "eval: usage: mot eval PIPELINE.yaml --data EVAL.jsonl [--weights W] [-o REPORT.json] [-t N] [--backend cpu|cuda]");
     }
     if (st == MOT_OK && report) st = mot_out_check(report, force);
     if (st != MOT_OK) return mot_cli_fail(st);
@@ -112,6 +114,7 @@ int mot_cmd_eval(int argc, char **argv) {
     st = mot_model_load_with(pipeline, weights, 1, &m);
     if (st == MOT_OK) st = mot_train_layout_build(m, &lay);
     if (st == MOT_OK) st = mot_trainer_init(&t, m, &lay);
+    t.backend = backend;
     if (st == MOT_OK) st = mot_train_data_load(m, data, max_tokens, &d);
     if (st == MOT_OK) st = mot_eval_run(&t, &d, &r);
     if (st == MOT_OK) print_table(m, &r);

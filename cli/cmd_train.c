@@ -13,7 +13,7 @@
 static const char train_usage[] =
     "train: usage: mot train PIPELINE.yaml --data TRAIN.jsonl -o WEIGHTS.safetensors [--eval EVAL.jsonl] "
     "[--steps N] [--batch B] [--lr LR] [--warmup N] [--seed S] [--init W] [--resume CKPT] [--checkpoint-every N] "
-    "[--eval-every N] [-t THREADS]";
+    "[--eval-every N] [-t THREADS] [--backend cpu|cuda]";
 
 int mot_cmd_train(int argc, char **argv) {
     const char *pipeline = NULL;
@@ -54,6 +54,7 @@ int mot_cmd_train(int argc, char **argv) {
         else if (!strcmp(f, "--no-dropout")) no_dropout = 1;
         else if (!strcmp(f, "--force")) o.force = 1;
         else if (!strcmp(f, "-t") || !strcmp(f, "--threads")) st = mot_arg_threads(&a, &threads);
+        else if (!strcmp(f, "--backend")) st = mot_arg_train_backend(&a, &o.backend);
         else if (f[0] == '-') st = mot_fail(MOT_ERR_ARG, "train: unknown option '%s'", f);
         else if (pipeline) st = mot_fail(MOT_ERR_ARG, "train: unexpected argument '%s'", f);
         else pipeline = f;

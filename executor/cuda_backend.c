@@ -96,10 +96,18 @@ static mot_status api_fail(const char *what) {
  * tensor), then copies them in order with a progress line (common/progress.h). */
 #define WEIGHT_ALIGN 256
 
+/* The device address of host address `host`: a copy's start, or inside one (the training
+ * plans' ops point into the trainable values, copied whole as the source's `extra`). */
 static void *find_copy(const cuda_backend *c, const void *host) {
     for (int i = 0; i < c->n_copies; i++) {
         if (c->copies[i].host == host) {
             return c->copies[i].dev;
+        }
+    }
+    for (int i = 0; i < c->n_copies; i++) {
+        const char *h = c->copies[i].host;
+        if (c->copies[i].dev && (const char *)host > h && (const char *)host < h + c->copies[i].bytes) {
+            return (char *)c->copies[i].dev + ((const char *)host - h);
         }
     }
     return NULL;
@@ -286,6 +294,7 @@ static mot_status cuda_open(mot_backend *b, const mot_plan_source *src, const mo
         MOT_TRY(upload_expert(c, src->ex[i]));
     }
     MOT_TRY(upload_interaction(c, src));
+    MOT_TRY(upload(c, src->extra, src->extra_bytes));
     return upload_all(c);
 }
 

@@ -52,6 +52,9 @@ typedef struct mot_plan {
 
 void mot_plan_free(mot_plan *p);
 
+/* A new mot_plan.id (every compiler of plans takes its ids here, so none repeats). */
+uint64_t mot_plan_next_id(void);
+
 const char *mot_phase_name(mot_phase p);
 
 /* The arena ranges an op writes / reads (for the hazard checks of the tests and executors):

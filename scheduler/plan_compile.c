@@ -27,6 +27,8 @@
 
 static uint64_t next_plan_id;
 
+uint64_t mot_plan_next_id(void) { return __atomic_add_fetch(&next_plan_id, 1, __ATOMIC_RELAXED); }
+
 typedef struct {
     mot_plan *p;
     int cap_ops, cap_instrs;
@@ -578,7 +580,7 @@ mot_status mot_plan_compile(const mot_plan_source *src, const mot_arena_layout *
     }
     b.p->key.phase = phase;
     b.p->key.arena_generation = arena->generation;
-    b.p->id = __atomic_add_fetch(&next_plan_id, 1, __ATOMIC_RELAXED);
+    b.p->id = mot_plan_next_id();
     mot_status st = compile(&b);
     if (st == MOT_OK && phase == MOT_PHASE_DECODE && !src->unfused) {
         mot_plan_fuse(b.p);

@@ -21,6 +21,10 @@ typedef struct mot_plan_source_s {
     int stacks;                      /* Q (the interaction weights, latent caches); 0 = none */
     int shared_dim, heads;           /* d_s, H */
     const mot_interaction_weights *inter; /* [stacks] */
+    const void *extra;               /* host memory the ops also point into (training: the trainable
+                                        tensors' values), or NULL; a backend with its own memory
+                                        copies it at open, as it copies the weights */
+    size_t extra_bytes;
     int ignore_eos;                  /* benchmarks: no lane dies at EOS */
     int unfused;                     /* decode plans keep RMSNORM, MATMUL, SWIGLU apart (the
                                         schedule's `fuse: off`; scheduler/plan_fuse.c) */

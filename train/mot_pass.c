@@ -8,7 +8,8 @@
 #include <string.h>
 
 #include "common/error.h"
-#include "executor/backend.h"
+#include "executor/backend_select.h"
+#include "executor/cuda_backend.h"
 #include "train/pass_layers.h"
 
 /* One active expert (a lane: 0 = primary). */
@@ -79,6 +80,11 @@ struct mot_pass {
     int n_grads, cap_grads;
     mot_pass_build b;
     mot_plan *plan[2];
+    mot_backend_kind backend;
+    const struct mot_gpu_api *gpu_api;
+    mot_plan_source src;  /* what a backend with its own memory uploads (it keeps pointers to these three) */
+    mot_arena_layout layout;
+    mot_sampler samplers[MOT_MAX_LANES];
     mot_backend *be;
 };
 
@@ -425,11 +431,31 @@ static mot_step_state step_state(const mot_pass *p) {
     return s;
 }
 
+/* The backend and what it uploads: the lanes' experts (the head's lane K is the primary's),
+ * and the trainable values whole (the ops point into them), copied again by each pass's
+ * backend: AdamW changes them between steps. */
+static mot_status open_backend(mot_pass *p) {
+    mot_plan_source *s = &p->src;
+    *s = (mot_plan_source){.n_lanes = p->K + 1, .shared_dim = p->ds, .heads = p->H, .extra = p->w->base,
+                           .extra_bytes = p->w->count * sizeof(float)};
+    for (int k = 0; k <= p->K; k++) {
+        const lane_state *L = &p->lane[k < p->K ? k : 0];
+        s->ex[k] = L->ex, s->expert[k] = L->expert;
+        s->ctx[k] = s->max_rows[k] = k < p->K ? L->R : (p->T > 0 ? p->T : 1);
+    }
+    p->layout = (mot_arena_layout){.bytes = p->b.bytes, .step = {0, sizeof(mot_step_state)}, .n_lanes = p->K + 1};
+    const mot_backend_options bo = {.kind = p->backend == MOT_BACKEND_CUDA ? MOT_BACKEND_CUDA : MOT_BACKEND_CPU,
+                                    .graphs = 0};
+    if (bo.kind == MOT_BACKEND_CUDA && p->gpu_api) {
+        MOT_TRY(mot_backend_cuda_with_api(&bo, p->gpu_api, &p->be));
+    } else {
+        MOT_TRY(mot_backend_create(&bo, &p->be));
+    }
+    return p->be->open(p->be, s, &p->layout, p->samplers);
+}
+
 static mot_status run_forward(mot_pass *p, mot_pass_prefix *c) {
-    const mot_backend_options bo = {.kind = MOT_BACKEND_CPU};
-    MOT_TRY(mot_backend_cpu_create(&bo, &p->be));
-    const mot_arena_layout layout = {.bytes = p->b.bytes};
-    MOT_TRY(p->be->open(p->be, NULL, &layout, NULL));
+    MOT_TRY(open_backend(p));
     const mot_step_state s = step_state(p);
     MOT_TRY(p->be->write(p->be, (mot_buf){0, sizeof s}, &s));
     for (int k = 0; k < p->K; k++) {
@@ -480,7 +506,7 @@ mot_status mot_pass_forward(const mot_model *m, const mot_train_view *w, const m
     if (!p) return mot_fail(MOT_ERR_NOMEM, "training: out of memory");
     p->m = m, p->w = w, p->g = &m->graph, p->K = o->k, p->alone = o->alone, p->tape = o->tape && !o->alone;
     p->Q = m->pipe->interaction.stacks, p->ds = m->pipe->interaction.shared_dim, p->H = m->pipe->interaction.heads;
-    p->dropout = o->dropout;
+    p->dropout = o->dropout, p->backend = o->backend, p->gpu_api = o->gpu_api;
     p->lane = calloc((size_t)p->K, sizeof *p->lane);
     p->proj = calloc((size_t)p->Q * p->K + 1, sizeof *p->proj);
     p->att = calloc((size_t)p->Q + 1, sizeof *p->att);

@@ -55,19 +55,25 @@ mot_status mot_pb_plan(const mot_pass_build *b, int dir, int n_lanes, mot_plan *
     mot_plan *p = calloc(1, sizeof *p);
     if (p) {
         p->ops = malloc((size_t)(n ? n : 1) * sizeof *p->ops);
-        p->prog = malloc((size_t)(n ? n : 1) * sizeof *p->prog);
+        p->prog = malloc((size_t)(3 * n + 1) * sizeof *p->prog); /* RUN, and RECORD + WAIT at a lane change */
     }
     if (!p || !p->ops || !p->prog) {
         mot_plan_free(p);
         return mot_fail(MOT_ERR_NOMEM, "training: out of memory for a plan of %d ops", n);
     }
     memcpy(p->ops, b->ops[dir], (size_t)n * sizeof *p->ops);
-    int max_node = 0;
+    int max_node = 0, k = 0;
     for (int i = 0; i < n; i++) {
-        p->prog[i] = (mot_instr){MOT_INSTR_RUN, p->ops[i].lane, i};
+        const int lane = p->ops[i].lane;
+        if (i > 0 && lane != p->ops[i - 1].lane) { /* the next lane waits for the one before */
+            p->prog[k++] = (mot_instr){MOT_INSTR_RECORD, p->ops[i - 1].lane, p->n_events};
+            p->prog[k++] = (mot_instr){MOT_INSTR_WAIT, lane, p->n_events++};
+        }
+        p->prog[k++] = (mot_instr){MOT_INSTR_RUN, lane, i};
         max_node = p->ops[i].node_id > max_node ? p->ops[i].node_id : max_node;
     }
-    p->n_ops = p->n_instrs = n;
+    p->n_ops = n, p->n_instrs = k;
+    p->id = mot_plan_next_id();
     p->n_nodes = max_node + 1;
     p->key.n_lanes = n_lanes;
     p->key.phase = MOT_PHASE_PREFILL;

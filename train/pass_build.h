@@ -35,8 +35,9 @@ mot_plan_op *mot_pb_op(mot_pass_build *b, int dir, mot_op_kind kind);
 /* A stable copy of w for an op's w[] (NULL when out of memory). */
 const mot_weight *mot_pb_weight(mot_pass_build *b, mot_weight w);
 
-/* List `dir` as a new plan (mot_plan_free): RUN every op in order, one stream of work (the
- * lanes do not overlap). */
+/* List `dir` as a new plan (mot_plan_free): RUN every op in order, one stream of work: where
+ * the lane changes, the new lane WAITs for an event the old one RECORDs (the CPU's serial
+ * executor runs in program order anyway; CUDA's lane streams are chained by them). */
 mot_status mot_pb_plan(const mot_pass_build *b, int dir, int n_lanes, mot_plan **out);
 
 void mot_pb_free(mot_pass_build *b);

@@ -101,7 +101,7 @@ static mot_status bind_linear(const mot_train_layout *lay, float *base, const ch
 
 mot_status mot_train_view_bind(const mot_model *m, const mot_train_layout *lay, float *base, mot_train_view *v) {
     const mot_pipeline *p = m->pipe;
-    *v = (mot_train_view){.base = base, .stacks = p->interaction.stacks, .n_experts = m->n_experts};
+    *v = (mot_train_view){.base = base, .count = lay->total, .stacks = p->interaction.stacks, .n_experts = m->n_experts};
     v->inter = calloc((size_t)v->stacks, sizeof *v->inter);
     if (!v->inter) {
         return mot_fail(MOT_ERR_NOMEM, "training: out of memory");

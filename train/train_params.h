@@ -38,6 +38,7 @@ typedef struct {
 
 typedef struct {
     float *base;            /* the array the view is of */
+    size_t count;           /* its floats (the layout's total) */
     mot_train_linear fc1, fc2;
     mot_train_inter *inter; /* [Q] */
     int stacks, n_experts;

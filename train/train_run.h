@@ -20,6 +20,7 @@ typedef struct {
     int steps, batch, checkpoint_every, eval_every, shuffle, max_tokens, force;
     int stop_after;              /* --stop-after N: checkpoint and stop after N steps of this run */
     uint64_t seed;
+    mot_backend_kind backend;    /* --backend: the passes on the CPU (default) or CUDA */
     unsigned flags_given;        /* MOT_TRAIN_KEY_* bits of the settings given as flags: those win
                                     over the pipeline's `train:` section, which wins over defaults */
     mot_train_hparams h;

@@ -15,7 +15,7 @@ void mot_train_hparams_default(mot_train_hparams *h) {
 }
 
 mot_status mot_trainer_init(mot_trainer *t, const mot_model *m, const mot_train_layout *lay) {
-    *t = (mot_trainer){.m = m, .lay = lay};
+    *t = (mot_trainer){.m = m, .lay = lay, .backend = MOT_BACKEND_CPU};
     MOT_TRY(mot_pass_check_graph(m));
     t->values = calloc(lay->total ? lay->total : 1, sizeof *t->values);
     t->grad = calloc(lay->total ? lay->total : 1, sizeof *t->grad);
@@ -201,7 +201,7 @@ static mot_status example_passes(const mot_trainer *t, const mot_train_example *
     float gate[MOT_MAX_LANES];
     for (int k = 0; k < K; k++) gate[k] = 1.0f; /* 1 + pi - stopgrad(pi): value 1 */
     mot_pass_prefix prefix = {0}; /* the experts' layers before their first interaction, run once */
-    mot_pass_opts o0 = {.k = K, .active = er->set0, .gate = gate, .tape = 1, .dropout = h->dropout,
+    mot_pass_opts o0 = {.k = K, .active = er->set0, .gate = gate, .tape = 1, .dropout = h->dropout, .backend = t->backend,
                         .dropout_seed = seed, .prefix = &prefix};
     mot_pass *p0 = NULL, *p1 = NULL;
     float *d0 = NULL, *d1 = NULL;

@@ -7,6 +7,7 @@
 
 #include <stdint.h>
 
+#include "executor/backend.h"
 #include "train/train_data.h"
 #include "train/train_params.h"
 
@@ -31,6 +32,7 @@ typedef struct {
     const mot_train_layout *lay;
     float *values, *grad;   /* [lay->total] */
     mot_train_view w, g;    /* views of values and grad */
+    mot_backend_kind backend; /* where the passes run (mot_pass_opts.backend): CPU by default */
 } mot_trainer;
 
 mot_status mot_trainer_init(mot_trainer *t, const mot_model *m, const mot_train_layout *lay);

@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "common/error.h"
+#include "scheduler/plan.h"
 
 enum { MAX_STREAMS = 64, MAX_EVENTS = 1024, MAX_TAIL = 64 };
 
@@ -31,6 +32,7 @@ struct fake_gpu {
     fake_event events[MAX_EVENTS];
     int n_streams, n_events;
     fake_graph current; /* eager work since the last capture, or the capture in progress */
+    fake_graph last_eager; /* the last non-empty eager work a synchronize ran */
     int capturing, origin, epoch;
     int fail_next_capture;
     fake_graph *graphs;
@@ -160,6 +162,11 @@ static int stream_synchronize(void *ctx, void *stream) {
     fake_gpu *f = ctx;
     if (f->capturing) return reject(f, "stream synchronize inside a capture");
     simulate(f, &f->current); /* the eager work since the last synchronize runs */
+    if (f->current.n_nodes > 0) { /* kept for the tests: the graph moves, start_graph resets current */
+        graph_reset(&f->last_eager);
+        f->last_eager = f->current;
+        memset(&f->current, 0, sizeof f->current);
+    }
     start_graph(f);
     return 0;
 }
@@ -381,6 +388,7 @@ fake_gpu *fake_gpu_create(void) { return calloc(1, sizeof(fake_gpu)); }
 
 void fake_gpu_destroy(fake_gpu *f) {
     graph_reset(&f->current);
+    graph_reset(&f->last_eager);
     for (int i = 0; i < f->n_graphs; i++) graph_reset(&f->graphs[i]);
     free(f->graphs);
     free(f->uploads);
@@ -406,6 +414,23 @@ int fake_gpu_errors(const fake_gpu *f) { return f->errors; }
 const char *fake_gpu_last_error(const fake_gpu *f) { return f->last_error; }
 int fake_gpu_graph_count(const fake_gpu *f) { return f->n_graphs; }
 const fake_graph *fake_gpu_graph(const fake_gpu *f, int i) { return &f->graphs[i]; }
+const fake_graph *fake_gpu_last_eager(const fake_gpu *f) { return &f->last_eager; }
+
+static int overlap(mot_buf a, mot_buf b) { return a.off < b.off + b.bytes && b.off < a.off + a.bytes; }
+
+int fake_ops_conflict(const mot_plan_op *a, const mot_plan_op *b) {
+    mot_buf wa[24], ra[32], wb[24], rb[32];
+    int nwa = mot_plan_op_writes(a, wa, 24), nra = mot_plan_op_reads(a, ra, 32);
+    int nwb = mot_plan_op_writes(b, wb, 24), nrb = mot_plan_op_reads(b, rb, 32);
+    for (int i = 0; i < nwa; i++) {
+        for (int j = 0; j < nwb; j++) if (overlap(wa[i], wb[j])) return 1;
+        for (int j = 0; j < nrb; j++) if (overlap(wa[i], rb[j])) return 1;
+    }
+    for (int i = 0; i < nra; i++) {
+        for (int j = 0; j < nwb; j++) if (overlap(ra[i], wb[j])) return 1;
+    }
+    return 0;
+}
 long fake_gpu_launches(const fake_gpu *f) { return f->launches; }
 long fake_gpu_graph_launches(const fake_gpu *f) { return f->graph_launches; }
 long fake_gpu_ranges_started(const fake_gpu *f) { return f->ranges_started; }

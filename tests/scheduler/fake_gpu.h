@@ -53,6 +53,13 @@ size_t fake_gpu_lane_dequant_bytes(const fake_gpu *f, int lane);
 size_t fake_gpu_lane_gemm_elems(const fake_gpu *f, int lane);
 int fake_gpu_lane_precision_fast(const fake_gpu *f, int lane);
 
+/* The last non-empty eager work a synchronize ran (the launches of an uncaptured pass). */
+const fake_graph *fake_gpu_last_eager(const fake_gpu *f);
+
+/* Whether two ops touch the same arena bytes, one of them writing (mot_plan_op_writes/_reads):
+ * then the graph must order them. */
+int fake_ops_conflict(const mot_plan_op *a, const mot_plan_op *b);
+
 /* 1 when node b depends on node a through a chain of edges in g. */
 int fake_graph_reaches(const fake_graph *g, int a, int b);
 

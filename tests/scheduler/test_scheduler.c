@@ -474,22 +474,6 @@ static void test_cpu_lanes(const mot_model *m, const mot_route *r) {
 
 /* ---- CUDA executor on the fake ---- */
 
-static int overlap(mot_buf a, mot_buf b) { return a.off < b.off + b.bytes && b.off < a.off + a.bytes; }
-
-static int conflict(const mot_plan_op *a, const mot_plan_op *b) {
-    mot_buf wa[16], ra[32], wb[16], rb[32];
-    int nwa = mot_plan_op_writes(a, wa, 16), nra = mot_plan_op_reads(a, ra, 32);
-    int nwb = mot_plan_op_writes(b, wb, 16), nrb = mot_plan_op_reads(b, rb, 32);
-    for (int i = 0; i < nwa; i++) {
-        for (int j = 0; j < nwb; j++) if (overlap(wa[i], wb[j])) return 1;
-        for (int j = 0; j < nrb; j++) if (overlap(wa[i], rb[j])) return 1;
-    }
-    for (int i = 0; i < nra; i++) {
-        for (int j = 0; j < nwb; j++) if (overlap(ra[i], wb[j])) return 1;
-    }
-    return 0;
-}
-
 static int is_layer_op(const mot_plan_op *op) { return op->node == MOT_NODE_STACK && op->layer >= 0; }
 
 static void check_graph(const fake_graph *g, const mot_plan *p) {
@@ -504,7 +488,7 @@ static void check_graph(const fake_graph *g, const mot_plan *p) {
               "node %d is op %d in program order", a, a);
         for (int b = a + 1; b < g->n_nodes; b++) {
             const mot_plan_op *ob = g->nodes[b].launch.op;
-            if (conflict(oa, ob)) {
+            if (fake_ops_conflict(oa, ob)) {
                 hazards++;
                 CHECK(fake_graph_reaches(g, a, b), "ops %d (%s, lane %d) and %d (%s, lane %d) touch the same memory "
                       "without a path", a, mot_op_kind_name(oa->kind), oa->lane, b, mot_op_kind_name(ob->kind), ob->lane);

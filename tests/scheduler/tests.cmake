@@ -10,3 +10,10 @@ target_link_libraries(test_scheduler PRIVATE motlib)
 add_test(NAME scheduler COMMAND test_scheduler ${MOT_SCHED_POOL}/hetero3_k3.yaml)
 set_tests_properties(scheduler PROPERTIES FIXTURES_REQUIRED sched_pool LABELS scheduler TIMEOUT 300)
 
+
+# A training pass's plans (train/mot_pass.c) on the CUDA executor over the same fake: every op
+# binds, the launches are ordered where they share memory (tests/train/test_train_plan.c).
+add_executable(test_train_plan tests/train/test_train_plan.c tests/scheduler/fake_gpu.c)
+target_link_libraries(test_train_plan PRIVATE motlib)
+add_test(NAME train.plan_on_cuda_fake COMMAND test_train_plan ${MOT_SCHED_POOL}/hetero3_k3.yaml)
+set_tests_properties(train.plan_on_cuda_fake PROPERTIES FIXTURES_REQUIRED sched_pool LABELS "train;scheduler" TIMEOUT 300)

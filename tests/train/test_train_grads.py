@@ -39,6 +39,7 @@ import numpy as np
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import train_common as tc  # noqa: E402
 from safetensors_io import read_safetensors  # noqa: E402
+import backend_bounds  # noqa: E402
 
 TERMS = ("total", "lm", "ent", "bal", "con", "route")
 GRAD_TOL, LOSS_TOL, LOSS_FLOOR, ZERO_REL, ZERO_TOL = 1e-4, 1e-5, 1e-2, 1e-10, 1e-6
@@ -137,10 +138,13 @@ def main(argv=None):
     ap = argparse.ArgumentParser(description="mot train --grad-dump vs train_ref.py grads")
     tc.common_args(ap)
     ap.add_argument("--listen", help="Q:EXPERT,...: that expert only listens at attention Q")
+    ap.add_argument("--backend", choices=["cpu", "cuda"], default="cpu",
+                    help="where mot's passes run (cuda: skipped, exit 77, without an NVIDIA device)")
     ap.add_argument("--l-route", default="0",
                     help="L_route's weight for both (mot's routing supervision; 0: SPEC 5's loss)")
     a = ap.parse_args(argv)
     a.pool, a.work = os.path.abspath(a.pool), os.path.abspath(a.work)
+    backend_bounds.skip_without_cuda(a.backend)
     if not a.mot and (not a.ref_only or a.listen):
         ap.error("--mot is required (or --ref-only, without --listen)")
     pipeline, data, noise, _ = tc.setup(a, steps=1)
@@ -156,7 +160,8 @@ def main(argv=None):
         return 0
     mot_path = os.path.join(a.work, "mot.safetensors")
     tc.run([a.mot, "train", pipeline, "--data", data, "--noise", noise, "--batch", a.batch,
-            "--dropout", "0", "--l-route", a.l_route, "--grad-dump", mot_path], "mot train --grad-dump")
+            "--dropout", "0", "--l-route", a.l_route, "--grad-dump", mot_path, "--backend", a.backend],
+           "mot train --grad-dump")
     fails = compare(read_safetensors(mot_path), read_safetensors(ref_path))
     for line in fails:
         print("FAIL", line)

@@ -30,6 +30,16 @@ foreach(scenario k1 norm_bias norm_only uniform_q3 explicit deep)
   set_tests_properties(train.grads_${scenario} PROPERTIES LABELS "train;python;reference" TIMEOUT 180
                        RESOURCE_LOCK train_pool ENVIRONMENT OMP_WAIT_POLICY=passive)
 endforeach()
+# The same on the GPU (`mot train --backend cuda`: the training plans on the CUDA backend), to the
+# same bound (SPEC 1.7 exact: f32 activations); skipped (77) without an NVIDIA device.
+foreach(scenario k1 norm_bias uniform_q3 deep)
+  add_test(NAME train.grads_${scenario}_cuda
+    COMMAND ${MOT_PYTHON} ${MOT_TRAIN_DIR}/test_train_grads.py --mot $<TARGET_FILE:mot>
+            --pool ${CMAKE_BINARY_DIR}/train-test/pool --scenario ${scenario} --backend cuda
+            --work ${CMAKE_BINARY_DIR}/train-test/grads-${scenario}-cuda)
+  set_tests_properties(train.grads_${scenario}_cuda PROPERTIES LABELS "train;python;reference;gpu;cuda"
+                       TIMEOUT 300 SKIP_RETURN_CODE 77 RESOURCE_LOCK train_pool)
+endforeach()
 # A peer that only listens (docs/pipeline.md): a listens at attention 0, c at attention 1; over
 # the batch each is sometimes the primary (it queries), sometimes not (it is not attended).
 add_test(NAME train.grads_listener

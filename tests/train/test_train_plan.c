@@ -1,0 +1,159 @@
+/* A training pass's plans on the CUDA executor, without a GPU: the pass of train/mot_pass.c
+ * (forward with a tape, then backward) run once on the CPU and once on the CUDA backend over
+ * the recording fake of the CUDA runtime (tests/scheduler/fake_gpu.c), on the K=3 pool of tiny
+ * heterogeneous experts (hetero3_k3: three tokenizers, widths and depths), dropout on:
+ *   - every op binds on CUDA: its weights, biases and f32 vectors are found among the uploads
+ *     (the experts' weights, and the trainable values uploaded whole as the source's extra);
+ *   - in the launches of each pass (the fake's eager graph), every pair of ops that touch the
+ *     same arena bytes, one writing, is ordered by a path of stream order and event waits, and
+ *     each op runs on its lane's stream (the head on lane K);
+ *   - the CPU run gives finite logits and a non-zero gradient to the tensors it reaches.
+ * The numbers on a real GPU are the job of train.grads_*_cuda. */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/error.h"
+#include "tests/scheduler/fake_gpu.h"
+#include "train/mot_pass.h"
+#include "train/train_step.h"
+
+static int failures;
+
+#define CHECK(cond, ...)                                                                       \
+    do {                                                                                       \
+        if (!(cond)) {                                                                         \
+            failures++;                                                                        \
+            printf("FAIL %s:%d: ", __FILE__, __LINE__);                                        \
+            printf(__VA_ARGS__);                                                               \
+            printf("\n");                                                                      \
+        }                                                                                      \
+    } while (0)
+
+#define MUST(call)                                                                             \
+    do {                                                                                       \
+        if ((call) != MOT_OK) {                                                                \
+            printf("FAIL %s:%d: %s: %s\n", __FILE__, __LINE__, #call, mot_last_error());     \
+            exit(1);                                                                           \
+        }                                                                                      \
+    } while (0)
+
+/* One example: per expert a prompt of 5 tokens and a completion of 4 (ids from its vocab). */
+typedef struct {
+    mot_train_example e;
+    int *ids, *n, *n_prompt;
+    size_t *offset;
+} example;
+
+static void make_example(const mot_model *m, example *x) {
+    const int M = m->n_experts, R = 9, N = 5;
+    x->ids = malloc(sizeof(int) * (size_t)(M * R));
+    x->n = malloc(sizeof(int) * (size_t)M), x->n_prompt = malloc(sizeof(int) * (size_t)M);
+    x->offset = malloc(sizeof(size_t) * (size_t)M);
+    for (int e = 0; e < M; e++) {
+        x->n[e] = R, x->n_prompt[e] = N, x->offset[e] = (size_t)(e * R);
+        for (int t = 0; t < R; t++) x->ids[e * R + t] = (7 * t + 3 * e + 1) % m->experts[e]->cfg.vocab;
+    }
+    x->e = (mot_train_example){.line = 1, .ids = x->ids, .n = x->n, .n_prompt = x->n_prompt, .offset = x->offset,
+                               .route_target = -1};
+}
+
+/* The launches of one pass on the fake: hazards ordered, lanes' streams. */
+static void check_launches(const fake_graph *g, const char *what, int K) {
+    long hazards = 0, bad = 0;
+    int head = 0;
+    for (int a = 0; a < g->n_nodes; a++) {
+        const mot_plan_op *oa = g->nodes[a].launch.op;
+        if (!oa) continue;
+        CHECK(g->nodes[a].lane == oa->lane, "%s: op %d (%s) on lane %d's stream, not %d", what, a,
+              mot_op_kind_name(oa->kind), g->nodes[a].lane, oa->lane);
+        head += oa->lane == K;
+        for (int b = a + 1; b < g->n_nodes; b++) {
+            const mot_plan_op *ob = g->nodes[b].launch.op;
+            if (!ob || !fake_ops_conflict(oa, ob)) continue;
+            hazards++;
+            if (!fake_graph_reaches(g, a, b) && bad++ < 5) {
+                CHECK(0, "%s: ops %d (%s, lane %d) and %d (%s, lane %d) touch the same memory without a path", what, a,
+                      mot_op_kind_name(oa->kind), oa->lane, b, mot_op_kind_name(ob->kind), ob->lane);
+            }
+        }
+    }
+    CHECK(bad == 0, "%s: %ld of %ld conflicting pairs unordered", what, bad, hazards);
+    CHECK(hazards > 0, "%s: no conflicting pairs seen (the check saw nothing)", what);
+    printf("%s: %d launches (%d on the head's lane %d), %ld conflicting pairs, %ld of them unordered\n", what,
+           g->n_nodes, head, K, hazards, bad);
+}
+
+/* A pass (forward with a tape, backward from dlogits) on the chosen backend; logits out (when
+ * not NULL), the gradient into t->grad, dgate. */
+static void run_pass(mot_trainer *t, const example *x, const int *active, int K, const mot_gpu_api *api,
+                     fake_gpu *f, float **logits_out, int *rows, int *vocab) {
+    float gate[MOT_MAX_LANES], dgate[MOT_MAX_LANES] = {0};
+    for (int k = 0; k < K; k++) gate[k] = 1.0f;
+    mot_pass_opts o = {.k = K, .active = active, .gate = gate, .tape = 1, .dropout = 0.25f, .dropout_seed = 11,
+                       .backend = api ? MOT_BACKEND_CUDA : MOT_BACKEND_CPU, .gpu_api = api};
+    mot_pass *p = NULL;
+    MUST(mot_pass_forward(t->m, &t->w, &x->e, &o, &p));
+    if (f) check_launches(fake_gpu_last_eager(f), "forward on the fake", K);
+    const int T = mot_pass_rows(p), V = mot_pass_vocab(p);
+    float *dl = malloc(sizeof(float) * (size_t)T * V);
+    for (int i = 0; i < T * V; i++) dl[i] = (float)((i * 37 % 101) - 50) / 5000.0f;
+    MUST(mot_pass_backward(p, dl, &t->g, dgate));
+    if (f) check_launches(fake_gpu_last_eager(f), "backward on the fake", K);
+    if (logits_out) {
+        *logits_out = malloc(sizeof(float) * (size_t)T * V);
+        memcpy(*logits_out, mot_pass_logits(p), sizeof(float) * (size_t)T * V);
+    }
+    *rows = T, *vocab = V;
+    free(dl);
+    mot_pass_free(p);
+}
+
+int main(int argc, char **argv) {
+    if (argc != 2) {
+        fprintf(stderr, "usage: test_train_plan PIPELINE.yaml\n");
+        return 2;
+    }
+    mot_model *m;
+    MUST(mot_model_load(argv[1], 1, &m));
+    mot_train_layout lay;
+    MUST(mot_train_layout_build(m, &lay));
+    mot_trainer t;
+    MUST(mot_trainer_init(&t, m, &lay));
+    example x;
+    make_example(m, &x);
+    const int K = m->pipe->router.top_k;
+    int active[MOT_MAX_LANES];
+    for (int k = 0; k < K; k++) active[k] = (k + 1) % m->n_experts; /* a primary other than expert 0 */
+
+    /* the CPU: finite logits, a gradient */
+    float *logits;
+    int T, V;
+    run_pass(&t, &x, active, K, NULL, NULL, &logits, &T, &V);
+    int finite = 1;
+    for (int i = 0; i < T * V; i++) finite &= isfinite(logits[i]) != 0;
+    double gsum = 0;
+    for (size_t i = 0; i < lay.total; i++) gsum += fabs(t.grad[i]);
+    CHECK(finite && T == 4, "cpu: %d rows of logits, finite %d", T, finite);
+    CHECK(gsum > 0 && isfinite(gsum), "cpu: the gradient's L1 norm is %g", gsum);
+    printf("cpu: %d x %d logits finite, gradient L1 %.6g\n", T, V, gsum);
+
+    /* the fake GPU: binds, uploads, ordering */
+    fake_gpu *f = fake_gpu_create();
+    mot_gpu_api api = fake_gpu_api(f);
+    memset(t.grad, 0, sizeof(float) * lay.total);
+    run_pass(&t, &x, active, K, &api, f, NULL, &T, &V);
+    CHECK(fake_gpu_errors(f) == 0, "the fake rejected %d calls: %s", fake_gpu_errors(f), fake_gpu_last_error(f));
+    CHECK(fake_gpu_uploaded_bytes(f, t.values) == lay.total * sizeof(float),
+          "the trainable values uploaded whole: %zu of %zu bytes", fake_gpu_uploaded_bytes(f, t.values),
+          lay.total * sizeof(float));
+    fake_gpu_destroy(f);
+
+    free(logits), free(x.ids), free(x.n), free(x.n_prompt), free(x.offset);
+    mot_trainer_free(&t);
+    mot_train_layout_free(&lay);
+    mot_model_free(m);
+    printf("%s (%d failures)\n", failures ? "FAILED" : "all passed", failures);
+    return failures ? 1 : 0;
+}
