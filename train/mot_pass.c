@@ -19,7 +19,6 @@ typedef struct {
     const int *ids;        /* [R] its tokens: prompt, then completion */
     mot_buf tokens;        /* int32 [R] */
     mot_buf x;             /* [R, d] the hidden state as the nodes advance it */
-    mot_pb_scratch s;
     mot_pb_tape *tape;     /* [n_layers]; a layer has a tape when tape[l].x_in.bytes */
     mot_buf dx;            /* [R, d] backward: gradient at the current node (absent: none yet) */
     int live;              /* dx may be non-zero */
@@ -68,6 +67,7 @@ struct mot_pass {
     proj_state *proj;   /* [Q * K] */
     att_state *att;     /* [Q] */
     int *tape_node;     /* [n_nodes] whether a stack node keeps its tape */
+    mot_pb_scratch s;   /* the lanes' layers' scratch */
     float dropout;
     int T, V;
     mot_buf head_x, head_xn, logits_buf, dlogits_buf, head_dy;
@@ -212,7 +212,7 @@ static void run_layers(mot_pass *p, int lane, int first, int last, int tape) {
     lane_state *L = &p->lane[lane];
     for (int l = first; l <= last; l++) {
         p->b.at.layer = l;
-        mot_pb_layer_forward(&p->b, L->ex, l, L->x, L->R, &L->s, tape ? &L->tape[l] : NULL);
+        mot_pb_layer_forward(&p->b, L->ex, l, L->x, L->R, &p->s, tape ? &L->tape[l] : NULL);
     }
     p->b.at.layer = -1;
 }
@@ -314,7 +314,7 @@ static mot_status reverse_projector(mot_pass *p, int i, int q, int lane) {
         return mot_fail(MOT_ERR_UNSUPPORTED, "training: %s runs before its input", p->g->nodes[i].id);
     }
     const mot_buf src = from_att ? p->att[q].o : p->proj[q * p->K + lane].z;
-    linear_fwd(p, &p->w->inter[q].rev[L->expert], src, L->x, 1, L->s.tmp);
+    linear_fwd(p, &p->w->inter[q].rev[L->expert], src, L->x, 1, p->s.tmp);
     return MOT_OK;
 }
 
@@ -350,6 +350,12 @@ static void stack_node(mot_pass *p, mot_pass_prefix *c, int i, int lane) {
 }
 
 static void lanes_init(mot_pass *p, const mot_train_example *e, const mot_pass_opts *o) {
+    const mot_expert *ex[MOT_MAX_LANES];
+    int R[MOT_MAX_LANES];
+    for (int k = 0; k < p->K; k++) {
+        ex[k] = p->m->experts[o->active[k]], R[k] = e->n[o->active[k]];
+    }
+    mot_pb_scratch_make(&p->b, ex, R, p->K, p->tape, &p->s);
     for (int k = 0; k < p->K; k++) {
         lane_state *L = &p->lane[k];
         L->expert = o->active[k];
@@ -358,7 +364,6 @@ static void lanes_init(mot_pass *p, const mot_train_example *e, const mot_pass_o
         L->ids = mot_train_example_ids(e, L->expert);
         L->tokens = mot_pb_buf(&p->b, (size_t)L->R * sizeof(int32_t));
         L->x = mot_pb_floats(&p->b, (size_t)L->R * L->d);
-        mot_pb_scratch_make(&p->b, L->ex, L->R, o->tape, &L->s);
         p->b.at = (mot_plan_op){.node = MOT_NODE_STACK, .lane = k, .expert = L->expert, .stack = 0, .layer = -1};
         mot_plan_op *op = mot_pb_op(&p->b, MOT_PB_FORWARD, MOT_OP_EMBED);
         if (op) op->n_w = 1, op->w[0] = &L->ex->embed, op->embed = (mot_op_embed){L->tokens, L->x, L->d};
@@ -651,7 +656,7 @@ static void backward_stack(mot_pass *p, int i, int lane) {
     if (!L->live || !p->tape_node[i]) return;
     for (int l = n->last_layer; l >= n->first_layer; l--) {
         p->b.at.layer = l;
-        mot_pb_layer_backward(&p->b, L->ex, l, L->dx, L->R, &L->s, &L->tape[l]);
+        mot_pb_layer_backward(&p->b, L->ex, l, L->dx, L->R, &p->s, &L->tape[l]);
     }
     p->b.at.layer = -1;
 }

@@ -2,10 +2,16 @@
 
 #include <math.h>
 
-void mot_pb_scratch_make(mot_pass_build *b, const mot_expert *ex, int R, int backward, mot_pb_scratch *s) {
-    const mot_config *c = &ex->cfg;
-    const size_t d = (size_t)R * c->hidden, qd = (size_t)R * c->n_heads * c->head_dim,
-                 kvd = (size_t)R * c->n_kv_heads * c->head_dim, f = (size_t)R * c->ffn;
+static size_t max_sz(size_t a, size_t b) { return a > b ? a : b; }
+
+void mot_pb_scratch_make(mot_pass_build *b, const mot_expert *const *ex, const int *R, int n, int backward,
+                         mot_pb_scratch *s) {
+    size_t d = 0, qd = 0, kvd = 0, f = 0;
+    for (int i = 0; i < n; i++) {
+        const mot_config *c = &ex[i]->cfg;
+        d = max_sz(d, (size_t)R[i] * c->hidden), qd = max_sz(qd, (size_t)R[i] * c->n_heads * c->head_dim);
+        kvd = max_sz(kvd, (size_t)R[i] * c->n_kv_heads * c->head_dim), f = max_sz(f, (size_t)R[i] * c->ffn);
+    }
     *s = (mot_pb_scratch){0};
     s->xn = mot_pb_floats(b, d), s->tmp = mot_pb_floats(b, d);
     s->q = mot_pb_floats(b, qd), s->att = mot_pb_floats(b, qd);

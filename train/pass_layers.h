@@ -19,8 +19,9 @@ typedef struct {
     mot_buf gate, up;  /* [R, ffn] before SwiGLU */
 } mot_pb_tape;
 
-/* A lane's scratch, shared by its layers: the forward's (of layers without a tape, and the
- * parts a tape does not keep) and the backward's. */
+/* Scratch shared by every lane's layers (the pass is one chain of work, so no two layers use
+ * it at once): the forward's (of layers without a tape, and the parts a tape does not keep) and
+ * the backward's. */
 typedef struct {
     mot_buf xn, tmp;              /* [R, d] */
     mot_buf q, att;               /* [R, n_heads * hd] */
@@ -32,8 +33,10 @@ typedef struct {
     mot_buf dk, dv;               /* [R, n_kv * hd] */
 } mot_pb_scratch;
 
-/* The lane's scratch for R rows of expert ex (backward: its part too). */
-void mot_pb_scratch_make(mot_pass_build *b, const mot_expert *ex, int R, int backward, mot_pb_scratch *s);
+/* The scratch for n lanes, lane i R[i] rows of expert ex[i]: each buffer the largest any
+ * lane needs (backward: its part too). */
+void mot_pb_scratch_make(mot_pass_build *b, const mot_expert *const *ex, const int *R, int n, int backward,
+                         mot_pb_scratch *s);
 
 /* Layer l of ex on x [R, d] in place (ops of b->at's lane); tape NULL: none, else its buffers
  * are made and filled. */
