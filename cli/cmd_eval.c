@@ -114,7 +114,7 @@ int mot_cmd_eval(int argc, char **argv) {
     st = mot_model_load_with(pipeline, weights, 1, &m);
     if (st == MOT_OK) st = mot_train_layout_build(m, &lay);
     if (st == MOT_OK) st = mot_trainer_init(&t, m, &lay);
-    t.backend = backend;
+    if (st == MOT_OK) st = mot_trainer_set_backend(&t, backend, NULL);
     if (st == MOT_OK) st = mot_train_data_load(m, data, max_tokens, &d);
     if (st == MOT_OK) st = mot_eval_run(&t, &d, &r);
     if (st == MOT_OK) print_table(m, &r);

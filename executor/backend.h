@@ -30,9 +30,15 @@ typedef struct mot_backend mot_backend;
 struct mot_backend {
     const char *name;
     /* Allocates the (zeroed) arena for the layout; CUDA also uploads the weights src uses.
-     * samplers[lane]: the CPU samples with them; CUDA copies their parameters. */
+     * samplers[lane]: the CPU samples with them; CUDA copies their parameters. src, layout
+     * and samplers stay the caller's and must live as long as the backend. Called again with
+     * the same source and another layout, it makes a new (zeroed) arena and keeps the rest
+     * (the lanes, the uploaded weights): training grows its arena so. */
     mot_status (*open)(mot_backend *b, const mot_plan_source *src, const mot_arena_layout *layout,
                        mot_sampler *samplers);
+    /* Host memory open uploaded (a weight, the source's extra) has changed: copy it again.
+     * NULL where the backend reads host memory itself (the CPU). */
+    mot_status (*update)(mot_backend *b, const void *host, size_t bytes);
     mot_status (*write)(mot_backend *b, mot_buf dst, const void *src); /* host -> arena */
     mot_status (*read)(mot_backend *b, mot_buf src, void *dst);        /* arena -> host */
     /* One pass; complete on return. */

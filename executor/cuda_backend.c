@@ -191,14 +191,28 @@ static mot_status upload_interaction(cuda_backend *c, const mot_plan_source *src
     return MOT_OK;
 }
 
-/* The widest input (cols) of a lane's GEMMs: its expert's and the interaction's. */
+/* The experts a lane may run: its own, and the source's pool (training) after it. */
+static int lane_expert_count(const mot_plan_source *src) { return 1 + (src->pool ? src->n_pool : 0); }
+static const mot_expert *lane_expert(const mot_plan_source *src, int lane, int i) {
+    return i == 0 ? src->ex[lane] : src->pool[i - 1];
+}
+
+/* The widest input (cols) of a lane's GEMMs: its experts' and the interaction's. */
 static size_t widest_input(const mot_plan_source *src, int lane) {
-    const mot_config *cfg = &src->ex[lane]->cfg;
-    size_t widest = (size_t)cfg->hidden;
-    if ((size_t)cfg->ffn > widest) widest = (size_t)cfg->ffn;
-    if ((size_t)cfg->n_heads * cfg->head_dim > widest) widest = (size_t)cfg->n_heads * cfg->head_dim;
-    if ((size_t)src->shared_dim > widest) widest = (size_t)src->shared_dim;
+    size_t widest = (size_t)src->shared_dim;
+    for (int i = 0; i < lane_expert_count(src); i++) {
+        const mot_config *cfg = &lane_expert(src, lane, i)->cfg;
+        if ((size_t)cfg->hidden > widest) widest = (size_t)cfg->hidden;
+        if ((size_t)cfg->ffn > widest) widest = (size_t)cfg->ffn;
+        if ((size_t)cfg->n_heads * cfg->head_dim > widest) widest = (size_t)cfg->n_heads * cfg->head_dim;
+    }
     return widest;
+}
+
+static int lane_has_quantized(const mot_plan_source *src, int lane) {
+    int any = 0;
+    for (int i = 0; i < lane_expert_count(src) && !any; i++) any = mot_expert_has_quantized(lane_expert(src, lane, i));
+    return any;
 }
 
 static int lowp_linear(const mot_linear *l) { return l->w.dtype == MOT_DTYPE_F16 || l->w.dtype == MOT_DTYPE_BF16; }
@@ -206,7 +220,8 @@ static int lowp_linear(const mot_linear *l) { return l->w.dtype == MOT_DTYPE_F16
 /* Whether a lane may run a GEMM over f16/bf16 weights: its expert's, or any interaction
  * weight (the interaction ops may be issued on any lane). */
 static int lane_has_lowp(const mot_plan_source *src, int lane) {
-    int any = mot_expert_has_lowp(src->ex[lane]);
+    int any = 0;
+    for (int i = 0; i < lane_expert_count(src) && !any; i++) any = mot_expert_has_lowp(lane_expert(src, lane, i));
     for (int q = 0; q < src->stacks && !any; q++) {
         const mot_interaction_weights *iw = &src->inter[q];
         any = lowp_linear(&iw->q) || lowp_linear(&iw->k) || lowp_linear(&iw->v) || lowp_linear(&iw->o);
@@ -228,7 +243,7 @@ static size_t max_gemm_elems(const mot_plan_source *src, int lane, int fast) {
  * input, at least 16 MiB so that the SGEMMs are large; 0 when the lane has no such GEMM. */
 #define DEQUANT_TILE_MIN_BYTES ((size_t)16 << 20)
 static size_t dequant_tile_bytes(const mot_plan_source *src, int lane, int fast) {
-    if (!mot_expert_has_quantized(src->ex[lane]) && (fast || !lane_has_lowp(src, lane))) {
+    if (!lane_has_quantized(src, lane) && (fast || !lane_has_lowp(src, lane))) {
         return 0;
     }
     const size_t bytes = 64 * widest_input(src, lane) * sizeof(float);
@@ -267,9 +282,30 @@ static mot_status upload_all(cuda_backend *c) {
     return MOT_OK;
 }
 
+/* open again (backend.h): a new zeroed arena for the layout; the lanes and weights stay. The
+ * bound plans point into the old arena: forgotten. */
+static mot_status cuda_reopen(cuda_backend *c, const mot_plan_source *src, const mot_arena_layout *layout,
+                              mot_sampler *samplers) {
+    if (src->n_lanes > c->n_lanes) {
+        return mot_fail(MOT_ERR_INTERNAL, "cuda backend: reopened with %d lanes, opened with %d", src->n_lanes,
+                        c->n_lanes);
+    }
+    API(c->api.stream_synchronize(c->api.ctx, c->origin), "reopening");
+    mot_cuda_backend_drop_graphs(&c->base);
+    c->api.free(c->api.ctx, c->arena);
+    c->arena = NULL;
+    c->src = src, c->layout = layout, c->samplers = samplers;
+    API(c->api.alloc(c->api.ctx, layout->bytes, (void **)&c->arena), "allocating the arena");
+    c->arena_bytes = layout->bytes;
+    return MOT_OK;
+}
+
 static mot_status cuda_open(mot_backend *b, const mot_plan_source *src, const mot_arena_layout *layout,
                             mot_sampler *samplers) {
     cuda_backend *c = (cuda_backend *)b;
+    if (c->arena) {
+        return cuda_reopen(c, src, layout, samplers);
+    }
     if ((c->opt.trace || c->opt.timing) && !(c->api.timer_create && c->api.timer_record && c->api.timer_elapsed)) {
         return mot_fail(MOT_ERR_UNSUPPORTED, "cuda backend: %s has no timed events to profile with", c->api.name);
     }
@@ -293,9 +329,27 @@ static mot_status cuda_open(mot_backend *b, const mot_plan_source *src, const mo
     for (int i = 0; i < src->n_lanes; i++) {
         MOT_TRY(upload_expert(c, src->ex[i]));
     }
+    for (int i = 0; src->pool && i < src->n_pool; i++) {
+        MOT_TRY(upload_expert(c, src->pool[i]));
+    }
     MOT_TRY(upload_interaction(c, src));
     MOT_TRY(upload(c, src->extra, src->extra_bytes));
     return upload_all(c);
+}
+
+static mot_status cuda_update(mot_backend *b, const void *host, size_t bytes) {
+    cuda_backend *c = (cuda_backend *)b;
+    for (int i = 0; i < c->n_copies; i++) {
+        const dev_copy *d = &c->copies[i];
+        const char *h = d->host;
+        if ((const char *)host >= h && (const char *)host + bytes <= h + d->bytes && d->dev) {
+            API(c->api.copy_h2d(c->api.ctx, (char *)d->dev + ((const char *)host - h), host, bytes, c->origin),
+                "copying changed weights to the device");
+            API(c->api.stream_synchronize(c->api.ctx, c->origin), "copying changed weights to the device");
+            return MOT_OK;
+        }
+    }
+    return mot_fail(MOT_ERR_INTERNAL, "cuda backend: update of %zu bytes that were never uploaded", bytes);
 }
 
 static mot_status cuda_write(mot_backend *b, mot_buf dst, const void *src) {
@@ -669,7 +723,7 @@ mot_status mot_backend_cuda_with_api(const mot_backend_options *o, const mot_gpu
     }
     c->opt = *o;
     c->api = *api;
-    c->base = (mot_backend){.name = "cuda", .open = cuda_open, .write = cuda_write, .read = cuda_read,
+    c->base = (mot_backend){.name = "cuda", .open = cuda_open, .update = cuda_update, .write = cuda_write, .read = cuda_read,
                             .execute = cuda_execute, .destroy = cuda_destroy};
     *out = &c->base;
     return MOT_OK;

@@ -21,6 +21,10 @@ typedef struct mot_plan_source_s {
     int stacks;                      /* Q (the interaction weights, latent caches); 0 = none */
     int shared_dim, heads;           /* d_s, H */
     const mot_interaction_weights *inter; /* [stacks] */
+    const mot_expert *const *pool;   /* training: every expert a lane may run over the backend's life
+                                        (the routed set changes per example), or NULL: ex[] only;
+                                        uploaded at open, and each lane sized for the largest */
+    int n_pool;
     const void *extra;               /* host memory the ops also point into (training: the trainable
                                         tensors' values), or NULL; a backend with its own memory
                                         copies it at open, as it copies the weights */

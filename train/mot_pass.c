@@ -8,9 +8,8 @@
 #include <string.h>
 
 #include "common/error.h"
-#include "executor/backend_select.h"
-#include "executor/cuda_backend.h"
 #include "train/pass_layers.h"
+#include "train/pass_slot.h"
 
 /* One active expert (a lane: 0 = primary). */
 typedef struct {
@@ -80,12 +79,11 @@ struct mot_pass {
     int n_grads, cap_grads;
     mot_pass_build b;
     mot_plan *plan[2];
-    mot_backend_kind backend;
-    const struct mot_gpu_api *gpu_api;
-    mot_plan_source src;  /* what a backend with its own memory uploads (it keeps pointers to these three) */
-    mot_arena_layout layout;
-    mot_sampler samplers[MOT_MAX_LANES];
-    mot_backend *be;
+    mot_pass_slot *slot; /* where it runs: the caller's, or its own (own_slot) */
+    int own_slot;
+    mot_backend *be;     /* the slot's */
+    mot_buf *zeros;      /* what the backward accumulates into from zero (the arena is reused) */
+    int n_zeros, cap_zeros;
 };
 
 static int is_kind(const mot_graph_node *n, const char *k) { return !strcmp(n->kind, k); }
@@ -101,7 +99,8 @@ void mot_pass_free(mot_pass *p) {
     free(p->lane), free(p->proj), free(p->att), free(p->tape_node), free(p->lane_of), free(p->logits), free(p->targets);
     free(p->snap), free(p->grads);
     mot_plan_free(p->plan[0]), mot_plan_free(p->plan[1]);
-    if (p->be) p->be->destroy(p->be);
+    if (p->own_slot) mot_pass_slot_free(p->slot);
+    free(p->zeros);
     mot_pb_free(&p->b);
     free(p);
 }
@@ -436,31 +435,20 @@ static mot_step_state step_state(const mot_pass *p) {
     return s;
 }
 
-/* The backend and what it uploads: the lanes' experts (the head's lane K is the primary's),
- * and the trainable values whole (the ops point into them), copied again by each pass's
- * backend: AdamW changes them between steps. */
-static mot_status open_backend(mot_pass *p) {
-    mot_plan_source *s = &p->src;
-    *s = (mot_plan_source){.n_lanes = p->K + 1, .shared_dim = p->ds, .heads = p->H, .extra = p->w->base,
-                           .extra_bytes = p->w->count * sizeof(float)};
+/* The slot's backend for this pass (its lanes: the routed set's, then the head's, the
+ * primary's expert). */
+static mot_status ready_backend(mot_pass *p) {
+    const mot_expert *ex[MOT_MAX_LANES];
+    int expert[MOT_MAX_LANES], rows[MOT_MAX_LANES];
     for (int k = 0; k <= p->K; k++) {
         const lane_state *L = &p->lane[k < p->K ? k : 0];
-        s->ex[k] = L->ex, s->expert[k] = L->expert;
-        s->ctx[k] = s->max_rows[k] = k < p->K ? L->R : (p->T > 0 ? p->T : 1);
+        ex[k] = L->ex, expert[k] = L->expert, rows[k] = k < p->K ? L->R : p->T;
     }
-    p->layout = (mot_arena_layout){.bytes = p->b.bytes, .step = {0, sizeof(mot_step_state)}, .n_lanes = p->K + 1};
-    const mot_backend_options bo = {.kind = p->backend == MOT_BACKEND_CUDA ? MOT_BACKEND_CUDA : MOT_BACKEND_CPU,
-                                    .graphs = 0};
-    if (bo.kind == MOT_BACKEND_CUDA && p->gpu_api) {
-        MOT_TRY(mot_backend_cuda_with_api(&bo, p->gpu_api, &p->be));
-    } else {
-        MOT_TRY(mot_backend_create(&bo, &p->be));
-    }
-    return p->be->open(p->be, s, &p->layout, p->samplers);
+    return mot_pass_slot_ready(p->slot, p->K + 1, ex, expert, rows, p->b.bytes, &p->be);
 }
 
 static mot_status run_forward(mot_pass *p, mot_pass_prefix *c) {
-    MOT_TRY(open_backend(p));
+    MOT_TRY(ready_backend(p));
     const mot_step_state s = step_state(p);
     MOT_TRY(p->be->write(p->be, (mot_buf){0, sizeof s}, &s));
     for (int k = 0; k < p->K; k++) {
@@ -511,7 +499,7 @@ mot_status mot_pass_forward(const mot_model *m, const mot_train_view *w, const m
     if (!p) return mot_fail(MOT_ERR_NOMEM, "training: out of memory");
     p->m = m, p->w = w, p->g = &m->graph, p->K = o->k, p->alone = o->alone, p->tape = o->tape && !o->alone;
     p->Q = m->pipe->interaction.stacks, p->ds = m->pipe->interaction.shared_dim, p->H = m->pipe->interaction.heads;
-    p->dropout = o->dropout, p->backend = o->backend, p->gpu_api = o->gpu_api;
+    p->dropout = o->dropout, p->slot = o->slot;
     p->lane = calloc((size_t)p->K, sizeof *p->lane);
     p->proj = calloc((size_t)p->Q * p->K + 1, sizeof *p->proj);
     p->att = calloc((size_t)p->Q + 1, sizeof *p->att);
@@ -531,6 +519,10 @@ mot_status mot_pass_forward(const mot_model *m, const mot_train_view *w, const m
     mot_pb_buf(&p->b, sizeof(mot_step_state)); /* at offset 0, as every arena's */
     if (st == MOT_OK) st = build(p, e, o);
     if (st == MOT_OK && p->b.failed) st = mot_fail(MOT_ERR_NOMEM, "training: out of memory building the pass");
+    if (st == MOT_OK && !p->slot) {
+        st = mot_pass_slot_create(m, w, o->backend, NULL, &p->slot);
+        p->own_slot = st == MOT_OK;
+    }
     if (st == MOT_OK) st = mot_pb_plan(&p->b, MOT_PB_FORWARD, p->K + 1, &p->plan[MOT_PB_FORWARD]);
     if (st == MOT_OK && p->tape) st = mot_pb_plan(&p->b, MOT_PB_BACKWARD, p->K + 1, &p->plan[MOT_PB_BACKWARD]);
     if (st == MOT_OK) st = run_forward(p, o->prefix);
@@ -538,9 +530,9 @@ mot_status mot_pass_forward(const mot_model *m, const mot_train_view *w, const m
         mot_pass_free(p);
         return st;
     }
-    if (!p->tape && p->be) { /* eval: keep the logits only */
-        p->be->destroy(p->be);
-        p->be = NULL;
+    if (!p->tape && p->own_slot) { /* eval: keep the logits only */
+        mot_pass_slot_free(p->slot);
+        p->slot = NULL, p->be = NULL, p->own_slot = 0;
     }
     *out = p;
     return MOT_OK;
@@ -548,13 +540,29 @@ mot_status mot_pass_forward(const mot_model *m, const mot_train_view *w, const m
 
 /* ---- backward: built with the forward (the arena holds both), run by mot_pass_backward ---- */
 
+/* A buffer the backward accumulates into, zeroed before it runs. */
+static mot_buf zeroed(mot_pass *p, size_t floats) {
+    const mot_buf b = mot_pb_floats(&p->b, floats);
+    if (p->n_zeros == p->cap_zeros) {
+        const int cap = p->cap_zeros ? 2 * p->cap_zeros : 32;
+        mot_buf *z = realloc(p->zeros, (size_t)cap * sizeof *z);
+        if (!z) {
+            p->b.failed = 1;
+            return b;
+        }
+        p->zeros = z, p->cap_zeros = cap;
+    }
+    p->zeros[p->n_zeros++] = b;
+    return b;
+}
+
 static mot_buf lane_dx(mot_pass *p, lane_state *L) {
-    if (!L->dx.bytes) L->dx = mot_pb_floats(&p->b, (size_t)L->R * L->d);
+    if (!L->dx.bytes) L->dx = zeroed(p, (size_t)L->R * L->d);
     return L->dx;
 }
 
 static mot_buf grad_buf(mot_pass *p, mot_buf *b, int R) {
-    if (!b->bytes) *b = mot_pb_floats(&p->b, (size_t)R * p->ds);
+    if (!b->bytes) *b = zeroed(p, (size_t)R * p->ds);
     return *b;
 }
 
@@ -702,6 +710,14 @@ mot_status mot_pass_backward(mot_pass *p, const float *dlogits, const mot_train_
     if (p->alone || !p->plan[MOT_PB_BACKWARD] || !p->be) {
         return mot_fail(MOT_ERR_INTERNAL, "training: a backward needs a pass run with a tape");
     }
+    size_t most = 0;
+    for (int i = 0; i < p->n_zeros; i++) most = p->zeros[i].bytes > most ? p->zeros[i].bytes : most;
+    void *zero = calloc(1, most ? most : 1);
+    if (!zero) return mot_fail(MOT_ERR_NOMEM, "training: out of memory");
+    mot_status zst = MOT_OK;
+    for (int i = 0; zst == MOT_OK && i < p->n_zeros; i++) zst = p->be->write(p->be, p->zeros[i], zero);
+    free(zero);
+    MOT_TRY(zst);
     MOT_TRY(p->be->write(p->be, p->dlogits_buf, dlogits));
     for (int i = 0; i < p->n_grads; i++) {
         MOT_TRY(p->be->write(p->be, p->grads[i].buf, in_view(p->w, g, p->grads[i].value)));

@@ -37,8 +37,8 @@ typedef struct {
     float dropout;        /* on the cross-attention output o; 0: none */
     uint64_t dropout_seed;
     mot_pass_prefix *prefix; /* NULL, or the example's shared leading-stack states (read and filled) */
-    mot_backend_kind backend; /* MOT_BACKEND_CUDA: the pass runs on the GPU; else on the CPU */
-    const struct mot_gpu_api *gpu_api; /* tests: CUDA over this table (the recording fake); NULL: the real one */
+    struct mot_pass_slot *slot; /* where it runs (train/pass_slot.h), kept across passes; NULL: */
+    mot_backend_kind backend;   /* a backend of this kind for this pass alone (CUDA, or else the CPU) */
 } mot_pass_opts;
 
 /* Runs the pass. The primary's logits for its completion tokens are then

@@ -102,7 +102,7 @@ mot_status mot_train_eval_loss(const mot_trainer *t, const mot_train_data *d, do
         if (st != MOT_OK) break;
         mot_train_top_k(s, M, K, active);
         mot_pass *p = NULL;
-        mot_pass_opts o = {.k = K, .active = active, .backend = t->backend};
+        mot_pass_opts o = {.k = K, .active = active, .slot = t->slot[0]};
         st = mot_pass_forward(t->m, &t->w, &d->ex[i], &o, &p);
         if (st == MOT_OK) {
             nll += mot_cpu_cross_entropy(NULL, mot_pass_logits(p), mot_pass_targets(p), mot_pass_rows(p),
@@ -359,7 +359,7 @@ mot_status mot_train_run(const char *pipeline_path, const mot_train_run_opts *gi
     if (st == MOT_OK) apply_pipeline_train(r.m->pipe, o);
     if (st == MOT_OK) st = mot_train_layout_build(r.m, &r.lay);
     if (st == MOT_OK) st = mot_trainer_init(&r.t, r.m, &r.lay);
-    r.t.backend = o->backend;
+    if (st == MOT_OK) st = mot_trainer_set_backend(&r.t, o->backend, NULL);
     if (st == MOT_OK) st = mot_train_data_load(r.m, o->data_path, o->max_tokens, &r.data);
     if (st == MOT_OK && o->eval_path) st = mot_train_data_load(r.m, o->eval_path, o->max_tokens, &r.eval);
     const int B = o->batch, M = r.m ? r.m->n_experts : 0;

@@ -32,11 +32,16 @@ typedef struct {
     const mot_train_layout *lay;
     float *values, *grad;   /* [lay->total] */
     mot_train_view w, g;    /* views of values and grad */
-    mot_backend_kind backend; /* where the passes run (mot_pass_opts.backend): CPU by default */
+    mot_backend_kind backend; /* where the passes run: CPU by default (mot_trainer_set_backend) */
+    struct mot_pass_slot *slot[2]; /* the backends of the two passes an example has alive at once */
 } mot_trainer;
+
+struct mot_gpu_api; /* kernels/cuda/gpu_api.h */
 
 mot_status mot_trainer_init(mot_trainer *t, const mot_model *m, const mot_train_layout *lay);
 void mot_trainer_free(mot_trainer *t);
+/* Runs the passes on `kind` (CUDA, or the CPU; api: the tests' recording fake, or NULL). */
+mot_status mot_trainer_set_backend(mot_trainer *t, mot_backend_kind kind, const struct mot_gpu_api *api);
 
 /* Adds the batch's gradient into t->grad (the caller zeroes it). g0, g1 [B, M]: the Gumbel
  * noise of the two routings. active0, active1 [B, K] (may be NULL): the sets, primary first. */

@@ -39,15 +39,15 @@ static int failures;
         }                                                                                      \
     } while (0)
 
-/* One example: per expert a prompt of 5 tokens and a completion of 4 (ids from its vocab). */
+/* One example: per expert a prompt of N tokens and a completion of C (ids from its vocab). */
 typedef struct {
     mot_train_example e;
     int *ids, *n, *n_prompt;
     size_t *offset;
 } example;
 
-static void make_example(const mot_model *m, example *x) {
-    const int M = m->n_experts, R = 9, N = 5;
+static void make_example(const mot_model *m, int N, int C, example *x) {
+    const int M = m->n_experts, R = N + C;
     x->ids = malloc(sizeof(int) * (size_t)(M * R));
     x->n = malloc(sizeof(int) * (size_t)M), x->n_prompt = malloc(sizeof(int) * (size_t)M);
     x->offset = malloc(sizeof(size_t) * (size_t)M);
@@ -87,12 +87,12 @@ static void check_launches(const fake_graph *g, const char *what, int K) {
 
 /* A pass (forward with a tape, backward from dlogits) on the chosen backend; logits out (when
  * not NULL), the gradient into t->grad, dgate. */
-static void run_pass(mot_trainer *t, const example *x, const int *active, int K, const mot_gpu_api *api,
-                     fake_gpu *f, float **logits_out, int *rows, int *vocab) {
+static void run_pass(mot_trainer *t, const example *x, const int *active, int K, fake_gpu *f, float **logits_out,
+                     int *rows, int *vocab) {
     float gate[MOT_MAX_LANES], dgate[MOT_MAX_LANES] = {0};
     for (int k = 0; k < K; k++) gate[k] = 1.0f;
     mot_pass_opts o = {.k = K, .active = active, .gate = gate, .tape = 1, .dropout = 0.25f, .dropout_seed = 11,
-                       .backend = api ? MOT_BACKEND_CUDA : MOT_BACKEND_CPU, .gpu_api = api};
+                       .slot = t->slot[0]};
     mot_pass *p = NULL;
     MUST(mot_pass_forward(t->m, &t->w, &x->e, &o, &p));
     if (f) check_launches(fake_gpu_last_eager(f), "forward on the fake", K);
@@ -122,7 +122,7 @@ int main(int argc, char **argv) {
     mot_trainer t;
     MUST(mot_trainer_init(&t, m, &lay));
     example x;
-    make_example(m, &x);
+    make_example(m, 5, 4, &x);
     const int K = m->pipe->router.top_k;
     int active[MOT_MAX_LANES];
     for (int k = 0; k < K; k++) active[k] = (k + 1) % m->n_experts; /* a primary other than expert 0 */
@@ -130,7 +130,7 @@ int main(int argc, char **argv) {
     /* the CPU: finite logits, a gradient */
     float *logits;
     int T, V;
-    run_pass(&t, &x, active, K, NULL, NULL, &logits, &T, &V);
+    run_pass(&t, &x, active, K, NULL, &logits, &T, &V);
     int finite = 1;
     for (int i = 0; i < T * V; i++) finite &= isfinite(logits[i]) != 0;
     double gsum = 0;
@@ -139,16 +139,33 @@ int main(int argc, char **argv) {
     CHECK(gsum > 0 && isfinite(gsum), "cpu: the gradient's L1 norm is %g", gsum);
     printf("cpu: %d x %d logits finite, gradient L1 %.6g\n", T, V, gsum);
 
-    /* the fake GPU: binds, uploads, ordering */
+    /* the fake GPU: binds, uploads, ordering; then a longer example (the arena grows: opened
+     * again) and the first again (reused), the values changed in between each time */
     fake_gpu *f = fake_gpu_create();
     mot_gpu_api api = fake_gpu_api(f);
-    memset(t.grad, 0, sizeof(float) * lay.total);
-    run_pass(&t, &x, active, K, &api, f, NULL, &T, &V);
+    MUST(mot_trainer_set_backend(&t, MOT_BACKEND_CUDA, &api));
+    example longer;
+    make_example(m, 11, 9, &longer);
+    const example *order[3] = {&x, &longer, &x};
+    for (int i = 0; i < 3; i++) {
+        t.values[0] += 1.0f; /* as AdamW would between steps */
+        memset(t.grad, 0, sizeof(float) * lay.total);
+        run_pass(&t, order[i], active, K, f, NULL, &T, &V);
+        CHECK(T == order[i]->n[active[0]] - order[i]->n_prompt[active[0]], "pass %d: %d completion rows", i, T);
+        CHECK(fake_gpu_uploaded_bytes(f, t.values) == (size_t)(i + 1) * lay.total * sizeof(float),
+              "pass %d: the trainable values copied %zu bytes in all, expected %zu (once a pass)", i,
+              fake_gpu_uploaded_bytes(f, t.values), (size_t)(i + 1) * lay.total * sizeof(float));
+    }
+    for (int e = 0; e < m->n_experts; e++) { /* the pool's experts uploaded once, every one */
+        const mot_weight *wq = &m->experts[e]->layers[0].wq;
+        const size_t bytes = (size_t)wq->rows * mot_dtype_row_bytes(wq->dtype, wq->cols);
+        CHECK(fake_gpu_uploaded_bytes(f, wq->data) == bytes, "expert %d's layer 0 q weight: %zu bytes uploaded, %zu once",
+              e, fake_gpu_uploaded_bytes(f, wq->data), bytes);
+    }
     CHECK(fake_gpu_errors(f) == 0, "the fake rejected %d calls: %s", fake_gpu_errors(f), fake_gpu_last_error(f));
-    CHECK(fake_gpu_uploaded_bytes(f, t.values) == lay.total * sizeof(float),
-          "the trainable values uploaded whole: %zu of %zu bytes", fake_gpu_uploaded_bytes(f, t.values),
-          lay.total * sizeof(float));
+    MUST(mot_trainer_set_backend(&t, MOT_BACKEND_CPU, NULL)); /* before the fake goes */
     fake_gpu_destroy(f);
+    free(longer.ids), free(longer.n), free(longer.n_prompt), free(longer.offset);
 
     free(logits), free(x.ids), free(x.n), free(x.n_prompt), free(x.offset);
     mot_trainer_free(&t);
