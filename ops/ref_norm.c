@@ -21,21 +21,28 @@ void mot_ref_rmsnorm(float *out, const float *x, const float *w, int n, int d, f
     }
 }
 
+/* A row's mean and 1 / sqrt(biased variance + eps), in double (LayerNorm's forward and
+ * backward). */
+static void row_stats(const float *x, int d, float eps, double *mean, double *rstd) {
+    double m = 0.0, var = 0.0;
+    for (int i = 0; i < d; i++) {
+        m += x[i];
+    }
+    m /= d;
+    for (int i = 0; i < d; i++) {
+        var += ((double)x[i] - m) * ((double)x[i] - m);
+    }
+    var /= d;
+    *mean = m, *rstd = 1.0 / sqrt(var + (double)eps);
+}
+
 /* x, out are [n, d]; w, b are [d] or NULL (weight 1, bias 0: the "without bias" form) */
 void mot_ref_layernorm(float *out, const float *x, const float *w, const float *b, int n, int d, float eps) {
     for (int t = 0; t < n; t++) {
         const float *xr = x + (int64_t)t * d;
         float *yr = out + (int64_t)t * d;
-        double mean = 0.0, var = 0.0;
-        for (int i = 0; i < d; i++) {
-            mean += xr[i];
-        }
-        mean /= d;
-        for (int i = 0; i < d; i++) {
-            var += ((double)xr[i] - mean) * ((double)xr[i] - mean);
-        }
-        var /= d;
-        const double inv = 1.0 / sqrt(var + (double)eps);
+        double mean, inv;
+        row_stats(xr, d, eps, &mean, &inv);
         for (int i = 0; i < d; i++) {
             const double y = ((double)xr[i] - mean) * inv;
             yr[i] = (float)((w ? y * (double)w[i] : y) + (b ? (double)b[i] : 0.0));
@@ -76,16 +83,8 @@ void mot_ref_layernorm_backward(float *dx, float *dw, float *db, const float *dy
     }
     for (int t = 0; t < n; t++) {
         const float *xr = x + (int64_t)t * d, *gr = dy + (int64_t)t * d;
-        double mean = 0.0, var = 0.0;
-        for (int i = 0; i < d; i++) {
-            mean += xr[i];
-        }
-        mean /= d;
-        for (int i = 0; i < d; i++) {
-            var += ((double)xr[i] - mean) * ((double)xr[i] - mean);
-        }
-        var /= d;
-        const double r = 1.0 / sqrt(var + (double)eps);
+        double mean, r;
+        row_stats(xr, d, eps, &mean, &r);
         double mg = 0.0, mgx = 0.0;
         for (int i = 0; i < d; i++) {
             const double g = (double)gr[i] * (w ? (double)w[i] : 1.0), xh = ((double)xr[i] - mean) * r;

@@ -23,26 +23,9 @@
 #include "runtime/engine.h"
 #include "runtime/mot_generate.h"
 #include "tests/scheduler/fake_gpu.h"
+#include "tests/scheduler/test_check.h"
 
 static int failures;
-
-#define CHECK(cond, ...)                                                                       \
-    do {                                                                                       \
-        if (!(cond)) {                                                                         \
-            failures++;                                                                        \
-            printf("FAIL %s:%d: ", __FILE__, __LINE__);                                        \
-            printf(__VA_ARGS__);                                                               \
-            printf("\n");                                                                      \
-        }                                                                                      \
-    } while (0)
-
-#define MUST(call)                                                                             \
-    do {                                                                                       \
-        if ((call) != MOT_OK) {                                                                \
-            printf("FAIL %s:%d: %s: %s\n", __FILE__, __LINE__, #call, mot_last_error());       \
-            exit(1);                                                                           \
-        }                                                                                      \
-    } while (0)
 
 /* ---- plans ---- */
 

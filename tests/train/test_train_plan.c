@@ -16,28 +16,11 @@
 
 #include "common/error.h"
 #include "tests/scheduler/fake_gpu.h"
+#include "tests/scheduler/test_check.h"
 #include "train/mot_pass.h"
 #include "train/train_step.h"
 
 static int failures;
-
-#define CHECK(cond, ...)                                                                       \
-    do {                                                                                       \
-        if (!(cond)) {                                                                         \
-            failures++;                                                                        \
-            printf("FAIL %s:%d: ", __FILE__, __LINE__);                                        \
-            printf(__VA_ARGS__);                                                               \
-            printf("\n");                                                                      \
-        }                                                                                      \
-    } while (0)
-
-#define MUST(call)                                                                             \
-    do {                                                                                       \
-        if ((call) != MOT_OK) {                                                                \
-            printf("FAIL %s:%d: %s: %s\n", __FILE__, __LINE__, #call, mot_last_error());     \
-            exit(1);                                                                           \
-        }                                                                                      \
-    } while (0)
 
 /* One example: per expert a prompt of N tokens and a completion of C (ids from its vocab). */
 typedef struct {
