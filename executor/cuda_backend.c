@@ -291,6 +291,9 @@ static mot_status cuda_reopen(cuda_backend *c, const mot_plan_source *src, const
                         c->n_lanes);
     }
     API(c->api.stream_synchronize(c->api.ctx, c->origin), "reopening");
+    for (int i = 0; i < c->n_lanes; i++) { /* a failed pass may have left work on a lane */
+        API(c->api.stream_synchronize(c->api.ctx, c->streams[i]), "reopening");
+    }
     mot_cuda_backend_drop_graphs(&c->base);
     c->api.free(c->api.ctx, c->arena);
     c->arena = NULL;
@@ -339,6 +342,9 @@ static mot_status cuda_open(mot_backend *b, const mot_plan_source *src, const mo
 
 static mot_status cuda_update(mot_backend *b, const void *host, size_t bytes) {
     cuda_backend *c = (cuda_backend *)b;
+    for (int i = 0; i < c->n_lanes; i++) { /* nothing may still read the old values */
+        API(c->api.stream_synchronize(c->api.ctx, c->streams[i]), "copying changed weights to the device");
+    }
     for (int i = 0; i < c->n_copies; i++) {
         const dev_copy *d = &c->copies[i];
         const char *h = d->host;

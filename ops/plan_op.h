@@ -192,7 +192,7 @@ typedef struct {
 typedef struct {
     mot_buf dout, q, dq; /* [n_q, d] (dq overwritten) */
     int n_q, d, heads;
-    int n_seg;           /* 1 .. MOT_MAX_LANES segments */
+    int n_seg;           /* 0 .. MOT_MAX_LANES segments (0: no speaker routed; dq = 0) */
     int seg_rows[MOT_MAX_LANES], seg_prompt[MOT_MAX_LANES]; /* its rows, and N_m of SPEC 1.4 */
     mot_buf seg_k[MOT_MAX_LANES], seg_v[MOT_MAX_LANES];     /* [seg_rows[m], d] */
     mot_buf seg_dk[MOT_MAX_LANES], seg_dv[MOT_MAX_LANES];   /* the same, overwritten */

@@ -478,7 +478,11 @@ static mot_status run_forward(mot_pass *p, mot_pass_prefix *c) {
         }
         float *x = malloc(p->snap[i].buf.bytes);
         if (!x) return mot_fail(MOT_ERR_NOMEM, "training: out of memory");
-        MOT_TRY(p->be->read(p->be, p->snap[i].buf, x));
+        const mot_status st = p->be->read(p->be, p->snap[i].buf, x);
+        if (st != MOT_OK) {
+            free(x);
+            return st;
+        }
         c->x[p->snap[i].node] = x;
     }
     return MOT_OK;
@@ -520,7 +524,7 @@ mot_status mot_pass_forward(const mot_model *m, const mot_train_view *w, const m
     if (st == MOT_OK) st = build(p, e, o);
     if (st == MOT_OK && p->b.failed) st = mot_fail(MOT_ERR_NOMEM, "training: out of memory building the pass");
     if (st == MOT_OK && !p->slot) {
-        st = mot_pass_slot_create(m, w, o->backend, NULL, &p->slot);
+        st = mot_pass_slot_create_k(m, w, o->backend, NULL, p->K, &p->slot);
         p->own_slot = st == MOT_OK;
     }
     if (st == MOT_OK) st = mot_pb_plan(&p->b, MOT_PB_FORWARD, p->K + 1, &p->plan[MOT_PB_FORWARD]);

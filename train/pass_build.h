@@ -20,7 +20,8 @@ typedef struct {
     mot_plan_op at;               /* what the next op belongs to: node, lane, expert, stack, layer, node_id */
 } mot_pass_build;
 
-/* A new arena buffer of `bytes` (> 0) bytes: zero when the arena is opened. */
+/* A new arena buffer of `bytes` (> 0) bytes. Its contents are whatever the arena held (a slot
+ * reuses arenas across passes, train/pass_slot.h): a pass zeroes what it accumulates into. */
 mot_buf mot_pb_buf(mot_pass_build *b, size_t bytes);
 static inline mot_buf mot_pb_floats(mot_pass_build *b, size_t n) { return mot_pb_buf(b, n * sizeof(float)); }
 /* rows [r0, r0 + n) of a buffer of rows `width` floats wide */

@@ -19,12 +19,17 @@ struct mot_pass_slot {
 
 mot_status mot_pass_slot_create(const mot_model *m, const mot_train_view *w, mot_backend_kind kind,
                                 const struct mot_gpu_api *api, mot_pass_slot **out) {
+    return mot_pass_slot_create_k(m, w, kind, api, m->pipe->router.top_k, out);
+}
+
+mot_status mot_pass_slot_create_k(const mot_model *m, const mot_train_view *w, mot_backend_kind kind,
+                                  const struct mot_gpu_api *api, int k, mot_pass_slot **out) {
     mot_pass_slot *s = calloc(1, sizeof *s);
     if (!s) return mot_fail(MOT_ERR_NOMEM, "training: out of memory");
     s->kind = kind == MOT_BACKEND_CUDA ? MOT_BACKEND_CUDA : MOT_BACKEND_CPU;
     s->api = api, s->w = w;
     /* lanes: the routed set's, and the LM head's after them (train/mot_pass.c) */
-    int lanes = m->pipe->router.top_k + 1;
+    int lanes = k + 1;
     lanes = lanes < 2 ? 2 : lanes > MOT_MAX_LANES ? MOT_MAX_LANES : lanes;
     s->src = (mot_plan_source){.n_lanes = lanes, .shared_dim = m->pipe->interaction.shared_dim,
                                .heads = m->pipe->interaction.heads,

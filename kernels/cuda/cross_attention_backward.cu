@@ -185,7 +185,7 @@ extern "C" mot_status mot_cuda_cross_attention_backward(float *dq, const mot_kv_
 extern "C" mot_status mot_cuda_op_cross_attention_backward(const mot_gpu_launch *l, mot_cuda_lane *lane,
                                                            mot_cuda_stream stream) {
     const mot_op_cross_attention_backward *op = &l->op->cross_attention_backward;
-    MOT_OP_REQUIRE(op->n_seg >= 1 && op->n_seg <= MOT_MAX_LANES, "cuda cross_attention_backward: %d segments",
+    MOT_OP_REQUIRE(op->n_seg >= 0 && op->n_seg <= MOT_MAX_LANES, "cuda cross_attention_backward: %d segments",
                    op->n_seg);
     mot_kv_segment seg[MOT_MAX_LANES];
     mot_kv_segment_grad dseg[MOT_MAX_LANES];

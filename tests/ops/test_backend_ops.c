@@ -1527,6 +1527,8 @@ static void case_cross_attention_backward(void) {
     }
     static const int p5[] = {40, 17}, r5[] = {40, 17};
     run_cross_attention_backward(23, 4, 16, 2, p5, r5, 3.0f, 0);
+    /* no speaker routed (a stack whose routed experts only listen): dq = 0, nothing else */
+    run_cross_attention_backward(5, 2, 6, 0, NULL, NULL, 2.0f, 0);
 }
 
 /* ---- COPY and DROPOUT (the training tape; kernels/cpu/copy.c, dropout.c) ------------------- */
