@@ -9,7 +9,6 @@
 struct mot_pass_slot {
     mot_backend_kind kind;
     const struct mot_gpu_api *api;
-    const mot_train_view *w;
     /* what the backend keeps pointers to (executor/backend.h: open) */
     mot_plan_source src;
     mot_arena_layout layout;
@@ -27,7 +26,7 @@ mot_status mot_pass_slot_create_k(const mot_model *m, const mot_train_view *w, m
     mot_pass_slot *s = calloc(1, sizeof *s);
     if (!s) return mot_fail(MOT_ERR_NOMEM, "training: out of memory");
     s->kind = kind == MOT_BACKEND_CUDA ? MOT_BACKEND_CUDA : MOT_BACKEND_CPU;
-    s->api = api, s->w = w;
+    s->api = api;
     /* lanes: the routed set's, and the LM head's after them (train/mot_pass.c) */
     int lanes = k + 1;
     lanes = lanes < 2 ? 2 : lanes > MOT_MAX_LANES ? MOT_MAX_LANES : lanes;
