@@ -369,6 +369,11 @@ mot_status mot_pass_forward(const mot_model *m, const mot_train_view *w, const m
     if (o->k < 1 || (o->alone && o->k != 1)) {
         return mot_fail(MOT_ERR_INTERNAL, "training: a pass of %d experts", o->k);
     }
+    for (int k = 0; o->gate && k < o->k; k++) {
+        if (o->gate[k] != 1.0f) {
+            return mot_fail(MOT_ERR_INTERNAL, "training: gate %g; a pass takes gate values of 1 (SPEC 5)", o->gate[k]);
+        }
+    }
     mot_pass *p = calloc(1, sizeof *p);
     if (!p) return mot_fail(MOT_ERR_NOMEM, "training: out of memory");
     p->m = m, p->w = w, p->g = &m->graph, p->K = o->k, p->alone = o->alone, p->tape = o->tape && !o->alone;

@@ -31,7 +31,8 @@ void mot_pass_prefix_free(mot_pass_prefix *c);
 typedef struct {
     int k;                /* active experts, primary first */
     const int *active;    /* [k] expert indices */
-    const float *gate;    /* [k] gate values (1 in training, SPEC 5; NULL: 1) */
+    const float *gate;    /* [k] gate values: 1 (SPEC 5's straight-through value; the pass takes no
+                             other: V is not scaled) or NULL */
     int alone;            /* the primary alone: all its layers, no interaction (k must be 1) */
     int tape;             /* keep what the backward needs */
     float dropout;        /* on the cross-attention output o; 0: none */
