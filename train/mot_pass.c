@@ -7,6 +7,8 @@
 #include <string.h>
 
 #include "common/error.h"
+#include "train/mot_pass.h"
+#include "train/pass_backward.h"
 #include "train/pass_internal.h"
 
 int mot_pass_rows(const mot_pass *p) { return p->T; }
@@ -157,22 +159,6 @@ static mot_status attention(mot_pass *p, int i, int q, uint64_t dropout_seed) {
         s->dropout_seed = dropout_seed ^ (0x9e3779b97f4a7c15ull * (uint64_t)(q + 1));
         op = mot_pb_op(&p->b, MOT_PB_FORWARD, MOT_OP_DROPOUT);
         if (op) op->dropout = (mot_op_dropout){s->o, s->o, (int64_t)(R * ds), p->dropout, s->dropout_seed};
-    }
-    return MOT_OK;
-}
-
-mot_status mot_pass_reverse_source(const mot_pass *p, int i, int lane, int *from_att) {
-    const mot_graph_node *n = &p->g->nodes[i];
-    const int *in = mot_graph_node_inputs(n);
-    int att = 0, own = 0;
-    for (int k = 0; k < n->n_inputs; k++) {
-        const mot_graph_node *src = &p->g->nodes[in[k]];
-        att |= mot_pass_is_kind(src, "attention");
-        own |= mot_pass_is_kind(src, "projector") && !src->reverse;
-    }
-    *from_att = lane == 0 && att;
-    if (!*from_att && !own) {
-        return mot_fail(MOT_ERR_UNSUPPORTED, "training: %s: no input on this route", n->id);
     }
     return MOT_OK;
 }

@@ -55,10 +55,7 @@ int mot_pass_vocab(const mot_pass *p);         /* the primary's vocabulary */
 const float *mot_pass_logits(const mot_pass *p);   /* [T, vocab] */
 const int *mot_pass_targets(const mot_pass *p);    /* [T] */
 
-/* The backward from dlogits [T, vocab]: adds the gradient of every trainable tensor into g
- * (the gradient view of the same layout as w) and dgate[k] (d loss / d gate of each active
- * expert). Needs a pass run with a tape. */
-mot_status mot_pass_backward(mot_pass *p, const float *dlogits, const mot_train_view *g, float *dgate);
+/* The backward: mot_pass_backward (train/pass_backward.h). */
 
 void mot_pass_free(mot_pass *p);
 

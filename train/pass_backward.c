@@ -5,6 +5,7 @@
 #include <stdlib.h>
 
 #include "common/error.h"
+#include "train/pass_backward.h"
 #include "train/pass_internal.h"
 
 /* ---- the ops of a trainable linear ---- */

@@ -5,9 +5,12 @@
 
 #include <string.h>
 
-#include "train/mot_pass.h"
+#include "common/error.h"
 #include "train/pass_layers.h"
 #include "train/pass_slot.h"
+#include "train/train_data.h"
+
+typedef struct mot_pass mot_pass;
 
 /* One active expert (a lane: 0 = primary). */
 typedef struct {
@@ -94,10 +97,22 @@ static inline void mot_pass_at_node(mot_pass *p, int i, mot_node_kind kind, int 
 }
 
 /* The lane's reverse projector reads the cross-attention (*from_att, the primary when the
- * graph says so) or its own z (SPEC 1.3); an error when it has neither input. */
-mot_status mot_pass_reverse_source(const mot_pass *p, int i, int lane, int *from_att);
-
-/* The backward's ops into p->b (train/pass_backward.c), with the forward's buffers known. */
-void mot_pass_backward_build(mot_pass *p);
+ * graph says so) or its own z (SPEC 1.3); an error when it has neither input. Here, not in a
+ * .c file, because the forward and the backward both ask. */
+static inline mot_status mot_pass_reverse_source(const mot_pass *p, int i, int lane, int *from_att) {
+    const mot_graph_node *n = &p->g->nodes[i];
+    const int *in = mot_graph_node_inputs(n);
+    int att = 0, own = 0;
+    for (int k = 0; k < n->n_inputs; k++) {
+        const mot_graph_node *src = &p->g->nodes[in[k]];
+        att |= mot_pass_is_kind(src, "attention");
+        own |= mot_pass_is_kind(src, "projector") && !src->reverse;
+    }
+    *from_att = lane == 0 && att;
+    if (!*from_att && !own) {
+        return mot_fail(MOT_ERR_UNSUPPORTED, "training: %s: no input on this route", n->id);
+    }
+    return MOT_OK;
+}
 
 #endif

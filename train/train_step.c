@@ -8,6 +8,7 @@
 #include "kernels/cpu/backward.h"
 #include "ops/step_state.h"
 #include "train/mot_pass.h"
+#include "train/pass_backward.h"
 #include "train/pass_slot.h"
 
 void mot_train_hparams_default(mot_train_hparams *h) {

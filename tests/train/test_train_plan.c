@@ -18,6 +18,7 @@
 #include "tests/scheduler/fake_gpu.h"
 #include "tests/scheduler/test_check.h"
 #include "train/mot_pass.h"
+#include "train/pass_backward.h"
 #include "train/train_step.h"
 
 static int failures;
