@@ -25,7 +25,7 @@ static mot_buf grad_of(mot_pass *p, const float *value, size_t count) {
         p->grads = s, p->cap_grads = cap;
     }
     grad_slot *s = &p->grads[p->n_grads++];
-    *s = (grad_slot){value, count, mot_pb_floats(&p->b, count)};
+    *s = (grad_slot){value, mot_pb_floats(&p->b, count)};
     return s->buf;
 }
 

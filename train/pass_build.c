@@ -31,6 +31,10 @@ mot_plan_op *mot_pb_op(mot_pass_build *b, int dir, mot_op_kind kind) {
 }
 
 const mot_weight *mot_pb_weight(mot_pass_build *b, mot_weight w) {
+    for (int i = 0; i < b->n_weights; i++) { /* a tensor's forward and backward ops share one */
+        const mot_weight *c = b->weights[i];
+        if (c->data == w.data && c->dtype == w.dtype && c->rows == w.rows && c->cols == w.cols) return c;
+    }
     if (b->n_weights == b->cap_weights) {
         const int cap = b->cap_weights ? 2 * b->cap_weights : 32;
         mot_weight **ws = realloc(b->weights, (size_t)cap * sizeof *ws);

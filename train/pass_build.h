@@ -33,7 +33,7 @@ static inline mot_buf mot_pb_rows(mot_buf whole, int r0, int n, int width) {
  * NULL (and b->failed) when out of memory. The pointer is valid until the next append. */
 mot_plan_op *mot_pb_op(mot_pass_build *b, int dir, mot_op_kind kind);
 
-/* A stable copy of w for an op's w[] (NULL when out of memory). */
+/* A stable copy of w for an op's w[], one per weight (NULL when out of memory). */
 const mot_weight *mot_pb_weight(mot_pass_build *b, mot_weight w);
 
 /* List `dir` as a new plan (mot_plan_free): RUN every op in order, one stream of work: where

@@ -46,8 +46,7 @@ typedef struct {
  * gradient view's same tensor is uploaded before the backward and read back after it. */
 typedef struct {
     const float *value;
-    size_t count;
-    mot_buf buf;
+    mot_buf buf;           /* as many floats as the tensor has */
 } grad_slot;
 
 /* A leading stack node's state: copied in from the example's prefix (out 0) or out to it. */
