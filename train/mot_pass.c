@@ -37,11 +37,6 @@ static void linear_fwd(mot_pass *p, const mot_train_linear *l, mot_buf x, mot_bu
     op->matmul.x = x, op->matmul.y[0] = y, op->matmul.accumulate = accumulate, op->matmul.scratch = scratch;
 }
 
-static void copy_op(mot_pass *p, int dir, mot_buf src, mot_buf dst) {
-    mot_plan_op *op = mot_pb_op(&p->b, dir, MOT_OP_COPY);
-    if (op) op->copy = (mot_op_copy){src, dst};
-}
-
 /* ---- forward ---- */
 
 /* Which stack nodes keep a tape: those of a lane whose input depends on trained tensors (an
@@ -104,7 +99,7 @@ static void forward_projector(mot_pass *p, int q, int lane) {
     s->h = L->x;
     if (p->tape) { /* later reverse projectors change x; the backward of F reads it as it is now */
         s->h = mot_pb_floats(&p->b, R * L->d);
-        copy_op(p, MOT_PB_FORWARD, L->x, s->h);
+        mot_pb_copy(&p->b, L->x, s->h);
     }
     linear_fwd(p, &iw->fwd[L->expert], L->x, s->z, 0, (mot_buf){0});
     if (iw->norm_w) {
@@ -196,13 +191,13 @@ static void stack_node(mot_pass *p, mot_pass_prefix *c, int i, int lane) {
     const int shared = c && !p->tape_node[i] && leading_stack(p, i);
     if (shared && c->x && c->x[i]) {
         p->snap[p->n_snap] = (prefix_snap){i, mot_pb_floats(&p->b, (size_t)L->R * L->d), 0};
-        copy_op(p, MOT_PB_FORWARD, p->snap[p->n_snap++].buf, L->x);
+        mot_pb_copy(&p->b, p->snap[p->n_snap++].buf, L->x);
         return;
     }
     run_layers(p, lane, n->first_layer, n->last_layer, p->tape_node[i]);
     if (shared) {
         p->snap[p->n_snap] = (prefix_snap){i, mot_pb_floats(&p->b, (size_t)L->R * L->d), 1};
-        copy_op(p, MOT_PB_FORWARD, L->x, p->snap[p->n_snap++].buf);
+        mot_pb_copy(&p->b, L->x, p->snap[p->n_snap++].buf);
     }
 }
 

@@ -35,12 +35,7 @@ static void linear_bwd(mot_pass *p, const mot_train_linear *l, mot_buf x, mot_bu
     const mot_buf dw = grad_of(p, l->w, (size_t)l->out * l->in), db = l->b ? grad_of(p, l->b, l->out) : (mot_buf){0};
     mot_plan_op *op = mot_pb_op(&p->b, MOT_PB_BACKWARD, MOT_OP_MATMUL_BACKWARD_W);
     if (op) op->matmul_backward_w = (mot_op_matmul_backward_w){dy, x, dw, db, R, l->out, l->in};
-    if (!dx.bytes) return;
-    op = mot_pb_op(&p->b, MOT_PB_BACKWARD, MOT_OP_MATMUL_BACKWARD_X);
-    const mot_weight *w = mot_pb_weight(&p->b, mot_train_weight(l));
-    if (!op || !w) return;
-    op->n_w = 1, op->w[0] = w;
-    op->matmul_backward_x = (mot_op_matmul_backward_x){dy, dx, R, accumulate};
+    if (dx.bytes) mot_pb_backward_x(&p->b, dx, dy, mot_pb_weight(&p->b, mot_train_weight(l)), R, accumulate);
 }
 
 static void add_op(mot_pass *p, int dir, mot_buf x, mot_buf y) {

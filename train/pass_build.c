@@ -30,6 +30,18 @@ mot_plan_op *mot_pb_op(mot_pass_build *b, int dir, mot_op_kind kind) {
     return op;
 }
 
+void mot_pb_copy(mot_pass_build *b, mot_buf src, mot_buf dst) {
+    mot_plan_op *op = mot_pb_op(b, MOT_PB_FORWARD, MOT_OP_COPY);
+    if (op) op->copy = (mot_op_copy){src, dst};
+}
+
+void mot_pb_backward_x(mot_pass_build *b, mot_buf dx, mot_buf dy, const mot_weight *w, int n, int accumulate) {
+    mot_plan_op *op = mot_pb_op(b, MOT_PB_BACKWARD, MOT_OP_MATMUL_BACKWARD_X);
+    if (!op || !w) return;
+    op->n_w = 1, op->w[0] = w;
+    op->matmul_backward_x = (mot_op_matmul_backward_x){dy, dx, n, accumulate};
+}
+
 const mot_weight *mot_pb_weight(mot_pass_build *b, mot_weight w) {
     for (int i = 0; i < b->n_weights; i++) { /* a tensor's forward and backward ops share one */
         const mot_weight *c = b->weights[i];

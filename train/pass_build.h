@@ -33,6 +33,12 @@ static inline mot_buf mot_pb_rows(mot_buf whole, int r0, int n, int width) {
  * NULL (and b->failed) when out of memory. The pointer is valid until the next append. */
 mot_plan_op *mot_pb_op(mot_pass_build *b, int dir, mot_op_kind kind);
 
+/* The two ops both the layers (train/pass_layers.c) and the interaction (train/mot_pass.c,
+ * train/pass_backward.c) emit: COPY (dst = src, a forward op), and MATMUL_BACKWARD_X
+ * (dx (+)= dy w). */
+void mot_pb_copy(mot_pass_build *b, mot_buf src, mot_buf dst);
+void mot_pb_backward_x(mot_pass_build *b, mot_buf dx, mot_buf dy, const mot_weight *w, int n, int accumulate);
+
 /* A stable copy of w for an op's w[], one per weight (NULL when out of memory). */
 const mot_weight *mot_pb_weight(mot_pass_build *b, mot_weight w);
 

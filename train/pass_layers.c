@@ -41,11 +41,6 @@ static void matmul(mot_pass_build *b, mot_buf x, int n, const mot_weight *const 
     for (int j = 0; j < n; j++) op->w[j] = w[j], op->matmul.y[j] = y[j];
 }
 
-static void copy(mot_pass_build *b, mot_buf src, mot_buf dst) {
-    mot_plan_op *op = mot_pb_op(b, MOT_PB_FORWARD, MOT_OP_COPY);
-    if (op) op->copy = (mot_op_copy){src, dst};
-}
-
 void mot_pb_layer_forward(mot_pass_build *b, const mot_expert *ex, int l, mot_buf x, int R, const mot_pb_scratch *s,
                           mot_pb_tape *tape) {
     const mot_config *c = &ex->cfg;
@@ -58,7 +53,7 @@ void mot_pb_layer_forward(mot_pass_build *b, const mot_expert *ex, int l, mot_bu
         t.k = mot_pb_floats(b, (size_t)R * kvd), t.v = mot_pb_floats(b, (size_t)R * kvd);
         t.gate = mot_pb_floats(b, (size_t)R * f), t.up = mot_pb_floats(b, (size_t)R * f);
         *tape = t;
-        copy(b, x, t.x_in);
+        mot_pb_copy(b, x, t.x_in);
     }
     const mot_buf q = tape ? t.q : s->q, kc = tape ? t.k : s->kc, vc = tape ? t.v : s->vc, att = tape ? t.att : s->att;
     const mot_buf gate = tape ? t.gate : s->gate, up = tape ? t.up : s->up;
@@ -75,25 +70,18 @@ void mot_pb_layer_forward(mot_pass_build *b, const mot_expert *ex, int l, mot_bu
     if (op) op->attention = (mot_op_attention){q, att, kv, c->sliding_window, 1.0f / sqrtf((float)hd)};
     const mot_weight *wo = &w->wo;
     matmul(b, att, 1, &wo, &x, 1, s->tmp);
-    if (tape) copy(b, x, t.x_mid);
+    if (tape) mot_pb_copy(b, x, t.x_mid);
     /* feed-forward: SwiGLU out of place when the tape keeps gate and up */
     rmsnorm(b, x, s->xn, w->ffn_norm, c);
     const mot_weight *gu[2] = {&w->w_gate, &w->w_up};
     const mot_buf gu_out[2] = {gate, up};
     matmul(b, s->xn, 2, gu, gu_out, 0, (mot_buf){0});
     mot_buf h = gate;
-    if (tape) copy(b, gate, h = s->h);
+    if (tape) mot_pb_copy(b, gate, h = s->h);
     op = mot_pb_op(b, MOT_PB_FORWARD, MOT_OP_SWIGLU);
     if (op) op->swiglu = (mot_op_swiglu){h, up, f};
     const mot_weight *wd = &w->w_down;
     matmul(b, h, 1, &wd, &x, 1, s->tmp);
-}
-
-static void backward_x(mot_pass_build *b, mot_buf dx, mot_buf dy, const mot_weight *w, int n, int accumulate) {
-    mot_plan_op *op = mot_pb_op(b, MOT_PB_BACKWARD, MOT_OP_MATMUL_BACKWARD_X);
-    if (!op) return;
-    op->n_w = 1, op->w[0] = w;
-    op->matmul_backward_x = (mot_op_matmul_backward_x){dy, dx, n, accumulate};
 }
 
 static void rmsnorm_backward(mot_pass_build *b, mot_buf dx, mot_buf dy, mot_buf x, const float *w, int n,
@@ -108,14 +96,14 @@ void mot_pb_layer_backward(mot_pass_build *b, const mot_expert *ex, int l, mot_b
     const mot_layer_weights *w = &ex->layers[l];
     const int hd = c->head_dim;
     /* x_out = x_mid + down(swiglu(gate, up)): dx_mid = dx_out + d(ffn branch) */
-    backward_x(b, s->dh, dx, &w->w_down, R, 0);
+    mot_pb_backward_x(b, s->dh, dx, &w->w_down, R, 0);
     mot_plan_op *op = mot_pb_op(b, MOT_PB_BACKWARD, MOT_OP_SWIGLU_BACKWARD);
     if (op) op->swiglu_backward = (mot_op_swiglu_backward){s->dh, t->gate, t->up, s->dg, s->du, R, c->ffn};
-    backward_x(b, s->dxn, s->dg, &w->w_gate, R, 0);
-    backward_x(b, s->dxn, s->du, &w->w_up, R, 1);
+    mot_pb_backward_x(b, s->dxn, s->dg, &w->w_gate, R, 0);
+    mot_pb_backward_x(b, s->dxn, s->du, &w->w_up, R, 1);
     rmsnorm_backward(b, dx, s->dxn, t->x_mid, w->ffn_norm, R, c);
     /* x_mid = x_in + o(attention(rope(q), rope(k), v)) */
-    backward_x(b, s->datt, dx, &w->wo, R, 0);
+    mot_pb_backward_x(b, s->datt, dx, &w->wo, R, 0);
     op = mot_pb_op(b, MOT_PB_BACKWARD, MOT_OP_ATTENTION_BACKWARD);
     if (op) {
         op->attention_backward = (mot_op_attention_backward){
@@ -124,9 +112,9 @@ void mot_pb_layer_backward(mot_pass_build *b, const mot_expert *ex, int l, mot_b
     }
     op = mot_pb_op(b, MOT_PB_BACKWARD, MOT_OP_ROPE_BACKWARD);
     if (op) op->rope_backward = (mot_op_rope_backward){s->dq, s->dk, R, c->n_heads, c->n_kv_heads, hd, 0, ex->inv_freq};
-    backward_x(b, s->dxn, s->dq, &w->wq, R, 0);
-    backward_x(b, s->dxn, s->dk, &w->wk, R, 1);
-    backward_x(b, s->dxn, s->dv, &w->wv, R, 1);
+    mot_pb_backward_x(b, s->dxn, s->dq, &w->wq, R, 0);
+    mot_pb_backward_x(b, s->dxn, s->dk, &w->wk, R, 1);
+    mot_pb_backward_x(b, s->dxn, s->dv, &w->wv, R, 1);
     rmsnorm_backward(b, dx, s->dxn, t->x_in, w->attn_norm, R, c);
 }
 
@@ -138,6 +126,6 @@ void mot_pb_head_forward(mot_pass_build *b, const mot_expert *ex, mot_buf x, mot
 
 void mot_pb_head_backward(mot_pass_build *b, const mot_expert *ex, mot_buf x, int T, mot_buf dlogits, mot_buf dy,
                           mot_buf dx) {
-    backward_x(b, dy, dlogits, &ex->lm_head, T, 0);
+    mot_pb_backward_x(b, dy, dlogits, &ex->lm_head, T, 0);
     rmsnorm_backward(b, dx, dy, x, ex->final_norm, T, &ex->cfg);
 }
