@@ -10,6 +10,7 @@
 #include "ops/ops.h"
 
 #define F(b) ((float *)(arena + (b).off))
+#define F_OR_NULL(b) ((b).bytes ? F(b) : NULL) /* an optional buffer (bytes 0: absent) */
 
 static mot_step_state *step_of(char *arena) { return (mot_step_state *)arena; }
 
@@ -204,7 +205,7 @@ static void cpu_run_matmul_backward_x(const mot_plan_op *op, char *arena, mot_sa
 
 static void cpu_run_matmul_backward_w(const mot_plan_op *op, char *arena, mot_sampler *samplers) {
     const mot_op_matmul_backward_w *m = &op->matmul_backward_w;
-    mot_cpu_matmul_backward_w(F(m->dw), m->db.bytes ? F(m->db) : NULL, F(m->dy), F(m->x), m->n, m->rows, m->cols);
+    mot_cpu_matmul_backward_w(F(m->dw), F_OR_NULL(m->db), F(m->dy), F(m->x), m->n, m->rows, m->cols);
 }
 
 static void cpu_run_rmsnorm_backward(const mot_plan_op *op, char *arena, mot_sampler *samplers) {
@@ -214,7 +215,7 @@ static void cpu_run_rmsnorm_backward(const mot_plan_op *op, char *arena, mot_sam
 
 static void cpu_run_layernorm_backward(const mot_plan_op *op, char *arena, mot_sampler *samplers) {
     const mot_op_layernorm_backward *l = &op->layernorm_backward;
-    mot_cpu_layernorm_backward(F(l->dx), l->dw.bytes ? F(l->dw) : NULL, l->db.bytes ? F(l->db) : NULL, F(l->dy),
+    mot_cpu_layernorm_backward(F(l->dx), F_OR_NULL(l->dw), F_OR_NULL(l->db), F(l->dy),
                                F(l->x), l->weight, l->n, l->d, l->eps);
 }
 
@@ -225,7 +226,7 @@ static void cpu_run_swiglu_backward(const mot_plan_op *op, char *arena, mot_samp
 
 static void cpu_run_rope_backward(const mot_plan_op *op, char *arena, mot_sampler *samplers) {
     const mot_op_rope_backward *r = &op->rope_backward;
-    mot_cpu_rope_backward(r->dq.bytes ? F(r->dq) : NULL, r->dk.bytes ? F(r->dk) : NULL, r->n, r->n_heads, r->n_kv,
+    mot_cpu_rope_backward(F_OR_NULL(r->dq), F_OR_NULL(r->dk), r->n, r->n_heads, r->n_kv,
                           r->hd, r->pos0, r->inv_freq);
 }
 
@@ -261,7 +262,7 @@ static void cpu_run_dropout(const mot_plan_op *op, char *arena, mot_sampler *sam
 
 static void cpu_run_cross_entropy(const mot_plan_op *op, char *arena, mot_sampler *samplers) {
     const mot_op_cross_entropy *c = &op->cross_entropy;
-    const double loss = mot_cpu_cross_entropy(c->dlogits.bytes ? F(c->dlogits) : NULL, F(c->logits),
+    const double loss = mot_cpu_cross_entropy(F_OR_NULL(c->dlogits), F(c->logits),
                                               (const int32_t *)(arena + c->targets.off), c->n, c->vocab, c->scale);
 #pragma omp single
     memcpy(arena + c->loss.off, &loss, sizeof loss); /* every thread has the same sum */
