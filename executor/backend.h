@@ -39,6 +39,12 @@ struct mot_backend {
     /* Host memory open uploaded (a weight, the source's extra) has changed: copy it again.
      * NULL where the backend reads host memory itself (the CPU). */
     mot_status (*update)(mot_backend *b, const void *host, size_t bytes);
+    /* Before open: use the weights `owner` (a backend of the same kind, opened) uploaded, the
+     * same device memory, instead of uploading them again; open uploads only what owner lacks,
+     * and update writes where the copy is. Either may be destroyed first. No pass of either may
+     * be in flight during the other's update (execute returns complete). NULL where the
+     * backend reads host memory itself (the CPU). */
+    mot_status (*share_weights)(mot_backend *b, mot_backend *owner);
     mot_status (*write)(mot_backend *b, mot_buf dst, const void *src); /* host -> arena */
     mot_status (*read)(mot_backend *b, mot_buf src, void *dst);        /* arena -> host */
     /* One pass; complete on return. */

@@ -28,6 +28,17 @@ typedef struct {
     size_t bytes, off; /* off: in the weights' one device block */
 } dev_copy;
 
+/* Uploaded weights: the host ranges and the one device block that holds them. Counted
+ * references: a backend that shares another's (share_weights) holds one, so either may be
+ * destroyed first. */
+typedef struct {
+    int refs;
+    dev_copy *copies;
+    int n, cap;
+    char *block;  /* copies[i].dev point into it */
+    size_t bytes; /* the block's size (each copy 256-byte aligned) */
+} dev_weights;
+
 typedef struct {
     mot_plan_key key;
     uint64_t plan_id;         /* the plan it was bound from (a recompiled plan is a new id) */
@@ -62,10 +73,8 @@ typedef struct {
     int n_lanes;
     char *arena;
     size_t arena_bytes;
-    dev_copy *copies;
-    int n_copies, cap_copies;
-    char *weights;      /* one device block holding every weight (copies[i].dev point into it) */
-    size_t weights_bytes;
+    dev_weights *own;    /* what this backend uploaded */
+    dev_weights *shared; /* another backend's, used where own lacks a weight (NULL: none) */
     mot_sampler *samplers;
     const mot_plan_source *src;
     const mot_arena_layout *layout;
@@ -96,48 +105,67 @@ static mot_status api_fail(const char *what) {
  * tensor), then copies them in order with a progress line (common/progress.h). */
 #define WEIGHT_ALIGN 256
 
-/* The device address of host address `host`: a copy's start, or inside one (the training
- * plans' ops point into the trainable values, copied whole as the source's `extra`). */
-static void *find_copy(const cuda_backend *c, const void *host) {
-    for (int i = 0; i < c->n_copies; i++) {
-        if (c->copies[i].host == host) {
-            return c->copies[i].dev;
-        }
-    }
-    for (int i = 0; i < c->n_copies; i++) {
-        const char *h = c->copies[i].host;
-        if (c->copies[i].dev && (const char *)host > h && (const char *)host < h + c->copies[i].bytes) {
-            return (char *)c->copies[i].dev + ((const char *)host - h);
+/* The device address of host address `host` in w: a copy's start (inside = 0) or inside one
+ * (inside = 1: the training plans' ops point into the trainable values, copied whole as the
+ * source's `extra`); NULL when w has none. */
+static void *copy_in(const dev_weights *w, const void *host, int inside) {
+    for (int i = 0; w && i < w->n; i++) {
+        const dev_copy *d = &w->copies[i];
+        const char *h = d->host;
+        if (!d->dev) continue;
+        if (inside ? (const char *)host > h && (const char *)host < h + d->bytes : d->host == host) {
+            return (char *)d->dev + ((const char *)host - h);
         }
     }
     return NULL;
 }
 
-static int listed(const cuda_backend *c, const void *host) {
-    for (int i = 0; i < c->n_copies; i++) {
-        if (c->copies[i].host == host) {
+static void *find_copy(const cuda_backend *c, const void *host) {
+    void *d = copy_in(c->own, host, 0);
+    if (!d) d = copy_in(c->shared, host, 0);
+    if (!d) d = copy_in(c->own, host, 1);
+    if (!d) d = copy_in(c->shared, host, 1);
+    return d;
+}
+
+static int listed_in(const dev_weights *w, const void *host) {
+    for (int i = 0; w && i < w->n; i++) {
+        if (w->copies[i].host == host) {
             return 1;
         }
     }
     return 0;
 }
 
-/* Lists a weight (once per host address: tied embeddings are one). */
+/* Lists a weight (once per host address: tied embeddings are one; none that the shared
+ * weights hold). */
 static mot_status upload(cuda_backend *c, const void *host, size_t bytes) {
-    if (!host || listed(c, host)) {
+    dev_weights *w = c->own;
+    if (!host || listed_in(w, host) || listed_in(c->shared, host)) {
         return MOT_OK;
     }
-    if (c->n_copies == c->cap_copies) {
-        int cap = c->cap_copies ? 2 * c->cap_copies : 256;
-        dev_copy *p = realloc(c->copies, (size_t)cap * sizeof *p);
+    if (w->n == w->cap) {
+        int cap = w->cap ? 2 * w->cap : 256;
+        dev_copy *p = realloc(w->copies, (size_t)cap * sizeof *p);
         if (!p) {
             return mot_fail(MOT_ERR_NOMEM, "cuda backend: out of host memory");
         }
-        c->copies = p, c->cap_copies = cap;
+        w->copies = p, w->cap = cap;
     }
-    c->copies[c->n_copies++] = (dev_copy){host, NULL, bytes, c->weights_bytes};
-    c->weights_bytes += (bytes + WEIGHT_ALIGN - 1) & ~(size_t)(WEIGHT_ALIGN - 1);
+    w->copies[w->n++] = (dev_copy){host, NULL, bytes, w->bytes};
+    w->bytes += (bytes + WEIGHT_ALIGN - 1) & ~(size_t)(WEIGHT_ALIGN - 1);
     return MOT_OK;
+}
+
+/* Drops a reference; the last frees the block (device memory belongs to the process: any
+ * context of the same table frees it). */
+static void weights_release(cuda_backend *c, dev_weights *w) {
+    if (!w || --w->refs > 0) {
+        return;
+    }
+    if (w->block) c->api.free(c->api.ctx, w->block);
+    free(w->copies);
+    free(w);
 }
 
 /* Every dtype as stored: ggml's quantized weights as their raw blocks, rows of
@@ -252,23 +280,24 @@ static size_t dequant_tile_bytes(const mot_plan_source *src, int lane, int fast)
 
 /* The listed weights into one device block, in order, with progress. */
 static mot_status upload_all(cuda_backend *c) {
-    if (c->n_copies == 0) {
+    dev_weights *w = c->own;
+    if (w->n == 0) {
         return MOT_OK;
     }
-    if (c->api.alloc(c->api.ctx, c->weights_bytes, (void **)&c->weights) != 0) {
+    if (c->api.alloc(c->api.ctx, w->bytes, (void **)&w->block) != 0) {
         char what[96];
-        snprintf(what, sizeof what, "allocating %.2f GB for the weights", (double)c->weights_bytes / 1e9);
+        snprintf(what, sizeof what, "allocating %.2f GB for the weights", (double)w->bytes / 1e9);
         return api_fail(what);
     }
     size_t total = 0, done = 0;
-    for (int i = 0; i < c->n_copies; i++) {
-        total += c->copies[i].bytes;
+    for (int i = 0; i < w->n; i++) {
+        total += w->copies[i].bytes;
     }
     mot_progress progress;
     mot_progress_begin(&progress, "uploaded", "the weights to the GPU", total);
-    for (int i = 0; i < c->n_copies; i++) {
-        dev_copy *d = &c->copies[i];
-        d->dev = c->weights + d->off;
+    for (int i = 0; i < w->n; i++) {
+        dev_copy *d = &w->copies[i];
+        d->dev = w->block + d->off;
         if (c->api.copy_h2d(c->api.ctx, d->dev, d->host, d->bytes, c->origin) != 0) {
             mot_progress_end(&progress);
             return api_fail("uploading weights");
@@ -340,22 +369,42 @@ static mot_status cuda_open(mot_backend *b, const mot_plan_source *src, const mo
     return upload_all(c);
 }
 
+/* update (backend.h): into this backend's copy or the shared one, whichever holds it (the
+ * shared owner's passes have completed: execute returns when they have). */
 static mot_status cuda_update(mot_backend *b, const void *host, size_t bytes) {
     cuda_backend *c = (cuda_backend *)b;
     for (int i = 0; i < c->n_lanes; i++) { /* nothing may still read the old values */
         API(c->api.stream_synchronize(c->api.ctx, c->streams[i]), "copying changed weights to the device");
     }
-    for (int i = 0; i < c->n_copies; i++) {
-        const dev_copy *d = &c->copies[i];
-        const char *h = d->host;
-        if ((const char *)host >= h && (const char *)host + bytes <= h + d->bytes && d->dev) {
-            API(c->api.copy_h2d(c->api.ctx, (char *)d->dev + ((const char *)host - h), host, bytes, c->origin),
-                "copying changed weights to the device");
-            API(c->api.stream_synchronize(c->api.ctx, c->origin), "copying changed weights to the device");
-            return MOT_OK;
+    const dev_weights *sets[2] = {c->own, c->shared};
+    for (int s = 0; s < 2; s++) {
+        for (int i = 0; sets[s] && i < sets[s]->n; i++) {
+            const dev_copy *d = &sets[s]->copies[i];
+            const char *h = d->host;
+            if ((const char *)host >= h && (const char *)host + bytes <= h + d->bytes && d->dev) {
+                API(c->api.copy_h2d(c->api.ctx, (char *)d->dev + ((const char *)host - h), host, bytes, c->origin),
+                    "copying changed weights to the device");
+                API(c->api.stream_synchronize(c->api.ctx, c->origin), "copying changed weights to the device");
+                return MOT_OK;
+            }
         }
     }
     return mot_fail(MOT_ERR_INTERNAL, "cuda backend: update of %zu bytes that were never uploaded", bytes);
+}
+
+/* share_weights (backend.h): before open, take a reference to owner's uploads. */
+static mot_status cuda_share_weights(mot_backend *b, mot_backend *owner) {
+    cuda_backend *c = (cuda_backend *)b, *o = (cuda_backend *)owner;
+    if (c->arena) {
+        return mot_fail(MOT_ERR_INTERNAL, "cuda backend: weights shared after opening");
+    }
+    if (owner->share_weights != cuda_share_weights || o->api.alloc != c->api.alloc || o->api.free != c->api.free) {
+        return mot_fail(MOT_ERR_INTERNAL, "cuda backend: weights shared with a backend of another kind");
+    }
+    weights_release(c, c->shared);
+    c->shared = o->own;
+    c->shared->refs++;
+    return MOT_OK;
 }
 
 static mot_status cuda_write(mot_backend *b, mot_buf dst, const void *src) {
@@ -707,8 +756,8 @@ static void cuda_destroy(mot_backend *b) {
     free(c->graphs);
     for (int i = 0; i < c->n_events; i++) c->api.event_destroy(ctx, c->events[i]);
     free(c->events);
-    if (c->weights) c->api.free(ctx, c->weights);
-    free(c->copies);
+    weights_release(c, c->own);
+    weights_release(c, c->shared);
     if (c->arena) c->api.free(ctx, c->arena);
     for (int i = 0; i < c->n_lanes; i++) {
         if (c->join_events[i]) c->api.event_destroy(ctx, c->join_events[i]);
@@ -723,14 +772,16 @@ static void cuda_destroy(mot_backend *b) {
 mot_status mot_backend_cuda_with_api(const mot_backend_options *o, const mot_gpu_api *api, mot_backend **out) {
     cuda_backend *c = calloc(1, sizeof *c);
     const int cap = o->graph_cache > 0 ? o->graph_cache : 8;
-    if (!c || !(c->graphs = calloc((size_t)cap, sizeof *c->graphs))) {
+    if (!c || !(c->graphs = calloc((size_t)cap, sizeof *c->graphs)) || !(c->own = calloc(1, sizeof *c->own))) {
+        if (c) free(c->graphs);
         free(c);
         return mot_fail(MOT_ERR_NOMEM, "cuda backend: out of host memory");
     }
     c->opt = *o;
     c->api = *api;
-    c->base = (mot_backend){.name = "cuda", .open = cuda_open, .update = cuda_update, .write = cuda_write, .read = cuda_read,
-                            .execute = cuda_execute, .destroy = cuda_destroy};
+    c->own->refs = 1;
+    c->base = (mot_backend){.name = "cuda", .open = cuda_open, .update = cuda_update, .share_weights = cuda_share_weights,
+                            .write = cuda_write, .read = cuda_read, .execute = cuda_execute, .destroy = cuda_destroy};
     *out = &c->base;
     return MOT_OK;
 }

@@ -15,7 +15,7 @@
 static mot_status pass_nll(const mot_trainer *t, const mot_train_example *e, const int *active, int k, int alone,
                            double *nll) {
     mot_pass *p = NULL;
-    mot_pass_opts o = {.k = k, .active = active, .alone = alone, .slot = t->slot[0]};
+    mot_pass_opts o = {.k = k, .active = active, .alone = alone, .slot = t->slot};
     MOT_TRY(mot_pass_forward(t->m, &t->w, e, &o, &p));
     *nll = mot_cpu_cross_entropy(NULL, mot_pass_logits(p), mot_pass_targets(p), mot_pass_rows(p), mot_pass_vocab(p),
                                  1.0f);

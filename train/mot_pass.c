@@ -295,7 +295,9 @@ static mot_status ready_backend(mot_pass *p) {
         const lane_state *L = &p->lane[k < p->K ? k : 0];
         ex[k] = L->ex, expert[k] = L->expert, rows[k] = k < p->K ? L->R : p->T;
     }
-    return mot_pass_slot_ready(p->slot, p->K + 1, ex, expert, rows, p->b.bytes, &p->be);
+    MOT_TRY(mot_pass_slot_ready(p->slot, p->seat, p->K + 1, ex, expert, rows, p->b.bytes, &p->be));
+    p->epoch = mot_pass_slot_epoch(p->slot);
+    return MOT_OK;
 }
 
 static mot_status run_forward(mot_pass *p, mot_pass_prefix *c) {
@@ -359,7 +361,7 @@ mot_status mot_pass_forward(const mot_model *m, const mot_train_view *w, const m
     if (!p) return mot_fail(MOT_ERR_NOMEM, "training: out of memory");
     p->m = m, p->w = w, p->g = &m->graph, p->K = o->k, p->alone = o->alone, p->tape = o->tape && !o->alone;
     p->Q = m->pipe->interaction.stacks, p->ds = m->pipe->interaction.shared_dim, p->H = m->pipe->interaction.heads;
-    p->dropout = o->dropout, p->slot = o->slot;
+    p->dropout = o->dropout, p->slot = o->slot, p->seat = o->seat;
     p->lane = calloc((size_t)p->K, sizeof *p->lane);
     p->proj = calloc((size_t)p->Q * p->K + 1, sizeof *p->proj);
     p->att = calloc((size_t)p->Q + 1, sizeof *p->att);
@@ -380,7 +382,7 @@ mot_status mot_pass_forward(const mot_model *m, const mot_train_view *w, const m
     if (st == MOT_OK) st = build(p, e, o);
     if (st == MOT_OK && p->b.failed) st = mot_fail(MOT_ERR_NOMEM, "training: out of memory building the pass");
     if (st == MOT_OK && !p->slot) {
-        st = mot_pass_slot_create_k(m, w, o->backend, NULL, p->K, &p->slot);
+        st = mot_pass_slot_create(m, w, o->backend, NULL, p->K, &p->slot);
         p->own_slot = st == MOT_OK;
     }
     if (st == MOT_OK) st = mot_pb_plan(&p->b, MOT_PB_FORWARD, p->K + 1, &p->plan[MOT_PB_FORWARD]);

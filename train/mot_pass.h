@@ -40,6 +40,7 @@ typedef struct {
     mot_pass_prefix *prefix; /* NULL, or the example's shared leading-stack states (read and filled) */
     struct mot_pass_slot *slot; /* where it runs (train/pass_slot.h), kept across passes; NULL: */
     mot_backend_kind backend;   /* a backend of this kind for this pass alone (CUDA, or else the CPU) */
+    int seat;                   /* the slot's seat: a different one for each pass alive at once */
 } mot_pass_opts;
 
 /* Runs the pass. The primary's logits for its completion tokens are then

@@ -210,6 +210,9 @@ static float *in_view(const mot_train_view *w, const mot_train_view *g, const fl
 }
 
 mot_status mot_pass_backward(mot_pass *p, const float *dlogits, const mot_train_view *g, float *dgate) {
+    if (p->be && mot_pass_slot_epoch(p->slot) != p->epoch) {
+        return mot_fail(MOT_ERR_INTERNAL, "training: the pass's backend was dropped after an error in another pass");
+    }
     if (p->alone || !p->plan[MOT_PB_BACKWARD] || !p->be) {
         return mot_fail(MOT_ERR_INTERNAL, "training: a backward needs a pass run with a tape");
     }

@@ -81,7 +81,9 @@ struct mot_pass {
     mot_plan *plan[2];
     mot_pass_slot *slot; /* where it runs: the caller's, or its own (own_slot) */
     int own_slot;
-    mot_backend *be;     /* the slot's */
+    int seat;            /* the slot's seat it runs in */
+    mot_backend *be;     /* that seat's */
+    uint64_t epoch;      /* the slot's epoch when be was handed out (a later drop voids be) */
     mot_buf *zeros;      /* what the backward accumulates into from zero (the arena is reused) */
     int n_zeros, cap_zeros;
 };

@@ -102,7 +102,7 @@ mot_status mot_train_eval_loss(const mot_trainer *t, const mot_train_data *d, do
         if (st != MOT_OK) break;
         mot_train_top_k(s, M, K, active);
         mot_pass *p = NULL;
-        mot_pass_opts o = {.k = K, .active = active, .slot = t->slot[0]};
+        mot_pass_opts o = {.k = K, .active = active, .slot = t->slot};
         st = mot_pass_forward(t->m, &t->w, &d->ex[i], &o, &p);
         if (st == MOT_OK) {
             nll += mot_cpu_cross_entropy(NULL, mot_pass_logits(p), mot_pass_targets(p), mot_pass_rows(p),
@@ -224,6 +224,7 @@ static mot_status train_loop(run_state *r, const mot_train_run_opts *o, const ch
     mot_train_state s = {.step = 0, .seed = o->seed, .batch = B, .examples = N};
     if (o->resume_path) {
         MOT_TRY(mot_checkpoint_read(o->resume_path, &r->lay, r->t.values, r->mom1, r->mom2, &s));
+        mot_trainer_values_changed(&r->t);
         MOT_TRY(check_resume(o->resume_path, &s, o, N));
         if (s.seed != o->seed) {
             fprintf(stderr, "resume: using the checkpoint's seed %llu\n", (unsigned long long)s.seed);
@@ -278,6 +279,7 @@ static mot_status train_loop(run_state *r, const mot_train_run_opts *o, const ch
             break;
         }
         mot_adamw_step(&opt, &r->lay, s.step, r->t.values, r->t.grad, r->mom1, r->mom2);
+        mot_trainer_values_changed(&r->t);
         tokens += L.tokens_all;
         const double el = mot_now() - t0, per_step = el / (double)(s.step + 1 - first);
         char eta[32];

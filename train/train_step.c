@@ -34,17 +34,16 @@ mot_status mot_trainer_init(mot_trainer *t, const mot_model *m, const mot_train_
 }
 
 mot_status mot_trainer_set_backend(mot_trainer *t, mot_backend_kind kind, const struct mot_gpu_api *api) {
-    for (int i = 0; i < 2; i++) {
-        mot_pass_slot_free(t->slot[i]);
-        t->slot[i] = NULL;
-    }
+    mot_pass_slot_free(t->slot);
+    t->slot = NULL;
     t->backend = kind;
-    for (int i = 0; i < 2; i++) MOT_TRY(mot_pass_slot_create(t->m, &t->w, kind, api, &t->slot[i]));
-    return MOT_OK;
+    return mot_pass_slot_create(t->m, &t->w, kind, api, 0, &t->slot);
 }
 
+void mot_trainer_values_changed(mot_trainer *t) { mot_pass_slot_values_changed(t->slot); }
+
 void mot_trainer_free(mot_trainer *t) {
-    for (int i = 0; i < 2; i++) mot_pass_slot_free(t->slot[i]);
+    mot_pass_slot_free(t->slot);
     mot_train_view_free(&t->w);
     mot_train_view_free(&t->g);
     free(t->values), free(t->grad);
@@ -215,7 +214,7 @@ static mot_status example_passes(const mot_trainer *t, const mot_train_example *
     float gate[MOT_MAX_LANES];
     for (int k = 0; k < K; k++) gate[k] = 1.0f; /* 1 + pi - stopgrad(pi): value 1 */
     mot_pass_prefix prefix = {0}; /* the experts' layers before their first interaction, run once */
-    mot_pass_opts o0 = {.k = K, .active = er->set0, .gate = gate, .tape = 1, .dropout = h->dropout, .slot = t->slot[0],
+    mot_pass_opts o0 = {.k = K, .active = er->set0, .gate = gate, .tape = 1, .dropout = h->dropout, .slot = t->slot,
                         .dropout_seed = seed, .prefix = &prefix};
     mot_pass *p0 = NULL, *p1 = NULL;
     float *d0 = NULL, *d1 = NULL;
@@ -236,7 +235,7 @@ static mot_status example_passes(const mot_trainer *t, const mot_train_example *
     if (st == MOT_OK && same_primary) {
         mot_pass_opts o1 = o0;
         o1.active = er->set1, o1.dropout_seed = seed ^ 0x5851f42d4c957f2dull, o1.tape = h->l_con != 0;
-        o1.slot = t->slot[1];
+        o1.seat = 1;
         st = mot_pass_forward(t->m, &t->w, e, &o1, &p1);
         if (st == MOT_OK) {
             d1 = calloc((size_t)rows * V + 1, sizeof *d1);

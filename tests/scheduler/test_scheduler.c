@@ -512,9 +512,10 @@ static void compare_graphs(const fake_graph *a, const fake_graph *b) {
     CHECK(a->n_nodes == b->n_nodes, "captures at t and t+37 differ in size (%d vs %d)", a->n_nodes, b->n_nodes);
 }
 
-/* An engine on the fake with a CUDA backend made from bo (prompts of 5 tokens). */
-static void fake_engine(const mot_model *m, const mot_route *r, mot_gpu_api *api, const mot_backend_options *bo,
-                        mot_engine *e) {
+/* An engine on the fake with a CUDA backend made from bo (prompts of 5 tokens), using the
+ * weights `lender` uploaded when not NULL. */
+static void fake_engine_sharing(const mot_model *m, const mot_route *r, mot_gpu_api *api, const mot_backend_options *bo,
+                                mot_backend *lender, mot_engine *e) {
     mot_plan_source src;
     MUST(mot_plan_source_from_route(m, r, 0, &src));
     for (int i = 0; i < src.n_lanes; i++) src.ctx[i] = 128, src.max_rows[i] = 5;
@@ -527,7 +528,13 @@ static void fake_engine(const mot_model *m, const mot_route *r, mot_gpu_api *api
     mot_sampler_params sp = {0};
     for (int i = 0; i < src.n_lanes; i++) MUST(mot_sampler_init(&e->samplers[i], &sp, (uint64_t)i, src.ex[i]->cfg.vocab));
     MUST(mot_backend_cuda_with_api(bo, api, &e->backend));
+    if (lender) MUST(e->backend->share_weights(e->backend, lender));
     MUST(e->backend->open(e->backend, &e->src, &e->layout, e->samplers));
+}
+
+static void fake_engine(const mot_model *m, const mot_route *r, mot_gpu_api *api, const mot_backend_options *bo,
+                        mot_engine *e) {
+    fake_engine_sharing(m, r, api, bo, NULL, e);
 }
 
 static void run_prompts(mot_engine *e) {
@@ -662,6 +669,43 @@ static void test_cuda_quant_upload(const mot_model *m, const mot_route *r) {
     fake_gpu_destroy(f);
     *w = saved;
     free(blocks);
+}
+
+/* A backend that shares another's weights (training's second seat, train/pass_slot.h)
+ * uploads none of them, and runs after the lender is gone (the block is freed by the last of
+ * the two: under ASan, the CI's sanitizer pass, a use after free or a leak fails it). */
+static void test_cuda_shared_weights(const mot_model *m, const mot_route *r) {
+    fake_gpu *f = fake_gpu_create();
+    mot_gpu_api api = fake_gpu_api(f);
+    mot_backend_options bo = {.kind = MOT_BACKEND_CUDA, .graphs = 1, .graph_cache = 4};
+    mot_engine a, b;
+    fake_engine(m, r, &api, &bo, &a);
+    const mot_weight *wq = &a.src.ex[0]->layers[0].wq;
+    const size_t once = fake_gpu_uploaded_bytes(f, wq->data);
+    fake_engine_sharing(m, r, &api, &bo, a.backend, &b);
+    CHECK(once > 0 && fake_gpu_uploaded_bytes(f, wq->data) == once,
+          "shared weights: lane 0's q weight uploaded %zu bytes with the second backend, %zu before",
+          fake_gpu_uploaded_bytes(f, wq->data), once);
+    CHECK(mot_cuda_backend_stats_of(b.backend)->weight_bytes == 0, "shared weights: the borrower uploaded %zu bytes",
+          mot_cuda_backend_stats_of(b.backend)->weight_bytes);
+    mot_engine_close(&a);
+    run_prompts(&b);
+    MUST(mot_engine_decode(&b));
+    MUST(mot_engine_decode(&b));
+    CHECK(fake_gpu_errors(f) == 0, "shared weights: nothing rejected (%s)", fake_gpu_last_error(f));
+    mot_engine_close(&b);
+    mot_engine e;
+    fake_engine(m, r, &api, &bo, &e);
+    mot_backend *cpu = NULL;
+    MUST(mot_backend_cpu_create(&(mot_backend_options){.kind = MOT_BACKEND_CPU}, &cpu));
+    mot_backend *fresh = NULL;
+    MUST(mot_backend_cuda_with_api(&bo, &api, &fresh));
+    CHECK(fresh->share_weights(fresh, cpu) != MOT_OK, "shared weights: a CPU backend's refused");
+    CHECK(e.backend->share_weights(e.backend, e.backend) != MOT_OK,
+          "shared weights: refused after opening");
+    fresh->destroy(fresh), cpu->destroy(cpu);
+    mot_engine_close(&e);
+    fake_gpu_destroy(f);
 }
 
 /* precision (SPEC 1.7) reaches every lane's lane_create, with the scratch that precision's
@@ -837,6 +881,7 @@ int main(int argc, char **argv) {
     test_cpu_lanes(m, &r);
     test_cuda_executor(m, &r);
     test_cuda_quant_upload(m, &r);
+    test_cuda_shared_weights(m, &r);
     test_cuda_precision(m, &r);
     test_cuda_trace(m, &r, 1);
     test_cuda_trace(m, &r, 0);

@@ -7,7 +7,10 @@
  *   - in the launches of each pass (the fake's eager graph), every pair of ops that touch the
  *     same arena bytes, one writing, is ordered by a path of stream order and event waits, and
  *     each op runs on its lane's stream (the head on lane K);
- *   - the CPU run gives finite logits and a non-zero gradient to the tensors it reaches.
+ *   - the CPU run gives finite logits and a non-zero gradient to the tensors it reaches;
+ *   - the pool's experts are uploaded once and the trainable values once a change, across a
+ *     pass that grows the arena, one that reuses it, and batches whose two passes run in the
+ *     slot's two seats at once (the second seat shares the first's uploads).
  * The numbers on a real GPU are the job of train.grads_*_cuda. */
 #include <math.h>
 #include <stdio.h>
@@ -76,7 +79,7 @@ static void run_pass(mot_trainer *t, const example *x, const int *active, int K,
     float gate[MOT_MAX_LANES], dgate[MOT_MAX_LANES] = {0};
     for (int k = 0; k < K; k++) gate[k] = 1.0f;
     mot_pass_opts o = {.k = K, .active = active, .gate = gate, .tape = 1, .dropout = 0.25f, .dropout_seed = 11,
-                       .slot = t->slot[0]};
+                       .slot = t->slot};
     mot_pass *p = NULL;
     MUST(mot_pass_forward(t->m, &t->w, &x->e, &o, &p));
     if (f) check_launches(fake_gpu_last_eager(f), "forward on the fake", K);
@@ -133,6 +136,7 @@ int main(int argc, char **argv) {
     const example *order[3] = {&x, &longer, &x};
     for (int i = 0; i < 3; i++) {
         t.values[0] += 1.0f; /* as AdamW would between steps */
+        mot_trainer_values_changed(&t);
         memset(t.grad, 0, sizeof(float) * lay.total);
         run_pass(&t, order[i], active, K, f, NULL, &T, &V);
         CHECK(T == order[i]->n[active[0]] - order[i]->n_prompt[active[0]], "pass %d: %d completion rows", i, T);
@@ -140,6 +144,29 @@ int main(int argc, char **argv) {
               "pass %d: the trainable values copied %zu bytes in all, expected %zu (once a pass)", i,
               fake_gpu_uploaded_bytes(f, t.values), (size_t)(i + 1) * lay.total * sizeof(float));
     }
+    /* batches of one example whose two routings agree (the same noise): both passes alive at
+     * once, in seats 0 and 1; the values unchanged, then changed once */
+    float *z = calloc((size_t)t.w.fc1.in, sizeof *z), *g = calloc((size_t)m->n_experts, sizeof *g);
+    for (int i = 0; i < t.w.fc1.in; i++) z[i] = (float)((i * 13 % 7) - 3) / 10.0f;
+    x.e.z = z;
+    const mot_train_example *batch[1] = {&x.e};
+    mot_train_hparams h;
+    mot_train_hparams_default(&h);
+    for (int i = 0; i < 2; i++) {
+        if (i == 1) t.values[0] += 1.0f, mot_trainer_values_changed(&t);
+        mot_train_losses L;
+        int a0[MOT_MAX_LANES], a1[MOT_MAX_LANES];
+        MUST(mot_train_batch(&t, batch, 1, g, g, &h, 5, &L, a0, a1));
+        CHECK(a0[0] == a1[0] && L.tokens_all == 2 * L.tokens && L.con >= 0,
+              "batch %d: primaries %d and %d, %ld tokens of %ld: both passes should have run", i, a0[0], a1[0],
+              L.tokens_all, L.tokens);
+        const size_t want = (size_t)(3 + i) * lay.total * sizeof(float);
+        CHECK(fake_gpu_uploaded_bytes(f, t.values) == want,
+              "batch %d (two seats): the trainable values copied %zu bytes in all, expected %zu (once a change)", i,
+              fake_gpu_uploaded_bytes(f, t.values), want);
+    }
+    free(z), free(g);
+    x.e.z = NULL;
     for (int e = 0; e < m->n_experts; e++) { /* the pool's experts uploaded once, every one */
         const mot_weight *wq = &m->experts[e]->layers[0].wq;
         const size_t bytes = (size_t)wq->rows * mot_dtype_row_bytes(wq->dtype, wq->cols);
