@@ -140,16 +140,19 @@ def graph_speakers(ref):
 
 class TrainRef:
     def __init__(self, ref, tau=1.0, l_ent=0.01, l_bal=0.01, l_con=0.05, l_route=0.0,
-                 dtype=torch.float64):
+                 dtype=torch.float64, device=None):
         self.ref = ref
         self.tau, self.l_ent, self.l_bal, self.l_con = tau, l_ent, l_bal, l_con
         self.l_route = l_route
         self._targets = {}
         self.dtype = dtype
-        if dtype != torch.float64:   # the experts' frozen weights in the same dtype
+        if dtype != torch.float64 or device is not None:
+            # the experts' frozen weights in the same dtype; on `device` (a timing run on a
+            # GPU: the caller also makes it torch's default device, so the tensors the
+            # forward creates land there too)
             for ex in ref.experts:
-                ex.w = {k: v.to(dtype) for k, v in ex.w.items()}
-            ref.w.t = {k: v.to(dtype) for k, v in ref.w.t.items()}
+                ex.w = {k: v.to(device=device, dtype=dtype) for k, v in ex.w.items()}
+            ref.w.t = {k: v.to(device=device, dtype=dtype) for k, v in ref.w.t.items()}
         # {q: the expert indices that speak at attention q}: all, unless the pipeline's graph
         # makes some listen (the only edit of the expansion this reference follows)
         self.speakers = graph_speakers(ref) if ref.pipe.graph is not None else {}

@@ -2,7 +2,7 @@
 """Training throughput: `mot train` against the same step in PyTorch f32, on one pool and data.
 
     bench_train.py --mot MOT --work DIR [--pool test|big] [--scenario norm_bias]
-                   [--steps 4] [--batch 2] [--threads 2] [--reps 3] [--n 8]
+                   [--steps 4] [--batch 2] [--threads 2] [--reps 3] [--n 8] [--backend cpu|cuda]
 
 Both sides run the same --steps optimizer steps on the same examples (file order, no
 shuffle), the same Gumbel noise (a --noise file) and no dropout:
@@ -12,6 +12,9 @@ shuffle), the same Gumbel noise (a --noise file) and no dropout:
 - PyTorch: tests/reference/train_ref.py's step in float32 (TrainRef(dtype=float32).adamw:
   the forward of both routed sets, one backward of the total loss, clip_grad_norm_, AdamW),
   torch.set_num_threads(THREADS), timed from the first step to the last (load not counted).
+With --backend cuda, mot trains with `--backend cuda` and PyTorch runs on the GPU (eager,
+the tensors on torch's default device "cuda", each step synchronized before the clock
+stops); the CPU threads still apply to both hosts' work.
 Tokens are counted the same way on both sides, as mot's tokens_all (train/train_step.c): per
 example, the primary's completion tokens once for the set-0 pass, and once more when the
 set-1 pass runs (the two sets share the primary, so L_con is computed).
@@ -120,7 +123,8 @@ def timed(cmd, env=None):
 def mot_once(a, pipe, data, noise, work, env):
     out_w = os.path.join(work, "mot.safetensors")
     cmd = [a.mot, "train", pipe, "--data", data, "--noise", noise, "--batch", a.batch, "--steps",
-           a.steps, "--no-shuffle", "--dropout", "0", "-t", a.threads, "-o", out_w, "--force"]
+           a.steps, "--no-shuffle", "--dropout", "0", "-t", a.threads, "-o", out_w, "--force",
+           "--backend", a.backend]
     wrapper = [PY, os.path.abspath(__file__), "--rss-of"] + cmd
     out, err, _ = timed(wrapper, env)
     rate = None
@@ -139,9 +143,15 @@ def torch_worker(a):
     torch.set_num_threads(a.threads)
     sys.path.insert(0, REFERENCE)
     import train_ref as T
-    tr = T.TrainRef.load(a.pipe, dtype=torch.float32)
+    device = None
+    if a.backend == "cuda":
+        if not torch.cuda.is_available():
+            sys.exit("FAIL: --backend cuda: torch sees no GPU")
+        device = "cuda"
+        torch.set_default_device(device)
+    tr = T.TrainRef.load(a.pipe, dtype=torch.float32, device=device)
     data = T.read_jsonl(a.data)
-    g0, g1 = T.read_noise(a.noise)
+    g0, g1 = (g.to(device) for g in T.read_noise(a.noise)) if device else T.read_noise(a.noise)
     count = {"tokens": 0, "t0": None}
     lens = []
 
@@ -155,6 +165,8 @@ def torch_worker(a):
 
     t0 = time.perf_counter()
     tr.adamw(data, g0, g1, a.batch, a.steps, 5e-5, 0, on_step=on_step)
+    if device:
+        torch.cuda.synchronize()
     secs = time.perf_counter() - t0
     rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(json.dumps(dict(tok_s=count["tokens"] / secs, tokens=count["tokens"], seconds=secs,
@@ -180,6 +192,8 @@ def main(argv=None):
     ap.add_argument("--reps", type=int, default=3)
     ap.add_argument("--n", type=int, default=8, help="examples in the data file")
     ap.add_argument("--only", choices=("mot", "torch"), help="time one side only")
+    ap.add_argument("--backend", choices=("cpu", "cuda"), default="cpu",
+                    help="where both sides train (cuda: mot --backend cuda, PyTorch on the GPU)")
     ap.add_argument("--wait-policy", choices=("default", "passive", "active"), default="default",
                     help="OMP_WAIT_POLICY for both sides (default: leave it unset)")
     ap.add_argument("--torch-worker", action="store_true", help=argparse.SUPPRESS)
@@ -221,15 +235,16 @@ def main(argv=None):
         if a.only != "mot":
             out, _, _ = timed([PY, os.path.abspath(__file__), "--work", work, "--torch-worker",
                                "--pipe", pipe, "--data", data, "--noise", noise, "--batch",
-                               a.batch, "--steps", a.steps, "--threads", a.threads], env)
+                               a.batch, "--steps", a.steps, "--threads", a.threads,
+                               "--backend", a.backend], env)
             info = json.loads(out.strip().splitlines()[-1])
             pt_r.append(info["tok_s"]), pt_m.append(info["rss_mib"])
-            print(f"rep {rep}: pytorch f32 {info['tok_s']:.1f} tok/s, peak RSS "
+            print(f"rep {rep}: pytorch f32 ({a.backend}) {info['tok_s']:.1f} tok/s, peak RSS "
                   f"{info['rss_mib']:.0f} MiB ({info['tokens']} tokens, mean sequence "
                   f"{info['mean_len']:.0f} tokens)", flush=True)
     med = lambda x: statistics.median(x) if x else float("nan")  # noqa: E731
     tok_step = info.get("tokens", 0) / a.steps if info else float("nan")
-    print(f"| {label} | OMP_WAIT_POLICY {a.wait_policy} | B={a.batch} | {tok_step:.0f} tok/step | mot {med(mot_r):.1f} tok/s | "
+    print(f"| {label} | {a.backend} | OMP_WAIT_POLICY {a.wait_policy} | B={a.batch} | {tok_step:.0f} tok/step | mot {med(mot_r):.1f} tok/s | "
           f"pytorch f32 {med(pt_r):.1f} tok/s | ratio {med(mot_r) / med(pt_r):.2f} | "
           f"RSS mot {med(mot_m):.0f} MiB, pytorch {med(pt_m):.0f} MiB |")
     return 0
