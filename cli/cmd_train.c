@@ -13,7 +13,7 @@
 static const char train_usage[] =
     "train: usage: mot train PIPELINE.yaml --data TRAIN.jsonl -o WEIGHTS.safetensors [--eval EVAL.jsonl] "
     "[--steps N] [--batch B] [--lr LR] [--warmup N] [--seed S] [--init W] [--resume CKPT] [--checkpoint-every N] "
-    "[--eval-every N] [-t THREADS] [--backend cpu|cuda]";
+    "[--eval-every N] [-t THREADS] [--backend cpu|cuda] [--profile TRACE.json]";
 
 int mot_cmd_train(int argc, char **argv) {
     const char *pipeline = NULL;
@@ -33,6 +33,7 @@ int mot_cmd_train(int argc, char **argv) {
         else if (!strcmp(f, "--checkpoint")) st = mot_arg_str(&a, &o.checkpoint_path);
         else if (!strcmp(f, "--noise")) st = mot_arg_str(&a, &o.noise_path);
         else if (!strcmp(f, "--grad-dump")) st = mot_arg_str(&a, &o.grad_dump_path);
+        else if (!strcmp(f, "--profile")) st = mot_arg_str(&a, &o.profile_path);
         else if (!strcmp(f, "--steps")) st = mot_arg_int(&a, 1, INT_MAX / 4096, &o.steps), o.flags_given |= MOT_TRAIN_KEY_STEPS;
         else if (!strcmp(f, "--batch")) st = mot_arg_int(&a, 1, 4096, &o.batch), o.flags_given |= MOT_TRAIN_KEY_BATCH;
         else if (!strcmp(f, "--warmup")) st = mot_arg_int(&a, 0, INT_MAX, &o.opt.warmup), o.flags_given |= MOT_TRAIN_KEY_WARMUP;

@@ -32,7 +32,7 @@ static const char usage[] =
     "  train PIPELINE.yaml --data TRAIN.jsonl -o WEIGHTS.safetensors [--eval EVAL.jsonl] [--steps N]\n"
     "        [--batch B] [--lr LR] [--warmup N] [--seed S] [--init W] [--resume CKPT]\n"
     "        [--checkpoint-every N] [--eval-every N] [--tau T] [--l-ent X] [--l-bal X] [--l-con X]\n"
-    "        [--l-route X] [--dropout P] [-t THREADS] [--backend cpu|cuda]\n"
+    "        [--l-route X] [--dropout P] [-t THREADS] [--backend cpu|cuda] [--profile TRACE.json]\n"
     "        train the router and interaction layers (docs/training.md)\n"
     "  eval  PIPELINE.yaml --data EVAL.jsonl [--weights W] [-o REPORT.json] [-t THREADS] [--backend cpu|cuda]\n"
     "        completion NLL of MoT, each expert alone and the router's top-1 expert alone\n"

@@ -39,8 +39,17 @@ void mot_trace_add(mot_trace *t, const mot_trace_slice *s) {
     }
 }
 
+void mot_trace_host_span(mot_trace *t, const char *name, double t0, int tokens) {
+    if (!t) return;
+    const mot_trace_slice s = {.name = name, .track = MOT_TRACE_HOST, .ts = t0, .dur = mot_trace_now(t) - t0,
+                               .expert = -1, .stack = -1, .node_id = -1, .phase = t->phase, .pass = t->pass,
+                               .tokens = tokens};
+    mot_trace_add(t, &s);
+}
+
 static const char *phase_name(int phase) {
-    return phase == 0 ? "prefill" : phase == 1 ? "decode" : "prefill_chunk";
+    static const char *const names[] = {"prefill", "decode", "prefill_chunk", "forward", "backward"};
+    return phase >= 0 && phase <= MOT_TRACE_PHASE_BACKWARD ? names[phase] : "?";
 }
 
 static json_t *slice_json(const mot_trace *t, const mot_trace_slice *s) {
@@ -157,4 +166,65 @@ void mot_trace_print_summary(const mot_trace *t, FILE *f) {
             t->prompt_tokens, t->prefill_s > 0 ? t->prompt_tokens / t->prefill_s : 0.0, t->gen_tokens,
             t->decode_s > 0 ? t->gen_tokens / t->decode_s : 0.0, mot_bench_peak_rss() / 1048576.0);
     free(expert_s);
+}
+
+/* Whether slice s starts inside one of the host "eval" slices ev[0..n) (in time order). */
+static int in_eval(const mot_trace_slice *const *ev, int n, const mot_trace_slice *s) {
+    for (int i = 0; i < n; i++) {
+        if (s->ts >= ev[i]->ts && s->ts < ev[i]->ts + ev[i]->dur) return 1;
+    }
+    return 0;
+}
+
+void mot_trace_print_train_summary(const mot_trace *t, FILE *f, int steps, long tokens, double seconds) {
+    static const char *const parts[] = {"forward", "backward", "loss", "router", "optimizer", "eval"};
+    /* the graph's sampler node is the LM head (final norm, LM head, loss rows) in training */
+    static const char *const kinds[] = {"stack", "projector", "attention", "sampler"};
+    static const char *const shown[] = {"stack", "projector", "attention", "lm head"};
+    enum { NP = sizeof parts / sizeof *parts, NK = sizeof kinds / sizeof *kinds };
+    double part_s[NP] = {0}, kind_s[2][NK] = {{0}}, plan_s[2] = {0};
+    int passes[2] = {0};
+    double *expert_s = calloc((size_t)(t->n_experts > 0 ? t->n_experts : 1), sizeof *expert_s);
+    const mot_trace_slice **ev = malloc(sizeof *ev * (size_t)(t->n + 1));
+    int n_ev = 0;
+    for (int i = 0; ev && i < t->n; i++) {
+        if (t->slices[i].track == MOT_TRACE_HOST && !strcmp(t->slices[i].name, "eval")) ev[n_ev++] = &t->slices[i];
+    }
+    for (int i = 0; i < t->n; i++) {
+        const mot_trace_slice *s = &t->slices[i];
+        if (n_ev && strcmp(s->name, "eval") && in_eval(ev, n_ev, s)) continue; /* eval's passes count as eval */
+        if (s->track == MOT_TRACE_HOST) {
+            for (int k = 0; k < NP; k++) {
+                if (!strcmp(s->name, parts[k])) part_s[k] += s->dur;
+            }
+            if (!strcmp(s->name, "forward")) passes[0]++;
+            if (!strcmp(s->name, "backward")) passes[1]++;
+            continue;
+        }
+        const int b = s->phase == MOT_TRACE_PHASE_BACKWARD;
+        if (s->phase != MOT_TRACE_PHASE_FORWARD && !b) continue;
+        plan_s[b] += s->dur;
+        for (int k = 0; k < NK; k++) {
+            if (!strcmp(s->name, kinds[k])) kind_s[b][k] += s->dur;
+        }
+        if (expert_s && s->expert >= 0 && s->expert < t->n_experts) expert_s[s->expert] += s->dur;
+    }
+    const double per = steps > 0 ? 1e3 / steps : 0.0;
+    fprintf(f, "profile: %d slices over %d steps (%d forward passes, %d backward)\n", t->n, steps, passes[0], passes[1]);
+    fprintf(f, "  host time per step:");
+    for (int k = 0; k < NP; k++) fprintf(f, " %s %.2f ms", parts[k], per * part_s[k]);
+    fprintf(f, "\n");
+    for (int b = 0; b < 2; b++) {
+        fprintf(f, "  %s plans per step: %.2f ms:", b ? "backward" : "forward", per * plan_s[b]);
+        for (int k = 0; k < NK; k++) fprintf(f, " %s %.2f ms", shown[k], per * kind_s[b][k]);
+        fprintf(f, "\n");
+    }
+    fprintf(f, "  plan time per expert (forward + backward, all steps):");
+    for (int e = 0; expert_s && e < t->n_experts; e++) {
+        if (expert_s[e] > 0) fprintf(f, " %s %.2f ms", t->expert_names[e] ? t->expert_names[e] : "?", 1e3 * expert_s[e]);
+    }
+    fprintf(f, "\n  %ld tokens in %.2f s, %.1f tok/s | peak RSS %.1f MiB\n", tokens, seconds,
+            seconds > 0 ? tokens / seconds : 0.0, mot_bench_peak_rss() / 1048576.0);
+    free(expert_s);
+    free(ev);
 }

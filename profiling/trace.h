@@ -12,6 +12,10 @@
 
 #define MOT_TRACE_HOST (-1) /* the host track: router, passes */
 
+/* Slice phases past the inference passes' mot_phase (0 prefill, 1 decode, 2 prefill_chunk):
+ * a training pass's forward and backward plans (`mot train --profile`). */
+enum { MOT_TRACE_PHASE_FORWARD = 3, MOT_TRACE_PHASE_BACKWARD = 4 };
+
 typedef struct {
     const char *name;  /* "stack", "projector", "attention", "sampler", "router", "prefill", "decode" */
     int track;         /* lane, or MOT_TRACE_HOST */
@@ -20,7 +24,7 @@ typedef struct {
     int stack;         /* interaction stack (the tail = Q), -1 when none */
     int node_id;       /* plan node, -1 for host slices */
     int reverse;       /* projector: 1 for the reverse projection */
-    int phase;         /* mot_phase of the pass */
+    int phase;         /* mot_phase of the pass, or MOT_TRACE_PHASE_FORWARD/BACKWARD */
     int pass;          /* pass number (0 = prefill) */
     int tokens;        /* tokens the lane fed in this pass */
 } mot_trace_slice;
@@ -47,6 +51,9 @@ double mot_trace_now(const mot_trace *t); /* seconds since init */
 
 /* Appends a slice (thread-safe). */
 void mot_trace_add(mot_trace *t, const mot_trace_slice *s);
+/* A host slice `name` from t0 (mot_trace_now) to now, in t's current pass and phase; nothing
+ * when t is NULL. */
+void mot_trace_host_span(mot_trace *t, const char *name, double t0, int tokens);
 
 /* Chrome Trace Event JSON: one "X" event per slice (ts/dur in microseconds), thread-name
  * metadata per track. Written through common/safe_write.h (path absent or a regular file
@@ -56,5 +63,10 @@ mot_status mot_trace_write(const mot_trace *t, const char *path, int force);
 /* The summary: time per node kind and per expert, interaction share per decode step, lane
  * overlap (busy time summed over lanes / wall time of the passes), tokens/s, peak memory. */
 void mot_trace_print_summary(const mot_trace *t, FILE *f);
+
+/* The summary of a training run (`mot train --profile`): host time per part (forward and
+ * backward passes with their copies, loss, router, optimizer, eval) per step, plan time per
+ * node kind in the forward and the backward passes, per expert, tokens/s, peak memory. */
+void mot_trace_print_train_summary(const mot_trace *t, FILE *f, int steps, long tokens, double seconds);
 
 #endif

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "common/error.h"
+#include "profiling/trace.h"
 #include "train/mot_pass.h"
 #include "train/pass_backward.h"
 #include "train/pass_internal.h"
@@ -300,7 +301,7 @@ static mot_status ready_backend(mot_pass *p) {
     return MOT_OK;
 }
 
-static mot_status run_forward(mot_pass *p, mot_pass_prefix *c) {
+static mot_status forward_on_backend(mot_pass *p, mot_pass_prefix *c) {
     MOT_TRY(ready_backend(p));
     const mot_step_state s = step_state(p);
     MOT_TRY(p->be->write(p->be, (mot_buf){0, sizeof s}, &s));
@@ -339,6 +340,17 @@ static mot_status run_forward(mot_pass *p, mot_pass_prefix *c) {
         c->x[p->snap[i].node] = x;
     }
     return MOT_OK;
+}
+
+/* The forward on the slot's backend; profiled: a host slice "forward" (the copies and the
+ * plan), the plan's node slices in phase forward. */
+static mot_status run_forward(mot_pass *p, mot_pass_prefix *c) {
+    mot_trace *tr = mot_pass_slot_trace(p->slot);
+    const double t0 = tr ? mot_trace_now(tr) : 0.0;
+    if (tr) tr->pass++, tr->phase = MOT_TRACE_PHASE_FORWARD;
+    const mot_status st = forward_on_backend(p, c);
+    mot_trace_host_span(tr, "forward", t0, p->T);
+    return st;
 }
 
 mot_status mot_pass_forward(const mot_model *m, const mot_train_view *w, const mot_train_example *e,

@@ -5,6 +5,7 @@
 #include <stdlib.h>
 
 #include "common/error.h"
+#include "profiling/trace.h"
 #include "train/pass_backward.h"
 #include "train/pass_internal.h"
 
@@ -209,13 +210,7 @@ static float *in_view(const mot_train_view *w, const mot_train_view *g, const fl
     return g->base + (v - w->base);
 }
 
-mot_status mot_pass_backward(mot_pass *p, const float *dlogits, const mot_train_view *g, float *dgate) {
-    if (p->be && mot_pass_slot_epoch(p->slot) != p->epoch) {
-        return mot_fail(MOT_ERR_INTERNAL, "training: the pass's backend was dropped after an error in another pass");
-    }
-    if (p->alone || !p->plan[MOT_PB_BACKWARD] || !p->be) {
-        return mot_fail(MOT_ERR_INTERNAL, "training: a backward needs a pass run with a tape");
-    }
+static mot_status backward_on_backend(mot_pass *p, const float *dlogits, const mot_train_view *g, float *dgate) {
     size_t most = 0;
     for (int i = 0; i < p->n_zeros; i++) most = p->zeros[i].bytes > most ? p->zeros[i].bytes : most;
     void *zero = calloc(1, most ? most : 1);
@@ -252,4 +247,21 @@ mot_status mot_pass_backward(mot_pass *p, const float *dlogits, const mot_train_
         }
     }
     return MOT_OK;
+}
+
+mot_status mot_pass_backward(mot_pass *p, const float *dlogits, const mot_train_view *g, float *dgate) {
+    if (p->be && mot_pass_slot_epoch(p->slot) != p->epoch) {
+        return mot_fail(MOT_ERR_INTERNAL, "training: the pass's backend was dropped after an error in another pass");
+    }
+    if (p->alone || !p->plan[MOT_PB_BACKWARD] || !p->be) {
+        return mot_fail(MOT_ERR_INTERNAL, "training: a backward needs a pass run with a tape");
+    }
+    /* profiled: a host slice "backward" (the copies, the plan, the gates' dot products), the
+     * plan's node slices in phase backward */
+    mot_trace *tr = mot_pass_slot_trace(p->slot);
+    const double t0 = tr ? mot_trace_now(tr) : 0.0;
+    if (tr) tr->pass++, tr->phase = MOT_TRACE_PHASE_BACKWARD;
+    const mot_status st = backward_on_backend(p, dlogits, g, dgate);
+    mot_trace_host_span(tr, "backward", t0, p->T);
+    return st;
 }

@@ -17,6 +17,7 @@ typedef struct {
 struct mot_pass_slot {
     mot_backend_kind kind;
     const struct mot_gpu_api *api;
+    struct mot_trace *trace; /* profiling, or NULL */
     int values_current; /* the device's (shared) copy of the trainable values is the host's */
     uint64_t epoch;     /* drops so far */
     seat seat[MOT_PASS_SEATS];
@@ -62,11 +63,17 @@ void mot_pass_slot_free(mot_pass_slot *s) {
 void mot_pass_slot_values_changed(mot_pass_slot *s) { s->values_current = 0; }
 uint64_t mot_pass_slot_epoch(const mot_pass_slot *s) { return s->epoch; }
 
+void mot_pass_slot_set_trace(mot_pass_slot *s, struct mot_trace *t) {
+    drop_backends(s);
+    s->trace = t;
+}
+struct mot_trace *mot_pass_slot_trace(const mot_pass_slot *s) { return s ? s->trace : NULL; }
+
 /* A new backend for seat i, sharing the uploads of another seat's when there is one; *shares
  * says whether it does. */
 static mot_status seat_create(mot_pass_slot *s, int i, int *shares) {
     seat *t = &s->seat[i];
-    const mot_backend_options o = {.kind = s->kind};
+    const mot_backend_options o = {.kind = s->kind, .trace = s->trace};
     MOT_TRY(s->kind == MOT_BACKEND_CUDA && s->api ? mot_backend_cuda_with_api(&o, s->api, &t->be)
                                                    : mot_backend_create(&o, &t->be));
     *shares = 0;

@@ -15,6 +15,7 @@
 
 typedef struct mot_pass_slot mot_pass_slot;
 struct mot_gpu_api; /* kernels/cuda/gpu_api.h */
+struct mot_trace;   /* profiling/trace.h */
 
 /* A slot for passes of up to k experts (0: the router's top_k) of model m over the trainable
  * values of view w, on `kind` (CUDA: the real runtime, or `api` when given: the tests'
@@ -35,6 +36,12 @@ mot_status mot_pass_slot_ready(mot_pass_slot *s, int seat, int n_lanes, const mo
 /* The trainable values in host memory have changed (an optimizer step, a checkpoint read):
  * the next pass copies them to the device first. */
 void mot_pass_slot_values_changed(mot_pass_slot *s);
+
+/* Profiling (`mot train --profile`): the seats' backends record a slice per plan node per pass
+ * into t (NULL: off); backends made before are dropped, so that the next pass makes them with
+ * it. mot_pass_slot_trace: the slot's trace, or NULL. */
+void mot_pass_slot_set_trace(mot_pass_slot *s, struct mot_trace *t);
+struct mot_trace *mot_pass_slot_trace(const mot_pass_slot *s);
 
 /* Counts the times the seats' backends were dropped: a pass whose backend was handed out
  * before a drop must not use it. */

@@ -13,6 +13,7 @@
 #include "kernels/cpu/backward.h"
 #include "model/safetensors.h"
 #include "ops/step_state.h"
+#include "profiling/trace.h"
 #include "train/checkpoint.h"
 #include "train/eval.h"
 #include "train/mot_pass.h"
@@ -207,6 +208,10 @@ typedef struct {
     int *perm;
     const mot_train_example **batch;
     given_noise given;
+    mot_trace *trace; /* --profile */
+    int steps_run;    /* by this run (a resumed one counts from its start) */
+    long tokens_run;
+    double seconds_run;
 } run_state;
 
 static void run_free(run_state *r) {
@@ -216,6 +221,8 @@ static void run_free(run_state *r) {
     mot_train_layout_free(&r->lay);
     mot_model_free(r->m);
     if (r->given.set) mot_st_close(r->given.set);
+    if (r->trace) mot_trace_free(r->trace);
+    free(r->trace);
     free(r->mom1), free(r->mom2), free(r->noise), free(r->perm), free(r->batch);
 }
 
@@ -233,9 +240,12 @@ static mot_status train_loop(run_state *r, const mot_train_run_opts *o, const ch
     }
     mot_adamw_opts opt = o->opt;
     opt.total_steps = o->steps;
+    mot_trace *tr = r->t.trace;
     if (r->eval.n && o->eval_every > 0 && s.step == 0) {
         double ev;
+        const double te = tr ? mot_trace_now(tr) : 0.0;
         MOT_TRY(mot_train_eval_loss(&r->t, &r->eval, &ev));
+        mot_trace_host_span(tr, "eval", te, 0);
         fprintf(stderr, "eval step 0: loss %.4f (%d examples)\n", ev, r->eval.n);
     }
     int64_t perm_epoch = -1;
@@ -272,6 +282,7 @@ static mot_status train_loop(run_state *r, const mot_train_run_opts *o, const ch
         st = mot_train_batch(&r->t, r->batch, B, g[0], g[1], &o->h, stream(s.seed, (uint64_t)s.step, 0, 7), &L, NULL,
                              NULL);
         if (st != MOT_OK) break;
+        const double to = tr ? mot_trace_now(tr) : 0.0;
         const double norm = mot_clip_grad_norm(r->t.grad, r->lay.total, opt.clip);
         if (!isfinite(norm) || !isfinite(L.total)) {
             st = mot_fail(MOT_ERR_INTERNAL, "training: step %lld: loss %g, gradient norm %g: not finite (lower --lr)",
@@ -280,7 +291,9 @@ static mot_status train_loop(run_state *r, const mot_train_run_opts *o, const ch
         }
         mot_adamw_step(&opt, &r->lay, s.step, r->t.values, r->t.grad, r->mom1, r->mom2);
         mot_trainer_values_changed(&r->t);
+        mot_trace_host_span(tr, "optimizer", to, 0);
         tokens += L.tokens_all;
+        r->steps_run++, r->tokens_run = tokens, r->seconds_run = mot_now() - t0;
         const double el = mot_now() - t0, per_step = el / (double)(s.step + 1 - first);
         char eta[32];
         fmt_eta(per_step * (double)(o->steps - s.step - 1), eta, sizeof eta);
@@ -294,7 +307,9 @@ static mot_status train_loop(run_state *r, const mot_train_run_opts *o, const ch
         const int64_t done = s.step + 1;
         if (r->eval.n && o->eval_every > 0 && (done % o->eval_every == 0 || done == o->steps)) {
             double ev;
+            const double te = tr ? mot_trace_now(tr) : 0.0;
             st = mot_train_eval_loss(&r->t, &r->eval, &ev);
+            mot_trace_host_span(tr, "eval", te, 0);
             if (st == MOT_OK) fprintf(stderr, "eval step %lld: loss %.4f (%d examples)\n", (long long)done, ev, r->eval.n);
         }
         *stopped = o->stop_after > 0 && done - first >= o->stop_after && done < o->steps;
@@ -317,6 +332,35 @@ static mot_status train_loop(run_state *r, const mot_train_run_opts *o, const ch
     }
     sigaction(SIGINT, &old, NULL);
     return st;
+}
+
+/* --profile: a trace whose lane tracks are the pass's lanes (the routed experts change from
+ * pass to pass: the slices name theirs) and the LM head's. */
+static mot_status profile_begin(run_state *r) {
+    r->trace = malloc(sizeof *r->trace);
+    if (!r->trace) return mot_fail(MOT_ERR_NOMEM, "train: out of memory");
+    mot_trace *t = r->trace;
+    mot_trace_init(t);
+    const int K = r->m->pipe->router.top_k;
+    t->n_tracks = K + 1 < 16 ? K + 1 : 16;
+    for (int k = 0; k < t->n_tracks; k++) {
+        if (k == K) snprintf(t->track_names[k], sizeof t->track_names[k], "lane %d: LM head", k);
+        else snprintf(t->track_names[k], sizeof t->track_names[k], "lane %d: routed expert %d%s", k, k,
+                      k == 0 ? " (primary)" : "");
+    }
+    t->n_experts = r->m->n_experts < 64 ? r->m->n_experts : 64;
+    for (int e = 0; e < t->n_experts; e++) t->expert_names[e] = r->m->pipe->experts[e].name;
+    mot_trainer_set_trace(&r->t, t);
+    return MOT_OK;
+}
+
+static mot_status profile_end(run_state *r, const mot_train_run_opts *o) {
+    const mot_status st = mot_trace_write(r->trace, o->profile_path, o->force);
+    if (st != MOT_OK) return mot_fail_prefix(st, "--profile");
+    mot_trace_print_train_summary(r->trace, stderr, r->steps_run, r->tokens_run, r->seconds_run);
+    fprintf(stderr, "train: trace written to %s (open it in https://ui.perfetto.dev or chrome://tracing)\n",
+            o->profile_path);
+    return MOT_OK;
 }
 
 /* The pipeline's `train:` values for the settings no flag gave. */
@@ -356,12 +400,20 @@ mot_status mot_train_run(const char *pipeline_path, const mot_train_run_opts *gi
             return c;
         }
     }
+    if (o->profile_path) {
+        mot_status c = mot_out_check(o->profile_path, o->force);
+        if (c != MOT_OK) {
+            free(ckpt);
+            return mot_fail_prefix(c, "--profile");
+        }
+    }
     run_state r = {0};
     mot_status st = mot_model_load_with(pipeline_path, o->init_path, 1, &r.m);
     if (st == MOT_OK) apply_pipeline_train(r.m->pipe, o);
     if (st == MOT_OK) st = mot_train_layout_build(r.m, &r.lay);
     if (st == MOT_OK) st = mot_trainer_init(&r.t, r.m, &r.lay);
     if (st == MOT_OK) st = mot_trainer_set_backend(&r.t, o->backend, NULL);
+    if (st == MOT_OK && o->profile_path) st = profile_begin(&r);
     if (st == MOT_OK) st = mot_train_data_load(r.m, o->data_path, o->max_tokens, &r.data);
     if (st == MOT_OK && o->eval_path) st = mot_train_data_load(r.m, o->eval_path, o->max_tokens, &r.eval);
     const int B = o->batch, M = r.m ? r.m->n_experts : 0;
@@ -389,6 +441,7 @@ mot_status mot_train_run(const char *pipeline_path, const mot_train_run_opts *gi
         st = train_loop(&r, o, ckpt, &stopped);
         if (st == MOT_OK && !stopped) st = mot_train_weights_write(o->out_path, &r.lay, r.t.values, o->force);
         if (st == MOT_OK && !stopped) fprintf(stderr, "train: wrote %s\n", o->out_path);
+        if (st == MOT_OK && r.trace) st = profile_end(&r, o);
     }
     run_free(&r);
     free(ckpt);

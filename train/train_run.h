@@ -17,6 +17,7 @@ typedef struct {
     const char *checkpoint_path; /* --checkpoint: where checkpoints go (default OUT.ckpt) */
     const char *noise_path;      /* --noise: given Gumbel noise (tests), [S, B, M] gumbel0/gumbel1 */
     const char *grad_dump_path;  /* --grad-dump: one batch's loss terms and gradients, no update */
+    const char *profile_path;    /* --profile: a Chrome trace of the run, and a summary on stderr */
     int steps, batch, checkpoint_every, eval_every, shuffle, max_tokens, force;
     int stop_after;              /* --stop-after N: checkpoint and stop after N steps of this run */
     uint64_t seed;

@@ -7,6 +7,7 @@
 #include "common/error.h"
 #include "kernels/cpu/backward.h"
 #include "ops/step_state.h"
+#include "profiling/trace.h"
 #include "train/mot_pass.h"
 #include "train/pass_backward.h"
 #include "train/pass_slot.h"
@@ -37,7 +38,14 @@ mot_status mot_trainer_set_backend(mot_trainer *t, mot_backend_kind kind, const 
     mot_pass_slot_free(t->slot);
     t->slot = NULL;
     t->backend = kind;
-    return mot_pass_slot_create(t->m, &t->w, kind, api, 0, &t->slot);
+    MOT_TRY(mot_pass_slot_create(t->m, &t->w, kind, api, 0, &t->slot));
+    mot_pass_slot_set_trace(t->slot, t->trace);
+    return MOT_OK;
+}
+
+void mot_trainer_set_trace(mot_trainer *t, struct mot_trace *trace) {
+    t->trace = trace;
+    mot_pass_slot_set_trace(t->slot, trace);
 }
 
 void mot_trainer_values_changed(mot_trainer *t) { mot_pass_slot_values_changed(t->slot); }
@@ -228,7 +236,9 @@ static mot_status example_passes(const mot_trainer *t, const mot_train_example *
     d0 = calloc((size_t)rows * V + 1, sizeof *d0);
     if (!d0) st = mot_fail(MOT_ERR_NOMEM, "training: out of memory");
     if (st == MOT_OK) {
+        const double t0 = t->trace ? mot_trace_now(t->trace) : 0.0;
         *lm += mot_cpu_cross_entropy(d0, mot_pass_logits(p0), mot_pass_targets(p0), rows, V, (float)(h->l_lm / T));
+        mot_trace_host_span(t->trace, "loss", t0, rows);
         *tokens += rows;
     }
     const int same_primary = er->set1[0] == er->set0[0];
@@ -242,7 +252,9 @@ static mot_status example_passes(const mot_trainer *t, const mot_train_example *
             if (!d1) st = mot_fail(MOT_ERR_NOMEM, "training: out of memory");
         }
         if (st == MOT_OK) {
+            const double t0 = t->trace ? mot_trace_now(t->trace) : 0.0;
             st = sym_kl(mot_pass_logits(p0), mot_pass_logits(p1), rows, V, (float)(h->l_con / T), d0, d1, con);
+            mot_trace_host_span(t->trace, "loss", t0, rows);
             *tokens += rows;
         }
         if (st == MOT_OK && h->l_con != 0) {
@@ -281,7 +293,9 @@ mot_status mot_train_batch(const mot_trainer *t, const mot_train_example *const 
         double *db = dbuf + (size_t)b * 5 * M;
         x->r = (router_act){fb, fb + hr, fb + 2 * hr};
         x->pi0 = db, x->pi1 = db + M, x->dpi0 = db + 2 * M, x->dpi1 = db + 3 * M, x->ds = db + 4 * M;
+        const double t0 = t->trace ? mot_trace_now(t->trace) : 0.0;
         router_forward(&t->w, batch[b]->z, &x->r);
+        mot_trace_host_span(t->trace, "router", t0, 0);
         for (int i = 0; i < M; i++) {
             if (!isfinite(x->r.s[i])) {
                 st = mot_fail(MOT_ERR_INTERNAL,
@@ -347,11 +361,13 @@ mot_status mot_train_batch(const mot_trainer *t, const mot_train_example *const 
         uint64_t seed = dropout_seed + 0x9e3779b97f4a7c15ull * (uint64_t)(b + 1);
         st = example_passes(t, batch[b], &er[b], K, T, h, seed, &lm, &con, &loss->tokens_all);
     }
+    const double t0 = t->trace ? mot_trace_now(t->trace) : 0.0;
     for (int b = 0; st == MOT_OK && b < B; b++) {
         softmax_back(er[b].pi0, er[b].dpi0, M, tau, er[b].ds);
         softmax_back(er[b].pi1, er[b].dpi1, M, tau, er[b].ds);
         st = router_backward(&t->w, &t->g, batch[b]->z, &er[b].r, er[b].ds);
     }
+    mot_trace_host_span(t->trace, "router", t0, 0);
     loss->lm = lm / T, loss->con = con / T, loss->tokens = (long)T;
     loss->total = h->l_lm * loss->lm + h->l_ent * loss->ent + h->l_bal * loss->bal + h->l_con * loss->con +
                   h->l_route * loss->route;

@@ -34,6 +34,7 @@ typedef struct {
     mot_train_view w, g;    /* views of values and grad */
     mot_backend_kind backend; /* where the passes run: CPU by default (mot_trainer_set_backend) */
     struct mot_pass_slot *slot; /* where the passes run: seat 0 and 1 for an example's two passes */
+    struct mot_trace *trace;    /* profiling (mot_trainer_set_trace), or NULL */
 } mot_trainer;
 
 struct mot_gpu_api; /* kernels/cuda/gpu_api.h */
@@ -42,6 +43,9 @@ mot_status mot_trainer_init(mot_trainer *t, const mot_model *m, const mot_train_
 void mot_trainer_free(mot_trainer *t);
 /* Runs the passes on `kind` (CUDA, or the CPU; api: the tests' recording fake, or NULL). */
 mot_status mot_trainer_set_backend(mot_trainer *t, mot_backend_kind kind, const struct mot_gpu_api *api);
+/* Records the passes (their plans' nodes, host slices forward/backward/loss/router) into trace
+ * (profiling/trace.h; NULL: off). */
+void mot_trainer_set_trace(mot_trainer *t, struct mot_trace *trace);
 /* t->values were changed (an optimizer step, a checkpoint read): the next pass copies them
  * to the device (where the backend has its own memory). */
 void mot_trainer_values_changed(mot_trainer *t);

@@ -18,6 +18,7 @@
 #include <string.h>
 
 #include "common/error.h"
+#include "profiling/trace.h"
 #include "tests/scheduler/fake_gpu.h"
 #include "tests/scheduler/test_check.h"
 #include "train/mot_pass.h"
@@ -173,6 +174,25 @@ int main(int argc, char **argv) {
         CHECK(fake_gpu_uploaded_bytes(f, wq->data) == bytes, "expert %d's layer 0 q weight: %zu bytes uploaded, %zu once",
               e, fake_gpu_uploaded_bytes(f, wq->data), bytes);
     }
+    /* profiled (mot train --profile): the CUDA executor's timed events give node slices of both
+     * phases on the pass's lanes, inside the host slices of their passes (set
+     * after the upload counts: a trace makes the backends anew) */
+    mot_trace tr;
+    mot_trace_init(&tr);
+    mot_trainer_set_trace(&t, &tr);
+    run_pass(&t, &x, active, K, f, NULL, &T, &V);
+    int nodes[2] = {0}, hosts[2] = {0}, lanes_ok = 1;
+    for (int i = 0; i < tr.n; i++) {
+        const mot_trace_slice *s = &tr.slices[i];
+        const int b = s->phase == MOT_TRACE_PHASE_BACKWARD;
+        if (s->track == MOT_TRACE_HOST) hosts[b] += !strcmp(s->name, b ? "backward" : "forward");
+        else nodes[b]++, lanes_ok &= s->track >= 0 && s->track <= K;
+    }
+    CHECK(nodes[0] > 0 && nodes[1] > 0 && hosts[0] == 1 && hosts[1] == 1 && lanes_ok,
+          "profiled pass on the fake: %d forward and %d backward node slices, host slices %d/%d, lanes ok %d", nodes[0],
+          nodes[1], hosts[0], hosts[1], lanes_ok);
+    mot_trainer_set_trace(&t, NULL);
+    mot_trace_free(&tr);
     CHECK(fake_gpu_errors(f) == 0, "the fake rejected %d calls: %s", fake_gpu_errors(f), fake_gpu_last_error(f));
     MUST(mot_trainer_set_backend(&t, MOT_BACKEND_CPU, NULL)); /* before the fake goes */
     fake_gpu_destroy(f);

@@ -131,6 +131,36 @@ def main():
     expect_error("train.dropout out of range", [mot, "train", bad, "--data", train, "-o", w("x.safetensors")],
                  f"p.yaml:{n_lines}:12", "train.dropout")
 
+    # 6. --profile: a trace of host parts and plan nodes, a summary; the weights unchanged by it
+    prof = base[:5] + ["--steps", "3", "--batch", "2", "--lr", "3e-3", "-t", "2", "--force", "--eval", ev,
+                       "--eval-every", "3"]
+    r0 = run(prof + ["-o", w("plain.safetensors")])
+    r = run(prof + ["-o", w("prof.safetensors"), "--profile", w("trace.json")])
+    ok = r0.returncode == 0 and r.returncode == 0 and os.path.exists(w("trace.json"))
+    check(ok, f"--profile: exit {r.returncode}: {r.stderr[-300:]}")
+    if ok:
+        check(open(w("plain.safetensors"), "rb").read() == open(w("prof.safetensors"), "rb").read(),
+              "--profile: the trained weights are bitwise those of the unprofiled run")
+        ev_x = [e for e in json.load(open(w("trace.json")))["traceEvents"] if e["ph"] == "X"]
+        host = [e for e in ev_x if e["cat"] == "host"]
+        names = {e["name"] for e in host}
+        check({"forward", "backward", "loss", "router", "optimizer", "eval"} <= names,
+              f"--profile: host slices {sorted(names)}")
+        check(sum(e["name"] == "optimizer" for e in host) == 3, "--profile: one optimizer slice a step")
+        plan = [e for e in ev_x if e["cat"] == "plan"]
+        phases = {e["args"]["phase"] for e in plan}
+        kinds = {e["name"] for e in plan}
+        check(phases == {"forward", "backward"} and {"stack", "projector", "attention"} <= kinds,
+              f"--profile: plan node slices in phases {sorted(phases)}, kinds {sorted(kinds)}")
+        back = [e for e in host if e["name"] == "backward"]
+        inside = all(any(b["ts"] <= p["ts"] and p["ts"] + p["dur"] <= b["ts"] + b["dur"] + 1 for b in back)
+                     for p in plan if p["args"]["phase"] == "backward")
+        check(inside, "--profile: every backward node slice lies inside a host backward slice")
+        summ = re.search(r"profile: \d+ slices over 3 steps \((\d+) forward passes, (\d+) backward\)", r.stderr)
+        check(summ and int(summ.group(1)) >= 6 and "backward plans per step" in r.stderr,
+              f"--profile: the summary ({summ.group(0) if summ else r.stderr[-300:]})")
+    expect_error("--profile into a folder", prof + ["-o", w("x.safetensors"), "--profile", a.work], "--profile")
+
     # 4. bad inputs
     def data(name, text):
         p = w(name)
