@@ -172,9 +172,14 @@ struct bwd_softmax {
     double l;
 };
 
+// A -inf score adds e^-inf = 0 (as the CPU's sum over a finite max; skipped rather than
+// exp(-inf - -inf) = NaN while the max is still -inf); a NaN score makes l NaN.
 __device__ __forceinline__ void bwd_softmax_add(bwd_softmax &st, float s) {
+    if (s == -INFINITY) {
+        return;
+    }
     if (s > st.m) {
-        st.l = st.m == -INFINITY ? 1.0 : st.l * exp((double)st.m - s) + 1.0;
+        st.l = st.m == -INFINITY ? st.l + 1.0 : st.l * exp((double)st.m - s) + 1.0; // l: 0, or NaN kept
         st.m = s;
     } else {
         st.l += exp((double)s - st.m);
@@ -198,9 +203,8 @@ __device__ __forceinline__ double bwd_softmax_lse(const bwd_softmax &st, float *
     double L = 0.0;
 #pragma unroll
     for (int w = 0; w < BWD_ATT_WARPS; w++) {
-        if (sh_m[w] != -INFINITY) {
-            L += sh_l[w] * exp((double)sh_m[w] - M);
-        }
+        // a warp whose max stayed -inf has l 0 (no score) or NaN (only NaN scores): added as is
+        L += sh_m[w] != -INFINITY ? sh_l[w] * exp((double)sh_m[w] - M) : sh_l[w];
     }
     __syncthreads();
     return M == -INFINITY ? -INFINITY : (double)M + log(L);

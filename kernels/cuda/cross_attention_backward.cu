@@ -44,15 +44,17 @@ __global__ void __launch_bounds__(BWD_ATT_THREADS) cross_attention_backward_quer
     bwd_load_row<DPL>(q, a.q + off, a.dh);
     bwd_load_row<DPL>(o, a.dout + off, a.dh);
     bwd_softmax st = {-INFINITY, 0.0};
+    int keys = 0; // visible keys of all segments (not lse == -inf: NaN scores leave the max at -inf too)
     for (int m = 0; m < a.n_seg; m++) {
         const int vis = xattn_bwd_visible(a, m, i);
         const float *km = a.k[m] + (size_t)h * a.dh;
+        keys += vis;
         for (int j = warp; j < vis; j += BWD_ATT_WARPS) {
             bwd_softmax_add(st, a.scale * bwd_reg_dot<DPL>(q, km + (size_t)j * a.d_s, a.dh));
         }
     }
     const double lse = bwd_softmax_lse(st, sh_m, sh_d); // the same for every thread
-    if (lse == -INFINITY) {                               // no key: dq = 0, stats never read
+    if (keys == 0) {                                      // no key: dq = 0, stats never read
         for (int c = threadIdx.x; c < a.dh; c += blockDim.x) {
             a.dq[off + c] = 0.0f;
         }
