@@ -24,7 +24,7 @@ __device__ __forceinline__ int att_first_key(int p, int window) {
 }
 
 template <int DPL> __global__ void __launch_bounds__(ATT_THREADS) attention_kernel(att_args a) {
-    __shared__ att_shared sh;
+    __shared__ att_shared<DPL> sh;
     const int n = a.step->lane[a.lane].n_new, pos = a.step->lane[a.lane].pos;
     const int h = blockIdx.x;
     const size_t g_off = (size_t)(h / a.group) * (size_t)a.head_stride;
@@ -48,7 +48,7 @@ template <int DPL> __global__ void __launch_bounds__(ATT_THREADS) attention_kern
 template <int DPL>
 __global__ void __launch_bounds__(ATT_THREADS)
     attention_split_kernel(att_args a, float *partial, int chunk, unsigned *ticket) {
-    __shared__ att_shared sh;
+    __shared__ att_shared<DPL> sh;
     __shared__ int last;
     if (a.step->lane[a.lane].n_new <= 0) { // uniform over the grid: no block counts, out untouched
         return;
@@ -123,7 +123,7 @@ extern "C" mot_status mot_cuda_op_attention(const mot_gpu_launch *l, mot_cuda_la
     MOT_OP_REQUIRE(a.out && a.q && a.k && a.v, "cuda attention: missing buffer");
     MOT_OP_REQUIRE(op->hd > 0 && op->hd <= ATT_MAX_HD && op->n_kv > 0 && op->n_heads % op->n_kv == 0 &&
                        op->kv_stride >= op->hd && op->kv_head_stride >= op->hd && op->n_heads <= 65535,
-                   "cuda attention: unsupported dims (heads %d, kv %d, hd %d <= %d, kv_stride %d, kv_head_stride %lld)",
+                   "cuda attention: unsupported dims (heads %d, kv %d, hd %d (at most %d), kv_stride %d, kv_head_stride %lld)",
                    op->n_heads, op->n_kv, op->hd, ATT_MAX_HD, op->kv_stride, (long long)op->kv_head_stride);
     a.kv_stride = op->kv_stride;
     a.head_stride = (long long)op->kv_head_stride;
@@ -144,5 +144,8 @@ extern "C" mot_status mot_cuda_op_attention(const mot_gpu_launch *l, mot_cuda_la
     if (op->hd <= 128) {
         return launch_attention<4>(a, l, lane, s);
     }
-    return launch_attention<8>(a, l, lane, s);
+    if (op->hd <= 256) {
+        return launch_attention<8>(a, l, lane, s);
+    }
+    return launch_attention<16>(a, l, lane, s);
 }

@@ -15,12 +15,16 @@
 #define ATT_WARPS 4
 #define ATT_THREADS (ATT_WARPS * 32)
 #define ATT_KB 4          // keys per warp per step
-#define ATT_MAX_HD 256    // dims per head: DPL <= 8
+#define ATT_MAX_HD 512    // dims per head: DPL <= 16
 #define ATT_CHUNK 256     // keys per split block in split-key (decode) attention
 
 template <int DPL> struct att_state {
     float m, l, acc[DPL];
 };
+
+// max that keeps a NaN (fmaxf drops it): a NaN score makes the row NaN, as on the CPU and in
+// the float64 reference, instead of being skipped.
+__device__ __forceinline__ float att_nanmax(float a, float b) { return a != a || b != b ? NAN : fmaxf(a, b); }
 
 template <int DPL> __device__ __forceinline__ void att_init(att_state<DPL> &st) {
     st.m = -INFINITY;
@@ -75,9 +79,9 @@ __device__ __forceinline__ void att_keys(att_state<DPL> &st, const float (&q)[DP
 #pragma unroll
         for (int u = 0; u < ATT_KB; u++) {
             s[u] = j0 + u < j_end ? s[u] * scale : -INFINITY;
-            mb = fmaxf(mb, s[u]);
+            mb = att_nanmax(mb, s[u]);
         }
-        const float m_new = fmaxf(st.m, mb);
+        const float m_new = att_nanmax(st.m, mb);
         if (m_new == -INFINITY) {
             continue;  // only -inf scores so far: nothing to weigh yet
         }
@@ -106,15 +110,16 @@ __device__ __forceinline__ void att_keys(att_state<DPL> &st, const float (&q)[DP
     }
 }
 
-struct att_shared {
+template <int DPL> struct att_shared {
     float m[ATT_WARPS], l[ATT_WARPS];
-    float acc[ATT_WARPS][ATT_MAX_HD];
+    float acc[ATT_WARPS][32 * DPL];
 };
 
-// Merges the warps' states. partial == 0: out[c] = acc / l (0 when no key was visible).
+// Merges the warps' states. partial == 0: out[c] = acc / l (0 when no key was visible; NaN
+// when a visible score was NaN).
 // partial != 0: out = [m, l, acc[hd]] unnormalized, for attention_combine_kernel.
 template <int DPL>
-__device__ __forceinline__ void att_finish(const att_state<DPL> &st, int hd, float *out, int partial, att_shared &sh) {
+__device__ __forceinline__ void att_finish(const att_state<DPL> &st, int hd, float *out, int partial, att_shared<DPL> &sh) {
     const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
     if (lane == 0) {
         sh.m[warp] = st.m;
@@ -131,7 +136,7 @@ __device__ __forceinline__ void att_finish(const att_state<DPL> &st, int hd, flo
     float M = -INFINITY;
 #pragma unroll
     for (int w = 0; w < ATT_WARPS; w++) {
-        M = fmaxf(M, sh.m[w]);
+        M = att_nanmax(M, sh.m[w]);
     }
     float f[ATT_WARPS], L = 0.0f;
 #pragma unroll
@@ -146,7 +151,7 @@ __device__ __forceinline__ void att_finish(const att_state<DPL> &st, int hd, flo
         for (int w = 0; w < ATT_WARPS; w++) {
             a += sh.acc[w][c] * f[w];
         }
-        dst[c] = partial ? a : (L > 0.0f ? a / L : 0.0f);
+        dst[c] = partial ? a : (L != 0.0f ? a / L : 0.0f);
     }
     if (partial && threadIdx.x == 0) {
         out[0] = M;
@@ -161,7 +166,7 @@ __device__ __forceinline__ void att_finish(const att_state<DPL> &st, int hd, flo
 __device__ __forceinline__ void att_combine_head(float *out_h, const float *p, int splits, int hd) {
     float M = -INFINITY;
     for (int s = 0; s < splits; s++) {
-        M = fmaxf(M, __ldcg(p + (size_t)s * (hd + 2)));
+        M = att_nanmax(M, __ldcg(p + (size_t)s * (hd + 2)));
     }
     // An empty split wrote only its m (-inf): its l and acc are stale and never read.
     float L = 0.0f;
@@ -179,7 +184,7 @@ __device__ __forceinline__ void att_combine_head(float *out_h, const float *p, i
                 a += __ldcg(p + (size_t)s * (hd + 2) + 2 + c) * expf(m - M);
             }
         }
-        out_h[c] = L > 0.0f ? a / L : 0.0f;
+        out_h[c] = L != 0.0f ? a / L : 0.0f;
     }
 }
 
@@ -219,7 +224,7 @@ static inline int att_plan_splits(long long cap, int heads, int hd, int segs, si
 // partial (m = -inf, l = 0) when the split lies past the visible keys.
 template <int DPL>
 __device__ __forceinline__ void att_split_partial(float *dst, const float *q_row, const float *k, const float *v,
-                                                  int stride, int hd, int lo, int hi, float scale, att_shared &sh) {
+                                                  int stride, int hd, int lo, int hi, float scale, att_shared<DPL> &sh) {
     if (lo >= hi) {
         if (threadIdx.x == 0) {
             dst[0] = -INFINITY;

@@ -37,7 +37,7 @@ __device__ __forceinline__ int xatt_visible(const xatt_args &a, int m, int i) {
 }
 
 template <int DPL> __global__ void __launch_bounds__(ATT_THREADS) cross_attention_kernel(xatt_args a) {
-    __shared__ att_shared sh;
+    __shared__ att_shared<DPL> sh;
     const int n_q = a.step->lane[a.qlane].n_new;
     const int h = blockIdx.x;
     for (int i = blockIdx.y; i < n_q; i += gridDim.y) {
@@ -57,7 +57,7 @@ template <int DPL> __global__ void __launch_bounds__(ATT_THREADS) cross_attentio
 template <int DPL>
 __global__ void __launch_bounds__(ATT_THREADS) cross_attention_split_kernel(xatt_args a, float *partial,
                                                                             int splits_per_seg, int chunk) {
-    __shared__ att_shared sh;
+    __shared__ att_shared<DPL> sh;
     if (a.step->lane[a.qlane].n_new <= 0) {
         return;
     }
@@ -133,7 +133,10 @@ extern "C" mot_status mot_cuda_op_cross_attention(const mot_gpu_launch *l, mot_c
     if (a.dh <= 128) {
         return launch_cross<4>(a, l, lane, s);
     }
-    return launch_cross<8>(a, l, lane, s);
+    if (a.dh <= 256) {
+        return launch_cross<8>(a, l, lane, s);
+    }
+    return launch_cross<16>(a, l, lane, s);
 }
 
 // LATENT_APPEND: the n_new new rows of the interaction keys and values (in, in2: [n, d_s]) stored
