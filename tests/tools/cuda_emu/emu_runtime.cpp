@@ -8,6 +8,7 @@
 #include <cuda_fp16.h>
 #include <cuda_runtime.h>
 
+#include <pthread.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -17,6 +18,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <functional>
 #include <map>
 #include <mutex>
@@ -128,6 +130,36 @@ static long long n_errors;
 
 static bool is_note(const char *kind) { return !strncmp(kind, "note", 4); }
 
+// EMU_LOG_DIR (the emulated libmot-cuda.so under `run.sh suites`): every report and the summary
+// also go to DIR/emu-PID.log; stderr then gets the error reports only (no notes, no summary),
+// so the tests that read mot's stderr see what a GPU run would print plus the real findings.
+static FILE *log_file;
+static bool log_dir_set;
+static void open_log() {
+    const char *dir = getenv("EMU_LOG_DIR");
+    if (!dir || !*dir) return;
+    log_dir_set = true;
+    char path[4096];
+    snprintf(path, sizeof path, "%s/emu-%d.log", dir, (int)getpid());
+    log_file = fopen(path, "a");
+    if (!log_file) fprintf(stderr, "emu: cannot open %s (EMU_LOG_DIR): reports on stderr only\n", path);
+}
+// the line goes to the log file (if any) and, unless quiet, to stderr
+static void emit(bool quiet, const char *fmt, ...) {
+    va_list ap;
+    if (log_file) {
+        va_start(ap, fmt);
+        vfprintf(log_file, fmt, ap);
+        va_end(ap);
+        fflush(log_file);
+    }
+    if (!quiet || !log_dir_set) {
+        va_start(ap, fmt);
+        vfprintf(stderr, fmt, ap);
+        va_end(ap);
+    }
+}
+
 bool in_kernel() { return L != NULL && cur != NULL; }
 
 void report(const char *kind, const char *file, int line, const char *fmt, ...) {
@@ -142,16 +174,16 @@ void report(const char *kind, const char *file, int line, const char *fmt, ...) 
     vsnprintf(msg, sizeof msg, fmt, ap);
     va_end(ap);
     if (L && cur) {
-        fprintf(stderr, "EMU-REPORT [%s] %s:%d: %s (kernel %s launched at %s:%d, grid (%u,%u,%u) block (%u,%u,%u), in block (%u,%u,%u) thread (%u,%u,%u))\n",
+        emit(is_note(kind), "EMU-REPORT [%s] %s:%d: %s (kernel %s launched at %s:%d, grid (%u,%u,%u) block (%u,%u,%u), in block (%u,%u,%u) thread (%u,%u,%u))\n",
                 kind, k.file.c_str(), line, msg, L->name, L->file, L->line, L->grid.x, L->grid.y, L->grid.z,
                 L->block.x, L->block.y, L->block.z, cur_bid.x, cur_bid.y, cur_bid.z, cur->tid.x, cur->tid.y,
                 cur->tid.z);
     } else if (L) {
-        fprintf(stderr, "EMU-REPORT [%s] %s:%d: %s (kernel %s launched at %s:%d, grid (%u,%u,%u) block (%u,%u,%u), block (%u,%u,%u))\n",
+        emit(is_note(kind), "EMU-REPORT [%s] %s:%d: %s (kernel %s launched at %s:%d, grid (%u,%u,%u) block (%u,%u,%u), block (%u,%u,%u))\n",
                 kind, k.file.c_str(), line, msg, L->name, L->file, L->line, L->grid.x, L->grid.y, L->grid.z,
                 L->block.x, L->block.y, L->block.z, cur_bid.x, cur_bid.y, cur_bid.z);
     } else {
-        fprintf(stderr, "EMU-REPORT [%s] %s:%d: %s\n", kind, k.file.c_str(), line, msg);
+        emit(is_note(kind), "EMU-REPORT [%s] %s:%d: %s\n", kind, k.file.c_str(), line, msg);
     }
 }
 
@@ -163,14 +195,16 @@ long long report_count(const char *kind) {
 }
 
 static void summary() {
-    fprintf(stderr, "EMU-SUMMARY: %lld launches, %lld blocks, %lld threads; %lld error reports", n_launches,
-            n_blocks, n_threads_run, n_errors);
+    emit(true, "EMU-SUMMARY: %lld launches, %lld blocks, %lld threads; %lld error reports", n_launches, n_blocks,
+         n_threads_run, n_errors);
     for (auto &r : reports) {
-        fprintf(stderr, "\n  EMU-SUMMARY %s %s:%d x%lld", r.first.kind.c_str(), r.first.file.c_str(), r.first.line,
-                r.second);
+        emit(true, "\n  EMU-SUMMARY %s %s:%d x%lld", r.first.kind.c_str(), r.first.file.c_str(), r.first.line,
+             r.second);
     }
-    fprintf(stderr, "\n");
-    for (auto &k : kernel_launches) fprintf(stderr, "  EMU-KERNEL %s x%lld\n", k.first.c_str(), k.second);
+    emit(true, "\n");
+    for (auto &k : kernel_launches) emit(true, "  EMU-KERNEL %s x%lld\n", k.first.c_str(), k.second);
+    if (log_file) fclose(log_file);
+    log_file = NULL;
 }
 
 static void on_segv(int sig, siginfo_t *si, void *) {
@@ -186,6 +220,8 @@ static void on_segv(int sig, siginfo_t *si, void *) {
         n = snprintf(buf, sizeof buf, "EMU-CRASH signal %d at address %p outside kernels\n", sig, si->si_addr);
     }
     if (write(2, buf, n) < 0) {
+    }
+    if (log_file && write(fileno(log_file), buf, n) < 0) {
     }
     signal(sig, SIG_DFL);
     raise(sig);
@@ -216,6 +252,7 @@ static struct Init {
         sa.sa_flags = SA_SIGINFO | SA_ONSTACK;
         sigaction(SIGSEGV, &sa, NULL);
         sigaction(SIGBUS, &sa, NULL);
+        open_log();
         atexit(summary);
     }
 } init_;
@@ -654,14 +691,33 @@ static bool dev_free(void *p) {
 }
 
 // ---- streams, capture, graphs ----------------------------------------------------------------
+// A capture: begun on its origin stream; other streams join it by waiting on an event recorded
+// in it (the fork), and must be joined back into the origin (the origin waits on an event
+// recorded on them after their last work) before the origin ends it, as CUDA requires. Streams
+// are synchronous, so the order of submission is a valid order of the graph's nodes.
+struct Stream;
+struct Capture {
+    Stream *origin;
+    std::vector<Stream *> members;  // the origin first
+    std::vector<std::function<void()>> ops;
+    bool invalidated = false;
+};
 struct Stream {
     bool capturing = false;
-    bool invalidated = false;
-    std::vector<std::function<void()>> ops;
+    Capture *cap = NULL;
+    long long seq = 0;         // work submitted while capturing
+    long long joined_seq = 0;  // the seq an event the capture waited on was recorded at
 };
 struct Graph {
     std::vector<std::function<void()>> ops;
 };
+struct Event {
+    double t;
+    Capture *cap;  // recorded in this capture (NULL: outside any)
+    Stream *from;
+    long long seq;
+};
+static std::vector<Capture *> captures;  // active
 static int n_capturing;
 static cudaError_t last_error = cudaSuccess;
 static cudaError_t sticky = cudaSuccess;
@@ -683,15 +739,27 @@ static bool capture_forbids(const char *what) {
                "%s while a stream is capturing (global mode): cudaErrorStreamCaptureUnsupported, the capture is "
                "invalidated",
                what);
+        for (Capture *c : captures) c->invalidated = true;
         return true;
     }
     return false;
 }
 
 static void submit(cudaStream_t s, std::function<void()> f) {
+    // The scheduler's state is global: work from a second host thread (legal on CUDA) is not
+    // emulated; say so rather than corrupt a running launch.
+    static pthread_t owner;
+    static bool owner_set;
+    if (!owner_set) {
+        owner = pthread_self();
+        owner_set = true;
+    } else if (!pthread_equal(owner, pthread_self())) {
+        report("second-host-thread", "submit", 0, "CUDA work submitted from a second host thread (not emulated)");
+    }
     Stream *st = S(s);
     if (st && st->capturing) {
-        st->ops.push_back(std::move(f));
+        st->seq++;
+        st->cap->ops.push_back(std::move(f));
         return;
     }
     if (!st && n_capturing > 0) {
@@ -928,35 +996,84 @@ cudaError_t cudaStreamSynchronize(cudaStream_t s) {
     Stream *st = S(s);
     if (st && st->capturing) {
         report("unsafe-call-during-capture", "cudaStreamSynchronize", 0, "synchronizing a capturing stream");
-        st->invalidated = true;
+        st->cap->invalidated = true;
         return set_err(cudaErrorStreamCaptureUnsupported);
     }
     return sync_result();
 }
 cudaError_t cudaStreamQuery(cudaStream_t) { return cudaSuccess; }
-cudaError_t cudaStreamWaitEvent(cudaStream_t, cudaEvent_t, unsigned int) { return cudaSuccess; }
+cudaError_t cudaStreamWaitEvent(cudaStream_t s, cudaEvent_t e, unsigned int) {
+    Stream *st = S(s);
+    Event *ev = (Event *)e;
+    if (!ev) return set_err(cudaErrorInvalidResourceHandle);
+    Capture *c = ev->cap;
+    if (c && std::find(captures.begin(), captures.end(), c) == captures.end()) c = NULL;  // ended since
+    if (c) {
+        if (!st) {
+            report("legacy-stream-joins-capture", "cudaStreamWaitEvent", 0,
+                   "the legacy stream waits on an event of a capture");
+            c->invalidated = true;
+            return set_err(cudaErrorStreamCaptureImplicit);
+        }
+        if (st->capturing && st->cap != c) {
+            report("capture-isolation", "cudaStreamWaitEvent", 0, "a stream of one capture waits on another's event");
+            st->cap->invalidated = c->invalidated = true;
+            return set_err(cudaErrorStreamCaptureIsolation);
+        }
+        if (!st->capturing) {  // the fork: st joins the capture
+            st->capturing = true;
+            st->cap = c;
+            st->seq = st->joined_seq = 0;
+            c->members.push_back(st);
+        }
+        if (ev->from && ev->from != st && ev->seq == ev->from->seq) ev->from->joined_seq = ev->seq;
+    }
+    return cudaSuccess;
+}
 cudaError_t cudaStreamBeginCapture(cudaStream_t s, cudaStreamCaptureMode) {
     Stream *st = S(s);
-    if (!st || st->capturing) return set_err(cudaErrorIllegalState);
+    if (!st) return set_err(cudaErrorStreamCaptureUnsupported);
+    if (st->capturing) return set_err(cudaErrorIllegalState);
+    Capture *c = new Capture();
+    c->origin = st;
+    c->members.push_back(st);
+    captures.push_back(c);
     st->capturing = true;
-    st->invalidated = false;
-    st->ops.clear();
+    st->cap = c;
+    st->seq = st->joined_seq = 0;
     n_capturing++;
     return cudaSuccess;
 }
 cudaError_t cudaStreamEndCapture(cudaStream_t s, cudaGraph_t *g) {
     Stream *st = S(s);
+    *g = NULL;
     if (!st || !st->capturing) return set_err(cudaErrorIllegalState);
-    st->capturing = false;
-    n_capturing--;
-    if (st->invalidated) {
-        *g = NULL;
-        return set_err(cudaErrorStreamCaptureInvalidated);
+    Capture *c = st->cap;
+    if (c->origin != st) {  // CUDA: the capture is invalidated, the origin's end fails too
+        report("capture-end-not-origin", "cudaStreamEndCapture", 0, "ending a capture on a stream that joined it");
+        c->invalidated = true;
+        return set_err(cudaErrorStreamCaptureUnmatched);
     }
-    Graph *gr = new Graph();
-    gr->ops.swap(st->ops);
-    *g = (cudaGraph_t)gr;
-    return cudaSuccess;
+    cudaError_t err = cudaSuccess;
+    for (Stream *m : c->members) {
+        if (m != st && m->seq != m->joined_seq) {
+            report("capture-unjoined", "cudaStreamEndCapture", 0,
+                   "a stream forked into the capture was not joined back into the origin after its last work");
+            err = cudaErrorStreamCaptureUnjoined;
+        }
+        m->capturing = false;
+        m->cap = NULL;
+    }
+    captures.erase(std::find(captures.begin(), captures.end(), c));
+    n_capturing--;
+    if (err == cudaSuccess && c->invalidated) err = cudaErrorStreamCaptureInvalidated;
+    if (err == cudaSuccess) {
+        Graph *gr = new Graph();
+        gr->ops.swap(c->ops);
+        *g = (cudaGraph_t)gr;
+    }
+    delete c;
+    return set_err(err);
 }
 cudaError_t cudaStreamIsCapturing(cudaStream_t s, cudaStreamCaptureStatus *st) {
     *st = S(s) && S(s)->capturing ? cudaStreamCaptureStatusActive : cudaStreamCaptureStatusNone;
@@ -981,16 +1098,13 @@ cudaError_t cudaGraphDestroy(cudaGraph_t g) {
     return cudaSuccess;
 }
 
-struct Event {
-    double t;
-};
 static double now_ms() {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
 }
 cudaError_t cudaEventCreate(cudaEvent_t *e) {
-    *e = (cudaEvent_t) new Event{0};
+    *e = (cudaEvent_t) new Event{0, NULL, NULL, 0};
     return cudaSuccess;
 }
 cudaError_t cudaEventCreateWithFlags(cudaEvent_t *e, unsigned int) { return cudaEventCreate(e); }
@@ -1000,7 +1114,18 @@ cudaError_t cudaEventDestroy(cudaEvent_t e) {
 }
 cudaError_t cudaEventRecord(cudaEvent_t e, cudaStream_t s) {
     Event *ev = (Event *)e;
+    if (!ev) return set_err(cudaErrorInvalidResourceHandle);
+    Stream *st = S(s);
+    if (!st && n_capturing > 0) {  // the legacy stream synchronizes with the capturing ones
+        report("unsafe-call-during-capture", "cudaEventRecord", 0, "recording on the legacy stream while capturing");
+        for (Capture *c : captures) c->invalidated = true;
+        return set_err(cudaErrorStreamCaptureImplicit);
+    }
+    ev->cap = st && st->capturing ? st->cap : NULL;
+    ev->from = st;
+    ev->seq = st ? st->seq : 0;
     submit(s, [ev]() { ev->t = now_ms(); });
+    if (st && st->capturing) ev->seq = st->seq;  // the record node itself counts as the stream's last work
     return cudaSuccess;
 }
 cudaError_t cudaEventRecordWithFlags(cudaEvent_t e, cudaStream_t s, unsigned int flags) {
