@@ -4,6 +4,9 @@
 #   tests/tools/cuda_emu/run.sh                 build, then run every test
 #   tests/tools/cuda_emu/run.sh build           build only
 #   tests/tools/cuda_emu/run.sh cuda_backward ops.backend.cuda ...   build, run those
+#   tests/tools/cuda_emu/run.sh module          build OUT/libmot-cuda.so (the kernels for mot itself)
+#   tests/tools/cuda_emu/run.sh suites [-R RE] [-E RE]   the module, then mot's GPU ctest suites
+#                                               (labels gpu|cuda, python drivers) on it; BUILD (build)
 # Environment: JOBS (2), OUT (build-emu), EMU_REVERSE=1 (threads and blocks in reverse order),
 # EMU_POISON=0 (cudaMalloc memory not filled with 0xff), EMU_STACK_KB (256), CXXFLAGS_EMU.
 set -uo pipefail
@@ -18,11 +21,16 @@ SRC="$OUT/src"
 OBJ="$OUT/obj"
 BIN="$OUT/bin"
 mkdir -p "$SRC" "$OBJ" "$BIN" "$(dirname "$CPU_BUILD")"
+MODE=tests
+case "${1:-}" in build) MODE=build ;; module) MODE=module ;; suites) MODE=suites; shift ;; esac
 
 log() { echo "cuda_emu: $*" >&2; }
 
-# 1. libmot (the CPU side), as the normal build makes it, without the CUDA backend.
-if [ ! -f "$CPU_BUILD/libmot.a" ] || [ -n "$(find common model tokenizer ops kernels/cpu runtime graph scheduler executor profiling train include -newer "$CPU_BUILD/libmot.a" -name '*.[ch]' -print -quit)" ]; then
+# 1. libmot (the CPU side), as the normal build makes it, without the CUDA backend (for the test
+#    programs; the module's mot_* references resolve against the mot executable instead).
+if [ "$MODE" = module ] || [ "$MODE" = suites ]; then
+    :
+elif [ ! -f "$CPU_BUILD/libmot.a" ] || [ -n "$(find common model tokenizer ops kernels/cpu runtime graph scheduler executor profiling train include -newer "$CPU_BUILD/libmot.a" -name '*.[ch]' -print -quit)" ]; then
     log "building libmot (cmake, -DMOT_CUDA=OFF) in $CPU_BUILD"
     nice cmake -S . -B "$CPU_BUILD" -DMOT_CUDA=OFF -DCMAKE_BUILD_TYPE=Release >/dev/null || exit 1
     nice cmake --build "$CPU_BUILD" --target motlib -j"$JOBS" >"$OUT/cpu-build.log" 2>&1 || { tail -30 "$OUT/cpu-build.log"; exit 1; }
@@ -33,7 +41,7 @@ python3 "$HERE/rewrite.py" . "$SRC" $(ls kernels/cuda/*.cu kernels/cuda/*.cuh) "
 
 CXX="${CXX:-g++}"
 CC="${CC:-gcc}"
-CXXFLAGS=(-std=c++17 -O1 -g -fno-omit-frame-pointer -include "$HERE/emu.h" -I"$SRC" -I. -Iinclude -I"$CUDA_INC"
+CXXFLAGS=(-std=c++17 -O1 -g -fPIC -fno-omit-frame-pointer -include "$HERE/emu.h" -I"$SRC" -I. -Iinclude -I"$CUDA_INC"
           -D_GNU_SOURCE -DMOT_VERSION_STRING='"emu"' -DMOT_CUDA_EMU=1 -Wno-attributes -w ${CXXFLAGS_EMU:-})
 LDFLAGS_EMU=()
 if [ "${EMU_ASAN:-0}" = 1 ]; then
@@ -45,6 +53,11 @@ CFLAGS=(-std=gnu11 -O1 -g -I. -Iinclude -I"$CUDA_INC" -D_GNU_SOURCE -DMOT_VERSIO
 
 # newer(target, deps...): whether target must be rebuilt
 newer() { local t=$1; shift; [ ! -f "$t" ] && return 0; for d in "$@"; do [ "$d" -nt "$t" ] && return 0; done; return 1; }
+# objects made with other flags are made again
+if [ "$(cat "$OBJ/flags" 2>/dev/null)" != "${CXXFLAGS[*]} ${CFLAGS[*]}" ]; then
+    rm -f "$OBJ"/*.o "$OBJ"/*.o.x
+    echo "${CXXFLAGS[*]} ${CFLAGS[*]}" >"$OBJ/flags"
+fi
 
 compile_jobs=()
 deps_h=("$HERE/emu.h" $(ls "$SRC"/kernels/cuda/*.cuh) $(ls kernels/cuda/*.h))
@@ -53,14 +66,14 @@ for f in "$SRC"/kernels/cuda/*.cu; do
     if newer "$o" "$f" "${deps_h[@]}"; then compile_jobs+=("nice $CXX ${CXXFLAGS[*]@Q} -x c++ -c ${f@Q} -o ${o@Q}"); fi
 done
 o="$OBJ/selftest.o.x"
-if newer "$o" "$SRC/$HERE/selftest.cu" "$HERE/emu.h"; then
+if [ "$MODE" != module ] && [ "$MODE" != suites ] && newer "$o" "$SRC/$HERE/selftest.cu" "$HERE/emu.h"; then
     compile_jobs+=("nice $CXX ${CXXFLAGS[*]@Q} -x c++ -c $SRC/$HERE/selftest.cu -o ${o@Q}")
 fi
 o="$OBJ/emu_runtime.o"
 if newer "$o" "$HERE/emu_runtime.cpp" "$HERE/emu.h"; then
     compile_jobs+=("nice $CXX ${CXXFLAGS[*]@Q} -O2 -c $HERE/emu_runtime.cpp -o ${o@Q}")
 fi
-for c in tests/cuda/test_cuda_backward.c tests/cuda/test_cuda_gemv.c tests/cuda/test_cuda_ops.c \
+[ "$MODE" = module ] || [ "$MODE" = suites ] || for c in tests/cuda/test_cuda_backward.c tests/cuda/test_cuda_gemv.c tests/cuda/test_cuda_ops.c \
          tests/cuda/test_cuda_plan_ops.c tests/cuda/test_cuda_sample.c tests/cuda/test_cuda_quant.c \
          tests/cuda/gpu_fixture.c tests/ops/quant_blocks.c tests/ops/test_backend_ops.c tests/ops/backend_ops_cuda.c; do
     o="$OBJ/c_$(basename "$c" .c).o"
@@ -74,8 +87,24 @@ if [ ${#compile_jobs[@]} -gt 0 ]; then
         grep -B2 -A6 "error" "$OUT/compile.log" | head -80; exit 1
     fi
 fi
+KOBJS=($(ls "$OBJ"/*.o | grep -v "/c_"))
+
+# The module: what cmake/cuda.cmake makes of kernels/cuda (libmot-cuda.so, loaded by mot on
+# --backend cuda, executor/cuda_module.c), with the emulated runtime and cuBLAS inside. Its
+# mot_* references stay undefined: they resolve against the mot executable, as the real one's.
+if [ "$MODE" = module ] || [ "$MODE" = suites ]; then
+    if newer "$OUT/libmot-cuda.so" "${KOBJS[@]}"; then
+        nice "$CXX" "${LDFLAGS_EMU[@]}" -shared -o "$OUT/libmot-cuda.so" "${KOBJS[@]}" -lpthread || exit 1
+    fi
+    log "module: $OUT/libmot-cuda.so"
+    [ "$MODE" = module ] && exit 0
+    # 4. mot's GPU suites on it (suites.py: which tests, their timeouts, the logs)
+    exec python3 "$HERE/suites.py" --build "${BUILD:-build}" --module "$ROOT/$OUT/libmot-cuda.so" \
+        --logs "$OUT/logs-suites${EMU_REVERSE:+-reverse}" "$@"
+fi
+
 rm -f "$OBJ/libmotcuda_emu.a"
-ar rcs "$OBJ/libmotcuda_emu.a" $(ls "$OBJ"/*.o | grep -v "/c_") || exit 1
+ar rcs "$OBJ/libmotcuda_emu.a" "${KOBJS[@]}" || exit 1
 
 LIBS=("$OBJ/libmotcuda_emu.a" "$CPU_BUILD/libmot.a" -fopenmp -ljansson -lpcre2-8 -lyaml -lopenblas -lm -ldl -lpthread)
 link() { # name objs...
