@@ -26,9 +26,19 @@ def tolerance(backend, dtypes):
     return max(CUDA_FAST_TOL.get(d, CPU_TOL) for d in dtypes) if dtypes else CPU_TOL
 
 
+def emulated():
+    """True when the GPU variants run on the CPU emulation of the CUDA backend
+    (tests/tools/cuda_emu/run.sh suites sets MOT_CUDA_EMU=1 and MOT_CUDA_MODULE to the emulated
+    libmot-cuda.so): the device counts as present, and a refusal is a failure, not a skip."""
+    import os
+    return os.environ.get("MOT_CUDA_EMU") == "1"
+
+
 def no_device(stderr):
     """Whether mot refused --backend cuda because this machine has no CUDA device (or the
     build no CUDA backend): then the GPU variant of a test is skipped, not failed."""
+    if emulated():
+        return False
     needles = ("no CUDA", "CUDA device", "CUDA backend", "libmot-cuda")
     return any(n in stderr for n in needles)
 
@@ -43,6 +53,8 @@ def cuda_absent():
     """True when this machine has no NVIDIA device node (checked before any model is built, so
     a GPU variant is skipped in milliseconds); mot's own refusal (no_device) covers the rest."""
     import glob
+    if emulated():
+        return False
     return not glob.glob("/dev/nvidia[0-9]*") and not glob.glob("/proc/driver/nvidia/gpus/*")
 
 
