@@ -107,7 +107,7 @@ def main():
     # NaN logits.
     def nan_rows(t):
         t["lm_head.weight"][:40] = float("nan")  # 40 logits NaN, the rest finite
-    d = variant("nan_weights", lambda d: edit_weights(d, nan_rows))
+    d = nan_model = variant("nan_weights", lambda d: edit_weights(d, nan_rows))
     for extra in (["--temp", "0.8", "--top-k", "40"], ["--temp", "0.8", "--top-k", "0", "--top-p", "0.9"], ["--temp", "0"]):
         p = subprocess.run([MOT] + run_args(d, "--allow-nonfinite") + extra + ["-p", "hello world hello"],
                            capture_output=True, text=True,
@@ -224,6 +224,18 @@ def main():
         # symbols resolved against mot's); without CUDA, that the build has none.
         expect_error("cuda without a device", run_args(GOOD, "--backend", "cuda"), "--backend cuda",
                      "no CUDA device" if os.path.exists(module) else "has no CUDA backend")
+    if (shutil.which("nvidia-smi") or os.environ.get("MOT_CUDA_EMU") == "1") and \
+            (os.path.exists(module) or os.environ.get("MOT_CUDA_MODULE")):
+        # A device (or the CPU emulation's module): --backend cuda runs, NaN logits included.
+        for label, args in (("cuda runs", run_args(GOOD)),
+                            ("cuda NaN weights --top-k 40", run_args(nan_model, "--allow-nonfinite", "--temp", "0.8",
+                                                                     "--top-k", "40")),
+                            ("cuda NaN weights --temp 0", run_args(nan_model, "--allow-nonfinite"))):
+            p = subprocess.run([MOT] + args + ["--backend", "cuda"], capture_output=True, text=True,
+                               errors="replace", timeout=120)
+            print(f"{'ok  ' if p.returncode == 0 else 'FAIL'} {label}: exit {p.returncode}")
+            if p.returncode != 0:
+                failures.append(f"{label}: exit {p.returncode}: {p.stderr.strip()!r}")
     if os.path.exists(module):
         missing = os.path.join(WORK, "no-such-lib.so")
         expect_error("cuda library missing", run_args(GOOD, "--backend", "cuda"), "cannot load", missing,
