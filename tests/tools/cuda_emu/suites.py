@@ -15,6 +15,7 @@ runtime; run.sh runs them on the emulation under their own names.
 Each test runs its ctest command line (ctest --show-only=json-v1) with its ENVIRONMENT, under
 a timeout of EMU_TIMEOUT seconds (default: EMU_TIMEOUT_FACTOR, 10, times its ctest TIMEOUT).
 One line per test: PASS/FAIL/SKIP/TIMEOUT, seconds, the emulation's error reports and crashes.
+EMU_ASAN=1 (run.sh builds the module with AddressSanitizer): mot runs with libasan preloaded.
 """
 import argparse
 import glob
@@ -90,6 +91,11 @@ def main():
     logs = os.path.abspath(a.logs)
     os.makedirs(logs, exist_ok=True)
     factor = float(os.environ.get("EMU_TIMEOUT_FACTOR", "10"))
+    preload = {}
+    if os.environ.get("EMU_ASAN") == "1":  # an ASan module in a plain mot: the runtime must come first
+        lib = subprocess.run(["gcc", "-print-file-name=libasan.so"], capture_output=True, text=True).stdout.strip()
+        preload = {"LD_PRELOAD": lib,
+                   "ASAN_OPTIONS": os.environ.get("ASAN_OPTIONS", "detect_leaks=0:abort_on_error=0")}
     results = []
     for t in tests:
         name = t["name"]
@@ -101,6 +107,7 @@ def main():
         for kv in t["props"].get("ENVIRONMENT", []):
             k, _, v = kv.partition("=")
             env[k] = v
+        env.update(preload)
         env.update(MOT_CUDA_EMU="1", MOT_CUDA_MODULE=os.path.abspath(a.module), EMU_LOG_DIR=logdir)
         timeout = float(os.environ.get("EMU_TIMEOUT") or factor * float(t["props"].get("TIMEOUT", 1500)))
         skip_rc = t["props"].get("SKIP_RETURN_CODE")
@@ -119,6 +126,9 @@ def main():
                 rc = None
         secs = time.time() - start
         errors, crashes, notes = emu_reports(logdir)
+        with open(os.path.join(logs, name + ".log"), errors="replace") as fh:
+            text = fh.read()  # what the driver printed of mot's stderr: ASan's reports
+        crashes += text.count("ERROR: AddressSanitizer")
         if rc is None:
             status = "TIMEOUT"
         elif skip_rc is not None and rc == int(skip_rc):
