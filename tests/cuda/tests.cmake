@@ -52,3 +52,21 @@ if(TARGET motcuda)
   add_test(NAME ops.backend.cuda COMMAND test_backend_ops_cuda)
   set_tests_properties(ops.backend.cuda PROPERTIES SKIP_RETURN_CODE 77 LABELS "gpu;cuda" TIMEOUT 300)
 endif()
+
+# The same kernel tests (cuda_*, ops.backend.cuda) on the CPU emulation of the CUDA device
+# (tests/tools/cuda_emu: kernels rebuilt with g++, threads as coroutines), so the kernels are
+# checked on every machine, GPU or not; build/'s libmot.a is linked as is. Needs the CUDA
+# headers (not the driver), g++ and x86-64 (the coroutine switch). Not under a sanitizer build
+# (run.sh has its own EMU_ASAN=1). Label emu: `ctest -LE emu` leaves it out (~5 min on 2 cores).
+find_program(MOT_GXX g++)
+set(MOT_EMU_CUDA_INC /usr/local/cuda/include)
+if(CUDAToolkit_INCLUDE_DIRS)
+  list(GET CUDAToolkit_INCLUDE_DIRS 0 MOT_EMU_CUDA_INC)
+endif()
+if(MOT_GXX AND EXISTS ${MOT_EMU_CUDA_INC}/cuda_runtime.h AND CMAKE_SYSTEM_PROCESSOR MATCHES "x86_64|AMD64"
+   AND NOT MOT_SANITIZE)
+  add_test(NAME cuda_emu.kernels
+    COMMAND env OUT=${CMAKE_BINARY_DIR}/cuda-emu EMU_LIBMOT=$<TARGET_FILE:motlib> CUDA_INC=${MOT_EMU_CUDA_INC}
+            bash ${CMAKE_SOURCE_DIR}/tests/tools/cuda_emu/run.sh)
+  set_tests_properties(cuda_emu.kernels PROPERTIES LABELS "emu" TIMEOUT 1800 RUN_SERIAL TRUE)
+endif()

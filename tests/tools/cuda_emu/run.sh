@@ -8,7 +8,8 @@
 #   tests/tools/cuda_emu/run.sh suites [-R RE] [-E RE]   the module, then mot's GPU ctest suites
 #                                               (labels gpu|cuda, python drivers) on it; BUILD (build)
 # Environment: JOBS (2), OUT (build-emu), EMU_REVERSE=1 (threads and blocks in reverse order),
-# EMU_POISON=0 (cudaMalloc memory not filled with 0xff), EMU_STACK_KB (256), CXXFLAGS_EMU.
+# EMU_POISON=0 (cudaMalloc memory not filled with 0xff), EMU_STACK_KB (256), CXXFLAGS_EMU,
+# EMU_LIBMOT (a libmot.a already built, used as is: ctest's cuda_emu.kernels passes build/'s).
 set -uo pipefail
 ROOT="$(cd "$(dirname "$0")/../../.." && pwd)"
 cd "$ROOT"
@@ -30,6 +31,9 @@ log() { echo "cuda_emu: $*" >&2; }
 #    programs; the module's mot_* references resolve against the mot executable instead).
 if [ "$MODE" = module ] || [ "$MODE" = suites ]; then
     :
+elif [ -n "${EMU_LIBMOT:-}" ]; then
+    [ -f "$EMU_LIBMOT" ] || { log "EMU_LIBMOT=$EMU_LIBMOT: no such file"; exit 1; }
+    CPU_BUILD="$(dirname "$EMU_LIBMOT")"
 elif [ ! -f "$CPU_BUILD/libmot.a" ] || [ -n "$(find common model tokenizer ops kernels/cpu runtime graph scheduler executor profiling train include -newer "$CPU_BUILD/libmot.a" -name '*.[ch]' -print -quit)" ]; then
     log "building libmot (cmake, -DMOT_CUDA=OFF) in $CPU_BUILD"
     nice cmake -S . -B "$CPU_BUILD" -DMOT_CUDA=OFF -DCMAKE_BUILD_TYPE=Release >/dev/null || exit 1
