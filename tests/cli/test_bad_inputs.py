@@ -14,6 +14,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "reference"))
 sys.path.insert(0, os.path.join(HERE, "..", "tools"))
 from safetensors_io import read_safetensors, write_safetensors  # noqa: E402
+from backend_bounds import emulated  # noqa: E402
 
 MOT, WORK = sys.argv[1], sys.argv[2]
 GOOD = os.path.join(WORK, "good")
@@ -218,14 +219,14 @@ def main():
     expect_error("bad lane mode", run_args(GOOD, "--lanes", "parallel"), "--lanes", "serial or concurrent")
     expect_error("bench bad backend", ["bench", "-m", GOOD, "--backend", "gpu"], "--backend", "gpu")
     module = os.path.join(os.path.dirname(os.path.abspath(MOT)), "libmot-cuda.so")
-    # (MOT_CUDA_EMU=1: the CPU emulation's module is loaded, tests/tools/cuda_emu: a device is there)
-    if not shutil.which("nvidia-smi") and os.environ.get("MOT_CUDA_EMU") != "1":
+    # A device: a GPU, or the CPU emulation's module (MOT_CUDA_EMU=1, tests/tools/cuda_emu).
+    device = shutil.which("nvidia-smi") or emulated()
+    if not device:
         # No GPU here: in a CUDA build the library loads and says there is no device (so its
         # symbols resolved against mot's); without CUDA, that the build has none.
         expect_error("cuda without a device", run_args(GOOD, "--backend", "cuda"), "--backend cuda",
                      "no CUDA device" if os.path.exists(module) else "has no CUDA backend")
-    if (shutil.which("nvidia-smi") or os.environ.get("MOT_CUDA_EMU") == "1") and \
-            (os.path.exists(module) or os.environ.get("MOT_CUDA_MODULE")):
+    elif os.path.exists(module) or os.environ.get("MOT_CUDA_MODULE"):
         # A device (or the CPU emulation's module): --backend cuda runs, NaN logits included.
         for label, args in (("cuda runs", run_args(GOOD)),
                             ("cuda NaN weights --top-k 40", run_args(nan_model, "--allow-nonfinite", "--temp", "0.8",

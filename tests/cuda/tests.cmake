@@ -57,7 +57,7 @@ endif()
 # (tests/tools/cuda_emu: kernels rebuilt with g++, threads as coroutines), so the kernels are
 # checked on every machine, GPU or not; build/'s libmot.a is linked as is. Needs the CUDA
 # headers (not the driver), g++ and x86-64 (the coroutine switch). Not under a sanitizer build
-# (run.sh has its own EMU_ASAN=1). Label emu: `ctest -LE emu` leaves it out (~5 min on 2 cores).
+# (run.sh has its own EMU_ASAN=1). Label emu: `ctest -LE emu` leaves it out (~2.5 min on 2 cores).
 find_program(MOT_GXX g++)
 set(MOT_EMU_CUDA_INC /usr/local/cuda/include)
 if(CUDAToolkit_INCLUDE_DIRS)
