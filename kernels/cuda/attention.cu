@@ -135,17 +135,7 @@ extern "C" mot_status mot_cuda_op_attention(const mot_gpu_launch *l, mot_cuda_la
     a.step = l->step;
     a.lane = l->op->lane;
     cudaStream_t s = (cudaStream_t)stream;
-    if (op->hd <= 32) {
-        return launch_attention<1>(a, l, lane, s);
-    }
-    if (op->hd <= 64) {
-        return launch_attention<2>(a, l, lane, s);
-    }
-    if (op->hd <= 128) {
-        return launch_attention<4>(a, l, lane, s);
-    }
-    if (op->hd <= 256) {
-        return launch_attention<8>(a, l, lane, s);
-    }
-    return launch_attention<16>(a, l, lane, s);
+#define LAUNCH(DPL) return launch_attention<DPL>(a, l, lane, s)
+    ATT_DISPATCH(op->hd, LAUNCH);
+#undef LAUNCH
 }

@@ -18,6 +18,23 @@
 #define ATT_MAX_HD 512    // dims per head: DPL <= 16
 #define ATT_CHUNK 256     // keys per split block in split-key (decode) attention
 
+// The DPL instantiation for a head dimension (hd <= ATT_MAX_HD): CALL(DPL), as
+// BWD_ATT_DISPATCH for the backward kernels (backward_common.cuh).
+#define ATT_DISPATCH(hd, CALL)                                                                 \
+    do {                                                                                       \
+        if ((hd) <= 32) {                                                                      \
+            CALL(1);                                                                           \
+        } else if ((hd) <= 64) {                                                               \
+            CALL(2);                                                                           \
+        } else if ((hd) <= 128) {                                                              \
+            CALL(4);                                                                           \
+        } else if ((hd) <= 256) {                                                              \
+            CALL(8);                                                                           \
+        } else {                                                                               \
+            CALL(16);                                                                          \
+        }                                                                                      \
+    } while (0)
+
 template <int DPL> struct att_state {
     float m, l, acc[DPL];
 };

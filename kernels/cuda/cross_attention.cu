@@ -124,19 +124,9 @@ extern "C" mot_status mot_cuda_op_cross_attention(const mot_gpu_launch *l, mot_c
     a.qlane = l->op->lane;
     MOT_OP_REQUIRE(a.qlane >= 0 && a.qlane < MOT_MAX_LANES, "cuda cross_attention: query lane %d", a.qlane);
     cudaStream_t s = (cudaStream_t)stream;
-    if (a.dh <= 32) {
-        return launch_cross<1>(a, l, lane, s);
-    }
-    if (a.dh <= 64) {
-        return launch_cross<2>(a, l, lane, s);
-    }
-    if (a.dh <= 128) {
-        return launch_cross<4>(a, l, lane, s);
-    }
-    if (a.dh <= 256) {
-        return launch_cross<8>(a, l, lane, s);
-    }
-    return launch_cross<16>(a, l, lane, s);
+#define LAUNCH(DPL) return launch_cross<DPL>(a, l, lane, s)
+    ATT_DISPATCH(a.dh, LAUNCH);
+#undef LAUNCH
 }
 
 // LATENT_APPEND: the n_new new rows of the interaction keys and values (in, in2: [n, d_s]) stored
