@@ -26,7 +26,7 @@ endif()
 # Plan ops through the real mot_gpu_api table (kernels/cuda/gpu_api_cuda.cu) vs the CPU.
 if(TARGET motcuda)
   foreach(t test_cuda_plan_ops test_cuda_sample test_cuda_quant)
-    add_executable(${t} tests/cuda/${t}.c tests/cuda/gpu_fixture.c tests/ops/quant_blocks.c)
+    add_executable(${t} tests/cuda/${t}.c tests/cuda/gpu_fixture.c)
     target_link_libraries(${t} PRIVATE motcuda motlib)
     string(REPLACE "test_" "" name ${t})
     add_test(NAME ${name} COMMAND ${t})
@@ -69,4 +69,15 @@ if(MOT_GXX AND EXISTS ${MOT_EMU_CUDA_INC}/cuda_runtime.h AND CMAKE_SYSTEM_PROCES
     COMMAND env OUT=${CMAKE_BINARY_DIR}/cuda-emu EMU_LIBMOT=$<TARGET_FILE:motlib> CUDA_INC=${MOT_EMU_CUDA_INC}
             bash ${CMAKE_SOURCE_DIR}/tests/tools/cuda_emu/run.sh)
   set_tests_properties(cuda_emu.kernels PROPERTIES LABELS "emu" TIMEOUT 1800 RUN_SERIAL TRUE)
+  # mot itself on the emulated module (build/cuda-emu/libmot-cuda.so): the gpu/cuda-labelled
+  # Python suites above (e2e_cuda_*, gguf_cuda_*, mot_e2e_cuda_*, train.grads_*_cuda,
+  # cuda_vs_cpu) and cli_bad_inputs, run with --backend cuda (tests/tools/cuda_emu/suites.py).
+  # Needs a mot with the module loader (motcuda built). Serial: the suites share the models and
+  # work folders of their CPU twins (which RESOURCE_LOCK keeps apart elsewhere). ~4 min.
+  if(TARGET motcuda)
+    add_test(NAME cuda_emu.suites
+      COMMAND env OUT=${CMAKE_BINARY_DIR}/cuda-emu BUILD=${CMAKE_BINARY_DIR} CUDA_INC=${MOT_EMU_CUDA_INC}
+              bash ${CMAKE_SOURCE_DIR}/tests/tools/cuda_emu/run.sh suites)
+    set_tests_properties(cuda_emu.suites PROPERTIES LABELS "emu" TIMEOUT 2400 RUN_SERIAL TRUE)
+  endif()
 endif()

@@ -103,7 +103,7 @@ if [ "$MODE" = module ] || [ "$MODE" = suites ]; then
     log "module: $OUT/libmot-cuda.so"
     [ "$MODE" = module ] && exit 0
     # 4. mot's GPU suites on it (suites.py: which tests, their timeouts, the logs)
-    exec python3 "$HERE/suites.py" --build "${BUILD:-build}" --module "$ROOT/$OUT/libmot-cuda.so" \
+    exec python3 "$HERE/suites.py" --build "${BUILD:-build}" --module "$(realpath "$OUT/libmot-cuda.so")" \
         --logs "$OUT/logs-suites${EMU_REVERSE:+-reverse}" "$@"
 fi
 

@@ -25,6 +25,7 @@ import re
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 
 LABELS = {"gpu", "cuda"}
@@ -32,7 +33,14 @@ EXTRA = {"cli_bad_inputs"}  # not labelled gpu, but checks --backend cuda's mess
 
 
 def tests_of(build):
-    out = subprocess.run(["ctest", "--show-only=json-v1"], cwd=build, capture_output=True, text=True, check=True)
+    # Listed from a scratch folder whose CTestTestfile.cmake names BUILD: ctest rewrites
+    # Testing/Temporary/LastTest.log where it runs, and under ctest (cuda_emu.suites) that file
+    # is the outer run's own log.
+    with tempfile.TemporaryDirectory(prefix="cuda-emu-list-") as scratch:
+        with open(os.path.join(scratch, "CTestTestfile.cmake"), "w") as fh:
+            fh.write(f'subdirs("{build}")\n')
+        out = subprocess.run(["ctest", "--show-only=json-v1"], cwd=scratch, capture_output=True, text=True,
+                             check=True)
     tests = []
     for t in json.loads(out.stdout)["tests"]:
         props = {p["name"]: p["value"] for p in t.get("properties", [])}
