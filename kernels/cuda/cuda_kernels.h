@@ -73,7 +73,9 @@ mot_status mot_cuda_matmul_gemv(float *y, const float *x, const mot_weight *w, i
                                 const float *res, mot_cuda_stream stream);
 /* The decode GEMV with an RMSNorm prologue (kernels/cuda/matmul_gemv.cu; the plan's fused
  * RMSNORM_MATMUL(_SWIGLU), kernels/cuda/matmul_fused.cu), one launch for n_w weights of one
- * dtype (f32, f16 or bf16) and cols = d:
+ * dtype (f32, f16 or bf16), or quantized ones of any mix of types (16-byte aligned, n <=
+ * MOT_CUDA_QUANT_GEMV_MAX_N, n * 1.125 d floats <= 40 KiB: d <= 9102 at n = 1;
+ * kernels/cuda/gemv_norm.cuh), and cols = d:
  *   xn[t] = x[t] * rsqrt(mean(x[t]^2) + eps) * norm_w       (each block computes the scale)
  *   y_j[t, r] = xn[t] . W_j[r] (+ bias_j[r])                 t < n <= MOT_CUDA_GEMV_MAX_N
  *   swiglu (n_w 2, equal rows, no bias): then y_0 = silu(y_0) * y_1 (y_1 keeps up)

@@ -2,10 +2,11 @@
 //   RMSNORM_MATMUL          RMSNORM (or RMSNORM_LAST before the LM head) + MATMUL (q/k/v, LM head)
 //   RMSNORM_MATMUL_SWIGLU   RMSNORM + MATMUL (gate, up) + SWIGLU
 //   RMSNORM_MATMUL_ROPE_APPEND  RMSNORM + MATMUL (q, k, v) + ROPE_APPEND
-// as one launch of the fused decode GEMV (mot_cuda_gemv_norm, matmul_gemv.cu) when its weights
-// are f32, f16 or bf16 of one dtype and the op has at most MOT_CUDA_GEMV_MAX_N rows; otherwise
-// (quantized weights, mixed dtypes, a norm width that is not the weights') its parts one after
-// another through the plain ops' launches, as the unfused plan would run them.
+// as one launch of the fused decode GEMV (mot_cuda_gemv_norm, matmul_gemv.cu; quant.cu for
+// ggml's blocks) when its weights are f32, f16 or bf16 of one dtype, or quantized (types may
+// mix), and the op has at most MOT_CUDA_GEMV_MAX_N rows; otherwise (plain dtypes mixed, a norm
+// width that is not the weights', quantized rows too wide for the normed x in shared memory)
+// its parts one after another through the plain ops' launches, as the unfused plan would.
 #include "kernels/cuda/op_common.cuh"
 
 static mot_status run_parts(const mot_gpu_launch *l, mot_cuda_lane *lane, mot_cuda_stream stream, int third) {

@@ -15,7 +15,9 @@
 // multiple of 16) is read element by element; columns past the last whole vector too.
 #include <cstdint>
 
+#include "kernels/cuda/gemv_norm.cuh"
 #include "kernels/cuda/op_common.cuh"
+#include "kernels/cuda/quant_decode.h"
 
 enum { GEMV_WARPS = 4, GEMV_UNROLL = 4 };
 
@@ -315,22 +317,6 @@ extern "C" mot_status mot_cuda_matmul_gemv(float *y, const float *x, const mot_w
 // weights exactly as gemv_kernel does; block 0 also writes it to norm_out (the norm's output,
 // which later ops may read), for the rows the lane has.
 
-// The weights of one fused launch (by value: kernel parameters). Weight j owns the blocks
-// [first_block[j], first_block[j + 1]) and units[j] units of work, a unit being one row, or a
-// pair of rows: GEMV_SWIGLU, one range for row u of gate (weight 0) and of up (weight 1);
-// GEMV_ROPE, q (0) and k (1) in pairs (row i and row i + hd/2 of a head, which RoPE rotates
-// together), v (2) in rows.
-enum { GEMV_PLAIN = 0, GEMV_SWIGLU = 1, GEMV_ROPE = 2 };
-struct gemv_norm_mats {
-    const void *w[MOT_OP_MAX_W];
-    float *y[MOT_OP_MAX_W];
-    const float *bias[MOT_OP_MAX_W];
-    int rows[MOT_OP_MAX_W], units[MOT_OP_MAX_W];
-    int first_block[MOT_OP_MAX_W + 1];
-    int n_w;
-    mot_cuda_gemv_rope rope; // GEMV_ROPE only
-};
-
 // x: [n, cols] (last: the row n_live - 1 of x, n = 1); nw: [cols]; norm_out: [n, cols] or NULL;
 // ls: the lane's step values on the device (NULL: n_new = n, pos 0): norm_out rows and (RoPE)
 // the rotation and the cache rows only below its n_new, at positions pos...
@@ -342,69 +328,31 @@ __global__ void __launch_bounds__(GEMV_WARPS * 32)
     __shared__ float part[GEMV_WARPS][2 * NT];
     __shared__ float sh[32];
     const int warp = threadIdx.x >> 5, lane = threadIdx.x & 31;
-    const int live = ls ? ls->n_new : n;
-    if (last) {
-        x += (size_t)(live > 0 ? live - 1 : 0) * cols;
-    }
-    // The rows' inverse RMS (n is the same for the whole block: every thread meets the barriers).
-    float scale[NT];
-#pragma unroll
-    for (int t = 0; t < NT; t++) {
-        scale[t] = 0.0f;
-        if (t < n) {
-            const float *row = x + (size_t)t * cols;
-            float ss = 0.0f;
-            for (int i = threadIdx.x; i < cols; i += blockDim.x) {
-                ss += row[i] * row[i];
-            }
-            scale[t] = rsqrtf(mot_block_sum(ss, sh) / cols + eps);
-        }
-    }
-    if (norm_out && blockIdx.x == 0) {
-        const int out_rows = last ? (live > 0 ? 1 : 0) : (live < n ? live : n);
-#pragma unroll
-        for (int t = 0; t < NT; t++) {
-            if (t < out_rows) {
-                for (int i = threadIdx.x; i < cols; i += blockDim.x) {
-                    norm_out[(size_t)t * cols + i] = x[(size_t)t * cols + i] * scale[t] * nw[i];
-                }
-            }
-        }
-    }
-    int j = 0;
-#pragma unroll
-    for (int k = 1; k < MOT_OP_MAX_W; k++) {
-        if (k < m.n_w && (int)blockIdx.x >= m.first_block[k]) {
-            j = k;
-        }
-    }
-    const int rows = m.rows[j];
-    const int unit = ((int)blockIdx.x - m.first_block[j]) * ROWS_PER_BLOCK + warp / WPR, slice = warp % WPR;
-    // the unit's rows: r0 of weight j, and r1 of weight j1 when paired (the same for the block)
-    const bool paired = MODE == GEMV_SWIGLU || (MODE == GEMV_ROPE && j < 2);
-    const int half = MODE == GEMV_ROPE ? m.rope.hd / 2 : 1;
-    int r0 = unit, r1 = unit, j1 = MODE == GEMV_SWIGLU ? 1 : j;
-    if (MODE == GEMV_ROPE && j < 2) {
-        r0 = (unit / half) * m.rope.hd + unit % half; // head unit / half, element unit % half
-        r1 = r0 + half;
-    }
+    int live;
+    x = gemv_norm_x(x, ls, last, cols, n, &live);
+    float scale[NT]; // n is the same for the whole block: every thread meets the barriers
+    gemv_norm_scales<NT>(scale, x, cols, n, eps, sh);
+    gemv_norm_write_out<NT>(norm_out, x, nw, scale, cols, n, live, last);
+    const gemv_unit u = gemv_norm_unit<MODE>(m, warp / WPR, ROWS_PER_BLOCK);
+    const int slice = warp % WPR;
     float acc[NT], acc2[NT];
 #pragma unroll
     for (int t = 0; t < NT; t++) {
         acc[t] = 0.0f, acc2[t] = 0.0f;
     }
-    if (unit < m.units[j]) { // no return: WPR > 1 meets a block barrier below
+    if (u.unit < m.units[u.j]) { // no return: WPR > 1 meets a block barrier below
         const bool xv = ((uintptr_t)x & 15) == 0 && ((uintptr_t)nw & 15) == 0 && cols % 4 == 0;
-        gemv_row<T, NT, WPR, true>(acc, (const T *)m.w[j] + (size_t)r0 * cols, x, nw, scale, cols, n, slice, lane, xv);
-        if (paired) {
-            gemv_row<T, NT, WPR, true>(acc2, (const T *)m.w[j1] + (size_t)r1 * cols, x, nw, scale, cols, n, slice,
-                                      lane, xv);
+        gemv_row<T, NT, WPR, true>(acc, (const T *)m.w[u.j] + (size_t)u.r0 * cols, x, nw, scale, cols, n, slice, lane,
+                                   xv);
+        if (u.paired) {
+            gemv_row<T, NT, WPR, true>(acc2, (const T *)m.w[u.j1] + (size_t)u.r1 * cols, x, nw, scale, cols, n, slice,
+                                       lane, xv);
         }
     }
 #pragma unroll
     for (int t = 0; t < NT; t++) {
         acc[t] = mot_warp_sum(acc[t]);
-        if (paired) {
+        if (u.paired) {
             acc2[t] = mot_warp_sum(acc2[t]);
         }
     }
@@ -420,58 +368,18 @@ __global__ void __launch_bounds__(GEMV_WARPS * 32)
         if (slice == 0) {
 #pragma unroll
             for (int t = 0; t < NT; t++) {
-                float s = part[warp][t], u = part[warp][NT + t];
+                float s = part[warp][t], v = part[warp][NT + t];
 #pragma unroll
                 for (int k = 1; k < WPR; k++) {
                     s += part[warp + k][t];
-                    u += part[warp + k][NT + t];
+                    v += part[warp + k][NT + t];
                 }
-                acc[t] = s, acc2[t] = u;
+                acc[t] = s, acc2[t] = v;
             }
         }
     }
-    if (unit >= m.units[j] || slice != 0 || lane != 0) {
-        return;
-    }
-    const float *bias = m.bias[j];
-    const float b = bias ? bias[r0] : 0.0f;
-    const int pos = ls ? ls->pos : 0;
-#pragma unroll
-    for (int t = 0; t < NT; t++) {
-        if (t < n) {
-            const size_t i0 = (size_t)t * rows + r0, i1 = (size_t)t * rows + r1;
-            if (MODE == GEMV_SWIGLU) { // as swiglu_step_kernel (activation.cu); up is kept as the unfused GEMV leaves it
-                const float g = acc[t], u = acc2[t];
-                m.y[1][i0] = u;
-                m.y[0][i0] = g / (1.0f + expf(-g)) * u;
-            } else if (MODE == GEMV_ROPE && t < live) { // as rope_append_kernel (rope.cu), rows t < n_new
-                const size_t crow = (size_t)(pos + t) * m.rope.kv_stride;
-                if (j < 2) {
-                    const int e = unit % half, g = unit / half;
-                    float s, c;
-                    sincosf((float)(pos + t) * m.rope.inv_freq[e], &s, &c);
-                    const float x0 = acc[t], x1 = acc2[t];
-                    const float y0 = x0 * c - x1 * s, y1 = x1 * c + x0 * s;
-                    m.y[j][i0] = y0;
-                    m.y[j][i1] = y1;
-                    if (j == 1) {
-                        float *kc = m.rope.k_cache + crow + (size_t)g * m.rope.head_stride;
-                        kc[e] = y0;
-                        kc[e + half] = y1;
-                    }
-                } else {
-                    m.y[2][i0] = acc[t];
-                    m.rope.v_cache[crow + (size_t)(r0 / m.rope.hd) * m.rope.head_stride + r0 % m.rope.hd] = acc[t];
-                }
-            } else if (MODE == GEMV_ROPE) { // rows the lane did not feed: the products, unrotated
-                m.y[j][i0] = acc[t];
-                if (j < 2) {
-                    m.y[j][i1] = acc2[t];
-                }
-            } else {
-                m.y[j][i0] = bias ? acc[t] + b : acc[t];
-            }
-        }
+    if (u.unit < m.units[u.j] && slice == 0 && lane == 0) {
+        gemv_norm_store<NT, MODE>(m, u, acc, acc2, ls, n, live);
     }
 }
 
@@ -479,14 +387,7 @@ template <typename T, int NT, int MODE>
 static void gemv_norm_launch(gemv_norm_mats m, int space_rows, const float *x, const float *nw, float eps,
                              float *norm_out, const mot_lane_step *ls, int last, int cols, int n, cudaStream_t s) {
     const int wpr = gemv_warps_per_row(space_rows, cols);
-    const int rpb = GEMV_WARPS / wpr;
-    m.first_block[0] = 0;
-    for (int j = 0; j < MOT_OP_MAX_W; j++) {
-        const int blocks = j < m.n_w ? (m.units[j] + rpb - 1) / rpb : 0;
-        m.first_block[j + 1] = m.first_block[j] + blocks;
-    }
-    // at least one block: block 0 writes norm_out even when no weight has rows
-    const unsigned grid = m.first_block[MOT_OP_MAX_W] > 0 ? (unsigned)m.first_block[MOT_OP_MAX_W] : 1u;
+    const unsigned grid = gemv_norm_grid(m, GEMV_WARPS / wpr);
     if (wpr == 1) {
         gemv_norm_kernel<T, NT, 1, MODE><<<grid, GEMV_WARPS * 32, 0, s>>>(m, x, nw, eps, norm_out, ls, last, cols, n);
     } else if (wpr == 2) {
@@ -526,12 +427,20 @@ extern "C" int mot_cuda_gemv_norm_takes(const mot_weight *w, const float *const 
         return 0;
     }
     const mot_dtype dt = w[0].dtype;
-    if (dt != MOT_DTYPE_F32 && dt != MOT_DTYPE_F16 && dt != MOT_DTYPE_BF16) {
+    // quantized: any mix of the kernels' types (a Q4_K_M file's v may be Q6_K beside a Q4_K q)
+    const bool quant = mot_qblock_bytes(dt) != 0;
+    if (!quant && dt != MOT_DTYPE_F32 && dt != MOT_DTYPE_F16 && dt != MOT_DTYPE_BF16) {
+        return 0;
+    }
+    if (quant && (n > MOT_CUDA_QUANT_GEMV_MAX_N || !gemv_norm_quant_fits(n, d))) {
         return 0;
     }
     int64_t total = 0;
     for (int j = 0; j < n_w; j++) {
-        if (w[j].dtype != dt || w[j].cols != d || w[j].rows < 0 || w[j].rows > INT32_MAX || !w[j].data) {
+        const bool same = quant ? mot_qblock_bytes(w[j].dtype) != 0 && d % mot_dtype_block_elems(w[j].dtype) == 0 &&
+                                      ((uintptr_t)w[j].data & 15) == 0
+                                : w[j].dtype == dt;
+        if (!same || w[j].cols != d || w[j].rows < 0 || w[j].rows > INT32_MAX || !w[j].data) {
             return 0;
         }
         total += w[j].rows;
@@ -571,6 +480,9 @@ extern "C" mot_status mot_cuda_gemv_norm(float *const *y, const mot_weight *w, c
             return mot_fail(MOT_ERR_ARG, "cuda fused GEMV: output %d missing", j);
         }
         m.w[j] = w[j].data, m.y[j] = y[j], m.bias[j] = bias ? bias[j] : NULL, m.rows[j] = (int)w[j].rows;
+        m.dt[j] = (int)w[j].dtype;
+        m.row_bytes[j] = (int64_t)mot_dtype_row_bytes(w[j].dtype, d);
+        m.end[j] = (const uint8_t *)w[j].data + (size_t)m.rows[j] * (size_t)m.row_bytes[j];
         m.units[j] = mode == GEMV_SWIGLU ? (j == 0 ? m.rows[0] : 0) : mode == GEMV_ROPE && j < 2 ? m.rows[j] / 2
                                                                                               : m.rows[j];
         space += m.units[j];
@@ -580,6 +492,14 @@ extern "C" mot_status mot_cuda_gemv_norm(float *const *y, const mot_weight *w, c
     }
     cudaStream_t s = (cudaStream_t)stream;
     switch (w[0].dtype) {
+    case MOT_DTYPE_Q8_0:
+    case MOT_DTYPE_Q4_0:
+    case MOT_DTYPE_Q4_1:
+    case MOT_DTYPE_Q4_K:
+    case MOT_DTYPE_Q5_K:
+    case MOT_DTYPE_Q6_K:
+        quant_gemv_norm_launch(m, mode, x, norm_w, eps, norm_out, ls, last, d, n, s);
+        break;
     case MOT_DTYPE_F32:
         gemv_norm_dispatch<float>(m, mode, space, x, norm_w, eps, norm_out, ls, last, d, n, s);
         break;

@@ -2,6 +2,8 @@
 // blocks as the GGUF file stores them, rows of mot_dtype_row_bytes(dtype, cols) bytes, read by
 //   - quant_gemv_kernel: y[n, rows] = x[n, cols] W^T (+ beta y) for n <= 7 (decode), reading
 //     the blocks once with f32 activations;
+//   - quant_gemv_norm_kernel: the same rows behind an RMSNorm prologue, with the SwiGLU or
+//     RoPE + KV append epilogue (the plan's fused decode ops; gemv_norm.cuh);
 //   - quant_dequant_rows_kernel: rows of W as f32 into a tile, for cuBLAS SGEMM (prefill,
 //     kernels/cuda/matmul.cu);
 //   - quant_embed_kernel: embedding rows, bit for bit the reference dequantization.
@@ -10,6 +12,7 @@
 #include <cstdint>
 #include <cstring>
 
+#include "kernels/cuda/gemv_norm.cuh"
 #include "kernels/cuda/op_common.cuh"
 #include "kernels/cuda/quant_decode.h"
 
@@ -43,15 +46,15 @@ __device__ __forceinline__ void load_chunk(int4 *r, const mot_qchunk &c, int lan
     }
 }
 
-// sum_j q[j] x[j] over one half (16 elements at x, 16-byte aligned), and sum_j x[j] when the
-// type has an offset.
-template <int DT>
+// sum_j q[j] x[j] over one half (16 elements at x, 16-byte aligned; LDG: read-only global
+// memory, else shared), and sum_j x[j] when the type has an offset.
+template <int DT, bool LDG>
 __device__ __forceinline__ void half_dot(const float *q, const float *x, float &qx, float &sx) {
     const float4 *x4 = (const float4 *)x;
     qx = 0.0f, sx = 0.0f;
 #pragma unroll
     for (int i = 0; i < 4; i++) {
-        const float4 v = __ldg(x4 + i);
+        const float4 v = LDG ? __ldg(x4 + i) : x4[i];
         qx = fmaf(q[4 * i], v.x, qx);
         qx = fmaf(q[4 * i + 1], v.y, qx);
         qx = fmaf(q[4 * i + 2], v.z, qx);
@@ -62,31 +65,20 @@ __device__ __forceinline__ void half_dot(const float *q, const float *x, float &
     }
 }
 
-// y[t, row] = sum_c W[row, c] x[t, c] (+ beta y[t, row]) for t < n <= NT.
-// w: rows x row_bytes of blocks, 16-byte aligned; end = w + rows * row_bytes. x: [n, cols],
-// 16-byte aligned, cols a multiple of 32. Grid: ceil(rows / 4) blocks of 128 threads; warp
-// `warp` of block b owns row 4 b + warp. Each lane accumulates its pieces in row order and
-// the warp sums the lanes by a fixed butterfly, so the result does not depend on timing.
-// The next chunk's words are loaded into registers while the current one is decoded.
-template <int DT, int NT>
-__global__ void __launch_bounds__(GEMV_WARPS * 32)
-    quant_gemv_kernel(float *__restrict__ y, const float *__restrict__ x, const uint8_t *__restrict__ w,
-                      const uint8_t *end, int rows, int cols, size_t row_bytes, int n, float beta) {
-    __shared__ int4 stage[GEMV_WARPS][MOT_QCHUNK_MAX16];
-    const int warp = threadIdx.x >> 5, lane = threadIdx.x & 31;
-    const int row = blockIdx.x * GEMV_WARPS + warp;
-    if (row >= rows) {
-        return; // the whole warp: the kernel has no block-wide barrier
-    }
-    const uintptr_t rp = (uintptr_t)(w + (size_t)row * row_bytes);
+// acc[t] += sum_c W[row, c] x[t, c] for t < n <= NT, by the whole warp (every lane calls it; on
+// return lane 0 ... 31 hold partial sums for mot_warp_sum). row: the row's first block, end:
+// the end of the matrix's blocks; stage: this warp's MOT_QCHUNK_MAX16 words of shared memory.
+// x row t at x + t * pitch: the plain layout (pitch cols, global, LDG) or the fused kernel's
+// padded one in shared memory (gemv_norm_quant_at). Each lane accumulates its pieces in row
+// order, so with the fixed butterfly after it the result does not depend on timing. The next
+// chunk's words are loaded into registers while the current one is decoded.
+template <int DT, int NT, bool LDG>
+__device__ __forceinline__ void quant_row_dot(float *acc, int4 *stage, const uint8_t *row, const uint8_t *end,
+                                              const float *x, int pitch, int cols, int n, int lane) {
+    const uintptr_t rp = (uintptr_t)row;
     const int64_t p_row = cols / 32;
     const int64_t chunks = (p_row + 31) / 32;
-    const uint8_t *sm = (const uint8_t *)stage[warp];
-    float acc[NT];
-#pragma unroll
-    for (int t = 0; t < NT; t++) {
-        acc[t] = 0.0f;
-    }
+    const uint8_t *sm = (const uint8_t *)stage;
     int4 r[MOT_QCHUNK_LOADS];
     mot_qchunk c = mot_qchunk_of(DT, rp, p_row, 0);
     load_chunk(r, c, lane, end);
@@ -94,7 +86,7 @@ __global__ void __launch_bounds__(GEMV_WARPS * 32)
 #pragma unroll
         for (int i = 0; i < MOT_QCHUNK_LOADS; i++) {
             if (lane + 32 * i < c.n16) {
-                stage[warp][lane + 32 * i] = r[i];
+                stage[lane + 32 * i] = r[i];
             }
         }
         __syncwarp();
@@ -108,13 +100,14 @@ __global__ void __launch_bounds__(GEMV_WARPS * 32)
             mot_qpiece pc;
             mot_qpiece_decode(DT, sm + mot_qchunk_piece_at(DT, &cur, k, lane), (int)(p % mot_qpieces_per_block(DT)),
                               &pc);
+            const int64_t at = LDG ? 32 * p : gemv_norm_quant_at((int)(32 * p));
 #pragma unroll
             for (int t = 0; t < NT; t++) {
                 if (t < n) {
-                    const float *xp = x + (size_t)t * cols + 32 * p;
+                    const float *xp = x + (size_t)t * pitch + at;
                     float qx0, sx0, qx1, sx1;
-                    half_dot<DT>(pc.q, xp, qx0, sx0);
-                    half_dot<DT>(pc.q + 16, xp + 16, qx1, sx1);
+                    half_dot<DT, LDG>(pc.q, xp, qx0, sx0);
+                    half_dot<DT, LDG>(pc.q + 16, xp + 16, qx1, sx1);
                     float v = fmaf(pc.a[0], qx0, pc.a[1] * qx1);
                     if (mot_qhas_offset(DT)) {
                         v = fmaf(pc.b[0], sx0, fmaf(pc.b[1], sx1, v));
@@ -125,6 +118,28 @@ __global__ void __launch_bounds__(GEMV_WARPS * 32)
         }
         __syncwarp(); // every lane has read the stage before the next chunk overwrites it
     }
+}
+
+// y[t, row] = sum_c W[row, c] x[t, c] (+ beta y[t, row]) for t < n <= NT.
+// w: rows x row_bytes of blocks, 16-byte aligned; end = w + rows * row_bytes. x: [n, cols],
+// 16-byte aligned, cols a multiple of 32. Grid: ceil(rows / 4) blocks of 128 threads; warp
+// `warp` of block b owns row 4 b + warp.
+template <int DT, int NT>
+__global__ void __launch_bounds__(GEMV_WARPS * 32)
+    quant_gemv_kernel(float *__restrict__ y, const float *__restrict__ x, const uint8_t *__restrict__ w,
+                      const uint8_t *end, int rows, int cols, size_t row_bytes, int n, float beta) {
+    __shared__ int4 stage[GEMV_WARPS][MOT_QCHUNK_MAX16];
+    const int warp = threadIdx.x >> 5, lane = threadIdx.x & 31;
+    const int row = blockIdx.x * GEMV_WARPS + warp;
+    if (row >= rows) {
+        return; // the whole warp: the kernel has no block-wide barrier
+    }
+    float acc[NT];
+#pragma unroll
+    for (int t = 0; t < NT; t++) {
+        acc[t] = 0.0f;
+    }
+    quant_row_dot<DT, NT, true>(acc, stage[warp], w + (size_t)row * row_bytes, end, x, cols, cols, n, lane);
 #pragma unroll
     for (int t = 0; t < NT; t++) {
         const float v = mot_warp_sum(acc[t]);
@@ -132,6 +147,80 @@ __global__ void __launch_bounds__(GEMV_WARPS * 32)
             float *yp = y + (size_t)t * rows + row;
             *yp = beta != 0.0f ? v + beta * *yp : v;
         }
+    }
+}
+
+// quant_row_dot for the row's own type (a fused launch's weights may differ in type; the
+// branch is the same for the whole block).
+template <int NT>
+__device__ __forceinline__ void quant_row_dot_of(int dt, float *acc, int4 *stage, const uint8_t *row,
+                                                 const uint8_t *end, const float *xs, int pitch, int cols, int n,
+                                                 int lane) {
+    switch (dt) {
+    case MOT_DTYPE_Q8_0: quant_row_dot<MOT_DTYPE_Q8_0, NT, false>(acc, stage, row, end, xs, pitch, cols, n, lane); break;
+    case MOT_DTYPE_Q4_0: quant_row_dot<MOT_DTYPE_Q4_0, NT, false>(acc, stage, row, end, xs, pitch, cols, n, lane); break;
+    case MOT_DTYPE_Q4_1: quant_row_dot<MOT_DTYPE_Q4_1, NT, false>(acc, stage, row, end, xs, pitch, cols, n, lane); break;
+    case MOT_DTYPE_Q4_K: quant_row_dot<MOT_DTYPE_Q4_K, NT, false>(acc, stage, row, end, xs, pitch, cols, n, lane); break;
+    case MOT_DTYPE_Q5_K: quant_row_dot<MOT_DTYPE_Q5_K, NT, false>(acc, stage, row, end, xs, pitch, cols, n, lane); break;
+    case MOT_DTYPE_Q6_K: quant_row_dot<MOT_DTYPE_Q6_K, NT, false>(acc, stage, row, end, xs, pitch, cols, n, lane); break;
+    default: break; // refused on the host (mot_cuda_gemv_norm_takes)
+    }
+}
+
+// The fused decode GEMV over quantized weights (gemv_norm.cuh; the f32/f16/bf16 one is
+// gemv_norm_kernel, matmul_gemv.cu): every block computes the rows' inverse RMS as that one
+// does, stores the normed x (x * scale * w, rmsnorm_row's rounding) in shared memory, and each
+// warp takes one unit (a row, or the pair of rows of SwiGLU / RoPE) by quant_row_dot, as
+// quant_gemv_kernel would read them from the norm's output. Grid: gemv_norm_grid(m, 4);
+// dynamic shared memory: n * gemv_norm_quant_at(cols) floats.
+template <int NT, int MODE>
+__global__ void __launch_bounds__(GEMV_WARPS * 32)
+    quant_gemv_norm_kernel(gemv_norm_mats m, const float *__restrict__ x, const float *__restrict__ nw, float eps,
+                           float *norm_out, const mot_lane_step *ls, int last, int cols, int n) {
+    extern __shared__ __align__(16) float xs[]; // half_dot's float4 loads
+    __shared__ int4 stage[GEMV_WARPS][MOT_QCHUNK_MAX16];
+    __shared__ float sh[32];
+    const int warp = threadIdx.x >> 5, lane = threadIdx.x & 31;
+    int live;
+    x = gemv_norm_x(x, ls, last, cols, n, &live);
+    float scale[NT];
+    gemv_norm_scales<NT>(scale, x, cols, n, eps, sh);
+    gemv_norm_write_out<NT>(norm_out, x, nw, scale, cols, n, live, last);
+    const int pitch = gemv_norm_quant_at(cols);
+#pragma unroll
+    for (int t = 0; t < NT; t++) {
+        if (t < n) {
+            for (int i = threadIdx.x; i < cols; i += blockDim.x) {
+                xs[t * pitch + gemv_norm_quant_at(i)] = x[(size_t)t * cols + i] * scale[t] * nw[i];
+            }
+        }
+    }
+    __syncthreads();
+    const gemv_unit u = gemv_norm_unit<MODE>(m, warp, GEMV_WARPS);
+    if (u.unit >= m.units[u.j]) {
+        return; // the whole warp, after the block's last barrier
+    }
+    float acc[NT], acc2[NT];
+#pragma unroll
+    for (int t = 0; t < NT; t++) {
+        acc[t] = 0.0f, acc2[t] = 0.0f;
+    }
+    quant_row_dot_of<NT>(m.dt[u.j], acc, stage[warp], (const uint8_t *)m.w[u.j] + (size_t)u.r0 * m.row_bytes[u.j],
+                         m.end[u.j], xs, pitch, cols, n, lane);
+    if (u.paired) {
+        quant_row_dot_of<NT>(m.dt[u.j1], acc2, stage[warp],
+                             (const uint8_t *)m.w[u.j1] + (size_t)u.r1 * m.row_bytes[u.j1], m.end[u.j1], xs, pitch,
+                             cols, n, lane);
+    }
+#pragma unroll
+    for (int t = 0; t < NT; t++) {
+        acc[t] = mot_warp_sum(acc[t]);
+        if (u.paired) {
+            acc2[t] = mot_warp_sum(acc2[t]);
+        }
+    }
+    if (lane == 0) {
+        gemv_norm_store<NT, MODE>(m, u, acc, acc2, ls, n, live);
     }
 }
 
@@ -274,4 +363,36 @@ extern "C" mot_status mot_cuda_quant_embed(float *out, const mot_weight *table, 
 #undef EMBED
     MOT_CUDA_LAUNCHED();
     return MOT_OK;
+}
+
+template <int NT, int MODE>
+static void quant_gemv_norm_run(const gemv_norm_mats &m, unsigned grid, size_t smem, const float *x, const float *nw,
+                                float eps, float *norm_out, const mot_lane_step *ls, int last, int cols, int n,
+                                cudaStream_t s) {
+    quant_gemv_norm_kernel<NT, MODE><<<grid, GEMV_WARPS * 32, smem, s>>>(m, x, nw, eps, norm_out, ls, last, cols, n);
+}
+
+template <int MODE>
+static void quant_gemv_norm_mode(const gemv_norm_mats &m, unsigned grid, size_t smem, const float *x, const float *nw,
+                                 float eps, float *norm_out, const mot_lane_step *ls, int last, int cols, int n,
+                                 cudaStream_t s) {
+    // n = 1 (a decode step) gets its own instantiation; 2..7 share one that skips rows >= n
+    if (n == 1) {
+        quant_gemv_norm_run<1, MODE>(m, grid, smem, x, nw, eps, norm_out, ls, last, cols, n, s);
+    } else {
+        quant_gemv_norm_run<MOT_CUDA_QUANT_GEMV_MAX_N, MODE>(m, grid, smem, x, nw, eps, norm_out, ls, last, cols, n, s);
+    }
+}
+
+void quant_gemv_norm_launch(gemv_norm_mats m, int mode, const float *x, const float *nw, float eps, float *norm_out,
+                            const mot_lane_step *ls, int last, int cols, int n, cudaStream_t s) {
+    const unsigned grid = gemv_norm_grid(m, GEMV_WARPS);
+    const size_t smem = (size_t)n * gemv_norm_quant_at(cols) * sizeof(float);
+    if (mode == GEMV_SWIGLU) {
+        quant_gemv_norm_mode<GEMV_SWIGLU>(m, grid, smem, x, nw, eps, norm_out, ls, last, cols, n, s);
+    } else if (mode == GEMV_ROPE) {
+        quant_gemv_norm_mode<GEMV_ROPE>(m, grid, smem, x, nw, eps, norm_out, ls, last, cols, n, s);
+    } else {
+        quant_gemv_norm_mode<GEMV_PLAIN>(m, grid, smem, x, nw, eps, norm_out, ls, last, cols, n, s);
+    }
 }

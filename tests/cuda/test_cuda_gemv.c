@@ -5,9 +5,10 @@
  * with and without bias and residual (also the residual being y: accumulate); the fused GEMV
  * with its RMSNorm prologue and SwiGLU epilogue (q/k/v, gate/up, the LM head's last row, the
  * norm's output rows past the lane's n_new untouched, the norm weight misaligned) and with
- * RoPE and the KV append (positions past 0, GQA, rows the lane did not feed left unrotated).
+ * RoPE and the KV append (positions past 0, GQA, rows the lane did not feed left unrotated),
+ * also over ggml's quantized blocks (kernels/cuda/quant.cu; mixed types in one launch).
  * f32 x and f32 accumulation throughout, so one bound: normalized error <= 1e-5 (SPEC 1.7's
- * exact contract with room for the f32 sums). A GEMV is also captured into a CUDA Graph and
+ * exact contract with room for the f32 sums; quantized weights 1e-4). A GEMV is also captured into a CUDA Graph and
  * replayed. Needs a GPU: without one it says so and exits 77 (ctest: skipped). */
 #include <cuda_runtime.h>
 #include <math.h>
@@ -18,9 +19,11 @@
 #include "common/half.h"
 #include "kernels/cuda/cuda_kernels.h"
 #include "tests/cuda/gpu_fixture.h"
+#include "tests/ops/quant_blocks.h"
 #include "ops/ops.h"
 
 #define BOUND_EXACT 1e-5
+#define BOUND_QUANT 1e-4 /* quantized weights (SPEC 1.7): a (q . x) + b (sum x) a half */
 
 static int failures, checks;
 
@@ -66,10 +69,21 @@ typedef struct {
 } test_weight;
 
 static test_weight make_weight(mot_dtype dt, int rows, int cols, int skew, unsigned seed) {
+    test_weight w;
+    if (mot_dtype_is_quantized(dt)) { /* random blocks, rows of row_bytes as a GGUF file has them (skew unused) */
+        const size_t bytes = mot_dtype_row_bytes(dt, cols) * (size_t)rows;
+        uint64_t rng = seed;
+        w.host_buf = malloc(bytes + 1);
+        quant_blocks_fill(dt, w.host_buf, bytes, 0, &rng);
+        w.host = (mot_weight){dt, w.host_buf, rows, cols};
+        w.dev_buf = dev_alloc(bytes);
+        to_device(w.dev_buf, w.host_buf, bytes);
+        w.dev = (mot_weight){dt, w.dev_buf, rows, cols};
+        return w;
+    }
     const size_t count = (size_t)rows * cols, es = mot_dtype_size(dt);
     float *f = malloc((count ? count : 1) * sizeof(float));
     fx_fill_random(f, count, seed);
-    test_weight w;
     w.host_buf = malloc((count + (size_t)skew) * es + 1);
     char *data = (char *)w.host_buf + (size_t)skew * es;
     for (size_t i = 0; i < count; i++) {
@@ -250,8 +264,10 @@ static double *as_double(const float *f, size_t n) {
  * norm's output rows from `live` on (and its spare row) must stay untouched. skew_w: weight
  * 1's rows off 16-byte alignment; skew_x: x (and with it the norm's rows) off alignment;
  * skew_nw: the norm weight off alignment. */
-static void fused_case(mot_dtype dt, int n, int live, int n_w, const int *rows, int cols, int swiglu, int last,
-                       int use_bias, int skew_w, int skew_x, int skew_nw, cudaStream_t s) {
+static void fused_case_of(const mot_dtype *dts, int n, int live, int n_w, const int *rows, int cols, int swiglu,
+                          int last, int use_bias, int skew_w, int skew_x, int skew_nw, cudaStream_t s) {
+    const mot_dtype dt = dts[0];
+    const double bound = mot_dtype_is_quantized(dt) ? BOUND_QUANT : BOUND_EXACT;
     const int xrows = last ? (live > 0 ? live : 1) : n;
     const size_t nx = (size_t)xrows * cols, nn = (size_t)(n + 1) * cols;
     float *x = malloc(nx * 4), *nw = malloc((size_t)cols * 4), *rn = malloc(nn * 4), *gn = malloc(nn * 4);
@@ -266,7 +282,7 @@ static void fused_case(mot_dtype dt, int n, int live, int n_w, const int *rows, 
     const mot_weight *wp[3];
     float *dy[3] = {NULL, NULL, NULL}, *bias[3] = {NULL, NULL, NULL}, *dbias[3] = {NULL, NULL, NULL}, *ry[3];
     for (int j = 0; j < n_w; j++) {
-        w[j] = make_weight(dt, rows[j], cols, j == 1 ? skew_w : 0, 2000u + (unsigned)(rows[j] * 3 + cols + j));
+        w[j] = make_weight(dts[j], rows[j], cols, j == 1 ? skew_w : 0, 2000u + (unsigned)(rows[j] * 3 + cols + j));
         wd[j] = w[j].dev, wp[j] = &w[j].host;
         dy[j] = dev_alloc((size_t)n * rows[j] * 4);
         cudaMemset(dy[j], 0xff, (size_t)n * rows[j] * 4);
@@ -282,8 +298,10 @@ static void fused_case(mot_dtype dt, int n, int live, int n_w, const int *rows, 
     const mot_status st = mot_cuda_gemv_norm(dy, wd, (const float *const *)dbias, n_w, dx, dnw, eps, dn, dls, last,
                                              n, swiglu, NULL, (mot_cuda_stream)s);
     char what[200];
-    snprintf(what, sizeof what, "fused gemv %s n=%d live=%d %d weights rows=%d cols=%d%s%s%s%s%s%s",
-             mot_dtype_name(dt), n, live, n_w, rows[0], cols, swiglu ? " swiglu" : "", last ? " last row" : "",
+    snprintf(what, sizeof what, "fused gemv %s%s%s n=%d live=%d %d weights rows=%d cols=%d%s%s%s%s%s%s",
+             mot_dtype_name(dt), n_w > 1 && dts[n_w - 1] != dt ? "+" : "",
+             n_w > 1 && dts[n_w - 1] != dt ? mot_dtype_name(dts[n_w - 1]) : "", n, live, n_w, rows[0], cols,
+             swiglu ? " swiglu" : "", last ? " last row" : "",
              use_bias && !swiglu ? " +bias" : "", skew_w ? " rows misaligned" : "", skew_x ? " x misaligned" : "",
              skew_nw ? " norm weight misaligned" : "");
     if (st != MOT_OK) {
@@ -299,7 +317,7 @@ static void fused_case(mot_dtype dt, int n, int live, int n_w, const int *rows, 
             double *ref = as_double(ry[j], ny);
             char w_what[240];
             snprintf(w_what, sizeof w_what, "%s: output %d", what, j);
-            expect_close(w_what, y, ref, ny, BOUND_EXACT);
+            expect_close(w_what, y, ref, ny, bound);
             free(ref), free(y);
         }
         from_device(gn, dn, nn * 4);
@@ -328,12 +346,20 @@ static void fused_case(mot_dtype dt, int n, int live, int n_w, const int *rows, 
     cudaFree(dx_buf), cudaFree(dnw_buf), cudaFree(dn), cudaFree(dls);
 }
 
+static void fused_case(mot_dtype dt, int n, int live, int n_w, const int *rows, int cols, int swiglu, int last,
+                       int use_bias, int skew_w, int skew_x, int skew_nw, cudaStream_t s) {
+    const mot_dtype dts[3] = {dt, dt, dt};
+    fused_case_of(dts, n, live, n_w, rows, cols, swiglu, last, use_bias, skew_w, skew_x, skew_nw, s);
+}
+
 /* q [n_heads * hd], k, v [n_kv * hd] with RoPE and the KV append in the epilogue, at position
  * pos, against mot_ref_norm_linear_swiglu + mot_ref_rope_append: rows t < live rotated and
  * appended (head-major caches of ctx positions, zeroed: rows not appended stay 0), the rest
  * of q, k, v the plain products. */
-static void rope_case(mot_dtype dt, int n, int live, int n_heads, int n_kv, int hd, int cols, int pos, int skew_x,
-                      cudaStream_t s) {
+static void rope_case_of(const mot_dtype *dts, int n, int live, int n_heads, int n_kv, int hd, int cols, int pos,
+                         int skew_x, cudaStream_t s) {
+    const mot_dtype dt = dts[0];
+    const double bound = mot_dtype_is_quantized(dt) ? BOUND_QUANT : BOUND_EXACT;
     const int rows[3] = {n_heads * hd, n_kv * hd, n_kv * hd}, ctx = pos + n + 1;
     const size_t nx = (size_t)n * cols, nc = (size_t)n_kv * ctx * hd;
     float *x = malloc(nx * 4), *nw = malloc((size_t)cols * 4), *rn = malloc(nx * 4), *freq = malloc((size_t)hd * 2);
@@ -351,7 +377,7 @@ static void rope_case(mot_dtype dt, int n, int live, int n_heads, int n_kv, int 
     const mot_weight *wp[3];
     float *dy[3], *ry[3];
     for (int j = 0; j < 3; j++) {
-        w[j] = make_weight(dt, rows[j], cols, 0, 3000u + (unsigned)(rows[j] + cols + j));
+        w[j] = make_weight(dts[j], rows[j], cols, 0, 3000u + (unsigned)(rows[j] + cols + j));
         wd[j] = w[j].dev, wp[j] = &w[j].host;
         dy[j] = dev_alloc((size_t)n * rows[j] * 4);
         cudaMemset(dy[j], 0xff, (size_t)n * rows[j] * 4);
@@ -361,8 +387,9 @@ static void rope_case(mot_dtype dt, int n, int live, int n_heads, int n_kv, int 
     const mot_status st = mot_cuda_gemv_norm(dy, wd, NULL, 3, dx, dnw, 1e-5f, dn, dls, 0, n, 0, &rope,
                                              (mot_cuda_stream)s);
     char what[200];
-    snprintf(what, sizeof what, "fused gemv+rope %s n=%d live=%d heads %d/%d hd %d cols %d pos %d%s",
-             mot_dtype_name(dt), n, live, n_heads, n_kv, hd, cols, pos, skew_x ? " x misaligned" : "");
+    snprintf(what, sizeof what, "fused gemv+rope %s%s%s n=%d live=%d heads %d/%d hd %d cols %d pos %d%s",
+             mot_dtype_name(dt), dts[2] != dt ? "+" : "", dts[2] != dt ? mot_dtype_name(dts[2]) : "", n, live, n_heads,
+             n_kv, hd, cols, pos, skew_x ? " x misaligned" : "");
     if (st != MOT_OK) {
         printf("FAIL %s: %s\n", what, mot_last_error());
         failures++, checks++;
@@ -377,16 +404,16 @@ static void rope_case(mot_dtype dt, int n, int live, int n_heads, int n_kv, int 
             double *ref = as_double(ry[j], ny);
             char w_what[240];
             snprintf(w_what, sizeof w_what, "%s: %s", what, names[j]);
-            expect_close(w_what, y, ref, ny, BOUND_EXACT);
+            expect_close(w_what, y, ref, ny, bound);
             free(ref), free(y);
         }
         from_device(gk, dkc, nc * 4), from_device(gv, dvc, nc * 4);
         double *rk = as_double(kc, nc), *rv = as_double(vc, nc);
         char c_what[240];
         snprintf(c_what, sizeof c_what, "%s: k cache", what);
-        expect_close(c_what, gk, rk, nc, BOUND_EXACT);
+        expect_close(c_what, gk, rk, nc, bound);
         snprintf(c_what, sizeof c_what, "%s: v cache", what);
-        expect_close(c_what, gv, rv, nc, BOUND_EXACT);
+        expect_close(c_what, gv, rv, nc, bound);
         free(rk), free(rv);
         /* the norm's output rows the lane has (the RoPE mode writes them too) */
         float *gn = malloc(nx * 4);
@@ -399,6 +426,12 @@ static void rope_case(mot_dtype dt, int n, int live, int n_heads, int n_kv, int 
     for (int j = 0; j < 3; j++) free_weight(&w[j]), cudaFree(dy[j]), free(ry[j]);
     free(x), free(nw), free(rn), free(freq), free(kc), free(vc), free(gk), free(gv);
     cudaFree(dx_buf), cudaFree(dnw), cudaFree(dn), cudaFree(dfreq), cudaFree(dkc), cudaFree(dvc), cudaFree(dls);
+}
+
+static void rope_case(mot_dtype dt, int n, int live, int n_heads, int n_kv, int hd, int cols, int pos, int skew_x,
+                      cudaStream_t s) {
+    const mot_dtype dts[3] = {dt, dt, dt};
+    rope_case_of(dts, n, live, n_heads, n_kv, hd, cols, pos, skew_x, s);
 }
 
 static void fused_cases(cudaStream_t s) {
@@ -434,6 +467,41 @@ static void fused_cases(cudaStream_t s) {
     }
 }
 
+/* The fused GEMV over quantized weights (quant_gemv_norm_kernel, kernels/cuda/quant.cu): every
+ * type at widths of one block, a few blocks, and past one chunk of 32 pieces (the K types'
+ * 256-element blocks: 8 pieces each); q/k/v with a bias, gate/up, the LM head's last row, 4
+ * and 7 rows of x with a lane that has fewer, x and the norm weight off alignment, a dead
+ * lane; RoPE + append; the types of a Q4_K_M file mixed in one launch; SmolLM2's 576 and a 7B
+ * width of 4096. */
+static void quant_fused_cases(cudaStream_t s) {
+    static const mot_dtype qts[] = {MOT_DTYPE_Q8_0, MOT_DTYPE_Q4_0, MOT_DTYPE_Q4_1,
+                                    MOT_DTYPE_Q4_K, MOT_DTYPE_Q5_K, MOT_DTYPE_Q6_K};
+    static const int qkv[3] = {63, 17, 5}, gu[2] = {65, 65}, head[1] = {300}, wide[3] = {300, 100, 100};
+    for (int d = 0; d < 6; d++) {
+        const mot_dtype dt = qts[d];
+        const int k = mot_dtype_block_elems(dt) == 256;
+        const int widths[3] = {k ? 256 : 32, k ? 768 : 576, k ? 2304 : 1056};
+        for (int c = 0; c < 3; c++) {
+            const int n = c == 1 ? 4 : 1;
+            fused_case(dt, n, n, 3, qkv, widths[c], 0, 0, c != 1, 0, c == 2, c == 1, s);
+            fused_case(dt, n, n, 2, gu, widths[c], 1, 0, 0, 0, c == 1, 0, s);
+            fused_case(dt, 1, 1 + c, 1, head, widths[c], 0, 1, 0, 0, c == 0, 0, s);
+        }
+        fused_case(dt, 7, 5, 3, qkv, widths[0], 0, 0, 1, 0, 0, 0, s);
+        fused_case(dt, 1, 0, 1, head, widths[0], 0, 1, 0, 0, 0, 0, s);
+        rope_case(dt, 1, 1, 4, 2, 8, widths[1], 5, 0, s);
+        rope_case(dt, 3, 2, 6, 2, 64, widths[2], 9, 1, s);
+    }
+    static const mot_dtype q4km[3] = {MOT_DTYPE_Q4_K, MOT_DTYPE_Q4_K, MOT_DTYPE_Q6_K};
+    static const mot_dtype gate_up[2] = {MOT_DTYPE_Q4_K, MOT_DTYPE_Q6_K}, q8q4[3] = {MOT_DTYPE_Q8_0, MOT_DTYPE_Q4_0, MOT_DTYPE_Q4_1};
+    fused_case_of(q4km, 1, 1, 3, qkv, 512, 0, 0, 1, 0, 0, 0, s);
+    fused_case_of(gate_up, 2, 2, 2, gu, 512, 1, 0, 0, 0, 0, 0, s);
+    fused_case_of(q8q4, 1, 1, 3, wide, 576, 0, 0, 0, 0, 0, 0, s);
+    rope_case_of(q4km, 1, 1, 4, 2, 64, 4096, 17, 0, s);
+    fused_case(MOT_DTYPE_Q4_K, 1, 1, 3, wide, 4096, 0, 0, 0, 0, 0, 0, s);
+    fused_case(MOT_DTYPE_Q8_0, 1, 1, 2, gu, 4096, 1, 0, 0, 0, 0, 0, s);
+}
+
 /* Arguments a GEMV refuses: too many rows of x, a quantized weight, a residual partly over y. */
 static void refusal_cases(cudaStream_t s) {
     float *d = dev_alloc(4096);
@@ -442,17 +510,26 @@ static void refusal_cases(cudaStream_t s) {
     mot_weight q = {MOT_DTYPE_Q8_0, d, 4, 32};
     const int quant = mot_cuda_matmul_gemv(d, d, &q, 1, NULL, NULL, (mot_cuda_stream)s) != MOT_OK;
     const int overlap = mot_cuda_matmul_gemv(d + 100, d, &w, 2, NULL, d + 101, (mot_cuda_stream)s) != MOT_OK;
-    /* the fused GEMV: a quantized weight, mixed dtypes, a SwiGLU over unequal rows (the op
-     * launch runs the parts instead: mot_cuda_gemv_norm_takes says no) */
+    /* the fused GEMV: mixed plain dtypes, plain beside quantized, a SwiGLU over unequal rows;
+     * quantized weights with too many rows of x, too wide for the normed x in shared memory,
+     * off 16-byte alignment (the op launch runs the parts instead: mot_cuda_gemv_norm_takes
+     * says no) */
     mot_weight mixed[2] = {{MOT_DTYPE_F32, d, 4, 8}, {MOT_DTYPE_BF16, d, 4, 8}}, uneven[2] = {w, {MOT_DTYPE_F32, d, 3, 8}};
+    mot_weight plain_q[2] = {{MOT_DTYPE_Q8_0, d, 4, 32}, {MOT_DTYPE_F32, d, 4, 32}};
+    mot_weight q_wide = {MOT_DTYPE_Q8_0, d, 1, 16384}, q_odd = {MOT_DTYPE_Q8_0, (char *)d + 2, 4, 32};
     float *y2[2] = {d, d + 64};
-    const int fused = mot_cuda_gemv_norm_takes(&q, NULL, 1, 1, 32, 0, NULL) == 0 &&
+    const int fused = mot_cuda_gemv_norm_takes(&q, NULL, 1, 1, 32, 0, NULL) == 1 &&
+                      mot_cuda_gemv_norm_takes(&q, NULL, 1, MOT_CUDA_QUANT_GEMV_MAX_N + 1, 32, 0, NULL) == 0 &&
+                      mot_cuda_gemv_norm_takes(&q_wide, NULL, 1, 1, 16384, 0, NULL) == 0 &&
+                      mot_cuda_gemv_norm_takes(&q_odd, NULL, 1, 1, 32, 0, NULL) == 0 &&
+                      mot_cuda_gemv_norm_takes(plain_q, NULL, 2, 1, 32, 0, NULL) == 0 &&
                       mot_cuda_gemv_norm_takes(mixed, NULL, 2, 1, 8, 0, NULL) == 0 &&
                       mot_cuda_gemv_norm_takes(uneven, NULL, 2, 1, 8, 1, NULL) == 0 &&
                       mot_cuda_gemv_norm_takes(&w, NULL, 1, 1, 8, 0, NULL) == 1 &&
                       mot_cuda_gemv_norm(y2, uneven, NULL, 2, d, d, 1e-5f, NULL, NULL, 0, 1, 1, NULL, (mot_cuda_stream)s) != MOT_OK;
     checks += 4;
-    printf("%s fused gemv refuses quantized, mixed and uneven swiglu weights\n", fused ? "ok  " : "FAIL");
+    printf("%s fused gemv takes quantized weights; refuses mixed plain dtypes, plain beside quantized, uneven swiglu, "
+           "quantized past %d rows, too wide or misaligned\n", fused ? "ok  " : "FAIL", MOT_CUDA_QUANT_GEMV_MAX_N);
     failures += !fused;
     printf("%s gemv refuses n > %d\n", too_many ? "ok  " : "FAIL", MOT_CUDA_GEMV_MAX_N);
     printf("%s gemv refuses a quantized weight\n", quant ? "ok  " : "FAIL");
@@ -489,6 +566,7 @@ int main(void) {
     mot_cuda_blas_destroy(blas);
     capture_case(stream);
     fused_cases(stream);
+    quant_fused_cases(stream);
     refusal_cases(stream);
     cudaStreamDestroy(stream);
     printf("%d checks, %d failed: %s\n", checks, failures, failures ? "FAILED" : "all CUDA GEMV checks passed");

@@ -120,7 +120,7 @@ link() { # name objs...
 }
 nice g++ "${LDFLAGS_EMU[@]}" -o "$BIN/selftest" "$OBJ/selftest.o.x" "$OBJ/emu_runtime.o" || exit 1
 link test_cuda_backward "$OBJ/c_test_cuda_backward.o"
-link test_cuda_gemv "$OBJ/c_test_cuda_gemv.o" "$OBJ/c_gpu_fixture.o"
+link test_cuda_gemv "$OBJ/c_test_cuda_gemv.o" "$OBJ/c_gpu_fixture.o" "$OBJ/c_quant_blocks.o"
 link test_cuda_ops "$OBJ/c_test_cuda_ops.o" "$OBJ/c_gpu_fixture.o"
 for t in test_cuda_plan_ops test_cuda_sample test_cuda_quant; do
     link $t "$OBJ/c_$t.o" "$OBJ/c_gpu_fixture.o" "$OBJ/c_quant_blocks.o"
