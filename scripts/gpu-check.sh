@@ -18,13 +18,15 @@
 #   5 bench      mot bench decode/prefill, SmolLM-135M- and TinyLlama-1.1B-shaped bf16, with the
 #                fused decode ops (fuse: on, the default) and without (a schedule of fuse: off)
 #   6 train      tests/train/bench_train.py --backend cuda: mot train against PyTorch CUDA eager
+#   7 quant      mot bench on a SmolLM-135M-shaped Q4_0 GGUF (tests/tools/make_gguf.py; needs the
+#                gguf Python package), fused decode ops on and off: the quantized fused GEMV
 # STAGES="2 3" (say) runs only those; the caps below are seconds.
 set -u
 cd "$(dirname "$0")/.."
 O=${OUT:-/tmp/out}; mkdir -p "$O"
 M=${M:-build-gpu/mot}; B=${BUILD:-build-gpu}; G=${G:-/tmp/gm}; mkdir -p "$G"
 PY=${PY:-python3}
-STAGES=${STAGES:-"1 2 3 4 5 6"}
+STAGES=${STAGES:-"1 2 3 4 5 6 7"}
 BACKEND=${BACKEND:-cuda}  # BACKEND=cpu M=build/mot MODELS=smol: a dry run of stages 5-6 here
 MODELS=${MODELS:-"smol tl"}
 J=$(nproc)
@@ -46,7 +48,7 @@ stage() {  # stage N NAME CAP COMMAND: runs COMMAND under `timeout CAP`, logs, o
 }
 
 stage 1 info 15 "nvidia-smi --query-gpu=name,memory.total,clocks.max.sm,clocks.max.mem --format=csv; nproc"
-stage 2 kernels 100 "ctest --test-dir $B -R '^cuda_' -j4 --timeout 90 --output-on-failure"
+stage 2 kernels 100 "ctest --test-dir $B -R '^cuda_' -LE emu -j4 --timeout 90 --output-on-failure"
 stage 3 suites 190 "ctest --test-dir $B -L gpu -E '^cuda_' -j$J --timeout 150 --output-on-failure"
 stage 4 sanitizer 60 "for t in test_cuda_gemv test_cuda_backward; do compute-sanitizer --tool memcheck $B/\$t 2>&1 | tail -2; done"
 
@@ -60,4 +62,10 @@ stage 5 bench 80 "shape smol smollm-135m bf16 & { [[ '$MODELS' != *tl* ]] || sha
     echo \"== \$m \$s\"; timeout 25 $M bench -m $G/\$m -p 512 -n 128 -r 2 --backend $BACKEND \$s 2>&1 | grep -E '^\| |decode|bandwidth'
   done; done"
 stage 6 train 45 "$PY tests/train/bench_train.py --mot $M --work /tmp/bt --pool test --scenario norm_bias --steps 4 --reps 1 --backend $BACKEND 2>&1 | tail -3"
+# last, so that a run cut at on-device.sh's 500 s loses only this one
+stage 7 quant 40 "shape smol smollm-135m bf16; $PY -c 'import gguf' 2>/dev/null || { echo 'no gguf Python package here: skipped'; exit 0; }
+  [ -f $G/smol-q4_0.gguf ] || $PY tests/tools/make_gguf.py $G/smol $G/smol-q4_0.gguf --type Q4_0 > /dev/null
+  for s in '' '--schedule $G/unfused.yaml'; do
+    echo \"== smol Q4_0 \$s\"; timeout 12 $M bench -m $G/smol-q4_0.gguf -p 512 -n 128 -r 2 --backend $BACKEND \$s 2>&1 | grep -E '^\| |decode|bandwidth'
+  done"
 cat "$summary"

@@ -9,7 +9,8 @@
 #                                               (labels gpu|cuda, python drivers) on it; BUILD (build)
 # Environment: JOBS (2), OUT (build-emu), EMU_REVERSE=1 (threads and blocks in reverse order),
 # EMU_POISON=0 (cudaMalloc memory not filled with 0xff), EMU_STACK_KB (256), CXXFLAGS_EMU,
-# EMU_LIBMOT (a libmot.a already built, used as is: ctest's cuda_emu.kernels passes build/'s).
+# EMU_LIBMOT (a libmot.a already built, used as is: ctest's cuda_emu.kernels passes build/'s),
+# EMU_SKIP_ON_GPU=1 (exit 77 where an NVIDIA device is present: ctest sets it).
 set -uo pipefail
 ROOT="$(cd "$(dirname "$0")/../../.." && pwd)"
 cd "$ROOT"
@@ -26,6 +27,13 @@ MODE=tests
 case "${1:-}" in build) MODE=build ;; module) MODE=module ;; suites) MODE=suites; shift ;; esac
 
 log() { echo "cuda_emu: $*" >&2; }
+
+# Under ctest (cuda_emu.*, EMU_SKIP_ON_GPU=1): where an NVIDIA device is present the same tests
+# run on it for real, so the emulation is skipped (77), not run for minutes beside them.
+if [ "${EMU_SKIP_ON_GPU:-0}" = 1 ] && compgen -G '/dev/nvidia[0-9]*' >/dev/null; then
+    log "an NVIDIA device is present: the real kernels run instead (skipped)"
+    exit 77
+fi
 
 # 1. libmot (the CPU side), as the normal build makes it, without the CUDA backend (for the test
 #    programs; the module's mot_* references resolve against the mot executable instead).
