@@ -266,9 +266,10 @@ static size_t max_gemm_elems(const mot_plan_source *src, int lane, int fast) {
     return fast ? widest_input(src, lane) * (size_t)src->max_rows[lane] : 0;
 }
 
-/* The f32 tile a lane's exact GEMMs widen weight rows into (prefill past the GEMVs): over
- * quantized weights in both precisions, over f16/bf16 in exact. 64 rows of the widest
- * input, at least 16 MiB so that the SGEMMs are large; 0 when the lane has no such GEMM. */
+/* The tile a lane's GEMMs widen weight rows into (prefill past the GEMVs): f32 over quantized
+ * weights in exact and over f16/bf16 in exact, bf16 (twice the rows) over quantized weights
+ * in fast. 64 f32 rows of the widest input, at least 16 MiB so that the GEMMs are large; 0
+ * when the lane has no such GEMM. */
 #define DEQUANT_TILE_MIN_BYTES ((size_t)16 << 20)
 static size_t dequant_tile_bytes(const mot_plan_source *src, int lane, int fast) {
     if (!lane_has_quantized(src, lane) && (fast || !lane_has_lowp(src, lane))) {

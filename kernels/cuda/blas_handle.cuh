@@ -15,7 +15,8 @@ struct mot_cuda_blas {
     size_t workspace_bytes;
     void *x_lowp;          // scratch for x converted to f16/bf16
     size_t x_lowp_bytes;
-    float *w_tile;         // weight rows dequantized / widened to f32 for SGEMM [tile rows, cols]
+    float *w_tile;         // weight rows dequantized / widened to f32 for SGEMM [tile rows, cols] (bf16 for the
+                           // tensor cores: fast GEMMs over quantized weights)
     size_t w_tile_bytes;
     int fast;              // precision: fast (tensor-core GEMMs over f16/bf16); 0 = exact
 };

@@ -57,6 +57,10 @@ mot_status mot_cuda_quant_gemv(float *y, const float *x, const mot_weight *w, in
 /* out[r, cols] = W[r0 + r, :] as f32 for r < nrows, bit for bit mot_ref_dequant_row. */
 mot_status mot_cuda_quant_dequant_rows(float *out, const mot_weight *w, int64_t r0, int nrows,
                                        mot_cuda_stream stream);
+/* The same rows as bf16 (out: [nrows, cols] of bf16, 16-byte aligned), each the f32 value
+ * rounded to nearest even: the tiles of quantized GEMMs in fast precision. */
+mot_status mot_cuda_quant_dequant_rows_bf16(void *out, const mot_weight *w, int64_t r0, int nrows,
+                                            mot_cuda_stream stream);
 /* out[t, :d] = table[tokens[t], :d] dequantized (bit for bit the reference) for t < n, or for
  * t < step->lane[lane].n_new when step is set (the EMBED op); tokens outside [0, n_rows) give
  * zero rows. grid: blocks (each loops over tokens). */

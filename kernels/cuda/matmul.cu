@@ -8,7 +8,9 @@
 //   - f16/bf16, `precision: exact`, and quantized weights past their GEMV (quant.cu): tiles of
 //     weight rows widened / dequantized to f32 into the reserved tile, then SGEMM. Exact: f32
 //     activations and f32 accumulation (SPEC 1.7's 1e-4), cuBLAS's tuned GEMM, and the
-//     widening is one pass over rows x cols against the GEMM's n x rows x cols.
+//     widening is one pass over rows x cols against the GEMM's n x rows x cols;
+//   - quantized, `precision: fast`, past the GEMV: x converted to bf16 once, tiles dequantized
+//     to bf16, cublasGemmEx on the tensor cores (f32 output and compute).
 // cuBLAS is column-major: the row-major W [rows, cols] is a column-major [cols, rows] matrix,
 // so y^T [rows, n] = W (as op T of that) . x^T, i.e. gemm(T, N, m = rows, n, k = cols).
 // SGEMM stays f32: the handle's math mode is CUBLAS_DEFAULT_MATH (no TF32 tensor ops) and every
@@ -159,6 +161,36 @@ static mot_status tiled_sgemm(mot_cuda_blas *b, float *y, const float *x, const 
     return MOT_OK;
 }
 
+// Fast GEMM over quantized W (precision fast, past the GEMV): x converted to bf16 once into
+// x_lowp (unless reuse_x: the op's previous weight already did), tiles of R weight rows
+// dequantized to bf16 into w_tile [R, k] (twice the rows of an f32 tile), multiplied on the
+// tensor cores with f32 accumulation into y's columns r0..r0+R, as tiled_sgemm.
+static mot_status tiled_gemm_bf16(mot_cuda_blas *b, float *y, const float *x, const mot_weight *w, int n, float beta,
+                                  int reuse_x) {
+    const int m = (int)w->rows, k = (int)w->cols;
+    const size_t count = (size_t)n * k, row_bytes = (size_t)k * sizeof(__nv_bfloat16);
+    const size_t tile_rows = b->w_tile_bytes / row_bytes;
+    if (tile_rows < 1 || count * sizeof(__nv_bfloat16) > b->x_lowp_bytes) {
+        return mot_fail(MOT_ERR_INTERNAL,
+                        "cuda matmul: a fast %s GEMM of %d x %d needs a bf16 tile of at least %zu bytes (%zu reserved) "
+                        "and %zu bytes of activation scratch (%zu reserved; lane_create too small)",
+                        mot_dtype_name(w->dtype), n, k, row_bytes, b->w_tile_bytes, count * 2, b->x_lowp_bytes);
+    }
+    if (!reuse_x) {
+        convert_kernel<__nv_bfloat16>
+            <<<(unsigned)((count + 255) / 256), 256, 0, b->stream>>>((__nv_bfloat16 *)b->x_lowp, x, count);
+        MOT_CUDA_LAUNCHED();
+    }
+    for (int r0 = 0; r0 < m; r0 += (int)tile_rows) {
+        const int rt = m - r0 < (int)tile_rows ? m - r0 : (int)tile_rows;
+        MOT_TRY(mot_cuda_quant_dequant_rows_bf16(b->w_tile, w, r0, rt, (mot_cuda_stream)b->stream));
+        MOT_CUBLAS_CHECK(cublasGemmEx(b->handle, CUBLAS_OP_T, CUBLAS_OP_N, rt, n, k, &one_f32, b->w_tile, CUDA_R_16BF,
+                                      k, b->x_lowp, CUDA_R_16BF, k, &beta, y + r0, CUDA_R_32F, m, CUBLAS_COMPUTE_32F,
+                                      CUBLAS_GEMM_DEFAULT));
+    }
+    return MOT_OK;
+}
+
 // Whether mot_cuda_matmul_ex takes (w, n) through our GEMV, which fuses the bias.
 static int gemv_takes(const mot_weight *w, int n) {
     return n <= MOT_CUDA_GEMV_MAX_N &&
@@ -185,7 +217,7 @@ extern "C" mot_status mot_cuda_matmul_ex(mot_cuda_blas *b, float *y, const float
         if (n <= MOT_CUDA_QUANT_GEMV_MAX_N) {
             return mot_cuda_quant_gemv(y, x, w, n, beta, (mot_cuda_stream)b->stream);
         }
-        return tiled_sgemm(b, y, x, w, n, beta);
+        return b->fast ? tiled_gemm_bf16(b, y, x, w, n, beta, reuse_x) : tiled_sgemm(b, y, x, w, n, beta);
     }
     if (w->dtype != MOT_DTYPE_F16 && w->dtype != MOT_DTYPE_BF16) {
         return mot_fail(MOT_ERR_UNSUPPORTED, "cuda matmul: weight dtype %s", mot_dtype_name(w->dtype));

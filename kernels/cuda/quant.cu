@@ -4,8 +4,8 @@
 //     the blocks once with f32 activations;
 //   - quant_gemv_norm_kernel: the same rows behind an RMSNorm prologue, with the SwiGLU or
 //     RoPE + KV append epilogue (the plan's fused decode ops; gemv_norm.cuh);
-//   - quant_dequant_rows_kernel: rows of W as f32 into a tile, for cuBLAS SGEMM (prefill,
-//     kernels/cuda/matmul.cu);
+//   - quant_dequant_rows_kernel: rows of W as f32 (or bf16) into a tile, for cuBLAS SGEMM
+//     (or the tensor cores in fast precision) in prefill (kernels/cuda/matmul.cu);
 //   - quant_embed_kernel: embedding rows, bit for bit the reference dequantization.
 // All three decode through kernels/cuda/quant_decode.h (the host test checks it against
 // ops/ref_quant.c on the CPU).
@@ -224,9 +224,33 @@ __global__ void __launch_bounds__(GEMV_WARPS * 32)
     }
 }
 
-// out[r, c] = W[r0 + r, c] as f32 for r < nrows: [nrows, cols], one thread per piece.
-template <int DT>
-__global__ void quant_dequant_rows_kernel(float *__restrict__ out, const uint8_t *__restrict__ w, int64_t r0,
+// out[r, c] = W[r0 + r, c] for r < nrows: [nrows, cols], one thread per piece; f32 (exact
+// GEMMs: bit for bit the reference) or bf16 (fast GEMMs on the tensor cores: the f32 value
+// rounded to nearest even once). A piece's 32 values leave in 16-byte stores.
+template <int DT> __device__ __forceinline__ void store_piece(float *o, const mot_qpiece &pc) {
+    float4 *o4 = (float4 *)o;
+#pragma unroll
+    for (int j = 0; j < 8; j++) {
+        o4[j] = make_float4(mot_qpiece_value(DT, &pc, 4 * j), mot_qpiece_value(DT, &pc, 4 * j + 1),
+                            mot_qpiece_value(DT, &pc, 4 * j + 2), mot_qpiece_value(DT, &pc, 4 * j + 3));
+    }
+}
+template <int DT> __device__ __forceinline__ void store_piece(__nv_bfloat16 *o, const mot_qpiece &pc) {
+    uint4 *o4 = (uint4 *)o;
+#pragma unroll
+    for (int j = 0; j < 4; j++) {
+        uint32_t u[4];
+#pragma unroll
+        for (int k = 0; k < 4; k++) {
+            const __nv_bfloat162 h = __floats2bfloat162_rn(mot_qpiece_value(DT, &pc, 8 * j + 2 * k),
+                                                           mot_qpiece_value(DT, &pc, 8 * j + 2 * k + 1));
+            memcpy(&u[k], &h, 4);
+        }
+        o4[j] = make_uint4(u[0], u[1], u[2], u[3]);
+    }
+}
+template <int DT, typename T>
+__global__ void quant_dequant_rows_kernel(T *__restrict__ out, const uint8_t *__restrict__ w, int64_t r0,
                                           int nrows, int cols, size_t row_bytes) {
     const int64_t p_row = cols / 32, total = p_row * nrows;
     for (int64_t i = blockIdx.x * (int64_t)blockDim.x + threadIdx.x; i < total; i += (int64_t)gridDim.x * blockDim.x) {
@@ -234,12 +258,7 @@ __global__ void quant_dequant_rows_kernel(float *__restrict__ out, const uint8_t
         const uint8_t *blk = w + (size_t)(r0 + r) * row_bytes + mot_qpiece_byte(DT, p);
         mot_qpiece pc;
         mot_qpiece_decode(DT, blk, (int)(p % mot_qpieces_per_block(DT)), &pc);
-        float4 *o = (float4 *)(out + r * cols + 32 * p);
-#pragma unroll
-        for (int j = 0; j < 8; j++) {
-            o[j] = make_float4(mot_qpiece_value(DT, &pc, 4 * j), mot_qpiece_value(DT, &pc, 4 * j + 1),
-                               mot_qpiece_value(DT, &pc, 4 * j + 2), mot_qpiece_value(DT, &pc, 4 * j + 3));
-        }
+        store_piece<DT>(out + r * cols + 32 * p, pc);
     }
 }
 
@@ -323,8 +342,8 @@ extern "C" mot_status mot_cuda_quant_gemv(float *y, const float *x, const mot_we
     return MOT_OK;
 }
 
-extern "C" mot_status mot_cuda_quant_dequant_rows(float *out, const mot_weight *w, int64_t r0, int nrows,
-                                                  mot_cuda_stream stream) {
+template <typename T>
+static mot_status dequant_rows(T *out, const mot_weight *w, int64_t r0, int nrows, mot_cuda_stream stream) {
     MOT_TRY(check_weight("quantized dequantization", w));
     if (nrows <= 0) {
         return MOT_OK;
@@ -339,11 +358,21 @@ extern "C" mot_status mot_cuda_quant_dequant_rows(float *out, const mot_weight *
     const unsigned grid = (unsigned)(pieces / 256 + 1 < 65535 ? pieces / 256 + 1 : 65535);
     const uint8_t *blocks = (const uint8_t *)w->data;
     cudaStream_t s = (cudaStream_t)stream;
-#define DEQUANT(DT) quant_dequant_rows_kernel<DT><<<grid, 256, 0, s>>>(out, blocks, r0, nrows, cols, row_bytes)
+#define DEQUANT(DT) quant_dequant_rows_kernel<DT, T><<<grid, 256, 0, s>>>(out, blocks, r0, nrows, cols, row_bytes)
     QUANT_DISPATCH(w->dtype, DEQUANT)
 #undef DEQUANT
     MOT_CUDA_LAUNCHED();
     return MOT_OK;
+}
+
+extern "C" mot_status mot_cuda_quant_dequant_rows(float *out, const mot_weight *w, int64_t r0, int nrows,
+                                                  mot_cuda_stream stream) {
+    return dequant_rows(out, w, r0, nrows, stream);
+}
+
+extern "C" mot_status mot_cuda_quant_dequant_rows_bf16(void *out, const mot_weight *w, int64_t r0, int nrows,
+                                                       mot_cuda_stream stream) {
+    return dequant_rows((__nv_bfloat16 *)out, w, r0, nrows, stream);
 }
 
 extern "C" mot_status mot_cuda_quant_embed(float *out, const mot_weight *table, const int *tokens, int d, int n_rows,

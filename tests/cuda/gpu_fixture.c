@@ -98,7 +98,7 @@ void gpu_fx_fill(gpu_fx *f, mot_buf b, float value) {
 void *gpu_fx_upload(gpu_fx *f, const void *host, size_t bytes) {
     void *dev;
     if (f->n_allocs == (int)(sizeof f->allocs / sizeof f->allocs[0]) || f->api.alloc(f->api.ctx, bytes, &dev)) {
-        fatal("upload alloc");
+        fatal("upload alloc (the fixture's allocation slots are used up, or the device is out of memory)");
     }
     f->allocs[f->n_allocs++] = dev;
     if (f->api.copy_h2d(f->api.ctx, dev, host, bytes, f->stream[0])) {

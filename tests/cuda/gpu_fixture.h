@@ -13,7 +13,7 @@ typedef struct {
     void *stream[MOT_MAX_LANES];  /* one per lane, each with lane_create done */
     char *arena;                  /* device; the step state at offset 0 */
     size_t bytes, used;
-    void *allocs[64];             /* weights etc. outside the arena */
+    void *allocs[256];            /* weights etc. outside the arena */
     int n_allocs;
     size_t max_gemm_elems;        /* what gpu_fx_init gave lane_create */
 } gpu_fx;
