@@ -19,7 +19,8 @@
 #                fused decode ops (fuse: on, the default) and without (a schedule of fuse: off)
 #   6 train      tests/train/bench_train.py --backend cuda: mot train against PyTorch CUDA eager
 #   7 quant      mot bench on a SmolLM-135M-shaped Q4_0 GGUF (tests/tools/make_gguf.py; needs the
-#                gguf Python package), fused decode ops on and off: the quantized fused GEMV
+#                gguf Python package): fused decode ops on and off (the quantized fused GEMV),
+#                and precision fast (prefill on bf16 tiles and the tensor cores)
 # STAGES="2 3" (say) runs only those; the caps below are seconds.
 set -u
 cd "$(dirname "$0")/.."
@@ -63,9 +64,9 @@ stage 5 bench 80 "shape smol smollm-135m bf16 & { [[ '$MODELS' != *tl* ]] || sha
   done; done"
 stage 6 train 45 "$PY tests/train/bench_train.py --mot $M --work /tmp/bt --pool test --scenario norm_bias --steps 4 --reps 1 --backend $BACKEND 2>&1 | tail -3"
 # last, so that a run cut at on-device.sh's 500 s loses only this one
-stage 7 quant 40 "shape smol smollm-135m bf16; $PY -c 'import gguf' 2>/dev/null || { echo 'no gguf Python package here: skipped'; exit 0; }
+stage 7 quant 50 "shape smol smollm-135m bf16; $PY -c 'import gguf' 2>/dev/null || { echo 'no gguf Python package here: skipped'; exit 0; }
   [ -f $G/smol-q4_0.gguf ] || $PY tests/tools/make_gguf.py $G/smol $G/smol-q4_0.gguf --type Q4_0 > /dev/null
-  for s in '' '--schedule $G/unfused.yaml'; do
+  for s in '' '--schedule $G/unfused.yaml' '--precision fast'; do
     echo \"== smol Q4_0 \$s\"; timeout 12 $M bench -m $G/smol-q4_0.gguf -p 512 -n 128 -r 2 --backend $BACKEND \$s 2>&1 | grep -E '^\| |decode|bandwidth'
   done"
 cat "$summary"
