@@ -45,6 +45,14 @@ add_test(NAME cuda_vs_cpu
   COMMAND ${MOT_PYTHON} ${CMAKE_CURRENT_LIST_DIR}/compare_backends.py $<TARGET_FILE:mot> ${CMAKE_BINARY_DIR}/cuda-vs-cpu)
 set_tests_properties(cuda_vs_cpu PROPERTIES SKIP_RETURN_CODE 77 LABELS "cuda;python" TIMEOUT 900)
 
+# Kernel launches per decode step (issue 16: <= 5 a layer with the fused ops), counted on the
+# CUDA emulation: run by cuda_emu.suites (tests/tools/cuda_emu/run.sh suites), skipped elsewhere
+# (a GPU cannot count them without a profiler).
+add_test(NAME cuda_launch_counts
+  COMMAND ${MOT_PYTHON} ${CMAKE_CURRENT_LIST_DIR}/launch_counts.py --mot $<TARGET_FILE:mot>
+          --work ${CMAKE_BINARY_DIR}/cuda-launch-counts)
+set_tests_properties(cuda_launch_counts PROPERTIES SKIP_RETURN_CODE 77 LABELS "cuda;python" TIMEOUT 120)
+
 # tests/ops/test_backend_ops.c's cases on the device (label gpu; skipped without a GPU).
 if(TARGET motcuda)
   add_executable(test_backend_ops_cuda tests/ops/test_backend_ops.c tests/ops/backend_ops_cuda.c)
