@@ -1,6 +1,6 @@
 /* The plan-level fusions of a decode step (scheduler/plan.h, mot_plan_fuse): the RUNs of one
  * lane RMSNORM -> MATMUL (-> SWIGLU, or -> ROPE_APPEND) into one op, so that the plan, the
- * traces, `mot graph --plan` and the CUDA executor's launches (one fused GEMV,
+ * traces (`--profile`), mot_plan_print and the CUDA executor's launches (one fused GEMV,
  * kernels/cuda/matmul_fused.cu) see the fusion; the CPU executor runs a fused op with the same GEMV it fuses these pairs into at
  * run time (executor/cpu_ops.c), so its bits do not change.
  * Ops are appended with their RUN (plan_compile.c), so op order is RUN order and the ops can
