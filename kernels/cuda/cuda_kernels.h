@@ -104,6 +104,13 @@ mot_status mot_cuda_gemv_norm(float *const *y, const mot_weight *w, const float 
                               const float *x, const float *norm_w, float eps, float *norm_out,
                               const mot_lane_step *ls, int last, int n, int swiglu, const mot_cuda_gemv_rope *rope,
                               mot_cuda_stream stream);
+/* y_j[t, r] = x[t] . W_j[r] (+ bias_j[r]) for j < n_w (2..MOT_OP_MAX_W weights of one of f32,
+ * f16, bf16 and of equal cols; t < n <= MOT_CUDA_GEMV_MAX_N) in one launch (kernels/cuda/
+ * matmul_gemv.cu: the fused GEMV without its norm): a MATMUL op of several weights, such as
+ * the interaction's latent K, V (and Q) projections. mot_cuda_gemv_multi_takes: whether it can. */
+int mot_cuda_gemv_multi_takes(const mot_weight *w, int n_w, int n);
+mot_status mot_cuda_gemv_multi(float *const *y, const mot_weight *w, const float *const *bias, int n_w,
+                               const float *x, int n, mot_cuda_stream stream);
 /* out[r, cols] = W[r0 + r, :] widened to f32 for r < nrows (f16/bf16 W; kernels/cuda/matmul.cu):
  * the tiles exact-precision GEMMs multiply by SGEMM. */
 mot_status mot_cuda_widen_rows(float *out, const mot_weight *w, int64_t r0, int nrows, mot_cuda_stream stream);

@@ -15,7 +15,8 @@
 // pair of rows: GEMV_SWIGLU, one range for row u of gate (weight 0) and of up (weight 1);
 // GEMV_ROPE, q (0) and k (1) in pairs (row i and row i + hd/2 of a head, which RoPE rotates
 // together), v (2) in rows.
-enum { GEMV_PLAIN = 0, GEMV_SWIGLU = 1, GEMV_ROPE = 2 };
+// GEMV_MULTI: no norm at all, x as it is (a MATMUL op of several weights in one launch).
+enum { GEMV_PLAIN = 0, GEMV_SWIGLU = 1, GEMV_ROPE = 2, GEMV_MULTI = 3 };
 struct gemv_norm_mats {
     const void *w[MOT_OP_MAX_W];
     float *y[MOT_OP_MAX_W];

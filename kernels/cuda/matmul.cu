@@ -279,7 +279,8 @@ extern "C" mot_status mot_cuda_bias_add(mot_cuda_blas *b, float *y, const float 
 // accumulate y[0] += x W_0^T (+ bias_0). rows is the host's row count (1 in decode, n_new in
 // prefill): launch shapes are fixed at capture, so a dead lane still runs its GEMV on stale
 // rows of its own scratch, which nothing reads. Our GEMV (rows <= MOT_CUDA_GEMV_MAX_N) adds
-// the bias and the accumulation in its epilogue; otherwise the bias is a kernel of its own.
+// the bias and the accumulation in its epilogue, one launch for all the op's weights when
+// they are alike (mot_cuda_gemv_multi); otherwise the bias is a kernel of its own.
 // fast: x is converted to f16/bf16 once when consecutive weights share the dtype and width.
 extern "C" mot_status mot_cuda_op_matmul(const mot_gpu_launch *l, mot_cuda_lane *lane, mot_cuda_stream stream) {
     const mot_plan_op *op = l->op;
@@ -292,6 +293,13 @@ extern "C" mot_status mot_cuda_op_matmul(const mot_gpu_launch *l, mot_cuda_lane 
     }
     if ((cudaStream_t)stream != b->stream) {
         return mot_fail(MOT_ERR_ARG, "cuda matmul: lane %d launched on a stream other than its cuBLAS handle's", op->lane);
+    }
+    if (op->n_w > 1 && !m->accumulate && mot_cuda_gemv_multi_takes(l->w, op->n_w, l->rows)) {
+        float *ys[MOT_OP_MAX_W] = {NULL};
+        for (int j = 0; j < op->n_w; j++) {
+            ys[j] = m->y[j].bytes ? (float *)(l->arena + m->y[j].off) : NULL;
+        }
+        return mot_cuda_gemv_multi(ys, l->w, l->bias, op->n_w, x, l->rows, stream);
     }
     for (int j = 0; j < op->n_w; j++) {
         const mot_weight *w = &l->w[j];

@@ -325,14 +325,17 @@ __global__ void __launch_bounds__(GEMV_WARPS * 32)
     gemv_norm_kernel(gemv_norm_mats m, const float *__restrict__ x, const float *__restrict__ nw, float eps,
                      float *norm_out, const mot_lane_step *ls, int last, int cols, int n) {
     constexpr int ROWS_PER_BLOCK = GEMV_WARPS / WPR;
+    constexpr bool NORM = MODE != GEMV_MULTI;
     __shared__ float part[GEMV_WARPS][2 * NT];
     __shared__ float sh[32];
     const int warp = threadIdx.x >> 5, lane = threadIdx.x & 31;
-    int live;
-    x = gemv_norm_x(x, ls, last, cols, n, &live);
+    int live = n;
     float scale[NT]; // n is the same for the whole block: every thread meets the barriers
-    gemv_norm_scales<NT>(scale, x, cols, n, eps, sh);
-    gemv_norm_write_out<NT>(norm_out, x, nw, scale, cols, n, live, last);
+    if constexpr (NORM) {
+        x = gemv_norm_x(x, ls, last, cols, n, &live);
+        gemv_norm_scales<NT>(scale, x, cols, n, eps, sh);
+        gemv_norm_write_out<NT>(norm_out, x, nw, scale, cols, n, live, last);
+    }
     const gemv_unit u = gemv_norm_unit<MODE>(m, warp / WPR, ROWS_PER_BLOCK);
     const int slice = warp % WPR;
     float acc[NT], acc2[NT];
@@ -341,11 +344,11 @@ __global__ void __launch_bounds__(GEMV_WARPS * 32)
         acc[t] = 0.0f, acc2[t] = 0.0f;
     }
     if (u.unit < m.units[u.j]) { // no return: WPR > 1 meets a block barrier below
-        const bool xv = ((uintptr_t)x & 15) == 0 && ((uintptr_t)nw & 15) == 0 && cols % 4 == 0;
-        gemv_row<T, NT, WPR, true>(acc, (const T *)m.w[u.j] + (size_t)u.r0 * cols, x, nw, scale, cols, n, slice, lane,
+        const bool xv = ((uintptr_t)x & 15) == 0 && (!NORM || ((uintptr_t)nw & 15) == 0) && cols % 4 == 0;
+        gemv_row<T, NT, WPR, NORM>(acc, (const T *)m.w[u.j] + (size_t)u.r0 * cols, x, nw, scale, cols, n, slice, lane,
                                    xv);
         if (u.paired) {
-            gemv_row<T, NT, WPR, true>(acc2, (const T *)m.w[u.j1] + (size_t)u.r1 * cols, x, nw, scale, cols, n, slice,
+            gemv_row<T, NT, WPR, NORM>(acc2, (const T *)m.w[u.j1] + (size_t)u.r1 * cols, x, nw, scale, cols, n, slice,
                                        lane, xv);
         }
     }
@@ -415,6 +418,8 @@ static void gemv_norm_dispatch(const gemv_norm_mats &m, int mode, int space_rows
         gemv_norm_dispatch_n<T, GEMV_SWIGLU>(m, space_rows, x, nw, eps, norm_out, ls, last, cols, n, s);
     } else if (mode == GEMV_ROPE) {
         gemv_norm_dispatch_n<T, GEMV_ROPE>(m, space_rows, x, nw, eps, norm_out, ls, last, cols, n, s);
+    } else if (mode == GEMV_MULTI) {
+        gemv_norm_dispatch_n<T, GEMV_MULTI>(m, space_rows, x, nw, eps, norm_out, ls, last, cols, n, s);
     } else {
         gemv_norm_dispatch_n<T, GEMV_PLAIN>(m, space_rows, x, nw, eps, norm_out, ls, last, cols, n, s);
     }
@@ -508,6 +513,62 @@ extern "C" mot_status mot_cuda_gemv_norm(float *const *y, const mot_weight *w, c
         break;
     default:
         gemv_norm_dispatch<__nv_bfloat16>(m, mode, space, x, norm_w, eps, norm_out, ls, last, d, n, s);
+        break;
+    }
+    MOT_CUDA_LAUNCHED();
+    return MOT_OK;
+}
+
+// ---- A MATMUL op of several weights sharing x in one launch (no norm: GEMV_MULTI) ----------
+
+extern "C" int mot_cuda_gemv_multi_takes(const mot_weight *w, int n_w, int n) {
+    if (n < 1 || n > MOT_CUDA_GEMV_MAX_N || n_w < 2 || n_w > MOT_OP_MAX_W) {
+        return 0;
+    }
+    const mot_dtype dt = w[0].dtype;
+    if (dt != MOT_DTYPE_F32 && dt != MOT_DTYPE_F16 && dt != MOT_DTYPE_BF16) {
+        return 0;
+    }
+    int64_t total = 0;
+    for (int j = 0; j < n_w; j++) {
+        if (w[j].dtype != dt || w[j].cols != w[0].cols || w[j].cols < 1 || w[j].cols > INT32_MAX || w[j].rows < 0 ||
+            w[j].rows > INT32_MAX || !w[j].data) {
+            return 0;
+        }
+        total += w[j].rows;
+    }
+    return total <= INT32_MAX;
+}
+
+extern "C" mot_status mot_cuda_gemv_multi(float *const *y, const mot_weight *w, const float *const *bias, int n_w,
+                                          const float *x, int n, mot_cuda_stream stream) {
+    if (!mot_cuda_gemv_multi_takes(w, n_w, n) || !x) {
+        return mot_fail(MOT_ERR_ARG, "cuda GEMV of %d weights: n %d (max %d), %s weights of %lld columns (one of f32, "
+                        "f16, bf16, all alike)", n_w, n, MOT_CUDA_GEMV_MAX_N, mot_dtype_name(w[0].dtype),
+                        (long long)w[0].cols);
+    }
+    gemv_norm_mats m = {};
+    m.n_w = n_w;
+    int space = 0;
+    for (int j = 0; j < n_w; j++) {
+        if (!y[j]) {
+            return mot_fail(MOT_ERR_ARG, "cuda GEMV of %d weights: output %d missing", n_w, j);
+        }
+        m.w[j] = w[j].data, m.y[j] = y[j], m.bias[j] = bias ? bias[j] : NULL, m.rows[j] = (int)w[j].rows;
+        m.dt[j] = (int)w[j].dtype, m.units[j] = m.rows[j];
+        space += m.units[j];
+    }
+    const int d = (int)w[0].cols;
+    cudaStream_t s = (cudaStream_t)stream;
+    switch (w[0].dtype) {
+    case MOT_DTYPE_F32:
+        gemv_norm_dispatch<float>(m, GEMV_MULTI, space, x, NULL, 0.0f, NULL, NULL, 0, d, n, s);
+        break;
+    case MOT_DTYPE_F16:
+        gemv_norm_dispatch<__half>(m, GEMV_MULTI, space, x, NULL, 0.0f, NULL, NULL, 0, d, n, s);
+        break;
+    default:
+        gemv_norm_dispatch<__nv_bfloat16>(m, GEMV_MULTI, space, x, NULL, 0.0f, NULL, NULL, 0, d, n, s);
         break;
     }
     MOT_CUDA_LAUNCHED();

@@ -7,12 +7,13 @@ issue 16's "≤ 5 kernels per layer" as a test.
 Runs `mot run --backend cuda` twice on each model (4 and 12 generated tokens, greedy) and takes
 the difference of the emulation's per-kernel launch counts (the EMU-KERNEL lines it writes
 under EMU_LOG_DIR; CUDA Graph replays count, as they run the kernels again), divided by the
-difference in decode steps (the sampler's launches, one a step). With the fused decode ops (the
+difference in decode steps (the step advance's launches, one a step). With the fused decode ops (the
 default), a step of a plain model of L layers must launch exactly 5 L + 4 kernels: per layer
 norm+q/k/v+RoPE+KV append, attention, o (+ residual), norm+gate/up+SwiGLU, down (+ residual);
 per step the embedding, the final norm + LM head, the sampler and the step advance. Models: a
 3-layer bf16 HF folder (kernels/cuda/matmul_gemv.cu), the same as a Q4_K GGUF and as a GGUF of
-mixed types (kernels/cuda/quant.cu, Q4_K_M-like: Q6_K beside Q4_K in one op). With `fuse: off`
+mixed types (kernels/cuda/quant.cu, Q4_K_M-like: Q6_K beside Q4_K in one op), and a K = 3
+MoT pool, whose interaction layers add 4 launches a lane and 3 a stack. With `fuse: off`
 the same steps must launch more (the count is printed). Widths 256 and 512: the K types' blocks.
 
 Only under the emulation (MOT_CUDA_EMU=1 and EMU_LOG_DIR set, as tests/tools/cuda_emu/run.sh
@@ -40,7 +41,7 @@ def launches(mot, model, n, logdir, extra):
     for f in glob.glob(os.path.join(logdir, "emu-*.log")):
         os.remove(f)
     env = dict(os.environ, EMU_LOG_DIR=logdir)
-    cmd = [mot, "run", "-m", model, "-p", "The quick brown fox jumps over the lazy dog", "-n", str(n),
+    cmd = [mot, "run"] + ([model] if model.endswith(".yaml") else ["-m", model]) + ["-p", "The quick brown fox jumps over the lazy dog", "-n", str(n),
            "--temp", "0", "--backend", "cuda"] + extra
     p = subprocess.run(cmd, env=env, capture_output=True, text=True)
     if p.returncode != 0:
@@ -61,10 +62,10 @@ def per_step(mot, model, work, name, extra):
     """(launches per decode step, {kernel: per step}) from runs of 4 and 12 tokens."""
     a = launches(mot, model, 4, os.path.join(work, name + "-n4"), extra)
     b = launches(mot, model, 12, os.path.join(work, name + "-n12"), extra)
-    samplers = [k for k in b if k.startswith("sample_kernel")]
-    steps = sum(b[k] - a[k] for k in samplers)
+    advance = [k for k in b if k.startswith("step_advance_kernel")]  # once a step, whatever the lanes
+    steps = sum(b[k] - a[k] for k in advance)
     if steps <= 0:
-        sys.exit(f"FAIL {name}: no decode steps between the runs (sampler launches {samplers})")
+        sys.exit(f"FAIL {name}: no decode steps between the runs (step advance launches {advance})")
     diff = {k: (b[k] - a[k]) / steps for k in b if b[k] != a[k]}
     return sum(diff.values()), diff
 
@@ -104,6 +105,22 @@ def main():
         detail = ", ".join(f"{k.split(' (')[0]} {v:g}" for k, v in sorted(kernels.items()))
         print(f"{'ok  ' if ok else 'FAIL'} {name}: {total:g} launches a decode step with the fused ops "
               f"(want {PER_LAYER} x {LAYERS} layers + {PER_STEP} = {want}), {off:g} with fuse: off [{detail}]")
+    # A K = 3 MoT pool (make_mot_pool.py's `deep`: experts of 4, 6, 5 layers, 2 stacks, every lane
+    # speaking at both): per step the experts' 5 L each, per lane the embedding, LM head and
+    # sampler, the step advance, and per stack 4 a lane (forward projection, latent K, V (and the
+    # primary's Q) in one GEMV, the latent append, the reverse projection) + 3 (the primary's
+    # cross-attention, split and combine, and its o projection).
+    out = subprocess.run([sys.executable, os.path.join(TOOLS, "make_mot_pool.py"), os.path.join(a.work, "pool"),
+                          "--scenario", "deep"], check=True, capture_output=True, text=True).stdout
+    pipeline = out.strip().splitlines()[-1]
+    depths, lanes, stacks = [4, 6, 5], 3, 2
+    want = PER_LAYER * sum(depths) + 3 * lanes + 1 + stacks * (4 * lanes + 3)
+    total, kernels = per_step(a.mot, pipeline, a.work, "pool-deep", [])
+    ok = abs(total - want) < 1e-9
+    failures += not ok
+    detail = ", ".join(f"{k.split(' (')[0]} {v:g}" for k, v in sorted(kernels.items()))
+    print(f"{'ok  ' if ok else 'FAIL'} K=3 pool: {total:g} launches a decode step (want {want}: of which the "
+          f"interaction {stacks * (4 * lanes + 3)}) [{detail}]")
     print("launch counts: " + ("FAILED" if failures else "all as expected"))
     return 1 if failures else 0
 

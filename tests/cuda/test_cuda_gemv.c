@@ -467,6 +467,88 @@ static void fused_cases(cudaStream_t s) {
     }
 }
 
+/* A MATMUL of n_w weights sharing x in one launch (mot_cuda_gemv_multi: the interaction's
+ * latent K, V, Q), bias on the last when use_bias, against mot_ref_norm_linear_swiglu without
+ * a norm; outputs' rows past n untouched is the plain GEMV's contract, checked there. */
+static void multi_case(mot_dtype dt, int n, int n_w, const int *rows, int cols, int use_bias, int skew_x,
+                       cudaStream_t s) {
+    const size_t nx = (size_t)n * cols;
+    float *x = malloc(nx * 4);
+    fx_fill_random(x, nx, 31u + (unsigned)cols);
+    float *dx_buf = dev_alloc((nx + 1) * 4), *dx = dx_buf + skew_x;
+    to_device(dx, x, nx * 4);
+    test_weight w[3];
+    mot_weight wd[3];
+    const mot_weight *wp[3];
+    float *dy[3] = {NULL, NULL, NULL}, *bias[3] = {NULL, NULL, NULL}, *dbias[3] = {NULL, NULL, NULL}, *ry[3];
+    for (int j = 0; j < n_w; j++) {
+        w[j] = make_weight(dt, rows[j], cols, 0, 4000u + (unsigned)(rows[j] * 5 + cols + j));
+        wd[j] = w[j].dev, wp[j] = &w[j].host;
+        dy[j] = dev_alloc((size_t)n * rows[j] * 4);
+        ry[j] = malloc(((size_t)n * rows[j] + 1) * 4);
+        if (use_bias && j == n_w - 1) {
+            bias[j] = malloc((size_t)rows[j] * 4);
+            fx_fill_random(bias[j], (size_t)rows[j], 37u);
+            dbias[j] = dev_alloc((size_t)rows[j] * 4);
+            to_device(dbias[j], bias[j], (size_t)rows[j] * 4);
+        }
+    }
+    const mot_status st =
+        mot_cuda_gemv_multi(dy, wd, (const float *const *)dbias, n_w, dx, n, (mot_cuda_stream)s);
+    char what[200];
+    snprintf(what, sizeof what, "gemv of %d weights %s n=%d rows=%d,%d cols=%d%s%s", n_w, mot_dtype_name(dt), n,
+             rows[0], rows[1], cols, use_bias ? " +bias" : "", skew_x ? " x misaligned" : "");
+    if (st != MOT_OK) {
+        printf("FAIL %s: %s\n", what, mot_last_error());
+        failures++, checks++;
+    } else {
+        mot_ref_norm_linear_swiglu(NULL, ry, x, NULL, 0.0f, wp, (const float *const *)bias, n_w, n, 0);
+        for (int j = 0; j < n_w; j++) {
+            const size_t ny = (size_t)n * rows[j];
+            float *y = malloc((ny ? ny : 1) * 4);
+            from_device(y, dy[j], ny * 4);
+            double *ref = as_double(ry[j], ny);
+            char w_what[240];
+            snprintf(w_what, sizeof w_what, "%s: output %d", what, j);
+            expect_close(w_what, y, ref, ny, BOUND_EXACT);
+            free(ref), free(y);
+        }
+    }
+    for (int j = 0; j < n_w; j++) {
+        free_weight(&w[j]);
+        cudaFree(dy[j]), cudaFree(dbias[j]);
+        free(ry[j]), free(bias[j]);
+    }
+    free(x);
+    cudaFree(dx_buf);
+}
+
+static void multi_cases(cudaStream_t s) {
+    static const mot_dtype dts[] = {MOT_DTYPE_F32, MOT_DTYPE_BF16, MOT_DTYPE_F16};
+    static const int kvq[3] = {32, 32, 32}, uneven[3] = {5, 300, 17}, long_rows[2] = {3, 2};
+    for (int d = 0; d < 3; d++) {
+        multi_case(dts[d], 1, 3, kvq, 64, 1, 0, s);
+        multi_case(dts[d], 1, 2, kvq, 33, 0, 1, s);
+        multi_case(dts[d], 4, 3, uneven, 577, 1, 0, s);
+        multi_case(dts[d], 7, 2, uneven, 96, 0, 1, s);
+        multi_case(dts[d], 1, 2, long_rows, 4096, 1, 0, s); /* few long rows: 4 warps a row */
+    }
+    /* refused: one weight, mixed dtypes, different widths, a quantized weight, n > 7 */
+    float *dm = dev_alloc(4096);
+    const mot_weight a = {MOT_DTYPE_F32, dm, 4, 8}, b16 = {MOT_DTYPE_BF16, dm, 4, 8}, wide = {MOT_DTYPE_F32, dm, 4, 9};
+    const mot_weight q = {MOT_DTYPE_Q8_0, dm, 4, 32};
+    const mot_weight one[1] = {a}, mixed[2] = {a, b16}, widths[2] = {a, wide}, quant[2] = {q, q}, ok[2] = {a, a};
+    const int refused = !mot_cuda_gemv_multi_takes(one, 1, 1) && !mot_cuda_gemv_multi_takes(mixed, 2, 1) &&
+                        !mot_cuda_gemv_multi_takes(widths, 2, 1) && !mot_cuda_gemv_multi_takes(quant, 2, 1) &&
+                        !mot_cuda_gemv_multi_takes(ok, 2, MOT_CUDA_GEMV_MAX_N + 1) &&
+                        mot_cuda_gemv_multi_takes(ok, 2, MOT_CUDA_GEMV_MAX_N);
+    checks++;
+    failures += !refused;
+    printf("%s gemv of several weights refuses one weight, mixed dtypes or widths, quantized, n > %d\n",
+           refused ? "ok  " : "FAIL", MOT_CUDA_GEMV_MAX_N);
+    cudaFree(dm);
+}
+
 /* The fused GEMV over quantized weights (quant_gemv_norm_kernel, kernels/cuda/quant.cu): every
  * type at widths of one block, a few blocks, and past one chunk of 32 pieces (the K types'
  * 256-element blocks: 8 pieces each); q/k/v with a bias, gate/up, the LM head's last row, 4
@@ -567,6 +649,7 @@ int main(void) {
     capture_case(stream);
     fused_cases(stream);
     quant_fused_cases(stream);
+    multi_cases(stream);
     refusal_cases(stream);
     cudaStreamDestroy(stream);
     printf("%d checks, %d failed: %s\n", checks, failures, failures ? "FAILED" : "all CUDA GEMV checks passed");
