@@ -64,21 +64,9 @@ __global__ void __launch_bounds__(ATT_THREADS)
     // splits past the current length (most of them early on) write an empty partial
     att_split_partial<DPL>(dst, a.q + (size_t)h * a.hd, a.k + g_off, a.v + g_off, a.kv_stride, a.hd, lo, hi, a.scale,
                            sh);
-    if (!ticket) {
-        return;
-    }
-    __threadfence(); // this block's partial is visible device-wide before it is counted
-    __syncthreads();
-    if (threadIdx.x == 0) {
-        last = atomicAdd(ticket + h, 1u) == gridDim.y - 1;
-    }
-    __syncthreads();
-    if (last) {
-        __threadfence(); // acquire: the counted blocks' partials before this block's loads of them
-        att_combine_head(a.out + (size_t)h * a.hd, partial + (size_t)h * gridDim.y * (a.hd + 2), gridDim.y, a.hd);
-        if (threadIdx.x == 0) {
-            ticket[h] = 0;
-        }
+    if (ticket) {
+        att_ticket_combine(a.out + (size_t)h * a.hd, partial + (size_t)h * gridDim.y * (a.hd + 2), gridDim.y, a.hd,
+                           ticket + h, last);
     }
 }
 

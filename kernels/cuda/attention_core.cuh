@@ -207,6 +207,28 @@ __device__ __forceinline__ void att_combine_head(float *out_h, const float *p, i
 
 // Merges `splits` partials [m, l, acc[hd]] (stride hd + 2) of each head into out + h * hd.
 // Launch: grid heads, block ATT_THREADS. n_new == 0 (a dead lane): nothing.
+// The split-key decode's one-launch merge: once this block has written its partial of head
+// h, it counts itself on ticket_h (0 at launch); the last of the head's n blocks merges their
+// partials into out_h, as attention_combine_kernel would, and resets the counter for the next
+// launch on the lane's stream. Every thread of the block calls it (barriers); last: a
+// __shared__ int of the kernel.
+__device__ __forceinline__ void att_ticket_combine(float *out_h, const float *partial_h, int n, int hd,
+                                                   unsigned *ticket_h, int &last) {
+    __threadfence(); // this block's partial is visible device-wide before it is counted
+    __syncthreads();
+    if (threadIdx.x == 0) {
+        last = atomicAdd(ticket_h, 1u) == (unsigned)n - 1;
+    }
+    __syncthreads();
+    if (last) {
+        __threadfence(); // acquire: the counted blocks' partials before this block's loads of them
+        att_combine_head(out_h, partial_h, n, hd);
+        if (threadIdx.x == 0) {
+            *ticket_h = 0;
+        }
+    }
+}
+
 static __global__ void attention_combine_kernel(float *out, const float *partial, int splits, int hd,
                                                 const mot_step_state *step, int lane) {
     if (step->lane[lane].n_new <= 0) {

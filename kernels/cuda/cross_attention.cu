@@ -8,7 +8,8 @@
 // (N_m = lane[L].n_prompt, N_p = lane[P].n_prompt); decode: all P_m. No visible key (or no
 // segment at all): row 0.
 // Prefill (host rows > 1): one block per (head, query row). Decode: split-key blocks
-// (head, segment x split) write partials merged by attention_combine_kernel, as ATTENTION.
+// (head, segment x split) write partials that the last block of a head merges (one launch),
+// or attention_combine_kernel (MOT_CUDA_ATTENTION_COMBINE=kernel), as ATTENTION.
 // LATENT_APPEND, which writes those keys/values, is at the end.
 #include "kernels/cuda/attention_core.cuh"
 
@@ -54,11 +55,15 @@ template <int DPL> __global__ void __launch_bounds__(ATT_THREADS) cross_attentio
 }
 
 // Query row 0 only; block y = segment * splits_per_seg + split. partial: [heads, gridDim.y, dh + 2].
+// With ticket the last block of a head merges the head's partials (att_ticket_combine: one
+// launch, as the decode ATTENTION); without, attention_combine_kernel does.
 template <int DPL>
 __global__ void __launch_bounds__(ATT_THREADS) cross_attention_split_kernel(xatt_args a, float *partial,
-                                                                            int splits_per_seg, int chunk) {
+                                                                            int splits_per_seg, int chunk,
+                                                                            unsigned *ticket) {
     __shared__ att_shared<DPL> sh;
-    if (a.step->lane[a.qlane].n_new <= 0) {
+    __shared__ int last;
+    if (a.step->lane[a.qlane].n_new <= 0) { // uniform over the grid: no block counts, out untouched
         return;
     }
     const int h = blockIdx.x, m = blockIdx.y / splits_per_seg, s = blockIdx.y % splits_per_seg;
@@ -70,6 +75,10 @@ __global__ void __launch_bounds__(ATT_THREADS) cross_attention_split_kernel(xatt
     const int lo = lo_ll < hi ? (int)lo_ll : hi;
     att_split_partial<DPL>(dst, a.q + (size_t)h * a.dh, a.k[m] + (size_t)h * a.dh, a.v[m] + (size_t)h * a.dh, a.d_s,
                            a.dh, lo, hi, a.scale, sh);
+    if (ticket) {
+        att_ticket_combine(a.out + (size_t)h * a.dh, partial + (size_t)h * gridDim.y * (a.dh + 2), gridDim.y, a.dh,
+                           ticket + h, last);
+    }
 }
 
 template <int DPL>
@@ -85,9 +94,12 @@ static mot_status launch_cross(const xatt_args &a, const mot_gpu_launch *l, mot_
         }
         splits = att_plan_splits(cap, heads, a.dh, a.n_seg, lane->partial_floats, &chunk);
     }
-    if (splits > 0) {
+    if (splits > 0 && lane->ticket && heads <= MOT_CUDA_TICKETS) { // one launch: the last block combines
         cross_attention_split_kernel<DPL>
-            <<<dim3(heads, a.n_seg * splits), ATT_THREADS, 0, s>>>(a, lane->partial, splits, chunk);
+            <<<dim3(heads, a.n_seg * splits), ATT_THREADS, 0, s>>>(a, lane->partial, splits, chunk, lane->ticket);
+    } else if (splits > 0) {
+        cross_attention_split_kernel<DPL>
+            <<<dim3(heads, a.n_seg * splits), ATT_THREADS, 0, s>>>(a, lane->partial, splits, chunk, nullptr);
         MOT_CUDA_LAUNCHED();
         attention_combine_kernel<<<heads, ATT_THREADS, 0, s>>>(a.out, lane->partial, a.n_seg * splits, a.dh, a.step,
                                                                a.qlane);

@@ -13,7 +13,7 @@ norm+q/k/v+RoPE+KV append, attention, o (+ residual), norm+gate/up+SwiGLU, down 
 per step the embedding, the final norm + LM head, the sampler and the step advance. Models: a
 3-layer bf16 HF folder (kernels/cuda/matmul_gemv.cu), the same as a Q4_K GGUF and as a GGUF of
 mixed types (kernels/cuda/quant.cu, Q4_K_M-like: Q6_K beside Q4_K in one op), and a K = 3
-MoT pool, whose interaction layers add 4 launches a lane and 3 a stack. With `fuse: off`
+MoT pool, whose interaction layers add 4 launches a lane and 2 a stack. With `fuse: off`
 the same steps must launch more (the count is printed). Widths 256 and 512: the K types' blocks.
 
 Only under the emulation (MOT_CUDA_EMU=1 and EMU_LOG_DIR set, as tests/tools/cuda_emu/run.sh
@@ -108,19 +108,19 @@ def main():
     # A K = 3 MoT pool (make_mot_pool.py's `deep`: experts of 4, 6, 5 layers, 2 stacks, every lane
     # speaking at both): per step the experts' 5 L each, per lane the embedding, LM head and
     # sampler, the step advance, and per stack 4 a lane (forward projection, latent K, V (and the
-    # primary's Q) in one GEMV, the latent append, the reverse projection) + 3 (the primary's
-    # cross-attention, split and combine, and its o projection).
+    # primary's Q) in one GEMV, the latent append, the reverse projection) + 2 (the primary's
+    # cross-attention, its split blocks merged by the last, and its o projection).
     out = subprocess.run([sys.executable, os.path.join(TOOLS, "make_mot_pool.py"), os.path.join(a.work, "pool"),
                           "--scenario", "deep"], check=True, capture_output=True, text=True).stdout
     pipeline = out.strip().splitlines()[-1]
     depths, lanes, stacks = [4, 6, 5], 3, 2
-    want = PER_LAYER * sum(depths) + 3 * lanes + 1 + stacks * (4 * lanes + 3)
+    want = PER_LAYER * sum(depths) + 3 * lanes + 1 + stacks * (4 * lanes + 2)
     total, kernels = per_step(a.mot, pipeline, a.work, "pool-deep", [])
     ok = abs(total - want) < 1e-9
     failures += not ok
     detail = ", ".join(f"{k.split(' (')[0]} {v:g}" for k, v in sorted(kernels.items()))
     print(f"{'ok  ' if ok else 'FAIL'} K=3 pool: {total:g} launches a decode step (want {want}: of which the "
-          f"interaction {stacks * (4 * lanes + 3)}) [{detail}]")
+          f"interaction {stacks * (4 * lanes + 2)}) [{detail}]")
     print("launch counts: " + ("FAILED" if failures else "all as expected"))
     return 1 if failures else 0
 
