@@ -315,7 +315,8 @@ extern "C" mot_status mot_cuda_matmul_gemv(float *y, const float *x, const mot_w
 // block's 128 threads instead of 256: a different but fixed summation order. The normed x is
 // then formed in registers, x * scale * w as rmsnorm_row rounds it, and FMA'd with the
 // weights exactly as gemv_kernel does; block 0 also writes it to norm_out (the norm's output,
-// which later ops may read), for the rows the lane has.
+// which later ops may read), for the rows the lane has. GEMV_MULTI is the same launch without
+// the norm (x as it is; nw, eps, norm_out, ls, last unused): a MATMUL op of several weights.
 
 // x: [n, cols] (last: the row n_live - 1 of x, n = 1); nw: [cols]; norm_out: [n, cols] or NULL;
 // ls: the lane's step values on the device (NULL: n_new = n, pos 0): norm_out rows and (RoPE)
