@@ -6,9 +6,10 @@
  * with its RMSNorm prologue and SwiGLU epilogue (q/k/v, gate/up, the LM head's last row, the
  * norm's output rows past the lane's n_new untouched, the norm weight misaligned) and with
  * RoPE and the KV append (positions past 0, GQA, rows the lane did not feed left unrotated),
- * also over ggml's quantized blocks (kernels/cuda/quant.cu; mixed types in one launch).
- * f32 x and f32 accumulation throughout, so one bound: normalized error <= 1e-5 (SPEC 1.7's
- * exact contract with room for the f32 sums; quantized weights 1e-4). A GEMV is also captured into a CUDA Graph and
+ * also over ggml's quantized blocks (kernels/cuda/quant.cu; mixed types in one launch); a
+ * MATMUL of several weights in one launch (mot_cuda_gemv_multi). f32 x and f32 accumulation
+ * throughout, so one bound: normalized error <= 1e-5 (SPEC 1.7's exact contract with room for
+ * the f32 sums; quantized weights 1e-4). A GEMV is also captured into a CUDA Graph and
  * replayed. Needs a GPU: without one it says so and exits 77 (ctest: skipped). */
 #include <cuda_runtime.h>
 #include <math.h>
