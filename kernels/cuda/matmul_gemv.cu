@@ -426,6 +426,44 @@ static void gemv_norm_dispatch(const gemv_norm_mats &m, int mode, int space_rows
     }
 }
 
+// One launch of the fused kernel for n_w weights (checked by the caller: *_takes): the
+// weights' table, then the kernel for their dtype (quant.cu's for quantized weights).
+static mot_status gemv_norm_run(float *const *y, const mot_weight *w, const float *const *bias, int n_w, int mode,
+                                const mot_cuda_gemv_rope *rope, const float *x, const float *norm_w, float eps,
+                                float *norm_out, const mot_lane_step *ls, int last, int n, mot_cuda_stream stream) {
+    const int d = (int)w[0].cols;
+    gemv_norm_mats m = {};
+    m.n_w = n_w;
+    int space = 0;
+    for (int j = 0; j < n_w; j++) {
+        if (!y[j]) {
+            return mot_fail(MOT_ERR_ARG, "cuda fused GEMV: output %d missing", j);
+        }
+        m.w[j] = w[j].data, m.y[j] = y[j], m.bias[j] = bias ? bias[j] : NULL, m.rows[j] = (int)w[j].rows;
+        m.dt[j] = (int)w[j].dtype;
+        m.row_bytes[j] = (int64_t)mot_dtype_row_bytes(w[j].dtype, d);
+        m.end[j] = (const uint8_t *)w[j].data + (size_t)m.rows[j] * (size_t)m.row_bytes[j];
+        m.units[j] = mode == GEMV_SWIGLU ? (j == 0 ? m.rows[0] : 0) : mode == GEMV_ROPE && j < 2 ? m.rows[j] / 2
+                                                                                              : m.rows[j];
+        space += m.units[j];
+    }
+    if (rope) {
+        m.rope = *rope;
+    }
+    cudaStream_t s = (cudaStream_t)stream;
+    if (mot_qblock_bytes(w[0].dtype)) {
+        quant_gemv_norm_launch(m, mode, x, norm_w, eps, norm_out, ls, last, d, n, s);
+    } else if (w[0].dtype == MOT_DTYPE_F32) {
+        gemv_norm_dispatch<float>(m, mode, space, x, norm_w, eps, norm_out, ls, last, d, n, s);
+    } else if (w[0].dtype == MOT_DTYPE_F16) {
+        gemv_norm_dispatch<__half>(m, mode, space, x, norm_w, eps, norm_out, ls, last, d, n, s);
+    } else {
+        gemv_norm_dispatch<__nv_bfloat16>(m, mode, space, x, norm_w, eps, norm_out, ls, last, d, n, s);
+    }
+    MOT_CUDA_LAUNCHED();
+    return MOT_OK;
+}
+
 extern "C" int mot_cuda_gemv_norm_takes(const mot_weight *w, const float *const *bias, int n_w, int n, int d,
                                         int swiglu, const mot_cuda_gemv_rope *rope) {
     if (n < 1 || n > MOT_CUDA_GEMV_MAX_N || n_w < 1 || n_w > MOT_OP_MAX_W || d < 1 || (swiglu && n_w != 2) ||
@@ -477,68 +515,17 @@ extern "C" mot_status mot_cuda_gemv_norm(float *const *y, const mot_weight *w, c
                         swiglu ? ", swiglu (two weights of equal rows, no bias)" : "",
                         rope ? ", rope (q, k, v of n_heads, n_kv, n_kv heads of hd, no bias, caches)" : "");
     }
-    gemv_norm_mats m = {};
-    m.n_w = n_w;
     const int mode = rope ? GEMV_ROPE : swiglu ? GEMV_SWIGLU : GEMV_PLAIN;
-    int space = 0;
-    for (int j = 0; j < n_w; j++) {
-        if (!y[j]) {
-            return mot_fail(MOT_ERR_ARG, "cuda fused GEMV: output %d missing", j);
-        }
-        m.w[j] = w[j].data, m.y[j] = y[j], m.bias[j] = bias ? bias[j] : NULL, m.rows[j] = (int)w[j].rows;
-        m.dt[j] = (int)w[j].dtype;
-        m.row_bytes[j] = (int64_t)mot_dtype_row_bytes(w[j].dtype, d);
-        m.end[j] = (const uint8_t *)w[j].data + (size_t)m.rows[j] * (size_t)m.row_bytes[j];
-        m.units[j] = mode == GEMV_SWIGLU ? (j == 0 ? m.rows[0] : 0) : mode == GEMV_ROPE && j < 2 ? m.rows[j] / 2
-                                                                                              : m.rows[j];
-        space += m.units[j];
-    }
-    if (rope) {
-        m.rope = *rope;
-    }
-    cudaStream_t s = (cudaStream_t)stream;
-    switch (w[0].dtype) {
-    case MOT_DTYPE_Q8_0:
-    case MOT_DTYPE_Q4_0:
-    case MOT_DTYPE_Q4_1:
-    case MOT_DTYPE_Q4_K:
-    case MOT_DTYPE_Q5_K:
-    case MOT_DTYPE_Q6_K:
-        quant_gemv_norm_launch(m, mode, x, norm_w, eps, norm_out, ls, last, d, n, s);
-        break;
-    case MOT_DTYPE_F32:
-        gemv_norm_dispatch<float>(m, mode, space, x, norm_w, eps, norm_out, ls, last, d, n, s);
-        break;
-    case MOT_DTYPE_F16:
-        gemv_norm_dispatch<__half>(m, mode, space, x, norm_w, eps, norm_out, ls, last, d, n, s);
-        break;
-    default:
-        gemv_norm_dispatch<__nv_bfloat16>(m, mode, space, x, norm_w, eps, norm_out, ls, last, d, n, s);
-        break;
-    }
-    MOT_CUDA_LAUNCHED();
-    return MOT_OK;
+    return gemv_norm_run(y, w, bias, n_w, mode, rope, x, norm_w, eps, norm_out, ls, last, n, stream);
 }
 
 // ---- A MATMUL op of several weights sharing x in one launch (no norm: GEMV_MULTI) ----------
 
+// The fused kernel's own checks (dtype alike, widths, row counts), no norm, plain dtypes only.
 extern "C" int mot_cuda_gemv_multi_takes(const mot_weight *w, int n_w, int n) {
-    if (n < 1 || n > MOT_CUDA_GEMV_MAX_N || n_w < 2 || n_w > MOT_OP_MAX_W) {
-        return 0;
-    }
-    const mot_dtype dt = w[0].dtype;
-    if (dt != MOT_DTYPE_F32 && dt != MOT_DTYPE_F16 && dt != MOT_DTYPE_BF16) {
-        return 0;
-    }
-    int64_t total = 0;
-    for (int j = 0; j < n_w; j++) {
-        if (w[j].dtype != dt || w[j].cols != w[0].cols || w[j].cols < 1 || w[j].cols > INT32_MAX || w[j].rows < 0 ||
-            w[j].rows > INT32_MAX || !w[j].data) {
-            return 0;
-        }
-        total += w[j].rows;
-    }
-    return total <= INT32_MAX;
+    return n_w >= 2 &&
+           (w[0].dtype == MOT_DTYPE_F32 || w[0].dtype == MOT_DTYPE_F16 || w[0].dtype == MOT_DTYPE_BF16) &&
+           w[0].cols <= INT32_MAX && mot_cuda_gemv_norm_takes(w, NULL, n_w, n, (int)w[0].cols, 0, NULL);
 }
 
 extern "C" mot_status mot_cuda_gemv_multi(float *const *y, const mot_weight *w, const float *const *bias, int n_w,
@@ -548,30 +535,5 @@ extern "C" mot_status mot_cuda_gemv_multi(float *const *y, const mot_weight *w, 
                         "f16, bf16, all alike)", n_w, n, MOT_CUDA_GEMV_MAX_N, mot_dtype_name(w[0].dtype),
                         (long long)w[0].cols);
     }
-    gemv_norm_mats m = {};
-    m.n_w = n_w;
-    int space = 0;
-    for (int j = 0; j < n_w; j++) {
-        if (!y[j]) {
-            return mot_fail(MOT_ERR_ARG, "cuda GEMV of %d weights: output %d missing", n_w, j);
-        }
-        m.w[j] = w[j].data, m.y[j] = y[j], m.bias[j] = bias ? bias[j] : NULL, m.rows[j] = (int)w[j].rows;
-        m.dt[j] = (int)w[j].dtype, m.units[j] = m.rows[j];
-        space += m.units[j];
-    }
-    const int d = (int)w[0].cols;
-    cudaStream_t s = (cudaStream_t)stream;
-    switch (w[0].dtype) {
-    case MOT_DTYPE_F32:
-        gemv_norm_dispatch<float>(m, GEMV_MULTI, space, x, NULL, 0.0f, NULL, NULL, 0, d, n, s);
-        break;
-    case MOT_DTYPE_F16:
-        gemv_norm_dispatch<__half>(m, GEMV_MULTI, space, x, NULL, 0.0f, NULL, NULL, 0, d, n, s);
-        break;
-    default:
-        gemv_norm_dispatch<__nv_bfloat16>(m, GEMV_MULTI, space, x, NULL, 0.0f, NULL, NULL, 0, d, n, s);
-        break;
-    }
-    MOT_CUDA_LAUNCHED();
-    return MOT_OK;
+    return gemv_norm_run(y, w, bias, n_w, GEMV_MULTI, NULL, x, NULL, 0.0f, NULL, NULL, 0, n, stream);
 }

@@ -259,6 +259,26 @@ static double *as_double(const float *f, size_t n) {
     return d;
 }
 
+/* Each of n_w device outputs dy[j] [n, rows[j]] against the reference ry[j] (float, from the
+ * double-accumulating reference), named "WHAT: LABEL" (labels NULL: "output j"). */
+static void expect_outputs(const char *what, float *const *dy, float *const *ry, const int *rows, int n, int n_w,
+                           const char *const *labels, double bound) {
+    for (int j = 0; j < n_w; j++) {
+        const size_t ny = (size_t)n * rows[j];
+        float *y = malloc((ny ? ny : 1) * 4);
+        from_device(y, dy[j], ny * 4);
+        double *ref = as_double(ry[j], ny);
+        char w_what[240];
+        if (labels) {
+            snprintf(w_what, sizeof w_what, "%s: %s", what, labels[j]);
+        } else {
+            snprintf(w_what, sizeof w_what, "%s: output %d", what, j);
+        }
+        expect_close(w_what, y, ref, ny, bound);
+        free(ref), free(y);
+    }
+}
+
 /* n_w weights [rows[j], cols] sharing x (q/k/v-like, a bias on the last when use_bias;
  * swiglu: gate and up of equal rows), against mot_ref_norm_linear_swiglu. last: the LM head
  * form, n = 1 and x has `live` rows of which the norm reads the last (0: the first); else the
@@ -311,16 +331,7 @@ static void fused_case_of(const mot_dtype *dts, int n, int live, int n_w, const 
     } else {
         const float *xin = x + (last && live > 0 ? (size_t)(live - 1) * cols : 0);
         mot_ref_norm_linear_swiglu(rn, ry, xin, nw, eps, wp, (const float *const *)bias, n_w, n, swiglu);
-        for (int j = 0; j < n_w; j++) {
-            const size_t ny = (size_t)n * rows[j];
-            float *y = malloc((ny ? ny : 1) * 4);
-            from_device(y, dy[j], ny * 4);
-            double *ref = as_double(ry[j], ny);
-            char w_what[240];
-            snprintf(w_what, sizeof w_what, "%s: output %d", what, j);
-            expect_close(w_what, y, ref, ny, bound);
-            free(ref), free(y);
-        }
+        expect_outputs(what, dy, ry, rows, n, n_w, NULL, bound);
         from_device(gn, dn, nn * 4);
         const int out_rows = last ? (live > 0) : (live < n ? live : n);
         double *ref = as_double(rn, (size_t)out_rows * cols);
@@ -398,16 +409,7 @@ static void rope_case_of(const mot_dtype *dts, int n, int live, int n_heads, int
         mot_ref_norm_linear_swiglu(rn, ry, x, nw, 1e-5f, wp, NULL, 3, n, 0);
         mot_ref_rope_append(ry[0], ry[1], ry[2], kc, vc, hd, (int64_t)ctx * hd, live, n_heads, n_kv, hd, pos, freq);
         static const char *const names[3] = {"q", "k", "v"};
-        for (int j = 0; j < 3; j++) {
-            const size_t ny = (size_t)n * rows[j];
-            float *y = malloc(ny * 4);
-            from_device(y, dy[j], ny * 4);
-            double *ref = as_double(ry[j], ny);
-            char w_what[240];
-            snprintf(w_what, sizeof w_what, "%s: %s", what, names[j]);
-            expect_close(w_what, y, ref, ny, bound);
-            free(ref), free(y);
-        }
+        expect_outputs(what, dy, ry, rows, n, 3, names, bound);
         from_device(gk, dkc, nc * 4), from_device(gv, dvc, nc * 4);
         double *rk = as_double(kc, nc), *rv = as_double(vc, nc);
         char c_what[240];
@@ -504,16 +506,7 @@ static void multi_case(mot_dtype dt, int n, int n_w, const int *rows, int cols, 
         failures++, checks++;
     } else {
         mot_ref_norm_linear_swiglu(NULL, ry, x, NULL, 0.0f, wp, (const float *const *)bias, n_w, n, 0);
-        for (int j = 0; j < n_w; j++) {
-            const size_t ny = (size_t)n * rows[j];
-            float *y = malloc((ny ? ny : 1) * 4);
-            from_device(y, dy[j], ny * 4);
-            double *ref = as_double(ry[j], ny);
-            char w_what[240];
-            snprintf(w_what, sizeof w_what, "%s: output %d", what, j);
-            expect_close(w_what, y, ref, ny, BOUND_EXACT);
-            free(ref), free(y);
-        }
+        expect_outputs(what, dy, ry, rows, n, n_w, NULL, BOUND_EXACT);
     }
     for (int j = 0; j < n_w; j++) {
         free_weight(&w[j]);
