@@ -132,61 +132,46 @@ extern "C" mot_status mot_cuda_blas_reserve_dequant(mot_cuda_blas *b, size_t byt
     return MOT_OK;
 }
 
-// Exact GEMM over quantized or f16/bf16 W: y[n, m] = x[n, k] W^T + beta y. Tiles of R weight
-// rows are widened to f32 into w_tile [R, k] and multiplied by SGEMM into y's columns
+// GEMM over quantized or f16/bf16 W by tiles: y[n, m] = x[n, k] W^T + beta y. Tiles of R weight
+// rows are widened / dequantized into w_tile [R, k] and multiplied by cuBLAS into y's columns
 // r0..r0+R (cuBLAS sees y^T [m, n], so the tile's output starts at y + r0 with ldc m). The
 // tiles run in order on the handle's stream, so one scratch serves them all.
-static mot_status tiled_sgemm(mot_cuda_blas *b, float *y, const float *x, const mot_weight *w, int n, float beta) {
+//   exact (bf16 0): f32 tiles and x, SGEMM;
+//   bf16 (fast, quantized W): x converted to bf16 once into x_lowp (unless reuse_x: the op's
+//   previous weight already did), tiles dequantized to bf16 (twice the rows), the tensor cores
+//   with f32 accumulation.
+static mot_status tiled_gemm(mot_cuda_blas *b, float *y, const float *x, const mot_weight *w, int n, float beta,
+                             int bf16, int reuse_x) {
     const int m = (int)w->rows, k = (int)w->cols;
-    const size_t row_floats = (size_t)k;
-    const size_t tile_rows = b->w_tile_bytes / (row_floats * sizeof(float));
-    if (tile_rows < 1) {
+    const size_t row_bytes = (size_t)k * (bf16 ? sizeof(__nv_bfloat16) : sizeof(float));
+    const size_t tile_rows = b->w_tile_bytes / row_bytes, x_bytes = bf16 ? (size_t)n * k * sizeof(__nv_bfloat16) : 0;
+    if (tile_rows < 1 || x_bytes > b->x_lowp_bytes) {
         return mot_fail(MOT_ERR_INTERNAL,
-                        "cuda matmul: a %s weight with %d columns needs a widening tile of at least %zu bytes, "
-                        "%zu reserved (mot_cuda_blas_reserve_dequant / lane_create dequant_bytes too small)",
-                        mot_dtype_name(w->dtype), k, row_floats * sizeof(float), b->w_tile_bytes);
+                        "cuda matmul: a %s GEMM of %d x %d needs a %s tile of at least %zu bytes (%zu reserved) and "
+                        "%zu bytes of activation scratch (%zu reserved; mot_cuda_blas_reserve(_dequant) / "
+                        "lane_create too small)",
+                        mot_dtype_name(w->dtype), n, k, bf16 ? "bf16" : "f32", row_bytes, b->w_tile_bytes, x_bytes,
+                        b->x_lowp_bytes);
     }
-    const int quant = mot_dtype_is_quantized(w->dtype);
-    for (int r0 = 0; r0 < m; r0 += (int)tile_rows) {
-        const int rt = m - r0 < (int)tile_rows ? m - r0 : (int)tile_rows;
-        if (quant) {
-            MOT_TRY(mot_cuda_quant_dequant_rows(b->w_tile, w, r0, rt, (mot_cuda_stream)b->stream));
-        } else {
-            MOT_TRY(mot_cuda_widen_rows(b->w_tile, w, r0, rt, (mot_cuda_stream)b->stream));
-        }
-        MOT_CUBLAS_CHECK(cublasGemmEx(b->handle, CUBLAS_OP_T, CUBLAS_OP_N, rt, n, k, &one_f32, b->w_tile, CUDA_R_32F,
-                                      k, x, CUDA_R_32F, k, &beta, y + r0, CUDA_R_32F, m, CUBLAS_COMPUTE_32F,
-                                      CUBLAS_GEMM_DEFAULT));
-    }
-    return MOT_OK;
-}
-
-// Fast GEMM over quantized W (precision fast, past the GEMV): x converted to bf16 once into
-// x_lowp (unless reuse_x: the op's previous weight already did), tiles of R weight rows
-// dequantized to bf16 into w_tile [R, k] (twice the rows of an f32 tile), multiplied on the
-// tensor cores with f32 accumulation into y's columns r0..r0+R, as tiled_sgemm.
-static mot_status tiled_gemm_bf16(mot_cuda_blas *b, float *y, const float *x, const mot_weight *w, int n, float beta,
-                                  int reuse_x) {
-    const int m = (int)w->rows, k = (int)w->cols;
-    const size_t count = (size_t)n * k, row_bytes = (size_t)k * sizeof(__nv_bfloat16);
-    const size_t tile_rows = b->w_tile_bytes / row_bytes;
-    if (tile_rows < 1 || count * sizeof(__nv_bfloat16) > b->x_lowp_bytes) {
-        return mot_fail(MOT_ERR_INTERNAL,
-                        "cuda matmul: a fast %s GEMM of %d x %d needs a bf16 tile of at least %zu bytes (%zu reserved) "
-                        "and %zu bytes of activation scratch (%zu reserved; lane_create too small)",
-                        mot_dtype_name(w->dtype), n, k, row_bytes, b->w_tile_bytes, count * 2, b->x_lowp_bytes);
-    }
-    if (!reuse_x) {
+    if (bf16 && !reuse_x) {
         convert_kernel<__nv_bfloat16>
-            <<<(unsigned)((count + 255) / 256), 256, 0, b->stream>>>((__nv_bfloat16 *)b->x_lowp, x, count);
+            <<<(unsigned)((x_bytes / 2 + 255) / 256), 256, 0, b->stream>>>((__nv_bfloat16 *)b->x_lowp, x, x_bytes / 2);
         MOT_CUDA_LAUNCHED();
     }
+    const cudaDataType_t type = bf16 ? CUDA_R_16BF : CUDA_R_32F;
+    const void *xin = bf16 ? (const void *)b->x_lowp : (const void *)x;
+    const mot_cuda_stream stream = (mot_cuda_stream)b->stream;
     for (int r0 = 0; r0 < m; r0 += (int)tile_rows) {
         const int rt = m - r0 < (int)tile_rows ? m - r0 : (int)tile_rows;
-        MOT_TRY(mot_cuda_quant_dequant_rows_bf16(b->w_tile, w, r0, rt, (mot_cuda_stream)b->stream));
-        MOT_CUBLAS_CHECK(cublasGemmEx(b->handle, CUBLAS_OP_T, CUBLAS_OP_N, rt, n, k, &one_f32, b->w_tile, CUDA_R_16BF,
-                                      k, b->x_lowp, CUDA_R_16BF, k, &beta, y + r0, CUDA_R_32F, m, CUBLAS_COMPUTE_32F,
-                                      CUBLAS_GEMM_DEFAULT));
+        if (bf16) {
+            MOT_TRY(mot_cuda_quant_dequant_rows_bf16(b->w_tile, w, r0, rt, stream));
+        } else if (mot_dtype_is_quantized(w->dtype)) {
+            MOT_TRY(mot_cuda_quant_dequant_rows(b->w_tile, w, r0, rt, stream));
+        } else {
+            MOT_TRY(mot_cuda_widen_rows(b->w_tile, w, r0, rt, stream));
+        }
+        MOT_CUBLAS_CHECK(cublasGemmEx(b->handle, CUBLAS_OP_T, CUBLAS_OP_N, rt, n, k, &one_f32, b->w_tile, type, k, xin,
+                                      type, k, &beta, y + r0, CUDA_R_32F, m, CUBLAS_COMPUTE_32F, CUBLAS_GEMM_DEFAULT));
     }
     return MOT_OK;
 }
@@ -217,13 +202,13 @@ extern "C" mot_status mot_cuda_matmul_ex(mot_cuda_blas *b, float *y, const float
         if (n <= MOT_CUDA_QUANT_GEMV_MAX_N) {
             return mot_cuda_quant_gemv(y, x, w, n, beta, (mot_cuda_stream)b->stream);
         }
-        return b->fast ? tiled_gemm_bf16(b, y, x, w, n, beta, reuse_x) : tiled_sgemm(b, y, x, w, n, beta);
+        return tiled_gemm(b, y, x, w, n, beta, b->fast, reuse_x);
     }
     if (w->dtype != MOT_DTYPE_F16 && w->dtype != MOT_DTYPE_BF16) {
         return mot_fail(MOT_ERR_UNSUPPORTED, "cuda matmul: weight dtype %s", mot_dtype_name(w->dtype));
     }
     if (!b->fast) {
-        return tiled_sgemm(b, y, x, w, n, beta);
+        return tiled_gemm(b, y, x, w, n, beta, 0, 0);
     }
     // Never allocate here: this may run inside a graph capture (mot_cuda_blas_reserve grows it).
     const size_t count = (size_t)n * k;
