@@ -1,5 +1,5 @@
-/* Chat formats: recognising one from a Jinja template's text, and writing one user turn
- * (+ system) in it exactly as the model's Hugging Face template renders it. */
+/* Chat formats: recognising one from a Jinja template's text, and writing a conversation
+ * (system, user, assistant, ...) in it exactly as the model's Hugging Face template renders it. */
 #include "tokenizer/chat_format.h"
 
 #include <stdlib.h>
@@ -165,101 +165,185 @@ static void put_stripped(sbuf *b, const char *text) {
 static const char *usual_bos(mot_chat_format f) {
     return f == MOT_CHAT_LLAMA3 ? "<|begin_of_text|>" : f == MOT_CHAT_GEMMA ? "<bos>" : "<s>";
 }
+static const char *usual_eos(mot_chat_format f) { return f == MOT_CHAT_PHI3 ? "<|endoftext|>" : "</s>"; }
 
-static void chatml(sbuf *b, const char *system, const char *user) {
-    if (system) {
+/* What the writers see: the optional system message taken out (the templates all treat it
+ * apart), the turns after it, user first and alternating. */
+typedef struct {
+    mot_chat_format f;
+    const char *bos, *eos;
+    const char *system;           /* NULL: none */
+    const mot_chat_message *turn; /* user, assistant, user, ... */
+    int n;
+    int gen;                      /* add_generation_prompt */
+} chat;
+
+static const char *role_name(mot_chat_role r) {
+    return r == MOT_CHAT_SYSTEM ? "system" : r == MOT_CHAT_USER ? "user" : "assistant";
+}
+
+static void chatml(sbuf *b, const chat *c) {
+    if (c->system) {
         put(b, "<|im_start|>system\n");
-        put(b, system);
+        put(b, c->system);
         put(b, "<|im_end|>\n");
     }
-    put(b, "<|im_start|>user\n");
-    put(b, user);
-    put(b, "<|im_end|>\n<|im_start|>assistant\n");
-}
-
-/* Meta's template strips the whole first message, <<SYS>> block included:
- * content = '<<SYS>>\n' + system + '\n<</SYS>>\n\n' + user; '[INST] ' + content.strip(). */
-static void llama2(sbuf *b, const char *system, const char *user) {
-    put(b, "[INST] ");
-    if (system) {
-        sbuf c = {0};
-        put(&c, "<<SYS>>\n");
-        put(&c, system);
-        put(&c, "\n<</SYS>>\n\n");
-        put(&c, user);
-        b->failed |= c.failed;
-        put_stripped(b, c.s ? c.s : "");
-        free(c.s);
-    } else {
-        put_stripped(b, user);
+    for (int i = 0; i < c->n; i++) {
+        put(b, "<|im_start|>");
+        put(b, role_name(c->turn[i].role));
+        put(b, "\n");
+        put(b, c->turn[i].content);
+        put(b, "<|im_end|>\n");
     }
-    put(b, " [/INST]");
+    if (c->gen) {
+        put(b, "<|im_start|>assistant\n");
+    }
 }
 
-static void llama3(sbuf *b, const char *system, const char *user) {
-    if (system) {
-        put(b, "<|start_header_id|>system<|end_header_id|>\n\n");
-        put_stripped(b, system);
+/* Meta's template: every user turn starts with BOS; the first one's content, <<SYS>> block
+ * included, is stripped as a whole: '<<SYS>>\n' + system + '\n<</SYS>>\n\n' + user; an
+ * assistant turn is ' ' + content.strip() + ' ' + eos. No generation prompt. */
+static void llama2(sbuf *b, const chat *c) {
+    for (int i = 0; i < c->n; i++) {
+        const char *content = c->turn[i].content;
+        if (c->turn[i].role == MOT_CHAT_ASSISTANT) {
+            put(b, " ");
+            put_stripped(b, content);
+            put(b, " ");
+            put(b, c->eos);
+            continue;
+        }
+        put(b, c->bos);
+        put(b, "[INST] ");
+        if (i == 0 && c->system) {
+            sbuf s = {0};
+            put(&s, "<<SYS>>\n");
+            put(&s, c->system);
+            put(&s, "\n<</SYS>>\n\n");
+            put(&s, content);
+            b->failed |= s.failed;
+            put_stripped(b, s.s ? s.s : "");
+            free(s.s);
+        } else {
+            put_stripped(b, content);
+        }
+        put(b, " [/INST]");
+    }
+}
+
+static void llama3(sbuf *b, const chat *c) {
+    put(b, c->bos);
+    for (int i = -1; i < c->n; i++) {
+        if (i < 0 && !c->system) {
+            continue;
+        }
+        put(b, "<|start_header_id|>");
+        put(b, i < 0 ? "system" : role_name(c->turn[i].role));
+        put(b, "<|end_header_id|>\n\n");
+        put_stripped(b, i < 0 ? c->system : c->turn[i].content);
         put(b, "<|eot_id|>");
     }
-    put(b, "<|start_header_id|>user<|end_header_id|>\n\n");
-    put_stripped(b, user);
-    put(b, "<|eot_id|><|start_header_id|>assistant<|end_header_id|>\n\n");
-}
-
-/* The [INST] formats differ in the spaces around the markers and how a system message
- * joins the user's (the first Mistral template has no system role: llama.cpp's "\n"). */
-static void mistral(sbuf *b, mot_chat_format f, const char *system, const char *user) {
-    put(b, f == MOT_CHAT_MISTRAL_V1 ? " [INST] " : f == MOT_CHAT_MISTRAL_V3_TEKKEN ? "[INST]" : "[INST] ");
-    if (system) {
-        put(b, system);
-        put(b, f == MOT_CHAT_MISTRAL ? "\n" : "\n\n");
+    if (c->gen) {
+        put(b, "<|start_header_id|>assistant<|end_header_id|>\n\n");
     }
-    put(b, user);
-    put(b, f == MOT_CHAT_MISTRAL || f == MOT_CHAT_MISTRAL_V1 ? " [/INST]" : "[/INST]");
 }
 
-/* Gemma 3 puts the system message before the first user message's text (Gemma 1/2 reject
- * one: the same merge keeps it). */
-static void gemma(sbuf *b, const char *system, const char *user) {
-    put(b, "<start_of_turn>user\n");
-    if (system) {
-        put(b, system);
-        put(b, "\n\n");
+/* The [INST] formats differ in the spaces around the markers, how an assistant turn ends
+ * and where the system message goes: the first template has no system role (llama.cpp's
+ * merge: "system\nuser" as the first user turn), 'v1' joins it to the first user turn,
+ * 'v3' and 'v3-tekken' to the last message when that is a user turn (so it moves as the
+ * conversation grows, and is absent when the last message is the assistant's). */
+static void mistral(sbuf *b, const chat *c) {
+    const mot_chat_format f = c->f;
+    put(b, c->bos);
+    for (int i = 0; i < c->n; i++) {
+        const char *content = c->turn[i].content;
+        if (c->turn[i].role == MOT_CHAT_ASSISTANT) {
+            if (f == MOT_CHAT_MISTRAL_V1) {
+                put(b, " ");
+                put(b, content);
+            } else if (f == MOT_CHAT_MISTRAL_V3) {
+                put(b, " ");
+                put_stripped(b, content);
+            } else {
+                put(b, content);
+            }
+            put(b, c->eos);
+            continue;
+        }
+        put(b, f == MOT_CHAT_MISTRAL_V1 ? " [INST] " : f == MOT_CHAT_MISTRAL_V3_TEKKEN ? "[INST]" : "[INST] ");
+        const int with_system = f == MOT_CHAT_MISTRAL || f == MOT_CHAT_MISTRAL_V1 ? i == 0 : i == c->n - 1;
+        if (with_system && c->system) {
+            put(b, c->system);
+            put(b, f == MOT_CHAT_MISTRAL ? "\n" : "\n\n");
+        }
+        put(b, content);
+        put(b, f == MOT_CHAT_MISTRAL || f == MOT_CHAT_MISTRAL_V1 ? " [/INST]" : "[/INST]");
     }
-    put_stripped(b, user);
-    put(b, "<end_of_turn>\n<start_of_turn>model\n");
 }
 
-static void phi3(sbuf *b, const char *system, const char *user) {
-    if (system) {
-        put(b, "<|system|>\n");
-        put(b, system);
+/* Gemma 3 puts the system message before the first user turn's text (Gemma 1/2 reject one:
+ * the same merge keeps it); the assistant's role is "model". */
+static void gemma(sbuf *b, const chat *c) {
+    put(b, c->bos);
+    for (int i = 0; i < c->n; i++) {
+        put(b, c->turn[i].role == MOT_CHAT_USER ? "<start_of_turn>user\n" : "<start_of_turn>model\n");
+        if (i == 0 && c->system) {
+            put(b, c->system);
+            put(b, "\n\n");
+        }
+        put_stripped(b, c->turn[i].content);
+        put(b, "<end_of_turn>\n");
+    }
+    if (c->gen) {
+        put(b, "<start_of_turn>model\n");
+    }
+}
+
+static void phi3(sbuf *b, const chat *c) {
+    for (int i = -1; i < c->n; i++) {
+        if (i < 0 && !c->system) {
+            continue;
+        }
+        const mot_chat_role r = i < 0 ? MOT_CHAT_SYSTEM : c->turn[i].role;
+        put(b, r == MOT_CHAT_SYSTEM ? "<|system|>\n" : r == MOT_CHAT_USER ? "<|user|>\n" : "<|assistant|>\n");
+        put(b, i < 0 ? c->system : c->turn[i].content);
         put(b, "<|end|>\n");
     }
-    put(b, "<|user|>\n");
-    put(b, user);
-    put(b, "<|end|>\n<|assistant|>\n");
+    put(b, c->gen ? "<|assistant|>\n" : c->eos);
 }
 
-mot_status mot_chat_render(mot_chat_format f, const char *bos, const char *system, const char *user,
-                           char **out) {
+mot_status mot_chat_render_messages(mot_chat_format f, const char *bos, const char *eos, const mot_chat_message *msgs,
+                                    int n, int add_generation_prompt, char **out) {
     *out = NULL;
     if (f <= MOT_CHAT_NONE || f >= MOT_CHAT_COUNT) {
         return mot_fail(MOT_ERR_ARG, "chat template: no format given (expected one of %s)", mot_chat_format_names());
     }
+    chat c = {.f = f, .bos = mot_chat_format_writes_bos(f) ? (bos ? bos : usual_bos(f)) : "",
+              .eos = eos ? eos : usual_eos(f), .turn = msgs, .n = n, .gen = add_generation_prompt != 0};
+    if (n > 0 && msgs[0].role == MOT_CHAT_SYSTEM) {
+        if (!msgs[0].content) {
+            return mot_fail(MOT_ERR_ARG, "chat: the system message has no text");
+        }
+        c.system = msgs[0].content;
+        c.turn++, c.n--;
+    }
+    for (int i = 0; i < c.n; i++) {
+        if (c.turn[i].role != (i % 2 ? MOT_CHAT_ASSISTANT : MOT_CHAT_USER) || !c.turn[i].content) {
+            return mot_fail(MOT_ERR_ARG, "chat: message %d is %s; after an optional system message the roles alternate "
+                                         "user, assistant, user, ...",
+                            i + (c.system != NULL), c.turn[i].content ? role_name(c.turn[i].role) : "without text");
+        }
+    }
     sbuf b = {0};
     put(&b, "");
-    if (mot_chat_format_writes_bos(f)) {
-        put(&b, bos ? bos : usual_bos(f));
-    }
     switch (f) {
-    case MOT_CHAT_CHATML: chatml(&b, system, user); break;
-    case MOT_CHAT_LLAMA2: llama2(&b, system, user); break;
-    case MOT_CHAT_LLAMA3: llama3(&b, system, user); break;
-    case MOT_CHAT_GEMMA: gemma(&b, system, user); break;
-    case MOT_CHAT_PHI3: phi3(&b, system, user); break;
-    default: mistral(&b, f, system, user); break;
+    case MOT_CHAT_CHATML: chatml(&b, &c); break;
+    case MOT_CHAT_LLAMA2: llama2(&b, &c); break;
+    case MOT_CHAT_LLAMA3: llama3(&b, &c); break;
+    case MOT_CHAT_GEMMA: gemma(&b, &c); break;
+    case MOT_CHAT_PHI3: phi3(&b, &c); break;
+    default: mistral(&b, &c); break;
     }
     if (b.failed) {
         free(b.s);
@@ -267,6 +351,13 @@ mot_status mot_chat_render(mot_chat_format f, const char *bos, const char *syste
     }
     *out = b.s;
     return MOT_OK;
+}
+
+mot_status mot_chat_render(mot_chat_format f, const char *bos, const char *system, const char *user,
+                           char **out) {
+    const mot_chat_message m[2] = {{MOT_CHAT_SYSTEM, system}, {MOT_CHAT_USER, user}};
+    return system ? mot_chat_render_messages(f, bos, NULL, m, 2, 1, out)
+                  : mot_chat_render_messages(f, bos, NULL, m + 1, 1, 1, out);
 }
 
 mot_status mot_chat_apply(mot_chat_format f, const char *system, const char *user, char **out) {

@@ -1,6 +1,6 @@
-/* Chat templates: one user turn (and an optional system turn) wrapped in a model's chat
- * format, with the generation prompt, as Hugging Face's
- * apply_chat_template(messages, add_generation_prompt=True) renders the model's Jinja
+/* Chat templates: a conversation (an optional system message, then user and assistant turns)
+ * written in a model's chat format, as Hugging Face's
+ * apply_chat_template(messages, add_generation_prompt=...) renders the model's Jinja
  * template. mot does not run Jinja: like llama.cpp's built-in templates, it recognises the
  * format from distinctive substrings of the template text and writes the format itself.
  *
@@ -45,6 +45,24 @@ const char *mot_chat_format_names(void);
 /* Whether the format's text begins with the BOS token's text (the template writes
  * {{ bos_token }}): llama2, llama3, the mistral ones and gemma do. */
 int mot_chat_format_writes_bos(mot_chat_format f);
+
+typedef enum { MOT_CHAT_SYSTEM, MOT_CHAT_USER, MOT_CHAT_ASSISTANT } mot_chat_role;
+
+typedef struct {
+    mot_chat_role role;
+    const char *content;
+} mot_chat_message;
+
+/* The text of msgs[0..n) in format f: an optional system message first, then user,
+ * assistant, user, ... (anything else is an error, as the templates raise one); with the
+ * generation prompt (the assistant's header) when add_generation_prompt. bos / eos: the
+ * tokenizer's BOS / EOS texts for the templates' {{ bos_token }} / {{ eos_token }} (NULL:
+ * the format's usual ones; llama2 and the mistral ones end an assistant turn with EOS).
+ * The system message goes where each template puts it: Mistral 'v3' puts it before the
+ * last user turn, so an earlier turn's text can change as the conversation grows.
+ * *out is malloc'd, the caller frees. */
+mot_status mot_chat_render_messages(mot_chat_format f, const char *bos, const char *eos, const mot_chat_message *msgs,
+                                    int n, int add_generation_prompt, char **out);
 
 /* The prompt text for [system (when not NULL; "" is an empty system message, as in Jinja),
  * user] with the generation prompt. bos: the tokenizer's BOS text for the formats that write

@@ -4,6 +4,10 @@ trim_blocks, lstrip_blocks, raise_exception, add_generation_prompt=True) for a u
 for a system + user turn, and compared byte for byte with `mot-chat-render`, for strings with
 edge cases (spaces and Unicode spaces around the text, newlines, braces, an empty system).
 
+Then whole conversations (system or not; 1-3 user turns; the assistant's replies, an empty
+one and padded ones among them; ending with a user turn and the generation prompt, or with
+the assistant's turn and none) through `mot-chat-render --conversation`, the same way.
+
 The documented differences (tokenizer/chat_format.h) are checked exactly too:
   - SmolLM2's default system prompt: Jinja's text = the default system turn + mot's text;
   - Mistral's first template rejects a system message: mot's text = Jinja's for one user
@@ -49,6 +53,51 @@ def jinja(template, bos, system, user):
                                             eos_token="</s>")
 
 
+def jinja_conversation(template, bos, eos, msgs, gen):
+    return ENV.from_string(template).render(messages=msgs, add_generation_prompt=gen, bos_token=bos, eos_token=eos)
+
+
+def mot_conversation(path, bos, eos, msgs, gen):
+    args = [TOOL, path, bos, "--conversation", eos, "1" if gen else "0"]
+    for m in msgs:
+        args += [m["role"], m["content"]]
+    p = subprocess.run(args, capture_output=True, timeout=30)
+    return p.returncode, p.stdout.decode("utf-8")
+
+
+REPLIES = ["Paris.", "  padded reply \n", "", "two\nlines"]
+
+
+def conversations():
+    """(system, messages) pairs: every prefix of two conversations, at user and at assistant turns."""
+    users = ["What is the capital of France?", " And of Spain? ", "thanks\n"]
+    for system in SYSTEMS:
+        for shift in (0, 1):
+            msgs = ([{"role": "system", "content": system}] if system is not None else [])
+            for t, u in enumerate(users):
+                msgs = msgs + [{"role": "user", "content": u}]
+                yield system, msgs, True
+                msgs = msgs + [{"role": "assistant", "content": REPLIES[(t + shift) % len(REPLIES)]}]
+                yield system, msgs, False
+
+
+def check_conversations(name, path, template, fmt, bos, failures):
+    eos = "<|endoftext|>" if fmt == "phi3" else "</s>"
+    checked = 0
+    for system, msgs, gen in conversations():
+        rc, got = mot_conversation(path, bos, eos, msgs, gen)
+        ref = msgs
+        if fmt == "mistral" and system is not None:  # llama.cpp's merge into the first user turn
+            ref = [dict(msgs[1], content=system + "\n" + msgs[1]["content"])] + msgs[2:]
+        want = jinja_conversation(template, bos, eos, ref, gen)
+        if name == "chatml-smollm2.jinja" and system is None:
+            want = want[len(SMOLLM_DEFAULT):] if want.startswith(SMOLLM_DEFAULT) else "(no default system turn) " + want
+        checked += 1
+        if rc != 0 or got != want:
+            failures.append(f"{name} ({fmt}) conversation {msgs!r} gen={gen}:\n    jinja {want!r}\n    mot   {got!r}")
+    return checked
+
+
 def mot(path, bos, system, user):
     args = [TOOL, path, bos, user] + ([system] if system is not None else [])
     p = subprocess.run(args, capture_output=True, timeout=30)
@@ -66,6 +115,7 @@ def main():
                 failures.append(f"{name}: taken for {fmt!r}, expected none")
             continue
         bos = BOS.get(fmt, "<s>")
+        checked += check_conversations(name, path, template, fmt, bos, failures)
         for system in SYSTEMS:
             for user in USERS:
                 rc, got, _ = mot(path, bos, system, user)
