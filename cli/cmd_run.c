@@ -9,6 +9,7 @@
 #include "cli/args.h"
 #include "cli/commands.h"
 #include "cli/profile_session.h"
+#include "cli/run_conversation.h"
 #include "cli/text_stream.h"
 #include "common/error.h"
 #include "common/mapped_file.h"
@@ -90,6 +91,9 @@ static mot_status parse_run(int argc, char **argv, run_options *o) {
         } else if (!strcmp(f, "-b") || !strcmp(f, "--batch-size")) {
             MOT_TRY(mot_arg_int(&a, 1, 1 << 16, &o->n_batch));
             o->n_batch_given = 1;
+        } else if (!strcmp(f, "-cnv") || !strcmp(f, "--conversation")) {
+            o->conversation = 1;
+            o->chat.chat = 1; /* a conversation is in the chat template */
         } else if (!strcmp(f, "--dump")) {
             MOT_TRY(mot_arg_str(&a, &o->dump_path));
         } else if (!strcmp(f, "--experts")) {
@@ -114,6 +118,9 @@ static mot_status parse_run(int argc, char **argv, run_options *o) {
     if (o->model_dir && (o->experts || o->n_drop)) {
         return mot_fail(MOT_ERR_ARG, "run: --experts and --drop need a pipeline file, not -m");
     }
+    if (o->pipeline && o->conversation) {
+        return mot_fail(MOT_ERR_ARG, "run: --conversation applies to -m runs (a MoT pipeline answers one prompt)");
+    }
     if (o->pipeline && o->chat.chat) {
         return mot_fail(MOT_ERR_ARG, "run: --chat and --chat-template apply to -m runs; a pipeline turns chat on per "
                                      "expert (chat: true or chat_template: NAME in its entry)");
@@ -125,8 +132,9 @@ static mot_status parse_run(int argc, char **argv, run_options *o) {
         return mot_fail(MOT_ERR_ARG, "run: -c and -b apply to -m runs; a pipeline sizes each expert's context from its prompt and -n");
     }
 
-    if (!o->prompt && !o->prompt_file) {
-        return mot_fail(MOT_ERR_ARG, "run: a prompt is required (-p TEXT or -f FILE)");
+    if (!o->prompt && !o->prompt_file && !o->conversation) {
+        return mot_fail(MOT_ERR_ARG, "run: a prompt is required (-p TEXT or -f FILE; or --conversation to read turns from "
+                                     "standard input)");
     }
     if (o->prompt && o->prompt_file) {
         return mot_fail(MOT_ERR_ARG, "run: give -p or -f, not both");
@@ -177,6 +185,21 @@ static mot_status context_hint(mot_status st, const run_options *o, const mot_ex
                     first, n_ctx, kv_mib);
 }
 
+/* --conversation: the chat format, then turns until the end of the input (run_conversation.h). */
+static mot_status converse(const run_options *o, const mot_tokenizer *tok, const mot_expert *ex,
+                           const mot_generate_params *gp, const char *first, mot_profile_session *prof) {
+    mot_chat_format f;
+    MOT_TRY(mot_chat_flags_format(&o->chat, tok, o->model_dir, &f));
+    fprintf(stderr, "mot: chat template %s%s\n", mot_chat_format_name(f), o->chat.forced ? "" : " (the model's)");
+    if (!o->seed_given && o->sampler.temperature > 0) {
+        fprintf(stderr, "mot: seed %llu\n", (unsigned long long)o->sampler.seed);
+    }
+    const int n_ctx = o->n_ctx ? o->n_ctx : ex->cfg.max_pos;
+    mot_profile_lane(prof, 0, 0, ex->name);
+    mot_status st = mot_run_conversation(o, ex, tok, f, n_ctx, gp, first);
+    return st == MOT_ERR_NOMEM ? context_hint(st, o, ex, n_ctx) : st;
+}
+
 static mot_status run(const run_options *o) {
     mot_tokenizer *tok = NULL;
     mot_expert *ex = NULL;
@@ -192,7 +215,7 @@ static mot_status run(const run_options *o) {
     mot_status st = mot_schedule_resolve(&o->exec.sched, NULL, &sched, &gp.backend);
     if (st == MOT_OK) st = mot_profile_begin(&prof, o->exec.profile_path, o->exec.force);
     gp.backend.trace = mot_profile_trace(&prof);
-    if (st == MOT_OK) st = run_prompt(o, &prompt, &prompt_buf);
+    if (st == MOT_OK) st = run_prompt(o, &prompt, &prompt_buf); /* NULL: none (a conversation) */
     /* The settings first (what is wrong with a model is said about config.json or the GGUF
      * header), then the tokenizer: building it from a large vocabulary takes transient memory
      * that then does not add to the weights' (peak RSS, docs/models.md). */
@@ -200,6 +223,10 @@ static mot_status run(const run_options *o) {
     if (st == MOT_OK) st = mot_config_load(o->model_dir, &cfg);
     if (st == MOT_OK) st = mot_tokenizer_load(o->model_dir, &tok);
     if (st == MOT_OK) st = mot_expert_load(o->model_dir, &ex);
+    if (st == MOT_OK && o->conversation) {
+        st = converse(o, tok, ex, &gp, prompt, &prof);
+        goto done; /* the rest is the one-prompt run's */
+    }
     if (st == MOT_OK) st = encode_prompt(o, tok, prompt, &prompt_ids, &n_prompt);
     if (st == MOT_OK && n_prompt == 0) {
         st = mot_fail(MOT_ERR_ARG, "run: the prompt is empty after tokenization (and the tokenizer adds no BOS)");
@@ -231,6 +258,7 @@ static mot_status run(const run_options *o) {
         st = mot_dump_single(o->dump_path, ex->name, prompt_ids, n_prompt, &res.sampled, ex->cfg.vocab,
                              o->exec.force);
     }
+done:
     st = mot_profile_end(&prof, st);
     mot_generate_result_free(&res);
     free(prompt_ids);

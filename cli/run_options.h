@@ -13,6 +13,7 @@ typedef struct {
     const char *model_dir, *prompt, *prompt_file, *dump_path;
     int n_predict, n_ctx, n_batch;
     mot_sampler_params sampler;
+    int conversation;       /* -cnv / --conversation: turns from stdin, the cache kept */
     int seed_given, n_predict_given, temp_given, top_k_given, top_p_given, n_batch_given;
     const char *experts;    /* --experts a,b,c */
     const char *drop[MOT_MAX_DROP];

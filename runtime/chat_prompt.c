@@ -26,14 +26,16 @@ mot_status mot_chat_resolve(const mot_tokenizer *tok, const char *forced_name, c
                            source, how, mot_chat_format_names());
 }
 
-mot_status mot_chat_encode(const mot_tokenizer *tok, mot_chat_format f, const char *system, const char *user,
-                           int **ids, int *n_ids) {
+mot_status mot_chat_encode_messages(const mot_tokenizer *tok, mot_chat_format f, const mot_chat_message *msgs, int n,
+                                    int **ids, int *n_ids) {
     *ids = NULL;
     *n_ids = 0;
-    /* The template's {{ bos_token }} is the tokenizer's BOS text ("" when it has none). */
+    /* The template's {{ bos_token }} / {{ eos_token }} are the tokenizer's texts ("" when it
+     * has none). */
     const char *bos = mot_tokenizer_token(tok, mot_tokenizer_bos_id(tok));
+    const char *eos = mot_tokenizer_token(tok, mot_tokenizer_eos_id(tok));
     char *text = NULL;
-    MOT_TRY(mot_chat_render(f, bos ? bos : "", system, user, &text));
+    MOT_TRY(mot_chat_render_messages(f, bos ? bos : "", eos ? eos : "", msgs, n, 1, &text));
     int *body = NULL, n_body = 0;
     mot_status st = mot_tokenizer_encode(tok, text, 0, &body, &n_body);
     free(text);
@@ -54,4 +56,11 @@ mot_status mot_chat_encode(const mot_tokenizer *tok, mot_chat_format f, const ch
     *ids = all;
     *n_ids = n_prefix + n_body;
     return MOT_OK;
+}
+
+mot_status mot_chat_encode(const mot_tokenizer *tok, mot_chat_format f, const char *system, const char *user,
+                           int **ids, int *n_ids) {
+    const mot_chat_message m[2] = {{MOT_CHAT_SYSTEM, system}, {MOT_CHAT_USER, user}};
+    return system ? mot_chat_encode_messages(tok, f, m, 2, ids, n_ids)
+                  : mot_chat_encode_messages(tok, f, m + 1, 1, ids, n_ids);
 }

@@ -29,4 +29,10 @@ mot_status mot_chat_resolve(const mot_tokenizer *tok, const char *forced_name, c
 mot_status mot_chat_encode(const mot_tokenizer *tok, mot_chat_format f, const char *system, const char *user,
                            int **ids, int *n_ids);
 
+/* The same for a whole conversation (tokenizer/chat_format.h: an optional system message,
+ * then user, assistant, ..., ending with a user turn), with the generation prompt; the
+ * templates' EOS text (after an assistant turn) is the tokenizer's. */
+mot_status mot_chat_encode_messages(const mot_tokenizer *tok, mot_chat_format f, const mot_chat_message *msgs, int n,
+                                    int **ids, int *n_ids);
+
 #endif

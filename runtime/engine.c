@@ -199,6 +199,19 @@ mot_status mot_engine_extend(mot_engine *e, const int *tokens, int n) {
     return feed_prompt(e, &tokens, &n);
 }
 
+mot_status mot_engine_rewind(mot_engine *e, int pos) {
+    mot_lane_step *ls = &e->step.lane[0];
+    if (e->src.n_lanes != 1 || e->passes == 0 || pos < 0 || pos > ls->pos) {
+        return mot_fail(MOT_ERR_INTERNAL, "rewind: one lane, after a prefill, to at most %d (asked %d)", ls->pos, pos);
+    }
+    /* Positions and latent rows move together for a lone lane; the keys past pos stay in
+     * memory and are overwritten by the next pass, which reads only [0, pos + n_new). */
+    ls->pos = pos;
+    ls->rows = pos;
+    ls->n_prompt = pos < ls->n_prompt ? pos : ls->n_prompt;
+    return MOT_OK;
+}
+
 mot_status mot_engine_decode(mot_engine *e) {
     for (int i = 0; i < e->src.n_lanes; i++) {
         const mot_lane_step *ls = &e->step.lane[i];

@@ -40,6 +40,10 @@ mot_status mot_engine_prefill(mot_engine *e, int *const *tokens, const int *n);
 /* One lane only: feeds tokens[0..n) after what its cache holds (the prompt goes on; passes
  * of at most max_rows, the last with logits) and samples from the last. */
 mot_status mot_engine_extend(mot_engine *e, const int *tokens, int n);
+/* One lane only: forgets what its cache holds past its first pos tokens (pos <= what it
+ * holds), so that the next extend writes from there: a conversation whose re-rendered text
+ * differs from what was fed keeps the common prefix. */
+mot_status mot_engine_rewind(mot_engine *e, int pos);
 /* One decode step: every alive lane feeds the token it sampled last and samples the next. */
 mot_status mot_engine_decode(mot_engine *e);
 /* lane's logits of the last pass [vocab]. */

@@ -6,6 +6,25 @@
 #include "common/clock.h"
 #include "common/error.h"
 
+mot_status mot_generate_reply(mot_engine *e, const mot_generate_params *p, mot_generate_result *res) {
+    const mot_expert *ex = e->src.ex[0];
+    for (;;) {
+        MOT_TRY(mot_engine_log_token(e, 0, p->keep_logits, &res->sampled));
+        const int token = e->step.lane[0].token;
+        if (p->on_token && p->on_token(p->user, token)) {
+            return MOT_OK;
+        }
+        if (mot_config_is_eos(&ex->cfg, token)) {
+            res->stopped_by_eos = 1;
+            return MOT_OK;
+        }
+        if ((p->n_predict >= 0 && res->sampled.n >= p->n_predict) || e->step.lane[0].pos >= e->src.ctx[0]) {
+            return MOT_OK;
+        }
+        MOT_TRY(mot_engine_decode(e));
+    }
+}
+
 mot_status mot_generate(const mot_expert *ex, int n_ctx, int max_batch, const int *prompt, int n_prompt,
                         const mot_generate_params *p, mot_generate_result *res) {
     memset(res, 0, sizeof *res);
@@ -31,20 +50,8 @@ mot_status mot_generate(const mot_expert *ex, int n_ctx, int max_batch, const in
         t_decode = mot_now();
         res->prompt_s = t_decode - t0; /* the first token is sampled inside the prefill pass */
     }
-    while (st == MOT_OK && p->n_predict != 0) {
-        st = mot_engine_log_token(&e, 0, p->keep_logits, &res->sampled);
-        const int token = e.step.lane[0].token;
-        if (st != MOT_OK || (p->on_token && p->on_token(p->user, token))) {
-            break;
-        }
-        if (mot_config_is_eos(&ex->cfg, token)) {
-            res->stopped_by_eos = 1;
-            break;
-        }
-        if ((p->n_predict >= 0 && res->sampled.n >= p->n_predict) || e.step.lane[0].pos >= n_ctx) {
-            break;
-        }
-        st = mot_engine_decode(&e);
+    if (st == MOT_OK && p->n_predict != 0) {
+        st = mot_generate_reply(&e, p, res);
     }
     res->gen_s = mot_now() - t_decode;
     mot_engine_close(&e);

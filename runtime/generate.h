@@ -30,6 +30,11 @@ typedef struct {
 /* n_ctx: positions the cache holds; max_batch: prompt tokens per prefill pass. */
 mot_status mot_generate(const mot_expert *ex, int n_ctx, int max_batch, const int *prompt, int n_prompt,
                         const mot_generate_params *p, mot_generate_result *res);
+/* The sampling loop of mot_generate, on an engine whose last pass (a prefill or an extend of
+ * one lane) sampled the reply's first token: logs it, calls on_token, stops at EOS, at
+ * n_predict tokens or at the context's end, else decodes it and goes on. Every token logged
+ * but the last has been fed to the cache. */
+mot_status mot_generate_reply(mot_engine *e, const mot_generate_params *p, mot_generate_result *res);
 void mot_generate_result_free(mot_generate_result *res);
 
 #endif

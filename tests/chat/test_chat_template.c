@@ -130,6 +130,25 @@ int main(int argc, char **argv) {
     expect_render(MOT_CHAT_LLAMA2, NULL, NULL, " \t\n", "<s>[INST]  [/INST]");
     CHECK(mot_chat_format_writes_bos(MOT_CHAT_LLAMA3) && !mot_chat_format_writes_bos(MOT_CHAT_CHATML));
 
+    /* Conversations: the roles must alternate after an optional system message, as the
+     * templates' raise_exception says; the error names the message. */
+    const mot_chat_message two_users[2] = {{MOT_CHAT_USER, "a"}, {MOT_CHAT_USER, "b"}};
+    CHECK(mot_chat_render_messages(MOT_CHAT_CHATML, NULL, NULL, two_users, 2, 1, &out) != MOT_OK && out == NULL &&
+          strstr(mot_last_error(), "message 1 is user") != NULL);
+    const mot_chat_message late_system[3] = {{MOT_CHAT_USER, "a"}, {MOT_CHAT_ASSISTANT, "b"}, {MOT_CHAT_SYSTEM, "c"}};
+    CHECK(mot_chat_render_messages(MOT_CHAT_LLAMA3, NULL, NULL, late_system, 3, 1, &out) != MOT_OK &&
+          strstr(mot_last_error(), "message 2 is system") != NULL);
+    const mot_chat_message assistant_first[1] = {{MOT_CHAT_ASSISTANT, "a"}};
+    CHECK(mot_chat_render_messages(MOT_CHAT_GEMMA, NULL, NULL, assistant_first, 1, 1, &out) != MOT_OK);
+    const mot_chat_message no_text[2] = {{MOT_CHAT_SYSTEM, NULL}, {MOT_CHAT_USER, "a"}};
+    CHECK(mot_chat_render_messages(MOT_CHAT_PHI3, NULL, NULL, no_text, 2, 1, &out) != MOT_OK);
+    /* A whole Llama-2 conversation: BOS before every user turn, " answer </s>" after each
+     * answer (the eos given), no generation prompt of its own. */
+    const mot_chat_message conv[4] = {{MOT_CHAT_USER, "Hi"}, {MOT_CHAT_ASSISTANT, " Hello! "}, {MOT_CHAT_USER, "Bye"}};
+    CHECK(mot_chat_render_messages(MOT_CHAT_LLAMA2, "<s>", "</s>", conv, 3, 1, &out) == MOT_OK &&
+          !strcmp(out, "<s>[INST] Hi [/INST] Hello! </s><s>[INST] Bye [/INST]"));
+    free(out);
+
     if (failures) {
         fprintf(stderr, "%d failed\n", failures);
         return 1;

@@ -38,3 +38,9 @@ set_tests_properties(cli_limits PROPERTIES LABELS "cli;python" TIMEOUT 300)
 add_test(NAME cli_outputs
   COMMAND ${MOT_PYTHON} ${CMAKE_CURRENT_LIST_DIR}/test_outputs.py $<TARGET_FILE:mot> ${CMAKE_BINARY_DIR}/cli-outputs)
 set_tests_properties(cli_outputs PROPERTIES LABELS "cli;python" TIMEOUT 300)
+# mot run -m --conversation: turns from stdin against a conversation simulated with jinja2,
+# HF tokenizers and the float64 reference (answers, the last turn's dump, the cache's reuse).
+add_test(NAME cli_conversation
+  COMMAND ${MOT_PYTHON} ${CMAKE_CURRENT_LIST_DIR}/test_conversation.py $<TARGET_FILE:mot>
+          ${CMAKE_BINARY_DIR}/cli-conversation)
+set_tests_properties(cli_conversation PROPERTIES LABELS "cli;python;chat" TIMEOUT 300)

@@ -9,6 +9,8 @@
   pre-tokenizer, no BOS as the file says).
 - chat: `--chat -p "What is the capital of France?" -n 32 --temp 0`; the answer mentions
   Paris (the reference answers "The capital of France is Paris." through the file's template).
+- conversation: `-cnv` with "What is the capital of France?" then "And of Germany?" on stdin:
+  Paris, then Berlin.
 Exits 77 (ctest's SKIP_RETURN_CODE) when the model file is absent: the tests never download.
 """
 import argparse
@@ -55,18 +57,37 @@ def chat(args):
     return 0
 
 
+def conversation(args):
+    """Two turns of `--conversation` (stdin), the cache kept between them: the second question
+    only makes sense after the first answer."""
+    import subprocess
+    p = subprocess.run([args.mot, "run", "--backend", "cpu", "-m", args.model, "-cnv", "-n", "32", "--temp", "0",
+                        "-t", args.threads], input=b"What is the capital of France?\nAnd of Germany?\n",
+                       capture_output=True, timeout=300)
+    out, err = p.stdout.decode("utf-8", "replace"), p.stderr.decode("utf-8", "replace")
+    if p.returncode != 0 or "2 turns" not in err:
+        print(f"FAIL: mot exited with {p.returncode}: {err.strip()}")
+        return 1
+    paris, berlin = out.find("Paris"), out.find("Berlin")
+    if paris < 0 or berlin < paris:
+        print(f"FAIL: expected Paris, then Berlin: {out!r}")
+        return 1
+    print(f"PASS: {out!r}")
+    return 0
+
+
 def main():
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--mot", required=True)
     p.add_argument("--model", required=True)
     p.add_argument("--work", required=True)
     p.add_argument("--threads", default="2")
-    p.add_argument("test", choices=["greedy", "chat"])
+    p.add_argument("test", choices=["greedy", "chat", "conversation"])
     args = p.parse_args()
     if not os.path.exists(args.model):
         print(f"SKIP: {args.model} is absent (scripts/fetch-models.sh fetches it)")
         return SKIP
-    return greedy(args) if args.test == "greedy" else chat(args)
+    return {"greedy": greedy, "chat": chat, "conversation": conversation}[args.test](args)
 
 
 if __name__ == "__main__":
