@@ -33,67 +33,75 @@ static int on_token(void *user, int token) {
     return mot_text_stream_on_token(&r->stream, token) || interrupted;
 }
 
-/* Appends text[0..n) to the growing turn *buf (len bytes so far). 0 when out of memory. */
-static int append(char **buf, size_t *cap, size_t *len, const char *text, size_t n) {
-    if (*len + n + 1 > *cap) {
-        size_t c = *cap ? *cap : 256;
-        while (c < *len + n + 1) {
-            c *= 2;
-        }
-        char *p = realloc(*buf, c);
-        if (!p) {
-            return 0;
-        }
-        *buf = p, *cap = c;
+/* A turn is at most 16 MiB of text, as a prompt file (cli/cmd_run.c): about 4M tokens, past
+ * any context, and a bound on the memory a runaway input can take. */
+#define MOT_MAX_TURN_BYTES ((size_t)16 << 20)
+
+typedef struct {
+    char *s; /* NUL-terminated once anything was read */
+    size_t len, cap;
+} text_buf;
+
+static mot_status put_char(text_buf *b, char ch, int turn) {
+    if (b->len >= MOT_MAX_TURN_BYTES) {
+        return mot_fail(MOT_ERR_ARG, "standard input: turn %d is longer than %zu MiB", turn, MOT_MAX_TURN_BYTES >> 20);
     }
-    memcpy(*buf + *len, text, n);
-    *len += n;
-    (*buf)[*len] = 0;
-    return 1;
+    if (b->len + 2 > b->cap) {
+        const size_t cap = b->cap ? 2 * b->cap : 256;
+        char *p = realloc(b->s, cap);
+        if (!p) {
+            return mot_fail(MOT_ERR_NOMEM, "out of memory reading turn %d", turn);
+        }
+        b->s = p, b->cap = cap;
+    }
+    b->s[b->len++] = ch;
+    b->s[b->len] = 0;
+    return MOT_OK;
 }
 
-/* One user turn from `in` into *buf: a line; a line that ends with a backslash goes on with
- * the next (the backslash becomes a newline), as in llama.cpp. Blank turns are skipped.
- * Returns 1 with a turn, 0 at the end of the input, -1 out of memory. */
-static int read_turn(FILE *in, int prompt, char **buf, size_t *cap) {
-    char *line = NULL;
-    size_t line_cap = 0;
-    int rc = 0;
+/* Turn number `turn` from `in` into b: a line (its "\n" or "\r\n" dropped); a line that ends
+ * with a backslash goes on with the next, the backslash becoming a newline (llama.cpp's
+ * multi-line input). Blank turns are skipped. *got: 1 with a turn, 0 at the end of the input.
+ * A NUL byte is an error (it would silently cut the turn), as in a prompt file. */
+static mot_status read_turn(FILE *in, int prompt, int turn, text_buf *b, int *got) {
+    *got = 0;
     for (;;) {
         if (prompt) {
             fputs("> ", stdout);
             fflush(stdout);
         }
-        size_t len = 0;
-        int eof = 0, more = 1;
-        while (more) {
-            ssize_t got = getline(&line, &line_cap, in);
-            if (got < 0) {
-                eof = 1;
+        b->len = 0;
+        size_t line_start = 0;
+        int ch;
+        for (;;) {
+            ch = getc(in);
+            if (ch == EOF || ch == '\n') {
+                while (b->len > line_start && b->s[b->len - 1] == '\r') {
+                    b->len--;
+                }
+                if (ch == '\n' && b->len > line_start && b->s[b->len - 1] == '\\') {
+                    b->s[b->len - 1] = '\n';
+                    line_start = b->len;
+                    continue;
+                }
                 break;
             }
-            while (got > 0 && (line[got - 1] == '\n' || line[got - 1] == '\r')) {
-                got--;
+            if (ch == 0) {
+                return mot_fail(MOT_ERR_ARG, "standard input: turn %d holds a NUL byte; turns are text", turn);
             }
-            more = got > 0 && line[got - 1] == '\\';
-            if (more) {
-                line[got - 1] = '\n';
-            }
-            if (!append(buf, cap, &len, line, (size_t)got)) {
-                free(line);
-                return -1;
+            MOT_TRY(put_char(b, (char)ch, turn));
+        }
+        if (b->len > 0) {
+            b->s[b->len] = 0;
+            if (strspn(b->s, " \t\r\n") < b->len) {
+                *got = 1;
+                return MOT_OK;
             }
         }
-        if (len > 0 && strspn(*buf, " \t\r\n") < len) {
-            rc = 1;
-            break;
-        }
-        if (eof) {
-            break;
+        if (ch == EOF) {
+            return MOT_OK;
         }
     }
-    free(line);
-    return rc;
 }
 
 /* The figures of all turns, for the line at the end. */
@@ -135,21 +143,18 @@ mot_status mot_run_conversation(const run_options *o, const mot_expert *ex, cons
     mot_conversation_turn t = {0};
     mot_status st = mot_conversation_open(&c, ex, tok, format, o->chat.system, n_ctx, o->n_batch, gp);
     totals sum = {0};
-    char *buf = NULL;
-    size_t cap = 0;
+    text_buf buf = {0};
     const int tty = isatty(STDIN_FILENO);
     if (st == MOT_OK && first) {
         st = say(&c, first, &t, &sum);
     }
     while (st == MOT_OK) {
-        const int r = read_turn(stdin, tty, &buf, &cap);
-        if (r < 0) {
-            st = mot_fail(MOT_ERR_NOMEM, "out of memory reading the next turn");
-        }
-        if (r <= 0) {
+        int got;
+        st = read_turn(stdin, tty, sum.turns + 1, &buf, &got);
+        if (st != MOT_OK || !got) {
             break;
         }
-        st = say(&c, buf, &t, &sum);
+        st = say(&c, buf.s, &t, &sum);
     }
     if (st == MOT_OK && ferror(stdin)) {
         st = mot_fail(MOT_ERR_IO, "reading standard input: %s", strerror(errno));
@@ -165,7 +170,7 @@ mot_status mot_run_conversation(const run_options *o, const mot_expert *ex, cons
         st = mot_dump_single(o->dump_path, ex->name, c.prompt, c.n_prompt, &t.reply.sampled, ex->cfg.vocab,
                              o->exec.force);
     }
-    free(buf);
+    free(buf.s);
     mot_conversation_turn_free(&t);
     mot_conversation_close(&c);
     return st;

@@ -174,6 +174,9 @@ def main():
     open(pool, "w").write("experts:\n  - {name: a, path: tiny}\n")
     expect_error("-cnv with a pipeline", ["run", pool, "-cnv"], "hi\n", "--conversation", "-m")
 
+    expect_error("-cnv a NUL byte in a turn", base + ["-n", "1"], "hello\nbad\0turn\n", "turn 2 holds a NUL byte")
+    expect_error("-cnv a turn of 17 MiB", base + ["-n", "1"], "x" * (17 << 20), "turn 1 is longer than 16 MiB")
+
     # Blank lines are no turns; a trailing backslash joins two lines into one turn.
     p = run(base + ["-n", "2"], stdin="\n   \nfirst line\\\nsecond line\n\n")
     m = re.search(r"(\d+) turns?", p.stderr)
