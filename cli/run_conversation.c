@@ -166,7 +166,9 @@ mot_status mot_run_conversation(const run_options *o, const mot_expert *ex, cons
                 sum.turns, sum.turns == 1 ? "" : "s", sum.fed, sum.reused, sum.prompt_s > 0 ? sum.fed / sum.prompt_s : 0.0, sum.generated,
                 sum.gen_s > 0 ? sum.decoded / sum.gen_s : 0.0, omp_get_max_threads());
     }
-    if (st == MOT_OK && o->dump_path && sum.turns > 0) {
+    if (st == MOT_OK && o->dump_path && sum.turns == 0) {
+        st = mot_fail(MOT_ERR_ARG, "--dump: no turn came from standard input, so there is nothing to dump");
+    } else if (st == MOT_OK && o->dump_path) {
         st = mot_dump_single(o->dump_path, ex->name, c.prompt, c.n_prompt, &t.reply.sampled, ex->cfg.vocab,
                              o->exec.force);
     }

@@ -17,7 +17,11 @@ answer) and Mistral v3 (its system message moves to the newest user turn, so the
 rewound near its start) on a SentencePiece model; Llama-3 with a system message. Then the
 misuses, each one error line and a non-zero exit.
 
-usage: test_conversation.py MOT WORK_DIR
+With --backend cuda (ctest cli_conversation_cuda, label gpu; skipped without a device) the
+same cases run on CUDA, f32 weights so SPEC 1.7's bound stays 1e-4: the cache's rewind and
+extend through the CUDA executor's graphs; the misuses are the CPU run's.
+
+usage: test_conversation.py MOT WORK_DIR [--backend cpu|cuda]
 """
 import os
 import re
@@ -26,12 +30,14 @@ import sys
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "reference"))
+import backend_bounds  # noqa: E402
 import compare_dump  # noqa: E402
 from llama_ref import LlamaRef  # noqa: E402
 from tokenizers import Tokenizer  # noqa: E402
 from jinja2.sandbox import ImmutableSandboxedEnvironment  # noqa: E402
 
 MOT, WORK = sys.argv[1], sys.argv[2]
+BACKEND = sys.argv[4] if len(sys.argv) > 4 and sys.argv[3] == "--backend" else "cpu"
 FIXTURES = os.path.join(HERE, "..", "chat", "fixtures")
 TURNS = ["What is the capital of France?", "And of Spain?", "Thanks, that is all."]
 SYSTEM = "You are a helpful assistant."
@@ -108,11 +114,14 @@ def case(label, model_dir, fixture, template_flag, system=None, n_predict=6):
         sim.say(t)
     dump = os.path.join(WORK, re.sub(r"\W+", "_", label) + ".safetensors")
     args = ["run", "-m", model_dir, "-cnv", "--chat-template", template_flag, "--temp", "0", "-n", str(n_predict),
-            "-t", "1", "--backend", "cpu", "--dump", dump, "--force"]
+            "-t", "1", "--backend", BACKEND, "--dump", dump, "--force"]
     if system is not None:
         args += ["--system", system]
     p = run(args, stdin="".join(t + "\n" for t in TURNS))
     problems = []
+    if p.returncode != 0 and backend_bounds.no_device(p.stderr):
+        print(f"skipped: {p.stderr.strip()}")
+        raise SystemExit(backend_bounds.SKIP)
     if p.returncode != 0:
         failures.append(f"{label}: exit {p.returncode}: {p.stderr.strip()}")
         print(f"FAIL {label}: exit {p.returncode}")
@@ -123,7 +132,8 @@ def case(label, model_dir, fixture, template_flag, system=None, n_predict=6):
     if not m or int(m.group(1)) != len(TURNS) or int(m.group(2)) != sim.fed:
         problems.append(f"figures line {m.group(0) if m else p.stderr!r}: expected {len(TURNS)} turns and "
                         f"{sim.fed} prompt tokens fed (of {len(sim.prompt)} in the last turn's prompt)")
-    problems += compare_dump.check_dump(dump, os.path.basename(model_dir), sim.model, 1e-4, greedy=True,
+    tol = backend_bounds.tolerance(BACKEND, ["f32"])
+    problems += compare_dump.check_dump(dump, os.path.basename(model_dir), sim.model, tol, greedy=True,
                                         want_prompt=sim.prompt, ref_greedy=True)
     print(f"{'ok  ' if not problems else 'FAIL'} {label}: {len(TURNS)} turns, last prompt {len(sim.prompt)} tokens, "
           f"{sim.fed} fed in all")
@@ -152,6 +162,7 @@ def make(name, preset, seed):
 
 
 def main():
+    backend_bounds.skip_without_cuda(BACKEND)
     os.makedirs(WORK, exist_ok=True)
     tiny = make("tiny", "tiny", 3)
     mistral = make("tiny-mistral", "tiny-mistral", 4)
@@ -159,6 +170,9 @@ def main():
     case("llama3 + system", tiny, "llama3-instruct.jinja", "llama3", SYSTEM)
     case("llama2 + system (sentencepiece)", mistral, "llama2-chat.jinja", "llama2", SYSTEM, n_predict=5)
     case("mistral-v3 + system (rewinds)", mistral, "mistral-v3.jinja", "mistral-v3", SYSTEM)
+    if BACKEND != "cpu":
+        finish()
+        return
 
     base = ["run", "-m", tiny, "-cnv", "--chat-template", "chatml", "--temp", "0", "-t", "1", "--backend", "cpu"]
     expect_error("-cnv -n 0", base + ["-n", "0"], "hi\n", "-n 0")
@@ -177,6 +191,9 @@ def main():
     expect_error("-cnv a NUL byte in a turn", base + ["-n", "1"], "hello\nbad\0turn\n", "turn 2 holds a NUL byte")
     expect_error("-cnv a turn of 17 MiB", base + ["-n", "1"], "x" * (17 << 20), "turn 1 is longer than 16 MiB")
 
+    expect_error("-cnv --dump with no turn", base + ["-n", "1", "--dump", os.path.join(WORK, "none.safetensors")],
+                 "\n", "--dump", "nothing to dump")
+
     # Blank lines are no turns; a trailing backslash joins two lines into one turn.
     p = run(base + ["-n", "2"], stdin="\n   \nfirst line\\\nsecond line\n\n")
     m = re.search(r"(\d+) turns?", p.stderr)
@@ -191,10 +208,14 @@ def main():
     if p.returncode != 0 or "2 turns" not in p.stderr:
         failures.append(f"-p then stdin: exit {p.returncode}, {p.stderr.strip()!r}")
 
+    finish()
+
+
+def finish():
     if failures:
         print(f"{len(failures)} failed:\n  " + "\n  ".join(failures))
         sys.exit(1)
-    print("conversation: all checks passed")
+    print(f"conversation ({BACKEND}): all checks passed")
 
 
 main()

@@ -44,3 +44,8 @@ add_test(NAME cli_conversation
   COMMAND ${MOT_PYTHON} ${CMAKE_CURRENT_LIST_DIR}/test_conversation.py $<TARGET_FILE:mot>
           ${CMAKE_BINARY_DIR}/cli-conversation)
 set_tests_properties(cli_conversation PROPERTIES LABELS "cli;python;chat" TIMEOUT 300)
+add_test(NAME cli_conversation_cuda
+  COMMAND ${MOT_PYTHON} ${CMAKE_CURRENT_LIST_DIR}/test_conversation.py $<TARGET_FILE:mot>
+          ${CMAKE_BINARY_DIR}/cli-conversation-cuda --backend cuda)
+set_tests_properties(cli_conversation_cuda PROPERTIES LABELS "cli;python;chat;cuda;gpu" TIMEOUT 300
+                     SKIP_RETURN_CODE 77)
