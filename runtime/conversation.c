@@ -84,6 +84,9 @@ mot_status mot_conversation_say(mot_conversation *c, const char *user, mot_conve
     const double t0 = mot_now();
     if (st == MOT_OK) {
         st = feed(c, prompt, n, &t->n_reused);
+        if (st != MOT_OK && t->n_reused < c->n_cache) {
+            c->n_cache = t->n_reused; /* the cache was rewound there before the feed failed */
+        }
     }
     if (st != MOT_OK) {
         free(prompt);
