@@ -11,7 +11,14 @@
  * Q6_K) and 12 f32 ones over all of k: per sub-block, iacc (started at -corr) as f32 times d_w d_x, plus
  * the offset m_w ds_x (Q4_1, Q4_K, Q5_K). The packed weights of a panel (48 rows over all of
  * k, cols x 48 bytes + the scales) stay in L2 while every token tile passes.
- * Without AVX-512 VNNI there is no fast GEMM: the exact one runs (mot_cpu_qgemm_fast_ok). */
+ *
+ * With AVX2 only (no VNNI: Zen 3, most desktop CPUs) the same tiling runs on 8-row vectors with
+ * the roles swapped, since vpmaddubsw (unsigned x signed bytes, pairs summed into int16)
+ * saturates: the unsigned side is the weights' stored codes (0..15, Q5_K 0..31; Q4_0's -8
+ * goes to the offset term as m = -8 d), the signed side x's codes, so a pair is at most
+ * 2 x 31 x 127 and 16 products of 4-bit codes, 8 of Q5_K's, add up in int16 before one
+ * vpmaddwd widens them. Q8_0 and Q6_K (signed codes) keep the exact GEMM there.
+ * Without AVX2 there is no fast GEMM: the exact one runs (mot_cpu_qgemm_fast_ok). */
 #include <omp.h>
 #include <string.h>
 
@@ -22,10 +29,21 @@
 #include "kernels/cpu/thread_scratch.h"
 
 #if defined(__AVX512F__) && defined(__AVX512BW__) && defined(__AVX512VNNI__)
-
-enum { QMR = 4, QNV = 3, QNR = 16 * QNV };
+#define QGEMM_VNNI512 1
+enum { QMR = 4, QNV = 3, QVL = 16, QNR = QVL * QNV };
 
 int mot_cpu_qgemm_fast_ok(mot_dtype dt) { return mot_cpu_quant_fdot_fn(dt) != NULL; }
+#elif defined(__AVX2__)
+#define QGEMM_AVX2 1
+enum { QMR = 4, QNV = 2, QVL = 8, QNR = QVL * QNV };
+
+/* the types whose codes are unsigned as stored (the header) */
+int mot_cpu_qgemm_fast_ok(mot_dtype dt) {
+    return dt == MOT_DTYPE_Q4_0 || dt == MOT_DTYPE_Q4_1 || dt == MOT_DTYPE_Q4_K || dt == MOT_DTYPE_Q5_K;
+}
+#endif
+
+#if defined(QGEMM_VNNI512) || defined(QGEMM_AVX2)
 
 static mot_thread_scratch qa_scratch; /* packed x: one thread's, shared with the team */
 static mot_thread_scratch qb_scratch; /* a panel and 16 decoded rows: each thread's own */
@@ -41,6 +59,8 @@ typedef struct {
 } qpanel;
 
 static size_t panel_floats(int64_t cols, int S) { return (size_t)(cols / 4 + 3 * (cols / S)) * QNR; }
+
+#if defined(QGEMM_VNNI512)
 
 /* The 16 x 16 int32 transpose: r[i] holds row i's 16 dwords on entry, dword i of every row
  * on return (unpacks within 128-bit lanes, then lane shuffles: 64 shuffles for 256 dwords). */
@@ -170,6 +190,134 @@ MOT_INLINE void qtile(float *y, int64_t ldy, const int32_t *aq, const float *ad,
     }
 }
 
+#else /* QGEMM_AVX2 */
+
+/* The 8 x 8 int32 transpose: r[i] holds row i's 8 dwords on entry, dword i of every row on
+ * return (unpacks within 128-bit lanes, then lane swaps: 24 shuffles for 64 dwords). */
+MOT_INLINE void transpose8x8(__m256i r[8]) {
+    __m256i t[8], u[8];
+    for (int i = 0; i < 4; i++) {
+        t[2 * i] = _mm256_unpacklo_epi32(r[2 * i], r[2 * i + 1]);
+        t[2 * i + 1] = _mm256_unpackhi_epi32(r[2 * i], r[2 * i + 1]);
+    }
+    for (int h = 0; h < 2; h++) { /* rows 4h..4h+3: u[4h + c], lane L: column 4L + c */
+        u[4 * h] = _mm256_unpacklo_epi64(t[4 * h], t[4 * h + 2]);
+        u[4 * h + 1] = _mm256_unpackhi_epi64(t[4 * h], t[4 * h + 2]);
+        u[4 * h + 2] = _mm256_unpacklo_epi64(t[4 * h + 1], t[4 * h + 3]);
+        u[4 * h + 3] = _mm256_unpackhi_epi64(t[4 * h + 1], t[4 * h + 3]);
+    }
+    for (int c = 0; c < 4; c++) {
+        r[c] = _mm256_permute2x128_si256(u[c], u[4 + c], 0x20);
+        r[4 + c] = _mm256_permute2x128_si256(u[c], u[4 + c], 0x31);
+    }
+}
+
+/* As the AVX-512 packing, 8 rows at a time, with the codes unsigned as stored: Q4_0's decoded
+ * q - 8 gets its 8 back and the offset term m = -8 d instead (ncorr is not used). */
+static void pack_panel(qpanel *bp, float *tmp, const mot_weight *w, int64_t j0, int S) {
+    const int64_t cols = w->cols, nsub = cols / S, nq = cols / 4;
+    const size_t row_bytes = mot_dtype_row_bytes(w->dtype, cols);
+    const int nr = (int)(w->rows - j0 < QNR ? w->rows - j0 : QNR);
+    const int q4_0 = w->dtype == MOT_DTYPE_Q4_0;
+    float *tdw = tmp, *tdm = tmp + nsub;
+    int32_t *tqs = (int32_t *)(tmp + 2 * nsub);
+    int8_t *tq = (int8_t *)(tmp + 3 * nsub); /* [8][cols] */
+    for (int g = 0; g < QNV; g++) {
+        for (int i = 0; i < QVL; i++) {
+            const int r = QVL * g + i;
+            int8_t *q = tq + (size_t)i * cols;
+            if (r >= nr) {
+                memset(q, 0, (size_t)cols);
+                for (int64_t s = 0; s < nsub; s++) {
+                    bp->dw[s * QNR + r] = bp->dm[s * QNR + r] = 0.0f;
+                }
+                continue;
+            }
+            mot_cpu_quant_row_s8(w->dtype, (const char *)w->data + (size_t)(j0 + r) * row_bytes, cols, q, tdw, tdm,
+                                 tqs);
+            if (q4_0) {
+                for (int64_t k = 0; k + 32 <= cols; k += 32) {
+                    __m256i v = _mm256_loadu_si256((const __m256i *)(q + k));
+                    _mm256_storeu_si256((__m256i *)(q + k), _mm256_add_epi8(v, _mm256_set1_epi8(8)));
+                }
+            }
+            for (int64_t s = 0; s < nsub; s++) {
+                bp->dw[s * QNR + r] = tdw[s];
+                bp->dm[s * QNR + r] = q4_0 ? -8.0f * tdw[s] : tdm[s];
+            }
+        }
+        int64_t k0 = 0;
+        for (; k0 + QVL <= nq; k0 += QVL) { /* dwords k0..k0+7 of the 8 rows */
+            __m256i r8[8];
+            for (int i = 0; i < 8; i++) r8[i] = _mm256_loadu_si256((const __m256i *)(tq + (size_t)i * cols + 4 * k0));
+            transpose8x8(r8);
+            for (int k = 0; k < 8; k++) _mm256_storeu_si256((__m256i *)(bp->bq + (k0 + k) * QNR + QVL * g), r8[k]);
+        }
+        for (int64_t k = k0; k < nq; k++) {
+            for (int i = 0; i < QVL; i++) {
+                int32_t v;
+                memcpy(&v, tq + (size_t)i * cols + 4 * k, 4);
+                bp->bq[k * QNR + QVL * g + i] = v;
+            }
+        }
+    }
+}
+
+/* y[mr, nr] (row stride ldy) = the tile of tokens aq (packed [cols / 4][QMR], x's signed
+ * codes; scales ad, ads [cols / 32][QMR]) against the panel. The int16 sums of one sub-block
+ * (or of half of one, Q5_K: `chunk` groups of 4 columns) widen to int32 once, then meet the
+ * scales in f32; every type here has the offset term (m_w ds_x). 16 ymm registers: the inner
+ * loop holds the 8 int16 sums, 2 weight vectors and x; the f32 sums wait in memory (touched
+ * once a sub-block). (Running k in L1-sized slices through every tile, so that each slice of
+ * the panel is read from L1 rather than L2, measured no faster on Zen 3.) */
+MOT_INLINE void qtile(float *y, int64_t ldy, const int32_t *aq, const float *ad, const float *ads, const qpanel *bp,
+                      int64_t cols, int S, int chunk, int mr, int nr) {
+    float facc[QMR][QNR];
+    memset(facc, 0, sizeof facc);
+    const __m256i ones = _mm256_set1_epi16(1);
+    const int64_t nsub = cols / S;
+    const int qps = S / 4;
+    for (int64_t s = 0; s < nsub; s++) {
+        const int64_t blk = s * S / 32;
+        for (int k1 = 0; k1 < qps; k1 += chunk) {
+            __m256i acc[QMR][QNV];
+            for (int t = 0; t < QMR; t++)
+                for (int v = 0; v < QNV; v++) acc[t][v] = _mm256_setzero_si256();
+            for (int kk = k1; kk < k1 + chunk; kk++) {
+                const int64_t kq = s * qps + kk;
+                __m256i b[QNV];
+                for (int v = 0; v < QNV; v++) b[v] = _mm256_loadu_si256((const __m256i *)(bp->bq + kq * QNR + QVL * v));
+                for (int t = 0; t < QMR; t++) {
+                    const __m256i a = _mm256_set1_epi32(aq[kq * QMR + t]);
+                    for (int v = 0; v < QNV; v++) {
+                        acc[t][v] = _mm256_add_epi16(acc[t][v], _mm256_maddubs_epi16(b[v], a));
+                    }
+                }
+            }
+            for (int v = 0; v < QNV; v++) {
+                const __m256 dwv = _mm256_loadu_ps(bp->dw + s * QNR + QVL * v);
+                for (int t = 0; t < QMR; t++) {
+                    const __m256 f = _mm256_cvtepi32_ps(_mm256_madd_epi16(acc[t][v], ones));
+                    const __m256 sc = _mm256_mul_ps(dwv, _mm256_set1_ps(ad[blk * QMR + t])); /* d_w d_x */
+                    _mm256_storeu_ps(facc[t] + QVL * v, _mm256_fmadd_ps(f, sc, _mm256_loadu_ps(facc[t] + QVL * v)));
+                }
+            }
+        }
+        for (int v = 0; v < QNV; v++) {
+            const __m256 dmv = _mm256_loadu_ps(bp->dm + s * QNR + QVL * v);
+            for (int t = 0; t < QMR; t++) {
+                const __m256 o = _mm256_fmadd_ps(dmv, _mm256_set1_ps(ads[blk * QMR + t]), _mm256_loadu_ps(facc[t] + QVL * v));
+                _mm256_storeu_ps(facc[t] + QVL * v, o);
+            }
+        }
+    }
+    for (int t = 0; t < mr; t++) {
+        memcpy(y + t * ldy, facc[t], sizeof(float) * (size_t)nr);
+    }
+}
+
+#endif
+
 /* Rows [r0, r1) for every token, one fast dot at a time (when a panel cannot be allocated). */
 static void rows_fdot(float *y, const float *x, const mot_weight *w, int n, int64_t r0, int64_t r1, float *xq) {
     mot_quant_fdot_fn *dot = mot_cpu_quant_fdot_fn(w->dtype);
@@ -181,6 +329,12 @@ static void rows_fdot(float *y, const float *x, const mot_weight *w, int n, int6
         }
     }
 }
+
+#if defined(QGEMM_VNNI512)
+static uint32_t x_codes(uint32_t v) { return v ^ 0x80808080u; } /* q + 128, the unsigned side */
+#else
+static uint32_t x_codes(uint32_t v) { return v; } /* signed as quantized: the signed side */
+#endif
 
 static void qgemm_team(float *y, const float *x, const mot_weight *w, int n) {
     const int64_t rows = w->rows, cols = w->cols, nb = cols / 32, nq = cols / 4;
@@ -214,20 +368,20 @@ static void qgemm_team(float *y, const float *x, const mot_weight *w, int n) {
             for (int64_t k = 0; k < nq; k++) {
                 uint32_t v;
                 memcpy(&v, qv + 4 * k, 4);
-                aq[k * QMR + i] = (int32_t)(v ^ 0x80808080u); /* q + 128 as unsigned bytes */
+                aq[k * QMR + i] = (int32_t)x_codes(v);
             }
             for (int64_t b = 0; b < nb; b++) {
                 ad[b * QMR + i] = xq[b];
                 ads[b * QMR + i] = xq[L + b];
             }
         } else {
-            for (int64_t k = 0; k < nq; k++) aq[k * QMR + i] = (int32_t)0x80808080u;
+            for (int64_t k = 0; k < nq; k++) aq[k * QMR + i] = (int32_t)x_codes(0);
             for (int64_t b = 0; b < nb; b++) ad[b * QMR + i] = ads[b * QMR + i] = 0.0f;
         }
     }
     /* (implicit barrier: every thread reads every token tile) */
     const int64_t nsub = cols / S;
-    float *pbuf = mot_thread_scratch_get(&qb_scratch, panel_floats(cols, S) + (size_t)(16 * cols / 4 + 3 * nsub) + 16);
+    float *pbuf = mot_thread_scratch_get(&qb_scratch, panel_floats(cols, S) + (size_t)(QVL * cols / 4 + 3 * nsub) + 16);
     if (!pbuf) {
         rows_fdot(y, x, w, n, j_begin, j_end, xq);
         j_end = j_begin;
@@ -246,8 +400,14 @@ static void qgemm_team(float *y, const float *x, const mot_weight *w, int n) {
         for (int ib = 0; ib < n_blocks; ib++) {
             const float *base = apack + (size_t)ib * per_block;
             const int mr = n - ib * QMR < QMR ? n - ib * QMR : QMR;
+#if defined(QGEMM_VNNI512)
             qtile(y + (int64_t)ib * QMR * rows + j0, rows, (const int32_t *)base, base + nq * QMR,
                   base + nq * QMR + nb * QMR, &bp, cols, S, offs, mr, nr);
+#else /* int16 sums of 16 products of 4-bit codes, 8 of Q5_K's (the header) */
+            qtile(y + (int64_t)ib * QMR * rows + j0, rows, (const int32_t *)base, base + nq * QMR,
+                  base + nq * QMR + nb * QMR, &bp, cols, S, w->dtype == MOT_DTYPE_Q5_K ? 4 : 8, mr, nr);
+            (void)offs;
+#endif
         }
     }
 #pragma omp barrier
