@@ -125,6 +125,47 @@ MOT_INLINE float f16_at(const uint8_t *p) {
     return _cvtsh_ss(h);
 }
 
+#if !defined(__AVX512F__)
+/* The dwords at base + i * stride for i < count (zero past), as 8 lanes: one vpgatherdd (the
+ * short last group of a row). The f16 scales of a group were copied one by one into a buffer
+ * and read back as a vector: on Zen 3 that cost more than the rest of a 4-bit dot (a load
+ * cannot take its bytes from several narrow stores; it waits for them to reach the cache). */
+MOT_INLINE __m256i dwords8(const uint8_t *base, int64_t stride, int count) {
+    const __m256i lane = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
+    const __m256i idx = _mm256_mullo_epi32(lane, _mm256_set1_epi32((int)stride));
+    const __m256i on = _mm256_cmpgt_epi32(_mm256_set1_epi32(count), lane);
+    return _mm256_mask_i32gather_epi32(_mm256_setzero_si256(), (const int *)(const void *)base, idx, on, 1);
+}
+
+/* The low (hi = 0) or high 16 bits of each of 8 dwords, as f16, widened to f32 */
+MOT_INLINE __m256 f16_lanes(__m256i g, int hi) {
+    g = _mm256_and_si256(hi ? _mm256_srli_epi32(g, 16) : g, _mm256_set1_epi32(0xffff));
+    const __m256i p = _mm256_packus_epi32(g, g); /* per 128-bit lane: its 4 values, twice */
+    return _mm256_cvtph_ps(_mm_unpacklo_epi64(_mm256_castsi256_si128(p), _mm256_extracti128_si256(p, 1)));
+}
+#endif
+
+/* The f16 at base + i * stride, i < 8, as f32: 8 inserts from memory (vpinsrw), which cost
+ * least of the three ways measured on Zen 3 (one 2048-wide Q4_0 row dot, hot in L2: copies
+ * through a buffer ~200 ns, vpgatherdd ~150, the inserts ~110, no scale loads at all ~90). */
+MOT_INLINE int u16_at(const uint8_t *p) {
+    uint16_t h;
+    memcpy(&h, p, 2);
+    return h;
+}
+
+MOT_INLINE __m256 f16x8(const uint8_t *base, int64_t stride) {
+    __m128i v = _mm_cvtsi32_si128(u16_at(base));
+    v = _mm_insert_epi16(v, u16_at(base + stride), 1);
+    v = _mm_insert_epi16(v, u16_at(base + 2 * stride), 2);
+    v = _mm_insert_epi16(v, u16_at(base + 3 * stride), 3);
+    v = _mm_insert_epi16(v, u16_at(base + 4 * stride), 4);
+    v = _mm_insert_epi16(v, u16_at(base + 5 * stride), 5);
+    v = _mm_insert_epi16(v, u16_at(base + 6 * stride), 6);
+    v = _mm_insert_epi16(v, u16_at(base + 7 * stride), 7);
+    return _mm256_cvtph_ps(v);
+}
+
 /* d[b] (and m[b] when m) = the f16 at base + b * stride (and the one after it) for
  * b < count, 0 for count <= b < 16: one group's block scales converted together. With
  * AVX-512, one 32-bit gather fetches both (d and m are adjacent); the scalar copies into a
@@ -139,18 +180,19 @@ MOT_INLINE void f16_group(float *d, float *m, const uint8_t *base, int64_t strid
     if (m) {
         _mm512_storeu_ps(m, _mm512_cvtph_ps(_mm512_cvtepi32_epi16(_mm512_srli_epi32(g, 16))));
     }
-#else
-    uint16_t h[16] = {0}, hm[16] = {0};
-    for (int b = 0; b < count; b++) {
-        memcpy(&h[b], base + b * stride, 2);
-        if (m) {
-            memcpy(&hm[b], base + b * stride + 2, 2);
-        }
-    }
+#else /* d at byte 0 of each block, m (when asked) at byte 2; a short group by one gather */
     for (int i = 0; i < 16; i += 8) {
-        _mm256_storeu_ps(d + i, _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(h + i))));
+        if (count - i >= 8) {
+            _mm256_storeu_ps(d + i, f16x8(base + i * stride, stride));
+            if (m) {
+                _mm256_storeu_ps(m + i, f16x8(base + i * stride + 2, stride));
+            }
+            continue;
+        }
+        const __m256i g = dwords8(base + i * stride, stride, count - i);
+        _mm256_storeu_ps(d + i, f16_lanes(g, 0));
         if (m) {
-            _mm256_storeu_ps(m + i, _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(hm + i))));
+            _mm256_storeu_ps(m + i, f16_lanes(g, 1));
         }
     }
 #endif
@@ -620,14 +662,17 @@ MOT_INLINE __m256i idot32_pair4(__m256i u0, __m256i s0, __m256i u1, __m256i s1) 
 }
 
 /* The 8 f16 at base, base + stride, ... (count of them, 0 past) as f32: the 8-block groups of
- * the pair form below (f16_group converts 16 with a gather; the pair form was measured with
- * this one, the two were not compared alone). */
+ * the pair form below. */
 MOT_INLINE __m256 f16_8(const uint8_t *base, int64_t stride, int count) {
+#if defined(__AVX512F__) /* as measured on Zen 4 (docs/benchmarks.md); the gather is not measured there */
     uint16_t h[8] = {0};
     for (int i = 0; i < count; i++) {
         memcpy(&h[i], base + i * stride, 2);
     }
     return _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)h));
+#else
+    return count == 8 ? f16x8(base, stride) : f16_lanes(dwords8(base, stride, count), 0);
+#endif
 }
 
 /* Q4_0 / Q4_1 against the pair-interleaved codes of x: the 16 code bytes of blocks b and b+1
