@@ -145,15 +145,15 @@ MOT_INLINE __m256 f16_lanes(__m256i g, int hi) {
 }
 #endif
 
-/* The f16 at base + i * stride, i < 8, as f32: 8 inserts from memory (vpinsrw), which cost
- * least of the three ways measured on Zen 3 (one 2048-wide Q4_0 row dot, hot in L2: copies
- * through a buffer ~200 ns, vpgatherdd ~150, the inserts ~110, no scale loads at all ~90). */
 MOT_INLINE int u16_at(const uint8_t *p) {
     uint16_t h;
     memcpy(&h, p, 2);
     return h;
 }
 
+/* The f16 at base + i * stride, i < 8, as f32: 8 inserts from memory (vpinsrw), which cost
+ * least of the three ways measured on Zen 3 (one 2048-wide Q4_0 row dot, hot in L2: copies
+ * through a buffer ~200 ns, vpgatherdd ~150, the inserts ~110, no scale loads at all ~90). */
 MOT_INLINE __m256 f16x8(const uint8_t *base, int64_t stride) {
     __m128i v = _mm_cvtsi32_si128(u16_at(base));
     v = _mm_insert_epi16(v, u16_at(base + stride), 1);
