@@ -96,14 +96,15 @@ MOT_INLINE vf vi_to_f(vi v) { return _mm256_cvtepi32_ps(v); }
 
 typedef struct {
     vf off;
+    int add; /* off != 0 (adding 0.0f is not dropped by the compiler: -0.0f + 0.0f is +0.0f) */
 } nib_lut;
 MOT_INLINE nib_lut nib_lut_make(float off) {
-    nib_lut l = {_mm256_set1_ps(off)};
+    nib_lut l = {_mm256_set1_ps(off), off != 0.0f};
     return l;
 }
 MOT_INLINE vf nib_f(vi bytes, int hi, nib_lut l) {
     vi v = _mm256_and_si256(hi ? _mm256_srli_epi32(bytes, 4) : bytes, _mm256_set1_epi32(15));
-    return _mm256_add_ps(_mm256_cvtepi32_ps(v), l.off); /* exact: small integers */
+    return l.add ? _mm256_add_ps(_mm256_cvtepi32_ps(v), l.off) : _mm256_cvtepi32_ps(v); /* exact: small integers */
 }
 MOT_INLINE vf nib5_f(vi ql, int hi, vi qh, int s) {
     vi lo = _mm256_and_si256(hi ? _mm256_srli_epi32(ql, 4) : ql, _mm256_set1_epi32(15));
@@ -274,7 +275,10 @@ MOT_INLINE vf block_q4(const uint8_t *q, const float *x, nib_lut l) {
 MOT_INLINE float dot_b32(const void *row, const float *x, const float *xs, int64_t cols, mot_dtype dt) {
     const int64_t bytes = dt == MOT_DTYPE_Q8_0 ? 34 : dt == MOT_DTYPE_Q4_0 ? 18 : 20;
     const int qoff = dt == MOT_DTYPE_Q4_1 ? 4 : 2;
-    const nib_lut lut = nib_lut_make(dt == MOT_DTYPE_Q4_0 ? -8.0f : 0.0f);
+    /* Q4_0's -8: in the 16-entry table with AVX-512 (free there); with 8 lanes an add per 8
+     * elements, so instead -8 d times x's block sums, as Q4_1's m */
+    const int q4_0_sums = dt == MOT_DTYPE_Q4_0 && VL == 8;
+    const nib_lut lut = nib_lut_make(dt == MOT_DTYPE_Q4_0 && !q4_0_sums ? -8.0f : 0.0f);
     const uint8_t *p = row;
     const int64_t nb = cols / 32;
     vf acc0 = vf_zero(), acc1 = vf_zero(), macc = vf_zero();
@@ -286,6 +290,10 @@ MOT_INLINE float dot_b32(const void *row, const float *x, const float *xs, int64
         if (dt == MOT_DTYPE_Q4_1) {
             for (int i = 0; i < 16; i += VL) {
                 macc = vf_fma(vf_load(m + i), vf_load(xs + g0 + i), macc);
+            }
+        } else if (q4_0_sums) {
+            for (int i = 0; i < 16; i += VL) {
+                macc = vf_fma(vf_mul(vf_load(d + i), vf_set1(-8.0f)), vf_load(xs + g0 + i), macc);
             }
         }
         int b = 0;
