@@ -163,7 +163,8 @@ mot_status mot_run_conversation(const run_options *o, const mot_expert *ex, cons
         fprintf(stderr,
                 "mot: %d turn%s | prompt %d tokens fed (%d reused from the cache), %.2f tok/s | generation %d tokens, "
                 "%.2f tok/s | threads %d\n",
-                sum.turns, sum.turns == 1 ? "" : "s", sum.fed, sum.reused, sum.prompt_s > 0 ? sum.fed / sum.prompt_s : 0.0, sum.generated,
+                sum.turns, sum.turns == 1 ? "" : "s", sum.fed, sum.reused,
+                sum.prompt_s > 0 ? sum.fed / sum.prompt_s : 0.0, sum.generated,
                 sum.gen_s > 0 ? sum.decoded / sum.gen_s : 0.0, omp_get_max_threads());
     }
     if (st == MOT_OK && o->dump_path && sum.turns == 0) {

@@ -306,8 +306,8 @@ MOT_INLINE void qtile(float *y, int64_t ldy, const int32_t *aq, const float *ad,
         for (int v = 0; v < QNV; v++) {
             const __m256 dmv = _mm256_loadu_ps(bp->dm + s * QNR + QVL * v);
             for (int t = 0; t < QMR; t++) {
-                const __m256 o = _mm256_fmadd_ps(dmv, _mm256_set1_ps(ads[blk * QMR + t]), _mm256_loadu_ps(facc[t] + QVL * v));
-                _mm256_storeu_ps(facc[t] + QVL * v, o);
+                const __m256 o = _mm256_loadu_ps(facc[t] + QVL * v);
+                _mm256_storeu_ps(facc[t] + QVL * v, _mm256_fmadd_ps(dmv, _mm256_set1_ps(ads[blk * QMR + t]), o));
             }
         }
     }
