@@ -138,13 +138,12 @@ MOT_INLINE __m256i dwords8(const uint8_t *base, int64_t stride, int count) {
     return _mm256_mask_i32gather_epi32(_mm256_setzero_si256(), (const int *)(const void *)base, idx, on, 1);
 }
 
-/* The low (hi = 0) or high 16 bits of each of 8 dwords, as f16, widened to f32 */
-MOT_INLINE __m256 f16_lanes(__m256i g, int hi) {
-    g = _mm256_and_si256(hi ? _mm256_srli_epi32(g, 16) : g, _mm256_set1_epi32(0xffff));
+/* The low 16 bits of each of 8 dwords, as f16, widened to f32 */
+MOT_INLINE __m256 f16_lanes(__m256i g) {
+    g = _mm256_and_si256(g, _mm256_set1_epi32(0xffff));
     const __m256i p = _mm256_packus_epi32(g, g); /* per 128-bit lane: its 4 values, twice */
     return _mm256_cvtph_ps(_mm_unpacklo_epi64(_mm256_castsi256_si128(p), _mm256_extracti128_si256(p, 1)));
 }
-#endif
 
 MOT_INLINE int u16_at(const uint8_t *p) {
     uint16_t h;
@@ -166,11 +165,27 @@ MOT_INLINE __m256 f16x8(const uint8_t *base, int64_t stride) {
     v = _mm_insert_epi16(v, u16_at(base + 7 * stride), 7);
     return _mm256_cvtph_ps(v);
 }
+#endif
+
+/* The 8 f16 at base, base + stride, ... (count of them, 0 past) as f32: a group of the
+ * pair form's 8 blocks below, half of f16_group's 16. */
+MOT_INLINE __m256 f16_8(const uint8_t *base, int64_t stride, int count) {
+#if defined(__AVX512F__) /* as measured on Zen 4 (docs/benchmarks.md); the gather is not measured there */
+    uint16_t h[8] = {0};
+    for (int i = 0; i < count; i++) {
+        memcpy(&h[i], base + i * stride, 2);
+    }
+    return _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)h));
+#else
+    return count == 8 ? f16x8(base, stride) : f16_lanes(dwords8(base, stride, count));
+#endif
+}
 
 /* d[b] (and m[b] when m) = the f16 at base + b * stride (and the one after it) for
  * b < count, 0 for count <= b < 16: one group's block scales converted together. With
  * AVX-512, one 32-bit gather fetches both (d and m are adjacent); the scalar copies into a
- * buffer cost Q4_1 ~30% (store forwarding cannot feed the wide load from 16 narrow stores). */
+ * buffer cost Q4_1 ~30% (store forwarding cannot feed the wide load from 16 narrow stores).
+ * Without, two f16_8 a row of scales (inserts, above). */
 MOT_INLINE void f16_group(float *d, float *m, const uint8_t *base, int64_t stride, int count) {
 #if defined(__AVX512F__)
     const __m512i idx = _mm512_mullo_epi32(_mm512_set_epi32(15, 14, 13, 12, 11, 10, 9, 8, 7, 6, 5, 4, 3, 2, 1, 0),
@@ -181,19 +196,12 @@ MOT_INLINE void f16_group(float *d, float *m, const uint8_t *base, int64_t strid
     if (m) {
         _mm512_storeu_ps(m, _mm512_cvtph_ps(_mm512_cvtepi32_epi16(_mm512_srli_epi32(g, 16))));
     }
-#else /* d at byte 0 of each block, m (when asked) at byte 2; a short group by one gather */
+#else /* d at byte 0 of each block, m (when asked) at byte 2 */
     for (int i = 0; i < 16; i += 8) {
-        if (count - i >= 8) {
-            _mm256_storeu_ps(d + i, f16x8(base + i * stride, stride));
-            if (m) {
-                _mm256_storeu_ps(m + i, f16x8(base + i * stride + 2, stride));
-            }
-            continue;
-        }
-        const __m256i g = dwords8(base + i * stride, stride, count - i);
-        _mm256_storeu_ps(d + i, f16_lanes(g, 0));
+        const int c = count - i < 8 ? count - i : 8; /* <= 0: zeros */
+        _mm256_storeu_ps(d + i, f16_8(base + i * stride, stride, c));
         if (m) {
-            _mm256_storeu_ps(m + i, f16_lanes(g, 1));
+            _mm256_storeu_ps(m + i, f16_8(base + i * stride + 2, stride, c));
         }
     }
 #endif
@@ -669,20 +677,6 @@ MOT_INLINE __m256i idot32_pair4(__m256i u0, __m256i s0, __m256i u1, __m256i s1) 
 #endif
 }
 
-/* The 8 f16 at base, base + stride, ... (count of them, 0 past) as f32: the 8-block groups of
- * the pair form below. */
-MOT_INLINE __m256 f16_8(const uint8_t *base, int64_t stride, int count) {
-#if defined(__AVX512F__) /* as measured on Zen 4 (docs/benchmarks.md); the gather is not measured there */
-    uint16_t h[8] = {0};
-    for (int i = 0; i < count; i++) {
-        memcpy(&h[i], base + i * stride, 2);
-    }
-    return _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)h));
-#else
-    return count == 8 ? f16x8(base, stride) : f16_lanes(dwords8(base, stride, count), 0);
-#endif
-}
-
 /* Q4_0 / Q4_1 against the pair-interleaved codes of x: the 16 code bytes of blocks b and b+1
  * side by side ([b | b+1]) give their low nibbles (elements 0-15 of each) and high nibbles
  * (16-31) as two vectors, which meet x's interleaved halves in two accumulating integer dots:
@@ -806,7 +800,6 @@ static float fdot_q4_k(const void *row, const float *xq, int64_t cols) {
     }
     return mot_hsum8(_mm256_add_ps(acc0, acc1)) - mot_hsum8(macc);
 }
-
 
 /* The 6-bit codes 0..63 of elements 128 h + 32 g .. + 31 of a Q6_K block */
 MOT_INLINE __m256i q6_codes(const uint8_t *b, int h, int g) {
