@@ -24,14 +24,7 @@ static void on_sigint(int sig) {
     interrupted = 1;
 }
 
-typedef struct {
-    mot_text_stream stream;
-} reply_sink;
-
-static int on_token(void *user, int token) {
-    reply_sink *r = user;
-    return mot_text_stream_on_token(&r->stream, token) || interrupted;
-}
+static int on_token(void *stream, int token) { return mot_text_stream_on_token(stream, token) || interrupted; }
 
 /* A turn is at most 16 MiB of text, as a prompt file (cli/cmd_run.c): about 4M tokens, past
  * any context, and a bound on the memory a runaway input can take. */
@@ -111,23 +104,23 @@ typedef struct {
 } totals;
 
 static mot_status say(mot_conversation *c, const char *text, mot_conversation_turn *t, totals *sum) {
-    reply_sink sink;
-    mot_text_stream_init(&sink.stream, c->tok, stdout);
+    mot_text_stream stream;
+    mot_text_stream_init(&stream, c->tok, stdout);
     c->params.on_token = on_token;
-    c->params.user = &sink;
+    c->params.user = &stream;
     interrupted = 0;
     struct sigaction sa = {.sa_handler = on_sigint}, old;
     sigemptyset(&sa.sa_mask);
     sigaction(SIGINT, &sa, &old);
     mot_status st = mot_conversation_say(c, text, t);
     sigaction(SIGINT, &old, NULL);
-    st = mot_text_stream_end(&sink.stream, st);
+    st = mot_text_stream_end(&stream, st);
     if (interrupted) {
         fprintf(stderr, "mot: [the answer was interrupted]\n");
     }
     const int n = t->reply.sampled.n;
     sum->turns++;
-    sum->fed += t->n_prompt - t->n_reused;
+    sum->fed += t->reply.n_prompt - t->n_reused;
     sum->reused += t->n_reused;
     sum->prompt_s += t->reply.prompt_s;
     sum->generated += n;
@@ -170,7 +163,7 @@ mot_status mot_run_conversation(const run_options *o, const mot_expert *ex, cons
     if (st == MOT_OK && o->dump_path && sum.turns == 0) {
         st = mot_fail(MOT_ERR_ARG, "--dump: no turn came from standard input, so there is nothing to dump");
     } else if (st == MOT_OK && o->dump_path) {
-        st = mot_dump_single(o->dump_path, ex->name, c.prompt, c.n_prompt, &t.reply.sampled, ex->cfg.vocab,
+        st = mot_dump_single(o->dump_path, ex->name, c.cache, t.reply.n_prompt, &t.reply.sampled, ex->cfg.vocab,
                              o->exec.force);
     }
     free(buf.s);

@@ -93,12 +93,9 @@ mot_status mot_conversation_say(mot_conversation *c, const char *user, mot_conve
         pop_message(c); /* as before the turn */
         return st;
     }
-    t->n_prompt = n;
     memcpy(c->cache, prompt, (size_t)n * sizeof *prompt);
     c->n_cache = n;
-    free(c->prompt);
-    c->prompt = prompt;
-    c->n_prompt = n;
+    free(prompt);
     const double t1 = mot_now();
     t->reply.prompt_s = t1 - t0;
     t->reply.n_prompt = n;
@@ -138,6 +135,5 @@ void mot_conversation_close(mot_conversation *c) {
     }
     free(c->msgs);
     free(c->cache);
-    free(c->prompt);
     memset(c, 0, sizeof *c);
 }

@@ -28,16 +28,15 @@ typedef struct {
     int prefilled;              /* its first turn has been fed */
     mot_chat_message *msgs;     /* contents owned */
     int n_msgs, cap_msgs;
-    int *cache;                 /* the tokens whose keys the cache holds, in order */
+    int *cache;                 /* the tokens whose keys the cache holds, in order: after a
+                                 * turn, its prompt (reply.n_prompt tokens, the conversation up
+                                 * to the generation prompt), then the answer's fed tokens */
     int n_cache;
-    int *prompt;                /* the last turn's whole prompt (the conversation so far) */
-    int n_prompt;
 } mot_conversation;
 
 typedef struct {
-    int n_prompt;       /* the conversation's tokens up to the new generation prompt */
-    int n_reused;       /* of which the cache already held */
-    mot_generate_result reply; /* its sampled tokens (EOS included when it ended one) */
+    int n_reused;              /* of the prompt's reply.n_prompt tokens, those the cache held */
+    mot_generate_result reply; /* n_prompt; its sampled tokens (EOS included when it ended one) */
 } mot_conversation_turn;
 
 /* Opens the engine (the backend, its arena: the KV cache for n_ctx positions). system: the
