@@ -152,6 +152,20 @@ static mot_status parse_run(int argc, char **argv, run_options *o) {
     return MOT_OK;
 }
 
+/* The chat format of a --chat run (or a conversation), said on stderr. */
+static mot_status chat_format(const run_options *o, const mot_tokenizer *tok, mot_chat_format *f) {
+    MOT_TRY(mot_chat_flags_format(&o->chat, tok, o->model_dir, f));
+    fprintf(stderr, "mot: chat template %s%s\n", mot_chat_format_name(*f), o->chat.forced ? "" : " (the model's)");
+    return MOT_OK;
+}
+
+/* The random seed on stderr when it was not given and sampling uses it (to rerun a run). */
+static void say_seed(const run_options *o) {
+    if (!o->seed_given && o->sampler.temperature > 0) {
+        fprintf(stderr, "mot: seed %llu\n", (unsigned long long)o->sampler.seed);
+    }
+}
+
 /* The prompt's ids: the text as given (BOS as the tokenizer adds it), or wrapped in the chat
  * template (runtime/chat_prompt.h: exactly one BOS, no EOS). */
 static mot_status encode_prompt(const run_options *o, const mot_tokenizer *tok, const char *prompt, int **ids,
@@ -160,12 +174,10 @@ static mot_status encode_prompt(const run_options *o, const mot_tokenizer *tok, 
         return mot_tokenizer_encode(tok, prompt, 1, ids, n);
     }
     mot_chat_format f;
-    MOT_TRY(mot_chat_flags_format(&o->chat, tok, o->model_dir, &f));
-    fprintf(stderr, "mot: chat template %s%s\n", mot_chat_format_name(f), o->chat.forced ? "" : " (the model's)");
+    MOT_TRY(chat_format(o, tok, &f));
     return mot_chat_encode(tok, f, o->chat.system, prompt, ids, n);
 }
 
-/* One expert alone: plain generation. */
 /* Out of memory with a context whose KV cache takes a GiB or more: how much, and that -c
  * lowers it (the default context, max_position_embeddings, may be far more than a prompt needs). */
 static mot_status context_hint(mot_status st, const run_options *o, const mot_expert *ex, int n_ctx) {
@@ -189,17 +201,15 @@ static mot_status context_hint(mot_status st, const run_options *o, const mot_ex
 static mot_status converse(const run_options *o, const mot_tokenizer *tok, const mot_expert *ex,
                            const mot_generate_params *gp, const char *first, mot_profile_session *prof) {
     mot_chat_format f;
-    MOT_TRY(mot_chat_flags_format(&o->chat, tok, o->model_dir, &f));
-    fprintf(stderr, "mot: chat template %s%s\n", mot_chat_format_name(f), o->chat.forced ? "" : " (the model's)");
-    if (!o->seed_given && o->sampler.temperature > 0) {
-        fprintf(stderr, "mot: seed %llu\n", (unsigned long long)o->sampler.seed);
-    }
+    MOT_TRY(chat_format(o, tok, &f));
+    say_seed(o);
     const int n_ctx = o->n_ctx ? o->n_ctx : ex->cfg.max_pos;
     mot_profile_lane(prof, 0, 0, ex->name);
     mot_status st = mot_run_conversation(o, ex, tok, f, n_ctx, gp, first);
     return st == MOT_ERR_NOMEM ? context_hint(st, o, ex, n_ctx) : st;
 }
 
+/* One expert alone: plain generation, or a conversation. */
 static mot_status run(const run_options *o) {
     mot_tokenizer *tok = NULL;
     mot_expert *ex = NULL;
@@ -236,9 +246,7 @@ static mot_status run(const run_options *o) {
         st = mot_fail(MOT_ERR_ARG, "run: the prompt is %d tokens, the context only %d (raise -c)", n_prompt, n_ctx);
     }
     if (st == MOT_OK) {
-        if (!o->seed_given && o->sampler.temperature > 0) {
-            fprintf(stderr, "mot: seed %llu\n", (unsigned long long)o->sampler.seed);
-        }
+        say_seed(o);
         mot_text_stream_init(&stream, tok, stdout);
         gp.on_token = mot_text_stream_on_token;
         gp.user = &stream;
