@@ -249,12 +249,17 @@ static mot_status run_search(search *z) {
         s.gemm_mc = mc;
         MOT_TRY(try_schedule(z, &s));
     }
-    /* 5. how the decode GEMV streams quantized rows: the choice auto did not make (it only
-     *    changes anything when the pool has quantized weights) */
+    /* 5. how the decode GEMV streams quantized rows: the choices auto did not make (they only
+     *    change anything when the pool has quantized weights) */
     if (z->any_quant) {
-        s = z->list[z->best].s;
-        s.quant_gemv = mot_cpu_quant_gemv_auto_interleaved() ? MOT_QUANT_GEMV_SEQUENTIAL : MOT_QUANT_GEMV_INTERLEAVED;
-        MOT_TRY(try_schedule(z, &s));
+        const mot_schedule after_blocking = z->list[z->best].s;
+        for (int mode = MOT_QUANT_GEMV_INTERLEAVED; mode <= MOT_QUANT_GEMV_LOCKSTEP; mode++) {
+            if (mode != mot_cpu_quant_gemv_auto()) {
+                s = after_blocking;
+                s.quant_gemv = mode;
+                MOT_TRY(try_schedule(z, &s));
+            }
+        }
     }
     return MOT_OK;
 }

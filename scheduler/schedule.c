@@ -18,7 +18,7 @@ static const char *const kv_layouts[] = {"f32", NULL};
 static const char *const precisions[] = {"exact", "fast", NULL};
 static const char *const on_off[] = {"off", "on", NULL};
 /* indexed by MOT_QUANT_GEMV_* (kernels/cpu/kernels.h) */
-static const char *const quant_gemv_modes[] = {"auto", "interleaved", "sequential", NULL};
+static const char *const quant_gemv_modes[] = {"auto", "interleaved", "sequential", "lockstep", NULL};
 
 void mot_schedule_defaults(mot_schedule *s) {
     memset(s, 0, sizeof *s);

@@ -24,7 +24,8 @@ typedef struct {
     int precision;                      /* 0 = "exact" (f32 activations), 1 = "fast" (CPU: int8
                                            activations against quantized weights; SPEC 1.7) */
     int quant_gemv;                     /* CPU: how the decode GEMV streams quantized rows:
-                                           MOT_QUANT_GEMV_AUTO / _INTERLEAVED / _SEQUENTIAL */
+                                           MOT_QUANT_GEMV_AUTO / _INTERLEAVED / _SEQUENTIAL /
+                                           _LOCKSTEP */
     int fuse;                           /* 1 = "on": decode plans fuse RMSNORM + MATMUL (+ SWIGLU / ROPE_APPEND)
                                            into one op (scheduler/plan_fuse.c); 0 = "off" */
 } mot_schedule;

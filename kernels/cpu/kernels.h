@@ -22,15 +22,16 @@ void mot_cpu_set_gemm_from(int f32, int lowp);
 void mot_cpu_set_gemm_from_quant(int quant);
 
 /* How the decode GEMV streams block-quantized rows (schedule key quant_gemv; the measurements
- * in kernels/cpu/matmul_gemv.c): AUTO picks INTERLEAVED (several runs of rows side by side,
- * software prefetch ahead) on Intel CPUs and SEQUENTIAL (rows in order, hardware prefetch
- * only) elsewhere. */
-enum { MOT_QUANT_GEMV_AUTO = 0, MOT_QUANT_GEMV_INTERLEAVED = 1, MOT_QUANT_GEMV_SEQUENTIAL = 2 };
+ * in kernels/cpu/matmul_gemv.c): INTERLEAVED (several runs of rows side by side, a row of
+ * each in turn, software prefetch ahead), SEQUENTIAL (rows in order, hardware prefetch only)
+ * or LOCKSTEP (4 runs read in lockstep, a group of blocks of each row in turn, where the
+ * type has such a dot: mot_cpu_quant_fdot4_fn; sequential otherwise). AUTO picks INTERLEAVED
+ * on Intel CPUs and LOCKSTEP elsewhere. */
+enum { MOT_QUANT_GEMV_AUTO = 0, MOT_QUANT_GEMV_INTERLEAVED = 1, MOT_QUANT_GEMV_SEQUENTIAL = 2, MOT_QUANT_GEMV_LOCKSTEP = 3 };
 void mot_cpu_set_quant_gemv(int mode);
-/* Whether quantized rows are read interleaved under the current setting (AUTO resolved), and
- * what AUTO picks on this CPU. */
-int mot_cpu_quant_gemv_interleaved(void);
-int mot_cpu_quant_gemv_auto_interleaved(void);
+/* The mode in force (AUTO resolved), and what AUTO picks on this CPU. */
+int mot_cpu_quant_gemv_mode(void);
+int mot_cpu_quant_gemv_auto(void);
 
 /* The packed GEMM's blocking: kc columns of k per block, mc tokens per chunk (rounded down to
  * a multiple of 4). Defaults measured in kernels/cpu/matmul_gemm.c; schedules may change them. */

@@ -133,7 +133,7 @@ typedef struct {
     int64_t xs_len;
     const float *xq;  /* precision: fast: each token quantized, [n][xq_len], or NULL (exact) */
     int64_t xq_len;
-    int quant_interleaved; /* quantized rows: mot_cpu_quant_gemv_interleaved() */
+    int quant_mode;        /* quantized rows: mot_cpu_quant_gemv_mode() */
 } gemv_in;
 
 /* Dot products with every token's x of the r rows from row0, gap_rows apart. */
@@ -205,32 +205,61 @@ static int quant_gemv_mode = MOT_QUANT_GEMV_AUTO;
 
 void mot_cpu_set_quant_gemv(int mode) { quant_gemv_mode = mode; }
 
-int mot_cpu_quant_gemv_auto_interleaved(void) {
-    return __builtin_cpu_is("intel"); /* libgcc fills in the CPU model before main */
+int mot_cpu_quant_gemv_auto(void) {
+    /* libgcc fills in the CPU model before main */
+    return __builtin_cpu_is("intel") ? MOT_QUANT_GEMV_INTERLEAVED : MOT_QUANT_GEMV_LOCKSTEP;
 }
 
-int mot_cpu_quant_gemv_interleaved(void) {
-    if (quant_gemv_mode != MOT_QUANT_GEMV_AUTO) {
-        return quant_gemv_mode == MOT_QUANT_GEMV_INTERLEAVED;
+int mot_cpu_quant_gemv_mode(void) {
+    return quant_gemv_mode != MOT_QUANT_GEMV_AUTO ? quant_gemv_mode : mot_cpu_quant_gemv_auto();
+}
+
+/* Rows [r0, r1) by the 4-row dot: 4 runs of `run` rows read in lockstep, row i of each at
+ * once; the rest (under 4 rows) one by one. */
+static void gemv_rows_quant_lockstep(const mot_matmul_job *job, const gemv_in *in, int n, int64_t r0, int64_t r1,
+                                     mot_quant_fdot4_fn *fdot4, mot_quant_fdot_fn *fdot) {
+    const mot_weight *w = job->w;
+    const int64_t cols = w->cols;
+    const size_t row_bytes = mot_dtype_row_bytes(w->dtype, cols);
+    const int64_t run = (r1 - r0) / 4;
+    for (int64_t i = 0; i < run; i++) {
+        const char *row = (const char *)w->data + (size_t)(r0 + i) * row_bytes;
+        for (int t = 0; t < n; t++) {
+            float v[4];
+            fdot4(v, row, (int64_t)(run * row_bytes), in->xq + (int64_t)t * in->xq_len, cols);
+            store_rows(job, t, r0 + i, run, v, 4);
+        }
     }
-    return mot_cpu_quant_gemv_auto_interleaved();
+    for (int64_t r = r0 + 4 * run; r < r1; r++) {
+        const char *row = (const char *)w->data + (size_t)r * row_bytes;
+        for (int t = 0; t < n; t++) {
+            const float v = fdot(row, in->xq + (int64_t)t * in->xq_len, cols);
+            store_rows(job, t, r, 0, &v, 1);
+        }
+    }
 }
 
 static void gemv_rows_quant(const mot_matmul_job *job, const gemv_in *in, int n, int64_t r0, int64_t r1) {
     const mot_weight *w = job->w;
     mot_quant_dot_fn *dot = mot_cpu_quant_dot_fn(w->dtype);
     mot_quant_fdot_fn *fdot = in->xq ? mot_cpu_quant_fdot_fn(w->dtype) : NULL;
+    mot_quant_fdot4_fn *fdot4 = fdot && in->quant_mode == MOT_QUANT_GEMV_LOCKSTEP ? mot_cpu_quant_fdot4_fn(w->dtype) : NULL;
+    if (fdot4) {
+        gemv_rows_quant_lockstep(job, in, n, r0, r1, fdot4, fdot);
+        return;
+    }
+    const int interleaved = in->quant_mode == MOT_QUANT_GEMV_INTERLEAVED;
     const int64_t cols = w->cols;
     const size_t row_bytes = mot_dtype_row_bytes(w->dtype, cols);
     float own[in->xs ? 1 : in->xs_len]; /* the sums per token when there is no buffer */
-    const int streams = in->quant_interleaved ? STREAMS : 1;
+    const int streams = interleaved ? STREAMS : 1;
     const int64_t run = (r1 - r0) / streams, tail = r0 + run * streams;
     const int64_t pf_rows = (int64_t)((QUANT_PREFETCH_BYTES + row_bytes - 1) / row_bytes) < 2
                                 ? 2 : (int64_t)((QUANT_PREFETCH_BYTES + row_bytes - 1) / row_bytes);
     for (int64_t i = 0; i < run * streams + (r1 - tail); i++) {
         const int64_t r = i < run * streams ? r0 + (i % streams) * run + i / streams : tail + (i - run * streams);
         const char *row = (const char *)w->data + (size_t)r * row_bytes;
-        if (in->quant_interleaved && i < run * streams && i / streams + pf_rows < run) {
+        if (interleaved && i < run * streams && i / streams + pf_rows < run) {
             /* the same run's row pf_rows ahead */
             const char *ahead = row + pf_rows * row_bytes;
             for (size_t o = 0; o < row_bytes; o += 64) {
@@ -344,7 +373,7 @@ static void gemv_multi_team(const mot_matmul_job *jobs, int n_jobs, const float 
     }
     gemv_in in = {x, NULL, NULL, mot_cpu_quant_xsums_len(cols), NULL, mot_cpu_q8x_len(cols), 0};
     if (any_quant) {
-        in.quant_interleaved = mot_cpu_quant_gemv_interleaved();
+        in.quant_mode = mot_cpu_quant_gemv_mode();
     }
     if (any_bf16) {
         /* Every thread splits x into its own buffer, for the same reason. */

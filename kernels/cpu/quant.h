@@ -41,12 +41,18 @@ int mot_cpu_precision_fast(void);
  * mot_cpu_quant_xsums_len(cols), zero past cols / 32; ds[b] = d[b] * sum of block b's codes),
  * then the cols int8 codes, then the same codes of each pair of blocks 2k, 2k+1 (k < cols /
  * 64) interleaved by halves, [2k: 0-15 | 2k+1: 0-15 | 2k: 16-31 | 2k+1: 16-31], which the 4-bit
- * types' dots read (kernels/cpu/quant_dot.c, fdot_q4_pairs). */
+ * types' dots read (kernels/cpu/quant_dot.c, q4_group). */
 int64_t mot_cpu_q8x_len(int64_t cols);
 void mot_cpu_quantize_x(float *xq, const float *x, int64_t cols);
 /* The integer-arithmetic dot of one stored row with a quantized x (NULL: no fast kernel). */
 typedef float mot_quant_fdot_fn(const void *row, const float *xq, int64_t cols);
 mot_quant_fdot_fn *mot_cpu_quant_fdot_fn(mot_dtype dt);
+/* The same dot for the 4 rows row0 + k * stride (k < 4), read in lockstep: a group of blocks
+ * of each row in turn, so that four streams are in flight from memory at once, as the read
+ * probe reads (quant_gemv: lockstep, kernels/cpu/matmul_gemv.c). out[k] is bit for bit the
+ * one-row dot of row k. NULL: no such kernel for dt. */
+typedef void mot_quant_fdot4_fn(float out[4], const void *row0, int64_t stride, const float *xq, int64_t cols);
+mot_quant_fdot4_fn *mot_cpu_quant_fdot4_fn(mot_dtype dt);
 
 /* The integer form of a stored row, as the fast GEMM packs it: w_j = dw[s] q[j] + dm[s] for
  * the sub-block s = j / mot_cpu_quant_sub(dt) (16 for Q6_K, 32 otherwise), q signed int8,

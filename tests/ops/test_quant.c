@@ -469,9 +469,47 @@ static void run_fast_bits_cases(void) {
     mot_cpu_set_precision_fast(0);
 }
 
+/* quant_gemv only changes the order the GEMV reads rows in: every mode gives the bits of the
+ * sequential one, exact and fast, for rows that leave the 4 lockstep runs a remainder. */
+static void run_quant_gemv_mode_cases(void) {
+    static const int modes[] = {MOT_QUANT_GEMV_INTERLEAVED, MOT_QUANT_GEMV_LOCKSTEP};
+    static const char *const names[] = {"interleaved", "lockstep"};
+    omp_set_num_threads(2);
+    for (int fast = 0; fast < 2; fast++) {
+        mot_cpu_set_precision_fast(fast);
+        for (int t = 0; t < N_TYPES; t++) {
+            const mot_dtype dt = quant_types[t];
+            const int64_t r = 1003, c = mot_dtype_block_elems(dt) == 32 ? 416 : 768;
+            void *base;
+            const mot_weight w = make_quant(dt, r, c, 2, &base);
+            for (int n = 1; n <= 3; n += 2) {
+                float *x = random_floats((size_t)(n * c), 1.0f), *want = malloc(sizeof(float) * (size_t)(n * r));
+                float *y = malloc(sizeof(float) * (size_t)(n * r));
+                mot_cpu_set_quant_gemv(MOT_QUANT_GEMV_SEQUENTIAL);
+                mot_cpu_matmul(want, x, &w, n);
+                for (int m = 0; m < 2; m++) {
+                    mot_cpu_set_quant_gemv(modes[m]);
+                    mot_cpu_matmul(y, x, &w, n);
+                    const int same = !memcmp(want, y, sizeof(float) * (size_t)(n * r));
+                    if (!same) {
+                        printf("FAIL %s %s n=%d: quant_gemv %s gives other bits than sequential\n", fast ? "fast" : "exact",
+                               mot_dtype_name(dt), n, names[m]);
+                    }
+                    check(same);
+                }
+                free(x), free(want), free(y);
+            }
+            free(base);
+        }
+    }
+    mot_cpu_set_quant_gemv(MOT_QUANT_GEMV_AUTO);
+    mot_cpu_set_precision_fast(0);
+}
+
 int main(void) {
     run_fixture_cases();
     run_fast_bits_cases();
+    run_quant_gemv_mode_cases();
     run_thread_bits_cases();
     static const int thread_counts[] = {1, 2};
     for (int i = 0; i < 2; i++) {

@@ -61,7 +61,7 @@ def main():
     expect_error("duplicate key", "threads: 1\nthreads: 2\n", ":2:1:", "duplicate key 'threads'")
     expect_error("gemm_mc not a multiple of 4", "gemm_mc: 30\n", ":1:10:", "gemm_mc", "multiple of 4")
     expect_error("gemm_kc out of range", "gemm_kc: 4\n", ":1:10:", "gemm_kc", "out of range")
-    expect_error("bad quant_gemv", "quant_gemv: fastest\n", ":1:13:", "quant_gemv", "auto, interleaved, sequential")
+    expect_error("bad quant_gemv", "quant_gemv: fastest\n", ":1:13:", "quant_gemv", "auto, interleaved, sequential, lockstep")
     expect_error("bad fuse", "fuse: sometimes\n", ":1:7:", "fuse", "off, on")
     r = mot("run", PIPE, "-p", "hi", "--schedule", os.path.join(WORK, "missing.yaml"))
     check(r.returncode != 0 and "missing.yaml: error: cannot read the schedule file" in r.stderr, "missing schedule file")
