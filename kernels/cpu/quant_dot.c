@@ -624,34 +624,43 @@ MOT_INLINE __m256i bits_at(__m256i h, int s, int to, int mask) {
     return _mm256_and_si256(v, _mm256_set1_epi8((char)mask));
 }
 
-/* Q8_0: one block at a time (its 32 code bytes are x's 32 in order): |w| against x with w's
- * signs, the scales of 16 blocks converted together. */
-static float fdot_q8_0(const void *row, const float *xq, int64_t cols) {
-    const int64_t bytes = 34, nb = cols / 32, L = mot_cpu_quant_xsums_len(cols);
-    const float *xd = xq;
-    const int8_t *xv = (const int8_t *)(xq + 2 * L);
-    const uint8_t *p = row;
-    __m256 acc0 = _mm256_setzero_ps(), acc1 = _mm256_setzero_ps();
-    for (int64_t g0 = 0; g0 < nb; g0 += 16) {
-        const int count = (int)(nb - g0 < 16 ? nb - g0 : 16);
-        const uint8_t *gp = p + g0 * bytes;
-        float d[16], s[16];
-        f16_group(d, NULL, gp, bytes, count);
-        for (int i = 0; i < 16; i += 8) {
-            _mm256_storeu_ps(s + i, _mm256_mul_ps(_mm256_loadu_ps(d + i), _mm256_loadu_ps(xd + g0 + i)));
-        }
-        for (int b = 0; b < count; b++) {
-            const __m256i wv = _mm256_loadu_si256((const __m256i *)(gp + b * bytes + 2));
-            const __m256i xb = _mm256_loadu_si256((const __m256i *)(xv + 32 * (g0 + b)));
-            const __m256i iv = idot32(_mm256_abs_epi8(wv), _mm256_sign_epi8(xb, wv));
-            if (b & 1) {
-                acc1 = _mm256_fmadd_ps(_mm256_cvtepi32_ps(iv), _mm256_set1_ps(s[b]), acc1);
-            } else {
-                acc0 = _mm256_fmadd_ps(_mm256_cvtepi32_ps(iv), _mm256_set1_ps(s[b]), acc0);
-            }
+/* Q8_0: one row's group of 16 (or, last, count < 16) blocks at gp added to acc, one block at a
+ * time (its 32 code bytes are x's 32 in order): |w| against x with w's signs, the group's
+ * scales converted together. xd, xv: the group's scales and codes of x. */
+MOT_INLINE __m256 q8_0_group(__m256 acc, const uint8_t *gp, int count, const float *xd, const int8_t *xv) {
+    const int64_t bytes = 34;
+    float d[16], s[16];
+    f16_group(d, NULL, gp, bytes, count);
+    for (int i = 0; i < 16; i += 8) {
+        _mm256_storeu_ps(s + i, _mm256_mul_ps(_mm256_loadu_ps(d + i), _mm256_loadu_ps(xd + i)));
+    }
+    __m256 a0 = acc, a1 = _mm256_setzero_ps();
+    for (int b = 0; b < count; b++) {
+        const __m256i wv = _mm256_loadu_si256((const __m256i *)(gp + b * bytes + 2));
+        const __m256i xb = _mm256_loadu_si256((const __m256i *)(xv + 32 * b));
+        const __m256i iv = idot32(_mm256_abs_epi8(wv), _mm256_sign_epi8(xb, wv));
+        if (b & 1) {
+            a1 = _mm256_fmadd_ps(_mm256_cvtepi32_ps(iv), _mm256_set1_ps(s[b]), a1);
+        } else {
+            a0 = _mm256_fmadd_ps(_mm256_cvtepi32_ps(iv), _mm256_set1_ps(s[b]), a0);
         }
     }
-    return mot_hsum8(_mm256_add_ps(acc0, acc1));
+    return _mm256_add_ps(a0, a1);
+}
+
+MOT_INLINE void fdot_q8_0_rows(float *out, const void *row0, int64_t stride, int nrows, const float *xq, int64_t cols) {
+    const int64_t nb = cols / 32, L = mot_cpu_quant_xsums_len(cols);
+    const int8_t *xv = (const int8_t *)(xq + 2 * L);
+    __m256 acc[4] = {_mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps()};
+    for (int64_t g = 0; g < nb; g += 16) {
+        const int count = (int)(nb - g < 16 ? nb - g : 16);
+        for (int r = 0; r < nrows; r++) {
+            acc[r] = q8_0_group(acc[r], (const uint8_t *)row0 + r * stride + g * 34, count, xq + g, xv + 32 * g);
+        }
+    }
+    for (int r = 0; r < nrows; r++) {
+        out[r] = mot_hsum8(acc[r]);
+    }
 }
 
 /* acc + the 8 lanes of idot32(u, s) */
@@ -747,56 +756,37 @@ MOT_INLINE void fdot_q4_rows(float *out, const void *row0, int64_t stride, int n
     }
 }
 
-static float fdot_q4_0(const void *row, const float *xq, int64_t cols) {
-    float v;
-    fdot_q4_rows(&v, row, 0, 1, xq, cols, 0);
-    return v;
-}
-static float fdot_q4_1(const void *row, const float *xq, int64_t cols) {
-    float v;
-    fdot_q4_rows(&v, row, 0, 1, xq, cols, 1);
-    return v;
-}
-static void fdot4_q4_0(float out[4], const void *row0, int64_t stride, const float *xq, int64_t cols) {
-    fdot_q4_rows(out, row0, stride, 4, xq, cols, 0);
-}
-static void fdot4_q4_1(float out[4], const void *row0, int64_t stride, const float *xq, int64_t cols) {
-    fdot_q4_rows(out, row0, stride, 4, xq, cols, 1);
-}
+
+/* The K types, a super-block of 256 at a time: each adds super-block k (at b) of one row to
+ * acc, so that a row is a loop over k (fdot_k_rows). */
 
 /* Q5_K: sub-block s of 32 meets x block 8k + s (the 5th bit of each code from qh); scale
- * (d sc[s]) d_x, min term (dmin m[s]) ds over the 8 blocks in one FMA. (Q4_K has the pair
- * form below, fdot_q4_k.) */
-static float fdot_q5_k(const void *row, const float *xq, int64_t cols) {
-    const int64_t bytes = 176, L = mot_cpu_quant_xsums_len(cols);
+ * (d sc[s]) d_x, min term (dmin m[s]) ds over the 8 blocks in one FMA. */
+MOT_INLINE __m256 q5_k_super(__m256 acc, const uint8_t *b, const float *xq, int64_t cols, int64_t k) {
+    const int64_t L = mot_cpu_quant_xsums_len(cols);
     const float *xd = xq, *xds = xq + L;
-    const int8_t *xv = (const int8_t *)(xq + 2 * L);
-    const uint8_t *p = row;
-    __m256 acc0 = _mm256_setzero_ps(), acc1 = _mm256_setzero_ps(), macc = _mm256_setzero_ps();
+    const int8_t *xb = (const int8_t *)(xq + 2 * L) + 256 * k;
     const __m256i low4 = _mm256_set1_epi8(15);
-    for (int64_t k = 0; k < cols / 256; k++) {
-        const uint8_t *b = p + k * bytes;
-        const uint8_t *qs = b + 48;
-        const __m128i w = scales_k4_words(b + 4);
-        const __m256 sm = _mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(w));
-        const __m256 sm2 = _mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(_mm_srli_si128(w, 8)));
-        float s[8];
-        _mm256_storeu_ps(s, _mm256_mul_ps(_mm256_mul_ps(_mm256_set1_ps(f16_at(b)), sm), _mm256_loadu_ps(xd + 8 * k)));
-        macc = _mm256_fmadd_ps(_mm256_mul_ps(_mm256_set1_ps(f16_at(b + 2)), sm2), _mm256_loadu_ps(xds + 8 * k), macc);
-        const __m256i hv = _mm256_loadu_si256((const __m256i *)(b + 16));
-        const int8_t *xb = xv + 256 * k;
-        for (int pr = 0; pr < 4; pr++) {
-            const __m256i v = _mm256_loadu_si256((const __m256i *)(qs + 32 * pr));
-            const __m256i lo = _mm256_or_si256(_mm256_and_si256(v, low4), bits_at(hv, 2 * pr, 4, 0x10));
-            const __m256i hi = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(v, 4), low4),
-                                               bits_at(hv, 2 * pr + 1, 4, 0x10));
-            const __m256i i0 = idot32(lo, _mm256_loadu_si256((const __m256i *)(xb + 64 * pr)));
-            const __m256i i1 = idot32(hi, _mm256_loadu_si256((const __m256i *)(xb + 64 * pr + 32)));
-            acc0 = _mm256_fmadd_ps(_mm256_cvtepi32_ps(i0), _mm256_set1_ps(s[2 * pr]), acc0);
-            acc1 = _mm256_fmadd_ps(_mm256_cvtepi32_ps(i1), _mm256_set1_ps(s[2 * pr + 1]), acc1);
-        }
+    const uint8_t *qs = b + 48;
+    const __m128i w = scales_k4_words(b + 4);
+    const __m256 sm = _mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(w));
+    const __m256 sm2 = _mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(_mm_srli_si128(w, 8)));
+    float s[8];
+    _mm256_storeu_ps(s, _mm256_mul_ps(_mm256_mul_ps(_mm256_set1_ps(f16_at(b)), sm), _mm256_loadu_ps(xd + 8 * k)));
+    __m256 a0 = _mm256_fnmadd_ps(_mm256_mul_ps(_mm256_set1_ps(f16_at(b + 2)), sm2), _mm256_loadu_ps(xds + 8 * k), acc);
+    __m256 a1 = _mm256_setzero_ps();
+    const __m256i hv = _mm256_loadu_si256((const __m256i *)(b + 16));
+    for (int pr = 0; pr < 4; pr++) {
+        const __m256i v = _mm256_loadu_si256((const __m256i *)(qs + 32 * pr));
+        const __m256i lo = _mm256_or_si256(_mm256_and_si256(v, low4), bits_at(hv, 2 * pr, 4, 0x10));
+        const __m256i hi = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(v, 4), low4),
+                                           bits_at(hv, 2 * pr + 1, 4, 0x10));
+        const __m256i i0 = idot32(lo, _mm256_loadu_si256((const __m256i *)(xb + 64 * pr)));
+        const __m256i i1 = idot32(hi, _mm256_loadu_si256((const __m256i *)(xb + 64 * pr + 32)));
+        a0 = _mm256_fmadd_ps(_mm256_cvtepi32_ps(i0), _mm256_set1_ps(s[2 * pr]), a0);
+        a1 = _mm256_fmadd_ps(_mm256_cvtepi32_ps(i1), _mm256_set1_ps(s[2 * pr + 1]), a1);
     }
-    return mot_hsum8(_mm256_add_ps(acc0, acc1)) - mot_hsum8(macc);
+    return _mm256_add_ps(a0, a1);
 }
 
 /* Q4_K against the pair-interleaved codes of x (quant.h): sub-blocks 2p and 2p+1 are the low
@@ -805,37 +795,33 @@ static float fdot_q5_k(const void *row, const float *xq, int64_t cols) {
  * give [2p: 0-15 | 2p+1: 0-15], the next 16 bytes [2p: 16-31 | 2p+1: 16-31]: two accumulating
  * integer dots, then one convert and one FMA for two sub-blocks (q4_group does the same
  * for Q4_0 / Q4_1). TinyLlama-shaped Q4_K decode, Zen 4: see docs/benchmarks.md. */
-static float fdot_q4_k(const void *row, const float *xq, int64_t cols) {
+MOT_INLINE __m256 q4_k_super(__m256 acc, const uint8_t *b, const float *xq, int64_t cols, int64_t k) {
     const int64_t L = mot_cpu_quant_xsums_len(cols);
     const float *xd = xq, *xds = xq + L;
-    const int8_t *xp = (const int8_t *)(xq + 2 * L) + cols;
-    const uint8_t *p = row;
-    __m256 acc0 = _mm256_setzero_ps(), acc1 = _mm256_setzero_ps(), macc = _mm256_setzero_ps();
+    const int8_t *xb = (const int8_t *)(xq + 2 * L) + cols + 256 * k;
     const __m256i low4 = _mm256_set1_epi8(15), shifts = _mm256_setr_epi64x(0, 0, 4, 4);
-    for (int64_t k = 0; k < cols / 256; k++) {
-        const uint8_t *b = p + k * 144, *qs = b + 16;
-        const __m128i w = scales_k4_words(b + 4);
-        const __m256 sm = _mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(w));
-        const __m256 sm2 = _mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(_mm_srli_si128(w, 8)));
-        const __m256 sv = _mm256_mul_ps(_mm256_mul_ps(_mm256_set1_ps(f16_at(b)), sm), _mm256_loadu_ps(xd + 8 * k));
-        macc = _mm256_fmadd_ps(_mm256_mul_ps(_mm256_set1_ps(f16_at(b + 2)), sm2), _mm256_loadu_ps(xds + 8 * k), macc);
-        const int8_t *xb = xp + 256 * k;
-        for (int pr = 0; pr < 4; pr++) {
-            const __m128i *q = (const __m128i *)(qs + 32 * pr);
-            const __m256i a = _mm256_and_si256(_mm256_srlv_epi64(_mm256_broadcastsi128_si256(_mm_loadu_si128(q)), shifts), low4);
-            const __m256i c = _mm256_and_si256(_mm256_srlv_epi64(_mm256_broadcastsi128_si256(_mm_loadu_si128(q + 1)), shifts), low4);
-            const __m256i iv = idot32_pair4(a, _mm256_loadu_si256((const __m256i *)(xb + 64 * pr)), c,
-                                            _mm256_loadu_si256((const __m256i *)(xb + 64 * pr + 32)));
-            const int s0 = 2 * pr, s1 = 2 * pr + 1;
-            const __m256 sc = _mm256_permutevar8x32_ps(sv, _mm256_setr_epi32(s0, s0, s0, s0, s1, s1, s1, s1));
-            if (pr & 1) {
-                acc1 = _mm256_fmadd_ps(_mm256_cvtepi32_ps(iv), sc, acc1);
-            } else {
-                acc0 = _mm256_fmadd_ps(_mm256_cvtepi32_ps(iv), sc, acc0);
-            }
+    const uint8_t *qs = b + 16;
+    const __m128i w = scales_k4_words(b + 4);
+    const __m256 sm = _mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(w));
+    const __m256 sm2 = _mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(_mm_srli_si128(w, 8)));
+    const __m256 sv = _mm256_mul_ps(_mm256_mul_ps(_mm256_set1_ps(f16_at(b)), sm), _mm256_loadu_ps(xd + 8 * k));
+    __m256 a0 = _mm256_fnmadd_ps(_mm256_mul_ps(_mm256_set1_ps(f16_at(b + 2)), sm2), _mm256_loadu_ps(xds + 8 * k), acc);
+    __m256 a1 = _mm256_setzero_ps();
+    for (int pr = 0; pr < 4; pr++) {
+        const __m128i *q = (const __m128i *)(qs + 32 * pr);
+        const __m256i a = _mm256_and_si256(_mm256_srlv_epi64(_mm256_broadcastsi128_si256(_mm_loadu_si128(q)), shifts), low4);
+        const __m256i c = _mm256_and_si256(_mm256_srlv_epi64(_mm256_broadcastsi128_si256(_mm_loadu_si128(q + 1)), shifts), low4);
+        const __m256i iv = idot32_pair4(a, _mm256_loadu_si256((const __m256i *)(xb + 64 * pr)), c,
+                                        _mm256_loadu_si256((const __m256i *)(xb + 64 * pr + 32)));
+        const int s0 = 2 * pr, s1 = 2 * pr + 1;
+        const __m256 sc = _mm256_permutevar8x32_ps(sv, _mm256_setr_epi32(s0, s0, s0, s0, s1, s1, s1, s1));
+        if (pr & 1) {
+            a1 = _mm256_fmadd_ps(_mm256_cvtepi32_ps(iv), sc, a1);
+        } else {
+            a0 = _mm256_fmadd_ps(_mm256_cvtepi32_ps(iv), sc, a0);
         }
     }
-    return mot_hsum8(_mm256_add_ps(acc0, acc1)) - mot_hsum8(macc);
+    return _mm256_add_ps(a0, a1);
 }
 
 /* The 6-bit codes 0..63 of elements 128 h + 32 g .. + 31 of a Q6_K block */
@@ -848,37 +834,69 @@ MOT_INLINE __m256i q6_codes(const uint8_t *b, int h, int g) {
 
 /* Q6_K: sub-blocks of 16 (lanes 0-3 and 4-7 of a 32-element step), codes 0..63 against x,
  * minus 32 times x's sums (a second integer dot), scale (d sc[i]) d_x. */
-static float fdot_q6_k(const void *row, const float *xq, int64_t cols) {
+MOT_INLINE __m256 q6_k_super(__m256 acc, const uint8_t *b, const float *xq, int64_t cols, int64_t k) {
     const int64_t L = mot_cpu_quant_xsums_len(cols);
-    const float *xd = xq;
     const int8_t *xv = (const int8_t *)(xq + 2 * L);
-    const uint8_t *p = row;
     const __m256i c32 = _mm256_set1_epi8(32);
-    __m256 acc0 = _mm256_setzero_ps(), acc1 = _mm256_setzero_ps();
-    for (int64_t k = 0; k < cols / 256; k++) {
-        const uint8_t *b = p + k * 210;
-        const __m256 d = _mm256_set1_ps(f16_at(b + 208));
-        const __m256 xdd = _mm256_loadu_ps(xd + 8 * k);
-        float s[16];
-        for (int i = 0; i < 16; i += 8) {
-            const __m256 sc = _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(_mm_loadl_epi64((const __m128i *)(b + 192 + i))));
-            const __m256 xdi = _mm256_permutevar8x32_ps(xdd, _mm256_setr_epi32(i / 2, i / 2, i / 2 + 1, i / 2 + 1,
-                                                                              i / 2 + 2, i / 2 + 2, i / 2 + 3, i / 2 + 3));
-            _mm256_storeu_ps(s + i, _mm256_mul_ps(_mm256_mul_ps(d, sc), xdi));
-        }
-        for (int u = 0; u < 8; u++) { /* u = 4 h + g: elements 32 u .. 32 u + 31 */
-            const __m256i xb = _mm256_loadu_si256((const __m256i *)(xv + 256 * k + 32 * u));
-            const __m256i iv = _mm256_sub_epi32(idot32(q6_codes(b, u >> 2, u & 3), xb), idot32(c32, xb));
-            const __m256 sv = _mm256_blend_ps(_mm256_set1_ps(s[2 * u]), _mm256_set1_ps(s[2 * u + 1]), 0xF0);
-            if (u & 1) {
-                acc1 = _mm256_fmadd_ps(_mm256_cvtepi32_ps(iv), sv, acc1);
-            } else {
-                acc0 = _mm256_fmadd_ps(_mm256_cvtepi32_ps(iv), sv, acc0);
-            }
+    const __m256 d = _mm256_set1_ps(f16_at(b + 208));
+    const __m256 xdd = _mm256_loadu_ps(xq + 8 * k);
+    float s[16];
+    for (int i = 0; i < 16; i += 8) {
+        const __m256 sc = _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(_mm_loadl_epi64((const __m128i *)(b + 192 + i))));
+        const __m256 xdi = _mm256_permutevar8x32_ps(xdd, _mm256_setr_epi32(i / 2, i / 2, i / 2 + 1, i / 2 + 1,
+                                                                          i / 2 + 2, i / 2 + 2, i / 2 + 3, i / 2 + 3));
+        _mm256_storeu_ps(s + i, _mm256_mul_ps(_mm256_mul_ps(d, sc), xdi));
+    }
+    __m256 a0 = acc, a1 = _mm256_setzero_ps();
+    for (int u = 0; u < 8; u++) { /* u = 4 h + g: elements 32 u .. 32 u + 31 */
+        const __m256i xb = _mm256_loadu_si256((const __m256i *)(xv + 256 * k + 32 * u));
+        const __m256i iv = _mm256_sub_epi32(idot32(q6_codes(b, u >> 2, u & 3), xb), idot32(c32, xb));
+        const __m256 sv = _mm256_blend_ps(_mm256_set1_ps(s[2 * u]), _mm256_set1_ps(s[2 * u + 1]), 0xF0);
+        if (u & 1) {
+            a1 = _mm256_fmadd_ps(_mm256_cvtepi32_ps(iv), sv, a1);
+        } else {
+            a0 = _mm256_fmadd_ps(_mm256_cvtepi32_ps(iv), sv, a0);
         }
     }
-    return mot_hsum8(_mm256_add_ps(acc0, acc1));
+    return _mm256_add_ps(a0, a1);
 }
+
+typedef __m256 k_super_fn(__m256 acc, const uint8_t *b, const float *xq, int64_t cols, int64_t k);
+
+/* The K-type dots of the rows row0 + r * stride (r < nrows), a super-block of each in turn
+ * (nrows 4: the lockstep of quant.h); super: a constant, so it inlines. */
+MOT_INLINE void fdot_k_rows(float *out, const void *row0, int64_t stride, int nrows, const float *xq, int64_t cols,
+                            int64_t bytes, k_super_fn *super) {
+    __m256 acc[4] = {_mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps()};
+    for (int64_t k = 0; k < cols / 256; k++) {
+        for (int r = 0; r < nrows; r++) {
+            acc[r] = super(acc[r], (const uint8_t *)row0 + r * stride + k * bytes, xq, cols, k);
+        }
+    }
+    for (int r = 0; r < nrows; r++) {
+        out[r] = mot_hsum8(acc[r]);
+    }
+}
+
+/* Each fast type's one-row dot and its 4-row (lockstep) form, from one rows body. */
+#define FDOT_FORMS(name, rows_call)                                                                              \
+    static float fdot_##name(const void *row0, const float *xq, int64_t cols) {                                  \
+        float out[1];                                                                                            \
+        const int64_t stride = 0;                                                                                \
+        const int nrows = 1;                                                                                     \
+        rows_call;                                                                                               \
+        return out[0];                                                                                           \
+    }                                                                                                            \
+    static void fdot4_##name(float out[4], const void *row0, int64_t stride, const float *xq, int64_t cols) {    \
+        const int nrows = 4;                                                                                     \
+        rows_call;                                                                                               \
+    }
+FDOT_FORMS(q8_0, fdot_q8_0_rows(out, row0, stride, nrows, xq, cols))
+FDOT_FORMS(q4_0, fdot_q4_rows(out, row0, stride, nrows, xq, cols, 0))
+FDOT_FORMS(q4_1, fdot_q4_rows(out, row0, stride, nrows, xq, cols, 1))
+FDOT_FORMS(q4_k, fdot_k_rows(out, row0, stride, nrows, xq, cols, 144, q4_k_super))
+FDOT_FORMS(q5_k, fdot_k_rows(out, row0, stride, nrows, xq, cols, 176, q5_k_super))
+FDOT_FORMS(q6_k, fdot_k_rows(out, row0, stride, nrows, xq, cols, 210, q6_k_super))
 
 mot_quant_fdot_fn *mot_cpu_quant_fdot_fn(mot_dtype dt) {
     switch (dt) {
@@ -901,10 +919,18 @@ mot_quant_fdot_fn *mot_cpu_quant_fdot_fn(mot_dtype dt) {
 
 mot_quant_fdot4_fn *mot_cpu_quant_fdot4_fn(mot_dtype dt) {
     switch (dt) {
+    case MOT_DTYPE_Q8_0:
+        return fdot4_q8_0;
     case MOT_DTYPE_Q4_0:
         return fdot4_q4_0;
     case MOT_DTYPE_Q4_1:
         return fdot4_q4_1;
+    case MOT_DTYPE_Q4_K:
+        return fdot4_q4_k;
+    case MOT_DTYPE_Q5_K:
+        return fdot4_q5_k;
+    case MOT_DTYPE_Q6_K:
+        return fdot4_q6_k;
     default:
         return NULL;
     }
