@@ -188,19 +188,31 @@ static void gemv_rows_bf16(const mot_matmul_job *job, const gemv_in *in, int n, 
  *   interleaved: from STREAMS runs in turn (row i of each run, as the f32/bf16 rows are), each
  *     row also prefetching (T0) its run's row about QUANT_PREFETCH_BYTES ahead (at least 2
  *     rows), or
- *   sequential: in order, the hardware prefetcher alone.
- * Which wins depends on the CPU. On the 2-vCPU Xeon VM (AVX-512) of the earlier sections of
- * docs/benchmarks.md, interleaved: decode steps, A/B runs interleaved (2 threads, mot bench
- * tg): TinyLlama-1.1B Q4_0 15.6-17.2 -> 17.8-18.8 t/s from the runs, SmolLM2-135M Q4_1
- * 96.6-103.1 -> 101.7-112.4, TinyLlama Q8_0 10.8-11.3 -> 11.2-11.3; the prefetch then 18.5-20.9
- * -> 21.4-24.2 t/s on TinyLlama Q4_0 (1 row ahead 20.1-24.2, 4 rows 20.6-23.5; a non-temporal
- * prefetch 11.1-12.0: it evicts what the dot is about to read). On the 2-vCPU AMD EPYC (Zen 4)
- * VM of 2026-12-05, sequential: TinyLlama-shaped Q4_0 decode GEMVs (22 layers, 520 MiB from
- * DRAM, 2 threads, the configurations alternating in one process), exact 25.6 -> 33.8 t/s,
- * fast 28.8 -> 47.2 (runs without the prefetch: 30.0 / 42.5; 2 runs 33.4 / 46.4); there the
- * quantized dot is compute-bound (about 14 GB/s a core from L2) and the prefetches and the
- * switching between runs only cost issue slots. The f32 and bf16 rows, memory-bound, keep their
- * 4 runs on both (EPYC bf16: 4 runs 33-35 GB/s, one 27 GB/s). */
+ *   sequential: in order, the hardware prefetcher alone, or
+ *   lockstep (precision fast; sequential for the exact dots): as 4 runs, row i of each read at
+ *     once by the 4-row dot (mot_cpu_quant_fdot4_fn), a group of blocks of each in turn, so
+ *     that four streams are in flight from memory, as the read probe reads them.
+ * Which wins depends on the CPU. On the 2-vCPU AMD EPYC (Zen 3, AVX2 only) guest of 2026-12-07,
+ * lockstep: a Q4_0 dot over 2048 x 262144 rows from DRAM, one thread, 8.6-9.5 GB/s one row at a
+ * time (9.6-11.7 with the rows of 4 runs in turn, a row each) -> 12.3-14.0 GB/s four rows in
+ * lockstep (a plain single-stream read: 10.5-12.4 GB/s); whole decode, 2 threads, fast,
+ * alternated: TinyLlama-shaped Q8_0 15.5-16.9 -> 17.3-22.9 t/s, Q4_K 23.0-25.2 -> 29.0-29.4, Q4_0
+ * 25.8-28.6 -> 26.4-34.1, SmolLM2-135M Q4_1 98.7-107.9 -> 111.6-120.5. The exact dots read
+ * sequentially in lockstep mode: they are compute-bound there (4 rows in lockstep measured slower
+ * or level: TinyLlama-shaped Q4_0 13.1-14.1 t/s against 14.8-16.1 one row at a time, Q8_0
+ * 12.1-14.1 against 13.1-13.5). Before lockstep existed, on the 2-vCPU Xeon VM (AVX-512) of the
+ * earlier sections of docs/benchmarks.md, interleaved: decode steps, A/B runs interleaved (2
+ * threads, mot bench tg): TinyLlama-1.1B Q4_0 15.6-17.2 -> 17.8-18.8 t/s from the runs,
+ * SmolLM2-135M Q4_1 96.6-103.1 -> 101.7-112.4, TinyLlama Q8_0 10.8-11.3 -> 11.2-11.3; the
+ * prefetch then 18.5-20.9 -> 21.4-24.2 t/s on TinyLlama Q4_0 (1 row ahead 20.1-24.2, 4 rows
+ * 20.6-23.5; a non-temporal prefetch 11.1-12.0: it evicts what the dot is about to read). On the
+ * 2-vCPU AMD EPYC (Zen 4) VM of 2026-12-05, sequential: TinyLlama-shaped Q4_0 decode GEMVs (22
+ * layers, 520 MiB from DRAM, 2 threads, the configurations alternating in one process), exact
+ * 25.6 -> 33.8 t/s, fast 28.8 -> 47.2 (runs without the prefetch: 30.0 / 42.5; 2 runs 33.4 /
+ * 46.4); there the quantized dot is compute-bound (about 14 GB/s a core from L2) and the
+ * prefetches and the switching between runs only cost issue slots. The f32 and bf16 rows,
+ * memory-bound, keep their 4 runs on both (EPYC bf16: 4 runs 33-35 GB/s, one 27 GB/s). Lockstep
+ * is not measured on the Zen 4 or the Xeon; auto picks it off Intel. */
 static int quant_gemv_mode = MOT_QUANT_GEMV_AUTO;
 
 void mot_cpu_set_quant_gemv(int mode) { quant_gemv_mode = mode; }
