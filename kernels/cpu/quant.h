@@ -41,7 +41,7 @@ int mot_cpu_precision_fast(void);
  * mot_cpu_quant_xsums_len(cols), zero past cols / 32; ds[b] = d[b] * sum of block b's codes),
  * then the cols int8 codes, then the same codes of each pair of blocks 2k, 2k+1 (k < cols /
  * 64) interleaved by halves, [2k: 0-15 | 2k+1: 0-15 | 2k: 16-31 | 2k+1: 16-31], which the 4-bit
- * types' dots read (kernels/cpu/quant_dot.c, q4_group). */
+ * types' dots read (kernels/cpu/quant_dot.c, q4_unit). */
 int64_t mot_cpu_q8x_len(int64_t cols);
 void mot_cpu_quantize_x(float *xq, const float *x, int64_t cols);
 /* The integer-arithmetic dot of one stored row with a quantized x (NULL: no fast kernel). */

@@ -624,15 +624,21 @@ MOT_INLINE __m256i bits_at(__m256i h, int s, int to, int mask) {
     return _mm256_and_si256(v, _mm256_set1_epi8((char)mask));
 }
 
-/* Q8_0: one row's group of 16 (or, last, count < 16) blocks at gp added to acc, one block at a
- * time (its 32 code bytes are x's 32 in order): |w| against x with w's signs, the group's
- * scales converted together. xd, xv: the group's scales and codes of x. */
-MOT_INLINE __m256 q8_0_group(__m256 acc, const uint8_t *gp, int count, const float *xd, const int8_t *xv) {
-    const int64_t bytes = 34;
+/* The fast dots below add one unit of a row at a time into a running sum: a group of blocks (8
+ * of Q4_0 / Q4_1, 16 of Q8_0; the last one of a row may be short) or a K type's super-block of
+ * 256. unit(acc, b, xq, cols, u): unit u of a row, at b, added to acc (fdot_rows). */
+typedef __m256 fast_unit_fn(__m256 acc, const uint8_t *b, const float *xq, int64_t cols, int64_t u);
+
+/* Q8_0: 16 blocks (fewer at the row's end), one block at a time (its 32 code bytes are x's 32
+ * in order): |w| against x with w's signs, the unit's scales converted together. */
+MOT_INLINE __m256 q8_0_unit(__m256 acc, const uint8_t *gp, const float *xq, int64_t cols, int64_t u) {
+    const int64_t bytes = 34, nb = cols / 32, g = 16 * u;
+    const int count = (int)(nb - g < 16 ? nb - g : 16);
+    const int8_t *xv = (const int8_t *)(xq + 2 * mot_cpu_quant_xsums_len(cols)) + 32 * g;
     float d[16], s[16];
     f16_group(d, NULL, gp, bytes, count);
-    for (int i = 0; i < 16; i += 8) {
-        _mm256_storeu_ps(s + i, _mm256_mul_ps(_mm256_loadu_ps(d + i), _mm256_loadu_ps(xd + i)));
+    for (int i = 0; i < 16; i += 8) { /* xq's scales: zero past nb */
+        _mm256_storeu_ps(s + i, _mm256_mul_ps(_mm256_loadu_ps(d + i), _mm256_loadu_ps(xq + g + i)));
     }
     __m256 a0 = acc, a1 = _mm256_setzero_ps();
     for (int b = 0; b < count; b++) {
@@ -646,21 +652,6 @@ MOT_INLINE __m256 q8_0_group(__m256 acc, const uint8_t *gp, int count, const flo
         }
     }
     return _mm256_add_ps(a0, a1);
-}
-
-MOT_INLINE void fdot_q8_0_rows(float *out, const void *row0, int64_t stride, int nrows, const float *xq, int64_t cols) {
-    const int64_t nb = cols / 32, L = mot_cpu_quant_xsums_len(cols);
-    const int8_t *xv = (const int8_t *)(xq + 2 * L);
-    __m256 acc[4] = {_mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps()};
-    for (int64_t g = 0; g < nb; g += 16) {
-        const int count = (int)(nb - g < 16 ? nb - g : 16);
-        for (int r = 0; r < nrows; r++) {
-            acc[r] = q8_0_group(acc[r], (const uint8_t *)row0 + r * stride + g * 34, count, xq + g, xv + 32 * g);
-        }
-    }
-    for (int r = 0; r < nrows; r++) {
-        out[r] = mot_hsum8(acc[r]);
-    }
 }
 
 /* acc + the 8 lanes of idot32(u, s) */
@@ -697,20 +688,23 @@ MOT_INLINE __m256i q4_pair_idot(const uint8_t *q, int64_t bytes, const int8_t *x
                         _mm256_loadu_si256((const __m256i *)(x2 + 32)));
 }
 
-/* One row's group of 8 (or, last, count < 8) Q4_0 / Q4_1 blocks at gp added to acc: a pair of
- * blocks is one q4_pair_idot, one convert and one FMA (the scale pair d_w d_x spread by a
- * permute); the group's scales convert together, and its offsets are one FMA with x's block
- * sums (Q4_0: w = d (q - 8), so -8 d sum(x), xs8 = -8 sum(x); Q4_1: w = d q + m, so m sum(x)).
- * A whole group runs unrolled with constant permutes (Zen 3, one row hot in L2: 133 -> 74-93
- * ns for 2048 columns; the loop over a group's pairs had built each permute's index from k
- * and branched on k, 27 instructions a pair); a short last group goes pair by pair, an odd last
- * block alone against the codes in order. xd, xs8: the group's 8 (zero past the row's end). */
-MOT_INLINE __m256 q4_group(__m256 acc, const uint8_t *gp, int count, __m256 xd, __m256 xs8, const int8_t *x2,
-                           const int8_t *xv, int q4_1) {
-    const int64_t bytes = q4_1 ? 20 : 18;
+/* Q4_0 / Q4_1: 8 blocks (fewer at the row's end) against the pair-interleaved codes of x: a
+ * pair of blocks is one q4_pair_idot, one convert and one FMA (the scale pair d_w d_x spread
+ * by a permute); the unit's scales convert together, and its offsets are one FMA with x's
+ * block sums (Q4_0: w = d (q - 8), so -8 d sum(x); Q4_1: w = d q + m, so m sum(x)). A whole
+ * unit runs unrolled with constant permutes (Zen 3, one row hot in L2: 133 -> 74-93 ns for
+ * 2048 columns; the loop over its pairs had built each permute's index from k and branched on
+ * k, 27 instructions a pair); a short last unit goes pair by pair, an odd last block alone
+ * against the codes in order. */
+MOT_INLINE __m256 q4_unit(__m256 acc, const uint8_t *gp, const float *xq, int64_t cols, int64_t u, int q4_1) {
+    const int64_t bytes = q4_1 ? 20 : 18, nb = cols / 32, g = 8 * u, L = mot_cpu_quant_xsums_len(cols);
+    const int count = (int)(nb - g < 8 ? nb - g : 8);
+    const int8_t *xv = (const int8_t *)(xq + 2 * L) + 32 * g, *x2 = xv + cols;
+    const __m256 xs = _mm256_loadu_ps(xq + L + g); /* x's scales and sums: zero past nb */
     const uint8_t *q = gp + (q4_1 ? 4 : 2);
-    const __m256 dw = f16_8(gp, bytes, count), s = _mm256_mul_ps(dw, xd);
-    __m256 a = _mm256_fmadd_ps(q4_1 ? f16_8(gp + 2, bytes, count) : dw, xs8, acc), b = _mm256_setzero_ps();
+    const __m256 dw = f16_8(gp, bytes, count), s = _mm256_mul_ps(dw, _mm256_loadu_ps(xq + g));
+    __m256 a = _mm256_fmadd_ps(q4_1 ? f16_8(gp + 2, bytes, count) : _mm256_mul_ps(dw, _mm256_set1_ps(-8.0f)), xs, acc);
+    __m256 b = _mm256_setzero_ps();
     if (count == 8) {
         a = _mm256_fmadd_ps(_mm256_cvtepi32_ps(q4_pair_idot(q, bytes, x2)),
                             _mm256_permutevar8x32_ps(s, _mm256_setr_epi32(0, 0, 0, 0, 1, 1, 1, 1)), a);
@@ -734,35 +728,16 @@ MOT_INLINE __m256 q4_group(__m256 acc, const uint8_t *gp, int count, __m256 xd, 
     return a;
 }
 
-/* Q4_0 / Q4_1 dots of the rows row0 + r * stride (r < nrows) against the pair-interleaved
- * codes of x, a group of each row in turn (nrows 4: the lockstep of quant.h). */
-MOT_INLINE void fdot_q4_rows(float *out, const void *row0, int64_t stride, int nrows, const float *xq, int64_t cols,
-                             int q4_1) {
-    const int64_t bytes = q4_1 ? 20 : 18, nb = cols / 32, L = mot_cpu_quant_xsums_len(cols);
-    const float *xd = xq, *xds = xq + L;
-    const int8_t *xv = (const int8_t *)(xq + 2 * L), *xp = xv + cols;
-    __m256 acc[4] = {_mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps()};
-    for (int64_t g = 0; g < nb; g += 8) {
-        const int count = (int)(nb - g < 8 ? nb - g : 8);
-        const __m256 xdg = _mm256_loadu_ps(xd + g), xsg = _mm256_loadu_ps(xds + g);
-        const __m256 xs8 = q4_1 ? xsg : _mm256_mul_ps(xsg, _mm256_set1_ps(-8.0f));
-        for (int r = 0; r < nrows; r++) {
-            const uint8_t *gp = (const uint8_t *)row0 + r * stride + g * bytes;
-            acc[r] = q4_group(acc[r], gp, count, xdg, xs8, xp + 32 * g, xv + 32 * g, q4_1);
-        }
-    }
-    for (int r = 0; r < nrows; r++) {
-        out[r] = mot_hsum8(acc[r]);
-    }
+MOT_INLINE __m256 q4_0_unit(__m256 acc, const uint8_t *b, const float *xq, int64_t cols, int64_t u) {
+    return q4_unit(acc, b, xq, cols, u, 0);
 }
-
-
-/* The K types, a super-block of 256 at a time: each adds super-block k (at b) of one row to
- * acc, so that a row is a loop over k (fdot_k_rows). */
+MOT_INLINE __m256 q4_1_unit(__m256 acc, const uint8_t *b, const float *xq, int64_t cols, int64_t u) {
+    return q4_unit(acc, b, xq, cols, u, 1);
+}
 
 /* Q5_K: sub-block s of 32 meets x block 8k + s (the 5th bit of each code from qh); scale
  * (d sc[s]) d_x, min term (dmin m[s]) ds over the 8 blocks in one FMA. */
-MOT_INLINE __m256 q5_k_super(__m256 acc, const uint8_t *b, const float *xq, int64_t cols, int64_t k) {
+MOT_INLINE __m256 q5_k_unit(__m256 acc, const uint8_t *b, const float *xq, int64_t cols, int64_t k) {
     const int64_t L = mot_cpu_quant_xsums_len(cols);
     const float *xd = xq, *xds = xq + L;
     const int8_t *xb = (const int8_t *)(xq + 2 * L) + 256 * k;
@@ -793,9 +768,9 @@ MOT_INLINE __m256 q5_k_super(__m256 acc, const uint8_t *b, const float *xq, int6
  * and high nibbles of the same 32 code bytes, and x's pair p holds their halves interleaved, so
  * the first 16 bytes broadcast to both lanes and shifted by 0 (low lane) and 4 (high lane)
  * give [2p: 0-15 | 2p+1: 0-15], the next 16 bytes [2p: 16-31 | 2p+1: 16-31]: two accumulating
- * integer dots, then one convert and one FMA for two sub-blocks (q4_group does the same
+ * integer dots, then one convert and one FMA for two sub-blocks (q4_unit does the same
  * for Q4_0 / Q4_1). TinyLlama-shaped Q4_K decode, Zen 4: see docs/benchmarks.md. */
-MOT_INLINE __m256 q4_k_super(__m256 acc, const uint8_t *b, const float *xq, int64_t cols, int64_t k) {
+MOT_INLINE __m256 q4_k_unit(__m256 acc, const uint8_t *b, const float *xq, int64_t cols, int64_t k) {
     const int64_t L = mot_cpu_quant_xsums_len(cols);
     const float *xd = xq, *xds = xq + L;
     const int8_t *xb = (const int8_t *)(xq + 2 * L) + cols + 256 * k;
@@ -834,7 +809,7 @@ MOT_INLINE __m256i q6_codes(const uint8_t *b, int h, int g) {
 
 /* Q6_K: sub-blocks of 16 (lanes 0-3 and 4-7 of a 32-element step), codes 0..63 against x,
  * minus 32 times x's sums (a second integer dot), scale (d sc[i]) d_x. */
-MOT_INLINE __m256 q6_k_super(__m256 acc, const uint8_t *b, const float *xq, int64_t cols, int64_t k) {
+MOT_INLINE __m256 q6_k_unit(__m256 acc, const uint8_t *b, const float *xq, int64_t cols, int64_t k) {
     const int64_t L = mot_cpu_quant_xsums_len(cols);
     const int8_t *xv = (const int8_t *)(xq + 2 * L);
     const __m256i c32 = _mm256_set1_epi8(32);
@@ -861,16 +836,15 @@ MOT_INLINE __m256 q6_k_super(__m256 acc, const uint8_t *b, const float *xq, int6
     return _mm256_add_ps(a0, a1);
 }
 
-typedef __m256 k_super_fn(__m256 acc, const uint8_t *b, const float *xq, int64_t cols, int64_t k);
-
-/* The K-type dots of the rows row0 + r * stride (r < nrows), a super-block of each in turn
- * (nrows 4: the lockstep of quant.h); super: a constant, so it inlines. */
-MOT_INLINE void fdot_k_rows(float *out, const void *row0, int64_t stride, int nrows, const float *xq, int64_t cols,
-                            int64_t bytes, k_super_fn *super) {
+/* The dots of the rows row0 + r * stride (r < nrows) of `unit_bytes`-byte units of
+ * `unit_elems` elements, a unit of each row in turn (nrows 4: the lockstep of quant.h); unit:
+ * a constant, so it inlines. */
+MOT_INLINE void fdot_rows(float *out, const void *row0, int64_t stride, int nrows, const float *xq, int64_t cols,
+                          int64_t unit_elems, int64_t unit_bytes, fast_unit_fn *unit) {
     __m256 acc[4] = {_mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps()};
-    for (int64_t k = 0; k < cols / 256; k++) {
+    for (int64_t u = 0; u * unit_elems < cols; u++) {
         for (int r = 0; r < nrows; r++) {
-            acc[r] = super(acc[r], (const uint8_t *)row0 + r * stride + k * bytes, xq, cols, k);
+            acc[r] = unit(acc[r], (const uint8_t *)row0 + r * stride + u * unit_bytes, xq, cols, u);
         }
     }
     for (int r = 0; r < nrows; r++) {
@@ -878,25 +852,22 @@ MOT_INLINE void fdot_k_rows(float *out, const void *row0, int64_t stride, int nr
     }
 }
 
-/* Each fast type's one-row dot and its 4-row (lockstep) form, from one rows body. */
-#define FDOT_FORMS(name, rows_call)                                                                              \
-    static float fdot_##name(const void *row0, const float *xq, int64_t cols) {                                  \
-        float out[1];                                                                                            \
-        const int64_t stride = 0;                                                                                \
-        const int nrows = 1;                                                                                     \
-        rows_call;                                                                                               \
-        return out[0];                                                                                           \
+/* Each fast type's one-row dot and its 4-row (lockstep) form. */
+#define FDOT_FORMS(name, unit_elems, unit_bytes)                                                                 \
+    static float fdot_##name(const void *row, const float *xq, int64_t cols) {                                   \
+        float v;                                                                                                 \
+        fdot_rows(&v, row, 0, 1, xq, cols, unit_elems, unit_bytes, name##_unit);                                 \
+        return v;                                                                                                \
     }                                                                                                            \
     static void fdot4_##name(float out[4], const void *row0, int64_t stride, const float *xq, int64_t cols) {    \
-        const int nrows = 4;                                                                                     \
-        rows_call;                                                                                               \
+        fdot_rows(out, row0, stride, 4, xq, cols, unit_elems, unit_bytes, name##_unit);                          \
     }
-FDOT_FORMS(q8_0, fdot_q8_0_rows(out, row0, stride, nrows, xq, cols))
-FDOT_FORMS(q4_0, fdot_q4_rows(out, row0, stride, nrows, xq, cols, 0))
-FDOT_FORMS(q4_1, fdot_q4_rows(out, row0, stride, nrows, xq, cols, 1))
-FDOT_FORMS(q4_k, fdot_k_rows(out, row0, stride, nrows, xq, cols, 144, q4_k_super))
-FDOT_FORMS(q5_k, fdot_k_rows(out, row0, stride, nrows, xq, cols, 176, q5_k_super))
-FDOT_FORMS(q6_k, fdot_k_rows(out, row0, stride, nrows, xq, cols, 210, q6_k_super))
+FDOT_FORMS(q8_0, 16 * 32, 16 * 34)
+FDOT_FORMS(q4_0, 8 * 32, 8 * 18)
+FDOT_FORMS(q4_1, 8 * 32, 8 * 20)
+FDOT_FORMS(q4_k, 256, 144)
+FDOT_FORMS(q5_k, 256, 176)
+FDOT_FORMS(q6_k, 256, 210)
 
 mot_quant_fdot_fn *mot_cpu_quant_fdot_fn(mot_dtype dt) {
     switch (dt) {
