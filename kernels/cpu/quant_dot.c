@@ -691,16 +691,17 @@ MOT_INLINE __m256i q4_pair_idot(const uint8_t *q, int64_t bytes, const int8_t *x
 /* Q4_0 / Q4_1: 8 blocks (fewer at the row's end) against the pair-interleaved codes of x: a
  * pair of blocks is one q4_pair_idot, one convert and one FMA (the scale pair d_w d_x spread
  * by a permute); the unit's scales convert together, and its offsets are one FMA with x's
- * block sums (Q4_0: w = d (q - 8), so -8 d sum(x); Q4_1: w = d q + m, so m sum(x)). A whole
- * unit runs unrolled with constant permutes (Zen 3, one row hot in L2: 133 -> 74-93 ns for
- * 2048 columns; the loop over its pairs had built each permute's index from k and branched on
- * k, 27 instructions a pair); a short last unit goes pair by pair, an odd last block alone
- * against the codes in order. */
+ * block sums (Q4_0: w = d (q - 8), so -8 d sum(x); Q4_1: w = d q + m, so m sum(x)). One row
+ * of 2048 hot in L2, Zen 4: 1.55x the one-block-at-a-time form (as q8_0_unit still reads). A
+ * whole unit runs unrolled with constant permutes (Zen 3, the same row: 133 -> 74-93 ns; the
+ * loop over its pairs had built each permute's index from k and branched on k, 27
+ * instructions a pair); a short last unit goes pair by pair, an odd last block alone against
+ * the codes in order. */
 MOT_INLINE __m256 q4_unit(__m256 acc, const uint8_t *gp, const float *xq, int64_t cols, int64_t u, int q4_1) {
     const int64_t bytes = q4_1 ? 20 : 18, nb = cols / 32, g = 8 * u, L = mot_cpu_quant_xsums_len(cols);
     const int count = (int)(nb - g < 8 ? nb - g : 8);
     const int8_t *xv = (const int8_t *)(xq + 2 * L) + 32 * g, *x2 = xv + cols;
-    const __m256 xs = _mm256_loadu_ps(xq + L + g); /* x's scales and sums: zero past nb */
+    const __m256 xs = _mm256_loadu_ps(xq + L + g); /* x's block sums (zero past nb, as its scales) */
     const uint8_t *q = gp + (q4_1 ? 4 : 2);
     const __m256 dw = f16_8(gp, bytes, count), s = _mm256_mul_ps(dw, _mm256_loadu_ps(xq + g));
     __m256 a = _mm256_fmadd_ps(q4_1 ? f16_8(gp + 2, bytes, count) : _mm256_mul_ps(dw, _mm256_set1_ps(-8.0f)), xs, acc);
