@@ -226,10 +226,11 @@ int mot_cpu_quant_gemv_mode(void) {
     return quant_gemv_mode != MOT_QUANT_GEMV_AUTO ? quant_gemv_mode : mot_cpu_quant_gemv_auto();
 }
 
-/* Rows [r0, r1) by the 4-row dot: 4 runs of `run` rows read in lockstep, row i of each at
- * once; the rest (under 4 rows) one by one. */
-static void gemv_rows_quant_lockstep(const mot_matmul_job *job, const gemv_in *in, int n, int64_t r0, int64_t r1,
-                                     mot_quant_fdot4_fn *fdot4, mot_quant_fdot_fn *fdot) {
+/* Rows [r0, r0 + 4 run) by the 4-row dot, run = (r1 - r0) / 4: 4 runs read in lockstep, row
+ * i of each at once. Returns the first row left (under 4 rows: the caller reads them one by
+ * one). */
+static int64_t gemv_rows_quant_lockstep(const mot_matmul_job *job, const gemv_in *in, int n, int64_t r0, int64_t r1,
+                                        mot_quant_fdot4_fn *fdot4) {
     const mot_weight *w = job->w;
     const int64_t cols = w->cols;
     const size_t row_bytes = mot_dtype_row_bytes(w->dtype, cols);
@@ -242,13 +243,7 @@ static void gemv_rows_quant_lockstep(const mot_matmul_job *job, const gemv_in *i
             store_rows(job, t, r0 + i, run, v, 4);
         }
     }
-    for (int64_t r = r0 + 4 * run; r < r1; r++) {
-        const char *row = (const char *)w->data + (size_t)r * row_bytes;
-        for (int t = 0; t < n; t++) {
-            const float v = fdot(row, in->xq + (int64_t)t * in->xq_len, cols);
-            store_rows(job, t, r, 0, &v, 1);
-        }
-    }
+    return r0 + 4 * run;
 }
 
 static void gemv_rows_quant(const mot_matmul_job *job, const gemv_in *in, int n, int64_t r0, int64_t r1) {
@@ -257,8 +252,7 @@ static void gemv_rows_quant(const mot_matmul_job *job, const gemv_in *in, int n,
     mot_quant_fdot_fn *fdot = in->xq ? mot_cpu_quant_fdot_fn(w->dtype) : NULL;
     mot_quant_fdot4_fn *fdot4 = fdot && in->quant_mode == MOT_QUANT_GEMV_LOCKSTEP ? mot_cpu_quant_fdot4_fn(w->dtype) : NULL;
     if (fdot4) {
-        gemv_rows_quant_lockstep(job, in, n, r0, r1, fdot4, fdot);
-        return;
+        r0 = gemv_rows_quant_lockstep(job, in, n, r0, r1, fdot4); /* the rest in order, below */
     }
     const int interleaved = in->quant_mode == MOT_QUANT_GEMV_INTERLEAVED;
     const int64_t cols = w->cols;
