@@ -17,8 +17,12 @@
  * saturates: the unsigned side is the weights' stored codes (0..15, Q5_K 0..31; Q4_0's -8
  * goes to the offset term as m = -8 d), the signed side x's codes, so a pair is at most
  * 2 x 31 x 127 and 16 products of 4-bit codes, 8 of Q5_K's, add up in int16 before one
- * vpmaddwd widens them. Q8_0 and Q6_K (signed codes) keep the exact GEMM there.
- * Without AVX2 there is no fast GEMM: the exact one runs (mot_cpu_qgemm_fast_ok). */
+ * vpmaddwd widens them. Q8_0's signed codes would saturate a pair: its panel and x hold int16
+ * codes instead (`wide`), two columns a dword, and vpmaddwd sums each pair straight into int32
+ * (16 products a vpmaddwd against vpmaddubsw's 32, but no sign trick and no widening: on Zen
+ * 3 it measured faster than the exact f32 GEMM it replaces, docs/benchmarks.md). Q6_K keeps
+ * the exact GEMM there. Without AVX2 there is no fast GEMM: the exact one runs
+ * (mot_cpu_qgemm_fast_ok). */
 #include <omp.h>
 #include <string.h>
 
@@ -33,14 +37,17 @@
 enum { QMR = 4, QNV = 3, QVL = 16, QNR = QVL * QNV };
 
 int mot_cpu_qgemm_fast_ok(mot_dtype dt) { return mot_cpu_quant_fdot_fn(dt) != NULL; }
+static int wide_codes(mot_dtype dt) { (void)dt; return 0; } /* bytes for every type (vpdpbusd) */
 #elif defined(__AVX2__)
 #define QGEMM_AVX2 1
 enum { QMR = 4, QNV = 2, QVL = 8, QNR = QVL * QNV };
 
-/* the types whose codes are unsigned as stored (the header) */
+/* the types whose codes are unsigned as stored, and Q8_0 as int16 (the header) */
 int mot_cpu_qgemm_fast_ok(mot_dtype dt) {
-    return dt == MOT_DTYPE_Q4_0 || dt == MOT_DTYPE_Q4_1 || dt == MOT_DTYPE_Q4_K || dt == MOT_DTYPE_Q5_K;
+    return dt == MOT_DTYPE_Q4_0 || dt == MOT_DTYPE_Q4_1 || dt == MOT_DTYPE_Q4_K || dt == MOT_DTYPE_Q5_K ||
+           dt == MOT_DTYPE_Q8_0;
 }
+static int wide_codes(mot_dtype dt) { return dt == MOT_DTYPE_Q8_0; } /* int16 codes, 2 a dword */
 #endif
 
 #if defined(QGEMM_VNNI512) || defined(QGEMM_AVX2)
@@ -49,7 +56,8 @@ static mot_thread_scratch qa_scratch; /* packed x: one thread's, shared with the
 static mot_thread_scratch qb_scratch; /* a panel and 16 decoded rows: each thread's own */
 static mot_thread_scratch qx_scratch; /* one quantized token row: each thread's own */
 
-/* A packed panel of QNR rows: bq[cols / 4][QNR] (4 codes of a row per int32), and per
+/* A packed panel of QNR rows: bq[nq][QNR] (4 codes of a row per int32; 2 int16 ones when
+ * wide_codes, nq = cols / 2), and per
  * sub-block s: dw, dm [nsub][QNR] and ncorr [nsub][QNR] = -128 * the sum of the codes, which
  * the integer accumulators start from (one subtraction less per accumulator and sub-block). */
 typedef struct {
@@ -58,7 +66,7 @@ typedef struct {
     int32_t *ncorr;
 } qpanel;
 
-static size_t panel_floats(int64_t cols, int S) { return (size_t)(cols / 4 + 3 * (cols / S)) * QNR; }
+static size_t panel_floats(int64_t nq, int64_t cols, int S) { return (size_t)(nq + 3 * (cols / S)) * QNR; }
 
 #if defined(QGEMM_VNNI512)
 
@@ -213,28 +221,35 @@ MOT_INLINE void transpose8x8(__m256i r[8]) {
 }
 
 /* As the AVX-512 packing, 8 rows at a time, with the codes unsigned as stored: Q4_0's decoded
- * q - 8 gets its 8 back and the offset term m = -8 d instead (ncorr is not used). */
+ * q - 8 gets its 8 back and the offset term m = -8 d instead (ncorr is not used). Wide
+ * (Q8_0): the signed codes sign-extended to int16, a dword holding 2 columns. */
 static void pack_panel(qpanel *bp, float *tmp, const mot_weight *w, int64_t j0, int S) {
-    const int64_t cols = w->cols, nsub = cols / S, nq = cols / 4;
-    const size_t row_bytes = mot_dtype_row_bytes(w->dtype, cols);
+    const int wide = wide_codes(w->dtype);
+    const int64_t cols = w->cols, nsub = cols / S, nq = wide ? cols / 2 : cols / 4;
+    const size_t row_bytes = mot_dtype_row_bytes(w->dtype, cols), stride = (size_t)nq * 4; /* bytes a packed row */
     const int nr = (int)(w->rows - j0 < QNR ? w->rows - j0 : QNR);
     const int q4_0 = w->dtype == MOT_DTYPE_Q4_0;
     float *tdw = tmp, *tdm = tmp + nsub;
     int32_t *tqs = (int32_t *)(tmp + 2 * nsub);
-    int8_t *tq = (int8_t *)(tmp + 3 * nsub); /* [8][cols] */
+    int8_t *tq = (int8_t *)(tmp + 3 * nsub); /* [8][stride] */
+    int8_t *t8 = tq + QVL * stride;          /* one row's int8 codes, widened from here */
     for (int g = 0; g < QNV; g++) {
         for (int i = 0; i < QVL; i++) {
             const int r = QVL * g + i;
-            int8_t *q = tq + (size_t)i * cols;
+            int8_t *q = tq + (size_t)i * stride;
             if (r >= nr) {
-                memset(q, 0, (size_t)cols);
+                memset(q, 0, stride);
                 for (int64_t s = 0; s < nsub; s++) {
                     bp->dw[s * QNR + r] = bp->dm[s * QNR + r] = 0.0f;
                 }
                 continue;
             }
-            mot_cpu_quant_row_s8(w->dtype, (const char *)w->data + (size_t)(j0 + r) * row_bytes, cols, q, tdw, tdm,
-                                 tqs);
+            mot_cpu_quant_row_s8(w->dtype, (const char *)w->data + (size_t)(j0 + r) * row_bytes, cols, wide ? t8 : q,
+                                 tdw, tdm, tqs);
+            for (int64_t k = 0; wide && k + 16 <= cols; k += 16) {
+                const __m256i v = _mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *)(t8 + k)));
+                _mm256_storeu_si256((__m256i *)(q + 2 * k), v);
+            }
             if (q4_0) {
                 for (int64_t k = 0; k + 32 <= cols; k += 32) {
                     __m256i v = _mm256_loadu_si256((const __m256i *)(q + k));
@@ -249,19 +264,54 @@ static void pack_panel(qpanel *bp, float *tmp, const mot_weight *w, int64_t j0, 
         int64_t k0 = 0;
         for (; k0 + QVL <= nq; k0 += QVL) { /* dwords k0..k0+7 of the 8 rows */
             __m256i r8[8];
-            for (int i = 0; i < 8; i++) r8[i] = _mm256_loadu_si256((const __m256i *)(tq + (size_t)i * cols + 4 * k0));
+            for (int i = 0; i < 8; i++) r8[i] = _mm256_loadu_si256((const __m256i *)(tq + (size_t)i * stride + 4 * k0));
             transpose8x8(r8);
             for (int k = 0; k < 8; k++) _mm256_storeu_si256((__m256i *)(bp->bq + (k0 + k) * QNR + QVL * g), r8[k]);
         }
         for (int64_t k = k0; k < nq; k++) {
             for (int i = 0; i < QVL; i++) {
                 int32_t v;
-                memcpy(&v, tq + (size_t)i * cols + 4 * k, 4);
+                memcpy(&v, tq + (size_t)i * stride + 4 * k, 4);
                 bp->bq[k * QNR + QVL * g + i] = v;
             }
         }
     }
 }
+
+/* acc[t * QNV + v] = the integer sums of steps [kq0, kq1) (a step: one dword of x per token
+ * against the panel's dword row), token t against the rows of vector v: vpmaddubsw pairs added
+ * in int16 (bytes), or vpmaddwd pairs added in int32 (wide). A token's step is one asm
+ * statement: written as intrinsics over acc[4][2] (or 8 named sums), gcc hoisted the four
+ * broadcasts of a step, ran out of the 16 registers and kept a sum in memory, stored and
+ * reloaded every step, a loop-carried store forwarding (docs/benchmarks.md: the Q4_0 GEMM
+ * alone, one thread, 71 -> 112 GFLOP/s once the step stays in registers). */
+#define QSTEP(MUL, ADD, t, c0, c1)                                                                      \
+    __asm__(MUL " %[a], %[b0], %[p]\n\t" ADD " %[p], %[s0], %[s0]\n\t" MUL " %[a], %[b1], %[p]\n\t" ADD \
+                " %[p], %[s1], %[s1]"                                                                    \
+            : [s0] "+x"(c0), [s1] "+x"(c1), [p] "=&x"(p_)                                               \
+            : [a] "x"(_mm256_set1_epi32(aq[kq * QMR + (t)])), [b0] "x"(b0), [b1] "x"(b1))
+#define QSTEPS(MUL, ADD)                                                                                 \
+    for (int64_t kq = kq0; kq < kq1; kq++) {                                                             \
+        const __m256i b0 = _mm256_loadu_si256((const __m256i *)(bq + kq * QNR));                         \
+        const __m256i b1 = _mm256_loadu_si256((const __m256i *)(bq + kq * QNR + QVL));                   \
+        __m256i p_;                                                                                      \
+        QSTEP(MUL, ADD, 0, c00, c01);                                                                    \
+        QSTEP(MUL, ADD, 1, c10, c11);                                                                    \
+        QSTEP(MUL, ADD, 2, c20, c21);                                                                    \
+        QSTEP(MUL, ADD, 3, c30, c31);                                                                    \
+    }
+MOT_INLINE void int_sums(__m256i acc[QMR * QNV], const int32_t *aq, const int32_t *bq, int64_t kq0, int64_t kq1,
+                         const int wide) {
+    __m256i c00 = _mm256_setzero_si256(), c01 = c00, c10 = c00, c11 = c00, c20 = c00, c21 = c00, c30 = c00, c31 = c00;
+    if (wide) {
+        QSTEPS("vpmaddwd", "vpaddd")
+    } else { /* vpmaddubsw: the first source (b, the weights) unsigned, the second (x) signed */
+        QSTEPS("vpmaddubsw", "vpaddw")
+    }
+    acc[0] = c00, acc[1] = c01, acc[2] = c10, acc[3] = c11, acc[4] = c20, acc[5] = c21, acc[6] = c30, acc[7] = c31;
+}
+#undef QSTEPS
+#undef QSTEP
 
 /* y[mr, nr] (row stride ldy) = the tile of tokens aq (packed [cols / 4][QMR], x's signed
  * codes; scales ad, ads [cols / 32][QMR]) against the panel. The int16 sums of one sub-block
@@ -280,24 +330,12 @@ MOT_INLINE void qtile(float *y, int64_t ldy, const int32_t *aq, const float *ad,
     for (int64_t s = 0; s < nsub; s++) {
         const int64_t blk = s * S / 32;
         for (int k1 = 0; k1 < qps; k1 += chunk) {
-            __m256i acc[QMR][QNV];
-            for (int t = 0; t < QMR; t++)
-                for (int v = 0; v < QNV; v++) acc[t][v] = _mm256_setzero_si256();
-            for (int kk = k1; kk < k1 + chunk; kk++) {
-                const int64_t kq = s * qps + kk;
-                __m256i b[QNV];
-                for (int v = 0; v < QNV; v++) b[v] = _mm256_loadu_si256((const __m256i *)(bp->bq + kq * QNR + QVL * v));
-                for (int t = 0; t < QMR; t++) {
-                    const __m256i a = _mm256_set1_epi32(aq[kq * QMR + t]);
-                    for (int v = 0; v < QNV; v++) {
-                        acc[t][v] = _mm256_add_epi16(acc[t][v], _mm256_maddubs_epi16(b[v], a));
-                    }
-                }
-            }
+            __m256i acc[QMR * QNV];
+            int_sums(acc, aq, bp->bq, s * qps + k1, s * qps + k1 + chunk, 0);
             for (int v = 0; v < QNV; v++) {
                 const __m256 dwv = _mm256_loadu_ps(bp->dw + s * QNR + QVL * v);
                 for (int t = 0; t < QMR; t++) {
-                    const __m256 f = _mm256_cvtepi32_ps(_mm256_madd_epi16(acc[t][v], ones));
+                    const __m256 f = _mm256_cvtepi32_ps(_mm256_madd_epi16(acc[t * QNV + v], ones));
                     const __m256 sc = _mm256_mul_ps(dwv, _mm256_set1_ps(ad[blk * QMR + t])); /* d_w d_x */
                     _mm256_storeu_ps(facc[t] + QVL * v, _mm256_fmadd_ps(f, sc, _mm256_loadu_ps(facc[t] + QVL * v)));
                 }
@@ -308,6 +346,30 @@ MOT_INLINE void qtile(float *y, int64_t ldy, const int32_t *aq, const float *ad,
             for (int t = 0; t < QMR; t++) {
                 const __m256 o = _mm256_loadu_ps(facc[t] + QVL * v);
                 _mm256_storeu_ps(facc[t] + QVL * v, _mm256_fmadd_ps(dmv, _mm256_set1_ps(ads[blk * QMR + t]), o));
+            }
+        }
+    }
+    for (int t = 0; t < mr; t++) {
+        memcpy(y + t * ldy, facc[t], sizeof(float) * (size_t)nr);
+    }
+}
+
+/* The wide form (Q8_0): aq and the panel hold int16 pairs, [cols / 2][QMR] and [cols / 2][QNR];
+ * a block's 16 vpmaddwd per token and vector add into int32 (each at most 2 x 127 x 128, the
+ * block's sum at most 32 x 127 x 128), then meet d_w d_x in f32. No offset term. */
+MOT_INLINE void qtile_wide(float *y, int64_t ldy, const int32_t *aq, const float *ad, const qpanel *bp, int64_t cols,
+                           int mr, int nr) {
+    float facc[QMR][QNR];
+    memset(facc, 0, sizeof facc);
+    for (int64_t blk = 0; blk < cols / 32; blk++) {
+        __m256i acc[QMR * QNV];
+        int_sums(acc, aq, bp->bq, 16 * blk, 16 * blk + 16, 1);
+        for (int v = 0; v < QNV; v++) {
+            const __m256 dwv = _mm256_loadu_ps(bp->dw + blk * QNR + QVL * v);
+            for (int t = 0; t < QMR; t++) {
+                const __m256 sc = _mm256_mul_ps(dwv, _mm256_set1_ps(ad[blk * QMR + t])); /* d_w d_x */
+                const __m256 o = _mm256_loadu_ps(facc[t] + QVL * v);
+                _mm256_storeu_ps(facc[t] + QVL * v, _mm256_fmadd_ps(_mm256_cvtepi32_ps(acc[t * QNV + v]), sc, o));
             }
         }
     }
@@ -337,7 +399,8 @@ static uint32_t x_codes(uint32_t v) { return v; } /* signed as quantized: the si
 #endif
 
 static void qgemm_team(float *y, const float *x, const mot_weight *w, int n) {
-    const int64_t rows = w->rows, cols = w->cols, nb = cols / 32, nq = cols / 4;
+    const int wide = wide_codes(w->dtype);
+    const int64_t rows = w->rows, cols = w->cols, nb = cols / 32, nq = wide ? cols / 2 : cols / 4;
     const int S = mot_cpu_quant_sub(w->dtype);
     const int offs = w->dtype == MOT_DTYPE_Q4_1 || w->dtype == MOT_DTYPE_Q4_K || w->dtype == MOT_DTYPE_Q5_K;
     const int n_blocks = (n + QMR - 1) / QMR;
@@ -367,21 +430,28 @@ static void qgemm_team(float *y, const float *x, const mot_weight *w, int n) {
             const int8_t *qv = (const int8_t *)(xq + 2 * L);
             for (int64_t k = 0; k < nq; k++) {
                 uint32_t v;
-                memcpy(&v, qv + 4 * k, 4);
-                aq[k * QMR + i] = (int32_t)x_codes(v);
+                if (wide) { /* two int16 codes */
+                    v = (uint32_t)(uint16_t)(int16_t)qv[2 * k] | (uint32_t)(uint16_t)(int16_t)qv[2 * k + 1] << 16;
+                } else {
+                    memcpy(&v, qv + 4 * k, 4);
+                    v = x_codes(v);
+                }
+                aq[k * QMR + i] = (int32_t)v;
             }
             for (int64_t b = 0; b < nb; b++) {
                 ad[b * QMR + i] = xq[b];
                 ads[b * QMR + i] = xq[L + b];
             }
         } else {
-            for (int64_t k = 0; k < nq; k++) aq[k * QMR + i] = (int32_t)x_codes(0);
+            for (int64_t k = 0; k < nq; k++) aq[k * QMR + i] = wide ? 0 : (int32_t)x_codes(0);
             for (int64_t b = 0; b < nb; b++) ad[b * QMR + i] = ads[b * QMR + i] = 0.0f;
         }
     }
     /* (implicit barrier: every thread reads every token tile) */
     const int64_t nsub = cols / S;
-    float *pbuf = mot_thread_scratch_get(&qb_scratch, panel_floats(cols, S) + (size_t)(QVL * cols / 4 + 3 * nsub) + 16);
+    /* the panel, then pack_panel's tmp: 3 nsub floats, QVL packed rows of nq dwords, one int8 row */
+    float *pbuf = mot_thread_scratch_get(&qb_scratch, panel_floats(nq, cols, S) + (size_t)(QVL * nq + 3 * nsub) +
+                                                          (size_t)cols / 4 + 16);
     if (!pbuf) {
         rows_fdot(y, x, w, n, j_begin, j_end, xq);
         j_end = j_begin;
@@ -393,7 +463,7 @@ static void qgemm_team(float *y, const float *x, const mot_weight *w, int n) {
         bp.dm = bp.dw + nsub * QNR;
         bp.ncorr = (int32_t *)(bp.dm + nsub * QNR);
     }
-    float *tmp = pbuf ? pbuf + panel_floats(cols, S) : NULL;
+    float *tmp = pbuf ? pbuf + panel_floats(nq, cols, S) : NULL;
     for (int64_t j0 = j_begin; j0 < j_end; j0 += QNR) {
         pack_panel(&bp, tmp, w, j0, S);
         const int nr = (int)(j_end - j0 < QNR ? j_end - j0 : QNR);
@@ -404,8 +474,13 @@ static void qgemm_team(float *y, const float *x, const mot_weight *w, int n) {
             qtile(y + (int64_t)ib * QMR * rows + j0, rows, (const int32_t *)base, base + nq * QMR,
                   base + nq * QMR + nb * QMR, &bp, cols, S, offs, mr, nr);
 #else /* int16 sums of 16 products of 4-bit codes, 8 of Q5_K's (the header) */
-            qtile(y + (int64_t)ib * QMR * rows + j0, rows, (const int32_t *)base, base + nq * QMR,
-                  base + nq * QMR + nb * QMR, &bp, cols, S, w->dtype == MOT_DTYPE_Q5_K ? 4 : 8, mr, nr);
+            if (wide) {
+                qtile_wide(y + (int64_t)ib * QMR * rows + j0, rows, (const int32_t *)base, base + nq * QMR, &bp, cols,
+                           mr, nr);
+            } else {
+                qtile(y + (int64_t)ib * QMR * rows + j0, rows, (const int32_t *)base, base + nq * QMR,
+                      base + nq * QMR + nb * QMR, &bp, cols, S, w->dtype == MOT_DTYPE_Q5_K ? 4 : 8, mr, nr);
+            }
             (void)offs;
 #endif
         }
