@@ -283,8 +283,9 @@ static void pack_panel(qpanel *bp, float *tmp, const mot_weight *w, int64_t j0, 
  * in int16 (bytes), or vpmaddwd pairs added in int32 (wide). A token's step is one asm
  * statement: written as intrinsics over acc[4][2] (or 8 named sums), gcc hoisted the four
  * broadcasts of a step, ran out of the 16 registers and kept a sum in memory, stored and
- * reloaded every step, a loop-carried store forwarding (docs/benchmarks.md: the Q4_0 GEMM
- * alone, one thread, 71 -> 112 GFLOP/s once the step stays in registers). */
+ * reloaded every step, a loop-carried store forwarding (the Q4_0 GEMM alone, 5632 x 2048,
+ * n = 128, one thread, six runs alternated with the former form: best 113.5 -> 134.8 GFLOP/s,
+ * docs/benchmarks.md). */
 #define QSTEP(MUL, ADD, t, c0, c1)                                                                      \
     __asm__(MUL " %[a], %[b0], %[p]\n\t" ADD " %[p], %[s0], %[s0]\n\t" MUL " %[a], %[b1], %[p]\n\t" ADD \
                 " %[p], %[s1], %[s1]"                                                                    \
