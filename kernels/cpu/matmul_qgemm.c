@@ -17,11 +17,11 @@
  * saturates: the unsigned side is the weights' stored codes (0..15, Q5_K 0..31; Q4_0's -8
  * goes to the offset term as m = -8 d), the signed side x's codes, so a pair is at most
  * 2 x 31 x 127 and 16 products of 4-bit codes, 8 of Q5_K's, add up in int16 before one
- * vpmaddwd widens them. Q8_0's signed codes would saturate a pair: its panel and x hold int16
- * codes instead (`wide`), two columns a dword, and vpmaddwd sums each pair straight into int32
- * (16 products a vpmaddwd against vpmaddubsw's 32, but no sign trick and no widening: on Zen
- * 3 it measured faster than the exact f32 GEMM it replaces, docs/benchmarks.md). Q6_K keeps
- * the exact GEMM there. Without AVX2 there is no fast GEMM: the exact one runs
+ * vpmaddwd widens them. Q8_0's and Q6_K's signed codes would saturate a pair: their panel and
+ * x hold int16 codes instead (`wide`), two columns a dword, and vpmaddwd sums each pair
+ * straight into int32 (16 products a vpmaddwd against vpmaddubsw's 32, but no sign trick and
+ * no widening: on Zen 3 the GEMM alone measured ~1.2x the exact f32 GEMM it replaces, Q8_0
+ * and Q6_K alike, docs/benchmarks.md). Without AVX2 there is no fast GEMM: the exact one runs
  * (mot_cpu_qgemm_fast_ok). */
 #include <omp.h>
 #include <string.h>
@@ -42,12 +42,12 @@ static int wide_codes(mot_dtype dt) { (void)dt; return 0; } /* bytes for every t
 #define QGEMM_AVX2 1
 enum { QMR = 4, QNV = 2, QVL = 8, QNR = QVL * QNV };
 
-/* the types whose codes are unsigned as stored, and Q8_0 as int16 (the header) */
+/* the types whose codes are unsigned as stored, and Q8_0 and Q6_K as int16 (the header) */
 int mot_cpu_qgemm_fast_ok(mot_dtype dt) {
     return dt == MOT_DTYPE_Q4_0 || dt == MOT_DTYPE_Q4_1 || dt == MOT_DTYPE_Q4_K || dt == MOT_DTYPE_Q5_K ||
-           dt == MOT_DTYPE_Q8_0;
+           dt == MOT_DTYPE_Q8_0 || dt == MOT_DTYPE_Q6_K;
 }
-static int wide_codes(mot_dtype dt) { return dt == MOT_DTYPE_Q8_0; } /* int16 codes, 2 a dword */
+static int wide_codes(mot_dtype dt) { return dt == MOT_DTYPE_Q8_0 || dt == MOT_DTYPE_Q6_K; } /* int16, 2 a dword */
 #endif
 
 #if defined(QGEMM_VNNI512) || defined(QGEMM_AVX2)
@@ -222,7 +222,7 @@ MOT_INLINE void transpose8x8(__m256i r[8]) {
 
 /* As the AVX-512 packing, 8 rows at a time, with the codes unsigned as stored: Q4_0's decoded
  * q - 8 gets its 8 back and the offset term m = -8 d instead (ncorr is not used). Wide
- * (Q8_0): the signed codes sign-extended to int16, a dword holding 2 columns. */
+ * (Q8_0, Q6_K): the signed codes sign-extended to int16, a dword holding 2 columns. */
 static void pack_panel(qpanel *bp, float *tmp, const mot_weight *w, int64_t j0, int S) {
     const int wide = wide_codes(w->dtype);
     const int64_t cols = w->cols, nsub = cols / S, nq = wide ? cols / 2 : cols / 4;
@@ -355,18 +355,20 @@ MOT_INLINE void qtile(float *y, int64_t ldy, const int32_t *aq, const float *ad,
     }
 }
 
-/* The wide form (Q8_0): aq and the panel hold int16 pairs, [cols / 2][QMR] and [cols / 2][QNR];
- * a block's 16 vpmaddwd per token and vector add into int32 (each at most 2 x 127 x 128, the
- * block's sum at most 32 x 127 x 128), then meet d_w d_x in f32. No offset term. */
+/* The wide form (Q8_0, Q6_K): aq and the panel hold int16 pairs, [cols / 2][QMR] and
+ * [cols / 2][QNR]; a sub-block's S / 2 vpmaddwd per token and vector add into int32 (each at
+ * most 2 x 128 x 128, the sub-block's sum at most 32 x 128 x 128), then meet d_w d_x in f32
+ * (x's scale: the 32-block holding the sub-block). No offset term (Q6_K's codes are q - 32). */
 MOT_INLINE void qtile_wide(float *y, int64_t ldy, const int32_t *aq, const float *ad, const qpanel *bp, int64_t cols,
-                           int mr, int nr) {
+                           int S, int mr, int nr) {
     float facc[QMR][QNR];
     memset(facc, 0, sizeof facc);
-    for (int64_t blk = 0; blk < cols / 32; blk++) {
+    for (int64_t s = 0; s < cols / S; s++) {
+        const int64_t blk = s * S / 32;
         __m256i acc[QMR * QNV];
-        int_sums(acc, aq, bp->bq, 16 * blk, 16 * blk + 16, 1);
+        int_sums(acc, aq, bp->bq, s * S / 2, (s + 1) * S / 2, 1);
         for (int v = 0; v < QNV; v++) {
-            const __m256 dwv = _mm256_loadu_ps(bp->dw + blk * QNR + QVL * v);
+            const __m256 dwv = _mm256_loadu_ps(bp->dw + s * QNR + QVL * v);
             for (int t = 0; t < QMR; t++) {
                 const __m256 sc = _mm256_mul_ps(dwv, _mm256_set1_ps(ad[blk * QMR + t])); /* d_w d_x */
                 const __m256 o = _mm256_loadu_ps(facc[t] + QVL * v);
@@ -477,7 +479,7 @@ static void qgemm_team(float *y, const float *x, const mot_weight *w, int n) {
 #else /* int16 sums of 16 products of 4-bit codes, 8 of Q5_K's (the header) */
             if (wide) {
                 qtile_wide(y + (int64_t)ib * QMR * rows + j0, rows, (const int32_t *)base, base + nq * QMR, &bp, cols,
-                           mr, nr);
+                           S, mr, nr);
             } else {
                 qtile(y + (int64_t)ib * QMR * rows + j0, rows, (const int32_t *)base, base + nq * QMR,
                       base + nq * QMR + nb * QMR, &bp, cols, S, w->dtype == MOT_DTYPE_Q5_K ? 4 : 8, mr, nr);

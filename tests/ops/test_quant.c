@@ -357,8 +357,8 @@ static void run_fast_cases(int threads) {
             mot_cpu_matmul(y, x, &w, n);
             mot_cpu_set_precision_fast(0);
             fast_reference(ref, tol, bound, exact, x, &w, n);
-            /* without AVX-512 VNNI the GEMM (n >= 8, matmul.c's crossover) stays exact: then
-             * only the bound applies */
+            /* without a fast GEMM for dt (a build without AVX2) the GEMM (n >= 8, matmul.c's
+             * crossover) stays exact: then only the bound applies */
             const int integer = n < 8 || mot_cpu_qgemm_fast_ok(dt);
             int bad = 0, out = 0;
             double dmax = 0.0, emax = 0.0;
