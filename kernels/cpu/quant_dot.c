@@ -815,8 +815,8 @@ MOT_INLINE __m256 q6_k_unit(__m256 acc, const uint8_t *b, const float *xq, int64
     const int8_t *xv = (const int8_t *)(xq + 2 * L);
     const __m256i c32 = _mm256_set1_epi8(32);
     /* The codes first, then the scales and d at the block's end: read in the other order
-     * (d at byte 208 first), four rows in lockstep from DRAM streamed at 5-8 GB/s against
-     * 13-15 one row at a time; in this order 13-15 either way (2 threads, 300 MB). */
+     * (d at byte 208 first), four rows in lockstep from DRAM streamed at 3-9 GB/s against
+     * 11-15 one row at a time; in this order 10-15 in lockstep (2 threads, 300 MB). */
     __m256i iv[8];
     for (int u = 0; u < 8; u++) { /* u = 4 h + g: elements 32 u .. 32 u + 31 */
         const __m256i xb = _mm256_loadu_si256((const __m256i *)(xv + 256 * k + 32 * u));
