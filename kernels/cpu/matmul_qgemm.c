@@ -20,9 +20,9 @@
  * vpmaddwd widens them. Q8_0's and Q6_K's signed codes would saturate a pair: their panel and
  * x hold int16 codes instead (`wide`), two columns a dword, and vpmaddwd sums each pair
  * straight into int32 (16 products a vpmaddwd against vpmaddubsw's 32, but no sign trick and
- * no widening: on Zen 3 the GEMM alone measured ~1.2x the exact f32 GEMM it replaces, Q8_0
- * and Q6_K alike, docs/benchmarks.md). Without AVX2 there is no fast GEMM: the exact one runs
- * (mot_cpu_qgemm_fast_ok). */
+ * no widening: on Zen 3 the GEMM alone measured ~1.1-1.2x the exact f32 GEMM it replaces,
+ * Q8_0 and Q6_K alike, docs/benchmarks.md). Without AVX2 there is no fast GEMM: the exact one
+ * runs (mot_cpu_qgemm_fast_ok). */
 #include <omp.h>
 #include <string.h>
 
