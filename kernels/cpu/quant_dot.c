@@ -414,25 +414,6 @@ static float dot_q6_k(const void *row, const float *x, const float *xs, int64_t 
     return vf_sum(vf_add(acc0, acc1));
 }
 
-mot_quant_dot_fn *mot_cpu_quant_dot_fn(mot_dtype dt) {
-    switch (dt) {
-    case MOT_DTYPE_Q8_0:
-        return dot_q8_0;
-    case MOT_DTYPE_Q4_0:
-        return dot_q4_0;
-    case MOT_DTYPE_Q4_1:
-        return dot_q4_1;
-    case MOT_DTYPE_Q4_K:
-        return dot_q4_k;
-    case MOT_DTYPE_Q5_K:
-        return dot_q5_k;
-    case MOT_DTYPE_Q6_K:
-        return dot_q6_k;
-    default:
-        return NULL;
-    }
-}
-
 /* ---- dequantization --------------------------------------------------------------------- */
 
 /* Each value as ops/ref_quant.c computes it: d q (one multiply), or d q + m as one FMA. */
@@ -880,42 +861,38 @@ FDOT_FORMS(q4_k, 256, 144)
 FDOT_FORMS(q5_k, 256, 176)
 FDOT_FORMS(q6_k, 256, 210)
 
-mot_quant_fdot_fn *mot_cpu_quant_fdot_fn(mot_dtype dt) {
-    switch (dt) {
-    case MOT_DTYPE_Q8_0:
-        return fdot_q8_0;
-    case MOT_DTYPE_Q4_0:
-        return fdot_q4_0;
-    case MOT_DTYPE_Q4_1:
-        return fdot_q4_1;
-    case MOT_DTYPE_Q4_K:
-        return fdot_q4_k;
-    case MOT_DTYPE_Q5_K:
-        return fdot_q5_k;
-    case MOT_DTYPE_Q6_K:
-        return fdot_q6_k;
-    default:
-        return NULL;
+/* The kernels of each type: one row a type, the three lookups below read it. */
+static const struct {
+    mot_dtype dt;
+    mot_quant_dot_fn *dot;     /* exact: f32 x */
+    mot_quant_fdot_fn *fdot;   /* fast: int8 x, one row */
+    mot_quant_fdot4_fn *fdot4; /* fast: 4 rows in lockstep */
+} quant_kernels[] = {
+    {MOT_DTYPE_Q8_0, dot_q8_0, fdot_q8_0, fdot4_q8_0}, {MOT_DTYPE_Q4_0, dot_q4_0, fdot_q4_0, fdot4_q4_0},
+    {MOT_DTYPE_Q4_1, dot_q4_1, fdot_q4_1, fdot4_q4_1}, {MOT_DTYPE_Q4_K, dot_q4_k, fdot_q4_k, fdot4_q4_k},
+    {MOT_DTYPE_Q5_K, dot_q5_k, fdot_q5_k, fdot4_q5_k}, {MOT_DTYPE_Q6_K, dot_q6_k, fdot_q6_k, fdot4_q6_k},
+};
+enum { N_QUANT_KERNELS = sizeof quant_kernels / sizeof quant_kernels[0] };
+
+mot_quant_dot_fn *mot_cpu_quant_dot_fn(mot_dtype dt) {
+    for (int i = 0; i < N_QUANT_KERNELS; i++) {
+        if (quant_kernels[i].dt == dt) return quant_kernels[i].dot;
     }
+    return NULL;
+}
+
+mot_quant_fdot_fn *mot_cpu_quant_fdot_fn(mot_dtype dt) {
+    for (int i = 0; i < N_QUANT_KERNELS; i++) {
+        if (quant_kernels[i].dt == dt) return quant_kernels[i].fdot;
+    }
+    return NULL;
 }
 
 mot_quant_fdot4_fn *mot_cpu_quant_fdot4_fn(mot_dtype dt) {
-    switch (dt) {
-    case MOT_DTYPE_Q8_0:
-        return fdot4_q8_0;
-    case MOT_DTYPE_Q4_0:
-        return fdot4_q4_0;
-    case MOT_DTYPE_Q4_1:
-        return fdot4_q4_1;
-    case MOT_DTYPE_Q4_K:
-        return fdot4_q4_k;
-    case MOT_DTYPE_Q5_K:
-        return fdot4_q5_k;
-    case MOT_DTYPE_Q6_K:
-        return fdot4_q6_k;
-    default:
-        return NULL;
+    for (int i = 0; i < N_QUANT_KERNELS; i++) {
+        if (quant_kernels[i].dt == dt) return quant_kernels[i].fdot4;
     }
+    return NULL;
 }
 
 /* ---- the integer form of a row (the fast GEMM's packing) -------------------------------- */
