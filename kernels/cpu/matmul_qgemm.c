@@ -230,7 +230,6 @@ static void pack_panel(qpanel *bp, float *tmp, const mot_weight *w, int64_t j0, 
     const int nr = (int)(w->rows - j0 < QNR ? w->rows - j0 : QNR);
     const int q4_0 = w->dtype == MOT_DTYPE_Q4_0;
     float *tdw = tmp, *tdm = tmp + nsub;
-    int32_t *tqs = (int32_t *)(tmp + 2 * nsub);
     int8_t *tq = (int8_t *)(tmp + 3 * nsub); /* [8][stride] */
     int8_t *t8 = tq + QVL * stride;          /* one row's int8 codes, widened from here */
     for (int g = 0; g < QNV; g++) {
@@ -245,7 +244,7 @@ static void pack_panel(qpanel *bp, float *tmp, const mot_weight *w, int64_t j0, 
                 continue;
             }
             mot_cpu_quant_row_s8(w->dtype, (const char *)w->data + (size_t)(j0 + r) * row_bytes, cols, wide ? t8 : q,
-                                 tdw, tdm, tqs);
+                                 tdw, tdm, NULL); /* no code sums: there is no ncorr here */
             for (int64_t k = 0; wide && k + 16 <= cols; k += 16) {
                 const __m256i v = _mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *)(t8 + k)));
                 _mm256_storeu_si256((__m256i *)(q + 2 * k), v);
@@ -455,10 +454,6 @@ static void qgemm_team(float *y, const float *x, const mot_weight *w, int n) {
     /* the panel, then pack_panel's tmp: 3 nsub floats, QVL packed rows of nq dwords, one int8 row */
     float *pbuf = mot_thread_scratch_get(&qb_scratch, panel_floats(nq, cols, S) + (size_t)(QVL * nq + 3 * nsub) +
                                                           (size_t)cols / 4 + 16);
-    if (!pbuf) {
-        rows_fdot(y, x, w, n, j_begin, j_end, xq);
-        j_end = j_begin;
-    }
     qpanel bp = {0};
     if (pbuf) {
         bp.bq = (int32_t *)pbuf;
@@ -467,9 +462,19 @@ static void qgemm_team(float *y, const float *x, const mot_weight *w, int n) {
         bp.ncorr = (int32_t *)(bp.dm + nsub * QNR);
     }
     float *tmp = pbuf ? pbuf + panel_floats(nq, cols, S) : NULL;
-    for (int64_t j0 = j_begin; j0 < j_end; j0 += QNR) {
+    /* Panels are claimed one at a time rather than split in equal shares: a core that runs
+     * slower (a busy sibling on the host, an efficiency core) then takes fewer, and the team
+     * does not wait for it at the end. Each panel is computed by one thread with the same code
+     * whoever takes it: the same bits. */
+#pragma omp for schedule(dynamic, 1)
+    for (int64_t jp = 0; jp < (rows + QNR - 1) / QNR; jp++) {
+        const int64_t j0 = jp * QNR;
+        const int nr = (int)(rows - j0 < QNR ? rows - j0 : QNR);
+        if (!pbuf) { /* this thread could not allocate a panel: its panels one dot at a time */
+            rows_fdot(y, x, w, n, j0, j0 + nr, xq);
+            continue;
+        }
         pack_panel(&bp, tmp, w, j0, S);
-        const int nr = (int)(j_end - j0 < QNR ? j_end - j0 : QNR);
         for (int ib = 0; ib < n_blocks; ib++) {
             const float *base = apack + (size_t)ib * per_block;
             const int mr = n - ib * QMR < QMR ? n - ib * QMR : QMR;
@@ -488,7 +493,7 @@ static void qgemm_team(float *y, const float *x, const mot_weight *w, int n) {
 #endif
         }
     }
-#pragma omp barrier
+    /* (the loop's closing barrier: y is complete when the team leaves) */
 }
 
 void mot_cpu_matmul_qgemm_fast(float *y, const float *x, const mot_weight *w, int n) {

@@ -56,7 +56,7 @@ mot_quant_fdot4_fn *mot_cpu_quant_fdot4_fn(mot_dtype dt);
 
 /* The integer form of a stored row, as the fast GEMM packs it: w_j = dw[s] q[j] + dm[s] for
  * the sub-block s = j / mot_cpu_quant_sub(dt) (16 for Q6_K, 32 otherwise), q signed int8,
- * qsum[s] = the sum of its codes. */
+ * qsum[s] = the sum of its codes (qsum NULL: not computed; the AVX2 GEMM has no use for it). */
 int mot_cpu_quant_sub(mot_dtype dt);
 void mot_cpu_quant_row_s8(mot_dtype dt, const void *row, int64_t cols, int8_t *q, float *dw, float *dm,
                           int32_t *qsum);

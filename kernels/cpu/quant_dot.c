@@ -924,10 +924,12 @@ void mot_cpu_quant_row_s8(mot_dtype dt, const void *row, int64_t cols, int8_t *q
                 v = _mm256_sub_epi8(v, _mm256_set1_epi8(8));
             }
             _mm256_storeu_si256((__m256i *)(q + 32 * b), v);
-            sums_s8(v, &lo, &hi);
             dw[b] = f16_at(bb);
             dm[b] = dt == MOT_DTYPE_Q4_1 ? f16_at(bb + 2) : 0.0f;
-            qsum[b] = lo + hi;
+            if (qsum) {
+                sums_s8(v, &lo, &hi);
+                qsum[b] = lo + hi;
+            }
         }
         break;
     }
@@ -949,10 +951,12 @@ void mot_cpu_quant_row_s8(mot_dtype dt, const void *row, int64_t cols, int8_t *q
                     c = _mm256_or_si256(c, bits_at(hv, s, 4, 0x10));
                 }
                 _mm256_storeu_si256((__m256i *)(q + 256 * k + 32 * s), c);
-                sums_s8(c, &lo, &hi);
                 dw[8 * k + s] = d * (float)sc[s];
                 dm[8 * k + s] = -(dmin * (float)m[s]);
-                qsum[8 * k + s] = lo + hi;
+                if (qsum) {
+                    sums_s8(c, &lo, &hi);
+                    qsum[8 * k + s] = lo + hi;
+                }
             }
         }
         break;
@@ -964,7 +968,9 @@ void mot_cpu_quant_row_s8(mot_dtype dt, const void *row, int64_t cols, int8_t *q
             for (int u = 0; u < 8; u++) {
                 const __m256i c = _mm256_sub_epi8(q6_codes(b, u >> 2, u & 3), _mm256_set1_epi8(32));
                 _mm256_storeu_si256((__m256i *)(q + 256 * k + 32 * u), c);
-                sums_s8(c, &qsum[16 * k + 2 * u], &qsum[16 * k + 2 * u + 1]);
+                if (qsum) {
+                    sums_s8(c, &qsum[16 * k + 2 * u], &qsum[16 * k + 2 * u + 1]);
+                }
             }
             for (int i = 0; i < 16; i++) {
                 dw[16 * k + i] = d * (float)(int8_t)b[192 + i];
