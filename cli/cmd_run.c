@@ -94,6 +94,8 @@ static mot_status parse_run(int argc, char **argv, run_options *o) {
         } else if (!strcmp(f, "-cnv") || !strcmp(f, "--conversation")) {
             o->conversation = 1;
             o->chat.chat = 1; /* a conversation is in the chat template */
+        } else if (!strcmp(f, "--ignore-eos")) {
+            o->ignore_eos = 1;
         } else if (!strcmp(f, "--dump")) {
             MOT_TRY(mot_arg_str(&a, &o->dump_path));
         } else if (!strcmp(f, "--experts")) {
@@ -117,6 +119,9 @@ static mot_status parse_run(int argc, char **argv, run_options *o) {
     }
     if (o->model_dir && (o->experts || o->n_drop)) {
         return mot_fail(MOT_ERR_ARG, "run: --experts and --drop need a pipeline file, not -m");
+    }
+    if (o->ignore_eos && o->conversation) {
+        return mot_fail(MOT_ERR_ARG, "run: --ignore-eos does not go with --conversation (a reply ends at its EOS)");
     }
     if (o->pipeline && o->conversation) {
         return mot_fail(MOT_ERR_ARG, "run: --conversation applies to -m runs (a MoT pipeline answers one prompt)");
@@ -215,7 +220,8 @@ static mot_status run(const run_options *o) {
     mot_expert *ex = NULL;
     mot_generate_result res = {0};
     mot_profile_session prof = {0};
-    mot_generate_params gp = {.n_predict = o->n_predict, .sampler = o->sampler, .keep_logits = o->dump_path != NULL};
+    mot_generate_params gp = {.n_predict = o->n_predict, .sampler = o->sampler, .keep_logits = o->dump_path != NULL,
+                              .ignore_eos = o->ignore_eos};
     mot_text_stream stream;
     char *prompt_buf = NULL;
     const char *prompt;

@@ -25,6 +25,7 @@ static mot_generate_opts generate_opts(const mot_pipeline *p, const run_options 
     g.sampler.seed = o->seed_given ? o->sampler.seed : p->sampler.seed;
     g.n_predict = o->n_predict_given && o->n_predict > 0 ? o->n_predict : p->sampler.max_tokens;
     g.keep_logits = o->dump_path != NULL;
+    g.ignore_eos = o->ignore_eos; /* and no other lane dies at its EOS either */
     g.system = o->chat.system;
     return g;
 }

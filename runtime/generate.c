@@ -14,7 +14,7 @@ mot_status mot_generate_reply(mot_engine *e, const mot_generate_params *p, mot_g
         if (p->on_token && p->on_token(p->user, token)) {
             return MOT_OK;
         }
-        if (mot_config_is_eos(&ex->cfg, token)) {
+        if (!p->ignore_eos && mot_config_is_eos(&ex->cfg, token)) {
             res->stopped_by_eos = 1;
             return MOT_OK;
         }

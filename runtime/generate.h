@@ -12,6 +12,7 @@ typedef struct {
     int n_predict;        /* < 0: until EOS or the context is full */
     mot_sampler_params sampler;
     int keep_logits;      /* keep every logits row (for --dump) */
+    int ignore_eos;       /* EOS does not stop generation (llama.cpp's --ignore-eos) */
     mot_backend_options backend;
     /* Called with each sampled token as soon as it is known (EOS included). Returning
      * non-zero stops generation. */

@@ -22,7 +22,7 @@ typedef struct {
     int n_predict;         /* max tokens of the primary (>= 1) */
     mot_sampler_params sampler;
     int keep_logits;
-    int ignore_eos;        /* benchmarks: nobody dies, the primary runs to n_predict */
+    int ignore_eos;        /* benchmarks, --ignore-eos: nobody dies, the primary runs to n_predict */
     const char *system;    /* the system message for experts with chat (NULL: none) */
     mot_backend_options backend;
     /* Called with each token the primary samples; non-zero stops. */

@@ -49,3 +49,7 @@ add_test(NAME cli_conversation_cuda
           ${CMAKE_BINARY_DIR}/cli-conversation-cuda --backend cuda)
 set_tests_properties(cli_conversation_cuda PROPERTIES LABELS "cli;python;chat;cuda;gpu" TIMEOUT 300
                      SKIP_RETURN_CODE 77)
+# --ignore-eos: generation goes on past EOS (a -m run and a pipeline); refused with -cnv.
+add_test(NAME cli_ignore_eos
+  COMMAND ${MOT_PYTHON} ${CMAKE_CURRENT_LIST_DIR}/test_ignore_eos.py $<TARGET_FILE:mot> ${CMAKE_BINARY_DIR}/cli-ignore-eos)
+set_tests_properties(cli_ignore_eos PROPERTIES LABELS "cli;python" TIMEOUT 300)
