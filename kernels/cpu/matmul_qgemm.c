@@ -52,9 +52,9 @@ static int wide_codes(mot_dtype dt) { return dt == MOT_DTYPE_Q8_0 || dt == MOT_D
 
 #if defined(QGEMM_VNNI512) || defined(QGEMM_AVX2)
 
-static mot_thread_scratch qa_scratch; /* packed x: one thread's, shared with the team */
+static mot_thread_scratch qa_scratch; /* packed x, then a quantized token row a thread: one
+                                         thread's, shared with the team */
 static mot_thread_scratch qb_scratch; /* a panel and 16 decoded rows: each thread's own */
-static mot_thread_scratch qx_scratch; /* one quantized token row: each thread's own */
 
 /* A packed panel of QNR rows: bq[nq][QNR] (4 codes of a row per int32; 2 int16 ones when
  * wide_codes, nq = cols / 2), and per
@@ -382,6 +382,21 @@ MOT_INLINE void qtile_wide(float *y, int64_t ldy, const int32_t *aq, const float
 
 #endif
 
+/* Rows [r0, r1) for every token, one exact dot at a time, allocating nothing (when the
+ * team's packed x cannot be allocated). */
+static void rows_exact(float *y, const float *x, const mot_weight *w, int n, int64_t r0, int64_t r1) {
+    mot_quant_dot_fn *dot = mot_cpu_quant_dot_fn(w->dtype);
+    const size_t row_bytes = mot_dtype_row_bytes(w->dtype, w->cols);
+    float xs[mot_cpu_quant_xsums_len(w->cols)];
+    for (int t = 0; t < n; t++) {
+        const float *xt = x + (int64_t)t * w->cols;
+        mot_cpu_quant_xsums(xs, xt, w->cols);
+        for (int64_t r = r0; r < r1; r++) {
+            y[(int64_t)t * w->rows + r] = dot((const char *)w->data + (size_t)r * row_bytes, xt, xs, w->cols);
+        }
+    }
+}
+
 /* Rows [r0, r1) for every token, one fast dot at a time (when a panel cannot be allocated). */
 static void rows_fdot(float *y, const float *x, const mot_weight *w, int n, int64_t r0, int64_t r1, float *xq) {
     mot_quant_fdot_fn *dot = mot_cpu_quant_fdot_fn(w->dtype);
@@ -408,19 +423,20 @@ static void qgemm_team(float *y, const float *x, const mot_weight *w, int n) {
     const int n_blocks = (n + QMR - 1) / QMR;
     const int64_t L = mot_cpu_quant_xsums_len(cols);
     const size_t per_block = (size_t)(nq + 2 * nb) * QMR; /* floats: aq, ad, ads */
-    float *xq = mot_thread_scratch_get(&qx_scratch, (size_t)mot_cpu_q8x_len(cols));
+    const size_t xq_len = (size_t)mot_cpu_q8x_len(cols);
     float *apack = NULL;
+    /* One allocation for the team, so that its failure is the whole team's decision (a
+     * thread's own failing alone would send it past barriers the others wait at). */
 #pragma omp single copyprivate(apack)
-    apack = mot_thread_scratch_get(&qa_scratch, (size_t)n_blocks * per_block);
-    int64_t j_begin, j_end;
-    mot_cpu_split_rows(rows, QNR, omp_get_thread_num(), omp_get_num_threads(), &j_begin, &j_end);
-    if (!apack || !xq) { /* out of memory: the exact GEMM's unpacked fallback would need x sums; */
-        if (xq) {        /* without even xq there is nothing to compute with: zeros, never */
-            rows_fdot(y, x, w, n, j_begin, j_end, xq); /* reached in practice */
-        }
+    apack = mot_thread_scratch_get(&qa_scratch, (size_t)n_blocks * per_block + xq_len * (size_t)omp_get_num_threads());
+    if (!apack) { /* out of memory: each thread its share of the rows by the exact dots */
+        int64_t j_begin, j_end;
+        mot_cpu_split_rows(rows, QNR, omp_get_thread_num(), omp_get_num_threads(), &j_begin, &j_end);
+        rows_exact(y, x, w, n, j_begin, j_end);
 #pragma omp barrier
         return;
     }
+    float *xq = apack + (size_t)n_blocks * per_block + xq_len * (size_t)omp_get_thread_num();
 #pragma omp for schedule(static)
     for (int t = 0; t < n_blocks * QMR; t++) {
         const int ib = t / QMR, i = t % QMR;

@@ -25,7 +25,15 @@ static int ensure_key(mot_thread_scratch *s) {
     return s->ready;
 }
 
+static size_t limit_floats; /* 0: none */
+
+void mot_thread_scratch_limit(size_t floats) { __atomic_store_n(&limit_floats, floats, __ATOMIC_RELEASE); }
+
 float *mot_thread_scratch_get(mot_thread_scratch *s, size_t floats) {
+    const size_t limit = __atomic_load_n(&limit_floats, __ATOMIC_ACQUIRE);
+    if (limit && floats > limit) {
+        return NULL;
+    }
     if (!__atomic_load_n(&s->ready, __ATOMIC_ACQUIRE) && !ensure_key(s)) {
         return NULL;
     }

@@ -16,5 +16,8 @@ typedef struct {
 /* This thread's buffer of at least `floats` floats, 64-byte aligned (NULL when out of memory).
  * Contents are not kept when it grows. */
 float *mot_thread_scratch_get(mot_thread_scratch *s, size_t floats);
+/* Tests: every request above `floats` fails as if out of memory (0: no limit), so that the
+ * kernels' fallbacks can be checked (tests/ops/test_quant.c). */
+void mot_thread_scratch_limit(size_t floats);
 
 #endif

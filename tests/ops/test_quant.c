@@ -24,6 +24,7 @@
 #include "kernels/cpu/kernels.h"
 #include "kernels/cpu/matmul_variants.h"
 #include "kernels/cpu/quant.h"
+#include "kernels/cpu/thread_scratch.h"
 #include "ops/ops.h"
 #include "tests/ops/quant_blocks.h"
 #include "tests/ops/op_check.h"
@@ -506,6 +507,47 @@ static void run_quant_gemv_mode_cases(void) {
     mot_cpu_set_precision_fast(0);
 }
 
+/* The fast GEMM when its scratch cannot be allocated: without the team's packed x every
+ * thread computes its rows by the exact dots (bit for bit what the exact GEMV gives a token),
+ * without a thread's panel by the fast one-row dots (bit for bit the fast GEMV's). Before, a
+ * thread whose own x buffer failed left its rows unwritten and missed the others' barriers. */
+static void run_fast_gemm_oom_cases(void) {
+    static const mot_dtype types[] = {MOT_DTYPE_Q4_0, MOT_DTYPE_Q8_0};
+    const int64_t cols = 448, rows = 101;
+    const int n = 13;
+    for (int ti = 0; ti < 2; ti++) {
+        if (!mot_cpu_qgemm_fast_ok(types[ti])) {
+            continue;
+        }
+        void *base;
+        const mot_weight w = make_quant(types[ti], rows, cols, 5, &base);
+        float *x = random_floats((size_t)(n * cols), 1.0f), *y = malloc(sizeof(float) * (size_t)(n * rows));
+        float *want = malloc(sizeof(float) * (size_t)(n * rows));
+        /* limit 1: nothing allocates; then the packed x but not a panel (Q4_0: ~2.8k and ~3.5k
+         * floats at 2 threads; Q8_0, int16 codes: ~4.5k and ~6.2k) */
+        const size_t limits[] = {1, types[ti] == MOT_DTYPE_Q8_0 ? 5000 : 3000};
+        for (int li = 0; li < 2; li++) {
+            const int fast_rows = li == 1;
+            mot_cpu_set_precision_fast(fast_rows);
+            for (int t = 0; t < n; t++) { /* one token: the GEMV's dots */
+                mot_cpu_matmul(want + (int64_t)t * rows, x + (int64_t)t * cols, &w, 1);
+            }
+            mot_cpu_set_precision_fast(1);
+            mot_thread_scratch_limit(limits[li]);
+            mot_cpu_matmul_qgemm_fast(y, x, &w, n);
+            mot_thread_scratch_limit(0);
+            mot_cpu_set_precision_fast(0);
+            const int same = !memcmp(y, want, sizeof(float) * (size_t)(n * rows));
+            if (!same) {
+                printf("FAIL fast GEMM %s, scratch limited to %zu floats: not the %s dots' result\n",
+                       mot_dtype_name(types[ti]), limits[li], fast_rows ? "fast" : "exact");
+            }
+            check(same);
+        }
+        free(x), free(y), free(want), free(base);
+    }
+}
+
 int main(void) {
     run_fixture_cases();
     run_fast_bits_cases();
@@ -519,6 +561,7 @@ int main(void) {
         run_fusion_cases(thread_counts[i]);
         run_embed_cases(thread_counts[i]);
         run_fast_cases(thread_counts[i]);
+        run_fast_gemm_oom_cases();
     }
     printf("%d of %d quantized-weight checks passed\n", n_run - n_failed, n_run);
     return n_failed == 0 ? 0 : 1;
