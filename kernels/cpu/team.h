@@ -4,8 +4,9 @@
  *   - as part of a team already running (the plan executor's one parallel region per pass):
  *     every thread of the team calls the kernel with the same arguments, the loops split the
  *     work over the team, and the loop's closing barrier orders it before the next op.
- * The split of a loop depends only on the team size, and every output element is computed by
- * one thread with the same code, so both ways give bitwise the same result. */
+ * A static loop's split depends only on the team size, a dynamic one's (the GEMV's chunks,
+ * the fast GEMM's panels) on timing too; either way every output element is computed by one
+ * thread with the same code, so every split, and both ways, give bitwise the same result. */
 #ifndef MOT_KERNELS_CPU_TEAM_H
 #define MOT_KERNELS_CPU_TEAM_H
 
