@@ -22,6 +22,9 @@ static const struct {
     [MOT_DTYPE_Q8_0] = {"Q8_0", 34, 32},  [MOT_DTYPE_Q4_0] = {"Q4_0", 18, 32},
     [MOT_DTYPE_Q4_1] = {"Q4_1", 20, 32},  [MOT_DTYPE_Q4_K] = {"Q4_K", 144, 256},
     [MOT_DTYPE_Q5_K] = {"Q5_K", 176, 256}, [MOT_DTYPE_Q6_K] = {"Q6_K", 210, 256},
+    [MOT_DTYPE_Q5_0] = {"Q5_0", 22, 32},   [MOT_DTYPE_Q5_1] = {"Q5_1", 24, 32},
+    [MOT_DTYPE_Q2_K] = {"Q2_K", 84, 256},  [MOT_DTYPE_Q3_K] = {"Q3_K", 110, 256},
+    [MOT_DTYPE_IQ4_NL] = {"IQ4_NL", 18, 32}, [MOT_DTYPE_IQ4_XS] = {"IQ4_XS", 136, 256},
 };
 
 int mot_dtype_is_quantized(mot_dtype dt) { return (unsigned)dt < MOT_DTYPE_COUNT && dtype_info[dt].block > 1; }

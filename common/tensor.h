@@ -29,6 +29,12 @@ typedef enum {
     MOT_DTYPE_Q4_K, /* 256 elements, 144 bytes: 8 sub-blocks of 32, 6-bit scales and mins    */
     MOT_DTYPE_Q5_K, /* 256 elements, 176 bytes: as Q4_K plus a fifth bit per element         */
     MOT_DTYPE_Q6_K, /* 256 elements, 210 bytes: 16 sub-blocks of 16, int8 scales, 6-bit q    */
+    MOT_DTYPE_Q5_0, /* 32 elements, 22 bytes: f16 d, 32 fifth bits, nibbles;  x = d (q - 16) */
+    MOT_DTYPE_Q5_1, /* 32 elements, 24 bytes: f16 d, f16 m, fifth bits, nibbles; x = d q + m */
+    MOT_DTYPE_Q2_K, /* 256 elements, 84 bytes: 16 sub-blocks of 16, 4-bit scales and mins  */
+    MOT_DTYPE_Q3_K, /* 256 elements, 110 bytes: 16 sub-blocks of 16, 6-bit scales, q -4..3 */
+    MOT_DTYPE_IQ4_NL, /* 32 elements, 18 bytes: f16 d, nibbles indexing a fixed table    */
+    MOT_DTYPE_IQ4_XS, /* 256 elements, 136 bytes: 8 sub-blocks of 32, 6-bit scales, table */
     MOT_DTYPE_COUNT
 } mot_dtype;
 

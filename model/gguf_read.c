@@ -35,15 +35,15 @@ static const struct {
 } ggml_types[] = {
     [0] = {MOT_DTYPE_F32 + 1, "F32"},    [1] = {MOT_DTYPE_F16 + 1, "F16"},
     [2] = {MOT_DTYPE_Q4_0 + 1, "Q4_0"},  [3] = {MOT_DTYPE_Q4_1 + 1, "Q4_1"},
-    [6] = {0, "Q5_0"},                   [7] = {0, "Q5_1"},
+    [6] = {MOT_DTYPE_Q5_0 + 1, "Q5_0"},  [7] = {MOT_DTYPE_Q5_1 + 1, "Q5_1"},
     [8] = {MOT_DTYPE_Q8_0 + 1, "Q8_0"},  [9] = {0, "Q8_1"},
-    [10] = {0, "Q2_K"},                  [11] = {0, "Q3_K"},
+    [10] = {MOT_DTYPE_Q2_K + 1, "Q2_K"}, [11] = {MOT_DTYPE_Q3_K + 1, "Q3_K"},
     [12] = {MOT_DTYPE_Q4_K + 1, "Q4_K"}, [13] = {MOT_DTYPE_Q5_K + 1, "Q5_K"},
     [14] = {MOT_DTYPE_Q6_K + 1, "Q6_K"}, [15] = {0, "Q8_K"},
     [16] = {0, "IQ2_XXS"},               [17] = {0, "IQ2_XS"},
     [18] = {0, "IQ3_XXS"},               [19] = {0, "IQ1_S"},
-    [20] = {0, "IQ4_NL"},                [21] = {0, "IQ3_S"},
-    [22] = {0, "IQ2_S"},                 [23] = {0, "IQ4_XS"},
+    [20] = {MOT_DTYPE_IQ4_NL + 1, "IQ4_NL"},                [21] = {0, "IQ3_S"},
+    [22] = {0, "IQ2_S"},                 [23] = {MOT_DTYPE_IQ4_XS + 1, "IQ4_XS"},
     [24] = {0, "I8"},                    [25] = {0, "I16"},
     [26] = {0, "I32"},                   [27] = {0, "I64"},
     [28] = {0, "F64"},                   [29] = {0, "IQ1_M"},
@@ -329,8 +329,8 @@ static mot_status read_tensor_info(mot_gguf *g, cursor *c, int64_t i, uint64_t *
         const char *tn = type < (uint32_t)N_GGML_TYPES ? ggml_types[type].name : NULL;
         if (tn) {
             return mot_fail(MOT_ERR_UNSUPPORTED,
-                            "%s: tensor '%s': type %s is not supported (F32, F16, BF16, Q8_0, Q4_0, Q4_1, Q4_K, Q5_K "
-                            "and Q6_K are)", g->path, name, tn);
+                            "%s: tensor '%s': type %s is not supported (F32, F16, BF16, Q8_0, Q5_0, Q5_1, Q4_0, "
+                            "Q4_1, IQ4_NL, Q2_K, Q3_K, Q4_K, Q5_K, Q6_K and IQ4_XS are)", g->path, name, tn);
         }
         return mot_fail(MOT_ERR_FORMAT, "%s: tensor '%s': unknown ggml type %u", g->path, name, type);
     }

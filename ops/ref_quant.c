@@ -17,6 +17,23 @@
  *     element 128 h + 32 g + j (h < 2, g < 4, j < 32) has the low 4 bits
  *     (ql[64 h + 32 (g & 1) + j] >> 4 (g >> 1)) & 15 and the high 2 bits
  *     (qh[32 h + j] >> 2 g) & 3; q in 0..63, x = (d scales[i / 16]) (q - 32)
+ *   Q5_0  22 B / 32:  f16 d; u8 qh[4]; u8 qs[16]             as Q4_0 with a fifth bit: bit j of
+ *     the little-endian word qh is bit 4 of element j; x = d (q - 16)
+ *   Q5_1  24 B / 32:  f16 d, f16 m; u8 qh[4]; u8 qs[16]      as Q5_0 without the 16, plus m
+ *   IQ4_NL 18 B / 32: f16 d; u8 qs[16]                       as Q4_0's nibbles, x = d K[q] with
+ *     K the 16 non-uniform levels below (iq4_levels)
+ *   Q2_K  84 B / 256: u8 scales[16]; u8 qs[64]; f16 d, f16 dmin
+ *     16 sub-blocks of 16; element 128 h + 32 g + 16 t + l (h, t < 2, g < 4, l < 16) has
+ *     q = (qs[32 h + 16 t + l] >> 2 g) & 3; sub-block i = e / 16 has the 4-bit scale
+ *     scales[i] & 15 and min scales[i] >> 4; x = (d sc) q - (dmin m)
+ *   Q3_K 110 B / 256: u8 hmask[32]; u8 qs[64]; u8 scales[12]; f16 d
+ *     element e as Q2_K's, its low 2 bits the same, and q = low - 4 unless bit 4 h + g of
+ *     hmask[16 t + l] is set (q in -4..3); 16 six-bit scales (q3k_scale);
+ *     x = (d (sc - 32)) q
+ *   IQ4_XS 136 B / 256: f16 d; u16 scales_h; u8 scales_l[4]; u8 qs[128]
+ *     8 sub-blocks of 32, each as IQ4_NL's 16 bytes (qs[16 s ..]), with the 6-bit scale
+ *     ls = (scales_l[s / 2] >> 4 (s % 2)) & 15 | ((scales_h >> 2 s) & 3) << 4;
+ *     x = (d (ls - 32)) K[q]
  *
  * Rounding, which the kernels reproduce bit for bit (embedding rows and the GEMM's packing
  * must equal this): products of two factors are one f32 multiply; x = a q + b is one fused
@@ -42,6 +59,16 @@ static void scale_min_k4(const unsigned char *s, int j, int *sc, int *m) {
         *sc = (s[j + 4] & 15) | ((s[j - 4] >> 6) << 4);
         *m = (s[j + 4] >> 4) | ((s[j] >> 6) << 4);
     }
+}
+
+/* IQ4_NL's and IQ4_XS's 16 levels (ggml's kvalues_iq4nl) */
+static const int8_t iq4_levels[16] = {-127, -104, -83, -65, -49, -35, -22, -10, 1, 13, 25, 38, 53, 69, 89, 113};
+
+/* Q3_K's 6-bit scale i (0..15, stored offset by 32) from its 12 packed bytes: the low 4 bits
+ * in the nibbles of bytes 0-7, the top 2 in the bit pairs of bytes 8-11 */
+static int q3k_scale(const unsigned char *s, int i) {
+    const int lo = i < 8 ? s[i] & 15 : s[i - 8] >> 4;
+    return lo | (((s[8 + i % 4] >> (2 * (i / 4))) & 3) << 4);
 }
 
 /* One block of 32 (Q8_0, Q4_0, Q4_1) or 256 (the K types) elements into out. */
@@ -102,6 +129,57 @@ static void dequant_block(mot_dtype dt, const unsigned char *b, float *out) {
                     const int hi = (qh[32 * h + j] >> (2 * g)) & 3;
                     out[i] = (d * (float)scales[i / 16]) * (float)((lo | (hi << 4)) - 32);
                 }
+            }
+        }
+        break;
+    }
+    case MOT_DTYPE_Q5_0:
+    case MOT_DTYPE_Q5_1: {
+        const int q5_1 = dt == MOT_DTYPE_Q5_1;
+        const float d = f16_at(b), m = q5_1 ? f16_at(b + 2) : 0.0f;
+        const unsigned char *qh = b + (q5_1 ? 4 : 2), *qs = qh + 4;
+        const uint32_t h = (uint32_t)qh[0] | (uint32_t)qh[1] << 8 | (uint32_t)qh[2] << 16 | (uint32_t)qh[3] << 24;
+        for (int j = 0; j < 32; j++) {
+            const int q = ((j < 16 ? qs[j] & 15 : qs[j - 16] >> 4) | (int)((h >> j) & 1) << 4) - (q5_1 ? 0 : 16);
+            out[j] = q5_1 ? fmaf(d, (float)q, m) : d * (float)q;
+        }
+        break;
+    }
+    case MOT_DTYPE_IQ4_NL: {
+        const float d = f16_at(b);
+        for (int j = 0; j < 16; j++) {
+            out[j] = d * (float)iq4_levels[b[2 + j] & 15];
+            out[j + 16] = d * (float)iq4_levels[b[2 + j] >> 4];
+        }
+        break;
+    }
+    case MOT_DTYPE_Q2_K:
+    case MOT_DTYPE_Q3_K: {
+        const int q3 = dt == MOT_DTYPE_Q3_K;
+        const unsigned char *hmask = b, *qs = q3 ? b + 32 : b + 16;
+        const float d = f16_at(q3 ? b + 108 : b + 80), dmin = q3 ? 0.0f : f16_at(b + 82);
+        for (int e = 0; e < 256; e++) {
+            const int h = e / 128, g = e / 32 % 4, t = e / 16 % 2, l = e % 16, i = e / 16;
+            int q = (qs[32 * h + 16 * t + l] >> (2 * g)) & 3;
+            if (q3) {
+                q -= (hmask[16 * t + l] >> (4 * h + g)) & 1 ? 0 : 4;
+                out[e] = (d * (float)(q3k_scale(b + 96, i) - 32)) * (float)q;
+            } else {
+                out[e] = fmaf(d * (float)(b[i] & 15), (float)q, -(dmin * (float)(b[i] >> 4)));
+            }
+        }
+        break;
+    }
+    case MOT_DTYPE_IQ4_XS: {
+        const float d = f16_at(b);
+        const int scales_h = b[2] | b[3] << 8;
+        for (int s = 0; s < 8; s++) {
+            const int ls = ((b[4 + s / 2] >> (4 * (s % 2))) & 15) | ((scales_h >> (2 * s)) & 3) << 4;
+            const float dl = d * (float)(ls - 32);
+            const unsigned char *qs = b + 8 + 16 * s;
+            for (int j = 0; j < 16; j++) {
+                out[32 * s + j] = dl * (float)iq4_levels[qs[j] & 15];
+                out[32 * s + j + 16] = dl * (float)iq4_levels[qs[j] >> 4];
             }
         }
         break;
@@ -235,6 +313,10 @@ double mot_ref_quant_dot_q8(mot_dtype dt, const void *row, const int8_t *xq, con
     double dw[16], dm[16];
     for (int64_t k = 0; k < cols / be; k++) {
         const int S = int_block(dt, (const unsigned char *)row + (size_t)k * bb, q, dw, dm);
+        if (!S) {
+            if (abs_sum) *abs_sum = NAN;
+            return NAN; /* a type without an integer form (no fast kernels) */
+        }
         for (int s = 0; s < be / S; s++) {
             const int64_t e0 = k * be + (int64_t)s * S;
             int64_t isum = 0, xsum = 0;

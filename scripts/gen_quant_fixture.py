@@ -8,7 +8,11 @@ from gguf import GGMLQuantizationType as T
 from gguf.quants import dequantize
 
 rng = np.random.RandomState(1234)
-# (name, qtype, block bytes, block elems, offsets of f16 fields and the scale each gets)
+# (name, qtype, block bytes, block elems, offsets of f16 fields and the scale each gets).
+# New types go at the end: each type draws from the one RNG in turn, so earlier fixtures stay
+# byte for byte what they were. The scales keep values near 1: d * the largest integer factor
+# (Q2_K 15*3, Q3_K 32*4, IQ4 127 and 32*127). IQ4_XS's bytes 2-3 are its 6-bit scales' high
+# bits (scales_h), not an f16: they stay random.
 TYPES = [
     ("Q8_0", T.Q8_0, 34, 32, [(0, 1 / 127)]),
     ("Q4_0", T.Q4_0, 18, 32, [(0, 1 / 8)]),
@@ -16,6 +20,12 @@ TYPES = [
     ("Q4_K", T.Q4_K, 144, 256, [(0, 1 / 900), (2, 1 / 60)]),
     ("Q5_K", T.Q5_K, 176, 256, [(0, 1 / 1900), (2, 1 / 60)]),
     ("Q6_K", T.Q6_K, 210, 256, [(208, 1 / 4000)]),
+    ("Q5_0", T.Q5_0, 22, 32, [(0, 1 / 16)]),
+    ("Q5_1", T.Q5_1, 24, 32, [(0, 1 / 31), (2, 1.0)]),
+    ("Q2_K", T.Q2_K, 84, 256, [(80, 1 / 45), (82, 1 / 15)]),
+    ("Q3_K", T.Q3_K, 110, 256, [(108, 1 / 128)]),
+    ("IQ4_NL", T.IQ4_NL, 18, 32, [(0, 1 / 127)]),
+    ("IQ4_XS", T.IQ4_XS, 136, 256, [(0, 1 / 4000)]),
 ]
 BLOCKS = 3
 

@@ -28,103 +28,10 @@
 
 #include "common/half.h"
 #include "kernels/cpu/quant.h"
+#include "kernels/cpu/quant_vec.h"
 #include "kernels/cpu/simd_load.h"
 
-/* ---- vectors of VL floats ------------------------------------------------------------- */
-
-#if defined(__AVX512F__)
-enum { VL = 16 };
-typedef __m512 vf;
-typedef __m512i vi;
-MOT_INLINE vf vf_zero(void) { return _mm512_setzero_ps(); }
-MOT_INLINE vf vf_load(const float *p) { return _mm512_loadu_ps(p); }
-MOT_INLINE void vf_store(float *p, vf v) { _mm512_storeu_ps(p, v); }
-MOT_INLINE vf vf_set1(float f) { return _mm512_set1_ps(f); }
-MOT_INLINE vf vf_add(vf a, vf b) { return _mm512_add_ps(a, b); }
-MOT_INLINE vf vf_mul(vf a, vf b) { return _mm512_mul_ps(a, b); }
-MOT_INLINE vf vf_fma(vf a, vf b, vf c) { return _mm512_fmadd_ps(a, b, c); }
-MOT_INLINE float vf_sum(vf v) { return _mm512_reduce_add_ps(v); }
-/* VL bytes as int32 lanes */
-MOT_INLINE vi vi_u8(const uint8_t *p) { return _mm512_cvtepu8_epi32(_mm_loadu_si128((const __m128i *)p)); }
-MOT_INLINE vi vi_i8(const uint8_t *p) { return _mm512_cvtepi8_epi32(_mm_loadu_si128((const __m128i *)p)); }
-MOT_INLINE vf vi_to_f(vi v) { return _mm512_cvtepi32_ps(v); }
-
-/* nibble value n (the low 4 bits of each lane, or the next 4 when hi) as the float n + off */
-typedef struct {
-    vf t;
-} nib_lut;
-MOT_INLINE nib_lut nib_lut_make(float off) {
-    nib_lut l;
-    l.t = _mm512_add_ps(_mm512_set_ps(15, 14, 13, 12, 11, 10, 9, 8, 7, 6, 5, 4, 3, 2, 1, 0), _mm512_set1_ps(off));
-    return l;
-}
-MOT_INLINE vf nib_f(vi bytes, int hi, nib_lut l) {
-    return _mm512_permutexvar_ps(hi ? _mm512_srli_epi32(bytes, 4) : bytes, l.t);
-}
-/* (nibble of ql) | (bit s of qh) << 4, 0..31, as a float */
-MOT_INLINE vf nib5_f(vi ql, int hi, vi qh, int s) {
-    const vf t0 = _mm512_set_ps(15, 14, 13, 12, 11, 10, 9, 8, 7, 6, 5, 4, 3, 2, 1, 0);
-    const vf t1 = _mm512_add_ps(t0, _mm512_set1_ps(16.0f));
-    vi lo = hi ? _mm512_srli_epi32(ql, 4) : ql;
-    vi h = s <= 4 ? _mm512_slli_epi32(qh, 4 - s) : _mm512_srli_epi32(qh, s - 4);
-    /* bits 0-3 from lo, bit 4 from h (0xE4: mask ? lo : h, bitwise); the permute reads 5 bits */
-    vi idx = _mm512_ternarylogic_epi32(lo, h, _mm512_set1_epi32(0x0F), 0xE4);
-    return _mm512_permutex2var_ps(t0, idx, t1);
-}
-/* ((ql >> ls) & 15) | ((qh >> hs) & 3) << 4, minus 32, as a float */
-MOT_INLINE vf q6_f(vi ql, int ls, vi qh, int hs) {
-    vi lo = ls ? _mm512_srli_epi32(ql, ls) : ql;
-    vi h = hs <= 4 ? _mm512_slli_epi32(qh, 4 - hs) : _mm512_srli_epi32(qh, hs - 4);
-    vi q = _mm512_and_si512(_mm512_ternarylogic_epi32(lo, h, _mm512_set1_epi32(0x0F), 0xE4), _mm512_set1_epi32(63));
-    return _mm512_cvtepi32_ps(_mm512_sub_epi32(q, _mm512_set1_epi32(32)));
-}
-#else
-enum { VL = 8 };
-typedef __m256 vf;
-typedef __m256i vi;
-MOT_INLINE vf vf_zero(void) { return _mm256_setzero_ps(); }
-MOT_INLINE vf vf_load(const float *p) { return _mm256_loadu_ps(p); }
-MOT_INLINE void vf_store(float *p, vf v) { _mm256_storeu_ps(p, v); }
-MOT_INLINE vf vf_set1(float f) { return _mm256_set1_ps(f); }
-MOT_INLINE vf vf_add(vf a, vf b) { return _mm256_add_ps(a, b); }
-MOT_INLINE vf vf_mul(vf a, vf b) { return _mm256_mul_ps(a, b); }
-MOT_INLINE vf vf_fma(vf a, vf b, vf c) { return _mm256_fmadd_ps(a, b, c); }
-MOT_INLINE float vf_sum(vf v) { return mot_hsum8(v); }
-MOT_INLINE vi vi_u8(const uint8_t *p) { return _mm256_cvtepu8_epi32(_mm_loadl_epi64((const __m128i *)p)); }
-MOT_INLINE vi vi_i8(const uint8_t *p) { return _mm256_cvtepi8_epi32(_mm_loadl_epi64((const __m128i *)p)); }
-MOT_INLINE vf vi_to_f(vi v) { return _mm256_cvtepi32_ps(v); }
-
-typedef struct {
-    vf off;
-    int add; /* off != 0 (adding 0.0f is not dropped by the compiler: -0.0f + 0.0f is +0.0f) */
-} nib_lut;
-MOT_INLINE nib_lut nib_lut_make(float off) {
-    nib_lut l = {_mm256_set1_ps(off), off != 0.0f};
-    return l;
-}
-MOT_INLINE vf nib_f(vi bytes, int hi, nib_lut l) {
-    vi v = _mm256_and_si256(hi ? _mm256_srli_epi32(bytes, 4) : bytes, _mm256_set1_epi32(15));
-    return l.add ? _mm256_add_ps(_mm256_cvtepi32_ps(v), l.off) : _mm256_cvtepi32_ps(v); /* exact: small integers */
-}
-MOT_INLINE vf nib5_f(vi ql, int hi, vi qh, int s) {
-    vi lo = _mm256_and_si256(hi ? _mm256_srli_epi32(ql, 4) : ql, _mm256_set1_epi32(15));
-    vi h = _mm256_and_si256(_mm256_slli_epi32(_mm256_srli_epi32(qh, s), 4), _mm256_set1_epi32(16));
-    return _mm256_cvtepi32_ps(_mm256_or_si256(lo, h));
-}
-MOT_INLINE vf q6_f(vi ql, int ls, vi qh, int hs) {
-    vi lo = _mm256_and_si256(_mm256_srli_epi32(ql, ls), _mm256_set1_epi32(15));
-    vi h = _mm256_slli_epi32(_mm256_and_si256(_mm256_srli_epi32(qh, hs), _mm256_set1_epi32(3)), 4);
-    return _mm256_cvtepi32_ps(_mm256_sub_epi32(_mm256_or_si256(lo, h), _mm256_set1_epi32(32)));
-}
-#endif
-
 /* ---- scales ----------------------------------------------------------------------------- */
-
-MOT_INLINE float f16_at(const uint8_t *p) {
-    uint16_t h;
-    memcpy(&h, p, 2);
-    return _cvtsh_ss(h);
-}
 
 #if !defined(__AVX512F__)
 /* The dwords at base + i * stride for i < count (zero past), as 8 lanes: one vpgatherdd (the
@@ -276,16 +183,71 @@ MOT_INLINE vf block_q4(const uint8_t *q, const float *x, nib_lut l) {
     return s;
 }
 
-/* The dot of a row of 32-element blocks of `bytes` each, the f16 d at byte 0 and (has_m) an
- * f16 m at byte 2, quants from byte qoff. Groups of 16 blocks: their d (and m) converted
- * together; the m terms are one 16-lane FMA with the x sums per group. Two accumulators, so
- * the per-block FMA chain is not the limit. */
+/* Q5_0 / Q5_1: 16 bytes of nibbles as Q4's plus the fifth bits, bit j of the word h for
+ * element j: each lane shifts h by its own element's index (vpsrlvd) */
+MOT_INLINE vf block_q5(const uint8_t *q, uint32_t h, const float *x) {
+    const vi hv = vi_set1((int)h), low4 = vi_set1(15), bit4 = vi_set1(16);
+    vf s = vf_zero();
+    for (int i = 0; i < 16; i += VL) {
+        const vi b = vi_u8(q + i);
+        const vi lo = vi_or(vi_and(b, low4), vi_and(vi_shl(vi_shrv(hv, vi_lanes(i)), 4), bit4));
+        const vi hi = vi_or(vi_shr(b, 4), vi_and(vi_shl(vi_shrv(hv, vi_lanes(16 + i)), 4), bit4));
+        s = vf_fma(vi_to_f(lo), vf_load(x + i), s);
+        s = vf_fma(vi_to_f(hi), vf_load(x + 16 + i), s);
+    }
+    return s;
+}
+
+/* IQ4_NL's (and IQ4_XS's) levels, indexed by a nibble (ggml's kvalues_iq4nl) */
+MOT_INLINE __m128i iq4_levels(void) {
+    return _mm_setr_epi8(-127, -104, -83, -65, -49, -35, -22, -10, 1, 13, 25, 38, 53, 69, 89, 113);
+}
+/* The levels of 16 bytes of nibbles: the low nibbles' (elements 0-15), the high (16-31);
+ * one vpshufb each does the table lookup for 16 elements */
+MOT_INLINE void iq4_bytes(const uint8_t *q, __m128i *lo, __m128i *hi) {
+    const __m128i v = _mm_loadu_si128((const __m128i *)q), m = _mm_set1_epi8(15);
+    *lo = _mm_shuffle_epi8(iq4_levels(), _mm_and_si128(v, m));
+    *hi = _mm_shuffle_epi8(iq4_levels(), _mm_and_si128(_mm_srli_epi16(v, 4), m));
+}
+MOT_INLINE vf block_iq4(const uint8_t *q, const float *x) {
+    __m128i lo, hi;
+    iq4_bytes(q, &lo, &hi);
+    vf s = vf_zero();
+    for (int i = 0; i < 16; i += VL) {
+        s = vf_fma(vi_to_f(vi_i8_of(lo, i / VL)), vf_load(x + i), s);
+        s = vf_fma(vi_to_f(vi_i8_of(hi, i / VL)), vf_load(x + 16 + i), s);
+    }
+    return s;
+}
+
+/* Bytes of a block, and where its codes start, of the 32-element types */
+MOT_INLINE int64_t b32_bytes(mot_dtype dt) {
+    switch (dt) {
+    case MOT_DTYPE_Q8_0: return 34;
+    case MOT_DTYPE_Q4_1: return 20;
+    case MOT_DTYPE_Q5_0: return 22;
+    case MOT_DTYPE_Q5_1: return 24;
+    default: return 18; /* Q4_0, IQ4_NL */
+    }
+}
+MOT_INLINE int b32_qoff(mot_dtype dt) {
+    return dt == MOT_DTYPE_Q4_1 ? 4 : dt == MOT_DTYPE_Q5_0 ? 6 : dt == MOT_DTYPE_Q5_1 ? 8 : 2;
+}
+
+/* The dot of a row of 32-element blocks of `bytes` each, the f16 d at byte 0 and (Q4_1,
+ * Q5_1) an f16 m at byte 2, quants from byte qoff (Q5's fifth bits the 4 bytes before).
+ * Groups of 16 blocks: their d (and m) converted together; the m terms (and Q4_0's -8 d,
+ * Q5_0's -16 d) are one 16-lane FMA with the x sums per group. Two accumulators, so the
+ * per-block FMA chain is not the limit. */
 MOT_INLINE float dot_b32(const void *row, const float *x, const float *xs, int64_t cols, mot_dtype dt) {
-    const int64_t bytes = dt == MOT_DTYPE_Q8_0 ? 34 : dt == MOT_DTYPE_Q4_0 ? 18 : 20;
-    const int qoff = dt == MOT_DTYPE_Q4_1 ? 4 : 2;
+    const int64_t bytes = b32_bytes(dt);
+    const int qoff = b32_qoff(dt);
+    const int has_m = dt == MOT_DTYPE_Q4_1 || dt == MOT_DTYPE_Q5_1;
+    const int q5 = dt == MOT_DTYPE_Q5_0 || dt == MOT_DTYPE_Q5_1;
     /* Q4_0's -8: in the 16-entry table with AVX-512 (free there); with 8 lanes an add per 8
-     * elements, so instead -8 d times x's block sums, as Q4_1's m */
+     * elements, so instead -8 d times x's block sums, as Q4_1's m (and Q5_0's -16 always) */
     const int q4_0_sums = dt == MOT_DTYPE_Q4_0 && VL == 8;
+    const float d_sums = q4_0_sums ? -8.0f : dt == MOT_DTYPE_Q5_0 ? -16.0f : 0.0f;
     const nib_lut lut = nib_lut_make(dt == MOT_DTYPE_Q4_0 && !q4_0_sums ? -8.0f : 0.0f);
     const uint8_t *p = row;
     const int64_t nb = cols / 32;
@@ -294,21 +256,28 @@ MOT_INLINE float dot_b32(const void *row, const float *x, const float *xs, int64
         const int count = (int)(nb - g0 < 16 ? nb - g0 : 16);
         const uint8_t *gp = p + g0 * bytes;
         float d[16], m[16];
-        f16_group(d, dt == MOT_DTYPE_Q4_1 ? m : NULL, gp, bytes, count);
-        if (dt == MOT_DTYPE_Q4_1) {
+        f16_group(d, has_m ? m : NULL, gp, bytes, count);
+        if (has_m) {
             for (int i = 0; i < 16; i += VL) {
                 macc = vf_fma(vf_load(m + i), vf_load(xs + g0 + i), macc);
             }
-        } else if (q4_0_sums) {
+        } else if (d_sums != 0.0f) {
             for (int i = 0; i < 16; i += VL) {
-                macc = vf_fma(vf_mul(vf_load(d + i), vf_set1(-8.0f)), vf_load(xs + g0 + i), macc);
+                macc = vf_fma(vf_mul(vf_load(d + i), vf_set1(d_sums)), vf_load(xs + g0 + i), macc);
             }
         }
         int b = 0;
         for (; b < count; b++) {
             const uint8_t *q = gp + b * bytes + qoff;
             const float *xb = x + (g0 + b) * 32;
-            const vf s = dt == MOT_DTYPE_Q8_0 ? block_q8_0(q, xb) : block_q4(q, xb, lut);
+            uint32_t h = 0;
+            if (q5) {
+                memcpy(&h, q - 4, 4);
+            }
+            const vf s = dt == MOT_DTYPE_Q8_0     ? block_q8_0(q, xb)
+                         : q5                     ? block_q5(q, h, xb)
+                         : dt == MOT_DTYPE_IQ4_NL ? block_iq4(q, xb)
+                                                  : block_q4(q, xb, lut);
             if (b & 1) {
                 acc1 = vf_fma(s, vf_set1(d[b]), acc1);
             } else {
@@ -327,6 +296,15 @@ static float dot_q4_0(const void *row, const float *x, const float *xs, int64_t 
 }
 static float dot_q4_1(const void *row, const float *x, const float *xs, int64_t cols) {
     return dot_b32(row, x, xs, cols, MOT_DTYPE_Q4_1);
+}
+static float dot_q5_0(const void *row, const float *x, const float *xs, int64_t cols) {
+    return dot_b32(row, x, xs, cols, MOT_DTYPE_Q5_0);
+}
+static float dot_q5_1(const void *row, const float *x, const float *xs, int64_t cols) {
+    return dot_b32(row, x, xs, cols, MOT_DTYPE_Q5_1);
+}
+static float dot_iq4_nl(const void *row, const float *x, const float *xs, int64_t cols) {
+    return dot_b32(row, x, xs, cols, MOT_DTYPE_IQ4_NL);
 }
 
 /* ---- dots: the K types ------------------------------------------------------------------ */
@@ -414,23 +392,76 @@ static float dot_q6_k(const void *row, const float *x, const float *xs, int64_t 
     return vf_sum(vf_add(acc0, acc1));
 }
 
+/* IQ4_XS's 6-bit scale of sub-block s (0..7), stored offset by 32 */
+MOT_INLINE int iq4_xs_scale(const uint8_t *b, int s) {
+    const int scales_h = b[2] | b[3] << 8;
+    return (((b[4 + s / 2] >> (4 * (s % 2))) & 15) | ((scales_h >> (2 * s)) & 3) << 4) - 32;
+}
+
+/* IQ4_XS: per 256-block, 8 sub-blocks of 32 as IQ4_NL's blocks, each with d (ls - 32) */
+static float dot_iq4_xs(const void *row, const float *x, const float *xs, int64_t cols) {
+    (void)xs;
+    const uint8_t *p = row;
+    vf acc0 = vf_zero(), acc1 = vf_zero();
+    for (int64_t k = 0; k < cols / 256; k++) {
+        const uint8_t *b = p + k * 136;
+        const float d = f16_at(b);
+        for (int s = 0; s < 8; s += 2) {
+            acc0 = vf_fma(block_iq4(b + 8 + 16 * s, x + 256 * k + 32 * s), vf_set1(d * (float)iq4_xs_scale(b, s)), acc0);
+            acc1 = vf_fma(block_iq4(b + 24 + 16 * s, x + 256 * k + 32 * s + 32), vf_set1(d * (float)iq4_xs_scale(b, s + 1)),
+                          acc1);
+        }
+    }
+    return vf_sum(vf_add(acc0, acc1));
+}
+
 /* ---- dequantization --------------------------------------------------------------------- */
 
 /* Each value as ops/ref_quant.c computes it: d q (one multiply), or d q + m as one FMA. */
 static void dequant_b32(const uint8_t *p, int64_t nb, float *out, mot_dtype dt) {
-    const int64_t bytes = dt == MOT_DTYPE_Q8_0 ? 34 : dt == MOT_DTYPE_Q4_0 ? 18 : 20;
+    const int64_t bytes = b32_bytes(dt);
+    const int qoff = b32_qoff(dt);
     const nib_lut lut = nib_lut_make(dt == MOT_DTYPE_Q4_0 ? -8.0f : 0.0f);
     for (int64_t k = 0; k < nb; k++) {
         const uint8_t *b = p + k * bytes;
         const vf d = vf_set1(f16_at(b));
         float *o = out + 32 * k;
+        const uint8_t *q = b + qoff;
         if (dt == MOT_DTYPE_Q8_0) {
             for (int i = 0; i < 32; i += VL) {
-                vf_store(o + i, vf_mul(d, vi_to_f(vi_i8(b + 2 + i))));
+                vf_store(o + i, vf_mul(d, vi_to_f(vi_i8(q + i))));
             }
             continue;
         }
-        const uint8_t *q = b + (dt == MOT_DTYPE_Q4_1 ? 4 : 2);
+        if (dt == MOT_DTYPE_IQ4_NL) {
+            __m128i lo, hi;
+            iq4_bytes(q, &lo, &hi);
+            for (int i = 0; i < 16; i += VL) {
+                vf_store(o + i, vf_mul(d, vi_to_f(vi_i8_of(lo, i / VL))));
+                vf_store(o + 16 + i, vf_mul(d, vi_to_f(vi_i8_of(hi, i / VL))));
+            }
+            continue;
+        }
+        if (dt == MOT_DTYPE_Q5_0 || dt == MOT_DTYPE_Q5_1) {
+            uint32_t h;
+            memcpy(&h, q - 4, 4);
+            const vi hv = vi_set1((int)h), bit4 = vi_set1(16);
+            const vi off = vi_set1(dt == MOT_DTYPE_Q5_0 ? 16 : 0);
+            const vf m = vf_set1(dt == MOT_DTYPE_Q5_1 ? f16_at(b + 2) : 0.0f);
+            for (int i = 0; i < 16; i += VL) {
+                const vi v = vi_u8(q + i);
+                const vi lo = vi_or(vi_and(v, vi_set1(15)), vi_and(vi_shl(vi_shrv(hv, vi_lanes(i)), 4), bit4));
+                const vi hi = vi_or(vi_shr(v, 4), vi_and(vi_shl(vi_shrv(hv, vi_lanes(16 + i)), 4), bit4));
+                if (dt == MOT_DTYPE_Q5_1) {
+                    vf_store(o + i, vf_fma(d, vi_to_f(lo), m));
+                    vf_store(o + 16 + i, vf_fma(d, vi_to_f(hi), m));
+                } else {
+                    vf_store(o + i, vf_mul(d, vi_to_f(vi_sub(lo, off))));
+                    vf_store(o + 16 + i, vf_mul(d, vi_to_f(vi_sub(hi, off))));
+                }
+            }
+            continue;
+        }
         const vf m = vf_set1(dt == MOT_DTYPE_Q4_1 ? f16_at(b + 2) : 0.0f);
         for (int i = 0; i < 16; i += VL) {
             const vi v = vi_u8(q + i);
@@ -440,6 +471,23 @@ static void dequant_b32(const uint8_t *p, int64_t nb, float *out, mot_dtype dt) 
             } else {
                 vf_store(o + i, vf_mul(d, nib_f(v, 0, lut)));
                 vf_store(o + 16 + i, vf_mul(d, nib_f(v, 1, lut)));
+            }
+        }
+    }
+}
+
+static void dequant_iq4_xs(const uint8_t *p, int64_t nb, float *out) {
+    for (int64_t k = 0; k < nb; k++) {
+        const uint8_t *b = p + k * 136;
+        const float d = f16_at(b);
+        for (int s = 0; s < 8; s++) {
+            const vf dl = vf_set1(d * (float)iq4_xs_scale(b, s));
+            __m128i lo, hi;
+            iq4_bytes(b + 8 + 16 * s, &lo, &hi);
+            float *o = out + 256 * k + 32 * s;
+            for (int i = 0; i < 16; i += VL) {
+                vf_store(o + i, vf_mul(dl, vi_to_f(vi_i8_of(lo, i / VL))));
+                vf_store(o + 16 + i, vf_mul(dl, vi_to_f(vi_i8_of(hi, i / VL))));
             }
         }
     }
@@ -491,7 +539,17 @@ void mot_cpu_dequant_row(mot_dtype dt, const void *row, int64_t n, float *out) {
     case MOT_DTYPE_Q8_0:
     case MOT_DTYPE_Q4_0:
     case MOT_DTYPE_Q4_1:
+    case MOT_DTYPE_Q5_0:
+    case MOT_DTYPE_Q5_1:
+    case MOT_DTYPE_IQ4_NL:
         dequant_b32(p, n / 32, out, dt);
+        break;
+    case MOT_DTYPE_IQ4_XS:
+        dequant_iq4_xs(p, n / 256, out);
+        break;
+    case MOT_DTYPE_Q2_K:
+    case MOT_DTYPE_Q3_K:
+        mot_cpu_dequant_k23(dt, p, n / 256, out);
         break;
     case MOT_DTYPE_Q4_K:
         dequant_k45(p, n / 256, out, 0);
@@ -871,6 +929,10 @@ static const struct {
     {MOT_DTYPE_Q8_0, dot_q8_0, fdot_q8_0, fdot4_q8_0}, {MOT_DTYPE_Q4_0, dot_q4_0, fdot_q4_0, fdot4_q4_0},
     {MOT_DTYPE_Q4_1, dot_q4_1, fdot_q4_1, fdot4_q4_1}, {MOT_DTYPE_Q4_K, dot_q4_k, fdot_q4_k, fdot4_q4_k},
     {MOT_DTYPE_Q5_K, dot_q5_k, fdot_q5_k, fdot4_q5_k}, {MOT_DTYPE_Q6_K, dot_q6_k, fdot_q6_k, fdot4_q6_k},
+    /* exact dots only: with `precision: fast` these run them too (no int8 kernels yet) */
+    {MOT_DTYPE_Q5_0, dot_q5_0, NULL, NULL}, {MOT_DTYPE_Q5_1, dot_q5_1, NULL, NULL},
+    {MOT_DTYPE_IQ4_NL, dot_iq4_nl, NULL, NULL}, {MOT_DTYPE_IQ4_XS, dot_iq4_xs, NULL, NULL},
+    {MOT_DTYPE_Q2_K, mot_cpu_dot_q2_k, NULL, NULL}, {MOT_DTYPE_Q3_K, mot_cpu_dot_q3_k, NULL, NULL},
 };
 enum { N_QUANT_KERNELS = sizeof quant_kernels / sizeof quant_kernels[0] };
 

@@ -46,7 +46,7 @@ mot_status mot_cuda_matmul(mot_cuda_blas *blas, float *y, const float *x, const 
  * w's dtype (the previous call had the same x, n, cols and dtype), so it is not converted again. */
 mot_status mot_cuda_matmul_ex(mot_cuda_blas *blas, float *y, const float *x, const mot_weight *w, int n,
                               float beta, int reuse_x);
-/* Quantized weights (Q8_0, Q4_0, Q4_1, Q4_K, Q5_K, Q6_K; kernels/cuda/quant.cu): w->data is
+/* Quantized weights (the GGUF types of common/tensor.h; kernels/cuda/quant.cu): w->data is
  * the raw blocks on the device, rows of mot_dtype_row_bytes(dtype, cols) bytes, 16-byte
  * aligned at the start (as cudaMalloc gives). mot_cuda_matmul_ex takes them too: n up to
  * MOT_CUDA_QUANT_GEMV_MAX_N by the GEMV, more by tiles of dequantized rows and cuBLAS SGEMM.

@@ -1,5 +1,6 @@
-// ggml's block-quantized weights on the device (Q8_0, Q4_0, Q4_1, Q4_K, Q5_K, Q6_K): the raw
-// blocks as the GGUF file stores them, rows of mot_dtype_row_bytes(dtype, cols) bytes, read by
+// ggml's block-quantized weights on the device (Q8_0, Q4_0, Q4_1, Q5_0, Q5_1, IQ4_NL, Q2_K, Q3_K,
+// Q4_K, Q5_K, Q6_K, IQ4_XS): the raw blocks as the GGUF file stores them, rows of
+// mot_dtype_row_bytes(dtype, cols) bytes, read by
 //   - quant_gemv_kernel: y[n, rows] = x[n, cols] W^T (+ beta y) for n <= 7 (decode), reading
 //     the blocks once with f32 activations;
 //   - quant_gemv_norm_kernel: the same rows behind an RMSNorm prologue, with the SwiGLU or
@@ -163,6 +164,12 @@ __device__ __forceinline__ void quant_row_dot_of(int dt, float *acc, int4 *stage
     case MOT_DTYPE_Q4_K: quant_row_dot<MOT_DTYPE_Q4_K, NT, false>(acc, stage, row, end, xs, pitch, cols, n, lane); break;
     case MOT_DTYPE_Q5_K: quant_row_dot<MOT_DTYPE_Q5_K, NT, false>(acc, stage, row, end, xs, pitch, cols, n, lane); break;
     case MOT_DTYPE_Q6_K: quant_row_dot<MOT_DTYPE_Q6_K, NT, false>(acc, stage, row, end, xs, pitch, cols, n, lane); break;
+    case MOT_DTYPE_Q5_0: quant_row_dot<MOT_DTYPE_Q5_0, NT, false>(acc, stage, row, end, xs, pitch, cols, n, lane); break;
+    case MOT_DTYPE_Q5_1: quant_row_dot<MOT_DTYPE_Q5_1, NT, false>(acc, stage, row, end, xs, pitch, cols, n, lane); break;
+    case MOT_DTYPE_IQ4_NL: quant_row_dot<MOT_DTYPE_IQ4_NL, NT, false>(acc, stage, row, end, xs, pitch, cols, n, lane); break;
+    case MOT_DTYPE_Q2_K: quant_row_dot<MOT_DTYPE_Q2_K, NT, false>(acc, stage, row, end, xs, pitch, cols, n, lane); break;
+    case MOT_DTYPE_Q3_K: quant_row_dot<MOT_DTYPE_Q3_K, NT, false>(acc, stage, row, end, xs, pitch, cols, n, lane); break;
+    case MOT_DTYPE_IQ4_XS: quant_row_dot<MOT_DTYPE_IQ4_XS, NT, false>(acc, stage, row, end, xs, pitch, cols, n, lane); break;
     default: break; // refused on the host (mot_cuda_gemv_norm_takes)
     }
 }
@@ -310,6 +317,12 @@ static mot_status check_weight(const char *what, const mot_weight *w) {
     case MOT_DTYPE_Q4_K: CALL(MOT_DTYPE_Q4_K); break;                                          \
     case MOT_DTYPE_Q5_K: CALL(MOT_DTYPE_Q5_K); break;                                          \
     case MOT_DTYPE_Q6_K: CALL(MOT_DTYPE_Q6_K); break;                                          \
+    case MOT_DTYPE_Q5_0: CALL(MOT_DTYPE_Q5_0); break;                                          \
+    case MOT_DTYPE_Q5_1: CALL(MOT_DTYPE_Q5_1); break;                                          \
+    case MOT_DTYPE_IQ4_NL: CALL(MOT_DTYPE_IQ4_NL); break;                                      \
+    case MOT_DTYPE_Q2_K: CALL(MOT_DTYPE_Q2_K); break;                                          \
+    case MOT_DTYPE_Q3_K: CALL(MOT_DTYPE_Q3_K); break;                                          \
+    case MOT_DTYPE_IQ4_XS: CALL(MOT_DTYPE_IQ4_XS); break;                                      \
     default: return mot_fail(MOT_ERR_UNSUPPORTED, "cuda quant: dtype %s", mot_dtype_name(dt)); \
     }
 

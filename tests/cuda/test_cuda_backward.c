@@ -157,6 +157,12 @@ static void *make_weight(mot_dtype dt, int rows, int cols, size_t *bytes) {
         case MOT_DTYPE_Q4_K: put_f16(blk, (float)urand() / 900.0f), put_f16(blk + 2, (float)urand() / 60.0f); break;
         case MOT_DTYPE_Q5_K: put_f16(blk, (float)urand() / 1900.0f), put_f16(blk + 2, (float)urand() / 60.0f); break;
         case MOT_DTYPE_Q6_K: put_f16(blk + 208, (float)urand() / 4000.0f); break;
+        case MOT_DTYPE_Q5_0: put_f16(blk, (float)urand() / 16.0f); break;
+        case MOT_DTYPE_Q5_1: put_f16(blk, (float)urand() / 31.0f), put_f16(blk + 2, (float)urand()); break;
+        case MOT_DTYPE_IQ4_NL: put_f16(blk, (float)urand() / 127.0f); break;
+        case MOT_DTYPE_Q2_K: put_f16(blk + 80, (float)urand() / 45.0f), put_f16(blk + 82, (float)urand() / 15.0f); break;
+        case MOT_DTYPE_Q3_K: put_f16(blk + 108, (float)urand() / 128.0f); break;
+        case MOT_DTYPE_IQ4_XS: put_f16(blk, (float)urand() / 4064.0f); break;
         default: break;
         }
     }
@@ -459,8 +465,9 @@ int main(void) {
         return 1;
     }
 
-    static const mot_dtype dts[] = {MOT_DTYPE_F32,  MOT_DTYPE_F16,  MOT_DTYPE_BF16, MOT_DTYPE_Q8_0, MOT_DTYPE_Q4_0,
-                                    MOT_DTYPE_Q4_1, MOT_DTYPE_Q4_K, MOT_DTYPE_Q5_K, MOT_DTYPE_Q6_K};
+    static const mot_dtype dts[] = {MOT_DTYPE_F32,    MOT_DTYPE_F16,  MOT_DTYPE_BF16, MOT_DTYPE_Q8_0, MOT_DTYPE_Q4_0,
+                                    MOT_DTYPE_Q4_1,   MOT_DTYPE_Q5_0, MOT_DTYPE_Q5_1, MOT_DTYPE_IQ4_NL, MOT_DTYPE_Q2_K,
+                                    MOT_DTYPE_Q3_K,   MOT_DTYPE_Q4_K, MOT_DTYPE_Q5_K, MOT_DTYPE_Q6_K, MOT_DTYPE_IQ4_XS};
     static const int ns[] = {1, 3, 17, 200};
     for (size_t i = 0; i < sizeof dts / sizeof dts[0]; i++) {
         const int block = mot_dtype_block_elems(dts[i]);

@@ -550,10 +550,11 @@ static void multi_cases(cudaStream_t s) {
  * lane; RoPE + append; the types of a Q4_K_M file mixed in one launch; SmolLM2's 576 and a 7B
  * width of 4096. */
 static void quant_fused_cases(cudaStream_t s) {
-    static const mot_dtype qts[] = {MOT_DTYPE_Q8_0, MOT_DTYPE_Q4_0, MOT_DTYPE_Q4_1,
-                                    MOT_DTYPE_Q4_K, MOT_DTYPE_Q5_K, MOT_DTYPE_Q6_K};
+    static const mot_dtype qts[] = {MOT_DTYPE_Q8_0, MOT_DTYPE_Q4_0, MOT_DTYPE_Q4_1, MOT_DTYPE_Q4_K,
+                                    MOT_DTYPE_Q5_K, MOT_DTYPE_Q6_K, MOT_DTYPE_Q5_0, MOT_DTYPE_Q5_1,
+                                    MOT_DTYPE_IQ4_NL, MOT_DTYPE_Q2_K, MOT_DTYPE_Q3_K, MOT_DTYPE_IQ4_XS};
     static const int qkv[3] = {63, 17, 5}, gu[2] = {65, 65}, head[1] = {300}, wide[3] = {300, 100, 100};
-    for (int d = 0; d < 6; d++) {
+    for (size_t d = 0; d < sizeof qts / sizeof qts[0]; d++) {
         const mot_dtype dt = qts[d];
         const int k = mot_dtype_block_elems(dt) == 256;
         const int widths[3] = {k ? 256 : 32, k ? 768 : 576, k ? 2304 : 1056};

@@ -35,8 +35,9 @@ static uint32_t next_u32(void) {
 }
 static float uniform(void) { return (float)(next_u32() / 4294967296.0 * 2.0 - 1.0); }
 
-static const mot_dtype types[] = {MOT_DTYPE_Q8_0, MOT_DTYPE_Q4_0, MOT_DTYPE_Q4_1,
-                                  MOT_DTYPE_Q4_K, MOT_DTYPE_Q5_K, MOT_DTYPE_Q6_K};
+static const mot_dtype types[] = {MOT_DTYPE_Q8_0, MOT_DTYPE_Q4_0, MOT_DTYPE_Q4_1, MOT_DTYPE_Q4_K,
+                                  MOT_DTYPE_Q5_K, MOT_DTYPE_Q6_K, MOT_DTYPE_Q5_0, MOT_DTYPE_Q5_1,
+                                  MOT_DTYPE_IQ4_NL, MOT_DTYPE_Q2_K, MOT_DTYPE_Q3_K, MOT_DTYPE_IQ4_XS};
 enum { N_TYPES = sizeof types / sizeof types[0] };
 
 /* rows x cols of dt: random quants, scales that keep the values near [-1, 1]. */

@@ -43,8 +43,9 @@ static void expect(int ok, const char *fmt, ...) {
     }
 }
 
-static const mot_dtype types[] = {MOT_DTYPE_Q8_0, MOT_DTYPE_Q4_0, MOT_DTYPE_Q4_1,
-                                  MOT_DTYPE_Q4_K, MOT_DTYPE_Q5_K, MOT_DTYPE_Q6_K};
+static const mot_dtype types[] = {MOT_DTYPE_Q8_0, MOT_DTYPE_Q4_0, MOT_DTYPE_Q4_1, MOT_DTYPE_Q4_K,
+                                  MOT_DTYPE_Q5_K, MOT_DTYPE_Q6_K, MOT_DTYPE_Q5_0, MOT_DTYPE_Q5_1,
+                                  MOT_DTYPE_IQ4_NL, MOT_DTYPE_Q2_K, MOT_DTYPE_Q3_K, MOT_DTYPE_IQ4_XS};
 enum { N_TYPES = sizeof types / sizeof types[0] };
 
 /* rows x cols of dt as random bytes, 16-byte aligned (as cudaMalloc gives), with `wild` f16

@@ -19,8 +19,9 @@ add_test(NAME gguf_malformed_files
 set_tests_properties(gguf_malformed_files PROPERTIES LABELS "gguf;python" TIMEOUT 120)
 
 # mot on them.
-foreach(case f32 f16 bf16 q8_0 q4_0 q4_1 q4_k q5_k q6_k q8_0_sp_tied q4_k_sp_tied f16_metaspace
-             mixed mixed_sp_tied q8_0_head_dim f32_rope_llama3 q8_0_rope_linear q8_0_mistral_window)
+foreach(case f32 f16 bf16 q8_0 q4_0 q4_1 q4_k q5_k q6_k q5_0 q5_1 q2_k q3_k iq4_nl iq4_xs
+             q8_0_sp_tied q4_k_sp_tied f16_metaspace mixed mixed_sp_tied mixed_q3_k mixed_q2_k_sp_tied
+             q8_0_head_dim f32_rope_llama3 q8_0_rope_linear q8_0_mistral_window)
   add_test(NAME gguf_e2e_${case}
     COMMAND ${MOT_PYTHON} ${MOT_GGUF_DIR}/run_gguf_case.py --mot $<TARGET_FILE:mot>
             --models ${MOT_GGUF_MODELS} --work ${MOT_GGUF_WORK} --backend cpu ${case})
@@ -32,7 +33,8 @@ endforeach()
 # The cases again with --backend cuda (kernels/cuda/quant.cu: the decode GEMV, the prefill's
 # dequantized tiles + SGEMM, quantized embedding rows) against the same float64 reference:
 # quantized and F32 <= 1e-4, F16/BF16 to SPEC 1.7's fast bounds. Skipped without a CUDA device.
-foreach(case f32 f16 bf16 q8_0 q4_0 q4_1 q4_k q5_k q6_k q4_k_sp_tied mixed mixed_sp_tied)
+foreach(case f32 f16 bf16 q8_0 q4_0 q4_1 q4_k q5_k q6_k q5_0 q5_1 q2_k q3_k iq4_nl iq4_xs
+             q4_k_sp_tied mixed mixed_sp_tied mixed_q3_k mixed_q2_k_sp_tied)
   add_test(NAME gguf_cuda_${case}
     COMMAND ${MOT_PYTHON} ${MOT_GGUF_DIR}/run_gguf_case.py --mot $<TARGET_FILE:mot>
             --models ${MOT_GGUF_MODELS} --work ${MOT_GGUF_WORK}/cuda --backend cuda ${case})
@@ -45,7 +47,7 @@ endforeach()
 # (these tiny random-weight models, 16 steps): Q4_0 1.7e-2, Q8_0 1.4e-2, Q4_1 1.4e-2, Q4_K
 # 2.6e-2, Q5_K 3.0e-2, Q6_K 2.8e-2, mixed 2.6e-2; the greedy runs that left the reference's
 # arg-max did so at margins of 0.1-1.4% of max|ref|. The exact runs of the same files: <= 2e-6.
-foreach(case q8_0 q4_0 q4_1 q4_k q5_k q6_k mixed)
+foreach(case q8_0 q4_0 q4_1 q4_k q5_k q6_k mixed q5_0 q5_1 q2_k q3_k iq4_nl iq4_xs mixed_q3_k)
   add_test(NAME gguf_fast_${case}
     COMMAND ${MOT_PYTHON} ${MOT_GGUF_DIR}/run_gguf_case.py --mot $<TARGET_FILE:mot>
             --models ${MOT_GGUF_MODELS} --work ${MOT_GGUF_WORK} --precision fast --tol 5e-2 ${case})

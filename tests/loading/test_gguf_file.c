@@ -64,7 +64,8 @@ static void check_valid(void) {
     }
     CHECK(mot_gguf_is_gguf_path(path));
     CHECK(mot_gguf_type_of_dtype(MOT_DTYPE_Q6_K) == 14 && mot_gguf_dtype_of_type(30) == MOT_DTYPE_BF16);
-    CHECK(mot_gguf_dtype_of_type(6) == -1 && mot_gguf_dtype_of_type(1000) == -1);
+    CHECK(mot_gguf_dtype_of_type(6) == MOT_DTYPE_Q5_0 && mot_gguf_dtype_of_type(23) == MOT_DTYPE_IQ4_XS);
+    CHECK(mot_gguf_dtype_of_type(16) == -1 && mot_gguf_dtype_of_type(1000) == -1);
 }
 
 static void check_fault(const gguf_faults *f, mot_status want, const char *substr, int line) {
@@ -93,7 +94,7 @@ int main(void) {
     FAULT(MOT_ERR_FORMAT, "key 'general.architecture': appears twice", .dup_key = 1);
     FAULT(MOT_ERR_FORMAT, "key 'nested': arrays of arrays are not supported", .nested_array = 1);
     FAULT(MOT_ERR_FORMAT, "tensor 'b': unknown ggml type 200", .t1_type = 200);
-    FAULT(MOT_ERR_UNSUPPORTED, "tensor 'b': type Q5_0 is not supported", .t1_type = 6);
+    FAULT(MOT_ERR_UNSUPPORTED, "tensor 'b': type IQ2_XXS is not supported", .t1_type = 16);
     FAULT(MOT_ERR_FORMAT, "tensor 'b': 5 dimensions", .t1_dims = 5);
     FAULT(MOT_ERR_FORMAT, "tensor 'b': 48 elements per row is not a multiple of Q8_0's block of 32", .t1_ne0 = 48);
     FAULT(MOT_ERR_FORMAT, "tensor 'b': dimension 1 is 0 (empty)", .t1_zero_dim = 1);

@@ -28,22 +28,32 @@ void quant_blocks_fill(mot_dtype dt, uint8_t *p, size_t bytes, int wild, uint64_
         memcpy(p + i, &v, bytes - i < 8 ? bytes - i : 8);
     }
     const size_t bb = mot_dtype_block_bytes(dt);
+    /* where the f16 scale d (and the min or offset, where the type has one) sits */
+    const int d_at = dt == MOT_DTYPE_Q6_K ? 208 : dt == MOT_DTYPE_Q2_K ? 80 : dt == MOT_DTYPE_Q3_K ? 108 : 0;
+    const int m_at = dt == MOT_DTYPE_Q2_K                                                             ? 82
+                     : dt == MOT_DTYPE_Q4_1 || dt == MOT_DTYPE_Q5_1 || dt == MOT_DTYPE_Q4_K || dt == MOT_DTYPE_Q5_K ? 2
+                                                                                                       : -1;
     for (size_t b = 0; b < bytes / bb; b++) {
         uint8_t *blk = p + b * bb;
-        uint8_t *d = dt == MOT_DTYPE_Q6_K ? blk + 208 : blk; /* Q6_K keeps its scale last */
-        const int has_min = dt == MOT_DTYPE_Q4_1 || dt == MOT_DTYPE_Q4_K || dt == MOT_DTYPE_Q5_K;
+        uint8_t *d = blk + d_at, *m = m_at >= 0 ? blk + m_at : NULL;
         if (wild) {
             put_any_f16(d, rng);
-            if (has_min) put_any_f16(blk + 2, rng);
+            if (m) put_any_f16(m, rng);
             continue;
         }
-        switch (dt) { /* scale ~ 1 / the largest code (a 6-bit sub-scale for the K types) */
+        switch (dt) { /* scale ~ 1 / the largest code (times a sub-scale's for the K types) */
         case MOT_DTYPE_Q8_0: put_f16(d, uniform(rng) / 127.0f); break;
         case MOT_DTYPE_Q4_0: put_f16(d, uniform(rng) / 8.0f); break;
-        case MOT_DTYPE_Q4_1: put_f16(d, uniform(rng) / 15.0f), put_f16(blk + 2, uniform(rng)); break;
-        case MOT_DTYPE_Q4_K: put_f16(d, uniform(rng) / 900.0f), put_f16(blk + 2, uniform(rng) / 60.0f); break;
-        case MOT_DTYPE_Q5_K: put_f16(d, uniform(rng) / 1900.0f), put_f16(blk + 2, uniform(rng) / 60.0f); break;
+        case MOT_DTYPE_Q4_1: put_f16(d, uniform(rng) / 15.0f), put_f16(m, uniform(rng)); break;
+        case MOT_DTYPE_Q5_0: put_f16(d, uniform(rng) / 16.0f); break;
+        case MOT_DTYPE_Q5_1: put_f16(d, uniform(rng) / 31.0f), put_f16(m, uniform(rng)); break;
+        case MOT_DTYPE_IQ4_NL: put_f16(d, uniform(rng) / 127.0f); break;
+        case MOT_DTYPE_Q2_K: put_f16(d, uniform(rng) / 45.0f), put_f16(m, uniform(rng) / 15.0f); break;
+        case MOT_DTYPE_Q3_K: put_f16(d, uniform(rng) / 128.0f); break;
+        case MOT_DTYPE_Q4_K: put_f16(d, uniform(rng) / 900.0f), put_f16(m, uniform(rng) / 60.0f); break;
+        case MOT_DTYPE_Q5_K: put_f16(d, uniform(rng) / 1900.0f), put_f16(m, uniform(rng) / 60.0f); break;
         case MOT_DTYPE_Q6_K: put_f16(d, uniform(rng) / 4000.0f); break;
+        case MOT_DTYPE_IQ4_XS: put_f16(d, uniform(rng) / 4064.0f); break;
         default: break;
         }
     }

@@ -1,4 +1,4 @@
-/* Random block-quantized weights for the tests (the GGUF types Q8_0 ... Q6_K): random code
+/* Random block-quantized weights for the tests (every GGUF type of common/tensor.h): random code
  * bytes, then every block's f16 scale (and min) set so that the values lie near [-1, 1], or,
  * `wild`, to any finite f16. One generator for the CPU, training and CUDA tests alike. */
 #ifndef MOT_TESTS_OPS_QUANT_BLOCKS_H

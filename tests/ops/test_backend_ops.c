@@ -219,12 +219,14 @@ static weight make_weight(mot_dtype dt, int64_t rows, int64_t cols, float scale)
         for (size_t b = 0; b < bytes / bb; b++) {
             unsigned char *blk = p + b * bb;
             uint16_t hd = f16_of(d), hm = f16_of(-d);
-            if (dt == MOT_DTYPE_Q6_K) {
-                memcpy(blk + 208, &hd, 2);
+            if (dt == MOT_DTYPE_Q6_K || dt == MOT_DTYPE_Q3_K) {
+                memcpy(blk + (dt == MOT_DTYPE_Q6_K ? 208 : 108), &hd, 2);
+            } else if (dt == MOT_DTYPE_Q2_K) {
+                memcpy(blk + 80, &hd, 2), memcpy(blk + 82, &hd, 2);
             } else {
                 memcpy(blk, &hd, 2);
-                if (dt != MOT_DTYPE_Q8_0 && dt != MOT_DTYPE_Q4_0) {
-                    memcpy(blk + 2, dt == MOT_DTYPE_Q4_1 ? &hm : &hd, 2);
+                if (dt == MOT_DTYPE_Q4_1 || dt == MOT_DTYPE_Q5_1 || dt == MOT_DTYPE_Q4_K || dt == MOT_DTYPE_Q5_K) {
+                    memcpy(blk + 2, dt == MOT_DTYPE_Q4_1 || dt == MOT_DTYPE_Q5_1 ? &hm : &hd, 2);
                 }
             }
         }
@@ -233,8 +235,10 @@ static weight make_weight(mot_dtype dt, int64_t rows, int64_t cols, float scale)
     return r;
 }
 
-static const mot_dtype all_dtypes[] = {MOT_DTYPE_F32,  MOT_DTYPE_F16,  MOT_DTYPE_BF16, MOT_DTYPE_Q8_0, MOT_DTYPE_Q4_0,
-                                       MOT_DTYPE_Q4_1, MOT_DTYPE_Q4_K, MOT_DTYPE_Q5_K, MOT_DTYPE_Q6_K};
+static const mot_dtype all_dtypes[] = {MOT_DTYPE_F32,  MOT_DTYPE_F16,    MOT_DTYPE_BF16, MOT_DTYPE_Q8_0,
+                                       MOT_DTYPE_Q4_0, MOT_DTYPE_Q4_1,   MOT_DTYPE_Q5_0, MOT_DTYPE_Q5_1,
+                                       MOT_DTYPE_IQ4_NL, MOT_DTYPE_Q2_K, MOT_DTYPE_Q3_K, MOT_DTYPE_Q4_K,
+                                       MOT_DTYPE_Q5_K, MOT_DTYPE_Q6_K,   MOT_DTYPE_IQ4_XS};
 #define N_DTYPES (sizeof all_dtypes / sizeof all_dtypes[0])
 
 /* a width of about `want` that dt's blocks allow */

@@ -47,8 +47,9 @@ static float *random_floats(size_t n, float scale) {
     return x;
 }
 
-static const mot_dtype quant_types[] = {MOT_DTYPE_Q8_0, MOT_DTYPE_Q4_0, MOT_DTYPE_Q4_1,
-                                        MOT_DTYPE_Q4_K, MOT_DTYPE_Q5_K, MOT_DTYPE_Q6_K};
+static const mot_dtype quant_types[] = {MOT_DTYPE_Q8_0, MOT_DTYPE_Q4_0, MOT_DTYPE_Q4_1, MOT_DTYPE_Q4_K,
+                                        MOT_DTYPE_Q5_K, MOT_DTYPE_Q6_K, MOT_DTYPE_Q5_0, MOT_DTYPE_Q5_1,
+                                        MOT_DTYPE_IQ4_NL, MOT_DTYPE_Q2_K, MOT_DTYPE_Q3_K, MOT_DTYPE_IQ4_XS};
 enum { N_TYPES = sizeof quant_types / sizeof quant_types[0] };
 
 /* A weight [rows, cols] of dt as random blocks, its data `offset` bytes past a 64-byte
@@ -317,7 +318,9 @@ static void fast_reference(float *ref, double *tol, double *bound, double *exact
         for (int64_t r = 0; r < rows; r++) {
             const void *row = (const char *)w->data + (size_t)r * rb;
             double asum;
-            ref[t * rows + r] = (float)mot_ref_quant_dot_q8(w->dtype, row, q, d, cols, &asum);
+            /* the types without int8 kernels run their exact dots in fast mode too: no integer form */
+            ref[t * rows + r] = mot_cpu_quant_fdot_fn(w->dtype) ? (float)mot_ref_quant_dot_q8(w->dtype, row, q, d, cols, &asum)
+                                                                : (asum = 0.0, NAN);
             tol[t * rows + r] = 1e-5 * asum + 1e-30;
             mot_ref_dequant_row(w->dtype, row, cols, wr);
             double e = 0.0, bnd = 0.0;
@@ -360,7 +363,7 @@ static void run_fast_cases(int threads) {
             fast_reference(ref, tol, bound, exact, x, &w, n);
             /* without a fast GEMM for dt (a build without AVX2) the GEMM (n >= 8, matmul.c's
              * crossover) stays exact: then only the bound applies */
-            const int integer = n < 8 || mot_cpu_qgemm_fast_ok(dt);
+            const int integer = mot_cpu_quant_fdot_fn(dt) && (n < 8 || mot_cpu_qgemm_fast_ok(dt));
             int bad = 0, out = 0;
             double dmax = 0.0, emax = 0.0;
             for (int64_t e = 0; e < n * rows; e++) {

@@ -3,7 +3,8 @@
 of architecture `llama`, laid out as llama.cpp's convert_hf_to_gguf.py lays it out, so that
 mot's GGUF loader can be tested on files whose every byte we know.
 
-    make_gguf.py HF_DIR OUT.gguf --type F32|F16|BF16|Q8_0|Q4_0|Q4_1|Q4_K|Q5_K|Q6_K
+    make_gguf.py HF_DIR OUT.gguf --type F32|F16|BF16|Q8_0|Q4_0|Q4_1|Q5_0|Q5_1|Q2_K|Q3_K|Q4_K|
+                                        Q5_K|Q6_K|IQ4_NL|IQ4_XS
                  [--embed-type T] [--output-type T] [--mixed] [--fallback]
                  [--chat-template chatml] [--name NAME]
 
@@ -19,7 +20,9 @@ mot's GGUF loader can be tested on files whose every byte we know.
   llama.cpp does (tests/reference/gguf_layout.py); norms and other 1-D tensors F32.
 - Tokenizer: tests/tools/gguf_vocab.py.
 - --mixed: types differ per tensor, like llama.cpp's Q4_K_M: token_embd Q8_0, output Q6_K,
-  attn_v/ffn_down Q6_K in even layers, one F16 and one Q4_1 matrix; the rest --type.
+  attn_v/ffn_down Q6_K in even layers, one F16 and one Q4_1 matrix; the rest --type. With
+  --type Q3_K (Q3_K_M-like) those attn_v/ffn_down are Q4_K; with Q2_K, attn_v Q4_K and
+  ffn_down Q3_K, as llama.cpp lifts its low-bit mixes by a type or two, not to Q6_K.
 - --fallback: a matrix whose rows are not a multiple of the type's block is written Q8_0
   (or F16), as llama.cpp falls back; without it that is an error.
 The output is written to OUT.gguf.tmp and renamed, so a reader never sees half a file.
@@ -40,8 +43,11 @@ import gguf_quant  # noqa: E402
 import gguf_vocab  # noqa: E402
 from llama_ref import load_checkpoint, rope_inv_freq, RefConfig  # noqa: E402
 
-FILE_TYPES = {"F32": 0, "F16": 1, "Q4_0": 2, "Q4_1": 3, "Q8_0": 7, "Q4_K": 15, "Q5_K": 17,
-              "Q6_K": 18, "BF16": 32}   # llama.cpp's LlamaFileType (the K types: their _M mix)
+FILE_TYPES = {"F32": 0, "F16": 1, "Q4_0": 2, "Q4_1": 3, "Q8_0": 7, "Q5_0": 8, "Q5_1": 9,
+              "Q2_K": 10, "Q3_K": 12, "Q4_K": 15, "Q5_K": 17, "Q6_K": 18, "IQ4_NL": 25,
+              "IQ4_XS": 30, "BF16": 32}   # llama.cpp's LlamaFileType (the K types: their _M mix)
+# --mixed: the types of even layers' attn_v and ffn_down, per --type (default Q6_K, Q6_K)
+MIX_UP = {"Q3_K": ("Q4_K", "Q4_K"), "Q2_K": ("Q4_K", "Q3_K")}
 
 
 def parse_args(argv):
@@ -70,7 +76,7 @@ def tensor_type(gguf_name, shape, args):
         elif gguf_name == "output.weight":
             t = "Q6_K"
         elif gguf_name.endswith(("attn_v.weight", "ffn_down.weight")) and layer % 2 == 0:
-            t = "Q6_K"
+            t = MIX_UP.get(args.type, ("Q6_K", "Q6_K"))[gguf_name.endswith("ffn_down.weight")]
         elif gguf_name == "blk.0.attn_output.weight":
             t = "F16"
         elif gguf_name == "blk.1.ffn_up.weight":

@@ -1018,8 +1018,9 @@ static void case_team(void) {
 
 int main(void) {
     /* linear dx: every dtype, odd token counts, a tile of more than 192 tokens, column chunks */
-    static const mot_dtype dts[] = {MOT_DTYPE_F32,  MOT_DTYPE_F16,  MOT_DTYPE_BF16, MOT_DTYPE_Q8_0, MOT_DTYPE_Q4_0,
-                                    MOT_DTYPE_Q4_1, MOT_DTYPE_Q4_K, MOT_DTYPE_Q5_K, MOT_DTYPE_Q6_K};
+    static const mot_dtype dts[] = {MOT_DTYPE_F32,    MOT_DTYPE_F16,  MOT_DTYPE_BF16, MOT_DTYPE_Q8_0, MOT_DTYPE_Q4_0,
+                                    MOT_DTYPE_Q4_1,   MOT_DTYPE_Q5_0, MOT_DTYPE_Q5_1, MOT_DTYPE_IQ4_NL, MOT_DTYPE_Q2_K,
+                                    MOT_DTYPE_Q3_K,   MOT_DTYPE_Q4_K, MOT_DTYPE_Q5_K, MOT_DTYPE_Q6_K, MOT_DTYPE_IQ4_XS};
     static const int ns[] = {1, 3, 17};
     for (size_t i = 0; i < sizeof dts / sizeof dts[0]; i++) {
         const int block = mot_dtype_block_elems(dts[i]);
