@@ -287,6 +287,55 @@ static int int_block(mot_dtype dt, const unsigned char *b, int *q, double *dw, d
         }
         return 32;
     }
+    case MOT_DTYPE_Q5_0:
+    case MOT_DTYPE_Q5_1:
+    case MOT_DTYPE_IQ4_NL: {
+        const float d = f16_at(b), m = dt == MOT_DTYPE_Q5_1 ? f16_at(b + 2) : 0.0f;
+        const unsigned char *qs = b + (dt == MOT_DTYPE_IQ4_NL ? 2 : dt == MOT_DTYPE_Q5_0 ? 6 : 8);
+        for (int j = 0; j < 16; j++) {
+            const int lo = qs[j] & 15, hi = qs[j] >> 4;
+            if (dt == MOT_DTYPE_IQ4_NL) {
+                q[j] = iq4_levels[lo], q[j + 16] = iq4_levels[hi];
+            } else {
+                const unsigned char *qh = b + (dt == MOT_DTYPE_Q5_1 ? 4 : 2);
+                const uint32_t h = (uint32_t)qh[0] | (uint32_t)qh[1] << 8 | (uint32_t)qh[2] << 16 | (uint32_t)qh[3] << 24;
+                const int off = dt == MOT_DTYPE_Q5_0 ? 16 : 0;
+                q[j] = (lo | (int)((h >> j) & 1) << 4) - off;
+                q[j + 16] = (hi | (int)((h >> (j + 16)) & 1) << 4) - off;
+            }
+        }
+        dw[0] = d, dm[0] = m;
+        return 32;
+    }
+    case MOT_DTYPE_IQ4_XS: {
+        const float d = f16_at(b);
+        const int scales_h = b[2] | b[3] << 8;
+        for (int s = 0; s < 8; s++) {
+            const int ls = ((b[4 + s / 2] >> (4 * (s % 2))) & 15) | ((scales_h >> (2 * s)) & 3) << 4;
+            dw[s] = d * (float)(ls - 32), dm[s] = 0.0;
+            for (int j = 0; j < 16; j++) {
+                q[32 * s + j] = iq4_levels[b[8 + 16 * s + j] & 15];
+                q[32 * s + j + 16] = iq4_levels[b[8 + 16 * s + j] >> 4];
+            }
+        }
+        return 32;
+    }
+    case MOT_DTYPE_Q2_K:
+    case MOT_DTYPE_Q3_K: {
+        const int q3 = dt == MOT_DTYPE_Q3_K;
+        const unsigned char *qs = q3 ? b + 32 : b + 16;
+        const float d = f16_at(q3 ? b + 108 : b + 80), dmin = q3 ? 0.0f : f16_at(b + 82);
+        for (int i = 0; i < 16; i++) {
+            dw[i] = q3 ? d * (float)(q3k_scale(b + 96, i) - 32) : d * (float)(b[i] & 15);
+            dm[i] = q3 ? 0.0 : -(double)(dmin * (float)(b[i] >> 4));
+        }
+        for (int e = 0; e < 256; e++) {
+            const int h = e / 128, g = e / 32 % 4, t = e / 16 % 2, l = e % 16;
+            q[e] = (qs[32 * h + 16 * t + l] >> (2 * g)) & 3;
+            if (q3 && !((b[16 * t + l] >> (4 * h + g)) & 1)) q[e] -= 4;
+        }
+        return 16;
+    }
     case MOT_DTYPE_Q6_K: {
         const float d = f16_at(b + 208);
         for (int i = 0; i < 16; i++) dw[i] = d * (float)(int8_t)b[192 + i], dm[i] = 0.0;

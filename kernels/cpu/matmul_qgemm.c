@@ -36,18 +36,26 @@
 #define QGEMM_VNNI512 1
 enum { QMR = 4, QNV = 3, QVL = 16, QNR = QVL * QNV };
 
-int mot_cpu_qgemm_fast_ok(mot_dtype dt) { return mot_cpu_quant_fdot_fn(dt) != NULL; }
+/* Q2_K's mins are per 16 elements, and the offset term reads x's sums per 32: no fast GEMM */
+int mot_cpu_qgemm_fast_ok(mot_dtype dt) { return mot_cpu_quant_fdot_fn(dt) != NULL && dt != MOT_DTYPE_Q2_K; }
 static int wide_codes(mot_dtype dt) { (void)dt; return 0; } /* bytes for every type (vpdpbusd) */
 #elif defined(__AVX2__)
 #define QGEMM_AVX2 1
 enum { QMR = 4, QNV = 2, QVL = 8, QNR = QVL * QNV };
 
-/* the types whose codes are unsigned as stored, and Q8_0 and Q6_K as int16 (the header) */
+/* the types whose codes are unsigned as stored (or, Q4_0 and Q5_0, once their 8 or 16 is
+ * added back), and the signed ones as int16 (the header). Not Q2_K: its mins are per 16
+ * elements and the offset term reads x's sums per 32; nor Q3_K unsigned: its -4 would be such
+ * an offset per 16, so its codes go wide like Q6_K's. */
 int mot_cpu_qgemm_fast_ok(mot_dtype dt) {
-    return dt == MOT_DTYPE_Q4_0 || dt == MOT_DTYPE_Q4_1 || dt == MOT_DTYPE_Q4_K || dt == MOT_DTYPE_Q5_K ||
-           dt == MOT_DTYPE_Q8_0 || dt == MOT_DTYPE_Q6_K;
+    return dt == MOT_DTYPE_Q4_0 || dt == MOT_DTYPE_Q4_1 || dt == MOT_DTYPE_Q5_0 || dt == MOT_DTYPE_Q5_1 ||
+           dt == MOT_DTYPE_Q4_K || dt == MOT_DTYPE_Q5_K || dt == MOT_DTYPE_Q8_0 || dt == MOT_DTYPE_Q6_K ||
+           dt == MOT_DTYPE_Q3_K || dt == MOT_DTYPE_IQ4_NL || dt == MOT_DTYPE_IQ4_XS;
 }
-static int wide_codes(mot_dtype dt) { return dt == MOT_DTYPE_Q8_0 || dt == MOT_DTYPE_Q6_K; } /* int16, 2 a dword */
+static int wide_codes(mot_dtype dt) { /* int16, 2 a dword */
+    return dt == MOT_DTYPE_Q8_0 || dt == MOT_DTYPE_Q6_K || dt == MOT_DTYPE_Q3_K || dt == MOT_DTYPE_IQ4_NL ||
+           dt == MOT_DTYPE_IQ4_XS;
+}
 #endif
 
 #if defined(QGEMM_VNNI512) || defined(QGEMM_AVX2)
@@ -228,7 +236,8 @@ static void pack_panel(qpanel *bp, float *tmp, const mot_weight *w, int64_t j0, 
     const int64_t cols = w->cols, nsub = cols / S, nq = wide ? cols / 2 : cols / 4;
     const size_t row_bytes = mot_dtype_row_bytes(w->dtype, cols), stride = (size_t)nq * 4; /* bytes a packed row */
     const int nr = (int)(w->rows - j0 < QNR ? w->rows - j0 : QNR);
-    const int q4_0 = w->dtype == MOT_DTYPE_Q4_0;
+    /* Q4_0's q - 8 and Q5_0's q - 16 get their 8 or 16 back (unsigned codes) */
+    const int unsign = w->dtype == MOT_DTYPE_Q4_0 ? 8 : w->dtype == MOT_DTYPE_Q5_0 ? 16 : 0;
     float *tdw = tmp, *tdm = tmp + nsub;
     int8_t *tq = (int8_t *)(tmp + 3 * nsub); /* [8][stride] */
     int8_t *t8 = tq + QVL * stride;          /* one row's int8 codes, widened from here */
@@ -249,15 +258,15 @@ static void pack_panel(qpanel *bp, float *tmp, const mot_weight *w, int64_t j0, 
                 const __m256i v = _mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *)(t8 + k)));
                 _mm256_storeu_si256((__m256i *)(q + 2 * k), v);
             }
-            if (q4_0) {
+            if (unsign) {
                 for (int64_t k = 0; k + 32 <= cols; k += 32) {
                     __m256i v = _mm256_loadu_si256((const __m256i *)(q + k));
-                    _mm256_storeu_si256((__m256i *)(q + k), _mm256_add_epi8(v, _mm256_set1_epi8(8)));
+                    _mm256_storeu_si256((__m256i *)(q + k), _mm256_add_epi8(v, _mm256_set1_epi8((char)unsign)));
                 }
             }
             for (int64_t s = 0; s < nsub; s++) {
                 bp->dw[s * QNR + r] = tdw[s];
-                bp->dm[s * QNR + r] = q4_0 ? -8.0f * tdw[s] : tdm[s];
+                bp->dm[s * QNR + r] = unsign ? -(float)unsign * tdw[s] : tdm[s];
             }
         }
         int64_t k0 = 0;
@@ -419,7 +428,10 @@ static void qgemm_team(float *y, const float *x, const mot_weight *w, int n) {
     const int wide = wide_codes(w->dtype);
     const int64_t rows = w->rows, cols = w->cols, nb = cols / 32, nq = wide ? cols / 2 : cols / 4;
     const int S = mot_cpu_quant_sub(w->dtype);
-    const int offs = w->dtype == MOT_DTYPE_Q4_1 || w->dtype == MOT_DTYPE_Q4_K || w->dtype == MOT_DTYPE_Q5_K;
+    const int offs = w->dtype == MOT_DTYPE_Q4_1 || w->dtype == MOT_DTYPE_Q5_1 || w->dtype == MOT_DTYPE_Q4_K ||
+                     w->dtype == MOT_DTYPE_Q5_K;
+    /* 5-bit codes: 8 products a pair of int16 sums, not 16 (the header) */
+    const int five_bit = w->dtype == MOT_DTYPE_Q5_K || w->dtype == MOT_DTYPE_Q5_0 || w->dtype == MOT_DTYPE_Q5_1;
     const int n_blocks = (n + QMR - 1) / QMR;
     const int64_t L = mot_cpu_quant_xsums_len(cols);
     const size_t per_block = (size_t)(nq + 2 * nb) * QMR; /* floats: aq, ad, ads */
@@ -503,7 +515,7 @@ static void qgemm_team(float *y, const float *x, const mot_weight *w, int n) {
                            S, mr, nr);
             } else {
                 qtile(y + (int64_t)ib * QMR * rows + j0, rows, (const int32_t *)base, base + nq * QMR,
-                      base + nq * QMR + nb * QMR, &bp, cols, S, w->dtype == MOT_DTYPE_Q5_K ? 4 : 8, mr, nr);
+                      base + nq * QMR + nb * QMR, &bp, cols, S, five_bit ? 4 : 8, mr, nr);
             }
             (void)offs;
 #endif

@@ -663,6 +663,35 @@ MOT_INLINE __m256i bits_at(__m256i h, int s, int to, int mask) {
     return _mm256_and_si256(v, _mm256_set1_epi8((char)mask));
 }
 
+/* byte j = `value` where bit j of h is set, else 0 (Q5_0 / Q5_1's fifth bits as code bytes) */
+MOT_INLINE __m256i bits32_bytes(uint32_t h, int value) {
+    const __m256i spread = _mm256_shuffle_epi8(_mm256_set1_epi32((int)h), /* byte j: byte j / 8 of h */
+                                               _mm256_setr_epi8(0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1, 2, 2,
+                                                                2, 2, 2, 2, 2, 2, 3, 3, 3, 3, 3, 3, 3, 3));
+    const __m256i bit = _mm256_set1_epi64x((long long)0x8040201008040201ull);
+    return _mm256_and_si256(_mm256_cmpeq_epi8(_mm256_and_si256(spread, bit), bit), _mm256_set1_epi8((char)value));
+}
+
+/* The 32 codes 0..31 of a Q5_0 / Q5_1 block, in element order (q: its nibbles, h: qh) */
+MOT_INLINE __m256i q5_codes(const uint8_t *q, uint32_t h) { return _mm256_or_si256(nib32(q), bits32_bytes(h, 16)); }
+
+/* The 32 levels (signed bytes) of an IQ4 block's 16 nibble bytes, in element order */
+MOT_INLINE __m256i iq4_codes(const uint8_t *q) {
+    return _mm256_shuffle_epi8(_mm256_broadcastsi128_si256(iq4_levels()), nib32(q));
+}
+
+/* The 32 codes of elements 128 h + 32 g .. + 31 of a Q2_K (0..3) or Q3_K block, Q3_K's as
+ * stored (0..7: its high bit set means +4) */
+MOT_INLINE __m256i k23_ucodes(const uint8_t *b, int q3, int h, int g) {
+    const __m256i c = bits_at(_mm256_loadu_si256((const __m256i *)(b + (q3 ? 32 : 16) + 32 * h)), 2 * g, 0, 3);
+    return q3 ? _mm256_or_si256(c, bits_at(_mm256_loadu_si256((const __m256i *)b), 4 * h + g, 2, 4)) : c;
+}
+/* the same as the values' integers (Q3_K: -4..3) */
+MOT_INLINE __m256i k23_codes(const uint8_t *b, int q3, int h, int g) {
+    const __m256i c = k23_ucodes(b, q3, h, g);
+    return q3 ? _mm256_sub_epi8(c, _mm256_set1_epi8(4)) : c;
+}
+
 /* The fast dots below add one unit of a row at a time into a running sum: a group of blocks (8
  * of Q4_0 / Q4_1, 16 of Q8_0; the last one of a row may be short) or a K type's super-block of
  * 256. unit(acc, b, xq, cols, u): unit u of a row, at b, added to acc (fdot_rows). */
@@ -882,6 +911,110 @@ MOT_INLINE __m256 q6_k_unit(__m256 acc, const uint8_t *b, const float *xq, int64
     return _mm256_add_ps(a0, a1);
 }
 
+/* Q5_0 / Q5_1 / IQ4_NL: 8 blocks (fewer at the row's end), one block at a time against x's
+ * codes in order: Q5's codes 0..31 unsigned (Q5_0's -16 and Q5_1's m as offsets with x's
+ * block sums, one FMA a unit, as q4_unit), IQ4_NL's signed levels by Q8_0's sign trick. */
+MOT_INLINE __m256 b32x_unit(__m256 acc, const uint8_t *gp, const float *xq, int64_t cols, int64_t u, mot_dtype dt) {
+    const int64_t bytes = b32_bytes(dt), nb = cols / 32, g = 8 * u, L = mot_cpu_quant_xsums_len(cols);
+    const int count = (int)(nb - g < 8 ? nb - g : 8);
+    const int8_t *xv = (const int8_t *)(xq + 2 * L) + 32 * g;
+    const __m256 dw = f16_8(gp, bytes, count);
+    float s[8];
+    _mm256_storeu_ps(s, _mm256_mul_ps(dw, _mm256_loadu_ps(xq + g)));
+    __m256 a0 = acc, a1 = _mm256_setzero_ps();
+    if (dt != MOT_DTYPE_IQ4_NL) {
+        const __m256 off = dt == MOT_DTYPE_Q5_1 ? f16_8(gp + 2, bytes, count) : _mm256_mul_ps(dw, _mm256_set1_ps(-16.0f));
+        a0 = _mm256_fmadd_ps(off, _mm256_loadu_ps(xq + L + g), a0);
+    }
+    for (int b = 0; b < count; b++) {
+        const uint8_t *q = gp + b * bytes + b32_qoff(dt);
+        const __m256i xb = _mm256_loadu_si256((const __m256i *)(xv + 32 * b));
+        __m256i iv;
+        if (dt == MOT_DTYPE_IQ4_NL) {
+            const __m256i wv = iq4_codes(q);
+            iv = idot32(_mm256_abs_epi8(wv), _mm256_sign_epi8(xb, wv));
+        } else {
+            uint32_t h;
+            memcpy(&h, q - 4, 4);
+            iv = idot32(q5_codes(q, h), xb);
+        }
+        if (b & 1) {
+            a1 = _mm256_fmadd_ps(_mm256_cvtepi32_ps(iv), _mm256_set1_ps(s[b]), a1);
+        } else {
+            a0 = _mm256_fmadd_ps(_mm256_cvtepi32_ps(iv), _mm256_set1_ps(s[b]), a0);
+        }
+    }
+    return _mm256_add_ps(a0, a1);
+}
+MOT_INLINE __m256 q5_0_unit(__m256 acc, const uint8_t *b, const float *xq, int64_t cols, int64_t u) {
+    return b32x_unit(acc, b, xq, cols, u, MOT_DTYPE_Q5_0);
+}
+MOT_INLINE __m256 q5_1_unit(__m256 acc, const uint8_t *b, const float *xq, int64_t cols, int64_t u) {
+    return b32x_unit(acc, b, xq, cols, u, MOT_DTYPE_Q5_1);
+}
+MOT_INLINE __m256 iq4_nl_unit(__m256 acc, const uint8_t *b, const float *xq, int64_t cols, int64_t u) {
+    return b32x_unit(acc, b, xq, cols, u, MOT_DTYPE_IQ4_NL);
+}
+
+/* IQ4_XS: sub-block s of 32 (its levels, signed) meets x block 8k + s by the sign trick;
+ * scale (d (ls - 32)) d_x. */
+MOT_INLINE __m256 iq4_xs_unit(__m256 acc, const uint8_t *b, const float *xq, int64_t cols, int64_t k) {
+    const int8_t *xb = (const int8_t *)(xq + 2 * mot_cpu_quant_xsums_len(cols)) + 256 * k;
+    const float d = f16_at(b);
+    __m256 a0 = acc, a1 = _mm256_setzero_ps();
+    for (int s = 0; s < 8; s++) {
+        const __m256i wv = iq4_codes(b + 8 + 16 * s);
+        const __m256i iv = idot32(_mm256_abs_epi8(wv), _mm256_sign_epi8(_mm256_loadu_si256((const __m256i *)(xb + 32 * s)), wv));
+        const __m256 sc = _mm256_set1_ps(d * (float)iq4_xs_scale(b, s) * xq[8 * k + s]);
+        if (s & 1) {
+            a1 = _mm256_fmadd_ps(_mm256_cvtepi32_ps(iv), sc, a1);
+        } else {
+            a0 = _mm256_fmadd_ps(_mm256_cvtepi32_ps(iv), sc, a0);
+        }
+    }
+    return _mm256_add_ps(a0, a1);
+}
+
+/* Q2_K / Q3_K: 32-element steps u = 4 h + g, each two sub-blocks of 16 (lanes 0-3 and 4-7 of
+ * the integer dot, as Q6_K's); codes as stored (Q2_K 0..3, Q3_K 0..7) against x, Q3_K's -4 a
+ * second integer dot with the constant 4, Q2_K's mins (dmin m) the x codes' sums per half
+ * (an integer dot with 1s); scales (d sc) d_x, spread over the halves by a blend. */
+MOT_INLINE __m256 k23_unit(__m256 acc, const uint8_t *b, const float *xq, int64_t cols, int64_t k, int q3) {
+    const int8_t *xv = (const int8_t *)(xq + 2 * mot_cpu_quant_xsums_len(cols)) + 256 * k;
+    __m256i iv[8], iw[8];
+    for (int u = 0; u < 8; u++) {
+        const __m256i xb = _mm256_loadu_si256((const __m256i *)(xv + 32 * u));
+        iv[u] = idot32(k23_ucodes(b, q3, u >> 2, u & 3), xb);
+        iw[u] = idot32(_mm256_set1_epi8(q3 ? 4 : 1), xb);
+        if (q3) {
+            iv[u] = _mm256_sub_epi32(iv[u], iw[u]);
+        }
+    }
+    float dw[16], dm[16];
+    mot_cpu_k23_scales(q3 ? MOT_DTYPE_Q3_K : MOT_DTYPE_Q2_K, b, dw, dm);
+    __m256 a0 = acc, a1 = _mm256_setzero_ps();
+    for (int u = 0; u < 8; u++) {
+        const float dx = xq[8 * k + u];
+        const __m256 sv = _mm256_blend_ps(_mm256_set1_ps(dw[2 * u] * dx), _mm256_set1_ps(dw[2 * u + 1] * dx), 0xF0);
+        if (u & 1) {
+            a1 = _mm256_fmadd_ps(_mm256_cvtepi32_ps(iv[u]), sv, a1);
+        } else {
+            a0 = _mm256_fmadd_ps(_mm256_cvtepi32_ps(iv[u]), sv, a0);
+        }
+        if (!q3) {
+            const __m256 mv = _mm256_blend_ps(_mm256_set1_ps(dm[2 * u] * dx), _mm256_set1_ps(dm[2 * u + 1] * dx), 0xF0);
+            a1 = _mm256_fmadd_ps(_mm256_cvtepi32_ps(iw[u]), mv, a1);
+        }
+    }
+    return _mm256_add_ps(a0, a1);
+}
+MOT_INLINE __m256 q2_k_unit(__m256 acc, const uint8_t *b, const float *xq, int64_t cols, int64_t k) {
+    return k23_unit(acc, b, xq, cols, k, 0);
+}
+MOT_INLINE __m256 q3_k_unit(__m256 acc, const uint8_t *b, const float *xq, int64_t cols, int64_t k) {
+    return k23_unit(acc, b, xq, cols, k, 1);
+}
+
 /* The dots of the rows row0 + r * stride (r < nrows) of `unit_bytes`-byte units of
  * `unit_elems` elements, a unit of each row in turn (nrows 4: the lockstep of quant.h); unit:
  * a constant, so it inlines. */
@@ -918,6 +1051,12 @@ FDOT_FORMS(q4_1, 8 * 32, 8 * 20)
 FDOT_FORMS(q4_k, 256, 144)
 FDOT_FORMS(q5_k, 256, 176)
 FDOT_FORMS(q6_k, 256, 210)
+FDOT_FORMS(q5_0, 8 * 32, 8 * 22)
+FDOT_FORMS(q5_1, 8 * 32, 8 * 24)
+FDOT_FORMS(iq4_nl, 8 * 32, 8 * 18)
+FDOT_FORMS(q2_k, 256, 84)
+FDOT_FORMS(q3_k, 256, 110)
+FDOT_FORMS(iq4_xs, 256, 136)
 
 /* The kernels of each type: one row a type, the three lookups below read it. */
 static const struct {
@@ -929,10 +1068,9 @@ static const struct {
     {MOT_DTYPE_Q8_0, dot_q8_0, fdot_q8_0, fdot4_q8_0}, {MOT_DTYPE_Q4_0, dot_q4_0, fdot_q4_0, fdot4_q4_0},
     {MOT_DTYPE_Q4_1, dot_q4_1, fdot_q4_1, fdot4_q4_1}, {MOT_DTYPE_Q4_K, dot_q4_k, fdot_q4_k, fdot4_q4_k},
     {MOT_DTYPE_Q5_K, dot_q5_k, fdot_q5_k, fdot4_q5_k}, {MOT_DTYPE_Q6_K, dot_q6_k, fdot_q6_k, fdot4_q6_k},
-    /* exact dots only: with `precision: fast` these run them too (no int8 kernels yet) */
-    {MOT_DTYPE_Q5_0, dot_q5_0, NULL, NULL}, {MOT_DTYPE_Q5_1, dot_q5_1, NULL, NULL},
-    {MOT_DTYPE_IQ4_NL, dot_iq4_nl, NULL, NULL}, {MOT_DTYPE_IQ4_XS, dot_iq4_xs, NULL, NULL},
-    {MOT_DTYPE_Q2_K, mot_cpu_dot_q2_k, NULL, NULL}, {MOT_DTYPE_Q3_K, mot_cpu_dot_q3_k, NULL, NULL},
+    {MOT_DTYPE_Q5_0, dot_q5_0, fdot_q5_0, fdot4_q5_0}, {MOT_DTYPE_Q5_1, dot_q5_1, fdot_q5_1, fdot4_q5_1},
+    {MOT_DTYPE_IQ4_NL, dot_iq4_nl, fdot_iq4_nl, fdot4_iq4_nl}, {MOT_DTYPE_IQ4_XS, dot_iq4_xs, fdot_iq4_xs, fdot4_iq4_xs},
+    {MOT_DTYPE_Q2_K, mot_cpu_dot_q2_k, fdot_q2_k, fdot4_q2_k}, {MOT_DTYPE_Q3_K, mot_cpu_dot_q3_k, fdot_q3_k, fdot4_q3_k},
 };
 enum { N_QUANT_KERNELS = sizeof quant_kernels / sizeof quant_kernels[0] };
 
@@ -959,7 +1097,9 @@ mot_quant_fdot4_fn *mot_cpu_quant_fdot4_fn(mot_dtype dt) {
 
 /* ---- the integer form of a row (the fast GEMM's packing) -------------------------------- */
 
-int mot_cpu_quant_sub(mot_dtype dt) { return dt == MOT_DTYPE_Q6_K ? 16 : 32; }
+int mot_cpu_quant_sub(mot_dtype dt) {
+    return dt == MOT_DTYPE_Q6_K || dt == MOT_DTYPE_Q2_K || dt == MOT_DTYPE_Q3_K ? 16 : 32;
+}
 
 /* sums of the signed bytes of v: halves 0-15 and 16-31 (per 128-bit lane) */
 MOT_INLINE void sums_s8(__m256i v, int32_t *lo, int32_t *hi) {
@@ -1020,6 +1160,66 @@ void mot_cpu_quant_row_s8(mot_dtype dt, const void *row, int64_t cols, int8_t *q
                     qsum[8 * k + s] = lo + hi;
                 }
             }
+        }
+        break;
+    }
+    case MOT_DTYPE_Q5_0:
+    case MOT_DTYPE_Q5_1:
+    case MOT_DTYPE_IQ4_NL: {
+        const int64_t bytes = b32_bytes(dt);
+        for (int64_t b = 0; b < cols / 32; b++) {
+            const uint8_t *bb = p + b * bytes, *qs = bb + b32_qoff(dt);
+            __m256i v;
+            if (dt == MOT_DTYPE_IQ4_NL) {
+                v = iq4_codes(qs);
+            } else {
+                uint32_t h;
+                memcpy(&h, qs - 4, 4);
+                v = q5_codes(qs, h);
+                if (dt == MOT_DTYPE_Q5_0) {
+                    v = _mm256_sub_epi8(v, _mm256_set1_epi8(16));
+                }
+            }
+            _mm256_storeu_si256((__m256i *)(q + 32 * b), v);
+            dw[b] = f16_at(bb);
+            dm[b] = dt == MOT_DTYPE_Q5_1 ? f16_at(bb + 2) : 0.0f;
+            if (qsum) {
+                sums_s8(v, &lo, &hi);
+                qsum[b] = lo + hi;
+            }
+        }
+        break;
+    }
+    case MOT_DTYPE_IQ4_XS:
+        for (int64_t k = 0; k < cols / 256; k++) {
+            const uint8_t *b = p + k * 136;
+            const float d = f16_at(b);
+            for (int s = 0; s < 8; s++) {
+                const __m256i v = iq4_codes(b + 8 + 16 * s);
+                _mm256_storeu_si256((__m256i *)(q + 256 * k + 32 * s), v);
+                dw[8 * k + s] = d * (float)iq4_xs_scale(b, s);
+                dm[8 * k + s] = 0.0f;
+                if (qsum) {
+                    sums_s8(v, &lo, &hi);
+                    qsum[8 * k + s] = lo + hi;
+                }
+            }
+        }
+        break;
+    case MOT_DTYPE_Q2_K:
+    case MOT_DTYPE_Q3_K: {
+        const int q3 = dt == MOT_DTYPE_Q3_K;
+        const int64_t bytes = q3 ? 110 : 84;
+        for (int64_t k = 0; k < cols / 256; k++) {
+            const uint8_t *b = p + k * bytes;
+            for (int u = 0; u < 8; u++) {
+                const __m256i c = k23_codes(b, q3, u >> 2, u & 3);
+                _mm256_storeu_si256((__m256i *)(q + 256 * k + 32 * u), c);
+                if (qsum) {
+                    sums_s8(c, &qsum[16 * k + 2 * u], &qsum[16 * k + 2 * u + 1]);
+                }
+            }
+            mot_cpu_k23_scales(dt, b, dw + 16 * k, dm + 16 * k);
         }
         break;
     }

@@ -40,6 +40,18 @@ static void q3_k_scales(const uint8_t *s, float d, float dl[16]) {
     }
 }
 
+void mot_cpu_k23_scales(mot_dtype dt, const uint8_t *b, float dw[16], float dm[16]) {
+    if (dt == MOT_DTYPE_Q3_K) {
+        q3_k_scales(b + 96, f16_at(b + 108), dw);
+        memset(dm, 0, sizeof(float) * 16);
+        return;
+    }
+    q2_k_scales(b, f16_at(b + 80), f16_at(b + 82), dw, dm);
+    for (int i = 0; i < 16; i++) {
+        dm[i] = -dm[i];
+    }
+}
+
 /* Lanes' 2-bit codes of sub-block g from the code bytes c; Q3_K: with its high bit from the
  * hmask bytes m (bit n = 4 h + g), minus 4 unless the bit is set */
 MOT_INLINE vi q2_codes(vi c, int g) { return vi_and(vi_shr(c, 2 * g), vi_set1(3)); }

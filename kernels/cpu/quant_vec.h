@@ -101,6 +101,9 @@ MOT_INLINE vf q6_f(vi ql, int ls, vi qh, int hs) {
 float mot_cpu_dot_q2_k(const void *row, const float *x, const float *xs, int64_t cols);
 float mot_cpu_dot_q3_k(const void *row, const float *x, const float *xs, int64_t cols);
 void mot_cpu_dequant_k23(mot_dtype dt, const uint8_t *p, int64_t nb, float *out);
+/* A block's 16 sub-block scales dw and offsets dm (w = dw q + dm with Q2_K's codes 0..3,
+ * Q3_K's -4..3), each product rounded once as the reference rounds it. */
+void mot_cpu_k23_scales(mot_dtype dt, const uint8_t *b, float dw[16], float dm[16]);
 
 #endif
 
@@ -135,6 +138,9 @@ MOT_INLINE vi vi_i8_of(__m128i v, int part) { return _mm256_cvtepi8_epi32(part ?
 float mot_cpu_dot_q2_k(const void *row, const float *x, const float *xs, int64_t cols);
 float mot_cpu_dot_q3_k(const void *row, const float *x, const float *xs, int64_t cols);
 void mot_cpu_dequant_k23(mot_dtype dt, const uint8_t *p, int64_t nb, float *out);
+/* A block's 16 sub-block scales dw and offsets dm (w = dw q + dm with Q2_K's codes 0..3,
+ * Q3_K's -4..3), each product rounded once as the reference rounds it. */
+void mot_cpu_k23_scales(mot_dtype dt, const uint8_t *b, float dw[16], float dm[16]);
 
 #endif
 
@@ -150,5 +156,8 @@ MOT_INLINE float f16_at(const uint8_t *p) {
 float mot_cpu_dot_q2_k(const void *row, const float *x, const float *xs, int64_t cols);
 float mot_cpu_dot_q3_k(const void *row, const float *x, const float *xs, int64_t cols);
 void mot_cpu_dequant_k23(mot_dtype dt, const uint8_t *p, int64_t nb, float *out);
+/* A block's 16 sub-block scales dw and offsets dm (w = dw q + dm with Q2_K's codes 0..3,
+ * Q3_K's -4..3), each product rounded once as the reference rounds it. */
+void mot_cpu_k23_scales(mot_dtype dt, const uint8_t *b, float dw[16], float dm[16]);
 
 #endif
