@@ -8,7 +8,7 @@
 #include "common/tensor.h"
 
 /* A weight matrix [rows = out, cols = in], row-major, in its stored dtype: F32/F16/BF16, or
- * one of ggml's block-quantized types (Q8_0, Q4_0, Q4_1, Q4_K, Q5_K, Q6_K: each row is
+ * one of ggml's block-quantized types (Q8_0 ... IQ4_XS, common/tensor.h: each row is
  * mot_dtype_row_bytes(dtype, cols) bytes of blocks, cols a multiple of the block). data may
  * be unaligned (it points into a mapped safetensors or GGUF file). */
 typedef struct {

@@ -87,8 +87,8 @@ double mot_ref_cross_entropy(float *dlogits, const float *logits, const int *tar
 /* Element (r, c) of a weight as f32 (F32/F16/BF16 or any of ggml's quantized types). */
 float mot_weight_at(const mot_weight *w, int64_t r, int64_t c);
 
-/* out[n] = a row of n elements stored as dt (F32, F16, BF16, Q8_0, Q4_0, Q4_1, Q4_K, Q5_K,
- * Q6_K; n a multiple of the block) as f32: ggml's dequantization (ops/ref_quant.c). */
+/* out[n] = a row of n elements stored as dt (F32, F16, BF16 or one of ggml's block types of
+ * common/tensor.h; n a multiple of the block) as f32: ggml's dequantization (ops/ref_quant.c). */
 void mot_ref_dequant_row(mot_dtype dt, const void *row, int64_t n, float *out);
 
 /* precision: fast (kernels/cpu/quant.h), spelled out. x [cols] to int8 codes q and one scale

@@ -430,8 +430,6 @@ static void qgemm_team(float *y, const float *x, const mot_weight *w, int n) {
     const int S = mot_cpu_quant_sub(w->dtype);
     const int offs = w->dtype == MOT_DTYPE_Q4_1 || w->dtype == MOT_DTYPE_Q5_1 || w->dtype == MOT_DTYPE_Q4_K ||
                      w->dtype == MOT_DTYPE_Q5_K;
-    /* 5-bit codes: 8 products a pair of int16 sums, not 16 (the header) */
-    const int five_bit = w->dtype == MOT_DTYPE_Q5_K || w->dtype == MOT_DTYPE_Q5_0 || w->dtype == MOT_DTYPE_Q5_1;
     const int n_blocks = (n + QMR - 1) / QMR;
     const int64_t L = mot_cpu_quant_xsums_len(cols);
     const size_t per_block = (size_t)(nq + 2 * nb) * QMR; /* floats: aq, ad, ads */
@@ -510,6 +508,8 @@ static void qgemm_team(float *y, const float *x, const mot_weight *w, int n) {
             qtile(y + (int64_t)ib * QMR * rows + j0, rows, (const int32_t *)base, base + nq * QMR,
                   base + nq * QMR + nb * QMR, &bp, cols, S, offs, mr, nr);
 #else /* int16 sums of 16 products of 4-bit codes, 8 of Q5_K's (the header) */
+            /* 5-bit codes: 8 products to a pair of int16 sums, not 16 (the header) */
+            const int five_bit = w->dtype == MOT_DTYPE_Q5_K || w->dtype == MOT_DTYPE_Q5_0 || w->dtype == MOT_DTYPE_Q5_1;
             if (wide) {
                 qtile_wide(y + (int64_t)ib * QMR * rows + j0, rows, (const int32_t *)base, base + nq * QMR, &bp, cols,
                            S, mr, nr);

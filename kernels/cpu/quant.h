@@ -1,8 +1,8 @@
 /* ggml's block-quantized weights on the CPU (kernels/cpu/quant_dot.c): the dot product of one
  * stored row with f32 activations, and a row dequantized to f32. Activations stay f32 (no
  * int8 activation quantization unless `precision: fast`, below), so a dot differs from the reference over the dequantized
- * weights only by f32 rounding. Types: Q8_0, Q4_0, Q4_1, Q4_K, Q5_K, Q6_K (ops/ref_quant.c
- * spells out their layouts). */
+ * weights only by f32 rounding. Types: every block type of common/tensor.h (ops/ref_quant.c
+ * spells out their layouts; Q2_K and Q3_K's kernels are in quant_dot_k23.c). */
 #ifndef MOT_KERNELS_CPU_QUANT_H
 #define MOT_KERNELS_CPU_QUANT_H
 
@@ -21,7 +21,7 @@ void mot_cpu_quant_xsums(float *xs, const float *x, int64_t cols);
 /* sum_c W[c] x[c] of one stored row of `cols` elements (a multiple of the block); xs: the
  * sums above for this x. The row may sit at any byte offset. */
 typedef float mot_quant_dot_fn(const void *row, const float *x, const float *xs, int64_t cols);
-/* The dot for dt (NULL when dt is not one of the six types). */
+/* The dot for dt (NULL when dt is not a block type). */
 mot_quant_dot_fn *mot_cpu_quant_dot_fn(mot_dtype dt);
 
 /* out[n] = the row as f32, bit for bit mot_ref_dequant_row (embedding rows, the GEMM's
@@ -41,7 +41,8 @@ int mot_cpu_precision_fast(void);
  * mot_cpu_quant_xsums_len(cols), zero past cols / 32; ds[b] = d[b] * sum of block b's codes),
  * then the cols int8 codes, then the same codes of each pair of blocks 2k, 2k+1 (k < cols /
  * 64) interleaved by halves, [2k: 0-15 | 2k+1: 0-15 | 2k: 16-31 | 2k+1: 16-31], which the 4-bit
- * types' dots read (kernels/cpu/quant_dot.c, q4_unit). */
+ * types' dots read (kernels/cpu/quant_dot.c, q4_unit), then the sums per 16 elements, s16[i]
+ * = d[i / 2] * the sum of codes 16 i .. 16 i + 15 (Q2_K's and Q3_K's offsets, k23_unit). */
 int64_t mot_cpu_q8x_len(int64_t cols);
 void mot_cpu_quantize_x(float *xq, const float *x, int64_t cols);
 /* The integer-arithmetic dot of one stored row with a quantized x (NULL: no fast kernel). */

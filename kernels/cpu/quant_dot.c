@@ -407,9 +407,9 @@ static float dot_iq4_xs(const void *row, const float *x, const float *xs, int64_
         const uint8_t *b = p + k * 136;
         const float d = f16_at(b);
         for (int s = 0; s < 8; s += 2) {
-            acc0 = vf_fma(block_iq4(b + 8 + 16 * s, x + 256 * k + 32 * s), vf_set1(d * (float)iq4_xs_scale(b, s)), acc0);
-            acc1 = vf_fma(block_iq4(b + 24 + 16 * s, x + 256 * k + 32 * s + 32), vf_set1(d * (float)iq4_xs_scale(b, s + 1)),
-                          acc1);
+            const float *xs0 = x + 256 * k + 32 * s;
+            acc0 = vf_fma(block_iq4(b + 8 + 16 * s, xs0), vf_set1(d * (float)iq4_xs_scale(b, s)), acc0);
+            acc1 = vf_fma(block_iq4(b + 24 + 16 * s, xs0 + 32), vf_set1(d * (float)iq4_xs_scale(b, s + 1)), acc1);
         }
     }
     return vf_sum(vf_add(acc0, acc1));
@@ -584,9 +584,10 @@ static int precision_fast;
 void mot_cpu_set_precision_fast(int fast) { precision_fast = fast != 0; }
 int mot_cpu_precision_fast(void) { return precision_fast; }
 
-/* d[L], ds[L], the codes in order (cols bytes), then the codes of each pair of blocks
- * interleaved by halves (cols / 64 * 64 bytes; quant.h) */
-int64_t mot_cpu_q8x_len(int64_t cols) { return 2 * mot_cpu_quant_xsums_len(cols) + (cols + 3) / 4 + cols / 64 * 16; }
+/* d[L], ds[L], the codes in order (cols bytes), the codes of each pair of blocks interleaved
+ * by halves (cols / 64 * 64 bytes), then the sums per 16 (quant.h) */
+MOT_INLINE int64_t q8x_sums16_at(int64_t cols) { return 2 * mot_cpu_quant_xsums_len(cols) + cols / 4 + cols / 64 * 16; }
+int64_t mot_cpu_q8x_len(int64_t cols) { return q8x_sums16_at(cols) + (cols / 16 + 7) / 8 * 8; }
 
 MOT_INLINE float hmax8(__m256 m) {
     __m128 h = _mm_max_ps(_mm256_castps256_ps128(m), _mm256_extractf128_ps(m, 1));
@@ -604,7 +605,7 @@ MOT_INLINE int32_t hsum8_epi32(__m256i v) {
 
 void mot_cpu_quantize_x(float *xq, const float *x, int64_t cols) {
     const int64_t nb = cols / 32, L = mot_cpu_quant_xsums_len(cols);
-    float *d = xq, *ds = xq + L;
+    float *d = xq, *ds = xq + L, *s16 = xq + q8x_sums16_at(cols);
     int8_t *q = (int8_t *)(xq + 2 * L);
     const __m256 sign = _mm256_set1_ps(-0.0f);
     const __m256i order = _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7);
@@ -623,12 +624,17 @@ void mot_cpu_quantize_x(float *xq, const float *x, int64_t cols) {
         }
         const __m256i p8 = _mm256_packs_epi16(_mm256_packs_epi32(qi[0], qi[1]), _mm256_packs_epi32(qi[2], qi[3]));
         _mm256_storeu_si256((__m256i *)(q + 32 * b), _mm256_permutevar8x32_epi32(p8, order));
-        const int32_t s = hsum8_epi32(_mm256_add_epi32(_mm256_add_epi32(qi[0], qi[1]), _mm256_add_epi32(qi[2], qi[3])));
+        const int32_t s0 = hsum8_epi32(_mm256_add_epi32(qi[0], qi[1])), s1 = hsum8_epi32(_mm256_add_epi32(qi[2], qi[3]));
         d[b] = db;
-        ds[b] = db * (float)s;
+        ds[b] = db * (float)(s0 + s1);
+        s16[2 * b] = db * (float)s0;
+        s16[2 * b + 1] = db * (float)s1;
     }
     for (int64_t b = nb; b < L; b++) {
         d[b] = ds[b] = 0.0f;
+    }
+    for (int64_t i = 2 * nb; i < (cols / 16 + 7) / 8 * 8; i++) {
+        s16[i] = 0.0f;
     }
     /* blocks 2k, 2k+1 as [2k: 0-15 | 2k+1: 0-15 | 2k: 16-31 | 2k+1: 16-31] */
     int8_t *qp = q + cols;
@@ -964,7 +970,8 @@ MOT_INLINE __m256 iq4_xs_unit(__m256 acc, const uint8_t *b, const float *xq, int
     __m256 a0 = acc, a1 = _mm256_setzero_ps();
     for (int s = 0; s < 8; s++) {
         const __m256i wv = iq4_codes(b + 8 + 16 * s);
-        const __m256i iv = idot32(_mm256_abs_epi8(wv), _mm256_sign_epi8(_mm256_loadu_si256((const __m256i *)(xb + 32 * s)), wv));
+        const __m256i xs = _mm256_loadu_si256((const __m256i *)(xb + 32 * s));
+        const __m256i iv = idot32(_mm256_abs_epi8(wv), _mm256_sign_epi8(xs, wv));
         const __m256 sc = _mm256_set1_ps(d * (float)iq4_xs_scale(b, s) * xq[8 * k + s]);
         if (s & 1) {
             a1 = _mm256_fmadd_ps(_mm256_cvtepi32_ps(iv), sc, a1);
@@ -975,38 +982,56 @@ MOT_INLINE __m256 iq4_xs_unit(__m256 acc, const uint8_t *b, const float *xq, int
     return _mm256_add_ps(a0, a1);
 }
 
-/* Q2_K / Q3_K: 32-element steps u = 4 h + g, each two sub-blocks of 16 (lanes 0-3 and 4-7 of
- * the integer dot, as Q6_K's); codes as stored (Q2_K 0..3, Q3_K 0..7) against x, Q3_K's -4 a
- * second integer dot with the constant 4, Q2_K's mins (dmin m) the x codes' sums per half
- * (an integer dot with 1s); scales (d sc) d_x, spread over the halves by a blend. */
+/* Q2_K / Q3_K: 32-element steps u = 4 h + g, each two sub-blocks of 16: the codes as stored
+ * (Q2_K 0..3, Q3_K 0..7: the value + 4) meet x in vpmaddubsw (int16 pairs: the low 128 bits
+ * hold sub-block 2u, the high 2u + 1) and the pairs meet the sub-blocks' integer scales in
+ * vpmaddwd, so a step is one convert and one FMA with its d_x, and the block's d one FMA at
+ * its end (llama.cpp's form, with x's finer scales). The offsets need x's sums per 16, which
+ * quantize_x keeps: Q2_K's mins, -dmin sum_i m_i s16_i, and Q3_K's -4 d sum_i sc_i s16_i, two
+ * FMAs a block. Before (a float scale per half, blended, and the offsets as a second integer
+ * dot a step): TinyLlama-shaped Q2_K_M-like decode 14 t/s, Q3_K_M-like 15. */
 MOT_INLINE __m256 k23_unit(__m256 acc, const uint8_t *b, const float *xq, int64_t cols, int64_t k, int q3) {
     const int8_t *xv = (const int8_t *)(xq + 2 * mot_cpu_quant_xsums_len(cols)) + 256 * k;
-    __m256i iv[8], iw[8];
+    const float *xd = xq + 8 * k, *s16 = xq + q8x_sums16_at(cols) + 16 * k;
+    __m128i sc8; /* the 16 scales, signed bytes (Q3_K: 6 bits less 32; Q2_K: the low nibbles) */
+    if (q3) {
+        uint32_t a, c, e;
+        memcpy(&a, b + 96, 4), memcpy(&c, b + 100, 4), memcpy(&e, b + 104, 4);
+        const uint32_t low4 = 0x0f0f0f0fu, top2 = 0x03030303u;
+        const __m128i w = _mm_setr_epi32((int)((a & low4) | (e & top2) << 4), (int)((c & low4) | ((e >> 2) & top2) << 4),
+                                         (int)(((a >> 4) & low4) | ((e >> 4) & top2) << 4),
+                                         (int)(((c >> 4) & low4) | ((e >> 6) & top2) << 4));
+        sc8 = _mm_sub_epi8(w, _mm_set1_epi8(32));
+    } else {
+        sc8 = _mm_and_si128(_mm_loadu_si128((const __m128i *)b), _mm_set1_epi8(15));
+    }
+    /* each scale twice in a dword: lo holds sub-blocks 0-3 | 8-11, hi 4-7 | 12-15 */
+    const __m256i sc16 = _mm256_cvtepi8_epi16(sc8);
+    const __m256i lo = _mm256_unpacklo_epi16(sc16, sc16), hi = _mm256_unpackhi_epi16(sc16, sc16);
+    __m256 b0 = _mm256_setzero_ps(), b1 = _mm256_setzero_ps();
     for (int u = 0; u < 8; u++) {
+        const int p = (2 * u) % 4 + 4 * (u >= 4); /* sub-block 2u's dword in lo or hi */
+        const __m256i sv =
+            _mm256_permutevar8x32_epi32((u >> 1) & 1 ? hi : lo, _mm256_setr_epi32(p, p, p, p, p + 1, p + 1, p + 1, p + 1));
         const __m256i xb = _mm256_loadu_si256((const __m256i *)(xv + 32 * u));
-        iv[u] = idot32(k23_ucodes(b, q3, u >> 2, u & 3), xb);
-        iw[u] = idot32(_mm256_set1_epi8(q3 ? 4 : 1), xb);
-        if (q3) {
-            iv[u] = _mm256_sub_epi32(iv[u], iw[u]);
-        }
-    }
-    float dw[16], dm[16];
-    mot_cpu_k23_scales(q3 ? MOT_DTYPE_Q3_K : MOT_DTYPE_Q2_K, b, dw, dm);
-    __m256 a0 = acc, a1 = _mm256_setzero_ps();
-    for (int u = 0; u < 8; u++) {
-        const float dx = xq[8 * k + u];
-        const __m256 sv = _mm256_blend_ps(_mm256_set1_ps(dw[2 * u] * dx), _mm256_set1_ps(dw[2 * u + 1] * dx), 0xF0);
+        const __m256i pairs = _mm256_maddubs_epi16(k23_ucodes(b, q3, u >> 2, u & 3), xb);
+        const __m256 f = _mm256_cvtepi32_ps(_mm256_madd_epi16(pairs, sv));
         if (u & 1) {
-            a1 = _mm256_fmadd_ps(_mm256_cvtepi32_ps(iv[u]), sv, a1);
+            b1 = _mm256_fmadd_ps(f, _mm256_set1_ps(xd[u]), b1);
         } else {
-            a0 = _mm256_fmadd_ps(_mm256_cvtepi32_ps(iv[u]), sv, a0);
-        }
-        if (!q3) {
-            const __m256 mv = _mm256_blend_ps(_mm256_set1_ps(dm[2 * u] * dx), _mm256_set1_ps(dm[2 * u + 1] * dx), 0xF0);
-            a1 = _mm256_fmadd_ps(_mm256_cvtepi32_ps(iw[u]), mv, a1);
+            b0 = _mm256_fmadd_ps(f, _mm256_set1_ps(xd[u]), b0);
         }
     }
-    return _mm256_add_ps(a0, a1);
+    /* the offsets: o = sum_i v_i s16_i with v the mins (Q2_K) or the scales (Q3_K) */
+    const __m128i ov = q3 ? sc8 : _mm_and_si128(_mm_srli_epi16(_mm_loadu_si128((const __m128i *)b), 4), _mm_set1_epi8(15));
+    const __m256 ov_lo = _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(ov));
+    const __m256 ov_hi = _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(_mm_unpackhi_epi64(ov, ov)));
+    const __m256 o = _mm256_fmadd_ps(ov_hi, _mm256_loadu_ps(s16 + 8), _mm256_mul_ps(ov_lo, _mm256_loadu_ps(s16)));
+    const __m256 blk = _mm256_add_ps(b0, b1);
+    if (q3) {
+        return _mm256_fmadd_ps(_mm256_set1_ps(f16_at(b + 108)), _mm256_fnmadd_ps(_mm256_set1_ps(4.0f), o, blk), acc);
+    }
+    return _mm256_fnmadd_ps(_mm256_set1_ps(f16_at(b + 82)), o, _mm256_fmadd_ps(_mm256_set1_ps(f16_at(b + 80)), blk, acc));
 }
 MOT_INLINE __m256 q2_k_unit(__m256 acc, const uint8_t *b, const float *xq, int64_t cols, int64_t k) {
     return k23_unit(acc, b, xq, cols, k, 0);
@@ -1069,8 +1094,10 @@ static const struct {
     {MOT_DTYPE_Q4_1, dot_q4_1, fdot_q4_1, fdot4_q4_1}, {MOT_DTYPE_Q4_K, dot_q4_k, fdot_q4_k, fdot4_q4_k},
     {MOT_DTYPE_Q5_K, dot_q5_k, fdot_q5_k, fdot4_q5_k}, {MOT_DTYPE_Q6_K, dot_q6_k, fdot_q6_k, fdot4_q6_k},
     {MOT_DTYPE_Q5_0, dot_q5_0, fdot_q5_0, fdot4_q5_0}, {MOT_DTYPE_Q5_1, dot_q5_1, fdot_q5_1, fdot4_q5_1},
-    {MOT_DTYPE_IQ4_NL, dot_iq4_nl, fdot_iq4_nl, fdot4_iq4_nl}, {MOT_DTYPE_IQ4_XS, dot_iq4_xs, fdot_iq4_xs, fdot4_iq4_xs},
-    {MOT_DTYPE_Q2_K, mot_cpu_dot_q2_k, fdot_q2_k, fdot4_q2_k}, {MOT_DTYPE_Q3_K, mot_cpu_dot_q3_k, fdot_q3_k, fdot4_q3_k},
+    {MOT_DTYPE_IQ4_NL, dot_iq4_nl, fdot_iq4_nl, fdot4_iq4_nl},
+    {MOT_DTYPE_IQ4_XS, dot_iq4_xs, fdot_iq4_xs, fdot4_iq4_xs},
+    {MOT_DTYPE_Q2_K, mot_cpu_dot_q2_k, fdot_q2_k, fdot4_q2_k},
+    {MOT_DTYPE_Q3_K, mot_cpu_dot_q3_k, fdot_q3_k, fdot4_q3_k},
 };
 enum { N_QUANT_KERNELS = sizeof quant_kernels / sizeof quant_kernels[0] };
 

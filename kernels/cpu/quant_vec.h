@@ -130,7 +130,9 @@ MOT_INLINE vi vi_sub(vi a, vi b) { return _mm256_sub_epi32(a, b); }
 MOT_INLINE vi vi_shr(vi a, int n) { return _mm256_srli_epi32(a, n); }
 MOT_INLINE vi vi_shl(vi a, int n) { return _mm256_slli_epi32(a, n); }
 MOT_INLINE vi vi_shrv(vi a, vi n) { return _mm256_srlv_epi32(a, n); }
-MOT_INLINE vi vi_lanes(int start) { return _mm256_add_epi32(_mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7), _mm256_set1_epi32(start)); }
+MOT_INLINE vi vi_lanes(int start) {
+    return _mm256_add_epi32(_mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7), _mm256_set1_epi32(start));
+}
 MOT_INLINE vi vi_i8_of(__m128i v, int part) { return _mm256_cvtepi8_epi32(part ? _mm_unpackhi_epi64(v, v) : v); }
 /* ---- the 2- and 3-bit K types (kernels/cpu/quant_dot_k23.c) ----------------------------
  * The dots of quant.h's mot_quant_dot_fn, and nb blocks dequantized bit for bit as

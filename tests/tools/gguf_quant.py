@@ -236,8 +236,12 @@ def quantize(x, type_name):
     if x.shape[-1] % bs:
         raise ValueError(f"{type_name}: row length {x.shape[-1]} is not a multiple of {bs}")
     if type_name in _OWN:
-        rows = x.reshape(-1, x.shape[-1])
-        packed = _OWN[type_name](rows.reshape(-1, bs))
+        blocks = x.reshape(-1, bs)
+        # a slice of blocks at a time: the quantizers' temporaries are several times the input
+        # (IQ4's nearest level compares every value with all 16: a 7B-sized matrix at once
+        # would take tens of GB)
+        step = max(1, (1 << 20) // bs)
+        packed = np.concatenate([_OWN[type_name](blocks[i:i + step]) for i in range(0, len(blocks), step)])
         return packed.reshape(*x.shape[:-1], -1), qtype
     return quants.quantize(x, qtype), qtype
 
