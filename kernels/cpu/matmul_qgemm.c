@@ -4,25 +4,27 @@
  *
  * vpdpbusd multiplies unsigned by signed bytes, 4 at a time into 16 int32 lanes. The
  * unsigned side is x's codes + 128 (so 1..255: one pack of 4 per token broadcast), the signed
- * side the weights' codes (Q4_0 q - 8, Q6_K q - 32, the others as stored), 16 weight rows a
- * vector; sum_j (q_x + 128) q_w = q_x . q_w + 128 sum q_w, and the second term (per row and
- * sub-block, from the packing) is subtracted before the scales: the integer part is exact.
- * Tile: 4 tokens x 48 rows, 12 int32 accumulators over one sub-block (32 columns, 16 for
- * Q6_K) and 12 f32 ones over all of k: per sub-block, iacc (started at -corr) as f32 times d_w d_x, plus
- * the offset m_w ds_x (Q4_1, Q4_K, Q5_K). The packed weights of a panel (48 rows over all of
- * k, cols x 48 bytes + the scales) stay in L2 while every token tile passes.
+ * side the weights' codes (Q4_0 q - 8, Q5_0 q - 16, Q3_K q - 4, Q6_K q - 32, the others as
+ * stored), 16 weight rows a vector; sum_j (q_x + 128) q_w = q_x . q_w + 128 sum q_w, and the
+ * second term (per row and sub-block, from the packing) is subtracted before the scales: the
+ * integer part is exact. Tile: 4 tokens x 48 rows, 12 int32 accumulators over one sub-block
+ * (32 columns, 16 for Q2_K, Q3_K, Q6_K) and 12 f32 ones over all of k: per sub-block, iacc
+ * (started at -corr) as f32 times d_w d_x, plus the offset m_w ds_x (Q4_1, Q5_1, Q2_K, Q4_K,
+ * Q5_K; ds_x the sub-block's own: per 16 for Q2_K). The packed weights of a panel (48 rows
+ * over all of k, cols x 48 bytes + the scales) stay in L2 while every token tile passes.
  *
  * With AVX2 only (no VNNI: Zen 3, most desktop CPUs) the same tiling runs on 8-row vectors with
  * the roles swapped, since vpmaddubsw (unsigned x signed bytes, pairs summed into int16)
- * saturates: the unsigned side is the weights' stored codes (0..15, Q5_K 0..31; Q4_0's -8
- * goes to the offset term as m = -8 d), the signed side x's codes, so a pair is at most
- * 2 x 31 x 127 and 16 products of 4-bit codes, 8 of Q5_K's, add up in int16 before one
- * vpmaddwd widens them. Q8_0's and Q6_K's signed codes would saturate a pair: their panel and
- * x hold int16 codes instead (`wide`), two columns a dword, and vpmaddwd sums each pair
- * straight into int32 (16 products a vpmaddwd against vpmaddubsw's 32, but no sign trick and
- * no widening: on Zen 3 the GEMM alone measured ~1.1-1.2x the exact f32 GEMM it replaces,
- * Q8_0 and Q6_K alike, docs/benchmarks.md). Without AVX2 there is no fast GEMM: the exact one
- * runs (mot_cpu_qgemm_fast_ok). */
+ * saturates: the unsigned side is the weights' stored codes (0..15; the Q5 types 0..31; Q2_K
+ * 0..3; Q3_K 0..7; Q4_0's -8, Q5_0's -16 and Q3_K's -4 go to the offset term as m = -8 d,
+ * -16 d, -4 d), the signed side x's codes, so a pair is at most 2 x 31 x 127 and 16 products
+ * of 4-bit codes, 8 of 5-bit ones (a sub-block of 16 at once), add up in int16 before one
+ * vpmaddwd widens them. Q8_0's, Q6_K's and the IQ4 levels' signed codes would saturate a
+ * pair: their panel and x hold int16 codes instead (`wide`), two columns a dword, and vpmaddwd
+ * sums each pair straight into int32 (16 products a vpmaddwd against vpmaddubsw's 32, but no
+ * sign trick and no widening: on Zen 3 the GEMM alone measured ~1.1-1.2x the exact f32 GEMM it
+ * replaces, Q8_0 and Q6_K alike, docs/benchmarks.md). Without AVX2 there is no fast GEMM: the
+ * exact one runs (mot_cpu_qgemm_fast_ok). */
 #include <omp.h>
 #include <string.h>
 
@@ -36,25 +38,17 @@
 #define QGEMM_VNNI512 1
 enum { QMR = 4, QNV = 3, QVL = 16, QNR = QVL * QNV };
 
-/* Q2_K's mins are per 16 elements, and the offset term reads x's sums per 32: no fast GEMM */
-int mot_cpu_qgemm_fast_ok(mot_dtype dt) { return mot_cpu_quant_fdot_fn(dt) != NULL && dt != MOT_DTYPE_Q2_K; }
+int mot_cpu_qgemm_fast_ok(mot_dtype dt) { return mot_cpu_quant_fdot_fn(dt) != NULL; }
 static int wide_codes(mot_dtype dt) { (void)dt; return 0; } /* bytes for every type (vpdpbusd) */
 #elif defined(__AVX2__)
 #define QGEMM_AVX2 1
 enum { QMR = 4, QNV = 2, QVL = 8, QNR = QVL * QNV };
 
-/* the types whose codes are unsigned as stored (or, Q4_0 and Q5_0, once their 8 or 16 is
- * added back), and the signed ones as int16 (the header). Not Q2_K: its mins are per 16
- * elements and the offset term reads x's sums per 32; nor Q3_K unsigned: its -4 would be such
- * an offset per 16, so its codes go wide like Q6_K's. */
-int mot_cpu_qgemm_fast_ok(mot_dtype dt) {
-    return dt == MOT_DTYPE_Q4_0 || dt == MOT_DTYPE_Q4_1 || dt == MOT_DTYPE_Q5_0 || dt == MOT_DTYPE_Q5_1 ||
-           dt == MOT_DTYPE_Q4_K || dt == MOT_DTYPE_Q5_K || dt == MOT_DTYPE_Q8_0 || dt == MOT_DTYPE_Q6_K ||
-           dt == MOT_DTYPE_Q3_K || dt == MOT_DTYPE_IQ4_NL || dt == MOT_DTYPE_IQ4_XS;
-}
+/* every type: the codes unsigned as stored (or, Q4_0, Q5_0 and Q3_K, once their 8, 16 or 4
+ * is added back), the signed ones (Q8_0, Q6_K, the IQ4 levels) as int16 (the header) */
+int mot_cpu_qgemm_fast_ok(mot_dtype dt) { return mot_cpu_quant_fdot_fn(dt) != NULL; }
 static int wide_codes(mot_dtype dt) { /* int16, 2 a dword */
-    return dt == MOT_DTYPE_Q8_0 || dt == MOT_DTYPE_Q6_K || dt == MOT_DTYPE_Q3_K || dt == MOT_DTYPE_IQ4_NL ||
-           dt == MOT_DTYPE_IQ4_XS;
+    return dt == MOT_DTYPE_Q8_0 || dt == MOT_DTYPE_Q6_K || dt == MOT_DTYPE_IQ4_NL || dt == MOT_DTYPE_IQ4_XS;
 }
 #endif
 
@@ -151,8 +145,8 @@ static void pack_panel(qpanel *bp, float *tmp, const mot_weight *w, int64_t j0, 
     }
 }
 
-/* y[mr, nr] (row stride ldy) = the tile of tokens aq (packed [cols / 4][QMR], scales ad, ads
- * [cols / 32][QMR]) against the panel. */
+/* y[mr, nr] (row stride ldy) = the tile of tokens aq (packed [cols / 4][QMR], scales ad
+ * [cols / 32][QMR], code sums ads [cols / S][QMR]) against the panel. */
 MOT_INLINE void qtile(float *y, int64_t ldy, const int32_t *aq, const float *ad, const float *ads, const qpanel *bp,
                       int64_t cols, int S, int offs, int mr, int nr) {
     __m512 facc[QMR][QNV];
@@ -191,7 +185,7 @@ MOT_INLINE void qtile(float *y, int64_t ldy, const int32_t *aq, const float *ad,
             if (offs) {
                 const __m512 dmv = _mm512_loadu_ps(bp->dm + s * QNR + 16 * v);
                 for (int t = 0; t < QMR; t++) {
-                    facc[t][v] = _mm512_fmadd_ps(dmv, _mm512_set1_ps(ads[blk * QMR + t]), facc[t][v]);
+                    facc[t][v] = _mm512_fmadd_ps(dmv, _mm512_set1_ps(ads[s * QMR + t]), facc[t][v]);
                 }
             }
         }
@@ -236,8 +230,8 @@ static void pack_panel(qpanel *bp, float *tmp, const mot_weight *w, int64_t j0, 
     const int64_t cols = w->cols, nsub = cols / S, nq = wide ? cols / 2 : cols / 4;
     const size_t row_bytes = mot_dtype_row_bytes(w->dtype, cols), stride = (size_t)nq * 4; /* bytes a packed row */
     const int nr = (int)(w->rows - j0 < QNR ? w->rows - j0 : QNR);
-    /* Q4_0's q - 8 and Q5_0's q - 16 get their 8 or 16 back (unsigned codes) */
-    const int unsign = w->dtype == MOT_DTYPE_Q4_0 ? 8 : w->dtype == MOT_DTYPE_Q5_0 ? 16 : 0;
+    /* Q4_0's q - 8, Q5_0's q - 16 and Q3_K's q - 4 get their 8, 16 or 4 back (unsigned codes) */
+    const int unsign = w->dtype == MOT_DTYPE_Q4_0 ? 8 : w->dtype == MOT_DTYPE_Q5_0 ? 16 : w->dtype == MOT_DTYPE_Q3_K ? 4 : 0;
     float *tdw = tmp, *tdm = tmp + nsub;
     int8_t *tq = (int8_t *)(tmp + 3 * nsub); /* [8][stride] */
     int8_t *t8 = tq + QVL * stride;          /* one row's int8 codes, widened from here */
@@ -323,7 +317,7 @@ MOT_INLINE void int_sums(__m256i acc[QMR * QNV], const int32_t *aq, const int32_
 #undef QSTEP
 
 /* y[mr, nr] (row stride ldy) = the tile of tokens aq (packed [cols / 4][QMR], x's signed
- * codes; scales ad, ads [cols / 32][QMR]) against the panel. The int16 sums of one sub-block
+ * codes; scales ad [cols / 32][QMR], code sums ads [cols / S][QMR]) against the panel. The int16 sums of one sub-block
  * (or of half of one, Q5_K: `chunk` groups of 4 columns) widen to int32 once, then meet the
  * scales in f32; every type here has the offset term (m_w ds_x). 16 ymm registers: the inner
  * loop holds the 8 int16 sums, 2 weight vectors and x; the f32 sums wait in memory (touched
@@ -354,7 +348,7 @@ MOT_INLINE void qtile(float *y, int64_t ldy, const int32_t *aq, const float *ad,
             const __m256 dmv = _mm256_loadu_ps(bp->dm + s * QNR + QVL * v);
             for (int t = 0; t < QMR; t++) {
                 const __m256 o = _mm256_loadu_ps(facc[t] + QVL * v);
-                _mm256_storeu_ps(facc[t] + QVL * v, _mm256_fmadd_ps(dmv, _mm256_set1_ps(ads[blk * QMR + t]), o));
+                _mm256_storeu_ps(facc[t] + QVL * v, _mm256_fmadd_ps(dmv, _mm256_set1_ps(ads[s * QMR + t]), o));
             }
         }
     }
@@ -428,11 +422,12 @@ static void qgemm_team(float *y, const float *x, const mot_weight *w, int n) {
     const int wide = wide_codes(w->dtype);
     const int64_t rows = w->rows, cols = w->cols, nb = cols / 32, nq = wide ? cols / 2 : cols / 4;
     const int S = mot_cpu_quant_sub(w->dtype);
-    const int offs = w->dtype == MOT_DTYPE_Q4_1 || w->dtype == MOT_DTYPE_Q5_1 || w->dtype == MOT_DTYPE_Q4_K ||
-                     w->dtype == MOT_DTYPE_Q5_K;
+    const int offs = w->dtype == MOT_DTYPE_Q4_1 || w->dtype == MOT_DTYPE_Q5_1 || w->dtype == MOT_DTYPE_Q2_K ||
+                     w->dtype == MOT_DTYPE_Q4_K || w->dtype == MOT_DTYPE_Q5_K;
     const int n_blocks = (n + QMR - 1) / QMR;
     const int64_t L = mot_cpu_quant_xsums_len(cols);
-    const size_t per_block = (size_t)(nq + 2 * nb) * QMR; /* floats: aq, ad, ads */
+    const int64_t nsub = cols / S;
+    const size_t per_block = (size_t)(nq + nb + nsub) * QMR; /* floats: aq, ad, ads */
     const size_t xq_len = (size_t)mot_cpu_q8x_len(cols);
     float *apack = NULL;
     /* One allocation for the team, so that its failure is the whole team's decision (a
@@ -466,17 +461,22 @@ static void qgemm_team(float *y, const float *x, const mot_weight *w, int n) {
                 }
                 aq[k * QMR + i] = (int32_t)v;
             }
+            /* x's sums of codes (times d) per sub-block: per 32 (ds), or per 16 for Q2_K, Q3_K,
+             * Q6_K (only Q2_K's mins and Q3_K's -4 read them there) */
+            const float *xs = S == 16 ? xq + mot_cpu_q8x_sums16_at(cols) : xq + L;
             for (int64_t b = 0; b < nb; b++) {
                 ad[b * QMR + i] = xq[b];
-                ads[b * QMR + i] = xq[L + b];
+            }
+            for (int64_t b = 0; b < nsub; b++) {
+                ads[b * QMR + i] = xs[b];
             }
         } else {
             for (int64_t k = 0; k < nq; k++) aq[k * QMR + i] = wide ? 0 : (int32_t)x_codes(0);
-            for (int64_t b = 0; b < nb; b++) ad[b * QMR + i] = ads[b * QMR + i] = 0.0f;
+            for (int64_t b = 0; b < nb; b++) ad[b * QMR + i] = 0.0f;
+            for (int64_t b = 0; b < nsub; b++) ads[b * QMR + i] = 0.0f;
         }
     }
     /* (implicit barrier: every thread reads every token tile) */
-    const int64_t nsub = cols / S;
     /* the panel, then pack_panel's tmp: 3 nsub floats, QVL packed rows of nq dwords, one int8 row */
     float *pbuf = mot_thread_scratch_get(&qb_scratch, panel_floats(nq, cols, S) + (size_t)(QVL * nq + 3 * nsub) +
                                                           (size_t)cols / 4 + 16);
@@ -510,12 +510,13 @@ static void qgemm_team(float *y, const float *x, const mot_weight *w, int n) {
 #else /* int16 sums of 16 products of 4-bit codes, 8 of Q5_K's (the header) */
             /* 5-bit codes: 8 products to a pair of int16 sums, not 16 (the header) */
             const int five_bit = w->dtype == MOT_DTYPE_Q5_K || w->dtype == MOT_DTYPE_Q5_0 || w->dtype == MOT_DTYPE_Q5_1;
+            const int chunk = S == 16 ? 4 : five_bit ? 4 : 8; /* groups of 4 columns, within a sub-block */
             if (wide) {
                 qtile_wide(y + (int64_t)ib * QMR * rows + j0, rows, (const int32_t *)base, base + nq * QMR, &bp, cols,
                            S, mr, nr);
             } else {
                 qtile(y + (int64_t)ib * QMR * rows + j0, rows, (const int32_t *)base, base + nq * QMR,
-                      base + nq * QMR + nb * QMR, &bp, cols, S, five_bit ? 4 : 8, mr, nr);
+                      base + nq * QMR + nb * QMR, &bp, cols, S, chunk, mr, nr);
             }
             (void)offs;
 #endif

@@ -44,6 +44,7 @@ int mot_cpu_precision_fast(void);
  * types' dots read (kernels/cpu/quant_dot.c, q4_unit), then the sums per 16 elements, s16[i]
  * = d[i / 2] * the sum of codes 16 i .. 16 i + 15 (Q2_K's and Q3_K's offsets, k23_unit). */
 int64_t mot_cpu_q8x_len(int64_t cols);
+int64_t mot_cpu_q8x_sums16_at(int64_t cols); /* where s16 starts, in floats */
 void mot_cpu_quantize_x(float *xq, const float *x, int64_t cols);
 /* The integer-arithmetic dot of one stored row with a quantized x (NULL: no fast kernel). */
 typedef float mot_quant_fdot_fn(const void *row, const float *xq, int64_t cols);

@@ -586,8 +586,10 @@ int mot_cpu_precision_fast(void) { return precision_fast; }
 
 /* d[L], ds[L], the codes in order (cols bytes), the codes of each pair of blocks interleaved
  * by halves (cols / 64 * 64 bytes), then the sums per 16 (quant.h) */
-MOT_INLINE int64_t q8x_sums16_at(int64_t cols) { return 2 * mot_cpu_quant_xsums_len(cols) + cols / 4 + cols / 64 * 16; }
-int64_t mot_cpu_q8x_len(int64_t cols) { return q8x_sums16_at(cols) + (cols / 16 + 7) / 8 * 8; }
+int64_t mot_cpu_q8x_sums16_at(int64_t cols) {
+    return 2 * mot_cpu_quant_xsums_len(cols) + cols / 4 + cols / 64 * 16;
+}
+int64_t mot_cpu_q8x_len(int64_t cols) { return mot_cpu_q8x_sums16_at(cols) + (cols / 16 + 7) / 8 * 8; }
 
 MOT_INLINE float hmax8(__m256 m) {
     __m128 h = _mm_max_ps(_mm256_castps256_ps128(m), _mm256_extractf128_ps(m, 1));
@@ -605,7 +607,7 @@ MOT_INLINE int32_t hsum8_epi32(__m256i v) {
 
 void mot_cpu_quantize_x(float *xq, const float *x, int64_t cols) {
     const int64_t nb = cols / 32, L = mot_cpu_quant_xsums_len(cols);
-    float *d = xq, *ds = xq + L, *s16 = xq + q8x_sums16_at(cols);
+    float *d = xq, *ds = xq + L, *s16 = xq + mot_cpu_q8x_sums16_at(cols);
     int8_t *q = (int8_t *)(xq + 2 * L);
     const __m256 sign = _mm256_set1_ps(-0.0f);
     const __m256i order = _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7);
@@ -992,7 +994,7 @@ MOT_INLINE __m256 iq4_xs_unit(__m256 acc, const uint8_t *b, const float *xq, int
  * dot a step): TinyLlama-shaped Q2_K_M-like decode 14 t/s, Q3_K_M-like 15. */
 MOT_INLINE __m256 k23_unit(__m256 acc, const uint8_t *b, const float *xq, int64_t cols, int64_t k, int q3) {
     const int8_t *xv = (const int8_t *)(xq + 2 * mot_cpu_quant_xsums_len(cols)) + 256 * k;
-    const float *xd = xq + 8 * k, *s16 = xq + q8x_sums16_at(cols) + 16 * k;
+    const float *xd = xq + 8 * k, *s16 = xq + mot_cpu_q8x_sums16_at(cols) + 16 * k;
     __m128i sc8; /* the 16 scales, signed bytes (Q3_K: 6 bits less 32; Q2_K: the low nibbles) */
     if (q3) {
         uint32_t a, c, e;
