@@ -392,10 +392,20 @@ static float dot_q6_k(const void *row, const float *x, const float *xs, int64_t 
     return vf_sum(vf_add(acc0, acc1));
 }
 
-/* IQ4_XS's 6-bit scale of sub-block s (0..7), stored offset by 32 */
-MOT_INLINE int iq4_xs_scale(const uint8_t *b, int s) {
-    const int scales_h = b[2] | b[3] << 8;
-    return (((b[4 + s / 2] >> (4 * (s % 2))) & 15) | ((scales_h >> (2 * s)) & 3) << 4) - 32;
+/* d (ls_s - 32) for IQ4_XS's 8 sub-blocks s, one product each as the reference rounds it: ls's
+ * low 4 bits from the nibbles of scales_l (bytes 4-7, s even the low one), the top 2 from the
+ * bit pairs of scales_h (bytes 2-3). (One sub-block at a time in scalar code this was most of
+ * the fast dot's time.) */
+MOT_INLINE __m256 iq4_xs_scales(const uint8_t *b) {
+    uint32_t l;
+    memcpy(&l, b + 4, 4);
+    const __m128i nib = _mm_unpacklo_epi8(_mm_cvtsi32_si128((int)(l & 0x0f0f0f0fu)),
+                                          _mm_cvtsi32_si128((int)((l >> 4) & 0x0f0f0f0fu)));
+    const __m256i top = _mm256_and_si256(
+        _mm256_srlv_epi32(_mm256_set1_epi32(b[2] | b[3] << 8), _mm256_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14)),
+        _mm256_set1_epi32(3));
+    const __m256i ls = _mm256_or_si256(_mm256_cvtepu8_epi32(nib), _mm256_slli_epi32(top, 4));
+    return _mm256_mul_ps(_mm256_set1_ps(f16_at(b)), _mm256_cvtepi32_ps(_mm256_sub_epi32(ls, _mm256_set1_epi32(32))));
 }
 
 /* IQ4_XS: per 256-block, 8 sub-blocks of 32 as IQ4_NL's blocks, each with d (ls - 32) */
@@ -405,11 +415,12 @@ static float dot_iq4_xs(const void *row, const float *x, const float *xs, int64_
     vf acc0 = vf_zero(), acc1 = vf_zero();
     for (int64_t k = 0; k < cols / 256; k++) {
         const uint8_t *b = p + k * 136;
-        const float d = f16_at(b);
+        float dl[8];
+        _mm256_storeu_ps(dl, iq4_xs_scales(b));
         for (int s = 0; s < 8; s += 2) {
             const float *xs0 = x + 256 * k + 32 * s;
-            acc0 = vf_fma(block_iq4(b + 8 + 16 * s, xs0), vf_set1(d * (float)iq4_xs_scale(b, s)), acc0);
-            acc1 = vf_fma(block_iq4(b + 24 + 16 * s, xs0 + 32), vf_set1(d * (float)iq4_xs_scale(b, s + 1)), acc1);
+            acc0 = vf_fma(block_iq4(b + 8 + 16 * s, xs0), vf_set1(dl[s]), acc0);
+            acc1 = vf_fma(block_iq4(b + 24 + 16 * s, xs0 + 32), vf_set1(dl[s + 1]), acc1);
         }
     }
     return vf_sum(vf_add(acc0, acc1));
@@ -479,9 +490,10 @@ static void dequant_b32(const uint8_t *p, int64_t nb, float *out, mot_dtype dt) 
 static void dequant_iq4_xs(const uint8_t *p, int64_t nb, float *out) {
     for (int64_t k = 0; k < nb; k++) {
         const uint8_t *b = p + k * 136;
-        const float d = f16_at(b);
+        float d8[8];
+        _mm256_storeu_ps(d8, iq4_xs_scales(b));
         for (int s = 0; s < 8; s++) {
-            const vf dl = vf_set1(d * (float)iq4_xs_scale(b, s));
+            const vf dl = vf_set1(d8[s]);
             __m128i lo, hi;
             iq4_bytes(b + 8 + 16 * s, &lo, &hi);
             float *o = out + 256 * k + 32 * s;
@@ -968,13 +980,14 @@ MOT_INLINE __m256 iq4_nl_unit(__m256 acc, const uint8_t *b, const float *xq, int
  * scale (d (ls - 32)) d_x. */
 MOT_INLINE __m256 iq4_xs_unit(__m256 acc, const uint8_t *b, const float *xq, int64_t cols, int64_t k) {
     const int8_t *xb = (const int8_t *)(xq + 2 * mot_cpu_quant_xsums_len(cols)) + 256 * k;
-    const float d = f16_at(b);
+    float sd[8];
+    _mm256_storeu_ps(sd, _mm256_mul_ps(iq4_xs_scales(b), _mm256_loadu_ps(xq + 8 * k)));
     __m256 a0 = acc, a1 = _mm256_setzero_ps();
     for (int s = 0; s < 8; s++) {
         const __m256i wv = iq4_codes(b + 8 + 16 * s);
         const __m256i xs = _mm256_loadu_si256((const __m256i *)(xb + 32 * s));
         const __m256i iv = idot32(_mm256_abs_epi8(wv), _mm256_sign_epi8(xs, wv));
-        const __m256 sc = _mm256_set1_ps(d * (float)iq4_xs_scale(b, s) * xq[8 * k + s]);
+        const __m256 sc = _mm256_set1_ps(sd[s]);
         if (s & 1) {
             a1 = _mm256_fmadd_ps(_mm256_cvtepi32_ps(iv), sc, a1);
         } else {
@@ -1222,11 +1235,10 @@ void mot_cpu_quant_row_s8(mot_dtype dt, const void *row, int64_t cols, int8_t *q
     case MOT_DTYPE_IQ4_XS:
         for (int64_t k = 0; k < cols / 256; k++) {
             const uint8_t *b = p + k * 136;
-            const float d = f16_at(b);
+            _mm256_storeu_ps(dw + 8 * k, iq4_xs_scales(b));
             for (int s = 0; s < 8; s++) {
                 const __m256i v = iq4_codes(b + 8 + 16 * s);
                 _mm256_storeu_si256((__m256i *)(q + 256 * k + 32 * s), v);
-                dw[8 * k + s] = d * (float)iq4_xs_scale(b, s);
                 dm[8 * k + s] = 0.0f;
                 if (qsum) {
                     sums_s8(v, &lo, &hi);
