@@ -317,8 +317,8 @@ MOT_INLINE void int_sums(__m256i acc[QMR * QNV], const int32_t *aq, const int32_
 #undef QSTEP
 
 /* y[mr, nr] (row stride ldy) = the tile of tokens aq (packed [cols / 4][QMR], x's signed
- * codes; scales ad [cols / 32][QMR], code sums ads [cols / S][QMR]) against the panel. The int16 sums of one sub-block
- * (or of half of one, Q5_K: `chunk` groups of 4 columns) widen to int32 once, then meet the
+ * codes; scales ad [cols / 32][QMR], code sums ads [cols / S][QMR]) against the panel. The
+ * int16 sums of one sub-block (or of half of one, 5-bit codes: `chunk` groups of 4 columns) widen to int32 once, then meet the
  * scales in f32; every type here has the offset term (m_w ds_x). 16 ymm registers: the inner
  * loop holds the 8 int16 sums, 2 weight vectors and x; the f32 sums wait in memory (touched
  * once a sub-block). (Running k in L1-sized slices through every tile, so that each slice of
@@ -507,8 +507,7 @@ static void qgemm_team(float *y, const float *x, const mot_weight *w, int n) {
 #if defined(QGEMM_VNNI512)
             qtile(y + (int64_t)ib * QMR * rows + j0, rows, (const int32_t *)base, base + nq * QMR,
                   base + nq * QMR + nb * QMR, &bp, cols, S, offs, mr, nr);
-#else /* int16 sums of 16 products of 4-bit codes, 8 of Q5_K's (the header) */
-            /* 5-bit codes: 8 products to a pair of int16 sums, not 16 (the header) */
+#else /* int16 sums of 16 products of 4-bit codes, 8 of 5-bit ones (the header) */
             const int five_bit = w->dtype == MOT_DTYPE_Q5_K || w->dtype == MOT_DTYPE_Q5_0 || w->dtype == MOT_DTYPE_Q5_1;
             const int chunk = S == 16 ? 4 : five_bit ? 4 : 8; /* groups of 4 columns, within a sub-block */
             if (wide) {

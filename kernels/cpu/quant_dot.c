@@ -183,15 +183,20 @@ MOT_INLINE vf block_q4(const uint8_t *q, const float *x, nib_lut l) {
     return s;
 }
 
-/* Q5_0 / Q5_1: 16 bytes of nibbles as Q4's plus the fifth bits, bit j of the word h for
- * element j: each lane shifts h by its own element's index (vpsrlvd) */
+/* Q5_0 / Q5_1's codes 0..31 of elements e0 .. e0 + VL - 1: their nibbles (lanes) with the
+ * fifth bits, bit e of qh's word for element e, each lane shifting hv (qh in every lane) by
+ * its own element's index (vpsrlvd) */
+MOT_INLINE vi q5_lane_codes(vi nibbles, vi hv, int e0) {
+    return vi_or(nibbles, vi_and(vi_shl(vi_shrv(hv, vi_lanes(e0)), 4), vi_set1(16)));
+}
+
+/* Q5_0 / Q5_1: 16 bytes of nibbles as Q4's plus the fifth bits */
 MOT_INLINE vf block_q5(const uint8_t *q, uint32_t h, const float *x) {
-    const vi hv = vi_set1((int)h), low4 = vi_set1(15), bit4 = vi_set1(16);
+    const vi hv = vi_set1((int)h);
     vf s = vf_zero();
     for (int i = 0; i < 16; i += VL) {
         const vi b = vi_u8(q + i);
-        const vi lo = vi_or(vi_and(b, low4), vi_and(vi_shl(vi_shrv(hv, vi_lanes(i)), 4), bit4));
-        const vi hi = vi_or(vi_shr(b, 4), vi_and(vi_shl(vi_shrv(hv, vi_lanes(16 + i)), 4), bit4));
+        const vi lo = q5_lane_codes(vi_and(b, vi_set1(15)), hv, i), hi = q5_lane_codes(vi_shr(b, 4), hv, 16 + i);
         s = vf_fma(vi_to_f(lo), vf_load(x + i), s);
         s = vf_fma(vi_to_f(hi), vf_load(x + 16 + i), s);
     }
@@ -456,13 +461,12 @@ static void dequant_b32(const uint8_t *p, int64_t nb, float *out, mot_dtype dt) 
         if (dt == MOT_DTYPE_Q5_0 || dt == MOT_DTYPE_Q5_1) {
             uint32_t h;
             memcpy(&h, q - 4, 4);
-            const vi hv = vi_set1((int)h), bit4 = vi_set1(16);
+            const vi hv = vi_set1((int)h);
             const vi off = vi_set1(dt == MOT_DTYPE_Q5_0 ? 16 : 0);
             const vf m = vf_set1(dt == MOT_DTYPE_Q5_1 ? f16_at(b + 2) : 0.0f);
             for (int i = 0; i < 16; i += VL) {
                 const vi v = vi_u8(q + i);
-                const vi lo = vi_or(vi_and(v, vi_set1(15)), vi_and(vi_shl(vi_shrv(hv, vi_lanes(i)), 4), bit4));
-                const vi hi = vi_or(vi_shr(v, 4), vi_and(vi_shl(vi_shrv(hv, vi_lanes(16 + i)), 4), bit4));
+                const vi lo = q5_lane_codes(vi_and(v, vi_set1(15)), hv, i), hi = q5_lane_codes(vi_shr(v, 4), hv, 16 + i);
                 if (dt == MOT_DTYPE_Q5_1) {
                     vf_store(o + i, vf_fma(d, vi_to_f(lo), m));
                     vf_store(o + 16 + i, vf_fma(d, vi_to_f(hi), m));
@@ -1010,13 +1014,7 @@ MOT_INLINE __m256 k23_unit(__m256 acc, const uint8_t *b, const float *xq, int64_
     const float *xd = xq + 8 * k, *s16 = xq + mot_cpu_q8x_sums16_at(cols) + 16 * k;
     __m128i sc8; /* the 16 scales, signed bytes (Q3_K: 6 bits less 32; Q2_K: the low nibbles) */
     if (q3) {
-        uint32_t a, c, e;
-        memcpy(&a, b + 96, 4), memcpy(&c, b + 100, 4), memcpy(&e, b + 104, 4);
-        const uint32_t low4 = 0x0f0f0f0fu, top2 = 0x03030303u;
-        const __m128i w = _mm_setr_epi32((int)((a & low4) | (e & top2) << 4), (int)((c & low4) | ((e >> 2) & top2) << 4),
-                                         (int)(((a >> 4) & low4) | ((e >> 4) & top2) << 4),
-                                         (int)(((c >> 4) & low4) | ((e >> 6) & top2) << 4));
-        sc8 = _mm_sub_epi8(w, _mm_set1_epi8(32));
+        sc8 = q3_k_scale_bytes(b + 96);
     } else {
         sc8 = _mm_and_si128(_mm_loadu_si128((const __m128i *)b), _mm_set1_epi8(15));
     }

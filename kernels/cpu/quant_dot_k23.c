@@ -24,20 +24,12 @@ static void q2_k_scales(const uint8_t *v, float d, float dmin, float dl[16], flo
     }
 }
 
-/* d * (scale_i - 32) for Q3_K's 16 six-bit scales, from its 12 bytes as three words a, b, c:
- * scales 0-3 and 8-11 take their low 4 bits from a's low and high nibbles, 4-7 and 12-15 from
- * b's, and their top 2 bits from c's bit pairs 0, 1, 2, 3 of each byte in turn */
+/* d * (scale_i - 32) for Q3_K's 16 scales (q3_k_scale_bytes) */
 static void q3_k_scales(const uint8_t *s, float d, float dl[16]) {
-    uint32_t a, b, c;
-    memcpy(&a, s, 4), memcpy(&b, s + 4, 4), memcpy(&c, s + 8, 4);
-    const uint32_t low4 = 0x0f0f0f0fu, top2 = 0x03030303u;
-    const uint32_t w[4] = {(a & low4) | (c & top2) << 4, (b & low4) | ((c >> 2) & top2) << 4,
-                           ((a >> 4) & low4) | ((c >> 4) & top2) << 4, ((b >> 4) & low4) | ((c >> 6) & top2) << 4};
-    for (int i = 0; i < 16; i += 8) {
-        const __m256i v = _mm256_cvtepu8_epi32(_mm_set_epi32(0, 0, (int)w[i / 4 + 1], (int)w[i / 4]));
-        const __m256 sc = _mm256_cvtepi32_ps(_mm256_sub_epi32(v, _mm256_set1_epi32(32)));
-        _mm256_storeu_ps(dl + i, _mm256_mul_ps(_mm256_set1_ps(d), sc));
-    }
+    const __m128i sc = q3_k_scale_bytes(s);
+    _mm256_storeu_ps(dl, _mm256_mul_ps(_mm256_set1_ps(d), _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(sc))));
+    _mm256_storeu_ps(dl + 8, _mm256_mul_ps(_mm256_set1_ps(d),
+                                           _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(_mm_unpackhi_epi64(sc, sc)))));
 }
 
 void mot_cpu_k23_scales(mot_dtype dt, const uint8_t *b, float dw[16], float dm[16]) {

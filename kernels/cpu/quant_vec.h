@@ -95,16 +95,6 @@ MOT_INLINE vf q6_f(vi ql, int ls, vi qh, int hs) {
     vi h = _mm256_slli_epi32(_mm256_and_si256(_mm256_srli_epi32(qh, hs), _mm256_set1_epi32(3)), 4);
     return _mm256_cvtepi32_ps(_mm256_sub_epi32(_mm256_or_si256(lo, h), _mm256_set1_epi32(32)));
 }
-/* ---- the 2- and 3-bit K types (kernels/cpu/quant_dot_k23.c) ----------------------------
- * The dots of quant.h's mot_quant_dot_fn, and nb blocks dequantized bit for bit as
- * ops/ref_quant.c does (dt Q2_K or Q3_K). */
-float mot_cpu_dot_q2_k(const void *row, const float *x, const float *xs, int64_t cols);
-float mot_cpu_dot_q3_k(const void *row, const float *x, const float *xs, int64_t cols);
-void mot_cpu_dequant_k23(mot_dtype dt, const uint8_t *p, int64_t nb, float *out);
-/* A block's 16 sub-block scales dw and offsets dm (w = dw q + dm with Q2_K's codes 0..3,
- * Q3_K's -4..3), each product rounded once as the reference rounds it. */
-void mot_cpu_k23_scales(mot_dtype dt, const uint8_t *b, float dw[16], float dm[16]);
-
 #endif
 
 /* ---- small integer operations on the lanes (both widths) ------------------------------- */
@@ -134,22 +124,25 @@ MOT_INLINE vi vi_lanes(int start) {
     return _mm256_add_epi32(_mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7), _mm256_set1_epi32(start));
 }
 MOT_INLINE vi vi_i8_of(__m128i v, int part) { return _mm256_cvtepi8_epi32(part ? _mm_unpackhi_epi64(v, v) : v); }
-/* ---- the 2- and 3-bit K types (kernels/cpu/quant_dot_k23.c) ----------------------------
- * The dots of quant.h's mot_quant_dot_fn, and nb blocks dequantized bit for bit as
- * ops/ref_quant.c does (dt Q2_K or Q3_K). */
-float mot_cpu_dot_q2_k(const void *row, const float *x, const float *xs, int64_t cols);
-float mot_cpu_dot_q3_k(const void *row, const float *x, const float *xs, int64_t cols);
-void mot_cpu_dequant_k23(mot_dtype dt, const uint8_t *p, int64_t nb, float *out);
-/* A block's 16 sub-block scales dw and offsets dm (w = dw q + dm with Q2_K's codes 0..3,
- * Q3_K's -4..3), each product rounded once as the reference rounds it. */
-void mot_cpu_k23_scales(mot_dtype dt, const uint8_t *b, float dw[16], float dm[16]);
-
 #endif
 
 MOT_INLINE float f16_at(const uint8_t *p) {
     uint16_t h;
     memcpy(&h, p, 2);
     return _cvtsh_ss(h);
+}
+
+/* Q3_K's 16 six-bit scales less 32 (signed bytes) from its 12 bytes as three words a, b, c:
+ * scales 0-3 and 8-11 take their low 4 bits from a's low and high nibbles, 4-7 and 12-15 from
+ * b's, and their top 2 bits from c's bit pairs 0, 1, 2, 3 of each byte in turn */
+MOT_INLINE __m128i q3_k_scale_bytes(const uint8_t *s) {
+    uint32_t a, b, c;
+    memcpy(&a, s, 4), memcpy(&b, s + 4, 4), memcpy(&c, s + 8, 4);
+    const uint32_t low4 = 0x0f0f0f0fu, top2 = 0x03030303u;
+    const __m128i w = _mm_setr_epi32((int)((a & low4) | (c & top2) << 4), (int)((b & low4) | ((c >> 2) & top2) << 4),
+                                     (int)(((a >> 4) & low4) | ((c >> 4) & top2) << 4),
+                                     (int)(((b >> 4) & low4) | ((c >> 6) & top2) << 4));
+    return _mm_sub_epi8(w, _mm_set1_epi8(32));
 }
 
 /* ---- the 2- and 3-bit K types (kernels/cpu/quant_dot_k23.c) ----------------------------
