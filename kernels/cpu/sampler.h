@@ -23,6 +23,7 @@ typedef struct {
     int vocab;
     int *idx;          /* [vocab] candidate ids */
     float *prob;       /* [vocab] candidate probabilities */
+    int *tmp;          /* [3 vocab] the sort's second id buffer and its two key buffers */
 } mot_sampler;
 
 /* stream: which random stream of the seed (expert a_k uses stream k, SPEC 1.5). */

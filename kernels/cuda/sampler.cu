@@ -11,9 +11,10 @@
 //              draw u from the lane's xoshiro256** (as kernels/cpu/sampler.c), r = u * kept mass,
 //              the first candidate in descending order (ties: lower id) whose running sum
 //              exceeds r.
-// Differences from the CPU: the CPU walks its candidates for the draw in id order (no top-k,
-// no top-p) or in quickselect order (top-k without top-p), this in descending probability
-// order always, so sampled (non-greedy) streams may differ from the CPU's; greedy ones are equal.
+// Differences from the CPU: without top-k and top-p the CPU walks its candidates for the draw
+// in id order, this in descending probability order always, so sampled (non-greedy) streams
+// may differ from the CPU's there; with top-k or top-p both walk (p desc, id asc); greedy
+// ones are equal.
 // Masses are summed as 42-bit fixed point integers (prob * 2^42, truncated): exact and
 // order-independent, so the result is deterministic and the comparisons exact.
 //

@@ -719,6 +719,11 @@ static void run_sample(int vocab, float temp, int top_k, float top_p, int nan_ru
         if (vocab > 2) x[vocab - 2] = INFINITY, x[1] = NAN;
     } else if (nan_run == 3 && vocab > 3) {
         x[vocab / 3] = x[vocab - 1] = 3.0f * scale; /* a tie for the maximum */
+    } else if (nan_run == 4) {
+        for (int i = 0; i < vocab; i++) x[i] = roundf(x[i]) * 0.25f; /* few distinct values: top-k cuts a tie */
+    } else if (nan_run == 5) {
+        /* logits a few ULPs apart around two levels: their p tie or not as expf rounds */
+        for (int i = 0; i < vocab; i++) x[i] = (i % 3 ? 2.0f : 1.9999f) * scale + (float)(i % 5) * 2e-7f * scale;
     }
     be_reset();
     mot_buf in = put_floats(x, (size_t)vocab), tok = be_buf(sizeof(int32_t));
@@ -743,7 +748,7 @@ static void run_sample(int vocab, float temp, int top_k, float top_p, int nan_ru
     char dtype[12], what[96];
     snprintf(dtype, sizeof dtype, "%s", temp <= 0.0f ? "greedy" : top_k > 0 && top_p < 1.0f ? "T,k,p" : top_k > 0 ? "T,k" : top_p < 1.0f ? "T,p" : "T");
     snprintf(what, sizeof what, "vocab=%d T=%g top_k=%d top_p=%g%s", vocab, temp, top_k, top_p,
-             nan_run == 1 ? " NaNs" : nan_run == 2 ? " +inf" : nan_run == 3 ? " tie" : "");
+             nan_run == 1 ? " NaNs" : nan_run == 2 ? " +inf" : nan_run == 3 ? " tie" : nan_run == 4 ? " ties" : nan_run == 5 ? " near ties" : "");
     if (!is_cuda && temp > 0.0f && (top_k <= 0 || top_k >= vocab) && top_p >= 1.0f) {
         /* Known deviation (kernels/cpu/sampler.c): without top-k/top-p the CPU walks the whole
          * vocabulary in id order for the draw (no sort per step), the reference and the CUDA
@@ -759,7 +764,7 @@ static void run_sample(int vocab, float temp, int top_k, float top_p, int nan_ru
         expect_int("sample", dtype, what, t, want);
     }
     expect_int("sample", dtype, "n_sampled", after.lane[1].n_sampled, 6);
-    if (nan_run) row_of("sample", dtype)->nan_checks++;
+    if (nan_run && nan_run <= 3) row_of("sample", dtype)->nan_checks++;
     /* the stream moves on by one draw exactly when a draw was made (T > 0 and some mass) */
     int drew = temp > 0.0f;
     if (drew) {
@@ -781,6 +786,18 @@ static void case_sample(void) {
         for (int v = 1; v < 6; v++) {
             run_sample(vocabs[v], 0.0f, 0, 1.0f, nan_run, 4.0f);
             run_sample(vocabs[v], 0.8f, 40, 0.9f, nan_run, 4.0f);
+        }
+    }
+    /* ties and near ties at the top-k cut and in the top-p prefix (the CPU's heap selection
+     * and radix sort must give the reference's (p desc, id asc) order exactly) */
+    for (int mode = 4; mode <= 5; mode++) {
+        for (int v = 2; v < 6; v++) {
+            for (int rep = 0; rep < 3; rep++) {
+                run_sample(vocabs[v], 0.8f, 40, 1.0f, mode, 4.0f);
+                run_sample(vocabs[v], 0.8f, 7, 0.9f, mode, 4.0f);
+                run_sample(vocabs[v], 1.0f, 0, 0.6f, mode, 4.0f);
+                run_sample(vocabs[v], 0.05f, 3, 1.0f, mode, 1.0f);
+            }
         }
     }
     for (int v = 0; v < 6; v++) {
