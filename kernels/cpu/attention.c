@@ -7,6 +7,7 @@
 #include <omp.h>
 #include <string.h>
 
+#include "kernels/cpu/attention_blocked.h"
 #include "kernels/cpu/kernels.h"
 #include "kernels/cpu/simd_load.h"
 #include "kernels/cpu/simd_math.h"
@@ -306,6 +307,11 @@ void mot_cpu_attention(float *out, const float *q, const float *k, const float *
                                                   hd, window, scale, n_parts));
             return;
         }
+    }
+    if (mot_cpu_attention_blocked_fits(n, hd)) { /* a prompt pass: blocks of query vectors */
+        MOT_TEAM_RUN(1, mot_cpu_attention_blocked(out, q, k, v, kv_stride, head_stride, n, pos0, n_heads, n_kv, hd,
+                                                  window, scale));
+        return;
     }
     const int64_t rows_x_kv = (int64_t)n * n_kv;
     /* at least one item per thread, not two: each slice reads its kv head's keys again.
