@@ -2,7 +2,8 @@
  * Each query row is independent. The query heads that share a kv head are done together,
  * key chunk by key chunk: scores, softmax with a running max (online softmax), then the
  * probability-weighted sum of V rows. Work items are handed out dynamically because
- * causal rows differ in length. */
+ * causal rows differ in length. Prompt passes whose head size fits go to
+ * kernels/cpu/attention_blocked.c instead (the same steps over blocks of query vectors). */
 #include <math.h>
 #include <omp.h>
 #include <string.h>

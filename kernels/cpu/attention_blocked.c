@@ -8,8 +8,9 @@
  *     softmax per vector (running max m, sum, O rescaled when m grows);
  *   - adds P V into O, 6 vectors x 16 dimensions a tile, V read where the cache holds it.
  * One query row at a time (attend_part) every K and V element loaded meets one vector, and the
- * score of 8 keys needs a horizontal-add tree: 4 loads for 4 FMAs and 49 GFLOP/s on 2 threads
- * for a 2048-token prompt; here 6 loads serve 8 FMAs.
+ * score of 8 keys needs a horizontal-add tree (a load an FMA); here 8 loads serve 12 FMAs.
+ * A 2048-token prompt, one thread (Zen 3): 32 / 4 heads 26-31 -> 39-50 GFLOP/s, 9 / 3 heads
+ * 23-29 -> 37-52; SmolLM2 pp4096 229 -> 328 t/s (docs/benchmarks.md).
  * Each vector's arithmetic is its own (which block or tile it shares, which thread runs it,
  * never changes its bits), so the result does not depend on the team size. */
 #include <math.h>
