@@ -8,8 +8,8 @@
 /* the widest head it takes (its per-item buffers are sized by it) */
 #define MOT_ATTN_BLOCKED_MAX_HD 128
 
-/* Whether n query rows of head size hd take the blocked path: a prompt pass (n >= 8), hd a
- * multiple of 16 up to MOT_ATTN_BLOCKED_MAX_HD. */
+/* Whether n query rows of head size hd take the blocked path: a prompt pass of n >= 32 rows,
+ * hd a multiple of 16 up to MOT_ATTN_BLOCKED_MAX_HD. */
 int mot_cpu_attention_blocked_fits(int n, int hd);
 
 /* mot_cpu_attention's contract (kernels.h), as a team body: orphaned `omp for`, so every
