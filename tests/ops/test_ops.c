@@ -614,15 +614,16 @@ static void run_attention_cases(int threads) {
         {1, 50, 66, 1, 8, 0, 0, 1.0f},    /* a group wider than one work item (64 heads) */
         {3, 90, 66, 3, 16, 40, 0, 1.0f},
         /* prompt passes on the blocked path (n >= 32, hd a multiple of 16): a window with
-         * padded rows, rows whose window leaves whole key chunks unseen, groups of 3 and of
-         * 22 heads (more than one item's 16 vectors), hd 128, a peaky softmax, a pass after a
-         * cache */
+         * padded rows, rows whose window leaves whole key chunks unseen, groups of 3, 4, 22
+         * and 50 heads (the last wider than one item's 24 vectors: three slices), hd 128, a
+         * peaky softmax, a pass after a cache */
         {64, 10, 8, 2, 64, 16, 5, 3.0f},
         {33, 5, 1, 1, 64, 7, 0, 30.0f},
         {130, 0, 12, 4, 32, 50, 0, 1.0f},
         {36, 90, 66, 3, 16, 40, 0, 1.0f},
         {40, 0, 9, 3, 128, 0, 0, 2.0f},
         {100, 37, 9, 3, 64, 0, 3, 4.0f},
+        {40, 20, 50, 1, 16, 0, 0, 1.0f},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         test_attention(&cases[i], threads, 0);
