@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "kernels/cpu/attention_blocked.h"
+#include "kernels/cpu/attention_rows.h"
 #include "kernels/cpu/kernels.h"
 #include "kernels/cpu/simd_load.h"
 #include "kernels/cpu/simd_math.h"
@@ -124,24 +125,6 @@ static void weighted_sum(float *o, float keep, const float *p, const float *v, i
     }
 }
 
-/* p[j] = exp(p[j] - mx) for j < len; returns their sum. */
-static float exp_minus_max(float *p, int len, float mx) {
-    const __m256 vm = _mm256_set1_ps(mx);
-    __m256 acc = _mm256_setzero_ps();
-    int j = 0;
-    for (; j + 8 <= len; j += 8) {
-        __m256 e = mot_exp8(_mm256_sub_ps(_mm256_loadu_ps(p + j), vm));
-        _mm256_storeu_ps(p + j, e);
-        acc = _mm256_add_ps(acc, e);
-    }
-    float sum = mot_hsum8(acc);
-    for (; j < len; j++) {
-        p[j] = expf(p[j] - mx);
-        sum += p[j];
-    }
-    return sum;
-}
-
 /* Query heads [h0, h1) of one query row, all reading the same kv head, over keys
  * [first, last], unnormalised: o[h] = sum_j exp(s_j - m[h]) v_j with m[h] the largest
  * score and sum[h] = sum_j exp(s_j - m[h]). q and o point at the row's head h0
@@ -183,7 +166,7 @@ static void attend_part(float *o, float *m, float *sum, const float *q, const fl
             const float *qh = q + h * hd;
             float mc = scores(p, qh, kc, cs, len, hd, scale, m[h]);
             float keep = expf(m[h] - mc); /* 0 on the first chunk (m = -inf) */
-            sum[h] = sum[h] * keep + exp_minus_max(p, len, mc);
+            sum[h] = sum[h] * keep + mot_attn_exp_minus_max(p, len, mc);
             weighted_sum(o + h * hd, keep, p, vc, cs, len, hd);
             m[h] = mc;
         }
@@ -203,9 +186,6 @@ static void attend_group(float *o, const float *q, const float *k, const float *
     }
 }
 
-/* The first key the query at pos sees (window 0: no window). */
-static int first_key(int pos, int window) { return window > 0 && pos - window + 1 > 0 ? pos - window + 1 : 0; }
-
 /* q, out are [n, n_heads, hd]; key j of kv head g at k + j * kv_stride + g * head_stride.
  * Work items are (query row, kv head, slice of that kv head's query heads). Slices are
  * whole groups unless that leaves too few items for the threads (decode: n = 1 with few kv
@@ -220,7 +200,7 @@ static void attention_items(float *out, const float *q, const float *k, const fl
         int g = (int)(item / slices % n_kv), s = (int)(item % slices);
         int h0 = g * group + group * s / slices, h1 = g * group + group * (s + 1) / slices;
         int pos = pos0 + t;
-        int first = first_key(pos, window);
+        int first = mot_attn_first_key(pos, window);
         int64_t row = (int64_t)t * n_heads;
         attend_group(out + (row + h0) * hd, q + (row + h0) * hd, k + g * head_stride, v + g * head_stride,
                      kv_stride, first, pos, h0, h1, hd, scale);
@@ -301,7 +281,7 @@ void mot_cpu_attention(float *out, const float *q, const float *k, const float *
                        float scale) {
     const int group = n_heads / n_kv;
     if (n == 1) {
-        const int first = first_key(pos0, window);
+        const int first = mot_attn_first_key(pos0, window);
         const int n_parts = (pos0 - first) / KEY_PART + 1;
         if (n_parts > 1) {
             MOT_TEAM_RUN(1, attention_decode_team(out, q, k, v, kv_stride, head_stride, pos0, first, n_heads, n_kv,

@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "kernels/cpu/attention_rows.h"
 #include "kernels/cpu/backward.h"
 #include "kernels/cpu/team.h"
 #include "kernels/cpu/thread_scratch.h"
@@ -20,13 +21,10 @@
 
 static mot_thread_scratch row_scratch;
 
-/* The first key the query at p sees (as mot_cpu_attention: j <= p and p - j < window). */
-static int first_key(int p, int window) { return window > 0 && p - window + 1 > 0 ? p - window + 1 : 0; }
-
 /* Pass A for query row t, head h. p, dp: scratch of t + 1 floats. stats[2]: lse, D. */
 static void query_grad(float *dq, double *stats, const float *dout, const float *q, const float *k, const float *v,
                        int t, int h, int n_heads, int n_kv, int hd, int window, float scale, float *p, float *dp) {
-    const int g = h / (n_heads / n_kv), first = first_key(t, window);
+    const int g = h / (n_heads / n_kv), first = mot_attn_first_key(t, window);
     const int64_t qs = (int64_t)n_heads * hd, ks = (int64_t)n_kv * hd;
     const float *qh = q + t * qs + (int64_t)h * hd, *oh = dout + t * qs + (int64_t)h * hd;
     const float *kg = k + (int64_t)g * hd, *vg = v + (int64_t)g * hd;

@@ -17,6 +17,7 @@
 #include <string.h>
 
 #include "kernels/cpu/attention_blocked.h"
+#include "kernels/cpu/attention_rows.h"
 #include "kernels/cpu/simd_load.h"
 #include "kernels/cpu/simd_math.h"
 
@@ -92,9 +93,6 @@ static void transpose_chunk(float *kt, const float *k, int64_t stride, int len, 
     }
 }
 
-/* The first key the query at pos sees (window 0: no window). */
-static int first_key(int pos, int window) { return window > 0 && pos - window + 1 > 0 ? pos - window + 1 : 0; }
-
 /* One item: query rows [t0, t0 + rows) x query heads [h0, h0 + hs) of kv head g (rows * hs <=
  * BV); k, v already offset to the kv head. */
 static void attend_block(float *out, const float *q, const float *k, const float *v, int64_t kv_stride, int t0,
@@ -108,7 +106,7 @@ static void attend_block(float *out, const float *q, const float *k, const float
         if (i < nv) { /* vector i = row t0 + i / hs, head h0 + i % hs */
             const int t = t0 + i / hs;
             memcpy(qi, q + ((int64_t)t * n_heads + h0 + i % hs) * hd, sizeof(float) * (size_t)hd);
-            hi[i] = pos0 + t, lo[i] = first_key(hi[i], window);
+            hi[i] = pos0 + t, lo[i] = mot_attn_first_key(hi[i], window);
         } else { /* padding: sees nothing */
             memset(qi, 0, sizeof(float) * (size_t)hd);
             lo[i] = 1, hi[i] = 0;
@@ -116,7 +114,7 @@ static void attend_block(float *out, const float *q, const float *k, const float
         memset(ob + i * hd, 0, sizeof(float) * (size_t)hd);
         m[i] = -INFINITY, sum[i] = 0.0f;
     }
-    const int jlo = first_key(pos0 + t0, window), jhi = pos0 + t0 + rows - 1; /* what the rows see */
+    const int jlo = mot_attn_first_key(pos0 + t0, window), jhi = pos0 + t0 + rows - 1; /* what the rows see */
     for (int j0 = jlo; j0 <= jhi; j0 += BK) {
         const int len = jhi - j0 + 1 < BK ? jhi - j0 + 1 : BK;
         transpose_chunk(kt, k + (int64_t)j0 * kv_stride, kv_stride, len, hd);
@@ -156,26 +154,9 @@ static void attend_block(float *out, const float *q, const float *k, const float
             /* 0 on the first visible chunk (m = -inf); 1 while the max holds (most chunks once
              * the running max has settled: no expf, no rescale of O) */
             const float keep = mc > m[i] ? expf(m[i] - mc) : 1.0f;
-            float ps = 0.0f;
-            int c = 0;
-            for (; c < c0; c++) {
-                si[c] = 0.0f;
-            }
-            const __m256 vm = _mm256_set1_ps(mc);
-            __m256 acc = _mm256_setzero_ps();
-            for (; c + 8 <= c1; c += 8) {
-                const __m256 e = mot_exp8(_mm256_sub_ps(_mm256_loadu_ps(si + c), vm));
-                _mm256_storeu_ps(si + c, e);
-                acc = _mm256_add_ps(acc, e);
-            }
-            ps = mot_hsum8(acc);
-            for (; c < c1; c++) {
-                si[c] = expf(si[c] - mc);
-                ps += si[c];
-            }
-            for (; c < BK; c++) {
-                si[c] = 0.0f;
-            }
+            memset(si, 0, sizeof(float) * (size_t)c0);
+            const float ps = mot_attn_exp_minus_max(si + c0, c1 - c0, mc);
+            memset(si + c1, 0, sizeof(float) * (size_t)(BK - c1));
             sum[i] = sum[i] * keep + ps;
             m[i] = mc;
             if (keep != 1.0f) {
