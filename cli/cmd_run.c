@@ -55,7 +55,7 @@ static mot_status parse_run(int argc, char **argv, run_options *o) {
     o->n_predict = -1;
     o->n_predict_given = 0;
     o->n_batch = 512;
-    o->sampler = (mot_sampler_params){.temperature = 0.8f, .top_k = 40, .top_p = 0.95f};
+    o->sampler = (mot_sampler_params){.temperature = 0.8f, .top_k = 40, .top_p = 0.95f, .min_p = 0.05f}; /* llama.cpp's */
     mot_exec_flags_init(&o->exec);
     mot_args a = {argc, argv, 0};
     for (a.i = 0; a.i < argc; a.i++) {
@@ -81,6 +81,9 @@ static mot_status parse_run(int argc, char **argv, run_options *o) {
         } else if (!strcmp(f, "--top-p")) {
             MOT_TRY(mot_arg_float(&a, 0.0, 1.0, &o->sampler.top_p));
             o->top_p_given = 1;
+        } else if (!strcmp(f, "--min-p")) {
+            MOT_TRY(mot_arg_float(&a, 0.0, 1.0, &o->sampler.min_p));
+            o->min_p_given = 1;
         } else if (!strcmp(f, "--seed") || !strcmp(f, "-s")) {
             unsigned long long seed;
             MOT_TRY(mot_arg_u64(&a, &seed));

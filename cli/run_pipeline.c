@@ -22,6 +22,7 @@ static mot_generate_opts generate_opts(const mot_pipeline *p, const run_options 
     g.sampler.temperature = o->temp_given ? o->sampler.temperature : p->sampler.temperature;
     g.sampler.top_k = o->top_k_given ? o->sampler.top_k : p->sampler.top_k;
     g.sampler.top_p = o->top_p_given ? o->sampler.top_p : p->sampler.top_p;
+    g.sampler.min_p = o->min_p_given ? o->sampler.min_p : p->sampler.min_p;
     g.sampler.seed = o->seed_given ? o->sampler.seed : p->sampler.seed;
     g.n_predict = o->n_predict_given && o->n_predict > 0 ? o->n_predict : p->sampler.max_tokens;
     g.keep_logits = o->dump_path != NULL;

@@ -510,7 +510,7 @@ static mot_status bind(cuda_backend *c, const mot_plan *p, graph_entry *g) {
         l->rows = 1;
         l->vocab = c->src->ex[op->lane]->cfg.vocab;
         const mot_sampler_params *sp = &c->samplers[op->lane].params;
-        l->temperature = sp->temperature, l->top_k = sp->top_k, l->top_p = sp->top_p;
+        l->temperature = sp->temperature, l->top_k = sp->top_k, l->top_p = sp->top_p, l->min_p = sp->min_p;
         snprintf(g->names[i], sizeof g->names[i], "%s %s e%d q%d l%d", mot_node_kind_name(op->node),
                  mot_op_kind_name(op->kind), op->expert, op->stack, op->layer);
     }

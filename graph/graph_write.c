@@ -127,6 +127,10 @@ static void write_settings(FILE *out, const mot_pipeline *p) {
     write_float(out, p->sampler.temperature);
     fprintf(out, ", top_k: %d, top_p: ", p->sampler.top_k);
     write_float(out, p->sampler.top_p);
+    if (p->sampler.min_p > 0.0f) { /* written only when on: graphs without it read as before */
+        fputs(", min_p: ", out);
+        write_float(out, p->sampler.min_p);
+    }
     fprintf(out, ", seed: %llu, max_tokens: %d}\n", p->sampler.seed, p->sampler.max_tokens);
     if (p->schedule) {
         fputs("schedule: ", out);

@@ -73,6 +73,7 @@ typedef struct {
         float temperature;      /* default 0 */
         int top_k;              /* default 0 */
         float top_p;            /* default 1 */
+        float min_p;            /* default 0 (off) */
         unsigned long long seed;/* default 0 */
         int max_tokens;         /* default 64 */
     } sampler;

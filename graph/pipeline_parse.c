@@ -19,7 +19,7 @@ static const char *const bool_names[] = {"false", "true", NULL};
 static const char *const router_keys[] = {"encoder", "expert", "hidden", "top_k", NULL};
 static const char *const interaction_keys[] = {"stacks", "placement", "shared_dim", "heads",
                                                "norm", NULL};
-static const char *const sampler_keys[] = {"temperature", "top_k", "top_p", "seed",
+static const char *const sampler_keys[] = {"temperature", "top_k", "top_p", "min_p", "seed",
                                            "max_tokens", NULL};
 static const char *const encoder_kinds[] = {"mean-embed", NULL};
 static const char *const train_keys[] = {"tau", "l_ent", "l_bal", "l_con", "l_route", "dropout", "lr", "weight_decay",
@@ -258,6 +258,14 @@ static mot_status read_sampler(yaml_tree *t, yaml_node_t *n, mot_pipeline *p) {
                                   "sampler.top_p: %g is out of range (expected 0 < top_p <= 1)", x);
         }
         p->sampler.top_p = (float)x;
+    }
+    if ((v = yaml_tree_get(t, n, "min_p", NULL))) {
+        MOT_TRY(yaml_tree_float(t, v, "sampler.min_p", &x));
+        if (!(x >= 0 && x <= 1)) {
+            return yaml_tree_fail(t, yaml_tree_pos(v),
+                                  "sampler.min_p: %g is out of range (expected 0 <= min_p <= 1; 0 is off)", x);
+        }
+        p->sampler.min_p = (float)x;
     }
     if ((v = yaml_tree_get(t, n, "seed", NULL))) {
         MOT_TRY(yaml_tree_u64(t, v, "sampler.seed", &p->sampler.seed));

@@ -54,7 +54,7 @@ void mot_ref_norm_qkv_rope_append(float *norm_out, float *const *y, const float 
 /* Sampling given the uniform draw u in [0, 1) (ops/ref_sample.c: the rule, spelled out there).
  * temperature <= 0: mot_ref_argmax (first largest; NaN never wins; NaN at x[0] gives 0). */
 int mot_ref_argmax(const float *x, int n);
-int mot_ref_sample(const float *logits, int vocab, float temperature, int top_k, float top_p, double u);
+int mot_ref_sample(const float *logits, int vocab, float temperature, int top_k, float top_p, float min_p, double u);
 /* The next uniform of a sampler whose xoshiro256** state is rng (advances rng). */
 double mot_ref_uniform(uint64_t rng[4]);
 /* STEP_ADVANCE on the step state; eos[lane] -1-padded. */

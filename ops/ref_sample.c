@@ -8,7 +8,9 @@
  *     not in [0, 1] (NaN, inf logits) is 0. No mass at all: the arg-max. Candidates in the
  *     order (p descending, id ascending); top_k > 0 keeps the first top_k; top_p < 1 then
  *     keeps the shortest prefix whose running mass (double) reaches top_p * its mass (at
- *     least one); r = u * kept mass, and the token is the first candidate in that order whose
+ *     least one); min_p > 0 then keeps those whose p >= min_p (f32 compare; the arg-max's p is
+ *     1, so at least one: p / max p >= min_p, Hugging Face's MinPLogitsWarper and llama.cpp's
+ *     min-p); r = u * kept mass, and the token is the first candidate in that order whose
  *     running mass exceeds r (the last one when rounding leaves none). */
 #include <math.h>
 #include <stdlib.h>
@@ -34,7 +36,7 @@ static int by_prob_desc(const void *a, const void *b, void *ctx) {
     return (ia > ib) - (ia < ib);
 }
 
-int mot_ref_sample(const float *logits, int vocab, float temperature, int top_k, float top_p, double u) {
+int mot_ref_sample(const float *logits, int vocab, float temperature, int top_k, float top_p, float min_p, double u) {
     const int best = mot_ref_argmax(logits, vocab);
     if (temperature <= 0.0f) {
         return best;
@@ -70,6 +72,13 @@ int mot_ref_sample(const float *logits, int vocab, float temperature, int top_k,
                 }
             }
             n = keep < 1 ? 1 : keep;
+        }
+        if (min_p > 0.0f) {
+            int keep = 1;
+            while (keep < n && p[idx[keep]] >= min_p) {
+                keep++;
+            }
+            n = keep;
         }
         double kept = 0.0;
         for (int i = 0; i < n; i++) {

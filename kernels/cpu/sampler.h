@@ -1,6 +1,7 @@
 /* The CPU sampler (the SAMPLE op on the CPU; kernels/cuda/sampler.cu is the CUDA one).
  * Token sampling: greedy (temperature <= 0: arg-max, ties to the lower id), or
- * temperature -> top-k -> top-p -> draw, in the order Hugging Face's generate applies them.
+ * temperature -> top-k -> top-p -> min-p -> draw, in the order Hugging Face's generate applies
+ * them.
  * Each sampler owns its random stream, so several experts sample independently. */
 #ifndef MOT_KERNELS_CPU_SAMPLER_H
 #define MOT_KERNELS_CPU_SAMPLER_H
@@ -15,6 +16,7 @@ typedef struct {
     int top_k;         /* <= 0: off */
     float top_p;       /* >= 1: off */
     uint64_t seed;
+    float min_p;       /* <= 0: off; else keep p >= min_p * (the arg-max's p) */
 } mot_sampler_params;
 
 typedef struct {

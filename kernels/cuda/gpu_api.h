@@ -26,7 +26,7 @@ typedef struct {
                                        lane's n_new in prefill (GEMM sizes live on the host) */
     int max_rows;                   /* rows the lane's buffers hold (grid size for row loops) */
     int vocab;                      /* SAMPLE: vocabulary; EMBED: table rows */
-    float temperature, top_p;       /* SAMPLE: the sampler parameters */
+    float temperature, top_p, min_p; /* SAMPLE: the sampler parameters */
     int top_k;
 } mot_gpu_launch;
 

@@ -8,6 +8,7 @@
 //              top-k (k > 0, k < vocab) keeps the k most probable (ties: lower id);
 //              top-p (< 1) keeps the shortest prefix in descending order whose mass reaches
 //              top_p * kept mass (at least one);
+//              min-p (> 0) then keeps those whose prob is >= min_p (the arg-max's is 1);
 //              draw u from the lane's xoshiro256** (as kernels/cpu/sampler.c), r = u * kept mass,
 //              the first candidate in descending order (ties: lower id) whose running sum
 //              exceeds r.
@@ -177,6 +178,16 @@ __device__ u64 cut_mass(const sample_args &a, cut_t c, sample_smem &sm) {
     return block_sum_u64(s, sm);
 }
 
+// Number of the elements inside cut whose prob is at least min_p.
+__device__ u64 cut_count_at_least(const sample_args &a, cut_t c, float min_p, sample_smem &sm) {
+    u64 s = 0;
+    for (int i = threadIdx.x; i < a.vocab; i += blockDim.x) {
+        const float q = sample_prob(a, i);
+        s += in_cut(__float_as_uint(q), i, c) && q >= min_p ? 1ull : 0ull;
+    }
+    return block_sum_u64(s, sm);
+}
+
 // The first element, in the order (prob desc, id asc) among those inside `within`, at which the
 // running weight reaches target (>= 1). Returns false when the total is below target.
 __device__ bool select_first(const sample_args &a, bool count, cut_t within, u64 target, cut_t *res, u64 *cum,
@@ -286,7 +297,8 @@ __device__ bool select_first(const sample_args &a, bool count, cut_t within, u64
 }
 
 // Temperature > 0: the token, or -1 for "no sampleable mass: arg-max".
-__device__ int sample_draw(const sample_args &a, int top_k, float top_p, mot_lane_step *ls, sample_smem &sm) {
+__device__ int sample_draw(const sample_args &a, int top_k, float top_p, float min_p, mot_lane_step *ls,
+                           sample_smem &sm) {
     const cut_t all = {0u, a.vocab - 1};
     u64 mass = cut_mass(a, all, sm);
     if (mass == 0) {
@@ -310,6 +322,14 @@ __device__ int sample_draw(const sample_args &a, int top_k, float top_p, mot_lan
             mass = cum;
         }
     }
+    if (min_p > 0.0f) {
+        // The prefix whose probs are >= min_p: at least the arg-max's (prob 1).
+        const u64 n = cut_count_at_least(a, kept, min_p, sm);
+        if (select_first(a, true, kept, n > 0 ? n : 1ull, &c, &cum, sm)) {
+            kept = c;
+            mass = cut_mass(a, kept, sm);
+        }
+    }
     if (threadIdx.x == 0) {
         // r = floor(u * mass) with u = (next >> 11) 2^-53: the high word of (next with its low
         // 11 bits cleared) * mass. The winner is the first whose running mass exceeds r.
@@ -322,8 +342,8 @@ __device__ int sample_draw(const sample_args &a, int top_k, float top_p, mot_lan
 }
 
 __global__ void __launch_bounds__(SAMPLE_THREADS)
-    sample_kernel(const float *x, int vocab, float temp, int top_k, float top_p, mot_step_state *step, int lane,
-                  int *tokens) {
+    sample_kernel(const float *x, int vocab, float temp, int top_k, float top_p, float min_p, mot_step_state *step,
+                  int lane, int *tokens) {
     __shared__ sample_smem sm;
     mot_lane_step *ls = &step->lane[lane];
     if (ls->n_new <= 0) {
@@ -333,7 +353,7 @@ __global__ void __launch_bounds__(SAMPLE_THREADS)
     int tok = best;
     if (temp > 0.0f) {
         const sample_args a = {x, vocab, x[best], temp};
-        const int drawn = sample_draw(a, top_k, top_p, ls, sm);
+        const int drawn = sample_draw(a, top_k, top_p, min_p, ls, sm);
         tok = drawn >= 0 ? drawn : best;
     }
     if (threadIdx.x == 0) {
@@ -352,7 +372,7 @@ extern "C" mot_status mot_cuda_op_sample(const mot_gpu_launch *l, mot_cuda_lane 
     int *tokens = op_buf<int>(l, op->sample.tokens);
     MOT_OP_REQUIRE(logits && vocab > 0 && vocab < (1 << 22), "cuda sample: missing logits or vocabulary %d", vocab);
     sample_kernel<<<1, SAMPLE_THREADS, 0, (cudaStream_t)stream>>>(logits, vocab, l->temperature, l->top_k, l->top_p,
-                                                                  l->step, op->lane, tokens);
+                                                                  l->min_p, l->step, op->lane, tokens);
     MOT_CUDA_LAUNCHED();
     return MOT_OK;
 }

@@ -109,7 +109,8 @@ def main():
     def nan_rows(t):
         t["lm_head.weight"][:40] = float("nan")  # 40 logits NaN, the rest finite
     d = nan_model = variant("nan_weights", lambda d: edit_weights(d, nan_rows))
-    for extra in (["--temp", "0.8", "--top-k", "40"], ["--temp", "0.8", "--top-k", "0", "--top-p", "0.9"], ["--temp", "0"]):
+    for extra in (["--temp", "0.8", "--top-k", "40"], ["--temp", "0.8", "--top-k", "0", "--top-p", "0.9"], ["--temp", "0"],
+                  ["--temp", "0.8", "--top-k", "0", "--top-p", "1", "--min-p", "0.05"]):
         p = subprocess.run([MOT] + run_args(d, "--allow-nonfinite") + extra + ["-p", "hello world hello"],
                            capture_output=True, text=True,
                            errors="replace", timeout=60)
@@ -208,6 +209,8 @@ def main():
     expect_error("unknown flag", run_args(GOOD, "--frobnicate"), "--frobnicate")
     expect_error("bad number", run_args(GOOD, "--temp", "hot"), "--temp", "hot")
     expect_error("out of range", run_args(GOOD, "--top-p", "1.5"), "--top-p")
+    expect_error("min-p out of range", run_args(GOOD, "--min-p", "1.5"), "--min-p")
+    expect_error("min-p not a number", run_args(GOOD, "--min-p", "low"), "--min-p", "low")
     expect_error("missing value", ["run", "-m", GOOD, "-p"], "-p")
     expect_error("no prompt", ["run", "-m", GOOD], "prompt")
     expect_error("context too small", run_args(GOOD, "-c", "2"), "context")

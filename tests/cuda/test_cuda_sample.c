@@ -31,7 +31,7 @@ static struct {
 } last;
 
 /* The device rules (kernels/cuda/sampler.cu) on the host; advances rng like the device. */
-static int model_sample(const float *x, int vocab, float temp, int top_k, float top_p, uint64_t *rng) {
+static int model_sample(const float *x, int vocab, float temp, int top_k, float top_p, float min_p, uint64_t *rng) {
     const int best = mot_argmax(x, vocab);
     last.drew = 0;
     if (temp <= 0.0f) return best;
@@ -70,6 +70,15 @@ static int model_sample(const float *x, int vocab, float temp, int top_k, float 
                 }
             }
         }
+        if (min_p > 0.0f) {
+            int keep = 1;
+            while (keep < n && q[idx[keep]] >= min_p) keep++;
+            if (keep < n) {
+                n = keep;
+                mass = 0;
+                for (int i = 0; i < n; i++) mass += w[idx[i]];
+            }
+        }
         uint64_t r = (uint64_t)(((unsigned __int128)(mot_xoshiro_next(rng) & ~0x7ffull) * mass) >> 64), cum = 0;
         tok = idx[n - 1];
         for (int i = 0; i < n; i++) {
@@ -106,8 +115,8 @@ typedef struct {
 } sample_bufs;
 
 /* One SAMPLE on lane 1 (n_new as given); returns the device's token, checks the bookkeeping. */
-static int run_sample(const sample_bufs *b, const float *x, float temp, int top_k, float top_p, const uint64_t *rng_in,
-                      uint64_t *rng_out, int n_new, const char *what) {
+static int run_sample(const sample_bufs *b, const float *x, float temp, int top_k, float top_p, float min_p,
+                      const uint64_t *rng_in, uint64_t *rng_out, int n_new, const char *what) {
     gpu_fx_put(&F, b->logits, x);
     int sentinel = -77;
     gpu_fx_put(&F, b->tokens, &sentinel);
@@ -132,6 +141,7 @@ static int run_sample(const sample_bufs *b, const float *x, float temp, int top_
     l.temperature = temp;
     l.top_k = top_k;
     l.top_p = top_p;
+    l.min_p = min_p;
     gpu_fx_run(&F, &l, what);
     gpu_fx_get_step(&F, &s);
     int tok;
@@ -180,14 +190,14 @@ static void test_greedy(const sample_bufs *b) {
         }
         const int want = mot_argmax(x, v);
         snprintf(what, sizeof what, "sample greedy, vocab %d, %s", v, name);
-        fx_expect_int(what, run_sample(b, x, 0.0f, 0, 1.0f, rng, after, 1, what), want);
+        fx_expect_int(what, run_sample(b, x, 0.0f, 0, 1.0f, 0.0f, rng, after, 1, what), want);
         if (memcmp(rng, after, sizeof rng) != 0) {
             printf("FAIL %s: greedy advanced the random stream\n", what);
             gpu_fx_failures++;
         }
     }
     fx_fill_random(x, v, 3);
-    run_sample(b, x, 0.7f, 0, 1.0f, rng, after, 0, "sample dead lane");
+    run_sample(b, x, 0.7f, 0, 1.0f, 0.0f, rng, after, 0, "sample dead lane");
     if (memcmp(rng, after, sizeof rng) != 0) {
         printf("FAIL sample dead lane: random stream advanced\n");
         gpu_fx_failures++;
@@ -200,10 +210,13 @@ static void test_sampling(const sample_bufs *b) {
     const struct {
         float temp, top_p;
         int top_k, quantized;
+        float min_p;
     } cfg[] = {
-        {0.8f, 1.0f, 0, 0},  {1.0f, 1.0f, 40, 0},  {1.2f, 0.9f, 0, 0},   {0.7f, 0.95f, 50, 0},
-        {1.0f, 1.0f, 1, 0},  {1.0f, 0.0f, 0, 0},   {1.0f, 1.0f, 10, 1},  {1.5f, 0.5f, 0, 1},
-        {2.0f, 1.0f, 0, 1},  {1.0f, 0.3f, 300, 1},
+        {0.8f, 1.0f, 0, 0, 0},  {1.0f, 1.0f, 40, 0, 0},  {1.2f, 0.9f, 0, 0, 0},   {0.7f, 0.95f, 50, 0, 0},
+        {1.0f, 1.0f, 1, 0, 0},  {1.0f, 0.0f, 0, 0, 0},   {1.0f, 1.0f, 10, 1, 0},  {1.5f, 0.5f, 0, 1, 0},
+        {2.0f, 1.0f, 0, 1, 0},  {1.0f, 0.3f, 300, 1, 0},
+        /* min-p: alone, after top-k and top-p (mot run's defaults), inside ties */
+        {0.8f, 1.0f, 0, 0, 0.05f}, {0.8f, 0.95f, 40, 0, 0.05f}, {1.0f, 1.0f, 0, 1, 0.3f}, {1.5f, 0.9f, 0, 1, 0.02f},
     };
     float *x = malloc(v * sizeof *x);
     char what[128];
@@ -214,7 +227,7 @@ static void test_sampling(const sample_bufs *b) {
                 x[i] *= 6.0f;
                 if (cfg[c].quantized) x[i] = floorf(x[i] * 2.0f) / 2.0f; /* many exactly equal probs */
             }
-            mot_sampler_params p = {cfg[c].temp, cfg[c].top_k, cfg[c].top_p, 1234 + (uint64_t)seed};
+            mot_sampler_params p = {cfg[c].temp, cfg[c].top_k, cfg[c].top_p, 1234 + (uint64_t)seed, cfg[c].min_p};
             mot_sampler cpu;
             if (mot_sampler_init(&cpu, &p, (uint64_t)c, v) != MOT_OK) {
                 printf("FAIL sampler init\n");
@@ -223,10 +236,10 @@ static void test_sampling(const sample_bufs *b) {
             uint64_t rng0[4], model_rng[4], dev_rng[4];
             memcpy(rng0, cpu.rng.s, sizeof rng0);
             memcpy(model_rng, rng0, sizeof rng0);
-            const int want = model_sample(x, v, p.temperature, p.top_k, p.top_p, model_rng);
-            snprintf(what, sizeof what, "sample T %.1f top-k %d top-p %.2f%s seed %d", p.temperature, p.top_k,
-                     p.top_p, cfg[c].quantized ? " (ties)" : "", seed);
-            const int got = run_sample(b, x, p.temperature, p.top_k, p.top_p, rng0, dev_rng, 1, what);
+            const int want = model_sample(x, v, p.temperature, p.top_k, p.top_p, p.min_p, model_rng);
+            snprintf(what, sizeof what, "sample T %.1f top-k %d top-p %.2f min-p %.2f%s seed %d", p.temperature,
+                     p.top_k, p.top_p, p.min_p, cfg[c].quantized ? " (ties)" : "", seed);
+            const int got = run_sample(b, x, p.temperature, p.top_k, p.top_p, p.min_p, rng0, dev_rng, 1, what);
             if (got != want && model_near(got)) {
                 printf("ok   %s: %d, the model's %d across a rounding-close boundary\n", what, got, want);
             } else {
@@ -236,10 +249,10 @@ static void test_sampling(const sample_bufs *b) {
                 printf("FAIL %s: random stream differs from xoshiro256** after one draw\n", what);
                 gpu_fx_failures++;
             }
-            /* The CPU walks the same descending order when top-p is on (and k == 1 / p == 0 are
+            /* The CPU walks the same descending order when top-p or min-p is on (and k == 1 / p == 0 are
              * the arg-max everywhere), with double sums instead of fixed point: it must agree
              * with the model (same host expf). */
-            if (p.top_p < 1.0f || p.top_k == 1) {
+            if (p.top_p < 1.0f || p.top_k == 1 || p.min_p > 0.0f) {
                 const int cpu_tok = mot_sample(&cpu, x);
                 char w2[160];
                 snprintf(w2, sizeof w2, "%s: CPU mot_sample = device model", what);

@@ -17,7 +17,7 @@ typedef struct {
     const float *bias[MOT_OP_MAX_W]; /* [w[j]->rows] or NULL */
     int rows, max_rows;              /* GPU launch sizes: host rows (1 in decode), buffer rows */
     int vocab;                       /* SAMPLE: vocabulary; EMBED: table rows */
-    float temperature, top_p;        /* SAMPLE */
+    float temperature, top_p, min_p; /* SAMPLE */
     int top_k;
 } be_bind;
 

@@ -61,7 +61,7 @@ static int make_samplers(mot_sampler *s, const mot_plan_op *op, const be_bind *b
     if (op->kind != MOT_OP_SAMPLE) {
         return 0;
     }
-    const mot_sampler_params p = {b->temperature, b->top_k, b->top_p, 0};
+    const mot_sampler_params p = {.temperature = b->temperature, .top_k = b->top_k, .top_p = b->top_p, .min_p = b->min_p};
     if (mot_sampler_init(&s[op->lane], &p, 0, b->vocab) != MOT_OK) {
         return 1;
     }

@@ -131,7 +131,7 @@ int be_run(const mot_plan_op *op, const be_bind *b) {
         }
     }
     l.rows = b->rows, l.max_rows = b->max_rows, l.vocab = b->vocab;
-    l.temperature = b->temperature, l.top_p = b->top_p, l.top_k = b->top_k;
+    l.temperature = b->temperature, l.top_p = b->top_p, l.top_k = b->top_k, l.min_p = b->min_p;
     void *s = stream[op->lane];
     int rc = api.launch(api.ctx, &l, op->lane, s) || api.stream_synchronize(api.ctx, s);
     if (rc) {

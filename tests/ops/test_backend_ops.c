@@ -710,7 +710,8 @@ static void case_cross_attention(void) {
 
 /* ---- SAMPLE, STEP_ADVANCE ----------------------------------------------------------------- */
 
-static void run_sample(int vocab, float temp, int top_k, float top_p, int nan_run, float scale) {
+/* min_p < 0: -j, min-p exactly the p of the j-th largest distinct logit (a cut inside a tie) */
+static void run_sample_mp(int vocab, float temp, int top_k, float top_p, float min_p, int nan_run, float scale) {
     float *x = floats((size_t)vocab, scale);
     if (nan_run == 1) {
         x[0] = NAN;
@@ -725,6 +726,16 @@ static void run_sample(int vocab, float temp, int top_k, float top_p, int nan_ru
         /* logits a few ULPs apart around two levels: their p tie or not as expf rounds */
         for (int i = 0; i < vocab; i++) x[i] = (i % 3 ? 2.0f : 1.9999f) * scale + (float)(i % 5) * 2e-7f * scale;
     }
+    if (min_p < 0.0f) {
+        const float mx = x[mot_ref_argmax(x, vocab)];
+        float level = mx;
+        for (int j = 1; j <= (int)-min_p; j++) { /* the next smaller distinct value */
+            float next = -INFINITY;
+            for (int i = 0; i < vocab; i++) next = x[i] < level && x[i] > next ? x[i] : next;
+            level = next > -INFINITY ? next : level;
+        }
+        min_p = expf((level - mx) / temp);
+    }
     be_reset();
     mot_buf in = put_floats(x, (size_t)vocab), tok = be_buf(sizeof(int32_t));
     mot_step_state s = step_of(1, 4, 1, 0);
@@ -735,21 +746,22 @@ static void run_sample(int vocab, float temp, int top_k, float top_p, int nan_ru
     mot_plan_op op = op_of(MOT_OP_SAMPLE, 1);
     op.sample.logits = in, op.sample.tokens = tok, op.sample.vocab = vocab;
     be_bind b = bind_of(1, 1);
-    b.vocab = vocab, b.temperature = temp, b.top_k = top_k, b.top_p = top_p;
+    b.vocab = vocab, b.temperature = temp, b.top_k = top_k, b.top_p = top_p, b.min_p = min_p;
     be_run(&op, &b);
     uint64_t rng[4];
     memcpy(rng, s.lane[1].rng.s, sizeof rng);
     const double u = mot_ref_uniform(rng);
-    const int want = mot_ref_sample(x, vocab, temp, top_k, top_p, u);
+    const int want = mot_ref_sample(x, vocab, temp, top_k, top_p, min_p, u);
     mot_step_state after;
     be_get_step(&after);
     int32_t t;
     be_get(&t, tok);
     char dtype[12], what[96];
-    snprintf(dtype, sizeof dtype, "%s", temp <= 0.0f ? "greedy" : top_k > 0 && top_p < 1.0f ? "T,k,p" : top_k > 0 ? "T,k" : top_p < 1.0f ? "T,p" : "T");
-    snprintf(what, sizeof what, "vocab=%d T=%g top_k=%d top_p=%g%s", vocab, temp, top_k, top_p,
+    snprintf(dtype, sizeof dtype, "%s%s", temp <= 0.0f ? "greedy" : top_k > 0 && top_p < 1.0f ? "T,k,p" : top_k > 0 ? "T,k" : top_p < 1.0f ? "T,p" : "T",
+             temp > 0.0f && min_p > 0.0f ? ",m" : "");
+    snprintf(what, sizeof what, "vocab=%d T=%g top_k=%d top_p=%g min_p=%g%s", vocab, temp, top_k, top_p, min_p,
              nan_run == 1 ? " NaNs" : nan_run == 2 ? " +inf" : nan_run == 3 ? " tie" : nan_run == 4 ? " ties" : nan_run == 5 ? " near ties" : "");
-    if (!is_cuda && temp > 0.0f && (top_k <= 0 || top_k >= vocab) && top_p >= 1.0f) {
+    if (!is_cuda && temp > 0.0f && (top_k <= 0 || top_k >= vocab) && top_p >= 1.0f && min_p <= 0.0f) {
         /* Known deviation (kernels/cpu/sampler.c): without top-k/top-p the CPU walks the whole
          * vocabulary in id order for the draw (no sort per step), the reference and the CUDA
          * sampler in (prob desc, id asc) order: same distribution, another token for the same
@@ -780,6 +792,10 @@ static void run_sample(int vocab, float temp, int top_k, float top_p, int nan_ru
     free(x);
 }
 
+static void run_sample(int vocab, float temp, int top_k, float top_p, int nan_run, float scale) {
+    run_sample_mp(vocab, temp, top_k, top_p, 0.0f, nan_run, scale);
+}
+
 static void case_sample(void) {
     static const int vocabs[] = {1, 3, 17, 257, 1000, 32001};
     for (int nan_run = 1; nan_run <= 3; nan_run++) {
@@ -808,7 +824,24 @@ static void case_sample(void) {
             run_sample(vocabs[v], 1.0f, 1, 1.0f, 0, 4.0f);
             run_sample(vocabs[v], 0.9f, 0, 0.5f, 0, 4.0f);
             run_sample(vocabs[v], 0.8f, 40, 0.9f, 0, 4.0f);
+            /* min-p: alone (the CPU gathers and sorts its candidates), after top-k and top-p
+             * (mot run's defaults), after top-p alone, small and large */
+            run_sample_mp(vocabs[v], 0.8f, 0, 1.0f, 0.05f, 0, 4.0f);
+            run_sample_mp(vocabs[v], 0.8f, 40, 0.95f, 0.05f, 0, 4.0f);
+            run_sample_mp(vocabs[v], 1.2f, 0, 0.9f, 0.2f, 0, 4.0f);
+            run_sample_mp(vocabs[v], 1.0f, 0, 1.0f, 1e-6f, 0, 4.0f);
+            run_sample_mp(vocabs[v], 1.0f, 7, 1.0f, 0.5f, 0, 1.0f);
         }
+    }
+    /* min-p exactly at a p that several ids share (kept: p >= min_p), with and without top-k */
+    for (int v = 2; v < 6; v++) {
+        for (int j = 1; j <= 3; j++) {
+            run_sample_mp(vocabs[v], 0.8f, 0, 1.0f, (float)-j, 4, 4.0f);
+            run_sample_mp(vocabs[v], 0.8f, 40, 1.0f, (float)-j, 4, 4.0f);
+            run_sample_mp(vocabs[v], 0.8f, 0, 0.97f, (float)-j, 4, 4.0f);
+        }
+        run_sample_mp(vocabs[v], 1.0f, 0, 1.0f, 1.0f, 3, 4.0f); /* min-p 1 with a tie for the max */
+        run_sample_mp(vocabs[v], 0.8f, 0, 1.0f, 0.1f, 1, 4.0f); /* NaNs */
     }
 }
 

@@ -135,8 +135,9 @@ static void test_good_files(void) {
                 "experts: [{name: a_1, path: a}, {name: B-2, path: b}]\n"
                 "router: {expert: B-2, hidden: 8, top_k: 2}\n"
                 "interaction: {stacks: 1, placement: deep, shared_dim: 12, heads: 3, norm: layernorm}\n"
-                "sampler: {temperature: 0.7, top_k: 40, top_p: 0.95, seed: 18446744073709551615, max_tokens: 5}\n");
+                "sampler: {temperature: 0.7, top_k: 40, top_p: 0.95, min_p: 0.05, seed: 18446744073709551615, max_tokens: 5}\n");
     if (p) {
+        CHECK(p->sampler.min_p == 0.05f);
         CHECK(p->interaction.placement == MOT_PLACEMENT_DEEP);
         CHECK(p->interaction.norm == MOT_LATENT_NORM_LAYERNORM);
         CHECK(p->sampler.temperature == 0.7f && p->sampler.top_k == 40 && p->sampler.top_p == 0.95f);
@@ -346,6 +347,10 @@ static void test_errors(void) {
              "sampler: {top_p: 0}\n", tail_i);
     EXPECT_ERROR("top_p.yaml", text, ":5:18: error: sampler.top_p: 0 is out of range (expected 0 < top_p <= 1)");
     snprintf(text, sizeof text, "name: p\nexperts: [{name: a, path: a}]\nrouter: {expert: a, hidden: 8, top_k: 1}\n%s"
+             "sampler: {min_p: 1.5}\n", tail_i);
+    EXPECT_ERROR("min_p.yaml", text,
+                 ":5:18: error: sampler.min_p: 1.5 is out of range (expected 0 <= min_p <= 1; 0 is off)");
+    snprintf(text, sizeof text, "name: p\nexperts: [{name: a, path: a}]\nrouter: {expert: a, hidden: 8, top_k: 1}\n%s"
              "sampler: {temperature: -1}\n", tail_i);
     EXPECT_ERROR("temp.yaml", text,
                  ":5:24: error: sampler.temperature: -1 is out of range (expected >= 0; 0 is greedy)");
@@ -411,6 +416,7 @@ static void round_trip(const char *label, const char *compact, const int *depths
     CHECK_OK(mot_pipeline_load(test_path(path, dir, name), &q));
     if (q && first) {
         CHECK(q->interaction.placement == MOT_PLACEMENT_EXPLICIT);
+        CHECK(q->sampler.top_p == p->sampler.top_p && q->sampler.min_p == p->sampler.min_p);
         snprintf(name, sizeof name, "%s.again.yaml", label);
         char *second = expand_to(q, depths, name, 0);
         if (second && strcmp(first, second) != 0) {
@@ -441,7 +447,7 @@ static void test_expanded(void) {
                "  - {name: b, path: b}\n"
                "router: {expert: b, hidden: 3, top_k: 2}\n"
                "interaction: {stacks: 2, placement: shallow, shared_dim: 6, heads: 3, norm: layernorm}\n"
-               "sampler: {temperature: 0.7, top_p: 0.9, seed: 12345678901234, top_k: 5, max_tokens: 9}\n",
+               "sampler: {temperature: 0.7, top_p: 0.9, min_p: 0.125, seed: 12345678901234, top_k: 5, max_tokens: 9}\n",
                depths2);
 
     /* The expanded text of the SPEC example: node order, ids and fields. */

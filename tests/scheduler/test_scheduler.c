@@ -494,7 +494,7 @@ static int same_launch(const mot_gpu_launch *a, const mot_gpu_launch *b) {
     /* the ops: copies of the plan's with device f32 vectors, the same bytes */
     int same = !memcmp(a->op, b->op, sizeof *a->op) && a->arena == b->arena && a->step == b->step &&
                a->rows == b->rows && a->max_rows == b->max_rows && a->vocab == b->vocab &&
-               a->temperature == b->temperature && a->top_k == b->top_k && a->top_p == b->top_p;
+               a->temperature == b->temperature && a->top_k == b->top_k && a->top_p == b->top_p && a->min_p == b->min_p;
     for (int j = 0; j < MOT_OP_MAX_W; j++) {
         same &= a->w[j].data == b->w[j].data && a->bias[j] == b->bias[j];
     }
