@@ -55,7 +55,8 @@ static mot_status parse_run(int argc, char **argv, run_options *o) {
     o->n_predict = -1;
     o->n_predict_given = 0;
     o->n_batch = 512;
-    o->sampler = (mot_sampler_params){.temperature = 0.8f, .top_k = 40, .top_p = 0.95f, .min_p = 0.05f}; /* llama.cpp's */
+    o->sampler = (mot_sampler_params){.temperature = 0.8f, .top_k = 40, .top_p = 0.95f, .min_p = 0.05f,
+                                      .repeat_penalty = 1.0f, .repeat_last_n = 64}; /* llama.cpp's */
     mot_exec_flags_init(&o->exec);
     mot_args a = {argc, argv, 0};
     for (a.i = 0; a.i < argc; a.i++) {
@@ -84,6 +85,18 @@ static mot_status parse_run(int argc, char **argv, run_options *o) {
         } else if (!strcmp(f, "--min-p")) {
             MOT_TRY(mot_arg_float(&a, 0.0, 1.0, &o->sampler.min_p));
             o->min_p_given = 1;
+        } else if (!strcmp(f, "--repeat-penalty")) {
+            MOT_TRY(mot_arg_float(&a, 1e-6, 1e6, &o->sampler.repeat_penalty));
+            o->repeat_given = 1;
+        } else if (!strcmp(f, "--repeat-last-n")) {
+            MOT_TRY(mot_arg_int(&a, -1, 1 << 24, &o->sampler.repeat_last_n));
+            o->last_n_given = 1;
+        } else if (!strcmp(f, "--presence-penalty")) {
+            MOT_TRY(mot_arg_float(&a, -1e6, 1e6, &o->sampler.presence_penalty));
+            o->presence_given = 1;
+        } else if (!strcmp(f, "--frequency-penalty")) {
+            MOT_TRY(mot_arg_float(&a, -1e6, 1e6, &o->sampler.frequency_penalty));
+            o->frequency_given = 1;
         } else if (!strcmp(f, "--seed") || !strcmp(f, "-s")) {
             unsigned long long seed;
             MOT_TRY(mot_arg_u64(&a, &seed));

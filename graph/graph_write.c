@@ -131,7 +131,24 @@ static void write_settings(FILE *out, const mot_pipeline *p) {
         fputs(", min_p: ", out);
         write_float(out, p->sampler.min_p);
     }
-    fprintf(out, ", seed: %llu, max_tokens: %d}\n", p->sampler.seed, p->sampler.max_tokens);
+    fprintf(out, ", seed: %llu, max_tokens: %d", p->sampler.seed, p->sampler.max_tokens);
+    /* the penalties, written only when set: graphs without them read as before */
+    if (p->sampler.repeat_penalty != 1.0f) {
+        fputs(", repeat_penalty: ", out);
+        write_float(out, p->sampler.repeat_penalty);
+    }
+    if (p->sampler.repeat_last_n != 64) {
+        fprintf(out, ", repeat_last_n: %d", p->sampler.repeat_last_n);
+    }
+    if (p->sampler.presence_penalty != 0.0f) {
+        fputs(", presence_penalty: ", out);
+        write_float(out, p->sampler.presence_penalty);
+    }
+    if (p->sampler.frequency_penalty != 0.0f) {
+        fputs(", frequency_penalty: ", out);
+        write_float(out, p->sampler.frequency_penalty);
+    }
+    fputs("}\n", out);
     if (p->schedule) {
         fputs("schedule: ", out);
         write_scalar(out, p->schedule);

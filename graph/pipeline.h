@@ -74,6 +74,9 @@ typedef struct {
         int top_k;              /* default 0 */
         float top_p;            /* default 1 */
         float min_p;            /* default 0 (off) */
+        float repeat_penalty;   /* default 1 (off) */
+        int repeat_last_n;      /* default 64; -1: every token seen */
+        float presence_penalty, frequency_penalty; /* default 0 */
         unsigned long long seed;/* default 0 */
         int max_tokens;         /* default 64 */
     } sampler;

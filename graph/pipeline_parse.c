@@ -19,8 +19,9 @@ static const char *const bool_names[] = {"false", "true", NULL};
 static const char *const router_keys[] = {"encoder", "expert", "hidden", "top_k", NULL};
 static const char *const interaction_keys[] = {"stacks", "placement", "shared_dim", "heads",
                                                "norm", NULL};
-static const char *const sampler_keys[] = {"temperature", "top_k", "top_p", "min_p", "seed",
-                                           "max_tokens", NULL};
+static const char *const sampler_keys[] = {"temperature", "top_k", "top_p", "min_p", "seed", "max_tokens",
+                                           "repeat_penalty", "repeat_last_n", "presence_penalty",
+                                           "frequency_penalty", NULL};
 static const char *const encoder_kinds[] = {"mean-embed", NULL};
 static const char *const train_keys[] = {"tau", "l_ent", "l_bal", "l_con", "l_route", "dropout", "lr", "weight_decay",
                                          "clip", "warmup", "steps", "batch", "seed", NULL};
@@ -267,6 +268,31 @@ static mot_status read_sampler(yaml_tree *t, yaml_node_t *n, mot_pipeline *p) {
         }
         p->sampler.min_p = (float)x;
     }
+    if ((v = yaml_tree_get(t, n, "repeat_penalty", NULL))) {
+        MOT_TRY(yaml_tree_float(t, v, "sampler.repeat_penalty", &x));
+        if (!(x > 0 && x <= 1e6)) {
+            return yaml_tree_fail(t, yaml_tree_pos(v),
+                                  "sampler.repeat_penalty: %g is out of range (expected > 0; 1 is off)", x);
+        }
+        p->sampler.repeat_penalty = (float)x;
+    }
+    if ((v = yaml_tree_get(t, n, "repeat_last_n", NULL))) {
+        MOT_TRY(yaml_tree_int(t, v, "sampler.repeat_last_n", -1, 1 << 24, &p->sampler.repeat_last_n));
+    }
+    static const char *const signed_keys[] = {"presence_penalty", "frequency_penalty"};
+    float *signed_vals[] = {&p->sampler.presence_penalty, &p->sampler.frequency_penalty};
+    for (int k = 0; k < 2; k++) {
+        if ((v = yaml_tree_get(t, n, signed_keys[k], NULL))) {
+            char key[40];
+            snprintf(key, sizeof key, "sampler.%s", signed_keys[k]);
+            MOT_TRY(yaml_tree_float(t, v, key, &x));
+            if (!(x >= -1e6 && x <= 1e6)) {
+                return yaml_tree_fail(t, yaml_tree_pos(v), "%s: %g is out of range (expected -1e6 .. 1e6; 0 is off)",
+                                      key, x);
+            }
+            *signed_vals[k] = (float)x;
+        }
+    }
     if ((v = yaml_tree_get(t, n, "seed", NULL))) {
         MOT_TRY(yaml_tree_u64(t, v, "sampler.seed", &p->sampler.seed));
     }
@@ -425,6 +451,8 @@ mot_status mot_pipeline_load(const char *path, mot_pipeline **out) {
     }
     p->sampler.top_p = 1.0f;
     p->sampler.max_tokens = 64;
+    p->sampler.repeat_penalty = 1.0f;
+    p->sampler.repeat_last_n = 64;
     mot_status st = read_document(&t, p);
     yaml_tree_free(&t);
     if (st != MOT_OK) {

@@ -55,6 +55,10 @@ void mot_ref_norm_qkv_rope_append(float *norm_out, float *const *y, const float 
  * temperature <= 0: mot_ref_argmax (first largest; NaN never wins; NaN at x[0] gives 0). */
 int mot_ref_argmax(const float *x, int n);
 int mot_ref_sample(const float *logits, int vocab, float temperature, int top_k, float top_p, float min_p, double u);
+/* llama.cpp's repetition penalties, in place, for the window of tokens hist[0..n) (the last
+ * repeat_last_n seen): each distinct token t in it, c times, x_t / repeat when x_t > 0, else
+ * x_t * repeat, then - c * frequency - presence (repeat 0: 1). */
+void mot_ref_penalize(float *logits, int vocab, const int *hist, int n, float repeat, float presence, float frequency);
 /* The next uniform of a sampler whose xoshiro256** state is rng (advances rng). */
 double mot_ref_uniform(uint64_t rng[4]);
 /* STEP_ADVANCE on the step state; eos[lane] -1-padded. */

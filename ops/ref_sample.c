@@ -101,6 +101,23 @@ int mot_ref_sample(const float *logits, int vocab, float temperature, int top_k,
 
 /* The uniform double in [0, 1) that a sampler whose xoshiro256** state is rng draws next
  * (runtime/sampler.c: the top 53 bits of the next output); rng is advanced. */
+void mot_ref_penalize(float *logits, int vocab, const int *hist, int n, float repeat, float presence, float frequency) {
+    const float r = repeat > 0.0f ? repeat : 1.0f;
+    for (int i = 0; i < n; i++) {
+        const int t = hist[i];
+        int seen = 0, c = 0;
+        for (int j = 0; j < n; j++) {
+            seen |= j < i && hist[j] == t;
+            c += hist[j] == t;
+        }
+        if (seen || t < 0 || t >= vocab) {
+            continue;
+        }
+        const float x = logits[t] <= 0.0f ? logits[t] * r : logits[t] / r;
+        logits[t] = x - (float)c * frequency - presence;
+    }
+}
+
 double mot_ref_uniform(uint64_t rng[4]) {
     const uint64_t s0 = rng[0], s1 = rng[1], s2 = rng[2], s3 = rng[3];
     const uint64_t x = s1 * 5, result = ((x << 7) | (x >> 57)) * 9, t = s1 << 17;

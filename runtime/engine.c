@@ -30,6 +30,15 @@ mot_status mot_engine_open(mot_engine *e, const mot_plan_source *src, const mot_
             bo.kind = MOT_BACKEND_CPU;
         }
     }
+    /* The repetition penalties read the tokens each lane has seen, which only the CPU sampler
+     * keeps (kernels/cpu/sampler.h); the CUDA sampler has no such history yet. */
+    if (mot_sampler_penalizes(&o->sampler)) {
+        if (bo.kind == MOT_BACKEND_CUDA) {
+            return mot_fail(MOT_ERR_ARG, "--repeat-penalty, --presence-penalty and --frequency-penalty run on the "
+                                         "CPU only (the CUDA sampler keeps no token history yet): use --backend cpu");
+        }
+        bo.kind = MOT_BACKEND_CPU;
+    }
     MOT_TRY(mot_backend_create(&bo, &e->backend));
     e->trace = o->backend.trace;
     e->allow_nonfinite = o->backend.allow_nonfinite;
@@ -179,6 +188,10 @@ mot_status mot_engine_prefill(mot_engine *e, int *const *tokens, const int *n) {
         ls->n_prompt = n[i];
         ls->alive = 1;
         ls->rng = e->samplers[i].rng;
+        mot_sampler_reset_history(&e->samplers[i]); /* a new request: the penalties see its prompt */
+        for (int t = 0; t < n[i]; t++) {
+            mot_sampler_accept(&e->samplers[i], tokens[i][t]);
+        }
     }
     MOT_TRY(feed_prompt(e, (const int *const *)tokens, n));
     return check_prompt_logits(e);
@@ -194,6 +207,9 @@ mot_status mot_engine_extend(mot_engine *e, const int *tokens, int n) {
                         e->src.ctx[0]);
     }
     MOT_TRY(check_tokens(e, 0, tokens, n));
+    for (int t = 0; t < n; t++) { /* a conversation's next turn, as llama.cpp's sampler sees it */
+        mot_sampler_accept(&e->samplers[0], tokens[t]);
+    }
     ls->n_prompt += n;
     ls->alive = 1;
     return feed_prompt(e, &tokens, &n);

@@ -20,6 +20,18 @@ mot_status mot_sampler_init(mot_sampler *s, const mot_sampler_params *p, uint64_
     s->idx = malloc((size_t)vocab * sizeof *s->idx);
     s->prob = malloc((size_t)vocab * sizeof *s->prob);
     s->tmp = malloc(3 * (size_t)vocab * sizeof *s->tmp);
+    s->hist = NULL, s->count = NULL, s->pen = NULL;
+    s->hist_n = s->hist_cap = s->hist_head = 0;
+    if (mot_sampler_penalizes(p)) {
+        s->hist_cap = p->repeat_last_n > 0 ? p->repeat_last_n : 256; /* -1: grows */
+        s->hist = malloc((size_t)s->hist_cap * sizeof *s->hist);
+        s->count = calloc((size_t)vocab, sizeof *s->count);
+        s->pen = malloc((size_t)vocab * sizeof *s->pen);
+        if (!s->hist || !s->count || !s->pen) {
+            mot_sampler_free(s);
+            return mot_fail(MOT_ERR_NOMEM, "sampler: out of memory");
+        }
+    }
     if (!s->idx || !s->prob || !s->tmp) {
         mot_sampler_free(s);
         return mot_fail(MOT_ERR_NOMEM, "sampler: out of memory");
@@ -31,9 +43,78 @@ void mot_sampler_free(mot_sampler *s) {
     free(s->idx);
     free(s->prob);
     free(s->tmp);
+    free(s->hist);
+    free(s->count);
+    free(s->pen);
     s->idx = NULL;
     s->prob = NULL;
     s->tmp = NULL;
+    s->hist = NULL;
+    s->count = NULL;
+    s->pen = NULL;
+}
+
+int mot_sampler_penalizes(const mot_sampler_params *p) {
+    return p->repeat_last_n != 0 &&
+           ((p->repeat_penalty > 0.0f && p->repeat_penalty != 1.0f) || p->presence_penalty != 0.0f ||
+            p->frequency_penalty != 0.0f);
+}
+
+/* ---- the penalties' history ---------------------------------------------------------------- */
+
+void mot_sampler_accept(mot_sampler *s, int token) {
+    if (!s->count || token < 0 || token >= s->vocab) {
+        return;
+    }
+    if (s->params.repeat_last_n > 0 && s->hist_n == s->hist_cap) { /* full ring: the oldest goes */
+        s->count[s->hist[s->hist_head]]--;
+        s->hist[s->hist_head] = token;
+        s->hist_head = (s->hist_head + 1) % s->hist_cap;
+    } else {
+        if (s->hist_n == s->hist_cap) { /* every token (-1): grow */
+            int *h = realloc(s->hist, 2 * (size_t)s->hist_cap * sizeof *h);
+            if (!h) {
+                return; /* keeps the tokens it has: penalties over fewer, never a crash */
+            }
+            s->hist = h, s->hist_cap *= 2;
+        }
+        s->hist[s->hist_n++] = token;
+    }
+    s->count[token]++;
+}
+
+void mot_sampler_reset_history(mot_sampler *s) {
+    if (!s->count) {
+        return;
+    }
+    for (int i = 0; i < s->hist_n; i++) {
+        s->count[s->hist[i]] = 0;
+    }
+    s->hist_n = s->hist_head = 0;
+}
+
+/* s->pen = logits with every token in the history penalized once (llama.cpp's order: the
+ * repeat penalty, then the frequency and presence terms). A token's count is negated while it
+ * is done, so repeats in the history are skipped, and restored after. */
+static const float *penalize(mot_sampler *s, const float *logits) {
+    const mot_sampler_params *p = &s->params;
+    const float r = p->repeat_penalty > 0.0f ? p->repeat_penalty : 1.0f;
+    memcpy(s->pen, logits, (size_t)s->vocab * sizeof *s->pen);
+    for (int i = 0; i < s->hist_n; i++) {
+        const int t = s->hist[i], c = s->count[t];
+        if (c <= 0) {
+            continue;
+        }
+        float x = s->pen[t];
+        x = x <= 0.0f ? x * r : x / r;
+        s->pen[t] = x - (float)c * p->frequency_penalty - p->presence_penalty;
+        s->count[t] = -c;
+    }
+    for (int i = 0; i < s->hist_n; i++) {
+        const int t = s->hist[i];
+        s->count[t] = s->count[t] < 0 ? -s->count[t] : s->count[t];
+    }
+    return s->pen;
 }
 
 double mot_sampler_uniform(mot_sampler *s) { return (double)(mot_rng_next(&s->rng) >> 11) * 0x1.0p-53; }
@@ -225,7 +306,7 @@ static void sort_ids(mot_sampler *s, int v) {
     }
 }
 
-int mot_sample(mot_sampler *s, const float *logits) {
+static int draw(mot_sampler *s, const float *logits) {
     const mot_sampler_params *p = &s->params;
     const int v = s->vocab;
     if (p->temperature <= 0.0f) {
@@ -298,4 +379,13 @@ int mot_sample(mot_sampler *s, const float *logits) {
         }
     }
     return s->idx[n - 1];
+}
+
+int mot_sample(mot_sampler *s, const float *logits) {
+    if (!s->count) {
+        return draw(s, logits);
+    }
+    const int token = draw(s, penalize(s, logits));
+    mot_sampler_accept(s, token);
+    return token;
 }

@@ -1,7 +1,8 @@
 /* The CPU sampler (the SAMPLE op on the CPU; kernels/cuda/sampler.cu is the CUDA one).
  * Token sampling: greedy (temperature <= 0: arg-max, ties to the lower id), or
  * temperature -> top-k -> top-p -> min-p -> draw, in the order Hugging Face's generate applies
- * them.
+ * them; before all of it (greedy too) llama.cpp's repetition penalties over the last tokens
+ * the sampler saw (the prompt's, accepted, and its own draws).
  * Each sampler owns its random stream, so several experts sample independently. */
 #ifndef MOT_KERNELS_CPU_SAMPLER_H
 #define MOT_KERNELS_CPU_SAMPLER_H
@@ -17,7 +18,16 @@ typedef struct {
     float top_p;       /* >= 1: off */
     uint64_t seed;
     float min_p;       /* <= 0: off; else keep p >= min_p * (the arg-max's p) */
+    /* Penalties (llama.cpp's --repeat-penalty, --presence-penalty, --frequency-penalty) on
+     * the logit of every token among the last repeat_last_n seen, c times: x / r when x > 0,
+     * else x * r, then - c * frequency - presence. repeat_penalty 0 or 1: off; repeat_last_n 0:
+     * all off, -1: every token seen. */
+    float repeat_penalty, presence_penalty, frequency_penalty;
+    int repeat_last_n;
 } mot_sampler_params;
+
+/* Whether p asks for any penalty. */
+int mot_sampler_penalizes(const mot_sampler_params *p);
 
 typedef struct {
     mot_sampler_params params;
@@ -26,12 +36,23 @@ typedef struct {
     int *idx;          /* [vocab] candidate ids */
     float *prob;       /* [vocab] candidate probabilities */
     int *tmp;          /* [3 vocab] the sort's second id buffer and its two key buffers */
+    /* the penalties' history (allocated only when the params penalize): */
+    int *hist;         /* the last tokens seen: a ring of repeat_last_n, or all of them (-1) */
+    int hist_n, hist_cap, hist_head; /* held, room, the oldest's slot once the ring is full */
+    int *count;        /* [vocab] occurrences in hist */
+    float *pen;        /* [vocab] the logits with the penalties applied */
 } mot_sampler;
 
 /* stream: which random stream of the seed (expert a_k uses stream k, SPEC 1.5). */
 mot_status mot_sampler_init(mot_sampler *s, const mot_sampler_params *p, uint64_t stream, int vocab);
 void mot_sampler_free(mot_sampler *s);
+/* Draws a token from logits (penalized first when the params say so) and, when penalizing,
+ * records it in the history. */
 int mot_sample(mot_sampler *s, const float *logits);
+/* The penalties' history: a token the model was fed (a prompt's), and forgetting them all (a
+ * new request). No-ops when the params do not penalize. */
+void mot_sampler_accept(mot_sampler *s, int token);
+void mot_sampler_reset_history(mot_sampler *s);
 
 /* Arg-max, ties to the lower id. */
 int mot_argmax(const float *x, int n);

@@ -53,3 +53,8 @@ set_tests_properties(cli_conversation_cuda PROPERTIES LABELS "cli;python;chat;cu
 add_test(NAME cli_ignore_eos
   COMMAND ${MOT_PYTHON} ${CMAKE_CURRENT_LIST_DIR}/test_ignore_eos.py $<TARGET_FILE:mot> ${CMAKE_BINARY_DIR}/cli-ignore-eos)
 set_tests_properties(cli_ignore_eos PROPERTIES LABELS "cli;python" TIMEOUT 300)
+# llama.cpp's repetition penalties (--repeat-penalty, --repeat-last-n, --presence-penalty,
+# --frequency-penalty): each greedy step of a dump is the arg-max of its penalized logits.
+add_test(NAME cli_penalties
+  COMMAND ${MOT_PYTHON} ${CMAKE_CURRENT_LIST_DIR}/test_penalties.py $<TARGET_FILE:mot> ${CMAKE_BINARY_DIR}/cli-penalties)
+set_tests_properties(cli_penalties PROPERTIES LABELS "cli;python" TIMEOUT 300)

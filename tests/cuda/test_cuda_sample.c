@@ -227,7 +227,8 @@ static void test_sampling(const sample_bufs *b) {
                 x[i] *= 6.0f;
                 if (cfg[c].quantized) x[i] = floorf(x[i] * 2.0f) / 2.0f; /* many exactly equal probs */
             }
-            mot_sampler_params p = {cfg[c].temp, cfg[c].top_k, cfg[c].top_p, 1234 + (uint64_t)seed, cfg[c].min_p};
+            mot_sampler_params p = {.temperature = cfg[c].temp, .top_k = cfg[c].top_k, .top_p = cfg[c].top_p,
+                                    .seed = 1234 + (uint64_t)seed, .min_p = cfg[c].min_p};
             mot_sampler cpu;
             if (mot_sampler_init(&cpu, &p, (uint64_t)c, v) != MOT_OK) {
                 printf("FAIL sampler init\n");

@@ -16,6 +16,7 @@
 
 #include "kernels/cpu/kernels.h"
 #include "kernels/cpu/matmul_variants.h"
+#include "kernels/cpu/sampler.h"
 #include "kernels/cpu/simd_math.h"
 #include "ops/ops.h"
 #include "tests/ops/op_check.h"
@@ -692,7 +693,86 @@ static void run_exp_cases(void) {
     }
 }
 
+/* Repetition penalties (kernels/cpu/sampler.c) against ops/ref_sample.c: a prompt accepted,
+ * then `steps` draws, the reference keeping its own list of every token seen and penalizing
+ * the last last_n of them. Tokens seen are made likely (so the penalties decide draws); at
+ * least one draw must differ from the unpenalized choice. Then a reset forgets them all. */
+static void run_penalty_case(int vocab, float temp, int top_k, float top_p, float min_p, float rep, float pres,
+                             float freq, int last_n, int n_prompt, int steps, uint64_t seed) {
+    const mot_sampler_params sp = {.temperature = temp, .top_k = top_k, .top_p = top_p, .seed = seed, .min_p = min_p,
+                                   .repeat_penalty = rep, .presence_penalty = pres, .frequency_penalty = freq,
+                                   .repeat_last_n = last_n};
+    mot_sampler s;
+    if (mot_sampler_init(&s, &sp, 1, vocab) != MOT_OK) {
+        printf("FAIL penalties: sampler init\n");
+        n_failed++;
+        return;
+    }
+    float *x = malloc((size_t)vocab * sizeof *x), *pen = malloc((size_t)vocab * sizeof *pen);
+    int *seen = malloc((size_t)(n_prompt + steps) * sizeof *seen), n_seen = 0, differed = 0;
+    uint64_t st = seed * 2654435761u + 1;
+    for (int i = 0; i < n_prompt; i++) {
+        const int t = (int)((st = st * 6364136223846793005ull + 1442695040888963407ull) >> 33) % (vocab < 9 ? vocab : 9);
+        mot_sampler_accept(&s, t);
+        seen[n_seen++] = t;
+    }
+    char what[160];
+    snprintf(what, sizeof what, "penalties vocab=%d T=%g k=%d p=%g min_p=%g repeat=%g presence=%g frequency=%g last_n=%d",
+             vocab, temp, top_k, top_p, min_p, rep, pres, freq, last_n);
+    for (int step = 0; step < steps; step++) {
+        op_fill_random(x, (size_t)vocab, &st);
+        for (int i = 0; i < vocab; i++) {
+            x[i] *= 3.0f;
+        }
+        for (int i = 0; i < n_seen; i++) {
+            x[seen[i]] = fabsf(x[seen[i]]) + 2.0f - (float)(i % 3) * 2.5f; /* positive and negative logits */
+        }
+        uint64_t rng[4];
+        memcpy(rng, s.rng.s, sizeof rng);
+        const double u = mot_ref_uniform(rng);
+        memcpy(pen, x, (size_t)vocab * sizeof *pen);
+        const int w0 = last_n < 0 || n_seen <= last_n ? 0 : n_seen - last_n;
+        mot_ref_penalize(pen, vocab, seen + w0, n_seen - w0, rep, pres, freq);
+        const int want = mot_ref_sample(pen, vocab, temp, top_k, top_p, min_p, u);
+        differed |= want != mot_ref_sample(x, vocab, temp, top_k, top_p, min_p, u);
+        const int got = mot_sample(&s, x);
+        n_run++;
+        if (got != want) {
+            printf("FAIL %s: step %d drew %d, the reference %d\n", what, step, got, want);
+            n_failed++;
+            break;
+        }
+        seen[n_seen++] = got;
+    }
+    n_run++;
+    if (!differed) {
+        printf("FAIL %s: the penalties never changed a draw (the case tests nothing)\n", what);
+        n_failed++;
+    }
+    /* forgotten: greedy over the same logits is the plain arg-max again */
+    mot_sampler_reset_history(&s);
+    s.params.temperature = 0.0f;
+    n_run++;
+    if (mot_sample(&s, x) != mot_ref_argmax(x, vocab)) {
+        printf("FAIL %s: after a reset the draw is still penalized\n", what);
+        n_failed++;
+    }
+    mot_sampler_free(&s);
+    free(x), free(pen), free(seen);
+}
+
+static void run_penalty_cases(void) {
+    run_penalty_case(50, 0.0f, 0, 1.0f, 0.0f, 1.3f, 0.0f, 0.0f, 64, 6, 40, 1);    /* greedy, repeat only */
+    run_penalty_case(50, 0.0f, 0, 1.0f, 0.0f, 1.1f, 0.5f, 0.3f, 8, 12, 60, 2);    /* a ring that wraps */
+    run_penalty_case(300, 0.0f, 0, 1.0f, 0.0f, 1.0f, 1.5f, 0.0f, -1, 4, 50, 3);   /* presence, every token */
+    run_penalty_case(300, 0.8f, 40, 0.95f, 0.05f, 1.2f, 0.0f, 0.4f, 16, 9, 60, 4); /* mot run's filters */
+    run_penalty_case(49152, 0.7f, 0, 1.0f, 0.1f, 1.5f, 0.2f, 0.1f, 64, 30, 40, 5);
+    run_penalty_case(1000, 1.0f, 5, 1.0f, 0.0f, 0.8f, -0.5f, 0.0f, 3, 2, 60, 6);   /* < 1: rewards repeats */
+    run_penalty_case(1000, 0.0f, 0, 1.0f, 0.0f, 1.4f, 0.0f, 0.0f, -1, 300, 700, 7); /* the history grows past 256 */
+}
+
 int main(void) {
+    run_penalty_cases();
     run_exp_cases();
     run_argmax_cases();
     run_attention_team_bits_case();

@@ -135,9 +135,12 @@ static void test_good_files(void) {
                 "experts: [{name: a_1, path: a}, {name: B-2, path: b}]\n"
                 "router: {expert: B-2, hidden: 8, top_k: 2}\n"
                 "interaction: {stacks: 1, placement: deep, shared_dim: 12, heads: 3, norm: layernorm}\n"
-                "sampler: {temperature: 0.7, top_k: 40, top_p: 0.95, min_p: 0.05, seed: 18446744073709551615, max_tokens: 5}\n");
+                "sampler: {temperature: 0.7, top_k: 40, top_p: 0.95, min_p: 0.05, seed: 18446744073709551615, max_tokens: 5,\n"
+                "          repeat_penalty: 1.1, repeat_last_n: -1, presence_penalty: -0.5, frequency_penalty: 0.25}\n");
     if (p) {
         CHECK(p->sampler.min_p == 0.05f);
+        CHECK(p->sampler.repeat_penalty == 1.1f && p->sampler.repeat_last_n == -1);
+        CHECK(p->sampler.presence_penalty == -0.5f && p->sampler.frequency_penalty == 0.25f);
         CHECK(p->interaction.placement == MOT_PLACEMENT_DEEP);
         CHECK(p->interaction.norm == MOT_LATENT_NORM_LAYERNORM);
         CHECK(p->sampler.temperature == 0.7f && p->sampler.top_k == 40 && p->sampler.top_p == 0.95f);
@@ -351,6 +354,17 @@ static void test_errors(void) {
     EXPECT_ERROR("min_p.yaml", text,
                  ":5:18: error: sampler.min_p: 1.5 is out of range (expected 0 <= min_p <= 1; 0 is off)");
     snprintf(text, sizeof text, "name: p\nexperts: [{name: a, path: a}]\nrouter: {expert: a, hidden: 8, top_k: 1}\n%s"
+             "sampler: {repeat_penalty: 0}\n", tail_i);
+    EXPECT_ERROR("repeat_penalty.yaml", text,
+                 ":5:27: error: sampler.repeat_penalty: 0 is out of range (expected > 0; 1 is off)");
+    snprintf(text, sizeof text, "name: p\nexperts: [{name: a, path: a}]\nrouter: {expert: a, hidden: 8, top_k: 1}\n%s"
+             "sampler: {repeat_last_n: -2}\n", tail_i);
+    EXPECT_ERROR("repeat_last_n.yaml", text, ":5:26: error: sampler.repeat_last_n: -2 is out of range (expected -1..16777216)");
+    snprintf(text, sizeof text, "name: p\nexperts: [{name: a, path: a}]\nrouter: {expert: a, hidden: 8, top_k: 1}\n%s"
+             "sampler: {presence_penalty: 1e7}\n", tail_i);
+    EXPECT_ERROR("presence_penalty.yaml", text,
+                 ":5:29: error: sampler.presence_penalty: 1e+07 is out of range (expected -1e6 .. 1e6; 0 is off)");
+    snprintf(text, sizeof text, "name: p\nexperts: [{name: a, path: a}]\nrouter: {expert: a, hidden: 8, top_k: 1}\n%s"
              "sampler: {temperature: -1}\n", tail_i);
     EXPECT_ERROR("temp.yaml", text,
                  ":5:24: error: sampler.temperature: -1 is out of range (expected >= 0; 0 is greedy)");
@@ -417,6 +431,10 @@ static void round_trip(const char *label, const char *compact, const int *depths
     if (q && first) {
         CHECK(q->interaction.placement == MOT_PLACEMENT_EXPLICIT);
         CHECK(q->sampler.top_p == p->sampler.top_p && q->sampler.min_p == p->sampler.min_p);
+        CHECK(q->sampler.repeat_penalty == p->sampler.repeat_penalty &&
+              q->sampler.repeat_last_n == p->sampler.repeat_last_n &&
+              q->sampler.presence_penalty == p->sampler.presence_penalty &&
+              q->sampler.frequency_penalty == p->sampler.frequency_penalty);
         snprintf(name, sizeof name, "%s.again.yaml", label);
         char *second = expand_to(q, depths, name, 0);
         if (second && strcmp(first, second) != 0) {
@@ -447,7 +465,8 @@ static void test_expanded(void) {
                "  - {name: b, path: b}\n"
                "router: {expert: b, hidden: 3, top_k: 2}\n"
                "interaction: {stacks: 2, placement: shallow, shared_dim: 6, heads: 3, norm: layernorm}\n"
-               "sampler: {temperature: 0.7, top_p: 0.9, min_p: 0.125, seed: 12345678901234, top_k: 5, max_tokens: 9}\n",
+               "sampler: {temperature: 0.7, top_p: 0.9, min_p: 0.125, seed: 12345678901234, top_k: 5, max_tokens: 9,\n"
+               "          repeat_penalty: 1.25, repeat_last_n: 32, frequency_penalty: -0.5}\n",
                depths2);
 
     /* The expanded text of the SPEC example: node order, ids and fields. */
