@@ -1,6 +1,7 @@
 #include "kernels/cpu/sampler.h"
 
 #include <immintrin.h>
+#include <limits.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -23,7 +24,9 @@ mot_status mot_sampler_init(mot_sampler *s, const mot_sampler_params *p, uint64_
     s->hist = NULL, s->count = NULL, s->pen = NULL;
     s->hist_n = s->hist_cap = s->hist_head = 0;
     if (mot_sampler_penalizes(p)) {
-        s->hist_cap = p->repeat_last_n > 0 ? p->repeat_last_n : 256; /* -1: grows */
+        /* grows as tokens come, up to repeat_last_n (a window of 16M tokens costs nothing
+         * until a run sees that many) */
+        s->hist_cap = p->repeat_last_n > 0 && p->repeat_last_n < 256 ? p->repeat_last_n : 256;
         s->hist = malloc((size_t)s->hist_cap * sizeof *s->hist);
         s->count = calloc((size_t)vocab, sizeof *s->count);
         s->pen = malloc((size_t)vocab * sizeof *s->pen);
@@ -66,17 +69,21 @@ void mot_sampler_accept(mot_sampler *s, int token) {
     if (!s->count || token < 0 || token >= s->vocab) {
         return;
     }
-    if (s->params.repeat_last_n > 0 && s->hist_n == s->hist_cap) { /* full ring: the oldest goes */
+    const int window = s->params.repeat_last_n; /* > 0, or -1: every token */
+    if (window > 0 && s->hist_n == window) { /* a full ring (appended in order, so the oldest
+                                                was hist[0] when it filled): the oldest goes */
         s->count[s->hist[s->hist_head]]--;
         s->hist[s->hist_head] = token;
-        s->hist_head = (s->hist_head + 1) % s->hist_cap;
+        s->hist_head = (s->hist_head + 1) % window;
     } else {
-        if (s->hist_n == s->hist_cap) { /* every token (-1): grow */
-            int *h = realloc(s->hist, 2 * (size_t)s->hist_cap * sizeof *h);
+        if (s->hist_n == s->hist_cap) {
+            const size_t cap = window > 0 && (size_t)window < 2 * (size_t)s->hist_cap ? (size_t)window
+                                                                                     : 2 * (size_t)s->hist_cap;
+            int *h = cap <= INT_MAX ? realloc(s->hist, cap * sizeof *h) : NULL;
             if (!h) {
                 return; /* keeps the tokens it has: penalties over fewer, never a crash */
             }
-            s->hist = h, s->hist_cap *= 2;
+            s->hist = h, s->hist_cap = (int)cap;
         }
         s->hist[s->hist_n++] = token;
     }

@@ -38,7 +38,8 @@ typedef struct {
     int *tmp;          /* [3 vocab] the sort's second id buffer and its two key buffers */
     /* the penalties' history (allocated only when the params penalize): */
     int *hist;         /* the last tokens seen: a ring of repeat_last_n, or all of them (-1) */
-    int hist_n, hist_cap, hist_head; /* held, room, the oldest's slot once the ring is full */
+    int hist_n, hist_cap, hist_head; /* held, room (grows to the window), the oldest's slot
+                                        once the ring is full */
     int *count;        /* [vocab] occurrences in hist */
     float *pen;        /* [vocab] the logits with the penalties applied */
 } mot_sampler;

@@ -769,6 +769,7 @@ static void run_penalty_cases(void) {
     run_penalty_case(49152, 0.7f, 0, 1.0f, 0.1f, 1.5f, 0.2f, 0.1f, 64, 30, 40, 5);
     run_penalty_case(1000, 1.0f, 5, 1.0f, 0.0f, 0.8f, -0.5f, 0.0f, 3, 2, 60, 6);   /* < 1: rewards repeats */
     run_penalty_case(1000, 0.0f, 0, 1.0f, 0.0f, 1.4f, 0.0f, 0.0f, -1, 300, 700, 7); /* the history grows past 256 */
+    run_penalty_case(1000, 0.0f, 0, 1.0f, 0.0f, 1.4f, 0.3f, 0.0f, 600, 300, 700, 8); /* grows to a window of 600, then wraps */
 }
 
 int main(void) {
