@@ -110,7 +110,7 @@ experts:
   - {name: b, path: /abs/b, depth: 4, layers: [0, 1, 3], chat: true}
 router: {encoder: mean-embed, expert: b, hidden: 16, top_k: 2}
 interaction: {stacks: 3, placement: explicit, shared_dim: 32, heads: 4, norm: layernorm}
-sampler: {temperature: 0.7, top_k: 5, top_p: 0.9, min_p: 0.05, seed: 18446744073709551615, max_tokens: 3}
+sampler: {temperature: 0.7, top_k: 5, top_p: 0.9, min_p: 0.05, repeat_penalty: 1.1, repeat_last_n: 8, seed: 18446744073709551615, max_tokens: 3}
 """,
     "deep-chat-template": """name: "odd name"
 experts:
