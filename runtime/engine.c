@@ -74,6 +74,10 @@ static mot_status pass(mot_engine *e, mot_phase phase, int upload) {
     if (t) {
         t->pass = e->passes, t->phase = (int)phase;
     }
+    int sampled[MOT_MAX_LANES];
+    for (int i = 0; i < e->src.n_lanes; i++) {
+        sampled[i] = e->step.lane[i].n_sampled;
+    }
     MOT_TRY(e->backend->execute(e->backend, plan));
     e->passes++;
     if (t) { /* the pass on the host track; its tokens and time for the summary */
@@ -94,6 +98,9 @@ static mot_status pass(mot_engine *e, mot_phase phase, int upload) {
         /* The random stream went on where the sampling ran (the device, for CUDA): a next
          * request on this engine continues it there. */
         e->samplers[i].rng = e->step.lane[i].rng;
+        if (e->step.lane[i].n_sampled != sampled[i]) { /* the penalties' history sees the draw */
+            mot_sampler_accept(&e->samplers[i], e->step.lane[i].token);
+        }
     }
     return MOT_OK;
 }
@@ -222,6 +229,9 @@ mot_status mot_engine_rewind(mot_engine *e, int pos) {
     }
     /* Positions and latent rows move together for a lone lane; the keys past pos stay in
      * memory and are overwritten by the next pass, which reads only [0, pos + n_new). */
+    /* the penalties' history held the pos tokens kept, the ones after them and the sample
+     * not yet fed: all but the kept go (extend accepts what it feeds again) */
+    mot_sampler_forget(&e->samplers[0], e->samplers[0].n_seen - pos);
     ls->pos = pos;
     ls->rows = pos;
     ls->n_prompt = pos < ls->n_prompt ? pos : ls->n_prompt;

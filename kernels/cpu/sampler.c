@@ -23,6 +23,7 @@ mot_status mot_sampler_init(mot_sampler *s, const mot_sampler_params *p, uint64_
     s->tmp = malloc(3 * (size_t)vocab * sizeof *s->tmp);
     s->hist = NULL, s->count = NULL, s->pen = NULL;
     s->hist_n = s->hist_cap = s->hist_head = 0;
+    s->n_seen = 0;
     if (mot_sampler_penalizes(p)) {
         /* grows as tokens come, up to repeat_last_n (a window of 16M tokens costs nothing
          * until a run sees that many) */
@@ -88,6 +89,32 @@ void mot_sampler_accept(mot_sampler *s, int token) {
         s->hist[s->hist_n++] = token;
     }
     s->count[token]++;
+    s->n_seen++;
+}
+
+static void reverse_ints(int *a, int n) {
+    for (int i = 0, j = n - 1; i < j; i++, j--) {
+        const int t = a[i];
+        a[i] = a[j], a[j] = t;
+    }
+}
+
+void mot_sampler_forget(mot_sampler *s, long long n) {
+    if (!s->count || n <= 0) {
+        return;
+    }
+    if (s->hist_head) { /* the ring in order, oldest first (a rotation by three reversals) */
+        reverse_ints(s->hist, s->hist_head);
+        reverse_ints(s->hist + s->hist_head, s->hist_n - s->hist_head);
+        reverse_ints(s->hist, s->hist_n);
+        s->hist_head = 0;
+    }
+    const int m = n < s->hist_n ? (int)n : s->hist_n;
+    for (int i = s->hist_n - m; i < s->hist_n; i++) {
+        s->count[s->hist[i]]--;
+    }
+    s->hist_n -= m;
+    s->n_seen = n < s->n_seen ? s->n_seen - n : 0;
 }
 
 void mot_sampler_reset_history(mot_sampler *s) {
@@ -98,6 +125,7 @@ void mot_sampler_reset_history(mot_sampler *s) {
         s->count[s->hist[i]] = 0;
     }
     s->hist_n = s->hist_head = 0;
+    s->n_seen = 0;
 }
 
 /* s->pen = logits with every token in the history penalized once (llama.cpp's order: the
@@ -388,11 +416,4 @@ static int draw(mot_sampler *s, const float *logits) {
     return s->idx[n - 1];
 }
 
-int mot_sample(mot_sampler *s, const float *logits) {
-    if (!s->count) {
-        return draw(s, logits);
-    }
-    const int token = draw(s, penalize(s, logits));
-    mot_sampler_accept(s, token);
-    return token;
-}
+int mot_sample(mot_sampler *s, const float *logits) { return draw(s, s->count ? penalize(s, logits) : logits); }

@@ -41,19 +41,23 @@ typedef struct {
     int hist_n, hist_cap, hist_head; /* held, room (grows to the window), the oldest's slot
                                         once the ring is full */
     int *count;        /* [vocab] occurrences in hist */
+    long long n_seen;  /* tokens accepted since the last reset (the window may hold fewer) */
     float *pen;        /* [vocab] the logits with the penalties applied */
 } mot_sampler;
 
 /* stream: which random stream of the seed (expert a_k uses stream k, SPEC 1.5). */
 mot_status mot_sampler_init(mot_sampler *s, const mot_sampler_params *p, uint64_t stream, int vocab);
 void mot_sampler_free(mot_sampler *s);
-/* Draws a token from logits (penalized first when the params say so) and, when penalizing,
- * records it in the history. */
+/* Draws a token from logits (penalized first when the params say so). The history is the
+ * caller's to keep (runtime/engine.c accepts each lane's draw after the pass). */
 int mot_sample(mot_sampler *s, const float *logits);
-/* The penalties' history: a token the model was fed (a prompt's), and forgetting them all (a
+/* The penalties' history: a token seen (a prompt's, or one drawn), and forgetting them all (a
  * new request). No-ops when the params do not penalize. */
 void mot_sampler_accept(mot_sampler *s, int token);
 void mot_sampler_reset_history(mot_sampler *s);
+/* Forgets the n newest tokens seen (a conversation's cache rewound: the tokens after the
+ * common prefix are fed again). Tokens the window had already let go do not come back. */
+void mot_sampler_forget(mot_sampler *s, long long n);
 
 /* Arg-max, ties to the lower id. */
 int mot_argmax(const float *x, int n);

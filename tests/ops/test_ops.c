@@ -743,6 +743,7 @@ static void run_penalty_case(int vocab, float temp, int top_k, float top_p, floa
             break;
         }
         seen[n_seen++] = got;
+        mot_sampler_accept(&s, got); /* as runtime/engine.c does after a pass */
     }
     n_run++;
     if (!differed) {
@@ -761,7 +762,65 @@ static void run_penalty_case(int vocab, float temp, int top_k, float top_p, floa
     free(x), free(pen), free(seen);
 }
 
+/* Which of tokens 1..vocab-1 the window holds, probed one at a time: logits 0 but token j's 1,
+ * presence penalty 2, so greedy draws j when it is not held and 0 when it is (-1 < 0). */
+static void held_tokens(mot_sampler *s, int vocab, int *held) {
+    float x[64] = {0};
+    for (int j = 1; j < vocab; j++) {
+        x[j] = 1.0f;
+        held[j] = mot_sample(s, x) != j;
+        x[j] = 0.0f;
+    }
+}
+
+/* The window after forgets (a conversation's rewind) and more accepts, against a plain list. */
+static void run_penalty_forget_case(int window) {
+    enum { V = 16 };
+    const mot_sampler_params sp = {.temperature = 0.0f, .top_p = 1.0f, .presence_penalty = 2.0f,
+                                   .repeat_last_n = window};
+    mot_sampler s;
+    if (mot_sampler_init(&s, &sp, 0, V) != MOT_OK) {
+        n_failed++;
+        return;
+    }
+    int list[256], n = 0;
+    uint64_t st = 99 + (uint64_t)window;
+    /* accept 12, forget 3, accept 4, forget 6, accept 9 */
+    const int plan[5] = {12, -3, 4, -6, 9};
+    for (int k = 0; k < 5; k++) {
+        if (plan[k] > 0) {
+            for (int i = 0; i < plan[k]; i++) {
+                const int t = 1 + (int)((st = st * 6364136223846793005ull + 1442695040888963407ull) >> 33) % (V - 1);
+                mot_sampler_accept(&s, t);
+                list[n++] = t;
+                if (window > 0 && n > window) { /* the window lets the oldest go */
+                    memmove(list, list + 1, (size_t)(n - 1) * sizeof *list);
+                    n--;
+                }
+            }
+        } else {
+            mot_sampler_forget(&s, -plan[k]);
+            n = n + plan[k] > 0 ? n + plan[k] : 0;
+        }
+        int held[V] = {0}, want[V] = {0};
+        held_tokens(&s, V, held);
+        for (int i = 0; i < n; i++) {
+            want[list[i]] = 1;
+        }
+        n_run++;
+        if (memcmp(held + 1, want + 1, (V - 1) * sizeof *held) != 0) {
+            printf("FAIL penalties window %d: after step %d (%+d tokens) the held tokens differ\n", window, k,
+                   plan[k]);
+            n_failed++;
+        }
+    }
+    mot_sampler_free(&s);
+}
+
 static void run_penalty_cases(void) {
+    run_penalty_forget_case(5);  /* a ring that has wrapped when it forgets */
+    run_penalty_forget_case(8);
+    run_penalty_forget_case(-1); /* every token */
     run_penalty_case(50, 0.0f, 0, 1.0f, 0.0f, 1.3f, 0.0f, 0.0f, 64, 6, 40, 1);    /* greedy, repeat only */
     run_penalty_case(50, 0.0f, 0, 1.0f, 0.0f, 1.1f, 0.5f, 0.3f, 8, 12, 60, 2);    /* a ring that wraps */
     run_penalty_case(300, 0.0f, 0, 1.0f, 0.0f, 1.0f, 1.5f, 0.0f, -1, 4, 50, 3);   /* presence, every token */
