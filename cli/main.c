@@ -56,7 +56,7 @@ static const char usage[] =
     "-b 512. Sampling applies temperature, top-k, top-p, then min-p (keep p >= min-p x the top p).\n"
     "Before them (greedy too), llama.cpp's penalties over the last --repeat-last-n tokens seen (64;\n"
     "-1 all, prompt included): a logit x of a token seen c times becomes x / R (x > 0) or x * R,\n"
-    "minus c x frequency, minus presence. Defaults off (R 1, 0, 0); CPU only.\n"
+    "minus c x frequency, minus presence. Defaults off (R 1, 0, 0).\n"
     "--temp 0 is greedy decoding (arg-max, ties to the lower token id). --ignore-eos: EOS does not\n"
     "stop generation (no expert of a pipeline stops at it either): -n tokens, or to the context's end.\n"
     "--chat wraps the prompt in the model's chat template (one user turn + the assistant prompt);\n"

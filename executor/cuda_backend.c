@@ -76,6 +76,10 @@ typedef struct {
     dev_weights *own;    /* what this backend uploaded */
     dev_weights *shared; /* another backend's, used where own lacks a weight (NULL: none) */
     mot_sampler *samplers;
+    /* repetition penalties, per lane whose sampler has them (else NULL): the penalized logits
+     * [vocab] and the window's list [1 + 2 vocab] on the device, the list's host staging */
+    float *pen[MOT_MAX_LANES];
+    int *pen_list[MOT_MAX_LANES], *pen_host[MOT_MAX_LANES];
     const mot_plan_source *src;
     const mot_arena_layout *layout;
     mot_step_state host_step; /* mirror of the step state (prefill GEMM sizes) */
@@ -314,6 +318,50 @@ static mot_status upload_all(cuda_backend *c) {
 
 /* open again (backend.h): a new zeroed arena for the layout; the lanes and weights stay. The
  * bound plans point into the old arena: forgotten. */
+static void penalty_buffers_free(cuda_backend *c) {
+    for (int i = 0; i < MOT_MAX_LANES; i++) {
+        if (c->pen[i]) c->api.free(c->api.ctx, c->pen[i]);
+        if (c->pen_list[i]) c->api.free(c->api.ctx, c->pen_list[i]);
+        free(c->pen_host[i]);
+        c->pen[i] = NULL, c->pen_list[i] = NULL, c->pen_host[i] = NULL;
+    }
+}
+
+/* The penalties' buffers of every lane whose sampler penalizes (the lanes' vocabularies are
+ * the routed set's: made again at each open). */
+static mot_status penalty_buffers(cuda_backend *c) {
+    penalty_buffers_free(c);
+    for (int i = 0; i < c->src->n_lanes; i++) {
+        if (!mot_sampler_penalizes(&c->samplers[i].params)) {
+            continue;
+        }
+        const size_t vocab = (size_t)c->src->ex[i]->cfg.vocab;
+        API(c->api.alloc(c->api.ctx, vocab * sizeof(float), (void **)&c->pen[i]), "allocating the penalized logits");
+        API(c->api.alloc(c->api.ctx, (1 + 2 * vocab) * sizeof(int), (void **)&c->pen_list[i]),
+            "allocating the penalties' token list");
+        if (!(c->pen_host[i] = malloc((1 + 2 * vocab) * sizeof(int)))) {
+            return mot_fail(MOT_ERR_NOMEM, "cuda backend: out of host memory");
+        }
+    }
+    return MOT_OK;
+}
+
+/* Before a pass: each penalizing lane's window as (token, count) pairs into its device list
+ * (on the origin stream, ahead of the pass's work; the host copy stays untouched until the
+ * pass has synchronized). */
+static mot_status upload_penalties(cuda_backend *c) {
+    for (int i = 0; i < c->src->n_lanes; i++) {
+        if (!c->pen_list[i]) {
+            continue;
+        }
+        int *h = c->pen_host[i];
+        h[0] = mot_sampler_penalty_pairs(&c->samplers[i], h + 1);
+        API(c->api.copy_h2d(c->api.ctx, c->pen_list[i], h, (1 + 2 * (size_t)h[0]) * sizeof(int), c->origin),
+            "copying the penalties' tokens to the device");
+    }
+    return MOT_OK;
+}
+
 static mot_status cuda_reopen(cuda_backend *c, const mot_plan_source *src, const mot_arena_layout *layout,
                               mot_sampler *samplers) {
     if (src->n_lanes > c->n_lanes) {
@@ -330,7 +378,7 @@ static mot_status cuda_reopen(cuda_backend *c, const mot_plan_source *src, const
     c->src = src, c->layout = layout, c->samplers = samplers;
     API(c->api.alloc(c->api.ctx, layout->bytes, (void **)&c->arena), "allocating the arena");
     c->arena_bytes = layout->bytes;
-    return MOT_OK;
+    return penalty_buffers(c);
 }
 
 static mot_status cuda_open(mot_backend *b, const mot_plan_source *src, const mot_arena_layout *layout,
@@ -367,6 +415,7 @@ static mot_status cuda_open(mot_backend *b, const mot_plan_source *src, const mo
     }
     MOT_TRY(upload_interaction(c, src));
     MOT_TRY(upload(c, src->extra, src->extra_bytes));
+    MOT_TRY(penalty_buffers(c));
     return upload_all(c);
 }
 
@@ -511,6 +560,11 @@ static mot_status bind(cuda_backend *c, const mot_plan *p, graph_entry *g) {
         l->vocab = c->src->ex[op->lane]->cfg.vocab;
         const mot_sampler_params *sp = &c->samplers[op->lane].params;
         l->temperature = sp->temperature, l->top_k = sp->top_k, l->top_p = sp->top_p, l->min_p = sp->min_p;
+        if (op->kind == MOT_OP_SAMPLE && c->pen_list[op->lane]) {
+            l->pen_list = c->pen_list[op->lane], l->pen = c->pen[op->lane];
+            l->repeat_penalty = sp->repeat_penalty, l->presence_penalty = sp->presence_penalty;
+            l->frequency_penalty = sp->frequency_penalty;
+        }
         snprintf(g->names[i], sizeof g->names[i], "%s %s e%d q%d l%d", mot_node_kind_name(op->node),
                  mot_op_kind_name(op->kind), op->expert, op->stack, op->layer);
     }
@@ -736,6 +790,7 @@ static mot_status cuda_execute(mot_backend *b, const mot_plan *p) {
             fprintf(stderr, "mot: CUDA Graph capture failed, decoding eagerly: %s\n", mot_last_error());
         }
     }
+    MOT_TRY(upload_penalties(c));
     const double t_issue = c->opt.trace ? mot_trace_now(c->opt.trace) : 0.0;
     if (graphable && g->exec) {
         API(c->api.graph_launch(c->api.ctx, g->exec, c->origin), "launching a graph");
@@ -759,6 +814,7 @@ static void cuda_destroy(mot_backend *b) {
     free(c->events);
     weights_release(c, c->own);
     weights_release(c, c->shared);
+    penalty_buffers_free(c);
     if (c->arena) c->api.free(ctx, c->arena);
     for (int i = 0; i < c->n_lanes; i++) {
         if (c->join_events[i]) c->api.event_destroy(ctx, c->join_events[i]);

@@ -30,15 +30,6 @@ mot_status mot_engine_open(mot_engine *e, const mot_plan_source *src, const mot_
             bo.kind = MOT_BACKEND_CPU;
         }
     }
-    /* The repetition penalties read the tokens each lane has seen, which only the CPU sampler
-     * keeps (kernels/cpu/sampler.h); the CUDA sampler has no such history yet. */
-    if (mot_sampler_penalizes(&o->sampler)) {
-        if (bo.kind == MOT_BACKEND_CUDA) {
-            return mot_fail(MOT_ERR_ARG, "--repeat-penalty, --presence-penalty and --frequency-penalty run on the "
-                                         "CPU only (the CUDA sampler keeps no token history yet): use --backend cpu");
-        }
-        bo.kind = MOT_BACKEND_CPU;
-    }
     MOT_TRY(mot_backend_create(&bo, &e->backend));
     e->trace = o->backend.trace;
     e->allow_nonfinite = o->backend.allow_nonfinite;

@@ -92,6 +92,25 @@ void mot_sampler_accept(mot_sampler *s, int token) {
     s->n_seen++;
 }
 
+int mot_sampler_penalty_pairs(mot_sampler *s, int *pairs) {
+    if (!s->count) {
+        return 0;
+    }
+    int n = 0;
+    for (int i = 0; i < s->hist_n; i++) { /* a count negated once its pair is out */
+        const int t = s->hist[i], c = s->count[t];
+        if (c > 0) {
+            pairs[2 * n] = t, pairs[2 * n + 1] = c;
+            s->count[t] = -c;
+            n++;
+        }
+    }
+    for (int i = 0; i < n; i++) {
+        s->count[pairs[2 * i]] = pairs[2 * i + 1];
+    }
+    return n;
+}
+
 static void reverse_ints(int *a, int n) {
     for (int i = 0, j = n - 1; i < j; i++, j--) {
         const int t = a[i];

@@ -55,6 +55,10 @@ int mot_sample(mot_sampler *s, const float *logits);
  * new request). No-ops when the params do not penalize. */
 void mot_sampler_accept(mot_sampler *s, int token);
 void mot_sampler_reset_history(mot_sampler *s);
+/* The window as distinct (token, count) pairs, pairs[2 i], pairs[2 i + 1], in the order the
+ * tokens were first met in it (what the CUDA sampler applies); returns how many (0 when the
+ * params do not penalize). pairs: room for 2 * vocab ints. */
+int mot_sampler_penalty_pairs(mot_sampler *s, int *pairs);
 /* Forgets the n newest tokens seen (a conversation's cache rewound: the tokens after the
  * common prefix are fed again). Tokens the window had already let go do not come back. */
 void mot_sampler_forget(mot_sampler *s, long long n);

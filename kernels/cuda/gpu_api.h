@@ -28,6 +28,12 @@ typedef struct {
     int vocab;                      /* SAMPLE: vocabulary; EMBED: table rows */
     float temperature, top_p, min_p; /* SAMPLE: the sampler parameters */
     int top_k;
+    /* SAMPLE's repetition penalties (kernels/cpu/sampler.h): pen_list (device) holds n, then n
+     * (token, count) pairs, the host's window of the lane, copied in before each pass; the
+     * kernel penalizes a copy of the logits in pen (device, [vocab]). NULL: none. */
+    const int *pen_list;
+    float *pen;
+    float repeat_penalty, presence_penalty, frequency_penalty;
 } mot_gpu_launch;
 
 typedef struct mot_gpu_api {

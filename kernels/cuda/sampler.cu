@@ -12,6 +12,9 @@
 //              draw u from the lane's xoshiro256** (as kernels/cpu/sampler.c), r = u * kept mass,
 //              the first candidate in descending order (ties: lower id) whose running sum
 //              exceeds r.
+// Repetition penalties (pen_list, when given): first every thread copies the logits into pen
+// and the listed tokens get the CPU's rule (x / r when x > 0, else x * r, minus c * frequency,
+// minus presence; kernels/cpu/sampler.c), then all of the above reads pen.
 // Differences from the CPU: without top-k and top-p the CPU walks its candidates for the draw
 // in id order, this in descending probability order always, so sampled (non-greedy) streams
 // may differ from the CPU's there; with top-k or top-p both walk (p desc, id asc); greedy
@@ -341,14 +344,43 @@ __device__ int sample_draw(const sample_args &a, int top_k, float top_p, float m
     return select_first(a, false, kept, r + 1, &c, &cum, sm) ? c.id : kept.id;
 }
 
+struct penalty_args {
+    const int *list;  // n, then n (token, count) pairs; NULL: no penalties
+    float *pen;       // [vocab]
+    float repeat, presence, frequency;
+};
+
+// pen = x with the listed tokens penalized; returns pen (or x when there is no list).
+__device__ const float *penalize(const float *x, int vocab, const penalty_args &p) {
+    if (!p.list) {
+        return x;
+    }
+    for (int i = threadIdx.x; i < vocab; i += blockDim.x) {
+        p.pen[i] = x[i];
+    }
+    __syncthreads();
+    const int n = p.list[0];
+    for (int j = threadIdx.x; j < n; j += blockDim.x) {  // distinct tokens: no two threads share one
+        const int t = p.list[1 + 2 * j], c = p.list[2 + 2 * j];
+        if (t >= 0 && t < vocab) {
+            float v = p.pen[t];
+            v = v <= 0.0f ? v * p.repeat : v / p.repeat;
+            p.pen[t] = v - (float)c * p.frequency - p.presence;
+        }
+    }
+    __syncthreads();
+    return p.pen;
+}
+
 __global__ void __launch_bounds__(SAMPLE_THREADS)
-    sample_kernel(const float *x, int vocab, float temp, int top_k, float top_p, float min_p, mot_step_state *step,
-                  int lane, int *tokens) {
+    sample_kernel(const float *x, int vocab, float temp, int top_k, float top_p, float min_p, penalty_args pen,
+                  mot_step_state *step, int lane, int *tokens) {
     __shared__ sample_smem sm;
     mot_lane_step *ls = &step->lane[lane];
     if (ls->n_new <= 0) {
         return;
     }
+    x = penalize(x, vocab, pen);
     const int best = block_argmax(x, vocab, sm);
     int tok = best;
     if (temp > 0.0f) {
@@ -371,8 +403,11 @@ extern "C" mot_status mot_cuda_op_sample(const mot_gpu_launch *l, mot_cuda_lane 
     const float *logits = op_buf<const float>(l, op->sample.logits);
     int *tokens = op_buf<int>(l, op->sample.tokens);
     MOT_OP_REQUIRE(logits && vocab > 0 && vocab < (1 << 22), "cuda sample: missing logits or vocabulary %d", vocab);
+    const penalty_args pen = {l->pen_list, l->pen, l->repeat_penalty > 0.0f ? l->repeat_penalty : 1.0f,
+                              l->presence_penalty, l->frequency_penalty};
+    MOT_OP_REQUIRE(!pen.list || pen.pen, "cuda sample: penalties without their logits buffer");
     sample_kernel<<<1, SAMPLE_THREADS, 0, (cudaStream_t)stream>>>(logits, vocab, l->temperature, l->top_k, l->top_p,
-                                                                  l->min_p, l->step, op->lane, tokens);
+                                                                  l->min_p, pen, l->step, op->lane, tokens);
     MOT_CUDA_LAUNCHED();
     return MOT_OK;
 }

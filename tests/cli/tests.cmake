@@ -58,3 +58,7 @@ set_tests_properties(cli_ignore_eos PROPERTIES LABELS "cli;python" TIMEOUT 300)
 add_test(NAME cli_penalties
   COMMAND ${MOT_PYTHON} ${CMAKE_CURRENT_LIST_DIR}/test_penalties.py $<TARGET_FILE:mot> ${CMAKE_BINARY_DIR}/cli-penalties)
 set_tests_properties(cli_penalties PROPERTIES LABELS "cli;python" TIMEOUT 300)
+add_test(NAME cli_penalties_cuda
+  COMMAND ${MOT_PYTHON} ${CMAKE_CURRENT_LIST_DIR}/test_penalties.py $<TARGET_FILE:mot>
+          ${CMAKE_BINARY_DIR}/cli-penalties-cuda --backend cuda)
+set_tests_properties(cli_penalties_cuda PROPERTIES LABELS "cli;python;cuda;gpu" TIMEOUT 300 SKIP_RETURN_CODE 77)

@@ -114,6 +114,13 @@ typedef struct {
     int vocab;
 } sample_bufs;
 
+/* The repetition penalties the next run_sample launches with (list NULL: none). */
+static struct {
+    const int *list;
+    float *pen;
+    float repeat, presence, frequency;
+} pen_args;
+
 /* One SAMPLE on lane 1 (n_new as given); returns the device's token, checks the bookkeeping. */
 static int run_sample(const sample_bufs *b, const float *x, float temp, int top_k, float top_p, float min_p,
                       const uint64_t *rng_in, uint64_t *rng_out, int n_new, const char *what) {
@@ -142,6 +149,8 @@ static int run_sample(const sample_bufs *b, const float *x, float temp, int top_
     l.top_k = top_k;
     l.top_p = top_p;
     l.min_p = min_p;
+    l.pen_list = pen_args.list, l.pen = pen_args.pen;
+    l.repeat_penalty = pen_args.repeat, l.presence_penalty = pen_args.presence, l.frequency_penalty = pen_args.frequency;
     gpu_fx_run(&F, &l, what);
     gpu_fx_get_step(&F, &s);
     int tok;
@@ -263,6 +272,78 @@ static void test_sampling(const sample_bufs *b) {
         }
     }
     free(x);
+}
+
+/* Repetition penalties: a CPU sampler's window (tokens accepted, repeats among them) as the
+ * backend hands it over (mot_sampler_penalty_pairs into the device list); the device's draw
+ * must be the model's over the host-penalized logits (ops/ref_sample.c's mot_ref_penalize), and
+ * so must the CPU sampler's where both walk the same order; the logits themselves unchanged. */
+static void test_penalties(const sample_bufs *b) {
+    const int v = b->vocab;
+    const struct {
+        float temp, top_p, min_p, repeat, presence, frequency;
+        int top_k, last_n, history;
+    } cfg[] = {
+        {0.0f, 1.0f, 0.0f, 1.5f, 0.0f, 0.0f, 0, 64, 40},     {0.0f, 1.0f, 0.0f, 1.1f, 0.8f, 0.3f, 0, 8, 30},
+        {0.0f, 1.0f, 0.0f, 1.0f, 2.0f, 0.0f, 0, -1, 300},    {0.8f, 0.95f, 0.05f, 1.3f, 0.0f, 0.2f, 40, 64, 64},
+        {1.0f, 0.9f, 0.0f, 0.7f, -0.5f, 0.0f, 0, 16, 50},
+    };
+    mot_buf list_buf = gpu_fx_buf(&F, (1 + 2 * (size_t)v) * sizeof(int)), pen_buf = gpu_fx_buf(&F, (size_t)v * 4);
+    float *x = malloc(v * sizeof *x), *px = malloc(v * sizeof *px), *back = malloc(v * sizeof *back);
+    int *pairs = malloc((1 + 2 * (size_t)v) * sizeof *pairs), *hist = malloc(400 * sizeof *hist);
+    char what[160];
+    for (size_t c = 0; c < sizeof cfg / sizeof cfg[0]; c++) {
+        for (int seed = 0; seed < 3; seed++) {
+            mot_sampler_params p = {.temperature = cfg[c].temp, .top_k = cfg[c].top_k, .top_p = cfg[c].top_p,
+                                    .seed = 77 + (uint64_t)seed, .min_p = cfg[c].min_p, .repeat_penalty = cfg[c].repeat,
+                                    .presence_penalty = cfg[c].presence, .frequency_penalty = cfg[c].frequency,
+                                    .repeat_last_n = cfg[c].last_n};
+            mot_sampler cpu;
+            if (mot_sampler_init(&cpu, &p, 3, v) != MOT_OK) {
+                printf("FAIL sampler init\n");
+                exit(1);
+            }
+            fx_fill_random(x, v, 500 + 31 * (unsigned)c + seed);
+            uint64_t st = 12345 + c * 7 + (uint64_t)seed;
+            int n_hist = 0;
+            for (int i = 0; i < cfg[c].history; i++) { /* few distinct tokens, made likely */
+                const int t = (int)((st = st * 6364136223846793005ull + 1442695040888963407ull) >> 33) % 97 * 131 % v;
+                mot_sampler_accept(&cpu, t);
+                hist[n_hist++] = t;
+            }
+            for (int i = 0; i < v; i++) x[i] *= 5.0f;
+            for (int i = 0; i < n_hist; i++) x[hist[i]] = 6.0f - (float)(i % 4) * 4.0f; /* both signs */
+            pairs[0] = mot_sampler_penalty_pairs(&cpu, pairs + 1);
+            gpu_fx_put(&F, list_buf, pairs);
+            pen_args.list = (const int *)(F.arena + list_buf.off), pen_args.pen = (float *)(F.arena + pen_buf.off);
+            pen_args.repeat = p.repeat_penalty, pen_args.presence = p.presence_penalty;
+            pen_args.frequency = p.frequency_penalty;
+            memcpy(px, x, v * sizeof *px);
+            const int w0 = cfg[c].last_n < 0 || n_hist <= cfg[c].last_n ? 0 : n_hist - cfg[c].last_n;
+            mot_ref_penalize(px, v, hist + w0, n_hist - w0, p.repeat_penalty, p.presence_penalty, p.frequency_penalty);
+            uint64_t rng0[4], model_rng[4], dev_rng[4];
+            memcpy(rng0, cpu.rng.s, sizeof rng0);
+            memcpy(model_rng, rng0, sizeof rng0);
+            const int want = model_sample(px, v, p.temperature, p.top_k, p.top_p, p.min_p, model_rng);
+            snprintf(what, sizeof what, "penalties T %.1f k %d p %.2f min-p %.2f repeat %.1f presence %.1f frequency %.1f "
+                     "last %d (%d pairs) vocab %d seed %d", p.temperature, p.top_k, p.top_p, p.min_p, p.repeat_penalty,
+                     p.presence_penalty, p.frequency_penalty, p.repeat_last_n, pairs[0], v, seed);
+            const int got = run_sample(b, x, p.temperature, p.top_k, p.top_p, p.min_p, rng0, dev_rng, 1, what);
+            pen_args.list = NULL, pen_args.pen = NULL;
+            if (got != want && model_near(got)) {
+                printf("ok   %s: %d, the model's %d across a rounding-close boundary\n", what, got, want);
+            } else {
+                fx_expect_int(what, got, want);
+            }
+            gpu_fx_get(&F, back, b->logits);
+            fx_expect_int("penalties leave the logits as they were", memcmp(back, x, v * sizeof *x), 0);
+            char w2[200];
+            snprintf(w2, sizeof w2, "%s: CPU mot_sample = device model", what);
+            fx_expect_int(w2, mot_sample(&cpu, x), want);
+            mot_sampler_free(&cpu);
+        }
+    }
+    free(x), free(px), free(back), free(pairs), free(hist);
 }
 
 static mot_plan_op advance_op(int ignore_eos) {
@@ -397,6 +478,7 @@ int main(void) {
         sample_bufs b = {gpu_fx_buf(&F, (size_t)vocabs[i] * 4), gpu_fx_buf(&F, 4), vocabs[i]};
         test_greedy(&b);
         test_sampling(&b);
+        test_penalties(&b);
     }
     test_step_advance(0);
     test_step_advance(1);
