@@ -316,8 +316,6 @@ static mot_status upload_all(cuda_backend *c) {
     return MOT_OK;
 }
 
-/* open again (backend.h): a new zeroed arena for the layout; the lanes and weights stay. The
- * bound plans point into the old arena: forgotten. */
 static void penalty_buffers_free(cuda_backend *c) {
     for (int i = 0; i < MOT_MAX_LANES; i++) {
         if (c->pen[i]) c->api.free(c->api.ctx, c->pen[i]);
@@ -362,6 +360,8 @@ static mot_status upload_penalties(cuda_backend *c) {
     return MOT_OK;
 }
 
+/* open again (backend.h): a new zeroed arena for the layout; the lanes and weights stay. The
+ * bound plans point into the old arena: forgotten. */
 static mot_status cuda_reopen(cuda_backend *c, const mot_plan_source *src, const mot_arena_layout *layout,
                               mot_sampler *samplers) {
     if (src->n_lanes > c->n_lanes) {
