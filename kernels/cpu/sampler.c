@@ -147,26 +147,20 @@ void mot_sampler_reset_history(mot_sampler *s) {
     s->n_seen = 0;
 }
 
-/* s->pen = logits with every token in the history penalized once (llama.cpp's order: the
- * repeat penalty, then the frequency and presence terms). A token's count is negated while it
- * is done, so repeats in the history are skipped, and restored after. */
+/* s->pen = logits with every distinct token of the window penalized once (llama.cpp's order:
+ * the repeat penalty, then the frequency and presence terms), from the window's (token, count)
+ * pairs as the CUDA backend hands them over (mot_sampler_penalty_pairs, into s->tmp, free until
+ * the draw sorts). */
 static const float *penalize(mot_sampler *s, const float *logits) {
     const mot_sampler_params *p = &s->params;
     const float r = p->repeat_penalty > 0.0f ? p->repeat_penalty : 1.0f;
     memcpy(s->pen, logits, (size_t)s->vocab * sizeof *s->pen);
-    for (int i = 0; i < s->hist_n; i++) {
-        const int t = s->hist[i], c = s->count[t];
-        if (c <= 0) {
-            continue;
-        }
+    const int *pairs = s->tmp, n = mot_sampler_penalty_pairs(s, s->tmp);
+    for (int i = 0; i < n; i++) {
+        const int t = pairs[2 * i], c = pairs[2 * i + 1];
         float x = s->pen[t];
         x = x <= 0.0f ? x * r : x / r;
         s->pen[t] = x - (float)c * p->frequency_penalty - p->presence_penalty;
-        s->count[t] = -c;
-    }
-    for (int i = 0; i < s->hist_n; i++) {
-        const int t = s->hist[i];
-        s->count[t] = s->count[t] < 0 ? -s->count[t] : s->count[t];
     }
     return s->pen;
 }
