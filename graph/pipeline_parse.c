@@ -239,59 +239,43 @@ static mot_status read_interaction(yaml_tree *t, yaml_node_t *n, mot_pipeline *p
 static mot_status read_sampler(yaml_tree *t, yaml_node_t *n, mot_pipeline *p) {
     MOT_TRY(yaml_tree_expect_mapping(t, n, "sampler"));
     MOT_TRY(yaml_tree_check_keys(t, n, "sampler", sampler_keys));
+    /* the numeric keys in the order they are checked (the first bad one is reported), each
+     * with its range (lo excluded where lo_open) and what its error says was expected; ints
+     * say their range themselves (yaml_tree_int) */
+    static const struct {
+        const char *key;
+        size_t at;
+        int is_int, lo_open;
+        double lo, hi;
+        const char *expected;
+    } nums[] = {
+        {"temperature", offsetof(mot_pipeline, sampler.temperature), 0, 0, 0, 1e6, ">= 0; 0 is greedy"},
+        {"top_k", offsetof(mot_pipeline, sampler.top_k), 1, 0, 0, INT_MAX, NULL},
+        {"top_p", offsetof(mot_pipeline, sampler.top_p), 0, 1, 0, 1, "0 < top_p <= 1"},
+        {"min_p", offsetof(mot_pipeline, sampler.min_p), 0, 0, 0, 1, "0 <= min_p <= 1; 0 is off"},
+        {"repeat_penalty", offsetof(mot_pipeline, sampler.repeat_penalty), 0, 1, 0, 1e6, "> 0; 1 is off"},
+        {"repeat_last_n", offsetof(mot_pipeline, sampler.repeat_last_n), 1, 0, -1, 1 << 24, NULL},
+        {"presence_penalty", offsetof(mot_pipeline, sampler.presence_penalty), 0, 0, -1e6, 1e6,
+         "-1e6 .. 1e6; 0 is off"},
+        {"frequency_penalty", offsetof(mot_pipeline, sampler.frequency_penalty), 0, 0, -1e6, 1e6,
+         "-1e6 .. 1e6; 0 is off"},
+    };
     yaml_node_t *v;
-    double x;
-    if ((v = yaml_tree_get(t, n, "temperature", NULL))) {
-        MOT_TRY(yaml_tree_float(t, v, "sampler.temperature", &x));
-        if (x < 0 || x > 1e6) {
-            return yaml_tree_fail(t, yaml_tree_pos(v),
-                                  "sampler.temperature: %g is out of range (expected >= 0; 0 is greedy)", x);
+    char what[40];
+    for (size_t i = 0; i < sizeof nums / sizeof nums[0]; i++) {
+        if (!(v = yaml_tree_get(t, n, nums[i].key, NULL))) continue;
+        snprintf(what, sizeof what, "sampler.%s", nums[i].key);
+        if (nums[i].is_int) {
+            MOT_TRY(yaml_tree_int(t, v, what, (int)nums[i].lo, (int)nums[i].hi, (int *)((char *)p + nums[i].at)));
+            continue;
         }
-        p->sampler.temperature = (float)x;
-    }
-    if ((v = yaml_tree_get(t, n, "top_k", NULL))) {
-        MOT_TRY(yaml_tree_int(t, v, "sampler.top_k", 0, INT_MAX, &p->sampler.top_k));
-    }
-    if ((v = yaml_tree_get(t, n, "top_p", NULL))) {
-        MOT_TRY(yaml_tree_float(t, v, "sampler.top_p", &x));
-        if (!(x > 0 && x <= 1)) {
-            return yaml_tree_fail(t, yaml_tree_pos(v),
-                                  "sampler.top_p: %g is out of range (expected 0 < top_p <= 1)", x);
+        double x;
+        MOT_TRY(yaml_tree_float(t, v, what, &x)); /* finite */
+        if (!((nums[i].lo_open ? x > nums[i].lo : x >= nums[i].lo) && x <= nums[i].hi)) {
+            return yaml_tree_fail(t, yaml_tree_pos(v), "%s: %g is out of range (expected %s)", what, x,
+                                  nums[i].expected);
         }
-        p->sampler.top_p = (float)x;
-    }
-    if ((v = yaml_tree_get(t, n, "min_p", NULL))) {
-        MOT_TRY(yaml_tree_float(t, v, "sampler.min_p", &x));
-        if (!(x >= 0 && x <= 1)) {
-            return yaml_tree_fail(t, yaml_tree_pos(v),
-                                  "sampler.min_p: %g is out of range (expected 0 <= min_p <= 1; 0 is off)", x);
-        }
-        p->sampler.min_p = (float)x;
-    }
-    if ((v = yaml_tree_get(t, n, "repeat_penalty", NULL))) {
-        MOT_TRY(yaml_tree_float(t, v, "sampler.repeat_penalty", &x));
-        if (!(x > 0 && x <= 1e6)) {
-            return yaml_tree_fail(t, yaml_tree_pos(v),
-                                  "sampler.repeat_penalty: %g is out of range (expected > 0; 1 is off)", x);
-        }
-        p->sampler.repeat_penalty = (float)x;
-    }
-    if ((v = yaml_tree_get(t, n, "repeat_last_n", NULL))) {
-        MOT_TRY(yaml_tree_int(t, v, "sampler.repeat_last_n", -1, 1 << 24, &p->sampler.repeat_last_n));
-    }
-    static const char *const signed_keys[] = {"presence_penalty", "frequency_penalty"};
-    float *signed_vals[] = {&p->sampler.presence_penalty, &p->sampler.frequency_penalty};
-    for (int k = 0; k < 2; k++) {
-        if ((v = yaml_tree_get(t, n, signed_keys[k], NULL))) {
-            char key[40];
-            snprintf(key, sizeof key, "sampler.%s", signed_keys[k]);
-            MOT_TRY(yaml_tree_float(t, v, key, &x));
-            if (!(x >= -1e6 && x <= 1e6)) {
-                return yaml_tree_fail(t, yaml_tree_pos(v), "%s: %g is out of range (expected -1e6 .. 1e6; 0 is off)",
-                                      key, x);
-            }
-            *signed_vals[k] = (float)x;
-        }
+        *(float *)((char *)p + nums[i].at) = (float)x;
     }
     if ((v = yaml_tree_get(t, n, "seed", NULL))) {
         MOT_TRY(yaml_tree_u64(t, v, "sampler.seed", &p->sampler.seed));
