@@ -48,6 +48,14 @@ static void expect_error_at(int line, const char *name, const char *text, mot_st
     }
 }
 #define EXPECT_ERROR(name, text, tail) expect_error_at(__LINE__, name, text, MOT_ERR_FORMAT, tail)
+/* A one-expert pipeline (text and tail_i in scope) whose sampler section is `sampler`. */
+#define EXPECT_SAMPLER_ERROR(name, sampler, tail)                                                                      \
+    do {                                                                                                               \
+        snprintf(text, sizeof text,                                                                                    \
+                 "name: p\nexperts: [{name: a, path: a}]\nrouter: {expert: a, hidden: 8, top_k: 1}\n%s" sampler,  \
+                 tail_i);                                                                                              \
+        EXPECT_ERROR(name, text, tail);                                                                                \
+    } while (0)
 
 static mot_pipeline *load_ok(const char *name, const char *text) {
     mot_pipeline *p = NULL;
@@ -346,34 +354,22 @@ static void test_errors(void) {
     EXPECT_ERROR("empty_path.yaml", text, ":2:27: error: experts[0].path: expected a path, found an empty string");
     snprintf(text, sizeof text, "name: p\nexperts: [{name: a, path: [x]}]\nrouter: {expert: a, hidden: 8, top_k: 1}\n%s", tail_i);
     EXPECT_ERROR("path_seq.yaml", text, ":2:27: error: experts[0].path: expected a string, found a sequence");
-    snprintf(text, sizeof text, "name: p\nexperts: [{name: a, path: a}]\nrouter: {expert: a, hidden: 8, top_k: 1}\n%s"
-             "sampler: {top_p: 0}\n", tail_i);
-    EXPECT_ERROR("top_p.yaml", text, ":5:18: error: sampler.top_p: 0 is out of range (expected 0 < top_p <= 1)");
-    snprintf(text, sizeof text, "name: p\nexperts: [{name: a, path: a}]\nrouter: {expert: a, hidden: 8, top_k: 1}\n%s"
-             "sampler: {min_p: 1.5}\n", tail_i);
-    EXPECT_ERROR("min_p.yaml", text,
-                 ":5:18: error: sampler.min_p: 1.5 is out of range (expected 0 <= min_p <= 1; 0 is off)");
-    snprintf(text, sizeof text, "name: p\nexperts: [{name: a, path: a}]\nrouter: {expert: a, hidden: 8, top_k: 1}\n%s"
-             "sampler: {repeat_penalty: 0}\n", tail_i);
-    EXPECT_ERROR("repeat_penalty.yaml", text,
-                 ":5:27: error: sampler.repeat_penalty: 0 is out of range (expected > 0; 1 is off)");
-    snprintf(text, sizeof text, "name: p\nexperts: [{name: a, path: a}]\nrouter: {expert: a, hidden: 8, top_k: 1}\n%s"
-             "sampler: {repeat_last_n: -2}\n", tail_i);
-    EXPECT_ERROR("repeat_last_n.yaml", text, ":5:26: error: sampler.repeat_last_n: -2 is out of range (expected -1..16777216)");
-    snprintf(text, sizeof text, "name: p\nexperts: [{name: a, path: a}]\nrouter: {expert: a, hidden: 8, top_k: 1}\n%s"
-             "sampler: {presence_penalty: 1e7}\n", tail_i);
-    EXPECT_ERROR("presence_penalty.yaml", text,
-                 ":5:29: error: sampler.presence_penalty: 1e+07 is out of range (expected -1e6 .. 1e6; 0 is off)");
-    snprintf(text, sizeof text, "name: p\nexperts: [{name: a, path: a}]\nrouter: {expert: a, hidden: 8, top_k: 1}\n%s"
-             "sampler: {temperature: -1}\n", tail_i);
-    EXPECT_ERROR("temp.yaml", text,
-                 ":5:24: error: sampler.temperature: -1 is out of range (expected >= 0; 0 is greedy)");
-    snprintf(text, sizeof text, "name: p\nexperts: [{name: a, path: a}]\nrouter: {expert: a, hidden: 8, top_k: 1}\n%s"
-             "sampler: {seed: -3}\n", tail_i);
-    EXPECT_ERROR("seed.yaml", text, ":5:17: error: sampler.seed: expected a non-negative integer, found '-3'");
-    snprintf(text, sizeof text, "name: p\nexperts: [{name: a, path: a}]\nrouter: {expert: a, hidden: 8, top_k: 1}\n%s"
-             "sampler: {max_tokens: }\n", tail_i);
-    EXPECT_ERROR("max_tokens.yaml", text, ":5:23: error: sampler.max_tokens: expected an integer, found an empty value");
+    EXPECT_SAMPLER_ERROR("top_p.yaml", "sampler: {top_p: 0}\n",
+                         ":5:18: error: sampler.top_p: 0 is out of range (expected 0 < top_p <= 1)");
+    EXPECT_SAMPLER_ERROR("min_p.yaml", "sampler: {min_p: 1.5}\n",
+                         ":5:18: error: sampler.min_p: 1.5 is out of range (expected 0 <= min_p <= 1; 0 is off)");
+    EXPECT_SAMPLER_ERROR("repeat_penalty.yaml", "sampler: {repeat_penalty: 0}\n",
+                         ":5:27: error: sampler.repeat_penalty: 0 is out of range (expected > 0; 1 is off)");
+    EXPECT_SAMPLER_ERROR("repeat_last_n.yaml", "sampler: {repeat_last_n: -2}\n",
+                         ":5:26: error: sampler.repeat_last_n: -2 is out of range (expected -1..16777216)");
+    EXPECT_SAMPLER_ERROR("presence_penalty.yaml", "sampler: {presence_penalty: 1e7}\n",
+                         ":5:29: error: sampler.presence_penalty: 1e+07 is out of range (expected -1e6 .. 1e6; 0 is off)");
+    EXPECT_SAMPLER_ERROR("temp.yaml", "sampler: {temperature: -1}\n",
+                         ":5:24: error: sampler.temperature: -1 is out of range (expected >= 0; 0 is greedy)");
+    EXPECT_SAMPLER_ERROR("seed.yaml", "sampler: {seed: -3}\n",
+                         ":5:17: error: sampler.seed: expected a non-negative integer, found '-3'");
+    EXPECT_SAMPLER_ERROR("max_tokens.yaml", "sampler: {max_tokens: }\n",
+                         ":5:23: error: sampler.max_tokens: expected an integer, found an empty value");
 
     /* Explicit placement lists. */
     const char *r = "router: {expert: a, hidden: 8, top_k: 1}\n";
