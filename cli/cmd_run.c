@@ -25,19 +25,6 @@
  * -f files up to 16 MiB: about 4M tokens, past any context window (docs/models.md, "Limits"). */
 #define MOT_MAX_PROMPT_FILE_BYTES ((size_t)16 << 20)
 
-static mot_status read_prompt_file(const char *path, char **text) {
-    size_t size;
-    MOT_TRY(mot_read_file_max(path, MOT_MAX_PROMPT_FILE_BYTES, "prompt file", text, &size));
-    size_t nul = strlen(*text);
-    if (nul != size) {
-        free(*text);
-        *text = NULL;
-        return mot_fail(MOT_ERR_ARG, "%s: the prompt file holds a NUL byte (at offset %zu); prompts are text", path,
-                        nul);
-    }
-    return MOT_OK;
-}
-
 /* The prompt text: -p as given, or the -f file read into *buf (the caller frees *buf). A NUL
  * byte in the file is an error (it would silently cut the prompt). */
 static mot_status run_prompt(const run_options *o, const char **prompt, char **buf) {
@@ -45,7 +32,7 @@ static mot_status run_prompt(const run_options *o, const char **prompt, char **b
     if (!o->prompt_file) {
         return MOT_OK;
     }
-    mot_status st = read_prompt_file(o->prompt_file, buf);
+    mot_status st = mot_read_text_file_max(o->prompt_file, MOT_MAX_PROMPT_FILE_BYTES, "prompt file", buf);
     *prompt = *buf;
     return st;
 }

@@ -40,12 +40,15 @@ static const char usage[] =
     "        train the router and interaction layers (docs/training.md)\n"
     "  eval  PIPELINE.yaml --data EVAL.jsonl [--weights W] [-o REPORT.json] [-t THREADS] [--backend cpu|cuda]\n"
     "        completion NLL of MoT, each expert alone and the router's top-1 expert alone\n"
+    "  perplexity -m MODEL_DIR -f TEXT_FILE [-c 512] [-b 512] [--chunks N] [--dump FILE] [-t THREADS]\n"
+    "        the model's perplexity over the text, as llama-perplexity computes it: chunks of -c\n"
+    "        tokens, the second half of each scored; \"[1]PPL,[2]...\" then \"Final estimate: PPL = X +/- E\"\n"
     "  tune  PIPELINE.yaml -o SCHEDULE.yaml [--budget SECONDS] [--experts a,b] [-p 32] [-n 16] [-r 3]\n"
     "        [--force]\n"
     "        search threads, lane mode, the GEMV/GEMM crossover and blocking and quant_gemv on this\n"
     "        machine; write the best schedule\n"
     "\n"
-    "run and bench also take --backend auto|cpu|cuda, --lanes serial|concurrent, --no-graphs,\n"
+    "run, bench and perplexity also take --backend auto|cpu|cuda, --lanes serial|concurrent, --no-graphs,\n"
     "--precision exact|fast (fast: CPU matmuls over quantized weights with int8 activations),\n"
     "--schedule FILE (docs/schedules.md), --profile TRACE.json (docs/profiling.md), --force and\n"
     "--allow-nonfinite (go on when the logits after the prompt hold NaN/inf: broken weights).\n"
@@ -104,10 +107,13 @@ static int dispatch(int argc, char **argv) {
     if (!strcmp(argv[1], "init")) {
         return mot_cmd_init(argc - 2, argv + 2);
     }
+    if (!strcmp(argv[1], "perplexity")) {
+        return mot_cmd_perplexity(argc - 2, argv + 2);
+    }
     if (!strcmp(argv[1], "tune")) {
         return mot_cmd_tune(argc - 2, argv + 2);
     }
-    fprintf(stderr, "error: unknown command '%s' (expected run, bench, route, init, train, eval, graph or tune; see mot --help)\n", argv[1]);
+    fprintf(stderr, "error: unknown command '%s' (expected run, bench, route, init, train, eval, perplexity, graph or tune; see mot --help)\n", argv[1]);
     return 2;
 }
 

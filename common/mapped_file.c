@@ -232,6 +232,18 @@ mot_status mot_read_file(const char *path, char **out, size_t *size) {
     return mot_read_file_max(path, MOT_MAX_TEXT_FILE_BYTES, "text file", out, size);
 }
 
+mot_status mot_read_text_file_max(const char *path, size_t max, const char *what, char **text) {
+    size_t size = 0;
+    MOT_TRY(mot_read_file_max(path, max, what, text, &size));
+    const size_t nul = strlen(*text);
+    if (nul != size) {
+        free(*text);
+        *text = NULL;
+        return mot_fail(MOT_ERR_ARG, "%s: the %s holds a NUL byte (at offset %zu); it must be text", path, what, nul);
+    }
+    return MOT_OK;
+}
+
 mot_status mot_read_file_max(const char *path, size_t max, const char *what, char **out, size_t *size) {
     *out = NULL;
     /* O_NONBLOCK: opening a FIFO for reading would otherwise wait for a writer forever */

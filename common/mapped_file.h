@@ -57,6 +57,9 @@ mot_status mot_read_file(const char *path, char **out, size_t *size);
 /* The same with a smaller cap for one kind of file; `what` names it in the message ("YAML
  * file": "<path>: 2000000 bytes is more than the 1048576 bytes a YAML file may have"). */
 mot_status mot_read_file_max(const char *path, size_t max, const char *what, char **out, size_t *size);
+/* A text file (a prompt, a perplexity corpus) as a C string: a NUL byte in it is an error
+ * ("<path>: the <what> holds a NUL byte (at offset N)"), as it would silently cut the text. */
+mot_status mot_read_text_file_max(const char *path, size_t max, const char *what, char **text);
 int mot_file_exists(const char *path);
 
 /* dir + "/" + name into a heap string. */

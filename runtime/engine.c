@@ -243,6 +243,16 @@ mot_status mot_engine_logits(mot_engine *e, int lane, float *out) {
     return e->backend->read(e->backend, e->layout.lane[lane].logits, out);
 }
 
+mot_status mot_engine_all_logits(mot_engine *e, int n, float *out) {
+    const mot_buf all = e->layout.lane[0].all_logits;
+    const size_t row = (size_t)e->src.ex[0]->cfg.vocab * sizeof(float);
+    if (!e->src.all_logits || n < 0 || (size_t)n * row > all.bytes) {
+        return mot_fail(MOT_ERR_INTERNAL, "engine: %d rows of logits asked of an engine that keeps %zu", n,
+                        e->src.all_logits ? all.bytes / row : 0);
+    }
+    return e->backend->read(e->backend, (mot_buf){all.off, (size_t)n * row}, out);
+}
+
 mot_status mot_engine_log_token(mot_engine *e, int lane, int keep_logits, mot_token_log *log) {
     const int token = e->step.lane[lane].token, vocab = e->src.ex[lane]->cfg.vocab;
     if (!keep_logits) {

@@ -48,6 +48,9 @@ mot_status mot_engine_rewind(mot_engine *e, int pos);
 mot_status mot_engine_decode(mot_engine *e);
 /* lane's logits of the last pass [vocab]. */
 mot_status mot_engine_logits(mot_engine *e, int lane, float *out);
+/* Lane 0's logits of every row the last prompt pass fed [n, vocab] (n <= that pass's rows):
+ * an engine opened from a source with all_logits (perplexity). */
+mot_status mot_engine_all_logits(mot_engine *e, int n, float *out);
 /* Appends the token lane sampled in the last pass (and its logits row when keep_logits). */
 mot_status mot_engine_log_token(mot_engine *e, int lane, int keep_logits, mot_token_log *log);
 

@@ -67,6 +67,7 @@ mot_status mot_arena_plan(const mot_plan_source *src, mot_arena_layout *out) {
         L->gate = take(&c, R * (size_t)cfg->ffn, f);
         L->up = take(&c, R * (size_t)cfg->ffn, f);
         L->logits = take(&c, (size_t)cfg->vocab, f);
+        L->all_logits = i == 0 && src->all_logits ? take(&c, R * (size_t)cfg->vocab, f) : (mot_buf){0, 0};
         L->k_cache = take(&c, (size_t)cfg->n_layers * C * kvd, f);
         L->v_cache = take(&c, (size_t)cfg->n_layers * C * kvd, f);
         if (Q > 0) {

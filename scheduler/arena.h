@@ -16,6 +16,8 @@ typedef struct {
     mot_buf k, v;             /* [R, kv_dim] new keys/values before they enter the cache */
     mot_buf gate, up;         /* [R, ffn] */
     mot_buf logits;           /* [vocab] */
+    mot_buf all_logits;       /* [R, vocab]: every fed row's logits (lane 0 of a source with
+                                 all_logits; else absent) */
     mot_buf k_cache, v_cache; /* [n_layers, n_kv, C, hd]: head-major, each kv head's keys contiguous */
     /* interaction (stacks > 0) */
     mot_buf z, nz;            /* [R, d_s] forward projection, its norm */

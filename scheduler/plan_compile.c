@@ -243,6 +243,20 @@ static mot_status head_and_sample(builder *b, int lane, int tail_stack) {
     return run(b, &op);
 }
 
+/* Perplexity (src->all_logits): the final norm on every fed row and the LM head over them,
+ * all_logits[n, vocab]; the sampling head then runs as in any prompt pass. */
+static mot_status head_all_rows(builder *b, int lane, int tail_stack) {
+    const mot_expert *ex = b->src->ex[lane];
+    const mot_lane_bufs *B = &b->A->lane[lane];
+    mot_plan_op op = op_of(MOT_OP_RMSNORM, MOT_NODE_STACK, b, lane, tail_stack, -1, MOT_READS_N_NEW);
+    op.rmsnorm.x = B->x, op.rmsnorm.out = B->xn, op.rmsnorm.weight = ex->final_norm;
+    op.rmsnorm.d = ex->cfg.hidden, op.rmsnorm.eps = ex->cfg.rms_eps;
+    MOT_TRY(run(b, &op));
+    const mot_weight *w = &ex->lm_head;
+    mot_buf none = {0, 0};
+    return matmul(b, MOT_NODE_STACK, lane, tail_stack, -1, B->xn, 1, &w, NULL, &B->all_logits, none);
+}
+
 static mot_status step_advance(builder *b) {
     const mot_plan_source *s = b->src;
     mot_plan_op op = op_of(MOT_OP_STEP_ADVANCE, MOT_NODE_SAMPLER, b, 0, -1, -1,
@@ -376,6 +390,9 @@ static mot_status lower_node(builder *b, const lowering *L, int i) {
     } else if (is_kind(n, "attention")) {
         MOT_TRY(lower_attention(b, L, i));
     } else if (is_kind(n, "sampler")) {
+        if (b->src->all_logits && lane == 0 && b->phase != MOT_PHASE_DECODE) {
+            MOT_TRY(head_all_rows(b, lane, b->src->stacks));
+        }
         if (b->phase != MOT_PHASE_PREFILL_CHUNK) {
             MOT_TRY(head_and_sample(b, lane, b->src->stacks));
         }

@@ -32,6 +32,9 @@ typedef struct mot_plan_source_s {
     int ignore_eos;                  /* benchmarks: no lane dies at EOS */
     int unfused;                     /* decode plans keep RMSNORM, MATMUL, SWIGLU apart (the
                                         schedule's `fuse: off`; scheduler/plan_fuse.c) */
+    int all_logits;                  /* perplexity: the prompt passes (prefill, chunks) also write
+                                        the primary's logits of every row they feed into the
+                                        arena's all_logits [max_rows, vocab] */
     /* sizes of the session (the arena): per lane */
     int ctx[MOT_MAX_LANES];          /* KV cache and latent cache rows */
     int max_rows[MOT_MAX_LANES];     /* tokens one pass may feed */

@@ -62,3 +62,14 @@ add_test(NAME cli_penalties_cuda
   COMMAND ${MOT_PYTHON} ${CMAKE_CURRENT_LIST_DIR}/test_penalties.py $<TARGET_FILE:mot>
           ${CMAKE_BINARY_DIR}/cli-penalties-cuda --backend cuda)
 set_tests_properties(cli_penalties_cuda PROPERTIES LABELS "cli;python;cuda;gpu" TIMEOUT 300 SKIP_RETURN_CODE 77)
+# mot perplexity (llama-perplexity's computation): chunks, per-token NLLs and the printed
+# figures against the float64 reference (HF f32 and f16, a Q4_0 GGUF; passes cut three ways).
+add_test(NAME cli_perplexity
+  COMMAND ${MOT_PYTHON} ${CMAKE_CURRENT_LIST_DIR}/test_perplexity.py $<TARGET_FILE:mot>
+          ${CMAKE_BINARY_DIR}/cli-perplexity)
+set_tests_properties(cli_perplexity PROPERTIES LABELS "cli;python;e2e" TIMEOUT 300)
+add_test(NAME cli_perplexity_cuda
+  COMMAND ${MOT_PYTHON} ${CMAKE_CURRENT_LIST_DIR}/test_perplexity.py $<TARGET_FILE:mot>
+          ${CMAKE_BINARY_DIR}/cli-perplexity-cuda --backend cuda)
+set_tests_properties(cli_perplexity_cuda PROPERTIES LABELS "cli;python;e2e;cuda;gpu" TIMEOUT 300
+                     SKIP_RETURN_CODE 77)

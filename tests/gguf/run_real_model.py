@@ -1,7 +1,7 @@
 #!/usr/bin/python3
 """The real model: SmolLM2-135M-Instruct Q4_1 (scripts/fetch-models.sh) through `mot run`.
 
-    run_real_model.py --mot BIN --model FILE.gguf --work DIR greedy|chat
+    run_real_model.py --mot BIN --model FILE.gguf --work DIR greedy|chat|conversation|perplexity
 
 - greedy: "The capital of France is", 16 greedy steps with --dump; gguf_ref.py compare:
   logits <= 1e-4 per row against the float64 reference over the same file, the prompt tokens
@@ -9,6 +9,9 @@
   pre-tokenizer, no BOS as the file says).
 - chat: `--chat -p "What is the capital of France?" -n 32 --temp 0`; the answer mentions
   Paris (the reference answers "The capital of France is Paris." through the file's template).
+- perplexity: `mot perplexity -c 128 --chunks 2` over a fixed English text: the chunks' tokens
+  and every scored NLL against the float64 reference over the same file
+  (tests/reference/perplexity_ref.py), and a PPL a working model gives plain prose (< 40).
 - conversation: `-cnv` with "What is the capital of France?" then "And of Germany?" on stdin:
   Paris, then Berlin.
 Exits 77 (ctest's SKIP_RETURN_CODE) when the model file is absent: the tests never download.
@@ -57,6 +60,60 @@ def chat(args):
     return 0
 
 
+# Plain prose for the perplexity check (written for this test).
+PROSE = (
+    "The village sat at the edge of a wide valley, where the river slowed and spread into marshes before "
+    "turning south toward the sea. Most of the families who lived there worked the land, growing wheat on the "
+    "higher fields and keeping cattle on the wet meadows below. In the spring the road to the market town was "
+    "often flooded, and for several weeks the only way across was a narrow wooden bridge that the miller had "
+    "built with his sons. Children walked to school along the top of the dyke, carrying their lunch in cloth "
+    "bags, and in the evenings they fished for eels in the ditches while their parents brought the animals in. "
+    "The church was the oldest building in the village. Its tower could be seen from miles away, and sailors "
+    "on the coast used it to find the mouth of the river. Inside, the walls were bare and white, and the "
+    "light came through tall windows of plain glass. Every year, after the harvest, the people gathered there "
+    "to give thanks, and afterwards they ate together in the barn behind the inn. There was bread and cheese, "
+    "roast meat, apples from the orchards and beer brewed by the innkeeper himself. Old men told stories of "
+    "the great flood, when the water had risen to the steps of the church and boats had been rowed down the "
+    "main street. The younger people listened politely, although they had heard the stories many times. When "
+    "the railway finally reached the valley, everything began to change. Goods could be sent to the city in a "
+    "single day, and farmers started to grow vegetables and flowers instead of wheat. New houses were built "
+    "along the station road, and a doctor, a baker and a schoolteacher came to live in them. Some of the old "
+    "families sold their land and moved away, while others grew richer than their grandparents could have "
+    "imagined. The marshes were drained, the river was given new banks of stone, and the wooden bridge was "
+    "replaced by one of iron. Today visitors come to walk along the river and to see the church, and few of "
+    "them know that the quiet fields around them were once under water for half of every year.\n")
+
+
+def perplexity(args):
+    """The file adds no BOS (smollm), so the chunks are the text's tokens as cut."""
+    import gguf_ref
+    import perplexity_ref
+    from gguf_tokenizer import tokenizer_for
+    text, dump = os.path.join(args.work, "prose.txt"), os.path.join(args.work, "smollm2-ppl.safetensors")
+    os.makedirs(args.work, exist_ok=True)
+    with open(text, "w") as fh:
+        fh.write(PROSE)
+    if os.path.exists(dump):
+        os.remove(dump)
+    ctx = 128
+    r = run_mot([args.mot, "perplexity", "--backend", "cpu", "-m", args.model, "-f", text, "-c", str(ctx),
+                 "--chunks", "2", "-t", args.threads, "--dump", dump], timeout=300)
+    if r.returncode != 0:
+        print(f"FAIL: mot exited with {r.returncode}")
+        return 1
+    model, meta, _ = gguf_ref.load(args.model)
+    ids = tokenizer_for(meta).encode(PROSE)
+    want = [ids[c * ctx:(c + 1) * ctx] for c in range(2)]
+    results = perplexity_ref.checks(model, dump, r.stdout, ctx, 1e-4, want)
+    _, ppl, _ = perplexity_ref.parse_output(r.stdout)
+    results.append(("a real model finds plain prose predictable (PPL < 40)", ppl is not None and ppl < 40,
+                    f"PPL {ppl}"))
+    bad = [f"{what}: {detail}" for what, ok, detail in results if not ok]
+    for what, ok, detail in results:
+        print(f"{'ok  ' if ok else 'FAIL'} {what}: {detail}")
+    return 1 if bad else 0
+
+
 def conversation(args):
     """Two turns of `--conversation` (stdin), the cache kept between them: the second question
     only makes sense after the first answer."""
@@ -82,12 +139,12 @@ def main():
     p.add_argument("--model", required=True)
     p.add_argument("--work", required=True)
     p.add_argument("--threads", default="2")
-    p.add_argument("test", choices=["greedy", "chat", "conversation"])
+    p.add_argument("test", choices=["greedy", "chat", "conversation", "perplexity"])
     args = p.parse_args()
     if not os.path.exists(args.model):
         print(f"SKIP: {args.model} is absent (scripts/fetch-models.sh fetches it)")
         return SKIP
-    return {"greedy": greedy, "chat": chat, "conversation": conversation}[args.test](args)
+    return {"greedy": greedy, "chat": chat, "conversation": conversation, "perplexity": perplexity}[args.test](args)
 
 
 if __name__ == "__main__":
