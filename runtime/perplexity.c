@@ -28,17 +28,19 @@ static double token_nll(const float *row, int vocab, int target) {
 
 /* The NLLs of the scored rows among the pass's rows [p0, p0 + n) of a chunk (logits [n, vocab])
  * into out[j - first]; rows are independent, so threads split them (sums stay in order). */
-static void score_rows(const float *logits, int vocab, const int32_t *chunk, int p0, int n, int first, int n_ctx,
-                       double *out) {
-    const int lo = p0 > first ? p0 : first, hi = p0 + n < n_ctx - 1 ? p0 + n : n_ctx - 1;
+static void score_rows(const mot_perplexity_params *p, int c, const float *logits, int vocab, const int32_t *chunk,
+                       int p0, int n, int first, double *out) {
+    const int lo = p0 > first ? p0 : first, hi = p0 + n < p->n_ctx - 1 ? p0 + n : p->n_ctx - 1;
 #pragma omp parallel for schedule(static)
     for (int j = lo; j < hi; j++) {
-        out[j - first] = token_nll(logits + (size_t)(j - p0) * vocab, vocab, chunk[j + 1]);
+        const float *row = logits + (size_t)(j - p0) * vocab;
+        out[j - first] = token_nll(row, vocab, chunk[j + 1]);
+        if (p->on_row) p->on_row(p->user, c, j, row, chunk[j + 1]);
     }
 }
 
 /* One chunk from an empty cache, in passes of at most n_batch tokens: nll[0 .. n_ctx-first-1). */
-static mot_status eval_chunk(mot_engine *e, const int32_t *chunk, const mot_perplexity_params *p, int first,
+static mot_status eval_chunk(mot_engine *e, int c, const int32_t *chunk, const mot_perplexity_params *p, int first,
                              float *logits, double *nll) {
     const int vocab = e->src.ex[0]->cfg.vocab, batch = e->src.max_rows[0];
     for (int p0 = 0; p0 < p->n_ctx; p0 += batch) {
@@ -49,7 +51,7 @@ static mot_status eval_chunk(mot_engine *e, const int32_t *chunk, const mot_perp
             continue; /* nothing scored in this pass: its logits are not read */
         }
         MOT_TRY(mot_engine_all_logits(e, n, logits));
-        score_rows(logits, vocab, chunk, p0, n, first, p->n_ctx, nll);
+        score_rows(p, c, logits, vocab, chunk, p0, n, first, nll);
     }
     return MOT_OK;
 }
@@ -98,8 +100,11 @@ mot_status mot_perplexity(const mot_expert *ex, const int *tokens, int n, const 
         for (int t = 0; t < p->n_ctx; t++) {
             chunk[t] = t < p->n_prefix ? p->prefix[t] : tokens[(size_t)c * p->n_ctx + t];
         }
+        if (p->before_chunk && (st = p->before_chunk(p->user, c)) != MOT_OK) {
+            break;
+        }
         const double t0 = mot_now();
-        st = eval_chunk(&e, chunk, p, r->first, logits, nll);
+        st = eval_chunk(&e, c, chunk, p, r->first, logits, nll);
         r->seconds += mot_now() - t0;
         for (int j = 0; st == MOT_OK && j < scored; j++) {
             if (!isfinite(nll[j])) {
@@ -120,7 +125,7 @@ mot_status mot_perplexity(const mot_expert *ex, const int *tokens, int n, const 
             memcpy(r->tokens + (size_t)c * p->n_ctx, chunk, (size_t)p->n_ctx * sizeof *chunk);
             memcpy(r->token_nll + (size_t)c * scored, nll, (size_t)scored * sizeof *nll);
         }
-        if (p->on_chunk && p->on_chunk(p->user, r)) {
+        if (p->on_chunk && (st = p->on_chunk(p->user, r)) != MOT_OK) {
             break;
         }
     }

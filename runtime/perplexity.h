@@ -22,9 +22,14 @@ typedef struct {
     int n_prefix;
     int keep;             /* keep the chunks' tokens and every scored token's NLL (--dump) */
     mot_backend_options backend;
-    /* Called after each chunk (r->done of r->n_chunks); returning non-zero stops early. */
-    int (*on_chunk)(void *user, const mot_perplexity_result *r);
-    void *user;
+    void *user;           /* for the callbacks, each optional: */
+    /* before chunk c runs; a failure stops the run with it */
+    mot_status (*before_chunk)(void *user, int c);
+    /* every scored row: position pos of chunk c, its logits [vocab], the token it predicts;
+     * called from several threads at once, for different rows */
+    void (*on_row)(void *user, int c, int pos, const float *logits, int target);
+    /* after each chunk (r->done of r->n_chunks); a failure stops the run with it */
+    mot_status (*on_chunk)(void *user, const mot_perplexity_result *r);
 } mot_perplexity_params;
 
 struct mot_perplexity_result {

@@ -13,12 +13,18 @@ evaluated and the NLL of every scored position (the second half of the chunk). C
   pass give the same NLLs (the prompt, chunked-prompt and decode paths);
 - a quantized GGUF (Q4_0 weights, Q8_0 embeddings) against the reference over its own
   dequantized weights;
+- --kl-divergence-base writes llama.cpp's file (header, the text's tokens, each scored row's
+  log-probabilities within half a quantization step of the reference's), and --kl-divergence
+  of the Q4_0 file against the f32 model's prints the KLD, PPL and same-top statistics that the
+  reference's log-probabilities give; the base model against its own file gives KLD ~ 0;
 - bad inputs: one "error:" line, non-zero exit.
 With --backend cuda (ctest cli_perplexity_cuda, label gpu; skipped without a device) the runs
 are on the CUDA backend, held to its bound for the model's dtype.
 
 usage: test_perplexity.py MOT WORK_DIR [--backend cpu|cuda]"""
+import math
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -124,6 +130,101 @@ def gguf_case(text_path):
     perplexity("gguf Q4_0", ref, path, text_path, 48, 20, 2, backend_bounds.tolerance(BACKEND, ["f32"]))
 
 
+def read_base(path):
+    """llama.cpp's KL-divergence base file -> (n_ctx, vocab, tokens [chunks, n_ctx], log-probs
+    [chunks, scored, vocab] as its rows decode, the floor of each row [chunks, scored])."""
+    raw = open(path, "rb").read()
+    assert raw[:8] == b"_logits_", raw[:8]
+    n_ctx, vocab, chunks = (int(v) for v in np.frombuffer(raw[8:20], np.int32))
+    tokens = np.frombuffer(raw[20:20 + 4 * n_ctx * chunks], np.int32).reshape(chunks, n_ctx)
+    nv, scored = 2 * ((vocab + 1) // 2) + 4, n_ctx - 1 - n_ctx // 2
+    rows = np.frombuffer(raw[20 + 4 * n_ctx * chunks:], np.uint16)
+    assert rows.size == chunks * scored * nv, (rows.size, chunks, scored, nv)
+    rows = rows.reshape(chunks, scored, nv)
+    head = rows[:, :, :4].copy().view(np.float32)  # [chunks, scored, 2]: scale, min_log_prob
+    logp = head[:, :, 1:2].astype(np.float64) + head[:, :, 0:1].astype(np.float64) * rows[:, :, 4:4 + vocab]
+    return n_ctx, vocab, tokens, logp, head
+
+
+def ref_log_probs(model, chunk, first):
+    """float64 log softmax of the rows first .. n - 2 of a chunk [scored, vocab]."""
+    x = model.forward([int(t) for t in chunk]).numpy()[first:-1]
+    m = x.max(axis=1, keepdims=True)
+    return x - m - np.log(np.exp(x - m).sum(axis=1, keepdims=True))
+
+
+def kld_case(text_path):
+    """--kl-divergence-base (the f32 model) then --kl-divergence (its Q4_0 GGUF, the same
+    tokenizer): the file's rows against the reference, and the printed statistics against the
+    same sums over the reference's log-probabilities."""
+    import gguf_ref
+    from llama_ref import LlamaRef
+    folder = os.path.join(WORK, "gq-src")
+    base_model, q_model = LlamaRef.load(folder), gguf_ref.load(os.path.join(WORK, "tiny-q4_0.gguf"))[0]
+    base = os.path.join(WORK, "base.kld")
+    ctx, chunks = 64, 4
+    p = run(["perplexity", "-m", folder, "-f", text_path, "-c", str(ctx), "--chunks", str(chunks), "-t", "2",
+             "--backend", BACKEND, "--kl-divergence-base", base])
+    if not check("kld: writing the base file", p.returncode == 0, p.stderr.strip()[-300:] if p.returncode else ""):
+        return
+    n_ctx, vocab, tokens, logp, head = read_base(base)
+    first = n_ctx // 2
+    check("kld: the base file's header", (n_ctx, vocab, tokens.shape[0]) == (ctx, base_model.cfg.vocab, chunks),
+          f"{(n_ctx, vocab, tokens.shape)}")
+    ids = hf_prompt_tokens(folder, TEXT)
+    check("kld: the base file holds the text's tokens (before BOS)", tokens.ravel().tolist() == ids[:ctx * chunks])
+    plain = hf_prompt_tokens_plain(folder, TEXT)
+    prefix = ids[:len(ids) - len(plain)]
+    evaluated = chunks_of(tokens.ravel().tolist(), ctx, chunks, prefix)  # each chunk's first token BOS, as run
+    worst = 0.0
+    ref_base = [ref_log_probs(base_model, evaluated[c], first) for c in range(chunks)]
+    for c in range(chunks):
+        above = ref_base[c] > logp[c].min(axis=1, keepdims=True) + 1e-3  # above the row's floor
+        step = head[c, :, 0:1].astype(np.float64)
+        err = np.abs(logp[c] - ref_base[c]) / (0.5 * step + 4e-4)
+        worst = max(worst, float(err[above].max()))
+    check("kld: every row decodes to the reference's log-probabilities (within half a step + 4e-4)", worst <= 1.0,
+          f"worst at {worst:.3f} of the bound")
+
+    p = run(["perplexity", "-m", os.path.join(WORK, "tiny-q4_0.gguf"), "--kl-divergence-base", base,
+             "--kl-divergence", "-t", "2", "--backend", BACKEND])
+    if not check("kld: comparing the Q4_0 file with the base", p.returncode == 0,
+                 p.stderr.strip()[-300:] if p.returncode else ""):
+        return
+    kld, same, nll, nll_base = [], 0, [], []
+    for c in range(chunks):
+        lq = ref_log_probs(q_model, evaluated[c], first)
+        lb = logp[c]
+        kld += list(np.where(lb > -16, np.exp(lb) * (lb - lq), 0.0).sum(axis=1))
+        same += int((lq.argmax(axis=1) == lb.argmax(axis=1)).sum())
+        tgt = tokens[c][first + 1:]
+        nll += list(-lq[np.arange(len(tgt)), tgt])
+        nll_base += list(-lb[np.arange(len(tgt)), tgt])
+    kld, n = np.array(kld), len(kld)
+
+    def printed(name):
+        m = re.search(re.escape(name) + r"\s*:\s*(-?[0-9.]+)", p.stdout)
+        return float(m.group(1)) if m else None
+
+    for name, want, tol in [("Mean    KLD", kld.mean(), 2e-6 + 1e-3 * kld.mean()),
+                            ("Maximum KLD", kld.max(), 2e-6 + 1e-3 * kld.max()),
+                            ("Median  KLD", float(np.median(kld)), 2e-6 + 1e-3 * float(np.median(kld))),
+                            ("Mean PPL(Q)", math.exp(np.mean(nll)), 1e-4 * math.exp(np.mean(nll))),
+                            ("Mean PPL(base)", math.exp(np.mean(nll_base)), 1e-4 * math.exp(np.mean(nll_base))),
+                            ("Same top p", 100.0 * same / n, 100.0 / n + 1e-3)]:
+        got = printed(name)
+        check(f"kld: {name} = {got}", got is not None and abs(got - want) <= tol, f"want {want:.6f}")
+    rows = re.findall(r"^\s+(\d+)\s+[0-9.]+ \u00b1", p.stdout, re.M)
+    check("kld: a table row per chunk", rows == [str(c + 1) for c in range(chunks)], repr(p.stdout[:400]))
+
+    # the base file's own model against it: nothing differs but the file's rounding
+    p = run(["perplexity", "-m", folder, "--kl-divergence-base", base, "--kl-divergence", "-t", "2",
+             "--backend", BACKEND])
+    got, top = printed("Mean    KLD"), printed("Same top p")
+    check("kld: the base model against its own file: KLD ~ 0, the same top token", p.returncode == 0 and
+          got is not None and got < 1e-5 and top == 100.0, f"KLD {got}, same top {top}")
+
+
 def bad_inputs(model, text_path):
     short = os.path.join(WORK, "short.txt")
     with open(short, "w") as fh:
@@ -133,6 +234,9 @@ def bad_inputs(model, text_path):
         fh.write(b"text\0more text")
     os.makedirs(os.path.join(WORK, "a-dir"), exist_ok=True)
     base = ["perplexity", "-m", model, "-t", "1"]
+    kld_base, cut = os.path.join(WORK, "base.kld"), os.path.join(WORK, "cut.kld")
+    with open(kld_base, "rb") as src, open(cut, "wb") as dst:
+        dst.write(src.read()[:-10])
     for label, args, words in [
             ("a text shorter than one chunk", base + ["-f", short, "-c", "64"], ["less than one chunk", "-c"]),
             ("-c 3", base + ["-f", text_path, "-c", "3"], ["-c"]),
@@ -148,7 +252,22 @@ def bad_inputs(model, text_path):
              ["--dump", "a-dir"]),
             ("an unknown option", base + ["-f", text_path, "--kl-divergence"], ["--kl-divergence"]),
             ("a stray argument", base + ["-f", text_path, "extra"], ["extra"]),
-            ("a missing model", ["perplexity", "-m", os.path.join(WORK, "nope"), "-f", text_path], ["nope"])]:
+            ("a missing model", ["perplexity", "-m", os.path.join(WORK, "nope"), "-f", text_path], ["nope"]),
+            ("--kl-divergence without a base file", base + ["--kl-divergence"], ["--kl-divergence-base FILE"]),
+            ("--kl-divergence with -f", base + ["--kl-divergence", "--kl-divergence-base", kld_base, "-f", text_path],
+             ["-f"]),
+            ("a base file that is not one", base + ["--kl-divergence", "--kl-divergence-base", text_path],
+             ["text.txt", "_logits_"]),
+            ("a truncated base file", base + ["--kl-divergence", "--kl-divergence-base", cut],
+             ["cut.kld", "truncated"]),
+            ("a base file of another vocabulary", ["perplexity", "-m", os.path.join(WORK, "sp-f16-tied"),
+                                                   "--kl-divergence", "--kl-divergence-base", kld_base],
+             ["base.kld", "vocabulary"]),
+            ("-c unlike the base file's", base + ["--kl-divergence", "--kl-divergence-base", kld_base, "-c", "32"],
+             ["-c 32", "64"]),
+            ("--kl-divergence-base onto a directory", base + ["-f", text_path, "--kl-divergence-base",
+                                                              os.path.join(WORK, "a-dir")],
+             ["--kl-divergence-base", "a-dir"])]:
         p = run(args, timeout=60)
         lines = [ln for ln in p.stderr.splitlines() if ln.strip()]
         errs = [ln for ln in lines if ln.startswith("error:")]
@@ -168,8 +287,9 @@ def main():
                                      "--layers", "2", "--seed", "4"], 40, [16], 2, text_path)
     check("sentencepiece: its chunks start with BOS (the tokenizer adds one)", len(prefix) == 1, f"{prefix}")
     gguf_case(text_path)
+    kld_case(text_path)
     if BACKEND == "cpu":
-        bad_inputs(os.path.join(WORK, "gqa-f32"), text_path)
+        bad_inputs(os.path.join(WORK, "gq-src"), text_path)
     if failures:
         print(f"{len(failures)} failed:\n  " + "\n  ".join(failures))
         sys.exit(1)
