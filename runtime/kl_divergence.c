@@ -104,6 +104,16 @@ void mot_kld_stats_free(mot_kld_stats *s) {
     memset(s, 0, sizeof *s);
 }
 
+/* 20 + n_chunk x per_chunk bytes, as a number when it fits in 64 bits. */
+static const char *bytes_text(const mot_kld_base *b, uint64_t per_chunk) {
+    static _Thread_local char text[48];
+    if (per_chunk > (UINT64_MAX - 20) / (uint64_t)b->n_chunk) {
+        return "more than 2^64 bytes";
+    }
+    snprintf(text, sizeof text, "%llu", (unsigned long long)(20 + per_chunk * (uint64_t)b->n_chunk));
+    return text;
+}
+
 static mot_status read_exact(mot_kld_base *b, void *dst, size_t bytes, const char *what) {
     if (fread(dst, 1, bytes, b->f) != bytes) {
         return mot_fail(MOT_ERR_FORMAT, "%s: cannot read %s (%s)", b->path, what,
@@ -146,13 +156,14 @@ mot_status mot_kld_base_open(mot_kld_base *b, const char *path, int model_vocab)
                         path, b->n_vocab, model_vocab);
     }
     b->scored = b->n_ctx - 1 - b->n_ctx / 2;
+    /* 20 bytes of header, then per chunk its tokens and its rows: no product can wrap */
     const uint64_t tokens = (uint64_t)b->n_ctx * (uint64_t)b->n_chunk;
-    const uint64_t want = 20 + 4 * tokens + (uint64_t)b->n_chunk * (uint64_t)b->scored *
-                                                 (uint64_t)mot_kld_row_values(b->n_vocab) * 2;
-    if ((uint64_t)st.st_size != want) {
-        return mot_fail(MOT_ERR_FORMAT, "%s: %lld bytes, but %d chunks of %d tokens over a vocabulary of %d make %llu "
+    const uint64_t per_chunk = 4 * (uint64_t)b->n_ctx + (uint64_t)b->scored * mot_kld_row_values(b->n_vocab) * 2;
+    const uint64_t size = (uint64_t)st.st_size;
+    if (size < 20 || (size - 20) % per_chunk != 0 || (size - 20) / per_chunk != (uint64_t)b->n_chunk) {
+        return mot_fail(MOT_ERR_FORMAT, "%s: %llu bytes, but %d chunks of %d tokens over a vocabulary of %d make %s "
                                         "(a truncated or damaged file)",
-                        path, (long long)st.st_size, b->n_chunk, b->n_ctx, b->n_vocab, (unsigned long long)want);
+                        path, (unsigned long long)size, b->n_chunk, b->n_ctx, b->n_vocab, bytes_text(b, per_chunk));
     }
     b->tokens = malloc((size_t)tokens * sizeof *b->tokens);
     if (!b->tokens) {
@@ -171,7 +182,18 @@ mot_status mot_kld_base_open(mot_kld_base *b, const char *path, int model_vocab)
 mot_status mot_kld_base_read_chunk(mot_kld_base *b, int chunk, uint16_t *rows) {
     char what[64];
     snprintf(what, sizeof what, "chunk %d's log-probabilities", chunk + 1);
-    return read_exact(b, rows, (size_t)b->scored * mot_kld_row_values(b->n_vocab) * sizeof *rows, what);
+    const int nv = mot_kld_row_values(b->n_vocab);
+    MOT_TRY(read_exact(b, rows, (size_t)b->scored * nv * sizeof *rows, what));
+    for (int i = 0; i < b->scored; i++) { /* a row's scale and floor: a step >= 0, a log-probability <= 0 */
+        float head[2];
+        memcpy(head, rows + (size_t)i * nv, sizeof head);
+        if (!isfinite(head[0]) || !isfinite(head[1]) || head[0] < 0.0f || head[1] > 0.0f) {
+            return mot_fail(MOT_ERR_FORMAT, "%s: chunk %d, row %d: scale %g and floor %g (expected a finite scale >= 0 "
+                                            "and a log-probability <= 0)",
+                            b->path, chunk + 1, i + 1, head[0], head[1]);
+        }
+    }
+    return MOT_OK;
 }
 
 void mot_kld_base_close(mot_kld_base *b) {

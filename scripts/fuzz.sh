@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # libFuzzer runs of mot's parsers (clang, ASan + UBSan), for CI (short) and by hand (long).
 #   scripts/fuzz.sh TARGET [SECONDS]    TARGET: gguf safetensors index config tokenizer pipeline
-#                                               schedule, or all (each in turn)
+#                                               schedule kld, or all (each in turn)
 # Builds build-fuzz/fuzz_TARGET from tests/fuzz/fuzz_TARGET.c and the sources it needs, seeds
 # build-fuzz/corpus-TARGET from the test tools (tests/fuzz/make_seeds.py, gguf_seed.c), replays
 # the reproducers of bugs found before (tests/fuzz/regressions/TARGET-*), and runs for SECONDS
@@ -9,7 +9,7 @@
 # ends the run non-zero with the reproducer in build-fuzz/ (or $MOT_FUZZ_OUT).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-targets="gguf safetensors index config tokenizer pipeline schedule"
+targets="gguf safetensors index config tokenizer pipeline schedule kld"
 target="${1:?usage: scripts/fuzz.sh TARGET|all [SECONDS]  (targets: $targets)}"
 seconds="${2:-30}"
 if [ "$target" = all ]; then  # every target even after one fails; fails if any did
@@ -42,6 +42,10 @@ case "$target" in
     build tests/fuzz/fuzz_gguf.c $files "${gguf_srcs[@]}" $jansson
     cc -O1 -I. -Iinclude tests/fuzz/gguf_seed.c tests/loading/gguf_builder.c -o "$out/gguf_seed"
     "$out/gguf_seed" "$out/corpus-gguf"
+    ;;
+  kld)
+    build tests/fuzz/fuzz_kld.c $files runtime/kl_divergence.c $jansson
+    seed
     ;;
   safetensors | index)
     build tests/fuzz/fuzz_$target.c $files "${st_srcs[@]}" $jansson

@@ -235,8 +235,18 @@ def bad_inputs(model, text_path):
     os.makedirs(os.path.join(WORK, "a-dir"), exist_ok=True)
     base = ["perplexity", "-m", model, "-t", "1"]
     kld_base, cut = os.path.join(WORK, "base.kld"), os.path.join(WORK, "cut.kld")
-    with open(kld_base, "rb") as src, open(cut, "wb") as dst:
-        dst.write(src.read()[:-10])
+    lying, nan_row = os.path.join(WORK, "lying.kld"), os.path.join(WORK, "nan.kld")
+    with open(kld_base, "rb") as src:
+        good = src.read()
+    with open(cut, "wb") as dst:
+        dst.write(good[:-10])
+    with open(lying, "wb") as dst:  # n_chunk 1000
+        dst.write(good[:16] + np.int32(1000).tobytes() + good[20:])
+    n_ctx = int(np.frombuffer(good[8:12], np.int32)[0])
+    n_chunk = int(np.frombuffer(good[16:20], np.int32)[0])
+    with open(nan_row, "wb") as dst:  # chunk 1's first row: a NaN scale
+        at = 20 + 4 * n_ctx * n_chunk
+        dst.write(good[:at] + np.float32("nan").tobytes() + good[at + 4:])
     for label, args, words in [
             ("a text shorter than one chunk", base + ["-f", short, "-c", "64"], ["less than one chunk", "-c"]),
             ("-c 3", base + ["-f", text_path, "-c", "3"], ["-c"]),
@@ -250,7 +260,7 @@ def bad_inputs(model, text_path):
             ("a NUL byte in the text", base + ["-f", nul], ["nul.txt", "NUL byte", "offset 4"]),
             ("--dump onto a directory", base + ["-f", text_path, "--dump", os.path.join(WORK, "a-dir")],
              ["--dump", "a-dir"]),
-            ("an unknown option", base + ["-f", text_path, "--kl-divergence"], ["--kl-divergence"]),
+            ("an unknown option", base + ["-f", text_path, "--hellaswag"], ["--hellaswag"]),
             ("a stray argument", base + ["-f", text_path, "extra"], ["extra"]),
             ("a missing model", ["perplexity", "-m", os.path.join(WORK, "nope"), "-f", text_path], ["nope"]),
             ("--kl-divergence without a base file", base + ["--kl-divergence"], ["--kl-divergence-base FILE"]),
@@ -260,6 +270,10 @@ def bad_inputs(model, text_path):
              ["text.txt", "_logits_"]),
             ("a truncated base file", base + ["--kl-divergence", "--kl-divergence-base", cut],
              ["cut.kld", "truncated"]),
+            ("a base file whose header lies", base + ["--kl-divergence", "--kl-divergence-base", lying],
+             ["lying.kld", "1000 chunks", "truncated"]),
+            ("a NaN in a base file's row", base + ["--kl-divergence", "--kl-divergence-base", nan_row],
+             ["nan.kld", "chunk 1, row 1", "scale nan"]),
             ("a base file of another vocabulary", ["perplexity", "-m", os.path.join(WORK, "sp-f16-tied"),
                                                    "--kl-divergence", "--kl-divergence-base", kld_base],
              ["base.kld", "vocabulary"]),

@@ -1,13 +1,15 @@
 #!/usr/bin/python3
 """Writes a fuzz target's seed corpus from the test tools and the repository's sample files.
 
-    make_seeds.py TARGET CORPUS_DIR      TARGET: safetensors index config tokenizer pipeline schedule
+    make_seeds.py TARGET CORPUS_DIR      TARGET: safetensors index config tokenizer pipeline schedule kld
 
 safetensors, index, config: small checkpoints from tests/tools/make_model.py (one file, three
 shards, f32/f16/bf16, llama3 and linear RoPE, tied, mistral); tokenizer: tokenizer.json files
 from tests/tools/make_tokenizer.py (byte-level, sentencepiece, metaspace) with texts to encode;
 pipeline: pipelines/**/*.yaml plus placements, depths and chat settings the samples lack (the
-expanded forms come from tests/fuzz/pipeline_seed.c); schedule: schedules/*.yaml and variants.
+expanded forms come from tests/fuzz/pipeline_seed.c); schedule: schedules/*.yaml and variants;
+kld: small KL-divergence base files in llama.cpp's layout (vocabulary 16, as fuzz_kld.c assumes
+when the header's is large), rows quantized as mot_kld_compress_row does.
 Multi-file inputs use the separators the targets split on (see each tests/fuzz/fuzz_*.c).
 """
 import glob
@@ -166,6 +168,26 @@ def seed_schedule(corpus, tmp):
         shutil.copy(path, os.path.join(corpus, "repo-" + os.path.basename(path)))
     for name, text in SCHEDULES.items():
         put(corpus, name + ".yaml", text.encode())
+
+
+def kld_file(n_ctx, n_chunk, vocab, seed):
+    """A valid base file: header, tokens, each scored row (scale, floor, u16 levels)."""
+    import struct
+    import random
+    rng = random.Random(seed)
+    scored, nv = n_ctx - 1 - n_ctx // 2, 2 * ((vocab + 1) // 2) + 4
+    out = b"_logits_" + struct.pack("<iii", n_ctx, vocab, n_chunk)
+    out += struct.pack(f"<{n_ctx * n_chunk}i", *(rng.randrange(vocab) for _ in range(n_ctx * n_chunk)))
+    for _ in range(n_chunk * scored):
+        levels = [rng.randrange(65536) for _ in range(vocab)] + [0] * (nv - 4 - vocab)
+        out += struct.pack("<ff", 16.0 / 65535, -20.0 + rng.random()) + struct.pack(f"<{nv - 4}H", *levels)
+    return out
+
+
+def seed_kld(corpus, tmp):
+    for n_ctx, n_chunk, vocab in [(4, 1, 16), (8, 2, 16), (6, 3, 15), (16, 1, 16)]:
+        put(corpus, f"base-{n_ctx}x{n_chunk}-v{vocab}.kld", kld_file(n_ctx, n_chunk, vocab, n_ctx * 31 + n_chunk))
+    put(corpus, "header-only.kld", kld_file(4, 1, 16, 1)[:20])
 
 
 def main():
