@@ -13,6 +13,7 @@
 set -euo pipefail
 HERE=$(cd "$(dirname "$0")" && pwd)
 ROOT=$(cd "$HERE/../.." && pwd)
+case "${1:-}" in -h | --help) sed -n '2,12p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;; -*) echo "run.sh: unknown option '$1' (see --help)" >&2; exit 2 ;; esac
 OUT=${1:-$ROOT/build/mot_repro}
 shift || true
 STAGES=${*:-data experts check init train eval table}
