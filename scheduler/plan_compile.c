@@ -225,20 +225,27 @@ static mot_status project_forward(builder *b, int lane, int q, int queries, int 
 static int stack_event(const builder *b, int q, int lane) { return q * b->src->n_lanes + lane; }
 static int done_event(const builder *b, int lane) { return b->src->stacks * b->src->n_lanes + lane; }
 
+/* The expert's final norm, x -> xn: on the last row (RMSNORM_LAST) or on every row (RMSNORM). */
+static mot_status final_norm(builder *b, int lane, int tail_stack, mot_op_kind kind) {
+    const mot_expert *ex = b->src->ex[lane];
+    const mot_lane_bufs *B = &b->A->lane[lane];
+    mot_plan_op op = op_of(kind, MOT_NODE_STACK, b, lane, tail_stack, -1, MOT_READS_N_NEW);
+    op.rmsnorm.x = B->x, op.rmsnorm.out = B->xn, op.rmsnorm.weight = ex->final_norm;
+    op.rmsnorm.d = ex->cfg.hidden, op.rmsnorm.eps = ex->cfg.rms_eps;
+    return run(b, &op);
+}
+
 /* Final norm on the last row, LM head, sampling. */
 static mot_status head_and_sample(builder *b, int lane, int tail_stack) {
     const mot_expert *ex = b->src->ex[lane];
     const mot_lane_bufs *B = &b->A->lane[lane];
-    mot_plan_op op = op_of(MOT_OP_RMSNORM_LAST, MOT_NODE_STACK, b, lane, tail_stack, -1, MOT_READS_N_NEW);
-    op.rmsnorm.x = B->x, op.rmsnorm.out = B->xn, op.rmsnorm.weight = ex->final_norm;
-    op.rmsnorm.d = ex->cfg.hidden, op.rmsnorm.eps = ex->cfg.rms_eps;
-    MOT_TRY(run(b, &op));
+    MOT_TRY(final_norm(b, lane, tail_stack, MOT_OP_RMSNORM_LAST));
     const mot_weight *w = &ex->lm_head;
     mot_buf none = {0, 0};
     mot_buf xn_row = {B->xn.off, (size_t)ex->cfg.hidden * sizeof(float)};
     MOT_TRY(matmul(b, MOT_NODE_STACK, lane, tail_stack, -1, xn_row, 1, &w, NULL, &B->logits, none));
     b->p->ops[b->p->n_ops - 1].matmul.single_row = 1;
-    op = op_of(MOT_OP_SAMPLE, MOT_NODE_SAMPLER, b, lane, -1, -1, MOT_READS_N_NEW | MOT_READS_RNG);
+    mot_plan_op op = op_of(MOT_OP_SAMPLE, MOT_NODE_SAMPLER, b, lane, -1, -1, MOT_READS_N_NEW | MOT_READS_RNG);
     op.sample.logits = B->logits, op.sample.tokens = B->tokens, op.sample.vocab = ex->cfg.vocab;
     return run(b, &op);
 }
@@ -248,10 +255,7 @@ static mot_status head_and_sample(builder *b, int lane, int tail_stack) {
 static mot_status head_all_rows(builder *b, int lane, int tail_stack) {
     const mot_expert *ex = b->src->ex[lane];
     const mot_lane_bufs *B = &b->A->lane[lane];
-    mot_plan_op op = op_of(MOT_OP_RMSNORM, MOT_NODE_STACK, b, lane, tail_stack, -1, MOT_READS_N_NEW);
-    op.rmsnorm.x = B->x, op.rmsnorm.out = B->xn, op.rmsnorm.weight = ex->final_norm;
-    op.rmsnorm.d = ex->cfg.hidden, op.rmsnorm.eps = ex->cfg.rms_eps;
-    MOT_TRY(run(b, &op));
+    MOT_TRY(final_norm(b, lane, tail_stack, MOT_OP_RMSNORM));
     const mot_weight *w = &ex->lm_head;
     mot_buf none = {0, 0};
     return matmul(b, MOT_NODE_STACK, lane, tail_stack, -1, B->xn, 1, &w, NULL, &B->all_logits, none);
