@@ -114,14 +114,14 @@ static mot_status before_chunk(void *user, int c) {
 }
 
 /* Each scored row against its base row, or into the base file's row (threads: one row each). */
-static void on_row(void *user, int c, int pos, const float *logits, int target) {
+static void on_row(void *user, int c, int pos, const float *logits, const mot_row_softmax *sm, int target) {
     (void)c;
     ppl_session *s = user;
     const int i = pos - s->first;
     if (s->o->kld) {
-        mot_kld_compare_row(logits, s->vocab, s->rows + (size_t)i * s->nv, target, &s->cmp[i]);
+        mot_kld_compare_row(logits, s->vocab, sm, s->rows + (size_t)i * s->nv, target, &s->cmp[i]);
     } else {
-        mot_kld_compress_row(logits, s->vocab, s->rows + (size_t)i * s->nv);
+        mot_kld_compress_row(logits, s->vocab, sm, s->rows + (size_t)i * s->nv);
     }
 }
 
@@ -145,10 +145,8 @@ static mot_status on_chunk(void *user, const mot_perplexity_result *r) {
     return MOT_OK;
 }
 
-/* The run's tokens and chunk size: the text's (-f, -c), or the base file's when comparing;
- * the buffers and files the callbacks use. */
-static mot_status session_open(ppl_session *s, const ppl_options *o, const mot_expert *ex, const int *ids, int n_ids,
-                               int *n_ctx) {
+/* The chunk size (-c, or the base file's when comparing) and the buffers the callbacks use. */
+static mot_status session_open(ppl_session *s, const ppl_options *o, const mot_expert *ex, int *n_ctx) {
     s->o = o;
     s->vocab = ex->cfg.vocab;
     s->nv = mot_kld_row_values(s->vocab);
@@ -172,16 +170,13 @@ static mot_status session_open(ppl_session *s, const ppl_options *o, const mot_e
         return mot_fail(MOT_ERR_NOMEM, "perplexity: out of memory for %d rows of %d log-probabilities", s->scored,
                         s->vocab);
     }
-    if (o->kld) {
-        return MOT_OK;
-    }
-    int chunks = n_ids / *n_ctx;
-    chunks = o->chunks > 0 && o->chunks < chunks ? o->chunks : chunks;
-    if (chunks < 1) {
-        return MOT_OK; /* mot_perplexity says the text is too short */
-    }
-    MOT_TRY(mot_out_open(&s->out, o->kld_base, o->exec.force));
-    return mot_kld_base_write_header(s->out.f, o->kld_base, *n_ctx, s->vocab, chunks, ids);
+    return MOT_OK;
+}
+
+/* Writing a base file: its header and the tokens of the chunks that will run. */
+static mot_status base_file_start(ppl_session *s, int n_ctx, int chunks, const int *ids) {
+    MOT_TRY(mot_out_open(&s->out, s->o->kld_base, s->o->exec.force));
+    return mot_kld_base_write_header(s->out.f, s->o->kld_base, n_ctx, s->vocab, chunks, ids);
 }
 
 static void session_close(ppl_session *s) {
@@ -249,8 +244,11 @@ static mot_status perplexity(const ppl_options *o) {
     if (st == MOT_OK) st = mot_expert_load(o->model, &ex);
     if (st == MOT_OK && !o->kld) st = tokenize_text(o, tok, &text_ids, &n_ids);
     ids = text_ids;
-    if (st == MOT_OK) st = session_open(&s, o, ex, ids, n_ids, &n_ctx);
+    if (st == MOT_OK) st = session_open(&s, o, ex, &n_ctx);
     if (st == MOT_OK && o->kld) ids = s.base.tokens, n_ids = s.base.n_ctx * s.base.n_chunk;
+    int chunks = n_ids / n_ctx; /* whole ones; --chunks cuts them short */
+    chunks = o->chunks > 0 && o->chunks < chunks ? o->chunks : chunks;
+    if (st == MOT_OK && o->kld_base && !o->kld && chunks > 0) st = base_file_start(&s, n_ctx, chunks, ids);
     if (st == MOT_OK && n_ctx > ex->cfg.max_pos) {
         fprintf(stderr, "perplexity: warning: chunks of %d tokens are past the model's max_position_embeddings (%d)\n",
                 n_ctx, ex->cfg.max_pos);
@@ -261,11 +259,10 @@ static mot_status perplexity(const ppl_options *o) {
                                .on_chunk = on_chunk};
     if (st == MOT_OK) {
         p.n_prefix = mot_tokenizer_prefix(tok, &p.prefix);
-        const int chunks = n_ids / n_ctx, run = o->chunks > 0 && o->chunks < chunks ? o->chunks : chunks;
-        if (run > 0) { /* else mot_perplexity says the text is too short */
+        if (chunks > 0) { /* else mot_perplexity says the text is too short */
             fprintf(stderr, "perplexity: %s over %d chunks, n_ctx=%d, batch_size=%d (%d tokens, the second half of "
                             "each chunk scored)\n",
-                    o->kld ? "computing KL divergence from the base file" : "calculating perplexity", run, n_ctx,
+                    o->kld ? "computing KL divergence from the base file" : "calculating perplexity", chunks, n_ctx,
                     o->n_batch < n_ctx ? o->n_batch : n_ctx, n_ids);
         }
         mot_profile_lane(&prof, 0, 0, ex->name);

@@ -14,26 +14,12 @@ static const char magic[8] = {'_', 'l', 'o', 'g', 'i', 't', 's', '_'};
 
 int mot_kld_row_values(int vocab) { return 2 * ((vocab + 1) / 2) + 4; }
 
-/* max and log sum exp(x - max) of a row, and the first arg-max. */
-static void row_lse(const float *x, int vocab, float *max, double *lse, int *arg) {
-    float m = x[0];
-    int a = 0;
-    for (int i = 1; i < vocab; i++) {
-        if (x[i] > m) m = x[i], a = i;
-    }
-    double sum = 0.0;
-    for (int i = 0; i < vocab; i++) sum += exp((double)x[i] - (double)m);
-    *max = m, *lse = log(sum), *arg = a;
-}
-
-void mot_kld_compress_row(const float *logits, int vocab, uint16_t *out) {
-    float max, min = logits[0];
-    double lse;
-    int arg;
-    row_lse(logits, vocab, &max, &lse, &arg);
+void mot_kld_compress_row(const float *logits, int vocab, const mot_row_softmax *sm, uint16_t *out) {
+    const float max = sm->max;
+    float min = logits[0];
     for (int i = 1; i < vocab; i++) min = logits[i] < min ? logits[i] : min;
     min = min > max - 16.0f ? min : max - 16.0f; /* what lies below e^-16 of the top is floor */
-    const float head[2] = {(max - min) / 65535.0f, (float)((double)min - (double)max - lse)};
+    const float head[2] = {(max - min) / 65535.0f, (float)((double)min - sm->log_z)};
     memcpy(out, head, sizeof head);
     uint16_t *q = out + 4;
     if (head[0] == 0.0f) {
@@ -47,15 +33,12 @@ void mot_kld_compress_row(const float *logits, int vocab, uint16_t *out) {
     }
 }
 
-void mot_kld_compare_row(const float *logits, int vocab, const uint16_t *base, int target, mot_kld_row *r) {
-    float max;
-    double lse;
-    int arg;
-    row_lse(logits, vocab, &max, &lse, &arg);
+void mot_kld_compare_row(const float *logits, int vocab, const mot_row_softmax *sm, const uint16_t *base, int target,
+                         mot_kld_row *r) {
     float head[2];
     memcpy(head, base, sizeof head);
     const uint16_t *q = base + 4;
-    const double log_z = (double)max + lse; /* log p_i = x_i - log_z */
+    const double log_z = sm->log_z; /* log p_i = x_i - log_z */
     double kld = 0.0, top = 0.0;
     int arg_base = 0;
     for (int i = 0; i < vocab; i++) {
@@ -67,7 +50,7 @@ void mot_kld_compare_row(const float *logits, int vocab, const uint16_t *base, i
     r->nll_base = -((double)head[0] * q[target] + (double)head[1]);
     r->kld = kld;
     r->p_diff = exp(-r->nll) - exp(-r->nll_base);
-    r->same_top = arg == arg_base;
+    r->same_top = sm->arg == arg_base;
 }
 
 mot_status mot_kld_stats_add(mot_kld_stats *s, const mot_kld_row *rows, int n) {

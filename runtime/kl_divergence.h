@@ -16,12 +16,13 @@
 #include <stdio.h>
 
 #include "mot.h"
+#include "runtime/row_softmax.h"
 
 /* u16 values a row of the base file holds for a vocabulary. */
 int mot_kld_row_values(int vocab);
 
-/* The base row of logits[vocab] (out[mot_kld_row_values(vocab)]). */
-void mot_kld_compress_row(const float *logits, int vocab, uint16_t *out);
+/* The base row of logits[vocab] (out[mot_kld_row_values(vocab)]); sm: the row's softmax. */
+void mot_kld_compress_row(const float *logits, int vocab, const mot_row_softmax *sm, uint16_t *out);
 
 /* One scored position compared with its base row. */
 typedef struct {
@@ -31,7 +32,8 @@ typedef struct {
     int same_top;          /* the two arg-maxes (the first of ties) agree */
 } mot_kld_row;
 
-void mot_kld_compare_row(const float *logits, int vocab, const uint16_t *base, int target, mot_kld_row *r);
+void mot_kld_compare_row(const float *logits, int vocab, const mot_row_softmax *sm, const uint16_t *base, int target,
+                         mot_kld_row *r);
 
 /* Running sums of a comparison, in the order rows are added, and every row's KLD and p_diff
  * (for the percentiles). */

@@ -8,24 +8,6 @@
 #include "common/error.h"
 #include "runtime/engine.h"
 
-/* -log softmax(row)[target] in double (max-shifted): NaN when the row holds NaN or inf. */
-static double token_nll(const float *row, int vocab, int target) {
-    float max = row[0];
-    int finite = 1;
-    for (int v = 0; v < vocab; v++) {
-        finite &= isfinite(row[v]);
-        max = row[v] > max ? row[v] : max;
-    }
-    if (!finite) {
-        return NAN;
-    }
-    double sum = 0.0;
-    for (int v = 0; v < vocab; v++) {
-        sum += exp((double)row[v] - (double)max);
-    }
-    return log(sum) + (double)max - (double)row[target];
-}
-
 /* The NLLs of the scored rows among the pass's rows [p0, p0 + n) of a chunk (logits [n, vocab])
  * into out[j - first]; rows are independent, so threads split them (sums stay in order). */
 static void score_rows(const mot_perplexity_params *p, int c, const float *logits, int vocab, const int32_t *chunk,
@@ -34,8 +16,9 @@ static void score_rows(const mot_perplexity_params *p, int c, const float *logit
 #pragma omp parallel for schedule(static)
     for (int j = lo; j < hi; j++) {
         const float *row = logits + (size_t)(j - p0) * vocab;
-        out[j - first] = token_nll(row, vocab, chunk[j + 1]);
-        if (p->on_row) p->on_row(p->user, c, j, row, chunk[j + 1]);
+        const mot_row_softmax sm = mot_row_softmax_of(row, vocab); /* NaN log_z: broken weights */
+        out[j - first] = sm.log_z - (double)row[chunk[j + 1]];
+        if (p->on_row) p->on_row(p->user, c, j, row, &sm, chunk[j + 1]);
     }
 }
 
@@ -79,11 +62,11 @@ mot_status mot_perplexity(const mot_expert *ex, const int *tokens, int n, const 
     const int scored = p->n_ctx - r->first - 1, vocab = ex->cfg.vocab;
     const int batch = p->n_batch < p->n_ctx ? p->n_batch : p->n_ctx;
     int32_t *chunk = malloc((size_t)p->n_ctx * sizeof *chunk);
-    double *nll = malloc((size_t)(scored > 0 ? scored : 1) * sizeof *nll);
+    double *nll = malloc((size_t)scored * sizeof *nll); /* scored >= 1: n_ctx >= 4 */
     float *logits = malloc((size_t)batch * vocab * sizeof *logits);
     if (p->keep) {
         r->tokens = malloc((size_t)r->n_chunks * p->n_ctx * sizeof *r->tokens);
-        r->token_nll = malloc((size_t)r->n_chunks * (scored > 0 ? scored : 1) * sizeof *r->token_nll);
+        r->token_nll = malloc((size_t)r->n_chunks * scored * sizeof *r->token_nll);
     }
     mot_status st = MOT_OK;
     if (!chunk || !nll || !logits || (p->keep && (!r->tokens || !r->token_nll))) {

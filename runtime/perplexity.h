@@ -11,6 +11,7 @@
 
 #include "executor/backend.h"
 #include "runtime/expert.h"
+#include "runtime/row_softmax.h"
 
 typedef struct mot_perplexity_result mot_perplexity_result;
 
@@ -25,9 +26,9 @@ typedef struct {
     void *user;           /* for the callbacks, each optional: */
     /* before chunk c runs; a failure stops the run with it */
     mot_status (*before_chunk)(void *user, int c);
-    /* every scored row: position pos of chunk c, its logits [vocab], the token it predicts;
-     * called from several threads at once, for different rows */
-    void (*on_row)(void *user, int c, int pos, const float *logits, int target);
+    /* every scored row: position pos of chunk c, its logits [vocab] and their softmax
+     * normalizer, the token it predicts; called from several threads at once, for different rows */
+    void (*on_row)(void *user, int c, int pos, const float *logits, const mot_row_softmax *sm, int target);
     /* after each chunk (r->done of r->n_chunks); a failure stops the run with it */
     mot_status (*on_chunk)(void *user, const mot_perplexity_result *r);
 } mot_perplexity_params;

@@ -101,8 +101,7 @@ def hf_case(label, flags, ctx, batches, chunks, text_path):
     ref = LlamaRef.load(model)
     tol = backend_bounds.tolerance(BACKEND, [backend_bounds.dtype_of(flags)])
     ids = hf_prompt_tokens(model, TEXT)
-    plain = hf_prompt_tokens_plain(model, TEXT)
-    prefix = ids[:len(ids) - len(plain)] if ids[len(ids) - len(plain):] == plain else []
+    prefix = bos_prefix(model, ids)
     want = chunks_of(ids, ctx, chunks, prefix)
     runs = []
     for b in batches:
@@ -115,9 +114,11 @@ def hf_case(label, flags, ctx, batches, chunks, text_path):
     return prefix
 
 
-def hf_prompt_tokens_plain(model, text):
+def bos_prefix(model, ids):
+    """What HF's encoding with special tokens puts before the text's own tokens (BOS, or nothing)."""
     from tokenizers import Tokenizer
-    return Tokenizer.from_file(os.path.join(model, "tokenizer.json")).encode(text, add_special_tokens=False).ids
+    plain = Tokenizer.from_file(os.path.join(model, "tokenizer.json")).encode(TEXT, add_special_tokens=False).ids
+    return ids[:len(ids) - len(plain)] if ids[len(ids) - len(plain):] == plain else []
 
 
 def gguf_case(text_path):
@@ -173,9 +174,7 @@ def kld_case(text_path):
           f"{(n_ctx, vocab, tokens.shape)}")
     ids = hf_prompt_tokens(folder, TEXT)
     check("kld: the base file holds the text's tokens (before BOS)", tokens.ravel().tolist() == ids[:ctx * chunks])
-    plain = hf_prompt_tokens_plain(folder, TEXT)
-    prefix = ids[:len(ids) - len(plain)]
-    evaluated = chunks_of(tokens.ravel().tolist(), ctx, chunks, prefix)  # each chunk's first token BOS, as run
+    evaluated = chunks_of(tokens.ravel().tolist(), ctx, chunks, bos_prefix(folder, ids))  # each chunk's first token BOS, as run
     worst = 0.0
     ref_base = [ref_log_probs(base_model, evaluated[c], first) for c in range(chunks)]
     for c in range(chunks):

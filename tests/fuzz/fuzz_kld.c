@@ -28,8 +28,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
             mot_kld_row r; /* the arithmetic over each row, as a comparison runs it */
             float logits[4096];
             for (int i = 0; i < b.n_vocab; i++) logits[i] = (float)(i % 7) - 3.0f;
+            const mot_row_softmax sm = mot_row_softmax_of(logits, b.n_vocab);
             for (int i = 0; i < b.scored; i++) {
-                mot_kld_compare_row(logits, b.n_vocab, rows + (size_t)i * mot_kld_row_values(b.n_vocab),
+                mot_kld_compare_row(logits, b.n_vocab, &sm, rows + (size_t)i * mot_kld_row_values(b.n_vocab),
                                     b.tokens[(size_t)c * b.n_ctx + b.n_ctx / 2 + 1 + i], &r);
             }
         }
