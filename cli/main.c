@@ -43,12 +43,17 @@ static const char usage[] =
     "  perplexity -m MODEL_DIR -f TEXT_FILE [-c 512] [-b 512] [--chunks N] [--dump FILE] [-t THREADS]\n"
     "        the model's perplexity over the text, as llama-perplexity computes it: chunks of -c\n"
     "        tokens, the second half of each scored; \"[1]PPL,[2]...\" then \"Final estimate: PPL = X +/- E\"\n"
+    "  serve -m MODEL_DIR [--host 127.0.0.1] [--port 8080] [-c CTX] [-b BATCH] [-n N] [--api-key KEY]\n"
+    "        [--alias NAME] [--timeout 600] [--chat-template NAME] [--temp T] [--top-k K] [--top-p P] ...\n"
+    "        an OpenAI-compatible HTTP server (POST /v1/completions, /v1/chat/completions, streamed\n"
+    "        or whole; GET /v1/models, /health), one request at a time, the KV cache's common\n"
+    "        prefix reused between requests; request defaults: OpenAI's (docs/server.md)\n"
     "  tune  PIPELINE.yaml -o SCHEDULE.yaml [--budget SECONDS] [--experts a,b] [-p 32] [-n 16] [-r 3]\n"
     "        [--force]\n"
     "        search threads, lane mode, the GEMV/GEMM crossover and blocking and quant_gemv on this\n"
     "        machine; write the best schedule\n"
     "\n"
-    "run, bench and perplexity also take --backend auto|cpu|cuda, --lanes serial|concurrent, --no-graphs,\n"
+    "run, serve, bench and perplexity also take --backend auto|cpu|cuda, --lanes serial|concurrent, --no-graphs,\n"
     "--precision exact|fast (fast: CPU matmuls over quantized weights with int8 activations),\n"
     "--schedule FILE (docs/schedules.md), --profile TRACE.json (docs/profiling.md), --force and\n"
     "--allow-nonfinite (go on when the logits after the prompt hold NaN/inf: broken weights).\n"
@@ -110,10 +115,13 @@ static int dispatch(int argc, char **argv) {
     if (!strcmp(argv[1], "perplexity")) {
         return mot_cmd_perplexity(argc - 2, argv + 2);
     }
+    if (!strcmp(argv[1], "serve")) {
+        return mot_cmd_serve(argc - 2, argv + 2);
+    }
     if (!strcmp(argv[1], "tune")) {
         return mot_cmd_tune(argc - 2, argv + 2);
     }
-    fprintf(stderr, "error: unknown command '%s' (expected run, bench, route, init, train, eval, perplexity, graph or tune; see mot --help)\n", argv[1]);
+    fprintf(stderr, "error: unknown command '%s' (expected run, serve, bench, route, init, train, eval, perplexity, graph or tune; see mot --help)\n", argv[1]);
     return 2;
 }
 

@@ -163,7 +163,7 @@ mot_status mot_run_conversation(const run_options *o, const mot_expert *ex, cons
     if (st == MOT_OK && o->dump_path && sum.turns == 0) {
         st = mot_fail(MOT_ERR_ARG, "--dump: no turn came from standard input, so there is nothing to dump");
     } else if (st == MOT_OK && o->dump_path) {
-        st = mot_dump_single(o->dump_path, ex->name, c.cache, t.reply.n_prompt, &t.reply.sampled, ex->cfg.vocab,
+        st = mot_dump_single(o->dump_path, ex->name, c.slot.cache, t.reply.n_prompt, &t.reply.sampled, ex->cfg.vocab,
                              o->exec.force);
     }
     free(buf.s);

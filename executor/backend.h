@@ -45,6 +45,9 @@ struct mot_backend {
      * be in flight during the other's update (execute returns complete). NULL where the
      * backend reads host memory itself (the CPU). */
     mot_status (*share_weights)(mot_backend *b, mot_backend *owner);
+    /* The samplers' parameters have changed (a server's next request): what was bound with
+     * the old ones is forgotten. NULL where the backend reads them at every pass (the CPU). */
+    mot_status (*samplers_changed)(mot_backend *b);
     mot_status (*write)(mot_backend *b, mot_buf dst, const void *src); /* host -> arena */
     mot_status (*read)(mot_backend *b, mot_buf src, void *dst);        /* arena -> host */
     /* One pass; complete on return. */

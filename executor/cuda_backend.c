@@ -381,6 +381,16 @@ static mot_status cuda_reopen(cuda_backend *c, const mot_plan_source *src, const
     return penalty_buffers(c);
 }
 
+/* samplers_changed (backend.h): the bound launches and captured graphs carry the old
+ * temperature, top-k/p, min-p and penalties; the penalties' buffers exist only for lanes
+ * that penalize. */
+static mot_status cuda_samplers_changed(mot_backend *b) {
+    cuda_backend *c = (cuda_backend *)b;
+    API(c->api.stream_synchronize(c->api.ctx, c->origin), "changing the samplers");
+    mot_cuda_backend_drop_graphs(b);
+    return penalty_buffers(c);
+}
+
 static mot_status cuda_open(mot_backend *b, const mot_plan_source *src, const mot_arena_layout *layout,
                             mot_sampler *samplers) {
     cuda_backend *c = (cuda_backend *)b;
@@ -838,7 +848,7 @@ mot_status mot_backend_cuda_with_api(const mot_backend_options *o, const mot_gpu
     c->api = *api;
     c->own->refs = 1;
     c->base = (mot_backend){.name = "cuda", .open = cuda_open, .update = cuda_update, .share_weights = cuda_share_weights,
-                            .write = cuda_write, .read = cuda_read, .execute = cuda_execute, .destroy = cuda_destroy};
+                            .samplers_changed = cuda_samplers_changed, .write = cuda_write, .read = cuda_read, .execute = cuda_execute, .destroy = cuda_destroy};
     *out = &c->base;
     return MOT_OK;
 }

@@ -37,39 +37,12 @@ mot_status mot_conversation_open(mot_conversation *c, const mot_expert *ex, cons
     if (params->n_predict == 0) {
         return mot_fail(MOT_ERR_ARG, "conversation: -n 0 leaves nothing to say (give -n N or -1)");
     }
-    c->ex = ex, c->tok = tok, c->format = format, c->n_ctx = n_ctx, c->params = *params;
-    c->max_batch = max_batch > 0 && max_batch < n_ctx ? max_batch : n_ctx;
-    c->cache = malloc((size_t)n_ctx * sizeof *c->cache);
-    if (!c->cache) {
-        return mot_fail(MOT_ERR_NOMEM, "out of memory (a token list of %d)", n_ctx);
-    }
+    c->tok = tok, c->format = format, c->params = *params;
     if (system) {
         MOT_TRY(push_message(c, MOT_CHAT_SYSTEM, system, strlen(system)));
     }
-    mot_plan_source src;
-    mot_plan_source_single(ex, n_ctx, c->max_batch, &src);
     const mot_engine_options eo = {.backend = params->backend, .sampler = params->sampler};
-    c->open = 1; /* closed by mot_conversation_close, also when opening failed half-way */
-    return mot_engine_open(&c->engine, &src, &eo);
-}
-
-/* Feeds prompt[0..n): the whole prompt on the first turn, else what follows the longest
- * prefix the cache shares with it (at least its last token, whose logits start the reply). */
-static mot_status feed(mot_conversation *c, int *prompt, int n, int *reused) {
-    if (!c->prefilled) {
-        *reused = 0;
-        int *lanes[1] = {prompt};
-        MOT_TRY(mot_engine_prefill(&c->engine, lanes, &n));
-        c->prefilled = 1;
-        return MOT_OK;
-    }
-    int k = 0;
-    while (k < c->n_cache && k < n - 1 && c->cache[k] == prompt[k]) {
-        k++;
-    }
-    *reused = k;
-    MOT_TRY(mot_engine_rewind(&c->engine, k));
-    return mot_engine_extend(&c->engine, prompt + k, n - k);
+    return mot_slot_open(&c->slot, ex, n_ctx, max_batch, &eo);
 }
 
 mot_status mot_conversation_say(mot_conversation *c, const char *user, mot_conversation_turn *t) {
@@ -77,39 +50,29 @@ mot_status mot_conversation_say(mot_conversation *c, const char *user, mot_conve
     MOT_TRY(push_message(c, MOT_CHAT_USER, user, strlen(user)));
     int *prompt = NULL, n = 0;
     mot_status st = mot_chat_encode_messages(c->tok, c->format, c->msgs, c->n_msgs, &prompt, &n);
-    if (st == MOT_OK && n >= c->n_ctx) {
+    if (st == MOT_OK && n >= c->slot.n_ctx) {
         st = mot_fail(MOT_ERR_ARG, "conversation: with this turn it is %d tokens, the context only %d (raise -c)", n,
-                      c->n_ctx);
+                      c->slot.n_ctx);
     }
     const double t0 = mot_now();
     if (st == MOT_OK) {
-        st = feed(c, prompt, n, &t->n_reused);
-        if (st != MOT_OK && t->n_reused < c->n_cache) {
-            c->n_cache = t->n_reused; /* the cache was rewound there before the feed failed */
-        }
+        st = mot_slot_start(&c->slot, prompt, n, NULL, &t->n_reused); /* one random stream over the turns */
     }
+    free(prompt);
     if (st != MOT_OK) {
-        free(prompt);
         pop_message(c); /* as before the turn */
         return st;
     }
-    memcpy(c->cache, prompt, (size_t)n * sizeof *prompt);
-    c->n_cache = n;
-    free(prompt);
     const double t1 = mot_now();
     t->reply.prompt_s = t1 - t0;
     t->reply.n_prompt = n;
-    st = mot_generate_reply(&c->engine, &c->params, &t->reply);
+    st = mot_slot_reply(&c->slot, &c->params, &t->reply);
     t->reply.gen_s = mot_now() - t1;
-    /* Every sampled token but the last was fed (decoded) into the cache. */
-    const mot_token_log *log = &t->reply.sampled;
-    for (int i = 0; i + 1 < log->n && c->n_cache < c->n_ctx; i++) {
-        c->cache[c->n_cache++] = log->tokens[i];
-    }
     if (st != MOT_OK) {
         return st;
     }
     /* The reply's text, without the EOS that ended it, is the assistant's message. */
+    const mot_token_log *log = &t->reply.sampled;
     const int n_text = log->n - (t->reply.stopped_by_eos ? 1 : 0);
     char *text = NULL;
     size_t len = 0;
@@ -127,13 +90,10 @@ void mot_conversation_turn_free(mot_conversation_turn *t) {
 }
 
 void mot_conversation_close(mot_conversation *c) {
-    if (c->open) {
-        mot_engine_close(&c->engine);
-    }
+    mot_slot_close(&c->slot);
     while (c->n_msgs > 0) {
         pop_message(c);
     }
     free(c->msgs);
-    free(c->cache);
     memset(c, 0, sizeof *c);
 }

@@ -14,24 +14,19 @@
 
 #include "runtime/engine.h"
 #include "runtime/generate.h"
+#include "runtime/slot.h"
 #include "tokenizer/chat_format.h"
 #include "tokenizer/tokenizer.h"
 
 typedef struct {
-    const mot_expert *ex;
     const mot_tokenizer *tok;
     mot_chat_format format;
-    int n_ctx, max_batch;
     mot_generate_params params; /* n_predict (!= 0), sampler, backend, on_token per reply */
-    mot_engine engine;
-    int open;                   /* the engine is open (mot_engine_close frees it) */
-    int prefilled;              /* its first turn has been fed */
+    mot_slot slot;              /* the engine and the tokens its cache holds: after a turn, its
+                                 * prompt (the conversation up to the generation prompt), then
+                                 * the answer's fed tokens */
     mot_chat_message *msgs;     /* contents owned */
     int n_msgs, cap_msgs;
-    int *cache;                 /* the tokens whose keys the cache holds, in order: after a
-                                 * turn, its prompt (reply.n_prompt tokens, the conversation up
-                                 * to the generation prompt), then the answer's fed tokens */
-    int n_cache;
 } mot_conversation;
 
 typedef struct {

@@ -229,6 +229,30 @@ mot_status mot_engine_rewind(mot_engine *e, int pos) {
     return MOT_OK;
 }
 
+/* Whether a and b sample alike (the seed aside: the random stream travels in the step state). */
+static int same_sampling(const mot_sampler_params *a, const mot_sampler_params *b) {
+    return a->temperature == b->temperature && a->top_k == b->top_k && a->top_p == b->top_p &&
+           a->min_p == b->min_p && a->repeat_penalty == b->repeat_penalty &&
+           a->presence_penalty == b->presence_penalty && a->frequency_penalty == b->frequency_penalty &&
+           a->repeat_last_n == b->repeat_last_n;
+}
+
+mot_status mot_engine_set_sampler(mot_engine *e, const mot_sampler_params *p, const int *seen, int n_seen) {
+    if (e->src.n_lanes != 1) {
+        return mot_fail(MOT_ERR_INTERNAL, "set_sampler: one lane");
+    }
+    mot_sampler s;
+    MOT_TRY(mot_sampler_init(&s, p, 0, e->src.ex[0]->cfg.vocab));
+    const int rebind = !same_sampling(&e->samplers[0].params, p);
+    mot_sampler_free(&e->samplers[0]);
+    e->samplers[0] = s; /* in place: the backend holds the array */
+    for (int t = 0; t < n_seen; t++) {
+        mot_sampler_accept(&e->samplers[0], seen[t]);
+    }
+    e->step.lane[0].rng = s.rng; /* the next pass uploads the step state */
+    return rebind && e->backend->samplers_changed ? e->backend->samplers_changed(e->backend) : MOT_OK;
+}
+
 mot_status mot_engine_decode(mot_engine *e) {
     for (int i = 0; i < e->src.n_lanes; i++) {
         const mot_lane_step *ls = &e->step.lane[i];

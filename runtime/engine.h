@@ -44,6 +44,10 @@ mot_status mot_engine_extend(mot_engine *e, const int *tokens, int n);
  * holds), so that the next extend writes from there: a conversation whose re-rendered text
  * differs from what was fed keeps the common prefix. */
 mot_status mot_engine_rewind(mot_engine *e, int pos);
+/* One lane only, between requests (a server's): new sampling parameters and seed. The
+ * sampler starts afresh: its random stream from p->seed, its penalties' history the tokens
+ * seen[0..n_seen) (what the request keeps of the cache; extend then adds what it feeds). */
+mot_status mot_engine_set_sampler(mot_engine *e, const mot_sampler_params *p, const int *seen, int n_seen);
 /* One decode step: every alive lane feeds the token it sampled last and samples the next. */
 mot_status mot_engine_decode(mot_engine *e);
 /* lane's logits of the last pass [vocab]. */

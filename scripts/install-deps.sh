@@ -6,7 +6,7 @@
 #                                    scripts/tsan.sh, and the real model the GGUF tests use (scripts/fetch-models.sh)
 set -euo pipefail
 
-packages=(build-essential cmake pkg-config libyaml-dev libjansson-dev libpcre2-dev libopenblas-dev
+packages=(build-essential cmake pkg-config libyaml-dev libjansson-dev libpcre2-dev libmicrohttpd-dev libopenblas-dev
           python3 python3-numpy python3-pip)
 if [[ "${1:-}" == "--test" ]]; then
   packages+=(python3-torch python3-jinja2 clang libclang-rt-dev libomp-dev)
