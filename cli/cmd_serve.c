@@ -142,7 +142,9 @@ static mot_status serve(const serve_options *o) {
     mot_serve_model m = {0};
     char why[512], *id = NULL;
     mot_config cfg;
+    mot_http_server http = {.fd = -1};
     mot_status st = mot_schedule_resolve(&o->exec.sched, NULL, &sched, &bo);
+    if (st == MOT_OK) st = mot_http_listen(&http, o->host, o->port);
     if (st == MOT_OK) st = mot_config_load(o->model, &cfg);
     if (st == MOT_OK) st = mot_tokenizer_load(o->model, &tok);
     if (st == MOT_OK) st = mot_expert_load(o->model, &ex);
@@ -161,7 +163,6 @@ static mot_status serve(const serve_options *o) {
     }
     mot_serve_queue q;
     mot_serve_queue_init(&q);
-    mot_http_server http = {0};
     mot_http_config hc = {.model_id = id, .created = (long long)time(NULL), .api_key = o->api_key,
                           .completion = {o->sampler, o->n_predict_given ? o->n_predict : 16}, /* OpenAI's 16 */
                           .chat = {o->sampler, o->n_predict_given ? o->n_predict : -1},
@@ -172,7 +173,7 @@ static mot_status serve(const serve_options *o) {
     sigaction(SIGINT, &sa, &old_int);
     sigaction(SIGTERM, &sa, &old_term);
     signal(SIGPIPE, SIG_IGN); /* a client gone mid-answer is a failed send, not the end of mot */
-    if (st == MOT_OK) st = mot_http_start(&http, o->host, o->port, &hc, &q);
+    if (st == MOT_OK) st = mot_http_start(&http, &hc, &q);
     if (st == MOT_OK) {
         const int v6 = strchr(o->host, ':') != NULL;
         fprintf(stderr, "mot: serving %s on http://%s%s%s:%d (context %d tokens, threads %d); Ctrl-C stops\n", id,

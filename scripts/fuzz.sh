@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # libFuzzer runs of mot's parsers (clang, ASan + UBSan), for CI (short) and by hand (long).
 #   scripts/fuzz.sh TARGET [SECONDS]    TARGET: gguf safetensors index config tokenizer pipeline
-#                                               schedule kld, or all (each in turn)
+#                                               schedule kld openai, or all (each in turn)
 # Builds build-fuzz/fuzz_TARGET from tests/fuzz/fuzz_TARGET.c and the sources it needs, seeds
 # build-fuzz/corpus-TARGET from the test tools (tests/fuzz/make_seeds.py, gguf_seed.c), replays
 # the reproducers of bugs found before (tests/fuzz/regressions/TARGET-*), and runs for SECONDS
@@ -9,7 +9,7 @@
 # ends the run non-zero with the reproducer in build-fuzz/ (or $MOT_FUZZ_OUT).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-targets="gguf safetensors index config tokenizer pipeline schedule kld"
+targets="gguf safetensors index config tokenizer pipeline schedule kld openai"
 target="${1:?usage: scripts/fuzz.sh TARGET|all [SECONDS]  (targets: $targets)}"
 seconds="${2:-30}"
 if [ "$target" = all ]; then  # every target even after one fails; fails if any did
@@ -45,6 +45,11 @@ case "$target" in
     ;;
   kld)
     build tests/fuzz/fuzz_kld.c $files runtime/kl_divergence.c $jansson
+    seed
+    ;;
+  openai)
+    build tests/fuzz/fuzz_openai.c server/openai_request.c server/openai_response.c server/stop_strings.c \
+      tokenizer/tok_buf.c tokenizer/utf8.c $jansson
     seed
     ;;
   safetensors | index)

@@ -259,21 +259,23 @@ static mot_status listen_on(const char *host, int port, int *fd_out, int *bound)
     return MOT_OK;
 }
 
-mot_status mot_http_start(mot_http_server *s, const char *host, int port, const mot_http_config *cfg,
-                          mot_serve_queue *q) {
+mot_status mot_http_listen(mot_http_server *s, const char *host, int port) {
     memset(s, 0, sizeof *s);
+    s->fd = -1;
+    return listen_on(host, port, &s->fd, &s->port);
+}
+
+mot_status mot_http_start(mot_http_server *s, const mot_http_config *cfg, mot_serve_queue *q) {
     s->cfg = *cfg, s->queue = q;
-    int fd = -1;
-    MOT_TRY(listen_on(host, port, &fd, &s->port));
     s->daemon = MHD_start_daemon(MHD_USE_THREAD_PER_CONNECTION | MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_AUTO, 0,
-                                 NULL, NULL, on_request, s, MHD_OPTION_LISTEN_SOCKET, fd,
+                                 NULL, NULL, on_request, s, MHD_OPTION_LISTEN_SOCKET, s->fd,
                                  MHD_OPTION_CONNECTION_LIMIT, (unsigned)cfg->max_connections,
                                  MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)cfg->timeout_s,
                                  MHD_OPTION_NOTIFY_COMPLETED, on_completed, s, MHD_OPTION_END);
     if (!s->daemon) {
-        close(fd);
-        return mot_fail(MOT_ERR_IO, "--host %s --port %d: libmicrohttpd could not start", host, port);
+        return mot_fail(MOT_ERR_IO, "port %d: libmicrohttpd could not start", s->port);
     }
+    s->fd = -1; /* the daemon's now: it closes it */
     return MOT_OK;
 }
 
@@ -281,5 +283,8 @@ void mot_http_stop(mot_http_server *s) {
     if (s->daemon) {
         MHD_stop_daemon(s->daemon); /* closes the listening socket too */
     }
-    s->daemon = NULL;
+    if (s->fd >= 0) {
+        close(s->fd);
+    }
+    s->daemon = NULL, s->fd = -1;
 }

@@ -33,13 +33,17 @@ typedef struct {
     mot_http_config cfg;
     mot_serve_queue *queue;
     struct MHD_Daemon *daemon;
+    int fd;                        /* the listening socket (-1: none) */
     int port;                      /* the port listened on (port 0 asks the system for one) */
 } mot_http_server;
 
 /* Listens on host:port (a numeric address or a name of this machine; "0.0.0.0" all IPv4
- * interfaces, "::" all IPv6 ones). Errors name the address and the system's reason. */
-mot_status mot_http_start(mot_http_server *s, const char *host, int port, const mot_http_config *cfg,
-                          mot_serve_queue *q);
+ * interfaces, "::" all IPv6 ones), before the model loads: a port in use is said at once, and
+ * clients that connect during the load wait in the backlog. Errors name the address and the
+ * system's reason. */
+mot_status mot_http_listen(mot_http_server *s, const char *host, int port);
+/* Answers requests on the socket listen opened. */
+mot_status mot_http_start(mot_http_server *s, const mot_http_config *cfg, mot_serve_queue *q);
 /* Stops listening and waits for every connection to end (the queue must be stopped first:
  * connections waiting on jobs are then answered). */
 void mot_http_stop(mot_http_server *s);

@@ -73,3 +73,12 @@ add_test(NAME cli_perplexity_cuda
           ${CMAKE_BINARY_DIR}/cli-perplexity-cuda --backend cuda)
 set_tests_properties(cli_perplexity_cuda PROPERTIES LABELS "cli;python;e2e;cuda;gpu" TIMEOUT 300
                      SKIP_RETURN_CODE 77)
+# mot serve (OpenAI-compatible HTTP): every answer against `mot run` on the same model, the
+# cache reused between requests, per-request sampling, stop strings, streaming, bad requests.
+add_test(NAME cli_serve
+  COMMAND ${MOT_PYTHON} ${CMAKE_CURRENT_LIST_DIR}/test_serve.py $<TARGET_FILE:mot> ${CMAKE_BINARY_DIR}/cli-serve)
+set_tests_properties(cli_serve PROPERTIES LABELS "cli;python;server" TIMEOUT 300)
+add_test(NAME cli_serve_cuda
+  COMMAND ${MOT_PYTHON} ${CMAKE_CURRENT_LIST_DIR}/test_serve.py $<TARGET_FILE:mot> ${CMAKE_BINARY_DIR}/cli-serve-cuda
+          --backend cuda)
+set_tests_properties(cli_serve_cuda PROPERTIES LABELS "cli;python;server;cuda;gpu" TIMEOUT 300 SKIP_RETURN_CODE 77)

@@ -1,7 +1,7 @@
 #!/usr/bin/python3
 """Writes a fuzz target's seed corpus from the test tools and the repository's sample files.
 
-    make_seeds.py TARGET CORPUS_DIR      TARGET: safetensors index config tokenizer pipeline schedule kld
+    make_seeds.py TARGET CORPUS_DIR      TARGET: safetensors index config tokenizer pipeline schedule kld openai
 
 safetensors, index, config: small checkpoints from tests/tools/make_model.py (one file, three
 shards, f32/f16/bf16, llama3 and linear RoPE, tied, mistral); tokenizer: tokenizer.json files
@@ -9,7 +9,8 @@ from tests/tools/make_tokenizer.py (byte-level, sentencepiece, metaspace) with t
 pipeline: pipelines/**/*.yaml plus placements, depths and chat settings the samples lack (the
 expanded forms come from tests/fuzz/pipeline_seed.c); schedule: schedules/*.yaml and variants;
 kld: small KL-divergence base files in llama.cpp's layout (vocabulary 16, as fuzz_kld.c assumes
-when the header's is large), rows quantized as mot_kld_compress_row does.
+when the header's is large), rows quantized as mot_kld_compress_row does; openai: request
+bodies of both routes (the first byte: the route, the second: the pieces' size).
 Multi-file inputs use the separators the targets split on (see each tests/fuzz/fuzz_*.c).
 """
 import glob
@@ -188,6 +189,27 @@ def seed_kld(corpus, tmp):
     for n_ctx, n_chunk, vocab in [(4, 1, 16), (8, 2, 16), (6, 3, 15), (16, 1, 16)]:
         put(corpus, f"base-{n_ctx}x{n_chunk}-v{vocab}.kld", kld_file(n_ctx, n_chunk, vocab, n_ctx * 31 + n_chunk))
     put(corpus, "header-only.kld", kld_file(4, 1, 16, 1)[:20])
+
+
+def seed_openai(corpus, tmp):
+    import json
+    completion = [
+        {"prompt": "The quick brown fox", "max_tokens": 12, "temperature": 0, "stop": ["fox", "\n"]},
+        {"prompt": [1, 2, 3], "stream": True, "stream_options": {"include_usage": True}, "seed": 7, "top_k": 40},
+        {"prompt": ["a\u00e9\u4e2d"], "top_p": 0.9, "min_p": 0.05, "repeat_penalty": 1.1, "repeat_last_n": -1,
+         "presence_penalty": 0.5, "frequency_penalty": -0.5, "n": 1, "logprobs": None, "echo": False},
+        {"prompt": "abcabcabd", "stop": "abd", "n_predict": -1, "ignore_eos": True},
+    ]
+    chat = [
+        {"messages": [{"role": "system", "content": "Be brief"}, {"role": "user", "content": "Hi"}]},
+        {"messages": [{"role": "user", "content": [{"type": "text", "text": "a"}, {"type": "text", "text": "b"}]},
+                      {"role": "assistant", "content": "c"}, {"role": "developer", "content": "d"}],
+         "max_completion_tokens": 5, "response_format": {"type": "text"}, "tools": []},
+    ]
+    for i, body in enumerate(completion):
+        put(corpus, f"completion-{i}.json", b"\x00\x03" + json.dumps(body).encode())
+    for i, body in enumerate(chat):
+        put(corpus, f"chat-{i}.json", b"\x01\x05" + json.dumps(body).encode())
 
 
 def main():

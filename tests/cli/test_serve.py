@@ -1,0 +1,412 @@
+#!/usr/bin/env python3
+"""`mot serve`: the OpenAI-compatible HTTP server, against `mot run` on the same model.
+
+`mot run` is checked against the float64 reference elsewhere (tests/e2e, tests/cli); here every
+answer the server gives is held to what `mot run` prints for the same prompt and settings:
+- a greedy completion (text, ids as the prompt, the second request reusing the cache:
+  cached_tokens = n - 1), streamed (the pieces join to the same text; the chunks, the final
+  finish_reason, include_usage's usage chunk, [DONE]);
+- a chat reply (the chat template, a system message) against `mot run --chat-template`;
+- per-request sampling: penalties on a cached prefix (the penalties' history must hold the
+  reused prompt), then greedy again (the penalties gone), a seeded draw twice and against
+  `mot run --seed`; OpenAI's default of 16 tokens for a completion;
+- stop strings (cut before the first, also when streamed), max_tokens -> "length";
+- requests in parallel (queued, each answered right), a client leaving mid-stream (the
+  generation stops, the next request is answered);
+- bad requests: OpenAI's error JSON with 400 (naming the field), 401, 404, 405, 413; broken
+  HTTP and JSON (NUL, invalid UTF-8, deep nesting, duplicate keys); the server still answers
+  after all of them; bad command lines: one "error:" line, non-zero exit; SIGTERM exits 0.
+With --backend cuda (ctest cli_serve_cuda, label gpu; skipped without a device) the server
+runs on the CUDA backend (the CPU's `mot run` stays the reference: f32 weights, greedy).
+
+usage: test_serve.py MOT WORK_DIR [--backend cpu|cuda]"""
+import http.client
+import json
+import os
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+TESTS = os.path.dirname(HERE)
+sys.path.insert(0, os.path.join(TESTS, "reference"))
+sys.path.insert(0, os.path.join(TESTS, "tools"))
+import backend_bounds  # noqa: E402
+from safetensors_io import read_safetensors  # noqa: E402
+
+MOT, WORK = sys.argv[1], sys.argv[2]
+BACKEND = sys.argv[4] if len(sys.argv) > 4 and sys.argv[3] == "--backend" else "cpu"
+failures = []
+CTX = "4096"  # room for a long stream that a client leaves
+
+
+def check(label, ok, detail=""):
+    print(f"{'ok  ' if ok else 'FAIL'} {label}{': ' + str(detail) if detail else ''}")
+    if not ok:
+        failures.append(f"{label}: {detail}")
+    return ok
+
+
+def run(args, timeout=300):
+    return subprocess.run([MOT] + args, capture_output=True, text=True, errors="replace", timeout=timeout)
+
+
+def make_model(name, *flags):
+    d = os.path.join(WORK, name)
+    shutil.rmtree(d, ignore_errors=True)
+    subprocess.run([sys.executable, os.path.join(TESTS, "tools", "make_model.py"), d, *flags], check=True,
+                   stdout=subprocess.DEVNULL)
+    return d
+
+
+class Server:
+    """mot serve on a port the system picks; its stderr kept in .log."""
+
+    def __init__(self, model, *extra):
+        self.p = subprocess.Popen([MOT, "serve", "-m", model, "--port", "0", "-c", CTX, "-t", "2",
+                                   "--backend", BACKEND, *extra],
+                                  stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, text=True, errors="replace")
+        self.log = []
+        self.port = None
+        deadline = time.time() + 120
+        while time.time() < deadline:
+            line = self.p.stderr.readline()
+            if not line:
+                break
+            self.log.append(line)
+            m = re.search(r"on http://127\.0\.0\.1:(\d+) ", line)
+            if m:
+                self.port = int(m.group(1))
+                break
+        if self.port is None:
+            self.p.wait(timeout=30)
+            text = "".join(self.log)
+            if backend_bounds.no_device(text):
+                print(f"skipped: {text.strip()}")
+                sys.exit(backend_bounds.SKIP)
+            raise SystemExit(f"mot serve did not start: {text}")
+        self.reader = threading.Thread(target=self._drain, daemon=True)
+        self.reader.start()
+
+    def _drain(self):
+        for line in self.p.stderr:
+            self.log.append(line)
+
+    def request(self, method, path, body=None, headers=None, raw=None):
+        """-> (status, headers, decoded JSON or text)."""
+        c = http.client.HTTPConnection("127.0.0.1", self.port, timeout=120)
+        data = raw if raw is not None else (json.dumps(body).encode() if body is not None else None)
+        c.request(method, path, body=data, headers=dict({"Content-Type": "application/json"}, **(headers or {})))
+        r = c.getresponse()
+        text = r.read().decode("utf-8", "replace")
+        c.close()
+        try:
+            return r.status, dict(r.getheaders()), json.loads(text)
+        except ValueError:
+            return r.status, dict(r.getheaders()), text
+
+    def post(self, path, body, **kw):
+        return self.request("POST", path, body, **kw)
+
+    def stream(self, path, body):
+        """A streamed request -> (status, [parsed events], saw [DONE])."""
+        c = http.client.HTTPConnection("127.0.0.1", self.port, timeout=120)
+        c.request("POST", path, body=json.dumps(dict(body, stream=True)), headers={"Content-Type": "application/json"})
+        r = c.getresponse()
+        events, done = [], False
+        for block in r.read().decode("utf-8").split("\n\n"):
+            if not block.strip():
+                continue
+            if not block.startswith("data: "):
+                events.append({"bad block": block})
+            elif block == "data: [DONE]":
+                done = True
+            else:
+                events.append(json.loads(block[6:]))
+        c.close()
+        return r.status, events, done
+
+    def stop(self):
+        self.p.send_signal(signal.SIGTERM)
+        try:
+            rc = self.p.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            self.p.kill()
+            rc = "hung"
+        self.reader.join(timeout=10)
+        return rc
+
+
+def mot_run(model, prompt, n, *flags):
+    """`mot run`'s text for the prompt (greedy unless flags say otherwise) and the prompt's ids.
+    Bytes decoded as the server decodes them: no newline translation ("\r" stays)."""
+    dump = os.path.join(WORK, "run.safetensors")
+    p = subprocess.run([MOT, "run", "-m", model, "-p", prompt, "-n", str(n), "--ignore-eos", "-t", "2", "--backend",
+                        "cpu", "--temp", "0", *flags, "--dump", dump], capture_output=True, timeout=300)
+    if p.returncode != 0:
+        raise SystemExit(f"mot run failed: {p.stderr.decode(errors='replace')}")
+    tensors = read_safetensors(dump)
+    tokens = [int(t) for t in next(v for k, v in tensors.items() if k.startswith("tokens."))]
+    assert p.stdout.endswith(b"\n")
+    return p.stdout[:-1].decode("utf-8", "replace"), tokens[:len(tokens) - n]
+
+
+def error_of(label, got, status, *needles, param=None):
+    st, _, body = got
+    err = body.get("error", {}) if isinstance(body, dict) else {}
+    msg = err.get("message", "")
+    ok = st == status and err.get("code") == status and all(n in msg for n in needles) and \
+        (param is None or err.get("param") == param)
+    check(label, ok, f"{st} {body}")
+
+
+def completions(s, model):
+    prompt = "The quick brown fox"
+    want, ids = mot_run(model, prompt, 12)
+    st, _, r = s.post("/v1/completions", {"prompt": prompt, "max_tokens": 12, "temperature": 0, "ignore_eos": True})
+    ch = r["choices"][0] if st == 200 else {}
+    check("completion = mot run", st == 200 and ch.get("text") == want and ch.get("finish_reason") == "length",
+          f"{st} {r!r} vs {want!r}")
+    check("completion usage", st == 200 and r["usage"]["prompt_tokens"] == len(ids) and
+          r["usage"]["completion_tokens"] == 12 and r["usage"]["total_tokens"] == len(ids) + 12 and
+          r["object"] == "text_completion" and r["id"].startswith("cmpl-"), r.get("usage"))
+    st, _, r = s.post("/v1/completions", {"prompt": prompt, "max_tokens": 12, "temperature": 0, "ignore_eos": True})
+    check("the same prompt again: the cache reused", st == 200 and r["choices"][0]["text"] == want and
+          r["usage"]["prompt_tokens_details"]["cached_tokens"] == len(ids) - 1, r)
+    st, _, r = s.post("/completions", {"prompt": ids, "max_tokens": 12, "temperature": 0, "ignore_eos": True})
+    check("the prompt as token ids", st == 200 and r["choices"][0]["text"] == want, r)
+    st, ev, done = s.stream("/v1/completions", {"prompt": prompt, "max_tokens": 12, "temperature": 0,
+                                                "ignore_eos": True, "stream_options": {"include_usage": True}})
+    pieces = "".join(e["choices"][0]["text"] for e in ev if e.get("choices"))
+    last = [e for e in ev if e.get("choices")][-1] if ev else {}
+    check("streamed: the pieces join to the text", st == 200 and pieces == want and done, f"{pieces!r} vs {want!r}")
+    check("streamed: finish_reason last, then the usage chunk",
+          last.get("choices", [{}])[0].get("finish_reason") == "length" and
+          ev[-1].get("choices") == [] and ev[-1].get("usage", {}).get("completion_tokens") == 12 and
+          all(e.get("usage") is None for e in ev[:-1]), ev[-2:] if ev else ev)
+    # OpenAI's default for a completion: 16 tokens
+    st, _, r = s.post("/v1/completions", {"prompt": prompt, "temperature": 0, "ignore_eos": True})
+    check("completion default max_tokens 16", st == 200 and r["usage"]["completion_tokens"] == 16, r.get("usage"))
+    return prompt, want
+
+
+def stops(s, prompt, want):
+    stop = want[4:7]
+    cut = want[:want.find(stop)]
+    body = {"prompt": prompt, "max_tokens": 12, "temperature": 0, "ignore_eos": True, "stop": ["zzqq", stop]}
+    st, _, r = s.post("/v1/completions", body)
+    check("stop string: cut before it", st == 200 and r["choices"][0]["text"] == cut and
+          r["choices"][0]["finish_reason"] == "stop", f"{r} want {cut!r}")
+    st, ev, done = s.stream("/v1/completions", body)
+    pieces = "".join(e["choices"][0]["text"] for e in ev if e.get("choices"))
+    fin = [e["choices"][0]["finish_reason"] for e in ev if e.get("choices")][-1:]
+    check("stop string streamed", st == 200 and pieces == cut and fin == ["stop"] and done, f"{pieces!r} {cut!r}")
+    st, _, r = s.post("/v1/completions", dict(body, stop="never-there"))
+    check("a stop string that never comes", st == 200 and r["choices"][0]["text"] == want, r)
+
+
+def chat(s, model):
+    user, system = "Tell me about foxes", "Be brief"
+    want, ids = mot_run(model, user, 10, "--chat-template", "chatml", "--system", system)
+    msgs = [{"role": "system", "content": system}, {"role": "user", "content": [{"type": "text", "text": user}]}]
+    st, _, r = s.post("/v1/chat/completions", {"messages": msgs, "max_tokens": 10, "temperature": 0,
+                                               "ignore_eos": True})
+    msg = r["choices"][0]["message"] if st == 200 else {}
+    check("chat = mot run --chat-template chatml --system", st == 200 and msg == {"role": "assistant", "content": want}
+          and r["usage"]["prompt_tokens"] == len(ids) and r["object"] == "chat.completion", f"{r} vs {want!r}")
+    st, ev, done = s.stream("/v1/chat/completions", {"messages": msgs, "max_tokens": 10, "temperature": 0,
+                                                     "ignore_eos": True})
+    deltas = [e["choices"][0]["delta"] for e in ev]
+    check("chat streamed: the role first, the pieces join", st == 200 and done and
+          deltas[0] == {"role": "assistant", "content": ""} and deltas[-1] == {} and
+          "".join(d.get("content", "") for d in deltas) == want and
+          all(e["object"] == "chat.completion.chunk" for e in ev), deltas)
+    # the next turn extends the conversation: its prompt shares the cache's prefix
+    msgs2 = msgs + [{"role": "assistant", "content": want}, {"role": "user", "content": "And wolves?"}]
+    st, _, r = s.post("/v1/chat/completions", {"messages": msgs2, "max_tokens": 4, "temperature": 0})
+    check("a next turn reuses the cache", st == 200 and r["usage"]["prompt_tokens_details"]["cached_tokens"] > len(ids) // 2,
+          r.get("usage"))
+
+
+def sampling(s, model, prompt, greedy):
+    pen = ["--repeat-penalty", "1.3", "--presence-penalty", "0.5", "--frequency-penalty", "0.3"]
+    want, _ = mot_run(model, prompt, 12, *pen)
+    st, _, r = s.post("/v1/completions", {"prompt": prompt, "max_tokens": 12, "temperature": 0, "ignore_eos": True,
+                                          "repeat_penalty": 1.3, "presence_penalty": 0.5, "frequency_penalty": 0.3})
+    check("penalties on a cached prompt = mot run's", st == 200 and r["choices"][0]["text"] == want and
+          r["usage"]["prompt_tokens_details"]["cached_tokens"] > 0, f"{r} vs {want!r}")
+    st, _, r = s.post("/v1/completions", {"prompt": prompt, "max_tokens": 12, "temperature": 0, "ignore_eos": True})
+    check("greedy again: the penalties gone", st == 200 and r["choices"][0]["text"] == greedy, r)
+    draw = ["--temp", "0.9", "--top-k", "20", "--top-p", "1", "--min-p", "0", "--seed", "42"]
+    want, _ = mot_run(model, prompt, 12, *draw)
+    body = {"prompt": prompt, "max_tokens": 12, "temperature": 0.9, "top_k": 20, "seed": 42, "ignore_eos": True}
+    a = s.post("/v1/completions", body)[2]["choices"][0]["text"]
+    b = s.post("/v1/completions", body)[2]["choices"][0]["text"]
+    check("a seeded draw repeats and is mot run --seed's", a == b == want, f"{a!r} {b!r} {want!r}")
+
+
+def parallel_and_leaving(s, prompt, greedy):
+    out = [None] * 3
+
+    def one(i):
+        out[i] = s.post("/v1/completions", {"prompt": prompt, "max_tokens": 12, "temperature": 0,
+                                            "ignore_eos": True})[2]
+    ts = [threading.Thread(target=one, args=(i,)) for i in range(3)]
+    for t in ts:
+        t.start()
+    for t in ts:
+        t.join(timeout=120)
+    check("3 requests at once: each answered", all(o and o["choices"][0]["text"] == greedy for o in out), out)
+    # a client that reads one event of a long stream and leaves
+    sock = socket.create_connection(("127.0.0.1", s.port), timeout=60)
+    body = json.dumps({"prompt": prompt, "max_tokens": 4000, "temperature": 0, "ignore_eos": True, "stream": True})
+    sock.sendall(f"POST /v1/completions HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+                 f"Content-Length: {len(body)}\r\n\r\n{body}".encode())
+    got = sock.recv(4096)
+    sock.close()
+    time.sleep(1.0)
+    st, _, r = s.post("/v1/completions", {"prompt": prompt, "max_tokens": 12, "temperature": 0, "ignore_eos": True})
+    check("after a client left mid-stream", b"200 OK" in got and st == 200 and r["choices"][0]["text"] == greedy, r)
+    left = [line for line in s.log if "the client left" in line]
+    n = int(re.search(r"generation (\d+) tokens", left[-1]).group(1)) if left else 4000
+    check("its generation stopped early", left and n < 4000, left)
+
+
+def bad_requests(s, model):
+    C, CH = "/v1/completions", "/v1/chat/completions"
+    ok = {"prompt": "hi", "max_tokens": 2}
+    error_of("not JSON", s.post(C, None, raw=b'{"prompt": '), 400, "not JSON")
+    error_of("not an object", s.post(C, [1, 2]), 400, "expected a JSON object")
+    error_of("no prompt", s.post(C, {"max_tokens": 2}), 400, "required", param="prompt")
+    error_of("temperature a string", s.post(C, dict(ok, temperature="hot")), 400, "expected a number",
+             param="temperature")
+    error_of("temperature < 0", s.post(C, dict(ok, temperature=-1)), 400, "got -1", param="temperature")
+    error_of("top_p > 1", s.post(C, dict(ok, top_p=1.5)), 400, param="top_p")
+    error_of("max_tokens 0", s.post(C, dict(ok, max_tokens=0)), 400, param="max_tokens")
+    error_of("max_tokens 2.5", s.post(C, dict(ok, max_tokens=2.5)), 400, param="max_tokens")
+    error_of("n 2", s.post(C, dict(ok, n=2)), 400, param="n")
+    error_of("logprobs", s.post(C, dict(ok, logprobs=3)), 400, "not supported", param="logprobs")
+    error_of("two prompts", s.post(C, dict(ok, prompt=["a", "b"])), 400, "one prompt per request")
+    error_of("an empty prompt array", s.post(C, dict(ok, prompt=[])), 400, param="prompt")
+    error_of("a token id past the vocabulary", s.post(C, dict(ok, prompt=[1, 10 ** 6])), 400,
+             "outside the vocabulary")
+    error_of("a negative token id", s.post(C, dict(ok, prompt=[1, -5])), 400, param="prompt[1]")
+    error_of("a prompt longer than the context", s.post(C, dict(ok, prompt=[1] * 5000)), 400, f"context only {CTX}")
+    error_of("17 stop strings", s.post(C, dict(ok, stop=[str(i) for i in range(17)])), 400, "at most 16")
+    error_of("a stop string of 300 bytes", s.post(C, dict(ok, stop="x" * 300)), 400, param="stop")
+    error_of("stream_options without stream", s.post(C, dict(ok, stream_options={"include_usage": True})), 400,
+             param="stream_options")
+    error_of("duplicate keys", s.post(C, None, raw=b'{"prompt": "a", "prompt": "b"}'), 400, "duplicate")
+    error_of("a NUL in a string", s.post(C, None, raw=b'{"prompt": "a\\u0000b"}'), 400, "\\u0000")
+    error_of("invalid UTF-8", s.post(C, None, raw=b'{"prompt": "a\xff\xfeb"}'), 400, "not JSON")
+    error_of("nesting 100000 deep", s.post(C, None, raw=b"[" * 100000 + b"]" * 100000), 400, "not JSON")
+    error_of("a tool message", s.post(CH, {"messages": [{"role": "tool", "content": "x"}]}), 400,
+             param="messages[0].role")
+    error_of("an image part", s.post(CH, {"messages": [{"role": "user", "content": [
+        {"type": "image_url", "image_url": {"url": "x"}}]}]}), 400, "only text", param="messages[0].content[0]")
+    error_of("no messages", s.post(CH, {"messages": []}), 400, param="messages")
+    error_of("a content of null", s.post(CH, {"messages": [{"role": "user", "content": None}]}), 400,
+             param="messages[0].content")
+    error_of("an unknown route", s.request("GET", "/v2/nothing"), 404, "no such route")
+    got = s.request("GET", C)
+    error_of("GET on a POST route", got, 405, "takes POST")
+    check("405 says Allow: POST", got[1].get("Allow") == "POST", got[1])
+    # a declared body over the limit is refused before it is sent
+    c = http.client.HTTPConnection("127.0.0.1", s.port, timeout=60)
+    c.putrequest("POST", C)
+    c.putheader("Content-Length", str(64 << 20))
+    c.endheaders()
+    r = c.getresponse()
+    check("a declared 64 MiB body: 413 at once", r.status == 413 and b"at most" in r.read(), r.status)
+    c.close()
+    # a chunked body that grows past the limit
+    sock = socket.create_connection(("127.0.0.1", s.port), timeout=60)
+    sock.sendall(b"POST /v1/completions HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n")
+    piece = b"x" * (1 << 20)
+    status = b""
+    try:
+        for _ in range(40):
+            sock.sendall(b"%x\r\n%s\r\n" % (len(piece), piece))
+        sock.sendall(b"0\r\n\r\n")
+        status = sock.recv(64)
+    except OSError:
+        pass  # the server may close first
+    sock.close()
+    check("a chunked body past the limit: 413 (or closed)", status.startswith(b"HTTP/1.1 413") or status == b"", status)
+    # broken HTTP
+    sock = socket.create_connection(("127.0.0.1", s.port), timeout=60)
+    sock.sendall(b"\x00\x01garbage\r\n\r\n")
+    try:
+        reply = sock.recv(64)
+    except OSError:
+        reply = b""
+    sock.close()
+    check("garbage instead of HTTP: 400 or closed", reply.startswith(b"HTTP/1.1 400") or reply == b"", reply)
+    st, _, r = s.request("GET", "/health")
+    check("still healthy after all of them", st == 200 and r == {"status": "ok"}, r)
+    st, _, r = s.request("GET", "/v1/models")
+    check("/v1/models", st == 200 and r["data"][0]["id"] == os.path.basename(model) and r["object"] == "list", r)
+
+
+def api_key(model):
+    s = Server(model, "--api-key", "sekrit", "--chat-template", "chatml")
+    body = {"prompt": "hi", "max_tokens": 2}
+    error_of("no API key", s.post("/v1/completions", body), 401, "API key")
+    error_of("a wrong API key", s.post("/v1/completions", body, headers={"Authorization": "Bearer sekrit2"}), 401)
+    st, _, _ = s.post("/v1/completions", body, headers={"Authorization": "Bearer sekrit"})
+    check("the right API key", st == 200, st)
+    check("/health needs none", s.request("GET", "/health")[0] == 200)
+    check("SIGTERM: exit 0", s.stop() == 0, "".join(s.log[-3:]))
+
+
+def bad_command_lines(model):
+    for label, args, rc, needle in [
+            ("no model", ["serve"], 2, "usage"),
+            ("port out of range", ["serve", "-m", model, "--port", "70000"], 2, "--port"),
+            ("--system", ["serve", "-m", model, "--system", "x"], 2, "messages"),
+            ("a host that is none", ["serve", "-m", model, "--host", "no.such.host.invalid", "--port", "0"], 2,
+             "--host no.such.host.invalid"),
+            ("an unknown flag", ["serve", "-m", model, "--bogus"], 2, "unknown option")]:
+        p = run(args + ["--backend", BACKEND], timeout=120)
+        lines = [ln for ln in p.stderr.splitlines() if ln.startswith("error:")]
+        check(f"command line: {label}", p.returncode == rc and len(lines) == 1 and needle in lines[0],
+              f"{p.returncode} {p.stderr.strip()}")
+    # a port already taken
+    holder = socket.socket()
+    holder.bind(("127.0.0.1", 0))
+    holder.listen(1)
+    port = holder.getsockname()[1]
+    p = run(["serve", "-m", model, "--port", str(port), "--backend", BACKEND], timeout=120)
+    holder.close()
+    check("a port in use", p.returncode == 1 and "cannot listen" in p.stderr and "in use" in p.stderr, p.stderr)
+
+
+def main():
+    os.makedirs(WORK, exist_ok=True)
+    model = make_model("tiny", "--seed", "3", "--max-pos", CTX)
+    s = Server(model, "--chat-template", "chatml")
+    try:
+        prompt, greedy = completions(s, model)
+        stops(s, prompt, greedy)
+        chat(s, model)
+        sampling(s, model, prompt, greedy)
+        parallel_and_leaving(s, prompt, greedy)
+        bad_requests(s, model)
+    finally:
+        rc = s.stop()
+    check("SIGTERM after the session: exit 0", rc == 0, "".join(s.log[-3:]))
+    api_key(model)
+    bad_command_lines(model)
+    if failures:
+        print(f"{len(failures)} failure(s)")
+        sys.exit(1)
+    print("all passed")
+
+
+if __name__ == "__main__":
+    main()
