@@ -49,6 +49,9 @@ for p in hetero3_k3 hetero3; do
 done
 check bench-hetero3_k3-concurrent-t4 build-tsan/mot bench "$pool/hetero3_k3.yaml" -p 16 -n 8 -r 2 -t 4 --lanes concurrent
 check soak build-tsan/soak "$pool/hetero3.yaml" 200 20 60 -1
+# mot serve: connection threads, the job queue and the model thread (a report makes the server
+# exit 66 at SIGTERM, which the test fails on)
+check serve /usr/bin/python3 tests/cli/test_serve.py build-tsan/mot build-tsan/cli-serve
 if ((failed)); then
   echo "tsan.sh: ThreadSanitizer reports (or failures) above"
   exit 1
