@@ -1,7 +1,7 @@
 #!/usr/bin/python3
 """The real model: SmolLM2-135M-Instruct Q4_1 (scripts/fetch-models.sh) through `mot run`.
 
-    run_real_model.py --mot BIN --model FILE.gguf --work DIR greedy|chat|conversation|perplexity
+    run_real_model.py --mot BIN --model FILE.gguf --work DIR greedy|chat|conversation|perplexity|serve
 
 - greedy: "The capital of France is", 16 greedy steps with --dump; gguf_ref.py compare:
   logits <= 1e-4 per row against the float64 reference over the same file, the prompt tokens
@@ -14,6 +14,9 @@
   (tests/reference/perplexity_ref.py), and a PPL a working model gives plain prose (< 40).
 - conversation: `-cnv` with "What is the capital of France?" then "And of Germany?" on stdin:
   Paris, then Berlin.
+- serve: `mot serve` on the file; POST /v1/chat/completions "What is the capital of France?"
+  (greedy, 32 tokens) answers what `mot run --chat` prints, whole and streamed; the next turn
+  through the API ("And of Germany?" after that answer) reuses the cache and says Berlin.
 Exits 77 (ctest's SKIP_RETURN_CODE) when the model file is absent: the tests never download.
 """
 import argparse
@@ -133,18 +136,77 @@ def conversation(args):
     return 0
 
 
+def serve(args):
+    import json
+    import re
+    import signal
+    import subprocess
+    import urllib.request
+    q = "What is the capital of France?"
+    r = run_mot([args.mot, "run", "--backend", "cpu", "-m", args.model, "--chat", "-p", q, "-n", "32", "--temp", "0",
+                 "-t", args.threads], timeout=300)
+    want = r.stdout[:-1] if r.returncode == 0 and r.stdout.endswith("\n") else None
+    srv = subprocess.Popen([args.mot, "serve", "--backend", "cpu", "-m", args.model, "--port", "0", "-c", "1024",
+                            "-t", args.threads], stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, text=True)
+    port, log = None, []
+    for line in srv.stderr:
+        log.append(line)
+        m = re.search(r"on http://127\.0\.0\.1:(\d+) ", line)
+        if m:
+            port = int(m.group(1))
+            break
+
+    def post(body):
+        req = urllib.request.Request(f"http://127.0.0.1:{port}/v1/chat/completions", json.dumps(body).encode(),
+                                     {"Content-Type": "application/json"})
+        with urllib.request.urlopen(req, timeout=300) as resp:
+            return resp.read().decode()
+    fails = []
+    try:
+        if port is None:
+            fails.append(f"mot serve did not start: {''.join(log)}")
+        else:
+            msgs = [{"role": "user", "content": q}]
+            a = json.loads(post({"messages": msgs, "max_tokens": 32, "temperature": 0}))
+            text = a["choices"][0]["message"]["content"]
+            if text != want or "Paris" not in text:
+                fails.append(f"chat answer {text!r}, mot run --chat printed {want!r}")
+            events = [json.loads(e[6:]) for e in post({"messages": msgs, "max_tokens": 32, "temperature": 0,
+                                                       "stream": True}).split("\n\n") if e.startswith("data: {")]
+            streamed = "".join(e["choices"][0]["delta"].get("content", "") for e in events)
+            if streamed != text:
+                fails.append(f"streamed {streamed!r} != {text!r}")
+            msgs += [{"role": "assistant", "content": text}, {"role": "user", "content": "And of Germany?"}]
+            b = json.loads(post({"messages": msgs, "max_tokens": 32, "temperature": 0}))
+            if "Berlin" not in b["choices"][0]["message"]["content"] or \
+                    b["usage"]["prompt_tokens_details"]["cached_tokens"] < a["usage"]["prompt_tokens"]:
+                fails.append(f"second turn: {b}")
+            print(f"answers: {text!r}, then {b['choices'][0]['message']['content']!r} "
+                  f"({b['usage']['prompt_tokens_details']['cached_tokens']} of {b['usage']['prompt_tokens']} cached)")
+    finally:
+        srv.send_signal(signal.SIGTERM)
+        rc = srv.wait(timeout=60)
+    if rc != 0:
+        fails.append(f"mot serve exited {rc} after SIGTERM")
+    for f in fails:
+        print(f"FAIL: {f}")
+    print("PASS" if not fails else f"{len(fails)} failure(s)")
+    return 1 if fails else 0
+
+
 def main():
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--mot", required=True)
     p.add_argument("--model", required=True)
     p.add_argument("--work", required=True)
     p.add_argument("--threads", default="2")
-    p.add_argument("test", choices=["greedy", "chat", "conversation", "perplexity"])
+    p.add_argument("test", choices=["greedy", "chat", "conversation", "perplexity", "serve"])
     args = p.parse_args()
     if not os.path.exists(args.model):
         print(f"SKIP: {args.model} is absent (scripts/fetch-models.sh fetches it)")
         return SKIP
-    return {"greedy": greedy, "chat": chat, "conversation": conversation, "perplexity": perplexity}[args.test](args)
+    return {"greedy": greedy, "chat": chat, "conversation": conversation, "perplexity": perplexity,
+            "serve": serve}[args.test](args)
 
 
 if __name__ == "__main__":

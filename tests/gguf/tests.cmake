@@ -76,7 +76,7 @@ add_test(NAME gguf_malformed_mot
           ${CMAKE_BINARY_DIR}/gguf-malformed-mot)
 set_tests_properties(gguf_malformed_mot PROPERTIES LABELS "gguf;cli;python" TIMEOUT 300)
 
-foreach(test greedy chat conversation perplexity)
+foreach(test greedy chat conversation perplexity serve)
   add_test(NAME gguf_smollm2_${test}
     COMMAND ${MOT_PYTHON} ${MOT_GGUF_DIR}/run_real_model.py --mot $<TARGET_FILE:mot>
             --model ${MOT_GGUF_REAL} --work ${MOT_GGUF_WORK} ${test})
