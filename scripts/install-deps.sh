@@ -35,6 +35,11 @@ if [[ "${1:-}" == "--test" ]]; then
     echo "install-deps: installing the gguf wheel for /usr/bin/python3"
     /usr/bin/python3 -m pip install -q --break-system-packages --root-user-action=ignore "gguf==0.19.0"
   fi
+  # The openai package: the client users point at mot serve (tests/cli/test_serve.py talks to it).
+  if ! /usr/bin/python3 -c "import openai" 2>/dev/null; then
+    echo "install-deps: installing the openai wheel for /usr/bin/python3"
+    /usr/bin/python3 -m pip install -q --break-system-packages --root-user-action=ignore openai
+  fi
   # The real model for the GGUF tests; offline, those tests skip instead of failing.
   "$(dirname "$0")/fetch-models.sh" || echo "install-deps: no real model; its GGUF tests will be skipped"
 fi

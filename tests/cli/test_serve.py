@@ -13,6 +13,8 @@ answer the server gives is held to what `mot run` prints for the same prompt and
 - stop strings (cut before the first, also when streamed), max_tokens -> "length";
 - requests in parallel (queued, each answered right), a client leaving mid-stream (the
   generation stops, the next request is answered);
+- the `openai` package (the client users point at the server, when installed): models, a
+  chat reply and a streamed completion equal to the raw HTTP answers, its error classes;
 - bad requests: OpenAI's error JSON with 400 (naming the field), 401, 404, 405, 413; broken
   HTTP and JSON (NUL, invalid UTF-8, deep nesting, duplicate keys); the server still answers
   after all of them; bad command lines: one "error:" line, non-zero exit; SIGTERM exits 0.
@@ -353,6 +355,31 @@ def bad_requests(s, model):
     check("/v1/models", st == 200 and r["data"][0]["id"] == os.path.basename(model) and r["object"] == "list", r)
 
 
+def openai_client(s, prompt, greedy):
+    try:
+        import openai
+    except ImportError:
+        print("note: the openai package is not installed (scripts/install-deps.sh --test installs it); not checked")
+        return
+    c = openai.OpenAI(base_url=f"http://127.0.0.1:{s.port}/v1", api_key="unused", max_retries=0)
+    check("openai: models.list", [m.id for m in c.models.list()] == ["tiny"])
+    got = c.completions.create(model="tiny", prompt=prompt, max_tokens=12, temperature=0,
+                               extra_body={"ignore_eos": True})
+    check("openai: a completion", got.choices[0].text == greedy and got.usage.completion_tokens == 12, got)
+    pieces = [ch for ch in c.completions.create(model="tiny", prompt=prompt, max_tokens=12, temperature=0, stream=True,
+                                                stream_options={"include_usage": True},
+                                                extra_body={"ignore_eos": True})]
+    text = "".join(ch.choices[0].text for ch in pieces if ch.choices)
+    check("openai: a streamed completion", text == greedy and pieces[-1].usage.completion_tokens == 12, text)
+    r = c.chat.completions.create(model="tiny", messages=[{"role": "user", "content": "hi"}], max_tokens=3)
+    check("openai: a chat reply", r.choices[0].message.role == "assistant" and r.usage.completion_tokens <= 3, r)
+    try:
+        c.completions.create(model="tiny", prompt=prompt, temperature="hot")
+        check("openai: BadRequestError", False, "no error")
+    except openai.BadRequestError as e:
+        check("openai: BadRequestError", e.status_code == 400 and e.body.get("param") == "temperature", e.body)
+
+
 def api_key(model):
     s = Server(model, "--api-key", "sekrit", "--chat-template", "chatml")
     body = {"prompt": "hi", "max_tokens": 2}
@@ -396,6 +423,7 @@ def main():
         chat(s, model)
         sampling(s, model, prompt, greedy)
         parallel_and_leaving(s, prompt, greedy)
+        openai_client(s, prompt, greedy)
         bad_requests(s, model)
     finally:
         rc = s.stop()
