@@ -50,8 +50,8 @@ void mot_serve_queue_stop(mot_serve_queue *q);
 void mot_serve_job_set_status(mot_serve_queue *q, mot_serve_job *j, int status);
 /* Appends bytes for the client; 0 when out of memory. */
 int mot_serve_job_emit(mot_serve_queue *q, mot_serve_job *j, const char *bytes, size_t n);
-/* An error answer (status, the body replacing what was emitted) when the status is not yet
- * sent; either way the job is then done. */
+/* An error answer: with no status set yet, status and body replace what was emitted; after a
+ * stream's status, body (an error event) is appended. Either way the job is then done. */
 void mot_serve_job_fail(mot_serve_queue *q, mot_serve_job *j, int status, char *body);
 void mot_serve_job_finish(mot_serve_queue *q, mot_serve_job *j);
 int mot_serve_job_cancelled(mot_serve_queue *q, mot_serve_job *j);

@@ -70,6 +70,7 @@ static mot_status reply_text(answer *a, mot_stop_strings *ss, const char *piece,
 
 static int status_of(mot_status st) { return st == MOT_ERR_ARG || st == MOT_ERR_FORMAT ? 400 : 500; }
 
+/* The error as the answer (its status and JSON), or, once a stream has begun, as its last event. */
 static void fail(answer *a, mot_status st) {
     const int status = status_of(st);
     fprintf(stderr, "mot: %s %d: %s\n", a->j->route, status, mot_last_error());
@@ -104,7 +105,9 @@ void mot_serve_model_run(mot_serve_model *m, mot_serve_queue *q, mot_serve_job *
         return;
     }
     const double t1 = mot_now();
-    mot_serve_job_set_status(q, j, 200);
+    if (r->stream) { /* the stream begins: from here an error is an event in it */
+        mot_serve_job_set_status(q, j, 200);
+    }
     if (r->kind == MOT_OAI_CHAT) stream_text(&a, "", 0, 1);
 
     mot_decode_stream dec;
@@ -170,6 +173,9 @@ void mot_serve_model_run(mot_serve_model *m, mot_serve_queue *q, mot_serve_job *
     for (int i = 0; i < 3; i++) {
         if (out[i]) mot_serve_job_emit(q, j, out[i], strlen(out[i]));
         free(out[i]);
+    }
+    if (!r->stream) { /* a whole answer's status is known only now (an error would be 500) */
+        mot_serve_job_set_status(q, j, 200);
     }
     mot_serve_job_finish(q, j);
     const double dec_s = t2 - t1;
