@@ -2,7 +2,8 @@
  * /v1/completions and /v1/chat/completions). The connections run on libmicrohttpd's threads
  * (server/http_server.h); the model runs on this thread, one request at a time in arrival
  * order, its KV cache's common prefix reused between requests (server/serve_model.h). Ctrl-C
- * or SIGTERM: the request being generated finishes, those waiting get 503, then mot exits 0. */
+ * or SIGTERM: the answer being generated ends at its next token, those waiting get 503, then
+ * mot exits 0; a second signal ends mot at once. */
 #include <omp.h>
 #include <signal.h>
 #include <stdio.h>
@@ -20,7 +21,7 @@
 #include "tokenizer/tok_buf.h"
 #include "tokenizer/utf8.h"
 
-#define MOT_SERVE_MAX_BODY ((size_t)32 << 20) /* bytes of a request: a long prompt as JSON */
+#define MOT_SERVE_MAX_BODY ((size_t)8 << 20) /* bytes of a request: ~2M tokens of text, past any context */
 #define MOT_SERVE_MAX_CONNECTIONS 64
 
 typedef struct {
@@ -106,8 +107,14 @@ static mot_status parse(int argc, char **argv, serve_options *o) {
 }
 
 static volatile sig_atomic_t stop_signal;
+static volatile int stopping; /* what the model thread reads (serve_model.h) */
 
-static void on_signal(int sig) { stop_signal = sig; }
+/* The first Ctrl-C / SIGTERM stops the server; the handler is then the default again
+ * (SA_RESETHAND), so a second one ends mot at once. */
+static void on_signal(int sig) {
+    stop_signal = sig;
+    stopping = 1;
+}
 
 /* The model's name in responses: --alias, else the model's (a file name made valid UTF-8). */
 static char *model_id(const serve_options *o, const mot_expert *ex) {
@@ -168,7 +175,8 @@ static mot_status serve(const serve_options *o) {
                           .chat = {o->sampler, o->n_predict_given ? o->n_predict : -1},
                           .max_body = MOT_SERVE_MAX_BODY, .timeout_s = o->timeout_s,
                           .max_connections = MOT_SERVE_MAX_CONNECTIONS};
-    struct sigaction sa = {.sa_handler = on_signal}, old_int, old_term;
+    m.stop = &stopping;
+    struct sigaction sa = {.sa_handler = on_signal, .sa_flags = SA_RESETHAND}, old_int, old_term;
     sigemptyset(&sa.sa_mask);
     sigaction(SIGINT, &sa, &old_int);
     sigaction(SIGTERM, &sa, &old_term);

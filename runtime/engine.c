@@ -243,14 +243,18 @@ mot_status mot_engine_set_sampler(mot_engine *e, const mot_sampler_params *p, co
     }
     mot_sampler s;
     MOT_TRY(mot_sampler_init(&s, p, 0, e->src.ex[0]->cfg.vocab));
-    const int rebind = !same_sampling(&e->samplers[0].params, p);
+    e->rebind |= !same_sampling(&e->samplers[0].params, p);
     mot_sampler_free(&e->samplers[0]);
     e->samplers[0] = s; /* in place: the backend holds the array */
     for (int t = 0; t < n_seen; t++) {
         mot_sampler_accept(&e->samplers[0], seen[t]);
     }
     e->step.lane[0].rng = s.rng; /* the next pass uploads the step state */
-    return rebind && e->backend->samplers_changed ? e->backend->samplers_changed(e->backend) : MOT_OK;
+    if (e->rebind && e->backend->samplers_changed) {
+        MOT_TRY(e->backend->samplers_changed(e->backend)); /* failed: tried again at the next request */
+    }
+    e->rebind = 0;
+    return MOT_OK;
 }
 
 mot_status mot_engine_decode(mot_engine *e) {

@@ -26,6 +26,8 @@ typedef struct {
     int passes;
     struct mot_trace *trace;  /* profiling (NULL: off) */
     int allow_nonfinite;      /* NaN/inf in a prompt's logits: go on (else prefill fails) */
+    int rebind;               /* the backend still holds launches bound with older sampling
+                               * parameters (a samplers_changed that failed) */
 } mot_engine;
 
 /* src carries the sizes (ctx, max_rows per lane). Lane i samples from stream i of the seed. */

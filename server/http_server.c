@@ -5,6 +5,8 @@
 #include <microhttpd.h>
 #include <netdb.h>
 #include <netinet/in.h>
+#include <poll.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -17,8 +19,9 @@
 /* One request's state across the handler's calls (the body arrives in pieces). */
 typedef struct {
     tok_buf body;
-    int too_large;
-    int answered; /* a response is queued (a 413 before the body was read) */
+    int route;     /* index into routes[] */
+    int answered;  /* a response is queued already (an error found from the headers) */
+    int answering; /* counted in the server's `answering` until it completes */
 } request_state;
 
 static const char out_of_memory_json[] =
@@ -64,6 +67,53 @@ static int authorized(const mot_http_server *s, struct MHD_Connection *c) {
     return diff == 0;
 }
 
+/* Objects and arrays in a JSON text, strings skipped: what parsing it will allocate nodes for
+ * (jansson takes ~80 bytes a node: 8 MiB of "[{},{},..." would take 600 MB). */
+static size_t json_containers(const char *t, size_t n) {
+    size_t count = 0;
+    int in_string = 0;
+    for (size_t i = 0; i < n; i++) {
+        const char ch = t[i];
+        if (in_string) {
+            if (ch == '\\') i++;
+            else if (ch == '"') in_string = 0;
+        } else if (ch == '"') {
+            in_string = 1;
+        } else if (ch == '{' || ch == '[') {
+            count++;
+        }
+    }
+    return count;
+}
+
+/* At most MOT_HTTP_PARSERS bodies are parsed at once: parsing takes memory several times a
+ * body's size, and up to max_connections requests may arrive together. */
+static void gate_enter(mot_http_server *s) {
+    pthread_mutex_lock(&s->gate_mu);
+    while (s->parsing >= MOT_HTTP_PARSERS) {
+        pthread_cond_wait(&s->gate_cv, &s->gate_mu);
+    }
+    s->parsing++;
+    pthread_mutex_unlock(&s->gate_mu);
+}
+
+static void gate_leave(mot_http_server *s) {
+    pthread_mutex_lock(&s->gate_mu);
+    s->parsing--;
+    pthread_cond_signal(&s->gate_cv);
+    pthread_mutex_unlock(&s->gate_mu);
+}
+
+/* Whether the connection's peer has closed it (or it broke): asked while its request waits. */
+static int client_gone(void *ctx) {
+    const union MHD_ConnectionInfo *ci = MHD_get_connection_info(ctx, MHD_CONNECTION_INFO_CONNECTION_FD);
+    if (!ci) {
+        return 0;
+    }
+    struct pollfd p = {.fd = ci->connect_fd, .events = POLLRDHUP};
+    return poll(&p, 1, 0) > 0 && (p.revents & (POLLRDHUP | POLLHUP | POLLERR | POLLNVAL));
+}
+
 typedef struct {
     mot_serve_queue *q;
     mot_serve_job *job;
@@ -83,6 +133,22 @@ static void stream_free(void *cls) {
     free(ss);
 }
 
+/* The routes: path, method, and what answers. */
+typedef enum { ROUTE_HEALTH, ROUTE_MODELS, ROUTE_COMPLETIONS, ROUTE_CHAT } route_kind;
+static const struct {
+    const char *path, *method;
+    route_kind kind;
+} routes[] = {
+    {"/health", "GET", ROUTE_HEALTH},
+    {"/v1/health", "GET", ROUTE_HEALTH},
+    {"/v1/models", "GET", ROUTE_MODELS},
+    {"/models", "GET", ROUTE_MODELS},
+    {"/v1/completions", "POST", ROUTE_COMPLETIONS},
+    {"/completions", "POST", ROUTE_COMPLETIONS},
+    {"/v1/chat/completions", "POST", ROUTE_CHAT},
+    {"/chat/completions", "POST", ROUTE_CHAT},
+};
+
 /* A completion or chat request: parsed here (a bad one answered at once), run by the model
  * thread, answered whole or streamed. */
 static enum MHD_Result generate(mot_http_server *s, struct MHD_Connection *c, const char *route, mot_oai_kind kind,
@@ -91,10 +157,27 @@ static enum MHD_Result generate(mot_http_server *s, struct MHD_Connection *c, co
     if (!j) {
         return send_json(c, 500, NULL, NULL);
     }
+    pthread_mutex_lock(&s->gate_mu);
+    s->answering++;
+    rs->answering = 1;
+    pthread_mutex_unlock(&s->gate_mu);
     snprintf(j->route, sizeof j->route, "%s", route);
     const mot_oai_defaults *d = kind == MOT_OAI_CHAT ? &s->cfg.chat : &s->cfg.completion;
     const char *body = rs->body.data ? rs->body.data : "";
-    if (mot_oai_request_parse(body, rs->body.len, kind, d, &j->req) != MOT_OK) {
+    const size_t containers = json_containers(body, rs->body.len);
+    if (containers > MOT_HTTP_MAX_CONTAINERS) {
+        mot_serve_job_release(s->queue, j, 1);
+        mot_serve_job_release(s->queue, j, 0);
+        char msg[128];
+        snprintf(msg, sizeof msg, "the request body holds %zu JSON objects and arrays, at most %d", containers,
+                 MOT_HTTP_MAX_CONTAINERS);
+        return send_error(c, route, 400, msg, NULL, NULL);
+    }
+    gate_enter(s);
+    const mot_status pst = mot_oai_request_parse(body, rs->body.len, kind, d, &j->req);
+    gate_leave(s);
+    tok_buf_free(&rs->body); /* parsed: the text is in the request now */
+    if (pst != MOT_OK) {
         char param[sizeof j->req.param];
         memcpy(param, j->req.param, sizeof param);
         mot_serve_job_release(s->queue, j, 1);
@@ -102,9 +185,16 @@ static enum MHD_Result generate(mot_http_server *s, struct MHD_Connection *c, co
         return send_error(c, route, 400, mot_last_error(), param, NULL);
     }
     mot_serve_queue_push(s->queue, j);
-    const int status = mot_serve_job_wait_status(s->queue, j);
+    int status = mot_serve_job_wait(s->queue, j, 0, client_gone, c);
+    if (status != 0 && (status != 200 || !j->req.stream)) {
+        status = mot_serve_job_wait(s->queue, j, 1, client_gone, c);
+    }
+    if (status == 0) { /* the client left while its request waited or ran: cancelled */
+        fprintf(stderr, "mot: %s: the client left before its answer\n", route);
+        mot_serve_job_release(s->queue, j, 1);
+        return MHD_NO;
+    }
     if (status != 200 || !j->req.stream) {
-        mot_serve_job_wait_done(s->queue, j);
         /* done: the model thread no longer writes the answer */
         struct MHD_Response *r =
             MHD_create_response_from_buffer(j->out.len, j->out.data ? j->out.data : (void *)"", MHD_RESPMEM_MUST_COPY);
@@ -133,50 +223,67 @@ static enum MHD_Result generate(mot_http_server *s, struct MHD_Connection *c, co
     return ok;
 }
 
-/* The routes: path, method, and what answers. */
-typedef enum { ROUTE_HEALTH, ROUTE_MODELS, ROUTE_COMPLETIONS, ROUTE_CHAT } route_kind;
-static const struct {
-    const char *path, *method;
-    route_kind kind;
-} routes[] = {
-    {"/health", "GET", ROUTE_HEALTH},
-    {"/v1/health", "GET", ROUTE_HEALTH},
-    {"/v1/models", "GET", ROUTE_MODELS},
-    {"/models", "GET", ROUTE_MODELS},
-    {"/v1/completions", "POST", ROUTE_COMPLETIONS},
-    {"/completions", "POST", ROUTE_COMPLETIONS},
-    {"/v1/chat/completions", "POST", ROUTE_CHAT},
-    {"/chat/completions", "POST", ROUTE_CHAT},
-};
-
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const char *url, const char *method,
                                   const char *version, const char *upload, size_t *upload_size, void **con_cls) {
     mot_http_server *s = cls;
     request_state *rs = *con_cls;
     char route[64];
     snprintf(route, sizeof route, "%.8s %.48s", method, url);
-    if (!rs) { /* the headers are in */
+    if (!rs) { /* the headers are in: the route, the key and the body's size are checked now,
+                * before any of the body is read */
         if (!(rs = calloc(1, sizeof *rs))) {
             return MHD_NO;
         }
         *con_cls = rs;
+        rs->route = -1;
+        int path_known = 0;
+        const char *allow = NULL;
+        for (size_t i = 0; i < sizeof routes / sizeof *routes; i++) {
+            if (!strcmp(url, routes[i].path)) {
+                path_known = 1;
+                allow = routes[i].method;
+                if (!strcmp(method, routes[i].method) ||
+                    (!strcmp(method, "HEAD") && !strcmp(routes[i].method, "GET"))) {
+                    rs->route = (int)i;
+                }
+            }
+        }
+        rs->answered = 1;
+        if (!path_known) {
+            return send_error(c, route, 404, "no such route (POST /v1/completions, POST /v1/chat/completions, GET "
+                                             "/v1/models, GET /health)", NULL, NULL);
+        }
+        if (rs->route < 0) {
+            char msg[64];
+            snprintf(msg, sizeof msg, "this route takes %s", allow);
+            return send_error(c, route, 405, msg, NULL, allow);
+        }
+        if (routes[rs->route].kind != ROUTE_HEALTH && !authorized(s, c)) {
+            return send_error(c, route, 401, "a wrong or missing API key (Authorization: Bearer KEY)", NULL, NULL);
+        }
         const char *cl = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
         if (cl && strtoull(cl, NULL, 10) > s->cfg.max_body) {
             char msg[128];
-            snprintf(msg, sizeof msg, "the request body is %s bytes, at most %zu", cl, s->cfg.max_body);
-            rs->answered = 1;
+            snprintf(msg, sizeof msg, "the request body is %.24s bytes, at most %zu", cl, s->cfg.max_body);
             return send_error(c, route, 413, msg, NULL, NULL);
         }
+        rs->answered = 0;
         return MHD_YES;
     }
     if (*upload_size) { /* a piece of the body */
-        if (!rs->too_large && rs->body.len + *upload_size <= s->cfg.max_body) {
-            if (tok_buf_append(&rs->body, upload, *upload_size) != MOT_OK) {
-                return MHD_NO;
-            }
-        } else if (!rs->too_large) {
-            rs->too_large = 1;
-            tok_buf_free(&rs->body);
+        if (rs->answered) { /* refused from its headers: the rest is not kept */
+            *upload_size = 0;
+            return MHD_YES;
+        }
+        if (rs->body.len + *upload_size > s->cfg.max_body) {
+            /* no size declared (chunked), now past the limit: a response cannot be queued during
+             * an upload, so the connection is closed rather than read to its end */
+            fprintf(stderr, "mot: %s: the request body is over %zu bytes: connection closed\n", route,
+                    s->cfg.max_body);
+            return MHD_NO;
+        }
+        if (tok_buf_append(&rs->body, upload, *upload_size) != MOT_OK) {
+            return MHD_NO;
         }
         *upload_size = 0;
         return MHD_YES;
@@ -184,36 +291,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
     if (rs->answered) {
         return MHD_YES;
     }
-    if (rs->too_large) {
-        char msg[96];
-        snprintf(msg, sizeof msg, "the request body is over %zu bytes", s->cfg.max_body);
-        return send_error(c, route, 413, msg, NULL, NULL);
-    }
-    int found = -1, path_known = 0;
-    const char *allow = NULL;
-    for (size_t i = 0; i < sizeof routes / sizeof *routes; i++) {
-        if (!strcmp(url, routes[i].path)) {
-            path_known = 1;
-            allow = routes[i].method;
-            if (!strcmp(method, routes[i].method) || (!strcmp(method, "HEAD") && !strcmp(routes[i].method, "GET"))) {
-                found = (int)i;
-            }
-        }
-    }
-    if (!path_known) {
-        return send_error(c, route, 404, "no such route (POST /v1/completions, POST /v1/chat/completions, GET /v1/models, "
-                                         "GET /health)", NULL, NULL);
-    }
-    if (found < 0) {
-        char msg[64];
-        snprintf(msg, sizeof msg, "this route takes %s", allow);
-        return send_error(c, route, 405, msg, NULL, allow);
-    }
-    const route_kind kind = routes[found].kind;
-    if (kind != ROUTE_HEALTH && !authorized(s, c)) {
-        return send_error(c, route, 401, "a wrong or missing API key (Authorization: Bearer KEY)", NULL, NULL);
-    }
-    switch (kind) {
+    switch (routes[rs->route].kind) {
     case ROUTE_HEALTH: return send_json(c, 200, strdup("{\"status\":\"ok\"}"), NULL);
     case ROUTE_MODELS: return send_json(c, 200, mot_oai_models_json(s->cfg.model_id, s->cfg.created), NULL);
     case ROUTE_COMPLETIONS: return generate(s, c, route, MOT_OAI_COMPLETION, rs);
@@ -222,7 +300,13 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
 }
 
 static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls, enum MHD_RequestTerminationCode toe) {
+    mot_http_server *s = cls;
     request_state *rs = *con_cls;
+    if (rs && rs->answering) {
+        pthread_mutex_lock(&s->gate_mu);
+        s->answering--;
+        pthread_mutex_unlock(&s->gate_mu);
+    }
     if (rs) {
         tok_buf_free(&rs->body);
         free(rs);
@@ -267,7 +351,11 @@ mot_status mot_http_listen(mot_http_server *s, const char *host, int port) {
 
 mot_status mot_http_start(mot_http_server *s, const mot_http_config *cfg, mot_serve_queue *q) {
     s->cfg = *cfg, s->queue = q;
-    s->daemon = MHD_start_daemon(MHD_USE_THREAD_PER_CONNECTION | MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_AUTO, 0,
+    pthread_mutex_init(&s->gate_mu, NULL);
+    pthread_cond_init(&s->gate_cv, NULL);
+    s->gate = 1;
+    s->daemon = MHD_start_daemon(MHD_USE_THREAD_PER_CONNECTION | MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_AUTO |
+                                     MHD_USE_ITC, 0,
                                  NULL, NULL, on_request, s, MHD_OPTION_LISTEN_SOCKET, s->fd,
                                  MHD_OPTION_CONNECTION_LIMIT, (unsigned)cfg->max_connections,
                                  MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)cfg->timeout_s,
@@ -280,11 +368,26 @@ mot_status mot_http_start(mot_http_server *s, const mot_http_config *cfg, mot_se
 }
 
 void mot_http_stop(mot_http_server *s) {
+    if (s->daemon) { /* no new connections; the answers under way go out whole */
+        const MHD_socket fd = MHD_quiesce_daemon(s->daemon);
+        if (fd != MHD_INVALID_SOCKET) close(fd);
+        for (int waited = 0; waited < 1000; waited++) {
+            pthread_mutex_lock(&s->gate_mu);
+            const int busy = s->answering;
+            pthread_mutex_unlock(&s->gate_mu);
+            if (!busy) break;
+            usleep(10000);
+        }
+    }
     if (s->daemon) {
         MHD_stop_daemon(s->daemon); /* closes the listening socket too */
     }
     if (s->fd >= 0) {
         close(s->fd);
     }
-    s->daemon = NULL, s->fd = -1;
+    if (s->gate) {
+        pthread_cond_destroy(&s->gate_cv);
+        pthread_mutex_destroy(&s->gate_mu);
+    }
+    s->daemon = NULL, s->fd = -1, s->gate = 0;
 }

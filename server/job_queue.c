@@ -150,22 +150,27 @@ int mot_serve_job_cancelled(mot_serve_queue *q, mot_serve_job *j) {
     return c;
 }
 
-int mot_serve_job_wait_status(mot_serve_queue *q, mot_serve_job *j) {
+int mot_serve_job_wait(mot_serve_queue *q, mot_serve_job *j, int done, mot_serve_gone_fn gone, void *ctx) {
     pthread_mutex_lock(&q->mu);
-    while (!j->status && !j->done) {
-        pthread_cond_wait(&j->cv, &q->mu);
+    while (!j->done && (done || !j->status)) {
+        struct timespec until;
+        clock_gettime(CLOCK_REALTIME, &until); /* the job's condition uses the default clock */
+        until.tv_nsec += 250000000L;
+        if (until.tv_nsec >= 1000000000L) until.tv_sec++, until.tv_nsec -= 1000000000L;
+        if (pthread_cond_timedwait(&j->cv, &q->mu, &until) == ETIMEDOUT && gone) {
+            pthread_mutex_unlock(&q->mu); /* the check is a system call: not under the lock */
+            const int left = gone(ctx);
+            pthread_mutex_lock(&q->mu);
+            if (left) {
+                j->cancelled = 1;
+                pthread_mutex_unlock(&q->mu);
+                return 0;
+            }
+        }
     }
     const int s = j->status ? j->status : 500;
     pthread_mutex_unlock(&q->mu);
     return s;
-}
-
-void mot_serve_job_wait_done(mot_serve_queue *q, mot_serve_job *j) {
-    pthread_mutex_lock(&q->mu);
-    while (!j->done) {
-        pthread_cond_wait(&j->cv, &q->mu);
-    }
-    pthread_mutex_unlock(&q->mu);
 }
 
 ssize_t mot_serve_job_read(mot_serve_queue *q, mot_serve_job *j, char *buf, size_t max) {

@@ -57,9 +57,12 @@ void mot_serve_job_finish(mot_serve_queue *q, mot_serve_job *j);
 int mot_serve_job_cancelled(mot_serve_queue *q, mot_serve_job *j);
 
 /* The connection's side. */
-/* Waits until the status is known (or the job is done); returns it. */
-int mot_serve_job_wait_status(mot_serve_queue *q, mot_serve_job *j);
-void mot_serve_job_wait_done(mot_serve_queue *q, mot_serve_job *j);
+/* Asked every quarter second while a connection waits: non-zero when its client has gone
+ * (the job is then cancelled: skipped if still queued, stopped at the next token if running). */
+typedef int (*mot_serve_gone_fn)(void *ctx);
+/* Waits until the status is known (or the job is done; until done when `done`); returns the
+ * status, or 0 when the client went away first. */
+int mot_serve_job_wait(mot_serve_queue *q, mot_serve_job *j, int done, mot_serve_gone_fn gone, void *ctx);
 /* Up to max bytes not yet sent, waiting for some; -1 when there are none and the job is done. */
 ssize_t mot_serve_job_read(mot_serve_queue *q, mot_serve_job *j, char *buf, size_t max);
 /* Drops one reference (the connection's: it marks the job cancelled first). */

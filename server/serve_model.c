@@ -68,11 +68,9 @@ static mot_status reply_text(answer *a, mot_stop_strings *ss, const char *piece,
     return MOT_OK;
 }
 
-static int status_of(mot_status st) { return st == MOT_ERR_ARG || st == MOT_ERR_FORMAT ? 400 : 500; }
-
-/* The error as the answer (its status and JSON), or, once a stream has begun, as its last event. */
-static void fail(answer *a, mot_status st) {
-    const int status = status_of(st);
+/* The error as the answer (its status and JSON), or, once a stream has begun, as its last
+ * event. status: 400 for what the request asked, 500 for what the server failed at. */
+static void fail(answer *a, int status) {
     fprintf(stderr, "mot: %s %d: %s\n", a->j->route, status, mot_last_error());
     mot_serve_job_fail(a->q, a->j, status,
                        a->j->status ? mot_oai_error_event(status, mot_last_error())
@@ -85,9 +83,14 @@ void mot_serve_model_run(mot_serve_model *m, mot_serve_queue *q, mot_serve_job *
     snprintf(id, sizeof id, "%s-%lx%06llx", r->kind == MOT_OAI_CHAT ? "chatcmpl" : "cmpl", (unsigned long)time(NULL),
              ++m->served);
     answer a = {m, q, j, {r->kind, id, (long long)time(NULL), m->model_id}, 1};
+    if (mot_serve_job_cancelled(q, j)) {
+        fprintf(stderr, "mot: %s: not run, its client left while it waited\n", j->route);
+        mot_serve_job_finish(q, j);
+        return;
+    }
     const double t0 = mot_now();
     int *ids = NULL, n = 0, reused = 0;
-    mot_status st = encode(m, r, &ids, &n);
+    mot_status st = encode(m, r, &ids, &n); /* what fails here is the request's */
     if (st == MOT_OK && n == 0) {
         st = mot_fail(MOT_ERR_ARG, "the prompt is empty after tokenization (and the tokenizer adds no BOS)");
     }
@@ -98,10 +101,15 @@ void mot_serve_model_run(mot_serve_model *m, mot_serve_queue *q, mot_serve_job *
     if (!r->seed_given && getrandom(&sp.seed, sizeof sp.seed, 0) != (ssize_t)sizeof sp.seed) {
         sp.seed = (uint64_t)time(NULL) ^ ((uint64_t)clock() << 20);
     }
-    if (st == MOT_OK) st = mot_slot_start(&m->slot, ids, n, &sp, &reused);
+    if (st != MOT_OK) {
+        free(ids);
+        fail(&a, st == MOT_ERR_NOMEM ? 500 : 400);
+        return;
+    }
+    st = mot_slot_start(&m->slot, ids, n, &sp, &reused);
     free(ids);
     if (st != MOT_OK) {
-        fail(&a, st);
+        fail(&a, 500); /* the request was checked: the model failed (NaN logits, the backend) */
         return;
     }
     const double t1 = mot_now();
@@ -132,7 +140,7 @@ void mot_serve_model_run(mot_serve_model *m, mot_serve_queue *q, mot_serve_job *
             break;
         }
         if ((r->max_tokens >= 0 && n_gen >= r->max_tokens) || mot_slot_full(&m->slot) ||
-            (left = mot_serve_job_cancelled(q, j)) || !a.ok) {
+            (left = mot_serve_job_cancelled(q, j)) || !a.ok || (m->stop && *m->stop)) {
             break;
         }
         if ((st = mot_slot_next(&m->slot)) != MOT_OK) {
@@ -150,9 +158,9 @@ void mot_serve_model_run(mot_serve_model *m, mot_serve_queue *q, mot_serve_job *
     }
     mot_decode_stream_free(&dec);
     if (st != MOT_OK || !a.ok) {
-        if (st == MOT_OK) st = mot_fail(MOT_ERR_NOMEM, "out of memory (the answer)");
+        if (st == MOT_OK) mot_fail(MOT_ERR_NOMEM, "out of memory (the answer)");
         mot_stop_strings_free(&ss);
-        fail(&a, st);
+        fail(&a, 500);
         return;
     }
     const mot_oai_usage u = {n, n_gen, reused};
@@ -165,14 +173,15 @@ void mot_serve_model_run(mot_serve_model *m, mot_serve_queue *q, mot_serve_job *
         out[0] = mot_oai_response_json(&a.head, ss.text ? ss.text : "", ss.len, finish, &u);
     }
     mot_stop_strings_free(&ss);
-    if (!out[0] || (r->stream && !out[2])) {
-        free(out[0]), free(out[1]), free(out[2]);
-        fail(&a, mot_fail(MOT_ERR_NOMEM, "out of memory (the answer)"));
-        return;
-    }
+    int ok = out[0] && (!r->stream || (out[2] && (out[1] || !r->include_usage)));
     for (int i = 0; i < 3; i++) {
-        if (out[i]) mot_serve_job_emit(q, j, out[i], strlen(out[i]));
+        if (ok && out[i]) ok = mot_serve_job_emit(q, j, out[i], strlen(out[i]));
         free(out[i]);
+    }
+    if (!ok) {
+        mot_fail(MOT_ERR_NOMEM, "out of memory (the answer)");
+        fail(&a, 500);
+        return;
     }
     if (!r->stream) { /* a whole answer's status is known only now (an error would be 500) */
         mot_serve_job_set_status(q, j, 200);

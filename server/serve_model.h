@@ -19,9 +19,12 @@ typedef struct {
     const char *model_id;
     mot_slot slot;
     long long served;          /* jobs run, for their ids */
+    volatile const int *stop;  /* non-zero: the server is stopping (the running answer ends at
+                                * its next token, as if at max_tokens); NULL: never */
 } mot_serve_model;
 
-/* Runs one job to its end: the answer emitted into it, then done. */
+/* Runs one job to its end: the answer emitted into it, then done. A job whose client left
+ * while it was queued is not run. */
 void mot_serve_model_run(mot_serve_model *m, mot_serve_queue *q, mot_serve_job *j);
 
 #endif
