@@ -422,31 +422,6 @@ def leaving_while_waiting(s, prompt):
     check("a non-streamed request whose client left: stopped early", left and n < 20000, left)
 
 
-def openai_client(s, prompt, greedy):
-    try:
-        import openai
-    except ImportError:
-        print("note: the openai package is not installed (scripts/install-deps.sh --test installs it); not checked")
-        return
-    c = openai.OpenAI(base_url=f"http://127.0.0.1:{s.port}/v1", api_key="unused", max_retries=0)
-    check("openai: models.list", [m.id for m in c.models.list()] == ["tiny"])
-    got = c.completions.create(model="tiny", prompt=prompt, max_tokens=12, temperature=0,
-                               extra_body={"ignore_eos": True})
-    check("openai: a completion", got.choices[0].text == greedy and got.usage.completion_tokens == 12, got)
-    pieces = [ch for ch in c.completions.create(model="tiny", prompt=prompt, max_tokens=12, temperature=0, stream=True,
-                                                stream_options={"include_usage": True},
-                                                extra_body={"ignore_eos": True})]
-    text = "".join(ch.choices[0].text for ch in pieces if ch.choices)
-    check("openai: a streamed completion", text == greedy and pieces[-1].usage.completion_tokens == 12, text)
-    r = c.chat.completions.create(model="tiny", messages=[{"role": "user", "content": "hi"}], max_tokens=3)
-    check("openai: a chat reply", r.choices[0].message.role == "assistant" and r.usage.completion_tokens <= 3, r)
-    try:
-        c.completions.create(model="tiny", prompt=prompt, temperature="hot")
-        check("openai: BadRequestError", False, "no error")
-    except openai.BadRequestError as e:
-        check("openai: BadRequestError", e.status_code == 400 and e.body.get("param") == "temperature", e.body)
-
-
 KEY = {"Authorization": "Bearer sekrit"}
 
 
