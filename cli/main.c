@@ -1,7 +1,10 @@
 /* mot: the command-line tool. Every command's exit goes through mot_stdout_finish, so that a
  * failed write to standard output is an error (cli/text_stream.h). */
+#include <errno.h>
+#include <limits.h>
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "cli/commands.h"
 #include "cli/text_stream.h"
@@ -76,6 +79,25 @@ static const char usage[] =
     "(which writes into it in place). A failed write, to a file or to stdout, is an error.\n"
     "See docs/cli.md for everything each command prints.\n";
 
+/* mot serve ...: runs mot-serve from beside this executable (the build tree, or bin/ after
+ * `cmake --install`): libmicrohttpd loads only there (CMakeLists.txt says why). */
+static int exec_serve(int argc, char **argv) {
+    char path[PATH_MAX + 16];
+    const ssize_t n = readlink("/proc/self/exe", path, PATH_MAX - 1);
+    char *slash = n > 0 ? (path[n] = '\0', strrchr(path, '/')) : NULL;
+    if (!slash) {
+        fprintf(stderr, "error: serve: cannot find this executable's folder (/proc/self/exe) to run mot-serve\n");
+        return 1;
+    }
+    strcpy(slash + 1, "mot-serve");
+    argv[1] = path; /* mot-serve's argv: its path, then the arguments after "serve" */
+    fflush(stdout);
+    execv(path, argv + 1);
+    fprintf(stderr, "error: serve: cannot run %s: %s (scripts/build.sh builds it beside mot)\n", path,
+            strerror(errno));
+    return 1;
+}
+
 static int dispatch(int argc, char **argv) {
     if (argc < 2 || !strcmp(argv[1], "-h") || !strcmp(argv[1], "--help") || !strcmp(argv[1], "help")) {
         fputs(usage, argc < 2 ? stderr : stdout);
@@ -116,7 +138,7 @@ static int dispatch(int argc, char **argv) {
         return mot_cmd_perplexity(argc - 2, argv + 2);
     }
     if (!strcmp(argv[1], "serve")) {
-        return mot_cmd_serve(argc - 2, argv + 2);
+        return exec_serve(argc, argv);
     }
     if (!strcmp(argv[1], "tune")) {
         return mot_cmd_tune(argc - 2, argv + 2);

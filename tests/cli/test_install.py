@@ -38,6 +38,11 @@ def main():
         sys.exit(f"FAIL the installed mot differs from the build's: rc {a.returncode}/{b.returncode}, "
                  f"{a.stdout!r} vs {b.stdout!r}, {b.stderr.strip()}")
     print(f"ok   installed bin/mot: same {len(a.stdout)} characters of text as the build's")
+    # `mot serve` runs bin/mot-serve from beside the installed mot (a bad flag: its own error)
+    r = run([installed, "serve", "-m", model, "--bogus"])
+    if r.returncode != 2 or "serve: unknown option '--bogus'" not in r.stderr:
+        sys.exit(f"FAIL the installed mot serve: rc {r.returncode}, {r.stderr.strip()}")
+    print("ok   installed bin/mot serve runs bin/mot-serve")
     if not os.path.exists(os.path.join(build, "libmot-cuda.so")):
         print("note: no CUDA backend in this build; the module install was not checked")
         return
