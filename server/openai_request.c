@@ -90,13 +90,13 @@ static mot_status get_bool(mot_oai_request *r, const json_t *o, const char *key,
     return MOT_OK;
 }
 
-static mot_status dup_string(mot_oai_request *r, const char *param, const json_t *v, char **out) {
+/* A copy of a JSON string (it holds no NUL: the parser refuses \u0000). */
+static mot_status dup_string(const json_t *v, char **out) {
     const size_t n = json_string_length(v);
     if (!(*out = malloc(n + 1))) {
         return mot_fail(MOT_ERR_NOMEM, "out of memory (a string of %zu bytes)", n);
     }
     memcpy(*out, json_string_value(v), n + 1);
-    (void)r, (void)param;
     return MOT_OK;
 }
 
@@ -107,7 +107,7 @@ static mot_status read_prompt(mot_oai_request *r, const json_t *o) {
         return bad(r, "prompt", "required (a string, or an array of token ids)");
     }
     if (json_is_string(p)) {
-        return dup_string(r, "prompt", p, &r->prompt);
+        return dup_string(p, &r->prompt);
     }
     if (!json_is_array(p) || json_array_size(p) == 0) {
         return bad(r, "prompt", "expected a string or a non-empty array, got %s",
@@ -122,7 +122,7 @@ static mot_status read_prompt(mot_oai_request *r, const json_t *o) {
         if (!json_is_string(first)) {
             return bad(r, "prompt[0]", "expected a string, got %s", type_name(first));
         }
-        return dup_string(r, "prompt[0]", first, &r->prompt);
+        return dup_string(first, &r->prompt);
     }
     if (n > (size_t)1 << 24) {
         return bad(r, "prompt", "%zu token ids: more than any context (16777216)", n);
@@ -149,7 +149,7 @@ static mot_status read_content(mot_oai_request *r, const json_t *c, size_t i, ch
     char param[64];
     snprintf(param, sizeof param, "messages[%zu].content", i);
     if (json_is_string(c)) {
-        return dup_string(r, param, c, out);
+        return dup_string(c, out);
     }
     if (!json_is_array(c)) {
         return bad(r, param, "expected a string or an array of text parts, got %s", type_name(c));
@@ -254,7 +254,7 @@ static mot_status read_stop(mot_oai_request *r, const json_t *o) {
         if (json_string_length(v) == 0) {
             continue; /* stops nothing */
         }
-        MOT_TRY(dup_string(r, param, v, &r->stop[r->n_stop]));
+        MOT_TRY(dup_string(v, &r->stop[r->n_stop]));
         r->n_stop++;
     }
     return MOT_OK;
