@@ -64,6 +64,32 @@ mot_status mot_arg_u64(mot_args *a, unsigned long long *out) {
     return MOT_OK;
 }
 
+int mot_arg_sampler(mot_args *a, mot_sampler_params *p, double penalty_max, unsigned *given, mot_status *st) {
+    const char *f = a->argv[a->i];
+    unsigned bit;
+    if (!strcmp(f, "--temp")) {
+        bit = MOT_GIVEN_TEMP, *st = mot_arg_float(a, 0.0, 1e6, &p->temperature);
+    } else if (!strcmp(f, "--top-k")) {
+        bit = MOT_GIVEN_TOP_K, *st = mot_arg_int(a, 0, 1 << 30, &p->top_k);
+    } else if (!strcmp(f, "--top-p")) {
+        bit = MOT_GIVEN_TOP_P, *st = mot_arg_float(a, 0.0, 1.0, &p->top_p);
+    } else if (!strcmp(f, "--min-p")) {
+        bit = MOT_GIVEN_MIN_P, *st = mot_arg_float(a, 0.0, 1.0, &p->min_p);
+    } else if (!strcmp(f, "--repeat-penalty")) {
+        bit = MOT_GIVEN_REPEAT, *st = mot_arg_float(a, 1e-6, 1e6, &p->repeat_penalty);
+    } else if (!strcmp(f, "--repeat-last-n")) {
+        bit = MOT_GIVEN_LAST_N, *st = mot_arg_int(a, -1, 1 << 24, &p->repeat_last_n);
+    } else if (!strcmp(f, "--presence-penalty")) {
+        bit = MOT_GIVEN_PRESENCE, *st = mot_arg_float(a, -penalty_max, penalty_max, &p->presence_penalty);
+    } else if (!strcmp(f, "--frequency-penalty")) {
+        bit = MOT_GIVEN_FREQUENCY, *st = mot_arg_float(a, -penalty_max, penalty_max, &p->frequency_penalty);
+    } else {
+        return 0;
+    }
+    *given |= bit;
+    return 1;
+}
+
 int mot_cli_fail(mot_status st) {
     const char *msg = mot_last_error();
     /* Messages that carry a position ("p.yaml:7:5: error: ...") already say "error:". */

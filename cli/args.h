@@ -59,6 +59,17 @@ void mot_exec_flags_init(mot_exec_flags *x);
  * argv[a->i] is one of them (*st says whether its value was good), 0 when it is not. */
 int mot_arg_exec(mot_args *a, mot_exec_flags *x, mot_status *st);
 
+/* The sampling flags of run and serve: --temp, --top-k, --top-p, --min-p, --repeat-penalty,
+ * --repeat-last-n, --presence-penalty and --frequency-penalty (the last two within
+ * ±penalty_max). Returns 1 when argv[a->i] is one of them (*st says whether its value was
+ * good, and its bit is set in *given: a pipeline's sampler section keeps what was not given),
+ * 0 when it is not. */
+enum {
+    MOT_GIVEN_TEMP = 1, MOT_GIVEN_TOP_K = 2, MOT_GIVEN_TOP_P = 4, MOT_GIVEN_MIN_P = 8, MOT_GIVEN_REPEAT = 16,
+    MOT_GIVEN_LAST_N = 32, MOT_GIVEN_PRESENCE = 64, MOT_GIVEN_FREQUENCY = 128
+};
+int mot_arg_sampler(mot_args *a, mot_sampler_params *p, double penalty_max, unsigned *given, mot_status *st);
+
 /* Prints "error: <last error>" to stderr and returns the exit status for st. */
 int mot_cli_fail(mot_status st);
 

@@ -238,10 +238,7 @@ static mot_status perplexity(const ppl_options *o) {
     mot_status st = mot_schedule_resolve(&o->exec.sched, NULL, &sched, &bo);
     if (st == MOT_OK) st = mot_profile_begin(&prof, o->exec.profile_path, o->exec.force);
     bo.trace = mot_profile_trace(&prof);
-    mot_config cfg;
-    if (st == MOT_OK) st = mot_config_load(o->model, &cfg);
-    if (st == MOT_OK) st = mot_tokenizer_load(o->model, &tok);
-    if (st == MOT_OK) st = mot_expert_load(o->model, &ex);
+    if (st == MOT_OK) st = mot_expert_load_with_tokenizer(o->model, &tok, &ex);
     if (st == MOT_OK && !o->kld) st = tokenize_text(o, tok, &text_ids, &n_ids);
     ids = text_ids;
     if (st == MOT_OK) st = session_open(&s, o, ex, &n_ctx);

@@ -49,7 +49,8 @@ static mot_status parse_run(int argc, char **argv, run_options *o) {
     for (a.i = 0; a.i < argc; a.i++) {
         const char *f = argv[a.i];
         mot_status xst;
-        if (mot_arg_exec(&a, &o->exec, &xst) || mot_arg_chat(&a, &o->chat, &xst)) {
+        if (mot_arg_exec(&a, &o->exec, &xst) || mot_arg_chat(&a, &o->chat, &xst) ||
+            mot_arg_sampler(&a, &o->sampler, 1e6, &o->sampler_given, &xst)) {
             MOT_TRY(xst);
         } else if (!strcmp(f, "-m") || !strcmp(f, "--model")) {
             MOT_TRY(mot_arg_str(&a, &o->model_dir));
@@ -60,30 +61,6 @@ static mot_status parse_run(int argc, char **argv, run_options *o) {
         } else if (!strcmp(f, "-n") || !strcmp(f, "--n-predict")) {
             MOT_TRY(mot_arg_int(&a, -1, 1 << 24, &o->n_predict));
             o->n_predict_given = 1;
-        } else if (!strcmp(f, "--temp")) {
-            MOT_TRY(mot_arg_float(&a, 0.0, 1e6, &o->sampler.temperature));
-            o->temp_given = 1;
-        } else if (!strcmp(f, "--top-k")) {
-            MOT_TRY(mot_arg_int(&a, 0, 1 << 30, &o->sampler.top_k));
-            o->top_k_given = 1;
-        } else if (!strcmp(f, "--top-p")) {
-            MOT_TRY(mot_arg_float(&a, 0.0, 1.0, &o->sampler.top_p));
-            o->top_p_given = 1;
-        } else if (!strcmp(f, "--min-p")) {
-            MOT_TRY(mot_arg_float(&a, 0.0, 1.0, &o->sampler.min_p));
-            o->min_p_given = 1;
-        } else if (!strcmp(f, "--repeat-penalty")) {
-            MOT_TRY(mot_arg_float(&a, 1e-6, 1e6, &o->sampler.repeat_penalty));
-            o->repeat_given = 1;
-        } else if (!strcmp(f, "--repeat-last-n")) {
-            MOT_TRY(mot_arg_int(&a, -1, 1 << 24, &o->sampler.repeat_last_n));
-            o->last_n_given = 1;
-        } else if (!strcmp(f, "--presence-penalty")) {
-            MOT_TRY(mot_arg_float(&a, -1e6, 1e6, &o->sampler.presence_penalty));
-            o->presence_given = 1;
-        } else if (!strcmp(f, "--frequency-penalty")) {
-            MOT_TRY(mot_arg_float(&a, -1e6, 1e6, &o->sampler.frequency_penalty));
-            o->frequency_given = 1;
         } else if (!strcmp(f, "--seed") || !strcmp(f, "-s")) {
             unsigned long long seed;
             MOT_TRY(mot_arg_u64(&a, &seed));
@@ -235,13 +212,7 @@ static mot_status run(const run_options *o) {
     if (st == MOT_OK) st = mot_profile_begin(&prof, o->exec.profile_path, o->exec.force);
     gp.backend.trace = mot_profile_trace(&prof);
     if (st == MOT_OK) st = run_prompt(o, &prompt, &prompt_buf); /* NULL: none (a conversation) */
-    /* The settings first (what is wrong with a model is said about config.json or the GGUF
-     * header), then the tokenizer: building it from a large vocabulary takes transient memory
-     * that then does not add to the weights' (peak RSS, docs/models.md). */
-    mot_config cfg;
-    if (st == MOT_OK) st = mot_config_load(o->model_dir, &cfg);
-    if (st == MOT_OK) st = mot_tokenizer_load(o->model_dir, &tok);
-    if (st == MOT_OK) st = mot_expert_load(o->model_dir, &ex);
+    if (st == MOT_OK) st = mot_expert_load_with_tokenizer(o->model_dir, &tok, &ex);
     if (st == MOT_OK && o->conversation) {
         st = converse(o, tok, ex, &gp, prompt, &prof);
         goto done; /* the rest is the one-prompt run's */

@@ -41,10 +41,12 @@ static mot_status parse(int argc, char **argv, serve_options *o) {
                                       .repeat_last_n = 64};
     mot_exec_flags_init(&o->exec);
     mot_args a = {argc, argv, 0};
+    unsigned sampler_given = 0; /* every default a request's: what is given does not matter */
     for (a.i = 0; a.i < argc; a.i++) {
         const char *f = argv[a.i];
         mot_status xst;
-        if (mot_arg_exec(&a, &o->exec, &xst) || mot_arg_chat(&a, &o->chat, &xst)) {
+        if (mot_arg_exec(&a, &o->exec, &xst) || mot_arg_chat(&a, &o->chat, &xst) ||
+            mot_arg_sampler(&a, &o->sampler, 2.0, &sampler_given, &xst)) { /* OpenAI's ±2 */
             MOT_TRY(xst);
         } else if (!strcmp(f, "-m") || !strcmp(f, "--model")) {
             MOT_TRY(mot_arg_str(&a, &o->model));
@@ -65,22 +67,6 @@ static mot_status parse(int argc, char **argv, serve_options *o) {
         } else if (!strcmp(f, "-n") || !strcmp(f, "--n-predict")) {
             MOT_TRY(mot_arg_int(&a, -1, 1 << 24, &o->n_predict));
             o->n_predict_given = 1;
-        } else if (!strcmp(f, "--temp")) {
-            MOT_TRY(mot_arg_float(&a, 0.0, 1e6, &o->sampler.temperature));
-        } else if (!strcmp(f, "--top-k")) {
-            MOT_TRY(mot_arg_int(&a, 0, 1 << 30, &o->sampler.top_k));
-        } else if (!strcmp(f, "--top-p")) {
-            MOT_TRY(mot_arg_float(&a, 0.0, 1.0, &o->sampler.top_p));
-        } else if (!strcmp(f, "--min-p")) {
-            MOT_TRY(mot_arg_float(&a, 0.0, 1.0, &o->sampler.min_p));
-        } else if (!strcmp(f, "--repeat-penalty")) {
-            MOT_TRY(mot_arg_float(&a, 1e-6, 1e6, &o->sampler.repeat_penalty));
-        } else if (!strcmp(f, "--repeat-last-n")) {
-            MOT_TRY(mot_arg_int(&a, -1, 1 << 24, &o->sampler.repeat_last_n));
-        } else if (!strcmp(f, "--presence-penalty")) {
-            MOT_TRY(mot_arg_float(&a, -2.0, 2.0, &o->sampler.presence_penalty));
-        } else if (!strcmp(f, "--frequency-penalty")) {
-            MOT_TRY(mot_arg_float(&a, -2.0, 2.0, &o->sampler.frequency_penalty));
         } else if (f[0] == '-') {
             return mot_fail(MOT_ERR_ARG, "serve: unknown option '%s' (see mot --help)", f);
         } else {
@@ -148,13 +134,10 @@ static mot_status serve(const serve_options *o) {
     mot_expert *ex = NULL;
     mot_serve_model m = {0};
     char why[512], *id = NULL;
-    mot_config cfg;
     mot_http_server http = {.fd = -1};
     mot_status st = mot_schedule_resolve(&o->exec.sched, NULL, &sched, &bo);
     if (st == MOT_OK) st = mot_http_listen(&http, o->host, o->port);
-    if (st == MOT_OK) st = mot_config_load(o->model, &cfg);
-    if (st == MOT_OK) st = mot_tokenizer_load(o->model, &tok);
-    if (st == MOT_OK) st = mot_expert_load(o->model, &ex);
+    if (st == MOT_OK) st = mot_expert_load_with_tokenizer(o->model, &tok, &ex);
     const int n_ctx = o->n_ctx ? o->n_ctx : (ex ? ex->cfg.max_pos : 0);
     if (st == MOT_OK) {
         const mot_engine_options eo = {.backend = bo, .sampler = o->sampler};

@@ -15,8 +15,8 @@ typedef struct {
     mot_sampler_params sampler;
     int conversation;       /* -cnv / --conversation: turns from stdin, the cache kept */
     int ignore_eos;         /* --ignore-eos: go on past EOS to -n tokens (or the context's end) */
-    int seed_given, n_predict_given, temp_given, top_k_given, top_p_given, min_p_given, n_batch_given;
-    int repeat_given, last_n_given, presence_given, frequency_given;
+    int seed_given, n_predict_given, n_batch_given;
+    unsigned sampler_given; /* MOT_GIVEN_TEMP, ... (cli/args.h): the sampling flags given */
     const char *experts;    /* --experts a,b,c */
     const char *drop[MOT_MAX_DROP];
     int n_drop;

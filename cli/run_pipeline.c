@@ -19,14 +19,14 @@
 /* The pipeline's sampler section, overridden by the flags that were given. */
 static mot_generate_opts generate_opts(const mot_pipeline *p, const run_options *o) {
     mot_generate_opts g = {0};
-    g.sampler.temperature = o->temp_given ? o->sampler.temperature : p->sampler.temperature;
-    g.sampler.top_k = o->top_k_given ? o->sampler.top_k : p->sampler.top_k;
-    g.sampler.top_p = o->top_p_given ? o->sampler.top_p : p->sampler.top_p;
-    g.sampler.min_p = o->min_p_given ? o->sampler.min_p : p->sampler.min_p;
-    g.sampler.repeat_penalty = o->repeat_given ? o->sampler.repeat_penalty : p->sampler.repeat_penalty;
-    g.sampler.repeat_last_n = o->last_n_given ? o->sampler.repeat_last_n : p->sampler.repeat_last_n;
-    g.sampler.presence_penalty = o->presence_given ? o->sampler.presence_penalty : p->sampler.presence_penalty;
-    g.sampler.frequency_penalty = o->frequency_given ? o->sampler.frequency_penalty : p->sampler.frequency_penalty;
+    g.sampler.temperature = (o->sampler_given & MOT_GIVEN_TEMP) ? o->sampler.temperature : p->sampler.temperature;
+    g.sampler.top_k = (o->sampler_given & MOT_GIVEN_TOP_K) ? o->sampler.top_k : p->sampler.top_k;
+    g.sampler.top_p = (o->sampler_given & MOT_GIVEN_TOP_P) ? o->sampler.top_p : p->sampler.top_p;
+    g.sampler.min_p = (o->sampler_given & MOT_GIVEN_MIN_P) ? o->sampler.min_p : p->sampler.min_p;
+    g.sampler.repeat_penalty = (o->sampler_given & MOT_GIVEN_REPEAT) ? o->sampler.repeat_penalty : p->sampler.repeat_penalty;
+    g.sampler.repeat_last_n = (o->sampler_given & MOT_GIVEN_LAST_N) ? o->sampler.repeat_last_n : p->sampler.repeat_last_n;
+    g.sampler.presence_penalty = (o->sampler_given & MOT_GIVEN_PRESENCE) ? o->sampler.presence_penalty : p->sampler.presence_penalty;
+    g.sampler.frequency_penalty = (o->sampler_given & MOT_GIVEN_FREQUENCY) ? o->sampler.frequency_penalty : p->sampler.frequency_penalty;
     g.sampler.seed = o->seed_given ? o->sampler.seed : p->sampler.seed;
     g.n_predict = o->n_predict_given && o->n_predict > 0 ? o->n_predict : p->sampler.max_tokens;
     g.keep_logits = o->dump_path != NULL;

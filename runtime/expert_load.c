@@ -80,6 +80,13 @@ static char *last_component(const char *dir) {
     return strndup(dir + b, n - b);
 }
 
+mot_status mot_expert_load_with_tokenizer(const char *path, mot_tokenizer **tok, mot_expert **ex) {
+    mot_config cfg;
+    MOT_TRY(mot_config_load(path, &cfg));
+    MOT_TRY(mot_tokenizer_load(path, tok));
+    return mot_expert_load(path, ex);
+}
+
 mot_status mot_expert_load(const char *dir, mot_expert **out) {
     *out = NULL;
     mot_expert *ex = calloc(1, sizeof *ex);
