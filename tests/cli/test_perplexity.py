@@ -22,10 +22,10 @@ With --backend cuda (ctest cli_perplexity_cuda, label gpu; skipped without a dev
 are on the CUDA backend, held to its bound for the model's dtype.
 
 usage: test_perplexity.py MOT WORK_DIR [--backend cpu|cuda]"""
+import functools
 import math
 import os
 import re
-import shutil
 import subprocess
 import sys
 
@@ -36,36 +36,20 @@ TESTS = os.path.dirname(HERE)
 sys.path.insert(0, os.path.join(TESTS, "reference"))
 sys.path.insert(0, os.path.join(TESTS, "tools"))
 import backend_bounds  # noqa: E402
+import cli_case  # noqa: E402
+from cli_case import check  # noqa: E402
 import perplexity_ref  # noqa: E402
 from compare_dump import hf_prompt_tokens  # noqa: E402
 from safetensors_io import read_safetensors  # noqa: E402
 
 MOT, WORK = sys.argv[1], sys.argv[2]
 BACKEND = sys.argv[4] if len(sys.argv) > 4 and sys.argv[3] == "--backend" else "cpu"
-failures = []
+run = functools.partial(cli_case.run, MOT)
+make_model = functools.partial(cli_case.make_model, WORK)
 
 TEXT = "".join(
     f"Line {i}: the {['quick', 'slow', 'red', 'calm'][i % 4]} fox passes {i * 7 % 13} hens, "
     f"then {['naps', 'runs', 'sings'][i % 3]} by the river.\n" for i in range(40))
-
-
-def check(label, ok, detail=""):
-    print(f"{'ok  ' if ok else 'FAIL'} {label}{': ' + detail if detail else ''}")
-    if not ok:
-        failures.append(f"{label}: {detail}")
-    return ok
-
-
-def run(args, timeout=300):
-    return subprocess.run([MOT] + args, capture_output=True, text=True, errors="replace", timeout=timeout)
-
-
-def make_model(name, *flags):
-    d = os.path.join(WORK, name)
-    shutil.rmtree(d, ignore_errors=True)
-    subprocess.run([sys.executable, os.path.join(TESTS, "tools", "make_model.py"), d, *flags], check=True,
-                   stdout=subprocess.DEVNULL)
-    return d
 
 
 def perplexity(label, ref_model, model, text_path, ctx, batch, chunks, tol, want_tokens=None):
@@ -303,10 +287,7 @@ def main():
     kld_case(text_path)
     if BACKEND == "cpu":
         bad_inputs(os.path.join(WORK, "gq-src"), text_path)
-    if failures:
-        print(f"{len(failures)} failed:\n  " + "\n  ".join(failures))
-        sys.exit(1)
-    print("perplexity: chunks, NLLs and the printed figures match the float64 reference")
+    cli_case.finish("perplexity: chunks, NLLs and the printed figures match the float64 reference")
 
 
 main()

@@ -22,11 +22,11 @@ With --backend cuda (ctest cli_serve_cuda, label gpu; skipped without a device) 
 runs on the CUDA backend (the CPU's `mot run` stays the reference: f32 weights, greedy).
 
 usage: test_serve.py MOT WORK_DIR [--backend cpu|cuda]"""
+import functools
 import http.client
 import json
 import os
 import re
-import shutil
 import signal
 import socket
 import subprocess
@@ -39,31 +39,15 @@ TESTS = os.path.dirname(HERE)
 sys.path.insert(0, os.path.join(TESTS, "reference"))
 sys.path.insert(0, os.path.join(TESTS, "tools"))
 import backend_bounds  # noqa: E402
+import cli_case  # noqa: E402
+from cli_case import check  # noqa: E402
 from safetensors_io import read_safetensors  # noqa: E402
 
 MOT, WORK = sys.argv[1], sys.argv[2]
 BACKEND = sys.argv[4] if len(sys.argv) > 4 and sys.argv[3] == "--backend" else "cpu"
-failures = []
+run = functools.partial(cli_case.run, MOT)
+make_model = functools.partial(cli_case.make_model, WORK)
 CTX = "4096"  # room for a long stream that a client leaves
-
-
-def check(label, ok, detail=""):
-    print(f"{'ok  ' if ok else 'FAIL'} {label}{': ' + str(detail) if detail else ''}")
-    if not ok:
-        failures.append(f"{label}: {detail}")
-    return ok
-
-
-def run(args, timeout=300):
-    return subprocess.run([MOT] + args, capture_output=True, text=True, errors="replace", timeout=timeout)
-
-
-def make_model(name, *flags):
-    d = os.path.join(WORK, name)
-    shutil.rmtree(d, ignore_errors=True)
-    subprocess.run([sys.executable, os.path.join(TESTS, "tools", "make_model.py"), d, *flags], check=True,
-                   stdout=subprocess.DEVNULL)
-    return d
 
 
 class Server:
@@ -494,10 +478,7 @@ def main():
     check("SIGTERM after the session: exit 0", rc == 0, "".join(s.log[-3:]))
     api_key(model)
     bad_command_lines(model)
-    if failures:
-        print(f"{len(failures)} failure(s)")
-        sys.exit(1)
-    print("all passed")
+    cli_case.finish("all passed")
 
 
 if __name__ == "__main__":
