@@ -45,3 +45,24 @@ mot_status mot_expert_prompt_tokens(const mot_model *m, int expert, const char *
     free(text);
     return st;
 }
+
+const char *mot_last_user_message(const mot_chat_message *msgs, int n) {
+    for (int i = n - 1; i >= 0; i--) {
+        if (msgs[i].role == MOT_CHAT_USER) {
+            return msgs[i].content;
+        }
+    }
+    return NULL;
+}
+
+mot_status mot_expert_prompt_messages(const mot_model *m, int expert, const mot_chat_message *msgs, int n_msgs,
+                                      int **ids, int *n) {
+    if (m->chat[expert] != MOT_CHAT_NONE) {
+        return mot_chat_encode_messages(m->tokenizers[expert], m->chat[expert], msgs, n_msgs, ids, n);
+    }
+    const char *user = mot_last_user_message(msgs, n_msgs);
+    if (!user) {
+        return mot_fail(MOT_ERR_ARG, "'messages': no user message");
+    }
+    return mot_expert_prompt_tokens(m, expert, user, NULL, ids, n);
+}

@@ -29,8 +29,19 @@ static json_t *usage_value(const mot_oai_usage *u) {
 static json_t *head_object(const mot_oai_head *h, int chunk) {
     const char *object = h->kind == MOT_OAI_CHAT ? (chunk ? "chat.completion.chunk" : "chat.completion")
                                                  : "text_completion";
-    return json_pack("{s:s, s:s, s:I, s:s}", "id", h->id, "object", object, "created", (json_int_t)h->created,
-                     "model", h->model);
+    json_t *o = json_pack("{s:s, s:s, s:I, s:s}", "id", h->id, "object", object, "created", (json_int_t)h->created,
+                          "model", h->model);
+    if (o && h->n_experts > 0) {
+        json_t *names = json_array();
+        for (int i = 0; names && i < h->n_experts; i++) {
+            json_array_append_new(names, text_value(h->experts[i], strlen(h->experts[i])));
+        }
+        if (!names || json_object_set_new(o, "experts", names)) {
+            json_decref(o);
+            return NULL;
+        }
+    }
+    return o;
 }
 
 /* Dumps and frees o (NULL in, NULL out). */

@@ -25,6 +25,10 @@ typedef struct {
     const char *id;
     long long created; /* Unix seconds */
     const char *model;
+    const char *const *experts; /* a MoT pipeline's routed experts, primary first: the answer
+                                 * and every chunk carry "experts": [names] (mot's own field;
+                                 * clients ignore it); NULL: none */
+    int n_experts;
 } mot_oai_head;
 
 typedef struct {

@@ -27,7 +27,6 @@ import http.client
 import json
 import os
 import re
-import signal
 import socket
 import subprocess
 import sys
@@ -40,6 +39,7 @@ sys.path.insert(0, os.path.join(TESTS, "reference"))
 sys.path.insert(0, os.path.join(TESTS, "tools"))
 import backend_bounds  # noqa: E402
 import cli_case  # noqa: E402
+import serve_client  # noqa: E402
 from cli_case import check  # noqa: E402
 from safetensors_io import read_safetensors  # noqa: E402
 
@@ -50,82 +50,9 @@ make_model = functools.partial(cli_case.make_model, WORK)
 CTX = "4096"  # room for a long stream that a client leaves
 
 
-class Server:
-    """mot serve on a port the system picks; its stderr kept in .log."""
-
-    def __init__(self, model, *extra):
-        self.p = subprocess.Popen([MOT, "serve", "-m", model, "--port", "0", "-c", CTX, "-t", "2",
-                                   "--backend", BACKEND, *extra],
-                                  stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, text=True, errors="replace")
-        self.log = []
-        self.port = None
-        deadline = time.time() + 120
-        while time.time() < deadline:
-            line = self.p.stderr.readline()
-            if not line:
-                break
-            self.log.append(line)
-            m = re.search(r"on http://127\.0\.0\.1:(\d+) ", line)
-            if m:
-                self.port = int(m.group(1))
-                break
-        if self.port is None:
-            self.p.wait(timeout=30)
-            text = "".join(self.log)
-            if backend_bounds.no_device(text):
-                print(f"skipped: {text.strip()}")
-                sys.exit(backend_bounds.SKIP)
-            raise SystemExit(f"mot serve did not start: {text}")
-        self.reader = threading.Thread(target=self._drain, daemon=True)
-        self.reader.start()
-
-    def _drain(self):
-        for line in self.p.stderr:
-            self.log.append(line)
-
-    def request(self, method, path, body=None, headers=None, raw=None):
-        """-> (status, headers, decoded JSON or text)."""
-        c = http.client.HTTPConnection("127.0.0.1", self.port, timeout=120)
-        data = raw if raw is not None else (json.dumps(body).encode() if body is not None else None)
-        c.request(method, path, body=data, headers=dict({"Content-Type": "application/json"}, **(headers or {})))
-        r = c.getresponse()
-        text = r.read().decode("utf-8", "replace")
-        c.close()
-        try:
-            return r.status, dict(r.getheaders()), json.loads(text)
-        except ValueError:
-            return r.status, dict(r.getheaders()), text
-
-    def post(self, path, body, **kw):
-        return self.request("POST", path, body, **kw)
-
-    def stream(self, path, body):
-        """A streamed request -> (status, [parsed events], saw [DONE])."""
-        c = http.client.HTTPConnection("127.0.0.1", self.port, timeout=120)
-        c.request("POST", path, body=json.dumps(dict(body, stream=True)), headers={"Content-Type": "application/json"})
-        r = c.getresponse()
-        events, done = [], False
-        for block in r.read().decode("utf-8").split("\n\n"):
-            if not block.strip():
-                continue
-            if not block.startswith("data: "):
-                events.append({"bad block": block})
-            elif block == "data: [DONE]":
-                done = True
-            else:
-                events.append(json.loads(block[6:]))
-        c.close()
-        return r.status, events, done
-
-    def stop(self):
-        self.p.send_signal(signal.SIGTERM)
-        try:
-            rc = self.p.wait(timeout=60)
-        except subprocess.TimeoutExpired:
-            self.p.kill()
-            rc = "hung"
-        self.reader.join(timeout=10)
-        return rc
+def Server(model, *extra):
+    """mot serve -m MODEL on a port the system picks."""
+    return serve_client.Server(MOT, ["-m", model, "-c", CTX, "-t", "2", "--backend", BACKEND, *extra])
 
 
 def mot_run(model, prompt, n, *flags):

@@ -82,3 +82,14 @@ add_test(NAME cli_serve_cuda
   COMMAND ${MOT_PYTHON} ${CMAKE_CURRENT_LIST_DIR}/test_serve.py $<TARGET_FILE:mot> ${CMAKE_BINARY_DIR}/cli-serve-cuda
           --backend cuda)
 set_tests_properties(cli_serve_cuda PROPERTIES LABELS "cli;python;server;cuda;gpu" TIMEOUT 300 SKIP_RETURN_CODE 77)
+# mot serve PIPELINE.yaml: MoT behind the OpenAI API, every answer against `mot run` on the
+# same pipeline (routing, chat experts, streaming, a seeded draw, the contexts' limit).
+add_test(NAME cli_serve_pipeline
+  COMMAND ${MOT_PYTHON} ${CMAKE_CURRENT_LIST_DIR}/test_serve_pipeline.py $<TARGET_FILE:mot>
+          ${CMAKE_BINARY_DIR}/cli-serve-pipeline)
+set_tests_properties(cli_serve_pipeline PROPERTIES LABELS "cli;python;server;mot" TIMEOUT 300)
+add_test(NAME cli_serve_pipeline_cuda
+  COMMAND ${MOT_PYTHON} ${CMAKE_CURRENT_LIST_DIR}/test_serve_pipeline.py $<TARGET_FILE:mot>
+          ${CMAKE_BINARY_DIR}/cli-serve-pipeline-cuda --backend cuda)
+set_tests_properties(cli_serve_pipeline_cuda PROPERTIES LABELS "cli;python;server;mot;cuda;gpu" TIMEOUT 300
+                     SKIP_RETURN_CODE 77)
