@@ -127,6 +127,9 @@ static mot_status check_scores(const mot_model *m, const float *z, int dim, cons
 
 static mot_status parse_forced(const mot_model *m, const char *forced, mot_route *r) {
     char *list = strdup(forced), *save = NULL;
+    if (!list) {
+        return mot_fail(MOT_ERR_NOMEM, "router: out of memory");
+    }
     r->k = 0;
     for (char *name = strtok_r(list, ",", &save); name; name = strtok_r(NULL, ",", &save)) {
         int e = mot_pipeline_find_expert(m->pipe, name);

@@ -337,6 +337,51 @@ static mot_status read_limits(mot_oai_request *r, const json_t *o) {
     return get_bool(r, o, "ignore_eos", &r->ignore_eos);
 }
 
+/* mot's own field for a MoT pipeline: the routed set forced, primary first (as `mot run
+ * --experts`), "a,b" or ["a", "b"]; kept as "a,b" for the router, which checks the names. */
+static mot_status read_experts(mot_oai_request *r, const json_t *o) {
+    const json_t *e = json_object_get(o, "experts");
+    if (!e || json_is_null(e)) {
+        return MOT_OK;
+    }
+    if (json_is_string(e)) {
+        if (json_string_length(e) == 0 || json_string_length(e) > MOT_OAI_MAX_EXPERTS_BYTES) {
+            return bad(r, "experts", "expected 1 to %d bytes of names, got %zu", MOT_OAI_MAX_EXPERTS_BYTES,
+                       json_string_length(e));
+        }
+        return dup_string(e, &r->experts);
+    }
+    if (!json_is_array(e) || json_array_size(e) == 0) {
+        return bad(r, "experts", "expected expert names (\"a,b\" or [\"a\", \"b\"], primary first), got %s",
+                   json_is_array(e) ? "an empty array" : type_name(e));
+    }
+    size_t total = 0;
+    for (size_t i = 0; i < json_array_size(e); i++) {
+        const json_t *v = json_array_get(e, i);
+        char param[32];
+        snprintf(param, sizeof param, "experts[%zu]", i);
+        if (!json_is_string(v) || json_string_length(v) == 0 || strchr(json_string_value(v), ',')) {
+            return bad(r, param, "expected an expert's name, got %s",
+                       json_is_string(v) ? "an empty name or one with a comma" : type_name(v));
+        }
+        total += json_string_length(v) + 1;
+        if (total > MOT_OAI_MAX_EXPERTS_BYTES) {
+            return bad(r, "experts", "more than %d bytes of names", MOT_OAI_MAX_EXPERTS_BYTES);
+        }
+    }
+    if (!(r->experts = malloc(total))) {
+        return mot_fail(MOT_ERR_NOMEM, "out of memory");
+    }
+    size_t at = 0;
+    for (size_t i = 0; i < json_array_size(e); i++) {
+        const json_t *v = json_array_get(e, i);
+        memcpy(r->experts + at, json_string_value(v), json_string_length(v));
+        at += json_string_length(v);
+        r->experts[at++] = i + 1 < json_array_size(e) ? ',' : 0;
+    }
+    return MOT_OK;
+}
+
 mot_status mot_oai_request_parse(const char *body, size_t len, mot_oai_kind kind, const mot_oai_defaults *d,
                                  mot_oai_request *r) {
     memset(r, 0, sizeof *r);
@@ -362,6 +407,7 @@ mot_status mot_oai_request_parse(const char *body, size_t len, mot_oai_kind kind
     if (st == MOT_OK) st = read_sampling(r, o);
     if (st == MOT_OK) st = read_stop(r, o);
     if (st == MOT_OK) st = read_limits(r, o);
+    if (st == MOT_OK) st = read_experts(r, o);
     json_decref(o);
     if (st != MOT_OK) {
         char param[sizeof r->param];
@@ -374,6 +420,7 @@ mot_status mot_oai_request_parse(const char *body, size_t len, mot_oai_kind kind
 
 void mot_oai_request_free(mot_oai_request *r) {
     free(r->prompt);
+    free(r->experts);
     free(r->prompt_ids);
     for (int i = 0; i < r->n_msgs; i++) {
         free((char *)r->msgs[i].content);

@@ -9,6 +9,8 @@
  *   temperature, top_p, top_k, min_p, seed, stop (a string or up to 16),
  *   presence_penalty, frequency_penalty, repetition_penalty / repeat_penalty, repeat_last_n,
  *   stream, stream_options.include_usage, ignore_eos
+ *   experts (mot's own, for a MoT pipeline)  the routed set forced, primary first: "a,b" or
+ *                             ["a", "b"] (as `mot run --experts`)
  * What mot does not do is refused rather than ignored (n > 1, best_of > 1, echo, suffix,
  * logprobs, a logit_bias, tools, a response_format other than text); other fields (model,
  * user, metadata, ...) are ignored. An error names the field ("'temperature': expected a
@@ -24,6 +26,7 @@
 #define MOT_OAI_MAX_STOP 16          /* stop strings per request */
 #define MOT_OAI_MAX_STOP_BYTES 256   /* bytes of one stop string */
 #define MOT_OAI_MAX_MESSAGES 65536   /* messages of one chat request */
+#define MOT_OAI_MAX_EXPERTS_BYTES 4096 /* "experts": the names with their commas */
 
 typedef enum { MOT_OAI_COMPLETION, MOT_OAI_CHAT } mot_oai_kind;
 
@@ -41,6 +44,7 @@ typedef struct {
     char *stop[MOT_OAI_MAX_STOP];
     int n_stop;
     int stream, include_usage, ignore_eos;
+    char *experts;             /* a MoT pipeline's routed set forced ("a,b", primary first), or NULL */
     char param[64];            /* on an error: the field at fault ("messages[2].content"), or "" */
 } mot_oai_request;
 

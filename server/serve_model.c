@@ -13,6 +13,9 @@
 /* The prompt's ids: the completion's text (BOS as the tokenizer adds it) or ids, or the chat's
  * messages in the template. A failure is the request's (400). */
 static mot_status encode(const mot_serve_model *m, const mot_oai_request *r, int **ids, int *n) {
+    if (r->experts) {
+        return mot_fail(MOT_ERR_ARG, "'experts': this server runs one model, not a MoT pipeline");
+    }
     if (r->kind == MOT_OAI_CHAT) {
         if (m->chat == MOT_CHAT_NONE) {
             return mot_fail(MOT_ERR_ARG, "%s", m->chat_missing);

@@ -103,7 +103,15 @@ void mot_serve_pipeline_run(mot_serve_pipeline *p, mot_serve_queue *q, mot_serve
                                              : "'prompt': a MoT pipeline takes text, not token ids (its experts "
                                                "have their own tokenizers)");
     }
-    if (st == MOT_OK) st = mot_route_prompt(m, text, NULL, NULL, 0, &route);
+    if (st == MOT_OK) {
+        st = mot_route_prompt(m, text, r->experts, NULL, 0, &route);
+        const char *msg = mot_last_error(), *flag = "--experts: ";
+        if (st == MOT_ERR_ARG && !strncmp(msg, flag, strlen(flag))) { /* the router speaks of the flag */
+            char why[512];
+            snprintf(why, sizeof why, "%s", msg + strlen(flag));
+            st = mot_fail(MOT_ERR_ARG, "'experts': %s", why);
+        }
+    }
     if (st == MOT_OK) st = prompts(m, r, &route, ids, n, &n_predict);
     if (st != MOT_OK) {
         free_prompts(ids, route.k);

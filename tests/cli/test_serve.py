@@ -203,6 +203,8 @@ def bad_requests(s, model):
     error_of("max_tokens 0", s.post(C, dict(ok, max_tokens=0)), 400, param="max_tokens")
     error_of("max_tokens 2.5", s.post(C, dict(ok, max_tokens=2.5)), 400, param="max_tokens")
     error_of("n 2", s.post(C, dict(ok, n=2)), 400, param="n")
+    error_of("experts on one model", s.post(C, dict(ok, experts="a,b")), 400, "one model, not a MoT pipeline")
+    error_of("experts not names", s.post(C, dict(ok, experts=[1])), 400, param="experts[0]")
     error_of("logprobs", s.post(C, dict(ok, logprobs=3)), 400, "not supported", param="logprobs")
     error_of("two prompts", s.post(C, dict(ok, prompt=["a", "b"])), 400, "one prompt per request")
     error_of("an empty prompt array", s.post(C, dict(ok, prompt=[])), 400, param="prompt")

@@ -12,8 +12,10 @@ The pool: tests/tools/make_mot_pool.py's demo scenario, experts a and b with cha
   on its last user message (= `mot route -p LAST`) and its primary's prompt holds every turn;
 - no max_tokens on a chat: generation stops where the smallest routed context ends
   (completion_tokens = min over lanes of max_pos - prompt + 1, from run's dump);
+- the request's "experts" ("b,a" or ["b", "a"]) = `mot run --experts b,a`;
 - a seeded draw twice and = `mot run --temp --seed`;
-- bad requests: token-id prompts, a prompt past an expert's context, no user message (400);
+- bad requests: token-id prompts, a prompt past an expert's context, bad "experts", no user
+  message (400);
   bad command lines: -c / -b / --chat-template with a pipeline, -m and a pipeline, a
   pipeline that does not load: one "error:" line, non-zero exit; SIGTERM exits 0.
 
@@ -128,6 +130,17 @@ def unlimited(s, pipe):
           f"{st} {r.get('usage') if st == 200 else r} vs {fit}")
 
 
+def forced(s, pipe):
+    """The request's "experts" forces the set, as `mot run --experts`."""
+    want, active, _ = mot_run(pipe, PROMPT, 8, "--experts", "b,a")
+    for label, experts in [("a string", "b,a"), ("an array", ["b", "a"])]:
+        st, _, r = s.post("/v1/completions", {"prompt": PROMPT, "max_tokens": 8, "temperature": 0,
+                                              "ignore_eos": True, "experts": experts})
+        check(f"\"experts\" as {label} = mot run --experts b,a",
+              st == 200 and r.get("experts") == active == ["b", "a"] and r["choices"][0]["text"] == want,
+              f"{st} {r} vs {want!r}")
+
+
 def seeded(s, pipe):
     want, _, _ = mot_run(pipe, PROMPT, 12, "--temp", "0.9", "--seed", "42")
     body = {"prompt": PROMPT, "max_tokens": 12, "temperature": 0.9, "seed": 42, "ignore_eos": True}
@@ -145,6 +158,12 @@ def bad_requests(s, pipe):
     error_of("token ids as the prompt", s.post("/v1/completions", {"prompt": [1, 2, 3]}), "text, not token ids")
     error_of("a prompt past an expert's context",
              s.post("/v1/completions", {"prompt": "word " * 400, "max_tokens": 1}), "expert '", "context only")
+    for label, experts, needle in [("an unknown expert", "b,zz", "'zz' is not an expert"),
+                                   ("an expert twice", ["a", "a"], "'a' is named twice"),
+                                   ("an empty list", [], "expected expert names"),
+                                   ("a name with a comma", ["a,b"], "comma"),
+                                   ("a number", 3, "expected expert names")]:
+        error_of(f"experts: {label}", s.post("/v1/completions", {"prompt": PROMPT, "experts": experts}), needle)
     error_of("no user message", s.post("/v1/chat/completions", {"messages": [{"role": "system", "content": "x"}]}),
              "user")
     st, _, r = s.post("/v1/completions", {"prompt": PROMPT, "max_tokens": 2, "temperature": 0})
@@ -184,6 +203,7 @@ def main():
         completions(s, pipe)
         chat(s, pipe)
         unlimited(s, pipe)
+        forced(s, pipe)
         seeded(s, pipe)
         bad_requests(s, pipe)
     finally:
