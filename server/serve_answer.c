@@ -9,7 +9,7 @@
 
 #include "common/error.h"
 
-void mot_serve_answer_init(mot_serve_answer *a, mot_serve_queue *q, mot_serve_job *j, const char *model_id,
+int mot_serve_answer_init(mot_serve_answer *a, mot_serve_queue *q, mot_serve_job *j, const char *model_id,
                            long long serial) {
     memset(a, 0, sizeof *a);
     a->q = q, a->j = j, a->ok = 1;
@@ -17,6 +17,12 @@ void mot_serve_answer_init(mot_serve_answer *a, mot_serve_queue *q, mot_serve_jo
     snprintf(a->id, sizeof a->id, "%s-%lx%06llx", kind == MOT_OAI_CHAT ? "chatcmpl" : "cmpl",
              (unsigned long)time(NULL), serial);
     a->head = (mot_oai_head){kind, a->id, (long long)time(NULL), model_id, NULL, 0};
+    if (mot_serve_job_cancelled(q, j)) {
+        fprintf(stderr, "mot: %s: not run, its client left while it waited\n", j->route);
+        mot_serve_job_finish(q, j);
+        return 0;
+    }
+    return 1;
 }
 
 /* Streams a piece of text (a chunk event); nothing for an empty piece. */

@@ -26,8 +26,9 @@ typedef struct {
     mot_stop_strings ss;    /* the text cut at a stop string; a whole answer's text */
 } mot_serve_answer;
 
-/* serial: the server's count of answers, for a unique id. */
-void mot_serve_answer_init(mot_serve_answer *a, mot_serve_queue *q, mot_serve_job *j, const char *model_id,
+/* serial: the server's count of answers, for a unique id. 0: the client left while the job
+ * waited (logged, the job finished): nothing to run. */
+int mot_serve_answer_init(mot_serve_answer *a, mot_serve_queue *q, mot_serve_job *j, const char *model_id,
                            long long serial);
 /* The prompt was taken: a stream begins (status 200, a chat's role chunk); tok decodes what follows. */
 void mot_serve_answer_start(mot_serve_answer *a, const mot_tokenizer *tok);

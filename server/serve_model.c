@@ -43,10 +43,7 @@ static mot_status encode(const mot_serve_model *m, const mot_oai_request *r, int
 void mot_serve_model_run(mot_serve_model *m, mot_serve_queue *q, mot_serve_job *j) {
     const mot_oai_request *r = &j->req;
     mot_serve_answer a;
-    mot_serve_answer_init(&a, q, j, m->model_id, ++m->served);
-    if (mot_serve_job_cancelled(q, j)) {
-        fprintf(stderr, "mot: %s: not run, its client left while it waited\n", j->route);
-        mot_serve_job_finish(q, j);
+    if (!mot_serve_answer_init(&a, q, j, m->model_id, ++m->served)) {
         return;
     }
     const double t0 = mot_now();

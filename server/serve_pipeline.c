@@ -86,10 +86,7 @@ void mot_serve_pipeline_run(mot_serve_pipeline *p, mot_serve_queue *q, mot_serve
     const mot_model *m = p->m;
     const mot_oai_request *r = &j->req;
     mot_serve_answer a;
-    mot_serve_answer_init(&a, q, j, p->model_id, ++p->served);
-    if (mot_serve_job_cancelled(q, j)) {
-        fprintf(stderr, "mot: %s: not run, its client left while it waited\n", j->route);
-        mot_serve_job_finish(q, j);
+    if (!mot_serve_answer_init(&a, q, j, p->model_id, ++p->served)) {
         return;
     }
     const double t0 = mot_now();
