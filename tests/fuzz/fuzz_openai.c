@@ -16,7 +16,9 @@
 static void answer(const mot_oai_request *r, const char *text, size_t len, size_t step) {
     mot_stop_strings ss;
     mot_stop_strings_init(&ss, r->stop, r->n_stop);
-    const mot_oai_head h = {r->kind, "cmpl-fuzz", 1, "fuzz"};
+    /* a pipeline's answer names its experts: the request's forced set, when given, as names */
+    const char *names[2] = {r->experts, "b"};
+    const mot_oai_head h = {r->kind, "cmpl-fuzz", 1, "fuzz", names, r->experts ? 2 : 0};
     size_t given = 0;
     for (size_t at = 0; at < len && !ss.stopped; at += step) {
         const char *out;

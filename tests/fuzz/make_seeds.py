@@ -199,6 +199,8 @@ def seed_openai(corpus, tmp):
         {"prompt": ["a\u00e9\u4e2d"], "top_p": 0.9, "min_p": 0.05, "repeat_penalty": 1.1, "repeat_last_n": -1,
          "presence_penalty": 0.5, "frequency_penalty": -0.5, "n": 1, "logprobs": None, "echo": False},
         {"prompt": "abcabcabd", "stop": "abd", "n_predict": -1, "ignore_eos": True},
+        {"prompt": "route me", "experts": "code,chat"},
+        {"prompt": "route me", "experts": ["chat", "math", "code"]},
     ]
     chat = [
         {"messages": [{"role": "system", "content": "Be brief"}, {"role": "user", "content": "Hi"}]},
