@@ -273,12 +273,6 @@ static mot_status refuse_unsupported(mot_oai_request *r, const json_t *o) {
     if ((v = json_object_get(o, "suffix")) && !json_is_null(v)) {
         return bad(r, "suffix", "not supported (no fill-in-the-middle)");
     }
-    if ((v = json_object_get(o, "logprobs")) && !json_is_null(v) && !json_is_false(v)) {
-        return bad(r, "logprobs", "not supported");
-    }
-    if ((v = json_object_get(o, "top_logprobs")) && !json_is_null(v)) {
-        return bad(r, "top_logprobs", "not supported");
-    }
     if ((v = json_object_get(o, "logit_bias")) && !json_is_null(v) && !(json_is_object(v) && json_object_size(v) == 0)) {
         return bad(r, "logit_bias", "not supported");
     }
@@ -335,6 +329,29 @@ static mot_status read_limits(mot_oai_request *r, const json_t *o) {
         MOT_TRY(get_bool(r, so, "include_usage", &r->include_usage));
     }
     return get_bool(r, o, "ignore_eos", &r->ignore_eos);
+}
+
+/* Log-probabilities of the answer's tokens: a completion's "logprobs": N (the top N with
+ * each), a chat's "logprobs": true with "top_logprobs": N. */
+static mot_status read_logprobs(mot_oai_request *r, const json_t *o) {
+    long long n = 0;
+    int given = 0;
+    r->logprobs = -1;
+    if (r->kind == MOT_OAI_COMPLETION) {
+        MOT_TRY(get_int(r, o, "logprobs", 0, MOT_OAI_MAX_TOP_LOGPROBS, &n, &given));
+        if (given) r->logprobs = (int)n;
+        const json_t *t = json_object_get(o, "top_logprobs");
+        return t && !json_is_null(t) ? bad(r, "top_logprobs", "a chat field: a completion's \"logprobs\" is the number")
+                                     : MOT_OK;
+    }
+    int on = 0;
+    MOT_TRY(get_bool(r, o, "logprobs", &on));
+    MOT_TRY(get_int(r, o, "top_logprobs", 0, MOT_OAI_MAX_TOP_LOGPROBS, &n, &given));
+    if (given && !on) {
+        return bad(r, "top_logprobs", "only with \"logprobs\": true");
+    }
+    if (on) r->logprobs = (int)n;
+    return MOT_OK;
 }
 
 /* mot's own field for a MoT pipeline: the routed set forced, primary first (as `mot run
@@ -408,6 +425,7 @@ mot_status mot_oai_request_parse(const char *body, size_t len, mot_oai_kind kind
     if (st == MOT_OK) st = read_stop(r, o);
     if (st == MOT_OK) st = read_limits(r, o);
     if (st == MOT_OK) st = read_experts(r, o);
+    if (st == MOT_OK) st = read_logprobs(r, o);
     json_decref(o);
     if (st != MOT_OK) {
         char param[sizeof r->param];

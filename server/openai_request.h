@@ -9,10 +9,11 @@
  *   temperature, top_p, top_k, min_p, seed, stop (a string or up to 16),
  *   presence_penalty, frequency_penalty, repetition_penalty / repeat_penalty, repeat_last_n,
  *   stream, stream_options.include_usage, ignore_eos
+ *   logprobs: N (completions), logprobs: true + top_logprobs: N (chat), N <= 20
  *   experts (mot's own, for a MoT pipeline)  the routed set forced, primary first: "a,b" or
  *                             ["a", "b"] (as `mot run --experts`)
  * What mot does not do is refused rather than ignored (n > 1, best_of > 1, echo, suffix,
- * logprobs, a logit_bias, tools, a response_format other than text); other fields (model,
+ * a logit_bias, tools, a response_format other than text); other fields (model,
  * user, metadata, ...) are ignored. An error names the field ("'temperature': expected a
  * number >= 0, got a string") and is the client's: HTTP 400. */
 #ifndef MOT_SERVER_OPENAI_REQUEST_H
@@ -27,6 +28,7 @@
 #define MOT_OAI_MAX_STOP_BYTES 256   /* bytes of one stop string */
 #define MOT_OAI_MAX_MESSAGES 65536   /* messages of one chat request */
 #define MOT_OAI_MAX_EXPERTS_BYTES 4096 /* "experts": the names with their commas */
+#define MOT_OAI_MAX_TOP_LOGPROBS 20  /* alternatives per token (OpenAI's and vLLM's limit) */
 
 typedef enum { MOT_OAI_COMPLETION, MOT_OAI_CHAT } mot_oai_kind;
 
@@ -45,6 +47,7 @@ typedef struct {
     int n_stop;
     int stream, include_usage, ignore_eos;
     char *experts;             /* a MoT pipeline's routed set forced ("a,b", primary first), or NULL */
+    int logprobs;              /* -1: none; else each token's log-probability with the top N */
     char param[64];            /* on an error: the field at fault ("messages[2].content"), or "" */
 } mot_oai_request;
 

@@ -35,12 +35,39 @@ typedef struct {
     int prompt_tokens, completion_tokens, cached_tokens;
 } mot_oai_usage;
 
+/* A token's text (its decode alone; any bytes) and log-probability. */
+typedef struct {
+    char *text;
+    size_t len;
+    double logprob;
+} mot_oai_token_prob;
+
+/* One answer token's log-probabilities: the token, the top n_top of its distribution. */
+typedef struct {
+    mot_oai_token_prob chosen;
+    int n_top;
+    mot_oai_token_prob top[MOT_OAI_MAX_TOP_LOGPROBS];
+    long long text_offset;     /* completions: characters of the answer before the token */
+} mot_oai_logprob;
+
+/* The "logprobs" of a choice or chunk: NULL is null; else items[0..n) as
+ *   completions  {"tokens": [text], "token_logprobs": [lp], "top_logprobs": [{text: lp}],
+ *                 "text_offset": [n]}
+ *   chat         {"content": [{"token", "logprob", "bytes": [b], "top_logprobs": [{"token",
+ *                 "logprob", "bytes"}]}]}
+ * A log-probability that is not finite (a -inf logit) is written as -9999.0, as vLLM does. */
+typedef struct {
+    const mot_oai_logprob *items;
+    int n;
+} mot_oai_logprobs;
+
 char *mot_oai_response_json(const mot_oai_head *h, const char *text, size_t len, const char *finish_reason,
-                            const mot_oai_usage *u);
+                            const mot_oai_usage *u, const mot_oai_logprobs *lp);
 /* A streamed chunk's event: a piece of text (role: the chat's first, with the role), or the
- * end (finish_reason not NULL). with_usage: the chunk carries "usage": null (include_usage). */
+ * end (finish_reason not NULL). with_usage: the chunk carries "usage": null (include_usage).
+ * lp: the log-probabilities of the tokens since the last chunk, or NULL. */
 char *mot_oai_chunk_event(const mot_oai_head *h, const char *text, size_t len, int role, const char *finish_reason,
-                          int with_usage);
+                          int with_usage, const mot_oai_logprobs *lp);
 /* include_usage's last chunk: "choices": [] and the usage. */
 char *mot_oai_usage_event(const mot_oai_head *h, const mot_oai_usage *u);
 /* An error inside a stream: "data: {"error": ...}\n\n". */

@@ -78,7 +78,8 @@ void mot_serve_model_run(mot_serve_model *m, mot_serve_queue *q, mot_serve_job *
             finish = "stop";
             break;
         }
-        if ((st = mot_serve_answer_push(&a, token)) != MOT_OK || a.ss.stopped) {
+        if ((st = mot_serve_answer_logprob(&a, &m->slot.engine, 0, token)) != MOT_OK ||
+            (st = mot_serve_answer_push(&a, token)) != MOT_OK || a.ss.stopped) {
             finish = "stop";
             break;
         }

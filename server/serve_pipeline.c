@@ -49,6 +49,7 @@ typedef struct {
     const mot_expert *primary;
     const mot_tokenizer *tok;
     const mot_oai_request *r;
+    mot_session *session; /* the primary's logits: lane 0 of its engine */
     double t_first;    /* when the first token came (the prompt's time ends there) */
     int n_gen;
     const char *finish;
@@ -68,7 +69,8 @@ static int on_token(void *user, int token) {
         s->finish = "stop";
         return 1;
     }
-    if ((s->st = mot_serve_answer_push(s->a, token)) != MOT_OK || s->a->ss.stopped) {
+    if ((s->st = mot_serve_answer_logprob(s->a, &s->session->engine, 0, token)) != MOT_OK ||
+        (s->st = mot_serve_answer_push(s->a, token)) != MOT_OK || s->a->ss.stopped) {
         s->finish = "stop";
         return 1;
     }
@@ -124,10 +126,10 @@ void mot_serve_pipeline_run(mot_serve_pipeline *p, mot_serve_queue *q, mot_serve
     a.head.experts = names, a.head.n_experts = route.k;
 
     const mot_expert *primary = m->experts[route.active[0]];
-    token_sink sink = {p, &a, primary, m->tokenizers[route.active[0]], r, 0, 0, "length", 0, MOT_OK};
+    mot_session s = {0};
+    token_sink sink = {p, &a, primary, m->tokenizers[route.active[0]], r, &s, 0, 0, "length", 0, MOT_OK};
     mot_generate_opts g = {.n_predict = n_predict, .sampler = mot_serve_request_sampler(r),
                            .ignore_eos = r->ignore_eos, .backend = p->backend, .on_token = on_token, .user = &sink};
-    mot_session s = {0};
     st = mot_session_generate_ids(m, &route, ids, n, &g, &s);
     if (st == MOT_OK) st = sink.st;
     free_prompts(ids, route.k);

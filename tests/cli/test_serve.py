@@ -11,6 +11,8 @@ answer the server gives is held to what `mot run` prints for the same prompt and
   reused prompt), then greedy again (the penalties gone), a seeded draw twice and against
   `mot run --seed`; OpenAI's default of 16 tokens for a completion;
 - stop strings (cut before the first, also when streamed), max_tokens -> "length";
+- logprobs (a completion's N, a chat's top_logprobs, whole and streamed) against numpy's
+  log-softmax of `mot run --dump`'s logits: the model's distribution, not the penalized one;
 - requests in parallel (queued, each answered right), a client leaving mid-stream (the
   generation stops, the next request is answered);
 - the `openai` package (the client users point at the server, when installed): models, a
@@ -163,6 +165,64 @@ def sampling(s, model, prompt, greedy):
     check("a seeded draw repeats and is mot run --seed's", a == b == want, f"{a!r} {b!r} {want!r}")
 
 
+def dumped():
+    """The last mot_run's sampled ids [n] and log-softmax of its logits [n, vocab] (float64)."""
+    import numpy as np
+    t = read_safetensors(os.path.join(WORK, "run.safetensors"))
+    logits = next(v for k, v in t.items() if k.startswith("logits.")).astype(np.float64)
+    tokens = [int(x) for x in next(v for k, v in t.items() if k.startswith("tokens."))][-len(logits):]
+    m = logits.max(axis=1, keepdims=True)
+    return tokens, logits - m - np.log(np.exp(logits - m).sum(axis=1, keepdims=True))
+
+
+def logprobs(s, model, prompt):
+    """Log-probabilities against numpy's log-softmax of `mot run --dump`'s logits: the model's
+    distribution, before the penalties that chose the tokens."""
+    pen = ["--repeat-penalty", "1.3", "--presence-penalty", "0.5"]
+    want, _ = mot_run(model, prompt, 8, *pen)
+    ids, ls = dumped()
+    st, _, r = s.post("/v1/completions", {"prompt": prompt, "max_tokens": 8, "temperature": 0, "ignore_eos": True,
+                                          "repeat_penalty": 1.3, "presence_penalty": 0.5, "logprobs": 5})
+    lp = r["choices"][0]["logprobs"] if st == 200 else {}
+    # SPEC 1.7's f32 bound: a request whose prompt the cache partly holds feeds the rest by
+    # another path (decode, not prefill), and CUDA's f32 logits differ from the CPU's by ~1e-6
+    near = lambda a, b: abs(a - b) <= 1e-4  # noqa: E731
+    check("completion logprobs: each token's = log-softmax of mot run's logits (not the penalized ones)",
+          st == 200 and r["choices"][0]["text"] == want and len(lp["token_logprobs"]) == 8 and
+          all(near(lp["token_logprobs"][t], ls[t][ids[t]]) for t in range(8)) and
+          any(not near(ls[t][ids[t]], ls[t].max()) for t in range(8)), f"{st} {lp} vs {[ls[t][ids[t]] for t in range(8)]}")
+    top5 = [sorted(ls[t])[-5:] for t in range(8)]
+    check("completion top_logprobs: of the 5 best (a dict: tokens of one text merge)",
+          st == 200 and all(1 <= len(lp["top_logprobs"][t]) <= 5 and
+                            all(any(near(v, w) for w in top5[t]) for v in lp["top_logprobs"][t].values())
+                            for t in range(8)) and
+          lp["text_offset"] == sorted(lp["text_offset"]) and lp["text_offset"][0] == 0, lp)
+    user = "Tell me about foxes"
+    mot_run(model, user, 6, "--chat-template", "chatml")
+    ids, ls = dumped()
+    body = {"messages": [{"role": "user", "content": user}], "max_tokens": 6, "temperature": 0, "ignore_eos": True,
+            "logprobs": True, "top_logprobs": 3}
+    st, _, r = s.post("/v1/chat/completions", body)
+    content = r["choices"][0]["logprobs"]["content"] if st == 200 else []
+    check("chat logprobs: the greedy token first of its top 3, each = mot run's",
+          st == 200 and len(content) == 6 and
+          all(near(c["logprob"], ls[t][ids[t]]) and len(c["top_logprobs"]) == 3 and
+              all(near(x["logprob"], w) for x, w in zip(c["top_logprobs"], sorted(ls[t])[::-1][:3])) and
+              c["top_logprobs"][0]["token"] == c["token"] and bytes(c["bytes"]).decode("utf-8", "replace") == c["token"]
+              for t, c in enumerate(content)), content)
+    st, ev, done = s.stream("/v1/chat/completions", body)
+    streamed = [c for e in ev if e["choices"] and e["choices"][0]["logprobs"] for c in
+                e["choices"][0]["logprobs"]["content"]]
+    same = lambda a, b: a["token"] == b["token"] and near(a["logprob"], b["logprob"])  # noqa: E731
+    check("chat logprobs streamed: the same entries, over the chunks",
+          st == 200 and done and len(streamed) == len(content) and
+          all(same(a, b) and len(a["top_logprobs"]) == len(b["top_logprobs"]) and
+              all(same(x, y) for x, y in zip(a["top_logprobs"], b["top_logprobs"])) for a, b in zip(streamed, content)),
+          f"{streamed} vs {content}")
+    st, _, r = s.post("/v1/completions", {"prompt": prompt, "max_tokens": 2, "temperature": 0})
+    check("no logprobs asked: null", st == 200 and r["choices"][0]["logprobs"] is None, r)
+
+
 def parallel_and_leaving(s, prompt, greedy):
     out = [None] * 3
 
@@ -205,7 +265,14 @@ def bad_requests(s, model):
     error_of("n 2", s.post(C, dict(ok, n=2)), 400, param="n")
     error_of("experts on one model", s.post(C, dict(ok, experts="a,b")), 400, "one model, not a MoT pipeline")
     error_of("experts not names", s.post(C, dict(ok, experts=[1])), 400, param="experts[0]")
-    error_of("logprobs", s.post(C, dict(ok, logprobs=3)), 400, "not supported", param="logprobs")
+    error_of("logprobs 21", s.post(C, dict(ok, logprobs=21)), 400, "from 0 to 20", param="logprobs")
+    error_of("logprobs true on a completion", s.post(C, dict(ok, logprobs=True)), 400, param="logprobs")
+    error_of("top_logprobs on a completion", s.post(C, dict(ok, top_logprobs=2)), 400, param="top_logprobs")
+    chat_ok = {"messages": [{"role": "user", "content": "hi"}], "max_tokens": 2}
+    error_of("top_logprobs without logprobs", s.post(CH, dict(chat_ok, top_logprobs=2)), 400, "only with",
+             param="top_logprobs")
+    error_of("top_logprobs 21", s.post(CH, dict(chat_ok, logprobs=True, top_logprobs=21)), 400, param="top_logprobs")
+    error_of("logprobs 3 on a chat", s.post(CH, dict(chat_ok, logprobs=3)), 400, "true or false", param="logprobs")
     error_of("two prompts", s.post(C, dict(ok, prompt=["a", "b"])), 400, "one prompt per request")
     error_of("an empty prompt array", s.post(C, dict(ok, prompt=[])), 400, param="prompt")
     error_of("a token id past the vocabulary", s.post(C, dict(ok, prompt=[1, 10 ** 6])), 400,
@@ -287,6 +354,11 @@ def openai_client(s, prompt, greedy):
     check("openai: a streamed completion", text == greedy and pieces[-1].usage.completion_tokens == 12, text)
     r = c.chat.completions.create(model="tiny", messages=[{"role": "user", "content": "hi"}], max_tokens=3)
     check("openai: a chat reply", r.choices[0].message.role == "assistant" and r.usage.completion_tokens <= 3, r)
+    r = c.chat.completions.create(model="tiny", messages=[{"role": "user", "content": "hi"}], max_tokens=3,
+                                  logprobs=True, top_logprobs=2, extra_body={"ignore_eos": True})
+    lp = r.choices[0].logprobs.content
+    check("openai: chat logprobs parse", len(lp) == 3 and all(len(t.top_logprobs) == 2 and t.logprob <= 0 and
+                                                              t.bytes == list(t.token.encode()) for t in lp), lp)
     try:
         c.completions.create(model="tiny", prompt=prompt, temperature="hot")
         check("openai: BadRequestError", False, "no error")
@@ -399,6 +471,7 @@ def main():
         stops(s, prompt, greedy)
         chat(s, model)
         sampling(s, model, prompt, greedy)
+        logprobs(s, model, prompt)
         parallel_and_leaving(s, prompt, greedy)
         openai_client(s, prompt, greedy)
         bad_requests(s, model)

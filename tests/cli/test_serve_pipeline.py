@@ -7,6 +7,7 @@ The pool: tests/tools/make_mot_pool.py's demo scenario, experts a and b with cha
 - a greedy completion = `mot run PIPE -p P` (text, finish_reason, usage.prompt_tokens = the
   primary's prompt ids in run's dump), "experts" = run's routed set, primary first;
 - streamed: the pieces join to the same text, every chunk names the experts, include_usage;
+- logprobs: the primary's, against numpy's log-softmax of run's dumped logits;
 - a chat [system, user] = `mot run PIPE -p USER --system SYS` (chat experts render both turns,
   c its template with the user message); on the all-chat pool a longer conversation is routed
   on its last user message (= `mot route -p LAST`) and its primary's prompt holds every turn;
@@ -91,6 +92,18 @@ def completions(s, pipe):
     check("streamed completion = the whole one", st == 200 and done and text == want and finish == ["length"] and
           len(usage) == 1 and usage[0]["completion_tokens"] == 12, f"{st} {events!r}")
     check("every chunk names the experts", all(e.get("experts") == active for e in events), events[:2])
+    # log-probabilities: the primary's, against numpy's log-softmax of run's dumped logits
+    import numpy as np
+    t = read_safetensors(os.path.join(WORK, "run.safetensors"))
+    logits = t[f"logits.{active[0]}"].astype(np.float64)
+    ids = [int(x) for x in t[f"tokens.{active[0]}"]][-len(logits):]
+    ls = logits - logits.max(axis=1, keepdims=True)
+    ls -= np.log(np.exp(ls).sum(axis=1, keepdims=True))
+    st, _, r = s.post("/v1/completions", dict(body, logprobs=3))
+    lp = r["choices"][0]["logprobs"] if st == 200 else {}
+    check("logprobs: the primary's tokens', = log-softmax of mot run's logits",
+          st == 200 and len(lp["token_logprobs"]) == 12 and
+          all(abs(lp["token_logprobs"][i] - ls[i][ids[i]]) <= 1e-4 for i in range(12)), f"{st} {lp}")
 
 
 def chat(s, pipe):

@@ -3,7 +3,8 @@
  * is the body. A request that reads well then goes through what answering it does without a
  * model: its text (the prompt, or each message) streamed through its stop strings in pieces
  * of the next byte's size, and the answer's JSON, chunks and usage built from what comes out
- * (any bytes: invalid UTF-8 becomes U+FFFD). Build and run: scripts/fuzz.sh openai SECONDS. */
+ * (any bytes: invalid UTF-8 becomes U+FFFD), with log-probabilities when it asked for them. Build and run: scripts/fuzz.sh openai SECONDS. */
+#include <math.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -19,6 +20,16 @@ static void answer(const mot_oai_request *r, const char *text, size_t len, size_
     /* a pipeline's answer names its experts: the request's forced set, when given, as names */
     const char *names[2] = {r->experts, "b"};
     const mot_oai_head h = {r->kind, "cmpl-fuzz", 1, "fuzz", names, r->experts ? 2 : 0};
+    /* log-probabilities of "tokens" that are the text's first bytes (any bytes), -inf among them */
+    mot_oai_logprob items[2] = {0};
+    const size_t cut = len < 3 ? len : 3;
+    for (int i = 0; i < 2; i++) {
+        items[i].chosen = (mot_oai_token_prob){(char *)text, cut, i ? -INFINITY : -0.5};
+        items[i].n_top = r->logprobs > 0 ? (r->logprobs < 3 ? r->logprobs : 3) : 0;
+        for (int k = 0; k < items[i].n_top; k++) items[i].top[k] = (mot_oai_token_prob){(char *)text + k % (cut + 1), cut - k % (cut + 1), -k};
+        items[i].text_offset = i;
+    }
+    const mot_oai_logprobs lps = {items, 2};
     size_t given = 0;
     for (size_t at = 0; at < len && !ss.stopped; at += step) {
         const char *out;
@@ -27,7 +38,7 @@ static void answer(const mot_oai_request *r, const char *text, size_t len, size_
             break;
         }
         given += n;
-        free(mot_oai_chunk_event(&h, out, n, at == 0, NULL, r->include_usage));
+        free(mot_oai_chunk_event(&h, out, n, at == 0, NULL, r->include_usage, r->logprobs >= 0 ? &lps : NULL));
     }
     const char *out;
     size_t n;
@@ -37,8 +48,9 @@ static void answer(const mot_oai_request *r, const char *text, size_t len, size_
         abort(); /* what is given out is the text, cut at a stop string */
     }
     const mot_oai_usage u = {3, 4, 1};
-    free(mot_oai_response_json(&h, ss.text ? ss.text : "", ss.len, ss.stopped ? "stop" : "length", &u));
-    free(mot_oai_chunk_event(&h, "", 0, 0, "stop", 1));
+    free(mot_oai_response_json(&h, ss.text ? ss.text : "", ss.len, ss.stopped ? "stop" : "length", &u,
+                                r->logprobs >= 0 ? &lps : NULL));
+    free(mot_oai_chunk_event(&h, "", 0, 0, "stop", 1, NULL));
     free(mot_oai_usage_event(&h, &u));
     mot_stop_strings_free(&ss);
 }
