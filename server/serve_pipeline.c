@@ -110,6 +110,9 @@ void mot_serve_pipeline_run(mot_serve_pipeline *p, mot_serve_queue *q, mot_serve
             snprintf(why, sizeof why, "%s", msg + strlen(flag));
             st = mot_fail(MOT_ERR_ARG, "'experts': %s", why);
         }
+        if (st == MOT_OK && route.k > MOT_MAX_LANES) {
+            st = mot_fail(MOT_ERR_ARG, "'experts': %d experts, at most %d run at once", route.k, MOT_MAX_LANES);
+        }
     }
     if (st == MOT_OK) st = prompts(m, r, &route, ids, n, &n_predict);
     if (st != MOT_OK) {
