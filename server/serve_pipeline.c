@@ -79,7 +79,7 @@ static int on_token(void *user, int token) {
 }
 
 static void free_prompts(int **ids, int k) {
-    for (int i = 0; i < k; i++) {
+    for (int i = 0; i < k && i < MOT_MAX_LANES; i++) {
         free(ids[i]);
     }
 }

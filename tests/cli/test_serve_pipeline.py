@@ -15,8 +15,8 @@ The pool: tests/tools/make_mot_pool.py's demo scenario, experts a and b with cha
   (completion_tokens = min over lanes of max_pos - prompt + 1, from run's dump);
 - the request's "experts" ("b,a" or ["b", "a"]) = `mot run --experts b,a`;
 - a seeded draw twice and = `mot run --temp --seed`;
-- bad requests: token-id prompts, a prompt past an expert's context, bad "experts", no user
-  message (400);
+- bad requests: token-id prompts, a prompt past an expert's context, bad "experts" (nine of a
+  nine-expert pool: more than run at once), no user message (400);
   bad command lines: -c / -b / --chat-template with a pipeline, -m and a pipeline, a
   pipeline that does not load: one "error:" line, non-zero exit; SIGTERM exits 0.
 
@@ -183,6 +183,31 @@ def bad_requests(s, pipe):
     check("the server answers after the bad requests", st == 200 and r["usage"]["completion_tokens"] == 2, f"{st} {r}")
 
 
+def nine_experts(pipe):
+    """A pool of 9 (expert a nine times, random MoT weights from `mot init`): forcing all nine
+    is more than run at once (8), refused before anything is built."""
+    folder = re.search(r"name: a\b[^}]*path: ([^,}\s]+)", open(pipe).read()).group(1)
+    d = os.path.join(WORK, "nine")
+    os.makedirs(d, exist_ok=True)
+    path = os.path.join(d, "p.yaml")
+    with open(path, "w") as f:
+        f.write("name: nine\nexperts:\n" + "".join(f"- {{name: e{i}, path: {folder}}}\n" for i in range(9)) +
+                "router: {encoder: mean-embed, expert: e0, hidden: 16, top_k: 2}\n"
+                "interaction: {stacks: 2, placement: uniform, shared_dim: 32, heads: 4, norm: none}\n"
+                "weights: w.safetensors\n")
+    p = run(["init", path, "--seed", "1", "--force"])
+    if p.returncode != 0:
+        raise SystemExit(f"mot init failed: {p.stderr}")
+    s = serve_client.Server(MOT, [path, "-t", "1", "--backend", BACKEND])
+    try:
+        st, _, r = s.post("/v1/completions", {"prompt": PROMPT, "experts": ",".join(f"e{i}" for i in range(9))})
+        check("nine experts forced: 400, at most 8", st == 400 and "at most 8" in r["error"]["message"], f"{st} {r}")
+        st, _, r = s.post("/v1/completions", {"prompt": PROMPT, "max_tokens": 2})
+        check("then a routed request is answered", st == 200 and len(r["experts"]) == 2, f"{st} {r}")
+    finally:
+        s.stop()
+
+
 def bad_command_lines(pipe):
     for label, args, needle in [
             ("-c with a pipeline", ["serve", pipe, "-c", "64"], "-c and -b apply to -m"),
@@ -229,6 +254,7 @@ def main():
     finally:
         rc = s.stop()
     check("SIGTERM: exit 0 (the second server)", rc == 0, "".join(s.log[-3:]))
+    nine_experts(pipe)
     bad_command_lines(pipe)
     cli_case.finish("all passed")
 
