@@ -336,7 +336,6 @@ static mot_status read_limits(mot_oai_request *r, const json_t *o) {
 static mot_status read_logprobs(mot_oai_request *r, const json_t *o) {
     long long n = 0;
     int given = 0;
-    r->logprobs = -1;
     if (r->kind == MOT_OAI_COMPLETION) {
         MOT_TRY(get_int(r, o, "logprobs", 0, MOT_OAI_MAX_TOP_LOGPROBS, &n, &given));
         if (given) r->logprobs = (int)n;
@@ -403,6 +402,7 @@ mot_status mot_oai_request_parse(const char *body, size_t len, mot_oai_kind kind
                                  mot_oai_request *r) {
     memset(r, 0, sizeof *r);
     r->kind = kind;
+    r->logprobs = -1;
     r->sampler = d->sampler;
     r->max_tokens = d->max_tokens;
     json_error_t err;
