@@ -137,6 +137,13 @@ void mot_exec_flags_init(mot_exec_flags *x) {
     x->sched.flags.graphs = 1;
 }
 
+mot_status mot_pipeline_for_exec(const char *path, const mot_exec_flags *x, mot_model **m, mot_schedule *sched,
+                                 mot_backend_options *backend) {
+    MOT_TRY(mot_model_load(path, 1, m));
+    (*m)->allow_nonfinite = x->sched.flags.allow_nonfinite;
+    return mot_schedule_resolve(&x->sched, (*m)->pipe->schedule, sched, backend);
+}
+
 int mot_arg_exec(mot_args *a, mot_exec_flags *x, mot_status *st) {
     const char *f = a->argv[a->i];
     mot_backend_options *o = &x->sched.flags;

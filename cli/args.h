@@ -4,6 +4,7 @@
 
 #include "executor/backend.h"
 #include "mot.h"
+#include "runtime/mot_model.h"
 #include "scheduler/schedule.h"
 
 /* A cursor over argv. Values are checked and errors read "-t: expected an integer, got 'x'". */
@@ -58,6 +59,13 @@ void mot_exec_flags_init(mot_exec_flags *x);
  * --mmap/--no-mmap, --allow-nonfinite. Returns 1 when
  * argv[a->i] is one of them (*st says whether its value was good), 0 when it is not. */
 int mot_arg_exec(mot_args *a, mot_exec_flags *x, mot_status *st);
+
+/* A pipeline as run, bench and serve execute it: loaded with its MoT weights, its router's
+ * non-finite scores allowed as --allow-nonfinite says, and the schedule it names resolved,
+ * --schedule and the flags over it, with its backend options. On an error *m may be set
+ * (free it). */
+mot_status mot_pipeline_for_exec(const char *path, const mot_exec_flags *x, mot_model **m, mot_schedule *sched,
+                                 mot_backend_options *backend);
 
 /* The sampling flags of run and serve: --temp, --top-k, --top-p, --min-p, --repeat-penalty,
  * --repeat-last-n, --presence-penalty and --frequency-penalty (the last two within

@@ -83,14 +83,10 @@ mot_status mot_bench_pipeline(const mot_bench_pipeline_opts *o) {
     mot_model *m = NULL;
     mot_route r = {0};
     MOT_TRY(mot_profile_begin(&prof, o->exec.profile_path, o->exec.force));
-    mot_status st = mot_model_load(o->pipeline, 1, &m);
-    if (st == MOT_OK) m->allow_nonfinite = o->exec.sched.flags.allow_nonfinite;
     mot_schedule sched;
     mot_backend_options backend; /* resolved: the schedule, the flags, the trace */
-    if (st == MOT_OK) {
-        st = mot_schedule_resolve(&o->exec.sched, m->pipe->schedule, &sched, &backend);
-        backend.trace = mot_profile_trace(&prof);
-    }
+    mot_status st = mot_pipeline_for_exec(o->pipeline, &o->exec, &m, &sched, &backend);
+    if (st == MOT_OK) backend.trace = mot_profile_trace(&prof);
     double route_s = 0.0;
     if (st == MOT_OK && o->experts) {
         st = mot_route_prompt(m, NULL, o->experts, NULL, 0, &r);

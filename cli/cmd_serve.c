@@ -177,10 +177,8 @@ static mot_status load_model(const serve_options *o, serve_models *s) {
 }
 
 static mot_status load_pipeline(const serve_options *o, serve_models *s) {
-    MOT_TRY(mot_model_load(o->pipeline, 1, &s->mm));
-    s->mm->allow_nonfinite = o->exec.sched.flags.allow_nonfinite;
-    mot_schedule sched; /* the pipeline may name its schedule; --schedule and the flags win */
-    MOT_TRY(mot_schedule_resolve(&o->exec.sched, s->mm->pipe->schedule, &sched, &s->pipe.backend));
+    mot_schedule sched;
+    MOT_TRY(mot_pipeline_for_exec(o->pipeline, &o->exec, &s->mm, &sched, &s->pipe.backend));
     /* Each request opens its own backend: one opened now says at once when it cannot be (no
      * device), not at the first request. */
     mot_backend *probe;

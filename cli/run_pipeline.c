@@ -55,17 +55,12 @@ mot_status mot_run_pipeline(const run_options *o, const char *prompt) {
     mot_profile_session prof = {0};
     mot_backend_options backend;
     if (st == MOT_OK) st = mot_profile_begin(&prof, o->exec.profile_path, o->exec.force);
-    if (st == MOT_OK) st = mot_model_load(o->pipeline, 1, &m);
-    if (st == MOT_OK) m->allow_nonfinite = o->exec.sched.flags.allow_nonfinite;
+    mot_schedule sched; /* the pipeline may name its schedule; --schedule and the flags win */
+    if (st == MOT_OK) st = mot_pipeline_for_exec(o->pipeline, &o->exec, &m, &sched, &backend);
+    if (st == MOT_OK) backend.trace = mot_profile_trace(&prof);
     if (st == MOT_OK && o->chat.system && !any_chat(m)) {
         st = mot_fail(MOT_ERR_ARG, "--system: no expert of %s has chat (add chat: true or chat_template: NAME to "
                                    "an expert's entry)", o->pipeline);
-    }
-    if (st == MOT_OK) {
-        /* The pipeline may name its schedule; --schedule and the flags win. */
-        mot_schedule sched;
-        st = mot_schedule_resolve(&o->exec.sched, m->pipe->schedule, &sched, &backend);
-        backend.trace = mot_profile_trace(&prof);
     }
     const double route_t0 = mot_now();
     if (st == MOT_OK) st = mot_route_prompt(m, prompt, o->experts, o->drop, o->n_drop, &route);
