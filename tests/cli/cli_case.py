@@ -4,6 +4,7 @@ check failed.
 
     import functools, cli_case
     from cli_case import check
+    MOT, WORK, BACKEND = cli_case.args()
     run = functools.partial(cli_case.run, MOT)
     make_model = functools.partial(cli_case.make_model, WORK)"""
 import os
@@ -13,6 +14,20 @@ import sys
 
 TOOLS = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "tools")
 failures = []
+
+
+def args():
+    """MOT, WORK_DIR and the backend from `SCRIPT MOT WORK_DIR [--backend cpu|cuda]` (cpu unless given)."""
+    backend = sys.argv[4] if len(sys.argv) > 4 and sys.argv[3] == "--backend" else "cpu"
+    return sys.argv[1], sys.argv[2], backend
+
+
+def log_softmax(logits):
+    """Rows of logits [n, vocab] as log-probabilities, in float64 (numpy)."""
+    import numpy as np
+    x = np.asarray(logits, dtype=np.float64)
+    x = x - x.max(axis=-1, keepdims=True)
+    return x - np.log(np.exp(x).sum(axis=-1, keepdims=True))
 
 
 def check(label, ok, detail=""):

@@ -31,13 +31,13 @@ import sys
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "reference"))
 import backend_bounds  # noqa: E402
+import cli_case  # noqa: E402
 import compare_dump  # noqa: E402
 from llama_ref import LlamaRef  # noqa: E402
 from tokenizers import Tokenizer  # noqa: E402
 from jinja2.sandbox import ImmutableSandboxedEnvironment  # noqa: E402
 
-MOT, WORK = sys.argv[1], sys.argv[2]
-BACKEND = sys.argv[4] if len(sys.argv) > 4 and sys.argv[3] == "--backend" else "cpu"
+MOT, WORK, BACKEND = cli_case.args()
 FIXTURES = os.path.join(HERE, "..", "chat", "fixtures")
 TURNS = ["What is the capital of France?", "And of Spain?", "Thanks, that is all."]
 SYSTEM = "You are a helpful assistant."

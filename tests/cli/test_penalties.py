@@ -25,11 +25,11 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "reference"))
 sys.path.insert(0, os.path.join(HERE, "..", "tools"))
 import backend_bounds  # noqa: E402
+import cli_case  # noqa: E402
 import make_mot_pool  # noqa: E402
 from safetensors_io import read_safetensors  # noqa: E402
 
-MOT, WORK = sys.argv[1], sys.argv[2]
-BACKEND = sys.argv[4] if len(sys.argv) > 4 and sys.argv[3] == "--backend" else "cpu"
+MOT, WORK, BACKEND = cli_case.args()
 failures = []
 
 

@@ -42,8 +42,7 @@ import perplexity_ref  # noqa: E402
 from compare_dump import hf_prompt_tokens  # noqa: E402
 from safetensors_io import read_safetensors  # noqa: E402
 
-MOT, WORK = sys.argv[1], sys.argv[2]
-BACKEND = sys.argv[4] if len(sys.argv) > 4 and sys.argv[3] == "--backend" else "cpu"
+MOT, WORK, BACKEND = cli_case.args()
 run = functools.partial(cli_case.run, MOT)
 make_model = functools.partial(cli_case.make_model, WORK)
 

@@ -45,8 +45,7 @@ import serve_client  # noqa: E402
 from cli_case import check  # noqa: E402
 from safetensors_io import read_safetensors  # noqa: E402
 
-MOT, WORK = sys.argv[1], sys.argv[2]
-BACKEND = sys.argv[4] if len(sys.argv) > 4 and sys.argv[3] == "--backend" else "cpu"
+MOT, WORK, BACKEND = cli_case.args()
 run = functools.partial(cli_case.run, MOT)
 make_model = functools.partial(cli_case.make_model, WORK)
 CTX = "4096"  # room for a long stream that a client leaves
@@ -167,12 +166,10 @@ def sampling(s, model, prompt, greedy):
 
 def dumped():
     """The last mot_run's sampled ids [n] and log-softmax of its logits [n, vocab] (float64)."""
-    import numpy as np
     t = read_safetensors(os.path.join(WORK, "run.safetensors"))
-    logits = next(v for k, v in t.items() if k.startswith("logits.")).astype(np.float64)
+    logits = next(v for k, v in t.items() if k.startswith("logits."))
     tokens = [int(x) for x in next(v for k, v in t.items() if k.startswith("tokens."))][-len(logits):]
-    m = logits.max(axis=1, keepdims=True)
-    return tokens, logits - m - np.log(np.exp(logits - m).sum(axis=1, keepdims=True))
+    return tokens, cli_case.log_softmax(logits)
 
 
 def logprobs(s, model, prompt):

@@ -38,8 +38,7 @@ import serve_client  # noqa: E402
 from cli_case import check  # noqa: E402
 from safetensors_io import read_safetensors  # noqa: E402
 
-MOT, WORK = sys.argv[1], sys.argv[2]
-BACKEND = sys.argv[4] if len(sys.argv) > 4 and sys.argv[3] == "--backend" else "cpu"
+MOT, WORK, BACKEND = cli_case.args()
 run = functools.partial(cli_case.run, MOT)
 SYSTEM = "You answer in one word."
 PROMPT = "The quick brown fox jumps over the lazy dog."
@@ -93,12 +92,10 @@ def completions(s, pipe):
           len(usage) == 1 and usage[0]["completion_tokens"] == 12, f"{st} {events!r}")
     check("every chunk names the experts", all(e.get("experts") == active for e in events), events[:2])
     # log-probabilities: the primary's, against numpy's log-softmax of run's dumped logits
-    import numpy as np
     t = read_safetensors(os.path.join(WORK, "run.safetensors"))
-    logits = t[f"logits.{active[0]}"].astype(np.float64)
+    logits = t[f"logits.{active[0]}"]
     ids = [int(x) for x in t[f"tokens.{active[0]}"]][-len(logits):]
-    ls = logits - logits.max(axis=1, keepdims=True)
-    ls -= np.log(np.exp(ls).sum(axis=1, keepdims=True))
+    ls = cli_case.log_softmax(logits)
     st, _, r = s.post("/v1/completions", dict(body, logprobs=3))
     lp = r["choices"][0]["logprobs"] if st == 200 else {}
     check("logprobs: the primary's tokens', = log-softmax of mot run's logits",
